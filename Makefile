@@ -1,0 +1,40 @@
+# TameLab: the two commands of the README.
+#   make atlas  -> fresh .venv, install, run `tamelab atlas` on its default config
+#   make test   -> fresh .venv, install with test extras, run the whole test suite
+# TORCH_SPEC pins the CPU wheel that lies on disk; override e.g. TORCH_SPEC='torch>=2.4'.
+PY ?= python3
+VENV ?= .venv
+TORCH_SPEC ?= torch==2.13.0
+PYTEST_ARGS ?=
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.tamelab-installed
+
+.PHONY: install atlas test test-all bench claims clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install -q "$(TORCH_SPEC)"
+	$(BIN)/python -m pip install -q -e ".[test]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+atlas: $(STAMP)
+	$(BIN)/tamelab atlas --out runs/atlas
+	@echo "report: runs/atlas/report.html"
+
+test: $(STAMP)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+test-all: $(STAMP)
+	$(BIN)/python -m pytest -m "slow or not slow" $(PYTEST_ARGS)
+
+claims: $(STAMP)
+	$(BIN)/tamelab claims run --all
+
+bench: $(STAMP)
+	$(BIN)/python -m pip install -q -e ".[bench]"
+	for b in benchmarks/bench_*.py; do $(BIN)/python $$b || exit 1; done
+
+clean:
+	rm -rf $(VENV) runs .pytest_cache

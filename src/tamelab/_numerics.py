@@ -1,0 +1,58 @@
+"""Named tolerances and the dtype policy, in one place.
+
+Exact geometry defaults to float64. Every tolerance used by a geometry or
+solver routine is named here so that it can be audited and changed together.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+__all__ = [
+    "DEFAULT_DTYPE",
+    "NP_DTYPE",
+    "GEOM_ATOL",
+    "LP_FEAS_TOL",
+    "INTERIOR_MARGIN",
+    "MERGE_ATOL",
+    "RANK_RTOL",
+    "KKT_TOL",
+    "ZERO_COST",
+    "allclose_report",
+]
+
+#: torch dtype of exact-geometry / certificate computations.
+DEFAULT_DTYPE = torch.float64
+#: numpy dtype of exact-geometry computations.
+NP_DTYPE = np.float64
+
+#: absolute tolerance for "on the hyperplane" tests of pre-activations (float mode).
+GEOM_ATOL = 1e-9
+#: primal feasibility tolerance passed to LP solvers.
+LP_FEAS_TOL = 1e-9
+#: minimum Chebyshev radius / LP margin for a region to count as full-dimensional.
+INTERIOR_MARGIN = 1e-7
+#: tolerance for merging affine maps (slopes/intercepts) into one linear region.
+MERGE_ATOL = 1e-9
+#: relative singular-value threshold for numerical ranks (always report the gap too).
+RANK_RTOL = 1e-7
+#: KKT residual below which a convex sub-problem is called solved.
+KKT_TOL = 1e-6
+#: a cost below ZERO_COST * (1 + ||Y||^2) counts as zero (constructive.md §0).
+ZERO_COST = 1e-20
+
+
+def allclose_report(a, b, *, rtol: float = 1e-7, atol: float = 0.0) -> tuple[bool, str]:
+    """Compare two arrays and return ``(ok, message)`` with the worst entry."""
+    a = np.asarray(a, dtype=float)
+    b = np.asarray(b, dtype=float)
+    if a.shape != b.shape:
+        return False, f"shape mismatch {a.shape} vs {b.shape}"
+    if a.size == 0:
+        return True, "empty"
+    err = np.abs(a - b)
+    tol = atol + rtol * np.abs(b)
+    i = int(np.argmax(err - tol))
+    ok = bool(np.all(err <= tol))
+    return ok, f"max excess at flat index {i}: |{a.flat[i]!r} - {b.flat[i]!r}| = {err.flat[i]:.3e}"

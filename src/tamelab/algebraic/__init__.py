@@ -1,0 +1,1 @@
+"""tamelab.algebraic (see docs/)."""

@@ -1,0 +1,10 @@
+"""The geometric atlas of a trained network (``tamelab atlas``)."""
+
+from ._registry import Figure as Figure
+from ._registry import SectionContent as SectionContent
+from ._registry import Table as Table
+from ._registry import all_sections as all_sections
+from ._registry import fig_to_png as fig_to_png
+from ._registry import section as section
+
+__all__ = ["section", "all_sections", "SectionContent", "Table", "Figure", "fig_to_png"]

@@ -1,0 +1,1 @@
+"""Atlas sections, one module per capability; discovered automatically."""

@@ -1,0 +1,1 @@
+"""tamelab.bounds (see docs/)."""

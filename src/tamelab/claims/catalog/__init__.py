@@ -1,0 +1,1 @@
+"""Claim modules, one per paper (``authorYEARkey.py``); discovered automatically."""

@@ -1,0 +1,1 @@
+"""The tamelab command-line interface."""

@@ -1,0 +1,71 @@
+"""The ``tamelab`` command: a thin Typer app over plain Python functions.
+
+Commands are discovered from ``tamelab/cli/commands/``: each module defines
+``register(app)``. Errors: one line on stderr; exit 2 for bad input, 1 for a
+failed computation.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+import sys
+
+import click
+import typer
+
+from ..errors import TameLabError
+
+app = typer.Typer(
+    name="tamelab",
+    help="TameLab: computable, checkable geometry of deep networks.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+
+@app.callback()
+def _root() -> None:
+    """TameLab: computable, checkable geometry of deep networks."""
+
+
+def _register_all() -> None:
+    from . import commands
+
+    for mod in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.name):
+        m = importlib.import_module(f"{commands.__name__}.{mod.name}")
+        reg = getattr(m, "register", None)
+        if reg is not None:
+            reg(app)
+
+
+_register_all()
+
+
+def main(argv: list[str] | None = None) -> int:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    try:
+        rv = app(args=argv, prog_name="tamelab", standalone_mode=False)
+    except click.exceptions.Exit as e:
+        return int(e.exit_code)
+    except click.ClickException as e:
+        e.show()
+        return int(e.exit_code)
+    except click.exceptions.Abort:
+        print("error: aborted", file=sys.stderr)
+        return 1
+    except TameLabError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return e.exit_code
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 130
+    return rv if isinstance(rv, int) else 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

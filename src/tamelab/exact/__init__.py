@@ -1,0 +1,1 @@
+"""tamelab.exact (see docs/)."""

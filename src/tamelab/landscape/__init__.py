@@ -1,0 +1,1 @@
+"""tamelab.landscape (see docs/)."""

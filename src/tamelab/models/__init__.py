@@ -1,0 +1,22 @@
+"""Models: ReLU MLPs (the file format), deep linear, polynomial, tied autoencoders."""
+
+from ._io import from_state_dict as from_state_dict
+from ._io import load as load
+from ._io import save as save
+from ._mlp import is_relu_mlp as is_relu_mlp
+from ._mlp import mlp as mlp
+from ._mlp import relu_layers as relu_layers
+from ._mlp import widths_of as widths_of
+from ._other import Power as Power
+from ._other import TiedAutoencoder as TiedAutoencoder
+from ._other import linear_net as linear_net
+from ._other import poly_net as poly_net
+
+__all__ = [
+    # ReLU MLPs
+    "mlp", "relu_layers", "is_relu_mlp", "widths_of",
+    # files
+    "save", "load", "from_state_dict",
+    # other families
+    "linear_net", "poly_net", "Power", "TiedAutoencoder",
+]

@@ -1,0 +1,1 @@
+"""tamelab.relu (see docs/)."""

@@ -1,0 +1,1 @@
+"""tamelab.report (see docs/)."""

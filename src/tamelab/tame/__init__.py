@@ -1,0 +1,1 @@
+"""tamelab.tame (see docs/)."""

@@ -1,0 +1,1 @@
+"""tamelab.testing (see docs/)."""

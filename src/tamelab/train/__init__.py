@@ -1,0 +1,1 @@
+"""tamelab.train (see docs/)."""
