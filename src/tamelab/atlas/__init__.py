@@ -1,5 +1,6 @@
 """The geometric atlas of a trained network (``tamelab atlas``)."""
 
+from ._run import AtlasRun as AtlasRun
 from ._registry import Figure as Figure
 from ._registry import SectionContent as SectionContent
 from ._registry import Table as Table
@@ -7,4 +8,4 @@ from ._registry import all_sections as all_sections
 from ._registry import fig_to_png as fig_to_png
 from ._registry import section as section
 
-__all__ = ["section", "all_sections", "SectionContent", "Table", "Figure", "fig_to_png"]
+__all__ = ["AtlasRun", "section", "all_sections", "SectionContent", "Table", "Figure", "fig_to_png"]
