@@ -11,7 +11,6 @@ import importlib
 import pkgutil
 import sys
 
-import click
 import typer
 
 from ..errors import TameLabError
@@ -44,18 +43,42 @@ def _register_all() -> None:
 _register_all()
 
 
+def _click_modules():
+    """Typer >= 0.25 vendors click as ``typer._click``; older ones use ``click``."""
+    mods = []
+    try:
+        import typer._click.exceptions as vendored
+
+        mods.append(vendored)
+    except ImportError:  # pragma: no cover
+        pass
+    try:
+        import click.exceptions as plain
+
+        mods.append(plain)
+    except ImportError:  # pragma: no cover
+        pass
+    return mods
+
+
+_CM = _click_modules()
+_EXIT = tuple({getattr(m, "Exit") for m in _CM if hasattr(m, "Exit")} | {typer.Exit})
+_CLICK_EXC = tuple({m.ClickException for m in _CM})
+_ABORT = tuple({getattr(m, "Abort") for m in _CM if hasattr(m, "Abort")} | {typer.Abort})
+
+
 def main(argv: list[str] | None = None) -> int:
     import matplotlib
 
     matplotlib.use("Agg")
     try:
         rv = app(args=argv, prog_name="tamelab", standalone_mode=False)
-    except click.exceptions.Exit as e:
+    except _EXIT as e:
         return int(e.exit_code)
-    except click.ClickException as e:
+    except _CLICK_EXC as e:
         e.show()
         return int(e.exit_code)
-    except click.exceptions.Abort:
+    except _ABORT:
         print("error: aborted", file=sys.stderr)
         return 1
     except TameLabError as e:
