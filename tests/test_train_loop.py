@@ -1,0 +1,118 @@
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+import torch
+
+from tamelab import InputError
+from tamelab.cli.main import main
+from tamelab.runstore import read_result, strip_timings
+from tamelab.train import TrainConfig, fit
+
+SMALL = dict(data="moons", widths=[2, 16, 16, 2], epochs=4, batch_size=32, lr=0.01)
+
+
+def test_history_monitors_are_consistent(seed):
+    r = fit({**SMALL, "seed": seed, "dtype": "float64"})
+    h = r.history
+    assert r.ok and r.steps == len(h["step"]) == 4 * int(np.ceil(160 / 32))
+    # path length is the running sum of update norms: ≥ distance from init, monotone
+    assert np.all(np.diff(h["path_length"]) >= 0)
+    assert np.all(h["path_length"] + 1e-12 >= h["dist_init"])
+    # distance from init recomputed from the snapshots
+    flat = lambda sd: torch.cat([v.flatten() for v in sd.values()])
+    d_last = float((flat(r.snapshots[-1]) - flat(r.snapshots[0])).norm())
+    assert d_last == pytest.approx(h["dist_init"][-1], rel=1e-12)
+    assert d_last == pytest.approx(r.dist_init, rel=1e-12)
+    # parameter norm of the final model
+    assert h["param_norm"][-1] == pytest.approx(float(flat(dict(r.model.named_parameters())).detach().norm()), rel=1e-12)
+    assert len(r.snapshots) == 5 and r.snapshot_steps == [0, 5, 10, 15, 20]
+    assert len(h["train_acc"]) == 4 and 0 <= r.final_test_acc <= 1
+    assert np.all(h["lr"] == 0.01)
+
+
+def test_same_seed_bitwise_identical_and_different_seed_differs(seed):
+    a, b = fit({**SMALL, "seed": seed}), fit({**SMALL, "seed": seed})
+    for k in a.history:
+        assert np.array_equal(a.history[k], b.history[k], equal_nan=True), k
+    assert all(torch.equal(a.model.state_dict()[k], b.model.state_dict()[k]) for k in a.model.state_dict())
+    c = fit({**SMALL, "seed": seed + 1})
+    assert not np.array_equal(a.history["loss"], c.history["loss"])
+
+
+def test_resume_reproduces_uninterrupted_run(tmp_path, seed):
+    cfg = {**SMALL, "seed": seed, "epochs": 5}
+    full = fit(cfg)
+    part = fit(cfg, checkpoint_dir=tmp_path / "ck", stop_after_epochs=2)
+    assert part.epochs_run == 2 and not part.ok
+    res = fit(cfg, checkpoint_dir=tmp_path / "ck", resume=True)
+    assert res.resumed_from_epoch == 1 and res.ok
+    for k in full.history:
+        assert np.array_equal(full.history[k], res.history[k], equal_nan=True), k
+    for k, v in full.model.state_dict().items():
+        assert torch.equal(v, res.model.state_dict()[k])
+    assert len(res.snapshots) == len(full.snapshots)
+    with pytest.raises(InputError, match="different config"):
+        fit({**cfg, "lr": 0.02}, checkpoint_dir=tmp_path / "ck", resume=True)
+
+
+def test_killed_cli_run_resumes_to_same_result(tmp_path):
+    """SIGKILL a real `tamelab train` mid-run, resume it, compare with an uninterrupted run."""
+    args = ["--data", "digits", "--epochs", "30", "--seed", "3", "--widths", "64,32,10", "--quiet", "--keep-checkpoint"]
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    run = tmp_path / "killed"
+    p = subprocess.Popen([sys.executable, "-m", "tamelab", "train", *args, "--out", str(run)], env=env)
+    ck = run / "checkpoint" / "state.json"
+    deadline = time.time() + 120
+    while time.time() < deadline and not ck.exists():
+        time.sleep(0.05)
+    time.sleep(0.3)
+    p.send_signal(signal.SIGKILL)
+    p.wait()
+    assert ck.exists(), "no checkpoint was written before the kill"
+    killed_at = json.loads(ck.read_text())["epoch"]
+    assert killed_at < 29 and not (run / "result.json").exists()
+    assert main(["train", *args, "--out", str(run), "--resume"]) == 0
+    assert main(["train", *args, "--out", str(tmp_path / "clean")]) == 0
+    a, b = read_result(run), read_result(tmp_path / "clean")
+    assert a["result"]["resumed_from_epoch"] is not None
+    a["result"].pop("resumed_from_epoch"), b["result"].pop("resumed_from_epoch")
+    assert strip_timings(a) == strip_timings(b)
+    assert (run / "model.safetensors").read_bytes() == (tmp_path / "clean" / "model.safetensors").read_bytes()
+
+
+def test_cli_rerun_gives_identical_json(tmp_path, capsys):
+    for d in ("a", "b"):
+        assert main(["train", "--data", "moons", "--widths", "2,8,2", "--epochs", "2", "--seed", "4", "--out", str(tmp_path / d), "--quiet"]) == 0
+    assert strip_timings(read_result(tmp_path / "a")) == strip_timings(read_result(tmp_path / "b"))
+    from tamelab.models import load
+
+    m = load(tmp_path / "a" / "model.safetensors")
+    assert [type(x).__name__ for x in m] == ["Linear", "ReLU", "Linear"]
+
+
+@pytest.mark.parametrize(
+    "toml, match",
+    [
+        ("lr = -1\n", "field 'lr'"),
+        ("optimizer = 'lbfgs'\n", "field 'optimizer'"),
+        ("bogus = 1\n", "field 'bogus'.*unknown field"),
+        ("widths = [3, 10]\n", "widths.*input dimension 64"),
+    ],
+)
+def test_bad_config_one_line_exit_2_nothing_written(tmp_path, capsys, toml, match):
+    cfgf = tmp_path / "c.toml"
+    cfgf.write_text(toml)
+    rc = main(["train", "--config", str(cfgf), "--out", str(tmp_path / "run")])
+    err = capsys.readouterr().err.strip()
+    assert rc == 2
+    assert len(err.splitlines()) == 1
+    import re
+
+    assert re.search(match, err), err
+    assert not (tmp_path / "run").exists()
