@@ -10,3 +10,8 @@ from ._tasks import get_task as get_task  # noqa: E402
 from ._tasks import register_task as register_task  # noqa: E402
 
 __all__ += ["register_task", "get_task", "all_tasks"]
+from . import _builtin_tasks as _builtin_tasks  # noqa: E402,F401  (registers "ridge")
+from ._sweep import SweepSpec as SweepSpec  # noqa: E402
+from ._sweep import run_sweep as run_sweep  # noqa: E402
+
+__all__ += ["SweepSpec", "run_sweep"]
