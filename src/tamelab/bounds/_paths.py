@@ -1,0 +1,48 @@
+r"""Weight-space path geometry along training (proxies motivated by Mukherjee's thesis ch. 6,
+arXiv:2104.14033, and the prior-at-initialisation of Dziugaite & Roy; *not* a bound from the thesis).
+
+For snapshots :math:`\theta_0,\dots,\theta_T`: per layer and globally the distance from initialisation
+(Frobenius, spectral, relative), path length :math:`\ell_t=\sum_{s<t}\|\theta_{s+1}-\theta_s\|`,
+straightness :math:`\|\theta_t-\theta_0\|/\ell_t`, the angle between consecutive displacements, the
+cosine of :math:`\theta_t-\theta_0` with :math:`\theta_T-\theta_0`, and the KL
+:math:`\|\theta_t-\theta_0\|^2/(2\lambda)` an isotropic Gaussian prior at init would charge.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+__all__ = ["path_geometry"]
+
+
+def path_geometry(snapshots: list[dict[str, torch.Tensor]], *, prior_sigma: float = 0.03) -> dict[str, np.ndarray]:
+    if len(snapshots) < 2:
+        from ..errors import InputError
+
+        raise InputError("snapshots", "need at least two snapshots (initial and one more)")
+    names = list(snapshots[0])
+    flat = np.stack([np.concatenate([s[k].detach().double().numpy().ravel() for k in names]) for s in snapshots])
+    d0 = flat - flat[0]
+    steps = np.diff(flat, axis=0)
+    step_norm = np.linalg.norm(steps, axis=1)
+    path = np.concatenate([[0.0], np.cumsum(step_norm)])
+    dist = np.linalg.norm(d0, axis=1)
+    final = d0[-1]
+    cos_final = np.array([float(v @ final / (np.linalg.norm(v) * np.linalg.norm(final))) if np.linalg.norm(v) > 0 else np.nan for v in d0])
+    cos_consec = np.array([float(a @ b / (np.linalg.norm(a) * np.linalg.norm(b))) if np.linalg.norm(a) * np.linalg.norm(b) > 0 else np.nan
+                           for a, b in zip(steps[:-1], steps[1:])])
+    out = {
+        "distance": dist, "path_length": path,
+        "straightness": np.where(path > 0, dist / np.maximum(path, 1e-300), 1.0),
+        "cos_to_final": cos_final, "angle_consecutive_deg": np.degrees(np.arccos(np.clip(cos_consec, -1, 1))),
+        "implied_kl": dist**2 / (2 * prior_sigma**2),
+    }
+    for k in names:
+        if snapshots[0][k].ndim == 2:
+            W0 = snapshots[0][k].double().numpy()
+            D = [s[k].double().numpy() - W0 for s in snapshots]
+            out[f"{k}/frobenius"] = np.array([np.linalg.norm(x) for x in D])
+            out[f"{k}/spectral"] = np.array([np.linalg.norm(x, 2) for x in D])
+            out[f"{k}/relative"] = out[f"{k}/frobenius"] / max(np.linalg.norm(W0), 1e-300)
+    return out
