@@ -1,0 +1,233 @@
+import itertools
+import math
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from tamelab import ComputationError, InputError, Status
+from tamelab.landscape import (
+    CurvatureOperator, activation_matching, ce_ggn_diagonal, filter_normalized_direction, fit_curve, hutchinson, hutchpp,
+    interpolate, lanczos, loss_surface, permute_mlp, slq_density, top_eigenpairs, trajectory_pca, weight_matching, xtrace,
+)
+from tamelab.models import mlp
+from tamelab.testing import dense_ggn, dense_hessian
+
+CE = nn.functional.cross_entropy
+
+
+def _tiny(seed, widths=(3, 5, 4, 3), n=11):
+    g = torch.Generator().manual_seed(seed)
+    m = mlp(list(widths), seed=seed, dtype=torch.float64)
+    X = torch.randn(n, widths[0], dtype=torch.float64, generator=g)
+    y = torch.randint(0, widths[-1], (n,), generator=g)
+    return m, X, y
+
+
+class DenseOp:
+    def __init__(self, A):
+        self.A, self.shape, self.dtype, self.hvps = A, A.shape, A.dtype, 0
+
+    def matvec(self, v):
+        self.hvps += 1
+        return self.A @ v
+
+
+def test_hvp_and_ggn_match_dense_references(seed):
+    m, X, y = _tiny(seed)
+    H, G = dense_hessian(m, CE, X, y), dense_ggn(m, CE, X, y)
+    op, gop = CurvatureOperator(m, CE, (X, y)), CurvatureOperator(m, CE, (X, y), kind="ggn")
+    V = torch.randn(op.n, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(seed))
+    assert torch.allclose(op.matmat(V), H @ V, atol=1e-12)
+    assert torch.allclose(gop.matmat(V), G @ V, atol=1e-12)
+    L = op.to_scipy()
+    assert np.allclose(L @ V[:, 0].numpy(), (H @ V[:, 0]).numpy(), atol=1e-12)
+
+
+def test_batches_are_weighted_by_size_and_subsets_select_blocks(seed):
+    m, X, y = _tiny(seed, n=10)
+    full = CurvatureOperator(m, CE, (X, y))
+    parts = CurvatureOperator(m, CE, [(X[:7], y[:7]), (X[7:], y[7:])])
+    v = torch.randn(full.n, dtype=torch.float64)
+    assert torch.allclose(full.matvec(v), parts.matvec(v), atol=1e-13)
+    sub = CurvatureOperator(m, CE, (X, y), params=["2.weight"])
+    H = dense_hessian(m, CE, X, y, params=["2.weight"])
+    w = torch.randn(sub.n, dtype=torch.float64)
+    assert sub.n == 20 and torch.allclose(sub.matvec(w), H @ w, atol=1e-12)
+
+
+def test_operator_errors():
+    m, X, y = _tiny(0)
+    drop = nn.Sequential(nn.Linear(3, 8), nn.Dropout(0.5), nn.Linear(8, 3)).double().train()
+    with pytest.raises(ComputationError, match="two passes"):
+        CurvatureOperator(drop, CE, (X, y))
+    with pytest.raises(InputError, match="no parameters"):
+        CurvatureOperator(nn.Sequential(nn.ReLU()), CE, (X, y))
+    with pytest.raises(InputError, match="unknown parameter"):
+        CurvatureOperator(m, CE, (X, y), params=["9.weight"])
+
+
+@pytest.mark.parametrize("which", ["largest", "smallest"])
+def test_lanczos_topk_matches_dense_spectrum_with_certified_residuals(which, seed):
+    m, X, y = _tiny(seed, widths=(4, 6, 5, 3), n=15)
+    op = CurvatureOperator(m, CE, (X, y))
+    ev = torch.linalg.eigvalsh(dense_hessian(m, CE, X, y)).numpy()
+    r = top_eigenpairs(op, 4, which=which, tol=1e-8, seed=seed)
+    ref = ev[::-1][:4] if which == "largest" else ev[:4]
+    assert r.status == Status.OK and np.allclose(r.eigenvalues, ref, atol=1e-9)
+    assert all(res <= 1e-8 * abs(l) + 1e-12 for res, l in zip(r.residuals, r.eigenvalues))
+
+
+def test_unconverged_is_reported_as_such():
+    rng = np.random.default_rng(0)
+    A = torch.tensor(np.diag(np.linspace(1, 1.001, 400)) + 0.0)  # clustered: hard for a tiny Krylov space
+    r = top_eigenpairs(DenseOp(A), 3, tol=1e-12, max_dim=10)
+    assert r.status == Status.NOT_CONVERGED and not all(r.converged)
+
+
+def test_full_reorthogonalisation_no_spurious_copies():
+    A = torch.diag(torch.tensor([50.0, 30, 20, 10] + [0.1] * 96, dtype=torch.float64))
+    a, b, V, _ = lanczos(DenseOp(A), 60, torch.ones(100, dtype=torch.float64))
+    th = np.linalg.eigvalsh(np.diag(a) + np.diag(b, 1) + np.diag(b, -1))
+    assert np.sum(np.abs(th - 50) < 1e-6) == 1  # one copy of the top eigenvalue
+    assert torch.allclose(V.T @ V, torch.eye(V.shape[1], dtype=torch.float64), atol=1e-10)
+
+
+def test_trace_estimators_unbiased_and_hutchinson_variance_formula(seed):
+    rng = np.random.default_rng(seed)
+    B = rng.standard_normal((50, 50))
+    A = torch.tensor((B + B.T) / 2)
+    tr = float(torch.trace(A))
+    for f in (hutchinson, hutchpp, xtrace):
+        r = f(DenseOp(A), 60, seed=seed)
+        assert abs(r.trace - tr) < 5 * r.stderr + 1e-9, f.__name__
+    # Var[v^T A v] = 2(‖A‖_F² − Σ A_ii²) for Rademacher probes (spec §6.5)
+    Z = torch.tensor(rng.choice([-1.0, 1.0], size=(50, 20000)))
+    q = ((Z * (A @ Z)).sum(0)).numpy()
+    var = 2 * (float((A**2).sum()) - float((torch.diag(A) ** 2).sum()))
+    assert abs(q.var() / var - 1) < 0.05
+
+
+def test_slq_gauss_quadrature_moments_are_exact(seed):
+    rng = np.random.default_rng(seed)
+    U, _ = np.linalg.qr(rng.standard_normal((200, 200)))
+    A = torch.tensor(U @ np.diag(rng.uniform(-1, 1, 200)) @ U.T)
+    d = slq_density(DenseOp(A), m=10, n_probes=1, seed=seed)
+    th, w = np.array(d.nodes[0]), np.array(d.weights[0])
+    assert abs(w.sum() - 1) < 1e-12
+    g = torch.Generator().manual_seed(d.seed)
+    v = (torch.randint(0, 2, (200, 1), generator=g, dtype=torch.int64) * 2 - 1).double()[:, 0]
+    v = v / v.norm()
+    Ap = torch.eye(200, dtype=torch.float64)
+    for p in range(0, 20):
+        assert abs((w * th**p).sum() - float(v @ Ap @ v)) < 1e-10, p
+        Ap = A @ Ap
+    grid = d.grid
+    assert abs(np.trapezoid(d.density, grid) - 1) < 1e-9
+
+
+def test_exact_relu_trace_equals_dense_hessian_diagonal(seed):
+    m, X, y = _tiny(seed)
+    H = dense_hessian(m, CE, X, y)
+    assert torch.allclose(ce_ggn_diagonal(m, X, y), torch.diag(H), atol=1e-12)
+
+
+def test_filter_normalisation_and_grid_centre(seed):
+    m, X, y = _tiny(seed)
+    d = filter_normalized_direction(m, seed=seed)
+    for k, p in m.named_parameters():
+        if p.dim() == 2:
+            assert torch.allclose(d[k].norm(dim=1), p.detach().norm(dim=1), rtol=1e-6)
+        else:
+            assert torch.count_nonzero(d[k]) == 0
+    r = loss_surface(m, X, y, grid=5, span=0.5, seed=seed)
+    L = np.array(r.losses)
+    assert L.shape == (5, 5) and r.alphas[2] == 0.0
+    with torch.no_grad():
+        assert L[2, 2] == pytest.approx(float(CE(m(X), y)), rel=1e-12) == pytest.approx(r.center_loss)
+    r1 = loss_surface(m, X, y, grid=7, span=2.0, dims=1, directions=[d])
+    with torch.no_grad():
+        want = [float(CE(torch.func.functional_call(m, {k: v + a * d[k] for k, v in m.named_parameters()}, (X,)), y))
+                for a in np.linspace(-2, 2, 7)]
+    assert np.allclose(r1.losses, want, rtol=1e-12)
+
+
+@pytest.mark.dask
+def test_surface_on_dask_equals_serial():
+    from tamelab.parallel import get_executor
+
+    m, X, y = _tiny(0)
+    a = loss_surface(m, X, y, grid=7, seed=0)
+    with get_executor("dask", workers=2) as ex:
+        b = loss_surface(m, X, y, grid=7, seed=0, executor=ex)
+    assert np.array_equal(np.array(a.losses), np.array(b.losses))
+
+
+def test_barriers_convex_and_permuted(seed):
+    g = torch.Generator().manual_seed(seed)
+    X, Y = torch.randn(30, 3, dtype=torch.float64, generator=g), torch.randn(30, 2, dtype=torch.float64, generator=g)
+    la, lb = nn.Linear(3, 2).double(), nn.Linear(3, 2).double()
+    r = interpolate(la, lb, X, Y, loss="mse")
+    assert r.barrier_linear <= 1e-12  # convex loss along a line: no barrier above the chord
+    m, X2, y2 = _tiny(seed, widths=(3, 5, 5, 3))
+    perms = [np.random.default_rng(seed + i).permutation(5) for i in range(2)]
+    b = permute_mlp(m, perms)
+    al = weight_matching(m, b, X=X2)
+    assert al.max_function_change < 1e-12
+    r2 = interpolate(m, al.model, X2, y2)
+    assert abs(r2.barrier_mean) < 1e-12
+
+
+def test_weight_matching_recovers_planted_permutations_and_brute_force(seed):
+    m = mlp([5, 16, 16, 16, 3], seed=seed, dtype=torch.float64)
+    perms = [np.random.default_rng(seed + i).permutation(16) for i in range(3)]
+    b = permute_mlp(m, perms)
+    X = torch.randn(8, 5, dtype=torch.float64)
+    assert torch.allclose(m(X), b(X), atol=1e-12)
+    al = weight_matching(m, b)
+    for p, q in zip(m.parameters(), al.model.parameters()):
+        assert torch.equal(p, q)
+    # one hidden layer of width 5: the LAP is the global optimum over all 120 permutations
+    a1, b1 = mlp([3, 5, 2], seed=seed, dtype=torch.float64), mlp([3, 5, 2], seed=seed + 7, dtype=torch.float64)
+    r = weight_matching(a1, b1)
+    from tamelab.landscape.ainsworth2023rebasin import _objective
+    from tamelab.models import relu_layers
+
+    la, lb = relu_layers(a1), relu_layers(b1)
+    best = max(_objective(la, lb, [np.array(p)]) for p in itertools.permutations(range(5)))
+    assert r.objective_after == pytest.approx(best, abs=1e-12)
+    act = activation_matching(m, b, X)
+    assert act.max_function_change < 1e-12
+    with pytest.raises(InputError, match="architectures differ"):
+        weight_matching(m, mlp([5, 8, 3], seed=0))
+
+
+def test_bezier_curve_finds_low_path_on_ring():
+    class Ring(nn.Module):
+        def __init__(self, w):
+            super().__init__()
+            self.w = nn.Parameter(torch.tensor(w, dtype=torch.float64))
+
+        def forward(self, X):
+            return self.w.expand(X.shape[0], 2)
+
+    ring = lambda out, T: (((out**2).sum(1) - 1) ** 2).mean()  # noqa: E731
+    X, T = torch.zeros(8, 1, dtype=torch.float64), torch.zeros(8)
+    r = fit_curve(Ring([1.0, 0.0]), Ring([-1.0, 0.0]), X, T, loss_fn=ring, steps=400, lr=0.02, seed=0)
+    assert r.ts[0] == 0 and r.ts[-1] == 1
+    assert r.losses_curve[0] == pytest.approx(0) and r.losses_curve[-1] == pytest.approx(0)
+    assert r.barrier_line == pytest.approx(1.0) and r.barrier_curve < 0.2
+
+
+def test_trajectory_pca_on_planar_path():
+    rng = np.random.default_rng(0)
+    u, v = rng.standard_normal(12), rng.standard_normal(12)
+    ts = np.linspace(0, 1, 9)
+    snaps = [{"w": torch.tensor((np.cos(3 * t) * u + t**2 * v).reshape(3, 4))} for t in ts]
+    r = trajectory_pca(snaps)
+    assert sum(r["explained_variance_ratio"]) == pytest.approx(1, abs=1e-12)
+    D = np.stack([s["w"].numpy().ravel() for s in snaps])
+    A = np.stack([d["w"].numpy().ravel() for d in r["directions"]])
+    recon = r["coords"] @ A + D[-1]
+    assert np.allclose(recon, D, atol=1e-10)
