@@ -1,0 +1,92 @@
+r"""Bounds on the number of linear regions of ReLU networks (spec geometry.md §2.2 and §1.6).
+
+``widths = (n_0, n_1, ..., n_L)``: input dimension then hidden widths (the output layer does not cut).
+
+* Zaslavsky (one layer, hyperplane arrangement): :math:`\sum_{j\le n_0}\binom{n_1}{j}`; also reported
+  for all :math:`N=\sum n_l` units in one layer.
+* Serra, Tjandraatmadja & Ramalingam (arXiv:1711.02114) upper bound:
+  :math:`\sum_{j\in J}\prod_l\binom{n_l}{j_l}`, :math:`J=\{0\le j_l\le\min(n_0,n_1-j_1,\dots,n_{l-1}-j_{l-1},n_l)\}`.
+* Montúfar (arXiv:1704.08045) upper bound: :math:`\prod_l\sum_{j\le d_l}\binom{n_l}{j}`, :math:`d_l=\min(n_0,\dots,n_l)`.
+* Zhang, Naitzat & Lim (arXiv:1805.07091): :math:`\prod_l\sum_{i\le n_0}\binom{n_l}{i}` (valid when every
+  :math:`n_l\ge n_0`).
+* Lower bounds: Montúfar et al. 2014 (arXiv:1402.1869) :math:`\prod_{l<L}\lfloor n_l/n_0\rfloor^{n_0}\sum_{j\le n_0}\binom{n_L}{j}`
+  (valid for :math:`n_l\ge n_0`), Serra et al. :math:`\prod_{l<L}(\lfloor n_l/n_0\rfloor+1)^{n_0}\sum_j\binom{n_L}{j}`
+  (valid for :math:`n_l\ge3n_0`); Raghu et al. (arXiv:1606.05336): :math:`O(k^{n_0L})`, reported as :math:`k^{n_0L}`.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from math import comb, prod
+from typing import Sequence
+
+__all__ = ["zaslavsky", "serra_upper", "montufar17_upper", "znl_upper", "montufar14_lower", "serra_lower", "raghu_order", "all_bounds"]
+
+
+def zaslavsky(n0: int, n1: int) -> int:
+    return sum(comb(n1, j) for j in range(n0 + 1))
+
+
+def serra_upper(widths: Sequence[int]) -> int:
+    n0, hs = int(widths[0]), [int(w) for w in widths[1:]]
+
+    @lru_cache(maxsize=None)
+    def rec(l: int, cap: int) -> int:
+        if l == len(hs):
+            return 1
+        tot = 0
+        for j in range(0, min(cap, hs[l]) + 1):
+            tot += comb(hs[l], j) * rec(l + 1, min(cap, hs[l] - j))
+        return tot
+
+    return rec(0, n0)
+
+
+def montufar17_upper(widths: Sequence[int]) -> int:
+    n0, hs = widths[0], widths[1:]
+    out, d = 1, n0
+    for n in hs:
+        d = min(d, n)
+        out *= sum(comb(n, j) for j in range(d + 1))
+    return out
+
+
+def znl_upper(widths: Sequence[int]) -> tuple[int, bool]:
+    n0, hs = widths[0], widths[1:]
+    return prod(sum(comb(n, i) for i in range(n0 + 1)) for n in hs), all(n >= n0 for n in hs)
+
+
+def montufar14_lower(widths: Sequence[int]) -> tuple[int, bool]:
+    n0, hs = widths[0], widths[1:]
+    v = prod((n // n0) ** n0 for n in hs[:-1]) * sum(comb(hs[-1], j) for j in range(n0 + 1))
+    return v, all(n >= n0 for n in hs)
+
+
+def serra_lower(widths: Sequence[int]) -> tuple[int, bool]:
+    n0, hs = widths[0], widths[1:]
+    v = prod((n // n0 + 1) ** n0 for n in hs[:-1]) * sum(comb(hs[-1], j) for j in range(n0 + 1))
+    return v, all(n >= 3 * n0 for n in hs)
+
+
+def raghu_order(widths: Sequence[int]) -> int:
+    n0, hs = widths[0], widths[1:]
+    return max(hs) ** (n0 * len(hs))
+
+
+def all_bounds(widths: Sequence[int]) -> dict:
+    """Every bound for ``(n_0, n_1..n_L)`` with a validity flag where a condition applies."""
+    widths = [int(w) for w in widths]
+    n0, hs = widths[0], widths[1:]
+    znl, znl_ok = znl_upper(widths)
+    m14, m14_ok = montufar14_lower(widths)
+    sl, sl_ok = serra_lower(widths)
+    return {
+        "serra_upper": serra_upper(widths),
+        "montufar17_upper": montufar17_upper(widths),
+        "znl_upper": znl, "znl_upper_valid": znl_ok,
+        "zaslavsky_all_units_one_layer": zaslavsky(n0, sum(hs)),
+        "zaslavsky_first_layer": zaslavsky(n0, hs[0]),
+        "montufar14_lower": m14, "montufar14_lower_valid": m14_ok,
+        "serra_lower": sl, "serra_lower_valid": sl_ok,
+        "raghu_order_k^(n0 L)": raghu_order(widths),
+    }
