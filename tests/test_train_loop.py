@@ -64,7 +64,10 @@ def test_resume_reproduces_uninterrupted_run(tmp_path, seed):
 def test_killed_cli_run_resumes_to_same_result(tmp_path):
     """SIGKILL a real `tamelab train` mid-run, resume it, compare with an uninterrupted run."""
     args = ["--data", "digits", "--epochs", "30", "--seed", "3", "--widths", "64,32,10", "--quiet", "--keep-checkpoint"]
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    # Bitwise equality needs the same BLAS thread count in all three runs (float32
+    # reductions are ordered by thread); pin it rather than inherit whatever an
+    # earlier test (e.g. Dask's nanny) left in os.environ.
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
     run = tmp_path / "killed"
     p = subprocess.Popen([sys.executable, "-m", "tamelab", "train", *args, "--out", str(run)], env=env)
     ck = run / "checkpoint" / "state.json"
@@ -77,8 +80,9 @@ def test_killed_cli_run_resumes_to_same_result(tmp_path):
     assert ck.exists(), "no checkpoint was written before the kill"
     killed_at = json.loads(ck.read_text())["epoch"]
     assert killed_at < 29 and not (run / "result.json").exists()
-    assert main(["train", *args, "--out", str(run), "--resume"]) == 0
-    assert main(["train", *args, "--out", str(tmp_path / "clean")]) == 0
+    cli = [sys.executable, "-m", "tamelab", "train", *args]
+    assert subprocess.run([*cli, "--out", str(run), "--resume"], env=env).returncode == 0
+    assert subprocess.run([*cli, "--out", str(tmp_path / "clean")], env=env).returncode == 0
     a, b = read_result(run), read_result(tmp_path / "clean")
     assert a["result"]["resumed_from_epoch"] is not None
     a["result"].pop("resumed_from_epoch"), b["result"].pop("resumed_from_epoch")

@@ -138,4 +138,5 @@ def provenance() -> dict[str, Any]:
         "numpy": numpy.__version__,
         "scipy": scipy.__version__,
         "platform": platform.platform(),
+        "torch_threads": torch.get_num_threads(),
     }

@@ -55,6 +55,7 @@ def run_atlas(config: AtlasConfig | dict[str, Any] | None = None, *, out: str | 
     """Train, compute every section, write the run directory and ``report.html``; return the result."""
     from ..report import write_report
     from ..runstore import write_run
+    from ._run import atlas_run_from_training
 
     if config is None:
         config = default_config()
@@ -63,7 +64,7 @@ def run_atlas(config: AtlasConfig | dict[str, Any] | None = None, *, out: str | 
     out = Path(out)
     t0 = time.perf_counter()
     res = fit(cfg.train)
-    run = res.to_atlas_run(quick=cfg.quick, out_dir=out)
+    run = atlas_run_from_training(res, quick=cfg.quick, out_dir=out)
     figures: dict[str, bytes] = {}
     sections = []
     from .._progress import progress

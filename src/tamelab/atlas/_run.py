@@ -65,3 +65,13 @@ class AtlasRun:
         m = copy.deepcopy(self.model)
         m.load_state_dict(self.snapshots[i])
         return m.eval()
+
+
+def atlas_run_from_training(res, *, quick: bool = False, out_dir: str | Path | None = None) -> AtlasRun:
+    """Wrap a :class:`tamelab.train.TrainResult` as the input every atlas section reads."""
+    return AtlasRun(
+        model=res.model, init_model=res.init_model, train=res.train, test=res.test,
+        history=res.history, snapshots=res.snapshots, snapshot_steps=res.snapshot_steps,
+        loss=res.config.get("loss", "cross_entropy"), config=dict(res.config), seed=int(res.seed or 0),
+        quick=quick, out_dir=Path(out_dir) if out_dir else None,
+    )

@@ -1,1 +1,3 @@
 """tamelab.exact (see docs/)."""
+
+__all__: list[str] = []

@@ -1,1 +1,3 @@
 """tamelab.tame (see docs/)."""
+
+__all__: list[str] = []

@@ -101,16 +101,6 @@ class TrainResult(Result):
         out["snapshot_steps"] = np.asarray(self.snapshot_steps, dtype=np.int64)
         return out
 
-    def to_atlas_run(self, *, quick: bool = False, out_dir: str | Path | None = None):
-        from ..atlas._run import AtlasRun
-
-        return AtlasRun(
-            model=self.model, init_model=self.init_model, train=self.train, test=self.test,
-            history=self.history, snapshots=self.snapshots, snapshot_steps=self.snapshot_steps,
-            loss=self.config.get("loss", "cross_entropy"), config=dict(self.config), seed=int(self.seed or 0),
-            quick=quick, out_dir=Path(out_dir) if out_dir else None,
-        )
-
 
 _STEP_KEYS = ("step", "epoch", "loss", "grad_norm", "lr", "param_norm", "dist_init", "path_length")
 _EPOCH_KEYS = ("acc_epoch", "train_loss", "test_loss", "train_acc", "test_acc")
@@ -174,20 +164,25 @@ def _save_checkpoint(ckpt: Path, *, epoch, step, params, opt_state, history, sna
     for i, snap in enumerate(snapshots):
         for k, v in snap.items():
             tensors[f"snap/{i}/{k}"] = v.contiguous()
-    atomic_write_bytes(ckpt / "state.safetensors", st_save(tensors))
-    atomic_write_json(
-        ckpt / "state.json",
-        {"epoch": epoch, "step": step, "opt_meta": meta, "history": {k: list(map(float, v)) for k, v in history.items()},
-         "n_snapshots": len(snapshots), "snapshot_steps": snapshot_steps, "path_length": path_len, "config": cfg_dict},
-    )
+    state = {"epoch": epoch, "step": step, "opt_meta": meta, "history": {k: list(map(float, v)) for k, v in history.items()},
+             "n_snapshots": len(snapshots), "snapshot_steps": snapshot_steps, "path_length": path_len, "config": cfg_dict}
+    # One file, one atomic rename: tensors and the state that describes them can never
+    # disagree, whenever the process is killed. state.json is a human-readable copy only.
+    atomic_write_bytes(ckpt / "state.safetensors", st_save(tensors, metadata={"tamelab_state": json.dumps(state)}))
+    atomic_write_json(ckpt / "state.json", state)
 
 
 def _load_checkpoint(ckpt: Path, cfg_dict: dict) -> dict[str, Any] | None:
+    from safetensors import safe_open
     from safetensors.torch import load_file
 
-    if not (ckpt / "state.json").is_file() or not (ckpt / "state.safetensors").is_file():
+    if not (ckpt / "state.safetensors").is_file():
         return None
-    meta = json.loads((ckpt / "state.json").read_text())
+    with safe_open(str(ckpt / "state.safetensors"), framework="pt") as fh:
+        header = fh.metadata() or {}
+    if "tamelab_state" not in header:
+        raise InputError("--resume", f"{ckpt / 'state.safetensors'} is not a tamelab checkpoint", "drop --resume to start afresh")
+    meta = json.loads(header["tamelab_state"])
     if meta["config"] != cfg_dict:
         raise InputError("--resume", "the checkpoint was written with a different config", "use the same config, or drop --resume")
     tensors = load_file(str(ckpt / "state.safetensors"))
