@@ -15,7 +15,18 @@ from ._regions import Segment as Segment
 from ._regions import iter_regions_nd as iter_regions_nd
 from ._regions import pattern_at as pattern_at
 from ._regions import regions as regions
+from .zhang2018tropical import TropicalForm as TropicalForm
+from .zhang2018tropical import TropicalPoly as TropicalPoly
+from .zhang2018tropical import boundary_ties as boundary_ties
+from .zhang2018tropical import tropical as tropical
 from .arora2018hard import H_net as H_net
+from .arora2018hard import max_affine_net as max_affine_net
+from .arora2018hard import zonotope_net as zonotope_net
+from .arora2018hard import zonotope_piece_counts as zonotope_piece_counts
+from .arora2018hard import zonotope_sublevel_polygon as zonotope_sublevel_polygon
+from .arora2018hard import zonotope_vertices as zonotope_vertices
+from .hanin2019complexity import hanin_rolnick as hanin_rolnick
+from .hanin2019complexity import he_init_net as he_init_net
 from .arora2018hard import from_layers as from_layers
 from .arora2018hard import h_a_net as h_a_net
 from .arora2018hard import pwl_1d_net as pwl_1d_net
@@ -26,6 +37,11 @@ __all__ = [
     "regions", "iter_regions_nd", "pattern_at", "Box", "Plane", "Segment", "Region", "RegionsResult",
     # bounds
     "all_bounds", "serra_upper", "montufar17_upper", "znl_upper", "zaslavsky", "montufar14_lower", "serra_lower",
+    # tropical form
+    "tropical", "TropicalPoly", "TropicalForm", "boundary_ties",
     # constructions
-    "from_layers", "tent_net", "pwl_1d_net", "h_a_net", "H_net",
+    "from_layers", "tent_net", "pwl_1d_net", "h_a_net", "H_net", "zonotope_net", "zonotope_vertices",
+    "zonotope_sublevel_polygon", "zonotope_piece_counts", "max_affine_net",
+    # expected complexity at initialisation
+    "hanin_rolnick", "he_init_net",
 ]

@@ -60,3 +60,115 @@ def below(ctx: ClaimContext) -> Measured:
         viol += not ok
         rows.append([list(w), r.activation_regions, b["serra_upper"]])
     return Measured({"violations": viol, "nets": rows}, viol == 0)
+
+
+def _zero_level_points(model, n_points: int, seed: int, radius: float = 8.0) -> np.ndarray:
+    """Points on {f = 0}: bisection on sign changes of f along seeded random segments."""
+    rng = np.random.default_rng(seed)
+    pts = []
+    f = lambda X: model(torch.as_tensor(X)).detach().numpy()[:, 0]  # noqa: E731
+    while len(pts) < n_points:
+        a, b = radius * rng.standard_normal(2), radius * rng.standard_normal(2)
+        t = np.linspace(0, 1, 257)
+        X = a + t[:, None] * (b - a)
+        v = f(X)
+        for k in np.nonzero(np.sign(v[:-1]) * np.sign(v[1:]) < 0)[0]:
+            lo, hi = t[k], t[k + 1]
+            for _ in range(80):
+                mid = (lo + hi) / 2
+                if np.sign(f((a + mid * (b - a))[None])[0]) == np.sign(v[k]):
+                    lo = mid
+                else:
+                    hi = mid
+            pts.append(a + (lo + hi) / 2 * (b - a))
+    return np.array(pts[:n_points])
+
+
+@claim("tropical-fixed-net-10-7-monomials", paper="arXiv:1805.07091",
+       statement="The fixed 2-3-3-1 network (spec geometry.md §1.7) equals F - G with F of 10 and G of 7 non-dominated monomials "
+       "(LP pruning = upper-hull vertices), and every point of its zero level set is a tie of F ⊕ G.",
+       expected={"monomials_F": 10, "monomials_G": 7, "hull_vertices": [10, 7], "max_abs_error": "< 1e-12 (relative)",
+                 "boundary_points_with_tie": "all sampled"}, tags=("relu", "tropical"))
+def tropical_fixed(ctx: ClaimContext) -> Measured:
+    from ...relu import boundary_ties, tropical
+
+    model = from_layers(FIXED)
+    form = tropical(model, seed=ctx.seed)
+    pts = _zero_level_points(model, 63, ctx.seed)
+    ties = boundary_ties(form, pts)
+    got = {"monomials_F": form.monomials_F[0], "monomials_G": form.monomials_G[0],
+           "hull_vertices": [form.hull_vertices_F[0], form.hull_vertices_G[0]], "max_abs_error": form.max_abs_error,
+           "boundary_points_with_tie": f"{int(ties.sum())}/{len(ties)}"}
+    holds = (form.monomials_F[0] == 10 and form.monomials_G[0] == 7 and got["hull_vertices"] == [10, 7]
+             and form.max_abs_error < 1e-12 * 100 and bool(ties.all()))
+    return Measured(got, holds, "ZNL layer recursion with pruning after every layer; ties counted with tagged monomials")
+
+
+@claim("arora-zonotope-family-pieces", paper="arXiv:1611.01491",
+       statement="ZONOTOPE^2_{k,w,m} = H ∘ γ_Z has at least the paper's Σ_{i<n} C(m-1,i)·w^k pieces; the spec measured exactly "
+       "twice that (#vertices(Z)·w^k) on {γ_Z ≤ M} for generic generators.",
+       expected={"(m,w,k)": "(3,2,1)->12, (3,3,1)->18, (4,2,1)->16, (3,2,2)->24, (5,2,1)->20 (paper formula: half of each)"},
+       tags=("relu",))
+def zonotope(ctx: ClaimContext) -> Measured:
+    from ...relu import zonotope_net, zonotope_piece_counts, zonotope_sublevel_polygon, zonotope_vertices
+
+    rng = np.random.default_rng(ctx.seed)
+    got, ok_lower, ok_spec = {}, True, True
+    for m, w, k in [(3, 2, 1), (3, 3, 1), (4, 2, 1), (3, 2, 2), (5, 2, 1)]:
+        B = rng.standard_normal((m, 2))
+        a = [np.sort(rng.uniform(0.05, 0.95, w - 1)) for _ in range(k)]
+        r = regions(zonotope_net(B, a), Plane([0, 0], [1, 0], [0, 1], zonotope_sublevel_polygon(B)), boundary=False)
+        f = zonotope_piece_counts(m, 2, w, k)
+        got[f"({m},{w},{k})"] = {"linear_regions": r.linear_regions, "paper_formula": f["paper_formula"],
+                                 "vertices_Z": len(zonotope_vertices(B))}
+        ok_lower &= r.linear_regions >= f["paper_formula"]
+        ok_spec &= r.linear_regions == len(zonotope_vertices(B)) * w**k
+    return Measured(got, ok_lower and ok_spec, "paper's formula is a lower bound; measured = #vertices(Z)·w^k "
+                    "(float mode; exact mode also counts zero-area slivers created by the float rounding of composed weights)")
+
+
+@claim("arora-max-of-affine-depth", paper="arXiv:1611.01491",
+       statement="max of m affine maps on R^3 is computed exactly by a ReLU net with ceil(log2 m) hidden layers.",
+       expected={"max_abs_error": "< 1e-12", "hidden_layers": "ceil(log2 m) for m in 2,3,5,8"}, tags=("relu",))
+def max_affine(ctx: ClaimContext) -> Measured:
+    from math import ceil, log2
+
+    from ...relu import max_affine_net
+
+    rng = np.random.default_rng(ctx.seed)
+    got, ok = {}, True
+    for m in (2, 3, 5, 8):
+        A, c = rng.standard_normal((m, 3)), rng.standard_normal(m)
+        net = max_affine_net(A, c)
+        X = rng.standard_normal((2000, 3))
+        err = float(np.abs(net(torch.as_tensor(X)).detach().numpy()[:, 0] - (X @ A.T + c).max(1)).max())
+        depth = sum(isinstance(mod, torch.nn.ReLU) for mod in net)
+        got[str(m)] = {"max_abs_error": err, "hidden_layers": depth}
+        ok &= err < 1e-12 and depth == ceil(log2(m))
+    return Measured(got, ok)
+
+
+@claim("hanin-rolnick-regions-linear-in-neurons", paper="arXiv:1901.09021",
+       statement="At He initialisation the number of regions a random segment (length 4 through 0, n0=8) crosses is about the "
+       "number of neurons N, independently of depth; regions per unit area of a 2-D slice grow like N^2.",
+       expected={"regions_per_neuron": "in [0.8, 1.1] for width 16, depths 1-4", "area_density_loglog_slope": "≈ 2 (in [1.6, 2.4])"},
+       tags=("relu",))
+def hanin(ctx: ClaimContext) -> Measured:
+    from ...relu import hanin_rolnick
+
+    nets = 5 if ctx.quick else 30
+    got, ok = {}, True
+    for depth in (1, 2, 4):
+        s = hanin_rolnick([8, *[16] * depth, 1], nets=nets, seed=ctx.seed)
+        got[f"depth {depth} (N={s.neurons})"] = round(s.regions_per_neuron_mean, 3)
+        ok &= 0.8 <= s.regions_per_neuron_mean <= 1.1
+    Ns, dens = [], []
+    for w in (8, 16, 32):
+        s = hanin_rolnick([8, w, w, 1], nets=max(2, nets // 2), seed=ctx.seed, plane_side=2.0)
+        Ns.append(s.neurons)
+        dens.append(s.regions_per_area_mean)
+    slope = float(np.polyfit(np.log(Ns), np.log(dens), 1)[0])
+    got["regions_per_area"] = dict(zip(map(str, Ns), np.round(dens, 1).tolist()))
+    got["area_density_loglog_slope"] = slope
+    ok &= 1.6 <= slope <= 2.4
+    return Measured(got, ok, f"{nets} seeded He-initialised nets per width (weights N(0, 2/fan_in), biases N(0, 0.01))")

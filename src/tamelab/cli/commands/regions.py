@@ -84,3 +84,40 @@ def register(app: typer.Typer) -> None:
             figs["partition.png"] = fig_to_png(plot_partition(r, X=X if (X is not None and X.shape[1] == 2 and box) else None))
             Path(plot).write_bytes(figs["partition.png"])
         finish("regions", res, config=cfg, out=out, json_out=json_out, quiet=quiet, figures=figs)
+
+    register_tropical(app)
+
+
+def tropical_task(config: dict[str, Any]) -> dict[str, Any]:
+    from ...models import load
+    from ...relu import tropical
+
+    form = tropical(load(config["model"]), prune=bool(config.get("prune", True)), seed=int(config.get("seed", 0)))
+    out = form.to_dict()
+    if config.get("cells"):
+        out["cells"] = [form.cells(k) for k in range(len(form.F))]
+    if config.get("monomials"):
+        out["F"] = [{"exponents": p.exponents.tolist(), "coeffs": p.coeffs.tolist()} for p in form.F]
+        out["G"] = [{"exponents": p.exponents.tolist(), "coeffs": p.coeffs.tolist()} for p in form.G]
+    return out
+
+
+def register_tropical(app: typer.Typer) -> None:
+    from ...parallel import register_task
+
+    register_task("tropical", tropical_task)
+
+    @app.command("tropical")
+    def tropical_cmd(
+        model: Path = typer.Argument(..., help="ReLU MLP (.safetensors)"),
+        prune: bool = typer.Option(True, "--prune/--no-prune", help="drop dominated monomials after every layer"),
+        cells: bool = typer.Option(False, "--cells", help="also count the cells of the common refinement of F and G (one LP per pair)"),
+        monomials: bool = typer.Option(False, "--monomials", help="include every monomial (exponents, coefficients) in the JSON"),
+        seed: int = typer.Option(0, "--seed", min=0, help="seed of the random points of the F - G = f check"),
+        out: Optional[str] = typer.Option(None, "--out", help=OUT_HELP),
+        json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
+        quiet: bool = typer.Option(False, "--quiet", help=QUIET_HELP),
+    ) -> None:
+        """Tropical form F - G of a ReLU network (Zhang–Naitzat–Lim): monomial counts, upper-hull check, identity error."""
+        cfg = {"model": str(model), "prune": prune, "cells": cells, "monomials": monomials, "seed": seed}
+        finish("tropical", tropical_task(cfg), config=cfg, out=out, json_out=json_out, quiet=quiet)
