@@ -131,6 +131,17 @@ def pattern_at(layers, x) -> tuple[int, ...]:
     return tuple(pat)
 
 
+def patterns_at(layers, X) -> np.ndarray:
+    """Activation patterns (N × neurons, int8) of the rows of X, one batched forward pass."""
+    h = np.atleast_2d(np.asarray(X, dtype=float))
+    out = []
+    for W, b in layers[:-1]:
+        z = h @ np.asarray(W, dtype=float).T + np.asarray(b, dtype=float)
+        out.append(z > 0)
+        h = np.maximum(z, 0)
+    return np.hstack(out).astype(np.int8)
+
+
 def _matmul_aff(W, M, b, exact):
     """z = W M + b e_last, with M (n_in × (d+1)) affine coefficients (list-of-lists or ndarray)."""
     if not exact:
@@ -197,15 +208,30 @@ def _split_plane(layers, P, U, V, polygon, exact):
         new = []
         for poly, pat, M in pieces:
             Z = _matmul_aff(W, M, b, exact)
-            sub = [(poly, [])]
-            for i in range(len(Z)):
+            # signs of every neuron at every vertex: a neuron cuts the polygon only if they differ;
+            # a neuron that does not cut it cannot cut any of its sub-pieces either
+            if exact:
+                vals = [[z[0] * p[0] + z[1] * p[1] + z[2] for p in poly] for z in Z]
+                pos = [all(v >= 0 for v in vv) and any(v > 0 for v in vv) for vv in vals]
+                neg = [all(v <= 0 for v in vv) for vv in vals]
+            else:
+                Pv = np.asarray(poly, dtype=float)
+                V = Z[:, :2] @ Pv.T + Z[:, 2:3]
+                pos = list((V >= -CLIP_ATOL).all(1) & (V > CLIP_ATOL).any(1))
+                neg = list((V <= CLIP_ATOL).all(1))
+            base = [1 if pos[i] else 0 for i in range(len(Z))]
+            cutting = [i for i in range(len(Z)) if not pos[i] and not neg[i]]
+            sub = [(poly, base)]
+            for i in cutting:
                 c = Z[i]
                 nxt = []
                 for pl, bits in sub:
                     for keep in (True, False):
                         q = _clip(pl, c, keep, exact)
                         if len(q) >= 3 and _area(q) > min_area:
-                            nxt.append((q, bits + [int(keep)]))
+                            b2 = list(bits)
+                            b2[i] = int(keep)
+                            nxt.append((q, b2))
                 sub = nxt
             for pl, bits in sub:
                 if exact:
@@ -367,10 +393,12 @@ def _merge_linear(regions_, adjacency, k):
             i = parent[i]
         return i
 
-    for i, j in adjacency:
-        Ai, Aj = np.asarray(regions_[i].affine, dtype=float), np.asarray(regions_[j].affine, dtype=float)
-        if np.allclose(Ai, Aj, atol=MAP_ATOL, rtol=0):
-            parent[find(i)] = find(j)
+    if adjacency:
+        A = np.stack([np.asarray(r.affine, dtype=float) for r in regions_])
+        I, J = np.asarray(adjacency).T
+        same = np.abs(A[I] - A[J]).reshape(len(I), -1).max(1) <= MAP_ATOL
+        for i, j in zip(I[same], J[same]):
+            parent[find(int(i))] = find(int(j))
     roots = [find(i) for i in range(len(regions_))]
     relabel = {r: n for n, r in enumerate(dict.fromkeys(roots))}
     return [relabel[r] for r in roots]
@@ -414,20 +442,27 @@ def regions(model, domain, *, mode: str = "float", boundary: bool = True) -> Reg
         dom_vol, name = float(_area([(float(a), float(b)) for a, b in poly])), "plane"
         if exact:  # the tiling certificate in exact arithmetic: Σ areas − area(domain) == 0 exactly
             exact_gap = abs(sum(exact_areas) - _area([(_to(a, True), _to(b, True)) for a, b in poly]))
-        index = {r.pattern: i for i, r in enumerate(regs)}
+        index = {np.asarray(r.pattern, dtype=np.int8).tobytes(): i for i, r in enumerate(regs)}
         P, U, V = (np.asarray(x, dtype=float) for x in (domain.point, domain.u, domain.v))
+        owners, probes = [], []
         for i, r in enumerate(regs):
-            pl = r.vertices
-            for k in range(len(pl)):
-                a, b = np.array(pl[k]), np.array(pl[(k + 1) % len(pl)])
-                if np.linalg.norm(b - a) < 1e-9:
-                    continue
-                mid, nrm = (a + b) / 2, np.array([b[1] - a[1], a[0] - b[0]]) / np.linalg.norm(b - a)
-                for s in (1, -1):
-                    y = mid + s * 1e-7 * nrm
-                    j = index.get(pattern_at(layers_f, P + y[0] * U + y[1] * V))
-                    if j is not None and j != i:
-                        adjacency.append((i, j))
+            pl = np.asarray(r.vertices, dtype=float)
+            a, b = pl, np.roll(pl, -1, axis=0)
+            e = b - a
+            ln = np.linalg.norm(e, axis=1)
+            ok = ln >= 1e-9
+            mid = (a[ok] + b[ok]) / 2
+            nrm = np.stack([e[ok, 1], -e[ok, 0]], 1) / ln[ok, None]
+            for sgn in (1, -1):
+                probes.append(mid + sgn * 1e-7 * nrm)
+                owners.extend([i] * int(ok.sum()))
+        if probes:
+            Y = np.vstack(probes)
+            pats = patterns_at(layers_f, P + Y[:, :1] * U + Y[:, 1:2] * V)
+            for i, row in zip(owners, pats):
+                j = index.get(row.tobytes())
+                if j is not None and j != i:
+                    adjacency.append((i, j))
     elif isinstance(domain, Box):
         if exact:
             raise InputError("--mode", "exact mode supports --segment and --plane only", "use --mode float for boxes")
