@@ -88,6 +88,7 @@ class Region:
     volume: float
     facets: list[tuple[int, int]] = dataclasses.field(default_factory=list)  # (layer, neuron) bounding the region
     halfspaces: np.ndarray | None = None  # n-D: rows [a | beta] with a·x <= beta
+    neighbors: list = dataclasses.field(default_factory=list, repr=False)  # n-D: patterns across the facets
 
 
 @dataclasses.dataclass
@@ -344,8 +345,29 @@ def _volume(A, beta, x0):
     return float(ConvexHull(hs.intersections).volume)
 
 
+def _facets_qhull(A, beta, x0):
+    """Non-redundant inequalities of {A x <= beta}, a relative-interior point of each facet, all
+    vertices and the volume, from one Qhull halfspace intersection around the interior point ``x0``."""
+    from scipy.spatial import ConvexHull, HalfspaceIntersection
+
+    hs = HalfspaceIntersection(np.hstack([A, -beta[:, None]]), x0)
+    V = hs.intersections
+    vol = float(ConvexHull(V).volume)
+    members: dict[int, list[int]] = {}
+    for vi, fac in enumerate(hs.dual_facets):
+        for k in fac:
+            members.setdefault(int(k), []).append(vi)
+    centres = {k: V[idx].mean(axis=0) for k, idx in members.items() if len(idx) >= A.shape[1]}
+    return centres, V, vol
+
+
 def iter_regions_nd(model, box: Box, *, counter: list | None = None) -> Iterator[Region]:
-    """Stream the activation regions of a box (BFS over facets); ``counter[0]`` counts LPs."""
+    """Stream the activation regions of a box (BFS over facets); ``counter[0]`` counts LPs.
+
+    Per region: one LP (Chebyshev centre), then one Qhull halfspace intersection gives the facets
+    (non-redundant inequalities), a relative-interior point of each (mean of its vertices) and the
+    volume. A region whose Qhull call fails (degenerate sliver) falls back to one LP per inequality.
+    """
     layers = relu_layers(model)
     d = layers[0][0].shape[1]
     if box.dim != d:
@@ -358,29 +380,46 @@ def iter_regions_nd(model, box: Box, *, counter: list | None = None) -> Iterator
     while queue:
         pat = queue.popleft()
         A, beta, owners, out = _hrep(layers, pat, lo, hi, d)
-        x0, r = _chebyshev(A, beta)
+        nrm = np.linalg.norm(A, axis=1)
+        keep = nrm > 1e-14
+        idx = np.nonzero(keep)[0]
+        An, bn = A[keep] / nrm[keep, None], beta[keep] / nrm[keep]
+        x0, r = _chebyshev(An, bn)
         counter[0] += 1
         if x0 is None or r <= CHEB_TOL:
             continue
-        facets = []
-        for k in range(len(A)):
-            if np.linalg.norm(A[k]) < 1e-14:
-                continue
-            xf, rf = _chebyshev(A, beta, eq_row=k)
-            counter[0] += 1
-            if xf is None or rf <= CHEB_TOL:
-                continue
+        probes: list[tuple[int, np.ndarray]] = []
+        try:
+            if d < 2:
+                raise ValueError("qhull needs d >= 2")
+            centres, _, vol = _facets_qhull(An, bn, x0)
+            for kk, c in centres.items():
+                slack = bn - An @ c
+                slack[kk] = np.inf
+                rho = float(slack.min())
+                if rho <= CHEB_TOL:
+                    continue
+                probes.append((int(idx[kk]), c + min(rho, r) * 1e-3 * An[kk]))
+        except Exception:  # degenerate for Qhull: one LP per inequality
+            probes, vol = [], _volume(A, beta, x0)
+            for kk, k in enumerate(idx):
+                xf, rf = _chebyshev(An, bn, eq_row=kk)
+                counter[0] += 1
+                if xf is None or rf <= CHEB_TOL:
+                    continue
+                probes.append((int(k), xf + min(rf, r) * 1e-3 * An[kk]))
+        facets, nbrs = [], []
+        for k, y in probes:
             if owners[k][0] == "box":
                 continue
             facets.append(owners[k])
-            step = min(rf, r) * 1e-3 + 1e-9
-            y = xf + step * A[k] / np.linalg.norm(A[k])
             if np.all(y >= lo) and np.all(y <= hi):
                 q = pattern_at(layers, y)
+                nbrs.append(q)
                 if q not in seen:
                     seen.add(q)
                     queue.append(q)
-        yield Region(pat, None, out, x0.tolist(), _volume(A, beta, x0), facets, np.hstack([A, beta[:, None]]))
+        yield Region(pat, None, out, x0.tolist(), vol, sorted(facets, key=str), np.hstack([A, beta[:, None]]), nbrs)
 
 
 # ----------------------------------------------------------------------------------- public API
@@ -489,23 +528,14 @@ def regions(model, domain, *, mode: str = "float", boundary: bool = True) -> Reg
 
 
 def _nd_adjacency(regs, layers, box):
+    """Pairs of regions sharing a facet, from the crossings recorded during the traversal."""
     index = {r.pattern: i for i, r in enumerate(regs)}
     adj = []
     for i, r in enumerate(regs):
-        H = r.halfspaces
-        A, beta = H[:, :-1], H[:, -1]
-        for k in range(len(A)):
-            nrm = np.linalg.norm(A[k])
-            if nrm < 1e-14:
-                continue
-            xf, rf = _chebyshev(A, beta, eq_row=k)
-            if xf is None or rf <= CHEB_TOL:
-                continue
-            y = xf + 1e-7 * A[k] / nrm
-            if np.all(y >= box.lo) and np.all(y <= box.hi):
-                j = index.get(pattern_at(layers, y))
-                if j is not None and j != i:
-                    adj.append((i, j))
+        for q in r.neighbors:
+            j = index.get(q)
+            if j is not None and j != i:
+                adj.append((i, j))
     return adj
 
 
