@@ -1,0 +1,104 @@
+"""Per-epoch cost of the monitored training loop (``tamelab.train.fit``) vs a bare loop on the same work.
+
+Same model (``mlp(widths, seed)``), data (digits train split), optimizer transform, batch order and
+number of steps. The bare loop does only forward, backward and the update; ``fit`` additionally
+records loss, gradient/parameter norms, distance from init and path length every step, keeps
+snapshots and evaluates full train/test loss once per epoch. Also reported: a bare loop with
+``torch.optim`` (the framework floor) and the post-hoc cost of ``convergence_report``.
+
+Per-epoch time of ``fit`` is measured as (time of E2 epochs − time of E1 epochs) / (E2 − E1) so
+data loading and set-up cancel. Target: overhead ≤ 10 %.
+
+Run: python benchmarks/bench_train_monitor.py [--quick] [--widths 64,256,256,10] [--threads 1]
+"""
+
+import argparse
+import time
+
+import numpy as np
+import torch
+
+from tamelab.data import load_data
+from tamelab.models import mlp
+from tamelab.train import apply_updates, fit, make_optimizer, make_schedule
+
+
+def bare_epochs(widths, epochs, batch, lr, seed, *, torch_optim=False):
+    tr = load_data("digits", split="train", seed=0)
+    X = torch.as_tensor(tr.X, dtype=torch.float32)
+    y = torch.as_tensor(tr.y)
+    model = mlp(widths, seed=seed)
+    loss_fn = torch.nn.functional.cross_entropy
+    t0 = time.perf_counter()
+    if torch_optim:
+        opt = torch.optim.Adam(model.parameters(), lr=lr)
+        for e in range(epochs):
+            perm = np.random.default_rng([seed, e]).permutation(tr.n)
+            for lo in range(0, tr.n, batch):
+                idx = torch.as_tensor(perm[lo:lo + batch])
+                opt.zero_grad(set_to_none=True)
+                loss_fn(model(X[idx]), y[idx]).backward()
+                opt.step()
+        return time.perf_counter() - t0
+    opt = make_optimizer("adam", make_schedule("constant", lr))
+    params = {k: v.detach().clone() for k, v in model.named_parameters()}
+    names = list(params)
+    state = opt.init(params)
+    for e in range(epochs):
+        perm = np.random.default_rng([seed, e]).permutation(tr.n)
+        for lo in range(0, tr.n, batch):
+            idx = torch.as_tensor(perm[lo:lo + batch])
+            p = {k: v.clone().requires_grad_(True) for k, v in params.items()}
+            loss = loss_fn(torch.func.functional_call(model, p, (X[idx],)), y[idx])
+            grads = dict(zip(names, torch.autograd.grad(loss, [p[k] for k in names])))
+            upd, state = opt.update(grads, state, params)
+            params = apply_updates(params, upd)
+    return time.perf_counter() - t0
+
+
+def fit_time(widths, epochs, batch, lr, seed, record_every=1):
+    t0 = time.perf_counter()
+    fit({"widths": widths, "epochs": epochs, "batch_size": batch, "lr": lr, "seed": seed, "optimizer": "adam",
+         "record_every": record_every})
+    return time.perf_counter() - t0
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--widths", default="64,128,128,10")
+    ap.add_argument("--batch", type=int, default=64)
+    ap.add_argument("--threads", type=int, default=0, help="torch threads (0: leave as is)")
+    ap.add_argument("--repeats", type=int, default=3)
+    a = ap.parse_args()
+    if a.threads:
+        torch.set_num_threads(a.threads)
+    widths = [int(w) for w in a.widths.split(",")]
+    e1, e2 = (1, 3) if a.quick else (2, 8)
+    reps = 1 if a.quick else a.repeats
+    fit_time(widths, 1, a.batch, 1e-3, 0)  # warm-up (imports, allocator)
+    fits, fits_sparse, bares, torchs = [], [], [], []
+    for _ in range(reps):
+        fits.append((fit_time(widths, e2, a.batch, 1e-3, 0) - fit_time(widths, e1, a.batch, 1e-3, 0)) / (e2 - e1))
+        fits_sparse.append((fit_time(widths, e2, a.batch, 1e-3, 0, 10**6) - fit_time(widths, e1, a.batch, 1e-3, 0, 10**6)) / (e2 - e1))
+        bares.append(bare_epochs(widths, e2 - e1, a.batch, 1e-3, 0) / (e2 - e1))
+        torchs.append(bare_epochs(widths, e2 - e1, a.batch, 1e-3, 0, torch_optim=True) / (e2 - e1))
+    f, fs, b, t = min(fits), min(fits_sparse), min(bares), min(torchs)
+    print(f"widths {widths}, batch {a.batch}, torch threads {torch.get_num_threads()}, best of {reps}")
+    print(f"{'loop':>34} {'s/epoch':>9} {'ratio':>7}")
+    print(f"{'bare (same transforms)':>34} {b:9.4f} {1.0:7.3f}")
+    print(f"{'bare (torch.optim.Adam)':>34} {t:9.4f} {t / b:7.3f}")
+    print(f"{'tamelab.train.fit (monitored)':>34} {f:9.4f} {f / b:7.3f}")
+    print(f"{'fit, per-step records off':>34} {fs:9.4f} {fs / b:7.3f}")
+    print(f"monitoring overhead vs bare transforms: {100 * (f / b - 1):+.1f} % (target <= 10 %)")
+    from tamelab.tame.davis2020stochastic import convergence_report
+
+    r = fit({"widths": widths, "epochs": e2, "batch_size": a.batch, "optimizer": "sgd", "lr": 0.5, "schedule": "inv_t", "seed": 0})
+    t0 = time.perf_counter()
+    convergence_report(r, seed=0)
+    print(f"convergence_report after training ({len(r.snapshots)} snapshots): {time.perf_counter() - t0:.3f} s "
+          f"(= {(time.perf_counter() - t0) / (f * e2):.2f} x the training time)")
+
+
+if __name__ == "__main__":
+    main()
