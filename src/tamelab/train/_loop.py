@@ -124,6 +124,23 @@ def _evaluate(model, X, T, loss_fn, classify) -> tuple[float, float | None]:
     return val, acc
 
 
+def _two_norms(a: list[torch.Tensor], b: list[torch.Tensor]) -> list[float]:
+    norms = torch._foreach_norm(list(a) + list(b))
+    return torch.linalg.vector_norm(torch.stack(norms).double().reshape(2, -1), dim=1).tolist()
+
+
+def _evaluate_both(model, Xall, n_train, Ttr, Tte, loss_fn, classify):
+    with torch.no_grad():
+        out = model(Xall)
+    res = []
+    for o, T in ((out[:n_train], Ttr), (out[n_train:], Tte)):
+        if len(T) == 0:
+            res.append((float("nan"), None))
+            continue
+        res.append((float(loss_fn(o, T)), float((o.argmax(1) == T).double().mean()) if classify else None))
+    return res
+
+
 def _params(model) -> dict[str, torch.Tensor]:
     return {k: v.detach().clone() for k, v in model.named_parameters()}
 
@@ -269,7 +286,9 @@ def fit(
             step, start_epoch = state["step"], state["epoch"] + 1
             resumed = state["epoch"]
 
+    Xall = torch.cat([Xtr, Xte])  # one forward pass evaluates both splits
     names = list(params)
+    theta0_list = [theta0[k] for k in names]
     n_params = sum(v.numel() for v in params.values())
     epochs_this_call = 0
     n = train.n
@@ -286,15 +305,19 @@ def fit(
             updates, opt_state = opt.update(grads, opt_state, params)
             params = apply_updates(params, updates)
             step += 1
-            path_len += tree_norm(updates)
+            un = opt_state.get("update_norm")  # computed by the transform already: don't pay twice
+            path_len += un if un is not None else tree_norm(updates)
             if step % cfg.record_every == 0:
                 hist["step"].append(step)
                 hist["epoch"].append(epoch + lo / n)
                 hist["loss"].append(float(loss.detach()))
                 hist["grad_norm"].append(opt_state["grad_norm"])
                 hist["lr"].append(opt_state["lr"])
-                hist["param_norm"].append(tree_norm(params))
-                hist["dist_init"].append(tree_norm({k: params[k] - theta0[k] for k in names}))
+                # per-tensor norms in one fused call (no concatenation copies), combined in float64
+                plist = [params[k] for k in names]
+                pn, dn = _two_norms(plist, torch._foreach_sub(plist, theta0_list))
+                hist["param_norm"].append(pn)
+                hist["dist_init"].append(dn)
                 hist["path_length"].append(path_len)
             if cfg.snapshot_every and step % cfg.snapshot_every == 0:
                 snapshots.append({k: v.clone() for k, v in params.items()})
@@ -303,8 +326,7 @@ def fit(
             snapshots.append({k: v.clone() for k, v in params.items()})
             snapshot_steps.append(step)
         model.load_state_dict(params, strict=False)
-        trl, tra = _evaluate(model, Xtr, Ttr, loss_fn, classify)
-        tel, tea = _evaluate(model, Xte, Tte, loss_fn, classify)
+        (trl, tra), (tel, tea) = _evaluate_both(model, Xall, len(Xtr), Ttr, Tte, loss_fn, classify)
         hist["acc_epoch"].append(epoch + 1)
         hist["train_loss"].append(trl)
         hist["test_loss"].append(tel)

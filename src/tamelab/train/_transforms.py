@@ -42,7 +42,11 @@ class Transform:
 
 
 def tree_norm(tree: Params) -> float:
-    return float(torch.sqrt(sum((v.double() ** 2).sum() for v in tree.values())))
+    """Euclidean norm of all leaves together, accumulated in float64 (one fused reduction)."""
+    vals = [v.reshape(-1) for v in tree.values()]
+    if not vals:
+        return 0.0
+    return float(torch.linalg.vector_norm(torch.cat(vals), dtype=torch.float64))
 
 
 def apply_updates(params: Params, updates: Params) -> Params:
@@ -194,12 +198,13 @@ def chain(*ts: Transform) -> Transform:
             g, s = t.update(g, s, params)
             new.append(s)
         out = {"inner": new}
-        for key in ("count", "lr", "grad_norm", "update_norm"):
+        for key in ("count", "lr", "update_norm"):
             for s in reversed(new):
                 if key in s:
                     out[key] = s[key]
                     break
-        out["grad_norm"] = tree_norm(grads)
+        # the norm of the raw gradient is what the first transform saw
+        out["grad_norm"] = new[0]["grad_norm"] if new and "grad_norm" in new[0] else tree_norm(grads)
         return g, out
 
     return Transform(init, update, "+".join(t.name for t in ts))
