@@ -32,8 +32,13 @@ test-all: $(STAMP)
 claims: $(STAMP)
 	$(BIN)/tamelab claims run --all
 
+# Anchors (reference implementations the benchmarks compare against) are installed with
+# --no-deps so that none of them can replace the pinned CPU torch with another build.
+ANCHORS := pyhessian loss-landscapes curvlinops-for-pytorch relucent einops einconv linear_operator \
+           backpack-for-pytorch opt-einsum jaxtyping wadler-lindig unfoldNd "gurobipy>=12,<14" plotly networkx
 bench: $(STAMP)
 	$(BIN)/python -m pip install -q -e ".[bench]"
+	$(BIN)/python -m pip install -q --no-deps $(ANCHORS)
 	for b in benchmarks/bench_*.py; do $(BIN)/python $$b || exit 1; done
 
 clean:
