@@ -1,0 +1,179 @@
+"""Goldstein ε-stationarity: min-norm QP vs exact rational enumeration, spec §2.4 numbers, AD vs Clarke."""
+
+import math
+from fractions import Fraction
+
+import numpy as np
+import pytest
+import torch
+
+from tamelab.data import load_data
+from tamelab.errors import InputError
+from tamelab.models import mlp
+from tamelab.result import Status
+from tamelab.tame.goldstein import (ad_clarke_probe, ad_vs_clarke_examples, goldstein_stationarity, min_norm_hull,
+                                    min_norm_hull_exact, model_loss_function, sample_ball, stationarity)
+
+HULLS = [
+    dict(id="segment-through-axis", pts=[[1, 2], [1, -2]], rho2=Fraction(1)),
+    dict(id="triangle-containing-0", pts=[[1, 0], [-1, 1], [-1, -1]], rho2=Fraction(0)),
+    dict(id="single-point", pts=[[3, 4]], rho2=Fraction(25)),
+    dict(id="segment-endpoint", pts=[[1, 1], [2, 3]], rho2=Fraction(2)),
+    dict(id="3d-face", pts=[[1, 0, 1], [0, 1, 1], [1, 1, 1], [2, 2, 1]], rho2=Fraction(3, 2)),
+    dict(id="3d-edge", pts=[[1, 2, 0], [1, -1, 3], [4, 4, 4]], rho2=None),
+]
+
+
+@pytest.mark.parametrize("case", HULLS, ids=[c["id"] for c in HULLS])
+def test_min_norm_hull_matches_exact_enumeration(case):
+    rho2, lam = min_norm_hull_exact(case["pts"])
+    if case["rho2"] is not None:
+        assert rho2 == case["rho2"]
+    assert sum(lam) == 1 and all(v >= 0 for v in lam)
+    r = min_norm_hull(np.array(case["pts"], dtype=float))
+    assert r.rho == pytest.approx(math.sqrt(rho2), abs=1e-12)
+    assert r.converged and r.simplex_residual < 1e-14 and r.duality_gap < 1e-12 and r.complementarity < 1e-12
+    assert r.rho_lower <= r.rho + 1e-15
+
+
+def test_min_norm_hull_exact_3d_edge_closed_form():
+    # min over the segment [a, b] of |a + t(b-a)|^2, t = -<a, b-a>/|b-a|^2 clipped: here inside, value known exactly
+    a, b = np.array([1.0, 2.0, 0.0]), np.array([1.0, -1.0, 3.0])
+    t = -a @ (b - a) / ((b - a) @ (b - a))
+    assert 0 < t < 1
+    rho2, _ = min_norm_hull_exact([[1, 2, 0], [1, -1, 3], [4, 4, 4]])
+    assert float(rho2) == pytest.approx(float(np.sum((a + t * (b - a)) ** 2)), abs=1e-15)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_min_norm_hull_random_vs_exact_and_kkt(seed):
+    rng = np.random.default_rng(seed)
+    G = rng.integers(-5, 6, size=(7, 3)).astype(float)
+    rho2, lam_exact = min_norm_hull_exact(G.astype(int).tolist())
+    r = min_norm_hull(G)
+    assert r.rho == pytest.approx(math.sqrt(rho2), abs=1e-10)
+    np.testing.assert_allclose(G.T @ r.lam, G.T @ np.array([float(v) for v in lam_exact]), atol=1e-9)
+    assert r.duality_gap < 1e-10 and r.simplex_residual < 1e-13
+
+
+def test_min_norm_hull_many_points_matches_projected_gradient_reference():
+    rng = np.random.default_rng(5)
+    G = rng.standard_normal((40, 6)) + 0.3
+    r = min_norm_hull(G)
+    # independent reference: Frank-Wolfe-free projected gradient on the simplex, many iterations
+    K = G @ G.T
+    lam = np.full(40, 1 / 40)
+    step = 1 / np.linalg.eigvalsh(K).max()
+    for _ in range(20000):
+        v = lam - step * 2 * (K @ lam)
+        u = np.sort(v)[::-1]
+        css = np.cumsum(u)
+        k = np.nonzero(u * np.arange(1, 41) > css - 1)[0][-1]
+        lam = np.maximum(v - (css[k] - 1) / (k + 1), 0)
+    assert r.rho == pytest.approx(math.sqrt(max(lam @ K @ lam, 0.0)), abs=1e-6)
+    assert r.duality_gap < 1e-10
+
+
+def test_sample_ball_is_in_ball_seeded_and_uniform_radius():
+    x = torch.tensor([1.0, -2.0, 0.5], dtype=torch.float64)
+    U = sample_ball(x, 0.1, 4000, seed=3)
+    d = torch.linalg.vector_norm(U - x, dim=1).numpy()
+    assert d.max() <= 0.1 + 1e-15
+    assert torch.equal(U, sample_ball(x, 0.1, 4000, seed=3))
+    # P(|u-x| <= eps/2) = 2^-3 for the uniform ball in 3-D
+    assert abs((d <= 0.05).mean() - 1 / 8) < 0.02
+
+
+def _f(x):
+    return x[0].abs() + 2 * x[1].abs()
+
+
+@pytest.mark.parametrize("x,eps,rho", [((1e-3, 0.0), 1e-1, 0.0), ((1e-3, 0.0), 1e-2, 0.0), ((1e-3, 0.0), 1e-4, 1.0),
+                                        ((0.5, 0.0), 1e-1, 1.0), ((0.5, 0.0), 1e-3, 1.0), ((0.5, 0.3), 1e-1, math.sqrt(5))])
+@pytest.mark.parametrize("dtype,tol", [(torch.float64, 1e-12), (torch.float32, 1e-6)])
+def test_spec_2_4_numbers(x, eps, rho, dtype, tol):
+    r = goldstein_stationarity(_f, torch.tensor(x, dtype=dtype), eps=eps, m=10, seed=0)
+    assert r.rho == pytest.approx(rho, abs=tol)
+    assert r.status is Status.OK and r.qp["duality_gap"] < 1e-10
+    assert len(r.lam) == 10 and abs(sum(r.lam) - 1) < 1e-12
+    assert r.seed == 0 and r.eps == eps and r.m == 10
+
+
+def test_relu_difference_certificate_refuses_stationarity_and_ad_gap():
+    rows = {(r["program"], r["s"]): r for r in ad_vs_clarke_examples((0.0, 0.5, 1.0), eps=1e-3, m=16, seed=0)}
+    g = "relu(x)-relu(-x)"
+    assert rows[(g, 0.0)]["ad_at_0"] == 0.0 and rows[(g, 1.0)]["ad_at_0"] == 2.0 and rows[(g, 0.5)]["ad_at_0"] == 1.0
+    assert not rows[(g, 0.0)]["ad_in_clarke"] and rows[(g, 0.5)]["ad_in_clarke"]
+    for s in (0.0, 0.5, 1.0):
+        assert rows[(g, s)]["rho_eps_at_0"] == pytest.approx(1.0, abs=1e-12)  # certificate refuses stationarity
+    assert rows[(g, 0.0)]["dist_ad_to_sampled_hull"] == pytest.approx(1.0, abs=1e-12)
+    assert rows[("relu2(t)=relu(-t)+t", 0.0)]["ad_at_0"] == 1.0  # Bolte–Pauwels: relu2'(0) = 1 with s = 0
+    assert rows[("relu3=(relu+relu2)/2", 0.0)]["ad_at_0"] == 0.5
+    assert rows[("relu(x)-relu(x)", 1.0)]["ad_at_0"] == 0.0
+
+
+def test_probe_support_function_dominates_directional_derivative():
+    f = lambda x: x.abs().sum() + x[0] * x[1]  # noqa: E731
+    pr = ad_clarke_probe(f, torch.tensor([0.0, 0.3]), eps=1e-3, m=32, seed=1, n_dirs=6)
+    assert pr["support_dominates_fd"]
+    assert pr["ad_inconsistent"] is False  # AD sign'(0)=0 lies in the hull conv{(±1+0.3, 1)}
+    assert pr["rho"] == pytest.approx(1.0, abs=2e-3)  # min-norm of conv{(-0.7,1+x0),(1.3,1+x0)}, |x0| <= eps
+
+
+def test_model_gradient_matches_autograd_and_kinks_counted():
+    ds = load_data("digits", split="train")
+    model = mlp([64, 8, 10], seed=0, dtype=torch.float64)
+    X = torch.as_tensor(ds.X[:50])
+    y = torch.as_tensor(ds.y[:50])
+    f, th, checked = model_loss_function(model, X, y, "cross_entropy")
+    th = th.clone().requires_grad_(True)
+    val, k = f(th)
+    (g,) = torch.autograd.grad(val, th)
+    model.zero_grad()
+    torch.nn.functional.cross_entropy(model(X), y).backward()
+    ref = torch.cat([p.grad.reshape(-1) for p in model.parameters()])
+    assert checked and torch.allclose(g, ref, atol=1e-14, rtol=0)
+    # a bias of exactly -W x on unit 0 for sample 0 creates an exact kink
+    with torch.no_grad():
+        w = model[0].weight[0] @ X[0]
+    th2 = th.detach().clone()
+    th2[64 * 8] = -w
+    _, k2 = f(th2)
+    assert int(k2) >= 1
+
+
+def test_stationarity_on_model_vmap_equals_loop_and_is_seeded():
+    ds = load_data("digits", split="train").subset(np.arange(200))
+    model = mlp([64, 16, 10], seed=1)
+    r1 = stationarity(model, ds, eps=1e-2, m=12, seed=4)
+    r2 = stationarity(model, ds, eps=1e-2, m=12, seed=4, chunk=5)
+    assert r1.rho == pytest.approx(r2.rho, rel=1e-12)
+    assert r1.kinks_checked and r1.p == 64 * 16 + 16 + 16 * 10 + 10
+    assert r1.rho <= r1.grad_norm_center + 1e-12 if r1.center_used else True
+    assert r1.qp["duality_gap"] < 1e-10
+    d = r1.to_dict()
+    assert d["kind"] == "goldstein_stationarity" and d["seed"] == 4
+
+
+@pytest.mark.slow
+def test_atlas_sized_stationarity_under_two_seconds():
+    import time
+
+    ds = load_data("digits", split="train")
+    model = mlp([64, 64, 64, 10], seed=0)
+    stationarity(model, ds, eps=1e-3, m=10, seed=0)
+    t = time.perf_counter()
+    stationarity(model, ds, eps=1e-3, m=100, seed=0)
+    assert time.perf_counter() - t < 2.0
+
+
+def test_bad_inputs():
+    x = torch.zeros(2, dtype=torch.float64)
+    with pytest.raises(InputError, match="eps"):
+        goldstein_stationarity(_f, x, eps=0.0)
+    with pytest.raises(InputError, match="samples"):
+        goldstein_stationarity(_f, x, eps=0.1, m=0)
+    with pytest.raises(InputError, match="points"):
+        min_norm_hull_exact([])
+    with pytest.raises(InputError, match="G"):
+        min_norm_hull(np.array([[np.nan, 1.0]]))
