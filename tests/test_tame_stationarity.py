@@ -177,3 +177,18 @@ def test_bad_inputs():
         min_norm_hull_exact([])
     with pytest.raises(InputError, match="G"):
         min_norm_hull(np.array([[np.nan, 1.0]]))
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_wolfe_and_nnls_min_norm_points_agree(seed):
+    """The two independent min-norm-point solvers (Wolfe's corral method; Cholesky + NNLS in the DDKL monitor)."""
+    from tamelab.tame.davis2020stochastic import min_norm_hull as nnls_min_norm
+    from tamelab.tame.goldstein import min_norm_hull as wolfe_min_norm
+
+    rng = np.random.default_rng(seed)
+    m, p = int(rng.integers(2, 30)), int(rng.integers(1, 12))
+    G = rng.standard_normal((m, p)) + (rng.standard_normal(p) if seed % 2 else 0.0)
+    a = wolfe_min_norm(G)
+    rho_b = nnls_min_norm(G)[0]
+    assert abs(a.rho - rho_b) <= 1e-7 * max(1.0, a.rho)
+    assert a.duality_gap <= 1e-10 * max(1.0, float((G**2).sum(1).max()))
