@@ -1,3 +1,51 @@
-"""tamelab.exact (see docs/)."""
+"""Constructions and exact solvers, each returning the certificate that proves its answer.
 
-__all__: list[str] = []
+Spec: ``shared/spec/constructive.md``, ``shared/spec/geometry.md`` §5. See ``docs/exact-constructions.md``
+and ``docs/exact-solvers.md``.
+"""
+
+from ._deep_linear import classify_critical_point as classify_critical_point
+from ._deep_linear import deep_linear_critical_points as deep_linear_critical_points
+from ._deep_linear import deep_linear_gd as deep_linear_gd
+from ._deep_linear import deep_linear_gradient as deep_linear_gradient
+from ._deep_linear import deep_linear_hessian as deep_linear_hessian
+from ._deep_linear import deep_linear_loss as deep_linear_loss
+from ._deep_linear import deep_linear_optimum as deep_linear_optimum
+from ._deep_linear import DeepLinearOptimum as DeepLinearOptimum
+from ._deep_linear import linear_statistics as linear_statistics
+from .chen2023ewald import chen_ewald as chen_ewald
+from .chen2023ewald import ChenEwaldConstruction as ChenEwaldConstruction
+from .chen2023ewald import ChenEwaldResult as ChenEwaldResult
+from .chen2023ewald import class_statistics as class_statistics
+from .chen2023ewald import clustered_data as clustered_data
+from .chen2023ewald import clustering_test as clustering_test
+from .chen2023ewald import cone_of as cone_of
+from .chen2023ewald import configuration as configuration
+from .chen2023ewald import configuration_costs as configuration_costs
+from .chen2023ewald import construct_minimizer as construct_minimizer
+from .chen2023ewald import cumulative_parameters as cumulative_parameters
+from .chen2023ewald import flatten_params as flatten_params
+from .chen2023ewald import forward as forward
+from .chen2023ewald import gd_baseline as gd_baseline
+from .chen2023ewald import jacobian_rank as jacobian_rank
+from .chen2023ewald import layerwise_parameters as layerwise_parameters
+from .chen2023ewald import local_minimality as local_minimality
+from .chen2023ewald import network_cost as network_cost
+from .chen2023ewald import output_jacobian as output_jacobian
+from .chen2023ewald import shallow_upper_bound as shallow_upper_bound
+from .chen2023ewald import truncate as truncate
+from .chen2023ewald import truncation_forward as truncation_forward
+from .chen2023ewald import unflatten_params as unflatten_params
+
+__all__ = [
+    # Chen–Muñoz Ewald explicit minimizers (arXiv:2309.10639, 2405.07098)
+    "truncate", "cumulative_parameters", "layerwise_parameters", "forward", "truncation_forward",
+    "cone_of", "clustered_data", "class_statistics", "clustering_test", "ChenEwaldConstruction",
+    "construct_minimizer", "configuration", "configuration_costs", "output_jacobian", "jacobian_rank",
+    "flatten_params", "unflatten_params", "network_cost", "local_minimality", "shallow_upper_bound",
+    "gd_baseline", "ChenEwaldResult", "chen_ewald",
+    # deep linear networks (Baldi–Hornik 1989, Kawaguchi 2016)
+    "DeepLinearOptimum", "deep_linear_optimum", "deep_linear_loss", "deep_linear_gradient",
+    "deep_linear_hessian", "deep_linear_critical_points", "classify_critical_point", "deep_linear_gd",
+    "linear_statistics",
+]

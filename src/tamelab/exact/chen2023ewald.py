@@ -1,0 +1,873 @@
+r"""Explicit zero-cost L² minimizers of deep ReLU networks on clustered data (Chen & Muñoz Ewald).
+
+Setting (CE23 = arXiv:2309.10639, CE24 = arXiv:2405.07098): :math:`Q` classes of inputs
+:math:`x_{j,i}\in\mathbb R^Q`, labels :math:`y_j` (columns of an invertible :math:`Y`, default
+:math:`I`), a network of :math:`L` hidden ReLU layers of width :math:`Q` and an affine output,
+
+.. math:: x^{(\ell)}=\sigma(W_\ell x^{(\ell-1)}+b_\ell),\qquad x^{(L+1)}=W_{L+1}x^{(L)}+b_{L+1},
+
+with :math:`K=(L+1)(Q^2+Q)` parameters and cost :math:`C=\mathrm{norm}\sum_{j,i}|x^{(L+1)}(x_{j,i})-y_j|^2`
+(``norm`` = :math:`1/N` by default; the papers' constant is unverified, spec constructive.md §4).
+
+Truncation map and cumulative parameters (§1.3): :math:`\tau_{W,b}(x)=W^{-1}(\sigma(Wx+b)-b)`,
+:math:`W^{(\ell)}=W_\ell W^{(\ell-1)}`, :math:`b^{(\ell)}=W_\ell b^{(\ell-1)}+b_\ell`. With
+:math:`z_\ell=\tau_{W^{(\ell)},b^{(\ell)}}(z_{\ell-1})` one has :math:`x^{(\ell)}=W^{(\ell)}z_\ell+b^{(\ell)}`:
+the hidden layers are successive truncations of input space. With :math:`V=W^{-1}` (edge vectors)
+and apex :math:`p=-W^{-1}b`, :math:`\tau` is the identity on the forward cone :math:`p+\mathrm{cone}(V)`
+and maps the backward cone :math:`p-\mathrm{cone}(V)` to :math:`p`.
+
+Construction (§1.5, our reconstruction of the CE24 §4 sketch): for each class :math:`c` in an order
+:math:`\pi`, put an apex :math:`p=\bar x_c+\alpha|\hat x-\bar x_c|f` on the ray from the class mean
+toward the barycentre :math:`\hat x` of the current representatives, and a cone around :math:`f` whose
+inscribed circular cone has the half-angle :math:`\psi` needed to contain every other current point
+(forward) and every class-:math:`c` point (backward). Class :math:`c` collapses to :math:`p`, nothing
+else moves. After :math:`Q` layers every class is a single point :math:`r_j`; the output
+:math:`W^{(L+1)}=YR^{-1}` maps apexes to labels, so :math:`C=0`.
+
+# NOTE [reconstruction]: the theorem texts of CE23/CE24 were not readable; the clustering
+# assumption (A1) is the strict sign test the construction needs (spec §1.4), and the 2^Q-1 "local
+# minima" are read as "collapse only the classes in S" (§1.7). Their local minimality in the full
+# parameter space is *measured* here (gradient, Hessian on the smooth stratum, perturbations), not
+# assumed: the spec's scratch runs found non-zero gradients for the intermediate S.
+
+References:
+    T. Chen, P. Muñoz Ewald, "Geometric structure of deep learning networks and construction of
+    global L² minimizers", arXiv:2309.10639. — "Interpretable global minima of deep ReLU neural
+    networks on sequentially separable data", arXiv:2405.07098. — "Geometric structure of shallow
+    neural networks and constructive L² cost minimization", arXiv:2309.10370.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import itertools
+import math
+import time
+from typing import Any, Sequence
+
+import numpy as np
+
+from .._rng import np_rng, resolve_seed
+from ..errors import InputError
+from ..result import Result, Status
+
+__all__ = [
+    "truncate", "cumulative_parameters", "layerwise_parameters", "forward", "truncation_forward", "cone_of",
+    "clustered_data", "class_statistics", "clustering_test", "ChenEwaldConstruction", "construct_minimizer",
+    "configuration", "configuration_costs", "output_jacobian", "jacobian_rank", "flatten_params", "unflatten_params",
+    "network_cost", "local_minimality", "shallow_upper_bound", "gd_baseline", "ChenEwaldResult", "chen_ewald",
+]
+
+#: singular values above this fraction of the largest count towards the Jacobian rank (spec §1.6).
+RANK_RTOL = 1e-7
+#: "zero" cost: below this times (1 + |Y|²) (spec §0).
+ZERO_COST = 1e-20
+#: layerwise bias of the pass-through layers (b_l = beta 1 keeps collapsed points off the ReLU kink).
+PASS_THROUGH_BIAS = 1.0
+#: orders are searched exhaustively only up to this many classes (Q! orders).
+MAX_EXHAUSTIVE_Q = 6
+
+
+# ---------------------------------------------------------------------------------------------
+# truncation map, cumulative parameters, forward passes
+# ---------------------------------------------------------------------------------------------
+
+def truncate(W: np.ndarray, b: np.ndarray, X: np.ndarray) -> np.ndarray:
+    r"""Truncation map :math:`\tau_{W,b}(x)=W^{-1}(\sigma(Wx+b)-b)` on the columns of ``X`` (shape (Q, N))."""
+    W = np.asarray(W, float)
+    b = np.asarray(b, float).reshape(-1, 1)
+    return np.linalg.solve(W, np.maximum(W @ X + b, 0.0) - b)
+
+
+def cumulative_parameters(Ws: Sequence[np.ndarray], bs: Sequence[np.ndarray]) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    r"""Layerwise → cumulative: :math:`W^{(\ell)}=W_\ell W^{(\ell-1)}`, :math:`b^{(\ell)}=W_\ell b^{(\ell-1)}+b_\ell`."""
+    Wc, bc = [np.asarray(Ws[0], float)], [np.asarray(bs[0], float)]
+    for W, b in zip(Ws[1:], bs[1:]):
+        Wc.append(W @ Wc[-1])
+        bc.append(W @ bc[-1] + b)
+    return Wc, bc
+
+
+def layerwise_parameters(Wc: Sequence[np.ndarray], bc: Sequence[np.ndarray]) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    r"""Cumulative → layerwise: :math:`W_\ell=W^{(\ell)}(W^{(\ell-1)})^{-1}` (by solves), :math:`b_\ell=b^{(\ell)}-W_\ell b^{(\ell-1)}`."""
+    Ws, bs = [np.asarray(Wc[0], float)], [np.asarray(bc[0], float)]
+    for k in range(1, len(Wc)):
+        W = np.linalg.solve(np.asarray(Wc[k - 1]).T, np.asarray(Wc[k]).T).T
+        Ws.append(W)
+        bs.append(bc[k] - W @ bc[k - 1])
+    return Ws, bs
+
+
+def forward(Ws: Sequence[np.ndarray], bs: Sequence[np.ndarray], X: np.ndarray) -> np.ndarray:
+    """Plain layerwise forward pass: ReLU on every layer except the last (affine). ``X``: (d, N)."""
+    h = np.asarray(X, float)
+    for k, (W, b) in enumerate(zip(Ws, bs)):
+        h = W @ h + np.asarray(b).reshape(-1, 1)
+        if k < len(Ws) - 1:
+            h = np.maximum(h, 0.0)
+    return h
+
+
+def truncation_forward(Wc: Sequence[np.ndarray], bc: Sequence[np.ndarray], X: np.ndarray) -> np.ndarray:
+    r"""The same network through truncations: :math:`z_\ell=\tau_{W^{(\ell)},b^{(\ell)}}(z_{\ell-1})`, output :math:`W^{(L+1)}z_L+b^{(L+1)}`."""
+    z = np.asarray(X, float)
+    for W, b in zip(Wc[:-1], bc[:-1]):
+        z = truncate(W, b, z)
+    return Wc[-1] @ z + np.asarray(bc[-1]).reshape(-1, 1)
+
+
+def cone_of(W: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Edge vectors ``V = W^{-1}`` (columns) and apex ``p = -W^{-1} b`` of a truncation."""
+    V = np.linalg.inv(W)
+    return V, -V @ np.asarray(b, float)
+
+
+# ---------------------------------------------------------------------------------------------
+# data and the clustering test
+# ---------------------------------------------------------------------------------------------
+
+def clustered_data(q: int, per_class: int, radius: float, *, seed=0, spread: float = 0.2) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    r"""Seeded clustered data (spec §1.6): means :math:`I+\mathrm{spread}\,G`, exactly centred deviations
+    of maximal norm ``radius`` (= δ). Returns ``X`` (Q, Q·per_class), ``labels`` (N,), ``Y = I``."""
+    q, per_class = int(q), int(per_class)
+    if q < 2:
+        raise InputError("q", f"need at least 2 classes, got {q}", "pass --q 2 or more")
+    if per_class < 1:
+        raise InputError("per_class", f"need at least 1 point per class, got {per_class}", "pass --per-class 1 or more")
+    if not (radius >= 0 and math.isfinite(radius)):
+        raise InputError("radius", f"must be a finite number >= 0, got {radius}")
+    rng = np_rng(seed)
+    means = np.eye(q) + spread * rng.standard_normal((q, q))
+    D = rng.standard_normal((q, q, per_class))
+    D *= (rng.random((q, 1, per_class)) ** (1.0 / q)) / np.linalg.norm(D, axis=1, keepdims=True)
+    D -= D.mean(axis=2, keepdims=True)
+    mx = np.linalg.norm(D, axis=1).max(axis=1, keepdims=True)[:, :, None]
+    D = np.where(mx > 0, D * (radius / np.where(mx > 0, mx, 1.0)), 0.0)
+    X = (means.T[:, :, None] + D).transpose(1, 0, 2).reshape(q, q * per_class)  # column j*per_class+i
+    labels = np.repeat(np.arange(q), per_class)
+    return X, labels, np.eye(q)
+
+
+def _check_data(X, labels, Y):
+    X = np.asarray(X, float)
+    labels = np.asarray(labels)
+    if X.ndim != 2:
+        raise InputError("X", f"expected a (Q, N) array, got shape {X.shape}")
+    q, n = X.shape
+    if labels.shape != (n,):
+        raise InputError("labels", f"expected {n} labels (one per column of X), got shape {labels.shape}")
+    if not np.issubdtype(labels.dtype, np.integer) or labels.min() < 0 or labels.max() >= q:
+        raise InputError("labels", f"must be integers in 0..{q - 1} (input dimension = number of classes Q)")
+    counts = np.bincount(labels, minlength=q)
+    if (counts == 0).any():
+        raise InputError("labels", f"classes {np.flatnonzero(counts == 0).tolist()} have no points", "every class needs >= 1 point")
+    Y = np.eye(q) if Y is None else np.asarray(Y, float)
+    if Y.shape != (q, q):
+        raise InputError("Y", f"expected a ({q}, {q}) label matrix (column j = label of class j), got {Y.shape}")
+    if not np.isfinite(X).all():
+        raise InputError("X", "contains non-finite values")
+    return X, labels, Y, counts
+
+
+def class_statistics(X: np.ndarray, labels: np.ndarray) -> dict[str, np.ndarray]:
+    r"""Class means :math:`\bar x_j` (columns), radii :math:`\delta_j=\max_i|\Delta x_{j,i}|`, counts, and
+    the projected noise-to-signal ratio :math:`\delta_P=\|\bar X^+\|_{op}\max|P\Delta x|` (spec §1.8)."""
+    X = np.asarray(X, float)
+    q = int(labels.max()) + 1
+    counts = np.bincount(labels, minlength=q)
+    means = np.stack([np.bincount(labels, weights=X[k], minlength=q) for k in range(X.shape[0])]) / counts
+    dev = X - means[:, labels]
+    r = np.linalg.norm(dev, axis=0)
+    radii = np.zeros(q)
+    np.maximum.at(radii, labels, r)
+    pinv = np.linalg.pinv(means)
+    P = means @ pinv
+    delta_p = float(np.linalg.norm(pinv, 2) * np.linalg.norm(P @ dev, axis=0).max()) if X.shape[1] else 0.0
+    return {"means": means, "radii": radii, "counts": counts, "delta": float(radii.max()), "delta_p": delta_p}
+
+
+def _angles(U: np.ndarray, f: np.ndarray) -> np.ndarray:
+    """Angles between the columns of U and the unit vector f (0 for zero columns)."""
+    nr = np.linalg.norm(U, axis=0)
+    c = np.divide(f @ U, nr, out=np.ones(U.shape[1]), where=nr > 0)
+    return np.arccos(np.clip(c, -1.0, 1.0))
+
+
+def _simplex_generators(f: np.ndarray, theta: float) -> np.ndarray:
+    """Columns cos θ f + sin θ s_i with s_i the regular-simplex directions in f^⊥ (Householder image of 1/√Q)."""
+    q = f.size
+    S = np.eye(q) - 1.0 / q
+    S /= np.linalg.norm(S, axis=1, keepdims=True)
+    u = np.full(q, 1.0 / math.sqrt(q))
+    v = u - f
+    vv = float(v @ v)
+    if vv > 1e-24:
+        S = S - 2.0 * np.outer(S @ v, v) / vv  # rows reflected: s_i = H s~_i
+    return math.cos(theta) * f[:, None] + math.sin(theta) * S.T
+
+
+@dataclasses.dataclass
+class _Step:
+    cls: int
+    apex: np.ndarray
+    V: np.ndarray
+    W: np.ndarray
+    b: np.ndarray
+    psi: float
+    theta: float
+    margin_collapsed: float  # -max cone coordinate of class-c points (> 0 required)
+    margin_others: float  # min cone coordinate of the other points (> 0 required)
+
+    @property
+    def passed(self) -> bool:
+        return self.margin_collapsed > 0 and self.margin_others > 0
+
+
+class _Assumption(Exception):
+    def __init__(self, step: int, cls: int, reason: str, psi: float | None = None):
+        self.step, self.cls, self.reason, self.psi = step, cls, reason, psi
+        super().__init__(reason)
+
+
+def _blocks(X, labels, q):
+    """Per-class column blocks of X (copies, contiguous) and their squared column norms."""
+    perm = np.argsort(labels, kind="stable")
+    Xs = X[:, perm]
+    cuts = np.concatenate([[0], np.cumsum(np.bincount(labels, minlength=q))])
+    blocks = [Xs[:, cuts[j]:cuts[j + 1]] for j in range(q)]
+    return blocks, [(B * B).sum(axis=0) for B in blocks]
+
+
+def _collapse_steps(blocks, sqs, means, classes, alpha, margin):
+    """Run the §1.5 collapse steps for ``classes`` (in that order). Raises _Assumption on failure.
+
+    Vectorised: one (Q+2)×Q by Q×N_j product per live class and step gives the cone coordinates
+    (sign test) and, through |x-p|² = |x|² - 2p·x + |p|², the angles to the axis f. Collapsed
+    classes are represented by their single apex point.
+    """
+    q = means.shape[0]
+    reps = means.copy()
+    done: list[int] = []
+    steps = []
+    for ell, c in enumerate(classes):
+        xhat = reps.mean(axis=1)
+        d = xhat - means[:, c]
+        dn = float(np.linalg.norm(d))
+        if dn <= 1e-14:
+            raise _Assumption(ell, c, f"class {c} mean coincides with the barycentre of the representatives (A0)")
+        f = d / dn
+        p = means[:, c] + alpha * dn * f
+        # needed half-angle: class-c points seen from p (backward), every other current point (forward)
+        pp, fp = float(p @ p), float(f @ p)
+        live = [j for j in range(q) if j not in done]
+        cos_min = {}
+        for j in live:
+            M = np.vstack([f, p]) @ blocks[j]
+            dist = np.sqrt(np.maximum(sqs[j] - 2.0 * M[1] + pp, 0.0))
+            cosv = (M[0] - fp) / np.where(dist > 0, dist, 1.0)
+            cosv = np.where(dist > 0, cosv, 1.0)
+            cos_min[j] = float((-cosv).min()) if j == c else float(cosv.min())
+        if done:
+            Uo = reps[:, done] - p[:, None]
+            cos_min[-1] = float(_angles(Uo, f).max())
+            cos_min[-1] = math.cos(cos_min[-1])
+        psi = float(np.arccos(np.clip(min(cos_min.values()), -1.0, 1.0))) + margin
+        if psi >= math.pi / 2:
+            raise _Assumption(ell, c, f"needed half-angle psi = {math.degrees(psi):.2f} deg >= 90 deg at step {ell + 1} "
+                              f"(class {c}): the clusters are not small/separated enough for this order (A1)", psi)
+        theta = math.atan((q - 1) * math.tan(psi))
+        V = _simplex_generators(f, theta)
+        W = np.linalg.inv(V)
+        b = -W @ p
+        mc, mo = math.inf, math.inf
+        for j in live:
+            C = W @ blocks[j] + b[:, None]
+            if j == c:
+                mc = float(-C.max())
+            else:
+                mo = min(mo, float(C.min()))
+        if done:
+            mo = min(mo, float((W @ reps[:, done] + b[:, None]).min()))
+        st = _Step(c, p, V, W, b, psi, theta, mc, mo)
+        if not st.passed:
+            raise _Assumption(ell, c, f"strict sign test fails at step {ell + 1} (class {c}): collapsed margin {mc:.3g}, "
+                              f"others margin {mo:.3g} (A1)", psi)
+        steps.append(st)
+        done.append(c)  # exact: tau = p on the backward cone, identity on the forward cone
+        reps[:, c] = p
+    return steps, reps
+
+
+def clustering_test(X: np.ndarray, labels: np.ndarray, *, order: str | Sequence[int] = "auto", alpha: float = 0.2,
+                    margin: float = 0.05) -> dict[str, Any]:
+    r"""Checkable clustering assumption (A0)+(A1) of spec §1.4: find a class order whose §1.5 cones pass
+    the strict sign tests. ``order``: an explicit permutation, ``"identity"``, ``"greedy"`` (smallest
+    needed angle first), ``"search"`` (all Q! orders, Q ≤ 6), or ``"auto"`` (identity, greedy, then search).
+
+    Returns ``{"passes", "order", "tried", "failures": [{order, step, class, reason}], "psi_deg", "theta_deg",
+    "margins"}``; ``passes`` False names the failed assumption in ``failures``.
+    """
+    X, labels, _, _ = _check_data(X, labels, None)
+    q = X.shape[0]
+    blocks, sqs = _blocks(X, labels, q)
+    means = np.stack([B.mean(axis=1) for B in blocks], axis=1)
+    return _find_order(blocks, sqs, means, order, alpha, margin)[0]
+
+
+def _find_order(blocks, sqs, means, order, alpha, margin):
+    q = means.shape[0]
+    if not (0 < alpha < 1):
+        raise InputError("alpha", f"must lie in (0, 1), got {alpha}")
+    if not (0 <= margin < math.pi / 2):
+        raise InputError("margin", f"must lie in [0, pi/2), got {margin}")
+    fails: list[dict[str, Any]] = []
+    sv = np.linalg.svd(means, compute_uv=False)
+    if sv[-1] <= 1e-12 * sv[0]:
+        return {"passes": False, "order": None, "tried": 0, "failures": [{"order": None, "step": 0, "class": None,
+                "reason": f"class means are linearly dependent (smallest singular value {sv[-1]:.3g}) (A0)"}]}, None
+
+    def attempt(perm):
+        try:
+            return _collapse_steps(blocks, sqs, means, list(perm), alpha, margin)[0]
+        except _Assumption as e:
+            fails.append({"order": [int(v) for v in perm], "step": e.step + 1, "class": int(e.cls), "reason": e.reason})
+            return None
+
+    def greedy():
+        need = []
+        for c in range(q):
+            try:
+                need.append(_collapse_steps(blocks, sqs, means, [c], alpha, 0.0)[0][0].psi)
+            except _Assumption as e:
+                need.append(math.inf if e.psi is None else e.psi)
+        return [int(v) for v in np.argsort(need, kind="stable")]
+
+    candidates: list[Any] = []
+    if isinstance(order, str):
+        if order not in ("auto", "identity", "greedy", "search"):
+            raise InputError("order", f"unknown order {order!r}", "use auto, identity, greedy, search or a permutation")
+        if order in ("auto", "identity"):
+            candidates.append(list(range(q)))
+        if order in ("auto", "greedy"):
+            candidates.append("greedy")
+        if order == "search" or (order == "auto" and q <= MAX_EXHAUSTIVE_Q):
+            if q > MAX_EXHAUSTIVE_Q:
+                raise InputError("order", f"exhaustive search over {q}! orders refused (Q > {MAX_EXHAUSTIVE_Q})", "use greedy")
+            candidates.append("search")
+    else:
+        perm = [int(v) for v in order]
+        if sorted(perm) != list(range(q)):
+            raise InputError("order", f"{perm} is not a permutation of 0..{q - 1}")
+        candidates.append(perm)
+    tried = 0
+    seen = set()
+    for cand in candidates:
+        perms = itertools.permutations(range(q)) if cand == "search" else [greedy() if cand == "greedy" else cand]
+        for perm in perms:
+            if tuple(perm) in seen:
+                continue
+            seen.add(tuple(perm))
+            tried += 1
+            steps = attempt(perm)
+            if steps is not None:
+                return {"passes": True, "order": [int(v) for v in perm], "tried": tried, "failures": fails[-5:],
+                        "psi_deg": [math.degrees(s.psi) for s in steps], "theta_deg": [math.degrees(s.theta) for s in steps],
+                        "margins": [[s.margin_collapsed, s.margin_others] for s in steps]}, steps
+    return {"passes": False, "order": None, "tried": tried, "failures": fails[-5:]}, None
+
+
+# ---------------------------------------------------------------------------------------------
+# construction
+# ---------------------------------------------------------------------------------------------
+
+@dataclasses.dataclass
+class ChenEwaldConstruction:
+    """An explicit network: cumulative and layerwise parameters, the cones and their certificates."""
+
+    Wc: list[np.ndarray]
+    bc: list[np.ndarray]
+    Ws: list[np.ndarray]
+    bs: list[np.ndarray]
+    order: list[int]
+    collapsed: list[int]
+    apexes: np.ndarray  # R: column j = representative of class j (apex if collapsed, else mean)
+    psi: list[float]
+    theta: list[float]
+    margins: list[tuple[float, float]]
+    cond_V: list[float]
+    cond_R: float
+    truncated: np.ndarray | None  # Z: the data after all truncations (input space; only for output='affine')
+
+    @property
+    def layers(self) -> int:
+        return len(self.Ws) - 1
+
+
+def construct_minimizer(X: np.ndarray, labels: np.ndarray, layers: int, *, Y: np.ndarray | None = None,
+                        order: str | Sequence[int] = "auto", alpha: float = 0.2, margin: float = 0.05,
+                        collapse: Sequence[int] | None = None, output: str = "apex") -> ChenEwaldConstruction:
+    r"""The §1.5 construction. ``collapse`` = the subset S of classes to collapse (default: all, the
+    zero-cost global minimizer; needs ``layers >= Q``). Layers beyond the collapses pass everything
+    through (:math:`W_\ell=I`, :math:`b_\ell=\beta 1`, keeping collapsed points off the ReLU kink).
+    ``output``: ``"apex"`` (:math:`W^{(L+1)}=YR_S^{-1}`, :math:`b=0`: maps representatives to labels) or
+    ``"affine"`` (the least-squares affine output on the truncated data, spec §1.7).
+
+    Raises :class:`InputError` naming the failed assumption when no order passes the sign tests.
+    """
+    X, labels, Y, _ = _check_data(X, labels, Y)
+    q = X.shape[0]
+    L = int(layers)
+    S = sorted(set(range(q) if collapse is None else (int(c) for c in collapse)))
+    if any(c < 0 or c >= q for c in S):
+        raise InputError("collapse", f"classes must lie in 0..{q - 1}, got {S}")
+    if L < len(S) or L < 1:
+        raise InputError("layers", f"L = {L} hidden layers cannot collapse {len(S)} classes (the construction needs L >= Q)",
+                         f"use --layers {max(len(S), 1)} or more")
+    if output not in ("apex", "affine"):
+        raise InputError("output", f"unknown output {output!r}", "use apex or affine")
+    if np.linalg.matrix_rank(Y) < q:
+        raise InputError("Y", "the label matrix must be invertible", "use distinct, linearly independent labels (e.g. I)")
+    blocks, sqs = _blocks(X, labels, q)
+    means = np.stack([B.mean(axis=1) for B in blocks], axis=1)
+    test, steps = _find_order(blocks, sqs, means, order, alpha, margin)
+    if not test["passes"]:
+        why = test["failures"][-1]["reason"] if test["failures"] else "no order tried"
+        raise InputError("data", f"clustering assumption fails for every order tried ({test['tried']}): {why}",
+                         "use smaller or better separated clusters (smaller --radius), or another --order")
+    full_order = test["order"]
+    seq = [c for c in full_order if c in S]
+    if seq != full_order:
+        steps, reps = _collapse_steps(blocks, sqs, means, seq, alpha, margin)
+    else:
+        reps = means.copy()
+        for st in steps:
+            reps[:, st.cls] = st.apex
+    Z = None
+    if output == "affine":
+        Z = X.copy()
+        for st in steps:
+            Z[:, labels == st.cls] = st.apex[:, None]
+    Wc, bc = [], []
+    if not steps:  # S = ∅: one positive shift so every activation is on the linear piece
+        beta = float(max(0.0, -X.min())) + 1.0
+        Wc.append(np.eye(q))
+        bc.append(np.full(q, beta))
+    for st in steps:
+        Wc.append(st.W)
+        bc.append(st.b)
+    while len(Wc) < L:  # pass-through layers W_l = I, b_l = beta*1: every pre-activation stays >= beta > 0
+        Wc.append(Wc[-1].copy())
+        bc.append(bc[-1] + PASS_THROUGH_BIAS)
+    R = reps
+    cond_R = float(np.linalg.cond(R))
+    if output == "apex":
+        if not np.isfinite(cond_R) or cond_R > 1e12:
+            raise InputError("data", f"the representatives are (nearly) linearly dependent, cond(R) = {cond_R:.3g}",
+                             "use class means that are well linearly independent")
+        Wout = np.linalg.solve(R.T, Y.T).T
+        bout = np.zeros(q)
+    else:
+        Wout, bout = _affine_ls(Z, Y[:, labels])
+    Wc.append(Wout)
+    bc.append(bout)
+    Ws, bs = layerwise_parameters(Wc, bc)
+    return ChenEwaldConstruction(
+        Wc=Wc, bc=bc, Ws=Ws, bs=bs, order=full_order, collapsed=seq, apexes=R, psi=[s.psi for s in steps],
+        theta=[s.theta for s in steps], margins=[(s.margin_collapsed, s.margin_others) for s in steps],
+        cond_V=[float(np.linalg.cond(s.V)) for s in steps], cond_R=cond_R, truncated=Z)
+
+
+def _affine_ls(Z: np.ndarray, Yext: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Least-squares affine map Z -> Yext: returns (A, a) minimising |A Z + a 1ᵀ - Yext|."""
+    M = np.vstack([Z, np.ones((1, Z.shape[1]))]).T
+    sol, *_ = np.linalg.lstsq(M, Yext.T, rcond=None)
+    return sol[:-1].T, sol[-1]
+
+
+def configuration(X, labels, subset: Sequence[int], layers: int, **kw) -> ChenEwaldConstruction:
+    """The configuration that collapses only the classes in ``subset`` (spec §1.7), affine LS output."""
+    return construct_minimizer(X, labels, layers, collapse=subset, output="affine", **kw)
+
+
+def configuration_costs(X, labels, subset: Sequence[int], *, Y=None, norm: float | None = None, order="auto",
+                        alpha: float = 0.2, margin: float = 0.05) -> dict[str, float]:
+    r"""Closed-form costs of configuration S (spec §1.7) from the truncated data :math:`Z`:
+
+    * mean matching :math:`C^{mm}_S=\mathrm{norm}\sum_{j\notin S}\sum_i|YR_S^{-1}\Delta x_{j,i}|^2`,
+    * optimal linear output :math:`C^{lin}_S=\mathrm{norm}\|Y^{ext}(I-\Pi_Z)\|^2`,
+    * optimal affine output: the same with :math:`Z` replaced by :math:`[Z;1^\top]`.
+    """
+    X, labels, Y, _ = _check_data(X, labels, Y)
+    q, n = X.shape
+    norm = 1.0 / n if norm is None else float(norm)
+    S = sorted(set(int(c) for c in subset))
+    con = construct_minimizer(X, labels, max(len(S), 1), Y=Y, order=order, alpha=alpha, margin=margin, collapse=S, output="affine")
+    st = class_statistics(X, labels)
+    dev = X - st["means"][:, labels]
+    A = np.linalg.solve(con.apexes.T, Y.T).T
+    keep = ~np.isin(labels, S)
+    mm = norm * float(((A @ dev[:, keep]) ** 2).sum())
+    Yext = Y[:, labels]
+
+    def resid(M):
+        Qm, _ = np.linalg.qr(M.T)  # orthonormal basis of the row space of M
+        return norm * float(((Yext - (Yext @ Qm) @ Qm.T) ** 2).sum())
+
+    Z = con.truncated
+    return {"mean_matching": mm, "linear": resid(Z), "affine": resid(np.vstack([Z, np.ones((1, n))]))}
+
+
+def shallow_upper_bound(X: np.ndarray, labels: np.ndarray, *, Y=None, norm: float | None = None) -> dict[str, Any]:
+    r"""Shallow companion (arXiv:2309.10370; spec §1.8, our reconstruction) for M = Q: the network
+    :math:`W_1=\bar X^{-1}`, :math:`b_1=\beta 1` (all pre-activations ≥ 1), :math:`W_2=Y`, :math:`b_2=-Yb_1`
+    computes :math:`Y\bar X^{-1}x`; its cost :math:`C_{ub}=\mathrm{norm}\sum|Y\bar X^{-1}\Delta x|^2\le
+    N\,\mathrm{norm}\,\|Y\|_{op}^2\delta_P^2`. The best cost in the same (linear-output) structure is
+    :math:`C_{lin}=\mathrm{norm}\|Y^{ext}(I-\Pi_X)\|^2`; the relative gap :math:`(C_{ub}-C_{lin})/C_{ub}` is
+    :math:`O(\delta_P^2)`. Returns closed forms, the cost measured by a forward pass, and the weights."""
+    X, labels, Y, _ = _check_data(X, labels, Y)
+    q, n = X.shape
+    norm = 1.0 / n if norm is None else float(norm)
+    st = class_statistics(X, labels)
+    means = st["means"]
+    W1 = np.linalg.inv(means)
+    beta = float(max(0.0, -(W1 @ X).min())) + 1.0
+    b1 = np.full(q, beta)
+    W2, b2 = Y, -Y @ b1
+    Yext = Y[:, labels]
+    measured = norm * float(((forward([W1, W2], [b1, b2], X) - Yext) ** 2).sum())
+    dev = X - means[:, labels]
+    c_ub = norm * float(((Y @ W1 @ dev) ** 2).sum())
+    Qm, _ = np.linalg.qr(X.T)
+    c_lin = norm * float(((Yext - (Yext @ Qm) @ Qm.T) ** 2).sum())
+    bound = n * norm * float(np.linalg.norm(Y, 2)) ** 2 * st["delta_p"] ** 2
+    gap = (c_ub - c_lin) / c_ub if c_ub > 1e-300 else 0.0
+    return {"cost_upper_bound": c_ub, "cost_measured": measured, "cost_linear_optimum": c_lin, "bound": bound,
+            "delta_p": st["delta_p"], "relative_gap": gap, "gap_over_delta_p_sq": gap / st["delta_p"] ** 2 if st["delta_p"] > 0 else None,
+            "weights": [W1, W2], "biases": [b1, b2]}
+
+
+# ---------------------------------------------------------------------------------------------
+# torch: cost, Jacobian, Hessian, local minimality
+# ---------------------------------------------------------------------------------------------
+
+def flatten_params(Ws: Sequence[np.ndarray], bs: Sequence[np.ndarray]) -> np.ndarray:
+    """Concatenate (W_1.ravel(), b_1, ..., W_{L+1}.ravel(), b_{L+1})."""
+    return np.concatenate([np.concatenate([np.asarray(W).ravel(), np.asarray(b).ravel()]) for W, b in zip(Ws, bs)])
+
+
+def unflatten_params(theta, q: int, layers: int):
+    """Inverse of :func:`flatten_params` for width-Q nets (numpy or torch)."""
+    Ws, bs, k = [], [], 0
+    for _ in range(layers + 1):
+        Ws.append(theta[k:k + q * q].reshape(q, q))
+        k += q * q
+        bs.append(theta[k:k + q])
+        k += q
+    return Ws, bs
+
+
+@contextlib.contextmanager
+def _few_threads(work: int, limit: int = 2_000_000):
+    """Tiny torch problems run single-threaded: intra-op threads only add synchronisation (and spin badly
+    on a loaded machine, ~25x slower measured); the previous thread count is restored."""
+    import torch
+
+    old = torch.get_num_threads()
+    if work < limit and old > 1:
+        torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        if torch.get_num_threads() != old:
+            torch.set_num_threads(old)
+
+
+def _torch_forward(theta, X, q, layers):
+    import torch
+
+    Ws, bs = unflatten_params(theta, q, layers)
+    h = X
+    for k in range(layers + 1):
+        h = Ws[k] @ h + bs[k][:, None]
+        if k < layers:
+            h = torch.relu(h)
+    return h
+
+
+def network_cost(theta, X, Yext, q: int, layers: int, norm: float):
+    """Cost ``norm * |net(theta)(X) - Yext|²`` as a torch scalar (differentiable in ``theta``)."""
+    return norm * ((_torch_forward(theta, X, q, layers) - Yext) ** 2).sum()
+
+
+def output_jacobian(con: ChenEwaldConstruction, X: np.ndarray) -> np.ndarray:
+    """Jacobian of all outputs (columns of X stacked, Q each) w.r.t. the K layerwise parameters."""
+    import torch
+    from torch.func import jacrev
+
+    q, L = X.shape[0], con.layers
+    th = torch.tensor(flatten_params(con.Ws, con.bs), dtype=torch.float64)
+    Xt = torch.tensor(X, dtype=torch.float64)
+    with _few_threads(Xt.numel() * th.numel()):
+        J = jacrev(lambda t: _torch_forward(t, Xt, q, L).T.reshape(-1))(th)
+    return J.numpy()
+
+
+def jacobian_rank(J: np.ndarray, rtol: float = RANK_RTOL) -> tuple[int, np.ndarray]:
+    """Numerical rank (singular values above ``rtol * s_max``) and the singular values."""
+    s = np.linalg.svd(J, compute_uv=False)
+    return int((s > rtol * s[0]).sum()) if s.size and s[0] > 0 else 0, s
+
+
+def local_minimality(con: ChenEwaldConstruction, X: np.ndarray, labels: np.ndarray, *, Y=None, norm=None, seed=0,
+                     perturbations: int = 100, radius: float = 1e-3, hessian: bool = True, grad_tol: float = 1e-8,
+                     eig_tol: float = 1e-9) -> dict[str, Any]:
+    r"""Honest local-minimality test of a constructed network in the full parameter space: the gradient
+    norm, the eigenvalues of the dense Hessian (torch.func; valid on the smooth stratum, i.e. when no
+    pre-activation sits at a ReLU kink — ``kink_margin`` > 0), and ``perturbations`` random parameter
+    perturbations of norm ``radius``.
+
+    Verdicts: ``"not_critical"`` (gradient above ``grad_tol·(1+|Y|)``), ``"saddle"`` (critical with a
+    negative Hessian eigenvalue or a decreasing perturbation), ``"local_minimum"`` (critical, PSD Hessian,
+    no perturbation decreases C; degenerate when zero eigenvalues occur), ``"undecided"`` (on a kink).
+    """
+    import torch
+
+    X, labels, Y, _ = _check_data(X, labels, Y)
+    q, n = X.shape
+    norm = 1.0 / n if norm is None else float(norm)
+    L = con.layers
+    th = torch.tensor(flatten_params(con.Ws, con.bs), dtype=torch.float64)
+    Xt = torch.tensor(X, dtype=torch.float64)
+    Yt = torch.tensor(Y[:, labels], dtype=torch.float64)
+
+    def f(t):
+        return network_cost(t, Xt, Yt, q, L, norm)
+
+    with _few_threads(Xt.numel() * th.numel()):
+        return _local_min_core(f, th, con, X, Y, L, seed, perturbations, radius, hessian, grad_tol, eig_tol)
+
+
+def _local_min_core(f, th, con, X, Y, L, seed, perturbations, radius, hessian, grad_tol, eig_tol):
+    import torch
+    from torch.func import grad, hessian as dense_hessian, vmap
+
+    c0 = float(f(th))
+    g = grad(f)(th)
+    gn = float(g.norm())
+    # distance of every hidden pre-activation from the kink
+    h = X
+    kink = math.inf
+    for k in range(L):
+        pre = con.Ws[k] @ h + con.bs[k][:, None]
+        kink = min(kink, float(np.abs(pre).min()))
+        h = np.maximum(pre, 0.0)
+    out: dict[str, Any] = {"cost": c0, "gradient_norm": gn, "kink_margin": kink}
+    ev = None
+    if hessian:
+        Hm = dense_hessian(f)(th).numpy()
+        ev = np.linalg.eigvalsh((Hm + Hm.T) / 2)
+        out.update(hessian_min_eig=float(ev[0]), hessian_max_eig=float(ev[-1]),
+                   hessian_negative=int((ev < -eig_tol * max(1.0, abs(ev[-1]))).sum()),
+                   hessian_zero=int((np.abs(ev) <= eig_tol * max(1.0, abs(ev[-1]))).sum()))
+    rng = np.random.default_rng(resolve_seed(seed))
+    D = rng.standard_normal((int(perturbations), th.numel()))
+    D *= radius / np.linalg.norm(D, axis=1, keepdims=True)
+    vals = vmap(f)(th[None, :] + torch.tensor(D)).numpy() if perturbations else np.zeros(0)
+    tol = 1e-12 * max(1.0, abs(c0))
+    dec = int((vals < c0 - tol).sum())
+    out.update(perturbations=int(perturbations), perturbation_radius=radius, perturbations_decreasing=dec,
+               perturbation_min_change=float((vals - c0).min()) if vals.size else None)
+    gscale = grad_tol * (1.0 + float(np.linalg.norm(Y)))
+    if kink <= 0:
+        verdict = "undecided"
+    elif gn > gscale:
+        verdict = "not_critical"
+    elif dec > 0 or (ev is not None and out["hessian_negative"] > 0):
+        verdict = "saddle"
+    else:
+        verdict = "local_minimum"
+    out["local_min_verdict"] = verdict
+    return out
+
+
+def gd_baseline(X, labels, layers: int, *, Y=None, norm=None, runs: int = 5, steps: int = 1000, lr: float = 1e-2,
+                seed=0, max_points: int = 4000, eval_X=None, eval_labels=None) -> dict[str, Any]:
+    """Adam (full batch on at most ``max_points`` points, stratified) from ``runs`` seeded random inits
+    (uniform ±1/√Q, PyTorch's default scale) for the same architecture; final costs evaluated on all data."""
+    import torch
+
+    X, labels, Y, _ = _check_data(X, labels, Y)
+    q, n = X.shape
+    s = resolve_seed(seed)
+    rng = np.random.default_rng(s)
+    idx = np.arange(n) if n <= max_points else np.sort(rng.choice(n, size=max_points, replace=False))
+    Xt = torch.tensor(X[:, idx], dtype=torch.float64)
+    Yt = torch.tensor(Y[:, labels[idx]], dtype=torch.float64)
+    nrm = 1.0 / len(idx)
+    K = (layers + 1) * (q * q + q)
+    finals, curves, t_reach = [], [], []
+    eval_norm = 1.0 / n if norm is None else float(norm)
+    with _few_threads(Xt.numel()):
+        for r in range(int(runs)):
+            finals.append(_adam_run(Xt, Yt, X, Y, labels, q, layers, K, nrm, eval_norm, s + 7919 * (r + 1), steps, lr, curves))
+    return {"gd_costs": finals, "curves": curves, "runs": int(runs), "steps": int(steps), "lr": lr,
+            "optimizer": "adam", "train_points": int(len(idx)), "seed": s}
+
+
+def _adam_run(Xt, Yt, X, Y, labels, q, layers, K, nrm, eval_norm, gseed, steps, lr, curves):
+    import torch
+
+    g = torch.Generator().manual_seed(gseed)
+    th = ((torch.rand(K, generator=g, dtype=torch.float64) * 2 - 1) / math.sqrt(q)).requires_grad_(True)
+    opt = torch.optim.Adam([th], lr=lr)
+    curve = []
+    t0 = time.perf_counter()
+    for k in range(int(steps)):
+        opt.zero_grad()
+        c = network_cost(th, Xt, Yt, q, layers, nrm)
+        c.backward()
+        opt.step()
+        if k % max(1, steps // 20) == 0 or k == steps - 1:
+            curve.append([k, float(c.detach()), time.perf_counter() - t0])
+    with torch.no_grad():
+        Ws, bs = unflatten_params(th.detach().numpy(), q, layers)
+    out = forward(Ws, bs, X)
+    curves.append(curve)
+    return eval_norm * float(((out - Y[:, labels]) ** 2).sum())
+
+
+# ---------------------------------------------------------------------------------------------
+# the full analysis
+# ---------------------------------------------------------------------------------------------
+
+@dataclasses.dataclass
+class ChenEwaldResult(Result):
+    """Construction, certificate, degeneracy, configurations and the GD comparison."""
+
+    kind = "chen_ewald"
+
+    q: int = 0
+    layers: int = 0
+    per_class: int = 0
+    n_total: int = 0
+    radius: float = 0.0
+    delta_p: float = 0.0
+    norm: str = "1/N"
+    order: list[int] | None = None
+    cost: float | None = None
+    cost_zero_threshold: float = 0.0
+    max_output_error: float | None = None
+    identity_error: float | None = None
+    sign_margins: list[list[float]] = dataclasses.field(default_factory=list)
+    psi_deg: list[float] = dataclasses.field(default_factory=list)
+    theta_deg: list[float] = dataclasses.field(default_factory=list)
+    cond_V_max: float | None = None
+    cond_R: float | None = None
+    n_parameters: int = 0
+    jacobian_rank: int | None = None
+    expected_rank: int = 0
+    jacobian_points: int = 0
+    jacobian_row_spread: float | None = None
+    jacobian_singular_values: list[float] = dataclasses.field(default_factory=list)
+    zero_cost_family_dimension: int | None = None
+    configurations: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+    configurations_note: str = ""
+    gd_costs: list[float] = dataclasses.field(default_factory=list)
+    gd: dict[str, Any] = dataclasses.field(default_factory=dict)
+    construction_seconds: float = 0.0
+    assumption: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+
+def chen_ewald(q: int = 3, layers: int = 3, per_class: int = 20, radius: float = 0.04, *, seed=0, X=None, labels=None,
+               Y=None, order: str | Sequence[int] = "auto", alpha: float = 0.2, margin: float = 0.05,
+               configurations: bool | None = None, perturbations: int = 100, jacobian_points: int = 3,
+               gd_runs: int = 5, gd_steps: int = 1000, gd_lr: float = 1e-2, gd_max_points: int = 4000,
+               max_hessian_parameters: int = 400) -> ChenEwaldResult:
+    """Construct the zero-cost minimizer on seeded clustered data (or on ``X, labels``) and analyse it.
+
+    * ``cost``: measured by an independent plain layerwise forward pass (``norm = 1/N``);
+    * ``jacobian_rank`` vs ``expected_rank = Q²`` (rows of one class are identical at the minimizer, so
+      ``jacobian_points`` per class suffice; ``jacobian_row_spread`` certifies that);
+    * ``configurations`` (default when 2^Q ≤ 16): every S ⊆ {1..Q} with its closed-form and measured costs
+      and a local-minimality test; ``gd_costs``: Adam from random inits, evaluated on all data.
+
+    ``status`` is INFEASIBLE (with ``assumption``) when no class order passes the clustering test.
+    """
+    t0 = time.perf_counter()
+    s = resolve_seed(seed)
+    L = int(layers)
+    if X is None:
+        X, labels, Ydef = clustered_data(q, per_class, radius, seed=s)
+        Y = Ydef if Y is None else Y
+    X, labels, Y, counts = _check_data(X, labels, Y)
+    q, n = X.shape
+    if L < q:
+        raise InputError("layers", f"L = {L} < Q = {q}: the zero-cost construction collapses one class per layer (needs L >= Q)",
+                         f"use --layers {q} or more")
+    st = class_statistics(X, labels)
+    res = ChenEwaldResult(seed=s, q=q, layers=L, per_class=int(counts.min()) if counts.min() == counts.max() else -1,
+                          n_total=n, radius=st["delta"], delta_p=st["delta_p"], n_parameters=(L + 1) * (q * q + q),
+                          expected_rank=q * q)
+    Yext = Y[:, labels]
+    norm = 1.0 / n
+    res.cost_zero_threshold = ZERO_COST * (1.0 + float((Y**2).sum()))
+    test = clustering_test(X, labels, order=order, alpha=alpha, margin=margin)
+    res.assumption = test
+    if not test["passes"]:
+        res.status = Status.INFEASIBLE
+        res.seconds = time.perf_counter() - t0
+        return res
+    tc = time.perf_counter()  # the construction, sign-test certificates included, for the order found
+    con = construct_minimizer(X, labels, L, Y=Y, order=test["order"], alpha=alpha, margin=margin)
+    res.construction_seconds = time.perf_counter() - tc
+    out = forward(con.Ws, con.bs, X)  # independent plain forward pass on the layerwise weights
+    res.cost = norm * float(((out - Yext) ** 2).sum())
+    res.max_output_error = float(np.abs(out - Yext).max())
+    sub = np.concatenate([np.flatnonzero(labels == c)[:200] for c in range(q)])
+    res.identity_error = float(np.abs(truncation_forward(con.Wc, con.bc, X[:, sub]) - forward(con.Ws, con.bs, X[:, sub])).max())
+    res.order, res.sign_margins = con.order, [list(m) for m in con.margins]
+    res.psi_deg, res.theta_deg = [math.degrees(v) for v in con.psi], [math.degrees(v) for v in con.theta]
+    res.cond_V_max, res.cond_R = max(con.cond_V), con.cond_R
+    # degeneracy: Jacobian of the outputs at the minimizer
+    jsub = np.concatenate([np.flatnonzero(labels == c)[:max(1, int(jacobian_points))] for c in range(q)])
+    J = output_jacobian(con, X[:, jsub])
+    rank, sv = jacobian_rank(J)
+    rows = J.reshape(len(jsub), q, -1)
+    spread = 0.0
+    for c in range(q):
+        blk = rows[labels[jsub] == c]
+        spread = max(spread, float(np.abs(blk - blk[:1]).max()))
+    res.jacobian_rank, res.jacobian_points, res.jacobian_row_spread = rank, int(len(jsub)), spread
+    res.jacobian_singular_values = sv[: q * q + 2].tolist()
+    res.zero_cost_family_dimension = res.n_parameters - rank
+    # configurations
+    do_conf = (2**q <= 16) if configurations is None else bool(configurations)
+    if do_conf:
+        hess_ok = res.n_parameters <= max_hessian_parameters
+        for k in range(q + 1):
+            for S in itertools.combinations(range(q), k):
+                cfg = construct_minimizer(X, labels, L, Y=Y, order=test["order"], alpha=alpha, margin=margin,
+                                          collapse=S, output="affine")
+                closed = configuration_costs(X, labels, S, Y=Y, order=test["order"], alpha=alpha, margin=margin)
+                o = forward(cfg.Ws, cfg.bs, X)
+                measured = norm * float(((o - Yext) ** 2).sum())
+                lm = local_minimality(cfg, X, labels, Y=Y, seed=s + k, perturbations=perturbations, hessian=hess_ok)
+                res.configurations.append({
+                    "classes": list(S), "cost": measured, "cost_closed_form": closed["affine"],
+                    "cost_mean_matching": closed["mean_matching"], "cost_linear_output": closed["linear"],
+                    **{k2: v for k2, v in lm.items() if k2 != "cost"}})
+        res.configurations_note = ("affine least-squares output; local_min_verdict from gradient, dense Hessian "
+                                   + ("(torch.func) " if hess_ok else "(skipped: K too large) ")
+                                   + f"and {perturbations} perturbations of norm 1e-3")
+    else:
+        res.configurations_note = f"skipped: 2^Q = {2**q} configurations (pass configurations=True to force)"
+    if gd_runs:
+        gd = gd_baseline(X, labels, L, Y=Y, runs=gd_runs, steps=gd_steps, lr=gd_lr, seed=s, max_points=gd_max_points)
+        res.gd_costs = gd.pop("gd_costs")
+        gd.pop("curves")
+        res.gd = gd
+    zero = res.cost <= res.cost_zero_threshold
+    res.status = Status.OK if zero and rank == q * q else Status.UNCERTIFIED
+    res.seconds = time.perf_counter() - t0
+    return res

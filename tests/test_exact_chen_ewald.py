@@ -1,0 +1,302 @@
+"""Chen–Muñoz Ewald explicit minimizers: every number against an independent reference."""
+
+from __future__ import annotations
+
+import itertools
+import json
+
+import numpy as np
+import pytest
+
+from tamelab.errors import InputError
+from tamelab.exact.chen2023ewald import (
+    chen_ewald,
+    clustered_data,
+    clustering_test,
+    configuration,
+    configuration_costs,
+    cone_of,
+    construct_minimizer,
+    cumulative_parameters,
+    flatten_params,
+    forward,
+    jacobian_rank,
+    layerwise_parameters,
+    local_minimality,
+    output_jacobian,
+    truncate,
+    truncation_forward,
+    unflatten_params,
+)
+
+
+def _plain_cost(Ws, bs, X, labels, Y):
+    """Independent reference: one point at a time, pure Python loops over the layers."""
+    total = 0.0
+    for n in range(X.shape[1]):
+        h = [float(v) for v in X[:, n]]
+        for k, (W, b) in enumerate(zip(Ws, bs)):
+            z = [sum(W[i][j] * h[j] for j in range(len(h))) + b[i] for i in range(len(b))]
+            h = z if k == len(Ws) - 1 else [max(v, 0.0) for v in z]
+        total += sum((h[i] - Y[i, labels[n]]) ** 2 for i in range(len(h)))
+    return total / X.shape[1]
+
+
+@pytest.mark.parametrize("q", [2, 3, 4])
+def test_construction_has_zero_cost_by_independent_forward_pass(q, seed):
+    X, labels, Y = clustered_data(q, 6, 0.04, seed=seed)
+    con = construct_minimizer(X, labels, q + 1)
+    c = _plain_cost([W.tolist() for W in con.Ws], [b.tolist() for b in con.bs], X, labels, Y)
+    assert c < 1e-20 * (1 + q)
+    assert all(mc > 0 and mo > 0 for mc, mo in con.margins)  # strict sign tests are the certificate
+    assert len(con.collapsed) == q and sorted(con.collapsed) == list(range(q))
+    # the Q truncated points are distinct apexes
+    assert np.linalg.matrix_rank(con.apexes) == q
+
+
+def test_truncation_identity_and_cone_properties(seed):
+    rng = np.random.default_rng(seed)
+    q, L = 4, 5
+    Ws = [np.eye(q) + 0.3 * rng.standard_normal((q, q)) for _ in range(L + 1)]
+    bs = [0.3 * rng.standard_normal(q) for _ in range(L + 1)]
+    X = rng.standard_normal((q, 200))
+    Wc, bc = cumulative_parameters(Ws, bs)
+    assert np.abs(truncation_forward(Wc, bc, X) - forward(Ws, bs, X)).max() < 1e-10
+    # tau properties on a random cone: id on K+, apex on K-, cone coordinates, idempotent
+    V = np.eye(q) + 0.3 * rng.standard_normal((q, q))
+    p = rng.standard_normal(q)
+    W = np.linalg.inv(V)
+    b = -W @ p
+    V2, p2 = cone_of(W, b)
+    assert np.allclose(V2, V) and np.allclose(p2, p)
+    Kp = p[:, None] + V @ rng.random((q, 50))
+    Km = p[:, None] - V @ rng.random((q, 50))
+    mixed = p[:, None] + V @ rng.standard_normal((q, 50))
+    assert np.abs(truncate(W, b, Kp) - Kp).max() < 1e-10
+    assert np.abs(truncate(W, b, Km) - p[:, None]).max() < 1e-10
+    T = truncate(W, b, mixed)
+    assert np.abs(np.linalg.solve(V, T - p[:, None]) - np.maximum(np.linalg.solve(V, mixed - p[:, None]), 0)).max() < 1e-10
+    assert np.abs(truncate(W, b, T) - T).max() < 1e-10
+
+
+def test_cumulative_parameters_vs_naive_homogeneous_loop(seed):
+    rng = np.random.default_rng(seed)
+    q, L = 3, 4
+    Ws = [np.eye(q) + 0.4 * rng.standard_normal((q, q)) for _ in range(L + 1)]
+    bs = [rng.standard_normal(q) for _ in range(L + 1)]
+    Wc, bc = cumulative_parameters(Ws, bs)
+    A = np.eye(q + 1)
+    for k in range(L + 1):  # naive: product of (q+1)x(q+1) homogeneous affine matrices
+        M = np.eye(q + 1)
+        M[:q, :q], M[:q, q] = Ws[k], bs[k]
+        A = M @ A
+        assert np.abs(Wc[k] - A[:q, :q]).max() < 1e-10 and np.abs(bc[k] - A[:q, q]).max() < 1e-10
+    W2, b2 = layerwise_parameters(Wc, bc)
+    assert max(np.abs(a - b).max() for a, b in zip(W2, Ws)) < 1e-10
+    assert max(np.abs(a - b).max() for a, b in zip(b2, bs)) < 1e-10
+
+
+def test_clustering_test_rejects_non_separable_data(seed):
+    X, labels, _ = clustered_data(3, 20, 0.9, seed=seed)  # clusters overlap
+    t = clustering_test(X, labels)
+    assert t["passes"] is False and t["tried"] == 6  # identity, greedy and all 3! orders (deduplicated)
+    assert "(A1)" in t["failures"][-1]["reason"]
+    with pytest.raises(InputError) as e:
+        construct_minimizer(X, labels, 3)
+    assert e.value.field == "data"
+    # linearly dependent means fail (A0)
+    X2, labels2, _ = clustered_data(3, 5, 0.01, seed=seed)
+    means = np.stack([X2[:, labels2 == j].mean(1) for j in range(3)], 1)
+    X2 = X2 - means[:, labels2] + means[:, [0, 1, 1]][:, labels2] * np.array([1, 1, 2])[labels2]  # x̄_2 = 2 x̄_1
+    t2 = clustering_test(X2, labels2)
+    assert t2["passes"] is False and "(A0)" in t2["failures"][0]["reason"]
+
+
+def test_order_matters_search_finds_a_working_order():
+    # class 0 sits at the barycentre side: found by exhaustive search, certificate margins positive
+    X, labels, _ = clustered_data(4, 10, 0.04, seed=3)
+    t_id = clustering_test(X, labels, order="identity")
+    t = clustering_test(X, labels, order="search")
+    assert t["passes"]
+    assert all(m[0] > 0 and m[1] > 0 for m in t["margins"])
+    if t_id["passes"]:
+        assert t["order"] == [0, 1, 2, 3]
+
+
+def test_bad_inputs_raise_named_input_errors():
+    X, labels, _ = clustered_data(3, 5, 0.04, seed=0)
+    with pytest.raises(InputError) as e:
+        construct_minimizer(X, labels, 2)
+    assert e.value.field == "layers"
+    with pytest.raises(InputError) as e:
+        construct_minimizer(X, labels[:-1], 3)
+    assert e.value.field == "labels"
+    with pytest.raises(InputError) as e:
+        clustering_test(X, labels, order=[0, 0, 1])
+    assert e.value.field == "order"
+    with pytest.raises(InputError) as e:
+        chen_ewald(3, 2, 5)
+    assert e.value.field == "layers"
+
+
+def test_configuration_costs_closed_form_vs_measured(seed):
+    q = 3
+    X, labels, Y = clustered_data(q, 12, 0.06, seed=seed)
+    n = X.shape[1]
+    costs = {}
+    for k in range(q + 1):
+        for S in itertools.combinations(range(q), k):
+            closed = configuration_costs(X, labels, S)
+            cfg = configuration(X, labels, S, q)
+            measured = float(((forward(cfg.Ws, cfg.bs, X) - Y[:, labels]) ** 2).sum()) / n
+            assert abs(measured - closed["affine"]) <= 1e-9 * max(1e-12, closed["affine"]) + 1e-14
+            # mean matching: output Y R_S^{-1}, no bias, evaluated by the network itself
+            apex = construct_minimizer(X, labels, q, collapse=S, output="apex")
+            mm = float(((forward(apex.Ws, apex.bs, X) - Y[:, labels]) ** 2).sum()) / n
+            assert abs(mm - closed["mean_matching"]) <= 1e-9 * max(1e-12, mm) + 1e-14
+            # optimal outputs can only be lower than mean matching, affine below linear
+            assert closed["affine"] <= closed["linear"] + 1e-14 <= closed["mean_matching"] + 2e-14
+            costs[S] = closed["affine"]
+    full = tuple(range(q))
+    assert costs[full] < 1e-20
+    others = sorted(v for S, v in costs.items() if S != full)
+    assert others[0] > 0 and np.all(np.diff(others) > 0)  # positive and distinct
+
+
+def test_configuration_costs_scale_like_delta_squared(seed):
+    q = 3
+    r = []
+    for d in (0.04, 0.02):
+        X, labels, _ = clustered_data(q, 30, d, seed=seed)
+        r.append(np.array([configuration_costs(X, labels, S)["mean_matching"] for S in [(), (0,), (1, 2)]]))
+    # the deviations scale exactly with delta and the apexes are delta-independent up to O(delta) angles
+    assert np.allclose(r[1] / r[0], 0.25, atol=0.02)
+
+
+def test_jacobian_rank_matches_finite_differences_and_q_squared(seed):
+    q, L = 2, 2
+    X, labels, Y = clustered_data(q, 3, 0.04, seed=seed)
+    con = construct_minimizer(X, labels, L)
+    J = output_jacobian(con, X)
+    theta = flatten_params(con.Ws, con.bs)
+    h = 1e-6
+    Jfd = np.zeros_like(J)
+    for k in range(theta.size):
+        e = np.zeros_like(theta)
+        e[k] = h
+        Wp, bp = unflatten_params(theta + e, q, L)
+        Wm, bm = unflatten_params(theta - e, q, L)
+        Jfd[:, k] = ((forward(Wp, bp, X) - forward(Wm, bm, X)) / (2 * h)).T.reshape(-1)
+    assert np.abs(J - Jfd).max() < 1e-6
+    rank, _ = jacobian_rank(J)
+    rank_fd, _ = jacobian_rank(Jfd, rtol=1e-5)
+    assert rank == rank_fd == q * q
+
+
+def test_minimizer_degeneracy_hessian_and_zero_cost_family(seed):
+    q, L = 3, 3
+    X, labels, Y = clustered_data(q, 8, 0.04, seed=seed)
+    con = construct_minimizer(X, labels, L)
+    lm = local_minimality(con, X, labels, seed=seed, perturbations=50)
+    K = (L + 1) * (q * q + q)
+    assert lm["cost"] < 1e-20 and lm["gradient_norm"] < 1e-10
+    assert lm["hessian_zero"] == K - q * q and lm["hessian_negative"] == 0
+    assert lm["local_min_verdict"] == "local_minimum" and lm["kink_margin"] > 0
+    # moving inside the family keeps cost 0: another alpha, and the output freedom (Y R^-1 + z nu^T, -z)
+    con2 = construct_minimizer(X, labels, L, alpha=0.25)
+    assert float(((forward(con2.Ws, con2.bs, X) - Y[:, labels]) ** 2).sum()) < 1e-20
+    z = np.random.default_rng(seed).standard_normal(q)
+    nu = np.linalg.solve(con.apexes.T, np.ones(q))
+    Wc, bc = list(con.Wc), list(con.bc)
+    Wc[-1] = Wc[-1] + np.outer(z, nu)
+    bc[-1] = -z
+    Ws, bs = layerwise_parameters(Wc, bc)
+    assert float(((forward(Ws, bs, X) - Y[:, labels]) ** 2).sum()) < 1e-20
+
+
+def test_empty_configuration_is_local_minimum_and_gradient_matches_fd(seed):
+    q, L = 3, 3
+    X, labels, Y = clustered_data(q, 8, 0.05, seed=seed)
+    cfg = configuration(X, labels, [], L)
+    lm = local_minimality(cfg, X, labels, seed=seed, perturbations=100)
+    assert lm["gradient_norm"] < 1e-8 and lm["perturbations_decreasing"] == 0
+    assert lm["local_min_verdict"] == "local_minimum"
+    # intermediate configuration: the reported gradient norm is the true one (central differences)
+    cfg1 = configuration(X, labels, [0], L)
+    lm1 = local_minimality(cfg1, X, labels, seed=seed, perturbations=0, hessian=False)
+    theta = flatten_params(cfg1.Ws, cfg1.bs)
+    n = X.shape[1]
+
+    def cost(t):
+        W, b = unflatten_params(t, q, L)
+        return float(((forward(W, b, X) - Y[:, labels]) ** 2).sum()) / n
+
+    g = np.array([(cost(theta + 1e-6 * e) - cost(theta - 1e-6 * e)) / 2e-6 for e in np.eye(theta.size)])
+    assert abs(np.linalg.norm(g) - lm1["gradient_norm"]) < 1e-6 * max(1.0, lm1["gradient_norm"])
+    assert lm1["local_min_verdict"] == ("not_critical" if lm1["gradient_norm"] > 1e-8 * (1 + np.sqrt(q)) else lm1["local_min_verdict"])
+
+
+def test_chen_ewald_result_keys_and_certificate(seed):
+    r = chen_ewald(2, 3, 10, 0.04, seed=seed, gd_runs=2, gd_steps=50, perturbations=20)
+    d = r.to_dict()
+    for k in ("cost", "jacobian_rank", "expected_rank", "configurations", "gd_costs", "seed", "status",
+              "sign_margins", "identity_error", "zero_cost_family_dimension"):
+        assert k in d
+    assert d["seed"] == seed and d["status"] == "ok"
+    assert d["cost"] < 1e-20 and d["jacobian_rank"] == d["expected_rank"] == 4
+    assert d["zero_cost_family_dimension"] == 4 * 6 - 4
+    assert len(d["configurations"]) == 4 and len(d["gd_costs"]) == 2
+    for c in d["configurations"]:
+        assert {"classes", "cost", "cost_closed_form", "gradient_norm", "local_min_verdict"} <= set(c)
+        assert abs(c["cost"] - c["cost_closed_form"]) <= 1e-9 * max(c["cost"], 1e-12) + 1e-14
+    assert all(g >= 0 for g in d["gd_costs"])
+    json.dumps(d)
+
+
+def test_cli_construct_chen_ewald_json_and_exit_codes(tmp_path, capsys):
+    from tamelab.cli.main import main
+
+    rc = main(["construct", "chen-ewald", "--q", "2", "--layers", "2", "--per-class", "5", "--radius", "0.04", "--seed", "1",
+               "--gd-runs", "1", "--gd-steps", "20", "--json", "--out", str(tmp_path / "r")])
+    assert rc == 0
+    d = json.loads(capsys.readouterr().out)
+    assert {"cost", "jacobian_rank", "expected_rank", "configurations", "gd_costs", "seed", "status", "run_dir"} <= set(d)
+    assert d["cost"] < 1e-20 and d["jacobian_rank"] == 4
+    rc = main(["construct", "chen-ewald", "--q", "4", "--layers", "3", "--json", "--out", str(tmp_path / "s")])
+    err = capsys.readouterr().err
+    assert rc == 2 and "--layers" in err and len(err.strip().splitlines()) == 1
+    rc = main(["construct", "chen-ewald", "--q", "3", "--layers", "3", "--radius", "0.9", "--gd-runs", "0", "--json",
+               "--out", str(tmp_path / "t")])
+    err = capsys.readouterr().err
+    assert rc == 2 and "--radius" in err and len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.slow
+def test_large_construction_is_fast_and_exact():
+    import time
+
+    X, labels, Y = clustered_data(8, 100_000, 0.04, seed=0)
+    t0 = time.perf_counter()
+    con = construct_minimizer(X, labels, 8)
+    dt = time.perf_counter() - t0
+    assert float(((forward(con.Ws, con.bs, X) - Y[:, labels]) ** 2).sum()) / X.shape[1] < 1e-20
+    assert dt < 2.0
+
+
+def test_shallow_upper_bound_closed_form_bound_and_gap_scaling(seed):
+    from tamelab.exact.chen2023ewald import shallow_upper_bound
+
+    ratios = []
+    for d in (0.1, 0.05, 0.025):
+        X, labels, Y = clustered_data(3, 60, d, seed=seed)
+        r = shallow_upper_bound(X, labels)
+        W, b = r["weights"], r["biases"]
+        assert (W[0] @ X + b[0][:, None]).min() >= 1.0 - 1e-12  # every unit on the linear piece
+        assert abs(r["cost_measured"] - r["cost_upper_bound"]) <= 1e-10 * r["cost_upper_bound"]
+        assert r["cost_linear_optimum"] <= r["cost_upper_bound"] <= r["bound"] * (1 + 1e-12)
+        # independent reference for the linear optimum: lstsq of Y_ext on X
+        Yext = Y[:, labels]
+        A = np.linalg.lstsq(X.T, Yext.T, rcond=None)[0].T
+        assert abs(float(((A @ X - Yext) ** 2).sum()) / X.shape[1] - r["cost_linear_optimum"]) < 1e-12
+        ratios.append(r["gap_over_delta_p_sq"])
+    assert abs(ratios[-1] - ratios[-2]) < 0.1 * ratios[-1]
