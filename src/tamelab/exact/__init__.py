@@ -4,6 +4,22 @@ Spec: ``shared/spec/constructive.md``, ``shared/spec/geometry.md`` §5. See ``do
 and ``docs/exact-solvers.md``.
 """
 
+from .arora2018erm import ERM_MAX_QPS as ERM_MAX_QPS
+from .arora2018erm import ERMResult as ERMResult
+from .arora2018erm import dichotomies as dichotomies
+from .arora2018erm import dichotomy_count as dichotomy_count
+from .arora2018erm import erm_loss as erm_loss
+from .arora2018erm import erm_network as erm_network
+from .arora2018erm import exact_erm as exact_erm
+from .karmakar2020gate import GateRun as GateRun
+from .karmakar2020gate import gate_constants as gate_constants
+from .karmakar2020gate import laplace_inputs as laplace_inputs
+from .karmakar2020gate import train_relu_gate as train_relu_gate
+from .rangamani2018sparse import SparseCodingPoint as SparseCodingPoint
+from .rangamani2018sparse import autoencoder_gradient as autoencoder_gradient
+from .rangamani2018sparse import plot_sparse_coding as plot_sparse_coding
+from .rangamani2018sparse import sparse_coding_data as sparse_coding_data
+from .rangamani2018sparse import sparse_coding_trend as sparse_coding_trend
 from ._deep_linear import classify_critical_point as classify_critical_point
 from ._deep_linear import deep_linear_critical_points as deep_linear_critical_points
 from ._deep_linear import deep_linear_gd as deep_linear_gd
@@ -48,4 +64,10 @@ __all__ = [
     "DeepLinearOptimum", "deep_linear_optimum", "deep_linear_loss", "deep_linear_gradient",
     "deep_linear_hessian", "deep_linear_critical_points", "classify_critical_point", "deep_linear_gd",
     "linear_statistics",
+    # exact ERM for one-hidden-layer ReLU nets (arXiv:1611.01491)
+    "exact_erm", "ERMResult", "dichotomies", "dichotomy_count", "erm_loss", "erm_network", "ERM_MAX_QPS",
+    # ReLU gate in linear time (arXiv:2005.04211)
+    "train_relu_gate", "GateRun", "gate_constants", "laplace_inputs",
+    # sparse-coding autoencoders (arXiv:1708.03735)
+    "sparse_coding_data", "autoencoder_gradient", "sparse_coding_trend", "SparseCodingPoint", "plot_sparse_coding",
 ]

@@ -1,0 +1,101 @@
+r"""Small dense convex QPs ``min ½ zᵀQz + cᵀz  s.t.  G z ≤ 0`` (HiGHS through ``highspy``) with a KKT certificate.
+
+The certificate is computed independently of the solver's duals: on the constraints active at the
+returned point, the multipliers are the non-negative least-squares solution of
+``Qz + c + G_Aᵀλ = 0``; the reported KKT residual is the stationarity residual of that NNLS plus
+the primal infeasibility. A residual near 0 proves optimality of a convex QP.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["solve_qp", "kkt_residual", "QP_ACTIVE_TOL"]
+
+#: a constraint counts as active when |g·z| ≤ QP_ACTIVE_TOL · (1 + |z|).
+QP_ACTIVE_TOL = 1e-7
+#: relative ridge added to the Hessian handed to HiGHS (see solve_qp).
+QP_RIDGE = 1e-11
+#: seconds HiGHS may spend on one QP before the SLSQP fallback takes over.
+QP_TIME_LIMIT = 2.0
+
+
+def solve_qp(Q: np.ndarray, c: np.ndarray, G: np.ndarray) -> tuple[np.ndarray | None, float]:
+    """Minimise ½zᵀQz + cᵀz subject to Gz ≤ 0 (z free). Returns (z, objective) or (None, inf) if not optimal."""
+    import highspy
+
+    nv = Q.shape[0]
+    h = highspy.Highs()
+    h.setOptionValue("output_flag", False)
+    h.setOptionValue("time_limit", QP_TIME_LIMIT)
+    h.setOptionValue("qp_iteration_limit", 20_000)
+    inf = highspy.kHighsInf
+    lp = highspy.HighsLp()
+    lp.num_col_ = nv
+    lp.num_row_ = G.shape[0]
+    lp.col_cost_ = np.asarray(c, dtype=float)
+    lp.col_lower_ = np.full(nv, -inf)
+    lp.col_upper_ = np.full(nv, inf)
+    lp.row_lower_ = np.full(G.shape[0], -inf)
+    lp.row_upper_ = np.zeros(G.shape[0])
+    Gc = np.asarray(G, dtype=float)
+    nz = Gc != 0
+    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+    lp.a_matrix_.start_ = np.concatenate([[0], np.cumsum(nz.sum(0))]).astype(np.int32)
+    lp.a_matrix_.index_ = np.concatenate([np.nonzero(nz[:, j])[0] for j in range(nv)]).astype(np.int32) if nz.any() else np.zeros(0, np.int32)
+    lp.a_matrix_.value_ = np.concatenate([Gc[nz[:, j], j] for j in range(nv)]) if nz.any() else np.zeros(0)
+    hess = highspy.HighsHessian()
+    hess.dim_ = nv
+    hess.format_ = highspy.HessianFormat.kTriangular
+    # a tiny ridge makes the (often singular) Hessian definite: HiGHS' active-set method can cycle on
+    # degenerate singular QPs; the objective below is evaluated with the original Q
+    L = np.tril(Q + QP_RIDGE * (1.0 + np.trace(Q) / nv) * np.eye(nv))
+    starts, idx, vals = [0], [], []
+    for j in range(nv):  # lower triangle, column-wise
+        rows = np.nonzero(L[j:, j])[0] + j
+        idx.extend(rows.tolist())
+        vals.extend(L[rows, j].tolist())
+        starts.append(len(idx))
+    hess.start_ = np.asarray(starts, dtype=np.int32)
+    hess.index_ = np.asarray(idx, dtype=np.int32)
+    hess.value_ = np.asarray(vals, dtype=float)
+    model = highspy.HighsModel()
+    model.lp_ = lp
+    model.hessian_ = hess
+    h.passModel(model)
+    h.run()
+    z = None
+    if h.getModelStatus() == highspy.HighsModelStatus.kOptimal:
+        z = np.asarray(h.getSolution().col_value, dtype=float)
+    if z is None or z.shape != (nv,) or not np.isfinite(z).all():
+        z = _fallback(Q, c, G)
+        if z is None:
+            return None, float("inf")
+    return z, float(0.5 * z @ Q @ z + c @ z)
+
+
+def _fallback(Q, c, G):
+    """SLSQP from the feasible point z = 0 (Gz ≤ 0 always holds there)."""
+    from scipy.optimize import minimize
+
+    r = minimize(lambda v: 0.5 * v @ Q @ v + c @ v, np.zeros(Q.shape[0]), jac=lambda v: Q @ v + c,
+                 constraints=[{"type": "ineq", "fun": lambda v: -G @ v, "jac": lambda v: -G}], method="SLSQP",
+                 options={"ftol": 1e-14, "maxiter": 1000})
+    return r.x if r.success and np.isfinite(r.x).all() else None
+
+
+def kkt_residual(Q: np.ndarray, c: np.ndarray, G: np.ndarray, z: np.ndarray) -> dict[str, float]:
+    """Independent KKT certificate of ``z`` for ``min ½zᵀQz + cᵀz, Gz ≤ 0``."""
+    from scipy.optimize import nnls
+
+    g = Q @ z + c
+    slack = G @ z
+    infeas = float(max(0.0, slack.max())) if len(slack) else 0.0
+    act = np.abs(slack) <= QP_ACTIVE_TOL * (1.0 + np.linalg.norm(z))
+    if act.any():
+        lam, res = nnls(G[act].T, -g, maxiter=50 * int(act.sum()) + 100)
+    else:
+        lam, res = np.zeros(0), float(np.linalg.norm(g))
+    scale = 1.0 + float(np.abs(c).max()) + float(np.abs(Q).max()) * (1.0 + float(np.abs(z).max()))
+    return {"stationarity": float(res) / scale, "primal_infeasibility": infeas, "active": int(act.sum()),
+            "kkt_residual": float(res) / scale + infeas}

@@ -1,0 +1,324 @@
+r"""Exact (global) empirical risk minimisation for one-hidden-layer ReLU networks.
+
+Arora, Basu, Mianjy & Mukherjee, *Understanding Deep Neural Networks with Rectified Linear Units*,
+ICLR 2018, arXiv:1611.01491, Thm 4.1 (spec constructive.md §2.2). For data
+:math:`(x_j,y_j)\in\mathbb R^n\times\mathbb R` and width :math:`w`,
+
+.. math:: \min_{a,A,b}\ \frac1D\sum_j\Big(\sum_{i=1}^w a_i\,\sigma(A_i\cdot x_j+b_i)-y_j\Big)^2 .
+
+By positive homogeneity :math:`f(x)=\sum_i s_i\sigma(\tilde a_i\cdot x+\tilde b_i)` with
+:math:`s_i\in\{\pm1\}`. Fixing the signs and, per unit, the dichotomy :math:`(P_i^+,P_i^-)` of the
+data into active/inactive points turns the problem into a convex QP in :math:`(\tilde a_i,\tilde b_i)`
+with linear constraints; on its feasible set the objective *is* the network loss, so the best QP
+over all (signs, dichotomies) is the global optimum. The winning QP's KKT residual (computed
+independently of the solver, :mod:`tamelab.exact._qp`) certifies it.
+
+Dichotomies: the strictly separable ones; for :math:`D` points in general position there are
+:math:`2\sum_{i=0}^{n}\binom{D-1}{i}` (checked at run time). They are the regions of the central
+arrangement :math:`\{(a,b): a\cdot x_j+b=0\}` in :math:`\mathbb R^{n+1}`; every region has an
+extreme ray where :math:`n` hyperplanes meet, so all of them are found from the :math:`\binom Dn`
+rays and the :math:`2^n` sign choices of the points on each ray.
+
+Pruning (exact, never discards the optimum): units are exchangeable, so (sign, dichotomy) tuples
+are enumerated in non-decreasing order; a combination is skipped when a lower bound on its loss —
+points active in no unit pay :math:`y_j^2`, points active only in positive (negative) units pay
+:math:`\min(y_j,0)^2` (:math:`\max(y_j,0)^2`) — is not below the incumbent.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import math
+import time
+from typing import Any
+
+import numpy as np
+
+from ..errors import InputError
+from ..result import Result, Status
+from ._qp import kkt_residual, solve_qp
+
+__all__ = ["ERMResult", "exact_erm", "dichotomies", "dichotomy_count", "erm_network", "erm_loss", "ERM_MAX_QPS"]
+
+#: default budget of QPs (combinations surviving the bound); above it the solver refuses (status budget_exceeded).
+ERM_MAX_QPS = 2_000_000
+
+
+def dichotomy_count(D: int, n: int) -> int:
+    """2 Σ_{i=0}^{n} C(D−1, i): strictly separable dichotomies of D points in general position in R^n."""
+    return 2 * sum(math.comb(D - 1, i) for i in range(n + 1))
+
+
+def dichotomies(X: np.ndarray) -> np.ndarray:
+    """All strictly affinely separable dichotomies of the rows of X, as a (K, D) boolean array (True = active side)."""
+    X = np.asarray(X, dtype=float)
+    D, n = X.shape
+    Xh = np.hstack([X, np.ones((D, 1))])
+    if D <= n:  # every labelling is separable
+        return np.array(list(itertools.product([False, True], repeat=D)), dtype=bool)
+    found: set[bytes] = set()
+    out = []
+    for S in itertools.combinations(range(D), n):
+        _, sv, Vt = np.linalg.svd(Xh[list(S)])
+        r = Vt[-1]
+        s = Xh @ r
+        scale = np.abs(s).max()
+        for sign in (1.0, -1.0):
+            base = sign * s > 1e-9 * scale
+            for bits in itertools.product([False, True], repeat=n):
+                lab = base.copy()
+                lab[list(S)] = bits
+                key = np.packbits(lab).tobytes()
+                if key not in found:
+                    found.add(key)
+                    out.append(lab)
+    return np.array(out, dtype=bool)
+
+
+def erm_loss(model_or_params, X, y) -> float:
+    """(1/D) Σ (f(x_j) − y_j)² of a one-hidden-layer net given as (A (w×n), b (w), a (w))."""
+    A, b, a = model_or_params
+    f = np.maximum(np.asarray(X) @ np.asarray(A).T + b, 0.0) @ a
+    return float(np.mean((f - y) ** 2))
+
+
+def _qp_data(X, y, signs, actives):
+    """Q, c, G, constant for one (signs, dichotomies) combination; variables (ã_i, b̃_i) stacked per unit."""
+    D, n = X.shape
+    w = len(signs)
+    Xh = np.hstack([X, np.ones((D, 1))])
+    M = np.zeros((D, w * (n + 1)))
+    G = []
+    for i, (s, act) in enumerate(zip(signs, actives)):
+        blk = slice(i * (n + 1), (i + 1) * (n + 1))
+        M[act, blk] = s * Xh[act]
+        Gi = np.zeros((D, w * (n + 1)))
+        Gi[:, blk] = np.where(act[:, None], -Xh, Xh)  # active: −(ã·x+b̃) ≤ 0; inactive: ã·x+b̃ ≤ 0
+        G.append(Gi)
+    Q = 2.0 / D * M.T @ M
+    c = -2.0 / D * M.T @ y
+    return Q, c, np.vstack(G), float(y @ y / D)
+
+
+def _ls_relaxation(combos, act_all, pos_all, Xh, y):
+    """Batched least squares without the dichotomy constraints: a lower bound for each combination, and
+    whether its minimiser already satisfies the constraints (then it is the QP optimum)."""
+    import torch
+
+    B, w = combos.shape
+    D, p = Xh.shape
+    M = np.zeros((B, D, w * p))
+    acts = act_all[combos]  # B, w, D
+    sg = np.where(pos_all[combos], 1.0, -1.0)  # B, w
+    for i in range(w):
+        M[:, :, i * p:(i + 1) * p] = (acts[:, i, :, None] * sg[:, i, None, None]) * Xh[None]
+    Mt = torch.as_tensor(M)
+    Y = torch.as_tensor(np.broadcast_to(y, (B, D))[..., None].copy())
+    Z = torch.linalg.lstsq(Mt, Y, driver="gelsd").solution[..., 0].numpy()  # B, w*p (minimum-norm)
+    val = ((np.einsum("bdk,bk->bd", M, Z) - y) ** 2).mean(1)
+    pre = np.einsum("dp,bwp->bwd", Xh, Z.reshape(B, w, p))
+    feas = np.all(np.where(acts, pre >= -1e-12, pre <= 1e-12), axis=(1, 2))
+    return val, feas
+
+
+def _solve_chunk(args) -> list[tuple[float, int, int]]:
+    """Solve the QPs of a chunk of combinations; returns (value, combo index, ok) for each. Top-level for Dask."""
+    X, y, combos, sign_table, dich, incumbent = args
+    out = []
+    best = incumbent
+    for ci, combo, bound in combos:  # sorted by their relaxation bound: later ones are pruned against the best so far
+        if bound >= best:
+            continue
+        signs = [sign_table[k] for k in combo]
+        acts = [dich[k % len(dich)] for k in combo]
+        Q, c, G, const = _qp_data(X, y, signs, acts)
+        z, f = solve_qp(Q, c, G)
+        val = f + const if z is not None else float("inf")
+        best = min(best, val)
+        out.append((val, ci, int(z is not None)))
+    return out
+
+
+def _lower_bounds(combos: np.ndarray, act_all: np.ndarray, pos_all: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Cheap exact lower bounds of the loss of each combination (rows of ``combos`` index (sign, dichotomy) pairs)."""
+    act = np.zeros((len(combos), len(y)), bool)
+    pos_only = np.ones((len(combos), len(y)), bool)
+    neg_only = np.ones((len(combos), len(y)), bool)
+    for col in combos.T:
+        a = act_all[col]
+        p = pos_all[col][:, None]
+        act |= a
+        pos_only &= ~a | p
+        neg_only &= ~a | ~p
+    pay = np.where(~act, y**2, 0.0)
+    pay = np.where(act & pos_only, np.minimum(y, 0.0) ** 2, pay)
+    pay = np.where(act & neg_only, np.maximum(y, 0.0) ** 2, pay)
+    return pay.mean(1)
+
+
+@dataclasses.dataclass
+class ERMResult(Result):
+    kind = "exact_erm"
+
+    optimum: float = float("nan")
+    width: int = 0
+    loss: str = "squared"
+    dichotomies: int = 0
+    dichotomies_expected_general_position: int = 0
+    combinations: int = 0
+    pruned_by_bound: int = 0
+    qps_solved: int = 0
+    closed_form: int = 0
+    kkt_residual: float = float("nan")
+    kkt: dict = dataclasses.field(default_factory=dict)
+    signs: list[int] = dataclasses.field(default_factory=list)
+    patterns: list[list[int]] = dataclasses.field(default_factory=list)
+    A: list[list[float]] = dataclasses.field(default_factory=list)
+    b: list[float] = dataclasses.field(default_factory=list)
+    a: list[float] = dataclasses.field(default_factory=list)
+    network_loss: float = float("nan")
+    incumbent_start: float = float("nan")
+
+
+def exact_erm(X, y, width: int, *, loss: str = "squared", max_qps: int = ERM_MAX_QPS, executor=None, chunk: int = 2000,
+              seed: int = 0, incumbent: float | None = None) -> ERMResult:
+    """Global minimum of the squared loss over one-hidden-layer ReLU nets of ``width`` units (no output bias).
+
+    Args:
+        X, y: data (D×n, D). ``loss``: only ``"squared"`` is implemented (hinge/logistic are not: their
+            subproblems need a conic solver; an ``InputError`` says so).
+        max_qps: refuse (status ``budget_exceeded``) when more combinations than this survive the bound.
+        executor: a :mod:`tamelab.parallel` executor to fan chunks of QPs out (default serial).
+        incumbent: a known achievable loss (e.g. the best of some gradient-descent restarts) to prune with;
+            by default the best of 20 seeded L-BFGS restarts.
+    """
+    t0 = time.perf_counter()
+    if loss != "squared":
+        raise InputError("--loss", f"{loss!r} is not implemented", "use squared (hinge/logistic need a conic QP solver)")
+    X = np.asarray(X, dtype=float)
+    y = np.asarray(y, dtype=float).reshape(-1)
+    if X.ndim != 2 or len(X) != len(y) or len(y) == 0:
+        raise InputError("data", f"need X (D×n) and y (D) with D ≥ 1, got {X.shape} and {y.shape}")
+    if not (np.isfinite(X).all() and np.isfinite(y).all()):
+        raise InputError("data", "contains NaN or inf")
+    if width < 1:
+        raise InputError("--width", f"must be >= 1, got {width}")
+    D, n = X.shape
+    dich = dichotomies(X)
+    K = len(dich)
+    expected = dichotomy_count(D, n)
+    # (sign, dichotomy) pairs: index k < K → s = +1, k ≥ K → s = −1
+    act_all = np.vstack([dich, dich])
+    pos_all = np.r_[np.ones(K, bool), np.zeros(K, bool)]
+    sign_table = {k: (1.0 if k < K else -1.0) for k in range(2 * K)}
+    total = math.comb(2 * K + width - 1, width)  # multisets of size w
+    if incumbent is None:
+        incumbent = _restarts(X, y, width, seed=seed, restarts=20)
+    inc0 = float(incumbent)
+    # a little slack so that a combination whose optimum equals the incumbent (and its bound) survives
+    incumbent = inc0 * (1 + 1e-6) + 1e-12  # HiGHS' QP tolerances are ~1e-7 relative
+    # enumerate non-decreasing tuples in blocks; prune by the cheap bound, then by the least-squares
+    # relaxation (dropping the dichotomy constraints); a feasible relaxed solution is the QP optimum itself
+    survivors: list[tuple[float, tuple[int, ...]]] = []
+    pruned, closed_form = 0, 0
+    best_val, best_combo = incumbent, None
+    it = itertools.combinations_with_replacement(range(2 * K), width)
+    Xh = np.hstack([X, np.ones((D, 1))])
+    while True:
+        block = list(itertools.islice(it, 20_000))
+        if not block:
+            break
+        arr = np.asarray(block, dtype=np.int64).reshape(len(block), width)
+        keep = _lower_bounds(arr, act_all, pos_all, y) < best_val
+        pruned += int((~keep).sum())
+        arr = arr[keep]
+        if not len(arr):
+            continue
+        ls_val, feas = _ls_relaxation(arr, act_all, pos_all, Xh, y)
+        keep = ls_val < best_val
+        pruned += int((~keep).sum())
+        for row, v, f in zip(arr[keep], ls_val[keep], feas[keep]):
+            combo = tuple(int(t) for t in row)
+            if f:  # the relaxation's minimiser satisfies the dichotomy: it solves this QP
+                closed_form += 1
+                if v < best_val:
+                    best_val, best_combo = float(v), combo
+            else:
+                survivors.append((float(v), combo))
+        if len(survivors) > max_qps:
+            return ERMResult(status=Status.BUDGET_EXCEEDED, seed=seed, seconds=time.perf_counter() - t0, width=width,
+                             dichotomies=K, dichotomies_expected_general_position=expected, combinations=total,
+                             pruned_by_bound=pruned, qps_solved=0, incumbent_start=inc0)
+    survivors = [sv for sv in sorted(survivors) if sv[0] < best_val]
+    from ..parallel import get_executor
+
+    ex = executor or get_executor("serial")
+    chunks = [(X, y, [(i, c, v) for i, (v, c) in enumerate(survivors[i0:i0 + chunk], start=i0)], sign_table, act_all, best_val)
+              for i0 in range(0, len(survivors), chunk)]
+    solved = 0
+    best_any = (float("inf"), None)
+    for res in ex.map(_solve_chunk, chunks, desc="exact ERM QPs"):
+        for f, idx, ok in res:
+            solved += ok
+            if f < best_val:
+                best_val, best_combo = f, survivors[idx][1]
+            if f < best_any[0]:
+                best_any = (f, survivors[idx][1])
+    if best_combo is None:  # the incumbent was optimal to within the QP tolerance: take the best QP solved
+        best_combo = best_any[1]
+    if best_combo is None:
+        from ..errors import ComputationError
+
+        raise ComputationError("exact ERM: no QP was solved to optimality (HiGHS failed on every surviving combination)")
+    combo = best_combo
+    signs = [sign_table[k] for k in combo]
+    acts = [act_all[k] for k in combo]
+    Q, c, G, const = _qp_data(X, y, signs, acts)
+    z, f = solve_qp(Q, c, G)
+    kkt = kkt_residual(Q, c, G, z)
+    solved += 1
+    Z = z.reshape(width, n + 1)
+    A, b, a = Z[:, :n], Z[:, n], np.asarray(signs)
+    net = erm_loss((A, b, a), X, y)
+    status = Status.OK if kkt["kkt_residual"] < 1e-6 and abs(net - (f + const)) < 1e-7 * (1 + abs(net)) else Status.UNCERTIFIED
+    return ERMResult(status=status, seed=seed, seconds=time.perf_counter() - t0, optimum=float(f + const), width=width,
+                     dichotomies=K, dichotomies_expected_general_position=expected, combinations=total,
+                     pruned_by_bound=pruned, qps_solved=solved, closed_form=closed_form, kkt_residual=kkt["kkt_residual"], kkt=kkt,
+                     signs=[int(s) for s in signs], patterns=[act.astype(int).tolist() for act in acts],
+                     A=A.tolist(), b=b.tolist(), a=a.tolist(), network_loss=net, incumbent_start=inc0)
+
+
+def _restarts(X, y, width: int, *, seed: int = 0, restarts: int = 20) -> float:
+    """Best loss of seeded L-BFGS restarts on the smooth-almost-everywhere loss (an upper bound for pruning)."""
+    from scipy.optimize import minimize
+
+    D, n = X.shape
+    rng = np.random.default_rng(seed)
+
+    def f(p):
+        A = p[: width * n].reshape(width, n)
+        b = p[width * n: width * (n + 1)]
+        a = p[width * (n + 1):]
+        return erm_loss((A, b, a), X, y)
+
+    best = float(np.mean(y**2))  # the zero network
+    for _ in range(restarts):
+        p0 = rng.standard_normal(width * (n + 2))
+        r = minimize(f, p0, method="L-BFGS-B")
+        best = min(best, float(r.fun))
+    return best
+
+
+def erm_network(res: ERMResult):
+    """The optimal network as ``nn.Sequential(Linear(n, w), ReLU(), Linear(w, 1, bias=0))`` in float64."""
+    import torch
+
+    from ..relu import from_layers
+
+    return from_layers([(np.asarray(res.A), np.asarray(res.b)), (np.asarray(res.a)[None, :], np.zeros(1))], dtype=torch.float64)
+
+
+def summary(res: ERMResult) -> dict[str, Any]:
+    return {"optimum": res.optimum, "dichotomies": res.dichotomies, "qps_solved": res.qps_solved,
+            "kkt_residual": res.kkt_residual, "seconds": res.seconds}
