@@ -43,3 +43,13 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "slow" in item.keywords:
             item.add_marker(skip)
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """Latency-bound small-kernel tests: one intra-op thread avoids OpenMP contention on a shared 2-core
+    runner (92 s -> 7 s measured for the tame tests); the previous setting is restored afterwards."""
+    from tamelab._numerics import one_thread
+
+    with one_thread():
+        yield

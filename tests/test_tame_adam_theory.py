@@ -14,14 +14,7 @@ from tamelab.tame.de2018convergence import (
 )
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    """These tests are latency-bound small kernels: one intra-op thread avoids OpenMP contention on a shared
-    2-core runner (92 s -> 7 s measured); the previous setting is restored afterwards."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _numpy_dmu(grad, x0, alpha, beta1, beta2, xi, T):

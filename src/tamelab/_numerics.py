@@ -6,10 +6,14 @@ solver routine is named here so that it can be audited and changed together.
 
 from __future__ import annotations
 
+import contextlib
+from typing import Iterator
+
 import numpy as np
 import torch
 
 __all__ = [
+    "one_thread",
     "DEFAULT_DTYPE",
     "NP_DTYPE",
     "GEOM_ATOL",
@@ -56,3 +60,18 @@ def allclose_report(a, b, *, rtol: float = 1e-7, atol: float = 0.0) -> tuple[boo
     i = int(np.argmax(err - tol))
     ok = bool(np.all(err <= tol))
     return ok, f"max excess at flat index {i}: |{a.flat[i]!r} - {b.flat[i]!r}| = {err.flat[i]:.3e}"
+
+
+@contextlib.contextmanager
+def one_thread() -> Iterator[None]:
+    """Run tiny, latency-bound torch kernels on one intra-op thread; the previous setting is restored.
+
+    On a shared 2-core machine OpenMP contention made small-matmul loops 30-100x slower with the
+    default two threads (measured in the ReLU'(0) and Adam-vs-NAG studies).
+    """
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(n)

@@ -30,7 +30,6 @@ This module provides:
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import math
 import time
@@ -40,6 +39,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from .._numerics import one_thread
 from .._rng import resolve_seed
 from ..errors import InputError
 
@@ -232,15 +232,6 @@ def wilson_interval(k: int, n: int, z: float = 1.959963984540054) -> tuple[float
 
 
 # ------------------------------------------------------------------------------------------- protocols
-@contextlib.contextmanager
-def _one_thread():
-    """Small matmuls: one intra-op thread is as fast and immune to oversubscription (restored afterwards)."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(n)
 
 
 def _upcast(out: torch.Tensor) -> torch.Tensor:
@@ -396,7 +387,7 @@ def bifurcation_volume(X: np.ndarray, y: np.ndarray, *, widths: Sequence[int], d
     the first batch where the first-layer weight gradients of the ``s=0`` and ``s=1`` networks differ bitwise.
     Returns ``fraction``, ``in_S``, ``wilson95``, ``exact_zeros_seen`` (in the s=0 network), ``first_batch_mean``.
     """
-    with _one_thread():
+    with one_thread():
         return _bifurcation_volume_impl(X, y, widths=widths, dtype=dtype, n_init=n_init, batch_size=batch_size, seed=seed,
                                         max_samples=max_samples)
 
@@ -409,7 +400,7 @@ def paired_training(train, test, *, widths: Sequence[int], dtype: str, s_values:
     loss, train/test accuracy per epoch; the parameter L¹ gap between the first and last ``s`` runs and
     ``bitwise_identical``.
     """
-    with _one_thread():
+    with one_thread():
         return _paired_training_impl(train, test, widths=widths, dtype=dtype, s_values=s_values, seed=seed, epochs=epochs,
                                      batch_size=batch_size, lr=lr)
 

@@ -35,15 +35,15 @@ References:
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import math
 import time
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 
 import numpy as np
 import torch
 
+from .._numerics import one_thread
 from .._rng import SeedLike, np_rng, resolve_seed
 from ..errors import InputError
 from ..result import Result, Status
@@ -215,18 +215,6 @@ def check_theorem(
     return out
 
 
-@contextlib.contextmanager
-def _one_thread() -> Iterator[None]:
-    """Tiny kernels (d <= 10, autoencoders of width <= 64): one intra-op thread, restored afterwards.
-
-    # NOTE [threads]: on a loaded 2-core machine OpenMP contention made these loops ~30x slower.
-    """
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(n)
 
 
 # ----------------------------------------------------------------------------- smooth test problems
@@ -340,7 +328,7 @@ def run_dmu(problem: SmoothProblem, *, x0, step_size: float, T: int, beta1: floa
     hit = None
     f1 = problem.f(x.numpy())
     t = 0
-    with _one_thread():
+    with one_thread():
         for t in range(int(T)):
             xn = params["x"].numpy()
             full = problem.grad(xn)
@@ -494,7 +482,7 @@ def adam_vs_nag_study(config: dict) -> dict:
         fam = STUDY_OPTIMIZERS[name][0]
         runs[name] = {}
         for lr in cfg["lrs"][fam]:
-            with _one_thread():
+            with one_thread():
                 runs[name][repr(lr)] = [_train_autoencoder(widths, name, lr, s, cfg["epochs"], cfg["batch_size"], Xtr, Xte)
                                         for s in cfg["seeds"]]
         finals = {k: float(np.mean([r["train_loss"][-1] for r in v])) for k, v in runs[name].items()}
