@@ -4,7 +4,8 @@
 worker processes bound to 127.0.0.1 (dashboard off); ``scheduler="tcp://host:port"``
 connects to an existing cluster instead. ``map`` preserves input order and
 retries tasks whose worker died (``retries``), so losing a worker mid-run does
-not lose the run.
+not lose the run; a local cluster tolerates ``allowed_failures`` worker deaths per task
+(an external scheduler keeps its own ``distributed.scheduler.allowed-failures``).
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ __all__ = ["DaskExecutor"]
 class DaskExecutor:
     name = "dask"
 
-    def __init__(self, workers: int | None = None, scheduler: str | None = None, *, retries: int = 3) -> None:
+    def __init__(self, workers: int | None = None, scheduler: str | None = None, *, retries: int = 3,
+                 allowed_failures: int = 20) -> None:
         try:
             from distributed import Client, LocalCluster
         except ImportError as e:  # pragma: no cover
@@ -34,10 +36,15 @@ class DaskExecutor:
             n = int(workers or 2)
             if n < 1:
                 raise InputError("--workers", f"must be >= 1, got {n}")
-            self._cluster = LocalCluster(
-                n_workers=n, threads_per_worker=1, processes=True, host="127.0.0.1",
-                dashboard_address=None, silence_logs=40,
-            )
+            import dask
+
+            # A worker's death marks *every* task queued on it as suspicious, not only the one that
+            # killed it; Dask's default of 3 strikes then fails innocent tasks after a few losses.
+            with dask.config.set({"distributed.scheduler.allowed-failures": int(allowed_failures)}):
+                self._cluster = LocalCluster(
+                    n_workers=n, threads_per_worker=1, processes=True, host="127.0.0.1",
+                    dashboard_address=None, silence_logs=40,
+                )
             self.client = Client(self._cluster)
 
     def map(self, fn: Callable[[Any], Any], items: Sequence[Any], *, desc: str = "") -> list[Any]:
