@@ -107,7 +107,7 @@ def test_erm_bad_input_and_budget():
     with pytest.raises(InputError, match="--width"):
         exact_erm(X, y, 0)
     with pytest.raises(InputError, match="--loss"):
-        exact_erm(X, y, 1, loss="hinge")
+        exact_erm(X, y, 1, loss="exponential")
     with pytest.raises(InputError, match="NaN"):
         exact_erm(np.full((5, 2), np.nan), y, 1)
     rng = np.random.default_rng(0)
@@ -125,4 +125,37 @@ def test_erm_cli(tmp_path, capsys):
     out = json.loads(capsys.readouterr().out)
     for k in ("optimum", "dichotomies", "qps_solved", "kkt_residual", "seconds"):
         assert k in out
-    assert main(["erm", str(tmp_path / "d.npz"), "--width", "1", "--loss", "logistic"]) == 2
+    assert main(["erm", str(tmp_path / "d.npz"), "--width", "1", "--loss", "logistic"]) == 2  # labels are not ±1
+
+
+def test_erm_ill_conditioned_case_reaches_zero_with_duality_gap():
+    """Regression: HiGHS alone stopped at 2.2e-4 on this data (optimum 0, attained at |z| ≈ 400); the SQP polish and
+    the duality-gap certificate catch it."""
+    from tamelab.exact.arora2018erm import _restarts
+
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((8, 2))
+    y = np.sign(X[:, 0] * X[:, 1] + 0.1)
+    r = exact_erm(X, y, 2)
+    assert r.optimum <= _restarts(X, y, 2, seed=9, restarts=30) + 1e-9
+    assert r.optimum < 1e-9 and r.kkt["duality_gap"] <= 1e-8 and r.status.value == "ok"
+
+
+@pytest.mark.parametrize("loss", ["hinge", "logistic"])
+def test_erm_hinge_logistic_below_restarts_with_certificate(loss):
+    from tamelab.exact.arora2018erm import _restarts, erm_loss
+
+    rng = np.random.default_rng(4)
+    X = rng.standard_normal((7, 2))
+    y = np.where(X[:, 0] + 0.3 * rng.standard_normal(7) > 0, 1.0, -1.0)
+    y[0] = -y[0]  # not linearly realisable by one unit: the optimum is positive
+    for w in (1, 2):
+        r = exact_erm(X, y, w, loss=loss)
+        assert r.status.value == "ok" and r.kkt_residual < 1e-6
+        assert r.optimum <= _restarts(X, y, w, seed=3, restarts=30, loss=loss) + 1e-7
+        assert abs(erm_loss((np.asarray(r.A), np.asarray(r.b), np.asarray(r.a)), X, y, loss) - r.optimum) < 1e-7
+
+
+def test_erm_hinge_needs_pm1_labels():
+    with pytest.raises(InputError, match="labels"):
+        exact_erm(np.zeros((4, 1)), np.array([0.0, 1.0, 0.0, 1.0]), 1, loss="hinge")

@@ -76,11 +76,69 @@ def dichotomies(X: np.ndarray) -> np.ndarray:
     return np.array(out, dtype=bool)
 
 
-def erm_loss(model_or_params, X, y) -> float:
-    """(1/D) Σ (f(x_j) − y_j)² of a one-hidden-layer net given as (A (w×n), b (w), a (w))."""
+LOSSES = ("squared", "hinge", "logistic")
+
+
+def _pointwise(f, y, loss):
+    if loss == "squared":
+        return (f - y) ** 2
+    if loss == "hinge":
+        return np.maximum(0.0, 1.0 - y * f)
+    return np.logaddexp(0.0, -y * f)
+
+
+def erm_loss(model_or_params, X, y, loss: str = "squared") -> float:
+    """(1/D) Σ ℓ(f(x_j), y_j) of a one-hidden-layer net given as (A (w×n), b (w), a (w))."""
     A, b, a = model_or_params
     f = np.maximum(np.asarray(X) @ np.asarray(A).T + b, 0.0) @ a
-    return float(np.mean((f - y) ** 2))
+    return float(np.mean(_pointwise(f, y, loss)))
+
+
+def _solve_convex(X, y, signs, acts, loss):
+    """Hinge: an LP; logistic: SLSQP from the feasible point 0. Returns (value, z, certificate) or (inf, None, {})."""
+    from scipy.optimize import linprog, minimize
+
+    D, n = X.shape
+    _, _, G, _ = _qp_data(X, np.zeros(D), signs, acts)
+    M = _design(X, signs, acts)
+    nz = M.shape[1]
+    if loss == "hinge":  # variables (z, ξ): min Σξ/D, ξ ≥ 0, ξ_j ≥ 1 − y_j (Mz)_j, Gz ≤ 0
+        c = np.r_[np.zeros(nz), np.full(D, 1.0 / D)]
+        A_ub = np.vstack([np.hstack([-(y[:, None] * M), -np.eye(D)]), np.hstack([G, np.zeros((len(G), D))])])
+        b_ub = np.r_[-np.ones(D), np.zeros(len(G))]
+        r = linprog(c, A_ub=A_ub, b_ub=b_ub, bounds=[(None, None)] * nz + [(0, None)] * D, method="highs")
+        if r.status != 0:
+            return float("inf"), None, {}
+        mu = -np.asarray(r.ineqlin.marginals)  # ≥ 0 multipliers of A_ub x ≤ b_ub
+        nu = np.asarray(r.lower.marginals)  # multipliers of the ξ ≥ 0 / free bounds
+        stat = float(np.abs(c + A_ub.T @ mu - nu).max())
+        comp = float(np.abs(mu * (b_ub - A_ub @ r.x)).max())
+        cert = {"stationarity": stat, "complementarity": comp, "dual_feasibility": float(max(0.0, -mu.min())),
+                "primal_infeasibility": float(max(0.0, (A_ub @ r.x - b_ub).max())), "kkt_residual": stat + comp}
+        return float(r.fun), r.x[:nz], cert
+
+    def fg(z):
+        m = y * (M @ z)
+        val = np.logaddexp(0.0, -m).mean()
+        return val, M.T @ (-y * 0.5 * (1 - np.tanh(m / 2))) / D  # σ(−m) = ½(1 − tanh(m/2))
+
+    r = minimize(fg, np.zeros(nz), jac=True, constraints=[{"type": "ineq", "fun": lambda z: -G @ z, "jac": lambda z: -G}],
+                 method="SLSQP", options={"ftol": 1e-15, "maxiter": 2000})
+    if not np.isfinite(r.x).all():
+        return float("inf"), None, {}
+    val, g = fg(r.x)
+    cert = kkt_residual(np.zeros((nz, nz)), g, G, r.x)
+    return float(val), r.x, cert
+
+
+def _design(X, signs, actives):
+    """M with (Mz)_j = f(x_j) for the stacked unit parameters z on the combination's feasible set."""
+    D, n = X.shape
+    Xh = np.hstack([X, np.ones((D, 1))])
+    M = np.zeros((D, len(signs) * (n + 1)))
+    for i, (s, act) in enumerate(zip(signs, actives)):
+        M[act, i * (n + 1):(i + 1) * (n + 1)] = s * Xh[act]
+    return M
 
 
 def _qp_data(X, y, signs, actives):
@@ -124,7 +182,8 @@ def _ls_relaxation(combos, act_all, pos_all, Xh, y):
 
 def _solve_chunk(args) -> list[tuple[float, int, int]]:
     """Solve the QPs of a chunk of combinations; returns (value, combo index, ok) for each. Top-level for Dask."""
-    X, y, combos, sign_table, dich, incumbent = args
+    X, y, combos, sign_table, dich, incumbent, *rest = args
+    loss = rest[0] if rest else "squared"
     out = []
     best = incumbent
     for ci, combo, bound in combos:  # sorted by their relaxation bound: later ones are pruned against the best so far
@@ -132,15 +191,18 @@ def _solve_chunk(args) -> list[tuple[float, int, int]]:
             continue
         signs = [sign_table[k] for k in combo]
         acts = [dich[k % len(dich)] for k in combo]
-        Q, c, G, const = _qp_data(X, y, signs, acts)
-        z, f = solve_qp(Q, c, G)
-        val = f + const if z is not None else float("inf")
+        if loss == "squared":
+            Q, c, G, const = _qp_data(X, y, signs, acts)
+            z, f = solve_qp(Q, c, G)
+            val = f + const if z is not None else float("inf")
+        else:
+            val, z, _ = _solve_convex(X, y, signs, acts, loss)
         best = min(best, val)
         out.append((val, ci, int(z is not None)))
     return out
 
 
-def _lower_bounds(combos: np.ndarray, act_all: np.ndarray, pos_all: np.ndarray, y: np.ndarray) -> np.ndarray:
+def _lower_bounds(combos: np.ndarray, act_all: np.ndarray, pos_all: np.ndarray, y: np.ndarray, loss: str = "squared") -> np.ndarray:
     """Cheap exact lower bounds of the loss of each combination (rows of ``combos`` index (sign, dichotomy) pairs)."""
     act = np.zeros((len(combos), len(y)), bool)
     pos_only = np.ones((len(combos), len(y)), bool)
@@ -151,9 +213,14 @@ def _lower_bounds(combos: np.ndarray, act_all: np.ndarray, pos_all: np.ndarray, 
         act |= a
         pos_only &= ~a | p
         neg_only &= ~a | ~p
-    pay = np.where(~act, y**2, 0.0)
-    pay = np.where(act & pos_only, np.minimum(y, 0.0) ** 2, pay)
-    pay = np.where(act & neg_only, np.maximum(y, 0.0) ** 2, pay)
+    if loss == "squared":
+        pay = np.where(~act, y**2, 0.0)
+        pay = np.where(act & pos_only, np.minimum(y, 0.0) ** 2, pay)
+        pay = np.where(act & neg_only, np.maximum(y, 0.0) ** 2, pay)
+    else:  # labels ±1: f = 0 (no active unit) or f of the wrong sign pays at least ℓ(0) (1 for hinge, ln 2 logistic)
+        l0 = 1.0 if loss == "hinge" else float(np.log(2.0))
+        wrong = (act & pos_only & (y < 0)) | (act & neg_only & (y > 0))
+        pay = np.where(~act | wrong, l0, 0.0)
     return pay.mean(1)
 
 
@@ -194,10 +261,12 @@ def exact_erm(X, y, width: int, *, loss: str = "squared", max_qps: int = ERM_MAX
             by default the best of 20 seeded L-BFGS restarts.
     """
     t0 = time.perf_counter()
-    if loss != "squared":
-        raise InputError("--loss", f"{loss!r} is not implemented", "use squared (hinge/logistic need a conic QP solver)")
+    if loss not in LOSSES:
+        raise InputError("--loss", f"unknown loss {loss!r}", f"use one of {', '.join(LOSSES)}")
     X = np.asarray(X, dtype=float)
     y = np.asarray(y, dtype=float).reshape(-1)
+    if loss != "squared" and not np.isin(y, (-1.0, 1.0)).all():
+        raise InputError("y", f"the {loss} loss needs labels in {{-1, +1}}", "map the two classes to -1 and +1")
     if X.ndim != 2 or len(X) != len(y) or len(y) == 0:
         raise InputError("data", f"need X (D×n) and y (D) with D ≥ 1, got {X.shape} and {y.shape}")
     if not (np.isfinite(X).all() and np.isfinite(y).all()):
@@ -214,7 +283,7 @@ def exact_erm(X, y, width: int, *, loss: str = "squared", max_qps: int = ERM_MAX
     sign_table = {k: (1.0 if k < K else -1.0) for k in range(2 * K)}
     total = math.comb(2 * K + width - 1, width)  # multisets of size w
     if incumbent is None:
-        incumbent = _restarts(X, y, width, seed=seed, restarts=20)
+        incumbent = _restarts(X, y, width, seed=seed, restarts=20, loss=loss)
     inc0 = float(incumbent)
     # a little slack so that a combination whose optimum equals the incumbent (and its bound) survives
     incumbent = inc0 * (1 + 1e-6) + 1e-12  # HiGHS' QP tolerances are ~1e-7 relative
@@ -230,10 +299,18 @@ def exact_erm(X, y, width: int, *, loss: str = "squared", max_qps: int = ERM_MAX
         if not block:
             break
         arr = np.asarray(block, dtype=np.int64).reshape(len(block), width)
-        keep = _lower_bounds(arr, act_all, pos_all, y) < best_val
+        lb = _lower_bounds(arr, act_all, pos_all, y, loss)
+        keep = lb < best_val
         pruned += int((~keep).sum())
         arr = arr[keep]
         if not len(arr):
+            continue
+        if loss != "squared":  # no closed-form relaxation: every surviving combination is solved
+            survivors.extend((float(v), tuple(int(t) for t in row)) for row, v in zip(arr, lb[keep]))
+            if len(survivors) > max_qps:
+                return ERMResult(status=Status.BUDGET_EXCEEDED, seed=seed, seconds=time.perf_counter() - t0, width=width,
+                                 loss=loss, dichotomies=K, dichotomies_expected_general_position=expected,
+                                 combinations=total, pruned_by_bound=pruned, qps_solved=0, incumbent_start=inc0)
             continue
         ls_val, feas = _ls_relaxation(arr, act_all, pos_all, Xh, y)
         keep = ls_val < best_val
@@ -254,8 +331,8 @@ def exact_erm(X, y, width: int, *, loss: str = "squared", max_qps: int = ERM_MAX
     from ..parallel import get_executor
 
     ex = executor or get_executor("serial")
-    chunks = [(X, y, [(i, c, v) for i, (v, c) in enumerate(survivors[i0:i0 + chunk], start=i0)], sign_table, act_all, best_val)
-              for i0 in range(0, len(survivors), chunk)]
+    chunks = [(X, y, [(i, c, v) for i, (v, c) in enumerate(survivors[i0:i0 + chunk], start=i0)], sign_table, act_all, best_val,
+               loss) for i0 in range(0, len(survivors), chunk)]
     solved = 0
     best_any = (float("inf"), None)
     for res in ex.map(_solve_chunk, chunks, desc="exact ERM QPs"):
@@ -274,22 +351,28 @@ def exact_erm(X, y, width: int, *, loss: str = "squared", max_qps: int = ERM_MAX
     combo = best_combo
     signs = [sign_table[k] for k in combo]
     acts = [act_all[k] for k in combo]
-    Q, c, G, const = _qp_data(X, y, signs, acts)
-    z, f = solve_qp(Q, c, G)
-    kkt = kkt_residual(Q, c, G, z)
+    if loss == "squared":
+        Q, c, G, const = _qp_data(X, y, signs, acts)
+        z, f = solve_qp(Q, c, G)
+        kkt = kkt_residual(Q, c, G, z)
+    else:
+        f, z, kkt = _solve_convex(X, y, signs, acts, loss)
+        const = 0.0
     solved += 1
     Z = z.reshape(width, n + 1)
     A, b, a = Z[:, :n], Z[:, n], np.asarray(signs)
-    net = erm_loss((A, b, a), X, y)
-    status = Status.OK if kkt["kkt_residual"] < 1e-6 and abs(net - (f + const)) < 1e-7 * (1 + abs(net)) else Status.UNCERTIFIED
-    return ERMResult(status=status, seed=seed, seconds=time.perf_counter() - t0, optimum=float(f + const), width=width,
+    net = erm_loss((A, b, a), X, y, loss)
+    gap_ok = kkt.get("duality_gap", 0.0) <= 1e-8 * (1 + abs(f + const)) if loss == "squared" else True
+    status = (Status.OK if kkt["kkt_residual"] < 1e-6 and gap_ok and abs(net - (f + const)) < 1e-7 * (1 + abs(net))
+              else Status.UNCERTIFIED)
+    return ERMResult(status=status, seed=seed, seconds=time.perf_counter() - t0, optimum=max(float(f + const), 0.0), width=width, loss=loss,
                      dichotomies=K, dichotomies_expected_general_position=expected, combinations=total,
                      pruned_by_bound=pruned, qps_solved=solved, closed_form=closed_form, kkt_residual=kkt["kkt_residual"], kkt=kkt,
                      signs=[int(s) for s in signs], patterns=[act.astype(int).tolist() for act in acts],
                      A=A.tolist(), b=b.tolist(), a=a.tolist(), network_loss=net, incumbent_start=inc0)
 
 
-def _restarts(X, y, width: int, *, seed: int = 0, restarts: int = 20) -> float:
+def _restarts(X, y, width: int, *, seed: int = 0, restarts: int = 20, loss: str = "squared") -> float:
     """Best loss of seeded L-BFGS restarts on the smooth-almost-everywhere loss (an upper bound for pruning)."""
     from scipy.optimize import minimize
 
@@ -300,9 +383,9 @@ def _restarts(X, y, width: int, *, seed: int = 0, restarts: int = 20) -> float:
         A = p[: width * n].reshape(width, n)
         b = p[width * n: width * (n + 1)]
         a = p[width * (n + 1):]
-        return erm_loss((A, b, a), X, y)
+        return erm_loss((A, b, a), X, y, loss)
 
-    best = float(np.mean(y**2))  # the zero network
+    best = float(np.mean(_pointwise(np.zeros_like(y), y, loss)))  # the zero network
     for _ in range(restarts):
         p0 = rng.standard_normal(width * (n + 2))
         r = minimize(f, p0, method="L-BFGS-B")

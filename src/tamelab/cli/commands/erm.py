@@ -38,7 +38,7 @@ def register(app: typer.Typer) -> None:
     def erm_cmd(
         data: Path = typer.Argument(..., help=".npz with X (D×n) and scalar targets y or Y (D×1)"),
         width: int = typer.Option(..., "--width", min=1, help="hidden units w"),
-        loss: str = typer.Option("squared", "--loss", help="squared (hinge/logistic: not implemented)"),
+        loss: str = typer.Option("squared", "--loss", help="squared | hinge | logistic (hinge/logistic need labels ±1)"),
         max_qps: int = typer.Option(2_000_000, "--max-qps", help="refuse above this many QPs after pruning"),
         executor: str = typer.Option("serial", "--executor", help="serial | dask"),
         workers: Optional[int] = typer.Option(None, "--workers", min=1),
