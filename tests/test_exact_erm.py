@@ -159,3 +159,17 @@ def test_erm_hinge_logistic_below_restarts_with_certificate(loss):
 def test_erm_hinge_needs_pm1_labels():
     with pytest.raises(InputError, match="labels"):
         exact_erm(np.zeros((4, 1)), np.array([0.0, 1.0, 0.0, 1.0]), 1, loss="hinge")
+
+
+def test_erm_cli_hinge_maps_01_labels_to_pm1(tmp_path, capsys):
+    from tamelab.cli.main import main
+
+    rng = np.random.default_rng(4)
+    X = rng.standard_normal((7, 2))
+    lab = (X[:, 0] + 0.3 * rng.standard_normal(7) > 0).astype(int)
+    lab[0] = 1 - lab[0]
+    np.savez(tmp_path / "h.npz", X=X, y=lab)
+    assert main(["erm", str(tmp_path / "h.npz"), "--width", "1", "--loss", "hinge", "--json", "--out", str(tmp_path / "r")]) == 0
+    out = json.loads(capsys.readouterr().out)
+    ref = exact_erm(X, 2.0 * lab - 1.0, 1, loss="hinge")
+    assert out["status"] == "ok" and abs(out["optimum"] - ref.optimum) < 1e-9 and ref.optimum > 0

@@ -250,11 +250,11 @@ class ERMResult(Result):
 
 def exact_erm(X, y, width: int, *, loss: str = "squared", max_qps: int = ERM_MAX_QPS, executor=None, chunk: int = 2000,
               seed: int = 0, incumbent: float | None = None) -> ERMResult:
-    """Global minimum of the squared loss over one-hidden-layer ReLU nets of ``width`` units (no output bias).
+    """Global minimum of the empirical loss over one-hidden-layer ReLU nets of ``width`` units (no output bias).
 
     Args:
-        X, y: data (D×n, D). ``loss``: only ``"squared"`` is implemented (hinge/logistic are not: their
-            subproblems need a conic solver; an ``InputError`` says so).
+        X, y: data (D×n, D). ``loss``: ``"squared"`` (one QP per combination), ``"hinge"`` (one LP) or
+            ``"logistic"`` (one smooth convex program); hinge/logistic need labels in {−1, +1}.
         max_qps: refuse (status ``budget_exceeded``) when more combinations than this survive the bound.
         executor: a :mod:`tamelab.parallel` executor to fan chunks of QPs out (default serial).
         incumbent: a known achievable loss (e.g. the best of some gradient-descent restarts) to prune with;

@@ -11,6 +11,8 @@ from .._common import JSON_HELP, OUT_HELP, QUIET_HELP, finish
 
 
 def erm_task(config: dict[str, Any]) -> dict[str, Any]:
+    import numpy as np
+
     from ...data import load_data
     from ...errors import InputError
     from ...exact.arora2018erm import exact_erm
@@ -23,6 +25,8 @@ def erm_task(config: dict[str, Any]) -> dict[str, Any]:
         y = ds.y.astype(float)
     else:
         raise InputError("data", "exact ERM needs scalar targets", "store y (N,) or Y (N×1) in the .npz")
+    if config.get("loss", "squared") != "squared" and ds.Y is None and set(np.unique(y)) <= {0.0, 1.0}:
+        y = 2.0 * y - 1.0  # class labels {0, 1} (the .npz convention) → {−1, +1}
     ex = get_executor(config.get("executor", "serial"), workers=config.get("workers"), scheduler=config.get("scheduler"))
     r = exact_erm(ds.X, y, int(config["width"]), loss=config.get("loss", "squared"), max_qps=int(config.get("max_qps", 2_000_000)),
                   executor=ex, seed=int(config.get("seed", 0)))
@@ -38,7 +42,7 @@ def register(app: typer.Typer) -> None:
     def erm_cmd(
         data: Path = typer.Argument(..., help=".npz with X (D×n) and scalar targets y or Y (D×1)"),
         width: int = typer.Option(..., "--width", min=1, help="hidden units w"),
-        loss: str = typer.Option("squared", "--loss", help="squared | hinge | logistic (hinge/logistic need labels ±1)"),
+        loss: str = typer.Option("squared", "--loss", help="squared | hinge | logistic (hinge/logistic: labels y in {0,1} or Y in {-1,+1})"),
         max_qps: int = typer.Option(2_000_000, "--max-qps", help="refuse above this many QPs after pruning"),
         executor: str = typer.Option("serial", "--executor", help="serial | dask"),
         workers: Optional[int] = typer.Option(None, "--workers", min=1),
