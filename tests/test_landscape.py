@@ -231,3 +231,112 @@ def test_trajectory_pca_on_planar_path():
     A = np.stack([d["w"].numpy().ravel() for d in r["directions"]])
     recon = r["coords"] @ A + D[-1]
     assert np.allclose(recon, D, atol=1e-10)
+
+
+# ---------------------------------------------------------------- fast paths (tested against the generic ones)
+def _mlp_variants(seed):
+    g = torch.Generator().manual_seed(seed)
+    X = torch.randn(9, 3, dtype=torch.float64, generator=g)
+    nets = [
+        (nn.Sequential(nn.Linear(3, 5), nn.ReLU(), nn.Linear(5, 4), nn.ReLU(), nn.Linear(4, 3)), "ce"),
+        (nn.Sequential(nn.Linear(3, 5, bias=False), nn.ReLU(), nn.Linear(5, 3)), "ce"),
+        (nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Linear(4, 2, bias=False)), "mse"),
+        (nn.Sequential(nn.Linear(3, 3)), "mse"),
+    ]
+    torch.manual_seed(seed)
+    out = []
+    for net, kind in nets:
+        net = net.double()
+        for p in net.parameters():
+            nn.init.normal_(p, std=0.8, generator=g)
+        n_out = net[-1].out_features
+        T = (torch.randint(0, n_out, (9,), generator=g) if kind == "ce"
+             else torch.randn(9, n_out, dtype=torch.float64, generator=g))
+        out.append((net, nn.CrossEntropyLoss() if kind == "ce" else nn.MSELoss(), X, T))
+    return out
+
+
+def test_mlp_r_operator_matches_autograd_and_dense_hessian(seed):
+    for net, loss, X, T in _mlp_variants(seed):
+        fast = CurvatureOperator(net, loss, (X, T))
+        slow = CurvatureOperator(net, loss, (X, T), fast_path=False)
+        assert fast.path == "mlp-rop" and slow.path == "autograd"
+        H = dense_hessian(net, loss, X, T)
+        V = torch.randn(fast.n, 4, dtype=torch.float64, generator=torch.Generator().manual_seed(seed))
+        assert torch.allclose(fast.matmat(V), H @ V, atol=1e-12)
+        assert torch.allclose(slow.matmat(V), H @ V, atol=1e-12)
+        two = CurvatureOperator(net, loss, [(X[:4], T[:4]), (X[4:], T[4:])])
+        assert two.path == "mlp-rop" and torch.allclose(two.matmat(V), H @ V, atol=1e-12)
+
+
+def test_r_operator_is_only_used_where_it_is_exact():
+    m, X, y = _tiny(0)
+    assert CurvatureOperator(m, CE, (X, y), params=["2.weight"]).path == "autograd"  # subset
+    tanh = nn.Sequential(nn.Linear(3, 4), nn.Tanh(), nn.Linear(4, 3)).double()
+    assert CurvatureOperator(tanh, CE, (X, y)).path == "autograd"
+    smooth = nn.CrossEntropyLoss(label_smoothing=0.1)
+    assert CurvatureOperator(m, smooth, (X, y)).path == "autograd"
+    assert CurvatureOperator(m, nn.CrossEntropyLoss(reduction="sum"), (X, y)).path == "autograd"
+    assert CurvatureOperator(m, CE, (X, y), kind="ggn").path == "ggn"
+
+
+def test_stored_products_give_the_true_residuals_without_extra_products(seed):
+    m, X, y = _tiny(seed, widths=(4, 6, 5, 3), n=15)
+    H = dense_hessian(m, CE, X, y)
+    ev = torch.linalg.eigvalsh(H).numpy()[::-1]
+    a = top_eigenpairs(DenseOp(H), 3, tol=1e-9, seed=seed, keep_products=True)
+    b = top_eigenpairs(DenseOp(H), 3, tol=1e-9, seed=seed, keep_products=False)
+    assert a.status == b.status == Status.OK
+    assert a.hvps == a.krylov_dim < b.hvps  # the residual certificate costs no product
+    for r in (a, b):
+        V = r.eigenvectors
+        true = (H @ V - V * torch.tensor(r.eigenvalues, dtype=H.dtype)).norm(dim=0).numpy()
+        assert np.allclose(r.residuals, true, rtol=1e-6, atol=1e-14)
+        err = np.abs(np.array(r.eigenvalues) - ev[:3])
+        assert np.all(err <= np.array(r.residuals) + 1e-14)  # an eigenvalue within r (here: the right one)
+        assert np.all(np.array(r.error_bounds) <= np.array(r.residuals) + 1e-300)
+        assert np.all(err <= np.array(r.error_bounds) + 1e-13)  # Kato–Temple estimate holds here
+
+
+def _reference_surface(model, X, y, dirs, alphas, loss=CE):
+    th = {k: v.detach() for k, v in model.named_parameters()}
+    out = np.zeros((len(alphas), len(alphas)))
+    with torch.no_grad():
+        for i, a in enumerate(alphas):
+            for j, b in enumerate(alphas):
+                sd = {k: th[k] + a * dirs[0][k] + b * dirs[1][k] for k in th}
+                out[i, j] = float(loss(torch.func.functional_call(model, sd, (X,)), y))
+    return out
+
+
+class _Wrapped(nn.Module):  # not an nn.Sequential: evaluated by the generic in-place path
+    def __init__(self, inner):
+        super().__init__()
+        self.inner = inner
+
+    def forward(self, x):
+        return self.inner(x)
+
+
+@pytest.mark.parametrize("arch", ["mlp", "conv", "wrapped"])
+def test_surface_fast_evaluator_matches_functional_reference_on_every_point(arch):
+    g = torch.Generator().manual_seed(3)
+    if arch == "conv":
+        torch.manual_seed(3)
+        m = nn.Sequential(nn.Conv2d(1, 2, 3), nn.ReLU(), nn.Flatten(), nn.Linear(2 * 3 * 3, 3)).double()
+        X = torch.randn(8, 1, 5, 5, dtype=torch.float64, generator=g)
+        y = torch.randint(0, 3, (8,), generator=g)
+    else:
+        m, X, y = _tiny(3)
+        m = _Wrapped(m) if arch == "wrapped" else m
+    d = [filter_normalized_direction(m, seed=s, ignore="none") for s in (1, 2)]  # biases move too
+    before = [p.detach().clone() for p in m.parameters()]
+    r = loss_surface(m, X, y, grid=5, span=0.7, directions=d)
+    ref = _reference_surface(m, X, y, d, np.linspace(-0.7, 0.7, 5))
+    assert np.allclose(np.array(r.losses), ref, rtol=1e-12)
+    with torch.no_grad():
+        acc = [[float((torch.func.functional_call(m, {k: v + a * d[0][k] + b * d[1][k] for k, v in m.named_parameters()},
+                                                  (X,)).argmax(1) == y).double().mean())
+                for b in r.betas] for a in r.alphas]
+    assert np.array_equal(np.array(r.accuracies), np.array(acc))
+    assert all(torch.equal(p, q) for p, q in zip(m.parameters(), before))  # the caller's model is untouched

@@ -56,10 +56,14 @@ class CurvatureOperator:
         check_determinism: evaluate the loss and gradient twice and raise if they differ.
         cache_graphs: keep each batch's gradient graph between Hessian-vector products (one backward pass
             per HVP instead of a forward and two backwards); default on when the data are small.
+        fast_path: for a plain ``nn.Sequential`` of ``Linear``/``ReLU`` with mean cross-entropy or MSE and all
+            parameters selected, use the hand-written R-operator (:mod:`tamelab.landscape._mlp_rop`), the same
+            products as autograd without its overhead; ``False`` forces autograd.
     """
 
     def __init__(self, model: nn.Module, loss_fn: Callable, data, *, params: Sequence[str] | None = None,
-                 kind: str = "hessian", check_determinism: bool = True, cache_graphs: bool | None = None) -> None:
+                 kind: str = "hessian", check_determinism: bool = True, cache_graphs: bool | None = None,
+                 fast_path: bool = True) -> None:
         if kind not in ("hessian", "ggn"):
             raise InputError("kind", f"unknown curvature {kind!r}", "use hessian or ggn")
         all_params = dict(model.named_parameters())
@@ -91,6 +95,13 @@ class CurvatureOperator:
         # keep the double-backward graphs when the activations are small (≈ samples × widths floats)
         self._cache_graphs = cache_graphs if cache_graphs is not None else N * sum(self.sizes) ** 0.5 < 5e7
         self._graphs: dict[int, tuple] = {}
+        self._rop = None
+        if fast_path and kind == "hessian":
+            from ._mlp_rop import mlp_rop_plan
+
+            self._rop = mlp_rop_plan(model, loss_fn, self.names)
+            if self._rop is not None and not all(self._rop_ok(X, T) for X, T in self.batches):
+                self._rop = None
         if check_determinism:
             self.check_determinism()
 
@@ -135,7 +146,9 @@ class CurvatureOperator:
         self.hvps += 1
         out = torch.zeros_like(self.theta)
         for w, (X, T) in zip(self.weights, self.batches):
-            if self.kind == "hessian":
+            if self._rop is not None:
+                hv = torch.cat([h.reshape(-1) for h in self._rop_state(X, T)(list(self._unflatten(v).values()))])
+            elif self.kind == "hessian":
                 # reverse-over-reverse (double backward); the gradient graph of a batch is built once and
                 # kept (when the data fit the cache budget), so each further HVP is one backward pass through it
                 leaves, gs = self._grad_graph(X, T)
@@ -149,6 +162,27 @@ class CurvatureOperator:
                 (hv,) = pull(hjv)
             out = out + w * hv
         return out
+
+    def _rop_ok(self, X, T) -> bool:
+        if self._rop[1] == "ce":
+            return T.dim() == 1 and not T.is_floating_point() and bool((T >= 0).all())
+        return T.is_floating_point() and X.dim() == 2
+
+    def _rop_state(self, X, T):
+        from ._mlp_rop import MlpHvp
+
+        key = ("rop", id(X))
+        hit = self._graphs.get(key)
+        if hit is None:
+            hit = MlpHvp(*self._rop, X, T)
+            if self._cache_graphs:
+                self._graphs[key] = hit
+        return hit
+
+    @property
+    def path(self) -> str:
+        """Which HVP implementation is used: ``"mlp-rop"``, ``"autograd"`` (Hessian) or ``"ggn"``."""
+        return "mlp-rop" if self._rop is not None else ("autograd" if self.kind == "hessian" else "ggn")
 
     def _grad_graph(self, X, T):
         key = id(X)

@@ -45,18 +45,110 @@ def filter_normalized_direction(model: nn.Module, *, seed=0, ignore: str = "bias
     return out
 
 
+#: exact module types that are affine in (weight, bias) jointly: f(X; W + Σ cᵢDᵢ, b + Σ cᵢdᵢ) = f(X; W, b) + Σ cᵢ f(X; Dᵢ, dᵢ).
+_AFFINE_FIRST = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d)
+
+
+class _GridEvaluator:
+    r"""Evaluates :math:`L(\theta+\sum_i c_i\delta_i)` and the accuracy at many grid points ``c``.
+
+    Work per point is one forward pass, made cheaper in two exact ways:
+
+    * parameters are written in place into a private copy of the model with fused ``_foreach`` ops
+      (no ``functional_call`` re-binding per point);
+    * when the model is an ``nn.Sequential`` whose first module is a plain ``Linear``/``Conv`` layer,
+      that layer is affine in its parameters, so its output at every grid point is
+      :math:`A_0+\sum_i c_iA_i` with :math:`A_0=f(X;\theta_1)`, :math:`A_i=f(X;\delta_{i,1})` computed
+      once; points are visited row by row so :math:`A_0+\sum_{i\ge1}c_iA_i` is shared along a row and
+      each point costs one fused add instead of the first layer's matmul. The result differs from the
+      plain forward pass only by float rounding (tested to 1e-5 relative).
+    """
+
+    def __init__(self, model: nn.Module, theta: dict, dirs: list[dict], X: torch.Tensor, T: torch.Tensor, loss_name: str):
+        import copy
+
+        self.m = copy.deepcopy(model)
+        for p in self.m.parameters():
+            p.requires_grad_(False)
+        self.loss_name = loss_name
+        self.loss_fn = nn.functional.cross_entropy if loss_name == "cross_entropy" else nn.functional.mse_loss
+        self.X, self.T = X, T
+        self._fast_ce = loss_name == "cross_entropy" and T.dim() == 1 and not T.is_floating_point()
+        self._Tcol = T[:, None] if self._fast_ce else None
+        names = [k for k, _ in self.m.named_parameters()]
+        self.first = None
+        m = self.m
+        if (isinstance(m, nn.Sequential) and len(m) > 1 and type(m[0]) in _AFFINE_FIRST
+                and not (set(map(id, m[0].parameters())) & set(map(id, m[1:].parameters())))):
+            self.first = m[0]
+            fnames = [k for k in names if k.startswith("0.")]
+            with torch.no_grad():
+                self.A0 = m[0](X)
+                self.A = [torch.func.functional_call(m[0], {k[2:]: d[k] for k in fnames}, (X,)) for d in dirs]
+            self.rest = m[1:]
+            names = [k for k in names if not k.startswith("0.")]
+        params = dict(self.m.named_parameters())
+        self.P = [params[k] for k in names]
+        self.theta = [theta[k].to(params[k].dtype) for k in names]
+        self.D = [[d[k].to(params[k].dtype) for k in names] for d in dirs]
+        self._key = None
+        self._base = None
+
+    def _set_params(self, c) -> None:
+        if not self.P:
+            return
+        torch._foreach_copy_(self.P, self.theta)
+        for ci, d in zip(c, self.D):
+            if ci != 0.0:
+                torch._foreach_add_(self.P, d, alpha=float(ci))
+
+    def _forward(self, c) -> torch.Tensor:
+        if self.first is None:
+            return self.m(self.X)
+        key = tuple(c[1:])
+        if key != self._key:
+            base = self.A0.clone()
+            for ci, Ai in zip(c[1:], self.A[1:]):
+                if ci != 0.0:
+                    base.add_(Ai, alpha=float(ci))
+            self._key, self._base = key, base
+            self._buf = torch.empty_like(base)
+        h = torch.add(self._base, self.A[0], alpha=float(c[0]), out=self._buf) if c[0] != 0.0 else self._base
+        return self.rest(h)
+
+    def __call__(self, coords) -> list[tuple[float, float]]:
+        out = []
+        with torch.inference_mode():
+            for c in coords:
+                self._set_params(c)
+                o = self._forward(c)
+                if self._fast_ce:
+                    # mean cross-entropy = mean(logsumexp(o)) - mean(o[y]); torch.max gives the stabiliser and
+                    # the (first) argmax in one pass (log_softmax is ~4x slower for 10 classes on CPU).
+                    mx, pred = o.max(1)
+                    lse = mx + torch.log(torch.exp(o - mx[:, None]).sum(1))
+                    lv = float(lse.mean() - o.gather(1, self._Tcol).mean())
+                    acc = float((pred == self.T).sum()) / len(self.T)
+                else:
+                    lv = float(self.loss_fn(o, self.T))
+                    acc = float((o.argmax(1) == self.T).sum()) / len(self.T) if self.loss_name == "cross_entropy" else float("nan")
+                out.append((lv, acc))
+        return out
+
+
 def _eval_chunk(args: tuple) -> list[tuple[float, float]]:
-    """Top-level (picklable) chunk evaluator: (model, state, dirs, coords, X, T, loss) -> [(loss, acc)]."""
+    """Top-level (picklable) chunk evaluator: (model, state, dirs, coords, X, T, loss) -> [(loss, acc)].
+
+    Points are sorted so that those sharing all coordinates but the first are consecutive (row reuse
+    of the first layer), and returned in the order given.
+    """
     model, theta, dirs, coords, X, T, loss_name = args
-    loss_fn = nn.functional.cross_entropy if loss_name == "cross_entropy" else nn.functional.mse_loss
-    out = []
-    with torch.no_grad():
-        for c in coords:
-            sd = {k: theta[k] + sum(ci * d[k] for ci, d in zip(c, dirs)) for k in theta}
-            o = torch.func.functional_call(model, sd, (X,))
-            lv = float(loss_fn(o, T))
-            acc = float((o.argmax(1) == T).double().mean()) if loss_name == "cross_entropy" else float("nan")
-            out.append((lv, acc))
+    ev = _GridEvaluator(model, theta, dirs, X, T, loss_name)
+    order = sorted(range(len(coords)), key=lambda i: (tuple(coords[i][1:]), coords[i][0]))
+    vals = ev([coords[i] for i in order])
+    out: list = [None] * len(coords)
+    for i, v in zip(order, vals):
+        out[i] = v
     return out
 
 
@@ -98,7 +190,9 @@ def loss_surface(model: nn.Module, X: torch.Tensor, T: torch.Tensor, *, loss: st
 
     ex = executor or SerialExecutor()
     nchunks = chunks or (1 if ex.name == "serial" else 8)
-    parts = [coords[i::nchunks] for i in range(nchunks)]
+    # whole rows (all points sharing the trailing coordinates) per chunk, so the first-layer row reuse holds
+    row = {c: int(np.searchsorted(alphas, c[-1])) if dims == 2 else k for k, c in enumerate(coords)}
+    parts = [p for p in ([c for c in coords if row[c] % nchunks == i] for i in range(nchunks)) if p]
     res = ex.map(_eval_chunk, [(model, theta, dirs, p, X, T, loss) for p in parts], desc="landscape")
     vals: dict[tuple, tuple[float, float]] = {}
     for p, r in zip(parts, res):

@@ -16,6 +16,9 @@ from ..errors import InputError
 
 __all__ = ["DaskExecutor"]
 
+#: glibc mmap threshold (bytes) exported to local workers; see the note in ``DaskExecutor.__init__``.
+MALLOC_MMAP_THRESHOLD = 16 * 1024 * 1024
+
 
 class DaskExecutor:
     name = "dask"
@@ -40,7 +43,12 @@ class DaskExecutor:
 
             # A worker's death marks *every* task queued on it as suspicious, not only the one that
             # killed it; Dask's default of 3 strikes then fails innocent tasks after a few losses.
-            with dask.config.set({"distributed.scheduler.allowed-failures": int(allowed_failures)}):
+            # Dask's nanny exports MALLOC_TRIM_THRESHOLD_=65536, which (in glibc) also freezes the mmap
+            # threshold at its 128 KiB default: every tensor above it is then a fresh mmap + page faults,
+            # and a 1797x128 float32 matmul ran 0.98 ms in a worker vs 0.57 ms in a plain process. Raising
+            # the mmap threshold to 16 MiB keeps Dask's trimming and gives 0.60 ms (see docs/sweep-dask.md).
+            with dask.config.set({"distributed.scheduler.allowed-failures": int(allowed_failures),
+                                  "distributed.nanny.pre-spawn-environ.MALLOC_MMAP_THRESHOLD_": str(MALLOC_MMAP_THRESHOLD)}):
                 self._cluster = LocalCluster(
                     n_workers=n, threads_per_worker=1, processes=True, host="127.0.0.1",
                     dashboard_address=None, silence_logs=40,
