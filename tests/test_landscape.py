@@ -130,7 +130,19 @@ def test_slq_gauss_quadrature_moments_are_exact(seed):
 def test_exact_relu_trace_equals_dense_hessian_diagonal(seed):
     m, X, y = _tiny(seed)
     H = dense_hessian(m, CE, X, y)
-    assert torch.allclose(ce_ggn_diagonal(m, X, y), torch.diag(H), atol=1e-12)
+    assert torch.allclose(ce_ggn_diagonal(m, X, y), torch.diag(H), atol=1e-12)  # batched closed form
+    assert torch.allclose(ce_ggn_diagonal(m, X, y, fast_path=False), torch.diag(H), atol=1e-12)  # per-sample path
+    G = dense_ggn(m, CE, X, y)
+    assert torch.allclose(ce_ggn_diagonal(m, X, y), torch.diag(G), atol=1e-12)
+
+
+def test_mlp_ggn_diagonal_matches_dense_ggn_for_mse_and_no_bias(seed):
+    from tamelab.landscape._mlp_rop import mlp_ggn_diagonal, mlp_rop_plan
+
+    for net, loss, X, T in _mlp_variants(seed):
+        lin, kind = mlp_rop_plan(net, loss, [k for k, _ in net.named_parameters()])
+        got = torch.cat([b.reshape(-1) for b in mlp_ggn_diagonal(lin, kind, X, T)])
+        assert torch.allclose(got, torch.diag(dense_ggn(net, loss, X, T)), atol=1e-12)
 
 
 def test_filter_normalisation_and_grid_centre(seed):
