@@ -86,6 +86,11 @@ class _GridEvaluator:
                 self.A0 = m[0](X)
                 self.A = [torch.func.functional_call(m[0], {k[2:]: d[k] for k in fnames}, (X,)) for d in dirs]
             self.rest = m[1:]
+            # in a Sequential each output feeds only the next module: ReLUs of our private copy may work in
+            # place (the first one's input is our own buffer, never the cached row base)
+            for mod in self.rest:
+                if type(mod) is nn.ReLU:
+                    mod.inplace = True
             names = [k for k in names if not k.startswith("0.")]
         params = dict(self.m.named_parameters())
         self.P = [params[k] for k in names]
@@ -113,7 +118,7 @@ class _GridEvaluator:
                     base.add_(Ai, alpha=float(ci))
             self._key, self._base = key, base
             self._buf = torch.empty_like(base)
-        h = torch.add(self._base, self.A[0], alpha=float(c[0]), out=self._buf) if c[0] != 0.0 else self._base
+        h = torch.add(self._base, self.A[0], alpha=float(c[0]), out=self._buf) if c[0] != 0.0 else self._buf.copy_(self._base)
         return self.rest(h)
 
     def __call__(self, coords) -> list[tuple[float, float]]:
