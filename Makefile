@@ -35,7 +35,8 @@ claims: $(STAMP)
 # Anchors (reference implementations the benchmarks compare against) are installed with
 # --no-deps so that none of them can replace the pinned CPU torch with another build.
 ANCHORS := pyhessian loss-landscapes curvlinops-for-pytorch relucent einops einconv linear_operator \
-           backpack-for-pytorch opt-einsum jaxtyping wadler-lindig unfoldNd "gurobipy>=12,<14" plotly networkx
+           backpack-for-pytorch opt-einsum jaxtyping wadler-lindig unfoldNd "gurobipy>=12,<14" plotly networkx \
+           "hessian-eigenthings==1.0.0a5" rebasin torchview graphviz
 bench: $(STAMP)
 	$(BIN)/python -m pip install -q -e ".[bench]"
 	$(BIN)/python -m pip install -q --no-deps $(ANCHORS)

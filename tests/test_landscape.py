@@ -215,6 +215,28 @@ def test_weight_matching_recovers_planted_permutations_and_brute_force(seed):
         weight_matching(m, mlp([5, 8, 3], seed=0))
 
 
+def test_weight_matching_restarts_reach_the_brute_force_optimum_of_two_hidden_layers():
+    # two hidden layers of width 4: 24² joint permutations, exhaustive search gives the global optimum
+    from tamelab.landscape.ainsworth2023rebasin import _objective
+    from tamelab.models import relu_layers
+
+    hits = 0
+    for s in range(6):
+        a, b = mlp([3, 4, 4, 2], seed=s, dtype=torch.float64), mlp([3, 4, 4, 2], seed=100 + s, dtype=torch.float64)
+        la, lb = relu_layers(a), relu_layers(b)
+        best = max(_objective(la, lb, [np.array(p), np.array(q)])
+                   for p in itertools.permutations(range(4)) for q in itertools.permutations(range(4)))
+        one, many = weight_matching(a, b, seed=s), weight_matching(a, b, seed=s, restarts=12)
+        assert one.objective_after <= best + 1e-12 and many.objective_after <= best + 1e-12
+        assert many.objective_after >= one.objective_after - 1e-12  # restart 0 is the identity start
+        hits += many.objective_after == pytest.approx(best, abs=1e-12)
+        X = torch.randn(5, 3, dtype=torch.float64)
+        assert torch.allclose(many.model(X), b(X), atol=1e-12)
+    assert hits >= 5
+    with pytest.raises(InputError, match="restarts"):
+        weight_matching(a, b, restarts=0)
+
+
 def test_bezier_curve_finds_low_path_on_ring():
     class Ring(nn.Module):
         def __init__(self, w):

@@ -21,6 +21,8 @@ def test_hessian_cli_contract(two_models, tmp_path, capsys):
     assert {"eigenvalues", "residuals", "trace", "trace_stderr", "hvps", "seconds"} <= set(d)
     assert d["eigenvalues"] == sorted(d["eigenvalues"], reverse=True) and len(d["eigenvalues"]) == 3
     assert abs(d["trace_estimate"] - d["trace"]) < 5 * d["trace_estimate_stderr"]
+    assert d["hvp_path"] == "mlp-rop" and all(c for c in d["converged"])
+    assert all(0 <= e <= r for e, r in zip(d["error_bounds"], d["residuals"]))
     assert (tmp_path / "h" / "figures" / "density.png").is_file()
 
 

@@ -120,3 +120,27 @@ def test_bad_config_one_line_exit_2_nothing_written(tmp_path, capsys, toml, matc
 
     assert re.search(match, err), err
     assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("record_every,batch", [(1, 4), (3, 2), (1, 32)])
+def test_batched_norm_records_equal_per_step_recomputation(monkeypatch, record_every, batch):
+    import tamelab.train._loop as loop
+
+    monkeypatch.setattr(loop, "_NORM_BATCH", batch)
+    r = fit({**SMALL, "seed": 0, "dtype": "float64", "snapshot_every": 1, "record_every": record_every})
+    h = r.history
+    flat = lambda sd: torch.cat([v.flatten() for v in sd.values()])  # noqa: E731
+    by_step = dict(zip(r.snapshot_steps, r.snapshots))
+    th0 = flat(r.snapshots[0])
+    assert len(h["step"]) == r.steps // record_every and not np.isnan(h["param_norm"]).any()
+    for s, pn, dn in zip(h["step"], h["param_norm"], h["dist_init"]):
+        th = flat(by_step[int(s)])
+        assert pn == pytest.approx(float(th.norm()), rel=1e-12)
+        assert dn == pytest.approx(float((th - th0).norm()), rel=1e-12)
+    # per-epoch full-batch loss/accuracy (fast cross-entropy) against torch's on the epoch-end parameters
+    X, y = torch.as_tensor(r.train.X), torch.as_tensor(r.train.y)
+    steps_per_epoch = r.steps // len(h["train_loss"])
+    for e, (tl, ta) in enumerate(zip(h["train_loss"], h["train_acc"])):
+        out = torch.func.functional_call(r.model, by_step[(e + 1) * steps_per_epoch], (X,))
+        assert tl == pytest.approx(float(torch.nn.functional.cross_entropy(out, y)), rel=1e-12)
+        assert ta == float((out.argmax(1) == y).double().mean())

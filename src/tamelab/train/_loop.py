@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import math
 import json
 import time
 from pathlib import Path
@@ -28,6 +29,7 @@ import torch
 from pydantic import BaseModel, ConfigDict, Field
 from torch import nn
 
+from .._numerics import mean_cross_entropy
 from .._progress import progress
 from .._rng import resolve_seed
 from ..data import Dataset, load_data
@@ -116,17 +118,27 @@ def _targets(ds: Dataset, loss: str, k: int, dtype) -> torch.Tensor:
     return torch.nn.functional.one_hot(torch.as_tensor(ds.y), k).to(dtype)
 
 
-def _evaluate(model, X, T, loss_fn, classify) -> tuple[float, float | None]:
-    with torch.no_grad():
-        out = model(X)
-        val = float(loss_fn(out, T))
-        acc = float((out.argmax(1) == T).double().mean()) if classify else None
-    return val, acc
+#: parameter norms are computed for this many recorded steps at once (the updates are functional, so
+#: keeping references to the last steps' tensors costs no copy); capped by ``_PENDING_BYTES``.
+_NORM_BATCH = 32
+_PENDING_BYTES = 64 * 2**20
 
 
-def _two_norms(a: list[torch.Tensor], b: list[torch.Tensor]) -> list[float]:
-    norms = torch._foreach_norm(list(a) + list(b))
-    return torch.linalg.vector_norm(torch.stack(norms).double().reshape(2, -1), dim=1).tolist()
+def _flush_norms(pending: list[list[torch.Tensor]], theta0: list[torch.Tensor], hist: dict[str, list]) -> None:
+    r"""Fill the last ``len(pending)`` entries of ``param_norm`` and ``dist_init``.
+
+    Per tensor norms in three fused calls for all pending steps; combined per step in float64 — the same
+    numbers as computing :math:`\|\theta_k\|` and :math:`\|\theta_k-\theta_0\|` at every step."""
+    if not pending:
+        return
+    K, T = len(pending), len(theta0)
+    flat = [t for pl in pending for t in pl]
+    pn = torch._foreach_norm(flat)
+    dn = torch._foreach_norm(torch._foreach_sub(flat, theta0 * K))
+    both = torch.linalg.vector_norm(torch.stack(pn + dn).double().reshape(2, K, T), dim=2).tolist()
+    hist["param_norm"][-K:] = both[0]
+    hist["dist_init"][-K:] = both[1]
+    pending.clear()
 
 
 def _evaluate_both(model, Xall, n_train, Ttr, Tte, loss_fn, classify):
@@ -137,7 +149,11 @@ def _evaluate_both(model, Xall, n_train, Ttr, Tte, loss_fn, classify):
         if len(T) == 0:
             res.append((float("nan"), None))
             continue
-        res.append((float(loss_fn(o, T)), float((o.argmax(1) == T).double().mean()) if classify else None))
+        if classify and loss_fn is torch.nn.functional.cross_entropy:
+            lv, correct = mean_cross_entropy(o, T)
+            res.append((lv, correct / len(T)))
+        else:
+            res.append((float(loss_fn(o, T)), float((o.argmax(1) == T).double().mean()) if classify else None))
     return res
 
 
@@ -290,6 +306,8 @@ def fit(
     names = list(params)
     theta0_list = [theta0[k] for k in names]
     n_params = sum(v.numel() for v in params.values())
+    pending: list[list[torch.Tensor]] = []
+    norm_batch = max(1, min(_NORM_BATCH, _PENDING_BYTES // max(1, n_params * params[names[0]].element_size())))
     epochs_this_call = 0
     n = train.n
     for epoch in progress(range(start_epoch, cfg.epochs), desc="train", total=cfg.epochs - start_epoch):
@@ -299,7 +317,8 @@ def fit(
             p_req = {k: v.clone().requires_grad_(True) for k, v in params.items()}
             out = torch.func.functional_call(model, p_req, (Xtr[idx],))
             loss = loss_fn(out, Ttr[idx])
-            if not torch.isfinite(loss):
+            lv = loss.item()
+            if not math.isfinite(lv):
                 raise ComputationError(f"non-finite training loss at step {step} (epoch {epoch}); lower the learning rate")
             grads = dict(zip(names, torch.autograd.grad(loss, [p_req[k] for k in names])))
             updates, opt_state = opt.update(grads, opt_state, params)
@@ -310,18 +329,20 @@ def fit(
             if step % cfg.record_every == 0:
                 hist["step"].append(step)
                 hist["epoch"].append(epoch + lo / n)
-                hist["loss"].append(float(loss.detach()))
+                hist["loss"].append(lv)
                 hist["grad_norm"].append(opt_state["grad_norm"])
                 hist["lr"].append(opt_state["lr"])
-                # per-tensor norms in one fused call (no concatenation copies), combined in float64
-                plist = [params[k] for k in names]
-                pn, dn = _two_norms(plist, torch._foreach_sub(plist, theta0_list))
-                hist["param_norm"].append(pn)
-                hist["dist_init"].append(dn)
+                # parameter norms: filled in batches of recorded steps (see _flush_norms)
+                pending.append([params[k] for k in names])
+                hist["param_norm"].append(float("nan"))
+                hist["dist_init"].append(float("nan"))
                 hist["path_length"].append(path_len)
+                if len(pending) >= norm_batch:
+                    _flush_norms(pending, theta0_list, hist)
             if cfg.snapshot_every and step % cfg.snapshot_every == 0:
                 snapshots.append({k: v.clone() for k, v in params.items()})
                 snapshot_steps.append(step)
+        _flush_norms(pending, theta0_list, hist)
         if not cfg.snapshot_every:
             snapshots.append({k: v.clone() for k, v in params.items()})
             snapshot_steps.append(step)

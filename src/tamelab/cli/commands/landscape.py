@@ -40,7 +40,7 @@ def hessian_task(config: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {"n_params": op.n, "loss": op.loss()}
     eig = top_eigenpairs(op, int(config.get("top_k", 5)), tol=float(config.get("tol", 1e-6)), seed=int(config.get("seed", 0)))
     out.update(eigenvalues=eig.eigenvalues, residuals=eig.residuals, converged=eig.converged, status=eig.status,
-               eigen_hvps=eig.hvps, krylov_dim=eig.krylov_dim)
+               error_bounds=eig.error_bounds, eigen_hvps=eig.hvps, krylov_dim=eig.krylov_dim, hvp_path=op.path)
     if config.get("trace"):
         tr = hutchpp(op, int(config.get("trace_hvps", 99)), seed=int(config.get("seed", 0)))
         out.update(trace_estimate=tr.trace, trace_estimate_stderr=tr.stderr, trace_method=tr.method, trace_hvps=tr.hvps)
