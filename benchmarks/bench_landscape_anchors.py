@@ -155,6 +155,10 @@ def _matching(X):
     ch = _fn_change(r.model, B, X)
     d_ours = _dist(A, r.model)
     print(f"{'ours (' + str(r.sweeps) + ' sweeps)':>34} {t_ours:8.4f} {ch:8.1e} {'yes' if ch <= 1e-5 else 'NO':>3}  {d_ours:16.4f}  {_inner(A, r.model):13.4f}")
+    r16, t16 = _timed(lambda: weight_matching(A, B, restarts=16))
+    ch16 = _fn_change(r16.model, B, X)
+    print(f"{'ours, restarts=16':>34} {t16:8.4f} {ch16:8.1e} {'yes' if ch16 <= 1e-5 else 'NO':>3}  {_dist(A, r16.model):16.4f}  "
+          f"{_inner(A, r16.model):13.4f}")
     try:
         from rebasin import PermutationCoordinateDescent
 
