@@ -9,8 +9,8 @@ import torch
 
 from tamelab import InputError
 from tamelab.tame.de2018convergence import (
-    adam_vs_nag_study, check_theorem, log_finite_sum_problem, log_sum_problem, logistic_problem, plot_adam_vs_nag, run_dmu,
-    sign_condition_violation,
+    adam_vs_nag_study, check_theorem, log_finite_sum_problem, log_sum_problem, logistic_problem, min_hessian_eigenvalue,
+    plot_adam_vs_nag, run_dmu, sign_condition_violation,
 )
 
 
@@ -152,7 +152,8 @@ def test_stochastic_rmsprop_within_guarantee(seed):
 
 @pytest.fixture(scope="module")
 def tiny_study():
-    return adam_vs_nag_study({"seeds": [0], "epochs": 2, "hidden": [8], "lrs": {"adam": [1e-3], "rmsprop": [1e-3], "nag": [0.1, 0.3]}})
+    return adam_vs_nag_study({"seeds": [0], "epochs": 2, "hidden": [8], "lrs": {"adam": [1e-3], "rmsprop": [1e-3], "nag": [0.1, 0.3]},
+                              "min_eig_every": 0})
 
 
 def test_study_structure_and_reproducibility(tiny_study):
@@ -167,7 +168,9 @@ def test_study_structure_and_reproducibility(tiny_study):
     c = r["conclusion"]
     assert c["adam_0.99_beats_nag_train"] == (c["adam_0.99_train_loss"] < c["nag_train_loss"])
     json.dumps(r)
-    again = adam_vs_nag_study({"seeds": [0], "epochs": 2, "hidden": [8], "optimizers": ["nag_0.9"], "lrs": {"nag": [0.1, 0.3]}})
+    assert r["min_eig"] == {} and "nag_min_eig_spearman" not in c  # min_eig_every = 0: off
+    again = adam_vs_nag_study({"seeds": [0], "epochs": 2, "hidden": [8], "optimizers": ["nag_0.9"], "lrs": {"nag": [0.1, 0.3]},
+                               "min_eig_every": 0})
     assert again["runs"]["nag_0.9"] == r["runs"]["nag_0.9"]  # seeded: bitwise identical
     fig = plot_adam_vs_nag(r)
     assert len(fig.axes) == 3 and len(fig.axes[0].lines) == 5
@@ -188,9 +191,69 @@ def test_study_initial_loss_is_independent_reference(tiny_study):
 @pytest.mark.parametrize("cfg, field", [
     ({"epochs": 0}, "epochs"), ({"hidden": [0]}, "hidden"), ({"seeds": [-1]}, "seeds"), ({"lrs": {"sgd": [1]}}, "lrs"),
     ({"lrs": {"adam": [-1]}}, "lrs.adam"), ({"bogus": 1}, "config"), ({"optimizers": ["lion"]}, "optimizers"),
+    ({"min_eig_every": -1}, "min_eig_every"), ({"min_eig_every": 1.5}, "min_eig_every"), ({"min_eig_tol": 0.0}, "min_eig_tol"),
+    ({"min_eig_max_dim": 1}, "min_eig_max_dim"),
 ])
 def test_study_bad_config(cfg, field):
     with pytest.raises(InputError, match=field):
         adam_vs_nag_study(cfg)
     with pytest.raises(InputError):
         plot_adam_vs_nag({})
+
+
+def _dense_min_eig(model, X):
+    """Independent reference: dense Hessian of the full-batch MSE by torch.func.hessian (float64), eigvalsh."""
+    m = model.double()
+    names = [k for k, _ in m.named_parameters()]
+    shapes = [v.shape for _, v in m.named_parameters()]
+    th = torch.cat([v.detach().reshape(-1) for _, v in m.named_parameters()])
+
+    def F(t):
+        ps, i = {}, 0
+        for nm, sh in zip(names, shapes):
+            n = int(np.prod(sh))
+            ps[nm] = t[i:i + n].reshape(sh)
+            i += n
+        return torch.nn.functional.mse_loss(torch.func.functional_call(m, ps, (X,)), X)
+
+    return float(torch.linalg.eigvalsh(torch.func.hessian(F)(th))[0])
+
+
+def test_min_hessian_eigenvalue_along_runs_matches_dense_hessian():
+    from tamelab.data import load_data
+    from tamelab.models import mlp
+    from tamelab.tame.de2018convergence import _train_autoencoder
+
+    cfg = {"seeds": [0], "epochs": 2, "hidden": [2], "optimizers": ["adam_b1_0.99", "nag_0.9"],
+           "lrs": {"adam": [1e-3], "nag": [0.1, 0.3]}, "min_eig_every": 1, "min_eig_tol": 1e-10, "min_eig_max_dim": 322}
+    r = adam_vs_nag_study(cfg)
+    me = r["min_eig"]
+    nb = r["conclusion"]["best_nag"]
+    assert set(me) == {"adam_b1_0.99", nb}
+    X32 = torch.as_tensor(load_data("digits", split="train", seed=0).X, dtype=torch.float32)
+    X = X32.double()
+    # epoch 0: the seeded initial autoencoder, rebuilt here
+    ref0 = _dense_min_eig(mlp([64, 2, 64], seed=0, dtype=torch.float32), X)
+    for name in me:
+        assert me[name]["epochs"] == [0, 1, 2] and me[name]["retrain_matches"] and all(me[name]["converged"])
+        assert me[name]["lambda_min"][0] == pytest.approx(ref0, rel=1e-6)
+    # last checkpoint of the best NAG run: parameters from the (bitwise reproducible) training loop, eigenvalue dense
+    ck = {}
+    _train_autoencoder([64, 2, 64], nb, me[nb]["lr"], 0, 2, 64, X32, X32, checkpoints=ck, checkpoint_epochs={2})
+    model = mlp([64, 2, 64], seed=0, dtype=torch.float32)
+    model.load_state_dict(ck[2])
+    assert me[nb]["lambda_min"][-1] == pytest.approx(_dense_min_eig(model, X), rel=1e-6)
+    # the trend statistics are the rank correlations of the reported values
+    from scipy import stats
+
+    sp = stats.spearmanr(me[nb]["epochs"], me[nb]["lambda_min"])
+    assert me[nb]["spearman"] == pytest.approx(sp.statistic) and me[nb]["spearman_p"] == pytest.approx(sp.pvalue)
+    kt = stats.kendalltau(me[nb]["epochs"], me[nb]["lambda_min"])
+    assert me[nb]["kendall"] == pytest.approx(kt.statistic) and me[nb]["kendall_p"] == pytest.approx(kt.pvalue)
+    assert me[nb]["increasing_trend"] == bool(kt.statistic > 0 and kt.pvalue < 0.05)
+    assert me[nb]["increasing_trend"] is False  # 3 checkpoints: exact Kendall p >= 1/3, never significant
+    c = r["conclusion"]
+    assert c["nag_min_eig_first"] == me[nb]["first"] and c["adam_0.99_min_eig_last"] == me["adam_b1_0.99"]["last"]
+    json.dumps(r)
+    with pytest.raises(InputError, match="loss"):
+        min_hessian_eigenvalue(model, X, X, loss="hinge")

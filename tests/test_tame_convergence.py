@@ -13,7 +13,8 @@ from torch import nn
 from tamelab import InputError
 from tamelab.data import Dataset
 from tamelab.tame.davis2020stochastic import (
-    boundedness_hypothesis, convergence_report, min_norm_hull, minibatch_noise, sampled_stationarity, schedule_hypothesis,
+    boundedness_hypothesis, convergence_report, ddkl_toy_run, min_norm_hull, minibatch_noise, monitored_sgd,
+    sampled_stationarity, schedule_hypothesis,
 )
 from tamelab.train import fit
 
@@ -131,9 +132,11 @@ def test_min_norm_hull_against_exhaustive_active_sets(seed):
     for _ in range(20):
         m, p = int(rng.integers(1, 7)), int(rng.integers(2, 5))
         G = rng.standard_normal((m, p)) + rng.uniform(-1, 1, p)
-        rho, lam, gap = min_norm_hull(G)
-        assert rho == pytest.approx(_brute_min_norm(G), abs=1e-9)
-        assert lam.min() >= 0 and lam.sum() == pytest.approx(1.0) and abs(gap) < 1e-9
+        ref = _brute_min_norm(G)
+        for method in ("wolfe", "nnls"):
+            rho, lam, gap = min_norm_hull(G, method=method)  # legacy triple form
+            assert rho == pytest.approx(ref, abs=1e-9), method
+            assert lam.min() >= 0 and lam.sum() == pytest.approx(1.0) and abs(gap) < 1e-9
     with pytest.raises(InputError):
         min_norm_hull(np.zeros((0, 3)))
 
@@ -197,7 +200,7 @@ def test_report_end_to_end_sgd(sgd_run):
     assert rep.noise and all(x["noise_var_exact"] > 0 for x in rep.noise)
     d = json.loads(json.dumps(rep.to_dict()))
     assert d["kind"] == "convergence" and d["seed"] == 1 and len(d["hypotheses"]) == 5
-    assert rep.needs and "S_N" in rep.needs[0]
+    assert rep.needs and "S_N" in rep.needs[0] and "monitored_sgd" in rep.needs[0]  # fit() does not record per-step noise
     rep2 = convergence_report(sgd_run, seed=1, rho_samples=4)
     a, b = rep.to_dict(), rep2.to_dict()
     a.pop("seconds"); b.pop("seconds")  # noqa: E702
@@ -238,3 +241,178 @@ def test_noise_mean_test_detects_a_biased_oracle(seed):
     st = minibatch_noise(model, params, X, T, biased, batch_size=2, resamples=400, seed=seed)
     assert st["finite_sum_gap"] > 1e-3
     assert st["mean_ratio"] > st["mean_ratio_threshold"]
+
+
+# ----------------------------------------------------------------------------- per-step monitored SGD (spec §3.3)
+
+
+def _lsq(seed, n=40, d=3, k=2):
+    rng = np.random.default_rng(seed)
+    X, Y = rng.standard_normal((n, d)), rng.standard_normal((n, k))
+    torch.manual_seed(seed)
+    return nn.Sequential(nn.Linear(d, k)).double(), X, Y
+
+
+def _numpy_sgd(model, X, Y, *, steps, batch_size, alpha, K, seed):
+    """Independent reference: SGD on F(W, b) = mean (X W^T + b - Y)^2 with closed-form gradients, the documented
+    batch protocol (np.random.default_rng(seed).choice(n, b, replace=False) per step), and the exact second-order
+    term sum alpha_k^2/2 d_k^T H d_k of the energy identity (F is quadratic)."""
+    n, k = Y.shape
+    W, b = model[0].weight.detach().numpy().copy(), model[0].bias.detach().numpy().copy()
+    rng = np.random.default_rng(seed)
+
+    def grad(W, b, idx):
+        R = X[idx] @ W.T + b - Y[idx]
+        return np.r_[(2 * R.T @ X[idx] / (len(idx) * k)).ravel(), 2 * R.sum(0) / (len(idx) * k)]
+
+    def dHd(v):
+        dW, db = v[:W.size].reshape(W.shape), v[W.size:]
+        return 2 / (n * k) * float(((X @ dW.T + db) ** 2).sum())
+
+    out = {"xi": [], "inner": [], "S": np.zeros(W.size + b.size), "second_order": 0.0,
+           "F0": float(((X @ W.T + b - Y) ** 2).mean())}
+    for t in range(steps):
+        d = grad(W, b, rng.choice(n, batch_size, replace=False))
+        if t % K == 0:
+            g = grad(W, b, np.arange(n))
+            out["xi"].append(d - g)
+            out["inner"].append(float(g @ d))
+            out["S"] = out["S"] + K * alpha(t) * (d - g)
+        out["second_order"] += alpha(t) ** 2 / 2 * dHd(d)
+        W, b = W - alpha(t) * d[:W.size].reshape(W.shape), b - alpha(t) * d[W.size:]
+    out["xi"] = np.array(out["xi"])
+    out["FN"] = float(((X @ W.T + b - Y) ** 2).mean())
+    return out
+
+
+def test_monitored_sgd_noise_matches_numpy_closed_form(seed):
+    model, X, Y = _lsq(seed)
+    r = monitored_sgd(model, X, Y, loss="mse", schedule="robbins_monro", lr=1.0, schedule_b=10.0, schedule_p=0.75, steps=300,
+                      batch_size=4, noise_every=3, seed=seed)
+    ref = _numpy_sgd(model, X, Y, steps=300, batch_size=4, alpha=lambda t: (10.0 + t) ** -0.75, K=3, seed=seed)
+    assert r.noise_steps == list(range(0, 300, 3))
+    np.testing.assert_allclose(r.noise, ref["xi"], rtol=0, atol=1e-12)
+    np.testing.assert_allclose(r.noise_sq, (ref["xi"] ** 2).sum(1), rtol=1e-10, atol=1e-14)
+    np.testing.assert_allclose(r.noise_sum_path[-1], ref["S"], rtol=0, atol=1e-12)  # S_N = K sum alpha_k xi_k
+    np.testing.assert_allclose(r.inner, ref["inner"], rtol=1e-10, atol=1e-14)
+    assert r.final_full_loss == pytest.approx(ref["FN"], rel=1e-12) and r.full_loss[0] == pytest.approx(ref["F0"], rel=1e-14)
+    assert r.history["lr"][:3] == pytest.approx([10.0 ** -0.75, 11.0 ** -0.75, 12.0 ** -0.75], rel=1e-15)
+    assert r.config["noise_every"] == 3 and r.seed == seed and r.noise_monitor["kinks"]["ad_sgd_is_sgd"]
+    # scaled energy identity with K = 3 uses the every-3rd-term estimate
+    e = r.noise_monitor["energy"]
+    assert e["sum_alpha_inner"] == pytest.approx(3 * sum(a * i for a, i in zip(r.noise_alpha, ref["inner"])), rel=1e-10, abs=1e-13)
+    assert not e["exact_sum"]
+
+
+@pytest.fixture(scope="module")
+def lsq_runs():
+    model, X, Y = _lsq(0)
+    common = dict(loss="mse", steps=2000, batch_size=4, noise_every=1, seed=0)
+    rm = monitored_sgd(model, X, Y, schedule="robbins_monro", lr=0.5 * 10**0.75, schedule_b=10.0, schedule_p=0.75, **common)
+    const = monitored_sgd(model, X, Y, schedule="constant", lr=0.05, **common)
+    return model, X, Y, rm, const
+
+
+def test_noise_mean_zero_and_cauchy_decaying_vs_constant(lsq_runs):
+    _, _, _, rm, const = lsq_runs
+    for r in (rm, const):
+        mon = r.noise_monitor
+        assert mon["mean_test"]["rejects"] is False and mon["mean_test"]["p_value"] > 1e-3  # i.i.d. batches: zero mean
+        assert all(t["rejects"] is False for t in mon["resample_tests"]) and len(mon["resample_tests"]) == 2
+        assert mon["variance"]["bounded"] is True
+    # alpha_k = c (k + 10)^-0.75: quadratic variation of S_N over (N/2, N] ~ N^(1/2 - 0.75) = N^-0.25: Cauchy
+    a, c = rm.noise_monitor["noise_sum"], const.noise_monitor["noise_sum"]
+    assert a["cauchy"] is True and -0.4 < a["qv_loglog_slope"] < -0.1
+    assert a["increment_loglog_slope"] < 0  # the observed increments ||S_N - S_{N/2}|| shrink too
+    # constant step: ~ N^(1/2): the increments ||S_N - S_{N/2}|| do not shrink
+    assert c["cauchy"] is False and 0.35 < c["qv_loglog_slope"] < 0.65
+    assert c["increment_loglog_slope"] > 0.2 and c["increments"][-1] > c["increments"][0]
+    # the observed increments are of the size of their quadratic variation (martingale differences)
+    for ns in (a, c):
+        ratio = np.array(ns["increments"]) / np.array(ns["quadratic_variation"])
+        assert 0.1 < np.exp(np.mean(np.log(ratio))) < 2.0
+
+
+def test_energy_identity_exact_and_vanishing_with_step(lsq_runs):
+    model, X, Y, rm, _ = lsq_runs
+    n = X.shape[0]
+    rels = []
+    for a, N in ((0.05, 200), (0.025, 400), (0.0125, 800)):  # same total time N * alpha
+        r = monitored_sgd(model, X, Y, schedule="constant", lr=a, steps=N, batch_size=n, noise_every=1, seed=0)
+        ref = _numpy_sgd(model, X, Y, steps=N, batch_size=n, alpha=lambda t, a=a: a, K=1, seed=0)
+        e = r.noise_monitor["energy"]
+        # F quadratic: F(theta_N) - F(theta_0) + sum alpha <g, d> = sum alpha^2/2 d^T H d exactly
+        assert e["residual"] == pytest.approx(ref["second_order"], rel=1e-9)
+        assert e["full_batch"] and e["exact_sum"] and np.abs(r.noise).max() == 0.0
+        rels.append(e["relative_residual"])
+    assert rels[1] / rels[0] == pytest.approx(0.5, abs=0.05) and rels[2] / rels[1] == pytest.approx(0.5, abs=0.05)
+    assert rels[2] < 0.01
+    # mini-batch steps: the identity still holds with the per-step full gradient (K = 1), same closed form
+    ref = _numpy_sgd(model, X, Y, steps=2000, batch_size=4, alpha=lambda t: 0.5 * 10**0.75 * (10.0 + t) ** -0.75, K=1, seed=0)
+    assert rm.noise_monitor["energy"]["residual"] == pytest.approx(ref["second_order"], rel=1e-9)
+
+
+def test_report_on_monitored_runs(lsq_runs):
+    model, X, Y, rm, const = lsq_runs
+    rep = convergence_report(rm, seed=0, rho_samples=4, lojasiewicz=False)
+    v = rep.verdicts()
+    assert v == {"M": "holds", "A2": "holds", "A1": "holds", "A3": "holds", "S": "holds", "B": "holds"}
+    assert rep.needs == [] and rep.applicable is True
+    a3 = next(h for h in rep.hypotheses if h.id == "A3")
+    assert a3.evidence["monitored"]["trajectory_mean_test_p"] == rm.noise_monitor["mean_test"]["p_value"]
+    assert rep.conclusion["energy_identity_relative_residual"] == rm.noise_monitor["energy"]["relative_residual"]
+    assert rep.conclusion["ad_sgd_is_sgd"] is True
+    # snapshots are the monitored run's own iterates: full loss at the last one = F(theta_N)
+    assert rep.full_loss[-1] == pytest.approx(rm.final_full_loss, rel=1e-12)
+    repc = convergence_report(const, seed=0, rho_samples=4, lojasiewicz=False)
+    vc = repc.verdicts()
+    assert vc["S"] == "violated" and vc["A2"] == "violated" and vc["A3"] == "holds" and repc.applicable is False
+    gd = monitored_sgd(model, X, Y, schedule="inv_t", lr=0.05, steps=300, batch_size=X.shape[0], seed=0)
+    repg = convergence_report(gd, seed=0, rho_samples=4, lojasiewicz=False)
+    assert repg.verdicts()["A3"] == "holds" and repg.verdicts()["S"] == "holds"
+    assert repg.conclusion["energy_identity_consistent"] is True and repg.conclusion["energy_identity_full_batch"] is True
+    json.dumps(repg.to_dict())
+    json.dumps(gd.to_dict())
+
+
+def test_monitored_kink_counts_match_the_batches(seed):
+    # a bias-free first layer and a zero input row: every hidden pre-activation of that row is exactly 0
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((12, 3))
+    X[5] = 0.0
+    y = rng.integers(0, 2, 12)
+    torch.manual_seed(seed)
+    model = nn.Sequential(nn.Linear(3, 4, bias=False), nn.ReLU(), nn.Linear(4, 2)).double()
+    r = monitored_sgd(model, X, y, loss="cross_entropy", schedule="constant", lr=0.1, steps=40, batch_size=3, noise_every=4, seed=seed)
+    brng = np.random.default_rng(seed)
+    expect = [4 * int(5 in brng.choice(12, 3, replace=False)) for _ in range(40)]
+    assert r.history["kinks"] == expect
+    assert r.noise_monitor["kinks"]["steps_with_kinks"] == sum(e > 0 for e in expect)
+    assert r.noise_monitor["kinks"]["ad_sgd_is_sgd"] is (sum(expect) == 0)
+
+
+@pytest.mark.parametrize("kw, field", [
+    ({"loss": "hinge"}, "loss"), ({"steps": 0}, "steps"), ({"batch_size": 41}, "batch_size"), ({"noise_every": 0}, "noise_every"),
+    ({"lr": -1.0}, "lr"), ({"schedule": "cosine"}, "schedule"), ({"resamples": 2}, "resamples"),
+])
+def test_monitored_sgd_bad_input(kw, field):
+    model, X, Y = _lsq(0)
+    args = {"loss": "mse", "lr": 0.1, "schedule": "constant", "steps": 5, "batch_size": 4, **kw}
+    with pytest.raises(InputError, match=field):
+        monitored_sgd(model, X, Y, **args)
+
+
+def test_ddkl_toy_spec_numbers():
+    """Spec §3.4 experiment 2: 20 runs, 1e5 steps, alpha_k = 0.1 (k+10)^-0.75, noise N(0, 0.1^2 I)."""
+    r = ddkl_toy_run(seed=0)
+    assert r["runs"] == 20 and r["steps"] == 100_000
+    assert r["max_abs_x1_final"] < 5e-5  # spec: 1.6e-5
+    assert r["max_dist_x2_to_pm1"] < 1e-3  # spec: x2 in [-1.0001, 1.0002]
+    assert 0 < r["n_at_plus_1"] < 20  # split between the two minima
+    c = ddkl_toy_run(seed=0, alpha=lambda k: 0.05)
+    # constant step: the sign subgradient makes |x1| oscillate uniformly in [0, alpha]: tail mean alpha/2 = 0.025
+    assert c["tail_mean_abs_x1"] == pytest.approx(0.025, abs=0.003)  # spec: 0.025
+    assert 0.04 < c["tail_max_abs_x1"] < 0.1  # spec: 0.061
+    assert c["tail_mean_abs_x1"] > 1000 * r["tail_mean_abs_x1"]
+    with pytest.raises(InputError, match="runs"):
+        ddkl_toy_run(runs=0)

@@ -181,14 +181,47 @@ def test_bad_inputs():
 
 @pytest.mark.parametrize("seed", range(10))
 def test_wolfe_and_nnls_min_norm_points_agree(seed):
-    """The two independent min-norm-point solvers (Wolfe's corral method; Cholesky + NNLS in the DDKL monitor)."""
-    from tamelab.tame.davis2020stochastic import min_norm_hull as nnls_min_norm
-    from tamelab.tame.goldstein import min_norm_hull as wolfe_min_norm
-
+    """The two methods of the one min-norm-point solver (Wolfe's corral method; Cholesky + NNLS + Frank–Wolfe)."""
     rng = np.random.default_rng(seed)
     m, p = int(rng.integers(2, 30)), int(rng.integers(1, 12))
     G = rng.standard_normal((m, p)) + (rng.standard_normal(p) if seed % 2 else 0.0)
-    a = wolfe_min_norm(G)
-    rho_b = nnls_min_norm(G)[0]
-    assert abs(a.rho - rho_b) <= 1e-7 * max(1.0, a.rho)
+    a = min_norm_hull(G)
+    b = min_norm_hull(G, method="nnls")
+    assert a.method == "wolfe" and b.method == "nnls"
+    assert abs(a.rho - b.rho) <= 1e-7 * max(1.0, a.rho)
     assert a.duality_gap <= 1e-10 * max(1.0, float((G**2).sum(1).max()))
+    assert b.simplex_residual < 1e-12 and b.rho_lower <= b.rho + 1e-15
+
+
+@pytest.mark.parametrize("case", HULLS, ids=[c["id"] for c in HULLS])
+@pytest.mark.parametrize("method", ["wolfe", "nnls"])
+def test_both_methods_match_exact_rational_reference(case, method):
+    rho2, _ = min_norm_hull_exact(case["pts"])
+    r = min_norm_hull(np.array(case["pts"], dtype=float), method=method)
+    assert r.rho == pytest.approx(math.sqrt(rho2), abs=1e-9)
+    # the same numbers from the Gram matrix alone
+    G = np.array(case["pts"], dtype=float)
+    rk = min_norm_hull(K=G @ G.T, method=method)
+    assert rk.rho == pytest.approx(math.sqrt(rho2), abs=1e-7)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2, 3])
+def test_both_methods_on_random_integer_hulls_vs_exact(seed):
+    rng = np.random.default_rng(100 + seed)
+    G = rng.integers(-4, 5, size=(8, 3)).astype(float)
+    rho2, _ = min_norm_hull_exact(G.astype(int).tolist())
+    for method in ("wolfe", "nnls"):
+        r = min_norm_hull(G, method=method)
+        assert r.rho == pytest.approx(math.sqrt(rho2), abs=1e-8), method
+
+
+def test_single_solver_reexported_and_legacy_unpacking():
+    from tamelab.tame import davis2020stochastic, goldstein
+
+    assert davis2020stochastic.min_norm_hull is goldstein.min_norm_hull  # one implementation
+    rho, lam, gap = min_norm_hull(np.array([[1.0, 2.0], [1.0, -2.0]]))  # legacy (rho, lambda, gap) triple
+    assert rho == pytest.approx(1.0, abs=1e-15) and lam.tolist() == pytest.approx([0.5, 0.5]) and gap < 1e-14
+    with pytest.raises(InputError, match="method"):
+        min_norm_hull(np.eye(2), method="qp")
+    with pytest.raises(InputError, match="K"):
+        min_norm_hull(K=np.ones((2, 3)))

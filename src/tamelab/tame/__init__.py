@@ -23,6 +23,8 @@ from .bertoin2021relu import relu_prime as relu_prime
 from .bertoin2021relu import relu_prime_mlp as relu_prime_mlp
 from .bertoin2021relu import relu_prime_zero_study as relu_prime_zero_study
 from .bertoin2021relu import wilson_interval as wilson_interval
+from .burke2005sampling import GradientSamplingResult as GradientSamplingResult
+from .burke2005sampling import gradient_sampling_minimize as gradient_sampling_minimize
 from .certify import LOSSES as LOSSES
 from .certify import TamenessCertificate as TamenessCertificate
 from .certify import certify as certify
@@ -30,7 +32,10 @@ from .davis2020stochastic import VERDICTS as VERDICTS
 from .davis2020stochastic import ConvergenceReport as ConvergenceReport
 from .davis2020stochastic import Hypothesis as Hypothesis
 from .davis2020stochastic import boundedness_hypothesis as boundedness_hypothesis
+from .davis2020stochastic import MonitoredRun as MonitoredRun
 from .davis2020stochastic import convergence_report as convergence_report
+from .davis2020stochastic import ddkl_toy_run as ddkl_toy_run
+from .davis2020stochastic import monitored_sgd as monitored_sgd
 from .davis2020stochastic import minibatch_noise as minibatch_noise
 from .davis2020stochastic import sampled_stationarity as sampled_stationarity
 from .davis2020stochastic import schedule_hypothesis as schedule_hypothesis
@@ -42,10 +47,12 @@ from .de2018convergence import adam_vs_nag_study as adam_vs_nag_study
 from .de2018convergence import check_theorem as check_theorem
 from .de2018convergence import log_finite_sum_problem as log_finite_sum_problem
 from .de2018convergence import log_sum_problem as log_sum_problem
+from .de2018convergence import min_hessian_eigenvalue as min_hessian_eigenvalue
 from .de2018convergence import logistic_problem as logistic_problem
 from .de2018convergence import plot_adam_vs_nag as plot_adam_vs_nag
 from .de2018convergence import run_dmu as run_dmu
 from .de2018convergence import sign_condition_violation as sign_condition_violation
+from .goldstein import MIN_NORM_METHODS as MIN_NORM_METHODS
 from .goldstein import GoldsteinResult as GoldsteinResult
 from .goldstein import MinNormPoint as MinNormPoint
 from .goldstein import ad_clarke_probe as ad_clarke_probe
@@ -69,17 +76,19 @@ __all__ = [
     "poly_bounded", "OpFact", "OP_FACTS", "op_fact",
     # nonsmooth stationarity
     "goldstein_stationarity", "GoldsteinResult", "min_norm_hull", "min_norm_hull_exact", "MinNormPoint", "sample_ball",
-    "model_loss_function", "stationarity", "ad_clarke_probe", "ad_vs_clarke_examples",
+    "model_loss_function", "stationarity", "ad_clarke_probe", "ad_vs_clarke_examples", "MIN_NORM_METHODS",
+    "gradient_sampling_minimize", "GradientSamplingResult",
     # ReLU'(0)
     "relu_prime", "ReLUPrime", "KinkCounter", "relu_prime_mlp", "bifurcation_volume", "paired_training",
     "relu_prime_zero_study", "plot_relu_prime_zero", "wilson_interval", "DTYPES",
     # convergence monitor (DDKL)
     "convergence_report", "ConvergenceReport", "Hypothesis", "schedule_hypothesis", "boundedness_hypothesis",
-    "minibatch_noise", "sampled_stationarity", "VERDICTS",
+    "minibatch_noise", "sampled_stationarity", "VERDICTS", "monitored_sgd", "MonitoredRun", "ddkl_toy_run",
     # Łojasiewicz
     "estimate_lojasiewicz", "LojasiewiczEstimate", "predicted_rate", "fit_tail_fstar", "power_gd_trajectory",
     "LOJASIEWICZ_CONVENTION",
     # RMSProp / Adam theory
     "check_theorem", "TheoremCheck", "THEOREM_METHODS", "SmoothProblem", "log_sum_problem", "log_finite_sum_problem",
     "logistic_problem", "run_dmu", "DmuRun", "sign_condition_violation", "adam_vs_nag_study", "plot_adam_vs_nag",
+    "min_hessian_eigenvalue",
 ]

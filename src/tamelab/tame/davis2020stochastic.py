@@ -21,9 +21,17 @@ full-batch gradient norm and a gradient-sampling stationarity measure
 :math:`\rho_\varepsilon` (Burke–Lewis–Overton) at the snapshots, and the tail oscillation of the
 full-batch loss. (A1) and (A3) are *observed*, never proved (spec tame-optimization.md §3.5).
 
+:func:`monitored_sgd` runs plain mini-batch SGD itself with the per-step monitor of spec §3.3 (noise
+:math:`\xi_k=d_k-\nabla F(\theta_k)` every K steps, the weighted sum :math:`S_N` and its Cauchy test, the
+energy identity, kink counts); :func:`convergence_report` accepts its run. :func:`ddkl_toy_run` is spec §3.4
+experiment 2 (the tame toy :math:`|x_1|+(x_2^2-1)^2` with Gaussian gradient noise).
+
 # NOTE [per-step monitoring]: the weighted noise sum :math:`S_N=\sum_k\alpha_k\xi_k` (Cauchy test)
-# and the energy-identity residual need the full-batch gradient at *every* step, which
-# ``tamelab.train.fit`` does not record; they are listed under ``needs`` instead of being guessed.
+# and the energy-identity residual need the full-batch gradient at every (K-th) step, which
+# ``tamelab.train.fit`` does not record; for a ``fit`` run they are listed under ``needs``. The
+# :func:`monitored_sgd` loop (plain SGD, i.i.d. batches) records them, and on its run the report adds the
+# trajectory noise tests to (A3), a row ``S`` (Cauchy test of :math:`S_N`) and the energy-identity
+# residual and kink counts to the conclusion.
 # NOTE [noise]: ``fit`` reshuffles once per epoch and draws batches without replacement, so the
 # conditional mean of the noise is zero only on average over an epoch; we report the exact
 # variance of the uniformly-sampled batch noise and a resampling test of its mean.
@@ -43,7 +51,7 @@ import copy
 import dataclasses
 import math
 import time
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import torch
@@ -52,10 +60,12 @@ from torch import nn
 from .._rng import SeedLike, np_rng, resolve_seed
 from ..errors import InputError
 from ..result import Result, Status
+from .goldstein import min_norm_hull  # noqa: F401 - the package's one min-norm-point solver, re-exported here
 
 __all__ = [
     "Hypothesis", "ConvergenceReport", "convergence_report", "schedule_hypothesis", "boundedness_hypothesis",
-    "minibatch_noise", "min_norm_hull", "sampled_stationarity", "VERDICTS",
+    "minibatch_noise", "min_norm_hull", "sampled_stationarity", "VERDICTS", "MonitoredRun", "monitored_sgd",
+    "ddkl_toy_run",
 ]
 
 VERDICTS = ("holds", "violated", "not checkable")
@@ -332,53 +342,15 @@ def minibatch_noise(model, params, X, T, loss_fn, *, batch_size: int, resamples:
             "batch_size": b, "n": n, "resamples": int(resamples)}
 
 
-def min_norm_hull(G, *, ridge: float = 1e-14) -> tuple[float, np.ndarray, float]:
-    r"""Minimum-norm point of the convex hull of the rows of ``G`` (``m × p``).
-
-    Solves :math:`\min_{\lambda\in\Delta_m}\|G^\top\lambda\|^2` through the Gram matrix
-    :math:`K=GG^\top=R^\top R` (Cholesky with ridge :math:`10^{-14}\mathrm{tr}K/m`) and NNLS on
-    :math:`[R;\,M\mathbf 1^\top]\lambda\approx[0;\,M]`, :math:`M=10^3` (spec §2.3c), then renormalises.
-    Returns ``(norm, lambda, duality_gap)`` where the gap
-    :math:`\|v\|^2-\min_i\langle g_i,v\rangle` (:math:`v=G^\top\lambda`) certifies optimality.
-    """
-    from scipy.optimize import nnls
-
-    G = np.asarray(G, dtype=np.float64)
-    if G.ndim != 2 or G.shape[0] < 1:
-        raise InputError("G", f"need an (m, p) array with m >= 1, got shape {G.shape}")
-    m = G.shape[0]
-    K = G @ G.T
-    K = K + (ridge * np.trace(K) / m + 1e-300) * np.eye(m)
-    scale = max(np.trace(K) / m, 1e-300)
-    R = np.linalg.cholesky(K / scale).T
-    M = 1e3
-    lam, _ = nnls(np.vstack([R, M * np.ones((1, m))]), np.concatenate([np.zeros(m), [M]]), maxiter=50 * m)
-    lam = lam / lam.sum()
-    # polish with a few Frank–Wolfe (away-free) steps on the exact Gram matrix
-    Kt = G @ G.T
-    for _ in range(200):
-        grad = Kt @ lam
-        i = int(np.argmin(grad))
-        d = -lam.copy()
-        d[i] += 1.0
-        dKd = float(d @ Kt @ d)
-        gap = float(lam @ grad - grad[i])
-        if gap <= 1e-15 * max(1.0, float(lam @ grad)) or dKd <= 0:
-            break
-        lam = lam + min(1.0, gap / dKd) * d
-    v = G.T @ lam
-    gap = float(v @ v - np.min(G @ v))
-    return float(np.linalg.norm(v)), lam, gap
-
-
-def sampled_stationarity(grad_fn, x: torch.Tensor, *, eps: float, m: int = 16, seed: SeedLike = 0) -> dict[str, Any]:
+def sampled_stationarity(grad_fn, x: torch.Tensor, *, eps: float, m: int = 16, seed: SeedLike = 0,
+                         method: str = "wolfe") -> dict[str, Any]:
     r"""Gradient-sampling measure :math:`\rho_\varepsilon(x)` (Burke–Lewis–Overton).
 
     Draws ``m`` points uniformly in the ball :math:`B(x,\varepsilon)` (direction normalised
     Gaussian, radius :math:`\varepsilon U^{1/p}`), evaluates ``grad_fn`` there (full batch), and
     returns the norm of the min-norm point of their hull: a sound upper bound of
     :math:`\operatorname{dist}(0,\partial_\varepsilon f(x))` (a large value does not prove
-    non-stationarity).
+    non-stationarity). The hull QP is :func:`tamelab.tame.goldstein.min_norm_hull` (``method`` "wolfe" or "nnls").
     """
     if not eps > 0 or int(m) < 1:
         raise InputError("eps/m", f"need eps > 0 and m >= 1, got eps={eps}, m={m}")
@@ -389,8 +361,421 @@ def sampled_stationarity(grad_fn, x: torch.Tensor, *, eps: float, m: int = 16, s
         d = rng.standard_normal(p)
         d *= eps * rng.uniform() ** (1.0 / p) / np.linalg.norm(d)
         rows.append(grad_fn(x + torch.as_tensor(d, dtype=x.dtype)).double().numpy())
-    rho, lam, gap = min_norm_hull(np.stack(rows))
-    return {"rho": rho, "eps": eps, "m": int(m), "duality_gap": gap, "support": int((lam > 1e-12).sum())}
+    mp = min_norm_hull(np.stack(rows), method=method)
+    return {"rho": mp.rho, "eps": eps, "m": int(m), "duality_gap": mp.duality_gap, "support": int((mp.lam > 1e-12).sum()),
+            "qp_method": mp.method, "qp_converged": mp.converged}
+
+
+def ddkl_toy_run(*, runs: int = 20, steps: int = 100_000, alpha: Callable[[int], float] | None = None, noise: float = 0.1,
+                 seed: SeedLike = 0, tail: float = 0.2, record_every: int = 10) -> dict[str, Any]:
+    r"""Spec §3.4 experiment 2: the stochastic subgradient method on the tame toy :math:`f(x)=|x_1|+(x_2^2-1)^2`.
+
+    Clarke critical points :math:`(0,\pm1)` (minima) and :math:`(0,0)`. ``runs`` independent runs (vectorised):
+    :math:`x_0\sim U(-2,2)^2`, :math:`x_{k+1}=x_k-\alpha_k(y_k+\xi_k)`, :math:`y_k=(\mathrm{sign}\,x_1,
+    4x_2(x_2^2-1))\in\partial f(x_k)`, :math:`\xi_k\sim N(0,\mathrm{noise}^2I)`; default
+    :math:`\alpha_k=0.1(k+10)^{-0.75}`. One generator ``np.random.default_rng(seed)`` draws :math:`x_0` then the
+    noise. Returns the final iterates, :math:`\max|x_{N,1}|`, :math:`\max||x_{N,2}|-1|`, the split between
+    :math:`\pm1`, and the mean/max of :math:`|x_1|` over the last ``tail`` fraction of steps (every
+    ``record_every``-th step). Spec numbers (1e5 steps, 20 seeds): :math:`\max|x_1|=1.6\cdot10^{-5}`,
+    :math:`x_2\in[-1.0001,1.0002]`; constant :math:`\alpha=0.05`: tail mean :math:`|x_1|` 0.025, max 0.061.
+    """
+    for name, v, lo in (("runs", runs, 1), ("steps", steps, 1), ("record_every", record_every, 1)):
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < lo:
+            raise InputError(name, f"must be an integer >= {lo}, got {v!r}")
+    if not (0 < tail <= 1):
+        raise InputError("tail", f"must be in (0, 1], got {tail!r}")
+    if not (noise >= 0 and math.isfinite(noise)):
+        raise InputError("noise", f"must be a finite number >= 0, got {noise!r}")
+    sched = alpha if alpha is not None else (lambda k: 0.1 * (k + 10) ** -0.75)
+    s = resolve_seed(seed)
+    t0 = time.perf_counter()
+    rng = np.random.default_rng(s)
+    x = rng.uniform(-2, 2, (int(runs), 2))
+    rec = []
+    t_tail = int((1 - tail) * steps)
+    for k in range(int(steps)):
+        g = np.stack([np.sign(x[:, 0]), 4 * x[:, 1] * (x[:, 1] ** 2 - 1)], 1)
+        x = x - sched(k) * (g + noise * rng.standard_normal(x.shape))
+        if k >= t_tail and k % record_every == 0:
+            rec.append(np.abs(x[:, 0]).copy())
+    tl = np.array(rec) if rec else np.abs(x[:, :1]).T
+    return {"runs": int(runs), "steps": int(steps), "noise": float(noise), "seed": s, "x_final": x.tolist(),
+            "max_abs_x1_final": float(np.abs(x[:, 0]).max()), "max_dist_x2_to_pm1": float(np.abs(np.abs(x[:, 1]) - 1).max()),
+            "n_at_plus_1": int((x[:, 1] > 0).sum()), "tail_mean_abs_x1": float(tl.mean()), "tail_max_abs_x1": float(tl.max()),
+            "seconds": time.perf_counter() - t0}
+
+
+# ----------------------------------------------------------------------------- per-step monitored SGD (A3, energy)
+
+#: level of the Bonferroni-corrected t-tests of zero noise mean (trajectory and resampled batches)
+NOISE_TTEST_LEVEL = 1e-3
+#: the recorded E||xi||^2 counts as bounded when its mean over the last dyadic window is at most this
+#: multiple of the largest mean over the earlier windows
+NOISE_VAR_GROWTH = 2.0
+#: the weighted noise sum counts as Cauchy when the windowed quadratic variation decays at least like N^-0.05
+CAUCHY_MAX_SLOPE = -0.05
+#: the energy identity counts as consistent below this relative residual (spec: << 1 for small full-batch steps)
+ENERGY_REL_TOL = 0.1
+
+
+@dataclasses.dataclass
+class MonitoredRun(Result):
+    r"""Plain mini-batch SGD run by :func:`monitored_sgd` with the per-step DDKL monitor (spec §3.3).
+
+    It quacks like a :class:`tamelab.train.TrainResult` (``history``, ``snapshots``, ``snapshot_steps``,
+    ``config``, ``model``, ``train``) so :func:`convergence_report` reads it, and it carries
+    ``noise_monitor`` — the noise, weighted-noise-sum and energy-identity measurements — which makes
+    (A3), the Cauchy test of :math:`S_N` and the energy row checkable there.
+
+    Attributes:
+        config: ``optimizer`` ("sgd"), ``schedule``/``lr``/``schedule_b``/``schedule_p``, ``loss``,
+            ``batch_size``, ``steps``, ``noise_every`` (K), ``sampling`` ("iid"), ``dtype``.
+        history: per step (``step`` = k + 1, after the update): ``lr`` (α_k), ``loss`` (batch loss at θ_k),
+            ``param_norm`` (‖θ_{k+1}‖), ``kinks`` (exact zeros at ReLU inputs in the batch forward pass).
+        noise_steps: the steps k (θ_k before its update) where the full-batch gradient was computed;
+            ``noise_alpha``, ``noise_sq`` (‖ξ_k‖²), ``full_loss``, ``full_grad_norm``, ``inner`` (⟨ḡ_k, d_k⟩).
+        noise_monitor: ``mean_test``, ``resample_tests``, ``variance``, ``noise_sum``, ``energy``, ``kinks``.
+    """
+
+    kind = "monitored_sgd"
+
+    config: dict[str, Any] = dataclasses.field(default_factory=dict)
+    history: dict[str, list] = dataclasses.field(default_factory=dict)
+    snapshot_steps: list[int] = dataclasses.field(default_factory=list)
+    noise_steps: list[int] = dataclasses.field(default_factory=list)
+    noise_alpha: list[float] = dataclasses.field(default_factory=list)
+    noise_sq: list[float] = dataclasses.field(default_factory=list)
+    full_loss: list[float] = dataclasses.field(default_factory=list)
+    full_grad_norm: list[float] = dataclasses.field(default_factory=list)
+    inner: list[float] = dataclasses.field(default_factory=list)
+    final_full_loss: float = float("nan")
+    noise_monitor: dict[str, Any] = dataclasses.field(default_factory=dict)
+    snapshots: list[dict[str, torch.Tensor]] = dataclasses.field(default_factory=list, repr=False)
+    noise: np.ndarray | None = dataclasses.field(default=None, repr=False)
+    noise_sum_path: np.ndarray | None = dataclasses.field(default=None, repr=False)
+    model: Any = dataclasses.field(default=None, repr=False)
+    train: Any = dataclasses.field(default=None, repr=False)
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        out = {"noise_steps": np.asarray(self.noise_steps, dtype=np.int64), "noise_sq": np.asarray(self.noise_sq),
+               "noise_alpha": np.asarray(self.noise_alpha), "inner": np.asarray(self.inner)}
+        if self.noise is not None:
+            out["noise"] = self.noise
+        if self.noise_sum_path is not None:
+            out["noise_sum_path"] = self.noise_sum_path
+        return out
+
+
+def _t_test_zero_mean(Z: np.ndarray) -> dict[str, Any]:
+    """Per-coordinate one-sample t-tests of zero mean, Bonferroni-combined over coordinates."""
+    from scipy import stats
+
+    R, p = Z.shape
+    if R < 3:
+        return {"n": R, "p_value": None, "rejects": None, "why": "need >= 3 noise vectors"}
+    mu, sd = Z.mean(0), Z.std(0, ddof=1)
+    live = sd > 1e-300
+    if not live.any():
+        zero = bool(np.all(np.abs(mu) <= 1e-300))
+        return {"n": R, "p_value": 1.0 if zero else 0.0, "rejects": not zero, "max_abs_t": 0.0, "coordinates": 0,
+                "why": "noise identically zero (full-batch steps)" if zero else "constant nonzero noise"}
+    t = mu[live] / (sd[live] / math.sqrt(R))
+    pmin = float(2 * stats.t.sf(np.abs(t).max(), R - 1))
+    pv = min(1.0, pmin * int(live.sum()))
+    return {"n": R, "p_value": pv, "rejects": bool(pv < NOISE_TTEST_LEVEL), "max_abs_t": float(np.abs(t).max()),
+            "coordinates": int(live.sum()), "level": NOISE_TTEST_LEVEL}
+
+
+def _dyadic_windows(noise_steps: np.ndarray, min_points: int = 4) -> list[tuple[int, int, int]]:
+    """``(N, i_lo, i_hi)``: recorded indices with ``N/2 < k + 1 <= N`` for N = last, last/2, ... (>= min_points each)."""
+    k1 = noise_steps.astype(np.float64) + 1.0
+    out = []
+    N = float(k1[-1])
+    while True:
+        sel = np.nonzero((k1 > N / 2) & (k1 <= N))[0]
+        if sel.size < min_points:
+            break
+        out.append((int(N), int(sel[0]), int(sel[-1]) + 1))
+        N /= 2
+    return out[::-1]
+
+
+def _noise_sum_stats(steps: np.ndarray, alpha: np.ndarray, Xi: np.ndarray | None, sq: np.ndarray, K: int,
+                     S_path: np.ndarray | None) -> dict[str, Any]:
+    r"""Cauchy test of :math:`S_N=K\sum\alpha_k\xi_k` over dyadic horizons (observed increments and their
+    quadratic variation :math:`Q_N=K(\sum_{N/2<k\le N}\alpha_k^2\|\xi_k\|^2)^{1/2}`)."""
+    wins = _dyadic_windows(steps)
+    if sq.size and not np.any(sq > 0):
+        return {"windows": len(wins), "cauchy": True, "qv_loglog_slope": None, "increment_loglog_slope": None,
+                "why": "noise identically zero (full-batch steps): S_N = 0"}
+    if len(wins) < 3:
+        return {"windows": len(wins), "cauchy": None, "why": "need >= 3 dyadic windows of >= 4 recorded steps"}
+    N = np.array([w[0] for w in wins], dtype=np.float64)
+    Q = np.array([K * math.sqrt(float((alpha[a:b] ** 2 * sq[a:b]).sum())) for _, a, b in wins])
+    inc = None
+    if S_path is not None:
+        inc = np.array([float(np.linalg.norm(S_path[b - 1] - (S_path[a - 1] if a > 0 else 0.0))) for _, a, b in wins])
+    lq = np.log(np.maximum(Q, 1e-300))
+    slope_q = float(np.polyfit(np.log(N), lq, 1)[0])
+    slope_inc = float(np.polyfit(np.log(N), np.log(np.maximum(inc, 1e-300)), 1)[0]) if inc is not None else None
+    cauchy = bool(slope_q < CAUCHY_MAX_SLOPE and Q[-1] < Q[0])
+    return {"windows": len(wins), "horizons": N.astype(int).tolist(), "quadratic_variation": Q.tolist(),
+            "increments": inc.tolist() if inc is not None else None, "qv_loglog_slope": slope_q,
+            "increment_loglog_slope": slope_inc, "last_increment": float(inc[-1]) if inc is not None else None,
+            "qv_last_over_first": float(Q[-1] / Q[0]) if Q[0] > 0 else None, "cauchy": cauchy,
+            "threshold_slope": CAUCHY_MAX_SLOPE, "scale": f"S_N = {K} * sum over recorded k of alpha_k xi_k"}
+
+
+def monitored_sgd(
+    model: nn.Module,
+    X,
+    y,
+    *,
+    loss: str = "mse",
+    lr: float,
+    schedule: str = "robbins_monro",
+    schedule_b: float = 1.0,
+    schedule_p: float = 0.75,
+    steps: int,
+    batch_size: int,
+    noise_every: int = 1,
+    seed: SeedLike = 0,
+    dtype: torch.dtype = torch.float64,
+    snapshots: int = 9,
+    resamples: int = 100,
+    keep_noise: bool | None = None,
+) -> MonitoredRun:
+    r"""Plain mini-batch SGD :math:`\theta_{k+1}=\theta_k-\alpha_kd_k` with the per-step DDKL monitor (spec §3.3).
+
+    :math:`d_k` is the gradient of the loss on a batch :math:`B_k` of ``batch_size`` distinct indices drawn
+    uniformly, independently at every step (``np.random.default_rng(seed)``, ``rng.choice(n, b,
+    replace=False)`` per step; ``batch_size = n`` is gradient descent on the data in order, ξ ≡ 0), so
+    :math:`\mathbb E[d_k\mid\mathcal F_k]=\bar g_k:=\nabla F(\theta_k)` exactly: martingale-difference noise by
+    construction, unlike per-epoch reshuffling. Every ``noise_every`` = K
+    steps (k = 0, K, 2K, …) the full-batch gradient :math:`\bar g_k` is computed and recorded with
+
+    * the noise :math:`\xi_k=d_k-\bar g_k`, :math:`\|\xi_k\|^2` and :math:`\langle\bar g_k,d_k\rangle`;
+    * the weighted noise sum, **scaled by K**, :math:`S_N=K\sum_{k\le N,\,K\mid k}\alpha_k\xi_k` — exact for
+      K = 1, else the every-K-th-term estimate of :math:`\sum_{k\le N}\alpha_k\xi_k` (same mean, K times its
+      variance). Cauchy test over dyadic horizons: the observed increments :math:`\|S_N-S_{N/2}\|` and their
+      quadratic variation :math:`Q_N=K(\sum_{N/2<k\le N}\alpha_k^2\|\xi_k\|^2)^{1/2}` (the scale of the increment
+      for martingale differences). :math:`\alpha_k=c(k+k_0)^{-a}` gives :math:`Q_N\propto N^{1/2-a}`: shrinking
+      for :math:`a>1/2`, growing like :math:`N^{1/2}` for a constant step. Verdict ``cauchy`` when the log–log
+      slope of :math:`Q_N` is below ``CAUCHY_MAX_SLOPE`` and :math:`Q` decreased;
+    * zero mean: per-coordinate t-tests of the recorded :math:`\xi_k` (a martingale-difference sequence),
+      Bonferroni-combined, level ``NOISE_TTEST_LEVEL``; and the same test on ``resamples`` fresh batches at
+      :math:`\theta_0` and :math:`\theta_N` (``np.random.default_rng([seed, 2])``);
+    * boundedness of :math:`\mathbb E\|\xi\|^2`: mean of :math:`\|\xi_k\|^2` per dyadic window, bounded when the
+      last is at most ``NOISE_VAR_GROWTH`` × the largest earlier one;
+    * the energy identity (Lyapunov property, small steps):
+      :math:`r=F(\theta_N)-F(\theta_0)+K\sum_{K\mid k}\alpha_k\langle\bar g_k,d_k\rangle`, relative to
+      :math:`K\sum\alpha_k|\langle\bar g_k,d_k\rangle|`. For a quadratic :math:`F` with Hessian :math:`H` and K = 1,
+      :math:`r=\sum_k\frac{\alpha_k^2}2d_k^\top Hd_k` exactly, so :math:`r/\text{scale}=O(\alpha)`.
+
+    Exact kink hits (zeros at ``nn.ReLU`` inputs in the batch forward pass) are counted per step: zero
+    everywhere means AD-SGD was plain SGD on this run (Bolte–Pauwels).
+
+    Args:
+        model: an ``nn.Module`` (copied, cast to ``dtype``; the caller's model is not changed).
+        X, y: data (arrays or tensors); ``loss="mse"``: real targets (``(n,)`` is read as ``(n, 1)``);
+            ``"cross_entropy"``: integer labels.
+        lr, schedule, schedule_b, schedule_p: the step sizes, :func:`tamelab.train.make_schedule`
+            (``robbins_monro``: ``lr / (schedule_b + k)**schedule_p``).
+        steps: number of SGD steps N; batch_size: b (``b = n`` gives full-batch GD, ξ ≡ 0).
+        noise_every: K >= 1. seed: batch sampling seed (recorded). snapshots: parameter snapshots kept
+            (evenly spaced, first and last included) for :func:`convergence_report`.
+        resamples: fresh batches per resampling t-test. keep_noise: keep the ξ vectors (default: when
+            (N/K)·p <= 5e6).
+    """
+    from .._numerics import one_thread
+    from ..data import Dataset
+    from ..train import make_schedule
+    from .bertoin2021relu import KinkCounter
+
+    t0 = time.perf_counter()
+    if loss not in ("mse", "cross_entropy"):
+        raise InputError("loss", f"unknown loss {loss!r}", "use mse or cross_entropy")
+    if not isinstance(model, nn.Module):
+        raise InputError("model", f"must be a torch nn.Module, got {type(model).__name__}")
+    for name, v, lo in (("steps", steps, 1), ("batch_size", batch_size, 1), ("noise_every", noise_every, 1),
+                        ("snapshots", snapshots, 2), ("resamples", resamples, 3)):
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < lo:
+            raise InputError(name, f"must be an integer >= {lo}, got {v!r}")
+    if not (isinstance(lr, (int, float)) and math.isfinite(lr) and lr > 0):
+        raise InputError("lr", f"must be a finite number > 0, got {lr!r}")
+    sch = make_schedule(schedule, float(lr), b=float(schedule_b), p=float(schedule_p))
+    s = resolve_seed(seed)
+    Xt = torch.as_tensor(np.asarray(X) if not isinstance(X, torch.Tensor) else X).to(dtype)
+    if Xt.ndim != 2:
+        raise InputError("X", f"must be 2-D (n, d), got shape {tuple(Xt.shape)}")
+    n = int(Xt.shape[0])
+    yt = torch.as_tensor(np.asarray(y) if not isinstance(y, torch.Tensor) else y)
+    if yt.shape[0] != n:
+        raise InputError("y", f"has {yt.shape[0]} rows but X has {n}", "lengths must match")
+    if loss == "mse":
+        yt = yt.to(dtype)
+        if yt.ndim == 1:
+            yt = yt[:, None]
+        loss_fn = nn.functional.mse_loss
+        ds = Dataset(Xt.numpy(), None, yt.numpy(), name="monitored_sgd")
+    else:
+        yt = yt.long()
+        loss_fn = nn.functional.cross_entropy
+        ds = Dataset(Xt.numpy(), yt.numpy(), None, name="monitored_sgd")
+    b = int(batch_size)
+    if b > n:
+        raise InputError("batch_size", f"must be <= n = {n}, got {b}")
+    K, N = int(noise_every), int(steps)
+    m64 = copy.deepcopy(model).to(dtype)
+    m64.eval()
+    names = [k for k, _ in m64.named_parameters()]
+    theta = {k: v.detach().clone() for k, v in m64.named_parameters()}
+    p_dim = sum(v.numel() for v in theta.values())
+    n_rec = (N - 1) // K + 1
+    keep = (n_rec * p_dim <= 5_000_000) if keep_noise is None else bool(keep_noise)
+    try:
+        with torch.no_grad():
+            loss_fn(torch.func.functional_call(m64, theta, (Xt[:1],)), yt[:1])
+    except Exception as e:  # noqa: BLE001
+        raise InputError("model", f"does not accept the data: {type(e).__name__}: {e}", "match the input width and outputs") from None
+
+    def grad_at(th, idx=None):
+        q = {k: v.clone().requires_grad_(True) for k, v in th.items()}
+        xb, yb = (Xt, yt) if idx is None else (Xt[idx], yt[idx])
+        val = loss_fn(torch.func.functional_call(m64, q, (xb,)), yb)
+        g = torch.autograd.grad(val, [q[k] for k in names])
+        return float(val.detach()), torch.cat([x.reshape(-1) for x in g]).to(torch.float64)
+
+    snap_at = set(np.linspace(0, N, int(snapshots)).round().astype(int).tolist())
+    snaps, snap_steps = [], []
+    rng = np.random.default_rng(s)
+    hist: dict[str, list] = {"step": [], "lr": [], "loss": [], "param_norm": [], "kinks": []}
+    rec_k, rec_a, rec_sq, rec_F, rec_gn, rec_inner = [], [], [], [], [], []
+    xis, S_path = [], []
+    S = torch.zeros(p_dim, dtype=torch.float64)
+    F0 = None
+    with one_thread(), KinkCounter(m64) as kc:  # small kernels: one intra-op thread (restored afterwards)
+        for k in range(N):
+            if k in snap_at:
+                snaps.append({kk: v.clone() for kk, v in theta.items()})
+                snap_steps.append(k)
+            a = sch(k)
+            idx = torch.as_tensor(rng.choice(n, b, replace=False)) if b < n else None  # b = n: GD, whole data in order
+            bl, d = grad_at(theta, idx)
+            kinks = sum(kc.step().values())
+            if k % K == 0:
+                Fk, gbar = grad_at(theta)
+                kc.step()  # the full-batch pass is not part of the SGD step
+                if F0 is None:
+                    F0 = Fk
+                xi = d - gbar
+                S = S + K * a * xi
+                rec_k.append(k)
+                rec_a.append(a)
+                rec_sq.append(float(xi @ xi))
+                rec_F.append(Fk)
+                rec_gn.append(float(gbar.norm()))
+                rec_inner.append(float(gbar @ d))
+                if keep:
+                    xis.append(xi.numpy())
+                    S_path.append(S.numpy().copy())
+            i = 0
+            for kk in names:  # θ_{k+1} = θ_k − α_k d_k
+                nk = theta[kk].numel()
+                theta[kk] = theta[kk] - a * d[i:i + nk].view_as(theta[kk]).to(theta[kk].dtype)
+                i += nk
+            hist["step"].append(k + 1)
+            hist["lr"].append(a)
+            hist["loss"].append(bl)
+            hist["param_norm"].append(float(torch.sqrt(sum((v.double() ** 2).sum() for v in theta.values()))))
+            hist["kinks"].append(int(kinks))
+        kc.step()
+    if N in snap_at:
+        snaps.append({kk: v.clone() for kk, v in theta.items()})
+        snap_steps.append(N)
+    FN, gN = grad_at(theta)
+    steps_arr, alpha_arr, sq_arr = np.asarray(rec_k), np.asarray(rec_a), np.asarray(rec_sq)
+    Xi = np.stack(xis) if keep else None
+    Sp = np.stack(S_path) if keep else None
+    mon: dict[str, Any] = {"noise_every": K, "recorded": len(rec_k), "p": p_dim,
+                           "sampling": "iid uniform batches (distinct indices), independent across steps"}
+    # zero mean along the trajectory and on fresh batches
+    if Xi is not None:
+        mon["mean_test"] = _t_test_zero_mean(Xi)
+    else:
+        mon["mean_test"] = {"p_value": None, "rejects": None, "why": "noise vectors not kept (keep_noise=False)"}
+    rng2 = np.random.default_rng([s, 2])
+    rts = []
+    for label, th in (("theta_0", snaps[0]), ("theta_N", theta)):
+        _, gb = grad_at(th)
+        Z = np.stack([(grad_at(th, torch.as_tensor(rng2.choice(n, b, replace=False)) if b < n else None)[1] - gb).numpy()
+                      for _ in range(int(resamples))])
+        rts.append({"at": label, **_t_test_zero_mean(Z), "resamples": int(resamples), "noise_var": float((Z**2).sum(1).mean())})
+    mon["resample_tests"] = rts
+    # E||xi||^2 bounded
+    wins = _dyadic_windows(steps_arr, min_points=2)
+    wm = [float(sq_arr[a:b_].mean()) for _, a, b_ in wins]
+    if len(wm) >= 2:
+        growth = wm[-1] / max(max(wm[:-1]), 1e-300) if max(wm[:-1]) > 0 else (0.0 if wm[-1] == 0 else math.inf)
+        mon["variance"] = {"window_horizons": [w[0] for w in wins], "window_mean_sq": wm, "max_sq": float(sq_arr.max()),
+                           "last_over_max_previous": growth, "bounded": bool(growth <= NOISE_VAR_GROWTH),
+                           "threshold": NOISE_VAR_GROWTH}
+    else:
+        mon["variance"] = {"window_mean_sq": wm, "max_sq": float(sq_arr.max()), "bounded": None, "why": "need >= 2 windows"}
+    mon["noise_sum"] = {**_noise_sum_stats(steps_arr, alpha_arr, Xi, sq_arr, K, Sp), "S_N_norm": float(S.norm())}
+    # energy identity
+    first_order = K * float((alpha_arr * np.asarray(rec_inner)).sum())
+    scale = K * float((alpha_arr * np.abs(np.asarray(rec_inner))).sum())
+    resid = FN - F0 + first_order
+    rel = abs(resid) / scale if scale > 0 else (0.0 if resid == 0 else math.inf)
+    mon["energy"] = {"F_0": F0, "F_N": FN, "sum_alpha_inner": first_order, "residual": resid, "relative_residual": rel,
+                     "scale": scale, "exact_sum": K == 1, "consistent": bool(rel < ENERGY_REL_TOL), "threshold": ENERGY_REL_TOL,
+                     "full_batch": b == n}
+    kk_ = np.asarray(hist["kinks"])
+    mon["kinks"] = {"total": int(kk_.sum()), "steps_with_kinks": int((kk_ > 0).sum()), "ad_sgd_is_sgd": bool((kk_ == 0).all())}
+    cfg = {"optimizer": "sgd", "schedule": schedule, "lr": float(lr), "schedule_b": float(schedule_b), "schedule_p": float(schedule_p),
+           "loss": loss, "batch_size": b, "steps": N, "noise_every": K, "sampling": "iid", "seed": s,
+           "dtype": str(dtype).replace("torch.", ""), "n": n, "p": p_dim}
+    if isinstance(m64, nn.Sequential):
+        lin = [mod for mod in m64 if isinstance(mod, nn.Linear)]
+        if lin and len(lin) == sum(isinstance(mod, nn.Linear) for mod in m64.modules()):
+            cfg["widths"] = [lin[0].in_features] + [mod.out_features for mod in lin]
+    run = MonitoredRun(status=Status.OK, seed=s, config=cfg, history=hist, snapshot_steps=snap_steps, noise_steps=rec_k,
+                       noise_alpha=rec_a, noise_sq=rec_sq, full_loss=rec_F, full_grad_norm=rec_gn, inner=rec_inner,
+                       final_full_loss=FN, noise_monitor=mon, snapshots=snaps, noise=Xi, noise_sum_path=Sp, model=m64, train=ds)
+    run.seconds = time.perf_counter() - t0
+    return run
+
+
+def _fmt3(v) -> str:
+    return "n/a" if v is None else f"{v:.3g}"
+
+
+def _monitored_hypotheses(mon: dict[str, Any]) -> tuple[dict[str, Any], Hypothesis]:
+    """(A3) evidence from a monitored trajectory, and the Cauchy row of the weighted noise sum."""
+    mt, rts, var = mon["mean_test"], mon["resample_tests"], mon["variance"]
+    rejects = [r["at"] for r in rts if r.get("rejects")] + (["trajectory"] if mt.get("rejects") else [])
+    ev = {"trajectory_mean_test_p": mt.get("p_value"), "resample_tests_p": {r["at"]: r.get("p_value") for r in rts},
+          "variance_last_over_max_previous": var.get("last_over_max_previous"), "variance_bounded": var.get("bounded"),
+          "max_noise_sq": var.get("max_sq"), "noise_every": mon["noise_every"], "recorded": mon["recorded"]}
+    ns = mon["noise_sum"]
+    name = "weighted noise sum S_N = sum alpha_k xi_k converges (Cauchy, observed)"
+    ev_s = {k: ns.get(k) for k in ("horizons", "quadratic_variation", "increments", "qv_loglog_slope", "increment_loglog_slope",
+                                   "qv_last_over_first", "S_N_norm", "scale")}
+    if ns.get("cauchy") is None:
+        hs = Hypothesis("S", name, "not checkable", ns.get("why", "too few recorded steps"), ev_s)
+    elif ns.get("qv_loglog_slope") is None:
+        hs = Hypothesis("S", name, "holds", ns["why"], ev_s)
+    elif ns["cauchy"]:
+        inc = ns["increment_loglog_slope"]
+        hs = Hypothesis("S", name, "holds", f"quadratic variation of S_N over dyadic windows decays like N^{ns['qv_loglog_slope']:.2f} "
+                        f"(increments ||S_N - S_N/2||: {'slope ' + format(inc, '.2f') if inc is not None else 'not kept'}); "
+                        "observed, not proved", ev_s)
+    else:
+        hs = Hypothesis("S", name, "violated", f"quadratic variation of S_N over dyadic windows does not shrink (slope "
+                        f"{ns['qv_loglog_slope']:.2f} >= {CAUCHY_MAX_SLOPE}): sum alpha^2 E||xi||^2 not observed finite", ev_s)
+    ev["rejecting"] = rejects
+    return ev, hs
 
 
 # ----------------------------------------------------------------------------- the report
@@ -453,9 +838,11 @@ def convergence_report(
         boundedness_hypothesis(h["step"], h["param_norm"]),
     ]
     rep = ConvergenceReport(status=Status.OK, seed=s, method=cfg.get("optimizer", "?"), schedule=hyps[1].evidence)
-    rep.needs = [
+    mon = getattr(train_result, "noise_monitor", None) or None
+    rep.needs = [] if mon else [
         "full-batch gradient at every step (or every K steps) to form xi_k = d_k - grad F(x_k): Cauchy test of "
-        "S_N = sum alpha_k xi_k and the energy-identity residual F(x_K) - F(x_0) + sum alpha_k <grad F, d_k>",
+        "S_N = sum alpha_k xi_k and the energy-identity residual F(x_K) - F(x_0) + sum alpha_k <grad F, d_k> "
+        "(run tamelab.tame.davis2020stochastic.monitored_sgd)",
         "per-step kink counts (pre-activations exactly 0) to tell AD-SGD (Bolte–Pauwels) from SGD",
     ]
     ds = data if data is not None else getattr(train_result, "train", None)
@@ -496,7 +883,27 @@ def convergence_report(
     varmax = max(x["noise_var_exact"] for x in noise)
     ev3 = {"max_mean_ratio": max(ratios), "max_noise_var": varmax, "noise_var_by_step": {x["step"]: x["noise_var_exact"] for x in noise},
            "sampling": "per-epoch reshuffle, batches without replacement"}
-    if bs >= X.shape[0]:
+    row_s = None
+    if mon:
+        ev_m, row_s = _monitored_hypotheses(mon)
+        ev3.update({"sampling": mon["sampling"], "monitored": ev_m})
+        bad_m = ev_m["rejecting"] or ev_m["variance_bounded"] is False
+    a3_name = "martingale-difference noise with bounded conditional variance"
+    if mon and bs < X.shape[0]:
+        g3 = _fmt3
+        if bad_m or fails or not math.isfinite(varmax):
+            where = ev_m["rejecting"] + [f"snapshot step {st}" for st in fails]
+            hyps.append(Hypothesis("A3", a3_name, "violated",
+                                   f"zero-mean test rejected ({', '.join(where) or 'none'}) or E||xi||^2 growing "
+                                   f"(last/max previous window {g3(ev_m['variance_last_over_max_previous'])})", ev3))
+        else:
+            p_rs = [v for v in ev_m["resample_tests_p"].values() if v is not None]
+            hyps.append(Hypothesis("A3", a3_name, "holds",
+                                   f"i.i.d. batches make E[d_k | F_k] = grad F(theta_k) exactly; recorded xi_k = d_k - grad F(theta_k) "
+                                   f"at {ev_m['recorded']} steps: t-test of zero mean p = {g3(ev_m['trajectory_mean_test_p'])} "
+                                   f"(trajectory), resampled batches p = {g3(min(p_rs) if p_rs else None)}; E||xi||^2 not growing "
+                                   f"(last/max previous window {g3(ev_m['variance_last_over_max_previous'])}); observed", ev3))
+    elif bs >= X.shape[0]:
         hyps.append(Hypothesis("A3", "martingale-difference noise with bounded conditional variance", "holds",
                                "full-batch steps: xi_k = 0", ev3))
     elif not fails and math.isfinite(varmax):
@@ -507,6 +914,8 @@ def convergence_report(
     else:
         hyps.append(Hypothesis("A3", "martingale-difference noise with bounded conditional variance", "violated",
                                f"resampled noise mean not consistent with 0 at steps {fails} (max ratio {max(ratios):.2f}) or unbounded variance", ev3))
+    if row_s is not None:
+        hyps.append(row_s)
     hyps.append(_tameness_hypothesis(model, loss))
     rep.hypotheses = hyps
     # evidence: rho_eps
@@ -547,6 +956,12 @@ def convergence_report(
         "loss_first": float(F[0]), "loss_last": float(F[-1]), "tail_oscillation_last_20pct": osc_last,
         "tail_oscillation_prev_20pct": osc_prev, "relative_tail_oscillation": rel_osc, "values_converging": converging,
     }
+    if mon:
+        en = mon["energy"]
+        concl.update({"energy_identity_residual": en["residual"], "energy_identity_relative_residual": en["relative_residual"],
+                      "energy_identity_consistent": en["consistent"], "energy_identity_exact_sum": en["exact_sum"],
+                      "energy_identity_full_batch": en["full_batch"], "kink_steps": mon["kinks"]["steps_with_kinks"],
+                      "ad_sgd_is_sgd": mon["kinks"]["ad_sgd_is_sgd"]})
     if lojasiewicz and len(F) >= 8:
         from .lojasiewicz import estimate_lojasiewicz
 

@@ -16,8 +16,11 @@ Since every :math:`g_i\in\partial_\varepsilon f(x)`, :math:`\mathrm{dist}(0,\par
 a small :math:`\rho` certifies :math:`(\varepsilon,\rho)`-stationarity; a large one proves nothing (the samples may
 miss pieces).
 
-The QP is solved exactly by Wolfe's minimum-norm-point algorithm (finite active-set method) on the Gram
-matrix; the result carries its KKT certificate: :math:`\lambda\ge0`, :math:`\sum\lambda=1`, and the duality gap
+The QP is solved by :func:`min_norm_hull`, the package's single min-norm-point solver, with two methods
+(spec §2.3c, step 3): ``method="wolfe"`` (default), Wolfe's minimum-norm-point algorithm (finite active-set
+method) on the Gram matrix; ``method="nnls"``, the Cholesky factor :math:`K=R^\top R` and NNLS on
+:math:`[R;\,M\mathbf 1^\top]\lambda\approx[0;\,M]`, :math:`M=10^3`, renormalised and polished by Frank–Wolfe
+steps. Both results carry the same KKT certificate: :math:`\lambda\ge0`, :math:`\sum\lambda=1`, and the duality gap
 :math:`\lambda^\top K\lambda-\min_i(K\lambda)_i\ge0` (zero exactly at the optimum; it bounds the suboptimality),
 plus Wolfe's lower bound :math:`\rho\ge\min_i(K\lambda)_i/\|x\|`. :func:`min_norm_hull_exact` is the exact
 rational reference (enumeration of all faces with ``fractions.Fraction``) used by the tests.
@@ -45,7 +48,7 @@ from .._rng import SeedLike, np_rng, resolve_seed
 from ..errors import InputError
 from ..result import Result, Status
 
-__all__ = ["MinNormPoint", "min_norm_hull", "min_norm_hull_exact", "sample_ball", "GoldsteinResult",
+__all__ = ["MinNormPoint", "min_norm_hull", "MIN_NORM_METHODS", "min_norm_hull_exact", "sample_ball", "GoldsteinResult",
            "goldstein_stationarity", "model_loss_function", "stationarity", "ad_clarke_probe", "ad_vs_clarke_examples"]
 
 #: duality-gap tolerance of the QP, relative to max_i K_ii
@@ -72,6 +75,11 @@ class MinNormPoint:
     converged: bool
     method: str = "wolfe"
 
+    def __iter__(self):
+        """Legacy tuple form ``rho, lam, duality_gap = min_norm_hull(G)`` (the former NNLS solver of
+        :mod:`tamelab.tame.davis2020stochastic` returned this triple)."""
+        return iter((self.rho, self.lam, self.duality_gap))
+
     def certificate(self) -> dict[str, Any]:
         return {"lambda_support": int((self.lam > 0).sum()), "simplex_residual": self.simplex_residual,
                 "duality_gap": self.duality_gap, "complementarity": self.complementarity, "rho_lower": self.rho_lower,
@@ -96,25 +104,59 @@ def _gram(G) -> np.ndarray:
     return G @ G.T
 
 
-def min_norm_hull(G=None, *, K: np.ndarray | None = None, tol: float = QP_GAP_RTOL, max_iter: int | None = None) -> MinNormPoint:
+MIN_NORM_METHODS = ("wolfe", "nnls")
+
+
+def min_norm_hull(G=None, *, K: np.ndarray | None = None, tol: float = QP_GAP_RTOL, max_iter: int | None = None,
+                  method: str = "wolfe", ridge: float = 1e-14) -> MinNormPoint:
     r"""Minimum-norm point of the convex hull of the rows of ``G`` (or of the points with Gram matrix ``K``).
 
-    Wolfe's algorithm: keep a corral S of affinely independent points and the affine minimiser of aff(S);
-    add the point minimising ⟨x, g_i⟩ while ‖x‖² − min_i⟨x, g_i⟩ > tol·max_i‖g_i‖²; drop points whose weight
-    would become negative. Finite in exact arithmetic; here float64 with a duality-gap stopping test.
+    Solves :math:`\min_{\lambda\in\Delta_m}\lambda^\top K\lambda`, :math:`K=GG^\top` (spec §2.3c step 3):
+
+    * ``method="wolfe"`` (default): Wolfe's algorithm — keep a corral S of affinely independent points and
+      the affine minimiser of aff(S); add the point minimising ⟨x, g_i⟩ while
+      ‖x‖² − min_i⟨x, g_i⟩ > tol·‖x‖²; drop points whose weight would become negative. Finite in exact
+      arithmetic; here float64 with a duality-gap stopping test.
+    * ``method="nnls"``: Cholesky :math:`K+rI=R^\top R` (ridge :math:`r=` ``ridge``·tr K/m), NNLS on
+      :math:`[R;\,M\mathbf 1^\top]\lambda\approx[0;\,M]`, :math:`M=10^3`, renormalise, then at most 200
+      Frank–Wolfe steps on the exact Gram matrix (exact line search) to polish.
+
+    Both return the same :class:`MinNormPoint` (KKT certificate: simplex residual, duality gap
+    :math:`\lambda^\top K\lambda-\min_i(K\lambda)_i`, complementarity, Wolfe's lower bound). The result also
+    unpacks as the legacy triple ``rho, lam, duality_gap``.
 
     Example:
         >>> round(min_norm_hull(np.array([[1.0, 2.0], [1.0, -2.0]])).rho, 12)
         1.0
+        >>> round(min_norm_hull(np.array([[1.0, 2.0], [1.0, -2.0]]), method="nnls").rho, 12)
+        1.0
     """
+    if method not in MIN_NORM_METHODS:
+        raise InputError("method", f"unknown min-norm-point method {method!r}", f"use one of {', '.join(MIN_NORM_METHODS)}")
     Gm = None
     if K is None:
         K = _gram(G)
         Gm = np.asarray(G, dtype=np.float64)
     K = np.asarray(K, dtype=np.float64)
+    if K.ndim != 2 or K.shape[0] != K.shape[1] or K.shape[0] < 1:
+        raise InputError("K", f"expected a square (m, m) Gram matrix with m >= 1, got shape {K.shape}")
     m = K.shape[0]
     scale = max(float(np.max(np.diag(K))), 1e-300)
-    max_iter = max_iter or 50 * m + 100
+    if method == "nnls":
+        lam, it = _nnls_weights(K, ridge)
+    else:
+        lam, it = _wolfe_weights(K, tol, max_iter or 50 * m + 100)
+    q, simplex, gap, comp = _kkt(K, lam)
+    # with G at hand, ‖Gᵀλ‖ is accurate to rounding; sqrt(λᵀKλ) only to sqrt(rounding · max K_ii)
+    rho = float(np.linalg.norm(Gm.T @ lam)) if Gm is not None else math.sqrt(max(q, 0.0))
+    lower = max(0.0, float((K @ lam).min())) / rho if rho > 0 else 0.0
+    converged = gap <= max(tol * q, tol * scale)
+    return MinNormPoint(rho, lam, min(lower, rho), simplex, max(gap, 0.0), comp, it, bool(converged), method)
+
+
+def _wolfe_weights(K: np.ndarray, tol: float, max_iter: int) -> tuple[np.ndarray, int]:
+    m = K.shape[0]
+    scale = max(float(np.max(np.diag(K))), 1e-300)
     j = int(np.argmin(np.diag(K)))
     S = [j]
     w = np.array([1.0])
@@ -158,13 +200,31 @@ def min_norm_hull(G=None, *, K: np.ndarray | None = None, tol: float = QP_GAP_RT
                 break
     lam = np.zeros(m)
     lam[S] = np.maximum(w, 0)
-    lam /= lam.sum()
-    q, simplex, gap, comp = _kkt(K, lam)
-    # with G at hand, ‖Gᵀλ‖ is accurate to rounding; sqrt(λᵀKλ) only to sqrt(rounding · max K_ii)
-    rho = float(np.linalg.norm(Gm.T @ lam)) if Gm is not None else math.sqrt(max(q, 0.0))
-    lower = max(0.0, float((K @ lam).min())) / rho if rho > 0 else 0.0
-    converged = gap <= max(tol * q, tol * scale)
-    return MinNormPoint(rho, lam, min(lower, rho), simplex, max(gap, 0.0), comp, it, bool(converged))
+    return lam / lam.sum(), it
+
+
+def _nnls_weights(K: np.ndarray, ridge: float) -> tuple[np.ndarray, int]:
+    from scipy.optimize import nnls
+
+    m = K.shape[0]
+    Kr = K + (ridge * np.trace(K) / m + 1e-300) * np.eye(m)
+    sc = max(float(np.trace(Kr)) / m, 1e-300)
+    R = np.linalg.cholesky(Kr / sc).T
+    M = 1e3
+    lam, _ = nnls(np.vstack([R, M * np.ones((1, m))]), np.concatenate([np.zeros(m), [M]]), maxiter=50 * m)
+    lam = lam / lam.sum()
+    it = 0
+    for it in range(1, 201):  # Frank–Wolfe polish on the exact Gram matrix
+        grad = K @ lam
+        i = int(np.argmin(grad))
+        d = -lam.copy()
+        d[i] += 1.0
+        dKd = float(d @ K @ d)
+        gap = float(lam @ grad - grad[i])
+        if gap <= 1e-15 * max(1.0, float(lam @ grad)) or dKd <= 0:
+            break
+        lam = lam + min(1.0, gap / dKd) * d
+    return lam, it
 
 
 def _solve_exact(A: list[list[Fraction]], b: list[Fraction]) -> list[Fraction] | None:

@@ -13,22 +13,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...tame.davis2020stochastic import convergence_report
+from ...tame.davis2020stochastic import convergence_report, ddkl_toy_run, monitored_sgd
 from ...train import fit, make_schedule
 from .._registry import ClaimContext, Measured, claim
-
-
-def _toy(seeds: int, steps: int, schedule, seed: int):
-    rng = np.random.default_rng(seed)
-    x = rng.uniform(-2, 2, (seeds, 2))
-    tail = []
-    t_tail = int(0.8 * steps)
-    for k in range(steps):
-        g = np.stack([np.sign(x[:, 0]), 4 * x[:, 1] * (x[:, 1] ** 2 - 1)], 1)
-        x = x - schedule(k) * (g + 0.1 * rng.standard_normal(x.shape))
-        if k >= t_tail and k % 10 == 0:
-            tail.append(np.abs(x[:, 0]).copy())
-    return x, np.array(tail)
 
 
 @claim(
@@ -46,16 +33,15 @@ def ddkl_toy(ctx: ClaimContext) -> Measured:
     rm = make_schedule("robbins_monro", 0.1 * 10**0.75, b=10.0, p=0.75)  # = 0.1 (k+10)^-0.75 * 10^0.75 / 10^0.75
     rm_sched = lambda k: 0.1 * (k + 10) ** -0.75  # noqa: E731 - spec's exact formula
     assert abs(rm(0) - 10**0.75 * rm_sched(0)) < 1e-12
-    x, tail = _toy(seeds, steps, rm_sched, ctx.seed)
-    xc, tail_c = _toy(seeds, steps, lambda k: 0.05, ctx.seed)
-    max_x1 = float(np.abs(x[:, 0]).max())
-    d2 = float(np.abs(np.abs(x[:, 1]) - 1).max())
-    tail_rm, tail_const = float(tail.mean()), float(tail_c.mean())
+    r = ddkl_toy_run(runs=seeds, steps=steps, alpha=rm_sched, seed=ctx.seed)
+    rc = ddkl_toy_run(runs=seeds, steps=steps, alpha=lambda k: 0.05, seed=ctx.seed)
+    max_x1, d2 = r["max_abs_x1_final"], r["max_dist_x2_to_pm1"]
+    tail_rm, tail_const = r["tail_mean_abs_x1"], rc["tail_mean_abs_x1"]
     holds = bool(max_x1 < 1e-3 and d2 < 1e-3 and tail_const >= 10 * tail_rm)
     return Measured(
         {"runs": seeds, "steps": steps, "max_abs_x1_final": max_x1, "max_dist_x2_to_pm1": d2,
-         "n_at_plus_1": int((x[:, 1] > 0).sum()), "tail_mean_abs_x1_decaying": tail_rm,
-         "constant_step_tail_mean_abs_x1": tail_const, "constant_step_tail_max_abs_x1": float(tail_c.max()),
+         "n_at_plus_1": r["n_at_plus_1"], "tail_mean_abs_x1_decaying": tail_rm,
+         "constant_step_tail_mean_abs_x1": tail_const, "constant_step_tail_max_abs_x1": rc["tail_max_abs_x1"],
          "schedule": "0.1 (k+10)^-0.75 (robbins_monro family, p = 0.75)", "A2_analytic": rm.robbins_monro_conditions},
         holds, "decaying steps: iterates at (0, ±1) to the stated accuracy; constant step 0.05: |x1| keeps oscillating")
 
@@ -85,3 +71,48 @@ def ddkl_monitor(ctx: ClaimContext) -> Measured:
          "loss_first": c["loss_first"], "loss_last": c["loss_last"], "relative_tail_oscillation": c["relative_tail_oscillation"],
          "A1_why": next(h.why for h in rep.hypotheses if h.id == "A1"), "final_train_acc": r.final_train_acc},
         holds, "A1 (bounded iterates) is observed, never proved; ρ_ε by gradient sampling at 3 snapshots")
+
+
+@claim(
+    "ddkl-noise-sum-cauchy-least-squares",
+    paper="arXiv:1804.07795",
+    statement="Mini-batch SGD with i.i.d. batches on a least-squares finite sum: the recorded noise xi_k = d_k - grad F(theta_k) "
+    "has zero mean and bounded E||xi||^2 (A3); with alpha_k = c (k+10)^-0.75 the weighted sum S_N = sum alpha_k xi_k is Cauchy "
+    "(quadratic variation over (N/2, N] ~ N^-0.25) while a constant step is not (~ N^0.5); full-batch GD satisfies the energy "
+    "identity F(theta_N) - F(theta_0) + sum alpha_k <grad F, d_k> = O(alpha) (relative residual halves when the step halves).",
+    expected={"A3": "holds", "S (decaying)": "holds, qv slope < -0.1", "S (constant)": "violated, qv slope ~ 0.5",
+              "energy relative residual ratio (alpha/2 vs alpha)": "0.5 +- 0.05"},
+    tags=("tame", "convergence"),
+)
+def ddkl_noise_sum(ctx: ClaimContext) -> Measured:
+    import torch
+    from torch import nn
+
+    rng = np.random.default_rng(ctx.seed)
+    n, d, k = 40, 3, 2
+    X, Y = rng.standard_normal((n, d)), rng.standard_normal((n, k))
+    torch.manual_seed(ctx.seed)
+    model = nn.Sequential(nn.Linear(d, k)).double()
+    steps = 2000 if ctx.quick else 20_000
+    common = dict(loss="mse", steps=steps, batch_size=4, noise_every=1, seed=ctx.seed)
+    rm = monitored_sgd(model, X, Y, schedule="robbins_monro", lr=0.5 * 10**0.75, schedule_b=10.0, schedule_p=0.75, **common)
+    const = monitored_sgd(model, X, Y, schedule="constant", lr=0.05, **common)
+    rep = convergence_report(rm, seed=ctx.seed, rho_samples=4, lojasiewicz=False)
+    repc = convergence_report(const, seed=ctx.seed, rho_samples=4, lojasiewicz=False)
+    rels = []
+    for a, N in ((0.05, 200), (0.025, 400)):
+        g = monitored_sgd(model, X, Y, schedule="constant", lr=a, steps=N, batch_size=n, seed=ctx.seed)
+        rels.append(g.noise_monitor["energy"]["relative_residual"])
+    ns, nc = rm.noise_monitor["noise_sum"], const.noise_monitor["noise_sum"]
+    v, vc = rep.verdicts(), repc.verdicts()
+    ratio = rels[1] / rels[0]
+    holds = bool(v["A3"] == "holds" and v["S"] == "holds" and vc["S"] == "violated" and ns["qv_loglog_slope"] < -0.1
+                 and abs(ratio - 0.5) <= 0.05)
+    return Measured(
+        {"steps": steps, "verdicts_decaying": v, "verdicts_constant": vc, "qv_slope_decaying": ns["qv_loglog_slope"],
+         "qv_slope_constant": nc["qv_loglog_slope"], "increment_slope_decaying": ns["increment_loglog_slope"],
+         "increment_slope_constant": nc["increment_loglog_slope"], "mean_test_p": rm.noise_monitor["mean_test"]["p_value"],
+         "resample_test_p": [t["p_value"] for t in rm.noise_monitor["resample_tests"]],
+         "energy_relative_residual_gd": rels, "energy_ratio_half_step": ratio,
+         "energy_relative_residual_sgd_decaying": rm.noise_monitor["energy"]["relative_residual"]},
+        holds, "monitored_sgd (plain SGD, i.i.d. batches, full gradient every step); verdicts are observations of a finite run")

@@ -82,7 +82,8 @@ def rmsprop_stoch(ctx: ClaimContext) -> Measured:
     paper="arXiv:1807.06766",
     statement="On fully connected autoencoders, ADAM with beta1 = 0.99 reaches a lower training loss than a tuned NAG "
     "(mini-batch); here: digits autoencoder 64-32-16-32-64, lr tuned per optimiser on a grid.",
-    expected={"adam_0.99_beats_nag_train": True, "nag_smaller_grad_norm": "reported (paper: NAG reduces gradient norms better)"},
+    expected={"adam_0.99_beats_nag_train": True, "nag_smaller_grad_norm": "reported (paper: NAG reduces gradient norms better)",
+              "nag_min_eig_spearman": "reported (paper: increasing trend of the minimum Hessian eigenvalue along NAG)"},
     tags=("tame", "adaptive", "study"),
 )
 def adam_vs_nag(ctx: ClaimContext) -> Measured:
@@ -94,5 +95,14 @@ def adam_vs_nag(ctx: ClaimContext) -> Measured:
     vals["best_lrs"] = {k: b["lr"] for k, b in res["best"].items()}
     vals["lr_at_grid_edge"] = [k for k, b in res["best"].items() if b["lr_at_grid_edge"]]
     vals["epochs"], vals["seeds"] = res["config"]["epochs"], res["config"]["seeds"]
+    # spec §6.3 "NAG ... iterates show an increasing trend of the minimum Hessian eigenvalue": reported, not asserted
+    vals["min_eig_checkpoint_every"] = res["config"]["min_eig_every"]
+    for key in ("nag_min_eig_first", "nag_min_eig_last", "nag_min_eig_spearman", "nag_min_eig_kendall", "nag_min_eig_increasing",
+                "adam_0.99_min_eig_first", "adam_0.99_min_eig_last", "adam_0.99_min_eig_spearman", "adam_0.99_min_eig_increasing"):
+        vals[key] = c.get(key)
+    vals["min_eig_curves"] = {k: {"epochs": v["epochs"], "lambda_min": v["lambda_min"], "converged": v["converged"]}
+                              for k, v in res.get("min_eig", {}).items()}
     return Measured(vals, bool(c["adam_0.99_beats_nag_train"]),
-                    "small scale (digits, few epochs in quick mode): a measurement of the paper's direction, not a replication")
+                    "small scale (digits, few epochs in quick mode): a measurement of the paper's direction, not a replication; "
+                    "the min-Hessian-eigenvalue trend (Lanczos, full-batch float64 MSE, best NAG and ADAM 0.99 runs, first seed) "
+                    "is reported only and does not enter the verdict")
