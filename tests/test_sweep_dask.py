@@ -59,3 +59,23 @@ def test_unknown_executor():
 
     with pytest.raises(InputError, match="serial or dask"):
         get_executor("ray")
+
+
+def _square(x):
+    return x * x
+
+
+def _worker_env(_):
+    import os
+
+    return {k: os.environ.get(k) for k in ("MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_")}
+
+
+@pytest.mark.dask
+def test_consecutive_maps_never_return_stale_results_and_workers_get_the_allocator_env():
+    from tamelab.parallel._dask import MALLOC_ENV
+
+    with get_executor("dask", workers=2) as ex:
+        for k in range(4):  # same function, same number of items, different inputs, back to back
+            assert ex.map(_square, [k, k + 1]) == [k * k, (k + 1) ** 2]
+        assert ex.map(_worker_env, [0])[0] == {k: str(v) for k, v in MALLOC_ENV.items()}
