@@ -144,3 +144,18 @@ def test_batched_norm_records_equal_per_step_recomputation(monkeypatch, record_e
         out = torch.func.functional_call(r.model, by_step[(e + 1) * steps_per_epoch], (X,))
         assert tl == pytest.approx(float(torch.nn.functional.cross_entropy(out, y)), rel=1e-12)
         assert ta == float((out.argmax(1) == y).double().mean())
+
+
+def test_eval_every_thins_the_epoch_evaluations_without_changing_training(tmp_path):
+    every = fit({**SMALL, "seed": 0, "epochs": 5})
+    thin = fit({**SMALL, "seed": 0, "epochs": 5, "eval_every": 2})
+    assert thin.ok and thin.epochs_run == 5 and thin.history["acc_epoch"].tolist() == [2, 4, 5]  # last always
+    for k in ("train_loss", "test_loss", "train_acc", "test_acc"):
+        assert np.array_equal(thin.history[k], every.history[k][[1, 3, 4]]), k
+    for k in ("loss", "param_norm", "dist_init", "grad_norm"):
+        assert np.array_equal(thin.history[k], every.history[k]), k
+    part = fit({**SMALL, "seed": 0, "epochs": 5, "eval_every": 2}, checkpoint_dir=tmp_path / "ck", stop_after_epochs=3)
+    assert part.epochs_run == 3 and not part.ok and part.history["acc_epoch"].tolist() == [2]
+    res = fit({**SMALL, "seed": 0, "epochs": 5, "eval_every": 2}, checkpoint_dir=tmp_path / "ck", resume=True)
+    for k in thin.history:
+        assert np.array_equal(thin.history[k], res.history[k], equal_nan=True), k

@@ -69,6 +69,8 @@ class TrainConfig(BaseModel):
     dtype: Literal["float32", "float64"] = "float32"
     snapshot_every: int = Field(0, ge=0, description="steps between snapshots; 0 = once per epoch")
     record_every: int = Field(1, ge=1)
+    eval_every: int = Field(1, ge=1, description="epochs between full-batch train/test evaluations (the last epoch "
+                                                 "is always evaluated); each costs one forward pass over all the data")
 
 
 @dataclasses.dataclass
@@ -307,6 +309,7 @@ def fit(
     pending: list[torch.Tensor] = []
     norm_batch = max(1, min(_NORM_BATCH, _PENDING_BYTES // max(1, n_params * theta0_flat.element_size())))
     epochs_this_call = 0
+    last_epoch = start_epoch - 1
     n = train.n
     for epoch in progress(range(start_epoch, cfg.epochs), desc="train", total=cfg.epochs - start_epoch):
         perm = np.random.default_rng([seed, epoch]).permutation(n)
@@ -344,20 +347,22 @@ def fit(
         if not cfg.snapshot_every:
             snapshots.append({k: v.clone() for k, v in params.items()})
             snapshot_steps.append(step)
-        model.load_state_dict(params, strict=False)
-        (trl, tra), (tel, tea) = _evaluate_both(model, Xall, len(Xtr), Ttr, Tte, loss_fn, classify)
-        hist["acc_epoch"].append(epoch + 1)
-        hist["train_loss"].append(trl)
-        hist["test_loss"].append(tel)
-        hist["train_acc"].append(tra if tra is not None else float("nan"))
-        hist["test_acc"].append(tea if tea is not None else float("nan"))
+        last_epoch = epoch
+        if (epoch + 1) % cfg.eval_every == 0 or epoch + 1 == cfg.epochs:
+            model.load_state_dict(params, strict=False)
+            (trl, tra), (tel, tea) = _evaluate_both(model, Xall, len(Xtr), Ttr, Tte, loss_fn, classify)
+            hist["acc_epoch"].append(epoch + 1)
+            hist["train_loss"].append(trl)
+            hist["test_loss"].append(tel)
+            hist["train_acc"].append(tra if tra is not None else float("nan"))
+            hist["test_acc"].append(tea if tea is not None else float("nan"))
         if ckpt is not None:
             _save_checkpoint(ckpt, epoch=epoch, step=step, params=params, opt_state=opt_state, history=hist,
                              snapshots=snapshots, snapshot_steps=snapshot_steps, path_len=path_len, cfg_dict=cfg_dict)
         epochs_this_call += 1
         if stop_after_epochs is not None and epochs_this_call >= stop_after_epochs and epoch + 1 < cfg.epochs:
             break
-    done = len(hist["acc_epoch"]) == cfg.epochs
+    done = last_epoch + 1 == cfg.epochs
     if done and snapshot_steps[-1] != step:
         snapshots.append({k: v.clone() for k, v in params.items()})
         snapshot_steps.append(step)
@@ -367,7 +372,7 @@ def fit(
     return TrainResult(
         status=Status.OK if done else Status.NOT_CONVERGED,
         seed=seed, seconds=time.perf_counter() - t0, config=cfg_dict,
-        epochs_run=len(hist["acc_epoch"]), steps=step,
+        epochs_run=last_epoch + 1, steps=step,
         final_loss=hist["loss"][-1] if hist["loss"] else float("nan"),
         final_train_loss=hist["train_loss"][-1] if hist["train_loss"] else float("nan"),
         final_test_loss=hist["test_loss"][-1] if hist["test_loss"] else float("nan"),

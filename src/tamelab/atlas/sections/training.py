@@ -16,7 +16,7 @@ def training_section(run) -> SectionContent:
     fig, axes = plt.subplots(1, 3, figsize=(13, 3.4))
     ax = axes[0]
     ax.plot(h["step"], h["loss"], lw=0.6, alpha=0.6, label="mini-batch loss")
-    steps_per_epoch = (h["step"][-1] / max(1, len(h["acc_epoch"]))) if len(h["step"]) else 1
+    steps_per_epoch = (h["step"][-1] / max(1, h["acc_epoch"][-1])) if len(h["step"]) and len(h["acc_epoch"]) else 1
     ax.plot(h["acc_epoch"] * steps_per_epoch, h["train_loss"], "o-", ms=3, label="train loss")
     ax.plot(h["acc_epoch"] * steps_per_epoch, h["test_loss"], "s-", ms=3, label="test loss")
     ax.set_yscale("log"); ax.set_xlabel("step"); ax.set_title("loss"); ax.legend(fontsize=8)
@@ -45,7 +45,7 @@ def training_section(run) -> SectionContent:
 
     summary = {
         "steps": int(h["step"][-1]) if len(h["step"]) else 0,
-        "epochs": int(len(h["acc_epoch"])),
+        "epochs": int(h["acc_epoch"][-1]) if len(h["acc_epoch"]) else 0,
         "final train loss": float(h["train_loss"][-1]),
         "final test loss": float(h["test_loss"][-1]),
         "distance from init": float(h["dist_init"][-1]),
