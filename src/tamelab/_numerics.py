@@ -100,12 +100,14 @@ def _blas_controller():
     return _BLAS_CTL[0]
 
 
-def mean_cross_entropy(logits: torch.Tensor, y: torch.Tensor) -> tuple[float, int]:
-    """Mean cross-entropy of ``logits`` (N×C) against class indices, and the number of correct argmax.
+def mean_cross_entropy(logits: torch.Tensor, y: torch.Tensor, *, class_dim: int = 1) -> tuple[float, int]:
+    """Mean cross-entropy of ``logits`` against class indices ``y``, and the number of correct argmax.
 
-    Same value as ``torch.nn.functional.cross_entropy`` (to float rounding) and the same predictions as
-    ``argmax`` (first maximum), in one ``max`` pass plus an explicit log-sum-exp: for C = 10 on CPU,
-    PyTorch's log-softmax kernel costs ~4x more than the whole of this."""
-    mx, pred = logits.max(1)
-    lse = mx + torch.log(torch.exp(logits - mx[:, None]).sum(1))
-    return float(lse.mean() - logits.gather(1, y[:, None]).mean()), int((pred == y).sum())
+    ``logits`` is N×C (``class_dim=1``) or C×N (``class_dim=0``, the layout a last layer computed as
+    ``W @ hᵀ`` produces). Same value as ``torch.nn.functional.cross_entropy`` (to float rounding) and the
+    same predictions as ``argmax`` (first maximum), in one ``max`` pass plus an explicit log-sum-exp: for
+    C = 10 on CPU, PyTorch's log-softmax kernel costs ~4x more than the whole of this."""
+    mx, pred = logits.max(class_dim)
+    lse = mx + torch.log(torch.exp(logits - mx.unsqueeze(class_dim)).sum(class_dim))
+    picked = logits.gather(class_dim, y.unsqueeze(class_dim))
+    return float(lse.mean() - picked.mean()), int((pred == y).sum())
