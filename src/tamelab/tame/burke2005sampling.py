@@ -383,33 +383,28 @@ def gradient_sampling_minimize(
                 found = True
                 break
             t *= gamma
-        if not found:
+        if found:
+            # 4. step; perturb if the new point is a kink
+            xn = x + t * d
+            fn, gn, kn = oracle.value_grad(xn)
+            if kn:
+                row["perturbed"] = True
+                perturbations += 1
+                target = fx - beta * t * rho
+                found = False
+                for j in range(MAX_PERTURB):
+                    u = ball(xn, min(t, eps) * 2.0**-j, 1, [s, k, 10_000 + j])[0]
+                    fu, gu, ku = oracle.value_grad(u)
+                    if not ku and fu < target:
+                        xn, fn, gn, found = u, fu, gu, True
+                        break
+        if not found:  # no Armijo point (or no admissible perturbation): counts as a null step
             row.update(t=0.0, step="line_search_failed")
             _push(hist, row, x, np.zeros(p), record_iterates)
             nu, eps = theta_nu * nu, theta_eps * eps
             n_lsf += 1
             n_null += 1
             continue
-        # 4. step; perturb if the new point is a kink
-        xn = x + t * d
-        fn, gn, kn = oracle.value_grad(xn)
-        if kn:
-            row["perturbed"] = True
-            perturbations += 1
-            target = fx - beta * t * rho
-            for j in range(MAX_PERTURB):
-                u = ball(xn, min(t, eps) * 2.0**-j, 1, [s, k, 10_000 + j])[0]
-                fu, gu, ku = oracle.value_grad(u)
-                if not ku and fu < target:
-                    xn, fn, gn = u, fu, gu
-                    break
-            else:
-                row.update(t=0.0, step="line_search_failed")
-                _push(hist, row, x, np.zeros(p), record_iterates)
-                nu, eps = theta_nu * nu, theta_eps * eps
-                n_lsf += 1
-                n_null += 1
-                continue
         row.update(t=t, step="descent")
         _push(hist, row, x, d, record_iterates)
         x, fx, gx = xn, fn, gn
