@@ -374,3 +374,17 @@ def test_surface_fast_evaluator_matches_functional_reference_on_every_point(arch
                 for b in r.betas] for a in r.alphas]
     assert np.array_equal(np.array(r.accuracies), np.array(acc))
     assert all(torch.equal(p, q) for p, q in zip(m.parameters(), before))  # the caller's model is untouched
+
+
+def test_surface_evaluator_centres_on_the_given_theta_not_the_models_parameters():
+    from tamelab.landscape.li2018visualizing import _eval_chunk
+
+    m, X, y = _tiny(5)
+    other = mlp([3, 5, 4, 3], seed=99, dtype=torch.float64)
+    theta = {k: v.detach() for k, v in other.named_parameters()}
+    d = [filter_normalized_direction(m, seed=s) for s in (1, 2)]
+    got = _eval_chunk((m, theta, d, [(0.0, 0.0), (0.3, -0.2)], X, y, "cross_entropy"))
+    with torch.no_grad():
+        want0 = float(CE(other(X), y))
+        want1 = float(CE(torch.func.functional_call(m, {k: theta[k] + 0.3 * d[0][k] - 0.2 * d[1][k] for k in theta}, (X,)), y))
+    assert got[0][0] == pytest.approx(want0, rel=1e-12) and got[1][0] == pytest.approx(want1, rel=1e-12)

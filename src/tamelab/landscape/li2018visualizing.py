@@ -65,12 +65,17 @@ class _GridEvaluator:
       plain forward pass only by float rounding (tested to 1e-5 relative).
     """
 
-    def __init__(self, model: nn.Module, theta: dict, dirs: list[dict], X: torch.Tensor, T: torch.Tensor, loss_name: str):
+    def __init__(self, model: nn.Module, theta: dict | None, dirs: list[dict], X: torch.Tensor, T: torch.Tensor, loss_name: str):
         import copy
 
         self.m = copy.deepcopy(model)
-        for p in self.m.parameters():
-            p.requires_grad_(False)
+        with torch.no_grad():
+            for k, p in self.m.named_parameters():
+                p.requires_grad_(False)
+                if theta is not None:  # the centre θ may differ from the model's own parameters
+                    p.copy_(theta[k])
+        if theta is None:
+            theta = {k: p.detach().clone() for k, p in self.m.named_parameters()}
         self.loss_name = loss_name
         self.loss_fn = nn.functional.cross_entropy if loss_name == "cross_entropy" else nn.functional.mse_loss
         self.X, self.T = X, T
@@ -168,7 +173,9 @@ class _GridEvaluator:
 
 
 def _eval_chunk(args: tuple) -> list[tuple[float, float]]:
-    """Top-level (picklable) chunk evaluator: (model, state, dirs, coords, X, T, loss) -> [(loss, acc)].
+    """Top-level (picklable) chunk evaluator: (model, θ or None, dirs, coords, X, T, loss) -> [(loss, acc)].
+
+    ``θ = None`` means the model's own parameters (and keeps them out of the task payload).
 
     Points are sorted so that those sharing all coordinates but the first are consecutive (row reuse
     of the first layer), and returned in the order given.
@@ -224,7 +231,7 @@ def loss_surface(model: nn.Module, X: torch.Tensor, T: torch.Tensor, *, loss: st
     # whole rows (all points sharing the trailing coordinates) per chunk, so the first-layer row reuse holds
     row = {c: int(np.searchsorted(alphas, c[-1])) if dims == 2 else k for k, c in enumerate(coords)}
     parts = [p for p in ([c for c in coords if row[c] % nchunks == i] for i in range(nchunks)) if p]
-    res = ex.map(_eval_chunk, [(model, theta, dirs, p, X, T, loss) for p in parts], desc="landscape")
+    res = ex.map(_eval_chunk, [(model, None, dirs, p, X, T, loss) for p in parts], desc="landscape")
     vals: dict[tuple, tuple[float, float]] = {}
     for p, r in zip(parts, res):
         vals.update(dict(zip(p, r)))
