@@ -388,3 +388,21 @@ def test_surface_evaluator_centres_on_the_given_theta_not_the_models_parameters(
         want0 = float(CE(other(X), y))
         want1 = float(CE(torch.func.functional_call(m, {k: theta[k] + 0.3 * d[0][k] - 0.2 * d[1][k] for k in theta}, (X,)), y))
     assert got[0][0] == pytest.approx(want0, rel=1e-12) and got[1][0] == pytest.approx(want1, rel=1e-12)
+
+
+def test_packed_chunk_payload_round_trips_exactly():
+    # what Dask ships: NumPy state + meta skeleton; evaluated in-process here (no cluster needed)
+    import pickle
+
+    from tamelab.landscape.li2018visualizing import _eval_chunk, _eval_chunk_packed, _pack_chunk_payload
+
+    torch.manual_seed(0)
+    m = nn.Sequential(nn.Linear(3, 6), nn.BatchNorm1d(6), nn.ReLU(), nn.Linear(6, 3)).double().eval()
+    m[1].running_mean.normal_()  # a buffer that must travel too
+    X = torch.randn(10, 3, dtype=torch.float64)
+    y = torch.randint(0, 3, (10,))
+    d = [filter_normalized_direction(m, seed=s) for s in (1, 2)]
+    coords = [(0.0, 0.0), (0.5, -0.25), (-1.0, 1.0)]
+    packed = pickle.loads(pickle.dumps(_pack_chunk_payload(m, d, X, y)))
+    assert _eval_chunk_packed((packed, coords, "cross_entropy")) == _eval_chunk((m, None, d, coords, X, y, "cross_entropy"))
+    assert _pack_chunk_payload(m.to(torch.bfloat16), [], X, y) is None  # no NumPy dtype: plain payload instead

@@ -8,6 +8,11 @@ the primal infeasibility. A residual near 0 proves optimality of a convex QP.
 
 from __future__ import annotations
 
+import contextlib
+import os
+import sys
+from typing import Iterator
+
 import numpy as np
 
 __all__ = ["solve_qp", "kkt_residual", "QP_ACTIVE_TOL"]
@@ -20,12 +25,32 @@ QP_RIDGE = 0.0
 QP_TIME_LIMIT = 2.0
 
 
+@contextlib.contextmanager
+def _silent_stdout_fd() -> Iterator[None]:
+    """Send file descriptor 1 to /dev/null for the duration (C libraries that print to stdout)."""
+    try:
+        sys.stdout.flush()
+        saved = os.dup(1)
+    except (OSError, ValueError):  # no real fd 1 (e.g. an embedded interpreter): nothing to silence
+        yield
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 1)
+        yield
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+        os.close(devnull)
+
+
 def solve_qp(Q: np.ndarray, c: np.ndarray, G: np.ndarray) -> tuple[np.ndarray | None, float]:
     """Minimise ½zᵀQz + cᵀz subject to Gz ≤ 0 (z free). Returns (z, objective) or (None, inf) if not optimal."""
     import highspy
 
     nv = Q.shape[0]
-    h = highspy.Highs()
+    with _silent_stdout_fd():  # the constructor prints a banner on the C-level stdout (breaks --json)
+        h = highspy.Highs()
     h.setOptionValue("output_flag", False)
     h.setOptionValue("time_limit", QP_TIME_LIMIT)
     h.setOptionValue("qp_iteration_limit", 20_000)
