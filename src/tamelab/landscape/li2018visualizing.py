@@ -208,6 +208,7 @@ def _pack_chunk_payload(model: nn.Module, dirs: list[dict], X: torch.Tensor, T: 
 def _eval_chunk_packed(args: tuple) -> list[tuple[float, float]]:
     """Top-level (picklable) evaluator of a chunk packed by :func:`_pack_chunk_payload`."""
     (skeleton, state, dnp, Xn, Tn), coords, loss_name = args
+    coords = [tuple(map(float, row)) for row in np.asarray(coords, dtype=np.float64).reshape(len(coords), -1)]
     model = skeleton.to_empty(device="cpu")
     with torch.no_grad():
         for k, t in [*model.named_parameters(), *model.named_buffers()]:
@@ -264,7 +265,8 @@ def loss_surface(model: nn.Module, X: torch.Tensor, T: torch.Tensor, *, loss: st
     parts = [p for p in ([c for c in coords if row[c] % nchunks == i] for i in range(nchunks)) if p]
     packed = _pack_chunk_payload(model, dirs, X, T) if ex.name != "serial" else None
     if packed is not None:
-        res = ex.map(_eval_chunk_packed, [(packed, p, loss) for p in parts], desc="landscape")
+        # coordinates as one array too: a list of ~900 tuples made each task start ~10 ms later
+        res = ex.map(_eval_chunk_packed, [(packed, np.asarray(p, dtype=np.float64), loss) for p in parts], desc="landscape")
     else:
         res = ex.map(_eval_chunk, [(model, None, dirs, p, X, T, loss) for p in parts], desc="landscape")
     vals: dict[tuple, tuple[float, float]] = {}
