@@ -200,8 +200,12 @@ def _pack_chunk_payload(model: nn.Module, dirs: list[dict], X: torch.Tensor, T: 
         state = {k: v.detach().cpu().numpy() for k, v in [*model.named_parameters(), *model.named_buffers()]}
         dnp = [{k: v.detach().cpu().numpy() for k, v in d.items()} for d in dirs]
         skeleton = copy.deepcopy(model).to("meta")
+        # the worker rebuilds with to_empty + copy: check here that this gives back exactly these tensors
+        probe = copy.deepcopy(skeleton).to_empty(device="cpu")
+        if {k for k, _ in [*probe.named_parameters(), *probe.named_buffers()]} != set(state):
+            return None
         return skeleton, state, dnp, X.detach().cpu().numpy(), T.detach().cpu().numpy()
-    except (TypeError, RuntimeError, NotImplementedError):
+    except (TypeError, RuntimeError, NotImplementedError, AttributeError):
         return None
 
 
