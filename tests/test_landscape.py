@@ -406,3 +406,45 @@ def test_packed_chunk_payload_round_trips_exactly():
     packed = pickle.loads(pickle.dumps(_pack_chunk_payload(m, d, X, y)))
     assert _eval_chunk_packed((packed, coords, "cross_entropy")) == _eval_chunk((m, None, d, coords, X, y, "cross_entropy"))
     assert _pack_chunk_payload(m.to(torch.bfloat16), [], X, y) is None  # no NumPy dtype: plain payload instead
+
+
+def test_plane_through_three_models_puts_each_model_at_its_coordinates():
+    from tamelab.landscape import model_direction, plane_through_models
+
+    (a, X, y), b, c = _tiny(1), mlp([3, 5, 4, 3], seed=2, dtype=torch.float64), mlp([3, 5, 4, 3], seed=3, dtype=torch.float64)
+    r = plane_through_models(a, b, c, X, y, grid=7, margin=0.2)
+    assert r.status == Status.OK and r.max_model_mismatch < 1e-12
+    flat = lambda m: torch.cat([p.detach().reshape(-1) for p in m.parameters()])  # noqa: E731
+    A, B, C = flat(a), flat(b), flat(c)
+    (x0, y0), (x1, y1), (x2, y2) = r.model_coords
+    assert (x0, y0, y1) == (0.0, 0.0, 0.0) and x1 == pytest.approx(float((B - A).norm()), rel=1e-12)
+    assert math.hypot(x2, y2) == pytest.approx(float((C - A).norm()), rel=1e-12)  # Gram–Schmidt keeps distances
+    assert math.hypot(x2 - x1, y2) == pytest.approx(float((C - B).norm()), rel=1e-12)
+    with torch.no_grad():
+        own = [float(CE(m(X), y)) for m in (a, b, c)]
+    assert np.allclose(r.model_losses, own, rtol=1e-12) and np.allclose(r.plane_losses_at_models, own, rtol=1e-10)
+    # one grid point against an explicit reconstruction θ_A + x u + y v
+    u = (B - A) / (B - A).norm()
+    w = (C - A) - ((C - A) @ u) * u
+    v = w / w.norm()
+    i, j = 2, 5
+    th = A + r.xs[i] * u + r.ys[j] * v
+    sd, k = {}, 0
+    for name, p in a.named_parameters():
+        sd[name] = th[k:k + p.numel()].view_as(p)
+        k += p.numel()
+    with torch.no_grad():
+        assert r.losses[i][j] == pytest.approx(float(CE(torch.func.functional_call(a, sd, (X,)), y)), rel=1e-10)
+    # the model-to-model direction: α = 1 of a 1-D slice is B
+    line = loss_surface(a, X, y, dims=1, grid=5, span=1.0, directions=[model_direction(a, b)])
+    assert line.losses[-1] == pytest.approx(own[1], rel=1e-12) and line.losses[2] == pytest.approx(own[0], rel=1e-12)
+    twice = permute_mlp(a, [np.arange(5), np.arange(4)])
+    with torch.no_grad():
+        for p, q, s in zip(twice.parameters(), a.parameters(), b.parameters()):
+            p.copy_(q + 2 * (s - q))  # A + 2(B − A): collinear with A and B
+    with pytest.raises(InputError, match="collinear"):
+        plane_through_models(a, b, twice, X, y)
+    with pytest.raises(InputError, match="same point"):
+        plane_through_models(a, a, c, X, y)
+    with pytest.raises(InputError, match="architectures differ"):
+        plane_through_models(a, b, mlp([3, 6, 4, 3], seed=0, dtype=torch.float64), X, y)

@@ -41,3 +41,19 @@ def test_connect_cli_and_errors(two_models, tmp_path, capsys):
     assert main(["connect", a, str(two_models / "other" / "model.safetensors"), "--out", str(tmp_path / "x")]) == 2
     assert "architectures differ" in capsys.readouterr().err
     assert main(["hessian", a, "--data", "moons", "--out", str(tmp_path / "y")]) == 2
+
+
+def test_landscape_cli_plane_through_three_models(two_models, tmp_path, capsys):
+    third = tmp_path / "m3"
+    assert main(["train", "--widths", "64,16,10", "--epochs", "1", "--seed", "3", "--out", str(third), "--quiet"]) == 0
+    a, b = str(two_models / "m1" / "model.safetensors"), str(two_models / "m2" / "model.safetensors")
+    capsys.readouterr()
+    assert main(["landscape", a, "--through", b, "--through", str(third / "model.safetensors"), "--grid", "5", "--json",
+                 "--plot", str(tmp_path / "plane.png"), "--out", str(tmp_path / "p")]) == 0
+    d = json.loads(capsys.readouterr().out)
+    assert len(d["losses"]) == 5 and len(d["model_coords"]) == 3 and d["max_model_mismatch"] < 1e-5
+    assert (tmp_path / "plane.png").is_file()
+    assert main(["landscape", a, "--through", b, "--through", b, "--grid", "5", "--out", str(tmp_path / "x")]) == 2
+    assert "collinear" in capsys.readouterr().err
+    assert main(["landscape", a, "--through", b, "--grid", "5", "--out", str(tmp_path / "y")]) == 2
+    assert "exactly two" in capsys.readouterr().err

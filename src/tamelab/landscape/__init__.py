@@ -27,7 +27,10 @@ from .li2018visualizing import InterpolationResult as InterpolationResult
 from .li2018visualizing import SurfaceResult as SurfaceResult
 from .li2018visualizing import filter_normalized_direction as filter_normalized_direction
 from .li2018visualizing import interpolate as interpolate
+from .li2018visualizing import PlaneResult as PlaneResult
 from .li2018visualizing import loss_surface as loss_surface
+from .li2018visualizing import model_direction as model_direction
+from .li2018visualizing import plane_through_models as plane_through_models
 
 __all__ = [
     # operators
@@ -37,6 +40,7 @@ __all__ = [
     "slq_density", "DensityResult",
     # slices and barriers
     "filter_normalized_direction", "loss_surface", "SurfaceResult", "interpolate", "InterpolationResult",
+    "model_direction", "plane_through_models", "PlaneResult",
     # connectivity and alignment
     "fit_curve", "curve_coefficients", "CurveResult", "weight_matching", "activation_matching", "permute_mlp", "AlignResult",
     # trajectories

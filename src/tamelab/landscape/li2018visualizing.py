@@ -16,6 +16,7 @@ Frankle et al. / Ainsworth et al. :math:`\max_\alpha L(\theta(\alpha))-\tfrac12(
 from __future__ import annotations
 
 import dataclasses
+import math
 import time
 from typing import Any
 
@@ -28,7 +29,8 @@ from .._rng import resolve_seed
 from ..errors import ComputationError, InputError
 from ..result import Result, Status
 
-__all__ = ["filter_normalized_direction", "SurfaceResult", "loss_surface", "interpolate", "InterpolationResult"]
+__all__ = ["filter_normalized_direction", "SurfaceResult", "loss_surface", "interpolate", "InterpolationResult",
+           "model_direction", "plane_through_models", "PlaneResult"]
 
 
 def filter_normalized_direction(model: nn.Module, *, seed=0, ignore: str = "biasbn") -> dict[str, torch.Tensor]:
@@ -239,13 +241,40 @@ class SurfaceResult(Result):
         return {"losses": np.asarray(self.losses, dtype=float)}
 
 
+def _evaluate_grid(model: nn.Module, dirs: list[dict], coords: list[tuple], X, T, loss: str, executor,
+                   chunks: int | None) -> dict[tuple, tuple[float, float]]:
+    """(loss, accuracy) at ``θ_model + Σ c_i dirs_i`` for every c, in chunks of whole grid rows through the
+    executor (default: one chunk per worker)."""
+    from ..parallel import SerialExecutor
+
+    ex = executor or SerialExecutor()
+    # one chunk per worker by default: each chunk ships the model and the data once (~1 MB here), and
+    # the Dask dispatch latency is paid per chunk; pass more chunks for balance/fault tolerance
+    nchunks = chunks or (1 if ex.name == "serial" else max(1, int(getattr(ex, "n_workers", 2) or 2)))
+    # whole rows (all points sharing the trailing coordinates) per chunk, so the first-layer row reuse holds
+    rows = {key: i for i, key in enumerate(sorted({tuple(c[1:]) for c in coords}))}
+    parts = [p for p in ([c for c in coords if rows[tuple(c[1:])] % nchunks == i] for i in range(nchunks)) if p]
+    packed = _pack_chunk_payload(model, dirs, X, T) if ex.name != "serial" else None
+    if packed is not None:
+        # coordinates as one array too: a list of ~900 tuples made each task start ~10 ms later
+        res = ex.map(_eval_chunk_packed, [(packed, np.asarray(p, dtype=np.float64), loss) for p in parts], desc="landscape")
+    else:
+        res = ex.map(_eval_chunk, [(model, None, dirs, p, X, T, loss) for p in parts], desc="landscape")
+    vals: dict[tuple, tuple[float, float]] = {}
+    for p, r in zip(parts, res):
+        vals.update(dict(zip(p, r)))
+    return vals
+
+
 def loss_surface(model: nn.Module, X: torch.Tensor, T: torch.Tensor, *, loss: str = "cross_entropy", grid: int = 41,
                  span: float = 1.0, dims: int = 2, directions: list[dict[str, torch.Tensor]] | None = None, seed=0,
                  executor=None, chunks: int | None = None) -> SurfaceResult:
     """1-D or 2-D loss/accuracy surface around ``model`` (θ exactly at the grid centre when ``grid`` is odd).
 
-    ``executor`` (``tamelab.parallel``) evaluates ``chunks`` groups of whole grid rows (default: one per
-    worker); the surface is bitwise the same for any executor and chunking."""
+    ``directions`` defaults to filter-normalised Gaussian directions; pass e.g.
+    ``[model_direction(model, other)]`` for the slice along the model-to-model direction (α = 1 is
+    ``other``). ``executor`` (``tamelab.parallel``) evaluates ``chunks`` groups of whole grid rows (default:
+    one per worker); the surface is bitwise the same for any executor and chunking."""
     t0 = time.perf_counter()
     if grid < 2:
         raise InputError("--grid", f"must be >= 2, got {grid}")
@@ -256,26 +285,11 @@ def loss_surface(model: nn.Module, X: torch.Tensor, T: torch.Tensor, *, loss: st
     if not theta:
         raise InputError("model", "has no parameters")
     dirs = directions or [filter_normalized_direction(model, seed=s + i) for i in range(dims)]
+    if len(dirs) != dims:
+        raise InputError("directions", f"{len(dirs)} given for a {dims}-D surface", f"pass {dims}")
     alphas = np.linspace(-span, span, grid)
     coords = [(a,) for a in alphas] if dims == 1 else [(a, b) for a in alphas for b in alphas]
-    from ..parallel import SerialExecutor
-
-    ex = executor or SerialExecutor()
-    # one chunk per worker by default: each chunk ships the model and the data once (~1 MB here), and
-    # the Dask dispatch latency (~30 ms) is paid per chunk; pass more chunks for balance/fault tolerance
-    nchunks = chunks or (1 if ex.name == "serial" else max(1, int(getattr(ex, "n_workers", 2) or 2)))
-    # whole rows (all points sharing the trailing coordinates) per chunk, so the first-layer row reuse holds
-    row = {c: int(np.searchsorted(alphas, c[-1])) if dims == 2 else k for k, c in enumerate(coords)}
-    parts = [p for p in ([c for c in coords if row[c] % nchunks == i] for i in range(nchunks)) if p]
-    packed = _pack_chunk_payload(model, dirs, X, T) if ex.name != "serial" else None
-    if packed is not None:
-        # coordinates as one array too: a list of ~900 tuples made each task start ~10 ms later
-        res = ex.map(_eval_chunk_packed, [(packed, np.asarray(p, dtype=np.float64), loss) for p in parts], desc="landscape")
-    else:
-        res = ex.map(_eval_chunk, [(model, None, dirs, p, X, T, loss) for p in parts], desc="landscape")
-    vals: dict[tuple, tuple[float, float]] = {}
-    for p, r in zip(parts, res):
-        vals.update(dict(zip(p, r)))
+    vals = _evaluate_grid(model, dirs, coords, X, T, loss, executor, chunks)
     L = np.array([vals[c][0] for c in coords])
     A = np.array([vals[c][1] for c in coords])
     if not np.isfinite(L).all():
@@ -284,7 +298,104 @@ def loss_surface(model: nn.Module, X: torch.Tensor, T: torch.Tensor, *, loss: st
     center = _eval_chunk((model, theta, dirs, [(0.0,) * dims], X, T, loss))[0][0]
     return SurfaceResult(status=Status.OK, seed=s, seconds=time.perf_counter() - t0, losses=L.reshape(shape).tolist(),
                          accuracies=A.reshape(shape).tolist(), alphas=alphas.tolist(), betas=alphas.tolist() if dims == 2 else [],
-                         center_loss=center, grid=grid, span=span, dims=dims, executor=ex.name)
+                         center_loss=center, grid=grid, span=span, dims=dims,
+                         executor=(executor.name if executor is not None else "serial"))
+
+
+def _same_architecture(models: list[nn.Module]) -> list[dict[str, torch.Tensor]]:
+    thetas = [{k: v.detach() for k, v in m.named_parameters()} for m in models]
+    ref = thetas[0]
+    if not ref:
+        raise InputError("model", "has no parameters")
+    for t in thetas[1:]:
+        if t.keys() != ref.keys() or any(t[k].shape != ref[k].shape for k in ref):
+            raise InputError("models", "architectures differ (parameter names or shapes)", "use models of one architecture")
+    return thetas
+
+
+def model_direction(model_a: nn.Module, model_b: nn.Module) -> dict[str, torch.Tensor]:
+    """The parameter-space direction :math:`\theta_B-\theta_A` (every tensor, biases included)."""
+    ta, tb = _same_architecture([model_a, model_b])
+    return {k: tb[k] - ta[k] for k in ta}
+
+
+def _dot(a: dict, b: dict) -> float:
+    return float(sum((a[k].double() * b[k].double()).sum() for k in a))
+
+
+@dataclasses.dataclass
+class PlaneResult(Result):
+    """Loss/accuracy on the plane through three models (Garipov et al. 2018, Fig. 1 construction)."""
+
+    kind = "model_plane"
+
+    losses: list = dataclasses.field(default_factory=list)
+    accuracies: list = dataclasses.field(default_factory=list)
+    xs: list[float] = dataclasses.field(default_factory=list)
+    ys: list[float] = dataclasses.field(default_factory=list)
+    model_coords: list[list[float]] = dataclasses.field(default_factory=list)
+    model_losses: list[float] = dataclasses.field(default_factory=list)
+    plane_losses_at_models: list[float] = dataclasses.field(default_factory=list)
+    max_model_mismatch: float = float("nan")
+    grid: int = 0
+    margin: float = 0.0
+    executor: str = "serial"
+
+    def arrays(self):
+        return {"losses": np.asarray(self.losses, dtype=float)}
+
+
+def plane_through_models(model_a: nn.Module, model_b: nn.Module, model_c: nn.Module, X, T, *,
+                         loss: str = "cross_entropy", grid: int = 25, margin: float = 0.25, executor=None,
+                         chunks: int | None = None) -> PlaneResult:
+    r"""Loss and accuracy on the affine plane through three models of one architecture.
+
+    Orthonormal basis by Gram–Schmidt (Garipov et al., arXiv:1802.10026, §5):
+    :math:`u=(	heta_B-	heta_A)/\|	heta_B-	heta_A\|`,
+    :math:`v\propto(	heta_C-	heta_A)-\langle	heta_C-	heta_A,uangle u`; the point
+    :math:`(x,y)` is :math:`	heta_A+xu+yv`, so A, B, C sit at :math:`(0,0)`, :math:`(\|	heta_B-	heta_A\|,0)`
+    and :math:`(\langle	heta_C-	heta_A,uangle,\langle	heta_C-	heta_A,vangle)` (``model_coords``). The
+    grid covers the bounding box of the three points, widened by ``margin`` times its size on every side.
+    Certificate: the three models are also evaluated at their plane coordinates and compared with their
+    own losses (``max_model_mismatch``, float rounding only).
+    """
+    t0 = time.perf_counter()
+    if grid < 2:
+        raise InputError("--grid", f"must be >= 2, got {grid}")
+    if not margin >= 0:
+        raise InputError("margin", f"must be >= 0, got {margin}")
+    ta, tb, tc = _same_architecture([model_a, model_b, model_c])
+    d1 = {k: (tb[k] - ta[k]).double() for k in ta}
+    d2 = {k: (tc[k] - ta[k]).double() for k in ta}
+    n1 = math.sqrt(_dot(d1, d1))
+    if n1 == 0.0:
+        raise InputError("models", "A and B are the same point", "pass three distinct models")
+    u = {k: v / n1 for k, v in d1.items()}
+    cx = _dot(d2, u)
+    w = {k: d2[k] - cx * u[k] for k in d2}
+    cy = math.sqrt(max(_dot(w, w), 0.0))
+    if cy <= 1e-12 * max(n1, math.sqrt(_dot(d2, d2))):
+        raise InputError("models", "the three models are collinear: they span no plane", "pass three non-collinear models")
+    v = {k: x / cy for k, x in w.items()}
+    dt = {k: p.dtype for k, p in ta.items()}
+    dirs = [{k: u[k].to(dt[k]) for k in u}, {k: v[k].to(dt[k]) for k in v}]
+    pts = np.array([[0.0, 0.0], [n1, 0.0], [cx, cy]])
+    lo, hi = pts.min(0), pts.max(0)
+    pad = margin * (hi - lo)
+    xs = np.linspace(lo[0] - pad[0], hi[0] + pad[0], grid)
+    ys = np.linspace(lo[1] - pad[1], hi[1] + pad[1], grid)
+    coords = [(x, y) for x in xs for y in ys]
+    vals = _evaluate_grid(model_a, dirs, coords, X, T, loss, executor, chunks)
+    L = np.array([vals[c][0] for c in coords]).reshape(grid, grid)
+    A = np.array([vals[c][1] for c in coords]).reshape(grid, grid)
+    if not np.isfinite(L).all():
+        raise ComputationError("non-finite loss on the plane; reduce margin")
+    at_models = [v_[0] for v_ in _eval_chunk((model_a, None, dirs, [tuple(p) for p in pts], X, T, loss))]
+    own = [_eval_chunk((m, None, dirs, [(0.0, 0.0)], X, T, loss))[0][0] for m in (model_a, model_b, model_c)]
+    return PlaneResult(status=Status.OK, seconds=time.perf_counter() - t0, losses=L.tolist(), accuracies=A.tolist(),
+                       xs=xs.tolist(), ys=ys.tolist(), model_coords=pts.tolist(), model_losses=own,
+                       plane_losses_at_models=at_models, max_model_mismatch=float(np.max(np.abs(np.subtract(at_models, own)))),
+                       grid=grid, margin=margin, executor=(executor.name if executor is not None else "serial"))
 
 
 @dataclasses.dataclass

@@ -57,14 +57,21 @@ def hessian_task(config: dict[str, Any]) -> dict[str, Any]:
 
 
 def landscape_task(config: dict[str, Any]) -> dict[str, Any]:
-    from ...landscape import loss_surface
+    from ...landscape import loss_surface, plane_through_models
+    from ...models import load
     from ...parallel import get_executor
 
     model, X, T = _model_data(config["model"], config.get("data", "digits"), config.get("split", "train"), "float32")
+    through = config.get("through") or []
+    others = [load(p).eval().to(X.dtype) for p in through]
     ex = get_executor(config.get("executor", "serial"), workers=config.get("workers"))
     try:
-        r = loss_surface(model, X, T, grid=int(config.get("grid", 41)), span=float(config.get("span", 1.0)),
-                         dims=int(config.get("dims", 2)), seed=int(config.get("seed", 0)), executor=ex)
+        if others:
+            r = plane_through_models(model, *others, X, T, grid=int(config.get("grid", 41)),
+                                     margin=float(config.get("margin", 0.25)), executor=ex)
+        else:
+            r = loss_surface(model, X, T, grid=int(config.get("grid", 41)), span=float(config.get("span", 1.0)),
+                             dims=int(config.get("dims", 2)), seed=int(config.get("seed", 0)), executor=ex)
     finally:
         ex.close()
     return r.to_dict()
@@ -126,26 +133,44 @@ def register(app: typer.Typer) -> None:
         seed: int = typer.Option(0, "--seed", min=0),
         executor: str = typer.Option("serial", "--executor", help="serial | dask"),
         workers: Optional[int] = typer.Option(None, "--workers", min=1),
+        through: Optional[list[Path]] = typer.Option(None, "--through", help="two more models (give --through twice): the "
+                                                     "surface on the plane through MODEL and them"),
+        margin: float = typer.Option(0.25, "--margin", min=0.0, help="with --through: grid beyond the three models, "
+                                     "as a fraction of their bounding box"),
         plot: Optional[Path] = typer.Option(None, "--plot", help="PNG contour plot"),
         out: Optional[str] = typer.Option(None, "--out", help=OUT_HELP),
         json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
         quiet: bool = typer.Option(False, "--quiet", help=QUIET_HELP),
     ) -> None:
-        """Loss surface along filter-normalised random directions (θ at the grid centre)."""
+        """Loss surface along filter-normalised random directions (θ at the grid centre), or on the plane
+        through MODEL and two more models (--through B --through C)."""
+        from ...errors import InputError
+
+        if through and len(through) != 2:
+            raise InputError("--through", f"needs exactly two more models, got {len(through)}", "--through B.safetensors --through C.safetensors")
         cfg = {"model": str(model), "data": data, "split": split, "grid": grid, "span": span, "dims": dims, "seed": seed,
-               "executor": executor, "workers": workers}
+               "executor": executor, "workers": workers, "through": [str(p) for p in through or []], "margin": margin}
         res = landscape_task(cfg)
         figs = {}
-        if plot and dims == 2:
+        if plot and (dims == 2 or through):
             import matplotlib.pyplot as plt
             import numpy as np
 
             from ...atlas import fig_to_png
 
             fig, ax = plt.subplots(figsize=(5, 4.3))
-            a = np.array(res["alphas"])
-            cs = ax.contourf(a, a, np.log(np.array(res["losses"])).T, levels=30)
-            fig.colorbar(cs, label="log loss"); ax.plot(0, 0, "r*")
+            if through:
+                xs, ys = np.array(res["xs"]), np.array(res["ys"])
+                cs = ax.contourf(xs, ys, np.log(np.array(res["losses"])).T, levels=30)
+                pts = np.array(res["model_coords"])
+                ax.plot(pts[:, 0], pts[:, 1], "r*", ms=10)
+                for (px, py), name in zip(pts, ["MODEL", "B", "C"]):
+                    ax.annotate(name, (px, py), color="w", xytext=(4, 4), textcoords="offset points")
+            else:
+                a = np.array(res["alphas"])
+                cs = ax.contourf(a, a, np.log(np.array(res["losses"])).T, levels=30)
+                ax.plot(0, 0, "r*")
+            fig.colorbar(cs, label="log loss")
             figs["surface.png"] = fig_to_png(fig)
             Path(plot).write_bytes(figs["surface.png"])
         finish("landscape", res, config=cfg, out=out, json_out=json_out, quiet=quiet, figures=figs)
