@@ -448,3 +448,30 @@ def test_plane_through_three_models_puts_each_model_at_its_coordinates():
         plane_through_models(a, a, c, X, y)
     with pytest.raises(InputError, match="architectures differ"):
         plane_through_models(a, b, mlp([3, 6, 4, 3], seed=0, dtype=torch.float64), X, y)
+
+
+def test_trajectory_surface_on_a_planar_path_of_a_real_model():
+    from tamelab.landscape import trajectory_surface
+
+    m, X, y = _tiny(4)
+    final = {k: v.detach().clone() for k, v in m.named_parameters()}
+    g = torch.Generator().manual_seed(0)
+    u = {k: torch.randn(v.shape, dtype=v.dtype, generator=g) * (v.dim() > 1) for k, v in final.items()}
+    w = {k: torch.randn(v.shape, dtype=v.dtype, generator=g) * (v.dim() > 1) for k, v in final.items()}
+    ts = np.linspace(1, 0, 7)  # ends at the final point
+    snaps = [{k: final[k] + 0.3 * np.cos(2 * t) * u[k] - 0.2 * t * t * w[k] - 0.3 * u[k] for k in final} for t in ts]
+    snaps[-1] = {k: v.clone() for k, v in final.items()}
+    r = trajectory_surface(m, snaps, X, y, grid=6, margin=0.2)
+    assert r.status == Status.OK and sum(r.explained_variance_ratio) == pytest.approx(1, abs=1e-10)
+    P = np.array(r.path)
+    assert np.allclose(P[-1], 0) and r.xs[0] <= P[:, 0].min() and r.ys[-1] >= P[:, 1].max()
+    flat = lambda d: torch.cat([d[k].reshape(-1) for k in final])  # noqa: E731
+    for i in range(len(snaps)):  # the plane is exact: distances to the final point are preserved
+        assert np.hypot(*P[i]) == pytest.approx(float((flat(snaps[i]) - flat(final)).norm()), rel=1e-9, abs=1e-12)
+    pca = trajectory_pca(snaps)
+    i, j = 1, 4
+    sd = {k: final[k] + r.xs[i] * pca["directions"][0][k] + r.ys[j] * pca["directions"][1][k] for k in final}
+    with torch.no_grad():
+        assert r.losses[i][j] == pytest.approx(float(CE(torch.func.functional_call(m, sd, (X,)), y)), rel=1e-12)
+    with pytest.raises(InputError, match="at least 3"):
+        trajectory_surface(m, snaps[:2], X, y)

@@ -30,7 +30,9 @@ from .li2018visualizing import interpolate as interpolate
 from .li2018visualizing import PlaneResult as PlaneResult
 from .li2018visualizing import loss_surface as loss_surface
 from .li2018visualizing import model_direction as model_direction
+from .li2018visualizing import TrajectorySurface as TrajectorySurface
 from .li2018visualizing import plane_through_models as plane_through_models
+from .li2018visualizing import trajectory_surface as trajectory_surface
 
 __all__ = [
     # operators
@@ -44,5 +46,5 @@ __all__ = [
     # connectivity and alignment
     "fit_curve", "curve_coefficients", "CurveResult", "weight_matching", "activation_matching", "permute_mlp", "AlignResult",
     # trajectories
-    "trajectory_pca",
+    "trajectory_pca", "trajectory_surface", "TrajectorySurface",
 ]

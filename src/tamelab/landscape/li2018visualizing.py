@@ -30,7 +30,7 @@ from ..errors import ComputationError, InputError
 from ..result import Result, Status
 
 __all__ = ["filter_normalized_direction", "SurfaceResult", "loss_surface", "interpolate", "InterpolationResult",
-           "model_direction", "plane_through_models", "PlaneResult"]
+           "model_direction", "plane_through_models", "PlaneResult", "trajectory_surface", "TrajectorySurface"]
 
 
 def filter_normalized_direction(model: nn.Module, *, seed=0, ignore: str = "biasbn") -> dict[str, torch.Tensor]:
@@ -352,9 +352,12 @@ def plane_through_models(model_a: nn.Module, model_b: nn.Module, model_c: nn.Mod
 
     Orthonormal basis by Gram–Schmidt (Garipov et al., arXiv:1802.10026, §5):
     :math:`u=(	heta_B-	heta_A)/\|	heta_B-	heta_A\|`,
-    :math:`v\propto(	heta_C-	heta_A)-\langle	heta_C-	heta_A,uangle u`; the point
+    :math:`v\propto(	heta_C-	heta_A)-\langle	heta_C-	heta_A,u
+angle u`; the point
     :math:`(x,y)` is :math:`	heta_A+xu+yv`, so A, B, C sit at :math:`(0,0)`, :math:`(\|	heta_B-	heta_A\|,0)`
-    and :math:`(\langle	heta_C-	heta_A,uangle,\langle	heta_C-	heta_A,vangle)` (``model_coords``). The
+    and :math:`(\langle	heta_C-	heta_A,u
+angle,\langle	heta_C-	heta_A,v
+angle)` (``model_coords``). The
     grid covers the bounding box of the three points, widened by ``margin`` times its size on every side.
     Certificate: the three models are also evaluated at their plane coordinates and compared with their
     own losses (``max_model_mismatch``, float rounding only).
@@ -449,3 +452,49 @@ def interpolate(model_a: nn.Module, model_b: nn.Module, X, T, *, loss: str = "cr
     return InterpolationResult(status=Status.OK, seconds=time.perf_counter() - t0, alphas=al.tolist(), losses=Ls.tolist(),
                                accuracies=As.tolist(), barrier_mean=float(lmax - 0.5 * (La + Lb)), barrier_linear=max(lin, float(lmax - ((1 - amax) * La + amax * Lb))),
                                accuracy_barrier=accb, argmax_alpha=float(amax))
+
+
+@dataclasses.dataclass
+class TrajectorySurface(Result):
+    """The loss on the plane of the first two principal directions of a training trajectory."""
+
+    kind = "trajectory_surface"
+
+    losses: list = dataclasses.field(default_factory=list)
+    xs: list[float] = dataclasses.field(default_factory=list)
+    ys: list[float] = dataclasses.field(default_factory=list)
+    path: list[list[float]] = dataclasses.field(default_factory=list)
+    explained_variance_ratio: list[float] = dataclasses.field(default_factory=list)
+    grid: int = 0
+    margin: float = 0.0
+
+    def arrays(self):
+        return {"losses": np.asarray(self.losses, dtype=float), "path": np.asarray(self.path, dtype=float)}
+
+
+def trajectory_surface(model: nn.Module, snapshots: list[dict[str, torch.Tensor]], X, T, *, loss: str = "cross_entropy",
+                       grid: int = 15, margin: float = 0.3, executor=None, chunks: int | None = None) -> TrajectorySurface:
+    r"""Loss on the PCA plane of a trajectory (Li et al., arXiv:1712.09913, §7), with the path on it.
+
+    ``model`` holds the final point :math:`\theta_n` (the origin of the plane, as in
+    :func:`~tamelab.landscape.trajectory_pca`); the grid covers the path's bounding box widened by
+    ``margin`` times its size. ``path`` are the snapshots' coordinates (the last is (0, 0)).
+    """
+    from ._pca import trajectory_pca
+
+    t0 = time.perf_counter()
+    if len(snapshots) < 3:
+        raise InputError("snapshots", f"need at least 3 for a 2-D PCA, got {len(snapshots)}", "record more snapshots")
+    if grid < 2:
+        raise InputError("--grid", f"must be >= 2, got {grid}")
+    pca = trajectory_pca(snapshots)
+    c = np.asarray(pca["coords"])
+    lo, hi = c.min(0), c.max(0)
+    pad = margin * (hi - lo) + 1e-9
+    xs, ys = np.linspace(lo[0] - pad[0], hi[0] + pad[0], grid), np.linspace(lo[1] - pad[1], hi[1] + pad[1], grid)
+    coords = [(x, y) for x in xs for y in ys]
+    vals = _evaluate_grid(model, pca["directions"], coords, X, T, loss, executor, chunks)
+    L = np.array([vals[p][0] for p in coords]).reshape(grid, grid)
+    return TrajectorySurface(status=Status.OK, seconds=time.perf_counter() - t0, losses=L.tolist(), xs=xs.tolist(),
+                             ys=ys.tolist(), path=c.tolist(), explained_variance_ratio=list(pca["explained_variance_ratio"]),
+                             grid=grid, margin=margin)

@@ -7,8 +7,7 @@ import copy
 import numpy as np
 import torch
 
-from ...landscape import interpolate, loss_surface, trajectory_pca
-from ...landscape.li2018visualizing import _eval_chunk
+from ...landscape import interpolate, loss_surface, trajectory_surface
 from .._registry import Figure, SectionContent, fig_to_png, section
 
 
@@ -28,18 +27,13 @@ def landscape_section(run) -> SectionContent:
     it = interpolate(run.init_model, model, X, T, loss=run.loss, points=11 if run.quick else 25, refine=False)
     ax[1].plot(it.alphas, it.losses)
     ax[1].set_xlabel("α (0 = init, 1 = trained)"); ax[1].set_title("linear interpolation")
-    pca = trajectory_pca(run.snapshots)
-    c = pca["coords"]
-    theta = {k: v.detach() for k, v in model.named_parameters()}
-    lo, hi = c.min(0) - 0.3 * np.ptp(c, 0) - 1e-9, c.max(0) + 0.3 * np.ptp(c, 0) + 1e-9
-    n = 9 if run.quick else 15
-    xs, ys = np.linspace(lo[0], hi[0], n), np.linspace(lo[1], hi[1], n)
-    vals = _eval_chunk((model, theta, pca["directions"], [(x, y) for x in xs for y in ys], X, T, run.loss))
-    Z = np.log(np.array([v[0] for v in vals]).reshape(n, n))
+    ts = trajectory_surface(model, run.snapshots, X, T, loss=run.loss, grid=9 if run.quick else 15, margin=0.3)
+    xs, ys, c = np.array(ts.xs), np.array(ts.ys), np.array(ts.path)
+    Z = np.log(np.array(ts.losses))
     cs = ax[2].contourf(xs, ys, Z.T, levels=25)
-    fig.colorbar(cs, ax=ax[2], label="log loss")
+    fig.colorbar(cs, label="log loss", ax=ax[2])
     ax[2].plot(c[:, 0], c[:, 1], "w.-")
-    ev = pca["explained_variance_ratio"]
+    ev = ts.explained_variance_ratio
     ax[2].set_title(f"trajectory PCA ({100 * ev[0]:.0f}% + {100 * ev[1]:.0f}%)")
     return SectionContent(
         "Loss landscape",
