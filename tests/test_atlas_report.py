@@ -94,3 +94,14 @@ def test_report_command_rerenders(atlas_dir, tmp_path, capsys):
     assert main(["report", str(atlas_dir), "--out", str(tmp_path / "x.html")]) == 0
     assert (tmp_path / "x.html").read_text() == (atlas_dir / "report.html").read_text()
     assert main(["report", str(tmp_path / "nothing")]) == 2
+
+
+def test_atlas_connectivity_section_trains_a_twin_and_aligns_it(tmp_path):
+    out = tmp_path / "c"
+    assert main(["atlas", "--out", str(out), "--quiet", "--epochs", "2", "--quick", "--sections", "connectivity"]) == 0
+    s = read_result(out)["result"]["sections"][0]
+    assert s["id"] == "connectivity" and s["status"] == "ok", s
+    assert s["summary"]["twin seed"] == 1 and s["summary"]["alignment function change"] < 1e-5
+    rows = {r[0]: r[1:] for r in s["tables"][0]["rows"]}
+    assert set(rows) == {"loss barrier (train)", "loss barrier (test)", "accuracy barrier (train)", "accuracy barrier (test)"}
+    assert all(isinstance(v, float) for v in rows["loss barrier (test)"])

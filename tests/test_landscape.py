@@ -475,3 +475,19 @@ def test_trajectory_surface_on_a_planar_path_of_a_real_model():
         assert r.losses[i][j] == pytest.approx(float(CE(torch.func.functional_call(m, sd, (X,)), y)), rel=1e-12)
     with pytest.raises(InputError, match="at least 3"):
         trajectory_surface(m, snaps[:2], X, y)
+
+
+def test_connect_models_reports_train_and_test_barriers_consistently():
+    from tamelab.landscape import connect_models
+
+    a, X, y = _tiny(6, n=20)
+    b = mlp([3, 5, 4, 3], seed=7, dtype=torch.float64)
+    Xt, yt = X[12:], y[12:]
+    r = connect_models(a, b, X[:12], y[:12], X_test=Xt, T_test=yt, curve_steps=0, points=9)
+    ref = interpolate(a, b, Xt, yt, points=9)
+    assert r.test_barrier_raw == pytest.approx(ref.barrier_mean, rel=1e-12)
+    assert r.test_losses_raw == pytest.approx(ref.losses, rel=1e-12)
+    assert r.alignment_function_change < 1e-12 and r.barrier_curve is None
+    with torch.no_grad():  # the aligned endpoint is the same function as B
+        assert torch.allclose(r.aligned_model(X), b(X), atol=1e-12)
+    assert r.losses_aligned[-1] == pytest.approx(r.losses_raw[-1], rel=1e-12)

@@ -35,9 +35,13 @@ def test_landscape_cli_contract(two_models, tmp_path, capsys):
 
 def test_connect_cli_and_errors(two_models, tmp_path, capsys):
     a, b = str(two_models / "m1" / "model.safetensors"), str(two_models / "m2" / "model.safetensors")
-    assert main(["connect", a, b, "--curve-steps", "50", "--json", "--out", str(tmp_path / "c")]) == 0
+    assert main(["connect", a, b, "--curve-steps", "50", "--json", "--plot", str(tmp_path / "c.png"), "--out", str(tmp_path / "c")]) == 0
     d = json.loads(capsys.readouterr().out)
     assert d["barrier_aligned"] <= d["barrier_raw"] + 1e-6 and d["alignment_function_change"] < 1e-5
+    tl = d["test_losses_raw"]
+    assert len(tl) == len(d["alphas"]) == 25
+    assert d["test_barrier_raw"] >= max(tl) - 0.5 * (tl[0] + tl[-1]) - 1e-9  # definition (golden-section refined)
+    assert d["losses_curve"][0] == pytest.approx(d["losses_raw"][0], rel=1e-5) and (tmp_path / "c.png").is_file()
     assert main(["connect", a, str(two_models / "other" / "model.safetensors"), "--out", str(tmp_path / "x")]) == 2
     assert "architectures differ" in capsys.readouterr().err
     assert main(["hessian", a, "--data", "moons", "--out", str(tmp_path / "y")]) == 2

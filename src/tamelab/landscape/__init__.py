@@ -1,6 +1,9 @@
 """Curvature and loss-landscape geometry of any nn.Module: operators, spectra, slices, barriers,
 mode connectivity, permutation alignment, trajectory PCA."""
 
+from ._connect import ConnectResult as ConnectResult
+from ._connect import connect_models as connect_models
+from ._connect import plot_connectivity as plot_connectivity
 from ._operators import CurvatureOperator as CurvatureOperator
 from ._operators import flat_params as flat_params
 from ._operators import set_flat_params as set_flat_params
@@ -45,6 +48,7 @@ __all__ = [
     "model_direction", "plane_through_models", "PlaneResult",
     # connectivity and alignment
     "fit_curve", "curve_coefficients", "CurveResult", "weight_matching", "activation_matching", "permute_mlp", "AlignResult",
+    "connect_models", "ConnectResult", "plot_connectivity",
     # trajectories
     "trajectory_pca", "trajectory_surface", "TrajectorySurface",
 ]

@@ -182,25 +182,30 @@ def register(app: typer.Typer) -> None:
         data: str = typer.Option("digits", "--data"),
         split: str = typer.Option("train", "--split"),
         curve_steps: int = typer.Option(400, "--curve-steps", min=0, help="SGD steps for the Bézier bend (0 = skip)"),
+        restarts: int = typer.Option(1, "--restarts", min=1, help="weight-matching restarts (best objective kept)"),
         seed: int = typer.Option(0, "--seed", min=0),
+        plot: Optional[Path] = typer.Option(None, "--plot", help="PNG: loss along the line (raw/aligned, train/test) and the curve"),
         out: Optional[str] = typer.Option(None, "--out", help=OUT_HELP),
         json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
         quiet: bool = typer.Option(False, "--quiet", help=QUIET_HELP),
     ) -> None:
-        """Barrier between two models before/after permutation alignment, and along a trained Bézier curve."""
-        from ...landscape import fit_curve, interpolate, weight_matching
+        """Barriers between two models (train and test data) before/after permutation alignment, and along a
+        trained Bézier curve."""
+        from ...landscape import connect_models, plot_connectivity
 
         a, X, T = _model_data(model_a, data, split, "float32")
         b, _, _ = _model_data(model_b, data, split, "float32")
-        al = weight_matching(a, b, seed=seed, X=X)
-        raw = interpolate(a, b, X, T)
-        ali = interpolate(a, al.model, X, T)
-        res = {"barrier_raw": raw.barrier_mean, "barrier_aligned": ali.barrier_mean, "barrier_raw_linear": raw.barrier_linear,
-               "barrier_aligned_linear": ali.barrier_linear, "accuracy_barrier_raw": raw.accuracy_barrier,
-               "accuracy_barrier_aligned": ali.accuracy_barrier, "alignment_sweeps": al.sweeps,
-               "alignment_function_change": al.max_function_change, "losses_raw": raw.losses, "losses_aligned": ali.losses}
-        if curve_steps:
-            cv = fit_curve(a, al.model, X, T, steps=curve_steps, seed=seed)
-            res.update(barrier_curve=cv.barrier_curve, barrier_curve_line=cv.barrier_line, losses_curve=cv.losses_curve)
-        cfg = {"a": str(model_a), "b": str(model_b), "data": data, "split": split, "curve_steps": curve_steps, "seed": seed}
-        finish("connect", res, config=cfg, out=out, json_out=json_out, quiet=quiet)
+        Xt = Tt = None
+        if split == "train":
+            _, Xt, Tt = _model_data(model_a, data, "test", "float32")
+        r = connect_models(a, b, X, T, X_test=Xt, T_test=Tt, curve_steps=curve_steps, restarts=restarts, seed=seed)
+        res = {k: v for k, v in r.to_dict().items() if k != "aligned_model"}
+        figs = {}
+        if plot:
+            from ...atlas import fig_to_png
+
+            figs["connect.png"] = fig_to_png(plot_connectivity(r))
+            Path(plot).write_bytes(figs["connect.png"])
+        cfg = {"a": str(model_a), "b": str(model_b), "data": data, "split": split, "curve_steps": curve_steps,
+               "restarts": restarts, "seed": seed}
+        finish("connect", res, config=cfg, out=out, json_out=json_out, quiet=quiet, figures=figs)
