@@ -312,6 +312,9 @@ def test_r_operator_is_only_used_where_it_is_exact():
     assert CurvatureOperator(m, smooth, (X, y)).path == "autograd"
     assert CurvatureOperator(m, nn.CrossEntropyLoss(reduction="sum"), (X, y)).path == "autograd"
     assert CurvatureOperator(m, CE, (X, y), kind="ggn").path == "ggn"
+    X3 = X.reshape(11, 1, 3)  # (N, 1, d) inputs: Linear acts on the last dim, CE would see (N, 1, C) logits
+    mse = nn.MSELoss()
+    assert CurvatureOperator(m, mse, (X3, torch.zeros(11, 1, 3, dtype=torch.float64))).path == "autograd"
 
 
 def test_stored_products_give_the_true_residuals_without_extra_products(seed):

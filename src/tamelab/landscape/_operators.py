@@ -164,9 +164,12 @@ class CurvatureOperator:
         return out
 
     def _rop_ok(self, X, T) -> bool:
+        """The hand-written R-operator covers (N, d) inputs with class indices (CE) or (N, out) targets (MSE)."""
+        if X.dim() != 2 or not X.is_floating_point():
+            return False
         if self._rop[1] == "ce":
-            return T.dim() == 1 and not T.is_floating_point() and bool((T >= 0).all())
-        return T.is_floating_point() and X.dim() == 2
+            return T.dim() == 1 and not T.is_floating_point() and len(T) == len(X) and bool((T >= 0).all())
+        return T.is_floating_point() and T.shape == (X.shape[0], self._rop[0][-1].out_features)
 
     def _rop_state(self, X, T):
         from ._mlp_rop import MlpHvp
