@@ -159,3 +159,20 @@ def test_eval_every_thins_the_epoch_evaluations_without_changing_training(tmp_pa
     res = fit({**SMALL, "seed": 0, "epochs": 5, "eval_every": 2}, checkpoint_dir=tmp_path / "ck", resume=True)
     for k in thin.history:
         assert np.array_equal(thin.history[k], res.history[k], equal_nan=True), k
+
+
+def test_plain_mlp_fast_logits_match_the_module_and_leave_inputs_alone():
+    from torch import nn
+
+    from tamelab.train._loop import _plain_mlp_logits_t
+
+    torch.manual_seed(0)
+    X = torch.randn(7, 4, dtype=torch.float64)
+    X0 = X.clone()
+    for m in (nn.Sequential(nn.Linear(4, 5), nn.ReLU(), nn.Linear(5, 3, bias=False)),
+              nn.Sequential(nn.ReLU(), nn.Linear(4, 3)), nn.Sequential(nn.Linear(4, 3))):
+        m = m.double()
+        with torch.no_grad():
+            assert torch.allclose(_plain_mlp_logits_t(m, X), m(X).T, rtol=1e-13, atol=1e-13)
+        assert torch.equal(X, X0)
+    assert _plain_mlp_logits_t(nn.Sequential(nn.Linear(4, 3), nn.Tanh(), nn.Linear(3, 2)).double(), X) is None
