@@ -80,7 +80,6 @@ def test_lanczos_topk_matches_dense_spectrum_with_certified_residuals(which, see
 
 
 def test_unconverged_is_reported_as_such():
-    rng = np.random.default_rng(0)
     A = torch.tensor(np.diag(np.linspace(1, 1.001, 400)) + 0.0)  # clustered: hard for a tiny Krylov space
     r = top_eigenpairs(DenseOp(A), 3, tol=1e-12, max_dim=10)
     assert r.status == Status.NOT_CONVERGED and not all(r.converged)

@@ -4,7 +4,7 @@ import pandas as pd
 import pytest
 
 from tamelab.cli.main import main
-from tamelab.parallel import SweepSpec, get_executor, run_sweep
+from tamelab.parallel import get_executor, run_sweep
 
 
 def _spec(tmp_path, **extra):
@@ -30,7 +30,7 @@ def test_serial_sweep_caches_and_never_recomputes(tmp_path):
 
 @pytest.mark.dask
 def test_dask_sweep_matches_serial_and_survives_worker_loss(tmp_path):
-    serial = run_sweep(_spec(tmp_path / "s"), tmp_path / "serial")
+    run_sweep(_spec(tmp_path / "s"), tmp_path / "serial")
     # die_once: the first attempt of every grid point kills its worker process
     dask = run_sweep(_spec(tmp_path / "d", die_once=True), tmp_path / "dask", executor="dask", workers=2)
     a = pd.read_parquet(tmp_path / "serial" / "results.parquet").drop(columns=["key"]).filter(like="result.")

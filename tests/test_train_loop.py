@@ -12,7 +12,7 @@ import torch
 from tamelab import InputError
 from tamelab.cli.main import main
 from tamelab.runstore import read_result, strip_timings
-from tamelab.train import TrainConfig, fit
+from tamelab.train import fit
 
 SMALL = dict(data="moons", widths=[2, 16, 16, 2], epochs=4, batch_size=32, lr=0.01)
 

@@ -706,7 +706,7 @@ def gd_baseline(X, labels, layers: int, *, Y=None, norm=None, runs: int = 5, ste
     Yt = torch.tensor(Y[:, labels[idx]], dtype=torch.float64)
     nrm = 1.0 / len(idx)
     K = (layers + 1) * (q * q + q)
-    finals, curves, t_reach = [], [], []
+    finals, curves = [], []
     eval_norm = 1.0 / n if norm is None else float(norm)
     with _few_threads(Xt.numel()):
         for r in range(int(runs)):

@@ -15,7 +15,7 @@ A determinism check (two passes over the data must agree) runs before first use.
 
 from __future__ import annotations
 
-from typing import Callable, Iterable, Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 import torch

@@ -6,7 +6,7 @@ with a plain picklable top-level function; it never imports Dask.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Iterable, Protocol, Sequence
+from typing import Any, Callable, Protocol, Sequence
 
 __all__ = ["Executor", "SerialExecutor", "get_executor"]
 

@@ -21,7 +21,6 @@ Algorithms:
 from __future__ import annotations
 
 import dataclasses
-import math
 import time
 from collections import deque
 from fractions import Fraction

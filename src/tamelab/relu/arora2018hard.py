@@ -162,7 +162,7 @@ def max_affine_net(A, c) -> nn.Sequential:
     while cur > 1:
         pairs, odd = cur // 2, cur % 2
         # hidden units per pair (u, v): σ(u−v), σ(v), σ(−v); an odd one out: σ(v), σ(−v)
-        rows, nxt = [], []
+        rows = []
         for p in range(pairs):
             u, v = 2 * p, 2 * p + 1
             rows += [(u, v, 1), (v, None, 1), (v, None, -1)]

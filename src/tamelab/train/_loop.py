@@ -38,7 +38,7 @@ from ..models import mlp
 from ..result import Result, Status
 from ..runstore import atomic_write_bytes, atomic_write_json
 from ._schedules import make_schedule
-from ._transforms import OPTIMIZERS, apply_updates, make_optimizer, tree_norm
+from ._transforms import apply_updates, make_optimizer, tree_norm
 
 __all__ = ["TrainConfig", "TrainResult", "fit"]
 

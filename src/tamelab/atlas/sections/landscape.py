@@ -5,7 +5,6 @@ from __future__ import annotations
 import copy
 
 import numpy as np
-import torch
 
 from ...landscape import interpolate, loss_surface, trajectory_surface
 from .._registry import Figure, SectionContent, fig_to_png, section

@@ -5,7 +5,6 @@ from __future__ import annotations
 import copy
 
 import numpy as np
-import torch
 
 from ...relu import Plane, regions
 from ...relu._plot import plot_partition

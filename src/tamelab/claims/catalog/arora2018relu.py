@@ -6,7 +6,7 @@ import numpy as np
 import torch
 
 from ...models import mlp
-from ...relu import H_net, Plane, Segment, all_bounds, from_layers, regions, tent_net
+from ...relu import H_net, Plane, Segment, from_layers, regions, tent_net
 from .._registry import ClaimContext, Measured, claim
 
 FIXED = [([[2, 1], [0, -1], [-1, -2]], [-1.265, -0.623, 0.041]), ([[-2, -2, -2], [2, 1, 2], [0, 1, 2]], [-2.325, -0.219, -1.246]),

@@ -45,7 +45,6 @@ def register(app: typer.Typer) -> None:
         """Train a ReLU MLP (monitored, deterministic from --seed, resumable with --resume)."""
         from ..._progress import set_quiet
         from ...config import load_config
-        from ...models import save
         from ...train import TrainConfig, fit
 
         set_quiet(quiet or json_out)
