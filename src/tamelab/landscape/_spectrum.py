@@ -55,7 +55,7 @@ def _grow(buf: torch.Tensor, rows: int) -> torch.Tensor:
 
 
 def lanczos(op, m: int, v0: torch.Tensor, state: dict | None = None, *, keep_products: bool = False):
-    """``m`` Lanczos steps with full re-orthogonalisation; returns ``(alpha, beta, V, state)``.
+    r"""``m`` Lanczos steps with full re-orthogonalisation; returns ``(alpha, beta, V, state)``.
 
     Pass the returned ``state`` back with a larger ``m`` to *extend* the same Krylov space
     (no product is recomputed). With ``keep_products`` the raw products :math:`Hv_j` are kept in

@@ -104,7 +104,7 @@ def _coordinate_descent(la, lb, perms, rng, max_sweeps):
 
 def weight_matching(model_a: nn.Module, model_b: nn.Module, *, max_sweeps: int = 100, seed=0, X=None,
                     restarts: int = 1) -> AlignResult:
-    """Permute ``model_b``'s hidden units to match ``model_a`` (weight matching).
+    r"""Permute ``model_b``'s hidden units to match ``model_a`` (weight matching).
 
     Coordinate descent is a local method; ``restarts > 1`` adds runs from uniformly random initial
     permutations (seeded) and keeps the one with the largest objective :math:`\sum_l\langle W^A_l,

@@ -313,7 +313,7 @@ def _same_architecture(models: list[nn.Module]) -> list[dict[str, torch.Tensor]]
 
 
 def model_direction(model_a: nn.Module, model_b: nn.Module) -> dict[str, torch.Tensor]:
-    """The parameter-space direction :math:`\theta_B-\theta_A` (every tensor, biases included)."""
+    r"""The parameter-space direction :math:`\theta_B-\theta_A` (every tensor, biases included)."""
     ta, tb = _same_architecture([model_a, model_b])
     return {k: tb[k] - ta[k] for k in ta}
 
@@ -350,13 +350,10 @@ def plane_through_models(model_a: nn.Module, model_b: nn.Module, model_c: nn.Mod
     r"""Loss and accuracy on the affine plane through three models of one architecture.
 
     Orthonormal basis by Gram–Schmidt (Garipov et al., arXiv:1802.10026, §5):
-    :math:`u=(	heta_B-	heta_A)/\|	heta_B-	heta_A\|`,
-    :math:`v\propto(	heta_C-	heta_A)-\langle	heta_C-	heta_A,u
-angle u`; the point
-    :math:`(x,y)` is :math:`	heta_A+xu+yv`, so A, B, C sit at :math:`(0,0)`, :math:`(\|	heta_B-	heta_A\|,0)`
-    and :math:`(\langle	heta_C-	heta_A,u
-angle,\langle	heta_C-	heta_A,v
-angle)` (``model_coords``). The
+    :math:`u=(\theta_B-\theta_A)/\|\theta_B-\theta_A\|`,
+    :math:`v\propto(\theta_C-\theta_A)-\langle\theta_C-\theta_A,u\rangle u`; the point
+    :math:`(x,y)` is :math:`\theta_A+xu+yv`, so A, B, C sit at :math:`(0,0)`, :math:`(\|\theta_B-\theta_A\|,0)`
+    and :math:`(\langle\theta_C-\theta_A,u\rangle,\langle\theta_C-\theta_A,v\rangle)` (``model_coords``). The
     grid covers the bounding box of the three points, widened by ``margin`` times its size on every side.
     Certificate: the three models are also evaluated at their plane coordinates and compared with their
     own losses (``max_model_mismatch``, float rounding only).
