@@ -164,6 +164,7 @@ def test_eval_every_thins_the_epoch_evaluations_without_changing_training(tmp_pa
 def test_plain_mlp_fast_logits_match_the_module_and_leave_inputs_alone():
     from torch import nn
 
+    from tamelab.models import linear_relu_forward, linear_relu_modules
     from tamelab.train._loop import _plain_mlp_logits_t
 
     torch.manual_seed(0)
@@ -174,5 +175,6 @@ def test_plain_mlp_fast_logits_match_the_module_and_leave_inputs_alone():
         m = m.double()
         with torch.no_grad():
             assert torch.allclose(_plain_mlp_logits_t(m, X), m(X).T, rtol=1e-13, atol=1e-13)
+            assert torch.allclose(linear_relu_forward(linear_relu_modules(m), X), m(X), rtol=1e-13, atol=1e-13)
         assert torch.equal(X, X0)
     assert _plain_mlp_logits_t(nn.Sequential(nn.Linear(4, 3), nn.Tanh(), nn.Linear(3, 2)).double(), X) is None

@@ -26,6 +26,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from ..models import linear_relu_modules
+
 __all__ = ["mlp_rop_plan", "MlpHvp"]
 
 
@@ -44,26 +46,14 @@ def _loss_kind(loss_fn) -> str | None:
 
 def mlp_rop_plan(model: nn.Module, loss_fn, names: list[str]) -> tuple[list[nn.Linear], str] | None:
     """The Linear layers and loss kind when the hand-written R-operator applies, else ``None``."""
-    if type(model) is not nn.Sequential or len(model) == 0:
-        return None
     kind = _loss_kind(loss_fn)
-    if kind is None:
+    mods = linear_relu_modules(model)
+    if kind is None or mods is None:
         return None
-    mods = list(model)
-    linears: list[nn.Linear] = []
-    expect_linear = True
-    for mod in mods:
-        if expect_linear:
-            if type(mod) is not nn.Linear:
-                return None
-            linears.append(mod)
-            expect_linear = False
-        else:
-            if type(mod) is not nn.ReLU:
-                return None
-            expect_linear = True
-    if expect_linear:  # the last module must be a Linear
+    # the formulas need Linear, ReLU, Linear, ReLU, ..., Linear exactly
+    if any(type(m) is not nn.Linear for m in mods[0::2]) or any(type(m) is not nn.ReLU for m in mods[1::2]):
         return None
+    linears: list[nn.Linear] = mods[0::2]
     if names != [k for k, _ in model.named_parameters()] or any(not p.requires_grad for p in model.parameters()):
         return None
     if len({id(p) for p in model.parameters()}) != len(names):

@@ -4,6 +4,8 @@ from ._io import from_state_dict as from_state_dict
 from ._io import load as load
 from ._io import save as save
 from ._mlp import is_relu_mlp as is_relu_mlp
+from ._mlp import linear_relu_forward as linear_relu_forward
+from ._mlp import linear_relu_modules as linear_relu_modules
 from ._mlp import mlp as mlp
 from ._mlp import relu_layers as relu_layers
 from ._mlp import widths_of as widths_of
@@ -14,7 +16,7 @@ from ._other import poly_net as poly_net
 
 __all__ = [
     # ReLU MLPs
-    "mlp", "relu_layers", "is_relu_mlp", "widths_of",
+    "mlp", "relu_layers", "is_relu_mlp", "widths_of", "linear_relu_modules", "linear_relu_forward",
     # files
     "save", "load", "from_state_dict",
     # other families

@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import math
 import json
+import math
 import time
 from pathlib import Path
 from typing import Any, Literal
@@ -34,7 +34,7 @@ from .._progress import progress
 from .._rng import resolve_seed
 from ..data import Dataset, load_data
 from ..errors import ComputationError, InputError
-from ..models import mlp
+from ..models import linear_relu_forward, linear_relu_modules, mlp
 from ..result import Result, Status
 from ..runstore import atomic_write_bytes, atomic_write_json
 from ._schedules import make_schedule
@@ -144,21 +144,13 @@ def _flush_norms(pending: list[torch.Tensor], theta0: torch.Tensor, hist: dict[s
 
 
 def _plain_mlp_logits_t(model, X: torch.Tensor) -> torch.Tensor | None:
-    """Logits of a plain ``Sequential`` of ``Linear``/``ReLU`` as a C×N matrix, by direct ``addmm``/``relu_``
-    calls and the narrow last layer as ``W·Xᵀ`` (2.4x faster than the module call on the 1797 digits here);
-    ``None`` for any other model."""
-    mods = list(model) if type(model) is nn.Sequential else []
-    if not mods or type(mods[-1]) is not nn.Linear or any(type(m) not in (nn.Linear, nn.ReLU) for m in mods):
+    """C×N logits of a plain Linear/ReLU ``Sequential`` by :func:`tamelab.models.linear_relu_forward`
+    (1.27 -> 1.03 ms for the evaluation of both digits splits); ``None`` for any other model."""
+    mods = linear_relu_modules(model)
+    if mods is None:
         return None
     with torch.inference_mode():
-        h = X
-        for m in mods[:-1]:
-            if type(m) is nn.ReLU:
-                h = h.relu_() if h is not X else torch.relu(h)
-            else:
-                h = torch.addmm(m.bias, h, m.weight.T) if m.bias is not None else h @ m.weight.T
-        last = mods[-1]
-        return torch.addmm(last.bias[:, None], last.weight, h.T) if last.bias is not None else last.weight @ h.T
+        return linear_relu_forward(mods, X, logits_t=True)
 
 
 def _evaluate_both(model, Xall, n_train, Ttr, Tte, loss_fn, classify):
