@@ -17,6 +17,7 @@ import time
 import numpy as np
 import torch
 
+from tamelab._numerics import one_thread
 from tamelab.data import load_data
 from tamelab.landscape import CurvatureOperator, ce_ggn_diagonal, hutchinson, hutchpp, loss_surface, top_eigenpairs, xtrace
 
@@ -25,19 +26,6 @@ def _timed(f):
     t = time.perf_counter()
     out = f()
     return out, time.perf_counter() - t
-
-
-def _blas_one_thread():
-    """numpy/scipy BLAS at one thread too (the workload is single-threaded; OpenBLAS threads on a busy
-    2-core machine made a 56×56 eigh take 16-48 ms)."""
-    try:
-        from threadpoolctl import threadpool_limits
-
-        return threadpool_limits(1)
-    except ImportError:  # pragma: no cover
-        import contextlib
-
-        return contextlib.nullcontext()
 
 
 def main():
@@ -56,7 +44,7 @@ def main():
     known = np.array([0.380174, 0.371137, 0.353712, 0.334607, 0.333535])
     print(f"model 64-128-128-10 (seed 0, untrained), {sum(p.numel() for p in model.parameters())} parameters, "
           f"{len(X)} samples, float32, 1 thread")
-    with _blas_one_thread():
+    with one_thread():  # torch and numpy/SciPy BLAS: the workload is single-threaded
         _curvature(model, X, y, crit, k, known)
         _surface(model, X, y, crit, 11 if a.quick else 41, a.workers)
     _matching()
