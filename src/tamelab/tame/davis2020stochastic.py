@@ -640,11 +640,8 @@ def monitored_sgd(
         raise InputError("model", f"does not accept the data: {type(e).__name__}: {e}", "match the input width and outputs") from None
 
     def grad_at(th, idx=None):
-        q = {k: v.clone().requires_grad_(True) for k, v in th.items()}
-        xb, yb = (Xt, yt) if idx is None else (Xt[idx], yt[idx])
-        val = loss_fn(torch.func.functional_call(m64, q, (xb,)), yb)
-        g = torch.autograd.grad(val, [q[k] for k in names])
-        return float(val.detach()), torch.cat([x.reshape(-1) for x in g]).to(torch.float64)
+        val, g = _full_grad(m64, th, *((Xt, yt) if idx is None else (Xt[idx], yt[idx])), loss_fn)
+        return val, g.to(torch.float64)
 
     snap_at = set(np.linspace(0, N, int(snapshots)).round().astype(int).tolist())
     snaps, snap_steps = [], []
