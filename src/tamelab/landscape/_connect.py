@@ -81,20 +81,18 @@ def connect_models(model_a: nn.Module, model_b: nn.Module, X: torch.Tensor, T: t
     return r
 
 
-def plot_connectivity(r: ConnectResult | dict):
+def plot_connectivity(r: ConnectResult):
     """Loss along the straight line (raw, aligned; train and test) and along the Bézier curve."""
     import matplotlib.pyplot as plt
 
-    g = (lambda k: r[k]) if isinstance(r, dict) else (lambda k: getattr(r, k))
     fig, ax = plt.subplots(figsize=(6.5, 3.6))
-    a = np.asarray(g("alphas"))
-    ax.plot(a, g("losses_raw"), "o-", ms=3, label="line, raw (train)")
-    ax.plot(a, g("losses_aligned"), "s-", ms=3, label="line, aligned (train)")
-    if len(g("test_losses_raw")):
-        ax.plot(a, g("test_losses_raw"), "o--", ms=3, alpha=0.6, label="line, raw (test)")
-        ax.plot(a, g("test_losses_aligned"), "s--", ms=3, alpha=0.6, label="line, aligned (test)")
-    if len(g("losses_curve")):
-        ax.plot(g("curve_ts"), g("losses_curve"), "^-", ms=3, label="Bézier curve, aligned (train)")
+    ax.plot(r.alphas, r.losses_raw, "o-", ms=3, label="line, raw (train)")
+    ax.plot(r.alphas, r.losses_aligned, "s-", ms=3, label="line, aligned (train)")
+    if r.test_losses_raw:
+        ax.plot(r.alphas, r.test_losses_raw, "o--", ms=3, alpha=0.6, label="line, raw (test)")
+        ax.plot(r.alphas, r.test_losses_aligned, "s--", ms=3, alpha=0.6, label="line, aligned (test)")
+    if r.losses_curve:
+        ax.plot(r.curve_ts, r.losses_curve, "^-", ms=3, label="Bézier curve, aligned (train)")
     ax.set_xlabel("t (0 = A, 1 = B)"); ax.set_ylabel("loss"); ax.legend(fontsize=7)
     ax.set_title("Mode connectivity")
     fig.tight_layout()
