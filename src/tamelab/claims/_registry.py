@@ -22,6 +22,8 @@ from ..result import to_jsonable
 __all__ = ["Claim", "ClaimContext", "Measured", "claim", "all_claims", "get_claim", "run_claim", "VERDICTS"]
 
 VERDICTS = ("holds", "fails", "not reproduced")
+#: where a claim's expected value comes from.
+EXPECTED_FROM = ("paper", "theory", "regression")
 
 
 @dataclasses.dataclass
@@ -51,6 +53,10 @@ class Claim:
     fn: Callable[[ClaimContext], Measured] = dataclasses.field(repr=False)
     tags: tuple[str, ...] = ()
     slow: bool = False
+    #: where the statement comes from: paper + theorem/table/equation (e.g. "arXiv:2309.10639 Thm 2.3").
+    source: str | None = None
+    #: where the expected value comes from: "paper" (printed in the paper), "theory" (derived), "regression".
+    expected_from: str | None = None
 
     def run(self, ctx: ClaimContext | None = None) -> dict[str, Any]:
         ctx = ctx or ClaimContext()
@@ -75,6 +81,8 @@ class Claim:
                 "verdict": verdict,
                 "note": note,
                 "tags": list(self.tags),
+                "source": self.source,
+                "expected_from": self.expected_from,
                 "seed": ctx.seed,
                 "seconds": time.perf_counter() - t0,
             }
@@ -92,13 +100,18 @@ def claim(
     expected: Any,
     tags: tuple[str, ...] = (),
     slow: bool = False,
+    source: str | None = None,
+    expected_from: str | None = None,
 ) -> Callable[[Callable[[ClaimContext], Measured]], Callable[[ClaimContext], Measured]]:
-    """Register a claim. ``paper`` is an arXiv id (``arXiv:1611.01491``) or a citation."""
+    """Register a claim. ``paper`` is an arXiv id (``arXiv:1611.01491``) or a citation; ``source`` names
+    the theorem/table/equation; ``expected_from`` is one of :data:`EXPECTED_FROM`."""
+    if expected_from is not None and expected_from not in EXPECTED_FROM:
+        raise ValueError(f"claim {id!r}: expected_from must be one of {EXPECTED_FROM}, got {expected_from!r}")
 
     def deco(fn: Callable[[ClaimContext], Measured]):
         if id in _REGISTRY and _REGISTRY[id].fn is not fn:
             raise ValueError(f"duplicate claim id {id!r}")
-        _REGISTRY[id] = Claim(id, paper, statement, expected, fn, tuple(tags), slow)
+        _REGISTRY[id] = Claim(id, paper, statement, expected, fn, tuple(tags), slow, source, expected_from)
         return fn
 
     return deco

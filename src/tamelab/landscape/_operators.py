@@ -22,26 +22,10 @@ import torch
 from torch import nn
 from torch.func import functional_call, grad, jvp, vjp
 
+from .._params import flat_params, set_flat_params
 from ..errors import ComputationError, InputError
 
 __all__ = ["CurvatureOperator", "flat_params", "set_flat_params"]
-
-
-def flat_params(model: nn.Module, names: Sequence[str] | None = None) -> torch.Tensor:
-    d = dict(model.named_parameters())
-    names = list(names) if names is not None else list(d)
-    return torch.cat([d[n].detach().reshape(-1) for n in names])
-
-
-def set_flat_params(model: nn.Module, flat: torch.Tensor, names: Sequence[str] | None = None) -> None:
-    d = dict(model.named_parameters())
-    names = list(names) if names is not None else list(d)
-    i = 0
-    with torch.no_grad():
-        for n in names:
-            k = d[n].numel()
-            d[n].copy_(flat[i : i + k].view_as(d[n]))
-            i += k
 
 
 class CurvatureOperator:

@@ -12,7 +12,7 @@ from torch import nn
 from ..errors import InputError
 from ..runstore import atomic_write_bytes
 
-__all__ = ["save", "load", "from_state_dict"]
+__all__ = ["save", "load", "from_state_dict", "load_model", "load_weights"]
 
 _KEY = re.compile(r"^(\d+)\.(weight|bias)$")
 
@@ -85,3 +85,85 @@ def load(path: str | os.PathLike) -> nn.Sequential:
     except (SafetensorError, OSError, ValueError) as e:
         raise InputError("MODEL", f"{p} is not a readable safetensors file ({e})", "pickled .pt files are not accepted") from e
     return from_state_dict(sd, source=p.name)
+
+
+def _read_safetensors(p: Path, field: str) -> dict[str, torch.Tensor]:
+    if not p.is_file():
+        raise InputError(field, f"{p} not found", "pass a .safetensors file")
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    try:
+        return load_file(str(p))
+    except (SafetensorError, OSError, ValueError) as e:
+        raise InputError(field, f"{p} is not a readable safetensors file ({e})",
+                         "pickled .pt files are not accepted: save with safetensors.torch.save_file") from e
+
+
+def load_weights(model: nn.Module, path: str | os.PathLike, *, field: str = "--weights") -> nn.Module:
+    """Load a safetensors ``state_dict`` into ``model`` (strict: names and shapes must match)."""
+    sd = _read_safetensors(Path(path), field)
+    own = model.state_dict()
+    missing = sorted(set(own) - set(sd))
+    unexpected = sorted(set(sd) - set(own))
+    if missing or unexpected:
+        raise InputError(field, f"keys do not match the model (missing {missing[:4]}, unexpected {unexpected[:4]})",
+                         "save the same architecture's state_dict")
+    for k, v in sd.items():
+        if own[k].shape != v.shape:
+            raise InputError(f"{field} key '{k}'", f"has shape {tuple(v.shape)}, the model has {tuple(own[k].shape)}")
+        if v.is_floating_point() and not bool(torch.isfinite(v).all()):
+            raise InputError(f"{field} key '{k}'", "contains NaN or inf")
+    model.load_state_dict(sd)
+    return model
+
+
+def load_model(spec: str | os.PathLike, weights: str | os.PathLike | None = None, *,
+               kwargs: dict | None = None, field: str = "--model") -> nn.Module:
+    """A model from a file or a factory.
+
+    ``spec`` is either a ``.safetensors`` file written by :func:`save` for a ReLU MLP (TameLab's
+    built-in format; ``weights`` must be ``None``), or ``package.module:factory``: the factory is
+    imported and called with ``kwargs`` and must return an ``nn.Module``; ``weights`` (safetensors,
+    never a pickle) are then loaded into it strictly. The module is imported as Python code: it must
+    be importable (on ``sys.path`` or in the current directory).
+    """
+    s = str(spec)
+    if ":" not in s or Path(s).exists():
+        if weights is not None:
+            raise InputError("--weights", "only applies to a factory model (package.module:factory)",
+                             "drop --weights, or pass --model package.module:factory")
+        return load(s)
+    mod_name, _, attr = s.partition(":")
+    if not mod_name or not attr or not all(part.isidentifier() for part in mod_name.split(".") + attr.split(".")):
+        raise InputError(field, f"{s!r} is not of the form package.module:factory")
+    import importlib
+    import sys
+
+    cwd = os.getcwd()
+    added = cwd not in sys.path
+    if added:
+        sys.path.insert(0, cwd)
+    try:
+        mod = importlib.import_module(mod_name)
+    except ImportError as e:
+        raise InputError(field, f"cannot import {mod_name!r} ({e})", "check the module path and PYTHONPATH") from None
+    finally:
+        if added and cwd in sys.path:
+            sys.path.remove(cwd)
+    obj = mod
+    for part in attr.split("."):
+        if not hasattr(obj, part):
+            raise InputError(field, f"{mod_name!r} has no attribute {attr!r}")
+        obj = getattr(obj, part)
+    if isinstance(obj, nn.Module):
+        model = obj
+    elif callable(obj):
+        model = obj(**(kwargs or {}))
+    else:
+        raise InputError(field, f"{s!r} is neither an nn.Module nor a factory")
+    if not isinstance(model, nn.Module):
+        raise InputError(field, f"{s!r} returned {type(model).__name__}, not an nn.Module")
+    if weights is not None:
+        load_weights(model, weights)
+    return model

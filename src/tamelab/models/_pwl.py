@@ -1,0 +1,127 @@
+r"""Piecewise-linear networks as a straight-line program of affine maps, ReLUs and maxima.
+
+A :class:`PWLNet` is the form every exact-geometry routine works on. Node 0 is the (flattened)
+input :math:`x\in\mathbb R^{d}`; every later node is a vector computed from earlier nodes by one of
+
+* :class:`Affine`: :math:`y=\sum_k A_k\,y_{s_k}+b` (several sources express residual additions);
+* :class:`ReLU`: :math:`y=\max(y_s,\ \alpha y_s)` elementwise (``slope`` :math:`\alpha`, 0 for ReLU,
+  :math:`0<\alpha<1` for LeakyReLU);
+* :class:`Max`: :math:`y_i=\max_{j\in G_i}(y_s)_j` (max pooling; ``groups`` is an ``out × k`` index
+  array into the source).
+
+On any set where every ReLU sign and every arg-max is fixed, each node is an affine function of
+:math:`x`; that is what the region algorithms propagate. A plain Linear/ReLU MLP is
+``[Affine(0), ReLU, Affine, ReLU, …, Affine]`` (:func:`from_layers`). Torch models are lowered to this
+form by :func:`tamelab.models.lower` (torch.fx), which refuses anything that is not piecewise linear
+by name.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Sequence
+
+import numpy as np
+
+__all__ = ["Affine", "ReLU", "Max", "PWLNet", "from_layers"]
+
+
+@dataclasses.dataclass
+class Affine:
+    """``y = Σ_k A[k] @ node[sources[k]] + b``."""
+
+    sources: list[int]
+    A: list[np.ndarray]
+    b: np.ndarray
+
+    @property
+    def width(self) -> int:
+        return int(self.b.shape[0])
+
+
+@dataclasses.dataclass
+class ReLU:
+    """``y = max(node[source], slope * node[source])`` elementwise."""
+
+    source: int
+    slope: float = 0.0
+
+
+@dataclasses.dataclass
+class Max:
+    """``y[i] = max_j node[source][groups[i, j]]``."""
+
+    source: int
+    groups: np.ndarray
+
+
+Node = Affine | ReLU | Max
+
+
+@dataclasses.dataclass
+class PWLNet:
+    """A piecewise-linear network: ``nodes[0]`` is the input placeholder (``None``), ``output`` a node index.
+
+    Attributes:
+        in_shape: the model's input shape without the batch dimension (the input is flattened
+            row-major to ``in_dim`` coordinates).
+        nodes: ``[None, node1, node2, ...]`` in topological order.
+        widths: the width of every node (``widths[0] == in_dim``).
+        output: index of the output node.
+    """
+
+    in_shape: tuple[int, ...]
+    nodes: list[Node | None]
+    widths: list[int]
+    output: int
+
+    @property
+    def in_dim(self) -> int:
+        return int(self.widths[0])
+
+    @property
+    def out_dim(self) -> int:
+        return int(self.widths[self.output])
+
+    def forward(self, X: np.ndarray) -> np.ndarray:
+        """Evaluate on rows of ``X`` (``N × in_dim``) in float64 — the reference the lowering is tested with."""
+        vals: list[np.ndarray | None] = [np.asarray(X, dtype=np.float64).reshape(len(X), -1)]
+        for node in self.nodes[1:]:
+            if isinstance(node, Affine):
+                y = np.broadcast_to(node.b, (len(X), node.width)).copy()
+                for s, A in zip(node.sources, node.A):
+                    y += vals[s] @ A.T
+            elif isinstance(node, ReLU):
+                z = vals[node.source]
+                y = np.maximum(z, node.slope * z)
+            elif isinstance(node, Max):
+                y = vals[node.source][:, node.groups].max(axis=2)
+            else:  # pragma: no cover
+                raise TypeError(type(node))
+            vals.append(y)
+        return vals[self.output]
+
+    def relu_nodes(self) -> list[int]:
+        """Indices of the ReLU nodes (the neurons whose signs define activation patterns)."""
+        return [i for i, n in enumerate(self.nodes) if isinstance(n, ReLU)]
+
+    @property
+    def n_neurons(self) -> int:
+        """Number of scalar nonlinearities (ReLU units plus max groups)."""
+        return sum(self.widths[i] for i, n in enumerate(self.nodes) if isinstance(n, (ReLU, Max)))
+
+
+def from_layers(layers: Sequence[tuple[np.ndarray, np.ndarray]], *, slope: float = 0.0) -> PWLNet:
+    """The MLP ``W_L relu(… relu(W_1 x + b_1) …) + b_L`` from its ``(W, b)`` pairs."""
+    d = int(np.asarray(layers[0][0]).shape[1])
+    nodes: list[Node | None] = [None]
+    widths = [d]
+    for i, (W, b) in enumerate(layers):
+        W = np.asarray(W, dtype=np.float64)
+        b = np.asarray(b, dtype=np.float64)
+        nodes.append(Affine([len(nodes) - 1], [W], b))
+        widths.append(int(W.shape[0]))
+        if i < len(layers) - 1:
+            nodes.append(ReLU(len(nodes) - 1, slope))
+            widths.append(int(W.shape[0]))
+    return PWLNet((d,), nodes, widths, len(nodes) - 1)
