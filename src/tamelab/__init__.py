@@ -11,8 +11,9 @@ __version__ = "0.1.0"
 from . import errors as errors  # noqa: E402
 from .errors import ComputationError as ComputationError  # noqa: E402
 from .errors import InputError as InputError  # noqa: E402
+from .errors import NotApplicableError as NotApplicableError  # noqa: E402
 from .result import SCHEMA_VERSION as SCHEMA_VERSION  # noqa: E402
 from .result import Result as Result  # noqa: E402
 from .result import Status as Status  # noqa: E402
 
-__all__ = ["__version__", "errors", "InputError", "ComputationError", "Result", "Status", "SCHEMA_VERSION"]
+__all__ = ["__version__", "errors", "InputError", "NotApplicableError", "ComputationError", "Result", "Status", "SCHEMA_VERSION"]

@@ -7,7 +7,7 @@ Messages are one line: they name the field and say how to fix it.
 
 from __future__ import annotations
 
-__all__ = ["TameLabError", "InputError", "ComputationError"]
+__all__ = ["TameLabError", "InputError", "NotApplicableError", "ComputationError"]
 
 
 class TameLabError(Exception):
@@ -29,6 +29,14 @@ class InputError(TameLabError, ValueError):
         if fix:
             msg += f" ({fix})"
         super().__init__(msg)
+
+
+class NotApplicableError(InputError):
+    """The mathematics of a capability does not apply to this model or data (e.g. exact regions of a
+    GELU network). Reports show it as "not applicable: <why>"; the CLI exits 2 with the one line."""
+
+    def __init__(self, field: str, problem: str, fix: str | None = None) -> None:
+        super().__init__(field, problem, fix)
 
 
 class ComputationError(TameLabError, RuntimeError):
