@@ -17,6 +17,8 @@ from ._pwl import Max as Max
 from ._pwl import PWLNet as PWLNet
 from ._pwl import ReLU as ReLU
 from ._pwl import from_layers as from_layers
+from ._lower import as_pwl as as_pwl
+from ._lower import lower as lower
 from ._other import TiedAutoencoder as TiedAutoencoder
 from ._other import linear_net as linear_net
 from ._other import poly_net as poly_net
@@ -27,7 +29,7 @@ __all__ = [
     # files
     "save", "load", "from_state_dict", "load_model", "load_weights",
     # piecewise-linear programs (exact geometry)
-    "PWLNet", "Affine", "ReLU", "Max", "from_layers",
+    "PWLNet", "Affine", "ReLU", "Max", "from_layers", "lower", "as_pwl",
     # other families
     "linear_net", "poly_net", "Power", "TiedAutoencoder",
 ]

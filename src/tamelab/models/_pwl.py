@@ -68,12 +68,16 @@ class PWLNet:
         nodes: ``[None, node1, node2, ...]`` in topological order.
         widths: the width of every node (``widths[0] == in_dim``).
         output: index of the output node.
+        names: optional name of every node (the torch layer it came from), for messages.
+        out_shape: the model's output shape without the batch dimension (default ``(out_dim,)``).
     """
 
     in_shape: tuple[int, ...]
     nodes: list[Node | None]
     widths: list[int]
     output: int
+    names: list[str] | None = None
+    out_shape: tuple[int, ...] | None = None
 
     @property
     def in_dim(self) -> int:
@@ -85,7 +89,14 @@ class PWLNet:
 
     def forward(self, X: np.ndarray) -> np.ndarray:
         """Evaluate on rows of ``X`` (``N × in_dim``) in float64 — the reference the lowering is tested with."""
-        vals: list[np.ndarray | None] = [np.asarray(X, dtype=np.float64).reshape(len(X), -1)]
+        return self.values(X)[self.output]
+
+    def __call__(self, X: np.ndarray) -> np.ndarray:
+        return self.forward(np.atleast_2d(np.asarray(X, dtype=np.float64)))
+
+    def values(self, X: np.ndarray) -> list[np.ndarray]:
+        """Every node's value on rows of ``X`` (float64), ``values[0]`` the flattened input."""
+        vals: list[np.ndarray] = [np.asarray(X, dtype=np.float64).reshape(len(X), -1)]
         for node in self.nodes[1:]:
             if isinstance(node, Affine):
                 y = np.broadcast_to(node.b, (len(X), node.width)).copy()
@@ -94,12 +105,40 @@ class PWLNet:
             elif isinstance(node, ReLU):
                 z = vals[node.source]
                 y = np.maximum(z, node.slope * z)
-            elif isinstance(node, Max):
+            else:
                 y = vals[node.source][:, node.groups].max(axis=2)
-            else:  # pragma: no cover
-                raise TypeError(type(node))
             vals.append(y)
-        return vals[self.output]
+        return vals
+
+    def patterns(self, X: np.ndarray) -> np.ndarray:
+        """Activation patterns of the rows of ``X``: for every ReLU unit ``[z > 0]`` and for every
+        Max group the position of its (first) maximum, in node order (``N × n_neurons``, int16)."""
+        vals = self.values(X)
+        cols = []
+        for node in self.nodes[1:]:
+            if isinstance(node, ReLU):
+                cols.append(vals[node.source] > 0)
+            elif isinstance(node, Max):
+                cols.append(vals[node.source][:, node.groups].argmax(axis=2))
+        if not cols:
+            return np.zeros((len(vals[0]), 0), dtype=np.int16)
+        return np.hstack(cols).astype(np.int16)
+
+    def is_mlp(self) -> bool:
+        """``[Affine(0), ReLU, Affine, ReLU, ..., Affine]`` with single sources and slope 0."""
+        for i, n in enumerate(self.nodes[1:], start=1):
+            want = Affine if i % 2 == 1 else ReLU
+            if not isinstance(n, want):
+                return False
+            if isinstance(n, Affine) and n.sources != [i - 1]:
+                return False
+            if isinstance(n, ReLU) and (n.source != i - 1 or n.slope != 0.0):
+                return False
+        return self.output == len(self.nodes) - 1 and isinstance(self.nodes[-1], Affine)
+
+    def mlp_layers(self) -> list[tuple[np.ndarray, np.ndarray]]:
+        """``[(W, b), ...]`` of a program that :meth:`is_mlp`."""
+        return [(n.A[0], n.b) for n in self.nodes[1:] if isinstance(n, Affine)]
 
     def relu_nodes(self) -> list[int]:
         """Indices of the ReLU nodes (the neurons whose signs define activation patterns)."""
@@ -125,3 +164,4 @@ def from_layers(layers: Sequence[tuple[np.ndarray, np.ndarray]], *, slope: float
             nodes.append(ReLU(len(nodes) - 1, slope))
             widths.append(int(W.shape[0]))
     return PWLNet((d,), nodes, widths, len(nodes) - 1)
+
