@@ -1,5 +1,6 @@
 """Exact piecewise-linear geometry of ReLU networks: regions, bounds, hard functions."""
 
+from ._bounds import Bound as Bound
 from ._bounds import all_bounds as all_bounds
 from ._bounds import montufar14_lower as montufar14_lower
 from ._bounds import montufar17_upper as montufar17_upper
@@ -7,6 +8,7 @@ from ._bounds import serra_lower as serra_lower
 from ._bounds import serra_upper as serra_upper
 from ._bounds import zaslavsky as zaslavsky
 from ._bounds import znl_upper as znl_upper
+from ._regions import AlongResult as AlongResult
 from ._regions import Box as Box
 from ._regions import Plane as Plane
 from ._regions import Region as Region
@@ -15,6 +17,7 @@ from ._regions import Segment as Segment
 from ._regions import iter_regions_nd as iter_regions_nd
 from ._regions import pattern_at as pattern_at
 from ._regions import regions as regions
+from ._regions import regions_along as regions_along
 from .zhang2018tropical import TropicalForm as TropicalForm
 from .zhang2018tropical import TropicalPoly as TropicalPoly
 from .zhang2018tropical import boundary_ties as boundary_ties
@@ -34,9 +37,10 @@ from .arora2018hard import tent_net as tent_net
 
 __all__ = [
     # regions
-    "regions", "iter_regions_nd", "pattern_at", "Box", "Plane", "Segment", "Region", "RegionsResult",
+    "regions", "iter_regions_nd", "pattern_at", "Box", "Plane", "Segment", "Region", "RegionsResult", "regions_along",
+    "AlongResult",
     # bounds
-    "all_bounds", "serra_upper", "montufar17_upper", "znl_upper", "zaslavsky", "montufar14_lower", "serra_lower",
+    "all_bounds", "Bound", "serra_upper", "montufar17_upper", "znl_upper", "zaslavsky", "montufar14_lower", "serra_lower",
     # tropical form
     "tropical", "TropicalPoly", "TropicalForm", "boundary_ties",
     # constructions

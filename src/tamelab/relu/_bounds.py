@@ -12,15 +12,45 @@ r"""Bounds on the number of linear regions of ReLU networks (spec geometry.md §
 * Lower bounds: Montúfar et al. 2014 (arXiv:1402.1869) :math:`\prod_{l<L}\lfloor n_l/n_0\rfloor^{n_0}\sum_{j\le n_0}\binom{n_L}{j}`
   (valid for :math:`n_l\ge n_0`), Serra et al. :math:`\prod_{l<L}(\lfloor n_l/n_0\rfloor+1)^{n_0}\sum_j\binom{n_L}{j}`
   (valid for :math:`n_l\ge3n_0`); Raghu et al. (arXiv:1606.05336): :math:`O(k^{n_0L})`, reported as :math:`k^{n_0L}`.
+
+Every entry of :func:`all_bounds` is a :class:`Bound`: the value, whether it is an upper bound on the
+number of regions of *every* network of these widths, a lower bound on the *maximum* over weights (an
+existence statement, not a bound for the given weights), a growth order, or a reference count; whether
+its hypotheses hold for these widths (``valid``) and, when not, why.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from functools import lru_cache
 from math import comb, prod
 from typing import Sequence
 
-__all__ = ["zaslavsky", "serra_upper", "montufar17_upper", "znl_upper", "montufar14_lower", "serra_lower", "raghu_order", "all_bounds"]
+__all__ = ["Bound", "zaslavsky", "serra_upper", "montufar17_upper", "znl_upper", "montufar14_lower", "serra_lower",
+           "raghu_order", "all_bounds"]
+
+
+@dataclasses.dataclass(frozen=True)
+class Bound:
+    """One region-count bound: ``value`` and whether its hypotheses hold here (``valid``; ``why`` says
+    which hypothesis fails, or what the number means)."""
+
+    value: int
+    kind: str  # "upper" (every network), "max-lower" (some weights reach it), "order", "reference"
+    valid: bool
+    why: str
+    source: str
+
+    def __str__(self) -> str:
+        v = _sci(self.value)
+        return v if self.valid else f"{v} (not valid: {self.why})"
+
+
+def _sci(n: int) -> str:
+    """Integers of any size in scientific notation (above 10^7)."""
+    from decimal import Decimal
+
+    return str(n) if abs(n) < 10**7 else f"{Decimal(n):.3e}"
 
 
 def zaslavsky(n0: int, n1: int) -> int:
@@ -73,20 +103,36 @@ def raghu_order(widths: Sequence[int]) -> int:
     return max(hs) ** (n0 * len(hs))
 
 
-def all_bounds(widths: Sequence[int]) -> dict:
-    """Every bound for ``(n_0, n_1..n_L)`` with a validity flag where a condition applies."""
+def all_bounds(widths: Sequence[int]) -> dict[str, Bound]:
+    """Every bound for ``(n_0, n_1..n_L)`` (input dimension, hidden widths) as :class:`Bound` entries."""
     widths = [int(w) for w in widths]
+    if len(widths) < 2 or min(widths) < 1:
+        from ..errors import InputError
+
+        raise InputError("widths", f"need the input dimension and >= 1 hidden width, all >= 1; got {widths}")
     n0, hs = widths[0], widths[1:]
+    L = len(hs)
     znl, znl_ok = znl_upper(widths)
     m14, m14_ok = montufar14_lower(widths)
     sl, sl_ok = serra_lower(widths)
+    narrow = f"a hidden width is below the input dimension {n0}"
     return {
-        "serra_upper": serra_upper(widths),
-        "montufar17_upper": montufar17_upper(widths),
-        "znl_upper": znl, "znl_upper_valid": znl_ok,
-        "zaslavsky_all_units_one_layer": zaslavsky(n0, sum(hs)),
-        "zaslavsky_first_layer": zaslavsky(n0, hs[0]),
-        "montufar14_lower": m14, "montufar14_lower_valid": m14_ok,
-        "serra_lower": sl, "serra_lower_valid": sl_ok,
-        "raghu_order_k^(n0 L)": raghu_order(widths),
+        "serra_upper": Bound(serra_upper(widths), "upper", True, "upper bound for every ReLU network of these widths",
+                             "arXiv:1711.02114 Thm 1"),
+        "montufar17_upper": Bound(montufar17_upper(widths), "upper", True, "upper bound for every ReLU network of these "
+                                  "widths", "arXiv:1704.08045"),
+        "znl_upper": Bound(znl, "upper", znl_ok, "upper bound when every hidden width >= the input dimension" if znl_ok
+                           else narrow, "arXiv:1805.07091 Thm 6.3"),
+        "zaslavsky_first_layer": Bound(zaslavsky(n0, hs[0]), "reference", True, "regions of the first layer's hyperplane "
+                                       "arrangement in general position", "Zaslavsky 1975"),
+        "zaslavsky_all_units_one_layer": Bound(zaslavsky(n0, sum(hs)), "reference", L == 1, "regions of all units in one "
+                                               "layer; not a bound for deeper networks" if L > 1 else
+                                               "one hidden layer: the maximum over weights", "Zaslavsky 1975"),
+        "montufar14_lower": Bound(m14, "max-lower", m14_ok, "some weights reach at least this many regions (not a bound "
+                                  "for the given weights)" if m14_ok else narrow, "arXiv:1402.1869"),
+        "serra_lower": Bound(sl, "max-lower", sl_ok, "some weights reach at least this many regions (not a bound for "
+                             "the given weights)" if sl_ok else f"needs every hidden width >= 3 × input dimension "
+                             f"= {3 * n0}", "arXiv:1711.02114 Thm 8"),
+        "raghu_order_k^(n0 L)": Bound(raghu_order(widths), "order", True, "growth order O(k^(n0 L)), not a bound",
+                                      "arXiv:1606.05336"),
     }
