@@ -559,12 +559,42 @@ def test_serra_bound_brute_force_recursion():
         assert serra_upper(widths) == total
 
 
-def test_all_bounds_keys():
+def test_all_bounds_keys_and_validity_flags():
     b = all_bounds([2, 8, 8])
-    assert b["serra_upper"] == serra_upper([2, 8, 8]) == 1369
-    assert b["zaslavsky_first_layer"] == zaslavsky(2, 8) == 37
-    assert b["zaslavsky_all_units_one_layer"] == zaslavsky(2, 16) == 137
-    assert b["montufar14_lower"] <= b["serra_upper"] and b["znl_upper_valid"]
+    assert b["serra_upper"].value == serra_upper([2, 8, 8]) == 1369 and b["serra_upper"].valid
+    assert b["zaslavsky_first_layer"].value == zaslavsky(2, 8) == 37
+    assert b["zaslavsky_all_units_one_layer"].value == zaslavsky(2, 16) == 137
+    assert not b["zaslavsky_all_units_one_layer"].valid  # not a bound for two hidden layers
+    assert b["montufar14_lower"].value <= b["serra_upper"].value and b["znl_upper"].valid
+    # the atlas case: 64 inputs, three hidden layers of 64 — Serra's lower bound needs widths >= 3·64 and
+    # its value (6.3e57) exceeds the upper bound (1.8e57): it must carry valid=False and say why
+    b = all_bounds([64, 64, 64, 64])
+    assert b["serra_lower"].value > b["serra_upper"].value
+    assert not b["serra_lower"].valid and "192" in b["serra_lower"].why
+    assert all(v.valid for v in b.values() if v.kind == "upper")
+    for v in b.values():  # every valid lower bound on the maximum is below every upper bound
+        if v.kind == "max-lower" and v.valid:
+            assert v.value <= b["serra_upper"].value
+    assert str(b["serra_upper"]) == "1.780e+57" and "not valid" in str(b["serra_lower"])
+    from tamelab.relu import serra_lower
+
+    d = regions(_rand_net([2, 3, 3, 1], 0), Plane.box2d(-1, 1)).to_dict()["bounds"]  # JSON form for the atlas
+    assert d["serra_lower"] == {"value": serra_lower([2, 3, 3])[0], "kind": "max-lower", "valid": False,
+                                "why": "needs every hidden width >= 3 × input dimension = 6",
+                                "source": "arXiv:1711.02114 Thm 8"}
+    assert d["serra_upper"]["value"] == 40 and d["serra_upper"]["valid"] is True
+    with pytest.raises(InputError, match="widths"):
+        all_bounds([2])
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_exact_counts_never_exceed_valid_upper_bounds(seed):
+    rng = np.random.default_rng(seed)
+    w = [2] + [int(rng.integers(2, 7)) for _ in range(int(rng.integers(1, 4)))] + [1]
+    r = regions(_rand_net(w, seed), Plane.box2d(-1e3, 1e3), boundary=False)
+    for k, v in r.bounds.items():
+        if v.kind == "upper" and v.valid:
+            assert r.activation_regions <= v.value, k
 
 
 # --------------------------------------------------------------------- tropical form (spec §1)
@@ -577,6 +607,7 @@ def test_tropical_hand_example():
 
 def test_tropical_fixed_example_10_and_7():
     f = tropical(from_layers(FIXED))
+    assert f.status.value == "ok" and f.pruning_certified
     assert f.monomials_F == [10] and f.monomials_G == [7]
     assert f.hull_vertices_F == [10] and f.hull_vertices_G == [7]
     assert f.max_abs_error < 1e-12
@@ -597,6 +628,7 @@ def test_tropical_identity_and_pruning_on_integer_nets(seed):
     X = rng.standard_normal((500, 2)) * 5
     want = m(torch.as_tensor(X)).detach().numpy()
     assert np.abs(f(X) - want).max() < 1e-9
+    assert f.status.value == "ok"
     for P in (*f.F, *f.G):
         lp, hull = P.pruned("lp"), P.pruned("hull")
         assert len(lp) == len(hull)  # two independent routes agree
@@ -604,6 +636,71 @@ def test_tropical_identity_and_pruning_on_integer_nets(seed):
         assert np.allclose(lp(X), P(X))  # pruning never changes the function
     unpruned = tropical(m, prune=False)
     assert np.abs(unpruned(X) - want).max() < 1e-9
+
+
+def test_tropical_far_breakpoint_issue_reproduction():
+    """relu(1e-6·(x1 + x2) − 3): the old pruning searched |x| <= 1e6 and dropped the piece that starts at
+    x1 + x2 = 3e6, while its spot check (Gaussian points) reported max_abs_error = 0 and ok."""
+    m = from_layers([([[1e-6, 1e-6]], [-3.0]), ([[1.0]], [0.0])])
+    f = tropical(m)
+    assert f.monomials_F == [2] and f.monomials_G == [1] and f.status.value == "ok" and f.pruning_certified
+    assert abs(f(np.array([[2e6, 2e6]]))[0, 0] - 1.0) < 1e-9
+    assert f.far_check_points > 0
+
+
+def test_tropical_spot_check_catches_a_dropped_far_piece():
+    """Feed the certificate the old wrong answer (the far monomial dropped): it must not pass."""
+    from tamelab.relu.zhang2018tropical import CHECK_RTOL, TropicalForm, TropicalPoly, _spot_check
+
+    m = from_layers([([[1e-6, 1e-6]], [-3.0]), ([[1.0]], [0.0])])
+    wrong = TropicalForm(F=[TropicalPoly.constant(0.0, 2)], G=[TropicalPoly.constant(0.0, 2)])
+    err, n_far = _spot_check(wrong, lower(m), 256, 0)
+    assert err > 1e3 * CHECK_RTOL and n_far > 0
+    # and the Gaussian points alone would not have seen it
+    X = 3.0 * np.random.default_rng(0).standard_normal((256, 2))
+    assert np.abs(wrong(X)[:, 0] - lower(m).forward(X)[:, 0]).max() == 0
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_tropical_randomised_far_breakpoints(seed):
+    """Small weights and large biases put the breakpoints at |x| ~ 1e5..1e8: the form must still be exact
+    there (checked at points beyond each breakpoint along the weight directions)."""
+    rng = np.random.default_rng(seed)
+    W1 = rng.standard_normal((3, 2)) * 10.0 ** rng.uniform(-8, -5, (3, 1))
+    b1 = rng.standard_normal(3) * 3
+    W2, b2 = rng.standard_normal((1, 3)), rng.standard_normal(1)
+    m = from_layers([(W1, b1), (W2, b2)])
+    f = tropical(m, seed=seed)
+    assert f.status.value == "ok", f.certificate
+    net = lower(m)
+    for w, b in zip(W1, b1):
+        t = -b / (w @ w)  # the breakpoint of this unit along its normal
+        X = np.array([(t + s * (1 + abs(t))) * w for s in (-2.0, -0.5, 0.5, 2.0)])
+        want = net.forward(X)[:, 0]
+        assert np.allclose(f(X)[:, 0], want, rtol=1e-9, atol=1e-9 * max(1.0, np.abs(want).max()))
+
+
+def test_tropical_of_lowered_models_leaky_and_maxpool():
+    torch.manual_seed(0)
+    m = nn.Sequential(nn.Conv1d(1, 2, 2), nn.ReLU(), nn.MaxPool1d(2), nn.Flatten(), nn.Linear(2, 1)).double()
+    f = tropical(m, in_shape=(1, 3))
+    assert f.status.value == "ok" and f.max_abs_error < 1e-12
+    X = np.random.default_rng(1).standard_normal((2000, 3)) * 100
+    assert np.allclose(f(X)[:, 0], lower(m, in_shape=(1, 3)).forward(X)[:, 0], rtol=1e-12, atol=1e-9)
+    leaky = nn.Sequential(nn.Linear(2, 3), nn.LeakyReLU(0.25), nn.Linear(3, 2), nn.LeakyReLU(-0.5), nn.Linear(2, 1)).double()
+    g = tropical(leaky)
+    assert g.max_abs_error < 1e-12
+    assert np.allclose(g(X[:, :2])[:, 0], lower(leaky).forward(X[:, :2])[:, 0], rtol=1e-12, atol=1e-9)
+    with pytest.raises(NotApplicableError, match="GELU"):
+        tropical(nn.Sequential(nn.Linear(2, 2), nn.GELU(), nn.Linear(2, 1)))
+
+
+def test_tropical_resource_guard():
+    with pytest.raises(InputError, match=r"budget.*monomials"):
+        tropical(_rand_net([64, 16, 10], 0))
+    deep = nn.Sequential(*[x for _ in range(200) for x in (nn.Linear(2, 2), nn.ReLU())], nn.Linear(2, 1))
+    with pytest.raises(InputError, match="budget"):
+        tropical(deep)
 
 
 def test_tropical_boundary_points_are_ties():
@@ -668,19 +765,24 @@ def test_hanin_rolnick_segment_counts_are_exact_counts():
 
 
 # --------------------------------------------------------------------- CLI
-def test_regions_cli_json_and_errors(tmp_path, capsys):
+def test_regions_cli_json_and_errors(tmp_path, capsys, monkeypatch):
     from tamelab.cli.main import main
 
+    monkeypatch.chdir(tmp_path)  # default run directories (runs/...) land in tmp_path, never in the repository
     path = tmp_path / "m.safetensors"
     save(_rand_net([2, 8, 8, 2], 0), path)
     assert main(["regions", str(path), "--box", "-1,1", "--json", "--plot", str(tmp_path / "p.png"), "--out", str(tmp_path / "run")]) == 0
     out = json.loads(capsys.readouterr().out)
-    for k in ("activation_regions", "linear_regions", "bounds", "seconds", "mode"):
-        assert k in out
+    r = regions(_rand_net([2, 8, 8, 2], 0), Plane.box2d(-1, 1))
+    assert (out["activation_regions"], out["linear_regions"]) == (r.activation_regions, r.linear_regions)
+    assert out["bounds"]["serra_upper"]["value"] == serra_upper([2, 8, 8]) and out["mode"] in ("exact", "float")
     assert (tmp_path / "p.png").read_bytes()[:4] == b"\x89PNG"
     assert main(["regions", str(path), "--box", "1,-1"]) == 2
     assert "--box" in capsys.readouterr().err
     assert main(["regions", str(path), "--segment", "0,0;1", "--json"]) == 2
-    assert main(["tropical", str(path), "--json"]) == 0
+    small = tmp_path / "s.safetensors"
+    save(_rand_net([2, 3, 3, 2], 0), small)
+    assert main(["tropical", str(small), "--json"]) == 0
     t = json.loads(capsys.readouterr().out)
     assert t["max_abs_error"] < 1e-9 and len(t["monomials_F"]) == 2
+    assert [p.name.split("-")[0] for p in (tmp_path / "runs").iterdir()] == ["tropical"]  # no --out: under cwd
