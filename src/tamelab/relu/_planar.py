@@ -604,13 +604,35 @@ def _split_max(ctx: _Ctx, pieces: list[_Poly], k: int, node: Max, max_pieces: in
         rows = list(fp)
         ncand[g] = len(rows)
         cands[g] = rows + [rows[0]] * (kk - len(rows))
+    valid = np.arange(kk)[None, :] < ncand[:, None]
+    pos_of = np.full((m, int(groups.max()) + 1), -1, dtype=np.int64)  # pos_of[g, row] = first position of row
+    for g, fp in enumerate(firstpos):
+        for r, p_ in fp.items():
+            pos_of[g, r] = p_
+    ar = np.arange(m)
+    src_node = ctx.ex.net.nodes[node.source]
+    relu_src = isinstance(src_node, ReLU) and src_node.slope == 0.0
     new: list[_Poly] = []
     for pc in pieces:
         val = pc.vals[node.source]
-        stack = [(pc.pts, pc.edges, np.full(m, -1, dtype=np.int64), np.arange(m))]
+        choice0 = np.full(m, -1, dtype=np.int64)
+        pending0 = np.arange(m)
+        if relu_src:
+            # after a ReLU the units that are off on this piece are exactly 0 and the on ones are >= 0 with
+            # positive values inside: a group with no unit on takes its first position, a group with one unit
+            # on takes it, and only groups with >= 2 units on need comparisons (decided exactly, no arithmetic)
+            on = (val.info[cands] > 0) & valid
+            non = on.sum(1)
+            choice0 = np.where(non == 0, cands[:, 0], cands[np.arange(m), on.argmax(1)])
+            choice0[non >= 2] = -1
+            pending0 = np.nonzero(non >= 2)[0]
+        stack = [(pc.pts, pc.edges, choice0, pending0)]
         while stack:
             pts, edges, choice, pending = stack.pop()
-            alive = ctx.max_alive(val, cands[pending], ncand[pending], pts)  # (len(pending) × kk) bool
+            if len(pending) == 0:
+                alive = np.zeros((0, kk), dtype=bool)
+            else:
+                alive = ctx.max_alive(val, cands[pending], ncand[pending], pts)  # (len(pending) × kk) bool
             nal = alive.sum(1)
             fixed = nal == 1
             choice[pending[fixed]] = cands[pending[fixed], alive[fixed].argmax(1)]
@@ -618,7 +640,7 @@ def _split_max(ctx: _Ctx, pieces: list[_Poly], k: int, node: Max, max_pieces: in
             if len(multi) == 0:
                 rows = choice.copy()
                 nv = _Val(val.M[rows], None if val.E is None else val.E[rows], "max", k, (val,), rows)
-                pattern = tuple(firstpos[g][int(r)] for g, r in enumerate(rows.tolist()))
+                pattern = tuple(pos_of[ar, rows].tolist())
                 new.append(_Poly(pts, edges, pc.vals + [nv], pc.pattern + pattern))
                 if max_pieces is not None and len(new) > max_pieces:
                     raise BudgetExceeded(len(new))
