@@ -4,7 +4,11 @@ Spec: ``shared/spec/constructive.md``, ``shared/spec/geometry.md`` §5. See ``do
 and ``docs/exact-solvers.md``.
 """
 
+from ._dichotomies import DichotomySet as DichotomySet
+from ._dichotomies import enumerate_dichotomies as enumerate_dichotomies
+from .arora2018erm import ERM_MAX_ENUMERATION as ERM_MAX_ENUMERATION
 from .arora2018erm import ERM_MAX_QPS as ERM_MAX_QPS
+from .arora2018erm import erm_work_estimate as erm_work_estimate
 from .arora2018erm import ERMResult as ERMResult
 from .arora2018erm import dichotomies as dichotomies
 from .arora2018erm import dichotomy_count as dichotomy_count
@@ -66,6 +70,7 @@ __all__ = [
     "linear_statistics",
     # exact ERM for one-hidden-layer ReLU nets (arXiv:1611.01491)
     "exact_erm", "ERMResult", "dichotomies", "dichotomy_count", "erm_loss", "erm_network", "ERM_MAX_QPS",
+    "ERM_MAX_ENUMERATION", "erm_work_estimate", "enumerate_dichotomies", "DichotomySet",
     # ReLU gate in linear time (arXiv:2005.04211)
     "train_relu_gate", "GateRun", "gate_constants", "laplace_inputs",
     # sparse-coding autoencoders (arXiv:1708.03735)
