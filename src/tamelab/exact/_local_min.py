@@ -47,6 +47,8 @@ VERDICTS = ("local_minimum", "global_minimum", "saddle", "not_critical", "degene
             "nonsmooth: undecided", "undecided")
 #: above this many parameters the Hessian's smallest eigenvalues come from Lanczos instead of a dense eigensolve.
 MAX_DENSE_HESSIAN = 3000
+#: up to this many parameters the dense Hessian is built row by row (above: batched rows).
+_LOOP_ROWS = 200
 
 
 @dataclasses.dataclass
@@ -92,10 +94,20 @@ def _hvp_fn(f, th):
 
 
 def _dense_hessian(f, th) -> np.ndarray:
-    """Dense Hessian by double backward (vectorised HVPs), symmetry checked."""
+    """Dense Hessian by double backward, symmetry checked: one backward pass per row for small K (no vmap warm-up,
+    which costs seconds on first use), batched rows (``vectorize=True``) above ``_LOOP_ROWS``."""
     import torch
 
-    H = torch.autograd.functional.hessian(f, th.detach(), vectorize=True).detach().cpu().numpy()
+    t = th.detach().clone().requires_grad_(True)
+    K = t.numel()
+    if K > _LOOP_ROWS:
+        H = torch.autograd.functional.hessian(f, th.detach(), vectorize=True).detach().cpu().numpy()
+    else:
+        (g,) = torch.autograd.grad(f(t), t, create_graph=True)
+        H = np.empty((K, K))
+        for i in range(K):
+            (row,) = torch.autograd.grad(g[i], t, retain_graph=i < K - 1, allow_unused=True)
+            H[i] = 0.0 if row is None else row.detach().cpu().numpy()
     asym = float(np.abs(H - H.T).max()) if H.size else 0.0
     scale = float(np.abs(H).max()) if H.size else 0.0
     if asym > 1e-8 * max(1.0, scale):
@@ -133,7 +145,7 @@ def local_min_verdict(f: Callable[[Any], Any], theta, *, grad_tol: float = 1e-8,
                       kink_margin: float = math.inf, stratum: Callable[[Any], Any] | None = None,
                       restricted: tuple[str, str] | None = None, seed=0, perturbations: int = 100,
                       radius: float = 1e-3, null_directions: int = 32, step: float = 1e-2, ladder: int = 6,
-                      max_dense: int = MAX_DENSE_HESSIAN, lanczos_k: int = 6) -> LocalMinResult:
+                      max_dense: int = MAX_DENSE_HESSIAN, lanczos_k: int = 6, hessian_always: bool = False) -> LocalMinResult:
     r"""Classify the point ``theta`` (a 1-D float64 tensor) of the scalar torch function ``f``.
 
     Args:
@@ -147,6 +159,7 @@ def local_min_verdict(f: Callable[[Any], Any], theta, *, grad_tol: float = 1e-8,
         perturbations, radius: random perturbations of norm ``radius`` (descent detector).
         null_directions, step, ladder: the higher-order test along the Hessian's null space.
         max_dense: dense Hessian up to this many parameters, Lanczos above (``lanczos_k`` eigenpairs).
+        hessian_always: also compute (and report) the Hessian's eigenvalues at a non-critical point.
     """
     import torch
     from torch.func import vmap
@@ -179,7 +192,7 @@ def local_min_verdict(f: Callable[[Any], Any], theta, *, grad_tol: float = 1e-8,
         out.verdict, out.reason = "nonsmooth: undecided", "a pre-activation sits at a ReLU kink: C is not differentiable here"
         out.status = Status.UNCERTIFIED
         return out
-    if gn > grad_tol:
+    if gn > grad_tol and not hessian_always:
         out.verdict, out.reason = "not_critical", f"gradient norm {gn:.3g} > tolerance {grad_tol:.3g}"
         return out
     # second order
@@ -201,6 +214,9 @@ def local_min_verdict(f: Callable[[Any], Any], theta, *, grad_tol: float = 1e-8,
     zero_mask = np.abs(ev) <= etol
     out.hessian_min_eig, out.hessian_max_eig = float(ev[0]), float(lmax if out.hessian_method != "dense" else ev[-1])
     out.hessian_negative, out.hessian_zero = neg, int(zero_mask.sum())
+    if gn > grad_tol:
+        out.verdict, out.reason = "not_critical", f"gradient norm {gn:.3g} > tolerance {grad_tol:.3g}"
+        return out
     if neg:
         v = torch.as_tensor(EV[:, 0], dtype=th.dtype, device=th.device)
         out.rayleigh_min = float(v @ _hvp_fn(f, th)(v))

@@ -672,15 +672,15 @@ def network_cost(theta, X, Yext, q: int, layers: int, norm: float):
 
 
 def output_jacobian(con: ChenEwaldConstruction, X: np.ndarray) -> np.ndarray:
-    """Jacobian of all outputs (columns of X stacked, Q each) w.r.t. the K layerwise parameters."""
+    """Jacobian of all outputs (columns of X stacked, Q each) w.r.t. the K layerwise parameters (reverse mode, one
+    backward pass per output: no torch.func warm-up, which costs seconds on first use)."""
     import torch
-    from torch.func import jacrev
 
     q, L = X.shape[0], con.layers
     th = torch.tensor(flatten_params(con.Ws, con.bs), dtype=torch.float64)
     Xt = torch.tensor(X, dtype=torch.float64)
     with _few_threads(Xt.numel() * th.numel()):
-        J = jacrev(lambda t: _torch_forward(t, Xt, q, L).T.reshape(-1))(th)
+        J = torch.autograd.functional.jacobian(lambda t: _torch_forward(t, Xt, q, L).T.reshape(-1), th)
     return J.numpy()
 
 
@@ -692,7 +692,8 @@ def jacobian_rank(J: np.ndarray, rtol: float = RANK_RTOL) -> tuple[int, np.ndarr
 
 def local_minimality(con: ChenEwaldConstruction, X: np.ndarray, labels: np.ndarray, *, Y=None, norm=None, seed=0,
                      perturbations: int = 100, radius: float = 1e-3, grad_tol: float = 1e-8, eig_tol: float = 1e-9,
-                     weights: np.ndarray | None = None, max_dense: int = MAX_DENSE_HESSIAN) -> LocalMinResult:
+                     weights: np.ndarray | None = None, max_dense: int = MAX_DENSE_HESSIAN,
+                     hessian_always: bool = False) -> LocalMinResult:
     r"""Local-minimality verdict of a constructed network in the full parameter space (all :math:`K` weights and
     biases), by :func:`tamelab.exact._local_min.local_min_verdict`: gradient, Hessian (dense up to ``max_dense``
     parameters, Lanczos above — never skipped), random perturbations, the higher-order test along the Hessian's
@@ -727,7 +728,8 @@ def local_minimality(con: ChenEwaldConstruction, X: np.ndarray, labels: np.ndarr
         return _hidden_pattern(t, Xt, q, L)
 
     with _few_threads(Xt.numel() * th.numel()):
-        return _local_min_core(f, th, con, X, Y, L, seed, perturbations, radius, grad_tol, eig_tol, max_dense, stratum)
+        return _local_min_core(f, th, con, X, Y, L, seed, perturbations, radius, grad_tol, eig_tol, max_dense, stratum,
+                               hessian_always)
 
 
 def _hidden_pattern(t, X, q: int, layers: int) -> np.ndarray:
@@ -745,7 +747,7 @@ def _hidden_pattern(t, X, q: int, layers: int) -> np.ndarray:
 
 
 def _local_min_core(f, th, con, X, Y, L, seed, perturbations, radius, grad_tol, eig_tol, max_dense=MAX_DENSE_HESSIAN,
-                    stratum=None) -> LocalMinResult:
+                    stratum=None, hessian_always=False) -> LocalMinResult:
     """Kink margin, restricted analyses (zero cost, affine stratum) and the generic verdict."""
     h = X
     kink, all_active = math.inf, True
@@ -766,7 +768,7 @@ def _local_min_core(f, th, con, X, Y, L, seed, perturbations, radius, grad_tol, 
                       f"<= {gscale:.3g}), so C cannot decrease nearby (CE23 Thm 2.4 argument)")
     return local_min_verdict(f, th, grad_tol=gscale, eig_tol=eig_tol, kink_margin=kink, stratum=stratum,
                              restricted=restricted, seed=seed, perturbations=perturbations, radius=radius,
-                             max_dense=max_dense)
+                             max_dense=max_dense, hessian_always=hessian_always)
 
 
 @dataclasses.dataclass
