@@ -396,3 +396,17 @@ def test_chen_ewald_q4_layers20_uses_the_hessian(seed):
     verdicts = {str(c["classes"]): c["local_min_verdict"] for c in built}
     assert verdicts["[]"] == "local_minimum" and verdicts["[0, 1, 2, 3]"] == "global_minimum"
     assert all(v == "not_critical" for k, v in verdicts.items() if k not in ("[]", "[0, 1, 2, 3]"))
+
+
+def test_one_clustered_data_generator(seed):
+    """Issue 15: exact.clustered_data and data.gaussian_clusters are one generator (same seed → same data)."""
+    from tamelab.data import gaussian_clusters, load_data
+
+    X, labels, Y = clustered_data(4, 7, 0.05, seed=seed)
+    ds = gaussian_clusters(4, 7, 0.05, seed=seed)
+    assert np.array_equal(X, ds.X.T) and np.array_equal(labels, ds.y) and np.array_equal(Y[:, labels].T, ds.Y)
+    means = np.array(ds.meta["means"])
+    for j in range(4):
+        dev = X[:, labels == j] - means[j][:, None]
+        assert np.abs(dev.mean(1)).max() < 1e-12 and abs(np.linalg.norm(dev, axis=0).max() - 0.05) < 1e-12
+    assert np.array_equal(load_data("clusters", split="all", seed=seed).X.shape, (60, 3))

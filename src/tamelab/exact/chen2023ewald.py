@@ -48,7 +48,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from .._rng import np_rng, resolve_seed
+from .._rng import resolve_seed
 from ..errors import InputError
 from ..result import Result, Status
 from ._local_min import MAX_DENSE_HESSIAN, LocalMinResult, local_min_verdict
@@ -130,25 +130,18 @@ def cone_of(W: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 # ---------------------------------------------------------------------------------------------
 
 def clustered_data(q: int, per_class: int, radius: float, *, seed=0, spread: float = 0.2) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    r"""Seeded clustered data (spec §1.6): means :math:`I+\mathrm{spread}\,G`, exactly centred deviations
-    of maximal norm ``radius`` (= δ). Returns ``X`` (Q, Q·per_class), ``labels`` (N,), ``Y = I``."""
+    r"""Seeded clustered data (spec §1.6) in the column layout of this module: ``X`` (Q, Q·per_class), ``labels`` (N,),
+    ``Y = I``. Means :math:`I+\mathrm{spread}\,G`, exactly centred deviations of maximal norm ``radius`` (= δ).
+    The one generator is :func:`tamelab.data.gaussian_clusters` (same seed → same data)."""
+    from ..data import gaussian_clusters
+
     q, per_class = int(q), int(per_class)
     if q < 2:
         raise InputError("q", f"need at least 2 classes, got {q}", "pass --q 2 or more")
     if per_class < 1:
         raise InputError("per_class", f"need at least 1 point per class, got {per_class}", "pass --per-class 1 or more")
-    if not (radius >= 0 and math.isfinite(radius)):
-        raise InputError("radius", f"must be a finite number >= 0, got {radius}")
-    rng = np_rng(seed)
-    means = np.eye(q) + spread * rng.standard_normal((q, q))
-    D = rng.standard_normal((q, q, per_class))
-    D *= (rng.random((q, 1, per_class)) ** (1.0 / q)) / np.linalg.norm(D, axis=1, keepdims=True)
-    D -= D.mean(axis=2, keepdims=True)
-    mx = np.linalg.norm(D, axis=1).max(axis=1, keepdims=True)[:, :, None]
-    D = np.where(mx > 0, D * (radius / np.where(mx > 0, mx, 1.0)), 0.0)
-    X = (means.T[:, :, None] + D).transpose(1, 0, 2).reshape(q, q * per_class)  # column j*per_class+i
-    labels = np.repeat(np.arange(q), per_class)
-    return X, labels, np.eye(q)
+    ds = gaussian_clusters(q, per_class, float(radius), spread=spread, seed=seed)
+    return np.ascontiguousarray(ds.X.T), np.asarray(ds.y), np.eye(q)
 
 
 def _check_data(X, labels, Y):
