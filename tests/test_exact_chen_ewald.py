@@ -410,3 +410,29 @@ def test_one_clustered_data_generator(seed):
         dev = X[:, labels == j] - means[j][:, None]
         assert np.abs(dev.mean(1)).max() < 1e-12 and abs(np.linalg.norm(dev, axis=0).max() - 0.05) < 1e-12
     assert np.array_equal(load_data("clusters", split="all", seed=seed).X.shape, (60, 3))
+
+
+def test_resource_guards_refuse_before_work():
+    """Issue 16: construct --q 2000 ran without end. Every guard raises InputError with the estimate and the
+    parameter that raises the limit, in well under a second."""
+    import time
+
+    t0 = time.perf_counter()
+    with pytest.raises(InputError, match="max_parameters") as e:
+        chen_ewald(2000, 2000, 20, 0.04)
+    assert "K = (L+1)(Q²+Q)" in str(e.value)
+    with pytest.raises(InputError, match="max_memory"):
+        chen_ewald(100, 100, 20, 0.04)
+    with pytest.raises(InputError, match="configurations"):
+        chen_ewald(8, 8, 5, 0.04, configurations=True)
+    with pytest.raises(InputError, match="--gd-steps"):
+        chen_ewald(30, 30, 200, 0.01, gd_runs=5, gd_steps=100000, configurations=False)
+    assert time.perf_counter() - t0 < 2.0
+    for kw, field in (({"perturbations": -1}, "perturbations"), ({"gd_steps": 0}, "--gd-steps"),
+                      ({"gd_lr": float("inf")}, "gd_lr"), ({"jacobian_points": -2}, "jacobian_points")):
+        with pytest.raises(InputError, match=field):
+            chen_ewald(2, 2, 5, 0.04, **kw)
+    with pytest.raises(InputError, match="--radius"):
+        chen_ewald(2, 2, 5, float("nan"))
+    r = chen_ewald(3, 3, 5, 0.04, jacobian_points=0, configurations=False, gd_runs=0)
+    assert r.ok and r.jacobian_rank is None and r.cost < r.cost_zero_threshold
