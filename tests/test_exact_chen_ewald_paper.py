@@ -134,7 +134,11 @@ def test_thm_2_3_zero_cost_by_independent_loops_and_degenerate(seed):
         con = paper_construction(X, labels, mu, Y=Y, geometry=g)
         assert _relu_net_cost_by_loops(con.Ws, con.bs, X, labels, Y, np.ones(X.shape[1])) < 1e-20
     fam = zero_cost_family(X, labels, Y=Y, geometry=g, samples=6, seed=seed, perturbations=5)
-    assert fam.fraction_zero == 1.0 and fam.jacobian_rank == 9 < fam.n_parameters and fam.verdict_at_centre == "global_minimum"
+    assert (
+        fam.fraction_zero == 1.0
+        and fam.jacobian_rank == 9 < fam.n_parameters
+        and fam.verdict_at_centre == "global_minimum"
+    )
 
 
 def test_thm_2_3_fails_for_q2_when_the_apexes_cross(seed):
@@ -210,7 +214,10 @@ def test_thm_2_5_mixed_s_depends_on_mu_and_is_not_critical(seed):
         up, dn = mu.copy(), mu.copy()
         up[j] += h
         dn[j] -= h
-        return (reduced_cost(X, labels, up, Y=Y, geometry=g)["paper"] - reduced_cost(X, labels, dn, Y=Y, geometry=g)["paper"]) / (2 * h)
+        return (
+            reduced_cost(X, labels, up, Y=Y, geometry=g)["paper"]
+            - reduced_cost(X, labels, dn, Y=Y, geometry=g)["paper"]
+        ) / (2 * h)
 
     assert abs(dC([0, 1, 1], 0)) > 1e-3
     assert abs(dC([1, 1, 1], 0)) < 1e-8
@@ -232,7 +239,10 @@ def test_out_of_sample_2_61_and_2_68(seed):
     c = classify_inputs(con, P, Y=Y)
     Z = truncate_inputs(con, P)
     for k in range(5):
-        d = [np.linalg.norm(Y @ np.linalg.solve(con.truncated_means, Z[:, k] - con.truncated_means[:, j])) for j in range(3)]
+        d = [
+            np.linalg.norm(Y @ np.linalg.solve(con.truncated_means, Z[:, k] - con.truncated_means[:, j]))
+            for j in range(3)
+        ]
         assert abs(min(d) - c["d_metric"][:, k].min()) < 1e-12 and int(np.argmin(d)) == c["network"][k]
 
 
@@ -250,6 +260,7 @@ def test_bad_inputs():
 
 # --- the claims: each can fail ------------------------------------------------------------------------------
 
+
 def _run(cid, **kw):
     from tamelab.claims import get_claim
     from tamelab.claims._registry import ClaimContext
@@ -263,7 +274,10 @@ def test_claim_thm_2_3_measures_and_fails_on_a_wrong_rotation(monkeypatch):
     import tamelab.exact.chen2023ewald_paper as mod
 
     real = _run("chen-ewald-thm-2-3")
-    assert real.values["Q=3"]["fraction_zero_cost"] == 1.0 and real.values["Q=3"]["verdict_at_box_centre"] == "global_minimum"
+    assert (
+        real.values["Q=3"]["fraction_zero_cost"] == 1.0
+        and real.values["Q=3"]["verdict_at_box_centre"] == "global_minimum"
+    )
     assert real.holds is False and real.values["Q=2"]["fraction_zero_cost"] < 1.0  # the Q = 2 finding
     monkeypatch.setattr(mod, "rotation_to_diagonal", lambda f: np.eye(f.size))  # wrong R_ℓ
     bad = _run("chen-ewald-thm-2-3")
@@ -345,8 +359,11 @@ def test_claim_zero_cost_and_shallow_gap_fail_on_wrong_implementations(monkeypat
     real_sb = ce.shallow_upper_bound
     import dataclasses
 
-    monkeypatch.setattr(ce, "shallow_upper_bound",
-                        lambda *a, **k: dataclasses.replace(real_sb(*a, **k), cost_measured=real_sb(*a, **k).cost_measured * 1.01))
+    monkeypatch.setattr(
+        ce,
+        "shallow_upper_bound",
+        lambda *a, **k: dataclasses.replace(real_sb(*a, **k), cost_measured=real_sb(*a, **k).cost_measured * 1.01),
+    )
     assert _run("chen-ewald-shallow-relative-gap").holds is False
     assert cat is not None
 

@@ -224,9 +224,10 @@ def _brute_force_erm(X, y, w):
     for lb, M, G in cands:
         if lb >= best - 1e-12:
             break
-        r = minimize(lambda v: np.mean((M @ v - y) ** 2), np.zeros(M.shape[1]), jac=lambda v: 2 * M.T @ (M @ v - y) / D,
-                     constraints=[{"type": "ineq", "fun": lambda v: -G @ v, "jac": lambda v: -G}], method="SLSQP",
-                     options={"ftol": 1e-14, "maxiter": 1000})
+        r = minimize(lambda v, M=M: np.mean((M @ v - y) ** 2), np.zeros(M.shape[1]),
+                     jac=lambda v, M=M: 2 * M.T @ (M @ v - y) / D,
+                     constraints=[{"type": "ineq", "fun": lambda v, G=G: -G @ v, "jac": lambda v, G=G: -G}],
+                     method="SLSQP", options={"ftol": 1e-14, "maxiter": 1000})
         if (G @ r.x).max() <= 1e-9:
             best = min(best, float(np.mean((M @ r.x - y) ** 2)))
     return best

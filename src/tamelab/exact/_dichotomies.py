@@ -257,6 +257,11 @@ def enumerate_dichotomies(X: np.ndarray) -> DichotomySet:
     lab_u = np.array(sorted(pats), dtype=bool).reshape(len(pats), len(U))
     labels = lab_u[:, inverse]
     rank = en.rank
-    return DichotomySet(labels=labels, unique_points=len(U), affine_rank=int(rank) - 1,
-                        general_position=bool(en.general and len(U) == D and rank == n + 1),
-                        exact_decisions=int(en.exact), method="filtered-exact" if en.exact else "float")
+    return DichotomySet(
+        labels=labels,
+        unique_points=len(U),
+        affine_rank=int(rank) - 1,
+        general_position=bool(en.general and len(U) == D and rank == n + 1),
+        exact_decisions=int(en.exact),
+        method="filtered-exact" if en.exact else "float",
+    )

@@ -43,8 +43,15 @@ from ..result import Result, Status
 __all__ = ["LocalMinResult", "local_min_verdict", "VERDICTS", "MAX_DENSE_HESSIAN"]
 
 #: the possible verdicts.
-VERDICTS = ("local_minimum", "global_minimum", "saddle", "not_critical", "degenerate: undecided",
-            "nonsmooth: undecided", "undecided")
+VERDICTS = (
+    "local_minimum",
+    "global_minimum",
+    "saddle",
+    "not_critical",
+    "degenerate: undecided",
+    "nonsmooth: undecided",
+    "undecided",
+)
 #: above this many parameters the Hessian's smallest eigenvalues come from Lanczos instead of a dense eigensolve.
 MAX_DENSE_HESSIAN = 3000
 #: up to this many parameters the dense Hessian is built row by row (above: batched rows).
@@ -141,11 +148,25 @@ def _same_stratum(stratum, th_new, ref) -> bool:
     return bool(np.array_equal(np.asarray(stratum(th_new)), ref))
 
 
-def local_min_verdict(f: Callable[[Any], Any], theta, *, grad_tol: float = 1e-8, eig_tol: float = 1e-9,
-                      kink_margin: float = math.inf, stratum: Callable[[Any], Any] | None = None,
-                      restricted: tuple[str, str] | None = None, seed=0, perturbations: int = 100,
-                      radius: float = 1e-3, null_directions: int = 32, step: float = 1e-2, ladder: int = 6,
-                      max_dense: int = MAX_DENSE_HESSIAN, lanczos_k: int = 6, hessian_always: bool = False) -> LocalMinResult:
+def local_min_verdict(
+    f: Callable[[Any], Any],
+    theta,
+    *,
+    grad_tol: float = 1e-8,
+    eig_tol: float = 1e-9,
+    kink_margin: float = math.inf,
+    stratum: Callable[[Any], Any] | None = None,
+    restricted: tuple[str, str] | None = None,
+    seed=0,
+    perturbations: int = 100,
+    radius: float = 1e-3,
+    null_directions: int = 32,
+    step: float = 1e-2,
+    ladder: int = 6,
+    max_dense: int = MAX_DENSE_HESSIAN,
+    lanczos_k: int = 6,
+    hessian_always: bool = False,
+) -> LocalMinResult:
     r"""Classify the point ``theta`` (a 1-D float64 tensor) of the scalar torch function ``f``.
 
     Args:
@@ -189,7 +210,10 @@ def local_min_verdict(f: Callable[[Any], Any], theta, *, grad_tol: float = 1e-8,
     else:
         dec = 0
     if kink_margin <= 0:
-        out.verdict, out.reason = "nonsmooth: undecided", "a pre-activation sits at a ReLU kink: C is not differentiable here"
+        out.verdict, out.reason = (
+            "nonsmooth: undecided",
+            "a pre-activation sits at a ReLU kink: C is not differentiable here",
+        )
         out.status = Status.UNCERTIFIED
         return out
     if gn > grad_tol and not hessian_always:
@@ -224,7 +248,10 @@ def local_min_verdict(f: Callable[[Any], Any], theta, *, grad_tol: float = 1e-8,
         out.reason = f"{neg} negative Hessian eigenvalue(s) (min {ev[0]:.3g}; Rayleigh quotient {out.rayleigh_min:.3g})"
         return out
     if dec:
-        out.verdict, out.reason = "saddle", f"{dec} of {perturbations} random perturbations of norm {radius:g} decrease C"
+        out.verdict, out.reason = (
+            "saddle",
+            f"{dec} of {perturbations} random perturbations of norm {radius:g} decrease C",
+        )
         return out
     # higher order along the null space
     N = EV[:, zero_mask]
@@ -238,9 +265,11 @@ def local_min_verdict(f: Callable[[Any], Any], theta, *, grad_tol: float = 1e-8,
         found = False
         for v in dirs:
             vt = torch.as_tensor(v / np.linalg.norm(v), dtype=th.dtype, device=th.device)
-            P = torch.cat([th[None] + float(tk) * vt[None] for tk in ts] + [th[None] - float(tk) * vt[None] for tk in ts])
+            P = torch.cat(
+                [th[None] + float(tk) * vt[None] for tk in ts] + [th[None] - float(tk) * vt[None] for tk in ts]
+            )
             vals = vmap(f)(P).detach().cpu().numpy() - c0
-            up, dn = vals[: len(ts)], vals[len(ts):]
+            up, dn = vals[: len(ts)], vals[len(ts) :]
             phi = np.minimum(up, dn)
             worst = min(worst, float(phi.min()))
             tolk = tol + 10.0 * gn * ts
@@ -254,8 +283,10 @@ def local_min_verdict(f: Callable[[Any], Any], theta, *, grad_tol: float = 1e-8,
         out.higher_order_descent = found
         if found:
             out.verdict = "saddle"
-            out.reason = (f"degenerate Hessian ({int(zero_mask.sum())} zero eigenvalue(s)) and a consistent higher-order "
-                          f"descent along a null direction (C falls by {-worst:.3g} at step {step:g})")
+            out.reason = (
+                f"degenerate Hessian ({int(zero_mask.sum())} zero eigenvalue(s)) and a consistent higher-order "
+                f"descent along a null direction (C falls by {-worst:.3g} at step {step:g})"
+            )
             return out
     if out.hessian_method == "dense" and not N.shape[1]:
         out.verdict = "local_minimum"
@@ -263,16 +294,22 @@ def local_min_verdict(f: Callable[[Any], Any], theta, *, grad_tol: float = 1e-8,
         return out
     if restricted is not None:
         out.verdict, out.restricted = restricted
-        out.reason = (f"Hessian PSD with {int(zero_mask.sum())} zero eigenvalue(s), no descent found; decided by a "
-                      f"restricted analysis: {restricted[1]}")
+        out.reason = (
+            f"Hessian PSD with {int(zero_mask.sum())} zero eigenvalue(s), no descent found; decided by a "
+            f"restricted analysis: {restricted[1]}"
+        )
         return out
     out.status = Status.UNCERTIFIED
     if out.hessian_method != "dense":
         out.verdict = "undecided"
-        out.reason = (f"critical, no negative eigenvalue among the {len(ev)} smallest found by Lanczos, but Lanczos cannot "
-                      "certify that none is missed and no restricted analysis applies")
+        out.reason = (
+            f"critical, no negative eigenvalue among the {len(ev)} smallest found by Lanczos, but Lanczos cannot "
+            "certify that none is missed and no restricted analysis applies"
+        )
         return out
     out.verdict = "degenerate: undecided"
-    out.reason = (f"critical, Hessian PSD with {int(zero_mask.sum())} zero eigenvalue(s): second order decides nothing; "
-                  f"no descent found along {out.null_directions_tested} null directions, no restricted analysis applies")
+    out.reason = (
+        f"critical, Hessian PSD with {int(zero_mask.sum())} zero eigenvalue(s): second order decides nothing; "
+        f"no descent found along {out.null_directions_tested} null directions, no restricted analysis applies"
+    )
     return out

@@ -7,7 +7,8 @@ Setting (CE23 = arXiv:2309.10639, CE24 = arXiv:2405.07098): :math:`Q` classes of
 .. math:: x^{(\ell)}=\sigma(W_\ell x^{(\ell-1)}+b_\ell),\qquad x^{(L+1)}=W_{L+1}x^{(L)}+b_{L+1},
 
 with :math:`K=(L+1)(Q^2+Q)` parameters and cost :math:`C=\mathrm{norm}\sum_{j,i}|x^{(L+1)}(x_{j,i})-y_j|^2`
-(``norm`` = :math:`1/N` by default; the papers' constant is unverified, spec constructive.md §4).
+(``norm`` = :math:`1/N` by default; the paper's own cost (2.35)–(2.36) is class-weighted and square-rooted — same
+zero set and minimisers for equal class sizes — see :mod:`tamelab.exact.chen2023ewald_paper`).
 
 Truncation map and cumulative parameters (§1.3): :math:`\tau_{W,b}(x)=W^{-1}(\sigma(Wx+b)-b)`,
 :math:`W^{(\ell)}=W_\ell W^{(\ell-1)}`, :math:`b^{(\ell)}=W_\ell b^{(\ell-1)}+b_\ell`. With
@@ -24,11 +25,11 @@ inscribed circular cone has the half-angle :math:`\psi` needed to contain every 
 else moves. After :math:`Q` layers every class is a single point :math:`r_j`; the output
 :math:`W^{(L+1)}=YR^{-1}` maps apexes to labels, so :math:`C=0`.
 
-# NOTE [reconstruction]: the theorem texts of CE23/CE24 were not readable; the clustering
-# assumption (A1) is the strict sign test the construction needs (spec §1.4), and the 2^Q-1 "local
-# minima" are read as "collapse only the classes in S" (§1.7). Their local minimality in the full
-# parameter space is *measured* here (gradient, Hessian on the smooth stratum, perturbations), not
-# assumed: the spec's scratch runs found non-zero gradients for the intermediate S.
+# NOTE [reconstruction]: this cone construction is our reconstruction of the CE24 §4 sketch (spec §1.4–1.7);
+# the paper's own parametrisation (CE23 v4 §2, §4: W*R_ℓ, µ-intervals I0/I1) is in chen2023ewald_paper.py. The
+# 2^Q − 1 "local minima" are read here as "collapse only the classes in S" (§1.7). Their local minimality in the
+# full parameter space is *measured* (gradient, Hessian, perturbations, higher-order test), not assumed: only
+# S = ∅ and the full set are minima, in both constructions.
 
 References:
     T. Chen, P. Muñoz Ewald, "Geometric structure of deep learning networks and construction of

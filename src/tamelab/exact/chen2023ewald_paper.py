@@ -10,7 +10,8 @@ layer :math:`\ell` serving class :math:`\ell` (in a class order :math:`\pi`):
   :math:`f_j` containing the balls :math:`B_{4\delta}(\bar x_{j'})`, :math:`j'\ne j`; (2.52) needs
   :math:`\max_j\theta_{*,j}<\pi`; :math:`\theta_*=\theta_0+\max_j\theta_{*,j}` (4.24);
   :math:`\theta_Q=2\arccos\sqrt{(Q-1)/Q}` (4.27), the widest cone about :math:`u_Q` inside the positive sector.
-* :math:`W_*=\tilde R\,\mathrm{diag}(1,\lambda,\dots,\lambda)\tilde R^\top=\tfrac{u_Qu_Q^\top}{Q}+\lambda(I-\tfrac{u_Qu_Q^\top}{Q})`
+* :math:`W_*=\tilde R\,\mathrm{diag}(1,\lambda,\dots,\lambda)\tilde R^\top
+  =\tfrac{u_Qu_Q^\top}{Q}+\lambda(I-\tfrac{u_Qu_Q^\top}{Q})`
   with :math:`\lambda=\tan(\theta_Q/2)/\tan(\theta_*/2)` if :math:`\theta_*>\theta_Q`, else 1 (4.28)–(4.29):
   :math:`\|W_*\|_{op}=1`, :math:`W_*u_Q=u_Q`.
 * Cumulative parameters (4.56), (4.58) = (2.63)–(2.65): :math:`W^{(\ell)}=W_*R_\ell` with
@@ -56,10 +57,26 @@ from .chen2023ewald import _check_data, forward, layerwise_parameters, local_min
 from ._local_min import LocalMinResult
 
 __all__ = [
-    "PaperGeometry", "PaperConstruction", "paper_geometry", "rotation_to_diagonal", "paper_construction",
-    "paper_cost", "reduced_cost", "closed_form_cost", "paper_local_minimality", "classify_inputs", "truncate_inputs",
-    "mu_inside", "all_s", "ConfigurationAnalysis", "PaperTheoremsResult", "analyse_configuration", "out_of_sample",
-    "paper_theorems", "ZeroCostFamily", "zero_cost_family",
+    "PaperGeometry",
+    "PaperConstruction",
+    "paper_geometry",
+    "rotation_to_diagonal",
+    "paper_construction",
+    "paper_cost",
+    "reduced_cost",
+    "closed_form_cost",
+    "paper_local_minimality",
+    "classify_inputs",
+    "truncate_inputs",
+    "mu_inside",
+    "all_s",
+    "ConfigurationAnalysis",
+    "PaperTheoremsResult",
+    "analyse_configuration",
+    "out_of_sample",
+    "paper_theorems",
+    "ZeroCostFamily",
+    "zero_cost_family",
 ]
 
 #: θ₀ of (4.24): slack added to the largest needed opening angle (radians).
@@ -113,7 +130,8 @@ def rotation_to_diagonal(f: np.ndarray) -> np.ndarray:
 
 
 def _cone_half_angle(apex: np.ndarray, axis: np.ndarray, centres: np.ndarray, r: float) -> float:
-    """Smallest half-angle of the cone apex + C[axis] containing the balls B_r(centre) (inf if a ball holds the apex)."""
+    """Smallest half-angle of the cone apex + C[axis] containing the balls B_r(centre) (inf if a ball holds the
+    apex)."""
     d = centres - apex[:, None]
     dist = np.linalg.norm(d, axis=0)
     if (dist <= r).any():
@@ -141,7 +159,9 @@ def paper_geometry(X: np.ndarray, labels: np.ndarray, *, theta0: float = THETA0,
     c0 = delta / float(dist.min()) if dist.min() > 0 else math.inf
     if not c0 < 0.25:
         why.append(f"δ = {delta:.3g} is not below min|x̄_j − x̄|/4 (c0 = {c0:.3g}, (2.14) needs c0 < 1/4)")
-    th_j = np.array([2 * _cone_half_angle(means[:, j], f[:, j], np.delete(means, j, axis=1), 4 * delta) for j in range(q)])
+    th_j = np.array(
+        [2 * _cone_half_angle(means[:, j], f[:, j], np.delete(means, j, axis=1), 4 * delta) for j in range(q)]
+    )
     if not th_j.max() < math.pi:
         why.append(f"the cone condition (2.52) fails: max θ*,j = {math.degrees(th_j.max()):.1f}° ≥ 180°")
     th_star = float(theta0 + th_j.max())
@@ -159,8 +179,10 @@ def paper_geometry(X: np.ndarray, labels: np.ndarray, *, theta0: float = THETA0,
         span = float(np.linalg.norm(means - xbar[:, None], axis=0).max()) * 4 + lo
 
         def ok(m):
-            return all(_cone_half_angle(means[:, j] + m * f[:, j], f[:, j], np.delete(means, j, axis=1), delta)
-                       <= th_star / 2 for j in range(q))
+            return all(
+                _cone_half_angle(means[:, j] + m * f[:, j], f[:, j], np.delete(means, j, axis=1), delta) <= th_star / 2
+                for j in range(q)
+            )
 
         grid = np.linspace(lo, span, mu_grid)
         good = np.array([ok(m) for m in grid])
@@ -173,9 +195,24 @@ def paper_geometry(X: np.ndarray, labels: np.ndarray, *, theta0: float = THETA0,
             D = a
     if not D > lo:
         why.append(f"the interval I0 = (−D, −2δ|u_Q|) is empty (D = {D:.3g} ≤ 2δ|u_Q| = {lo:.3g})")
-    return PaperGeometry(status=Status.OK if not why else Status.INFEASIBLE, means=means, overall_mean=xbar, f=f,
-                         counts=counts, delta=delta, c0=c0, theta_star_j=th_j, theta_star=th_star, theta_Q=th_Q, lam=lam,
-                         W_star=W_star, D=float(D), I0=(-float(D), -lo), I1=(lo, math.inf), assumption="; ".join(why))
+    return PaperGeometry(
+        status=Status.OK if not why else Status.INFEASIBLE,
+        means=means,
+        overall_mean=xbar,
+        f=f,
+        counts=counts,
+        delta=delta,
+        c0=c0,
+        theta_star_j=th_j,
+        theta_star=th_star,
+        theta_Q=th_Q,
+        lam=lam,
+        W_star=W_star,
+        D=float(D),
+        I0=(-float(D), -lo),
+        I1=(lo, math.inf),
+        assumption="; ".join(why),
+    )
 
 
 @dataclasses.dataclass
@@ -230,9 +267,18 @@ def _weighted_affine_ls(Z: np.ndarray, T: np.ndarray, w: np.ndarray) -> tuple[np
     return sol[:-1].T, sol[-1]
 
 
-def paper_construction(X: np.ndarray, labels: np.ndarray, mu: Sequence[float], *, Y=None, order: Sequence[int] | None = None,
-                       output: str = "auto", layers: int | None = None, geometry: PaperGeometry | None = None,
-                       theta0: float = THETA0) -> PaperConstruction:
+def paper_construction(
+    X: np.ndarray,
+    labels: np.ndarray,
+    mu: Sequence[float],
+    *,
+    Y=None,
+    order: Sequence[int] | None = None,
+    output: str = "auto",
+    layers: int | None = None,
+    geometry: PaperGeometry | None = None,
+    theta0: float = THETA0,
+) -> PaperConstruction:
     r"""Build the CE23 network for the given :math:`\mu` (one value per class): cumulative weights
     :math:`W_*R_\ell`, biases :math:`-W_*R_\ell\bar x_\ell+\mu_\ell R_\ell f_\ell`, then the output layer —
     ``"apex"`` (:math:`Y(X_0^{red}[\mu])^{-1}`, :math:`b=0`; Thm 2.3, needs every class collapsed),
@@ -290,19 +336,38 @@ def paper_construction(X: np.ndarray, labels: np.ndarray, mu: Sequence[float], *
     cond = float(np.linalg.cond(Tm))
     if out == "apex":
         if not (s == 0).all():
-            raise InputError("output", "the apex output (Thm 2.3) needs every class collapsed (every µ_j in I0)", "use ls")
+            raise InputError(
+                "output", "the apex output (Thm 2.3) needs every class collapsed (every µ_j in I0)", "use ls"
+            )
         if not cond < 1e12:
-            raise InputError("mu", f"the truncated class means are linearly dependent at this µ (cond {cond:.3g}): τ is not "
-                             "rank preserving, which Thm 2.3 assumes", "choose another µ inside I0")
+            raise InputError(
+                "mu",
+                f"the truncated class means are linearly dependent at this µ (cond {cond:.3g}): τ is not "
+                "rank preserving, which Thm 2.3 assumes",
+                "choose another µ inside I0",
+            )
         Wo, bo = np.linalg.solve(Tm.T, Y.T).T, np.zeros(q)
     else:
         Wo, bo = _weighted_affine_ls(Z, Y[:, labels], 1.0 / counts[labels])
     Wc.append(Wo)
     bc.append(bo)
     Ws, bs = layerwise_parameters(Wc, bc)
-    return PaperConstruction(Wc=Wc, bc=bc, Ws=Ws, bs=bs, mu=mu, s=s, order=order, exact_intervals=ints,
-                             sign_margins=margins, truncated=Z, truncated_means=Tm, cond_truncated_means=cond, output=out,
-                             geometry=geo)
+    return PaperConstruction(
+        Wc=Wc,
+        bc=bc,
+        Ws=Ws,
+        bs=bs,
+        mu=mu,
+        s=s,
+        order=order,
+        exact_intervals=ints,
+        sign_margins=margins,
+        truncated=Z,
+        truncated_means=Tm,
+        cond_truncated_means=cond,
+        output=out,
+        geometry=geo,
+    )
 
 
 def truncate_inputs(con: PaperConstruction, X: np.ndarray) -> np.ndarray:
@@ -330,8 +395,12 @@ def reduced_cost(X, labels, mu, *, Y=None, order=None, geometry: PaperGeometry |
     Z, T, w = con.truncated, Y[:, labels], 1.0 / counts[labels]
     A, *_ = np.linalg.lstsq((Z * np.sqrt(w)).T, (T * np.sqrt(w)).T, rcond=None)
     lin = float(math.sqrt(float((((A.T @ Z - T) ** 2).sum(0) * w).sum())))
-    return {"paper": paper_cost(out, labels, Y), "paper_linear_output": lin,
-            "ours": float(((out - T) ** 2).sum()) / X.shape[1], "certified": float(con.certified)}
+    return {
+        "paper": paper_cost(out, labels, Y),
+        "paper_linear_output": lin,
+        "ours": float(((out - T) ** 2).sum()) / X.shape[1],
+        "certified": float(con.certified),
+    }
 
 
 def closed_form_cost(X, labels, s: Sequence[int], *, Y=None, truncated_means: np.ndarray | None = None) -> float:
@@ -353,13 +422,31 @@ def closed_form_cost(X, labels, s: Sequence[int], *, Y=None, truncated_means: np
     return float(np.linalg.norm(M))
 
 
-def paper_local_minimality(con: PaperConstruction, X, labels, *, Y=None, seed=0, perturbations: int = 100,
-                           radius: float = 1e-3, hessian_always: bool = True) -> LocalMinResult:
+def paper_local_minimality(
+    con: PaperConstruction,
+    X,
+    labels,
+    *,
+    Y=None,
+    seed=0,
+    perturbations: int = 100,
+    radius: float = 1e-3,
+    hessian_always: bool = True,
+) -> LocalMinResult:
     """Local-minimality verdict of the constructed network in the full parameter space, for the paper's cost (2.36)
     squared (same minimisers; the root is not differentiable at 0)."""
     X, labels, Y, counts = _check_data(X, labels, Y)
-    return local_minimality(con, X, labels, Y=Y, seed=seed, perturbations=perturbations, radius=radius,
-                            weights=1.0 / counts[labels], hessian_always=hessian_always)
+    return local_minimality(
+        con,
+        X,
+        labels,
+        Y=Y,
+        seed=seed,
+        perturbations=perturbations,
+        radius=radius,
+        weights=1.0 / counts[labels],
+        hessian_always=hessian_always,
+    )
 
 
 def classify_inputs(con: PaperConstruction, X_new: np.ndarray, *, Y=None) -> dict[str, np.ndarray]:
@@ -376,8 +463,13 @@ def classify_inputs(con: PaperConstruction, X_new: np.ndarray, *, Y=None) -> dic
     Minv = np.linalg.inv(con.truncated_means)
     d_metric = np.linalg.norm(Y @ Minv @ (Z[:, None, :] - con.truncated_means[:, :, None]).reshape(q, -1), axis=0)
     d_metric = d_metric.reshape(q, -1)
-    return {"network": d_net.argmin(axis=0), "metric": d_metric.argmin(axis=0), "d_network": d_net,
-            "d_metric": d_metric, "truncated": Z}
+    return {
+        "network": d_net.argmin(axis=0),
+        "metric": d_metric.argmin(axis=0),
+        "d_network": d_net,
+        "d_metric": d_metric,
+        "truncated": Z,
+    }
 
 
 def all_s(q: int) -> list[tuple[int, ...]]:
@@ -426,8 +518,9 @@ class ZeroCostFamily(Result):
     verdict_at_centre: str = ""
 
 
-def zero_cost_family(X, labels, *, Y=None, geometry: PaperGeometry | None = None, samples: int = 20, seed=0,
-                     perturbations: int = 20) -> ZeroCostFamily:
+def zero_cost_family(
+    X, labels, *, Y=None, geometry: PaperGeometry | None = None, samples: int = 20, seed=0, perturbations: int = 20
+) -> ZeroCostFamily:
     """Thm 2.3 on the paper's construction (see :class:`ZeroCostFamily`)."""
     from .chen2023ewald import jacobian_rank, output_jacobian
 
@@ -448,10 +541,17 @@ def zero_cost_family(X, labels, *, Y=None, geometry: PaperGeometry | None = None
     con = paper_construction(X, labels, mu_inside(geo, [0] * q), Y=Y, geometry=geo)
     sub = np.concatenate([np.flatnonzero(labels == c)[:3] for c in range(q)])
     lm = paper_local_minimality(con, X, labels, Y=Y, seed=seed, perturbations=perturbations)
-    return ZeroCostFamily(seed=int(seed), samples=int(samples), max_cost=float(costs[k]),
-                          fraction_zero=float(np.mean(np.asarray(costs) <= zero)), fraction_certified=float(np.mean(certs)),
-                          worst_mu=mus[k], jacobian_rank=jacobian_rank(output_jacobian(con, X[:, sub]))[0],
-                          n_parameters=(q + 1) * (q * q + q), verdict_at_centre=lm.verdict)
+    return ZeroCostFamily(
+        seed=int(seed),
+        samples=int(samples),
+        max_cost=float(costs[k]),
+        fraction_zero=float(np.mean(np.asarray(costs) <= zero)),
+        fraction_certified=float(np.mean(certs)),
+        worst_mu=mus[k],
+        jacobian_rank=jacobian_rank(output_jacobian(con, X[:, sub]))[0],
+        n_parameters=(q + 1) * (q * q + q),
+        verdict_at_centre=lm.verdict,
+    )
 
 
 @dataclasses.dataclass
@@ -474,8 +574,17 @@ def _scan_points(geo: PaperGeometry, s, k: int, rng) -> list[np.ndarray]:
     return pts
 
 
-def analyse_configuration(X, labels, s: Sequence[int], *, Y=None, geometry: PaperGeometry | None = None, scan: int = 5,
-                          seed=0, perturbations: int = 50) -> ConfigurationAnalysis:
+def analyse_configuration(
+    X,
+    labels,
+    s: Sequence[int],
+    *,
+    Y=None,
+    geometry: PaperGeometry | None = None,
+    scan: int = 5,
+    seed=0,
+    perturbations: int = 50,
+) -> ConfigurationAnalysis:
     """Thm 2.5 for one s: the reduced cost at 2·``scan`` µ inside ∏ I_{s_j} (a diagonal sweep and random points), a
     sweep of the first collapsed coordinate across I0, the closed forms, and the full-space local-minimality
     verdict at the box's centre (paper's cost (2.36) squared; gradient, Hessian, perturbations)."""
@@ -501,17 +610,30 @@ def analyse_configuration(X, labels, s: Sequence[int], *, Y=None, geometry: Pape
     lm = paper_local_minimality(con, X, labels, Y=Y, seed=seed, perturbations=perturbations)
     vmax = max(vals)
     return ConfigurationAnalysis(
-        s=s, mu=mu.tolist(), certified=bool(cert), reduced_cost=r0["paper"], scan_min=min(vals), scan_max=vmax,
-        scan_relative_spread=(vmax - min(vals)) / vmax if vmax > 1e-12 else 0.0, scan_points=len(vals),
-        single_coordinate_scan=sweep, closed_form_printed=closed_form_cost(X, labels, s, Y=Y),
+        s=s,
+        mu=mu.tolist(),
+        certified=bool(cert),
+        reduced_cost=r0["paper"],
+        scan_min=min(vals),
+        scan_max=vmax,
+        scan_relative_spread=(vmax - min(vals)) / vmax if vmax > 1e-12 else 0.0,
+        scan_points=len(vals),
+        single_coordinate_scan=sweep,
+        closed_form_printed=closed_form_cost(X, labels, s, Y=Y),
         closed_form_truncated_means=closed_form_cost(X, labels, s, Y=Y, truncated_means=con.truncated_means),
-        linear_output_cost=r0["paper_linear_output"], verdict=lm.verdict, reason=lm.reason,
-        gradient_norm=lm.gradient_norm, hessian_min_eig=lm.hessian_min_eig, hessian_negative=lm.hessian_negative,
-        hessian_zero=lm.hessian_zero)
+        linear_output_cost=r0["paper_linear_output"],
+        verdict=lm.verdict,
+        reason=lm.reason,
+        gradient_norm=lm.gradient_norm,
+        hessian_min_eig=lm.hessian_min_eig,
+        hessian_negative=lm.hessian_negative,
+        hessian_zero=lm.hessian_zero,
+    )
 
 
-def out_of_sample(X, labels, *, Y=None, geometry: PaperGeometry | None = None, samples: int = 200, seed=0,
-                  spread: float = 0.6) -> dict[str, float]:
+def out_of_sample(
+    X, labels, *, Y=None, geometry: PaperGeometry | None = None, samples: int = 200, seed=0, spread: float = 0.6
+) -> dict[str, float]:
     r"""CE23 (2.61)–(2.68) on fresh inputs, for the zero-cost network (µ at the centre of :math:`I_0^Q`):
 
     * (2.68): fresh points drawn in each open ball :math:`B_\delta(\bar x_j)` map to the one point
@@ -537,15 +659,20 @@ def out_of_sample(X, labels, *, Y=None, geometry: PaperGeometry | None = None, s
     c_ball = classify_inputs(con, P, Y=Y)
     G = geo.overall_mean[:, None] + spread * rng.standard_normal((q, q * samples))
     c = classify_inputs(con, G, Y=Y)
-    return {"ball_to_point_max_error": float(np.abs(Z - target[:, lab]).max()),
-            "ball_correct_fraction": float((c_ball["network"] == lab).mean()),
-            "network_equals_metric_fraction": float((c["network"] == c["metric"]).mean()),
-            "distance_tables_max_difference": float(np.abs(c["d_network"] - c["d_metric"]).max()),
-            "fresh_inputs": int(G.shape[1]), "fresh_ball_points": int(P.shape[1]), "certified": float(con.certified)}
+    return {
+        "ball_to_point_max_error": float(np.abs(Z - target[:, lab]).max()),
+        "ball_correct_fraction": float((c_ball["network"] == lab).mean()),
+        "network_equals_metric_fraction": float((c["network"] == c["metric"]).mean()),
+        "distance_tables_max_difference": float(np.abs(c["d_network"] - c["d_metric"]).max()),
+        "fresh_inputs": int(G.shape[1]),
+        "fresh_ball_points": int(P.shape[1]),
+        "certified": float(con.certified),
+    }
 
 
-def paper_theorems(X, labels, *, Y=None, seed=0, scan: int = 5, box_samples: int = 20, perturbations: int = 50,
-                   samples: int = 200) -> PaperTheoremsResult:
+def paper_theorems(
+    X, labels, *, Y=None, seed=0, scan: int = 5, box_samples: int = 20, perturbations: int = 50, samples: int = 200
+) -> PaperTheoremsResult:
     """Measure CE23 Thms 2.3–2.5 and (2.61)–(2.68) on the data (L = Q): geometry and intervals, the zero cost over
     random µ in I0^Q with the Jacobian rank (degeneracy), every s ∈ {0,1}^Q (:func:`analyse_configuration`),
     and the out-of-sample checks (:func:`out_of_sample`)."""
@@ -555,17 +682,26 @@ def paper_theorems(X, labels, *, Y=None, seed=0, scan: int = 5, box_samples: int
     X, labels, Y, _ = _check_data(X, labels, Y)
     q, n = X.shape
     geo = paper_geometry(X, labels)
-    res = PaperTheoremsResult(seed=int(seed), q=q, n_parameters=(q + 1) * (q * q + q),
-                              geometry={k: v for k, v in geo.to_dict().items()
-                                        if k in ("delta", "c0", "theta_star", "theta_Q", "lam", "D", "I0", "I1", "assumption")})
+    res = PaperTheoremsResult(
+        seed=int(seed),
+        q=q,
+        n_parameters=(q + 1) * (q * q + q),
+        geometry={
+            k: v
+            for k, v in geo.to_dict().items()
+            if k in ("delta", "c0", "theta_star", "theta_Q", "lam", "D", "I0", "I1", "assumption")
+        },
+    )
     if geo.status is not Status.OK:
         res.status = Status.INFEASIBLE
         res.seconds = time.perf_counter() - t0
         return res
     fam = zero_cost_family(X, labels, Y=Y, geometry=geo, samples=box_samples, seed=seed, perturbations=perturbations)
     res.zero_cost = fam
-    res.configurations = [analyse_configuration(X, labels, s, Y=Y, geometry=geo, scan=scan, seed=seed,
-                                                perturbations=perturbations) for s in all_s(q)]
+    res.configurations = [
+        analyse_configuration(X, labels, s, Y=Y, geometry=geo, scan=scan, seed=seed, perturbations=perturbations)
+        for s in all_s(q)
+    ]
     res.out_of_sample = out_of_sample(X, labels, Y=Y, geometry=geo, samples=samples, seed=seed)
     res.seconds = time.perf_counter() - t0
     return res
