@@ -178,7 +178,7 @@ def test_paper_cost_and_reduced_cost_against_scipy(seed):
             return float((((W @ H + b[:, None] - Y[:, labels]) ** 2).sum(0) * w).sum())
 
         r = minimize(obj, np.r_[con.Ws[-1].ravel(), con.bs[-1]] + 0.1, method="BFGS", options={"gtol": 1e-12})
-        assert abs(math.sqrt(r.fun) - reduced_cost(X, labels, mu, Y=Y, geometry=g)["paper"]) < 1e-7
+        assert abs(math.sqrt(r.fun) - reduced_cost(X, labels, mu, Y=Y, geometry=g).paper) < 1e-7
 
 
 def test_closed_form_2_85_is_the_linear_output_value(seed):
@@ -197,7 +197,7 @@ def test_closed_form_2_85_is_the_linear_output_value(seed):
         lin = math.sqrt(float((((A.T @ Z - Y[:, labels]) ** 2).sum(0) * w).sum()))
         cft = closed_form_cost(X, labels, s, Y=Y, truncated_means=con.truncated_means)
         assert abs(cft - lin) <= 1e-9 * max(lin, 1e-12) + 1e-14
-        assert reduced_cost(X, labels, mu, Y=Y, geometry=g)["paper"] <= lin + 1e-12
+        assert reduced_cost(X, labels, mu, Y=Y, geometry=g).paper <= lin + 1e-12
         if all(s):
             assert abs(closed_form_cost(X, labels, s, Y=Y) - lin) <= 1e-9 * lin
 
@@ -215,8 +215,8 @@ def test_thm_2_5_mixed_s_depends_on_mu_and_is_not_critical(seed):
         up[j] += h
         dn[j] -= h
         return (
-            reduced_cost(X, labels, up, Y=Y, geometry=g)["paper"]
-            - reduced_cost(X, labels, dn, Y=Y, geometry=g)["paper"]
+            reduced_cost(X, labels, up, Y=Y, geometry=g).paper
+            - reduced_cost(X, labels, dn, Y=Y, geometry=g).paper
         ) / (2 * h)
 
     assert abs(dC([0, 1, 1], 0)) > 1e-3
@@ -230,8 +230,8 @@ def test_thm_2_5_mixed_s_depends_on_mu_and_is_not_critical(seed):
 def test_out_of_sample_2_61_and_2_68(seed):
     X, labels, Y = _data(seed=seed)
     r = out_of_sample(X, labels, Y=Y, samples=100, seed=seed + 7)
-    assert r["ball_to_point_max_error"] < 1e-12 and r["ball_correct_fraction"] == 1.0
-    assert r["network_equals_metric_fraction"] == 1.0 and r["distance_tables_max_difference"] < 1e-10
+    assert r.ball_to_point_max_error < 1e-12 and r.ball_correct_fraction == 1.0
+    assert r.network_equals_metric_fraction == 1.0 and r.distance_tables_max_difference < 1e-10
     # the metric d by hand on a few inputs: |Y X^red[µ]^{-1} (τ(x) − x̄_j[µ_j])|
     g = paper_geometry(X, labels)
     con = paper_construction(X, labels, mu_inside(g, [0, 0, 0]), Y=Y, geometry=g)
@@ -243,7 +243,7 @@ def test_out_of_sample_2_61_and_2_68(seed):
             np.linalg.norm(Y @ np.linalg.solve(con.truncated_means, Z[:, k] - con.truncated_means[:, j]))
             for j in range(3)
         ]
-        assert abs(min(d) - c["d_metric"][:, k].min()) < 1e-12 and int(np.argmin(d)) == c["network"][k]
+        assert abs(min(d) - c.d_metric[:, k].min()) < 1e-12 and int(np.argmin(d)) == c.network[k]
 
 
 def test_bad_inputs():

@@ -334,7 +334,7 @@ def test_erm_resource_guard_refuses_400_rows_before_work():
     from tamelab.exact.arora2018erm import erm_work_estimate
 
     est = erm_work_estimate(400, 2, 2)
-    assert est["dichotomies"] == dichotomy_count(400, 2) and est["combinations"] > 10**10
+    assert est.dichotomies == dichotomy_count(400, 2) and est.combinations > 10**10
 
 
 def test_claim_arora_holds_and_fails_on_a_wrong_enumeration(monkeypatch):

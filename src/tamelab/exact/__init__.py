@@ -9,6 +9,7 @@ from ._dichotomies import enumerate_dichotomies as enumerate_dichotomies
 from .arora2018erm import ERM_MAX_ENUMERATION as ERM_MAX_ENUMERATION
 from .arora2018erm import ERM_MAX_QPS as ERM_MAX_QPS
 from .arora2018erm import erm_work_estimate as erm_work_estimate
+from .arora2018erm import ERMWorkEstimate as ERMWorkEstimate
 from .arora2018erm import ERMResult as ERMResult
 from .arora2018erm import dichotomies as dichotomies
 from .arora2018erm import dichotomy_count as dichotomy_count
@@ -40,6 +41,8 @@ from ._deep_linear import linear_statistics as linear_statistics
 from ._local_min import LocalMinResult as LocalMinResult
 from ._local_min import local_min_verdict as local_min_verdict
 from .chen2023ewald import chen_ewald as chen_ewald
+from .chen2023ewald import chen_ewald_work_estimate as chen_ewald_work_estimate
+from .chen2023ewald import ChenEwaldWorkEstimate as ChenEwaldWorkEstimate
 from .chen2023ewald import ClassStatistics as ClassStatistics
 from .chen2023ewald import ClusteringTest as ClusteringTest
 from .chen2023ewald import ConfigurationCosts as ConfigurationCosts
@@ -88,7 +91,7 @@ __all__ = [
     "construct_minimizer", "configuration", "configuration_costs", "output_jacobian", "jacobian_rank",
     "flatten_params", "unflatten_params", "network_cost", "local_minimality", "shallow_upper_bound",
     "gd_baseline", "ChenEwaldResult", "chen_ewald", "ClassStatistics", "ClusteringTest", "ConfigurationCosts",
-    "GDBaseline", "ShallowBound",
+    "GDBaseline", "ShallowBound", "chen_ewald_work_estimate", "ChenEwaldWorkEstimate",
     # the paper's own construction (arXiv:2309.10639 v4 §2, §4)
     "PaperGeometry", "PaperConstruction", "PaperTheoremsResult", "paper_geometry", "paper_construction", "paper_cost",
     "reduced_cost", "closed_form_cost", "analyse_configuration", "zero_cost_family", "out_of_sample", "classify_inputs",
@@ -101,7 +104,7 @@ __all__ = [
     "linear_statistics", "LinearStatistics", "CriticalPointClass", "CriticalPoint", "DeepLinearGD",
     # exact ERM for one-hidden-layer ReLU nets (arXiv:1611.01491)
     "exact_erm", "ERMResult", "dichotomies", "dichotomy_count", "erm_loss", "erm_network", "ERM_MAX_QPS",
-    "ERM_MAX_ENUMERATION", "erm_work_estimate", "enumerate_dichotomies", "DichotomySet",
+    "ERM_MAX_ENUMERATION", "erm_work_estimate", "ERMWorkEstimate", "enumerate_dichotomies", "DichotomySet",
     # ReLU gate in linear time (arXiv:2005.04211)
     "train_relu_gate", "GateRun", "gate_constants", "laplace_inputs",
     # sparse-coding autoencoders (arXiv:1708.03735)

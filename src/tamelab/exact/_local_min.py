@@ -142,6 +142,14 @@ def _lanczos_smallest(f, th, k: int, seed: int) -> tuple[np.ndarray, np.ndarray,
     return lam, V, float(lmax[0])
 
 
+def _values(f, P) -> np.ndarray:
+    """f at every row of P (a plain loop: no torch.func warm-up, which costs seconds on first use)."""
+    import torch
+
+    with torch.no_grad():
+        return np.array([float(f(p)) for p in P])
+
+
 def _same_stratum(stratum, th_new, ref) -> bool:
     if stratum is None:
         return True
@@ -183,7 +191,6 @@ def local_min_verdict(
         hessian_always: also compute (and report) the Hessian's eigenvalues at a non-critical point.
     """
     import torch
-    from torch.func import vmap
 
     th = theta.detach()
     K = int(th.numel())
@@ -202,7 +209,7 @@ def local_min_verdict(
         Dp = rng.standard_normal((int(perturbations), K))
         Dp *= radius / np.linalg.norm(Dp, axis=1, keepdims=True)
         pts = th[None, :] + torch.as_tensor(Dp, dtype=th.dtype, device=th.device)
-        vals = vmap(f)(pts).detach().cpu().numpy()
+        vals = _values(f, pts)
         dec_idx = np.flatnonzero(vals < c0 - tol)
         dec = int(sum(_same_stratum(stratum, pts[i], ref_stratum) for i in dec_idx))
         out.perturbations, out.perturbation_radius = int(perturbations), float(radius)
@@ -268,7 +275,7 @@ def local_min_verdict(
             P = torch.cat(
                 [th[None] + float(tk) * vt[None] for tk in ts] + [th[None] - float(tk) * vt[None] for tk in ts]
             )
-            vals = vmap(f)(P).detach().cpu().numpy() - c0
+            vals = _values(f, P) - c0
             up, dn = vals[: len(ts)], vals[len(ts) :]
             phi = np.minimum(up, dn)
             worst = min(worst, float(phi.min()))

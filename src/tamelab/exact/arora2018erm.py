@@ -46,7 +46,7 @@ from ._dichotomies import dichotomy_count, enumerate_dichotomies, ray_subsets
 from ._qp import kkt_residual, solve_qp
 
 __all__ = ["ERMResult", "exact_erm", "dichotomies", "dichotomy_count", "erm_network", "erm_loss", "ERM_MAX_QPS",
-           "ERM_MAX_ENUMERATION", "erm_work_estimate"]
+           "ERM_MAX_ENUMERATION", "erm_work_estimate", "ERMWorkEstimate"]
 
 #: default budget of QPs (combinations surviving the bound); above it the solver refuses (status budget_exceeded).
 ERM_MAX_QPS = 2_000_000
@@ -253,13 +253,24 @@ class ERMResult(Result):
     reason: str = ""
 
 
-def erm_work_estimate(D: int, n: int, width: int, *, affine_rank: int | None = None) -> dict[str, int]:
+@dataclasses.dataclass
+class ERMWorkEstimate(Result):
+    """Work of :func:`exact_erm` estimated before it starts."""
+
+    kind = "exact_erm_work_estimate"
+
+    rays: int = 0  # candidate extreme rays C(D, r) of the dichotomy enumeration
+    dichotomies: int = 0  # ≤ 2 Σ_{i≤r} C(D−1, i), equality in general position
+    combinations: int = 0  # (sign, dichotomy) multisets C(2K + w − 1, w)
+
+
+def erm_work_estimate(D: int, n: int, width: int, *, affine_rank: int | None = None) -> ERMWorkEstimate:
     """Work of :func:`exact_erm` before it starts: candidate rays ``C(D, r)`` of the dichotomy enumeration,
     the dichotomy count ``K ≤ 2 Σ_{i≤r} C(D−1, i)`` (equality in general position) and the number of
     (sign, dichotomy) combinations ``C(2K + w − 1, w)`` that are bounded one by one."""
     r = n if affine_rank is None else int(affine_rank)
     K = dichotomy_count(D, r)
-    return {"rays": ray_subsets(D, r), "dichotomies": K, "combinations": math.comb(2 * K + width - 1, width)}
+    return ERMWorkEstimate(rays=ray_subsets(D, r), dichotomies=K, combinations=math.comb(2 * K + width - 1, width))
 
 
 def _affine_rank_estimate(X: np.ndarray) -> int:
@@ -312,10 +323,10 @@ def exact_erm(X, y, width: int, *, loss: str = "squared", max_qps: int = ERM_MAX
     D, n = X.shape
     U = len(np.unique(X, axis=0))
     est = erm_work_estimate(U, n, width, affine_rank=min(n, _affine_rank_estimate(X)))
-    if max(est["rays"], est["combinations"]) > max_enumeration:
-        raise InputError("max_enumeration", f"exact ERM on {D} rows (n = {n}, width {width}) needs ~{est['rays']:.3g} "
-                         f"candidate rays and ~{est['combinations']:.3g} (sign, dichotomy) combinations "
-                         f"({est['dichotomies']} dichotomies), above the limit {max_enumeration:.3g}",
+    if max(est.rays, est.combinations) > max_enumeration:
+        raise InputError("max_enumeration", f"exact ERM on {D} rows (n = {n}, width {width}) needs ~{est.rays:.3g} "
+                         f"candidate rays and ~{est.combinations:.3g} (sign, dichotomy) combinations "
+                         f"({est.dichotomies} dichotomies), above the limit {max_enumeration:.3g}",
                          "use fewer rows or a smaller width, or raise max_enumeration (--max-enumeration)")
     ds = enumerate_dichotomies(X)
     dich = ds.labels

@@ -60,7 +60,7 @@ __all__ = [
     "configuration", "configuration_costs", "output_jacobian", "jacobian_rank", "flatten_params", "unflatten_params",
     "network_cost", "local_minimality", "shallow_upper_bound", "gd_baseline", "ChenEwaldResult", "chen_ewald",
     "ClassStatistics", "ClusteringTest", "ConfigurationCosts", "ShallowBound", "GDBaseline", "LocalMinResult",
-    "chen_ewald_work_estimate",
+    "chen_ewald_work_estimate", "ChenEwaldWorkEstimate",
 ]
 
 #: singular values above this fraction of the largest count towards the Jacobian rank (spec §1.6).
@@ -874,8 +874,22 @@ class ChenEwaldResult(Result):
     assumption: dict[str, Any] = dataclasses.field(default_factory=dict)
 
 
+@dataclasses.dataclass
+class ChenEwaldWorkEstimate(Result):
+    """Size of :func:`chen_ewald` estimated before it starts."""
+
+    kind = "chen_ewald_work_estimate"
+
+    parameters: int = 0  # K = (L+1)(Q²+Q)
+    configurations: int = 0  # 2^Q when the configurations are analysed
+    memory_bytes: float = 0.0  # data + weights + output Jacobian + dense Hessians
+    jacobian_entries: float = 0.0
+    gd_flops_per_step: float = 0.0  # 6 · points · K per Adam step
+
+
 def chen_ewald_work_estimate(q: int, layers: int, n_points: int, *, jacobian_points: int = 3,
-                             configurations: bool = False, max_dense_hessian: int = MAX_DENSE_HESSIAN) -> dict[str, float]:
+                             configurations: bool = False,
+                             max_dense_hessian: int = MAX_DENSE_HESSIAN) -> ChenEwaldWorkEstimate:
     """Size of :func:`chen_ewald` before it starts: parameters ``K = (L+1)(Q²+Q)``, configurations analysed, and the
     memory (bytes) of the data, the weights (layerwise + cumulative), the output Jacobian (``Q·jacobian_points`` points
     × Q outputs × K) and a dense Hessian (K² when K ≤ ``max_dense_hessian``)."""
@@ -883,8 +897,8 @@ def chen_ewald_work_estimate(q: int, layers: int, n_points: int, *, jacobian_poi
     jac = q * jacobian_points * q * K
     hess = K * K if (configurations and K <= max_dense_hessian) else 0
     mem = 8.0 * (q * n_points + 2 * (layers + 1) * q * q + jac + hess)
-    return {"parameters": float(K), "configurations": float(2**q if configurations else 0), "memory_bytes": mem,
-            "jacobian_entries": float(jac), "gd_flops_per_step": 6.0 * n_points * K}
+    return ChenEwaldWorkEstimate(parameters=int(K), configurations=int(2**q if configurations else 0), memory_bytes=mem,
+                                 jacobian_entries=float(jac), gd_flops_per_step=6.0 * n_points * K)
 
 
 #: default limits of :func:`chen_ewald` (parameters of the network, bytes of memory, configurations analysed).
@@ -948,20 +962,20 @@ def chen_ewald(q: int = 3, layers: int = 3, per_class: int = 20, radius: float =
     do_conf = (2**q <= 16) if configurations is None else bool(configurations)
     est = chen_ewald_work_estimate(q, L, n_est, jacobian_points=jacobian_points, configurations=do_conf,
                                    max_dense_hessian=max_dense_hessian)
-    if est["parameters"] > max_parameters:
-        raise InputError("max_parameters", f"Q = {q}, L = {L} gives K = (L+1)(Q²+Q) = {est['parameters']:.3g} parameters, "
+    if est.parameters > max_parameters:
+        raise InputError("max_parameters", f"Q = {q}, L = {L} gives K = (L+1)(Q²+Q) = {est.parameters:.3g} parameters, "
                          f"above the limit {max_parameters:.3g}", "use a smaller --q/--layers or raise max_parameters")
-    if est["memory_bytes"] > max_memory:
-        raise InputError("max_memory", f"the analysis needs ~{est['memory_bytes'] / 1e9:.3g} GB (data, weights, a "
-                         f"{est['jacobian_entries']:.3g}-entry Jacobian{', dense Hessians' if do_conf else ''}), above "
+    if est.memory_bytes > max_memory:
+        raise InputError("max_memory", f"the analysis needs ~{est.memory_bytes / 1e9:.3g} GB (data, weights, a "
+                         f"{est.jacobian_entries:.3g}-entry Jacobian{', dense Hessians' if do_conf else ''}), above "
                          f"{max_memory / 1e9:.3g} GB", "use fewer points/classes, jacobian_points=0, or raise max_memory")
     if do_conf and 2**q > max_configurations:
         raise InputError("configurations", f"2^Q = {2**q} configurations, above the limit {max_configurations}",
                          "use --no-configurations or raise max_configurations")
-    gd_flops = gd_runs * gd_steps * 6.0 * min(n_est, gd_max_points) * est["parameters"]
+    gd_flops = gd_runs * gd_steps * 6.0 * min(n_est, gd_max_points) * est.parameters
     if gd_flops > max_gd_flops:
         raise InputError("--gd-steps", f"the Adam baseline needs ~{gd_flops:.3g} flops ({gd_runs} runs × {gd_steps} steps, "
-                         f"K = {est['parameters']:.3g}), above {max_gd_flops:.3g}",
+                         f"K = {est.parameters:.3g}), above {max_gd_flops:.3g}",
                          "use fewer --gd-runs/--gd-steps (0 runs skips it) or raise max_gd_flops")
     if X is None:
         X, labels, Ydef = clustered_data(q, per_class, radius, seed=s)

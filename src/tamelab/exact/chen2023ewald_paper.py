@@ -77,6 +77,9 @@ __all__ = [
     "paper_theorems",
     "ZeroCostFamily",
     "zero_cost_family",
+    "ReducedCost",
+    "InputClassification",
+    "OutOfSample",
 ]
 
 #: θ₀ of (4.24): slack added to the largest needed opening angle (radians).
@@ -385,7 +388,20 @@ def paper_cost(out: np.ndarray, labels: np.ndarray, Y: np.ndarray) -> float:
     return float(math.sqrt(float((r / counts[labels]).sum())))
 
 
-def reduced_cost(X, labels, mu, *, Y=None, order=None, geometry: PaperGeometry | None = None) -> dict[str, float]:
+@dataclasses.dataclass
+class ReducedCost(Result):
+    """The reduced cost at one µ: the paper's C_N minimised over the output layer, the same with b^(L+1) = 0, our
+    1/N cost of the same network, and whether the construction's sign conditions hold."""
+
+    kind = "chen_ewald_reduced_cost"
+
+    paper: float = float("nan")
+    paper_linear_output: float = float("nan")
+    ours: float = float("nan")
+    certified: bool = False
+
+
+def reduced_cost(X, labels, mu, *, Y=None, order=None, geometry: PaperGeometry | None = None) -> ReducedCost:
     r"""The reduced cost :math:`\min_{W_{L+1},b_{L+1}}C_N` at :math:`\mu` (weighted affine least squares, measured by a
     plain layerwise forward pass), the same with a linear output (:math:`b^{(L+1)}=0` in cumulative form) and
     our :math:`1/N` cost of the same network."""
@@ -395,12 +411,12 @@ def reduced_cost(X, labels, mu, *, Y=None, order=None, geometry: PaperGeometry |
     Z, T, w = con.truncated, Y[:, labels], 1.0 / counts[labels]
     A, *_ = np.linalg.lstsq((Z * np.sqrt(w)).T, (T * np.sqrt(w)).T, rcond=None)
     lin = float(math.sqrt(float((((A.T @ Z - T) ** 2).sum(0) * w).sum())))
-    return {
-        "paper": paper_cost(out, labels, Y),
-        "paper_linear_output": lin,
-        "ours": float(((out - T) ** 2).sum()) / X.shape[1],
-        "certified": float(con.certified),
-    }
+    return ReducedCost(
+        paper=paper_cost(out, labels, Y),
+        paper_linear_output=lin,
+        ours=float(((out - T) ** 2).sum()) / X.shape[1],
+        certified=bool(con.certified),
+    )
 
 
 def closed_form_cost(X, labels, s: Sequence[int], *, Y=None, truncated_means: np.ndarray | None = None) -> float:
@@ -449,7 +465,20 @@ def paper_local_minimality(
     )
 
 
-def classify_inputs(con: PaperConstruction, X_new: np.ndarray, *, Y=None) -> dict[str, np.ndarray]:
+@dataclasses.dataclass
+class InputClassification(Result):
+    """Classes of new inputs by the network and by the metric d of (2.62), both distance tables (Q × M), τ(x)."""
+
+    kind = "chen_ewald_classification"
+
+    network: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros(0, int))
+    metric: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros(0, int))
+    d_network: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros((0, 0)))
+    d_metric: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros((0, 0)))
+    truncated: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros((0, 0)))
+
+
+def classify_inputs(con: PaperConstruction, X_new: np.ndarray, *, Y=None) -> InputClassification:
     r"""CE23 (2.61)–(2.62): how the constructed network classifies new inputs. Returns the class chosen by the
     network (:math:`\arg\min_j|x^{(L+1)}(x)-y_j|`, plain layerwise forward pass), the class of the nearest
     truncated class mean :math:`\bar x_j[\mu_j]` to :math:`\tau(x)` in the metric
@@ -463,13 +492,9 @@ def classify_inputs(con: PaperConstruction, X_new: np.ndarray, *, Y=None) -> dic
     Minv = np.linalg.inv(con.truncated_means)
     d_metric = np.linalg.norm(Y @ Minv @ (Z[:, None, :] - con.truncated_means[:, :, None]).reshape(q, -1), axis=0)
     d_metric = d_metric.reshape(q, -1)
-    return {
-        "network": d_net.argmin(axis=0),
-        "metric": d_metric.argmin(axis=0),
-        "d_network": d_net,
-        "d_metric": d_metric,
-        "truncated": Z,
-    }
+    return InputClassification(
+        network=d_net.argmin(axis=0), metric=d_metric.argmin(axis=0), d_network=d_net, d_metric=d_metric, truncated=Z
+    )
 
 
 def all_s(q: int) -> list[tuple[int, ...]]:
@@ -565,7 +590,7 @@ class PaperTheoremsResult(Result):
     geometry: dict = dataclasses.field(default_factory=dict)
     configurations: list[ConfigurationAnalysis] = dataclasses.field(default_factory=list)
     zero_cost: ZeroCostFamily | None = None
-    out_of_sample: dict = dataclasses.field(default_factory=dict)
+    out_of_sample: OutOfSample | None = None
 
 
 def _scan_points(geo: PaperGeometry, s, k: int, rng) -> list[np.ndarray]:
@@ -598,22 +623,22 @@ def analyse_configuration(
     vals, cert = [], con.certified
     for m in _scan_points(geo, s, scan, rng):
         r = reduced_cost(X, labels, m, Y=Y, geometry=geo)
-        vals.append(r["paper"])
-        cert &= bool(r["certified"])
+        vals.append(r.paper)
+        cert &= r.certified
     sweep = []
     if 0 in s:
         j = s.index(0)
         for w in np.linspace(0.02, 0.98, 9):
             m = mu.copy()
             m[j] = mu_inside(geo, [0], where=float(w))[0]
-            sweep.append([float(m[j]), reduced_cost(X, labels, m, Y=Y, geometry=geo)["paper"]])
+            sweep.append([float(m[j]), reduced_cost(X, labels, m, Y=Y, geometry=geo).paper])
     lm = paper_local_minimality(con, X, labels, Y=Y, seed=seed, perturbations=perturbations)
     vmax = max(vals)
     return ConfigurationAnalysis(
         s=s,
         mu=mu.tolist(),
         certified=bool(cert),
-        reduced_cost=r0["paper"],
+        reduced_cost=r0.paper,
         scan_min=min(vals),
         scan_max=vmax,
         scan_relative_spread=(vmax - min(vals)) / vmax if vmax > 1e-12 else 0.0,
@@ -621,7 +646,7 @@ def analyse_configuration(
         single_coordinate_scan=sweep,
         closed_form_printed=closed_form_cost(X, labels, s, Y=Y),
         closed_form_truncated_means=closed_form_cost(X, labels, s, Y=Y, truncated_means=con.truncated_means),
-        linear_output_cost=r0["paper_linear_output"],
+        linear_output_cost=r0.paper_linear_output,
         verdict=lm.verdict,
         reason=lm.reason,
         gradient_norm=lm.gradient_norm,
@@ -631,9 +656,24 @@ def analyse_configuration(
     )
 
 
+@dataclasses.dataclass
+class OutOfSample(Result):
+    """(2.61)–(2.68) on fresh inputs (see :func:`out_of_sample`)."""
+
+    kind = "chen_ewald_out_of_sample"
+
+    ball_to_point_max_error: float = float("nan")
+    ball_correct_fraction: float = float("nan")
+    network_equals_metric_fraction: float = float("nan")
+    distance_tables_max_difference: float = float("nan")
+    fresh_inputs: int = 0
+    fresh_ball_points: int = 0
+    certified: bool = False
+
+
 def out_of_sample(
     X, labels, *, Y=None, geometry: PaperGeometry | None = None, samples: int = 200, seed=0, spread: float = 0.6
-) -> dict[str, float]:
+) -> OutOfSample:
     r"""CE23 (2.61)–(2.68) on fresh inputs, for the zero-cost network (µ at the centre of :math:`I_0^Q`):
 
     * (2.68): fresh points drawn in each open ball :math:`B_\delta(\bar x_j)` map to the one point
@@ -659,15 +699,16 @@ def out_of_sample(
     c_ball = classify_inputs(con, P, Y=Y)
     G = geo.overall_mean[:, None] + spread * rng.standard_normal((q, q * samples))
     c = classify_inputs(con, G, Y=Y)
-    return {
-        "ball_to_point_max_error": float(np.abs(Z - target[:, lab]).max()),
-        "ball_correct_fraction": float((c_ball["network"] == lab).mean()),
-        "network_equals_metric_fraction": float((c["network"] == c["metric"]).mean()),
-        "distance_tables_max_difference": float(np.abs(c["d_network"] - c["d_metric"]).max()),
-        "fresh_inputs": int(G.shape[1]),
-        "fresh_ball_points": int(P.shape[1]),
-        "certified": float(con.certified),
-    }
+    return OutOfSample(
+        seed=int(seed),
+        ball_to_point_max_error=float(np.abs(Z - target[:, lab]).max()),
+        ball_correct_fraction=float((c_ball.network == lab).mean()),
+        network_equals_metric_fraction=float((c.network == c.metric).mean()),
+        distance_tables_max_difference=float(np.abs(c.d_network - c.d_metric).max()),
+        fresh_inputs=int(G.shape[1]),
+        fresh_ball_points=int(P.shape[1]),
+        certified=bool(con.certified),
+    )
 
 
 def paper_theorems(

@@ -452,10 +452,10 @@ def out_of_sample_claim(ctx: ClaimContext) -> Measured:
         r = out_of_sample(X, labels, Y=Y, geometry=geo, samples=100 if ctx.quick else 500, seed=ctx.seed + 1)
         got[f"Q={q}"] = r
         ok &= (
-            r["ball_to_point_max_error"] <= 1e-12
-            and r["ball_correct_fraction"] == 1.0
-            and r["network_equals_metric_fraction"] == 1.0
-            and r["distance_tables_max_difference"] <= 1e-10
+            r.ball_to_point_max_error <= 1e-12
+            and r.ball_correct_fraction == 1.0
+            and r.network_equals_metric_fraction == 1.0
+            and r.distance_tables_max_difference <= 1e-10
         )
     return Measured(
         got,
