@@ -47,7 +47,9 @@ def _relucent(widths, radius):
 def conv_net():
     """The issue's CNN: 1×8×8 → Conv 4 (3×3, pad 1) → ReLU → MaxPool 2 → Linear 10 (torch.manual_seed(0))."""
     torch.manual_seed(0)
-    return nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(), nn.Linear(64, 10)).double()
+    return nn.Sequential(
+        nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(), nn.Linear(64, 10)
+    ).double()
 
 
 def grid_patterns(model, plane, n):
@@ -75,15 +77,17 @@ def main():
     regions(mlp([2, 4, 1], seed=0, dtype=torch.float64), Plane.box2d(-1.0, 1.0))  # warm-up: imports, caches
 
     print("1. 2-D plane splitting on [-1,1]^2 (torch.manual_seed(0) MLPs): exact (certified) vs float (uncertified)")
-    print(f"{'widths':>18} {'regions':>8} {'exact s':>8} {'float s':>8} {'ratio':>6} {'regions/s':>9} "
-          f"{'decisions':>10} {'fallbacks':>9}")
+    print(
+        f"{'widths':>18} {'regions':>8} {'exact s':>8} {'float s':>8} {'ratio':>6} {'regions/s':>9} "
+        f"{'decisions':>10} {'fallbacks':>9}"
+    )
     rows = []
     cases = [[2, 16, 16, 1], [2, 32, 32, 1], [2, 64, 64, 1], [2, 64, 64, 64, 1]]
     for w in cases[: 2 if a.quick else None]:
         m = mlp(w, seed=0, dtype=torch.float64)
         with one_thread():
-            fx = lambda: regions(m, Plane.box2d(-1.0, 1.0), boundary=False)  # noqa: E731
-            ff = lambda: regions(m, Plane.box2d(-1.0, 1.0), mode="float", boundary=False)  # noqa: E731
+            fx = lambda: regions(m, Plane.box2d(-1.0, 1.0), boundary=False)
+            ff = lambda: regions(m, Plane.box2d(-1.0, 1.0), mode="float", boundary=False)
             tx = tf = float("inf")
             for _ in range(reps):  # interleaved, best of reps
                 rx, t = _best(fx, 1)
@@ -92,13 +96,17 @@ def main():
                 tf = min(tf, t)
         rows.append((rx.activation_regions, tx))
         flag = "" if rx.activation_regions == rf.activation_regions else f"  (float mode: {rf.activation_regions})"
-        print(f"{str(w):>18} {rx.activation_regions:8d} {tx:8.3f} {tf:8.3f} {tx / tf:6.2f} "
-              f"{rx.activation_regions / tx:9.0f} {rx.sign_decisions:10d} {rx.exact_fallbacks:9d}{flag}")
+        print(
+            f"{w!s:>18} {rx.activation_regions:8d} {tx:8.3f} {tf:8.3f} {tx / tf:6.2f} "
+            f"{rx.activation_regions / tx:9.0f} {rx.sign_decisions:10d} {rx.exact_fallbacks:9d}{flag}"
+        )
     if len(rows) >= 2:
         n, t = np.log([r[0] for r in rows]), np.log([r[1] for r in rows])
         print(f"  scaling: time ~ regions^{np.polyfit(n, t, 1)[0]:.2f}")
-    print("  goal (issue 16): exact <= 2x float on 2-64-64-64-1; before: float 6666 regions (2 missing, status ok), "
-          "Fraction exact 774 s")
+    print(
+        "  goal (issue 16): exact <= 2x float on 2-64-64-64-1; before: float 6666 regions (2 missing, status ok), "
+        "Fraction exact 774 s"
+    )
 
     print("\n2. The 1x8x8 CNN (Conv 4 -> ReLU -> MaxPool -> Linear 10) on the plane through three images")
     print(f"{'polygon':>22} {'regions':>8} {'exact s':>8} {'grid 401^2 s':>12} {'grid patterns':>13} {'speed-up':>8}")
@@ -106,18 +114,22 @@ def main():
     net = lower(model, in_shape=(1, 8, 8))
     g = torch.Generator().manual_seed(1)
     imgs = torch.rand((3, 1, 8, 8), generator=g, dtype=torch.float64)
-    for margin in ([0.0] if a.quick else [0.0, 0.25]):
+    for margin in [0.0] if a.quick else [0.0, 0.25]:
         pl = Plane.through(*imgs, margin=margin)
         with one_thread():
             r, tx = _best(lambda: regions(net, pl, boundary=False), reps)
             ng, tg = _best(lambda: grid_patterns(model, pl, 401), reps)
         assert ng <= r.activation_regions
-        print(f"{'[%g, %g]^2' % (-margin, 1 + margin):>22} {r.activation_regions:8d} {tx:8.3f} {tg:12.3f} {ng:13d} "
-              f"{tg / tx:8.2f}")
+        print(
+            f"{'[%g, %g]^2' % (-margin, 1 + margin):>22} {r.activation_regions:8d} {tx:8.3f} {tg:12.3f} {ng:13d} "
+            f"{tg / tx:8.2f}"
+        )
     print("  goal (issue 12): <= 1 s and >= 10x the 401^2 dense grid")
 
     print("\n3. n-D LP traversal on [-1,1]^d vs relucent (cube_mode='intersect', 1 worker)")
-    print(f"{'widths':>18} {'regions':>8} {'ours (s)':>9} {'LPs':>7} {'regions/s':>10} {'relucent':>9} {'(s)':>8} {'ratio':>6}")
+    print(
+        f"{'widths':>18} {'regions':>8} {'ours (s)':>9} {'LPs':>7} {'regions/s':>10} {'relucent':>9} {'(s)':>8} {'ratio':>6}"
+    )
     cases = [[3, 8, 8, 1], [4, 8, 8, 1], [4, 12, 12, 1]] + ([] if a.quick else [[4, 16, 16, 1]])
     for w in cases:
         m = mlp(w, seed=0, dtype=torch.float64)
@@ -131,8 +143,10 @@ def main():
             except ImportError as e:  # gurobipy missing
                 rc, tr = f"n/a ({e.name})", float("nan")
         same = "" if rc == r.activation_regions or isinstance(rc, str) else "  COUNT MISMATCH"
-        print(f"{str(w):>18} {r.activation_regions:8d} {t:9.2f} {r.lps_solved:7d} {r.activation_regions / t:10.0f} "
-              f"{str(rc):>9} {tr:8.2f} {tr / t:6.1f}{same}")
+        print(
+            f"{w!s:>18} {r.activation_regions:8d} {t:9.2f} {r.lps_solved:7d} {r.activation_regions / t:10.0f} "
+            f"{rc!s:>9} {tr:8.2f} {tr / t:6.1f}{same}"
+        )
     print("  target: 4-16-16-1 at least 5x faster than relucent with the same count")
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 import json
 from fractions import Fraction
 from math import comb
@@ -13,8 +12,7 @@ import torch
 from torch import nn
 
 from tamelab.errors import InputError, NotApplicableError
-from tamelab.models import Affine, Max, PWLNet, ReLU, lower, mlp, save
-from tamelab.models import from_layers as pwl_from_layers
+from tamelab.models import Affine, PWLNet, ReLU, lower, mlp, save
 from tamelab.relu import (
     Box,
     H_net,
@@ -41,12 +39,19 @@ from tamelab.relu import (
 )
 from tamelab.relu._regions import pattern_at
 
-FIXED = [([[2, 1], [0, -1], [-1, -2]], [-1.265, -0.623, 0.041]), ([[-2, -2, -2], [2, 1, 2], [0, 1, 2]], [-2.325, -0.219, -1.246]),
-         ([[1, 1, 0]], [-0.732])]
+FIXED = [
+    ([[2, 1], [0, -1], [-1, -2]], [-1.265, -0.623, 0.041]),
+    ([[-2, -2, -2], [2, 1, 2], [0, 1, 2]], [-2.325, -0.219, -1.246]),
+    ([[1, 1, 0]], [-0.732]),
+]
 
 
 def _layers(model):
-    return [(m.weight.detach().double().numpy(), m.bias.detach().double().numpy()) for m in model if isinstance(m, nn.Linear)]
+    return [
+        (m.weight.detach().double().numpy(), m.bias.detach().double().numpy())
+        for m in model
+        if isinstance(m, nn.Linear)
+    ]
 
 
 def _grid_patterns(model, X):
@@ -82,8 +87,11 @@ def _frac_clip(poly, c, keep):
 
 def _frac_area(poly):
     n = len(poly)
-    return abs(sum(poly[k][0] * poly[(k + 1) % n][1] - poly[(k + 1) % n][0] * poly[k][1] for k in range(n))) / 2 \
-        if n >= 3 else Fraction(0)
+    return (
+        abs(sum(poly[k][0] * poly[(k + 1) % n][1] - poly[(k + 1) % n][0] * poly[k][1] for k in range(n))) / 2
+        if n >= 3
+        else Fraction(0)
+    )
 
 
 def _reference_regions(net: PWLNet, M0, polygon):
@@ -282,7 +290,9 @@ def test_box_2d_and_nd_traversal_agree_with_plane_splitting():
         box = regions(m, Box(-1.0, 1.0, 2))  # dimension 2: split exactly as the square
         nd = list(iter_regions_nd(m, Box(-1.0, 1.0, 2)))
         assert box.status.value == "ok"
-        assert {r.pattern for r in nd} == {r.pattern for r in plane.regions_list} == {r.pattern for r in box.regions_list}
+        assert (
+            {r.pattern for r in nd} == {r.pattern for r in plane.regions_list} == {r.pattern for r in box.regions_list}
+        )
 
 
 def test_iter_regions_streams():
@@ -297,13 +307,17 @@ def test_iter_regions_streams():
 # --------------------------------------------------------------------- lowered models on slices of input space
 def _conv_net(seed=0):
     torch.manual_seed(seed)
-    return nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(), nn.Linear(64, 10)).double()
+    return nn.Sequential(
+        nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(), nn.Linear(64, 10)
+    ).double()
 
 
 def test_conv_net_rewritten_as_mlp_gives_identical_regions():
     """A conv net (no pooling) and the MLP with its dense matrices define the same program: same regions."""
     torch.manual_seed(5)
-    conv = nn.Sequential(nn.Conv2d(1, 2, 3), nn.ReLU(), nn.Conv2d(2, 2, 2), nn.ReLU(), nn.Flatten(), nn.Linear(8, 3)).double()
+    conv = nn.Sequential(
+        nn.Conv2d(1, 2, 3), nn.ReLU(), nn.Conv2d(2, 2, 2), nn.ReLU(), nn.Flatten(), nn.Linear(8, 3)
+    ).double()
     net = lower(conv, in_shape=(1, 5, 5))
     dense = [(n.A[0], n.b) for n in net.nodes[1:] if isinstance(n, Affine)]
     as_mlp = from_layers(dense)  # an nn.Sequential of Linear/ReLU
@@ -382,8 +396,9 @@ def test_regions_along_training_snapshots():
     snaps = [_rand_net([2, 6, 6, 1], s).state_dict() for s in range(3)]
     res = regions_along(m, snaps, Plane.box2d(-1, 1), steps=[0, 10, 20])
     assert res.steps == [0, 10, 20] and res.status.value == "ok"
-    assert res.activation_regions == [regions(_rand_net([2, 6, 6, 1], s), Plane.box2d(-1, 1)).activation_regions
-                                      for s in range(3)]
+    assert res.activation_regions == [
+        regions(_rand_net([2, 6, 6, 1], s), Plane.box2d(-1, 1)).activation_regions for s in range(3)
+    ]
     with pytest.raises(InputError, match=r"snapshots\[0\]"):
         regions_along(m, [{"0.weight": torch.zeros(3, 3)}], Plane.box2d(-1, 1))
 
@@ -483,14 +498,35 @@ def test_dead_neuron_and_zero_output_weight_merge_linear_regions():
     assert r.linear_regions == 2  # only x1 + x2 = 0 changes the map
 
 
-@pytest.mark.parametrize("case", ["parallel", "coincident", "through_vertex", "never_active", "always_active", "scaled"])
+@pytest.mark.parametrize(
+    "case", ["parallel", "coincident", "through_vertex", "never_active", "always_active", "scaled"]
+)
 def test_degenerate_arrangements_float_equals_exact(case):
-    W = {"parallel": [[1, 0], [1, 0], [0, 1]], "coincident": [[1, 1], [2, 2], [0, 1]], "through_vertex": [[1, 0], [0, 1], [1, 1]],
-         "never_active": [[1, 0], [0, 1], [0, 0]], "always_active": [[1, 0], [0, 1], [0, 0]], "scaled": [[1e6, 0], [0, 1e-6], [1, 1]]}[case]
-    b = {"parallel": [0, -0.5, 0], "coincident": [0, 0, 0], "through_vertex": [0, 0, 0], "never_active": [0, 0, -1],
-         "always_active": [0, 0, 1], "scaled": [0, 0, 0]}[case]
+    W = {
+        "parallel": [[1, 0], [1, 0], [0, 1]],
+        "coincident": [[1, 1], [2, 2], [0, 1]],
+        "through_vertex": [[1, 0], [0, 1], [1, 1]],
+        "never_active": [[1, 0], [0, 1], [0, 0]],
+        "always_active": [[1, 0], [0, 1], [0, 0]],
+        "scaled": [[1e6, 0], [0, 1e-6], [1, 1]],
+    }[case]
+    b = {
+        "parallel": [0, -0.5, 0],
+        "coincident": [0, 0, 0],
+        "through_vertex": [0, 0, 0],
+        "never_active": [0, 0, -1],
+        "always_active": [0, 0, 1],
+        "scaled": [0, 0, 0],
+    }[case]
     m = from_layers([(W, b), ([[1, -2, 3]], [0])])
-    expected = {"parallel": 6, "coincident": 4, "through_vertex": 6, "never_active": 4, "always_active": 4, "scaled": 6}[case]
+    expected = {
+        "parallel": 6,
+        "coincident": 4,
+        "through_vertex": 6,
+        "never_active": 4,
+        "always_active": 4,
+        "scaled": 6,
+    }[case]
     rf, rx = regions(m, Plane.box2d(-1, 1), mode="float"), regions(m, Plane.box2d(-1, 1))
     assert rf.activation_regions == rx.activation_regions == expected
     assert rf.linear_regions == rx.linear_regions
@@ -511,8 +547,9 @@ def test_metamorphic_permutation_and_positive_scaling():
     r2 = regions(m2, Plane.box2d(-2, 2))
     assert (r2.activation_regions, r2.linear_regions) == (base.activation_regions, base.linear_regions)
     inv = np.argsort(P)
-    assert sorted(tuple(p[:6][i] for i in inv) + p[6:] for p in (x.pattern for x in r2.regions_list)) == \
-        sorted(x.pattern for x in base.regions_list)
+    assert sorted(tuple(p[:6][i] for i in inv) + p[6:] for p in (x.pattern for x in r2.regions_list)) == sorted(
+        x.pattern for x in base.regions_list
+    )
 
 
 def test_bad_models_name_the_layer():
@@ -529,10 +566,19 @@ def test_bad_models_name_the_layer():
 
 
 # --------------------------------------------------------------------- bounds (spec §2.2 table)
-@pytest.mark.parametrize("widths, serra, mont, znl, zas", [
-    ((1, 4, 4, 4), 125, 125, 125, 13), ((2, 3, 3), 40, 49, 49, 22), ((2, 4, 4), 121, 121, 121, 37),
-    ((2, 8, 8, 8), 50653, 50653, 50653, 301), ((3, 2, 8), 56, 148, 372, 176), ((4, 4, 4, 4), 1634, 4096, 4096, 794),
-    ((10, 4, 4), 163, 256, 256, 256), ((2, 1, 5), 7, 12, 32, 22)])
+@pytest.mark.parametrize(
+    "widths, serra, mont, znl, zas",
+    [
+        ((1, 4, 4, 4), 125, 125, 125, 13),
+        ((2, 3, 3), 40, 49, 49, 22),
+        ((2, 4, 4), 121, 121, 121, 37),
+        ((2, 8, 8, 8), 50653, 50653, 50653, 301),
+        ((3, 2, 8), 56, 148, 372, 176),
+        ((4, 4, 4, 4), 1634, 4096, 4096, 794),
+        ((10, 4, 4), 163, 256, 256, 256),
+        ((2, 1, 5), 7, 12, 32, 22),
+    ],
+)
 def test_bounds_table(widths, serra, mont, znl, zas):
     assert serra_upper(widths) == serra
     assert montufar17_upper(widths) == mont
@@ -579,9 +625,13 @@ def test_all_bounds_keys_and_validity_flags():
     from tamelab.relu import serra_lower
 
     d = regions(_rand_net([2, 3, 3, 1], 0), Plane.box2d(-1, 1)).to_dict()["bounds"]  # JSON form for the atlas
-    assert d["serra_lower"] == {"value": serra_lower([2, 3, 3])[0], "kind": "max-lower", "valid": False,
-                                "why": "needs every hidden width >= 3 × input dimension = 6",
-                                "source": "arXiv:1711.02114 Thm 8"}
+    assert d["serra_lower"] == {
+        "value": serra_lower([2, 3, 3])[0],
+        "kind": "max-lower",
+        "valid": False,
+        "why": "needs every hidden width >= 3 × input dimension = 6",
+        "source": "arXiv:1711.02114 Thm 8",
+    }
     assert d["serra_upper"]["value"] == 40 and d["serra_upper"]["valid"] is True
     with pytest.raises(InputError, match="widths"):
         all_bounds([2])
@@ -622,7 +672,10 @@ def test_tropical_identity_and_pruning_on_integer_nets(seed):
     rng = np.random.default_rng(seed)
     depth = int(rng.integers(2, 4))
     widths = [2] + [int(rng.integers(2, 4)) for _ in range(depth - 1)] + [1]
-    layers = [(rng.integers(-2, 3, (b, a)).astype(float), rng.integers(-2, 3, b).astype(float)) for a, b in zip(widths[:-1], widths[1:])]
+    layers = [
+        (rng.integers(-2, 3, (b, a)).astype(float), rng.integers(-2, 3, b).astype(float))
+        for a, b in zip(widths[:-1], widths[1:])
+    ]
     m = from_layers(layers)
     f = tropical(m, seed=seed)
     X = rng.standard_normal((500, 2)) * 5
@@ -687,7 +740,9 @@ def test_tropical_of_lowered_models_leaky_and_maxpool():
     assert f.status.value == "ok" and f.max_abs_error < 1e-12
     X = np.random.default_rng(1).standard_normal((2000, 3)) * 100
     assert np.allclose(f(X)[:, 0], lower(m, in_shape=(1, 3)).forward(X)[:, 0], rtol=1e-12, atol=1e-9)
-    leaky = nn.Sequential(nn.Linear(2, 3), nn.LeakyReLU(0.25), nn.Linear(3, 2), nn.LeakyReLU(-0.5), nn.Linear(2, 1)).double()
+    leaky = nn.Sequential(
+        nn.Linear(2, 3), nn.LeakyReLU(0.25), nn.Linear(3, 2), nn.LeakyReLU(-0.5), nn.Linear(2, 1)
+    ).double()
     g = tropical(leaky)
     assert g.max_abs_error < 1e-12
     assert np.allclose(g(X[:, :2])[:, 0], lower(leaky).forward(X[:, :2])[:, 0], rtol=1e-12, atol=1e-9)
@@ -771,7 +826,22 @@ def test_regions_cli_json_and_errors(tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)  # default run directories (runs/...) land in tmp_path, never in the repository
     path = tmp_path / "m.safetensors"
     save(_rand_net([2, 8, 8, 2], 0), path)
-    assert main(["regions", str(path), "--box", "-1,1", "--json", "--plot", str(tmp_path / "p.png"), "--out", str(tmp_path / "run")]) == 0
+    assert (
+        main(
+            [
+                "regions",
+                str(path),
+                "--box",
+                "-1,1",
+                "--json",
+                "--plot",
+                str(tmp_path / "p.png"),
+                "--out",
+                str(tmp_path / "run"),
+            ]
+        )
+        == 0
+    )
     out = json.loads(capsys.readouterr().out)
     r = regions(_rand_net([2, 8, 8, 2], 0), Plane.box2d(-1, 1))
     assert (out["activation_regions"], out["linear_regions"]) == (r.activation_regions, r.linear_regions)

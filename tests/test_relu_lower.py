@@ -57,7 +57,9 @@ class Residual(nn.Module):
 def conv_net(seed=0):
     """The issue's reference CNN: 1×8×8 → Conv 4 → ReLU → MaxPool → Linear 10."""
     torch.manual_seed(seed)
-    return nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(), nn.Linear(64, 10)).double()
+    return nn.Sequential(
+        nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(), nn.Linear(64, 10)
+    ).double()
 
 
 @pytest.mark.parametrize("widths", [[3, 5, 1], [2, 8, 8, 3], [4, 6, 6, 6, 2]])
@@ -66,7 +68,9 @@ def test_mlp_lowers_to_its_own_layers(widths):
     net, err = _agree(m, (widths[0],))
     assert err < 1e-13
     assert net.is_mlp()
-    ref = from_layers([(lin.weight.detach().numpy(), lin.bias.detach().numpy()) for lin in m if isinstance(lin, nn.Linear)])
+    ref = from_layers(
+        [(lin.weight.detach().numpy(), lin.bias.detach().numpy()) for lin in m if isinstance(lin, nn.Linear)]
+    )
     assert [type(n) for n in net.nodes] == [type(n) for n in ref.nodes] and net.widths == ref.widths
     for a, b in zip(net.mlp_layers(), ref.mlp_layers()):  # bit-identical weights
         assert np.array_equal(a[0], b[0]) and np.array_equal(a[1], b[1])
@@ -112,8 +116,17 @@ def test_conv1d_functional_forms_and_pwl_rewrites():
 
 def test_conv_transpose_padding_adaptive_pools():
     torch.manual_seed(4)
-    m = nn.Sequential(nn.ConvTranspose2d(1, 2, 3, stride=2), nn.ZeroPad2d(1), nn.ReLU(), nn.AdaptiveMaxPool2d(3),
-                      nn.AdaptiveAvgPool2d(2), nn.Dropout(0.3), nn.Identity(), nn.Flatten(), nn.Linear(8, 2)).eval()
+    m = nn.Sequential(
+        nn.ConvTranspose2d(1, 2, 3, stride=2),
+        nn.ZeroPad2d(1),
+        nn.ReLU(),
+        nn.AdaptiveMaxPool2d(3),
+        nn.AdaptiveAvgPool2d(2),
+        nn.Dropout(0.3),
+        nn.Identity(),
+        nn.Flatten(),
+        nn.Linear(8, 2),
+    ).eval()
     _, err = _agree(m, (1, 3, 3))
     assert err < 1e-12
 
@@ -128,8 +141,10 @@ def test_float32_and_bfloat16_models_are_lowered_in_float64_exactly():
     assert np.array_equal(lower(mbf).nodes[1].A[0], mbf[0].weight.detach().double().numpy())
 
 
-@pytest.mark.parametrize("layer, word", [(nn.GELU(), "GELU"), (nn.LayerNorm(4), "LayerNorm"), (nn.Tanh(), "Tanh"),
-                                         (nn.Softmax(-1), "Softmax")])
+@pytest.mark.parametrize(
+    "layer, word",
+    [(nn.GELU(), "GELU"), (nn.LayerNorm(4), "LayerNorm"), (nn.Tanh(), "Tanh"), (nn.Softmax(-1), "Softmax")],
+)
 def test_not_piecewise_linear_layers_are_refused_by_name(layer, word):
     m = nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Sequential(nn.Linear(4, 4), layer), nn.Linear(4, 1))
     with pytest.raises(NotApplicableError, match=rf"layer '2\.1' \({word}\).*not piecewise linear"):

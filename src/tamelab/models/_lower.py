@@ -33,8 +33,8 @@ from __future__ import annotations
 
 import copy
 import math
-import operator
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -44,7 +44,7 @@ from torch import nn
 from ..errors import ComputationError, InputError, NotApplicableError
 from ._pwl import Affine, Max, PWLNet, ReLU
 
-__all__ = ["lower", "as_pwl", "LOWER_MAX_ENTRIES", "LOWER_CHECK_RTOL"]
+__all__ = ["LOWER_CHECK_RTOL", "LOWER_MAX_ENTRIES", "as_pwl", "lower"]
 
 #: default limit on the number of float64 entries of the dense matrices built while lowering
 #: (5e7 entries = 400 MB); raise it with ``lower(..., max_entries=)``.
@@ -54,20 +54,113 @@ LOWER_CHECK_RTOL = 1e-9
 
 # modules that are not piecewise linear (named in the refusal); anything else unknown is "not supported"
 _NOT_PWL_MODULES = (
-    "GELU", "Tanh", "Sigmoid", "SiLU", "Mish", "ELU", "SELU", "CELU", "Softplus", "Softsign", "Tanhshrink",
-    "Hardsigmoid", "Hardswish", "LogSigmoid", "Softmax", "Softmax2d", "LogSoftmax", "Softmin", "LayerNorm",
-    "GroupNorm", "InstanceNorm1d", "InstanceNorm2d", "InstanceNorm3d", "LocalResponseNorm", "RMSNorm",
-    "MultiheadAttention", "LSTM", "GRU", "RNN", "Transformer", "TransformerEncoder", "TransformerEncoderLayer",
-    "TransformerDecoderLayer", "Bilinear", "Embedding", "EmbeddingBag", "PReLU", "RReLU", "GLU", "Threshold",
-    "Softshrink", "Hardshrink", "CosineSimilarity", "PairwiseDistance", "LPPool1d", "LPPool2d",
+    "GELU",
+    "Tanh",
+    "Sigmoid",
+    "SiLU",
+    "Mish",
+    "ELU",
+    "SELU",
+    "CELU",
+    "Softplus",
+    "Softsign",
+    "Tanhshrink",
+    "Hardsigmoid",
+    "Hardswish",
+    "LogSigmoid",
+    "Softmax",
+    "Softmax2d",
+    "LogSoftmax",
+    "Softmin",
+    "LayerNorm",
+    "GroupNorm",
+    "InstanceNorm1d",
+    "InstanceNorm2d",
+    "InstanceNorm3d",
+    "LocalResponseNorm",
+    "RMSNorm",
+    "MultiheadAttention",
+    "LSTM",
+    "GRU",
+    "RNN",
+    "Transformer",
+    "TransformerEncoder",
+    "TransformerEncoderLayer",
+    "TransformerDecoderLayer",
+    "Bilinear",
+    "Embedding",
+    "EmbeddingBag",
+    "PReLU",
+    "RReLU",
+    "GLU",
+    "Threshold",
+    "Softshrink",
+    "Hardshrink",
+    "CosineSimilarity",
+    "PairwiseDistance",
+    "LPPool1d",
+    "LPPool2d",
 )
 _NOT_PWL_FUNCS = {
-    "gelu", "tanh", "sigmoid", "silu", "mish", "elu", "selu", "celu", "softplus", "softsign", "hardsigmoid",
-    "hardswish", "logsigmoid", "softmax", "log_softmax", "softmin", "layer_norm", "group_norm", "instance_norm",
-    "rms_norm", "exp", "log", "log1p", "expm1", "sqrt", "rsqrt", "pow", "sin", "cos", "tan", "erf", "normalize",
-    "scaled_dot_product_attention", "matmul", "bmm", "mm", "einsum", "reciprocal", "sign", "floor", "ceil",
-    "round", "square", "prelu", "rrelu", "glu", "threshold", "dropout", "var", "std", "norm", "sort", "topk",
-    "argmax", "argmin", "cumsum", "cumprod", "prod", "logsumexp",
+    "gelu",
+    "tanh",
+    "sigmoid",
+    "silu",
+    "mish",
+    "elu",
+    "selu",
+    "celu",
+    "softplus",
+    "softsign",
+    "hardsigmoid",
+    "hardswish",
+    "logsigmoid",
+    "softmax",
+    "log_softmax",
+    "softmin",
+    "layer_norm",
+    "group_norm",
+    "instance_norm",
+    "rms_norm",
+    "exp",
+    "log",
+    "log1p",
+    "expm1",
+    "sqrt",
+    "rsqrt",
+    "pow",
+    "sin",
+    "cos",
+    "tan",
+    "erf",
+    "normalize",
+    "scaled_dot_product_attention",
+    "matmul",
+    "bmm",
+    "mm",
+    "einsum",
+    "reciprocal",
+    "sign",
+    "floor",
+    "ceil",
+    "round",
+    "square",
+    "prelu",
+    "rrelu",
+    "glu",
+    "threshold",
+    "dropout",
+    "var",
+    "std",
+    "norm",
+    "sort",
+    "topk",
+    "argmax",
+    "argmin",
+    "cumsum",
+    "cumprod",
+    "prod",
+    "logsumexp",
 }
 
 
@@ -76,7 +169,7 @@ class _Aff:
     """``Σ_s T_s y_s + b``: ``terms[s]`` is ``None`` (identity on node s, same shape) or a tensor
     ``(width_s, 1, *shape)`` (column j = the value's dependence on unit j of node s); ``b`` is ``(1, *shape)``."""
 
-    __slots__ = ("terms", "b")
+    __slots__ = ("b", "terms")
 
     def __init__(self, terms: dict[int, torch.Tensor | None], b: torch.Tensor) -> None:
         self.terms = terms
@@ -113,7 +206,7 @@ class _Lowerer:
     def materialize(self, v: _Aff, name: str) -> int:
         """The index of a program node equal to ``v`` (a new Affine node unless ``v`` already is one)."""
         if len(v.terms) == 1 and not bool(v.b.any()):
-            (s, T), = v.terms.items()
+            ((s, T),) = v.terms.items()
             if T is None and tuple(v.shape[1:]) == self.shapes[s]:
                 return s
         n = v.numel()
@@ -134,12 +227,16 @@ class _Lowerer:
     def guard(self, rows: int, cols: int) -> None:
         if rows * cols > self.max_entries:
             raise InputError(
-                "max_entries", f"{self.where}: lowering needs a dense {rows}×{cols} matrix ({rows * cols:.3g} float64 "
+                "max_entries",
+                f"{self.where}: lowering needs a dense {rows}×{cols} matrix ({rows * cols:.3g} float64 "
                 f"entries, {rows * cols * 8 / 2**30:.2g} GiB) above the limit {self.max_entries:.3g}",
-                "pass lower(..., max_entries=N) to allow more")
+                "pass lower(..., max_entries=N) to allow more",
+            )
 
     # ---------------------------------------------------------------- affine application
-    def linear(self, f: Callable[..., torch.Tensor], v: _Aff, bias_f: Callable[..., torch.Tensor] | None = None) -> _Aff:
+    def linear(
+        self, f: Callable[..., torch.Tensor], v: _Aff, bias_f: Callable[..., torch.Tensor] | None = None
+    ) -> _Aff:
         """Apply ``f`` (linear in its tensor argument, batch-1 semantics) to ``v``; the bias is
         ``bias_f(v.b)`` when given (for affine ops), else ``f(v.b)``."""
         b = (bias_f or f)(v.b)
@@ -164,8 +261,11 @@ class _Lowerer:
             cols = []
             for a in args:
                 if isinstance(a, _Aff):
-                    cols.append(self._dense(s, a.terms[s], a.shape[1:]) if s in a.terms
-                                else torch.zeros((self.widths[s], *a.shape), dtype=torch.float64))
+                    cols.append(
+                        self._dense(s, a.terms[s], a.shape[1:])
+                        if s in a.terms
+                        else torch.zeros((self.widths[s], *a.shape), dtype=torch.float64)
+                    )
                 else:
                     cols.append(None)
             consts = [None if isinstance(a, _Aff) else _zero_like(a) for a in args]
@@ -178,8 +278,10 @@ class _Lowerer:
         return _Aff(terms, b.to(torch.float64))
 
     def scale(self, v: _Aff, c: float) -> _Aff:
-        return _Aff({s: (None if T is None and c == 1 else self._dense(s, T, v.shape[1:]) * c) for s, T in v.terms.items()},
-                    v.b * c)
+        return _Aff(
+            {s: (None if T is None and c == 1 else self._dense(s, T, v.shape[1:]) * c) for s, T in v.terms.items()},
+            v.b * c,
+        )
 
     # ---------------------------------------------------------------- nonlinearities
     def relu(self, v: _Aff, slope: float, name: str) -> _Aff:
@@ -204,8 +306,10 @@ class _Lowerer:
         if lo is None:  # min(z, hi) = hi − σ(hi − z)
             r = self.relu(self._add_const(self.scale(v, -1.0), hi), 0.0, name)
             return self._add_const(self.scale(r, -1.0), hi)
-        both = self.joint(lambda a, c: torch.cat([a.reshape(1, -1), c.reshape(1, -1)], 1),
-                          [self._add_const(v, -lo), self._add_const(v, -hi)])
+        both = self.joint(
+            lambda a, c: torch.cat([a.reshape(1, -1), c.reshape(1, -1)], 1),
+            [self._add_const(v, -lo), self._add_const(v, -hi)],
+        )
         r = self.relu(both, 0.0, name)
         n, shape = v.numel(), v.shape
         return self._add_const(self.joint(lambda x: (x[:, :n] - x[:, n:]).reshape(shape), [r]), lo)
@@ -241,8 +345,16 @@ class _Lowerer:
 
     def maximum(self, a: _Aff | Any, b: _Aff | Any, name: str, sign: float = 1.0) -> _Aff:
         """Elementwise ``max(a, b)`` (``sign=-1``: ``min(a,b) = −max(−a, −b)``) as a Max node over ``[a; b]``."""
-        ta = a if isinstance(a, _Aff) else _Aff({}, torch.as_tensor(a, dtype=torch.float64).expand(1, *b.shape[1:]).clone())
-        tb = b if isinstance(b, _Aff) else _Aff({}, torch.as_tensor(b, dtype=torch.float64).expand(1, *a.shape[1:]).clone())
+        ta = (
+            a
+            if isinstance(a, _Aff)
+            else _Aff({}, torch.as_tensor(a, dtype=torch.float64).expand(1, *b.shape[1:]).clone())
+        )
+        tb = (
+            b
+            if isinstance(b, _Aff)
+            else _Aff({}, torch.as_tensor(b, dtype=torch.float64).expand(1, *a.shape[1:]).clone())
+        )
         shape = torch.broadcast_shapes(ta.shape, tb.shape)
         ta = self.linear(lambda x: x.expand(shape), ta) if ta.shape != shape else ta
         tb = self.linear(lambda x: x.expand(shape), tb) if tb.shape != shape else tb
@@ -291,15 +403,72 @@ def _bare(target: Any) -> str:
 
 
 # ------------------------------------------------------------------------------------- the driver
-_LINEAR_METHODS = {"view", "reshape", "flatten", "permute", "transpose", "t", "contiguous", "squeeze", "unsqueeze",
-                   "expand", "expand_as", "repeat", "flip", "sum", "mean", "narrow", "select", "unflatten", "movedim",
-                   "swapaxes", "roll", "view_as", "reshape_as", "neg", "clone", "detach"}
+_LINEAR_METHODS = {
+    "view",
+    "reshape",
+    "flatten",
+    "permute",
+    "transpose",
+    "t",
+    "contiguous",
+    "squeeze",
+    "unsqueeze",
+    "expand",
+    "expand_as",
+    "repeat",
+    "flip",
+    "sum",
+    "mean",
+    "narrow",
+    "select",
+    "unflatten",
+    "movedim",
+    "swapaxes",
+    "roll",
+    "view_as",
+    "reshape_as",
+    "neg",
+    "clone",
+    "detach",
+}
 _IDENTITY_METHODS = {"float", "double", "half", "to", "type_as", "cpu", "cuda", "requires_grad_"}
-_LINEAR_FUNCS = {"flatten", "reshape", "permute", "transpose", "squeeze", "unsqueeze", "flip", "sum", "mean", "narrow",
-                 "select", "movedim", "swapaxes", "roll", "neg", "negative", "avg_pool1d", "avg_pool2d", "avg_pool3d",
-                 "adaptive_avg_pool1d", "adaptive_avg_pool2d", "adaptive_avg_pool3d", "clone", "detach", "unflatten",
-                 "pixel_shuffle", "pixel_unshuffle", "interpolate", "upsample", "upsample_nearest", "getitem", "pos",
-                 "t", "tile", "repeat_interleave", "flatten"}
+_LINEAR_FUNCS = {
+    "flatten",
+    "reshape",
+    "permute",
+    "transpose",
+    "squeeze",
+    "unsqueeze",
+    "flip",
+    "sum",
+    "mean",
+    "narrow",
+    "select",
+    "movedim",
+    "swapaxes",
+    "roll",
+    "neg",
+    "negative",
+    "avg_pool1d",
+    "avg_pool2d",
+    "avg_pool3d",
+    "adaptive_avg_pool1d",
+    "adaptive_avg_pool2d",
+    "adaptive_avg_pool3d",
+    "clone",
+    "detach",
+    "unflatten",
+    "pixel_shuffle",
+    "pixel_unshuffle",
+    "interpolate",
+    "upsample",
+    "upsample_nearest",
+    "getitem",
+    "pos",
+    "t",
+    "tile",
+    "repeat_interleave",
+}
 _JOINT_FUNCS = {"add", "sub", "subtract", "cat", "concat", "concatenate", "stack", "hstack", "vstack"}
 
 
@@ -308,7 +477,9 @@ def _run(lw: _Lowerer, gm: torch.fx.GraphModule) -> Any:
     placeholders = [n for n in gm.graph.nodes if n.op == "placeholder"]
     required = [n for n in placeholders if not n.args]
     if len(required) != 1:
-        raise NotApplicableError("model", f"forward takes {len(required)} required tensor inputs; lowering needs exactly one")
+        raise NotApplicableError(
+            "model", f"forward takes {len(required)} required tensor inputs; lowering needs exactly one"
+        )
     out = None
     for node in gm.graph.nodes:
         lw.where = _where(gm, node)
@@ -334,7 +505,9 @@ def _run(lw: _Lowerer, gm: torch.fx.GraphModule) -> Any:
             else:
                 env[node.name] = _function(lw, node, args, kwargs)
     if not isinstance(out, _Aff):
-        raise NotApplicableError("model", f"its output is a {type(out).__name__}, not one tensor computed from the input")
+        raise NotApplicableError(
+            "model", f"its output is a {type(out).__name__}, not one tensor computed from the input"
+        )
     return out
 
 
@@ -363,40 +536,78 @@ def _concrete(lw: _Lowerer, node: torch.fx.Node, args: Any, kwargs: Any, gm: tor
 
 def _module(lw: _Lowerer, m: nn.Module, name: str, args: tuple, kwargs: dict) -> Any:
     if kwargs or len(args) != 1 or not isinstance(args[0], _Aff):
-        raise NotApplicableError(lw.where, "is called with more than one input; lowering needs one tensor input per layer")
+        raise NotApplicableError(
+            lw.where, "is called with more than one input; lowering needs one tensor input per layer"
+        )
     v: _Aff = args[0]
     t = type(m)
     if isinstance(m, nn.Linear):
         return lw.linear(lambda x: F.linear(x, m.weight), v, lambda x: F.linear(x, m.weight, m.bias))
     if isinstance(m, (nn.Conv1d, nn.Conv2d, nn.Conv3d)):
-        return lw.linear(lambda x: m._conv_forward(x, m.weight, None), v, lambda x: m._conv_forward(x, m.weight, m.bias))
+        return lw.linear(
+            lambda x: m._conv_forward(x, m.weight, None), v, lambda x: m._conv_forward(x, m.weight, m.bias)
+        )
     if isinstance(m, (nn.ConvTranspose1d, nn.ConvTranspose2d, nn.ConvTranspose3d)):
         fn = {1: F.conv_transpose1d, 2: F.conv_transpose2d, 3: F.conv_transpose3d}[len(m.kernel_size)]
-        kw = dict(stride=m.stride, padding=m.padding, output_padding=m.output_padding, groups=m.groups, dilation=m.dilation)
+        kw = dict(
+            stride=m.stride, padding=m.padding, output_padding=m.output_padding, groups=m.groups, dilation=m.dilation
+        )
         if m.padding_mode != "zeros":
             raise NotApplicableError(lw.where, f"padding_mode {m.padding_mode!r} is not supported")
         return lw.linear(lambda x: fn(x, m.weight, None, **kw), v, lambda x: fn(x, m.weight, m.bias, **kw))
     if isinstance(m, nn.modules.batchnorm._BatchNorm):
         if m.training:
-            raise NotApplicableError(lw.where, "is in training mode: it normalises with batch statistics, which is not a "
-                                     "fixed piecewise-linear map", "call model.eval() first")
+            raise NotApplicableError(
+                lw.where,
+                "is in training mode: it normalises with batch statistics, which is not a fixed piecewise-linear map",
+                "call model.eval() first",
+            )
         if m.running_mean is None or m.running_var is None:
-            raise NotApplicableError(lw.where, "has no running statistics (track_running_stats=False): it normalises "
-                                     "with batch statistics even in eval mode")
+            raise NotApplicableError(
+                lw.where,
+                "has no running statistics (track_running_stats=False): it normalises "
+                "with batch statistics even in eval mode",
+            )
         zero = torch.zeros_like(m.running_mean)
-        return lw.linear(lambda x: F.batch_norm(x, zero, m.running_var, m.weight, None, False, 0.0, m.eps), v,
-                         lambda x: F.batch_norm(x, m.running_mean, m.running_var, m.weight, m.bias, False, 0.0, m.eps))
+        return lw.linear(
+            lambda x: F.batch_norm(x, zero, m.running_var, m.weight, None, False, 0.0, m.eps),
+            v,
+            lambda x: F.batch_norm(x, m.running_mean, m.running_var, m.weight, m.bias, False, 0.0, m.eps),
+        )
     if isinstance(m, nn.modules.dropout._DropoutNd):
         if m.training and m.p > 0:
             raise NotApplicableError(lw.where, "is in training mode (random masks)", "call model.eval() first")
         return v
     if isinstance(m, nn.Identity):
         return v
-    if isinstance(m, (nn.Flatten, nn.Unflatten, nn.AvgPool1d, nn.AvgPool2d, nn.AvgPool3d, nn.AdaptiveAvgPool1d,
-                      nn.AdaptiveAvgPool2d, nn.AdaptiveAvgPool3d, nn.ZeroPad1d, nn.ZeroPad2d, nn.ZeroPad3d,
-                      nn.ReflectionPad1d, nn.ReflectionPad2d, nn.ReflectionPad3d, nn.ReplicationPad1d,
-                      nn.ReplicationPad2d, nn.ReplicationPad3d, nn.CircularPad1d, nn.CircularPad2d, nn.CircularPad3d,
-                      nn.PixelShuffle, nn.PixelUnshuffle, nn.ChannelShuffle)):
+    if isinstance(
+        m,
+        (
+            nn.Flatten,
+            nn.Unflatten,
+            nn.AvgPool1d,
+            nn.AvgPool2d,
+            nn.AvgPool3d,
+            nn.AdaptiveAvgPool1d,
+            nn.AdaptiveAvgPool2d,
+            nn.AdaptiveAvgPool3d,
+            nn.ZeroPad1d,
+            nn.ZeroPad2d,
+            nn.ZeroPad3d,
+            nn.ReflectionPad1d,
+            nn.ReflectionPad2d,
+            nn.ReflectionPad3d,
+            nn.ReplicationPad1d,
+            nn.ReplicationPad2d,
+            nn.ReplicationPad3d,
+            nn.CircularPad1d,
+            nn.CircularPad2d,
+            nn.CircularPad3d,
+            nn.PixelShuffle,
+            nn.PixelUnshuffle,
+            nn.ChannelShuffle,
+        ),
+    ):
         return lw.linear(m, v)
     if isinstance(m, nn.Upsample):
         if m.mode not in ("nearest", "linear", "bilinear", "trilinear"):
@@ -412,15 +623,19 @@ def _module(lw: _Lowerer, m: nn.Module, name: str, args: tuple, kwargs: dict) ->
         return lw.clamp(v, 0.0, 6.0, name)
     if t is nn.Hardtanh:
         return lw.clamp(v, float(m.min_val), float(m.max_val), name)
-    if isinstance(m, (nn.MaxPool1d, nn.MaxPool2d, nn.MaxPool3d, nn.AdaptiveMaxPool1d, nn.AdaptiveMaxPool2d,
-                      nn.AdaptiveMaxPool3d)):
+    if isinstance(
+        m, (nn.MaxPool1d, nn.MaxPool2d, nn.MaxPool3d, nn.AdaptiveMaxPool1d, nn.AdaptiveMaxPool2d, nn.AdaptiveMaxPool3d)
+    ):
         if getattr(m, "return_indices", False):
             raise NotApplicableError(lw.where, "returns indices (not a tensor function of the input)")
         return lw.max_groups(v, m, name)
     if t.__name__ in _NOT_PWL_MODULES:
         raise NotApplicableError(lw.where, "is not piecewise linear")
-    raise NotApplicableError(lw.where, "is not supported by the piecewise-linear lowering (see docs/relu-geometry.md "
-                             "for the list of layers that lower)")
+    raise NotApplicableError(
+        lw.where,
+        "is not supported by the piecewise-linear lowering (see docs/relu-geometry.md "
+        "for the list of layers that lower)",
+    )
 
 
 def _num(x: Any) -> float | None:
@@ -428,7 +643,11 @@ def _num(x: Any) -> float | None:
         return None
     if isinstance(x, (int, float)):
         return float(x)
-    if isinstance(x, torch.Tensor) and x.numel() == 1 and x.is_floating_point() | (x.dtype in (torch.int32, torch.int64)):
+    if (
+        isinstance(x, torch.Tensor)
+        and x.numel() == 1
+        and x.is_floating_point() | (x.dtype in (torch.int32, torch.int64))
+    ):
         return float(x)
     return None
 
@@ -488,8 +707,17 @@ def _function(lw: _Lowerer, node: torch.fx.Node, args: tuple, kwargs: dict) -> A
         return lw.clamp(args[0], lo, hi, label)
     if name in ("abs", "absolute"):
         return lw.abs(args[0], label)
-    if name in ("max_pool1d", "max_pool2d", "max_pool3d", "adaptive_max_pool1d", "adaptive_max_pool2d",
-                "adaptive_max_pool3d", "max_pool1d_with_indices", "max_pool2d_with_indices", "adaptive_max_pool2d_with_indices"):
+    if name in (
+        "max_pool1d",
+        "max_pool2d",
+        "max_pool3d",
+        "adaptive_max_pool1d",
+        "adaptive_max_pool2d",
+        "adaptive_max_pool3d",
+        "max_pool1d_with_indices",
+        "max_pool2d_with_indices",
+        "adaptive_max_pool2d_with_indices",
+    ):
         if kwargs.get("return_indices") or "with_indices" in name:
             raise NotApplicableError(lw.where, "returns indices (not a tensor function of the input)")
         rest = args[1:]
@@ -509,14 +737,18 @@ def _function(lw: _Lowerer, node: torch.fx.Node, args: tuple, kwargs: dict) -> A
         bias = kwargs.pop("bias", args[2] if len(args) > 2 else None)
         rest = args[3:]
         _const(lw, W, bias)
-        return lw.linear(lambda z: target(z, W, None, *rest, **kwargs), x, lambda z: target(z, W, bias, *rest, **kwargs))
+        return lw.linear(
+            lambda z: target(z, W, None, *rest, **kwargs), x, lambda z: target(z, W, bias, *rest, **kwargs)
+        )
     if name == "batch_norm":
         return _functional_bn(lw, args, kwargs)
     if name in ("dropout", "dropout1d", "dropout2d", "dropout3d", "alpha_dropout", "feature_alpha_dropout"):
         training = kwargs.get("training", args[2] if len(args) > 2 else True)
         p = kwargs.get("p", args[1] if len(args) > 1 else 0.5)
         if training and p > 0:
-            raise NotApplicableError(lw.where, "is in training mode (random masks)", "call model.eval() or pass training=False")
+            raise NotApplicableError(
+                lw.where, "is in training mode (random masks)", "call model.eval() or pass training=False"
+            )
         return args[0]
     if name == "pad":
         x = args[0]
@@ -526,8 +758,24 @@ def _function(lw: _Lowerer, node: torch.fx.Node, args: tuple, kwargs: dict) -> A
         if mode == "constant":
             return lw.linear(lambda z: F.pad(z, pad, value=0.0), x, lambda z: F.pad(z, pad, value=value))
         return lw.linear(lambda z: F.pad(z, pad, mode=mode), x)
-    if name in ("add", "sub", "subtract", "mul", "truediv", "div", "divide", "neg", "negative", "pos", "multiply", "iadd",
-                "isub", "imul", "itruediv", "rsub"):
+    if name in (
+        "add",
+        "sub",
+        "subtract",
+        "mul",
+        "truediv",
+        "div",
+        "divide",
+        "neg",
+        "negative",
+        "pos",
+        "multiply",
+        "iadd",
+        "isub",
+        "imul",
+        "itruediv",
+        "rsub",
+    ):
         return _arith(lw, name, *args, **kwargs)
     if name in _JOINT_FUNCS:
         return lw.joint(lambda *xs: target(*_repack(args, xs), **kwargs), _flat_args(args))
@@ -547,7 +795,9 @@ def _refuse(lw: _Lowerer, name: str) -> NotApplicableError:
 
 def _const(lw: _Lowerer, *xs: Any) -> None:
     if _has_aff(xs):
-        raise NotApplicableError(lw.where, "has an input-dependent weight: a product of two inputs is not piecewise linear")
+        raise NotApplicableError(
+            lw.where, "has an input-dependent weight: a product of two inputs is not piecewise linear"
+        )
 
 
 def _clamp_args(name: str, rest: Sequence[Any], kwargs: dict) -> tuple[float | None, float | None]:
@@ -637,15 +887,20 @@ def _functional_bn(lw: _Lowerer, args: Sequence[Any], kwargs: dict) -> _Aff:
     kw = dict(zip(names, args))
     kw.update(kwargs)
     if kw.get("training", False):
-        raise NotApplicableError(lw.where, "normalises with batch statistics (training=True)", "call model.eval() first")
+        raise NotApplicableError(
+            lw.where, "normalises with batch statistics (training=True)", "call model.eval() first"
+        )
     mean, var = kw.get("running_mean"), kw.get("running_var")
     if mean is None or var is None:
         raise NotApplicableError(lw.where, "has no running statistics")
     w, b, eps = kw.get("weight"), kw.get("bias"), kw.get("eps", 1e-5)
     _const(lw, mean, var, w, b)
     zero = torch.zeros_like(mean)
-    return lw.linear(lambda x: F.batch_norm(x, zero, var, w, None, False, 0.0, eps), kw["input"],
-                     lambda x: F.batch_norm(x, mean, var, w, b, False, 0.0, eps))
+    return lw.linear(
+        lambda x: F.batch_norm(x, zero, var, w, None, False, 0.0, eps),
+        kw["input"],
+        lambda x: F.batch_norm(x, mean, var, w, b, False, 0.0, eps),
+    )
 
 
 # ------------------------------------------------------------------------------------------- public
@@ -653,11 +908,15 @@ def _check_weights(model: nn.Module) -> None:
     for kind, items in (("parameter", model.named_parameters()), ("buffer", model.named_buffers())):
         for name, t in items:
             if t.is_complex():
-                raise InputError(f"{kind} '{name}'", f"is complex ({t.dtype})", "exact geometry needs real floating-point weights")
+                raise InputError(
+                    f"{kind} '{name}'", f"is complex ({t.dtype})", "exact geometry needs real floating-point weights"
+                )
             if not t.is_floating_point():
                 if kind == "buffer":
                     continue  # e.g. BatchNorm's num_batches_tracked
-                raise InputError(f"{kind} '{name}'", f"has dtype {t.dtype}", "convert the model to a floating-point dtype")
+                raise InputError(
+                    f"{kind} '{name}'", f"has dtype {t.dtype}", "convert the model to a floating-point dtype"
+                )
             if not bool(torch.isfinite(t).all()):
                 raise InputError(f"{kind} '{name}'", "contains NaN or inf")
 
@@ -676,8 +935,15 @@ def _infer_shape(gm: torch.fx.GraphModule) -> tuple[int, ...] | None:
     return None
 
 
-def lower(model: nn.Module, example_input: torch.Tensor | None = None, *, in_shape: Sequence[int] | None = None,
-          max_entries: int = LOWER_MAX_ENTRIES, check: bool = True, seed: int = 0) -> PWLNet:
+def lower(
+    model: nn.Module,
+    example_input: torch.Tensor | None = None,
+    *,
+    in_shape: Sequence[int] | None = None,
+    max_entries: int = LOWER_MAX_ENTRIES,
+    check: bool = True,
+    seed: int = 0,
+) -> PWLNet:
     """The piecewise-linear program of ``model`` (an ``nn.Module`` traceable by torch.fx).
 
     Args:
@@ -705,11 +971,16 @@ def lower(model: nn.Module, example_input: torch.Tensor | None = None, *, in_sha
         gm = torch.fx.symbolic_trace(m64)
     except Exception as e:  # noqa: BLE001 - TraceError, TypeError from control flow on proxies, ...
         msg = str(e).splitlines()[0] if str(e) else type(e).__name__
-        raise NotApplicableError("model", f"torch.fx cannot trace it ({type(e).__name__}: {msg}); data-dependent "
-                                 "control flow is not a fixed piecewise-linear program") from None
+        raise NotApplicableError(
+            "model",
+            f"torch.fx cannot trace it ({type(e).__name__}: {msg}); data-dependent "
+            "control flow is not a fixed piecewise-linear program",
+        ) from None
     if example_input is not None and in_shape is not None:
         if tuple(example_input.shape[1:]) != tuple(in_shape):
-            raise InputError("in_shape", f"{tuple(in_shape)} != example_input.shape[1:] {tuple(example_input.shape[1:])}")
+            raise InputError(
+                "in_shape", f"{tuple(in_shape)} != example_input.shape[1:] {tuple(example_input.shape[1:])}"
+            )
     if example_input is not None:
         if not isinstance(example_input, torch.Tensor) or example_input.ndim < 2:
             raise InputError("example_input", "expected a batch tensor (N, *in_shape)")
@@ -717,8 +988,11 @@ def lower(model: nn.Module, example_input: torch.Tensor | None = None, *, in_sha
     if in_shape is None:
         in_shape = _infer_shape(gm)
         if in_shape is None:
-            raise InputError("in_shape", "cannot infer the input shape (the model does not start with nn.Linear)",
-                             "pass in_shape=(C, H, W) or example_input")
+            raise InputError(
+                "in_shape",
+                "cannot infer the input shape (the model does not start with nn.Linear)",
+                "pass in_shape=(C, H, W) or example_input",
+            )
     in_shape = tuple(int(s) for s in in_shape)
     if not in_shape or min(in_shape) < 1:
         raise InputError("in_shape", f"{in_shape}: every dimension must be >= 1")
@@ -729,8 +1003,11 @@ def lower(model: nn.Module, example_input: torch.Tensor | None = None, *, in_sha
     except (InputError, NotApplicableError):
         raise
     except Exception as e:  # noqa: BLE001 - a shape error inside a layer, etc.
-        raise NotApplicableError(lw.where, f"could not be lowered with input shape {in_shape}: {type(e).__name__}: "
-                                 f"{str(e).splitlines()[0] if str(e) else ''}") from None
+        raise NotApplicableError(
+            lw.where,
+            f"could not be lowered with input shape {in_shape}: {type(e).__name__}: "
+            f"{str(e).splitlines()[0] if str(e) else ''}",
+        ) from None
     lw.where = "output"
     with torch.no_grad():
         o = lw.materialize(out, "output")
@@ -749,12 +1026,19 @@ def _self_check(net: PWLNet, m64: nn.Module, seed: int) -> None:
     err = float(np.abs(got - want).max()) if want.size else 0.0
     scale = max(1.0, float(np.abs(want).max())) if want.size else 1.0
     if not err <= LOWER_CHECK_RTOL * scale * max(1, len(net.nodes)):
-        raise ComputationError(f"lowering check failed: the program differs from the float64 model by {err:.3g} "
-                               f"(scale {scale:.3g}); please report this model")
+        raise ComputationError(
+            f"lowering check failed: the program differs from the float64 model by {err:.3g} "
+            f"(scale {scale:.3g}); please report this model"
+        )
 
 
-def as_pwl(model: Any, *, in_shape: Sequence[int] | None = None, example_input: torch.Tensor | None = None,
-           max_entries: int = LOWER_MAX_ENTRIES) -> PWLNet:
+def as_pwl(
+    model: Any,
+    *,
+    in_shape: Sequence[int] | None = None,
+    example_input: torch.Tensor | None = None,
+    max_entries: int = LOWER_MAX_ENTRIES,
+) -> PWLNet:
     """``model`` if it is already a :class:`PWLNet`, else :func:`lower` it."""
     if isinstance(model, PWLNet):
         return model

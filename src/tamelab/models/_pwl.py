@@ -19,11 +19,11 @@ by name.
 from __future__ import annotations
 
 import dataclasses
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
-__all__ = ["Affine", "ReLU", "Max", "PWLNet", "from_layers"]
+__all__ = ["Affine", "Max", "PWLNet", "ReLU", "from_layers"]
 
 
 @dataclasses.dataclass
@@ -164,4 +164,3 @@ def from_layers(layers: Sequence[tuple[np.ndarray, np.ndarray]], *, slope: float
             nodes.append(ReLU(len(nodes) - 1, slope))
             widths.append(int(W.shape[0]))
     return PWLNet((d,), nodes, widths, len(nodes) - 1)
-

@@ -22,12 +22,21 @@ its hypotheses hold for these widths (``valid``) and, when not, why.
 from __future__ import annotations
 
 import dataclasses
-from functools import lru_cache
+from collections.abc import Sequence
+from functools import cache
 from math import comb, prod
-from typing import Sequence
 
-__all__ = ["Bound", "zaslavsky", "serra_upper", "montufar17_upper", "znl_upper", "montufar14_lower", "serra_lower",
-           "raghu_order", "all_bounds"]
+__all__ = [
+    "Bound",
+    "all_bounds",
+    "montufar14_lower",
+    "montufar17_upper",
+    "raghu_order",
+    "serra_lower",
+    "serra_upper",
+    "zaslavsky",
+    "znl_upper",
+]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -60,12 +69,12 @@ def zaslavsky(n0: int, n1: int) -> int:
 def serra_upper(widths: Sequence[int]) -> int:
     n0, hs = int(widths[0]), [int(w) for w in widths[1:]]
 
-    @lru_cache(maxsize=None)
+    @cache
     def rec(l: int, cap: int) -> int:
         if l == len(hs):
             return 1
         tot = 0
-        for j in range(0, min(cap, hs[l]) + 1):
+        for j in range(min(cap, hs[l]) + 1):
             tot += comb(hs[l], j) * rec(l + 1, min(cap, hs[l] - j))
         return tot
 
@@ -117,22 +126,60 @@ def all_bounds(widths: Sequence[int]) -> dict[str, Bound]:
     sl, sl_ok = serra_lower(widths)
     narrow = f"a hidden width is below the input dimension {n0}"
     return {
-        "serra_upper": Bound(serra_upper(widths), "upper", True, "upper bound for every ReLU network of these widths",
-                             "arXiv:1711.02114 Thm 1"),
-        "montufar17_upper": Bound(montufar17_upper(widths), "upper", True, "upper bound for every ReLU network of these "
-                                  "widths", "arXiv:1704.08045"),
-        "znl_upper": Bound(znl, "upper", znl_ok, "upper bound when every hidden width >= the input dimension" if znl_ok
-                           else narrow, "arXiv:1805.07091 Thm 6.3"),
-        "zaslavsky_first_layer": Bound(zaslavsky(n0, hs[0]), "reference", True, "regions of the first layer's hyperplane "
-                                       "arrangement in general position", "Zaslavsky 1975"),
-        "zaslavsky_all_units_one_layer": Bound(zaslavsky(n0, sum(hs)), "reference", L == 1, "regions of all units in one "
-                                               "layer; not a bound for deeper networks" if L > 1 else
-                                               "one hidden layer: the maximum over weights", "Zaslavsky 1975"),
-        "montufar14_lower": Bound(m14, "max-lower", m14_ok, "some weights reach at least this many regions (not a bound "
-                                  "for the given weights)" if m14_ok else narrow, "arXiv:1402.1869"),
-        "serra_lower": Bound(sl, "max-lower", sl_ok, "some weights reach at least this many regions (not a bound for "
-                             "the given weights)" if sl_ok else f"needs every hidden width >= 3 × input dimension "
-                             f"= {3 * n0}", "arXiv:1711.02114 Thm 8"),
-        "raghu_order_k^(n0 L)": Bound(raghu_order(widths), "order", True, "growth order O(k^(n0 L)), not a bound",
-                                      "arXiv:1606.05336"),
+        "serra_upper": Bound(
+            serra_upper(widths),
+            "upper",
+            True,
+            "upper bound for every ReLU network of these widths",
+            "arXiv:1711.02114 Thm 1",
+        ),
+        "montufar17_upper": Bound(
+            montufar17_upper(widths),
+            "upper",
+            True,
+            "upper bound for every ReLU network of these widths",
+            "arXiv:1704.08045",
+        ),
+        "znl_upper": Bound(
+            znl,
+            "upper",
+            znl_ok,
+            "upper bound when every hidden width >= the input dimension" if znl_ok else narrow,
+            "arXiv:1805.07091 Thm 6.3",
+        ),
+        "zaslavsky_first_layer": Bound(
+            zaslavsky(n0, hs[0]),
+            "reference",
+            True,
+            "regions of the first layer's hyperplane arrangement in general position",
+            "Zaslavsky 1975",
+        ),
+        "zaslavsky_all_units_one_layer": Bound(
+            zaslavsky(n0, sum(hs)),
+            "reference",
+            L == 1,
+            "regions of all units in one layer; not a bound for deeper networks"
+            if L > 1
+            else "one hidden layer: the maximum over weights",
+            "Zaslavsky 1975",
+        ),
+        "montufar14_lower": Bound(
+            m14,
+            "max-lower",
+            m14_ok,
+            "some weights reach at least this many regions (not a bound for the given weights)" if m14_ok else narrow,
+            "arXiv:1402.1869",
+        ),
+        "serra_lower": Bound(
+            sl,
+            "max-lower",
+            sl_ok,
+            "some weights reach at least this many regions (not a bound for the given weights)"
+            if sl_ok
+            else f"needs every hidden width >= 3 × input dimension = {3 * n0}",
+            "arXiv:1711.02114 Thm 8",
+        ),
+        "raghu_order_k^(n0 L)": Bound(
+            raghu_order(widths), "order", True, "growth order O(k^(n0 L)), not a bound", "arXiv:1606.05336"
+        ),
     }

@@ -27,8 +27,9 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Sequence
 from fractions import Fraction
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -100,7 +101,7 @@ class _Val:
     """A node's value on a piece: float map ``M`` (n×3), error bound ``E`` (or None in float mode),
     and how to recompute it exactly (``kind``, ``src``, ``info``)."""
 
-    __slots__ = ("M", "E", "kind", "node", "src", "info", "_x")
+    __slots__ = ("E", "M", "_x", "info", "kind", "node", "src")
 
     def __init__(self, M, E, kind, node, src, info=None):
         self.M, self.E, self.kind, self.node, self.src, self.info, self._x = M, E, kind, node, src, info, None
@@ -142,7 +143,7 @@ class _Val:
 
 # ---------------------------------------------------------------------------------- lines, points
 class _Line:
-    __slots__ = ("l", "e", "kind", "ref", "_x")
+    __slots__ = ("_x", "e", "kind", "l", "ref")
 
     def __init__(self, l, e, kind, ref):
         self.l, self.e, self.kind, self.ref, self._x = l, e, kind, ref, None
@@ -163,7 +164,7 @@ class _Line:
 
 
 class _Pt:
-    __slots__ = ("p", "e", "kind", "ref", "_x")
+    __slots__ = ("_x", "e", "kind", "p", "ref")
 
     def __init__(self, p, e, kind, ref):
         self.p, self.e, self.kind, self.ref, self._x = p, e, kind, ref, None
@@ -217,8 +218,10 @@ class _Ctx:
             src = self._row_sigs(val.src[0])
             zero = self._intern(("0",))
             slope0 = self.ex.net.nodes[val.node].slope == 0.0
-            rows = [zero if (b == 0 and slope0) else self._intern(("R", val.node, int(b), src[r]))
-                    for r, b in enumerate(val.info.tolist())]
+            rows = [
+                zero if (b == 0 and slope0) else self._intern(("R", val.node, int(b), src[r]))
+                for r, b in enumerate(val.info.tolist())
+            ]
         else:
             src = self._row_sigs(val.src[0])
             rows = [src[r] for r in val.info.tolist()]
@@ -247,8 +250,15 @@ class _Ctx:
             return 0
         ap0, ap1, ap2 = abs(p[0]), abs(p[1]), abs(p[2])
         al0, al1, al2 = abs(l[0]), abs(l[1]), abs(l[2])
-        bound = (al0 * ep[0] + al1 * ep[1] + al2 * ep[2] + el[0] * (ap0 + ep[0]) + el[1] * (ap1 + ep[1])
-                 + el[2] * (ap2 + ep[2]) + _G4 * (al0 * ap0 + al1 * ap1 + al2 * ap2)) * _INFL + _TINY
+        bound = (
+            al0 * ep[0]
+            + al1 * ep[1]
+            + al2 * ep[2]
+            + el[0] * (ap0 + ep[0])
+            + el[1] * (ap1 + ep[1])
+            + el[2] * (ap2 + ep[2])
+            + _G4 * (al0 * ap0 + al1 * ap1 + al2 * ap2)
+        ) * _INFL + _TINY
         if v > bound:
             return 1
         if v < -bound:
@@ -307,7 +317,7 @@ class _Ctx:
             diff = sc - Su
             margin = Bu + bc + (U * np.abs(diff) if self.exact else 0.0)
             ok_d = (diff > margin) | (np.arange(kk)[None, :, None] == c[:, None, None])
-            ok_d |= (np.arange(kk)[None, :, None] >= ncand[uni][:, None, None])
+            ok_d |= np.arange(kk)[None, :, None] >= ncand[uni][:, None, None]
             fixed = ok_d.all((1, 2))
             idx = np.nonzero(uni)[0][fixed]
             alive[idx, c[fixed]] = True
@@ -321,8 +331,9 @@ class _Ctx:
         alive[sub] = self._max_alive_full(val, cands[sub], ncand[sub], pts, S[sub], B[sub])
         return alive
 
-    def _max_alive_full(self, val: _Val, cands: np.ndarray, ncand: np.ndarray, pts: list[_Pt], S: np.ndarray,
-                        B: np.ndarray) -> np.ndarray:
+    def _max_alive_full(
+        self, val: _Val, cands: np.ndarray, ncand: np.ndarray, pts: list[_Pt], S: np.ndarray, B: np.ndarray
+    ) -> np.ndarray:
         g, kk = cands.shape
         D = S[:, :, None, :] - S[:, None, :, :]  # D[g, c, d, v] = z_c − z_d
         if self.exact:
@@ -380,8 +391,13 @@ class _Ctx:
         ea, eb = A.e, B.e
 
         def err(i, j):  # bound of |a_i b_j − a_j b_i| error
-            return (abs(a[i]) * eb[j] + ea[i] * (abs(b[j]) + eb[j]) + abs(a[j]) * eb[i] + ea[j] * (abs(b[i]) + eb[i])
-                    + _G2 * (abs(a[i] * b[j]) + abs(a[j] * b[i]))) * _INFL + _TINY
+            return (
+                abs(a[i]) * eb[j]
+                + ea[i] * (abs(b[j]) + eb[j])
+                + abs(a[j]) * eb[i]
+                + ea[j] * (abs(b[i]) + eb[i])
+                + _G2 * (abs(a[i] * b[j]) + abs(a[j] * b[i]))
+            ) * _INFL + _TINY
 
         e = (err(1, 2), err(2, 0), err(0, 1))
         P = _Pt((x, y, w), e, "cross", (A, B))
@@ -404,7 +420,7 @@ class _Ctx:
 class _Poly:
     """Convex polygon: vertices ``pts`` (k) and edges ``edges[k] = (line, tag)`` from pts[k] to pts[k+1]."""
 
-    __slots__ = ("pts", "edges", "vals", "pattern", "uid")
+    __slots__ = ("edges", "pattern", "pts", "uid", "vals")
 
     def __init__(self, pts, edges, vals, pattern):
         self.pts, self.edges, self.vals, self.pattern = pts, edges, vals, pattern
@@ -472,9 +488,16 @@ class Piece:
     val: Any = dataclasses.field(repr=False, default=None)
 
 
-def split_input(net: PWLNet, M0: np.ndarray, E0: np.ndarray | None, X0: tuple[np.ndarray, int],
-                polygon: Sequence[Sequence[float]], *, exact: bool = True,
-                max_pieces: int | None = None) -> tuple[list[Piece], _Ctx]:
+def split_input(
+    net: PWLNet,
+    M0: np.ndarray,
+    E0: np.ndarray | None,
+    X0: tuple[np.ndarray, int],
+    polygon: Sequence[Sequence[float]],
+    *,
+    exact: bool = True,
+    max_pieces: int | None = None,
+) -> tuple[list[Piece], _Ctx]:
     """All pieces of the convex ``polygon`` (plane coordinates) for the input map ``x = M0 @ (α, β, 1)``.
 
     ``E0`` bounds ``|M0 − exact|`` entrywise; ``X0 = (ints, e)`` is the exact map ``ints · 2**e``.
@@ -504,7 +527,7 @@ def split_input(net: PWLNet, M0: np.ndarray, E0: np.ndarray | None, X0: tuple[np
             N = sum(A.shape[1] for A in node.A) + len(node.A) + 1
             g = gam.setdefault(N, _gamma(N))
             for lo in range(0, len(pieces), 512):  # batched over pieces: (P, w, 3) stacks
-                chunk = pieces[lo: lo + 512]
+                chunk = pieces[lo : lo + 512]
                 srcs = [[pc.vals[s] for s in node.sources] for pc in chunk]
                 Z = np.zeros((len(chunk), node.width, 3))
                 Z[:, :, 2] = node.b
@@ -535,8 +558,11 @@ def split_input(net: PWLNet, M0: np.ndarray, E0: np.ndarray | None, X0: tuple[np
     for pc in pieces:
         val = pc.vals[net.output]
         area, cx, cy = _area_centroid(pc.pts)
-        out.append(Piece([(q.p[0] / q.p[2], q.p[1] / q.p[2]) for q in pc.pts], pc.pattern, val.M, val.E, area, (cx, cy),
-                         pc, val))
+        out.append(
+            Piece(
+                [(q.p[0] / q.p[2], q.p[1] / q.p[2]) for q in pc.pts], pc.pattern, val.M, val.E, area, (cx, cy), pc, val
+            )
+        )
     return out, ctx
 
 
@@ -755,8 +781,13 @@ def _before(ctx: _Ctx, L: _Line, p: _Pt, q: _Pt) -> bool:
         if not (r.e[2] <= 1e-3 * w):
             sure = False
             break
-        num = (abs(L.l[1]) * r.e[0] + abs(L.l[0]) * r.e[1] + L.e[1] * (abs(r.p[0]) + r.e[0])
-               + L.e[0] * (abs(r.p[1]) + r.e[1]) + _G3 * (abs(L.l[1] * r.p[0]) + abs(L.l[0] * r.p[1])))
+        num = (
+            abs(L.l[1]) * r.e[0]
+            + abs(L.l[0]) * r.e[1]
+            + L.e[1] * (abs(r.p[0]) + r.e[0])
+            + L.e[0] * (abs(r.p[1]) + r.e[1])
+            + _G3 * (abs(L.l[1] * r.p[0]) + abs(L.l[0] * r.p[1]))
+        )
         err += 2.0 * (num / w + abs(key(r)) * (r.e[2] / w + 4 * U))
     if sure and gap > err and math.isfinite(gap):
         return kq > kp

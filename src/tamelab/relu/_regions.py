@@ -29,8 +29,9 @@ import dataclasses
 import math
 import time
 from collections import deque
+from collections.abc import Iterator, Sequence
 from fractions import Fraction
-from typing import Any, Iterator, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -40,8 +41,20 @@ from ..models._lower import as_pwl
 from ..models._pwl import Affine, Max, ReLU
 from ..result import Result, Status
 
-__all__ = ["Box", "Plane", "Segment", "Region", "RegionsResult", "regions", "iter_regions_nd", "pattern_at",
-           "regions_along", "AlongResult", "MAX_REGIONS", "ND_MAX_DIM"]
+__all__ = [
+    "MAX_REGIONS",
+    "ND_MAX_DIM",
+    "AlongResult",
+    "Box",
+    "Plane",
+    "Region",
+    "RegionsResult",
+    "Segment",
+    "iter_regions_nd",
+    "pattern_at",
+    "regions",
+    "regions_along",
+]
 
 #: two affine maps are equal (same linear region) when their coefficients agree to this (float mode only;
 #: exact mode compares the maps exactly).
@@ -80,7 +93,7 @@ class Plane:
     points: tuple | None = dataclasses.field(default=None, repr=False)
 
     @classmethod
-    def through(cls, x0, x1, x2, margin: float = 0.25) -> "Plane":
+    def through(cls, x0, x1, x2, margin: float = 0.25) -> Plane:
         """The plane through three inputs (any shape: flattened); polygon = the bounding square of their
         triangle with a margin. Collinear points are an :class:`InputError`."""
         x0, x1, x2 = (np.asarray(_np(x), dtype=float).ravel() for x in (x0, x1, x2))
@@ -92,7 +105,7 @@ class Plane:
         return cls(x0, x1 - x0, x2 - x0, [(-m, -m), (1 + m, -m), (1 + m, 1 + m), (-m, 1 + m)], points=(x0, x1, x2))
 
     @classmethod
-    def box2d(cls, lo: float, hi: float) -> "Plane":
+    def box2d(cls, lo: float, hi: float) -> Plane:
         return cls([0.0, 0.0], [1.0, 0.0], [0.0, 1.0], [(lo, lo), (hi, lo), (hi, hi), (lo, hi)])
 
 
@@ -261,13 +274,31 @@ def _bounds(net: PWLNet) -> dict[str, Any]:
 
     w = _net_widths(net)
     if w is None:
-        return {"not_applicable": Bound(0, "reference", False, "the published bounds are for Linear/ReLU MLPs; this "
-                                        "program has max pooling, residual sources or LeakyReLU", "")}
+        return {
+            "not_applicable": Bound(
+                0,
+                "reference",
+                False,
+                "the published bounds are for Linear/ReLU MLPs; this "
+                "program has max pooling, residual sources or LeakyReLU",
+                "",
+            )
+        }
     b = all_bounds(w)
     if not net.is_mlp():  # structured (e.g. convolutional) weights: upper bounds hold, existence statements do not
-        b = {k: (dataclasses.replace(v, valid=False, why="the network's weights are structured (not a dense MLP): "
-                                     "the maximum over dense weights says nothing here")
-                 if v.kind == "max-lower" else v) for k, v in b.items()}
+        b = {
+            k: (
+                dataclasses.replace(
+                    v,
+                    valid=False,
+                    why="the network's weights are structured (not a dense MLP): "
+                    "the maximum over dense weights says nothing here",
+                )
+                if v.kind == "max-lower"
+                else v
+            )
+            for k, v in b.items()
+        }
     return b
 
 
@@ -320,8 +351,17 @@ def _estimate_first_layer(net: PWLNet, M0: np.ndarray, polygon) -> int | None:
 
 
 # ----------------------------------------------------------------------------------- public API
-def regions(model, domain, *, mode: str = "exact", boundary: bool = True, in_shape: Sequence[int] | None = None,
-            example_input=None, max_regions: int = MAX_REGIONS, max_dim: int = ND_MAX_DIM) -> RegionsResult:
+def regions(
+    model,
+    domain,
+    *,
+    mode: str = "exact",
+    boundary: bool = True,
+    in_shape: Sequence[int] | None = None,
+    example_input=None,
+    max_regions: int = MAX_REGIONS,
+    max_dim: int = ND_MAX_DIM,
+) -> RegionsResult:
     """All activation and linear regions of ``model`` on ``domain`` (:class:`Segment`, :class:`Plane`, :class:`Box`).
 
     Args:
@@ -384,15 +424,25 @@ def regions(model, domain, *, mode: str = "exact", boundary: bool = True, in_sha
         raise InputError(name, "the network's values overflow float64 on this domain", "use a smaller domain")
     est = _estimate_first_layer(net, M0, poly)
     if est is not None and est > max_regions:
-        raise InputError("max_regions", f"about {est} regions (first layer alone, estimated) exceed the limit "
-                         f"{max_regions}", f"pass max_regions={est * 4} (or more) to run anyway, or use a smaller domain")
+        raise InputError(
+            "max_regions",
+            f"about {est} regions (first layer alone, estimated) exceed the limit {max_regions}",
+            f"pass max_regions={est * 4} (or more) to run anyway, or use a smaller domain",
+        )
     try:
         pieces, ctx = _planar.split_input(net, M0, E0 if exact else None, X0, poly, exact=exact, max_pieces=max_regions)
     except _planar.BudgetExceeded as e:
-        return RegionsResult(status=Status.BUDGET_EXCEEDED, seconds=time.perf_counter() - t0, mode=mode, domain=name,
-                             activation_regions=e.pieces, domain_volume=dom_vol, widths=list(net.widths),
-                             certificate=f"stopped at {e.pieces} pieces > max_regions={max_regions}: the count is a "
-                             "lower bound", bounds=_bounds(net))
+        return RegionsResult(
+            status=Status.BUDGET_EXCEEDED,
+            seconds=time.perf_counter() - t0,
+            mode=mode,
+            domain=name,
+            activation_regions=e.pieces,
+            domain_volume=dom_vol,
+            widths=list(net.widths),
+            certificate=f"stopped at {e.pieces} pieces > max_regions={max_regions}: the count is a lower bound",
+            bounds=_bounds(net),
+        )
     regs = []
     for pc in pieces:
         if name == "segment":
@@ -410,23 +460,40 @@ def regions(model, domain, *, mode: str = "exact", boundary: bool = True, in_sha
     consistent = math.isfinite(gap) and gap <= tol and len(regs) > 0
     if exact and consistent:
         status = Status.OK
-        cert = (f"exact: every sign decision exact ({ctx.stats.exact_fallbacks} of {ctx.stats.decisions} settled in "
-                "exact arithmetic), so every region has positive area and none is missing; premises checked: "
-                f"non-degenerate {name}, convex polygon, finite weights; float areas tile the domain to {gap:.2g}")
+        cert = (
+            f"exact: every sign decision exact ({ctx.stats.exact_fallbacks} of {ctx.stats.decisions} settled in "
+            "exact arithmetic), so every region has positive area and none is missing; premises checked: "
+            f"non-degenerate {name}, convex polygon, finite weights; float areas tile the domain to {gap:.2g}"
+        )
     elif exact:
         status = Status.FAILED
         cert = f"exact decisions but the float areas do not tile the domain (gap {gap:.3g} > {tol:.3g}): please report"
     else:
         status = Status.UNCERTIFIED
-        cert = (f"float mode: signs decided with relative tolerance {_planar.FLOAT_SIGN_RTOL:g}; regions thinner than "
-                "that may be missing or merged — use mode='exact' for a certified count")
+        cert = (
+            f"float mode: signs decided with relative tolerance {_planar.FLOAT_SIGN_RTOL:g}; regions thinner than "
+            "that may be missing or merged — use mode='exact' for a certified count"
+        )
     db = _decision_boundary(regs, name) if boundary else []
     return RegionsResult(
-        status=status, seconds=time.perf_counter() - t0, mode=mode, domain=name, activation_regions=len(regs),
-        linear_regions=len(set(labels)), total_volume=total, domain_volume=dom_vol, tiling_error=gap,
-        min_region_volume=float(min_vol), certificate=cert, exact_fallbacks=ctx.stats.exact_fallbacks,
-        sign_decisions=ctx.stats.decisions, bounds=_bounds(net), decision_boundary=db, widths=list(net.widths),
-        regions_list=regs, linear_labels=labels,
+        status=status,
+        seconds=time.perf_counter() - t0,
+        mode=mode,
+        domain=name,
+        activation_regions=len(regs),
+        linear_regions=len(set(labels)),
+        total_volume=total,
+        domain_volume=dom_vol,
+        tiling_error=gap,
+        min_region_volume=float(min_vol),
+        certificate=cert,
+        exact_fallbacks=ctx.stats.exact_fallbacks,
+        sign_decisions=ctx.stats.decisions,
+        bounds=_bounds(net),
+        decision_boundary=db,
+        widths=list(net.widths),
+        regions_list=regs,
+        linear_labels=labels,
     )
 
 
@@ -499,7 +566,7 @@ def _hrep(net: PWLNet, pattern, lo, hi):
             vals.append(Z)
         elif isinstance(node, ReLU):
             Z = vals[node.source]
-            bits = np.asarray(pattern[k: k + len(Z)], dtype=bool)
+            bits = np.asarray(pattern[k : k + len(Z)], dtype=bool)
             k += len(Z)
             sg = np.where(bits, -1.0, 1.0)  # active: z >= 0  <=>  −z <= 0
             rows.append(sg[:, None] * Z)
@@ -508,7 +575,7 @@ def _hrep(net: PWLNet, pattern, lo, hi):
         else:
             Z = vals[node.source]
             g = node.groups
-            choice = np.asarray(pattern[k: k + len(g)], dtype=np.int64)
+            choice = np.asarray(pattern[k : k + len(g)], dtype=np.int64)
             k += len(g)
             win = g[np.arange(len(g)), choice]
             for gi in range(len(g)):
@@ -539,7 +606,9 @@ def _chebyshev(A, beta, eq_row=None):
         b_eq = [beta[eq_row]]
     c = np.zeros(d + 1)
     c[-1] = -1
-    res = linprog(c, A_ub=A_ub, b_ub=b_ub, A_eq=A_eq, b_eq=b_eq, bounds=[(None, None)] * d + [(0, None)], method="highs")
+    res = linprog(
+        c, A_ub=A_ub, b_ub=b_ub, A_eq=A_eq, b_eq=b_eq, bounds=[(None, None)] * d + [(0, None)], method="highs"
+    )
     if res.status != 0:
         return None, 0.0
     return res.x[:d], float(res.x[-1])
@@ -574,8 +643,9 @@ def _facets_qhull(A, beta, x0):
     return centres, V, vol
 
 
-def iter_regions_nd(model, box: Box, *, counter: list | None = None, in_shape=None,
-                    max_regions: int | None = None) -> Iterator[Region]:
+def iter_regions_nd(
+    model, box: Box, *, counter: list | None = None, in_shape=None, max_regions: int | None = None
+) -> Iterator[Region]:
     """Stream the activation regions of a box (BFS over facets); ``counter[0]`` counts LPs.
 
     Per region: one LP (Chebyshev centre), then one Qhull halfspace intersection gives the facets
@@ -656,15 +726,21 @@ class _NDBudget(Exception):
 def _regions_nd(net: PWLNet, box: Box, mode: str, t0: float, max_regions: int, max_dim: int) -> RegionsResult:
     d = net.in_dim
     if d > max_dim:
-        raise InputError("box", f"{d}-D box: the n-D traversal enumerates region vertices, feasible up to "
-                         f"max_dim={max_dim}", "use a Plane or Segment slice, or pass max_dim= to try anyway")
+        raise InputError(
+            "box",
+            f"{d}-D box: the n-D traversal enumerates region vertices, feasible up to max_dim={max_dim}",
+            "use a Plane or Segment slice, or pass max_dim= to try anyway",
+        )
     # estimate: distinct patterns among seeded random points of the box (a lower bound of the count)
     rng = np.random.default_rng(0)
     X = rng.uniform(box.lo, box.hi, (4096, d))
     seen = len({r.tobytes() for r in net.patterns(X)})
     if seen > max_regions:
-        raise InputError("max_regions", f"at least {seen} regions (distinct patterns at 4096 random points) exceed "
-                         f"the limit {max_regions}", f"pass max_regions={seen * 10} to run anyway")
+        raise InputError(
+            "max_regions",
+            f"at least {seen} regions (distinct patterns at 4096 random points) exceed the limit {max_regions}",
+            f"pass max_regions={seen * 10} to run anyway",
+        )
     counter = [0]
     regs: list[Region] = []
     status = Status.UNCERTIFIED
@@ -680,14 +756,30 @@ def _regions_nd(net: PWLNet, box: Box, mode: str, t0: float, max_regions: int, m
     dom_vol = float((box.hi - box.lo) ** d)
     total = float(sum(r.volume for r in regs))
     gap = abs(total - dom_vol)
-    cert = ("n-D traversal in float (LPs and Qhull): not certified; the volumes tile the box to "
-            f"{gap:.2g}, so regions of volume below about {max(gap, 1e-9 * dom_vol):.2g} may be missing"
-            if status is Status.UNCERTIFIED else f"stopped at {len(regs)} regions (max_regions): a lower bound")
+    cert = (
+        "n-D traversal in float (LPs and Qhull): not certified; the volumes tile the box to "
+        f"{gap:.2g}, so regions of volume below about {max(gap, 1e-9 * dom_vol):.2g} may be missing"
+        if status is Status.UNCERTIFIED
+        else f"stopped at {len(regs)} regions (max_regions): a lower bound"
+    )
     return RegionsResult(
-        status=status, seconds=time.perf_counter() - t0, mode="float", domain="box", activation_regions=len(regs),
-        linear_regions=len(set(labels)), total_volume=total, domain_volume=dom_vol, tiling_error=gap,
-        min_region_volume=float(min((r.volume for r in regs), default=0.0)), certificate=cert, bounds=_bounds(net),
-        widths=list(net.widths), lps_solved=counter[0], regions_list=regs, linear_labels=labels)
+        status=status,
+        seconds=time.perf_counter() - t0,
+        mode="float",
+        domain="box",
+        activation_regions=len(regs),
+        linear_regions=len(set(labels)),
+        total_volume=total,
+        domain_volume=dom_vol,
+        tiling_error=gap,
+        min_region_volume=float(min((r.volume for r in regs), default=0.0)),
+        certificate=cert,
+        bounds=_bounds(net),
+        widths=list(net.widths),
+        lps_solved=counter[0],
+        regions_list=regs,
+        linear_labels=labels,
+    )
 
 
 # ----------------------------------------------------------------------------------- decision boundary
@@ -718,7 +810,7 @@ def _decision_boundary(regs, domain: str):
             live = np.nonzero(~dominated)[0].tolist()
             if len(live) < 2:
                 continue
-            pairs = [(i, j) for a_, i in enumerate(live) for j in live[a_ + 1:]]
+            pairs = [(i, j) for a_, i in enumerate(live) for j in live[a_ + 1 :]]
         for i, j in pairs:
             line = O[i] if j is None else O[i] - O[j]
             if domain == "segment":
@@ -782,9 +874,17 @@ class AlongResult(Result):
     statuses: list[str] = dataclasses.field(default_factory=list)
 
 
-def regions_along(model, snapshots, domain, *, steps: Sequence[Any] | None = None, mode: str = "exact",
-                  in_shape: Sequence[int] | None = None, example_input=None,
-                  max_regions: int = MAX_REGIONS) -> AlongResult:
+def regions_along(
+    model,
+    snapshots,
+    domain,
+    *,
+    steps: Sequence[Any] | None = None,
+    mode: str = "exact",
+    in_shape: Sequence[int] | None = None,
+    example_input=None,
+    max_regions: int = MAX_REGIONS,
+) -> AlongResult:
     """Count regions on ``domain`` for every ``state_dict`` in ``snapshots`` loaded into (a copy of) ``model``.
 
     ``status`` is ``ok`` only when every count is certified.
@@ -806,8 +906,15 @@ def regions_along(model, snapshots, domain, *, steps: Sequence[Any] | None = Non
             m.load_state_dict({k: torch.as_tensor(v) for k, v in sd.items()})
         except (RuntimeError, KeyError, TypeError) as e:
             raise InputError(f"snapshots[{i}]", f"does not fit the model: {str(e).splitlines()[0]}") from None
-        r = regions(m, domain, mode=mode, boundary=False, in_shape=in_shape, example_input=example_input,
-                    max_regions=max_regions)
+        r = regions(
+            m,
+            domain,
+            mode=mode,
+            boundary=False,
+            in_shape=in_shape,
+            example_input=example_input,
+            max_regions=max_regions,
+        )
         out.activation_regions.append(r.activation_regions)
         out.linear_regions.append(r.linear_regions)
         out.statuses.append(Status(r.status).value)

@@ -30,20 +30,30 @@ import dataclasses
 import itertools
 import math
 import time
+from collections.abc import Sequence
 from fractions import Fraction
 from math import comb
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
 from ..errors import InputError
 from ..models import PWLNet
 from ..models._lower import as_pwl
-from ..models._pwl import Affine, Max, ReLU
+from ..models._pwl import Affine, ReLU
 from ..result import Result, Status
 
-__all__ = ["TropicalPoly", "TropicalForm", "tropical", "monomial_bound", "CELLS_LP_TOL",
-           "TROPICAL_BUDGET", "HOPELESS", "tropical_work", "CHECK_RTOL"]
+__all__ = [
+    "CELLS_LP_TOL",
+    "CHECK_RTOL",
+    "HOPELESS",
+    "TROPICAL_BUDGET",
+    "TropicalForm",
+    "TropicalPoly",
+    "monomial_bound",
+    "tropical",
+    "tropical_work",
+]
 
 #: ``cells``: a pair of dominance sets meets with interior when the LP margin exceeds this.
 CELLS_LP_TOL = 1e-9
@@ -96,17 +106,17 @@ class TropicalPoly:
 
     # ---- semiring operations (exact)
     @classmethod
-    def constant(cls, c: float, n: int) -> "TropicalPoly":
+    def constant(cls, c: float, n: int) -> TropicalPoly:
         return cls(np.zeros((1, n)), [c])
 
     @classmethod
-    def variable(cls, j: int, n: int) -> "TropicalPoly":
+    def variable(cls, j: int, n: int) -> TropicalPoly:
         e = np.zeros((1, n))
         e[0, j] = 1.0
         return cls(e, [0.0])
 
     @classmethod
-    def _of(cls, items: list, n: int) -> "TropicalPoly":
+    def _of(cls, items: list, n: int) -> TropicalPoly:
         best: dict[tuple, Fraction] = {}
         for e, c in items:
             b = best.get(e)
@@ -114,18 +124,18 @@ class TropicalPoly:
                 best[e] = c
         return cls(np.zeros((0, n)), np.zeros(0), exact=sorted(best.items()))
 
-    def merged(self) -> "TropicalPoly":
+    def merged(self) -> TropicalPoly:
         """Merge monomials with equal (exact) exponents, keeping the larger coefficient."""
         return TropicalPoly._of(self.exact, self.n_vars)
 
-    def __add__(self, other: "TropicalPoly") -> "TropicalPoly":  # tropical sum ⊕ = max
+    def __add__(self, other: TropicalPoly) -> TropicalPoly:  # tropical sum ⊕ = max
         return TropicalPoly._of(self.exact + other.exact, self.n_vars)
 
-    def __mul__(self, other: "TropicalPoly") -> "TropicalPoly":  # tropical product ⊙ = +
+    def __mul__(self, other: TropicalPoly) -> TropicalPoly:  # tropical product ⊙ = +
         items = [(tuple(a + b for a, b in zip(e1, e2)), c1 + c2) for e1, c1 in self.exact for e2, c2 in other.exact]
         return TropicalPoly._of(items, self.n_vars)
 
-    def power(self, k: float) -> "TropicalPoly":
+    def power(self, k: float) -> TropicalPoly:
         """``P^{⊙k}`` for real ``k >= 0`` (scales the lifted polytope by ``k``)."""
         if not (k >= 0):
             raise InputError("k", "tropical powers need k >= 0")
@@ -134,11 +144,11 @@ class TropicalPoly:
         K = _F(k)
         return TropicalPoly._of([(tuple(K * v for v in e), K * c) for e, c in self.exact], self.n_vars)
 
-    def shift(self, c: float) -> "TropicalPoly":  # c ⊙ P
+    def shift(self, c: float) -> TropicalPoly:  # c ⊙ P
         C = _F(c)
         return TropicalPoly._of([(e, v + C) for e, v in self.exact], self.n_vars)
 
-    def _subset(self, mask: np.ndarray) -> "TropicalPoly":
+    def _subset(self, mask: np.ndarray) -> TropicalPoly:
         return TropicalPoly(np.zeros((0, self.n_vars)), np.zeros(0), exact=[m for m, k in zip(self.exact, mask) if k])
 
     # ---- evaluation
@@ -152,17 +162,17 @@ class TropicalPoly:
 
     # ---- pruning
     def dominant_exact(self) -> tuple[np.ndarray, bool]:
-        """Monomials that are the unique maximum on an open set of :math:`\mathbb R^n`, and whether every
+        """Monomials that are the unique maximum on an open set of :math:`\\mathbb R^n`, and whether every
         decision is certified.
 
-        One LP per monomial *over all of* :math:`\mathbb R^n` (no box): maximise :math:`\varepsilon\le1` subject
-        to :math:`(a_j-a_i)\cdot x+\varepsilon\le c_i-c_j`. A kept monomial is certified by its witness
+        One LP per monomial *over all of* :math:`\\mathbb R^n` (no box): maximise :math:`\varepsilon\\le1` subject
+        to :math:`(a_j-a_i)\\cdot x+\varepsilon\\le c_i-c_j`. A kept monomial is certified by its witness
         :math:`x^*` (strict dominance checked in exact rational arithmetic); a dropped one by a Farkas
-        certificate :math:`y\ge0`, :math:`\sum y=1`, :math:`\sum_j y_ja_j=a_i`, :math:`\sum_j y_jc_j\ge c_i`
+        certificate :math:`y\\ge0`, :math:`\\sum y=1`, :math:`\\sum_j y_ja_j=a_i`, :math:`\\sum_j y_jc_j\\ge c_i`
         (rebuilt exactly on the LP dual's support). A monomial neither certificate settles is kept
         (keeping a dominated monomial never changes the function) and the result is marked uncertified.
         """
-        m, n = self.exponents.shape
+        m = self.exponents.shape[0]
         if m == 1:
             return np.ones(1, bool), True
         E = [list(e) for e, _ in self.exact]
@@ -187,8 +197,9 @@ class TropicalPoly:
         others = np.arange(m) != i
         A = np.hstack([self.exponents[others] - self.exponents[i], np.ones((m - 1, 1))])
         bnd = self.coeffs[i] - self.coeffs[others]
-        res = linprog(np.r_[np.zeros(n), -1.0], A_ub=A, b_ub=bnd, bounds=[(None, None)] * n + [(None, 1.0)],
-                      method="highs")
+        res = linprog(
+            np.r_[np.zeros(n), -1.0], A_ub=A, b_ub=bnd, bounds=[(None, None)] * n + [(None, 1.0)], method="highs"
+        )
         if res.status == 0 and -res.fun > 0 and self._witness(E, C, i, res.x[:n]):
             return True, True
         if res.status == 0 and _farkas(E, C, i, np.nonzero(others)[0], -np.asarray(res.ineqlin.marginals)):
@@ -216,7 +227,7 @@ class TropicalPoly:
         upper facet above it, both verified exactly. Undecided monomials are left for the LP."""
         from scipy.spatial import ConvexHull, QhullError
 
-        m, n = self.exponents.shape
+        n = self.exponents.shape[1]
         if n > 6:  # Qhull's cost grows exponentially with the dimension: LPs only
             return
         pts = np.hstack([self.exponents, self.coeffs[:, None]])
@@ -228,7 +239,7 @@ class TropicalPoly:
         if not upper.any():
             return
         eqs, simp = hull.equations[upper], hull.simplices[upper]
-        X = -eqs[:, :n] / eqs[:, n:n + 1]  # x at which a facet's monomials tie as the maximum
+        X = -eqs[:, :n] / eqs[:, n : n + 1]  # x at which a facet's monomials tie as the maximum
         inc: dict[int, list[int]] = {}
         for f, sx in enumerate(simp.tolist()):
             for v in sx:
@@ -254,16 +265,16 @@ class TropicalPoly:
         sg = simp[good]
         rhs = np.vstack([self.exponents[todo].T, np.ones(len(todo))])  # (n+1) × t
         for lo in range(0, len(todo), 256):
-            lam = np.einsum("fij,jt->fti", inv, rhs[:, lo:lo + 256])  # facets × points × (n+1)
+            lam = np.einsum("fij,jt->fti", inv, rhs[:, lo : lo + 256])  # facets × points × (n+1)
             inside = lam.min(2) >= -1e-9
-            for t, i in enumerate(todo[lo:lo + 256].tolist()):
+            for t, i in enumerate(todo[lo : lo + 256].tolist()):
                 for f in np.nonzero(inside[:, t])[0][:4].tolist():
                     if _farkas(E, C, i, sg[f], np.maximum(lam[f, t], 0.0) + 1e-300):
                         done[i] = True  # dominated, certified
                         break
 
     def dominant_lp(self) -> np.ndarray:
-        """Boolean mask of the monomials whose dominance set has interior in :math:`\mathbb R^n` (see
+        r"""Boolean mask of the monomials whose dominance set has interior in :math:`\mathbb R^n` (see
         :meth:`dominant_exact`)."""
         return self.dominant_exact()[0]
 
@@ -288,7 +299,7 @@ class TropicalPoly:
         vert[hull.vertices] = True
         return keep & vert
 
-    def pruned(self, method: str = "lp") -> "TropicalPoly":
+    def pruned(self, method: str = "lp") -> TropicalPoly:
         """The same function with only the monomials whose dominance set has interior (``"lp"``: exact LP
         route, :meth:`dominant_exact`; ``"hull"``: Qhull's upper hull, LP where Qhull fails)."""
         if method not in ("lp", "hull"):
@@ -298,7 +309,7 @@ class TropicalPoly:
             mask = self.dominant_exact()[0]
         return self._subset(mask)
 
-    def pruned_exact(self) -> tuple["TropicalPoly", bool]:
+    def pruned_exact(self) -> tuple[TropicalPoly, bool]:
         mask, ok = self.dominant_exact()
         return self._subset(mask), ok
 
@@ -427,8 +438,9 @@ class TropicalForm(Result):
                 if len(b) == 0:
                     count += 1
                     continue
-                res = linprog(np.r_[np.zeros(n), -1.0], A_ub=A, b_ub=b, bounds=[(None, None)] * n + [(None, 1.0)],
-                              method="highs")
+                res = linprog(
+                    np.r_[np.zeros(n), -1.0], A_ub=A, b_ub=b, bounds=[(None, None)] * n + [(None, 1.0)], method="highs"
+                )
                 count += int(res.status == 0 and -res.fun > CELLS_LP_TOL)
         return count
 
@@ -518,8 +530,15 @@ def _bounds(net: PWLNet) -> tuple[int, int]:
 
 
 # ------------------------------------------------------------------------------------ the recursion
-def tropical(model, *, prune: bool = True, check_points: int = 256, seed: int = 0, in_shape: Sequence[int] | None = None,
-             budget: int = TROPICAL_BUDGET) -> TropicalForm:
+def tropical(
+    model,
+    *,
+    prune: bool = True,
+    check_points: int = 256,
+    seed: int = 0,
+    in_shape: Sequence[int] | None = None,
+    budget: int = TROPICAL_BUDGET,
+) -> TropicalForm:
     """Tropical form ``(F, G)`` with ``f = F − G`` of a piecewise-linear network, node by node (ZNL, spec §1.2).
 
     Args:
@@ -546,9 +565,12 @@ def tropical(model, *, prune: bool = True, check_points: int = 256, seed: int = 
     # the a-priori bound is loose in few variables (polygons have few edges) and close in many (a zonotope of
     # k <= n generators has 2^k vertices): refuse early accordingly
     if work > (HOPELESS if n <= 6 else 10) * budget:
-        raise InputError("budget", f"the tropical form may need up to {est:.3g} monomials (work bound {work:.3g} "
-                         f"= Σ m²(n+1) LP entries), far above the budget {budget:.3g}",
-                         f"pass budget={work} to try anyway, or use a smaller network")
+        raise InputError(
+            "budget",
+            f"the tropical form may need up to {est:.3g} monomials (work bound {work:.3g} "
+            f"= Σ m²(n+1) LP entries), far above the budget {budget:.3g}",
+            f"pass budget={work} to try anyway, or use a smaller network",
+        )
     certified = True
     spent = 0
 
@@ -558,17 +580,24 @@ def tropical(model, *, prune: bool = True, check_points: int = 256, seed: int = 
             return P
         spent += len(P) ** 2 * (n + 1)
         if spent > budget:
-            raise InputError("budget", f"the tropical form grew to {len(P)} monomials in {n} variables; pruning "
-                             f"work so far {spent:.3g} exceeds the budget {budget:.3g} (a priori bound: {est:.3g} "
-                             f"monomials)", f"pass budget={4 * spent} (or more) to continue, or use a smaller network")
+            raise InputError(
+                "budget",
+                f"the tropical form grew to {len(P)} monomials in {n} variables; pruning "
+                f"work so far {spent:.3g} exceeds the budget {budget:.3g} (a priori bound: {est:.3g} "
+                f"monomials)",
+                f"pass budget={4 * spent} (or more) to continue, or use a smaller network",
+            )
         Q, ok = P.pruned_exact()
         certified &= ok
         return Q
 
     def grow(P: TropicalPoly, Q: TropicalPoly) -> TropicalPoly:
         if not prune and len(P) * len(Q) > budget // (n + 1):
-            raise InputError("budget", f"an unpruned product of {len(P)} × {len(Q)} monomials exceeds the budget",
-                             "prune, or pass a larger budget=")
+            raise InputError(
+                "budget",
+                f"an unpruned product of {len(P)} × {len(Q)} monomials exceeds the budget",
+                "prune, or pass a larger budget=",
+            )
         return P * Q
 
     F: list[list[TropicalPoly]] = [[TropicalPoly.variable(j, n) for j in range(n)]]
@@ -616,12 +645,23 @@ def tropical(model, *, prune: bool = True, check_points: int = 256, seed: int = 
         F.append(fo)
         G.append(go)
     Fo, Go = F[net.output], G[net.output]
-    form = TropicalForm(status=Status.OK, F=Fo, G=Go, widths=list(net.widths), seed=seed, check_points=check_points,
-                        pruning_certified=certified, monomial_estimate=est)
+    form = TropicalForm(
+        status=Status.OK,
+        F=Fo,
+        G=Go,
+        widths=list(net.widths),
+        seed=seed,
+        check_points=check_points,
+        pruning_certified=certified,
+        monomial_estimate=est,
+    )
     form.monomials_F = [len(p) for p in Fo]
     form.monomials_G = [len(p) for p in Go]
-    hv = ([p.dominant_hull() for p in Fo], [p.dominant_hull() for p in Go]) if n <= 6 else ([None] * len(Fo),
-                                                                                           [None] * len(Go))
+    hv = (
+        ([p.dominant_hull() for p in Fo], [p.dominant_hull() for p in Go])
+        if n <= 6
+        else ([None] * len(Fo), [None] * len(Go))
+    )
     form.hull_vertices_F = [None if m is None else int(m.sum()) for m in hv[0]]
     form.hull_vertices_G = [None if m is None else int(m.sum()) for m in hv[1]]
     err, n_far = _spot_check(form, net, check_points, seed)
@@ -633,10 +673,15 @@ def tropical(model, *, prune: bool = True, check_points: int = 256, seed: int = 
         form.status = Status.UNCERTIFIED
     form.certificate = (
         f"F − G = f at {check_points} Gaussian points and {n_far} points on 8 lines between and beyond every "
-        f"breakpoint (max relative error {err:.2g}); " +
-        ("pruning certified exactly (witness points / Farkas certificates)" if prune and certified else
-         "pruning not certified for every monomial (counts may include dominated monomials)" if prune else
-         "no pruning"))
+        f"breakpoint (max relative error {err:.2g}); "
+        + (
+            "pruning certified exactly (witness points / Farkas certificates)"
+            if prune and certified
+            else "pruning not certified for every monomial (counts may include dominated monomials)"
+            if prune
+            else "no pruning"
+        )
+    )
     form.seconds = time.perf_counter() - t0
     return form
 
@@ -718,7 +763,12 @@ def _spot_check(form: TropicalForm, net: PWLNet, check_points: int, seed: int) -
             t = np.unique(np.r_[t[0], t[-1], rng.choice(t, 4 * check_points, replace=False)])
         if len(t):
             mids = (t[:-1] + t[1:]) / 2
-            ends = [t[0] - 1 - abs(t[0]), t[-1] + 1 + abs(t[-1]), t[0] - 2 * (1 + abs(t[0])), t[-1] + 2 * (1 + abs(t[-1]))]
+            ends = [
+                t[0] - 1 - abs(t[0]),
+                t[-1] + 1 + abs(t[-1]),
+                t[0] - 2 * (1 + abs(t[0])),
+                t[-1] + 2 * (1 + abs(t[-1])),
+            ]
             tt = np.r_[mids, ends]
         else:
             tt = np.array([-1.0, 0.0, 1.0])
@@ -733,7 +783,9 @@ def _spot_check(form: TropicalForm, net: PWLNet, check_points: int, seed: int) -
     return float(err.max()), n_far
 
 
-def boundary_ties(form: TropicalForm, points, *, output: int = 0, threshold: float = 0.0, rtol: float = 1e-7) -> np.ndarray:
+def boundary_ties(
+    form: TropicalForm, points, *, output: int = 0, threshold: float = 0.0, rtol: float = 1e-7
+) -> np.ndarray:
     """For each point on ``{F - G = threshold}``: does ``F ⊕ (threshold ⊙ G)`` attain its max twice (spec §1.5)?
 
     Monomials are kept tagged by origin (F or G) so that a shared exponent never hides a tie.
@@ -747,5 +799,11 @@ def boundary_ties(form: TropicalForm, points, *, output: int = 0, threshold: flo
 
 
 def summary(form: TropicalForm) -> dict[str, Any]:
-    return {"monomials_F": form.monomials_F, "monomials_G": form.monomials_G, "hull_vertices_F": form.hull_vertices_F,
-            "hull_vertices_G": form.hull_vertices_G, "max_abs_error": form.max_abs_error, "status": form.status.value}
+    return {
+        "monomials_F": form.monomials_F,
+        "monomials_G": form.monomials_G,
+        "hull_vertices_F": form.hull_vertices_F,
+        "hull_vertices_G": form.hull_vertices_G,
+        "max_abs_error": form.max_abs_error,
+        "status": form.status.value,
+    }
