@@ -12,7 +12,8 @@ import torch
 from torch import nn
 
 from tamelab.errors import InputError, NotApplicableError
-from tamelab.models import Affine, PWLNet, ReLU, lower, mlp, save
+from tamelab.models import Affine, Max, PWLNet, ReLU, lower, mlp, save
+from tamelab.models import from_layers as pwl_from_layers
 from tamelab.relu import (
     Box,
     H_net,
@@ -204,6 +205,55 @@ def test_plane_regions_equal_exact_rational_reference(seed):
     assert [tuple(p) for p in net.patterns(X).tolist()] == [x.pattern for x in r.regions_list]
     got = np.array([x.affine @ [*x.interior_point, 1.0] for x in r.regions_list])
     assert np.allclose(got, net.forward(X), rtol=1e-9, atol=1e-9)
+
+
+def _degenerate_program(seed):
+    """Integer weights in {-1, 0, 1} (half-integer biases): coincident, parallel and concurrent lines, dead units,
+    identical max candidates, residual sources and LeakyReLU — the cases the float filter cannot decide."""
+    rng = np.random.default_rng(seed)
+    kind = seed % 3
+    if kind == 0:
+        w = [2, int(rng.integers(2, 5)), int(rng.integers(2, 5)), 2]
+        return pwl_from_layers(
+            [
+                (rng.integers(-1, 2, (b, a)).astype(float), rng.integers(-1, 2, b).astype(float) * 0.5)
+                for a, b in zip(w[:-1], w[1:])
+            ]
+        )
+    if kind == 1:
+        A, b = rng.integers(-1, 2, (4, 2)).astype(float), rng.integers(-1, 2, 4).astype(float)
+        A[3], b[3] = A[1], b[1]  # an identical unit
+        groups = np.array([[0, 1], [1, 3], [2, 2], [3, 0]])
+        skip = rng.integers(-1, 2, (1, 2)).astype(float)
+        nodes = [
+            None,
+            Affine([0], [A], b),
+            ReLU(1),
+            Max(2, groups),
+            Affine([3, 0], [np.ones((1, 4)), skip], np.zeros(1)),
+        ]
+        return PWLNet((2,), nodes, [2, 4, 4, 4, 1], 4)
+    A, b = rng.integers(-2, 3, (3, 2)).astype(float), rng.integers(-1, 2, 3).astype(float)
+    B = rng.integers(-1, 2, (2, 3)).astype(float)
+    nodes = [
+        None,
+        Affine([0], [A], b),
+        ReLU(1, 0.5),
+        Affine([2, 0], [B, np.eye(2)], np.zeros(2)),
+        ReLU(3),
+        Affine([4], [np.ones((1, 2))], np.zeros(1)),
+    ]
+    return PWLNet((2,), nodes, [2, 3, 3, 2, 2, 1], 5)
+
+
+@pytest.mark.parametrize("seed", range(24))
+def test_degenerate_integer_programs_equal_exact_rational_reference(seed):
+    net = _degenerate_program(seed)
+    pl = Plane.box2d(-2.0, 2.0)
+    r = regions(net, pl)
+    want, area = _reference_regions(net, np.array([[1.0, 0, 0], [0, 1.0, 0]]), pl.polygon)
+    assert area == 16
+    assert sorted(x.pattern for x in r.regions_list) == want and r.status.value == "ok"
 
 
 # --------------------------------------------------------------------- brute force, ≥ 20 nets per domain
