@@ -124,9 +124,9 @@ def test_bad_config_one_line_exit_2_nothing_written(tmp_path, capsys, toml, matc
 
 @pytest.mark.parametrize("record_every,batch", [(1, 4), (3, 2), (1, 32)])
 def test_batched_norm_records_equal_per_step_recomputation(monkeypatch, record_every, batch):
-    import tamelab.train._loop as loop
+    import tamelab.train._recorders as recorders
 
-    monkeypatch.setattr(loop, "_NORM_BATCH", batch)
+    monkeypatch.setattr(recorders, "NORM_BATCH", batch)
     r = fit({**SMALL, "seed": 0, "dtype": "float64", "snapshot_every": 1, "record_every": record_every})
     h = r.history
     flat = lambda sd: torch.cat([v.flatten() for v in sd.values()])  # noqa: E731
@@ -165,7 +165,7 @@ def test_plain_mlp_fast_logits_match_the_module_and_leave_inputs_alone():
     from torch import nn
 
     from tamelab.models import linear_relu_forward, linear_relu_modules
-    from tamelab.train._loop import _plain_mlp_logits_t
+    from tamelab.train._recorders import plain_mlp_logits_t as _plain_mlp_logits_t
 
     torch.manual_seed(0)
     X = torch.randn(7, 4, dtype=torch.float64)
