@@ -303,55 +303,52 @@ class EvalRecorder(Recorder):
         ev = evaluate(ctx.model, data, ctx.loss, device=ctx.device, dtype=ctx.dtype)
         return ev.loss, ev.accuracy
 
-    def _fast(self, ctx) -> bool:
-        return ctx.loss.builtin and ctx.loss.name == "cross_entropy"
+    def _fast(self, ctx, T: torch.Tensor) -> bool:
+        return ctx.loss.builtin and ctx.loss.name == "cross_entropy" and not T.is_floating_point()
+
+    def _chunk(self, ctx, x: torch.Tensor, t: torch.Tensor, fast: bool) -> tuple[float, int | None]:
+        """Mean loss and number correct (``None`` without labels) on one chunk."""
+        out_t = plain_mlp_logits_t(ctx.model, x) if fast else None
+        if out_t is not None:
+            return mean_cross_entropy(out_t, t, class_dim=0)
+        out = ctx.model(x)
+        if fast:
+            return mean_cross_entropy(out, t)
+        return float(ctx.loss(out, t)), _n_correct(out, t)
 
     def _eval_tensor(self, ctx, X, T, split=None) -> list[tuple[float, float | None]]:
-        """Evaluate ``X`` (all at once or in chunks); with ``split=(n_train, (T_train, T_test))`` the
-        output is cut into the two splits."""
-        fast = self._fast(ctx)
-        if split is not None:  # both splits in one forward pass
+        """Evaluate ``X`` (all at once or in chunks); with ``split=(n_train, (T_train, T_test))`` one
+        forward pass over ``X`` is cut into the two splits."""
+        if split is not None:
             n_tr, Ts = split
+            fast = all(self._fast(ctx, Tk) for Tk in Ts)
             out_t = plain_mlp_logits_t(ctx.model, X) if fast else None
             out = ctx.model(X) if out_t is None else None
             res = []
             for sl, Tk in ((slice(0, n_tr), Ts[0]), (slice(n_tr, None), Ts[1])):
                 if len(Tk) == 0:
                     res.append((math.nan, None))
-                elif out_t is not None:
+                    continue
+                if out_t is not None:
                     lv, c = mean_cross_entropy(out_t[:, sl], Tk, class_dim=0)
-                    res.append((lv, c / len(Tk)))
+                elif fast:
+                    lv, c = mean_cross_entropy(out[sl], Tk)
                 else:
-                    res.append(self._loss_acc(ctx, out[sl], Tk, fast))
+                    lv, c = float(ctx.loss(out[sl], Tk)), _n_correct(out[sl], Tk)
+                res.append((lv, None if c is None else c / len(Tk)))
             return res
+        fast = self._fast(ctx, T)
         n = int(X.shape[0])
-        total, correct, acc_ok, single = 0.0, 0, True, None
+        if n <= self.batch_size:
+            lv, c = self._chunk(ctx, X, T, fast)
+            return [(lv, None if c is None else c / n)]
+        total, correct = 0.0, 0
         for lo in range(0, n, self.batch_size):
             x, t = X[lo: lo + self.batch_size], T[lo: lo + self.batch_size]
-            out_t = plain_mlp_logits_t(ctx.model, x) if fast else None
-            if out_t is not None:
-                lv, c = mean_cross_entropy(out_t, t, class_dim=0)
-                acc = c / len(t)
-            else:
-                lv, acc = self._loss_acc(ctx, ctx.model(x), t, fast)
-            if lo == 0 and n <= self.batch_size:
-                single = (lv, acc)
+            lv, c = self._chunk(ctx, x, t, fast)
             total += lv * len(t)
-            if acc is None:
-                acc_ok = False
-            else:
-                correct += round(acc * len(t))
-        if single is not None:
-            return [single]
-        return [(total / n, correct / n if acc_ok else None)]
-
-    @staticmethod
-    def _loss_acc(ctx, out, t, fast) -> tuple[float, float | None]:
-        if fast:
-            lv, c = mean_cross_entropy(out, t)
-            return lv, c / len(t)
-        c = _n_correct(out, t)
-        return float(ctx.loss(out, t)), (None if c is None else c / len(t))
+            correct = None if c is None or correct is None else correct + c
+        return [(total / n, None if correct is None else correct / n)]
 
     def __repr__(self) -> str:
         return f"EvalRecorder(every={self.every})"
