@@ -150,9 +150,8 @@ def fit(
         kw["n"] = cfg.n_samples
     train_ds = load_data(cfg.data, split="train", **kw)
     test_ds = load_data(cfg.data, split="test", **kw)
-    if train_ds.X.ndim != 2:
-        raise InputError("data", f"{cfg.data!r} has inputs of shape {train_ds.X.shape[1:]}; the built-in MLP "
-                         "takes flat vectors", "train your own model with tamelab.train.train(model, data)")
+    # the built-in MLP takes flat vectors: images (N×C×H×W) are flattened; a CNN is trained with train()
+    train_ds, test_ds = train_ds.flat(), test_ds.flat()
     classify = cfg.loss == "cross_entropy"
     if classify and train_ds.y is None:
         raise InputError("loss", f"cross_entropy needs integer labels y; {cfg.data!r} has real targets Y",
