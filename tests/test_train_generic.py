@@ -355,3 +355,36 @@ def test_mlflow_export(tmp_path, monkeypatch):
     assert np.allclose([m.value for m in sorted(hist, key=lambda m: m.step)], r.history["loss"], rtol=1e-6)
     assert c.get_run(run_id).info.status == "FINISHED"
     assert c.get_run(run_id).data.params["loss"] == "cross_entropy"
+
+
+def test_corrupt_or_foreign_checkpoints_are_one_line(tmp_path):
+    import json
+
+    from safetensors.torch import save_file
+
+    X, y = torch.randn(20, 3), torch.randint(0, 2, (20,))
+    ck = tmp_path / "ck"
+    ck.mkdir()
+    (ck / "state.safetensors").write_bytes(b"\x00garbage" * 10)
+    with pytest.raises(InputError, match="--resume.*not a readable checkpoint"):
+        train(nn.Linear(3, 2), (X, y), checkpoint_dir=ck, resume=True)
+    save_file({"a": torch.zeros(1)}, str(ck / "state.safetensors"))
+    with pytest.raises(InputError, match="not a tamelab checkpoint"):
+        train(nn.Linear(3, 2), (X, y), checkpoint_dir=ck, resume=True)
+    save_file({"a": torch.zeros(1)}, str(ck / "state.safetensors"), metadata={"tamelab_state": json.dumps({"format": 1})})
+    with pytest.raises(InputError, match="another version"):
+        train(nn.Linear(3, 2), (X, y), checkpoint_dir=ck, resume=True)
+    # a real checkpoint with a tensor missing
+    torch.manual_seed(0)
+    m = nn.Linear(3, 2)
+    train(m, (X, y), epochs=2, checkpoint_dir=ck, stop_after_epochs=1)
+    from safetensors import safe_open
+    from safetensors.torch import load_file
+
+    t = load_file(str(ck / "state.safetensors"))
+    with safe_open(str(ck / "state.safetensors"), framework="pt") as fh:
+        meta = fh.metadata()
+    t.pop(next(k for k in t if k.startswith("opt/")))
+    save_file(t, str(ck / "state.safetensors"), metadata=meta)
+    with pytest.raises(InputError, match="incomplete or corrupt"):
+        train(m, (X, y), epochs=2, checkpoint_dir=ck, resume=True)

@@ -100,7 +100,8 @@ def _read(files: tuple[Path, ...], size: tuple[int, int] | None, mode: str, max_
                     im = im.resize((W, H), Image.Resampling.BILINEAR)
                 a = np.asarray(im, dtype=np.float64) / 255.0
         except (OSError, ValueError, Image.DecompressionBombError) as e:
-            raise InputError(field, f"{f} cannot be decoded ({type(e).__name__}: {e})", "remove or replace the file") from None
+            raise InputError(field, f"{f} cannot be decoded ({type(e).__name__}: {e})",
+                             "remove or replace the file") from None
         X[i] = a[None] if a.ndim == 2 else a.transpose(2, 0, 1)
     X.setflags(write=False)
     return X

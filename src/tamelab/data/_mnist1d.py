@@ -78,7 +78,8 @@ def mnist1d(split: str = "train", *, n: int = 5000, seed: SeedLike = 42, test_fr
                          "e.g. 5000 or 70000")
     if n > max_samples:
         raise InputError("n_samples", f"mnist1d with {n:,} samples would take ~{n * 3e-4 / 60:.0f} min to generate "
-                         f"and {n * 40 * 8 / 2**20:.0f} MiB (limit {max_samples:,})", "use fewer samples or raise max_samples")
+                         f"and {n * 40 * 8 / 2**20:.0f} MiB (limit {max_samples:,})",
+                         "use fewer samples or raise max_samples")
     if not 0 < test_fraction < 1:
         raise InputError("test_fraction", f"must be in (0, 1), got {test_fraction}")
     s = resolve_seed(seed)

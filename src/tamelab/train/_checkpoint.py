@@ -105,7 +105,8 @@ def load_checkpoint(ckpt: Path, signature: dict[str, Any], *, field: str = "--re
                          f"{state.get('format') if isinstance(state, dict) else '?'}, need {CHECKPOINT_FORMAT})",
                          "drop --resume to start afresh")
     if state.get("signature") != signature:
-        raise InputError(field, f"the checkpoint was written with a different config ({_first_difference(state.get('signature'), signature)})",
+        diff = _first_difference(state.get("signature"), signature)
+        raise InputError(field, f"the checkpoint was written with a different config ({diff})",
                          "use the same config, or drop --resume")
     return tensors, state
 

@@ -109,7 +109,8 @@ def _check_memory(cfg: TrainConfig, widths: Sequence[int], n: int) -> None:
                           batch_size=cfg.batch_size, n_samples=n, snapshot_every=cfg.snapshot_every,
                           steps_per_epoch=max(1, math.ceil(max(n, 1) / cfg.batch_size)))
     if est["total"] > cfg.max_memory_gb * 2**30:
-        raise InputError("config field 'widths'", f"{widths} has {est['n_params']:.3g} parameters; the run would need about "
+        raise InputError("config field 'widths'", f"{widths} has {est['n_params']:.3g} parameters; the run would "
+                         "need about "
                          f"{est['total'] / 2**30:.3g} GiB (limit max_memory_gb = {cfg.max_memory_gb:g})",
                          "use narrower layers, or raise max_memory_gb in the config")
 
@@ -162,7 +163,8 @@ def fit(
         k_out = max(k_out, int(test_ds.y.max()) + 1)
     widths = list(cfg.widths) if cfg.widths else [train_ds.d, 64, 64, 64, k_out]
     if widths[0] != train_ds.d:
-        raise InputError("config field 'widths'", f"first width {widths[0]} != input dimension {train_ds.d} of {cfg.data!r}",
+        raise InputError("config field 'widths'",
+                         f"first width {widths[0]} != input dimension {train_ds.d} of {cfg.data!r}",
                          f"use widths starting with {train_ds.d}")
     if widths[-1] != k_out:
         raise InputError("config field 'widths'", f"last width {widths[-1]} != {k_out} outputs needed by {cfg.data!r}",

@@ -539,7 +539,14 @@ def train(
     if resume and ckpt is not None:
         loaded = load_checkpoint(ckpt, signature)
         if loaded is not None:
-            start_epoch, resumed = _restore(loaded, ctx, opt, recs, snapshots, snapshot_steps)
+            try:
+                start_epoch, resumed = _restore(loaded, ctx, opt, recs, snapshots, snapshot_steps)
+            except (KeyError, IndexError, TypeError, ValueError, RuntimeError) as e:
+                if isinstance(e, InputError):
+                    raise
+                raise InputError("--resume", f"the checkpoint in {ckpt} is incomplete or corrupt "
+                                 f"({type(e).__name__}: {str(e).splitlines()[0][:120] if str(e) else ''})",
+                                 "drop --resume to start afresh") from None
 
     for r in recs:
         r.start(ctx)
