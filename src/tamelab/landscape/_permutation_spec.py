@@ -145,15 +145,16 @@ def _state(model: nn.Module) -> dict[str, torch.Tensor]:
 def permute(model: nn.Module, perms: Mapping[str, Any], spec: PermutationSpec) -> nn.Module:
     """A copy of ``model`` with its parameters and buffers permuted by ``perms`` (the function is unchanged
     when ``spec`` is right)."""
-    m = copy.deepcopy(model)
-    st = _state(m)
+    st = _state(model)
     spec.validate(st)
     new = apply_permutations(st, spec, perms)
-    live = {**dict(m.named_parameters()), **dict(m.named_buffers())}
-    with torch.no_grad():
-        for k in spec.axes:
-            live[k].copy_(new[k])
-    return m
+    # deepcopy the module structure only: every parameter/buffer is pre-placed in the memo by its new value
+    memo: dict[int, Any] = {}
+    for k, p in model.named_parameters():
+        memo[id(p)] = nn.Parameter(new[k].clone() if k in spec.axes else p.detach().clone(), requires_grad=p.requires_grad)
+    for k, b in model.named_buffers():
+        memo[id(b)] = new[k].clone() if k in spec.axes else b.clone()
+    return copy.deepcopy(model, memo)
 
 
 def identity_permutations(spec: PermutationSpec) -> dict[str, np.ndarray]:
@@ -165,13 +166,39 @@ def random_permutations(spec: PermutationSpec, seed: int = 0) -> dict[str, np.nd
     return {p: rng.permutation(n) for p, n in spec.perms.items()}
 
 
+class eval_mode:
+    """Context: ``model`` (and every submodule) in eval mode, the previous training flags restored."""
+
+    def __init__(self, model: nn.Module) -> None:
+        self.model = model
+        self.flags: list[tuple[nn.Module, bool]] = []
+
+    def __enter__(self) -> nn.Module:
+        self.flags = [(m, m.training) for m in self.model.modules()]
+        self.model.eval()
+        return self.model
+
+    def __exit__(self, *a) -> bool:
+        for m, f in self.flags:
+            m.training = f
+        return False
+
+
+def eval_output(model: nn.Module, x: Any, state: Mapping[str, torch.Tensor] | None = None) -> torch.Tensor:
+    """``model(x)`` in eval mode without gradients (with ``state`` swapped in by ``functional_call``)."""
+    from torch.func import functional_call
+
+    with eval_mode(model), torch.no_grad():
+        out = model(x) if state is None else functional_call(model, dict(state), (x,))
+    return _first_tensor(out)
+
+
 def check_spec(model: nn.Module, spec: PermutationSpec, x: Any, *, seed: int = 0) -> float:
     """Max relative output change ``max|f_{π(θ)}(x) − f_θ(x)| / (1 + max|f_θ(x)|)`` under a random ``π``."""
-    m = copy.deepcopy(model).eval()
-    p = permute(m, random_permutations(spec, seed), spec)
-    with torch.no_grad():
-        a, b = m(x), p.eval()(x)
-    a, b = _first_tensor(a), _first_tensor(b)
+    st = _state(model)
+    spec.validate(st)
+    a = eval_output(model, x)
+    b = eval_output(model, x, apply_permutations(st, spec, random_permutations(spec, seed)))
     return float((a - b).abs().max() / (1 + a.abs().max()))
 
 
@@ -291,10 +318,7 @@ class _Deriver:
 
 
 def _meta_shape(node) -> tuple[int, ...] | None:
-    tm = node.meta.get("tensor_meta") if hasattr(node, "meta") else None
-    if tm is None or not hasattr(tm, "shape"):
-        return None
-    return tuple(tm.shape)
+    return node.meta.get("tl_shape") if hasattr(node, "meta") else None
 
 
 def _pos(axis: int, rank: int) -> int:
@@ -310,23 +334,29 @@ def derive_spec(model: nn.Module, example_input: Any, *, check: bool = True, see
     :class:`~tamelab.errors.NotApplicableError` is raised (an operation was misread: pass ``spec=``).
     """
     import torch.fx
-    from torch.fx.passes.shape_prop import ShapeProp
 
-    model = copy.deepcopy(model).eval()
     try:
-        gm = torch.fx.symbolic_trace(model)
+        graph = torch.fx.Tracer().trace(model)  # the graph only: no GraphModule code generation
     except Exception as e:  # noqa: BLE001 - fx raises many types for untraceable Python
         raise NotApplicableError("model", f"cannot be traced by torch.fx ({type(e).__name__}: {str(e)[:120]})",
                                  "pass spec= explicitly") from None
+
+    class _Shapes(torch.fx.Interpreter):
+        def run_node(self, n):
+            r = super().run_node(n)
+            if isinstance(r, torch.Tensor):
+                n.meta["tl_shape"] = tuple(r.shape)
+            return r
+
     try:
-        with torch.no_grad():
-            ShapeProp(gm).propagate(example_input)
+        with torch.no_grad(), eval_mode(model):  # eval: BatchNorm statistics must not move
+            _Shapes(model, graph=graph).run(example_input)
     except Exception as e:  # noqa: BLE001
         raise InputError("example_input", f"the model does not run on it ({type(e).__name__}: {str(e)[:120]})",
                          "pass example_input= (or data=) of the model's input shape") from None
     D = _Deriver(model)
     info: dict[Any, Any] = {}
-    mods = dict(gm.named_modules())
+    mods = dict(model.named_modules())
     params = dict(model.named_parameters())
     buffers = dict(model.named_buffers())
 
@@ -386,7 +416,7 @@ def derive_spec(model: nn.Module, example_input: Any, *, check: bool = True, see
         inner = c.inner * math.prod(in_shape[pos + 1 : e + 1])
         return _Chan(c.g, s - len(out_shape), inner)
 
-    for node in gm.graph.nodes:
+    for node in graph.nodes:
         op, tgt = node.op, node.target
         args = node.args
         if op == "placeholder":
