@@ -425,3 +425,17 @@ def test_bound_cli(tmp_path, capsys):
     assert main(["bound", mp_, "--prior", "init", "--out", str(tmp_path / "c")]) == 2
     assert main(["bound", mp_, "--delta", "0", "--out", str(tmp_path / "d")]) == 2
     assert main(["bound", mp_, "--prior", "init", "--init-seed", "0", "--mc-samples", "20", "--epochs", "1", "--json", "--out", str(tmp_path / "e")]) == 0
+
+
+def test_thesis_chapter6_claims_are_not_reproduced_with_the_kl_term_reported():
+    from tamelab.claims import ClaimContext, get_claim
+
+    for cid in ("thesis-ch6-pac-bayes-bound", "thesis-ch6-weight-space-paths"):
+        c = get_claim(cid)
+        assert c.source.startswith("arXiv:2104.14033 ch. 6") and c.expected_from == "paper"
+    r = get_claim("thesis-ch6-pac-bayes-bound").run(ClaimContext(seed=0, quick=True))
+    assert r["verdict"] == "not reproduced" and "not retrievable" in r["note"]
+    assert r["measured"]["kl"] >= 0 and r["measured"]["kl_share_of_complexity"] < 0.05 and "hold-out" in r["note"]
+    for cid in ("pac-bayes-nonvacuous-digits", "pac-bayes-bound-ordering"):
+        c = get_claim(cid)
+        assert c.source and c.expected_from in ("paper", "theory")

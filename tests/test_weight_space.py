@@ -373,3 +373,31 @@ def test_fit_curve_with_batchnorm_interpolates_buffers_and_takes_any_data():
         assert r.losses_curve[0] == pytest.approx(float(nn.functional.cross_entropy(a(X.double()), y)), rel=1e-12)
     with pytest.raises(InputError, match="steps"):
         fit_curve(a, b, (X.double(), y), steps=-1)
+
+
+# --------------------------------------------------------------------------------------------------
+# the width-sweep claim must fail for a wrong alignment
+# --------------------------------------------------------------------------------------------------
+def test_rebasin_width_claim_holds_and_fails_for_identity_or_random_alignment(monkeypatch):
+    import functools
+
+    from tamelab.claims import ClaimContext, get_claim
+    from tamelab.claims.catalog import ainsworth2023rebasin as cat
+    from tamelab.landscape import mlp_spec
+
+    monkeypatch.setattr(cat, "_twin", functools.lru_cache(maxsize=None)(cat._twin))  # train each twin once
+    c = get_claim("rebasin-aligned-barrier-lower")
+    assert c.source and c.expected_from == "paper"
+    ok = c.run(ClaimContext(seed=0, quick=True))
+    assert ok["verdict"] == "holds", ok["measured"]
+    monkeypatch.setattr(cat, "_align", lambda a, b, X: b)  # identity: no alignment at all
+    ident = c.run(ClaimContext(seed=0, quick=True))
+    assert ident["verdict"] == "fails" and ident["measured"]["checks"]["aligned < raw at every width"] is False
+
+    def random_alignment(a, b, X):
+        sp = mlp_spec(b)
+        return permute(b, random_permutations(sp, 7), sp)
+
+    monkeypatch.setattr(cat, "_align", random_alignment)
+    rnd = c.run(ClaimContext(seed=0, quick=True))
+    assert rnd["verdict"] == "fails" and rnd["measured"]["checks"]["aligned(widest) <= 0.25 raw(widest)"] is False
