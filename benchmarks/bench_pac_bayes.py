@@ -8,7 +8,7 @@ default thread count unless ``--threads`` is given.
 
 ``--old-src DIR`` adds the implementation in another source tree (e.g. a checkout of the commit before
 the fast mode, ``git worktree add /tmp/old <commit>``; ``DIR`` is its ``src``) with its defaults,
-timed the same way in the same run: the before/after ratio of issue 14.
+timed the same way in the same run: the before/after ratio.
 
 Floor (digits MLP, bound half n = 719, p = 4,810 parameters): fast mode needs 40 prior epochs
 (480 Adam steps on 64 samples), 4 × 3 posterior epochs (72 steps on 128 samples), 4 × 64 pilot and

@@ -13,7 +13,7 @@ applying the permutations to a copy. Reported for both aligned twins, with the s
 (``tamelab.landscape.barrier``, 25 points + refinement, BatchNorm statistics interpolated): the
 loss barrier on the training data, the matching objective ``Σ⟨θ_A, π(θ_B)⟩`` and the function
 change ``max|f_{π(B)} − f_B|`` on 64 training images (a permutation must not change it).
-Goal (issue 12): ≥ 5× faster with an equal or lower barrier.
+Goal: ≥ 5× faster with an equal or lower barrier.
 
 Floor: one sweep of coordinate descent is one ``n×n`` assignment per permutation plus products over
 every parameter once per permutation axis (two conv permutations here): a few milliseconds at

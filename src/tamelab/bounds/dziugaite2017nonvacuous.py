@@ -30,8 +30,8 @@ With :math:`N` posterior draws the Monte-Carlo error :math:`\hat e_N` is bounded
   sample that is not part of the certificate; one fresh estimate of the chosen posterior then spends
   the whole :math:`\delta'`.
 * ``mode="full"``: the Monte-Carlo term is estimated for all candidates and the best certified value
-  kept, so :math:`\delta'` is split: :math:`\delta'/|grid|` each (issue: before, the unsplit
-  :math:`\delta'` overstated the confidence :math:`1-\delta-|grid|\,\delta'` as :math:`1-\delta-\delta'`).
+  kept, so :math:`\delta'` is split: :math:`\delta'/|grid|` each (charging the full :math:`\delta'` to
+  every estimate would state :math:`1-\delta-\delta'` for what is only :math:`1-\delta-|grid|\,\delta'`).
 
 Every failure probability is recorded where it is used (:class:`~tamelab.bounds.ConfidenceLedger`);
 the stated confidence is ``1 − (what was spent)`` and a certificate that spends more than

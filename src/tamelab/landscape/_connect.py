@@ -5,7 +5,7 @@ and test data, and on a Bézier curve — for any architecture a permutation spe
   buffers (BatchNorm running statistics interpolate with the weights). ``bn="reset"`` instead
   recomputes every BatchNorm's running statistics at each :math:`t` on the training data (the
   "reset BN statistics" of Git Re-Basin's ResNet experiments, arXiv:2209.04836 §5, App. A.3).
-* Barriers (spec geometry.md §6): the mean-endpoint barrier :math:`\max_tL(\theta(t))-\tfrac12(L_A+L_B)`,
+* Barriers: the mean-endpoint barrier :math:`\max_tL(\theta(t))-\tfrac12(L_A+L_B)`,
   the linear one :math:`\max_t[L(\theta(t))-((1-t)L_A+tL_B)]` and, for classifiers, the accuracy
   barrier :math:`\tfrac12(a_A+a_B)-\min_ta(\theta(t))`. The grid maximum is refined by golden-section
   search between its neighbours.

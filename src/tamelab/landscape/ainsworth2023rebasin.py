@@ -181,27 +181,26 @@ class _Matcher:
         return float(sum((self.A[k] * Bp[k]).sum() for k in self.A))
 
     def cost(self, p: str, perms: Mapping[str, np.ndarray], Bp: Mapping[str, torch.Tensor]) -> torch.Tensor:
+        """``S[i, j] = Σ ⟨A's unit i, B's original unit j⟩`` with every other permutation applied. Undoing
+        ``P_k`` on its axes is a column reordering of the product with the fully permuted B."""
         n = self.spec.perms[p]
-        inv = torch.as_tensor(np.argsort(perms[p]), dtype=torch.long, device=next(iter(self.B.values())).device)
         S = None
         for w, a, inner in self.p2a[p]:
-            Bt = _index_axis(Bp[w], a, inv, inner)  # undo P_k on this axis only
-            c = self.Amat[(w, a)] @ self._mat(Bt, a, n).T
+            c = self.Amat[(w, a)] @ self._mat(Bp[w], a, n).T
             S = c if S is None else S + c
-        return S
+        inv = torch.as_tensor(np.argsort(perms[p]), dtype=torch.long, device=S.device)
+        return S[:, inv]
 
     def touched_objective(self, p: str, Bp: Mapping[str, torch.Tensor]) -> float:
         return float(sum((self.A[w] * Bp[w]).sum() for w in {t[0] for t in self.p2a[p]}))
 
-    def reapply(self, p: str, perms: Mapping[str, np.ndarray], Bp: dict) -> dict:
+    def reapply(self, p: str, old: np.ndarray, new: np.ndarray, Bp: dict) -> dict:
+        """``Bp`` with ``P_k`` changed from ``old`` to ``new`` on its axes: new unit ``i`` is original unit
+        ``new[i]``, which sits at position ``old⁻¹[new[i]]`` of ``Bp``."""
         out = dict(Bp)
-        for w in {t[0] for t in self.p2a[p]}:
-            t = self.B[w]
-            for i, ax in enumerate(self.spec.axes[w]):
-                if ax is not None:
-                    idx = torch.as_tensor(np.asarray(perms[ax.perm]), dtype=torch.long, device=t.device)
-                    t = _index_axis(t, i, idx, ax.inner)
-            out[w] = t
+        idx = torch.as_tensor(np.argsort(old)[new], dtype=torch.long, device=next(iter(Bp.values())).device)
+        for w, a, inner in self.p2a[p]:
+            out[w] = _index_axis(out[w], a, idx, inner)
         return out
 
     def descend(self, perms: dict[str, np.ndarray], rng: np.random.Generator, max_sweeps: int
@@ -220,15 +219,14 @@ class _Matcher:
                     continue
                 rows = np.arange(len(col))
                 if p in self.self_coupled:
-                    trial = dict(perms, **{p: col})
-                    Bn = self.reapply(p, trial, Bp)
+                    Bn = self.reapply(p, cur, col, Bp)
                     gain = self.touched_objective(p, Bn) - self.touched_objective(p, Bp)
                 else:
                     gain = float(S[rows, col].sum() - S[rows, cur].sum())
                     Bn = None
                 if gain > MATCH_RTOL * self.scale:
+                    Bp = Bn if Bn is not None else self.reapply(p, cur, col, Bp)
                     perms[p] = col
-                    Bp = Bn if Bn is not None else self.reapply(p, perms, Bp)
                     changed = True
             if not changed:
                 converged = True
