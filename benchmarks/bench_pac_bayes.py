@@ -46,7 +46,7 @@ if args["case"] == "cnn":
         def forward(self, x):
             x = x.reshape(-1, 1, 8, 8)
             return self.fc(nn.functional.max_pool2d(torch.relu(self.bn(self.c(x))), 2).flatten(1))
-    torch.manual_seed(0); init = CNN(); model = CNN(); model.load_state_dict(init.state_dict())
+    torch.manual_seed(0); init = CNN(); model = CNN()  # prior='data' uses only MODEL's architecture
     train = (torch.as_tensor(r.train.X, dtype=torch.float32), torch.as_tensor(r.train.y))
     test = (torch.as_tensor(r.test.X, dtype=torch.float32), torch.as_tensor(r.test.y))
 kw = {} if args["which"] == "old" else {"mode": args["which"]}
@@ -61,7 +61,9 @@ print(json.dumps({"seconds": dt, "bound": c.bound, "kl": c.kl, "test_error": c.t
 def run(which: str, case: str, threads: int | None, src: str) -> dict:
     env = dict(os.environ, PYTHONPATH=src)
     out = subprocess.run([sys.executable, "-c", CHILD, json.dumps({"which": which, "case": case, "threads": threads})],
-                         env=env, capture_output=True, text=True, check=True)
+                         env=env, capture_output=True, text=True)
+    if out.returncode != 0:
+        raise SystemExit(f"{which}/{case} failed:\n{out.stderr[-2000:]}")
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 

@@ -24,8 +24,10 @@ from ..errors import InputError, NotApplicableError
 
 __all__ = ["StochasticNet", "reinitialised", "zero_one_errors", "classifier_kind", "fork_seeded"]
 
-#: elements (not bytes) a batched Monte-Carlo evaluation may hold at once, by default (2^26 ≈ 67 M).
-MC_CHUNK_ELEMENTS = 2**26
+#: elements (not bytes) a batched Monte-Carlo evaluation may hold at once, by default (2^24 ≈ 17 M): on a CPU
+#: smaller chunks stay closer to the caches (a BatchNorm CNN on digits: 1.3 s per 100 draws at 2^24, 2.5 s at
+#: 2^26, 1.7 s at 2^22).
+MC_CHUNK_ELEMENTS = 2**24
 
 
 def fork_seeded(seed: int, device: torch.device):

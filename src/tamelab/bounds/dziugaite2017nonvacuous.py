@@ -95,7 +95,8 @@ class PacBayesResult(Result):
         confidence: ``1 −`` the failure probabilities actually spent (``ledger``).
         prior, prior_start, prior_digest: the prior's kind, the data-independent weights it started from
             and a SHA-256 of its mean and constants (equal digests = bitwise equal priors).
-        mode: ``fast`` or ``full``; ``ledger``: every failure probability spent.
+        mode: ``fast`` or ``full``; ``ledger``: every failure probability spent; ``work``: the estimated
+            sample-forward passes of each stage (checked against ``max_work`` before starting).
         note: plain-language reading (e.g. a negligible KL makes it in effect a hold-out bound).
     """
 
@@ -122,6 +123,7 @@ class PacBayesResult(Result):
     device: str = "cpu"
     dtype: str = "float32"
     ledger: list[dict] = dataclasses.field(default_factory=list)
+    work: dict[str, float] = dataclasses.field(default_factory=dict)
     note: str = ""
     components: dict[str, Any] = dataclasses.field(default_factory=dict)
     history: dict[str, list] = dataclasses.field(default_factory=dict)
@@ -479,7 +481,7 @@ def pac_bayes_certificate(
             "kl_term": (kl_val + log_terms[jb]) / n, "log_term": log_terms[jb], "grid_penalty": math.log(grid),
             "kl_share": kl_share, "mc_error": e_mc, "mc_error_upper": e_bar,
             "posterior_sigma_mean": float(torch.exp(rho).mean()), "distance_to_prior": float((mu - mu0).norm()),
-            "params": p, "work_estimate": work, "mc_vectorised": bool(snet.vectorised),
+            "params": p, "mc_vectorised": bool(snet.vectorised),
         }
         note = ""
         if kl_share < HOLDOUT_KL_SHARE:
@@ -496,5 +498,5 @@ def pac_bayes_certificate(
         mean_net_train_error=mean_train, kl=kl_val, n=n, delta=delta, delta_mc=delta_mc, confidence=ledger.confidence,
         mc_samples=budget["mc_samples"], prior=prior, prior_start=start, prior_digest=digest, prior_sigma=sp,
         mode=mode, loss=lossf.name, device=str(dev), dtype=str(dt).removeprefix("torch."), ledger=ledger.to_list(),
-        note=note, components=comps, history=hist,
+        work=work, note=note, components=comps, history=hist,
     )

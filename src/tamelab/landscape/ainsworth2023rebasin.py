@@ -261,7 +261,8 @@ class _Matcher:
 def weight_matching(model_a: nn.Module, model_b: nn.Module, *, spec: PermutationSpec | Mapping | None = None,
                     data: Any = None, example_input: Any = None, X: torch.Tensor | None = None, max_sweeps: int = 100,
                     seed: int | None = 0, restarts: int = 1, exhaustive: bool = False, max_enumeration: int = 200_000,
-                    include_buffers: bool = False, device: str | torch.device | None = None) -> AlignResult:
+                    include_buffers: bool = False, device: str | torch.device | None = None,
+                    check_samples: int = 32) -> AlignResult:
     r"""Permute ``model_b``'s hidden units (a permutation spec) to match ``model_a`` by weight matching.
 
     Args:
@@ -275,6 +276,7 @@ def weight_matching(model_a: nn.Module, model_b: nn.Module, *, spec: Permutation
         exhaustive: enumerate all permutations but one (tiny networks; refused past ``max_enumeration``).
         include_buffers: also match BatchNorm running statistics (they are always permuted).
         device: where the products run (default: model A's device).
+        check_samples: how many of the data's first inputs the function certificate evaluates.
     """
     t0 = time.perf_counter()
     if isinstance(restarts, bool) or not isinstance(restarts, int) or restarts < 1:
@@ -293,7 +295,10 @@ def weight_matching(model_a: nn.Module, model_b: nn.Module, *, spec: Permutation
         from ..inputs import as_data
 
         p = next(model_b.parameters())
+        if isinstance(check_samples, bool) or not isinstance(check_samples, int) or check_samples < 1:
+            raise InputError("check_samples", f"must be an integer >= 1, got {check_samples}")
         xin = (as_data(data).first_batch(p.device, p.dtype)[0] if not isinstance(data, torch.Tensor) else data)
+        xin = xin[:check_samples]
     # with data, the derived spec is certified below on the permutation actually found (the function check)
     sp = resolve_spec(model_a, spec, data=None, example_input=example_input if example_input is not None else
                       (xin[:2] if xin is not None else None), check=xin is None)
