@@ -100,7 +100,8 @@ def main() -> None:
     x = X[:64]
     print(f"digits train n={len(y)}; timings best of {a.repeat}, one thread; barrier on the training data")
     print(f"{'head':8s}{'w':>4s}{'ours s':>9s}{'rebasin s':>11s}{'speed-up':>10s}  "
-          f"{'barrier raw':>12s}{'ours':>9s}{'rebasin':>9s}  {'objective ours':>15s}{'rebasin':>10s}  f-change ours / rebasin")
+          f"{'barrier raw':>12s}{'ours':>9s}{'rebasin':>9s}  {'objective ours':>15s}{'rebasin':>10s}  "
+          "f-change ours / rebasin")
     sizes, t_ours, t_theirs = [], [], []
     with one_thread():
         for head in ("gap", "flatten"):
@@ -120,7 +121,8 @@ def main() -> None:
                 with torch.no_grad():
                     fo = float((mo(x) - B(x)).abs().max())
                     ft = float((mt(x) - B(x)).abs().max())
-                print(f"{head:8s}{w:4d}{best_o:9.3f}{best_t:11.3f}{best_t / best_o:9.1f}x  {raw:12.4f}{bo:9.4f}{bt:9.4f}  "
+                print(f"{head:8s}{w:4d}{best_o:9.3f}{best_t:11.3f}{best_t / best_o:9.1f}x  "
+                      f"{raw:12.4f}{bo:9.4f}{bt:9.4f}  "
                       f"{obj(mo):15.3f}{obj(mt):10.3f}  {fo:.1e} / {ft:.1e}")
                 sizes.append(sum(p.numel() for p in A.parameters()))
                 t_ours.append(best_o)

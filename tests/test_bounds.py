@@ -350,13 +350,16 @@ def test_kl_upper_is_exact_in_float64_and_immune_to_float32_cancellation():
     mu = mu0 + 1e-4 * torch.randn(5000, generator=g)
     rho = torch.full((5000,), math.log(0.003)) + 1e-4 * torch.randn(5000, generator=g)
     lam = 0.003**2
-    mpk = mp.fsum(mp.mpf(0.5) * ((mp.e ** (2 * mp.mpf(float(r)))) / lam + (mp.mpf(float(a)) - mp.mpf(float(b))) ** 2 / lam
-                                 - 1 + mp.log(lam) - 2 * mp.mpf(float(r))) for a, b, r in zip(mu[:400], mu0[:400], rho[:400]))
+    def term(a, b, r):
+        a, b, r = mp.mpf(float(a)), mp.mpf(float(b)), mp.mpf(float(r))
+        return mp.mpf(0.5) * (mp.e ** (2 * r) / lam + (a - b) ** 2 / lam - 1 + mp.log(lam) - 2 * r)
+
+    mpk = mp.fsum(term(a, b, r) for a, b, r in zip(mu[:400], mu0[:400], rho[:400]))
     got = gaussian_kl_upper(mu[:400], rho[:400], mu0[:400], lam)
     assert got >= float(mpk) and got == pytest.approx(float(mpk), rel=1e-9)
     big = gaussian_kl_upper(mu, rho, mu0, lam)
-    assert big == pytest.approx(gaussian_kl(mu.double().numpy(), torch.exp(2 * rho.double()).numpy(), mu0.double().numpy(),
-                                            lam), rel=1e-6)
+    ref = gaussian_kl(mu.double().numpy(), torch.exp(2 * rho.double()).numpy(), mu0.double().numpy(), lam)
+    assert big == pytest.approx(ref, rel=1e-6)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -372,9 +375,10 @@ def test_certificate_validation_and_resource_guards():
         pac_bayes_certificate(m, (X, y), mc_samples=1e9)
     with pytest.raises(InputError, match="epochs: must be >= 0, got -5"):
         pac_bayes_certificate(m, (X, y), epochs=-5)
-    for kw, field in ((dict(mc_samples=2.5), "mc_samples"), (dict(mc_samples=0), "mc_samples"), (dict(lr=float("inf")), "lr"),
-                      (dict(prior_epochs=-1), "prior_epochs"), (dict(batch_size=0), "batch_size"),
-                      (dict(mode="slow"), "mode"), (dict(prior="uniform"), "prior"), (dict(delta=0.5, delta_mc=0.5), "delta")):
+    for kw, field in ((dict(mc_samples=2.5), "mc_samples"), (dict(mc_samples=0), "mc_samples"),
+                      (dict(lr=float("inf")), "lr"), (dict(prior_epochs=-1), "prior_epochs"),
+                      (dict(batch_size=0), "batch_size"), (dict(mode="slow"), "mode"), (dict(prior="uniform"), "prior"),
+                      (dict(delta=0.5, delta_mc=0.5), "delta")):
         with pytest.raises(InputError, match=field):
             pac_bayes_certificate(m, (X, y), **kw)
     w = estimate_work(n_prior=48, n_bound=48, n_test=0, epochs=2, prior_epochs=3, mc_samples=10, pilot_samples=4,

@@ -141,7 +141,8 @@ def test_unsupported_operations_are_refused_by_name(bad, name):
     class Att(nn.Module):
         def __init__(self):
             super().__init__()
-            self.emb, self.att, self.out = nn.Linear(4, 8), nn.MultiheadAttention(8, 2, batch_first=True), nn.Linear(8, 2)
+            self.emb, self.out = nn.Linear(4, 8), nn.Linear(8, 2)
+            self.att = nn.MultiheadAttention(8, 2, batch_first=True)
 
         def forward(self, x):
             h = self.emb(x)
@@ -183,7 +184,8 @@ def test_explicit_spec_and_a_wrong_spec_is_caught_by_the_function_certificate():
     wrong["axes"]["2.weight"] = ["H2", None]  # forgets that layer 2 reads H1's units
     r = weight_matching(m, b, spec=wrong, X=x)
     assert r.status == "uncertified" and r.max_function_change > 1e-3
-    assert check_spec(m, PermutationSpec.from_dict(wrong), x) > 1e-3 and check_spec(m, PermutationSpec.from_dict(good), x) < 1e-6
+    assert check_spec(m, PermutationSpec.from_dict(wrong), x) > 1e-3
+    assert check_spec(m, PermutationSpec.from_dict(good), x) < 1e-6
     with pytest.raises(InputError, match="unknown permutation"):
         PermutationSpec.from_dict({"perms": {"H1": 8}, "axes": {"0.weight": ["H9", None]}})
     with pytest.raises(InputError, match="has size 7, permutation .H2. needs 8"):
@@ -218,9 +220,11 @@ def _naive_objective_cnn(a: CNNBN, b: CNNBN, p1, p2) -> float:
     """Independent reference: permute B's conv channels by hand, then sum the parameter dot products."""
     sb = {k: v.detach().clone() for k, v in b.named_parameters()}
     sb["c1.weight"] = sb["c1.weight"][list(p1)]
-    sb["c1.bias"], sb["b1.weight"], sb["b1.bias"] = sb["c1.bias"][list(p1)], sb["b1.weight"][list(p1)], sb["b1.bias"][list(p1)]
+    for k in ("c1.bias", "b1.weight", "b1.bias"):
+        sb[k] = sb[k][list(p1)]
     sb["c2.weight"] = sb["c2.weight"][list(p2)][:, list(p1)]
-    sb["c2.bias"], sb["b2.weight"], sb["b2.bias"] = sb["c2.bias"][list(p2)], sb["b2.weight"][list(p2)], sb["b2.bias"][list(p2)]
+    for k in ("c2.bias", "b2.weight", "b2.bias"):
+        sb[k] = sb[k][list(p2)]
     W = sb["fc.weight"].reshape(-1, len(p2), 16)[:, list(p2)].reshape(sb["fc.weight"].shape)
     sb["fc.weight"] = W
     return float(sum((pa.detach().double() * sb[k].double()).sum() for k, pa in a.named_parameters()))

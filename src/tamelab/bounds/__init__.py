@@ -26,6 +26,7 @@ from .dziugaite2017nonvacuous import MAX_WORK as MAX_WORK
 from .dziugaite2017nonvacuous import MODES as MODES
 from .dziugaite2017nonvacuous import PRIOR_SIGMAS as PRIOR_SIGMAS
 from .dziugaite2017nonvacuous import PacBayesResult as PacBayesResult
+from .dziugaite2017nonvacuous import WorkEstimate as WorkEstimate
 from .dziugaite2017nonvacuous import estimate_work as estimate_work
 from .dziugaite2017nonvacuous import pac_bayes_certificate as pac_bayes_certificate
 
@@ -37,6 +38,7 @@ __all__ = [
     "catoni_bound", "catoni_grid_bound", "langford_seeger_bound", "gaussian_kl", "prior_variance_grid", "dr_penalty",
     "mc_error_bound",
     # certificates and paths
-    "pac_bayes_certificate", "PacBayesResult", "PRIOR_SIGMAS", "MODES", "MAX_WORK", "estimate_work", "ConfidenceLedger",
+    "pac_bayes_certificate", "PacBayesResult", "PRIOR_SIGMAS", "MODES", "MAX_WORK", "estimate_work", "WorkEstimate",
+    "ConfidenceLedger",
     "StochasticNet", "reinitialised", "path_geometry", "PathGeometry",
 ]

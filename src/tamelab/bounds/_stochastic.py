@@ -78,7 +78,8 @@ def classifier_kind(out: torch.Tensor, y: torch.Tensor, *, field: str = "model o
     """``"multiclass"`` (N×C logits, C ≥ 2), ``"binary"`` (N scores) or ``"binary_column"`` (N×1 scores);
     a binary score predicts class 1 when > 0. Checks the labels against the output."""
     if y.is_floating_point():
-        raise NotApplicableError("data", "the certificate bounds the 0-1 error of a classifier; targets are real-valued",
+        raise NotApplicableError("data", "the certificate bounds the 0-1 error of a classifier; targets are "
+                                 "real-valued",
                                  "pass integer class labels")
     if out.ndim == 2 and out.shape[1] >= 2:
         if int(y.max()) >= out.shape[1]:

@@ -66,6 +66,7 @@ from ._pac_bayes import mc_error_bound
 from ._stochastic import StochasticNet, classifier_kind, fork_seeded, reinitialised
 
 __all__ = ["PacBayesResult", "pac_bayes_certificate", "PRIOR_SIGMAS", "MODES", "MAX_WORK", "estimate_work",
+           "WorkEstimate",
            "gaussian_kl_upper", "split_halves"]
 
 PRIOR_SIGMAS = (0.003, 0.01, 0.03, 0.1)
@@ -142,14 +143,36 @@ def _int_arg(name: str, v: Any, minimum: int) -> int:
     return int(v)
 
 
+@dataclasses.dataclass
+class WorkEstimate:
+    """Sample-forward passes (one sample through the network once; a backward pass counts as two) per stage.
+
+    ``est["total"]`` and ``est["Monte-Carlo"]`` read like a mapping."""
+
+    stages: dict[str, float] = dataclasses.field(default_factory=dict)
+
+    @property
+    def total(self) -> float:
+        return float(sum(self.stages.values()))
+
+    @property
+    def largest(self) -> str:
+        return max(self.stages, key=lambda k: self.stages[k])
+
+    def __getitem__(self, key: str) -> float:
+        return self.total if key == "total" else self.stages[key]
+
+    def to_dict(self) -> dict[str, float]:
+        return {**self.stages, "total": self.total}
+
+
 def estimate_work(*, n_prior: int, n_bound: int, n_test: int, epochs: int, prior_epochs: int, mc_samples: int,
-                  pilot_samples: int, test_mc_samples: int, grid: int, full: bool) -> dict[str, float]:
-    """Sample-forward passes of each stage (a backward pass counts as two forwards)."""
+                  pilot_samples: int, test_mc_samples: int, grid: int, full: bool) -> WorkEstimate:
+    """Sample-forward passes of each stage of :func:`pac_bayes_certificate` (checked against ``max_work``)."""
     mc = (grid * mc_samples if full else grid * pilot_samples + mc_samples) * n_bound
-    w = {"prior training": 3.0 * prior_epochs * n_prior, "posterior optimisation": 3.0 * grid * epochs * n_bound,
-         "Monte-Carlo": float(mc), "test Monte-Carlo": float(test_mc_samples * n_test)}
-    w["total"] = sum(w.values())
-    return w
+    return WorkEstimate({"prior training": 3.0 * prior_epochs * n_prior,
+                         "posterior optimisation": 3.0 * grid * epochs * n_bound,
+                         "Monte-Carlo": float(mc), "test Monte-Carlo": float(test_mc_samples * n_test)})
 
 
 def _mc_delta(delta_mc: float, estimates: int) -> float:
@@ -358,7 +381,8 @@ def pac_bayes_certificate(
     tr = as_data(train, input_key=input_key, target_key=target_key, field="train")
     X, Y = tr.tensors(dev, dt)
     if Y.is_floating_point():
-        raise NotApplicableError("train", "targets are real-valued; the certificate bounds the 0-1 error of a classifier",
+        raise NotApplicableError("train", "targets are real-valued; the certificate bounds the 0-1 error of a "
+                                 "classifier",
                                  "pass integer class labels")
     n_all = int(X.shape[0])
     if n_all < 4:
@@ -374,11 +398,11 @@ def pac_bayes_certificate(
                          epochs=budget["epochs"], prior_epochs=budget["prior_epochs"] if prior == "data" else 0,
                          mc_samples=budget["mc_samples"], pilot_samples=budget["pilot_samples"],
                          test_mc_samples=budget["test_mc_samples"], grid=len(PRIOR_SIGMAS), full=mode == "full")
-    if work["total"] > max_work:
-        worst = max((k for k in work if k != "total"), key=lambda k: work[k])
-        raise InputError("mc_samples/epochs", f"estimated {work['total']:.3g} sample-forward passes ({worst}: "
+    if work.total > max_work:
+        worst = work.largest
+        raise InputError("mc_samples/epochs", f"estimated {work.total:.3g} sample-forward passes ({worst}: "
                          f"{work[worst]:.3g}) exceed max_work={max_work:.3g}",
-                         f"lower mc_samples/epochs, or raise max_work to {work['total']:.3g}")
+                         f"lower mc_samples/epochs, or raise max_work to {work.total:.3g}")
     if init_model is not None:
         if init_model is model:
             raise InputError("init_model", "is MODEL itself; a trained network is not data-independent",
@@ -430,7 +454,8 @@ def pac_bayes_certificate(
         cands = []
         gpost = torch.Generator(device=dev).manual_seed(s + 1)
         for j, sp in enumerate(progress(PRIOR_SIGMAS, desc="posterior")):
-            mu, rho, kl, sur = _optimise_posterior(snet, mu_start, mu0, sp, Xb, yb, kind, lossf, epochs=budget["epochs"],
+            mu, rho, kl, sur = _optimise_posterior(snet, mu_start, mu0, sp, Xb, yb, kind, lossf,
+                                                   epochs=budget["epochs"],
                                                    lr=lr, batch=batch_size, log_term=log_terms[j], gen=gpost)
             cands.append((sp, mu, rho, kl))
             hist["sigma_prior"].append(sp)
@@ -485,18 +510,20 @@ def pac_bayes_certificate(
         }
         note = ""
         if kl_share < HOLDOUT_KL_SHARE:
-            note = (f"KL(Q‖P) = {kl_val:.3g} is {100 * kl_share:.2g}% of the complexity term: the posterior barely moved "
-                    "from the prior, so the certificate is in effect a hold-out (test-set) bound on the prior's network "
+            note = (f"KL(Q‖P) = {kl_val:.3g} is {100 * kl_share:.2g}% of the complexity term: the posterior barely "
+                    "moved from the prior, so the certificate is in effect a hold-out (test-set) bound on the prior's "
+                    "network "
                     "evaluated on the bound half, not evidence about what training on that half learned.")
         finite = all(math.isfinite(v) for v in (bound, e_mc, e_bar, kl_val))
         ok = ledger.check() and finite and 0 <= bound <= 1 and bound >= e_bar - 1e-15
         if not ledger.check():
-            note = (f"confidence accounting failed: spent {ledger.total:.6g} > δ + δ' = {delta + delta_mc:.6g}. " + note).strip()
+            note = (f"confidence accounting failed: spent {ledger.total:.6g} > δ + δ' = {delta + delta_mc:.6g}. "
+                    + note).strip()
     return PacBayesResult(
         status=Status.OK if ok else Status.UNCERTIFIED, seed=s, seconds=time.perf_counter() - t0, bound=bound,
         empirical_error=e_mc, empirical_error_mc_bound=e_bar, test_error=test_err, mean_net_test_error=mean_test,
         mean_net_train_error=mean_train, kl=kl_val, n=n, delta=delta, delta_mc=delta_mc, confidence=ledger.confidence,
         mc_samples=budget["mc_samples"], prior=prior, prior_start=start, prior_digest=digest, prior_sigma=sp,
         mode=mode, loss=lossf.name, device=str(dev), dtype=str(dt).removeprefix("torch."), ledger=ledger.to_list(),
-        work=work, note=note, components=comps, history=hist,
+        work=work.to_dict(), note=note, components=comps, history=hist,
     )

@@ -161,7 +161,8 @@ def barrier(model_a: nn.Module, model_b: nn.Module, data: Any, targets: Any = No
     return BarrierResult(status=Status.OK if finite else Status.FAILED, seconds=time.perf_counter() - t0,
                          alphas=al.tolist(), losses=Ls.tolist(),
                          accuracies=[float("nan") if a is None else a for a in As],
-                         barrier_mean=lmax - 0.5 * (La + Lb), barrier_linear=max(lin, lmax - ((1 - amax) * La + amax * Lb)),
+                         barrier_mean=lmax - 0.5 * (La + Lb),
+                         barrier_linear=max(lin, lmax - ((1 - amax) * La + amax * Lb)),
                          accuracy_barrier=accb, argmax_alpha=amax, bn=bn)
 
 
@@ -243,7 +244,8 @@ def connect_models(model_a: nn.Module, model_b: nn.Module, train: Any, targets: 
     if curve_steps:
         cv = fit_curve(model_a, al.model, d, loss=lossf, steps=curve_steps, seed=seed, device=device, dtype=dtype)
         r.barrier_curve, r.barrier_curve_line = cv.barrier_curve, cv.barrier_line
-        r.curve_ts, r.losses_curve = list(np.asarray(cv.ts, dtype=float)), list(np.asarray(cv.losses_curve, dtype=float))
+        r.curve_ts = list(np.asarray(cv.ts, dtype=float))
+        r.losses_curve = list(np.asarray(cv.losses_curve, dtype=float))
     r.seconds = time.perf_counter() - t0
     return r
 

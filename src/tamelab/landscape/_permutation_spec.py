@@ -142,16 +142,18 @@ def _state(model: nn.Module) -> dict[str, torch.Tensor]:
     return {**{k: v.detach() for k, v in model.named_parameters()}, **{k: v.detach() for k, v in model.named_buffers()}}
 
 
-def permute(model: nn.Module, perms: Mapping[str, Any], spec: PermutationSpec) -> nn.Module:
+def permute(model: nn.Module, perms: Mapping[str, Any], spec: PermutationSpec, *,
+            state: Mapping[str, torch.Tensor] | None = None) -> nn.Module:
     """A copy of ``model`` with its parameters and buffers permuted by ``perms`` (the function is unchanged
-    when ``spec`` is right)."""
-    st = _state(model)
+    when ``spec`` is right). ``state``: the model's parameters and buffers, if already collected."""
+    st = _state(model) if state is None else state
     spec.validate(st)
     new = apply_permutations(st, spec, perms)
     # deepcopy the module structure only: every parameter/buffer is pre-placed in the memo by its new value
     memo: dict[int, Any] = {}
     for k, p in model.named_parameters():
-        memo[id(p)] = nn.Parameter(new[k].clone() if k in spec.axes else p.detach().clone(), requires_grad=p.requires_grad)
+        val = new[k].clone() if k in spec.axes else p.detach().clone()
+        memo[id(p)] = nn.Parameter(val, requires_grad=p.requires_grad)
     for k, b in model.named_buffers():
         memo[id(b)] = new[k].clone() if k in spec.axes else b.clone()
     return copy.deepcopy(model, memo)

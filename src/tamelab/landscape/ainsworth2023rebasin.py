@@ -204,7 +204,7 @@ class _Matcher:
         return out
 
     def descend(self, perms: dict[str, np.ndarray], rng: np.random.Generator, max_sweeps: int
-                ) -> tuple[dict[str, np.ndarray], int, bool]:
+                ) -> tuple[dict[str, np.ndarray], int, bool, float]:
         keys = [p for p in self.spec.perms if self.p2a[p]]
         Bp = self.permuted(perms)
         sweeps, converged = 0, False
@@ -231,7 +231,7 @@ class _Matcher:
             if not changed:
                 converged = True
                 break
-        return perms, sweeps, converged
+        return perms, sweeps, converged, self.objective_of(Bp)
 
     def exhaustive(self, max_enumeration: int) -> dict[str, np.ndarray]:
         keys = [p for p in self.spec.perms if self.p2a[p]]
@@ -313,20 +313,21 @@ def weight_matching(model_a: nn.Module, model_b: nn.Module, *, spec: Permutation
     M = _Matcher(A, B, sp, names)
     ident = identity_permutations(sp)
     before = M.objective_of(B)
-    with one_thread() if dev.type == "cpu" else contextlib.nullcontext():  # small products and assignments: threads only contend
+    # small products and assignments: on a shared CPU, threads only contend
+    with one_thread() if dev.type == "cpu" else contextlib.nullcontext():
         if exhaustive:
             perms = M.exhaustive(max_enumeration)
             sweeps, converged, optimality = 0, True, "global (exhaustive)"
+            after = M.objective_of(M.permuted(perms))
         else:
             best = None
             for r in range(restarts):
                 init = {p: v.copy() for p, v in ident.items()} if r == 0 else \
                     {p: rng.permutation(n) for p, n in sp.perms.items()}
-                pr, sw, conv = M.descend(init, rng, max_sweeps)
-                obj = M.objective_of(M.permuted(pr))
+                pr, sw, conv, obj = M.descend(init, rng, max_sweeps)
                 if best is None or obj > best[0] + MATCH_RTOL * M.scale:
                     best = (obj, pr, sw, conv)
-            _, perms, sweeps, converged = best
+            after, perms, sweeps, converged = best
             if not converged:
                 optimality = "not converged"
             elif M.self_coupled:
@@ -334,8 +335,7 @@ def weight_matching(model_a: nn.Module, model_b: nn.Module, *, spec: Permutation
                               "of one tensor)")
             else:
                 optimality = "coordinate-wise (each permutation optimal given the others, exact assignment)"
-    after = M.objective_of(M.permuted(perms))
-    aligned = permute(model_b, perms, sp)
+    aligned = permute(model_b, perms, sp, state=sb)
     change = 0.0
     status = Status.OK if converged else Status.NOT_CONVERGED
     if xin is not None:

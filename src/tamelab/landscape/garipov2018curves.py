@@ -117,8 +117,8 @@ def fit_curve(model_a: nn.Module, model_b: nn.Module, data: Any, targets: Any = 
     with torch.no_grad():
         bd = {k: v.detach() for k, v in bend.items()}
         lc = [full_loss(point(t, bd)) for t in ts]
-        ll = [full_loss({**{k: (1 - t) * ta[k] + t * tb[k] for k in ta}, **{k: (1 - t) * ba[k] + t * bb[k] for k in ba}})
-              for t in ts]
+        ll = [full_loss({**{k: (1 - t) * ta[k] + t * tb[k] for k in ta},
+                         **{k: (1 - t) * ba[k] + t * bb[k] for k in ba}}) for t in ts]
     ends = 0.5 * (lc[0] + lc[-1])
     ok = all(math.isfinite(v) for v in lc + ll)
     return CurveResult(status=Status.OK if ok else Status.FAILED, seed=s, seconds=time.perf_counter() - t0, curve=kind,

@@ -36,7 +36,8 @@ def perm_invariance(ctx: ClaimContext) -> Measured:
     e1 = torch.linalg.eigvalsh(dense_hessian(m, CE, X, y))
     e2 = torch.linalg.eigvalsh(dense_hessian(b, CE, X, y))
     de = float((e1 - e2).abs().max())
-    return Measured({"max_output_change": dout, "max_eigenvalue_change": de, "n_params": int(e1.numel())}, dout < 1e-12 and de < 1e-9)
+    return Measured({"max_output_change": dout, "max_eigenvalue_change": de, "n_params": int(e1.numel())},
+                    dout < 1e-12 and de < 1e-9)
 
 
 def _align(model_a, model_b, X):

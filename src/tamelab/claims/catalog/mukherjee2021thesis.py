@@ -59,7 +59,8 @@ def thesis_paths(ctx: ClaimContext) -> Measured:
     r = fit({"epochs": 10 if ctx.quick else 20, "widths": [64, 64, 10], "seed": ctx.seed})
     pg = path_geometry(r.snapshots)
     vals = {"distance_from_init": float(pg["distance"][-1]), "path_length": float(pg["path_length"][-1]),
-            "straightness": float(pg["straightness"][-1]), "cos_to_final_at_first_snapshot": float(pg["cos_to_final"][1]),
+            "straightness": float(pg["straightness"][-1]),
+            "cos_to_final_at_first_snapshot": float(pg["cos_to_final"][1]),
             "snapshots": pg.snapshots}
     note = (f"Not reproduced: {_UNAVAILABLE}. Measured instead (our path-geometry proxies, not the thesis's "
             f"quantities): distance from init {vals['distance_from_init']:.3g}, path length {vals['path_length']:.3g}, "
