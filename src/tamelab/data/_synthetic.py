@@ -28,13 +28,15 @@ def digits(split: str = "train", *, seed: SeedLike = 0, test_fraction: float = 0
     y = d.target.astype(np.int64)
     s = resolve_seed(seed)
     if split == "all":
-        return Dataset(X, y, name="digits", meta={"split": "all", "seed": s})
+        return Dataset(X, y, name="digits", meta={"split": "all", "seed": s, "test_source": "none"})
     from sklearn.model_selection import train_test_split
 
     idx = np.arange(len(y))
     tr, te = train_test_split(idx, test_size=test_fraction, random_state=s, stratify=y)
     sel = np.sort(tr if split == "train" else te)
-    return Dataset(X[sel], y[sel], name="digits", meta={"split": split, "seed": s, "test_fraction": test_fraction})
+    return Dataset(X[sel], y[sel], name="digits", meta={
+        "split": split, "seed": s, "test_fraction": test_fraction,
+        "test_source": f"seeded stratified split (seed {s}, test_fraction {test_fraction:g})"})
 
 
 def gaussian_clusters(q: int = 3, per_class: int = 20, radius: float = 0.04, *, spread: float = 0.2, seed: SeedLike = 0) -> Dataset:
