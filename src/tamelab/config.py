@@ -80,7 +80,9 @@ def validate(model: type[M], data: Any, *, source: str = "config",
     try:
         return model.model_validate(dict(data))
     except ValidationError as e:
-        err = e.errors()[0]
+        errors = e.errors()
+        # an unknown field first: a misspelt key explains the "missing" errors that follow from it
+        err = next((x for x in errors if x["type"] == "extra_forbidden"), errors[0])
         loc = ".".join(str(x) for x in err["loc"])
         namer = name or (lambda x: _default_name(source, x))
         cause = (err.get("ctx") or {}).get("error")

@@ -110,6 +110,17 @@ def _name_max(existing: Path) -> int:
         return 255
 
 
+#: the longest file name (bytes) accepted before asking the file system (Linux NAME_MAX).
+NAME_MAX = 255
+
+
+def _check_names(path: Path, field: str) -> None:
+    for name in path.parts:
+        if len(name.encode("utf-8", "surrogateescape")) > NAME_MAX:
+            raise InputError(field, f"the name {name[:24]}... is {len(name)} characters long (limit {NAME_MAX})",
+                             "choose a shorter name")
+
+
 def _nearest_existing(path: Path) -> tuple[Path, list[str]]:
     """The nearest ancestor of ``path`` that exists (following links), and the missing names below it."""
     missing: list[str] = []
@@ -152,6 +163,7 @@ def check_out_dir(path: str | os.PathLike, *, field: str = "--out") -> Path:
     p = Path(path)
     if str(path) == "":
         raise InputError(field, "is empty", "pass a directory path")
+    _check_names(p, field)
     if p.is_symlink() and not p.exists():
         raise InputError(field, f"{p} is a dangling symbolic link", "remove it or choose another --out")
     if p.exists():
@@ -173,6 +185,7 @@ def check_out_file(path: str | os.PathLike, *, field: str) -> Path:
     p = Path(path)
     if str(path) == "":
         raise InputError(field, "is empty", "pass a file path")
+    _check_names(p, field)
     if p.is_symlink():
         raise InputError(field, f"{p} is a symbolic link", "pass the path of a regular file")
     if p.exists() and not p.is_file():

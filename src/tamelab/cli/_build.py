@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import inspect
 import sys
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 import typer
 
@@ -23,7 +23,7 @@ from ..errors import InputError
 from ..tasks import Task, get_task
 from ..tasks._spec import TaskConfig, cli_meta
 
-__all__ = ["add_task_command", "run_from_cli", "print_payload", "OUT_HELP", "JSON_HELP", "QUIET_HELP",
+__all__ = ["add_task_command", "run_from_cli", "merge_sources", "print_payload", "OUT_HELP", "JSON_HELP", "QUIET_HELP",
            "CONFIG_HELP"]
 
 OUT_HELP = "run directory to write (default: runs/<command>-<config hash>)"
@@ -112,6 +112,8 @@ def _common_params(task: Task) -> list[inspect.Parameter]:
         ps.append(inspect.Parameter("o_plot", kw, annotation=Optional[str], default=typer.Option(
             None, "--plot", help="also write the figure to this PNG file", metavar="FILE.png")))
     ps += [
+        inspect.Parameter("o_check", kw, annotation=bool, default=typer.Option(
+            False, "--check", help="validate the fields and output paths, print the resolved config; run nothing")),
         inspect.Parameter("o_json", kw, annotation=bool, default=typer.Option(False, "--json", help=JSON_HELP)),
         inspect.Parameter("o_quiet", kw, annotation=bool, default=typer.Option(False, "--quiet", help=QUIET_HELP)),
     ]
@@ -125,7 +127,9 @@ def add_task_command(app: typer.Typer, task_name: str, *, name: str | None = Non
     params += _common_params(task)
 
     def command(**kw: Any) -> None:
+        task = get_task(task_name)  # looked up when run: a task re-registered later is the one that runs
         values: dict[str, Any] = {}
+        spelled: dict[str, str] = {}
         for pname, field in fields.items():
             v = kw.get(pname)
             if v is None or (isinstance(v, (list, tuple)) and not v):
@@ -134,8 +138,11 @@ def add_task_command(app: typer.Typer, task_name: str, *, name: str | None = Non
                 raise InputError(task.config.flag(field), f"given twice with different values ({values[field]!r}, "
                                                           f"{v!r})", "give it once")
             values[field] = list(v) if isinstance(v, (list, tuple)) else v
+            if pname.startswith("a_"):  # the option form of a positional argument (--model for MODEL)
+                spelled[field] = "--" + field.replace("_", "-")
         run_from_cli(task, values, config=kw.get("o_config"), out=kw.get("o_out"), plot=kw.get("o_plot"),
-                     json_out=bool(kw.get("o_json")), quiet=bool(kw.get("o_quiet")))
+                     json_out=bool(kw.get("o_json")), quiet=bool(kw.get("o_quiet")), check=bool(kw.get("o_check")),
+                     spelled=spelled)
 
     command.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
     command.__annotations__ = {p.name: p.annotation for p in params}
@@ -144,23 +151,42 @@ def add_task_command(app: typer.Typer, task_name: str, *, name: str | None = Non
     app.command(name or task.name, help=command.__doc__)(command)
 
 
-def run_from_cli(task: Task, values: dict[str, Any], *, config: str | None, out: str | None, plot: str | None,
-                 json_out: bool, quiet: bool) -> dict[str, Any]:
-    """Merge flag > ``--config`` file > default, run the task into its run directory, print the result."""
-    from .._progress import set_quiet
+def merge_sources(task: Task, values: dict[str, Any], config: str | None, spelled: dict[str, str] | None = None
+                  ) -> tuple[dict[str, Any], Callable[[str], str]]:
+    """The fields to validate (flag > ``--config`` file; defaults fill the rest) and how to name each in an
+    error: the option when it was given (or defaulted), the TOML field when it came from the file."""
     from ..config import load_toml
-    from ..tasks import run_task
 
-    set_quiet(quiet or json_out)
     file_data = load_toml(config) if config else {}
     data = {**file_data, **values}
 
     def name(field: str) -> str:
         if field in values or field not in file_data:
-            return task.config.flag(field)
+            return (spelled or {}).get(field) or task.config.flag(field)
         return f"{config} field '{field}'"
 
-    run = run_task(task, data, out=out, plot=plot, source=str(config) if config else "command line", name=name)
+    return data, name
+
+
+def run_from_cli(task: Task, values: dict[str, Any], *, config: str | None, out: str | None, plot: str | None,
+                 json_out: bool, quiet: bool, check: bool = False, spelled: dict[str, str] | None = None
+                 ) -> dict[str, Any]:
+    """Merge flag > ``--config`` file > default, run the task into its run directory, print the result.
+
+    With ``check`` only validate (fields, resource guards, output paths) and print the resolved config.
+    """
+    from .._progress import set_quiet
+    from ..tasks import prepare, run_task
+
+    set_quiet(quiet or json_out)
+    data, name = merge_sources(task, values, config, spelled)
+    source = str(config) if config else "command line"
+    if check:
+        _, cfg, out_dir = prepare(task, data, out=out, plot=plot, source=source, name=name)
+        payload = {"command": task.name, "config": cfg.model_dump(mode="json"), "run_dir": str(out_dir), "ok": True}
+        print_payload(task.name, payload, json_out=True, quiet=quiet)
+        return payload
+    run = run_task(task, data, out=out, plot=plot, source=source, name=name)
     payload = run.to_dict()
     print_payload(task.name, payload, json_out=json_out, quiet=quiet)
     return payload

@@ -102,8 +102,7 @@ def _run(argv: list[str]) -> int:
         print(e.format_message())
         return 0
     except cx.UsageError as e:
-        where = e.ctx.command_path if e.ctx is not None else "tamelab"
-        print(f"error: {_one_line(e.format_message())} (see '{where} --help')", file=sys.stderr)
+        print(f"error: {_one_line(e.format_message())} (see '{_command_path(cmd, argv)} --help')", file=sys.stderr)
         return 2
     except aborts as e:
         if isinstance(e.__context__, KeyboardInterrupt):
@@ -117,6 +116,18 @@ def _run(argv: list[str]) -> int:
         print(f"error: {_one_line(str(e))}", file=sys.stderr)
         return int(e.exit_code)
     return rv if isinstance(rv, int) else 0
+
+
+def _command_path(group: Any, argv: list[str]) -> str:
+    """``tamelab <command> [<sub-command>]`` as far as ``argv`` names existing (sub-)commands."""
+    path, cur = ["tamelab"], group
+    for tok in argv:
+        sub = getattr(cur, "commands", None)
+        if not sub or tok not in sub:
+            break
+        path.append(tok)
+        cur = sub[tok]
+    return " ".join(path)
 
 
 def _show_warning(message: Any, category: Any, filename: str, lineno: int, file: Any = None,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -40,14 +41,20 @@ def _npz_with_keys(path: str, input_key: str | None, target_key: str | None) -> 
             if tk not in files:
                 raise InputError("target_key", f"{p.name} has no array {tk!r} (found {files})")
             X, t = z[ik], z[tk]
-    except (ValueError, OSError, EOFError) as e:
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as e:
         if isinstance(e, InputError):
             raise
         raise InputError("data", f"{p} is not a readable .npz ({type(e).__name__})") from None
     X = X.reshape(X.shape[0], -1) if X.ndim > 2 else X
-    if np.issubdtype(t.dtype, np.integer) and t.ndim == 1:
-        return Dataset(X, y=t, name=p.stem)
-    return Dataset(X, Y=t, name=p.stem)
+    try:
+        if np.issubdtype(t.dtype, np.integer) and t.ndim == 1:
+            return Dataset(X, y=t, name=p.stem)
+        return Dataset(X, Y=t, name=p.stem)
+    except InputError:
+        raise
+    except (ValueError, TypeError) as e:
+        raise InputError("data", f"{p.name}: arrays {ik!r}/{tk!r} are not numeric data ({type(e).__name__})",
+                         "store numbers: inputs N×d, integer labels (N,) or targets N×k") from None
 
 
 def load_task_data(data: str, *, split: str = "train", split_seed: int = 0, input_key: str | None = None,
@@ -57,7 +64,13 @@ def load_task_data(data: str, *, split: str = "train", split_seed: int = 0, inpu
 
     if input_key or target_key:
         return _npz_with_keys(data, input_key, target_key)
-    return load_data(data, split=split, seed=split_seed)
+    try:
+        return load_data(data, split=split, seed=split_seed)
+    except InputError:
+        raise
+    except (EOFError, zipfile.BadZipFile, ValueError, TypeError) as e:  # damaged or odd file contents: bad input
+        raise InputError("data", f"{data} could not be read ({type(e).__name__}: {' '.join(str(e).split())[:120]})",
+                         "store X (N×d numbers) and y (N integer labels) or Y (N×k numbers)") from None
 
 
 def data_tensors(ds: Any, *, dtype: torch.dtype = torch.float32, device: str = "cpu"

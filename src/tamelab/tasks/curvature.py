@@ -325,11 +325,6 @@ class ConnectConfig(DataFields, LossField, SeedField, DeviceField):
     restarts: int = option(1, "weight-matching restarts (best objective kept)", ge=1)
     points: int = option(25, "points along the line", ge=3)
 
-    @field_validator("loss")
-    @classmethod
-    def _surface_loss_only(cls, v: str) -> str:
-        return _surface_loss(v)
-
     def check(self) -> None:
         """Both models exist."""
         check_model_spec(self.model, field="model")
@@ -345,11 +340,11 @@ def run_connect(cfg: ConnectConfig, *, out_dir: Any = None) -> Any:
     kw = dict(split_seed=cfg.split_seed, input_key=cfg.input_key, target_key=cfg.target_key)
     X, T = data_tensors(load_task_data(cfg.data, split=cfg.split, **kw), device=cfg.device)
     check_accepts(a, X)
-    Xt = Tt = None
-    if cfg.split == "train" and not (cfg.input_key or cfg.target_key) and not str(cfg.data).endswith(".npz"):
-        Xt, Tt = data_tensors(load_task_data(cfg.data, split="test", **kw), device=cfg.device)
-    return connect_models(a, b, X, T, X_test=Xt, T_test=Tt, loss=cfg.loss, points=cfg.points,
-                          curve_steps=cfg.curve_steps, restarts=cfg.restarts, seed=cfg.seed)
+    test = None
+    if cfg.split == "train" and not (cfg.input_key or cfg.target_key):
+        test = data_tensors(load_task_data(cfg.data, split="test", **kw), device=cfg.device)
+    return connect_models(a, b, (X, T), test=test, loss=cfg.loss, points=cfg.points, curve_steps=cfg.curve_steps,
+                          restarts=cfg.restarts, seed=cfg.seed, device=cfg.device)
 
 
 def _connect_figures(r: Any, cfg: ConnectConfig) -> dict[str, Any]:

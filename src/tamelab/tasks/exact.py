@@ -96,8 +96,6 @@ class ChenEwaldConfig(SeedField):
         if self.layers < self.q:
             raise InputError("layers", f"L = {self.layers} < Q = {self.q}: the construction collapses one class per "
                                        "layer (needs L >= Q)", f"pass --layers {self.q} or more")
-        if self.configurations and self.q > 16:
-            raise InputError("configurations", f"2^{self.q} collapse subsets are too many to analyse", "use Q <= 16")
         return self
 
 

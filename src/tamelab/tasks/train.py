@@ -8,47 +8,35 @@ a ``train`` sweep) can take them as ``MODEL``.
 
 from __future__ import annotations
 
-import json
 import shutil
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 from pydantic import field_validator
 
-from ..errors import InputError
 from ..train import TrainConfig
 from ._registry import Task, register_task
 from ._spec import TaskConfig, check_data_spec, option, parse_int_list
 
-__all__ = ["TrainTaskConfig", "run_train", "training_memory", "check_checkpoint"]
-
-_BYTES = {"float32": 4, "float64": 8}
-
-
-def training_memory(widths: list[int], *, dtype: str = "float32", snapshots: int = 1) -> tuple[int, float]:
-    """``(parameters, bytes)`` a training run of a ReLU MLP with ``widths`` holds at least.
-
-    Parameters, gradients, two optimiser moments, the initial copy and every snapshot are each one
-    copy of the parameter vector (activations of a batch are small beside them).
-
-    >>> training_memory([2, 3, 1])
-    (13, 312.0)
-    """
-    n = sum(a * b + b for a, b in zip(widths[:-1], widths[1:]))
-    return n, float(n * _BYTES.get(dtype, 8) * (5 + snapshots))
-
+__all__ = ["TrainTaskConfig", "run_train"]
 
 class TrainTaskConfig(TrainConfig, TaskConfig):
     """``tamelab train``: the :class:`~tamelab.train.TrainConfig` fields, plus how the run is kept."""
 
     resume: bool = option(False, "continue from OUT/checkpoint if present", record=False)
     keep_checkpoint: bool = option(False, "keep OUT/checkpoint after success", record=False)
-    max_memory_gb: float = option(8.0, "refuse a network whose training needs more memory than this (GB)", gt=0,
-                                  record=False)
+    log: list[Literal["tensorboard", "mlflow"]] = option([], "export the monitors: tensorboard and/or mlflow",
+                                                         multiple=True, record=False)
+    log_dir: str | None = option(None, "TensorBoard directory or MLflow tracking URI (default: OUT/tensorboard)",
+                                 record=False)
 
     #: command-line help of the TrainConfig fields (whose descriptions live in tamelab.train).
     HELP: ClassVar[dict[str, str]] = {
-        "data": "digits | a synthetic generator (moons, circles, spirals, clusters, teacher) | FILE.npz",
+        "data": "digits | mnist1d | a synthetic generator (moons, circles, spirals, clusters, teacher) | FILE.npz | "
+                "an image folder",
+        "n_samples": "samples to generate for mnist1d and the synthetic generators",
+        "device": "cpu | cuda | cuda:N | auto",
+        "max_memory_gb": "refuse runs whose estimated memory exceeds this (GiB)",
         "split_seed": "seed of the train/test split",
         "test_fraction": "fraction of the data held out for testing",
         "widths": "ReLU MLP widths, e.g. 64,64,64,10 (default: d,64,64,64,k)",
@@ -79,26 +67,16 @@ class TrainTaskConfig(TrainConfig, TaskConfig):
 
     @field_validator("widths", mode="before")
     @classmethod
-    def _widths(cls, v: Any) -> Any:
-        if v is None:
-            return None
-        w = parse_int_list(v, field="widths")
-        if len(w) < 2:
-            raise InputError("widths", f"needs at least the input and output widths, got {w}", "e.g. 64,64,10")
-        if any(x < 1 for x in w):
-            raise InputError("widths", f"every width must be >= 1, got {w}", "e.g. 64,64,10")
-        return w
+    def _widths_text(cls, v: Any) -> Any:
+        return v if v is None else parse_int_list(v, field="widths")
 
-    def check(self) -> None:
-        """The memory the network needs, within ``max_memory_gb``."""
-        if not self.widths:
-            return
-        snaps = self.epochs + 1 if self.snapshot_every == 0 else 1
-        n, need = training_memory(list(self.widths), dtype=self.dtype, snapshots=min(snaps, 10_000))
-        if need > self.max_memory_gb * 1e9:
-            raise InputError("widths", f"{self.widths} has {n:.3g} parameters: training needs about {need / 1e9:.3g} GB "
-                                       f"(limit {self.max_memory_gb:g} GB)",
-                             "use smaller widths or raise --max-memory-gb")
+    @field_validator("device")
+    @classmethod
+    def _device(cls, v: str) -> str:
+        from ..inputs import resolve_device
+
+        resolve_device(v, field="device")
+        return v
 
     def train_config(self) -> TrainConfig:
         """The plain :class:`~tamelab.train.TrainConfig` (what the checkpoint and the result record)."""
@@ -109,35 +87,15 @@ class TrainTaskConfig(TrainConfig, TaskConfig):
         return self.train_config().model_dump(mode="json")
 
 
-def check_checkpoint(ckpt: Path) -> None:
-    """Refuse (one line) a checkpoint that cannot be read, before any training."""
-    f = ckpt / "state.safetensors"
-    if ckpt.is_symlink():
-        raise InputError("resume", f"{ckpt} is a symbolic link", "remove it, or drop --resume")
-    if not f.exists():
-        return
-    try:
-        from safetensors import safe_open
-
-        with safe_open(str(f), framework="pt") as fh:
-            meta = fh.metadata() or {}
-            keys = list(fh.keys())
-        state = json.loads(meta["tamelab_state"])
-        if not isinstance(state, dict) or not keys:
-            raise ValueError("empty state")
-    except Exception as e:  # noqa: BLE001 - any failure to read means the same to the user
-        raise InputError("resume", f"{f} is corrupt or not a tamelab checkpoint ({type(e).__name__})",
-                         f"delete {ckpt} to start afresh, or drop --resume") from None
-
-
 def run_train(cfg: TrainTaskConfig, *, out_dir: Path | None = None) -> Any:
     """The ``train`` task: :func:`tamelab.train.fit`, checkpointing into ``out_dir/checkpoint``."""
     from ..train import fit
 
     ckpt = Path(out_dir) / "checkpoint" if out_dir is not None else None
-    if cfg.resume and ckpt is not None:
-        check_checkpoint(ckpt)
-    return fit(cfg.train_config(), checkpoint_dir=ckpt, resume=cfg.resume)
+    log_dir = cfg.log_dir or (str(Path(out_dir) / "tensorboard") if out_dir is not None and "tensorboard" in cfg.log
+                              else None)
+    return fit(cfg.train_config(), checkpoint_dir=ckpt, resume=cfg.resume, log=list(cfg.log) or None,
+               log_dir=log_dir)
 
 
 def _models(res: Any) -> dict[str, Any]:
