@@ -15,8 +15,24 @@ SRC = pathlib.Path(__file__).resolve().parents[1] / "src" / "tamelab"
 
 #: the floors, lowest first; a top-level module or package of tamelab belongs to exactly one.
 LAYERS = {
-    "core": ["errors", "result", "verdicts", "_numerics", "_params", "_rng", "_threads", "_progress", "_typing",
-             "_checks", "config", "runstore", "inputs", "losses", "models", "data"],
+    "core": [
+        "errors",
+        "result",
+        "verdicts",
+        "_numerics",
+        "_params",
+        "_rng",
+        "_threads",
+        "_progress",
+        "_typing",
+        "_checks",
+        "config",
+        "runstore",
+        "inputs",
+        "losses",
+        "models",
+        "data",
+    ],
     "parallel": ["parallel"],
     "capabilities": ["train", "tame", "relu", "exact", "landscape", "algebraic", "bounds", "testing"],
     "composition": ["tasks", "claims", "atlas", "report"],
@@ -107,8 +123,12 @@ def test_nothing_below_imports_cli(unit):
 
 def test_parallel_sits_below_the_capabilities():
     assert LEVEL["parallel"] < min(LEVEL[c] for c in LAYERS["capabilities"])
-    bad = [f"{f.relative_to(SRC)} imports {m}" for f in _files("parallel") for m in _imports(f)
-           if _target(m) not in (None, "parallel") and LEVEL.get(_target(m), 99) > LEVEL["errors"]]
+    bad = [
+        f"{f.relative_to(SRC)} imports {m}"
+        for f in _files("parallel")
+        for m in _imports(f)
+        if _target(m) not in (None, "parallel") and LEVEL.get(_target(m), 99) > LEVEL["errors"]
+    ]
     assert not bad, bad
 
 
@@ -127,19 +147,29 @@ def test_the_checker_sees_a_violation(tmp_path):
     pkg = tmp_path / "landscape"
     pkg.mkdir()
     (pkg / "__init__.py").write_text("")
-    (pkg / "_x.py").write_text("from .._params import flat_params\nfrom ..tasks import run_task\n"
-                               "from .. import cli\nimport tamelab.atlas\n")
+    (pkg / "_x.py").write_text(
+        "from .._params import flat_params\nfrom ..tasks import run_task\nfrom .. import cli\nimport tamelab.atlas\n"
+    )
     bad = _upward("landscape", src=tmp_path)
     assert len(bad) == 3 and all("landscape/_x.py" in b for b in bad), bad
     assert any("tamelab.cli" in b for b in bad) and any("tamelab.tasks" in b for b in bad)
 
 
-PUBLIC = ["tamelab", "tamelab.models", "tamelab.data", "tamelab.claims", "tamelab.atlas", "tamelab.parallel",
-          "tamelab.tasks", "tamelab.verdicts"]
+PUBLIC = [
+    "tamelab",
+    "tamelab.models",
+    "tamelab.data",
+    "tamelab.claims",
+    "tamelab.atlas",
+    "tamelab.parallel",
+    "tamelab.tasks",
+    "tamelab.verdicts",
+]
 
 
-@pytest.mark.parametrize("pkg", PUBLIC + [f"tamelab.{p}" for p in LAYERS["capabilities"]
-                                          if (SRC / p / "__init__.py").is_file()])
+@pytest.mark.parametrize(
+    "pkg", PUBLIC + [f"tamelab.{p}" for p in LAYERS["capabilities"] if (SRC / p / "__init__.py").is_file()]
+)
 def test_public_facade_exports_resolve(pkg):
     mod = importlib.import_module(pkg)
     names = getattr(mod, "__all__", None)

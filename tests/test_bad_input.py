@@ -70,8 +70,14 @@ def _run(argv: list[str], capsys, *, stdout: list[str] | None = None) -> tuple[i
 
 
 def _expand(text: str, assets: Path, tmp: Path) -> str:
-    return text.format(tmp=tmp, model=assets / "m.safetensors", model2=assets / "m2.safetensors",
-                       npz=assets / "d.npz", out=tmp / "out", assets=assets)
+    return text.format(
+        tmp=tmp,
+        model=assets / "m.safetensors",
+        model2=assets / "m2.safetensors",
+        npz=assets / "d.npz",
+        out=tmp / "out",
+        assets=assets,
+    )
 
 
 # ------------------------------------------------------------------------------------------------ setups
@@ -128,10 +134,18 @@ CASES = [
     ("sweep-binary-toml", "sweep {assets}/binary.toml --out {out}", "SWEEP_FILE", None),
     ("sweep-latin1-toml", "sweep {assets}/latin1.toml --out {out}", "SWEEP_FILE", None),
     ("config-missing", "hessian {model} --config {tmp}/none.toml --out {out}", "--config", None),
-    ("config-unknown-field", "ridge --config {tmp}/c.toml --out {out}", "c.toml field 'topk'",
-     _toml("c.toml", "topk = 3\n")),
-    ("config-bad-value", "ridge --config {tmp}/c.toml --out {out}", "c.toml field 'lam'",
-     _toml("c.toml", "lam = -1\n")),
+    (
+        "config-unknown-field",
+        "ridge --config {tmp}/c.toml --out {out}",
+        "c.toml field 'topk'",
+        _toml("c.toml", "topk = 3\n"),
+    ),
+    (
+        "config-bad-value",
+        "ridge --config {tmp}/c.toml --out {out}",
+        "c.toml field 'lam'",
+        _toml("c.toml", "lam = -1\n"),
+    ),
     # ---- values accepted with exit 0 before
     ("widths-empty", "train --config {tmp}/c.toml --out {out}", "widths", _toml("c.toml", "widths = []\n")),
     ("widths-zero", "train --data moons --widths 2,0,2 --out {out}", "--widths", None),
@@ -153,8 +167,7 @@ CASES = [
     ("critical-reg-inf", "critical --reg inf --out {out}", "--reg", None),
     ("critical-reg-nan", "critical --reg nan --out {out}", "--reg", None),
     ("landscape-grid-huge", "landscape {model} --data moons --grid 1000000 --out {out}", "--grid", None),
-    ("resume-corrupt-checkpoint", "train --data moons --epochs 1 --resume --out {out}", "resume",
-     _corrupt_checkpoint),
+    ("resume-corrupt-checkpoint", "train --data moons --epochs 1 --resume --out {out}", "resume", _corrupt_checkpoint),
     # ---- validated choices, listed in the message
     ("hessian-dtype-float16", "hessian {model} --data moons --dtype float16 --out {out}", "--dtype", None),
     ("hessian-dtype-bogus", "hessian {model} --data moons --dtype bogus --out {out}", "--dtype", None),
@@ -178,10 +191,13 @@ CASES = [
     ("missing-value", "train --out", "--out", None),
     ("not-an-integer", "ridge --n abc --out {out}", "--n", None),
     ("unknown-command", "no-such-command", "no-such-command", None),
-    ("sweep-scheduler-unreachable", "sweep {tmp}/s.toml --scheduler tcp://127.0.0.1:9 --out {out}", "--scheduler",
-     _toml("s.toml", 'command = "ridge"\n[grid]\nlam = [0.1]\n')),
-    ("erm-scheduler-unreachable", "erm {npz} --width 1 --scheduler tcp://127.0.0.1:9 --out {out}", "--scheduler",
-     None),
+    (
+        "sweep-scheduler-unreachable",
+        "sweep {tmp}/s.toml --scheduler tcp://127.0.0.1:9 --out {out}",
+        "--scheduler",
+        _toml("s.toml", 'command = "ridge"\n[grid]\nlam = [0.1]\n'),
+    ),
+    ("erm-scheduler-unreachable", "erm {npz} --width 1 --scheduler tcp://127.0.0.1:9 --out {out}", "--scheduler", None),
     ("report-missing", "report {tmp}/nothing", "RUN_DIR", None),
 ]
 
@@ -368,12 +384,38 @@ def test_ctrl_c_mid_training_leaves_the_run_resumable(tmp_path, capsys, monkeypa
 
 # ------------------------------------------------------------------------------------------------ precedence
 #: alternative values of text and list fields (numbers, booleans and choices are derived from the type).
-ALTERNATIVES = {"data": "circles", "device": "auto", "loss": "mse", "model": "{model2}", "model_b": "{model}",
-                "init_model": "{model2}", "log_dir": "{tmp}/tb", "widths": [64, 8, 10], "box": [-2.0, 2.0],
-                "split": "test", "seeds": [4, 5], "s_values": [0.5], "dtypes": ["float32"], "hidden": [16, 8, 16]}
+ALTERNATIVES = {
+    "data": "circles",
+    "device": "auto",
+    "loss": "mse",
+    "model": "{model2}",
+    "model_b": "{model}",
+    "init_model": "{model2}",
+    "log_dir": "{tmp}/tb",
+    "widths": [64, 8, 10],
+    "box": [-2.0, 2.0],
+    "split": "test",
+    "seeds": [4, 5],
+    "s_values": [0.5],
+    "dtypes": ["float32"],
+    "hidden": [16, 8, 16],
+}
 #: fields whose alternative needs other fields changed too (tested elsewhere or not on this machine).
-COUPLED = {"input_key", "target_key", "weights", "weights_b", "plane", "segment", "scheduler", "through", "log",
-           "executor", "workers", "init_seed", "prior"}
+COUPLED = {
+    "input_key",
+    "target_key",
+    "weights",
+    "weights_b",
+    "plane",
+    "segment",
+    "scheduler",
+    "through",
+    "log",
+    "executor",
+    "workers",
+    "init_seed",
+    "prior",
+}
 
 
 def _alternative(cfg_cls, name, req, assets, tmp):
@@ -387,8 +429,11 @@ def _alternative(cfg_cls, name, req, assets, tmp):
     default = None if f.is_required() else f.default
     ann = f.annotation
     args = [a for a in typing.get_args(ann) if a is not type(None)]
-    base = args[0] if typing.get_origin(ann) in (typing.Union, getattr(__import__("types"), "UnionType", None)) \
-        and len(args) == 1 else ann
+    base = (
+        args[0]
+        if typing.get_origin(ann) in (typing.Union, getattr(__import__("types"), "UnionType", None)) and len(args) == 1
+        else ann
+    )
     cands: list = []
     if name in ALTERNATIVES:
         alt = ALTERNATIVES[name]
@@ -417,18 +462,42 @@ def _required(cfg_cls, assets):
     req = {}
     for n, f in cfg_cls.model_fields.items():
         if f.is_required():
-            req[n] = {"model": str(assets / "m.safetensors"), "model_b": str(assets / "m2.safetensors"),
-                      "data": str(assets / "d.npz"), "width": 1, "widths": [2, 3, 1], "power": 2}.get(n, 1)
+            req[n] = {
+                "model": str(assets / "m.safetensors"),
+                "model_b": str(assets / "m2.safetensors"),
+                "data": str(assets / "d.npz"),
+                "width": 1,
+                "widths": [2, 3, 1],
+                "power": 2,
+            }.get(n, 1)
     if cfg_cls.__name__ == "RegionsConfig":
         req["box"] = [-1.0, 1.0]
     return req
 
 
-PRECEDENCE = [(t, n) for t in ("train", "hessian", "landscape", "connect", "regions", "bound", "certify",
-                                "stationarity", "erm", "neuromanifold", "critical", "ridge", "tropical",
-                                "construct-chen-ewald", "study-relu-prime-zero", "study-adam-vs-nag")
-              for n in __import__("tamelab.tasks", fromlist=["get_task"]).get_task(t).config.model_fields
-              if n not in COUPLED]
+PRECEDENCE = [
+    (t, n)
+    for t in (
+        "train",
+        "hessian",
+        "landscape",
+        "connect",
+        "regions",
+        "bound",
+        "certify",
+        "stationarity",
+        "erm",
+        "neuromanifold",
+        "critical",
+        "ridge",
+        "tropical",
+        "construct-chen-ewald",
+        "study-relu-prime-zero",
+        "study-adam-vs-nag",
+    )
+    for n in __import__("tamelab.tasks", fromlist=["get_task"]).get_task(t).config.model_fields
+    if n not in COUPLED
+]
 
 
 @pytest.mark.parametrize("task,field", PRECEDENCE, ids=[f"{t}.{n}" for t, n in PRECEDENCE])
@@ -448,8 +517,9 @@ def test_flag_beats_config_file_beats_default_for_every_field(task, field, asset
         path = tmp_path / "c.toml"
         path.write_bytes(tomli_w.dumps({**base, **file_fields}).encode())
         outs: list[str] = []
-        rc, err = _run([*command, "--config", str(path), "--check", "--out", str(tmp_path / "o"), *flags], capsys,
-                       stdout=outs)
+        rc, err = _run(
+            [*command, "--config", str(path), "--check", "--out", str(tmp_path / "o"), *flags], capsys, stdout=outs
+        )
         assert rc == 0, err
         return json.loads(outs[0])["config"][field]
 
@@ -502,14 +572,20 @@ def test_fuzz_toml_bytes_parse_or_one_input_error(raw):
         assert isinstance(out, dict)
 
 
-_json = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
-                     lambda c: st.lists(c, max_size=4) | st.dictionaries(st.text(max_size=8), c, max_size=4),
-                     max_leaves=20)
+_json = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
+    lambda c: st.lists(c, max_size=4) | st.dictionaries(st.text(max_size=8), c, max_size=4),
+    max_leaves=20,
+)
 
 
 @FUZZ
-@given(st.dictionaries(st.sampled_from(["schema_version", "result", "config", "command", "provenance", "x"]),
-                       _json, max_size=6) | _json)
+@given(
+    st.dictionaries(
+        st.sampled_from(["schema_version", "result", "config", "command", "provenance", "x"]), _json, max_size=6
+    )
+    | _json
+)
 def test_fuzz_result_json_read_or_one_input_error(doc):
     import tempfile
 
@@ -545,18 +621,30 @@ def test_fuzz_npz_bytes_load_or_one_input_error(raw):
 
 
 @FUZZ
-@given(st.dictionaries(st.sampled_from(["X", "y", "Y", "X_test", "y_test", "image"]),
-                       st.sampled_from(["empty", "nan", "int", "float", "3d", "str", "bool", "big-label"]),
-                       min_size=1, max_size=4))
+@given(
+    st.dictionaries(
+        st.sampled_from(["X", "y", "Y", "X_test", "y_test", "image"]),
+        st.sampled_from(["empty", "nan", "int", "float", "3d", "str", "bool", "big-label"]),
+        min_size=1,
+        max_size=4,
+    )
+)
 def test_fuzz_npz_arrays_load_or_one_input_error(spec):
     import tempfile
 
     from tamelab.errors import InputError
     from tamelab.tasks._load import load_task_data
 
-    make = {"empty": np.zeros((0, 2)), "nan": np.full((4, 2), np.nan), "int": np.arange(4),
-            "float": np.linspace(0, 1, 8).reshape(4, 2), "3d": np.zeros((4, 2, 2)), "str": np.array(["a", "b"]),
-            "bool": np.array([True, False, True, False]), "big-label": np.array([0, 1, 10**9, 2])}
+    make = {
+        "empty": np.zeros((0, 2)),
+        "nan": np.full((4, 2), np.nan),
+        "int": np.arange(4),
+        "float": np.linspace(0, 1, 8).reshape(4, 2),
+        "3d": np.zeros((4, 2, 2)),
+        "str": np.array(["a", "b"]),
+        "bool": np.array([True, False, True, False]),
+        "big-label": np.array([0, 1, 10**9, 2]),
+    }
     with tempfile.TemporaryDirectory() as d:
         p = Path(d) / "x.npz"
         np.savez(p, **{k: make[v] for k, v in spec.items()})

@@ -49,8 +49,11 @@ def pickle_by_value():
 
 
 def _spec(tmp_path, **extra):
-    return {"command": "test-hooked-ridge", "base": {"n": 40, "marker_dir": str(tmp_path / "marks"), **extra},
-            "grid": {"lam": [0.01, 0.1, 1.0], "seed": [0, 1]}}
+    return {
+        "command": "test-hooked-ridge",
+        "base": {"n": 40, "marker_dir": str(tmp_path / "marks"), **extra},
+        "grid": {"lam": [0.01, 0.1, 1.0], "seed": [0, 1]},
+    }
 
 
 def _calls(tmp_path):
@@ -91,8 +94,11 @@ def test_corrupt_cached_result_is_recomputed_with_a_warning(tmp_path):
 def test_unknown_base_and_grid_keys_are_rejected_for_every_task(tmp_path, capsys):
     for command, where in (("ridge", "base"), ("hessian", "base"), ("regions", "grid"), ("neuromanifold", "grid")):
         f = tmp_path / f"{command}.toml"
-        f.write_text(f'command = "{command}"\n[{where}]\ntopk = 3\n' if where == "base"
-                     else f'command = "{command}"\n[grid]\ntopk = [3]\n')
+        f.write_text(
+            f'command = "{command}"\n[{where}]\ntopk = 3\n'
+            if where == "base"
+            else f'command = "{command}"\n[grid]\ntopk = [3]\n'
+        )
         assert main(["sweep", str(f), "--out", str(tmp_path / command)]) == 2
         err = capsys.readouterr().err.strip()
         assert len(err.splitlines()) == 1 and f"'{where}.topk'" in err and "unknown field" in err, err
@@ -160,13 +166,15 @@ def test_unreachable_scheduler_is_one_line_within_ten_seconds(tmp_path, capsys):
 
 def test_sweeps_chain_train_then_hessian(tmp_path):
     """A train sweep keeps its models; a hessian sweep takes them with from_sweep."""
-    train = {"command": "train", "base": {"data": "moons", "widths": [2, 6, 2], "epochs": 1},
-             "grid": {"seed": [0, 1]}}
+    train = {"command": "train", "base": {"data": "moons", "widths": [2, 6, 2], "epochs": 1}, "grid": {"seed": [0, 1]}}
     rt = run_sweep(train, tmp_path / "t")
     df = pd.read_parquet(tmp_path / "t" / "results.parquet")
     assert rt.rows == 2 and all(Path(p).is_file() for p in df["file.model.safetensors"])
-    hess = {"command": "hessian", "base": {"data": "moons", "top_k": 2},
-            "grid": {"model": {"from_sweep": str(tmp_path / "t"), "file": "model.safetensors"}}}
+    hess = {
+        "command": "hessian",
+        "base": {"data": "moons", "top_k": 2},
+        "grid": {"model": {"from_sweep": str(tmp_path / "t"), "file": "model.safetensors"}},
+    }
     rh = run_sweep(hess, tmp_path / "h")
     dh = pd.read_parquet(tmp_path / "h" / "results.parquet")
     assert rh.rows == 2 and list(dh["param.model"]) == list(df["file.model.safetensors"])
@@ -207,4 +215,23 @@ def test_local_cluster_serves_no_dashboard_on_8787():
         sched = ex._cluster.scheduler
         ports = [s.getsockname() for s in sched.http_server._sockets.values()]
         assert all(host == "127.0.0.1" and port != 8787 for host, port in ports), ports
-        assert not any("status" in str(r) for r in getattr(sched.http_application, "default_router").rules)
+        assert not any("status" in str(r) for r in sched.http_application.default_router.rules)
+
+
+def test_docs_sweep_example_runs_as_written(tmp_path, monkeypatch, capsys):
+    """The example at the top of docs/sweep-dask.md (the README's sweep example), run as written."""
+    import re
+    import shlex
+
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "sweep-dask.md").read_text(encoding="utf-8")
+    section = doc.split("## Example", 1)[1].split("\n## ", 1)[0]
+    console = re.search(r"```console\n(.*?)```", section, re.S).group(1)
+    toml = re.search(r"```toml\n(.*?)```", section, re.S).group(1)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "sweep.toml").write_text(toml)
+    for line in console.splitlines():
+        assert line.startswith("$ tamelab "), line
+        assert main(shlex.split(line[len("$ tamelab ") :])) == 0, capsys.readouterr().err
+    df = pd.read_parquet(tmp_path / "runs" / "sweep-sweep" / "results.parquet")
+    assert sorted(df["param.mode"]) == ["exact", "float"] and (df["result.status"] == "ok").all()
+    assert df["result.activation_regions"].nunique() == 1 and df["result.activation_regions"].iloc[0] > 1

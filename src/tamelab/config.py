@@ -32,19 +32,23 @@ def parse_toml(raw: bytes, *, source: str = "config", field: str = "--config") -
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as e:
-        raise InputError(field, f"{source} is not UTF-8 text (byte 0x{raw[e.start]:02x} at offset {e.start})",
-                         "pass a TOML text file") from None
+        raise InputError(
+            field,
+            f"{source} is not UTF-8 text (byte 0x{raw[e.start]:02x} at offset {e.start})",
+            "pass a TOML text file",
+        ) from None
     if "\x00" in text:
         raise InputError(field, f"{source} contains NUL bytes: it is not a text file", "pass a TOML text file")
     try:
-        return tomllib.loads(text)
+        out: dict[str, Any] = tomllib.loads(text)
+        return out
     except tomllib.TOMLDecodeError as e:
         raise InputError(field, f"{source} is not valid TOML ({' '.join(str(e).split())})") from None
     except RecursionError:
         raise InputError(field, f"{source} is nested too deeply", "flatten the TOML tables") from None
 
 
-def load_toml(path: str | os.PathLike, *, field: str = "--config") -> dict[str, Any]:
+def load_toml(path: str | os.PathLike[str], *, field: str = "--config") -> dict[str, Any]:
     """Read and parse a TOML file (see :func:`parse_toml`)."""
     p = Path(path)
     if not p.is_file():
@@ -52,8 +56,11 @@ def load_toml(path: str | os.PathLike, *, field: str = "--config") -> dict[str, 
     try:
         size = p.stat().st_size
         if size > MAX_CONFIG_BYTES:
-            raise InputError(field, f"{p} is {size} bytes, more than a config can be (limit {MAX_CONFIG_BYTES})",
-                             "pass a TOML config file")
+            raise InputError(
+                field,
+                f"{p} is {size} bytes, more than a config can be (limit {MAX_CONFIG_BYTES})",
+                "pass a TOML config file",
+            )
         raw = p.read_bytes()
     except OSError as e:
         raise InputError(field, f"cannot read {p} ({e.strerror})") from None
@@ -64,8 +71,7 @@ def _default_name(source: str, loc: str) -> str:
     return f"{source} field '{loc}'"
 
 
-def validate(model: type[M], data: Any, *, source: str = "config",
-             name: Callable[[str], str] | None = None) -> M:
+def validate(model: type[M], data: Any, *, source: str = "config", name: Callable[[str], str] | None = None) -> M:
     """Validate ``data``; the first error becomes one ``InputError`` line.
 
     Args:
@@ -92,7 +98,7 @@ def validate(model: type[M], data: Any, *, source: str = "config",
         loc = loc or "(root)"
         msg = err["msg"]
         if msg.startswith("Value error, "):
-            msg = msg[len("Value error, "):]
+            msg = msg[len("Value error, ") :]
         ctx = err.get("ctx") or {}
         allowed = ctx.get("expected")
         fix = f"allowed: {allowed}" if allowed else None
@@ -104,8 +110,13 @@ def validate(model: type[M], data: Any, *, source: str = "config",
         raise InputError(namer(loc), msg, fix) from None
 
 
-def load_config(model: type[M], path: str | os.PathLike | None, overrides: Mapping[str, Any] | None = None, *,
-                name: Callable[[str], str] | None = None) -> M:
+def load_config(
+    model: type[M],
+    path: str | os.PathLike[str] | None,
+    overrides: Mapping[str, Any] | None = None,
+    *,
+    name: Callable[[str], str] | None = None,
+) -> M:
     """Explicit ``overrides`` (not ``None``) > the TOML file at ``path`` > the model's defaults."""
     data = load_toml(path) if path else {}
     for k, v in (overrides or {}).items():

@@ -63,7 +63,7 @@ _UMASK = _umask()
 _DISK_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EFBIG}
 
 
-def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
+def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
     """Write ``data`` to ``path`` atomically (temp file in the same dir + rename).
 
     A full disk (or quota, or a read-only file system) is an :class:`InputError` naming the file;
@@ -96,8 +96,11 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
 
 def _raise_disk(e: OSError, path: Path) -> None:
     if e.errno in _DISK_ERRNOS:
-        raise InputError("--out", f"cannot write {path}: {os.strerror(e.errno or 0).lower()}",
-                         "free some space or choose another --out") from None
+        raise InputError(
+            "--out",
+            f"cannot write {path}: {os.strerror(e.errno or 0).lower()}",
+            "free some space or choose another --out",
+        ) from None
 
 
 # ------------------------------------------------------------------------------------------------
@@ -117,8 +120,11 @@ NAME_MAX = 255
 def _check_names(path: Path, field: str) -> None:
     for name in path.parts:
         if len(name.encode("utf-8", "surrogateescape")) > NAME_MAX:
-            raise InputError(field, f"the name {name[:24]}... is {len(name)} characters long (limit {NAME_MAX})",
-                             "choose a shorter name")
+            raise InputError(
+                field,
+                f"the name {name[:24]}... is {len(name)} characters long (limit {NAME_MAX})",
+                "choose a shorter name",
+            )
 
 
 def _nearest_existing(path: Path) -> tuple[Path, list[str]]:
@@ -144,13 +150,16 @@ def _check_creatable(path: Path, field: str) -> None:
     limit = _name_max(base)
     for name in missing:
         if len(name.encode("utf-8", "surrogateescape")) > limit:
-            raise InputError(field, f"the name {name[:24]}... is {len(name)} characters long (limit {limit})",
-                             "choose a shorter name")
+            raise InputError(
+                field,
+                f"the name {name[:24]}... is {len(name)} characters long (limit {limit})",
+                "choose a shorter name",
+            )
     if not os.access(base, os.W_OK | os.X_OK):
         raise InputError(field, f"cannot create {path}: {base} is not writable", "choose a writable location")
 
 
-def check_out_dir(path: str | os.PathLike, *, field: str = "--out") -> Path:
+def check_out_dir(path: str | os.PathLike[str], *, field: str = "--out") -> Path:
     """Check, before any work, that ``path`` can be used as a run directory; write nothing.
 
     Refused: an existing non-directory, a dangling symbolic link, a name longer than the file
@@ -173,14 +182,17 @@ def check_out_dir(path: str | os.PathLike, *, field: str = "--out") -> Path:
             raise InputError(field, f"{p} is not writable", "choose a writable location")
         for name in _RUN_ENTRIES:
             if (p / name).is_symlink():
-                raise InputError(field, f"{p / name} is a symbolic link: writing would go through it",
-                                 "remove the link or choose another --out")
+                raise InputError(
+                    field,
+                    f"{p / name} is a symbolic link: writing would go through it",
+                    "remove the link or choose another --out",
+                )
         return p
     _check_creatable(p, field)
     return p
 
 
-def check_out_file(path: str | os.PathLike, *, field: str) -> Path:
+def check_out_file(path: str | os.PathLike[str], *, field: str) -> Path:
     """Check, before any work, that the file ``path`` can be written (its directory must exist)."""
     p = Path(path)
     if str(path) == "":
@@ -195,8 +207,11 @@ def check_out_file(path: str | os.PathLike, *, field: str) -> Path:
         raise InputError(field, f"directory {parent} does not exist", "create it first or choose another path")
     limit = _name_max(parent)
     if len(p.name.encode("utf-8", "surrogateescape")) > limit:
-        raise InputError(field, f"the name {p.name[:24]}... is {len(p.name)} characters long (limit {limit})",
-                         "choose a shorter name")
+        raise InputError(
+            field,
+            f"the name {p.name[:24]}... is {len(p.name)} characters long (limit {limit})",
+            "choose a shorter name",
+        )
     if not os.access(parent, os.W_OK | os.X_OK) or (p.exists() and not os.access(p, os.W_OK)):
         raise InputError(field, f"{p} is not writable", "choose a writable location")
     return p
@@ -220,7 +235,7 @@ class RunLock:
     True
     """
 
-    def __init__(self, path: str | os.PathLike, *, field: str = "--out") -> None:
+    def __init__(self, path: str | os.PathLike[str], *, field: str = "--out") -> None:
         self.path = Path(path)
         self.field = field
         self._fd: int | None = None
@@ -251,13 +266,17 @@ class RunLock:
         except OSError:
             os.close(fd)
             self._cleanup()
-            raise InputError(self.field, f"{self.path} is in use by another tamelab run",
-                             "wait for it to finish or choose another --out") from None
+            raise InputError(
+                self.field,
+                f"{self.path} is in use by another tamelab run",
+                "wait for it to finish or choose another --out",
+            ) from None
         self._fd = fd
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         if self._fd is not None:
             os.close(self._fd)  # closing the descriptor releases the flock
             self._fd = None
@@ -273,7 +292,8 @@ class RunLock:
         self._created = []
 
 
-def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
+def atomic_write_text(path: str | os.PathLike[str], text: str) -> Path:
+    """Write UTF-8 ``text`` to ``path`` atomically."""
     return atomic_write_bytes(path, text.encode("utf-8"))
 
 
@@ -282,18 +302,20 @@ def dumps(obj: Any) -> str:
     return json.dumps(to_jsonable(obj), indent=2, sort_keys=True, allow_nan=False) + "\n"
 
 
-def atomic_write_json(path: str | os.PathLike, obj: Any) -> Path:
+def atomic_write_json(path: str | os.PathLike[str], obj: Any) -> Path:
+    """Write ``obj`` as deterministic strict JSON (:func:`dumps`) atomically."""
     return atomic_write_text(path, dumps(obj))
 
 
-def atomic_write_npz(path: str | os.PathLike, arrays: Mapping[str, Any]) -> Path:
+def atomic_write_npz(path: str | os.PathLike[str], arrays: Mapping[str, Any]) -> Path:
+    """Write ``arrays`` as a compressed ``.npz`` atomically."""
     buf = io.BytesIO()
-    np.savez_compressed(buf, **{k: np.asarray(v) for k, v in arrays.items()})
+    np.savez_compressed(buf, **{k: np.asarray(v) for k, v in arrays.items()})  # type: ignore[arg-type]
     return atomic_write_bytes(path, buf.getvalue())
 
 
 def write_run(
-    out_dir: str | os.PathLike,
+    out_dir: str | os.PathLike[str],
     result: Mapping[str, Any],
     *,
     command: str,
@@ -325,10 +347,11 @@ def write_run(
         "result": dict(result),
     }
     atomic_write_json(out / "result.json", doc)
-    return json.loads(dumps(doc))
+    written: dict[str, Any] = json.loads(dumps(doc))
+    return written
 
 
-def read_result(run_dir: str | os.PathLike, *, field: str = "RUN_DIR") -> dict[str, Any]:
+def read_result(run_dir: str | os.PathLike[str], *, field: str = "RUN_DIR") -> dict[str, Any]:
     """Read and check the shape of ``result.json`` of a run directory.
 
     The document must be a JSON object with an integer ``schema_version`` this version can read,
@@ -350,21 +373,28 @@ def read_result(run_dir: str | os.PathLike, *, field: str = "RUN_DIR") -> dict[s
         raise InputError(field, f"{p} has no schema_version", "it was not written by tamelab")
     v = doc["schema_version"]
     if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-        raise InputError(field, f"{p}: schema_version must be a positive integer, got {v!r}",
-                         "it was not written by tamelab")
+        raise InputError(
+            field, f"{p}: schema_version must be a positive integer, got {v!r}", "it was not written by tamelab"
+        )
     if v > SCHEMA_VERSION:
         raise InputError(field, f"schema_version {v} is newer than this tamelab ({SCHEMA_VERSION})", "upgrade tamelab")
     if not isinstance(doc.get("result"), dict):
-        raise InputError(field, f"{p}: 'result' must be a JSON object, got {type(doc.get('result')).__name__}",
-                         "it was not written by tamelab")
+        raise InputError(
+            field,
+            f"{p}: 'result' must be a JSON object, got {type(doc.get('result')).__name__}",
+            "it was not written by tamelab",
+        )
     for key, typ in (("command", str), ("config", dict), ("provenance", dict)):
         if key in doc and not isinstance(doc[key], typ):
-            raise InputError(field, f"{p}: '{key}' must be a {'string' if typ is str else 'JSON object'}",
-                             "it was not written by tamelab")
+            raise InputError(
+                field,
+                f"{p}: '{key}' must be a {'string' if typ is str else 'JSON object'}",
+                "it was not written by tamelab",
+            )
     return doc
 
 
-def read_arrays(run_dir: str | os.PathLike, *, field: str = "RUN_DIR") -> dict[str, np.ndarray]:
+def read_arrays(run_dir: str | os.PathLike[str], *, field: str = "RUN_DIR") -> dict[str, np.ndarray]:
     """The arrays of ``arrays.npz`` in a run directory (``{}`` if there is none); never unpickles."""
     p = Path(run_dir) / "arrays.npz"
     if not p.is_file():
@@ -373,7 +403,9 @@ def read_arrays(run_dir: str | os.PathLike, *, field: str = "RUN_DIR") -> dict[s
         with np.load(p, allow_pickle=False) as z:
             return {k: z[k] for k in z.files}
     except (ValueError, OSError, EOFError, zipfile.BadZipFile) as e:
-        raise InputError(field, f"{p} is not a readable .npz ({type(e).__name__})", "it was not written by tamelab") from None
+        raise InputError(
+            field, f"{p} is not a readable .npz ({type(e).__name__})", "it was not written by tamelab"
+        ) from None
 
 
 _TIMING_KEYS = {"seconds", "timings", "provenance", "wall_seconds", "elapsed"}
@@ -383,9 +415,7 @@ def strip_timings(obj: Any) -> Any:
     """Remove timing/provenance keys recursively (for reproducibility checks)."""
     if isinstance(obj, dict):
         return {
-            k: strip_timings(v)
-            for k, v in obj.items()
-            if k not in _TIMING_KEYS and not str(k).endswith("_seconds")
+            k: strip_timings(v) for k, v in obj.items() if k not in _TIMING_KEYS and not str(k).endswith("_seconds")
         }
     if isinstance(obj, list):
         return [strip_timings(v) for v in obj]

@@ -23,8 +23,16 @@ from ..errors import InputError
 from ..tasks import Task, get_task
 from ..tasks._spec import TaskConfig, cli_meta
 
-__all__ = ["add_task_command", "run_from_cli", "merge_sources", "print_payload", "OUT_HELP", "JSON_HELP", "QUIET_HELP",
-           "CONFIG_HELP"]
+__all__ = [
+    "add_task_command",
+    "run_from_cli",
+    "merge_sources",
+    "print_payload",
+    "OUT_HELP",
+    "JSON_HELP",
+    "QUIET_HELP",
+    "CONFIG_HELP",
+]
 
 OUT_HELP = "run directory to write (default: runs/<command>-<config hash>)"
 JSON_HELP = "print the result as JSON on stdout"
@@ -81,39 +89,103 @@ def _params(cfg: type[TaskConfig]) -> tuple[list[inspect.Parameter], dict[str, s
         help_text = _help(cfg, name)
         flag = "--" + name.replace("_", "-") if meta["positional"] else cfg.flag(name)
         if meta["positional"]:
-            params.append(inspect.Parameter(pname, kw, annotation=Optional[str], default=typer.Argument(
-                None, metavar=meta["metavar"] or name.upper(), help=help_text, show_default=False)))
+            params.append(
+                inspect.Parameter(
+                    pname,
+                    kw,
+                    annotation=Optional[str],
+                    default=typer.Argument(
+                        None, metavar=meta["metavar"] or name.upper(), help=help_text, show_default=False
+                    ),
+                )
+            )
             alias = f"a_{name}"
             fields[alias] = name
-            params.append(inspect.Parameter(alias, kw, annotation=Optional[str], default=typer.Option(
-                None, flag, help=f"the same as {meta['metavar'] or name.upper()}", show_default=False,
-                metavar=meta["metavar"] or name.upper())))
+            params.append(
+                inspect.Parameter(
+                    alias,
+                    kw,
+                    annotation=Optional[str],
+                    default=typer.Option(
+                        None,
+                        flag,
+                        help=f"the same as {meta['metavar'] or name.upper()}",
+                        show_default=False,
+                        metavar=meta["metavar"] or name.upper(),
+                    ),
+                )
+            )
         elif ann is bool or ann == Optional[bool]:
-            params.append(inspect.Parameter(pname, kw, annotation=Optional[bool], default=typer.Option(
-                None, f"{flag}/--no-{flag.removeprefix('--')}", help=help_text, show_default=False)))
+            params.append(
+                inspect.Parameter(
+                    pname,
+                    kw,
+                    annotation=Optional[bool],
+                    default=typer.Option(
+                        None, f"{flag}/--no-{flag.removeprefix('--')}", help=help_text, show_default=False
+                    ),
+                )
+            )
         elif meta["multiple"]:
-            params.append(inspect.Parameter(pname, kw, annotation=Optional[list[str]], default=typer.Option(
-                None, flag, help=help_text + " (repeatable)", show_default=False, metavar=meta["metavar"] or "TEXT")))
+            params.append(
+                inspect.Parameter(
+                    pname,
+                    kw,
+                    annotation=Optional[list[str]],
+                    default=typer.Option(
+                        None,
+                        flag,
+                        help=help_text + " (repeatable)",
+                        show_default=False,
+                        metavar=meta["metavar"] or "TEXT",
+                    ),
+                )
+            )
         else:
-            params.append(inspect.Parameter(pname, kw, annotation=Optional[str], default=typer.Option(
-                None, flag, help=help_text, show_default=False, metavar=meta["metavar"] or _metavar(ann))))
+            params.append(
+                inspect.Parameter(
+                    pname,
+                    kw,
+                    annotation=Optional[str],
+                    default=typer.Option(
+                        None, flag, help=help_text, show_default=False, metavar=meta["metavar"] or _metavar(ann)
+                    ),
+                )
+            )
     return params, fields
 
 
 def _common_params(task: Task) -> list[inspect.Parameter]:
     kw = inspect.Parameter.KEYWORD_ONLY
     ps = [
-        inspect.Parameter("o_config", kw, annotation=Optional[str],
-                          default=typer.Option(None, "--config", help=CONFIG_HELP, metavar="FILE.toml")),
-        inspect.Parameter("o_out", kw, annotation=Optional[str],
-                          default=typer.Option(None, "--out", help=OUT_HELP, metavar="DIR")),
+        inspect.Parameter(
+            "o_config",
+            kw,
+            annotation=Optional[str],
+            default=typer.Option(None, "--config", help=CONFIG_HELP, metavar="FILE.toml"),
+        ),
+        inspect.Parameter(
+            "o_out", kw, annotation=Optional[str], default=typer.Option(None, "--out", help=OUT_HELP, metavar="DIR")
+        ),
     ]
     if task.figures is not None:
-        ps.append(inspect.Parameter("o_plot", kw, annotation=Optional[str], default=typer.Option(
-            None, "--plot", help="also write the figure to this PNG file", metavar="FILE.png")))
+        ps.append(
+            inspect.Parameter(
+                "o_plot",
+                kw,
+                annotation=Optional[str],
+                default=typer.Option(None, "--plot", help="also write the figure to this PNG file", metavar="FILE.png"),
+            )
+        )
     ps += [
-        inspect.Parameter("o_check", kw, annotation=bool, default=typer.Option(
-            False, "--check", help="validate the fields and output paths, print the resolved config; run nothing")),
+        inspect.Parameter(
+            "o_check",
+            kw,
+            annotation=bool,
+            default=typer.Option(
+                False, "--check", help="validate the fields and output paths, print the resolved config; run nothing"
+            ),
+        ),
         inspect.Parameter("o_json", kw, annotation=bool, default=typer.Option(False, "--json", help=JSON_HELP)),
         inspect.Parameter("o_quiet", kw, annotation=bool, default=typer.Option(False, "--quiet", help=QUIET_HELP)),
     ]
@@ -135,14 +207,25 @@ def add_task_command(app: typer.Typer, task_name: str, *, name: str | None = Non
             if v is None or (isinstance(v, (list, tuple)) and not v):
                 continue
             if field in values and values[field] != v:
-                raise InputError(task.config.flag(field), f"given twice with different values ({values[field]!r}, "
-                                                          f"{v!r})", "give it once")
+                raise InputError(
+                    task.config.flag(field),
+                    f"given twice with different values ({values[field]!r}, {v!r})",
+                    "give it once",
+                )
             values[field] = list(v) if isinstance(v, (list, tuple)) else v
             if pname.startswith("a_"):  # the option form of a positional argument (--model for MODEL)
                 spelled[field] = "--" + field.replace("_", "-")
-        run_from_cli(task, values, config=kw.get("o_config"), out=kw.get("o_out"), plot=kw.get("o_plot"),
-                     json_out=bool(kw.get("o_json")), quiet=bool(kw.get("o_quiet")), check=bool(kw.get("o_check")),
-                     spelled=spelled)
+        run_from_cli(
+            task,
+            values,
+            config=kw.get("o_config"),
+            out=kw.get("o_out"),
+            plot=kw.get("o_plot"),
+            json_out=bool(kw.get("o_json")),
+            quiet=bool(kw.get("o_quiet")),
+            check=bool(kw.get("o_check")),
+            spelled=spelled,
+        )
 
     command.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
     command.__annotations__ = {p.name: p.annotation for p in params}
@@ -151,10 +234,14 @@ def add_task_command(app: typer.Typer, task_name: str, *, name: str | None = Non
     app.command(name or task.name, help=command.__doc__)(command)
 
 
-def merge_sources(task: Task, values: dict[str, Any], config: str | None, spelled: dict[str, str] | None = None
-                  ) -> tuple[dict[str, Any], Callable[[str], str]]:
-    """The fields to validate (flag > ``--config`` file; defaults fill the rest) and how to name each in an
-    error: the option when it was given (or defaulted), the TOML field when it came from the file."""
+def merge_sources(
+    task: Task, values: dict[str, Any], config: str | None, spelled: dict[str, str] | None = None
+) -> tuple[dict[str, Any], Callable[[str], str]]:
+    """The fields to validate (flag > ``--config`` file; defaults fill the rest) and how to name each.
+
+    A field is named by its option when it was given on the command line (or defaulted), and by its
+    TOML key when it came from the file.
+    """
     from ..config import load_toml
 
     file_data = load_toml(config) if config else {}
@@ -168,9 +255,18 @@ def merge_sources(task: Task, values: dict[str, Any], config: str | None, spelle
     return data, name
 
 
-def run_from_cli(task: Task, values: dict[str, Any], *, config: str | None, out: str | None, plot: str | None,
-                 json_out: bool, quiet: bool, check: bool = False, spelled: dict[str, str] | None = None
-                 ) -> dict[str, Any]:
+def run_from_cli(
+    task: Task,
+    values: dict[str, Any],
+    *,
+    config: str | None,
+    out: str | None,
+    plot: str | None,
+    json_out: bool,
+    quiet: bool,
+    check: bool = False,
+    spelled: dict[str, str] | None = None,
+) -> dict[str, Any]:
     """Merge flag > ``--config`` file > default, run the task into its run directory, print the result.
 
     With ``check`` only validate (fields, resource guards, output paths) and print the resolved config.
@@ -221,4 +317,3 @@ def task_group(app: typer.Typer, group: str, help: str, members: dict[str, str])
     app.add_typer(sub, name=group)
     for cmd, task in members.items():
         add_task_command(sub, task, name=cmd)
-

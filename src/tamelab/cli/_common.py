@@ -34,8 +34,9 @@ def finish(
     set_quiet(quiet or json_out)
     out_dir = Path(out) if out else default_out(command, config)
     with RunLock(out_dir):
-        doc = write_run(out_dir, result, command=command, config=config, arrays=arrays, figures=figures,
-                        extra_files=extra_files)
+        doc = write_run(
+            out_dir, result, command=command, config=config, arrays=arrays, figures=figures, extra_files=extra_files
+        )
     payload = dict(doc["result"])
     payload["run_dir"] = str(out_dir)
     print_payload(command, payload, json_out=json_out, quiet=quiet)

@@ -50,8 +50,9 @@ def build_app() -> Any:
 
     @app.callback()
     def _root(
-        version: Optional[bool] = typer.Option(None, "--version", is_eager=True, callback=_version_callback,
-                                               help="print the version and exit"),
+        version: Optional[bool] = typer.Option(
+            None, "--version", is_eager=True, callback=_version_callback, help="print the version and exit"
+        ),
     ) -> None:
         """TameLab: computable, checkable geometry of deep networks."""
 
@@ -89,8 +90,8 @@ def _run(argv: list[str]) -> int:
         import typer._click.exceptions as cx
     except ImportError:  # pragma: no cover - older typer: plain click
         import click.exceptions as cx  # type: ignore[no-redef]
-    exits = tuple({typer.Exit, *(getattr(m, "Exit") for m in (cx,) if hasattr(m, "Exit"))})
-    aborts = tuple({typer.Abort, *(getattr(m, "Abort") for m in (cx,) if hasattr(m, "Abort"))})
+    exits = tuple({typer.Exit, *(m.Exit for m in (cx,) if hasattr(m, "Exit"))})
+    aborts = tuple({typer.Abort, *(m.Abort for m in (cx,) if hasattr(m, "Abort"))})
 
     cmd = typer.main.get_command(build_app())
     try:
@@ -130,8 +131,9 @@ def _command_path(group: Any, argv: list[str]) -> str:
     return " ".join(path)
 
 
-def _show_warning(message: Any, category: Any, filename: str, lineno: int, file: Any = None,
-                  line: str | None = None) -> None:
+def _show_warning(
+    message: Any, category: Any, filename: str, lineno: int, file: Any = None, line: str | None = None
+) -> None:
     print(f"warning: {_one_line(str(message))}", file=sys.stderr)
 
 

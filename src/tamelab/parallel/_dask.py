@@ -29,9 +29,16 @@ MALLOC_ENV = {"MALLOC_MMAP_THRESHOLD_": 16 * 2**20, "MALLOC_TRIM_THRESHOLD_": 25
 class DaskExecutor:
     name = "dask"
 
-    def __init__(self, workers: int | None = None, scheduler: str | None = None, *, retries: int = 3,
-                 allowed_failures: int = 20, connect_timeout: float = CONNECT_TIMEOUT,
-                 stall_timeout: float = 120.0) -> None:
+    def __init__(
+        self,
+        workers: int | None = None,
+        scheduler: str | None = None,
+        *,
+        retries: int = 3,
+        allowed_failures: int = 20,
+        connect_timeout: float = CONNECT_TIMEOUT,
+        stall_timeout: float = 120.0,
+    ) -> None:
         try:
             from distributed import Client, LocalCluster
         except ImportError as e:  # pragma: no cover
@@ -45,16 +52,20 @@ class DaskExecutor:
         self.stall_timeout = float(stall_timeout)
         if scheduler:
             if not scheduler.startswith(("tcp://", "tls://", "inproc://", "ucx://")):
-                raise InputError("--scheduler", f"{scheduler!r} is not a scheduler address", "e.g. tcp://127.0.0.1:8786")
+                raise InputError(
+                    "--scheduler", f"{scheduler!r} is not a scheduler address", "e.g. tcp://127.0.0.1:8786"
+                )
             import dask
 
             try:
                 with dask.config.set({"distributed.comm.timeouts.connect": f"{connect_timeout}s"}):
                     self.client = Client(scheduler, timeout=f"{connect_timeout}s")
             except (OSError, TimeoutError) as e:
-                raise InputError("--scheduler", f"cannot reach the Dask scheduler at {scheduler} within "
-                                                f"{connect_timeout:g} s ({type(e).__name__})",
-                                 "start it (dask scheduler) or drop --scheduler") from None
+                raise InputError(
+                    "--scheduler",
+                    f"cannot reach the Dask scheduler at {scheduler} within {connect_timeout:g} s ({type(e).__name__})",
+                    "start it (dask scheduler) or drop --scheduler",
+                ) from None
         else:
             n = int(workers or 2)
             if n < 1:
@@ -74,12 +85,21 @@ class DaskExecutor:
             # dashboard (off here) and cost 4 % of a surface chunk (0.73 -> 0.70 s).
             # The scheduler always starts an HTTP server; with dashboard_address=None it listens on 8787. Serve no
             # routes, on a free loopback port.
-            with dask.config.set({"distributed.scheduler.allowed-failures": int(allowed_failures),
-                                  "distributed.worker.profile.enabled": False,
-                                  "distributed.scheduler.http.routes": [], **env}):
+            with dask.config.set(
+                {
+                    "distributed.scheduler.allowed-failures": int(allowed_failures),
+                    "distributed.worker.profile.enabled": False,
+                    "distributed.scheduler.http.routes": [],
+                    **env,
+                }
+            ):
                 self._cluster = LocalCluster(
-                    n_workers=n, threads_per_worker=1, processes=True, host="127.0.0.1",
-                    dashboard_address=None, silence_logs=40,
+                    n_workers=n,
+                    threads_per_worker=1,
+                    processes=True,
+                    host="127.0.0.1",
+                    dashboard_address=None,
+                    silence_logs=40,
                     scheduler_kwargs={"dashboard": False, "dashboard_address": "127.0.0.1:0"},
                 )
             self.client = Client(self._cluster)
@@ -91,8 +111,13 @@ class DaskExecutor:
         # unique keys per call: a key still known to the scheduler from an earlier call would be answered
         # with that call's (stale) result
         tag = uuid.uuid4().hex[:12]
-        futures = self.client.map(fn, items, pure=False, retries=self.retries,
-                                  key=[f"{getattr(fn, '__name__', 'task')}-{tag}-{i}" for i in range(len(items))])
+        futures = self.client.map(
+            fn,
+            items,
+            pure=False,
+            retries=self.retries,
+            key=[f"{getattr(fn, '__name__', 'task')}-{tag}-{i}" for i in range(len(items))],
+        )
         from distributed import as_completed
 
         from .._progress import progress
@@ -100,8 +125,9 @@ class DaskExecutor:
         index = {f.key: i for i, f in enumerate(futures)}
         out: list[Any] = [None] * len(futures)
         # results arrive with the completions (no second gather round trip); a failed task raises here
-        for fut, res in progress(self._completions(as_completed(futures, with_results=True)), desc=desc or "dask",
-                                 total=len(futures)):
+        for fut, res in progress(
+            self._completions(as_completed(futures, with_results=True)), desc=desc or "dask", total=len(futures)
+        ):
             out[index[fut.key]] = res
         return out
 
@@ -134,15 +160,19 @@ class DaskExecutor:
             if self._cluster is not None and n < self._n_local:
                 self._heal()
             if now - last_worker > self.stall_timeout:
-                raise ComputationError(f"the Dask cluster has had no worker for {self.stall_timeout:g} s; "
-                                       "the tasks cannot finish")
+                raise ComputationError(
+                    f"the Dask cluster has had no worker for {self.stall_timeout:g} s; the tasks cannot finish"
+                )
 
     def _heal(self) -> None:
         """Bring a local cluster back to its size: forget nannies that closed, start new ones."""
         cluster = self._cluster
         try:
-            closed = [name for name, w in list(cluster.workers.items())
-                      if str(getattr(w, "status", "")).endswith(("closed", "closing", "failed"))]
+            closed = [
+                name
+                for name, w in list(cluster.workers.items())
+                if str(getattr(w, "status", "")).endswith(("closed", "closing", "failed"))
+            ]
             for name in closed:
                 cluster.workers.pop(name, None)
                 cluster.worker_spec.pop(name, None)

@@ -42,8 +42,12 @@ from ._sweep import task_key as task_key
 
 #: library functions that used to live in CLI commands: name → task module (imported on first use).
 _LAZY = {
-    "HessianSummary": "curvature", "hessian_summary": "curvature", "plot_density": "curvature",
-    "plot_surface": "curvature", "erm_targets": "exact", "regions_domain": "geometry",
+    "HessianSummary": "curvature",
+    "hessian_summary": "curvature",
+    "plot_density": "curvature",
+    "plot_surface": "curvature",
+    "erm_targets": "exact",
+    "regions_domain": "geometry",
 }
 _MODULES = ("algebraic", "bounds", "curvature", "exact", "geometry", "ridge", "tame", "train")
 
@@ -60,12 +64,43 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     # registry and runner
-    "Task", "TaskConfig", "option", "register_task", "get_task", "all_tasks", "run_task", "prepare", "TaskRun",
-    "default_out", "figure_bytes", "Annotated", "GenericConfig", "BUILTIN",
+    "Task",
+    "TaskConfig",
+    "option",
+    "register_task",
+    "get_task",
+    "all_tasks",
+    "run_task",
+    "prepare",
+    "TaskRun",
+    "default_out",
+    "figure_bytes",
+    "Annotated",
+    "GenericConfig",
+    "BUILTIN",
     # sweeps
-    "SweepSpec", "SweepResult", "SweepWarning", "run_sweep", "grid_size", "iter_points", "task_key", "MAX_TASKS",
+    "SweepSpec",
+    "SweepResult",
+    "SweepWarning",
+    "run_sweep",
+    "grid_size",
+    "iter_points",
+    "task_key",
+    "MAX_TASKS",
     # library functions that used to live in CLI commands
-    "hessian_summary", "HessianSummary", "plot_density", "plot_surface", "erm_targets", "regions_domain",
+    "hessian_summary",
+    "HessianSummary",
+    "plot_density",
+    "plot_surface",
+    "erm_targets",
+    "regions_domain",
     # task modules
-    "algebraic", "bounds", "curvature", "exact", "geometry", "ridge", "tame", "train",
+    "algebraic",
+    "bounds",
+    "curvature",
+    "exact",
+    "geometry",
+    "ridge",
+    "tame",
+    "train",
 ]

@@ -15,8 +15,14 @@ from ..errors import InputError
 __all__ = ["load_task_model", "load_task_data", "data_tensors", "check_accepts", "check_targets"]
 
 
-def load_task_model(model: str, weights: str | None = None, *, device: str = "cpu",
-                    dtype: torch.dtype | None = None, field: str = "model") -> nn.Module:
+def load_task_model(
+    model: str,
+    weights: str | None = None,
+    *,
+    device: str = "cpu",
+    dtype: torch.dtype | None = None,
+    field: str = "model",
+) -> nn.Module:
     """The model of a config: a built-in MLP file or ``package.module:factory`` (+ weights), in eval mode."""
     from ..inputs import model_on
     from ..models import load_model
@@ -53,12 +59,16 @@ def _npz_with_keys(path: str, input_key: str | None, target_key: str | None) -> 
     except InputError:
         raise
     except (ValueError, TypeError) as e:
-        raise InputError("data", f"{p.name}: arrays {ik!r}/{tk!r} are not numeric data ({type(e).__name__})",
-                         "store numbers: inputs N×d, integer labels (N,) or targets N×k") from None
+        raise InputError(
+            "data",
+            f"{p.name}: arrays {ik!r}/{tk!r} are not numeric data ({type(e).__name__})",
+            "store numbers: inputs N×d, integer labels (N,) or targets N×k",
+        ) from None
 
 
-def load_task_data(data: str, *, split: str = "train", split_seed: int = 0, input_key: str | None = None,
-                   target_key: str | None = None) -> Any:
+def load_task_data(
+    data: str, *, split: str = "train", split_seed: int = 0, input_key: str | None = None, target_key: str | None = None
+) -> Any:
     """A TameLab :class:`~tamelab.data.Dataset` for ``--data`` (built-in name, ``.npz`` or image folder)."""
     from ..data import load_data
 
@@ -69,12 +79,16 @@ def load_task_data(data: str, *, split: str = "train", split_seed: int = 0, inpu
     except InputError:
         raise
     except (EOFError, zipfile.BadZipFile, ValueError, TypeError) as e:  # damaged or odd file contents: bad input
-        raise InputError("data", f"{data} could not be read ({type(e).__name__}: {' '.join(str(e).split())[:120]})",
-                         "store X (N×d numbers) and y (N integer labels) or Y (N×k numbers)") from None
+        raise InputError(
+            "data",
+            f"{data} could not be read ({type(e).__name__}: {' '.join(str(e).split())[:120]})",
+            "store X (N×d numbers) and y (N integer labels) or Y (N×k numbers)",
+        ) from None
 
 
-def data_tensors(ds: Any, *, dtype: torch.dtype = torch.float32, device: str = "cpu"
-                 ) -> tuple[torch.Tensor, torch.Tensor]:
+def data_tensors(
+    ds: Any, *, dtype: torch.dtype = torch.float32, device: str = "cpu"
+) -> tuple[torch.Tensor, torch.Tensor]:
     """``(X, T)`` tensors of a data set (integer labels stay ``long``), through the input contract."""
     from ..inputs import as_data
 
@@ -88,13 +102,19 @@ def check_accepts(model: nn.Module, X: torch.Tensor, *, field: str = "data") -> 
             out = model(X[:1])
     except (RuntimeError, ValueError, TypeError, IndexError) as e:
         msg = " ".join(str(e).split())[:160]
-        raise InputError(field, f"MODEL does not accept these inputs ({tuple(X.shape[1:])} features per sample): {msg}",
-                         "use data of the model's input width") from None
+        raise InputError(
+            field,
+            f"MODEL does not accept these inputs ({tuple(X.shape[1:])} features per sample): {msg}",
+            "use data of the model's input width",
+        ) from None
     return int(out.shape[-1]) if out.ndim else 1
 
 
 def check_targets(loss: Any, T: torch.Tensor, *, field: str = "data") -> None:
     """Class-label losses need integer labels: real-valued targets are one :class:`InputError` line."""
     if getattr(loss, "targets", "any") == "labels" and T.is_floating_point():
-        raise InputError(field, f"has real-valued targets; loss {loss.name} needs integer class labels",
-                         "use --loss mse, or data with labels y")
+        raise InputError(
+            field,
+            f"has real-valued targets; loss {loss.name} needs integer class labels",
+            "use --loss mse, or data with labels y",
+        )

@@ -46,8 +46,13 @@ class Task:
     models: Callable[[Any], Mapping[str, Any]] | None = None
     after: Callable[[Any, Any], None] | None = None
 
-    def validate(self, config: TaskConfig | Mapping[str, Any] | None = None, *, source: str = "config",
-                 name: Callable[[str], str] | None = None) -> TaskConfig:
+    def validate(
+        self,
+        config: TaskConfig | Mapping[str, Any] | None = None,
+        *,
+        source: str = "config",
+        name: Callable[[str], str] | None = None,
+    ) -> TaskConfig:
         """The validated config (one :class:`InputError` line naming the field otherwise)."""
         from ..config import validate
 
@@ -65,18 +70,27 @@ _TASKS: dict[str, Task] = {}
 #: ``ridge`` sweep never imports torch, and ``import tamelab.tasks`` stays cheap).
 BUILTIN: dict[str, str] = {
     "train": "train",
-    "hessian": "curvature", "landscape": "curvature", "connect": "curvature",
-    "regions": "geometry", "tropical": "geometry",
+    "hessian": "curvature",
+    "landscape": "curvature",
+    "connect": "curvature",
+    "regions": "geometry",
+    "tropical": "geometry",
     "bound": "bounds",
-    "certify": "tame", "stationarity": "tame", "study-relu-prime-zero": "tame", "study-adam-vs-nag": "tame",
-    "erm": "exact", "construct-chen-ewald": "exact",
-    "neuromanifold": "algebraic", "critical": "algebraic",
+    "certify": "tame",
+    "stationarity": "tame",
+    "study-relu-prime-zero": "tame",
+    "study-adam-vs-nag": "tame",
+    "erm": "exact",
+    "construct-chen-ewald": "exact",
+    "neuromanifold": "algebraic",
+    "critical": "algebraic",
     "ridge": "ridge",
 }
 
 
-def register_task(task: Task | str, run: Callable[..., Any] | None = None, *,
-                  config: type[TaskConfig] | None = None, **kw: Any) -> Task:
+def register_task(
+    task: Task | str, run: Callable[..., Any] | None = None, *, config: type[TaskConfig] | None = None, **kw: Any
+) -> Task:
     """Register ``task`` (or build one from ``name, run, config=...``) and return it.
 
     A plain function ``fn(config: dict) -> dict | Result`` may be registered without a config

@@ -69,8 +69,11 @@ def figure_bytes(fig: Any, fmt: str = "png") -> bytes:
 
 
 def rename_error(err: InputError, config: type[TaskConfig], name: Callable[[str], str] | None) -> InputError:
-    """The same error with its field named as the user wrote it (``--top-k`` on the command line,
-    ``base.top_k`` in a sweep). Capabilities name their arguments either way; this maps both."""
+    """The same error with its field named as the user wrote it.
+
+    ``--top-k`` on the command line, ``base.top_k`` in a sweep: capabilities name their arguments
+    either as options or as fields; this maps both.
+    """
     if name is None or not err.field:
         return err
     head, sep, rest = err.field.partition(" ")
@@ -82,9 +85,15 @@ def rename_error(err: InputError, config: type[TaskConfig], name: Callable[[str]
     return new
 
 
-def prepare(task: str | Task, config: TaskConfig | Mapping[str, Any] | None = None, *, out: str | Path | None = None,
-            plot: str | Path | None = None, source: str = "config",
-            name: Callable[[str], str] | None = None) -> tuple[Task, TaskConfig, Path]:
+def prepare(
+    task: str | Task,
+    config: TaskConfig | Mapping[str, Any] | None = None,
+    *,
+    out: str | Path | None = None,
+    plot: str | Path | None = None,
+    source: str = "config",
+    name: Callable[[str], str] | None = None,
+) -> tuple[Task, TaskConfig, Path]:
     """Steps 1–2: the task, its validated config and the checked run directory. Writes nothing."""
     t = get_task(task)
     cfg = t.validate(config, source=source, name=name)
@@ -104,9 +113,15 @@ def prepare(task: str | Task, config: TaskConfig | Mapping[str, Any] | None = No
     return t, cfg, out_dir
 
 
-def run_task(task: str | Task, config: TaskConfig | Mapping[str, Any] | None = None, *,
-             out: str | Path | None = None, plot: str | Path | None = None, source: str = "config",
-             name: Callable[[str], str] | None = None) -> TaskRun:
+def run_task(
+    task: str | Task,
+    config: TaskConfig | Mapping[str, Any] | None = None,
+    *,
+    out: str | Path | None = None,
+    plot: str | Path | None = None,
+    source: str = "config",
+    name: Callable[[str], str] | None = None,
+) -> TaskRun:
     """Validate, run and write one task (see the module docstring); returns the :class:`TaskRun`.
 
     Args:
@@ -140,8 +155,9 @@ def _write(t: Task, cfg: TaskConfig, result: Any, out_dir: Path, *, plot: str | 
         for fname, module in models.items():
             save(module, out_dir / fname)
     arrays = result.arrays() if hasattr(result, "arrays") else None
-    doc = write_run(out_dir, result_dict(result), command=t.name, config=cfg.recorded(),
-                    arrays=arrays or None, figures=figs)
+    doc = write_run(
+        out_dir, result_dict(result), command=t.name, config=cfg.recorded(), arrays=arrays or None, figures=figs
+    )
     if plot and figs:
         from ..runstore import atomic_write_bytes
 

@@ -18,8 +18,19 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from ..errors import InputError
 
 __all__ = [
-    "TaskConfig", "option", "cli_meta", "ModelFields", "DataFields", "LossField", "SeedField", "DeviceField",
-    "check_model_spec", "check_data_spec", "builtin_data", "parse_number_list", "parse_int_list",
+    "TaskConfig",
+    "option",
+    "cli_meta",
+    "ModelFields",
+    "DataFields",
+    "LossField",
+    "SeedField",
+    "DeviceField",
+    "check_model_spec",
+    "check_data_spec",
+    "builtin_data",
+    "parse_number_list",
+    "parse_int_list",
     "FLOAT_DTYPES",
 ]
 
@@ -29,9 +40,19 @@ FLOAT_DTYPES = ("float32", "float64")
 _FACTORY = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
 
 
-def option(default: Any = ..., help: str = "", *, positional: bool = False, flag: str | None = None,
-           multiple: bool = False, cli: bool = True, metavar: str | None = None, output: str | None = None,
-           record: bool = True, **constraints: Any) -> Any:
+def option(
+    default: Any = ...,
+    help: str = "",
+    *,
+    positional: bool = False,
+    flag: str | None = None,
+    multiple: bool = False,
+    cli: bool = True,
+    metavar: str | None = None,
+    output: str | None = None,
+    record: bool = True,
+    **constraints: Any,
+) -> Any:
     """A config field with its command-line form.
 
     Args:
@@ -47,8 +68,15 @@ def option(default: Any = ..., help: str = "", *, positional: bool = False, flag
             limits): left out of ``result.json``'s config and of a sweep's task keys.
         **constraints: pydantic ``Field`` constraints (``ge``, ``gt``, ``le``, ...).
     """
-    meta = {"positional": positional, "flag": flag, "multiple": multiple, "cli": cli, "metavar": metavar,
-            "output": output, "record": record}
+    meta: Any = {
+        "positional": positional,
+        "flag": flag,
+        "multiple": multiple,
+        "cli": cli,
+        "metavar": metavar,
+        "output": output,
+        "record": record,
+    }
     return Field(default, description=help, json_schema_extra={"cli": meta}, **constraints)
 
 
@@ -56,8 +84,15 @@ def cli_meta(model: type[BaseModel], name: str) -> dict[str, Any]:
     """The command-line metadata recorded by :func:`option` for field ``name``."""
     extra = model.model_fields[name].json_schema_extra
     meta = extra.get("cli") if isinstance(extra, dict) else None
-    base = {"positional": False, "flag": None, "multiple": False, "cli": True, "metavar": None, "output": None,
-            "record": True}
+    base: dict[str, Any] = {
+        "positional": False,
+        "flag": None,
+        "multiple": False,
+        "cli": True,
+        "metavar": None,
+        "output": None,
+        "record": True,
+    }
     if isinstance(meta, dict):
         base.update(meta)
     return base
@@ -152,8 +187,11 @@ def check_model_spec(spec: str, *, field: str = "model") -> str:
     p = Path(s)
     if p.exists() or s.endswith(".safetensors") or "/" in s or ":" not in s:
         if not p.is_file():
-            raise InputError(field, f"{s} not found" if not p.exists() else f"{s} is not a file",
-                             "pass a .safetensors file written by 'tamelab train', or package.module:factory")
+            raise InputError(
+                field,
+                f"{s} not found" if not p.exists() else f"{s} is not a file",
+                "pass a .safetensors file written by 'tamelab train', or package.module:factory",
+            )
         return s
     if not _FACTORY.match(s):
         raise InputError(field, f"{s!r} is not of the form package.module:factory")
@@ -193,8 +231,12 @@ def check_data_spec(spec: str, *, field: str = "data") -> str:
 class ModelFields(TaskConfig):
     """A model given as a file (the built-in MLP format) or as ``package.module:factory`` + weights."""
 
-    model: str = option(..., "a .safetensors file written by 'tamelab train', or package.module:factory",
-                        positional=True, metavar="MODEL")
+    model: str = option(
+        ...,
+        "a .safetensors file written by 'tamelab train', or package.module:factory",
+        positional=True,
+        metavar="MODEL",
+    )
     weights: str | None = option(None, "safetensors weights loaded into a factory MODEL (package.module:factory)")
 
     @field_validator("model")
@@ -212,8 +254,11 @@ class ModelFields(TaskConfig):
     @model_validator(mode="after")
     def _weights_need_factory(self) -> ModelFields:
         if self.weights is not None and Path(self.model).is_file():
-            raise InputError("weights", "only applies to a factory model (package.module:factory)",
-                             "drop --weights, or pass MODEL as package.module:factory")
+            raise InputError(
+                "weights",
+                "only applies to a factory model (package.module:factory)",
+                "drop --weights, or pass MODEL as package.module:factory",
+            )
         return self
 
 
@@ -256,8 +301,9 @@ class DataFields(TaskConfig):
 class LossField(TaskConfig):
     """A loss from the registry (:data:`tamelab.losses.LOSSES`), by name or alias."""
 
-    loss: str = option("cross_entropy", "loss by registry name: cross_entropy | nll | mse | l1 | huber | "
-                                        "bce_with_logits")
+    loss: str = option(
+        "cross_entropy", "loss by registry name: cross_entropy | nll | mse | l1 | huber | bce_with_logits"
+    )
 
     @field_validator("loss")
     @classmethod

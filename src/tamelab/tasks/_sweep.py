@@ -46,8 +46,7 @@ from ..runstore import RunLock, atomic_write_bytes, check_out_dir, read_result, 
 from ._registry import GenericConfig, Task, get_task
 from ._runner import rename_error, run_task
 
-__all__ = ["SweepSpec", "SweepResult", "SweepWarning", "grid_size", "iter_points", "task_key", "run_sweep",
-           "MAX_TASKS"]
+__all__ = ["SweepSpec", "SweepResult", "SweepWarning", "grid_size", "iter_points", "task_key", "run_sweep", "MAX_TASKS"]
 
 #: default limit on the number of grid points of one sweep (raise with ``max_tasks`` / ``--max-tasks``).
 MAX_TASKS = 10_000
@@ -118,8 +117,11 @@ def task_key(command: str, config: Mapping[str, Any]) -> str:
     """``sha256(task, canonical config JSON, seed, tamelab version)`` (20 hex digits)."""
     from .. import __version__
 
-    canon = json.dumps({"task": command, "config": dict(config), "seed": config.get("seed"), "version": __version__},
-                       sort_keys=True, default=str)
+    canon = json.dumps(
+        {"task": command, "config": dict(config), "seed": config.get("seed"), "version": __version__},
+        sort_keys=True,
+        default=str,
+    )
     return hashlib.sha256(canon.encode()).hexdigest()[:20]
 
 
@@ -164,8 +166,11 @@ def _from_sweep(v: FromSweep, field: str) -> list[str]:
     files = [str(Path(d) / v.file) for d in df["run_dir"]]
     missing = [f for f in files if not Path(f).is_file()]
     if missing:
-        raise InputError(field, f"{len(missing)} of {len(files)} points of {v.from_sweep} have no {v.file} "
-                                f"(e.g. {missing[0]})", "sweep a task that keeps that file (e.g. train)")
+        raise InputError(
+            field,
+            f"{len(missing)} of {len(files)} points of {v.from_sweep} have no {v.file} (e.g. {missing[0]})",
+            "sweep a task that keeps that file (e.g. train)",
+        )
     return files
 
 
@@ -195,8 +200,10 @@ def _flatten(d: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
             out.update(_flatten(v, key + "."))
         elif isinstance(v, (int, float, str, bool)) or v is None:
             out[key] = _cell(v)
-        elif isinstance(v, list) and all((isinstance(x, (int, float)) and not isinstance(x, bool))
-                                         or (isinstance(x, str) and x in _NUMERIC_STR) for x in v):
+        elif isinstance(v, list) and all(
+            (isinstance(x, (int, float)) and not isinstance(x, bool)) or (isinstance(x, str) and x in _NUMERIC_STR)
+            for x in v
+        ):
             out[key] = [float(_cell(x)) for x in v]
     return out
 
@@ -214,16 +221,24 @@ def _table_bytes(rows: list[dict[str, Any]]) -> bytes:
     return buf.getvalue()
 
 
-def run_sweep(spec: SweepSpec | Mapping[str, Any], out: str | Path, *, executor: str = "serial",
-              workers: int | None = None, scheduler: str | None = None, max_tasks: int = MAX_TASKS,
-              source: str = "sweep") -> SweepResult:
+def run_sweep(
+    spec: SweepSpec | Mapping[str, Any],
+    out: str | Path,
+    *,
+    executor: str = "serial",
+    workers: int | None = None,
+    scheduler: str | None = None,
+    max_tasks: int = MAX_TASKS,
+    source: str = "sweep",
+) -> SweepResult:
     """Validate the whole sweep, then run every grid point once (cached by key) and write the table.
 
     Args:
         spec: a :class:`SweepSpec` or the parsed TOML.
         out: the sweep's directory (``tasks/`` and ``results.parquet`` inside).
-        executor, workers, scheduler: ``serial``, or ``dask`` with a local cluster of ``workers`` or an
-            existing ``scheduler`` address.
+        executor: ``serial`` or ``dask``.
+        workers: size of a local Dask cluster.
+        scheduler: address of an existing Dask scheduler (implies ``dask``).
         max_tasks: refuse grids with more points than this.
         source: the sweep file's name, for error messages.
 
@@ -241,15 +256,21 @@ def run_sweep(spec: SweepSpec | Mapping[str, Any], out: str | Path, *, executor:
     task = get_task(spec.command, field=f"{source} field 'command'")
     fields = set(task.config.model_fields)
     if task.config is not GenericConfig:
-        for where, table in (("base", spec.base), ("grid", spec.grid)):
-            for k in table:
+        for where, fields_there in (("base", spec.base), ("grid", spec.grid)):
+            for k in fields_there:
                 if k not in fields:
-                    raise InputError(f"{source} field '{where}.{k}'", f"unknown field of task {task.name!r}",
-                                     f"allowed fields here: {', '.join(sorted(fields))}")
+                    raise InputError(
+                        f"{source} field '{where}.{k}'",
+                        f"unknown field of task {task.name!r}",
+                        f"allowed fields here: {', '.join(sorted(fields))}",
+                    )
     n = grid_size(spec)
     if n > max_tasks:
-        raise InputError(f"{source} field 'grid'", f"{n:.3g} grid points (limit {max_tasks})",
-                         "sweep a smaller grid or raise --max-tasks")
+        raise InputError(
+            f"{source} field 'grid'",
+            f"{n:.3g} grid points (limit {max_tasks})",
+            "sweep a smaller grid or raise --max-tasks",
+        )
     grid = _resolve_grid(spec, source)
     name = _namer(source, grid)
     points, keys = [], []
@@ -273,8 +294,9 @@ def run_sweep(spec: SweepSpec | Mapping[str, Any], out: str | Path, *, executor:
             results = ex.map(_run_point, [(task, c, str(d)) for c, d in zip(points, dirs)], desc="sweep")
             recomputed = [k for k, r in zip(keys, results) if r["recomputed"]]
             for k in recomputed:
-                warnings.warn(f"tasks/{k}: the cached result was corrupt and has been recomputed", SweepWarning,
-                              stacklevel=2)
+                warnings.warn(
+                    f"tasks/{k}: the cached result was corrupt and has been recomputed", SweepWarning, stacklevel=2
+                )
             rows = []
             for c, k, d, r in zip(points, keys, dirs, results):
                 row: dict[str, Any] = {f"param.{g}": c.get(g) for g in sorted(grid)}
@@ -286,11 +308,19 @@ def run_sweep(spec: SweepSpec | Mapping[str, Any], out: str | Path, *, executor:
             table = out / "results.parquet"
             atomic_write_bytes(table, _table_bytes(rows))
             cached = sum(r["cached"] for r in results)
-            res = SweepResult(status=Status.OK, seconds=time.perf_counter() - t0, command=task.name, rows=len(rows),
-                              computed=len(rows) - cached, cached=cached, recomputed=recomputed, table=str(table),
-                              keys=keys, executor=executor)
+            res = SweepResult(
+                status=Status.OK,
+                seconds=time.perf_counter() - t0,
+                command=task.name,
+                rows=len(rows),
+                computed=len(rows) - cached,
+                cached=cached,
+                recomputed=recomputed,
+                table=str(table),
+                keys=keys,
+                executor=executor,
+            )
             write_run(out, res.to_dict(), command="sweep", config=spec.model_dump(mode="json"))
     finally:
         ex.close()
     return res
-

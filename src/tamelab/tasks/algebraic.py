@@ -50,7 +50,19 @@ def run_critical(cfg: CriticalConfig, *, out_dir: Any = None) -> Any:
     return linear_net_critical_points(cfg.hidden, cfg.width, cfg.dx, cfg.dy, seed=cfg.seed, regularization=cfg.reg)
 
 
-register_task(Task("neuromanifold", NeuromanifoldConfig, run_neuromanifold,
-                   "Exact dimension of the neurovariety of a polynomial network (rank mod p) vs expected and ambient."))
-register_task(Task("critical", CriticalConfig, run_critical,
-                   "All critical points of a regularised deep linear net (one data point) by Gröbner bases."))
+register_task(
+    Task(
+        "neuromanifold",
+        NeuromanifoldConfig,
+        run_neuromanifold,
+        "Exact dimension of the neurovariety of a polynomial network (rank mod p) vs expected and ambient.",
+    )
+)
+register_task(
+    Task(
+        "critical",
+        CriticalConfig,
+        run_critical,
+        "All critical points of a regularised deep linear net (one data point) by Gröbner bases.",
+    )
+)

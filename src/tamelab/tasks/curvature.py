@@ -20,13 +20,19 @@ from ..errors import InputError
 from ..result import Result, to_jsonable
 from ._load import check_accepts, check_targets, data_tensors, load_task_data, load_task_model
 from ._registry import Task, register_task
-from ._spec import (DataFields, DeviceField, LossField, ModelFields, SeedField, check_model_spec,
-                    option)
+from ._spec import DataFields, DeviceField, LossField, ModelFields, SeedField, check_model_spec, option
 
 __all__ = [
-    "HessianConfig", "HessianSummary", "hessian_summary", "run_hessian", "plot_density",
-    "LandscapeConfig", "run_landscape", "plot_surface",
-    "ConnectConfig", "run_connect",
+    "HessianConfig",
+    "HessianSummary",
+    "hessian_summary",
+    "run_hessian",
+    "plot_density",
+    "LandscapeConfig",
+    "run_landscape",
+    "plot_surface",
+    "ConnectConfig",
+    "run_connect",
 ]
 
 
@@ -107,10 +113,22 @@ class HessianSummary(Result):
         return {"density_grid": np.asarray(self.density_grid), "density": np.asarray(self.density)}
 
 
-def hessian_summary(model: nn.Module, data: Any, *, loss: Any = "cross_entropy", top_k: int = 5,
-                    trace: bool = False, density: bool = False, tol: float = 1e-6, trace_hvps: int = 99,
-                    slq_steps: int = 80, slq_probes: int = 1, seed: int = 0, dtype: Any = torch.float64,
-                    device: Any = "cpu") -> HessianSummary:
+def hessian_summary(
+    model: nn.Module,
+    data: Any,
+    *,
+    loss: Any = "cross_entropy",
+    top_k: int = 5,
+    trace: bool = False,
+    density: bool = False,
+    tol: float = 1e-6,
+    trace_hvps: int = 99,
+    slq_steps: int = 80,
+    slq_probes: int = 1,
+    seed: int = 0,
+    dtype: Any = torch.float64,
+    device: Any = "cpu",
+) -> HessianSummary:
     """Top-``top_k`` Hessian eigenvalues (Lanczos, residual-certified), trace and spectral density.
 
     Args:
@@ -122,9 +140,12 @@ def hessian_summary(model: nn.Module, data: Any, *, loss: Any = "cross_entropy",
             cross-entropy (diagonal GGN, equal to the Hessian diagonal almost everywhere).
         density: spectral density by stochastic Lanczos quadrature.
         tol: relative residual tolerance of the eigenpairs.
-        trace_hvps, slq_steps, slq_probes: budgets of the trace and density estimators.
+        trace_hvps: Hessian-vector products of the Hutch++ estimate.
+        slq_steps: Lanczos steps per density probe.
+        slq_probes: random probes of the density.
         seed: seed of the random start vectors and probes.
-        dtype, device: where and in which precision the products are computed.
+        dtype: precision of the products (``float64`` or ``float32``).
+        device: where the products are computed.
     """
     from ..inputs import as_data, model_on, resolve_device
     from ..landscape import CurvatureOperator, ce_ggn_diagonal, hutchpp, slq_density, top_eigenpairs
@@ -139,13 +160,27 @@ def hessian_summary(model: nn.Module, data: Any, *, loss: Any = "cross_entropy",
     check_targets(lossf, T)
     op = CurvatureOperator(m, _operator_loss(lossf), (X, T))
     eig = top_eigenpairs(op, int(top_k), tol=float(tol), seed=int(seed))
-    r = HessianSummary(status=eig.status, seed=int(seed), n_params=op.n, loss=float(op.loss()),
-                       eigenvalues=eig.eigenvalues, residuals=eig.residuals, converged=eig.converged,
-                       error_bounds=eig.error_bounds, eigen_hvps=eig.hvps, krylov_dim=eig.krylov_dim,
-                       hvp_path=str(op.path))
+    r = HessianSummary(
+        status=eig.status,
+        seed=int(seed),
+        n_params=op.n,
+        loss=float(op.loss()),
+        eigenvalues=eig.eigenvalues,
+        residuals=eig.residuals,
+        converged=eig.converged,
+        error_bounds=eig.error_bounds,
+        eigen_hvps=eig.hvps,
+        krylov_dim=eig.krylov_dim,
+        hvp_path=str(op.path),
+    )
     if trace:
         tr = hutchpp(op, int(trace_hvps), seed=int(seed))
-        r.trace_estimate, r.trace_estimate_stderr, r.trace_method, r.trace_hvps = tr.trace, tr.stderr, tr.method, tr.hvps
+        r.trace_estimate, r.trace_estimate_stderr, r.trace_method, r.trace_hvps = (
+            tr.trace,
+            tr.stderr,
+            tr.method,
+            tr.hvps,
+        )
         if lossf.builtin and lossf.name == "cross_entropy" and not T.is_floating_point():
             try:
                 diag = ce_ggn_diagonal(m, X, T)
@@ -196,13 +231,26 @@ def run_hessian(cfg: HessianConfig, *, out_dir: Any = None) -> HessianSummary:
     """The ``hessian`` task: load MODEL and the data named in ``cfg``, then :func:`hessian_summary`."""
     dt = _dtype(cfg.dtype)
     model = load_task_model(cfg.model, cfg.weights)
-    ds = load_task_data(cfg.data, split=cfg.split, split_seed=cfg.split_seed, input_key=cfg.input_key,
-                        target_key=cfg.target_key)
+    ds = load_task_data(
+        cfg.data, split=cfg.split, split_seed=cfg.split_seed, input_key=cfg.input_key, target_key=cfg.target_key
+    )
     X, T = data_tensors(ds, dtype=dt)
     check_accepts(model.to(dt), X)
-    return hessian_summary(model, (X, T), loss=cfg.loss, top_k=cfg.top_k, trace=cfg.trace, density=cfg.density,
-                           tol=cfg.tol, trace_hvps=cfg.trace_hvps, slq_steps=cfg.slq_steps,
-                           slq_probes=cfg.slq_probes, seed=cfg.seed, dtype=dt, device=cfg.device)
+    return hessian_summary(
+        model,
+        (X, T),
+        loss=cfg.loss,
+        top_k=cfg.top_k,
+        trace=cfg.trace,
+        density=cfg.density,
+        tol=cfg.tol,
+        trace_hvps=cfg.trace_hvps,
+        slq_steps=cfg.slq_steps,
+        slq_probes=cfg.slq_probes,
+        seed=cfg.seed,
+        dtype=dt,
+        device=cfg.device,
+    )
 
 
 def _hessian_figures(r: HessianSummary, cfg: HessianConfig) -> dict[str, Any]:
@@ -219,12 +267,15 @@ class LandscapeConfig(ModelFields, DataFields, LossField, SeedField, DeviceField
     span: float = option(1.0, "half-width of the grid in units of the directions", gt=0)
     dims: int = option(2, "1 or 2 directions", ge=1, le=2)
     dtype: Literal["float32", "float64"] = option("float32", "precision of the evaluations: float32 | float64")
-    through: list[str] = option([], "two more models (give --through twice): the surface on the plane through "
-                                    "MODEL and them", multiple=True)
-    margin: float = option(0.25, "with --through: grid beyond the three models, as a fraction of their "
-                                 "bounding box", ge=0)
-    executor: Literal["serial", "dask"] = option("serial", "serial | dask (the surface is bitwise the same)",
-                                                 record=False)
+    through: list[str] = option(
+        [], "two more models (give --through twice): the surface on the plane through MODEL and them", multiple=True
+    )
+    margin: float = option(
+        0.25, "with --through: grid beyond the three models, as a fraction of their bounding box", ge=0
+    )
+    executor: Literal["serial", "dask"] = option(
+        "serial", "serial | dask (the surface is bitwise the same)", record=False
+    )
     workers: int | None = option(None, "Dask LocalCluster workers", ge=1, record=False)
     max_points: int = option(1_000_000, "refuse grids with more points than this", ge=1, record=False)
 
@@ -237,15 +288,21 @@ class LandscapeConfig(ModelFields, DataFields, LossField, SeedField, DeviceField
         """Two ``through`` models that exist; the grid within ``max_points``."""
         if self.through:
             if len(self.through) != 2:
-                raise InputError("through", f"needs exactly two more models, got {len(self.through)}",
-                                 "--through B.safetensors --through C.safetensors")
+                raise InputError(
+                    "through",
+                    f"needs exactly two more models, got {len(self.through)}",
+                    "--through B.safetensors --through C.safetensors",
+                )
             for p in self.through:
                 check_model_spec(p, field="through")
         points = self.grid ** (2 if self.through else self.dims)
         if points > self.max_points:
-            raise InputError("grid", f"{self.grid}^{2 if self.through else self.dims} = {points:.3g} grid points, "
-                                     f"each a pass over the data (limit {self.max_points:.3g})",
-                             "use a smaller --grid or raise --max-points")
+            raise InputError(
+                "grid",
+                f"{self.grid}^{2 if self.through else self.dims} = {points:.3g} grid points, "
+                f"each a pass over the data (limit {self.max_points:.3g})",
+                "use a smaller --grid or raise --max-points",
+            )
 
 
 def _surface_loss(v: str) -> str:
@@ -255,31 +312,40 @@ def _surface_loss(v: str) -> str:
 
 
 def run_landscape(cfg: LandscapeConfig, *, out_dir: Any = None) -> Any:
-    """The ``landscape`` task: :func:`tamelab.landscape.loss_surface` or :func:`~tamelab.landscape.plane_through_models`."""
+    """The ``landscape`` task: a loss surface (:func:`~tamelab.landscape.loss_surface`, or plane_through_models).
+
+    The surface around MODEL along filter-normalised directions, or on the plane through MODEL and
+    the two ``through`` models.
+    """
     from ..landscape import loss_surface, plane_through_models
     from ..parallel import get_executor
 
     dt = _dtype(cfg.dtype)
     model = load_task_model(cfg.model, cfg.weights, device=cfg.device, dtype=dt)
-    ds = load_task_data(cfg.data, split=cfg.split, split_seed=cfg.split_seed, input_key=cfg.input_key,
-                        target_key=cfg.target_key)
+    ds = load_task_data(
+        cfg.data, split=cfg.split, split_seed=cfg.split_seed, input_key=cfg.input_key, target_key=cfg.target_key
+    )
     X, T = data_tensors(ds, dtype=dt, device=cfg.device)
     check_accepts(model, X)
     others = [load_task_model(p, device=cfg.device, dtype=dt, field="through") for p in cfg.through]
     ex = get_executor(cfg.executor, workers=cfg.workers)
     try:
         if others:
-            return plane_through_models(model, *others, X, T, loss=cfg.loss, grid=cfg.grid, margin=cfg.margin,
-                                        executor=ex)
-        return loss_surface(model, X, T, loss=cfg.loss, grid=cfg.grid, span=cfg.span, dims=cfg.dims, seed=cfg.seed,
-                            executor=ex)
+            b, c = others
+            return plane_through_models(model, b, c, X, T, loss=cfg.loss, grid=cfg.grid, margin=cfg.margin, executor=ex)
+        return loss_surface(
+            model, X, T, loss=cfg.loss, grid=cfg.grid, span=cfg.span, dims=cfg.dims, seed=cfg.seed, executor=ex
+        )
     finally:
         ex.close()
 
 
 def plot_surface(r: Any) -> Any:
-    """Contour plot of log(loss) for a 2-D :class:`~tamelab.landscape.SurfaceResult` or a
-    :class:`~tamelab.landscape.PlaneResult` (the three models marked); ``None`` for a 1-D surface."""
+    """Contour plot of log(loss) of a 2-D surface; ``None`` for a 1-D surface.
+
+    Takes a :class:`~tamelab.landscape.SurfaceResult` or a :class:`~tamelab.landscape.PlaneResult`
+    (then the three models are marked).
+    """
     import matplotlib.pyplot as plt
 
     L = np.asarray(r.losses, dtype=float)
@@ -319,8 +385,9 @@ class ConnectConfig(DataFields, LossField, SeedField, DeviceField):
     model_b: str = option(..., "model B, of A's architecture", positional=True, metavar="B")
     weights: str | None = option(None, "weights of a factory model A")
     weights_b: str | None = option(None, "weights of a factory model B")
-    split: Literal["train", "test", "all"] = option("train", "data the barriers are measured on (train also "
-                                                             "reports test barriers)")
+    split: Literal["train", "test", "all"] = option(
+        "train", "data the barriers are measured on (train also reports test barriers)"
+    )
     curve_steps: int = option(400, "SGD steps for the Bézier bend (0 = skip)", ge=0)
     restarts: int = option(1, "weight-matching restarts (best objective kept)", ge=1)
     points: int = option(25, "points along the line", ge=3)
@@ -337,14 +404,24 @@ def run_connect(cfg: ConnectConfig, *, out_dir: Any = None) -> Any:
 
     a = load_task_model(cfg.model, cfg.weights, device=cfg.device, dtype=torch.float32)
     b = load_task_model(cfg.model_b, cfg.weights_b, device=cfg.device, dtype=torch.float32, field="model_b")
-    kw = dict(split_seed=cfg.split_seed, input_key=cfg.input_key, target_key=cfg.target_key)
+    kw: dict[str, Any] = dict(split_seed=cfg.split_seed, input_key=cfg.input_key, target_key=cfg.target_key)
     X, T = data_tensors(load_task_data(cfg.data, split=cfg.split, **kw), device=cfg.device)
     check_accepts(a, X)
     test = None
     if cfg.split == "train" and not (cfg.input_key or cfg.target_key):
         test = data_tensors(load_task_data(cfg.data, split="test", **kw), device=cfg.device)
-    return connect_models(a, b, (X, T), test=test, loss=cfg.loss, points=cfg.points, curve_steps=cfg.curve_steps,
-                          restarts=cfg.restarts, seed=cfg.seed, device=cfg.device)
+    return connect_models(
+        a,
+        b,
+        (X, T),
+        test=test,
+        loss=cfg.loss,
+        points=cfg.points,
+        curve_steps=cfg.curve_steps,
+        restarts=cfg.restarts,
+        seed=cfg.seed,
+        device=cfg.device,
+    )
 
 
 def _connect_figures(r: Any, cfg: ConnectConfig) -> dict[str, Any]:
@@ -357,13 +434,33 @@ def _connect_models(r: Any) -> dict[str, Any]:
     return {"aligned_b.safetensors": r.aligned_model} if getattr(r, "aligned_model", None) is not None else {}
 
 
-register_task(Task("hessian", HessianConfig, run_hessian,
-                   "Top-k Hessian eigenvalues (Lanczos, residual-certified), trace, spectral density.",
-                   figures=_hessian_figures))
-register_task(Task("landscape", LandscapeConfig, run_landscape,
-                   "Loss surface along filter-normalised random directions (the model at the grid centre), or on "
-                   "the plane through MODEL and two more models (--through B --through C).",
-                   figures=_landscape_figures))
-register_task(Task("connect", ConnectConfig, run_connect,
-                   "Barriers between two models (train and test data) before/after permutation alignment, and "
-                   "along a trained Bézier curve.", figures=_connect_figures, models=_connect_models))
+register_task(
+    Task(
+        "hessian",
+        HessianConfig,
+        run_hessian,
+        "Top-k Hessian eigenvalues (Lanczos, residual-certified), trace, spectral density.",
+        figures=_hessian_figures,
+    )
+)
+register_task(
+    Task(
+        "landscape",
+        LandscapeConfig,
+        run_landscape,
+        "Loss surface along filter-normalised random directions (the model at the grid centre), or on "
+        "the plane through MODEL and two more models (--through B --through C).",
+        figures=_landscape_figures,
+    )
+)
+register_task(
+    Task(
+        "connect",
+        ConnectConfig,
+        run_connect,
+        "Barriers between two models (train and test data) before/after permutation alignment, and "
+        "along a trained Bézier curve.",
+        figures=_connect_figures,
+        models=_connect_models,
+    )
+)

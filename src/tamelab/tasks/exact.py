@@ -9,7 +9,7 @@ from pydantic import field_validator, model_validator
 
 from ..errors import InputError
 from ._registry import Task, register_task
-from ._spec import SeedField, TaskConfig, check_data_spec, option
+from ._spec import SeedField, check_data_spec, option
 
 __all__ = ["ErmConfig", "run_erm", "erm_targets", "ChenEwaldConfig", "run_chen_ewald"]
 
@@ -32,17 +32,23 @@ def erm_targets(ds: Any, loss: str) -> np.ndarray:
         raise InputError("data", "exact ERM needs scalar targets", "store y (N,) or Y (N×1) in the .npz")
     if loss != "squared" and ds.Y is None and set(np.unique(y)) <= {0.0, 1.0}:
         y = 2.0 * y - 1.0
-    return y
+    out: np.ndarray = np.asarray(y, dtype=float)
+    return out
 
 
 class ErmConfig(SeedField):
     """``tamelab erm DATA``: the global optimum over all sign patterns and data dichotomies (Arora et al. 2018)."""
 
-    data: str = option(..., ".npz with X (D×n) and scalar targets y or Y (D×1) (or a built-in data name)",
-                       positional=True, metavar="DATA")
+    data: str = option(
+        ...,
+        ".npz with X (D×n) and scalar targets y or Y (D×1) (or a built-in data name)",
+        positional=True,
+        metavar="DATA",
+    )
     width: int = option(..., "hidden units w", ge=1)
     loss: Literal["squared", "hinge", "logistic"] = option(
-        "squared", "squared | hinge | logistic (hinge/logistic: labels y in {0,1} or Y in {-1,+1})")
+        "squared", "squared | hinge | logistic (hinge/logistic: labels y in {0,1} or Y in {-1,+1})"
+    )
     max_qps: int = option(2_000_000, "refuse above this many convex programs after pruning", ge=1, record=False)
     executor: Literal["serial", "dask"] = option("serial", "serial | dask", record=False)
     workers: int | None = option(None, "Dask LocalCluster workers", ge=1, record=False)
@@ -83,8 +89,9 @@ class ChenEwaldConfig(SeedField):
     layers: int = option(3, "hidden layers L (needs L >= Q)", ge=1)
     per_class: int = option(20, "points per class (N = Q * per_class in total)", ge=1)
     radius: float = option(0.04, "class radius delta = max |x - class mean|", ge=0)
-    order: Literal["auto", "identity", "greedy", "search"] = option("auto", "class order: auto | identity | greedy | "
-                                                                           "search")
+    order: Literal["auto", "identity", "greedy", "search"] = option(
+        "auto", "class order: auto | identity | greedy | search"
+    )
     alpha: float = option(0.2, "apex distance fraction in (0,1)", gt=0, lt=1)
     margin: float = option(0.05, "cone angle margin (radians)", ge=0)
     configurations: bool | None = option(None, "analyse all 2^Q collapse subsets (default: when 2^Q <= 16)")
@@ -94,8 +101,11 @@ class ChenEwaldConfig(SeedField):
     @model_validator(mode="after")
     def _layers_cover_classes(self) -> ChenEwaldConfig:
         if self.layers < self.q:
-            raise InputError("layers", f"L = {self.layers} < Q = {self.q}: the construction collapses one class per "
-                                       "layer (needs L >= Q)", f"pass --layers {self.q} or more")
+            raise InputError(
+                "layers",
+                f"L = {self.layers} < Q = {self.q}: the construction collapses one class per layer (needs L >= Q)",
+                f"pass --layers {self.q} or more",
+            )
         return self
 
 
@@ -103,18 +113,43 @@ def run_chen_ewald(cfg: ChenEwaldConfig, *, out_dir: Any = None) -> Any:
     """The ``construct-chen-ewald`` task: :func:`tamelab.exact.chen2023ewald.chen_ewald`."""
     from ..exact.chen2023ewald import chen_ewald
 
-    res = chen_ewald(cfg.q, cfg.layers, cfg.per_class, cfg.radius, seed=cfg.seed, order=cfg.order, alpha=cfg.alpha,
-                     margin=cfg.margin, configurations=cfg.configurations, gd_runs=cfg.gd_runs, gd_steps=cfg.gd_steps)
+    res = chen_ewald(
+        cfg.q,
+        cfg.layers,
+        cfg.per_class,
+        cfg.radius,
+        seed=cfg.seed,
+        order=cfg.order,
+        alpha=cfg.alpha,
+        margin=cfg.margin,
+        configurations=cfg.configurations,
+        gd_runs=cfg.gd_runs,
+        gd_steps=cfg.gd_steps,
+    )
     if not res.ok and res.assumption and not res.assumption.get("passes", True):
         fails = res.assumption.get("failures") or []
         why = fails[-1]["reason"] if fails else "no order passes"
-        raise InputError("radius", f"clustering assumption fails: {why}",
-                         "use a smaller radius (clusters must be small and separated)")
+        raise InputError(
+            "radius",
+            f"clustering assumption fails: {why}",
+            "use a smaller radius (clusters must be small and separated)",
+        )
     return res
 
 
-register_task(Task("erm", ErmConfig, run_erm,
-                   "Global optimum over all sign patterns and data dichotomies, one convex QP each, with its KKT "
-                   "certificate."))
-register_task(Task("construct-chen-ewald", ChenEwaldConfig, run_chen_ewald,
-                   "Construct the Chen–Muñoz Ewald zero-cost minimizer (arXiv:2309.10639) and certify it."))
+register_task(
+    Task(
+        "erm",
+        ErmConfig,
+        run_erm,
+        "Global optimum over all sign patterns and data dichotomies, one convex QP each, with its KKT certificate.",
+    )
+)
+register_task(
+    Task(
+        "construct-chen-ewald",
+        ChenEwaldConfig,
+        run_chen_ewald,
+        "Construct the Chen–Muñoz Ewald zero-cost minimizer (arXiv:2309.10639) and certify it.",
+    )
+)

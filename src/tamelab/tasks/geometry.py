@@ -8,6 +8,7 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import field_validator, model_validator
 
+from .._numerics import RANK_RTOL
 from ..errors import InputError
 from ._load import load_task_model
 from ._registry import Annotated, Task, register_task
@@ -35,8 +36,9 @@ def parse_points(value: Any, *, field: str, n: int) -> list[list[float]]:
 class RegionsConfig(ModelFields, SeedField):
     """``tamelab regions MODEL``: activation and linear regions on exactly one of a box, a plane or a segment."""
 
-    box: list[float] | None = option(None, "LO,HI: the box [LO,HI]^d (d=2: exact plane splitting; d>2: LP "
-                                           "traversal)", metavar="LO,HI")
+    box: list[float] | None = option(
+        None, "LO,HI: the box [LO,HI]^d (d=2: exact plane splitting; d>2: LP traversal)", metavar="LO,HI"
+    )
     plane: list[list[float]] | None = option(None, '"x0;x1;x2": the plane through three inputs', metavar='"x0;x1;x2"')
     segment: list[list[float]] | None = option(None, '"a;b": the segment from a to b', metavar='"a;b"')
     margin: float = option(0.25, "with --plane: the square around the three points, as a fraction", ge=0)
@@ -64,9 +66,13 @@ class RegionsConfig(ModelFields, SeedField):
         P = np.asarray(pts, dtype=float)
         D = np.stack([P[1] - P[0], P[2] - P[0]])
         scale = max(float(np.abs(D).max()), 1.0)
-        if np.linalg.matrix_rank(D / scale, tol=1e-12) < 2:
-            raise InputError("plane", "the three points are collinear (or coincide): they span no plane",
-                             "pass three affinely independent points")
+        # rank with the package's numerical-rank threshold (relative: the differences are scaled to max 1)
+        if np.linalg.matrix_rank(D / scale, tol=RANK_RTOL) < 2:
+            raise InputError(
+                "plane",
+                "the three points are collinear (or coincide): they span no plane",
+                "pass three affinely independent points",
+            )
         return pts
 
     @field_validator("segment", mode="before")
@@ -88,8 +94,11 @@ class RegionsConfig(ModelFields, SeedField):
     def _one_domain(self) -> RegionsConfig:
         given = [k for k in ("box", "plane", "segment") if getattr(self, k) is not None]
         if len(given) != 1:
-            raise InputError("box", f"give exactly one of box, plane, segment (got {len(given)})",
-                             'e.g. --box -1,1 or --plane "0,0;1,0;0,1"')
+            raise InputError(
+                "box",
+                f"give exactly one of box, plane, segment (got {len(given)})",
+                'e.g. --box -1,1 or --plane "0,0;1,0;0,1"',
+            )
         return self
 
 
@@ -104,12 +113,15 @@ def regions_domain(cfg: RegionsConfig, d: int) -> Any:
         for p in cfg.plane:
             if len(p) != d:
                 raise InputError("plane", f"points need {d} coordinates (the model's input dimension), got {len(p)}")
-        return Plane.through(*cfg.plane, margin=cfg.margin)
-    assert cfg.segment is not None
+        x0, x1, x2 = cfg.plane
+        return Plane.through(x0, x1, x2, margin=cfg.margin)
+    if cfg.segment is None:  # pragma: no cover - the config's validator requires one domain
+        raise InputError("box", "give exactly one of box, plane, segment")
     for p in cfg.segment:
         if len(p) != d:
             raise InputError("segment", f"end points need {d} coordinates (the model's input dimension), got {len(p)}")
-    return Segment(*cfg.segment)
+    a, b = cfg.segment
+    return Segment(a, b)
 
 
 def _input_dim(model: Any) -> int:
@@ -165,9 +177,20 @@ def run_tropical(cfg: TropicalConfig, *, out_dir: Any = None) -> Any:
     return Annotated(form, extra)
 
 
-register_task(Task("regions", RegionsConfig, run_regions,
-                   "Count activation and linear regions exactly, next to every known bound.",
-                   figures=_regions_figures))
-register_task(Task("tropical", TropicalConfig, run_tropical,
-                   "Tropical form F - G of a ReLU network (Zhang–Naitzat–Lim): monomial counts, upper-hull check, "
-                   "identity error."))
+register_task(
+    Task(
+        "regions",
+        RegionsConfig,
+        run_regions,
+        "Count activation and linear regions exactly, next to every known bound.",
+        figures=_regions_figures,
+    )
+)
+register_task(
+    Task(
+        "tropical",
+        TropicalConfig,
+        run_tropical,
+        "Tropical form F - G of a ReLU network (Zhang–Naitzat–Lim): monomial counts, upper-hull check, identity error.",
+    )
+)

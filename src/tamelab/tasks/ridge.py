@@ -54,8 +54,15 @@ def run_ridge(cfg: RidgeConfig, *, out_dir: Any = None) -> RidgeResult:
     X = rng.standard_normal((cfg.n, 5))
     y = X @ rng.standard_normal(5) + 0.1 * rng.standard_normal(cfg.n)
     w = np.linalg.solve(X.T @ X + cfg.lam * np.eye(5), X.T @ y)
-    return RidgeResult(status=Status.OK, seed=cfg.seed, loss=float(np.mean((X @ w - y) ** 2)),
-                       w_norm=float(np.linalg.norm(w)), w=[float(v) for v in w])
+    return RidgeResult(
+        status=Status.OK,
+        seed=cfg.seed,
+        loss=float(np.mean((X @ w - y) ** 2)),
+        w_norm=float(np.linalg.norm(w)),
+        w=[float(v) for v in w],
+    )
 
 
-register_task(Task("ridge", RidgeConfig, run_ridge, "Ridge regression on a seeded problem (an example task for sweeps)."))
+register_task(
+    Task("ridge", RidgeConfig, run_ridge, "Ridge regression on a seeded problem (an example task for sweeps).")
+)

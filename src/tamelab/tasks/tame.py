@@ -12,8 +12,17 @@ from ._load import load_task_data, load_task_model
 from ._registry import Annotated, Task, register_task
 from ._spec import DataFields, ModelFields, SeedField, TaskConfig, option, parse_int_list, parse_number_list
 
-__all__ = ["CertifyConfig", "run_certify", "StationarityConfig", "run_stationarity",
-           "ReluPrimeZeroConfig", "run_relu_prime_zero", "AdamVsNagConfig", "run_adam_vs_nag", "input_width"]
+__all__ = [
+    "CertifyConfig",
+    "run_certify",
+    "StationarityConfig",
+    "run_stationarity",
+    "ReluPrimeZeroConfig",
+    "run_relu_prime_zero",
+    "AdamVsNagConfig",
+    "run_adam_vs_nag",
+    "input_width",
+]
 
 
 def input_width(model: Any) -> int:
@@ -73,8 +82,9 @@ def run_stationarity(cfg: StationarityConfig, *, out_dir: Any = None) -> Any:
     from ..tame.goldstein import stationarity
 
     model = load_task_model(cfg.model, cfg.weights)
-    data = load_task_data(cfg.data, split=cfg.split, split_seed=cfg.split_seed, input_key=cfg.input_key,
-                          target_key=cfg.target_key)
+    data = load_task_data(
+        cfg.data, split=cfg.split, split_seed=cfg.split_seed, input_key=cfg.input_key, target_key=cfg.target_key
+    )
     res = stationarity(model, data, loss=cfg.loss, eps=cfg.eps, m=cfg.samples, seed=cfg.seed)
     return Annotated(res, {"data": cfg.data, "split": cfg.split, "n": data.n})
 
@@ -85,7 +95,8 @@ class ReluPrimeZeroConfig(TaskConfig):
     seeds: list[int] = option([0, 1, 2], "comma-separated training seeds")
     epochs: int | None = option(None, "training epochs (default: the study's)", ge=1)
     dtypes: list[Literal["float16", "bfloat16", "float32", "float64"]] = option(
-        ["float16", "float32", "float64"], "float16 (emulated), bfloat16, float32, float64")
+        ["float16", "float32", "float64"], "float16 (emulated), bfloat16, float32, float64"
+    )
     s_values: list[float] = option([0.0, 1.0], "values of ReLU'(0) to compare, in [0, 1]")
     quick: bool = option(False, "CI-sized: fewer seeds, epochs and samples")
 
@@ -168,13 +179,37 @@ def _adam_vs_nag_figures(res: dict[str, Any], cfg: AdamVsNagConfig) -> dict[str,
     return {"adam_vs_nag": plot_adam_vs_nag(res)}
 
 
-register_task(Task("certify", CertifyConfig, run_certify,
-                   "Tameness certificate: the smallest known o-minimal structure the network (+ loss) is definable in."))
-register_task(Task("stationarity", StationarityConfig, run_stationarity,
-                   "Goldstein ε-stationarity certificate of the full-batch loss by gradient sampling (min-norm hull QP)."))
-register_task(Task("study-relu-prime-zero", ReluPrimeZeroConfig, run_relu_prime_zero,
-                   "Train the same net with ReLU'(0)=0 and =1 in several precisions; count kinks hit; compare curves.",
-                   figures=_relu_prime_zero_figures))
-register_task(Task("study-adam-vs-nag", AdamVsNagConfig, run_adam_vs_nag,
-                   "Adam with β1 = 0.99 vs NAG vs RMSProp on a digits autoencoder (learning rates tuned per method).",
-                   figures=_adam_vs_nag_figures))
+register_task(
+    Task(
+        "certify",
+        CertifyConfig,
+        run_certify,
+        "Tameness certificate: the smallest known o-minimal structure the network (+ loss) is definable in.",
+    )
+)
+register_task(
+    Task(
+        "stationarity",
+        StationarityConfig,
+        run_stationarity,
+        "Goldstein ε-stationarity certificate of the full-batch loss by gradient sampling (min-norm hull QP).",
+    )
+)
+register_task(
+    Task(
+        "study-relu-prime-zero",
+        ReluPrimeZeroConfig,
+        run_relu_prime_zero,
+        "Train the same net with ReLU'(0)=0 and =1 in several precisions; count kinks hit; compare curves.",
+        figures=_relu_prime_zero_figures,
+    )
+)
+register_task(
+    Task(
+        "study-adam-vs-nag",
+        AdamVsNagConfig,
+        run_adam_vs_nag,
+        "Adam with β1 = 0.99 vs NAG vs RMSProp on a digits autoencoder (learning rates tuned per method).",
+        figures=_adam_vs_nag_figures,
+    )
+)

@@ -20,20 +20,23 @@ from ._spec import TaskConfig, check_data_spec, option, parse_int_list
 
 __all__ = ["TrainTaskConfig", "run_train"]
 
+
 class TrainTaskConfig(TrainConfig, TaskConfig):
     """``tamelab train``: the :class:`~tamelab.train.TrainConfig` fields, plus how the run is kept."""
 
     resume: bool = option(False, "continue from OUT/checkpoint if present", record=False)
     keep_checkpoint: bool = option(False, "keep OUT/checkpoint after success", record=False)
-    log: list[Literal["tensorboard", "mlflow"]] = option([], "export the monitors: tensorboard and/or mlflow",
-                                                         multiple=True, record=False)
-    log_dir: str | None = option(None, "TensorBoard directory or MLflow tracking URI (default: OUT/tensorboard)",
-                                 record=False)
+    log: list[Literal["tensorboard", "mlflow"]] = option(
+        [], "export the monitors: tensorboard and/or mlflow", multiple=True, record=False
+    )
+    log_dir: str | None = option(
+        None, "TensorBoard directory or MLflow tracking URI (default: OUT/tensorboard)", record=False
+    )
 
     #: command-line help of the TrainConfig fields (whose descriptions live in tamelab.train).
     HELP: ClassVar[dict[str, str]] = {
         "data": "digits | mnist1d | a synthetic generator (moons, circles, spirals, clusters, teacher) | FILE.npz | "
-                "an image folder",
+        "an image folder",
         "n_samples": "samples to generate for mnist1d and the synthetic generators",
         "device": "cpu | cuda | cuda:N | auto",
         "max_memory_gb": "refuse runs whose estimated memory exceeds this (GiB)",
@@ -92,10 +95,10 @@ def run_train(cfg: TrainTaskConfig, *, out_dir: Path | None = None) -> Any:
     from ..train import fit
 
     ckpt = Path(out_dir) / "checkpoint" if out_dir is not None else None
-    log_dir = cfg.log_dir or (str(Path(out_dir) / "tensorboard") if out_dir is not None and "tensorboard" in cfg.log
-                              else None)
-    return fit(cfg.train_config(), checkpoint_dir=ckpt, resume=cfg.resume, log=list(cfg.log) or None,
-               log_dir=log_dir)
+    log_dir = cfg.log_dir or (
+        str(Path(out_dir) / "tensorboard") if out_dir is not None and "tensorboard" in cfg.log else None
+    )
+    return fit(cfg.train_config(), checkpoint_dir=ckpt, resume=cfg.resume, log=list(cfg.log) or None, log_dir=log_dir)
 
 
 def _models(res: Any) -> dict[str, Any]:
@@ -112,6 +115,14 @@ def _after(cfg: TrainTaskConfig, out_dir: Path) -> None:
         shutil.rmtree(Path(out_dir) / "checkpoint", ignore_errors=True)
 
 
-register_task(Task("train", TrainTaskConfig, run_train,
-                   "Train a ReLU MLP (monitored, deterministic from --seed, resumable with --resume); writes "
-                   "model.safetensors, init.safetensors and result.json.", models=_models, after=_after))
+register_task(
+    Task(
+        "train",
+        TrainTaskConfig,
+        run_train,
+        "Train a ReLU MLP (monitored, deterministic from --seed, resumable with --resume); writes "
+        "model.safetensors, init.safetensors and result.json.",
+        models=_models,
+        after=_after,
+    )
+)

@@ -19,8 +19,9 @@ def register(app: typer.Typer) -> None:
         out: Optional[Path] = typer.Option(None, "--out", help="output directory (default runs/sweep-<file name>)"),
         executor: str = typer.Option("serial", "--executor", help="serial | dask"),
         workers: Optional[int] = typer.Option(None, "--workers", min=1, help="LocalCluster workers (dask)"),
-        scheduler: Optional[str] = typer.Option(None, "--scheduler", help="existing Dask scheduler, e.g. "
-                                                                          "tcp://10.0.0.5:8786"),
+        scheduler: Optional[str] = typer.Option(
+            None, "--scheduler", help="existing Dask scheduler, e.g. tcp://10.0.0.5:8786"
+        ),
         max_tasks: int = typer.Option(10_000, "--max-tasks", min=1, help="refuse grids with more points than this"),
         json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
         quiet: bool = typer.Option(False, "--quiet", help=QUIET_HELP),
@@ -34,8 +35,15 @@ def register(app: typer.Typer) -> None:
         set_quiet(quiet or json_out)
         spec = load_toml(sweep_file, field="SWEEP_FILE")
         out_dir = out or Path("runs") / f"sweep-{sweep_file.stem}"
-        res = run_sweep(spec, out_dir, executor=executor, workers=workers, scheduler=scheduler, max_tasks=max_tasks,
-                        source=sweep_file.name)
+        res = run_sweep(
+            spec,
+            out_dir,
+            executor=executor,
+            workers=workers,
+            scheduler=scheduler,
+            max_tasks=max_tasks,
+            source=sweep_file.name,
+        )
         import json
 
         payload = json.loads(dumps(res.to_dict()))

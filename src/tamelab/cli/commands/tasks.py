@@ -11,10 +11,14 @@ from .._build import add_task_command, task_group
 
 #: sub-command groups: group → (help, {sub-command: task}).
 GROUPS = {
-    "construct": ("Explicit constructions of global minimizers, with certificates.",
-                  {"chen-ewald": "construct-chen-ewald"}),
-    "study": ("Reproduce a paper's empirical study (writes result.json and a figure).",
-              {"relu-prime-zero": "study-relu-prime-zero", "adam-vs-nag": "study-adam-vs-nag"}),
+    "construct": (
+        "Explicit constructions of global minimizers, with certificates.",
+        {"chen-ewald": "construct-chen-ewald"},
+    ),
+    "study": (
+        "Reproduce a paper's empirical study (writes result.json and a figure).",
+        {"relu-prime-zero": "study-relu-prime-zero", "adam-vs-nag": "study-adam-vs-nag"},
+    ),
 }
 
 
