@@ -228,6 +228,7 @@ def test_docs_sweep_example_runs_as_written(tmp_path, monkeypatch, capsys):
     console = re.search(r"```console\n(.*?)```", section, re.S).group(1)
     toml = re.search(r"```toml\n(.*?)```", section, re.S).group(1)
     monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("TAMELAB_RUNS", raising=False)  # as written: default run directories under ./runs
     (tmp_path / "sweep.toml").write_text(toml)
     for line in console.splitlines():
         assert line.startswith("$ tamelab "), line

@@ -35,6 +35,7 @@ from .errors import InputError
 from .result import SCHEMA_VERSION, provenance, to_jsonable
 
 __all__ = [
+    "runs_root",
     "check_out_dir",
     "check_out_file",
     "RunLock",
@@ -57,6 +58,11 @@ def _umask() -> int:
 
 
 _UMASK = _umask()
+
+
+def runs_root() -> Path:
+    """Where default run directories go: ``$TAMELAB_RUNS``, else ``runs`` (relative to the working directory)."""
+    return Path(os.environ.get("TAMELAB_RUNS") or "runs")
 
 
 #: errno values that mean "the disk cannot take this file" rather than a bug.

@@ -171,6 +171,14 @@ def _common_params(task: Task) -> list[inspect.Parameter]:
     if task.figures is not None:
         ps.append(
             inspect.Parameter(
+                "o_format",
+                kw,
+                annotation=str,
+                default=typer.Option("png", "--format", help="figure format: png | svg | pdf", metavar="png|svg|pdf"),
+            )
+        )
+        ps.append(
+            inspect.Parameter(
                 "o_plot",
                 kw,
                 annotation=Optional[str],
@@ -225,6 +233,7 @@ def add_task_command(app: typer.Typer, task_name: str, *, name: str | None = Non
             quiet=bool(kw.get("o_quiet")),
             check=bool(kw.get("o_check")),
             spelled=spelled,
+            figure_format=str(kw.get("o_format") or "png"),
         )
 
     command.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
@@ -266,6 +275,7 @@ def run_from_cli(
     quiet: bool,
     check: bool = False,
     spelled: dict[str, str] | None = None,
+    figure_format: str = "png",
 ) -> dict[str, Any]:
     """Merge flag > ``--config`` file > default, run the task into its run directory, print the result.
 
@@ -282,7 +292,7 @@ def run_from_cli(
         payload = {"command": task.name, "config": cfg.model_dump(mode="json"), "run_dir": str(out_dir), "ok": True}
         print_payload(task.name, payload, json_out=True, quiet=quiet)
         return payload
-    run = run_task(task, data, out=out, plot=plot, source=source, name=name)
+    run = run_task(task, data, out=out, plot=plot, source=source, name=name, figure_format=figure_format)
     payload = run.to_dict()
     print_payload(task.name, payload, json_out=json_out, quiet=quiet)
     return payload

@@ -23,11 +23,14 @@ from pathlib import Path
 from typing import Any, Callable, Mapping
 
 from ..errors import InputError
-from ..runstore import RunLock, check_out_dir, check_out_file, dumps, write_run
+from ..runstore import RunLock, check_out_dir, check_out_file, dumps, runs_root, write_run
 from ._registry import Task, get_task, result_dict
 from ._spec import TaskConfig
 
-__all__ = ["TaskRun", "run_task", "default_out", "figure_bytes", "rename_error", "prepare"]
+#: file formats a task's figures can be written in.
+FIGURE_FORMATS = ("png", "svg", "pdf")
+
+__all__ = ["FIGURE_FORMATS", "TaskRun", "run_task", "default_out", "figure_bytes", "rename_error", "prepare"]
 
 
 @dataclasses.dataclass
@@ -48,10 +51,10 @@ class TaskRun:
 
 
 def default_out(task: str, config: TaskConfig | Mapping[str, Any]) -> Path:
-    """Deterministic default run directory: ``runs/<task>-<hash of the config>``."""
+    """Deterministic default run directory: ``runs/<task>-<hash of the config>`` (``$TAMELAB_RUNS`` for ``runs``)."""
     data = config.recorded() if isinstance(config, TaskConfig) else dict(config)
     h = hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()[:10]
-    return Path("runs") / f"{task}-{h}"
+    return runs_root() / f"{task}-{h}"
 
 
 def figure_bytes(fig: Any, fmt: str = "png") -> bytes:
@@ -121,6 +124,7 @@ def run_task(
     plot: str | Path | None = None,
     source: str = "config",
     name: Callable[[str], str] | None = None,
+    figure_format: str = "png",
 ) -> TaskRun:
     """Validate, run and write one task (see the module docstring); returns the :class:`TaskRun`.
 
@@ -131,7 +135,10 @@ def run_task(
         plot: also copy the task's first figure to this file.
         source: where the config came from, for error messages.
         name: how to name a field in an error (``--top-k`` on the command line).
+        figure_format: ``png`` (default; what ``report.html`` embeds), ``svg`` or ``pdf``.
     """
+    if figure_format not in FIGURE_FORMATS:
+        raise InputError("--format", f"unknown figure format {figure_format!r}", f"use {' | '.join(FIGURE_FORMATS)}")
     t, cfg, out_dir = prepare(task, config, out=out, plot=plot, source=source, name=name)
     with RunLock(out_dir):
         t0 = time.perf_counter()
@@ -142,12 +149,15 @@ def run_task(
         seconds = time.perf_counter() - t0
         if hasattr(result, "seconds") and not getattr(result, "seconds", 0.0):
             result.seconds = seconds
-        doc = _write(t, cfg, result, out_dir, plot=plot)
+        doc = _write(t, cfg, result, out_dir, plot=plot, fmt=figure_format)
     return TaskRun(t.name, cfg, result, out_dir, doc)
 
 
-def _write(t: Task, cfg: TaskConfig, result: Any, out_dir: Path, *, plot: str | Path | None) -> dict[str, Any]:
-    figs = {f"{k}.png": figure_bytes(v) for k, v in (t.figures(result, cfg) if t.figures else {}).items()}
+def _write(
+    t: Task, cfg: TaskConfig, result: Any, out_dir: Path, *, plot: str | Path | None, fmt: str = "png"
+) -> dict[str, Any]:
+    drawn = t.figures(result, cfg) if t.figures else {}
+    figs = {f"{k}.{fmt}": figure_bytes(v, fmt) for k, v in drawn.items()}
     models = t.models(result) if t.models else {}
     if models:
         from ..models import save

@@ -29,12 +29,12 @@ def register(app: typer.Typer) -> None:
         """Expand a parameter grid, run every point once (cached by key), write results.parquet."""
         from ..._progress import set_quiet
         from ...config import load_toml
-        from ...runstore import dumps
+        from ...runstore import dumps, runs_root
         from ...tasks import run_sweep
 
         set_quiet(quiet or json_out)
         spec = load_toml(sweep_file, field="SWEEP_FILE")
-        out_dir = out or Path("runs") / f"sweep-{sweep_file.stem}"
+        out_dir = out or runs_root() / f"sweep-{sweep_file.stem}"
         res = run_sweep(
             spec,
             out_dir,
