@@ -106,6 +106,23 @@ def _corrupt_checkpoint(tmp: Path) -> None:
     (tmp / "out" / "checkpoint" / "state.safetensors").write_bytes(b"\x08\x00\x00\x00\x00\x00\x00\x00{garbage")
 
 
+def _weights_of_dtype(dtype_name: str):
+    def setup(tmp: Path) -> None:
+        import torch
+        from safetensors.torch import save_file
+
+        dt = getattr(torch, dtype_name)
+        t = {
+            "0.weight": torch.ones(3, 2),
+            "0.bias": torch.zeros(3),
+            "2.weight": torch.ones(2, 3),
+            "2.bias": torch.zeros(2),
+        }
+        save_file({k: v.to(dt) for k, v in t.items()}, str(tmp / "w.safetensors"))
+
+    return setup
+
+
 def _toml(name: str, text: str):
     def setup(tmp: Path) -> None:
         (tmp / name).write_text(text)
@@ -183,6 +200,18 @@ CASES = [
     ("model-garbage", "hessian {assets}/garbage.safetensors --data moons --out {out}", "MODEL", None),
     ("model-factory-bad", "hessian --model no_such_pkg.mod:f --data moons --out {out}", "--model", None),
     ("weights-without-factory", "hessian {model} --weights {model2} --data moons --out {out}", "--weights", None),
+    (
+        "model-int-weights",
+        "regions {tmp}/w.safetensors --box -1,1 --out {out}",
+        "key '0.weight'",
+        _weights_of_dtype("int64"),
+    ),
+    (
+        "model-bool-weights",
+        "regions {tmp}/w.safetensors --box -1,1 --out {out}",
+        "key '0.weight'",
+        _weights_of_dtype("bool"),
+    ),
     ("model-wrong-width", "hessian {model} --data digits --out {out}", "--data", None),
     ("connect-missing-b", "connect {model} {tmp}/none.safetensors --data moons --out {out}", "B", None),
     ("through-one", "landscape {model} --data moons --through {model2} --grid 3 --out {out}", "--through", None),

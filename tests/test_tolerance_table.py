@@ -13,6 +13,7 @@ unrelated edits above them). Shrink it as the literals move into ``_numerics.py`
 from __future__ import annotations
 
 import ast
+import functools
 import pathlib
 
 SRC = pathlib.Path(__file__).resolve().parents[1] / "src" / "tamelab"
@@ -20,6 +21,7 @@ LIMIT = 1e-3
 CALLS = ("isclose", "allclose", "assert_allclose")
 
 
+@functools.lru_cache(maxsize=4)
 def offenders(root: pathlib.Path = SRC) -> list[tuple[str, int, str]]:
     """``(file, line, source of the comparison)`` for every tolerance-sized float literal in a comparison."""
     hits = []
