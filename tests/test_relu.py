@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from fractions import Fraction
 from math import comb
 
@@ -39,6 +40,8 @@ from tamelab.relu import (
     zonotope_vertices,
 )
 from tamelab.relu._regions import pattern_at
+
+REPO = Path(__file__).resolve().parents[1]
 
 FIXED = [
     ([[2, 1], [0, -1], [-1, -2]], [-1.265, -0.623, 0.041]),
@@ -873,7 +876,7 @@ def test_hanin_rolnick_segment_counts_are_exact_counts():
 def test_regions_cli_json_and_errors(tmp_path, capsys, monkeypatch):
     from tamelab.cli.main import main
 
-    monkeypatch.chdir(tmp_path)  # default run directories (runs/...) land in tmp_path, never in the repository
+    monkeypatch.chdir(tmp_path)
     path = tmp_path / "m.safetensors"
     save(_rand_net([2, 8, 8, 2], 0), path)
     assert (
@@ -905,4 +908,5 @@ def test_regions_cli_json_and_errors(tmp_path, capsys, monkeypatch):
     assert main(["tropical", str(small), "--json"]) == 0
     t = json.loads(capsys.readouterr().out)
     assert t["max_abs_error"] < 1e-9 and len(t["monomials_F"]) == 2
-    assert [p.name.split("-")[0] for p in (tmp_path / "runs").iterdir()] == ["tropical"]  # no --out: under cwd
+    run_dir = Path(t["run_dir"])  # no --out: under $TAMELAB_RUNS (set by the test suite), never the repository
+    assert (run_dir / "result.json").is_file() and REPO not in run_dir.resolve().parents

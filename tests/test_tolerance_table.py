@@ -206,24 +206,6 @@ ALLOWED: dict[str, list[str]] = {
     "landscape/li2018visualizing.py": [
         "cy <= 1e-12 * max(n1, math.sqrt(_dot(d2, d2)))",  # line 365
     ],
-    "relu/_regions.py": [
-        "nrm > 1e-14",  # line 318
-        "np.linalg.norm(A, axis=1) > 1e-14",  # line 342
-        "nrm > 1e-14",  # line 383
-        "ln >= 1e-9",  # line 491
-        "gap <= 1e-6 * max(dom_vol, 1e-300)",  # line 521
-        "abs(s) > 1e-14",  # line 552
-        "abs(va) <= 1e-12",  # line 574
-        "va > 1e-12",  # line 576
-        "vb < -1e-12",  # line 576
-        "va < -1e-12",  # line 576
-        "vb > 1e-12",  # line 576
-        "val[i] >= val[m] - 1e-12",  # line 557
-    ],
-    "relu/zhang2018tropical.py": [
-        "err <= 1e-9 * scale",  # line 268
-        "eq[n] > 1e-12",  # line 154
-    ],
     "tame/_structures.py": [
         "abs(float(Fraction(r).limit_denominator(max_den)) - r) <= 1e-15 * max(1.0, abs(r))",  # line 211
     ],

@@ -119,3 +119,31 @@ def mean_cross_entropy(logits: torch.Tensor, y: torch.Tensor, *, class_dim: int 
 #: subset ranks): a sign is decided in float only when |value| exceeds FILTER_SAFETY · (bound); otherwise
 #: it is decided in exact integer arithmetic.
 FILTER_SAFETY = 1e3
+
+
+# --- exact ReLU geometry (tamelab.relu, tamelab.models.lower) ---------------------------------
+#: float mode of the planar splitting (uncertified): a sign is 0 when |value| <= this times its scale.
+PLANAR_FLOAT_RTOL = 1e-12
+#: filtered predicates: the first-order error bound of a vertex's position along a line is used only when
+#: the vertex's homogeneous weight w is known to this relative accuracy (otherwise exact arithmetic decides).
+PLANAR_W_RTOL = 1e-3
+#: consistency check of exact regions (the count does not rest on it): |Σ areas − area| <= this × area × #regions.
+TILING_RTOL = 1e-9
+#: inequality rows with a norm below this are dropped (float n-D traversal).
+ROW_NORM_FLOOR = 1e-14
+#: float n-D traversal: a Chebyshev radius below this means "not full-dimensional".
+ND_CHEB_TOL = 1e-9
+#: decision-boundary segments (float geometry on exact regions, for plots): ties and zeros to this accuracy.
+BOUNDARY_TIE_TOL = 1e-12
+#: tropical form: F − G = f at every check point to this relative accuracy.
+TROPICAL_CHECK_RTOL = 1e-9
+#: tropical ``cells()``: an LP margin above this means two dominance sets meet with interior (float).
+TROPICAL_CELLS_TOL = 1e-9
+#: candidate filters of the exact tropical pruning (they only propose; exact certificates decide): Qhull
+#: upper-facet orientation, barycentric point location, simplex non-degeneracy, LP-dual support.
+HULL_CANDIDATE_TOL = 1e-12
+BARY_CANDIDATE_TOL = 1e-9
+SIMPLEX_DET_RTOL = 1e-14
+DUAL_SUPPORT_RTOL = 1e-9
+#: lowering self-check: the program reproduces the float64 torch model to this relative accuracy.
+LOWER_CHECK_RTOL = 1e-9

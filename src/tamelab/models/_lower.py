@@ -41,6 +41,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .._numerics import LOWER_CHECK_RTOL as _LOWER_CHECK_RTOL
 from ..errors import ComputationError, InputError, NotApplicableError
 from ._pwl import Affine, Max, PWLNet, ReLU
 
@@ -50,7 +51,7 @@ __all__ = ["LOWER_CHECK_RTOL", "LOWER_MAX_ENTRIES", "as_pwl", "lower"]
 #: (5e7 entries = 400 MB); raise it with ``lower(..., max_entries=)``.
 LOWER_MAX_ENTRIES = 50_000_000
 #: the lowered program must reproduce the float64 torch model to this relative accuracy.
-LOWER_CHECK_RTOL = 1e-9
+LOWER_CHECK_RTOL = _LOWER_CHECK_RTOL
 
 # modules that are not piecewise linear (named in the refusal); anything else unknown is "not supported"
 _NOT_PWL_MODULES = (

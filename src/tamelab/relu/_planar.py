@@ -33,6 +33,7 @@ from typing import Any
 
 import numpy as np
 
+from .._numerics import PLANAR_FLOAT_RTOL, PLANAR_W_RTOL
 from ..models._pwl import Affine, Max, PWLNet, ReLU
 
 U = 2.0**-53
@@ -41,7 +42,7 @@ _INFL = 1.0 + 2.0**-40
 #: absolute floor of every error bound (covers underflow of products)
 _TINY = 1e-290
 #: float mode: a value is "zero" when below this times its scale.
-FLOAT_SIGN_RTOL = 1e-12
+FLOAT_SIGN_RTOL = PLANAR_FLOAT_RTOL
 
 
 def _gamma(n: int) -> float:
@@ -778,7 +779,7 @@ def _before(ctx: _Ctx, L: _Line, p: _Pt, q: _Pt) -> bool:
     err, sure = 0.0, True
     for r in (p, q):
         w = r.p[2]
-        if not (r.e[2] <= 1e-3 * w):
+        if not (r.e[2] <= PLANAR_W_RTOL * w):
             sure = False
             break
         num = (

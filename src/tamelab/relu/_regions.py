@@ -35,6 +35,8 @@ from typing import Any
 
 import numpy as np
 
+from .._numerics import BOUNDARY_TIE_TOL, MERGE_ATOL, ND_CHEB_TOL, ROW_NORM_FLOOR
+from .._numerics import TILING_RTOL as _TILING_RTOL
 from ..errors import InputError
 from ..models import PWLNet
 from ..models._lower import as_pwl
@@ -58,16 +60,16 @@ __all__ = [
 
 #: two affine maps are equal (same linear region) when their coefficients agree to this (float mode only;
 #: exact mode compares the maps exactly).
-MAP_ATOL = 1e-9
+MAP_ATOL = MERGE_ATOL
 #: Chebyshev radius below which an n-D region is not full-dimensional (n-D traversal).
-CHEB_TOL = 1e-9
+CHEB_TOL = ND_CHEB_TOL
 #: default limit on the number of regions (pieces in flight) before a computation stops; ``max_regions=``.
 MAX_REGIONS = 200_000
 #: the n-D traversal computes region volumes by vertex enumeration; refused above this input dimension.
 ND_MAX_DIM = 8
 #: relative tolerance of the tiling consistency check |Σ areas − area(domain)| (times the number of
 #: regions; exact mode's count does not rest on it).
-TILING_RTOL = 1e-9
+TILING_RTOL = _TILING_RTOL
 
 
 @dataclasses.dataclass
@@ -595,7 +597,7 @@ def _chebyshev(A, beta, eq_row=None):
 
     nrm = np.linalg.norm(A, axis=1)
     d = A.shape[1]
-    keep = nrm > 1e-14
+    keep = nrm > ROW_NORM_FLOOR
     A_ub = np.hstack([A[keep], nrm[keep, None]])
     b_ub = beta[keep]
     A_eq = b_eq = None
@@ -622,7 +624,7 @@ def _volume(A, beta, x0):
         lo = max([beta[i] / A[i, 0] for i in range(len(A)) if A[i, 0] < 0], default=-np.inf)
         hi = min([beta[i] / A[i, 0] for i in range(len(A)) if A[i, 0] > 0], default=np.inf)
         return float(hi - lo)
-    keep = np.linalg.norm(A, axis=1) > 1e-14
+    keep = np.linalg.norm(A, axis=1) > ROW_NORM_FLOOR
     hs = HalfspaceIntersection(np.hstack([A[keep], -beta[keep, None]]), x0)
     return float(ConvexHull(hs.intersections).volume)
 
@@ -666,7 +668,7 @@ def iter_regions_nd(
         pat = queue.popleft()
         A, beta, owners, out = _hrep(net, pat, lo, hi)
         nrm = np.linalg.norm(A, axis=1)
-        keep = nrm > 1e-14
+        keep = nrm > ROW_NORM_FLOOR
         # duplicate inequalities (e.g. a ReLU sign and the max-pool comparison it implies) would make every
         # facet point look degenerate: keep the first of each
         An0, bn0 = A / np.where(keep, nrm, 1.0)[:, None], beta / np.where(keep, nrm, 1.0)
@@ -815,11 +817,11 @@ def _decision_boundary(regs, domain: str):
             line = O[i] if j is None else O[i] - O[j]
             if domain == "segment":
                 s, c = line
-                if abs(s) > 1e-14:
+                if abs(s) > ROW_NORM_FLOOR:
                     t = -c / s
                     if r.vertices[0] < t < r.vertices[1]:
                         val = O[:, 0] * t + O[:, 1]
-                        if j is None or val[i] >= val.max() - 1e-12 * max(1.0, abs(val.max())):
+                        if j is None or val[i] >= val.max() - BOUNDARY_TIE_TOL * max(1.0, abs(val.max())):
                             segs.append([float(t)])
                 continue
             poly = [tuple(p) for p in r.vertices]
@@ -836,9 +838,11 @@ def _decision_boundary(regs, domain: str):
             for a in range(len(poly)):
                 P, Q = poly[a], poly[(a + 1) % len(poly)]
                 va, vb = lv[a], lv[(a + 1) % len(poly)]
-                if abs(va) <= 1e-12:
+                if abs(va) <= BOUNDARY_TIE_TOL:
                     pts.append(P)
-                if (va > 1e-12 and vb < -1e-12) or (va < -1e-12 and vb > 1e-12):
+                if (va > BOUNDARY_TIE_TOL and vb < -BOUNDARY_TIE_TOL) or (
+                    va < -BOUNDARY_TIE_TOL and vb > BOUNDARY_TIE_TOL
+                ):
                     t = va / (va - vb)
                     pts.append((P[0] + t * (Q[0] - P[0]), P[1] + t * (Q[1] - P[1])))
             if len(pts) >= 2:
@@ -846,7 +850,7 @@ def _decision_boundary(regs, domain: str):
     return segs
 
 
-def _clip_float(poly, c, tol: float = 1e-12):
+def _clip_float(poly, c, tol: float = BOUNDARY_TIE_TOL):
     vals = [c[0] * p[0] + c[1] * p[1] + c[2] for p in poly]
     out = []
     n = len(poly)

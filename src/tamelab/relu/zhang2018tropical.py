@@ -37,6 +37,14 @@ from typing import Any
 
 import numpy as np
 
+from .._numerics import (
+    BARY_CANDIDATE_TOL,
+    DUAL_SUPPORT_RTOL,
+    HULL_CANDIDATE_TOL,
+    SIMPLEX_DET_RTOL,
+    TROPICAL_CELLS_TOL,
+    TROPICAL_CHECK_RTOL,
+)
 from ..errors import InputError
 from ..models import PWLNet
 from ..models._lower import as_pwl
@@ -56,7 +64,7 @@ __all__ = [
 ]
 
 #: ``cells``: a pair of dominance sets meets with interior when the LP margin exceeds this.
-CELLS_LP_TOL = 1e-9
+CELLS_LP_TOL = TROPICAL_CELLS_TOL
 #: default limit on the pruning work Σ m²(n+1) (m monomials in n variables per pruned polynomial), counted
 #: as the recursion runs (about a minute of LPs on this machine); ``budget=``.
 TROPICAL_BUDGET = 25_000_000
@@ -64,7 +72,7 @@ TROPICAL_BUDGET = 25_000_000
 #: (inputs of dimension <= 6; 10 times the budget above).
 HOPELESS = 10_000
 #: the spot check passes when max |F − G − f| <= CHECK_RTOL · max(1, |F|, |G|, |f|) at every check point.
-CHECK_RTOL = 1e-9
+CHECK_RTOL = TROPICAL_CHECK_RTOL
 
 
 def _F(x: float) -> Fraction:
@@ -235,7 +243,7 @@ class TropicalPoly:
             hull = ConvexHull(pts)
         except (QhullError, ValueError):
             return
-        upper = hull.equations[:, n] > 1e-12
+        upper = hull.equations[:, n] > HULL_CANDIDATE_TOL
         if not upper.any():
             return
         eqs, simp = hull.equations[upper], hull.simplices[upper]
@@ -258,7 +266,7 @@ class TropicalPoly:
         if len(todo) == 0:
             return
         Ms = np.concatenate([np.transpose(self.exponents[simp], (0, 2, 1)), np.ones((len(simp), 1, n + 1))], 1)
-        good = np.abs(np.linalg.det(Ms)) > 1e-14 * (1 + np.abs(Ms).max((1, 2))) ** n
+        good = np.abs(np.linalg.det(Ms)) > SIMPLEX_DET_RTOL * (1 + np.abs(Ms).max((1, 2))) ** n
         if not good.any():
             return
         inv = np.linalg.inv(Ms[good])
@@ -266,7 +274,7 @@ class TropicalPoly:
         rhs = np.vstack([self.exponents[todo].T, np.ones(len(todo))])  # (n+1) × t
         for lo in range(0, len(todo), 256):
             lam = np.einsum("fij,jt->fti", inv, rhs[:, lo : lo + 256])  # facets × points × (n+1)
-            inside = lam.min(2) >= -1e-9
+            inside = lam.min(2) >= -BARY_CANDIDATE_TOL
             for t, i in enumerate(todo[lo : lo + 256].tolist()):
                 for f in np.nonzero(inside[:, t])[0][:4].tolist():
                     if _farkas(E, C, i, sg[f], np.maximum(lam[f, t], 0.0) + 1e-300):
@@ -293,7 +301,7 @@ class TropicalPoly:
             return None
         keep = np.zeros(m, bool)
         for eq, simplex in zip(hull.equations, hull.simplices):
-            if eq[n] > 1e-12:  # outward normal with positive last (coefficient) coordinate
+            if eq[n] > HULL_CANDIDATE_TOL:  # outward normal with positive last (coefficient) coordinate
                 keep[simplex] = True
         vert = np.zeros(m, bool)
         vert[hull.vertices] = True
@@ -328,7 +336,7 @@ def _farkas(E, C, i: int, idx: np.ndarray, y: np.ndarray) -> bool:
     if not np.all(np.isfinite(y)) or y.max(initial=0.0) <= 0:
         return False
     order = np.argsort(-y)
-    supp_all = [int(idx[k]) for k in order if y[k] > 1e-9 * y.max()][:12]
+    supp_all = [int(idx[k]) for k in order if y[k] > DUAL_SUPPORT_RTOL * y.max()][:12]
     n = len(E[i])
     kmax = min(n + 1, len(supp_all))
 
