@@ -234,5 +234,6 @@ def test_docs_sweep_example_runs_as_written(tmp_path, monkeypatch, capsys):
         assert line.startswith("$ tamelab "), line
         assert main(shlex.split(line[len("$ tamelab ") :])) == 0, capsys.readouterr().err
     df = pd.read_parquet(tmp_path / "runs" / "sweep-sweep" / "results.parquet")
-    assert sorted(df["param.mode"]) == ["exact", "float"] and (df["result.status"] == "ok").all()
+    # exact mode is certified; float mode decides signs with a tolerance and never claims a certificate
+    assert dict(zip(df["param.mode"], df["result.status"])) == {"exact": "ok", "float": "uncertified"}
     assert df["result.activation_regions"].nunique() == 1 and df["result.activation_regions"].iloc[0] > 1
