@@ -1,0 +1,191 @@
+"""Exact n-D regions: ``tamelab.relu.regions_nd`` vs Berzins' edge subdivision (ICML 2023), same weights, one run.
+
+The anchor is ``arturs-berzins/relu_edge_subdivision`` (plain PyTorch, float32). It is never part of TameLab:
+export it outside the repository and point ``--anchor-dir`` (or ``TAMELAB_EDGE_SUBDIVISION``) at it, e.g.
+
+    git --git-dir=/path/to/relu_edge_subdivision.git archive HEAD | tar -x -C /tmp/anchors/relu_edge_subdivision
+
+Both run on one thread, interleaved, best of ``--reps``. The anchor inserts the hidden neurons only (its
+``Net`` is given the hidden layers, so it does not also insert the output's level set): the same work as ours.
+Its regions are read off its complex the way ours are (every vertex sign vector with its zeros perturbed
+inside the box) and compared pattern by pattern with ours; where the two sets differ, every pattern in the
+difference is decided by an exact rational LP (is its region full-dimensional?) and the winner is printed.
+
+Columns: ``ours`` = default call (exact predicates, Euler check, witness points, linear regions);
+``bare`` = ``witness=False, linear=False`` (still exact; Euler check included). Floor: every neuron's sign
+must be decided at every vertex present when it is inserted (``preds``); the ns per predicate is printed.
+
+Run: python benchmarks/bench_relu_nd.py [--anchor-dir DIR] [--reps 5] [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import os
+import sys
+import time
+from fractions import Fraction
+
+import numpy as np
+import torch
+
+from tamelab._numerics import one_thread
+from tamelab.models import mlp
+from tamelab.relu import regions_nd
+from tamelab.relu import _nd_exact as X
+from tamelab.relu._nd import _as_pwl, _program
+
+CASES = [([2, 16, 16, 1], True), ([2, 64, 64, 64, 1], True), ([4, 8, 8, 1], True), ([4, 16, 16, 1], True),
+         ([3, 32, 32, 1], True), ([2, 8, 8, 1], False), ([3, 8, 8, 1], False)]
+
+
+def _load_anchor(path):
+    if not path or not os.path.isfile(os.path.join(path, "edge_subdivision.py")):
+        return None
+    sys.path.insert(0, path)
+    try:
+        import edge_subdivision
+        from NN import Net
+    except Exception as e:  # pragma: no cover - depends on the checkout
+        print(f"anchor not available ({type(e).__name__}: {e})")
+        return None
+    return edge_subdivision.skeletal_subdivision, Net
+
+
+def _anchor_net(Net, model):
+    lin = [m for m in model if isinstance(m, torch.nn.Linear)]
+    ks = [lin[0].in_features] + [m.out_features for m in lin[:-1]]
+    f = Net(ks=ks)
+    with torch.no_grad():
+        for fc, m in zip(f.fcs, lin[:-1]):
+            fc.weight.copy_(m.weight.float())
+            if m.bias is not None:
+                fc.bias.copy_(m.bias.float())
+            else:
+                fc.bias.zero_()
+    return f
+
+
+def _anchor_patterns(v_sv, d):
+    """Activation patterns of the anchor's complex: each vertex sign vector with its zeros perturbed (box
+    entries only inwards), neuron entries > 0."""
+    sv = v_sv.numpy().astype(np.int8)
+    B = 2 * d
+    out = set()
+    for row in sv:
+        z = np.flatnonzero(row == 0)
+        opts = [(1,) if j < B else (1, -1) for j in z]
+        for combo in itertools.product(*opts):
+            r = row.copy()
+            r[z] = combo
+            out.add(tuple((r[B:] > 0).astype(int).tolist()))
+    return out
+
+
+def _exists(prog, pattern, lo, hi):
+    """Exact: is the region of ``pattern`` full-dimensional? (rational LP over its exact rows)"""
+    ex = X.ExactProgram(prog)
+    bits = np.asarray(pattern, dtype=np.uint8)
+    d = prog.d
+    rows = []
+    for m in range(len(prog.width)):
+        pre = ex.cell_pre(bits, m)[m].to_fractions()
+        for j, row in enumerate(pre):
+            a, c = list(row[:d]), row[d]
+            if all(v == 0 for v in a) and c == 0:
+                if bits[prog.offset[m] + j]:
+                    return False
+                continue
+            sg = 1 if bits[prog.offset[m] + j] else -1
+            rows.append(([sg * v for v in a], sg * c))
+    G, h = X._region_system(rows, d, [Fraction(float(v)) for v in lo], [Fraction(float(v)) for v in hi])
+    return X.lp_max_margin(G, h, d) > 0
+
+
+def _best(fn, reps):
+    best, out = float("inf"), None
+    for _ in range(reps):
+        t = time.perf_counter()
+        out = fn()
+        best = min(best, time.perf_counter() - t)
+    return best, out
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--anchor-dir", default=os.environ.get("TAMELAB_EDGE_SUBDIVISION", ""))
+    ap.add_argument("--reps", type=int, default=5)
+    ap.add_argument("--quick", action="store_true", help="the three smallest cases, 3 reps")
+    a = ap.parse_args()
+    reps = 3 if a.quick else a.reps
+    anchor = _load_anchor(a.anchor_dir)
+    if anchor is None:
+        print("anchor not available (set --anchor-dir or TAMELAB_EDGE_SUBDIVISION); timing ours only")
+    cases = CASES[:1] + CASES[2:3] + CASES[5:6] if a.quick else CASES
+    print(f"{'net':>16} {'bias':>4} {'regions':>8} {'anchor':>7} {'agree':>6} {'ours ms':>8} {'bare ms':>8} "
+          f"{'anchor ms':>9} {'anc/ours':>8} {'anc/bare':>8} {'preds':>8} {'ns/pred':>7} {'status':>6}")
+    rows = []
+    with one_thread():
+        for widths, bias in cases:
+            model = mlp(widths, seed=0, dtype=torch.float64, bias=bias)
+            d = widths[0]
+            prog = _program(_as_pwl(model))
+            res = regions_nd(model, (-1.0, 1.0))  # warm-up and the reference result
+            ours_t = bare_t = anc_t = float("inf")
+            anc_out, anc_fail = None, ""
+            for r in range(reps):
+                order = [0, 1, 2] if r % 2 == 0 else [2, 1, 0]
+                for k in order:
+                    if k == 0:
+                        t, _ = _best(lambda: regions_nd(model, (-1.0, 1.0)), 1)
+                        ours_t = min(ours_t, t)
+                    elif k == 1:
+                        t, _ = _best(lambda: regions_nd(model, (-1.0, 1.0), witness=False, linear=False), 1)
+                        bare_t = min(bare_t, t)
+                    elif anchor is not None:
+                        sub, Net = anchor
+                        f = _anchor_net(Net, model)
+                        import contextlib
+                        import io
+
+                        try:
+                            with torch.no_grad(), contextlib.redirect_stdout(io.StringIO()):
+                                t, anc_out = _best(lambda: sub(f, bbox=(-1, 1), device=torch.device("cpu"),
+                                                               verbose=False), 1)
+                            anc_t = min(anc_t, t)
+                        except Exception as e:  # the anchor has no degenerate-case handling
+                            anc_fail = f"{type(e).__name__}: {str(e)[:60]}"
+            ours = {tuple(p) for p in res.patterns.tolist()}
+            agree, anc_n = ("-", "-") if not anc_fail else ("fail", "fail")
+            if anc_fail:
+                print(f"    {widths} bias={bias}: the anchor raised {anc_fail}")
+            if anc_out is not None and not anc_fail:
+                ap_ = _anchor_patterns(anc_out[2], d)
+                anc_n = len(ap_)
+                agree = "yes" if ap_ == ours else "NO"
+                if ap_ != ours:
+                    lo, hi = -np.ones(d), np.ones(d)
+                    only_a, only_o = ap_ - ours, ours - ap_
+                    real_a = sum(_exists(prog, p, lo, hi) for p in list(only_a)[:200])
+                    real_o = sum(_exists(prog, p, lo, hi) for p in list(only_o)[:200])
+                    print(f"    {widths} bias={bias}: {len(only_a)} patterns only in the anchor ({real_a} of the first "
+                          f"{min(len(only_a), 200)} are real regions), {len(only_o)} only in ours ({real_o} real) -> "
+                          f"{'ours' if real_a == 0 and real_o == len(only_o) else 'anchor' if real_o == 0 else 'both wrong'}"
+                          " is right (exact LP)")
+            preds = res.predicates["float"] + res.predicates["exact"] + res.predicates["symbolic"]
+            print(f"{str(widths):>16} {str(bias)[0]:>4} {res.activation_regions:8d} {str(anc_n):>7} {agree:>6} "
+                  f"{ours_t * 1e3:8.1f} {bare_t * 1e3:8.1f} {anc_t * 1e3:9.1f} {anc_t / ours_t:8.2f} "
+                  f"{anc_t / bare_t:8.2f} {preds:8d} {bare_t / preds * 1e9:7.0f} {res.status.value:>6}", flush=True)
+            rows.append((widths, bias, res.activation_regions, ours_t, bare_t, anc_t))
+    gen = [r for r in rows if r[1]]
+    if len(gen) >= 3:
+        lr = np.log([r[2] for r in gen])
+        for name, col in (("ours", 3), ("bare", 4), ("anchor", 5)):
+            tt = np.array([r[col] for r in gen])
+            if np.all(np.isfinite(tt)):
+                print(f"scaling exponent (log time vs log regions, biased nets) {name}: {np.polyfit(lr, np.log(tt), 1)[0]:.2f}")
+
+
+if __name__ == "__main__":
+    main()
