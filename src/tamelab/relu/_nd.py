@@ -356,6 +356,10 @@ class _Enum:
         self.vHF = np.zeros((self.vcap, 2), np.int64)
         self.vHP = np.zeros((self.vcap, 2), np.int64)
         self.vcell = np.zeros(self.vcap, np.int64)
+        self.anch = np.zeros(self.vcap, bool)  # coordinates and radius certified
+        self.vpar = np.zeros((self.vcap, 2), np.int64)  # (+, −) endpoints of the edge a vertex was created on
+        self.vt = np.zeros(self.vcap)  # ... and its position on that edge (for the fallback of a failed solve)
+        self.anch[:nv] = True
         self.X[:nv] = np.where(bits == 1, hi, lo)
         Z = np.where(bits == 1, d + np.arange(d), np.arange(d))
         self.vZ[:nv] = Z
@@ -382,7 +386,7 @@ class _Enum:
         if need <= self.vcap:
             return
         cap = max(need, 2 * self.vcap)
-        for name in ("X", "dl", "vZ", "vHF", "vHP", "vcell"):
+        for name in ("X", "dl", "vZ", "vHF", "vHP", "vcell", "anch", "vpar", "vt"):
             a = getattr(self, name)
             b = np.zeros((cap,) + a.shape[1:], a.dtype)
             b[: self.nv] = a[: self.nv]
@@ -523,13 +527,21 @@ class _Enum:
             out[t] = s
         return out
 
-    def _fix_bad(self, bad: np.ndarray, x: np.ndarray, dl: np.ndarray, pv, qv, val) -> None:
-        """Vertices whose float solve failed: the interpolated point, radius ``inf`` (all their signs exact)."""
-        b = np.flatnonzero(bad)
-        vp, vq = val[pv[b]], val[qv[b]]
-        t = np.clip(np.nan_to_num(vp / (vp - vq), nan=0.5), 0.0, 1.0)
-        x[b] = self.X[pv[b]] + t[:, None] * (self.X[qv[b]] - self.X[pv[b]])
-        dl[b] = np.inf
+    def _anchor(self, vs: np.ndarray) -> None:
+        """Certified coordinates and radius of the (not yet anchored) vertices ``vs``: the d×d solve of their
+        defining rows on their cell; where it fails, the point interpolated on the creating edge, radius inf."""
+        x, dl, bad = _certified_solve(self.ROWS[self._row_index(self.vcell[vs], self.vZ[vs])], self.RERR[
+            self._row_index(self.vcell[vs], self.vZ[vs])])
+        self.X[vs] = x
+        self.dl[vs] = dl
+        self.anch[vs] = True
+        for v in vs[bad].tolist():  # rare: interpolate (anchoring the endpoints first)
+            p, q = self.vpar[v]
+            for u in (p, q):
+                if not self.anch[u]:
+                    self._anchor(np.array([u]))
+            self.X[v] = self.X[p] + self.vt[v] * (self.X[q] - self.X[p])
+            self.dl[v] = np.inf
 
     # ---------------------------------------------------------------- one neuron
     def _insert(self, m: int, j: int) -> None:
@@ -542,6 +554,15 @@ class _Enum:
         rad = self.rad[j, :nv]
         s = (val > rad).view(np.int8) - (val < -rad).view(np.int8)
         und = np.flatnonzero(s == 0)
+        if und.size:  # interval too wide: certify the vertex's coordinates, re-evaluate from the cell's rows
+            fresh = und[~self.anch[und]]
+            if fresh.size:
+                self._anchor(fresh)
+                self.val[j:, fresh], self.rad[j:, fresh] = self._eval(self.preT[:, j:], self.preE[j:],
+                                                                      self.vcell[fresh], self.X[fresh], self.dl[fresh])
+                v2, r2 = self.val[j, und], self.rad[j, und]
+                s[und] = (v2 > r2).view(np.int8) - (v2 < -r2).view(np.int8)
+                und = und[s[und] == 0]
         self.stats["float"] += nv - und.size
         if und.size:
             s[und] = self._exact_signs(und, m, g)
@@ -567,23 +588,37 @@ class _Enum:
         Zf = np.empty((k, d), np.int64)
         Zf[:, : d - 1] = Ze
         Zf[:, d - 1] = c
-        idx = self._row_index(C, Zf)
-        x, dl, bad = _certified_solve(self.ROWS[idx], self.RERR[idx])
-        if bad.any():
-            self._fix_bad(bad, x, dl, pv, qv, val)
+        # the new vertex w = (1-t) p + t q, t = z(p) / (z(p) - z(q)); every later pre-activation of the stage is
+        # affine along the edge, so its interval at w follows from those at p and q (interval arithmetic)
+        # exact limits: z(p) = a* in [a - ra, a + ra] and a* >= 0 (its sign is +), z(q) = b* <= 0 likewise; on
+        # that box t = a*/(a* - b*) increases in both, so the corners bound it (t in [0, 1] if a* = b* = 0)
+        alo = np.maximum(val[pv] - rad[pv], 0.0)
+        ahi = val[pv] + rad[pv]
+        blo = val[qv] - rad[qv]
+        bhi = np.minimum(val[qv] + rad[qv], 0.0)
+        tl = np.nan_to_num(alo / (alo - blo), nan=0.0) * (1 - 4 * _U)
+        th = np.minimum(np.nan_to_num(ahi / (ahi - bhi), nan=1.0) * (1 + 4 * _U), 1.0)
+        t0, rt = (tl + th) / 2, (th - tl) / 2
         sl = slice(nv, nv + k)
         if j:
             a, b = self.sg[:j, pv], self.sg[:j, qv]
             es = np.where(a != 0, a, b)
             self.sg[:j, sl] = es
-        self.X[sl] = x
-        self.dl[sl] = dl
         self.vZ[sl] = Zf
         self.vHF[sl] = eHF
         self.vHP[sl] = eHP
         self.vcell[sl] = C
+        self.anch[sl] = False
+        self.vpar[sl, 0] = pv
+        self.vpar[sl, 1] = qv
+        self.vt[sl] = t0
         if j + 1 < self.p.width[m]:
-            self.val[j + 1:, sl], self.rad[j + 1:, sl] = self._eval(self.preT[:, j + 1:], self.preE[j + 1:], C, x, dl)
+            P, Q = self.val[j + 1:, pv], self.val[j + 1:, qv]
+            RP, RQ = self.rad[j + 1:, pv], self.rad[j + 1:, qv]
+            D = Q - P
+            self.val[j + 1:, sl] = P + t0 * D
+            self.rad[j + 1:, sl] = ((1 - t0) * RP + t0 * RQ + rt * (np.abs(D) + RP + RQ)
+                                    + _gam(4) * (np.abs(P) + np.abs(Q))) * (1 + _gam(8)) + _TINY
         self.nv = nv + k
         # ---- pair the cut edges inside each cut 2-face, join them by a new edge
         npair = 0
@@ -656,6 +691,9 @@ class _Enum:
     def _end_stage(self, m: int):
         d, nb = self.d, self.nb
         nv, ne = self.nv, self.ne
+        fresh = np.flatnonzero(~self.anch[:nv])
+        if fresh.size:
+            self._anchor(fresh)
         n = self.p.width[m]
         c0 = nb + self.p.offset[m]
         sg = self.sg[:, :nv]
@@ -726,6 +764,7 @@ class _Enum:
         self.vcell[:nv] = self._lookup(ck)
         self.cur_stage = m + 1
         self.inc = (vi, inv)
+        self.inc_combo = ci
         self.val = self.rad = None
         return parent, bits
 
@@ -792,47 +831,57 @@ class _Enum:
 
 
 # ----------------------------------------------------------------------------------- certificate pieces
-def _interval_forward(prog: _Prog, Xc: np.ndarray, rc: np.ndarray) -> np.ndarray:
-    """Certified signs (−1/0 undecided/+1) of every neuron at points ``Xc`` known to radius ``rc``."""
-    k = len(Xc)
-    vals: dict[int, tuple[np.ndarray, np.ndarray]] = {0: (Xc, np.broadcast_to(rc[:, None], Xc.shape))}
-    out = np.zeros((k, prog.N), np.int8)
-    for i in range(1, len(prog.nodes)):
-        node = prog.nodes[i]
-        if isinstance(node, Affine):
-            y = np.broadcast_to(node.b, (k, node.width)).copy()
-            ry = np.zeros((k, node.width))
-            ay = np.broadcast_to(np.abs(node.b), (k, node.width)).copy()
-            ntot = 1
-            for s, A in zip(node.sources, node.A):
-                x, r = vals[s]
-                absA = np.abs(A)
-                y += x @ A.T
-                ry += r @ absA.T
-                ay += np.abs(x) @ absA.T
-                ntot += A.shape[1]
-            vals[i] = (y, (ry + _gam(ntot) * ay) * (1 + _gam(ntot + 4)) + _TINY)
-        else:
-            m = prog.stage_of_node[i]
-            z, r = vals[node.source]
-            o = prog.offset[m]
-            out[:, o: o + z.shape[1]] = (z > r).view(np.int8) - (z < -r).view(np.int8)
-            al = prog.slope[m]
-            h = np.where(z > 0, z, al * z)
-            vals[i] = (h, r * max(1.0, abs(al)) + _U * np.abs(al * z) + _TINY)
+def _witness_signs(en: _Enum, cen: np.ndarray, rc: np.ndarray) -> np.ndarray:
+    """Certified signs (−1, 0 = undecided, +1) at each region's point ``cen[r]`` (known to radius ``rc[r]``)
+    of every neuron's pre-activation, evaluated with the region's own affine rows (the H-representation of
+    its pattern): if all are decided and agree with the pattern, the point lies in the open region."""
+    R, d = en.R, en.d
+    out = np.empty((R, en.p.N), np.int8)
+    x1 = np.abs(cen).sum(1) + 1.0
+    for m, w in enumerate(en.p.width):
+        idx = en.base[m] + en.anc[:, m][:, None] * w + np.arange(w)
+        rows = en.ROWS[idx]
+        e = en.RERR[idx]
+        val = rows[:, :, d].copy()
+        ab = np.abs(val)
+        l1 = np.zeros_like(val)
+        for t in range(d):
+            a = rows[:, :, t]
+            val += a * cen[:, t, None]
+            aa = np.abs(a)
+            ab += aa * np.abs(cen[:, t, None])
+            l1 += aa
+        rad = ((_gam(d + 1) * ab + e * x1[:, None] + (l1 + d * e) * rc[:, None]) * (1 + _gam(2 * d + 8)) + _TINY)
+        o = en.p.offset[m]
+        out[:, o: o + w] = (val > rad).view(np.int8) - (val < -rad).view(np.int8)
     return out
 
 
+def _distinct_rows(P: np.ndarray) -> bool:
+    """Are the rows of the 0/1 matrix ``P`` pairwise distinct? (hash, then exact comparison of candidates)"""
+    if len(P) < 2:
+        return True
+    pk = np.packbits(P.astype(np.uint8), axis=1).astype(np.int64)
+    Q = np.random.default_rng(7).integers(np.iinfo(np.int64).min, np.iinfo(np.int64).max,
+                                          size=(pk.shape[1], 2), dtype=np.int64, endpoint=True)
+    h = pk @ Q
+    o = np.lexsort((h[:, 1], h[:, 0]))
+    hs = h[o]
+    same = np.flatnonzero((hs[1:] == hs[:-1]).all(1))
+    return not any((pk[o[i]] == pk[o[i + 1]]).all() for i in same.tolist())
+
+
 def _f_vector(en: _Enum) -> list[int]:
-    """Face numbers ``f_0..f_d`` of the computed complex, every face counted once through its sign vector
-    (a ``j``-face is a vertex sign vector with ``j`` of its zeros perturbed, inwards for box zeros)."""
+    """Face numbers ``f_0..f_d`` of the computed complex: vertices, edges and regions as stored; every
+    ``j``-face for ``2 <= j < d`` counted once through its sign vector (a vertex sign vector with ``j`` of its
+    zeros perturbed, inwards for box zeros)."""
     d, nb, nv = en.d, en.nb, en.nv
     Z = en.vZ[:nv]
     H = en.vHF[:nv]
     rz = en.RR[Z]
     isbox = Z < nb
-    f = [nv]
-    for j in range(1, d + 1):
+    f = [nv, en.ne]
+    for j in range(2, d):
         keys = []
         for S in itertools.combinations(range(d), j):
             S = list(S)
@@ -841,7 +890,7 @@ def _f_vector(en: _Enum) -> list[int]:
                 ok = ~((cb < 0)[None, :] & isbox[:, S]).any(1)
                 keys.append((H + (rz[:, S] * cb[None, :, None]).sum(1))[ok])
         f.append(int(len(_group(np.concatenate(keys))[0])))
-    return f
+    return f + [en.R] if d >= 2 else [nv, en.R]
 
 
 def _distinct(K: np.ndarray) -> bool:
@@ -1137,11 +1186,10 @@ def _finish(en: _Enum, prog: _Prog, lo, hi, d: int, *, linear: bool, witness: bo
     checks_ok = all(v for k, v in cert.items() if isinstance(v, bool))
     keepmask = np.ones(R, bool)
     if degenerate or witness:
-        order = np.argsort(inv, kind="stable")
-        starts = np.searchsorted(inv[order], np.arange(R))
-        dmax = np.maximum.reduceat(en.dl[vi][order], starts)
+        dmax = np.zeros(R)
+        np.maximum.at(dmax, inv, en.dl[vi])
         rc = (dmax + _gam(int(cnt.max()) + 2) * np.abs(cen).max(1)) * (1 + _gam(8)) + _TINY
-        signs = _interval_forward(prog, cen, rc) if prog.N else np.zeros((R, 0), np.int8)
+        signs = _witness_signs(en, cen, rc)
         undecided = (signs == 0).any(1)
         mismatch = (~undecided) & ((signs > 0).astype(np.uint8) != patterns).any(1)
         n_exact = 0
@@ -1165,8 +1213,7 @@ def _finish(en: _Enum, prog: _Prog, lo, hi, d: int, *, linear: bool, witness: bo
                 checks_ok = False
         if degenerate and (mismatch & keepmask).any():
             checks_ok = False
-        kept = patterns[keepmask]
-        distinct = len(np.unique(kept, axis=0)) == len(kept) if len(kept) else True
+        distinct = _distinct_rows(patterns[keepmask])
         cert["witness"] = {"regions": int(R), "decided_in_float": int(R - n_exact), "exact": n_exact,
                            "distinct_patterns": bool(distinct)}
         checks_ok = checks_ok and distinct
@@ -1175,9 +1222,7 @@ def _finish(en: _Enum, prog: _Prog, lo, hi, d: int, *, linear: bool, witness: bo
         fvec = _f_vector(en)
         chi = int(sum((-1) ** j * f for j, f in enumerate(fvec)))
         cert["euler_characteristic"] = chi
-        cert["edges_match_vertex_faces"] = bool(fvec[1] == en.ne)
-        cert["regions_match_vertex_faces"] = bool(fvec[-1] == R)
-        checks_ok = checks_ok and chi == 1 and fvec[1] == en.ne and fvec[-1] == R
+        checks_ok = checks_ok and chi == 1
     n_lin, labels, note = None, None, ""
     if linear:
         if degenerate:
@@ -1207,90 +1252,89 @@ def _linear_regions(en: _Enum, prog: _Prog, patterns: np.ndarray) -> tuple[int, 
     R, d, nb, nv = en.R, en.d, en.nb, en.nv
     if R == 1 or not prog.width:
         return R, np.zeros(R, np.int64)
+    # facets: (vertex, orthant) and the orthant with one neuron zero flipped are the two regions of a facet
+    vi, inv = en.inc
+    T = np.full((nv, 2**d), -1, np.int64)
+    T[vi, en.inc_combo] = inv
     Z = en.vZ[:nv]
-    H = en.vHF[:nv]
-    rz = en.RR[Z]
-    isbox = Z < nb
     A_, B_, G_ = [], [], []
     for t in range(d):
-        others = [u for u in range(d) if u != t]
-        for combo in itertools.product([1, -1], repeat=d - 1):
-            cb = np.array(combo, dtype=np.int64)
-            ok = (~isbox[:, t]) & ~((cb < 0)[None, :] & isbox[:, others]).any(1)
-            if not ok.any():
+        bit = 1 << (d - 1 - t)  # combos are itertools.product([1, -1], repeat=d): bit set <=> entry t is -1
+        w = np.flatnonzero(Z[:, t] >= nb)
+        for q in range(2**d):
+            if q & bit:
                 continue
-            base = H[ok] + (rz[ok][:, others] * cb[None, :, None]).sum(1) - en.boxall
-            zp = rz[ok, t]
-            A_.append(en._lookup(base + zp))
-            B_.append(en._lookup(base - zp))
-            G_.append(Z[ok, t] - nb)
+            ta, tb = T[w, q], T[w, q | bit]
+            ok = (ta >= 0) & (tb >= 0)
+            A_.append(ta[ok])
+            B_.append(tb[ok])
+            G_.append(Z[w[ok], t] - nb)
     a, b, g = np.concatenate(A_), np.concatenate(B_), np.concatenate(G_)
-    key = np.unique(a * R + b, return_index=True)[1]
-    a, b, g = a[key], b[key], g[key]
-    # ∂out/∂h_g on region a (downstream patterns of a and b agree): the maps are equal iff it is exactly zero
-    Gh = _relu_output_grads(en, prog, patterns)
+    # one entry per facet (a facet is found from each of its vertices)
+    key = a * R + b
+    if R * R < 2**31 and len(key) < 2**31:
+        ks = np.sort((key << 32) | np.arange(len(key), dtype=np.int64))
+        hi = ks >> 32
+        first = (ks & 0xFFFFFFFF)[np.r_[True, hi[1:] != hi[:-1]]]
+    else:
+        o = np.argsort(key)
+        first = o[np.r_[True, key[o][1:] != key[o][:-1]]]
+    a, b, g = a[first], b[first], g[first]
+    # the output maps of a and b differ by (1 - slope) * (∂out/∂h_g on a) ⊗ row_g: certified different when
+    # the float maps differ beyond their error bounds; equal when ∂out/∂h_g is structurally zero; else exact
+    Mo, Eo = en.out_map
+    if Mo.shape[1] == 1:
+        return 1, np.zeros(R, np.int64)
+    Ma, Mb = Mo[:, a], Mo[:, b]
+    bound = (Eo[:, a] + Eo[:, b])[:, :, None] + _U * (np.abs(Ma) + np.abs(Mb)) + _TINY
+    differ = (np.abs(Ma - Mb) > bound).any((0, 2))
     st = en.stage_of[g]
-    loc = en.local_of[g]
     equal = np.zeros(len(a), bool)
-    amb = []
-    for m in np.unique(st).tolist():
-        sel = np.flatnonzero(st == m)
-        Gm, Em, Sm = Gh[m]
-        gv = Gm[a[sel], :, loc[sel]]
-        ev = Em[a[sel], :, loc[sel]]
-        al = prog.slope[m]
-        if al == 1.0:
-            equal[sel] = True
-            continue
-        zero = ~Sm[a[sel], :, loc[sel]].any(1)
-        differ = (np.abs(gv) > ev + _TINY).any(1) & ~zero
-        equal[sel[zero]] = True
-        amb.extend(sel[~differ & ~zero].tolist())
-    for q in amb:
-        ea = en.exact.output_map(patterns[a[q]])
-        eb = en.exact.output_map(patterns[b[q]])
-        s = max(ea.s, eb.s)
-        equal[q] = bool((ea.at(s) == eb.at(s)).all())
+    equal[np.asarray(prog.slope)[st] == 1.0] = True
+    cand = np.flatnonzero(~differ & ~equal)
+    if cand.size:
+        zero = _structurally_zero(prog, patterns[a[cand]], g[cand], st[cand])
+        equal[cand[zero]] = True
+        done: dict[tuple[int, int], bool] = {}
+        for q in cand[~zero].tolist():
+            if (int(a[q]), int(b[q])) in done:
+                equal[q] = done[(int(a[q]), int(b[q]))]
+                continue
+            ea = en.exact.output_map(patterns[a[q]])
+            eb = en.exact.output_map(patterns[b[q]])
+            s_ = max(ea.s, eb.s)
+            equal[q] = done[(int(a[q]), int(b[q]))] = bool((ea.at(s_) == eb.at(s_)).all())
     A = coo_matrix((np.ones(int(equal.sum())), (a[equal], b[equal])), shape=(R, R))
     n, labels = connected_components(A, directed=False)
     return int(n), labels.astype(np.int64)
 
 
-def _relu_output_grads(en: _Enum, prog: _Prog, patterns: np.ndarray):
-    """For every stage ``m``: ``∂out/∂h`` (``(R, out, n_m)``, ``h`` the ReLU outputs) on every region, a
-    rigorous entry-wise error bound, and the structural support (entries not forced to zero by the
-    pattern: where the support is empty the derivative is exactly zero)."""
-    R = len(patterns)
-    node = prog.nodes[prog.out]
-    wout = node.width if isinstance(node, Affine) else prog.width[prog.stage_of_node[prog.out]]
-    grads = {prog.out: (np.broadcast_to(np.eye(wout), (R, wout, wout)).copy(), np.zeros((R, wout, wout)),
-                        np.broadcast_to(np.eye(wout) > 0, (R, wout, wout)).copy())}
-    out = {}
-    for i in range(len(prog.nodes) - 1, 0, -1):
-        if i not in grads:
-            continue
-        Gy, Ey, Sy = grads.pop(i)
-        node = prog.nodes[i]
-        if isinstance(node, Affine):
-            for s, A in zip(node.sources, node.A):
-                absA = np.abs(A)
-                Es = (Ey @ absA + _gam(A.shape[0]) * (np.abs(Gy) @ absA)) * (1 + _gam(A.shape[0] + 4))
-                _acc(grads, s, Gy @ A, Es, (Sy.astype(np.float64) @ (A != 0)) > 0)
-        else:
-            m = prog.stage_of_node[i]
-            out[m] = (Gy, Ey, Sy)
-            o = prog.offset[m]
-            bits = patterns[:, o: o + prog.width[m]]
-            al = prog.slope[m]
-            f = np.where(bits == 1, 1.0, al)[:, None, :]
-            Ez = Ey * np.abs(f) + (0.0 if al == 0.0 else _U * np.abs(Gy * f))
-            _acc(grads, node.source, Gy * f, Ez, Sy & (f != 0))
-    return out
-
-
-def _acc(grads, s, G, E, S):
-    if s in grads:
-        G0, E0, S0 = grads[s]
-        grads[s] = (G0 + G, (E0 + E + _gam(1) * (np.abs(G0) + np.abs(G))) * (1 + _gam(4)), S0 | S)
-    else:
-        grads[s] = (G, E, S)
+def _structurally_zero(prog: _Prog, bits: np.ndarray, g: np.ndarray, st: np.ndarray) -> np.ndarray:
+    """For each (pattern, neuron ``g`` of stage ``st``): is ``∂out/∂h_g`` zero because every path from the
+    neuron's ReLU output to the output passes through a zero weight or an inactive ReLU (slope 0)?"""
+    P = len(g)
+    zero = np.zeros(P, bool)
+    for m in np.unique(st).tolist():
+        sel = np.flatnonzero(st == m)
+        i0 = prog.relu[m]
+        reach: dict[int, np.ndarray] = {}
+        r0 = np.zeros((len(sel), prog.width[m]))
+        r0[np.arange(len(sel)), g[sel] - prog.offset[m]] = 1.0
+        reach[i0] = r0
+        for i in range(i0 + 1, len(prog.nodes)):
+            node = prog.nodes[i]
+            if isinstance(node, Affine):
+                acc = None
+                for s_, A in zip(node.sources, node.A):
+                    if s_ in reach:
+                        y = reach[s_] @ (A != 0).T.astype(np.float64)
+                        acc = y if acc is None else acc + y
+                if acc is not None:
+                    reach[i] = (acc > 0).astype(np.float64)
+            elif node.source in reach:
+                mm = prog.stage_of_node[i]
+                o = prog.offset[mm]
+                f = bits[sel, o: o + prog.width[mm]].astype(np.float64) if prog.slope[mm] == 0.0 else 1.0
+                reach[i] = reach[node.source] * f
+        zero[sel] = ~(reach[prog.out] > 0).any(1) if prog.out in reach else True
+    return zero
