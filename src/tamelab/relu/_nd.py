@@ -527,6 +527,11 @@ class _Enum:
             out[t] = s
         return out
 
+    def anchor_all(self) -> None:
+        fresh = np.flatnonzero(~self.anch[: self.nv])
+        if fresh.size:
+            self._anchor(fresh)
+
     def _anchor(self, vs: np.ndarray) -> None:
         """Certified coordinates and radius of the (not yet anchored) vertices ``vs``: the d×d solve of their
         defining rows on their cell; where it fails, the point interpolated on the creating edge, radius inf."""
@@ -596,8 +601,10 @@ class _Enum:
         ahi = val[pv] + rad[pv]
         blo = val[qv] - rad[qv]
         bhi = np.minimum(val[qv] + rad[qv], 0.0)
-        tl = np.nan_to_num(alo / (alo - blo), nan=0.0) * (1 - 4 * _U)
-        th = np.minimum(np.nan_to_num(ahi / (ahi - bhi), nan=1.0) * (1 + 4 * _U), 1.0)
+        den = alo - blo
+        tl = np.where(den > 0, alo / den, 0.0) * (1 - 4 * _U)
+        den = ahi - bhi
+        th = np.where(den > 0, np.minimum(ahi / den * (1 + 4 * _U), 1.0), 1.0)
         t0, rt = (tl + th) / 2, (th - tl) / 2
         sl = slice(nv, nv + k)
         if j:
@@ -612,6 +619,9 @@ class _Enum:
         self.vpar[sl, 0] = pv
         self.vpar[sl, 1] = qv
         self.vt[sl] = t0
+        Xp = self.X[pv]
+        self.X[sl] = Xp + t0[:, None] * (self.X[qv] - Xp)  # provisional (dl = inf until anchored)
+        self.dl[sl] = np.inf
         if j + 1 < self.p.width[m]:
             P, Q = self.val[j + 1:, pv], self.val[j + 1:, qv]
             RP, RQ = self.rad[j + 1:, pv], self.rad[j + 1:, qv]
@@ -680,6 +690,7 @@ class _Enum:
         self.cur_stage = m
         self.preT, self.preE = np.ascontiguousarray(preM.transpose(2, 0, 1)), preE
         nv = self.nv
+        self._need_v(min(3 * nv + 64, self.max_vertices - nv))  # room for the stage's new vertices
         self.val = np.zeros((n, self.vcap))
         self.rad = np.zeros((n, self.vcap))
         self.sg = np.zeros((n, self.vcap), np.int8)
@@ -691,9 +702,8 @@ class _Enum:
     def _end_stage(self, m: int):
         d, nb = self.d, self.nb
         nv, ne = self.nv, self.ne
-        fresh = np.flatnonzero(~self.anch[:nv])
-        if fresh.size:
-            self._anchor(fresh)
+        if m + 1 < len(self.p.width):
+            self.anchor_all()
         n = self.p.width[m]
         c0 = nb + self.p.offset[m]
         sg = self.sg[:, :nv]
@@ -746,9 +756,14 @@ class _Enum:
         # the stage's signs move into the prefix part of every hash
         self.vHP[:nv] += HL
         self.vHF[:nv] += HL
+        # an edge's sign vector is its first endpoint's with that endpoint's one extra zero filled in by the
+        # other endpoint's sign there (only stage constraints matter here)
         P = self.eP[:ne]
-        a, b = sg[:, P[:, 0]], sg[:, P[:, 1]]
-        HLe = np.where(a != 0, a, b).T.astype(np.int64) @ RRs
+        ex = self.vZ[P[:, 0]].sum(1) - (self.eZ[:ne].sum(1) if d > 1 else 0)
+        st_ = (ex >= c0) & (ex < c0 + n)
+        loc = np.where(st_, ex - c0, 0)
+        sgn = np.where(st_, sg[loc, P[:, 1]], 0).astype(np.int64)
+        HLe = HL[P[:, 0]] + sgn[:, None] * self.RR[np.where(st_, ex, 0)]
         self.eHP[:ne] += HLe
         self.eHF[:ne] += HLe
         self.R = Rn
@@ -793,10 +808,14 @@ class _Enum:
         return acc, E
 
     def run(self) -> None:
+        """Insert every ReLU stage. The nodes after the last stage (its ReLU map and the output affine map on
+        every region) are evaluated lazily by :meth:`output_map`."""
         p, d = self.p, self.d
         M0 = np.zeros((d, 1, d + 1))
         M0[np.arange(d), 0, np.arange(d)] = 1.0
         maps: dict[int, tuple[np.ndarray, np.ndarray]] = {0: (M0, np.zeros((d, 1)))}
+        last = p.relu[-1] if p.relu else 0
+        self._tail = None
         for i in range(1, len(p.nodes)):
             node = p.nodes[i]
             if isinstance(node, Affine):
@@ -810,24 +829,48 @@ class _Enum:
                 preM = np.ascontiguousarray(np.broadcast_to(M, (M.shape[0], self.R, d + 1)))
                 preE = np.ascontiguousarray(np.broadcast_to(E, (M.shape[0], self.R)))
                 parent, bits = self._stage(m, preM, preE)
-                for key in list(maps):
-                    Mk, Ek = maps[key]
-                    if Mk.shape[1] > 1:
-                        maps[key] = (Mk[:, parent], Ek[:, parent])
-                al = p.slope[m]
-                Mp, Ep = preM[:, parent], preE[:, parent]
-                if al == 0.0:
-                    f = bits.astype(np.float64)
-                    maps[i] = (Mp * f[:, :, None], Ep * f + _TINY)
-                else:
-                    f = np.where(bits == 1, 1.0, al)
-                    Er = Ep * np.abs(f) + np.where(bits == 1, 0.0, _U * abs(al) * np.abs(Mp).max(2))
-                    maps[i] = (Mp * f[:, :, None], Er + _TINY)
+                if i == last:
+                    self._tail = (i, maps, preM, preE, parent, bits)
+                    return
+                self._relu_maps(i, m, maps, preM, preE, parent, bits)
                 srcs = []
-            for s in set(srcs):
-                if p.last_use[s] == i and s in maps:
-                    del maps[s]
+            for s_ in set(srcs):
+                if p.last_use[s_] == i and s_ in maps:
+                    del maps[s_]
         self.out_map = maps[p.out]
+
+    def _relu_maps(self, i, m, maps, preM, preE, parent, bits) -> None:
+        """After stage ``m``: carry the live maps to the new cells and add the ReLU node's own map."""
+        for key in list(maps):
+            Mk, Ek = maps[key]
+            if Mk.shape[1] > 1:
+                maps[key] = (Mk[:, parent], Ek[:, parent])
+        al = self.p.slope[m]
+        Mp, Ep = preM[:, parent], preE[:, parent]
+        if al == 0.0:
+            f = bits.astype(np.float64)
+            maps[i] = (Mp * f[:, :, None], Ep * f + _TINY)
+        else:
+            f = np.where(bits == 1, 1.0, al)
+            Er = Ep * np.abs(f) + np.where(bits == 1, 0.0, _U * abs(al) * np.abs(Mp).max(2))
+            maps[i] = (Mp * f[:, :, None], Er + _TINY)
+
+    def output_map(self) -> tuple[np.ndarray, np.ndarray]:
+        """The output affine map on every region, ``(out, R, d+1)`` (``R`` may be 1: the same on all), with
+        entry-wise error bounds ``(out, R)``."""
+        if self._tail is not None:
+            p = self.p
+            i0, maps, preM, preE, parent, bits = self._tail
+            self._relu_maps(i0, p.stage_of_node[i0], maps, preM, preE, parent, bits)
+            for i in range(i0 + 1, len(p.nodes)):
+                node = p.nodes[i]
+                maps[i] = self._affine(node, maps) if isinstance(node, Affine) else maps[node.source]
+                for s_ in set(node.sources if isinstance(node, Affine) else []):
+                    if p.last_use[s_] == i and s_ in maps:
+                        del maps[s_]
+            self.out_map = maps[p.out]
+            self._tail = None
+        return self.out_map
 
 
 # ----------------------------------------------------------------------------------- certificate pieces
@@ -908,39 +951,37 @@ def _incidence_check(en: _Enum) -> dict[str, bool]:
     edges; every edge's constraints are shared by both endpoints, each endpoint lies on exactly one more
     constraint, and the endpoint's sign vector is the edge's with that entry zeroed (hash difference
     ``±r``, ``+r`` for a box face); every vertex has the ``2·(#neuron zeros) + #box zeros`` edges of a simple
-    vertex; every region has at least ``d + 1`` vertices. Set inclusions are compared through a random set
-    hash ``Σ_{z∈Z} q_z`` (two independent 64-bit words)."""
+    vertex; every region has at least ``d + 1`` vertices. Set inclusions are compared through a random
+    64-bit set hash ``Σ_{z∈Z} q_z``."""
     d, nb, nv, ne = en.d, en.nb, en.nv, en.ne
     P = en.eP[:ne]
-    Ze = en.eZ[:ne]
     Zv = en.vZ[:nv]
-    Q = np.random.default_rng(12345).integers(np.iinfo(np.int64).min, np.iinfo(np.int64).max,
-                                              size=en.RR.shape, dtype=np.int64, endpoint=True)
-    Sv = np.zeros((nv, 2), np.int64)
-    for t in range(d):
-        Sv += Q[Zv[:, t]]
-    Se = np.zeros((ne, 2), np.int64)
-    for t in range(d - 1):
-        Se += Q[Ze[:, t]]
+    Ze = en.eZ[:ne]
+    q = np.random.default_rng(12345).integers(np.iinfo(np.int64).min, np.iinfo(np.int64).max,
+                                              size=len(en.RR), dtype=np.int64, endpoint=True)
+    Sv = q[Zv].sum(1) - q[Zv.sum(1) % len(q)]  # Σ q over Z minus q of (Σ Z): zero iff the pair checks out
+    Se = q[Ze].sum(1)
     sv, se = Zv.sum(1), Ze.sum(1)
-    Ke = en.eHF[:ne]
+    Ke = en.eHF[:ne, 0]
+    r0 = en.RR[:, 0]
     ok = P[:, 0] != P[:, 1]
-    extra = []
+    ex = []
     for end in (0, 1):
         v = P[:, end]
-        a = sv[v] - se
-        inr = (a >= 0) & (a < len(Q))
+        a = sv[v] - se  # the endpoint's one extra constraint
+        inr = (a >= 0) & (a < len(q))
         a = np.where(inr, a, 0)
-        ok &= inr & (Sv[v] - Se == Q[a]).all(1)
-        diff = Ke - en.vHF[v]
-        ra = en.RR[a]
-        ok &= (diff == ra).all(1) | ((diff == -ra).all(1) & (a >= nb))
-        extra.append(a)
-    ok &= extra[0] != extra[1]
-    out = {"distinct_vertices": _distinct(en.vHF[:nv]), "distinct_edges": _distinct(Ke),
+        ok &= inr & (Sv[v] + q[sv[v] % len(q)] - Se == q[a])
+        diff = Ke - en.vHF[v, 0]
+        ra = r0[a]
+        ok &= (diff == ra) | ((diff == -ra) & (a >= nb))
+        ex.append(a)
+    ok &= ex[0] != ex[1]
+    out = {"distinct_vertices": _distinct(en.vHF[:nv]), "distinct_edges": _distinct(en.eHF[:ne]),
            "edge_incidence": bool(ok.all())}
     deg = np.bincount(P.ravel(), minlength=nv)
-    out["simple_vertex_degrees"] = bool((deg == 2 * (Zv >= nb).sum(1) + (Zv < nb).sum(1)).all())
+    nz = (Zv >= nb).sum(1)
+    out["simple_vertex_degrees"] = bool((deg == d + nz).all())
     vi, inv = en.inc
     out["regions_full_dimensional"] = bool((np.bincount(inv, minlength=en.R) >= d + 1).all())
     return out
@@ -1032,7 +1073,7 @@ class NDRegionsResult(Result):
         if exact:
             M = st["enum"].exact.output_map(self.patterns[i]).to_fractions()
             return [[Fraction(v) for v in row] for row in M]
-        M, _ = st["enum"].out_map
+        M, _ = st["enum"].output_map()
         cell = int(st["cells"][i])
         return M[:, min(cell, M.shape[1] - 1)].copy()
 
@@ -1124,7 +1165,7 @@ def _as_box(box, d: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 # ----------------------------------------------------------------------------------- public API
-def regions_nd(model, box, *, linear: bool = True, witness: bool = True, euler: bool | None = None, seed: int = 0,
+def regions_nd(model, box, *, linear: bool = False, witness: bool = False, euler: bool | None = None, seed: int = 0,
                max_vertices: int = 20_000_000, keep: bool = True) -> NDRegionsResult:
     r"""All activation regions of a piecewise-linear network on a box of :math:`\mathbb R^d`, exactly.
 
@@ -1133,9 +1174,11 @@ def regions_nd(model, box, *, linear: bool = True, witness: bool = True, euler: 
             ``nn.Sequential`` of ``Linear``/``ReLU``/``LeakyReLU``, or a list of ``(W, b)`` layers.
         box: ``(lo, hi)`` (numbers or length-``d`` vectors), a ``(d, 2)`` array or
             :class:`tamelab.relu.Box`.
-        linear: also count linear regions (non-degenerate runs; exact comparison of output maps).
-        witness: certify every region by an interior point whose pattern is certified (always done when
-            the arrangement is degenerate: it then also decides which perturbed cells survive).
+        linear: also count linear regions (non-degenerate runs; exact comparison of output maps). Roughly
+            doubles the time.
+        witness: certify every region by an interior point whose pattern is certified against the region's
+            own inequalities (always done when the arrangement is degenerate: it then also decides which
+            perturbed cells survive). Without it the interior points are vertex centroids in float64.
         euler: also count every face of the complex and check its Euler characteristic is 1 (default: only
             for ``d <= 2``, where it is free; in 3-D/4-D it costs about as much as the enumeration).
         seed: seed of the random hash vectors (the result does not depend on it).
@@ -1186,6 +1229,9 @@ def _finish(en: _Enum, prog: _Prog, lo, hi, d: int, *, linear: bool, witness: bo
     checks_ok = all(v for k, v in cert.items() if isinstance(v, bool))
     keepmask = np.ones(R, bool)
     if degenerate or witness:
+        en.anchor_all()
+        Xv = en.X[vi]
+        cen = np.stack([np.bincount(inv, weights=Xv[:, j], minlength=R) for j in range(d)], 1) / cnt[:, None]
         dmax = np.zeros(R)
         np.maximum.at(dmax, inv, en.dl[vi])
         rc = (dmax + _gam(int(cnt.max()) + 2) * np.abs(cen).max(1)) * (1 + _gam(8)) + _TINY
@@ -1282,7 +1328,7 @@ def _linear_regions(en: _Enum, prog: _Prog, patterns: np.ndarray) -> tuple[int, 
     a, b, g = a[first], b[first], g[first]
     # the output maps of a and b differ by (1 - slope) * (∂out/∂h_g on a) ⊗ row_g: certified different when
     # the float maps differ beyond their error bounds; equal when ∂out/∂h_g is structurally zero; else exact
-    Mo, Eo = en.out_map
+    Mo, Eo = en.output_map()
     if Mo.shape[1] == 1:
         return 1, np.zeros(R, np.int64)
     Ma, Mb = Mo[:, a], Mo[:, b]
