@@ -11,9 +11,10 @@ Its regions are read off its complex the way ours are (every vertex sign vector 
 inside the box) and compared pattern by pattern with ours; where the two sets differ, every pattern in the
 difference is decided by an exact rational LP (is its region full-dimensional?) and the winner is printed.
 
-Columns: ``ours`` = default call (exact predicates, Euler check, witness points, linear regions);
-``bare`` = ``witness=False, linear=False`` (still exact; Euler check included). Floor: every neuron's sign
-must be decided at every vertex present when it is inserted (``preds``); the ns per predicate is printed.
+Columns: ``ours`` = the default call (exact predicates, patterns, interior points, the combinatorial
+certificate); ``+wit+lin`` = ``witness=True, linear=True`` (certified interior points, linear regions).
+Floor: every neuron's sign must be decided at every vertex present when it is inserted (``preds``); the ns per
+predicate (CPU) is printed.
 
 Run: python benchmarks/bench_relu_nd.py [--anchor-dir DIR] [--reps 5] [--quick]
 """
@@ -21,6 +22,8 @@ Run: python benchmarks/bench_relu_nd.py [--anchor-dir DIR] [--reps 5] [--quick]
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import itertools
 import os
 import sys
@@ -32,8 +35,8 @@ import torch
 
 from tamelab._numerics import one_thread
 from tamelab.models import mlp
-from tamelab.relu import regions_nd
 from tamelab.relu import _nd_exact as X
+from tamelab.relu import regions_nd
 from tamelab.relu._nd import _as_pwl, _program
 
 CASES = [([2, 16, 16, 1], True), ([2, 64, 64, 64, 1], True), ([4, 8, 8, 1], True), ([4, 16, 16, 1], True),
@@ -47,7 +50,7 @@ def _load_anchor(path):
     try:
         import edge_subdivision
         from NN import Net
-    except Exception as e:  # pragma: no cover - depends on the checkout
+    except Exception as e:  # noqa: BLE001 - any failure of a foreign checkout means: no anchor
         print(f"anchor not available ({type(e).__name__}: {e})")
         return None
     return edge_subdivision.skeletal_subdivision, Net
@@ -103,13 +106,18 @@ def _exists(prog, pattern, lo, hi):
     return X.lp_max_margin(G, h, d) > 0
 
 
-def _best(fn, reps):
-    best, out = float("inf"), None
-    for _ in range(reps):
-        t = time.perf_counter()
-        out = fn()
-        best = min(best, time.perf_counter() - t)
-    return best, out
+def _timed(fn):
+    """(wall seconds, CPU seconds of this process, result) of one call."""
+    w, c = time.perf_counter(), time.process_time()
+    out = fn()
+    return time.perf_counter() - w, time.process_time() - c, out
+
+
+def _run_anchor(anchor, model):
+    sub, Net = anchor
+    f = _anchor_net(Net, model)
+    with torch.no_grad(), contextlib.redirect_stdout(io.StringIO()):
+        return _timed(lambda: sub(f, bbox=(-1, 1), device=torch.device("cpu"), verbose=False))
 
 
 def main():
@@ -123,44 +131,38 @@ def main():
     if anchor is None:
         print("anchor not available (set --anchor-dir or TAMELAB_EDGE_SUBDIVISION); timing ours only")
     cases = CASES[:1] + CASES[2:3] + CASES[5:6] if a.quick else CASES
-    print(f"{'net':>16} {'bias':>4} {'regions':>8} {'anchor':>7} {'agree':>6} {'ours ms':>8} {'bare ms':>8} "
-          f"{'anchor ms':>9} {'anc/ours':>8} {'anc/bare':>8} {'preds':>8} {'ns/pred':>7} {'status':>6}")
+    print("times: best of", reps, "interleaved runs, ms; wall / CPU (process time: robust on a shared machine)")
+    print(f"{'net':>18} {'bias':>4} {'regions':>7} {'anchor':>6} {'agree':>5} {'ours wall/cpu':>14} "
+          f"{'anchor wall/cpu':>16} {'ratio wall/cpu':>14} {'+wit+lin cpu':>12} {'preds':>7} {'ns/pred':>7} status")
     rows = []
     with one_thread():
         for widths, bias in cases:
             model = mlp(widths, seed=0, dtype=torch.float64, bias=bias)
             d = widths[0]
             prog = _program(_as_pwl(model))
-            res = regions_nd(model, (-1.0, 1.0))  # warm-up and the reference result
-            ours_t = bare_t = anc_t = float("inf")
+            res = regions_nd(model, (-1.0, 1.0))  # warm-up and the result compared below
+            best = {k: [float("inf"), float("inf")] for k in ("ours", "full", "anchor")}
             anc_out, anc_fail = None, ""
             for r in range(reps):
-                order = [0, 1, 2] if r % 2 == 0 else [2, 1, 0]
-                for k in order:
-                    if k == 0:
-                        t, _ = _best(lambda: regions_nd(model, (-1.0, 1.0)), 1)
-                        ours_t = min(ours_t, t)
-                    elif k == 1:
-                        t, _ = _best(lambda: regions_nd(model, (-1.0, 1.0), witness=False, linear=False), 1)
-                        bare_t = min(bare_t, t)
-                    elif anchor is not None:
-                        sub, Net = anchor
-                        f = _anchor_net(Net, model)
-                        import contextlib
-                        import io
-
+                for k in (["ours", "full", "anchor"] if r % 2 == 0 else ["anchor", "full", "ours"]):
+                    if k == "anchor":
+                        if anchor is None or anc_fail:
+                            continue
                         try:
-                            with torch.no_grad(), contextlib.redirect_stdout(io.StringIO()):
-                                t, anc_out = _best(lambda: sub(f, bbox=(-1, 1), device=torch.device("cpu"),
-                                                               verbose=False), 1)
-                            anc_t = min(anc_t, t)
-                        except Exception as e:  # the anchor has no degenerate-case handling
+                            w, c, anc_out = _run_anchor(anchor, model)
+                        except Exception as e:  # noqa: BLE001 - the anchor has no degenerate-case handling
                             anc_fail = f"{type(e).__name__}: {str(e)[:60]}"
+                            continue
+                    elif k == "ours":
+                        w, c, _ = _timed(lambda m_=model: regions_nd(m_, (-1.0, 1.0)))
+                    else:
+                        w, c, _ = _timed(lambda m_=model: regions_nd(m_, (-1.0, 1.0), witness=True, linear=True))
+                    best[k] = [min(best[k][0], w), min(best[k][1], c)]
             ours = {tuple(p) for p in res.patterns.tolist()}
             agree, anc_n = ("-", "-") if not anc_fail else ("fail", "fail")
             if anc_fail:
                 print(f"    {widths} bias={bias}: the anchor raised {anc_fail}")
-            if anc_out is not None and not anc_fail:
+            elif anc_out is not None:
                 ap_ = _anchor_patterns(anc_out[2], d)
                 anc_n = len(ap_)
                 agree = "yes" if ap_ == ours else "NO"
@@ -169,22 +171,24 @@ def main():
                     only_a, only_o = ap_ - ours, ours - ap_
                     real_a = sum(_exists(prog, p, lo, hi) for p in list(only_a)[:200])
                     real_o = sum(_exists(prog, p, lo, hi) for p in list(only_o)[:200])
-                    print(f"    {widths} bias={bias}: {len(only_a)} patterns only in the anchor ({real_a} of the first "
-                          f"{min(len(only_a), 200)} are real regions), {len(only_o)} only in ours ({real_o} real) -> "
-                          f"{'ours' if real_a == 0 and real_o == len(only_o) else 'anchor' if real_o == 0 else 'both wrong'}"
-                          " is right (exact LP)")
+                    who = "ours" if real_a == 0 and real_o == len(only_o) else "anchor" if real_o == 0 else "neither"
+                    print(f"    {widths} bias={bias}: {len(only_a)} patterns only in the anchor ({real_a} real), "
+                          f"{len(only_o)} only in ours ({real_o} real): {who} is right (exact rational LP)")
             preds = res.predicates["float"] + res.predicates["exact"] + res.predicates["symbolic"]
-            print(f"{str(widths):>16} {str(bias)[0]:>4} {res.activation_regions:8d} {str(anc_n):>7} {agree:>6} "
-                  f"{ours_t * 1e3:8.1f} {bare_t * 1e3:8.1f} {anc_t * 1e3:9.1f} {anc_t / ours_t:8.2f} "
-                  f"{anc_t / bare_t:8.2f} {preds:8d} {bare_t / preds * 1e9:7.0f} {res.status.value:>6}", flush=True)
-            rows.append((widths, bias, res.activation_regions, ours_t, bare_t, anc_t))
+            o, an, fu = best["ours"], best["anchor"], best["full"]
+            print(f"{widths!s:>18} {str(bias)[0]:>4} {res.activation_regions:7d} {anc_n!s:>6} {agree:>5} "
+                  f"{o[0] * 1e3:6.1f}/{o[1] * 1e3:6.1f} {an[0] * 1e3:7.1f}/{an[1] * 1e3:7.1f} "
+                  f"{an[0] / o[0]:6.2f}/{an[1] / o[1]:6.2f} {fu[1] * 1e3:12.1f} {preds:7d} "
+                  f"{o[1] / preds * 1e9:7.0f} {res.status.value}", flush=True)
+            rows.append((widths, bias, res.activation_regions, o[1], an[1], fu[1]))
     gen = [r for r in rows if r[1]]
     if len(gen) >= 3:
         lr = np.log([r[2] for r in gen])
-        for name, col in (("ours", 3), ("bare", 4), ("anchor", 5)):
+        for name, col in (("ours", 3), ("anchor", 4), ("ours+witness+linear", 5)):
             tt = np.array([r[col] for r in gen])
             if np.all(np.isfinite(tt)):
-                print(f"scaling exponent (log time vs log regions, biased nets) {name}: {np.polyfit(lr, np.log(tt), 1)[0]:.2f}")
+                print(f"scaling exponent (log CPU time vs log regions, biased nets) {name}: "
+                      f"{np.polyfit(lr, np.log(tt), 1)[0]:.2f}")
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ forms for central arrangements, and counts confirmed by exact rational computati
 
 from __future__ import annotations
 
+import itertools
 from fractions import Fraction
 from math import comb
 
@@ -17,8 +18,7 @@ from torch import nn
 
 from tamelab.errors import ComputationError, InputError, NotApplicableError
 from tamelab.models import Affine, Max, PWLNet, ReLU, from_layers, mlp
-from tamelab.relu import Box, Plane, iter_regions_nd, regions, regions_nd
-from tamelab.relu import _nd
+from tamelab.relu import Box, Plane, _nd, iter_regions_nd, regions, regions_nd
 from tamelab.relu import _nd_exact as X
 
 
@@ -32,7 +32,7 @@ def _reference(net, d, lo=-1.0, hi=1.0):
 
 def _random_layers(rng, widths, kind):
     out = []
-    for a, b in zip(widths[:-1], widths[1:]):
+    for a, b in itertools.pairwise(widths):
         if kind == "gauss":
             W, c = rng.standard_normal((b, a)), rng.standard_normal(b) * 0.5
         elif kind == "int":  # many exact coincidences: vertices on hyperplanes, parallel and equal neurons

@@ -17,12 +17,16 @@ arXiv:2306.07212):
   obtained by perturbing every vertex's zeros (inside the box only): each region's pattern, its parent
   cell, and the affine maps of all pre-activations on it (one batched GEMM per affine node) follow.
 * **Exact predicates (filtered).** Every sign :math:`\operatorname{sign} z_k(v)` is decided in float64 with
-  a rigorous forward error bound: the stored affine rows carry entry-wise error bounds (``γ_n``
-  analysis of every GEMM); each vertex carries a rigorous radius :math:`\|\hat v - v\|_\infty \le \delta_v`
-  from its defining :math:`d\times d` system (residual + a Krawczyk/Neumann bound on
-  :math:`\|J^{-1}\|`). Only signs the bound cannot decide are recomputed exactly
-  (:mod:`tamelab.relu._nd_exact`: the exact vertex by Cramer's rule on the float64 data read as dyadic
-  rationals, then the exact network).
+  a rigorous forward error bound (the ``γ_n`` analysis of every product, Higham §3.1). At the start of a
+  ReLU stage each vertex has certified coordinates (radius :math:`\delta_v` from its defining
+  :math:`d\times d` system: residual plus a Krawczyk/Neumann bound on :math:`\|J^{-1}\|`) and the stage's
+  pre-activations are evaluated with the cell's affine rows, whose entry-wise error bounds are carried
+  through every GEMM. Inside a stage, a new vertex's values are *intervals* interpolated along its edge
+  (every pre-activation of the stage is affine there; the edge parameter is bounded using the known signs
+  of its endpoints), and only vertices whose interval cannot decide a sign get their :math:`d\times d` solve
+  early; the others are solved once, batched, at the end of the stage. Signs no bound decides are
+  recomputed exactly (:mod:`tamelab.relu._nd_exact`: the exact vertex by Cramer's rule on the float64
+  data read as dyadic rationals, then the exact network).
 * **Degeneracy (Simulation of Simplicity).** An exact zero (a neuron through a vertex: bias-free nets,
   duplicate neurons, hyperplanes through box corners, neurons identically zero on a cell) is resolved by
   the symbolic perturbation :math:`z_g \mapsto z_g + \varepsilon_g`,
@@ -39,11 +43,14 @@ for non-degenerate runs. Max nodes are rewritten exactly as ``max(a, b) = a + re
 and its linear regions are unchanged, but activation regions count the patterns of these ReLUs (a max of
 ``k`` entries contributes ``k − 1`` ReLUs).
 
-Certificate (``result.certificate``): every predicate certified (float with bound / exact / symbolic);
-every cut 2-face paired exactly twice and every hash group verified by the second hash; the Euler
-characteristic of the computed complex equals 1 (the box is a ball); with ``witness=True`` (default)
-every region's interior point has a certified pattern equal to its reported one and all patterns are
-distinct.
+Certificate (``result.certificate``; status ``ok`` only if every check passes): every predicate certified
+(float with a bound / exact / symbolic: ``result.predicates`` counts them); every cut 2-face paired exactly
+twice and every hash group confirmed by a second independent 64-bit hash; exact combinatorial consistency of
+the complex (distinct vertices and edges; each edge's endpoints lie on its ``d−1`` constraints plus exactly
+one more each, with the edge's sign vector; every vertex has the ``2·(#neuron zeros) + #box zeros`` edges of
+a simple vertex; every region has ``≥ d+1`` vertices); its Euler characteristic equals 1 (by default in
+``d <= 2``, ``euler=True`` in any ``d``); with ``witness=True`` every region's interior point is certified
+inside the region's own inequalities (exactly when float cannot) and all patterns are distinct.
 
 References: A. Berzins, *Polyhedral complex extraction from ReLU networks using edge subdivision*,
 ICML 2023, arXiv:2306.07212. H. Edelsbrunner, E. P. Mücke, *Simulation of simplicity*, ACM TOG 1990.
@@ -56,7 +63,7 @@ import dataclasses
 import itertools
 import time
 from fractions import Fraction
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -65,7 +72,7 @@ from ..models import Affine, Max, PWLNet, ReLU
 from ..result import Result, Status
 from . import _nd_exact as _X
 
-__all__ = ["regions_nd", "NDRegionsResult", "NDRegion"]
+__all__ = ["NDRegion", "NDRegionsResult", "regions_nd"]
 
 _U = 2.0**-53
 _TINY = 1e-290  # absolute slack per bound: covers underflow of products of tiny numbers
@@ -932,7 +939,7 @@ def _f_vector(en: _Enum) -> list[int]:
                 cb = np.array(combo, dtype=np.int64)
                 ok = ~((cb < 0)[None, :] & isbox[:, S]).any(1)
                 keys.append((H + (rz[:, S] * cb[None, :, None]).sum(1))[ok])
-        f.append(int(len(_group(np.concatenate(keys))[0])))
+        f.append(len(_group(np.concatenate(keys))[0]))
     return f + [en.R] if d >= 2 else [nv, en.R]
 
 
@@ -982,7 +989,7 @@ def _incidence_check(en: _Enum) -> dict[str, bool]:
     deg = np.bincount(P.ravel(), minlength=nv)
     nz = (Zv >= nb).sum(1)
     out["simple_vertex_degrees"] = bool((deg == d + nz).all())
-    vi, inv = en.inc
+    inv = en.inc[1]
     out["regions_full_dimensional"] = bool((np.bincount(inv, minlength=en.R) >= d + 1).all())
     return out
 
@@ -1275,13 +1282,13 @@ def _finish(en: _Enum, prog: _Prog, lo, hi, d: int, *, linear: bool, witness: bo
             note = "not computed: degenerate arrangement (merging across collapsed cells is not implemented)"
         else:
             n_lin, labels = _linear_regions(en, prog, patterns)
-    return dict(status=Status.OK if checks_ok else Status.UNCERTIFIED, activation_regions=int(keepmask.sum()),
-                linear_regions=n_lin, linear_note=note, degenerate=bool(degenerate),
-                f_vector=fvec if fvec is not None else [int(en.nv), int(en.ne)] + [None] * (d - 2) + [int(R)]
-                if d >= 2 else [int(en.nv), int(R)],
-                euler_characteristic=chi, certificate=cert, patterns=patterns[keepmask],
-                interior_points=cen[keepmask], linear_labels=labels[keepmask] if labels is not None else None,
-                _cells=np.flatnonzero(keepmask))
+    if fvec is None:
+        fvec = [int(en.nv), int(en.ne)] + [None] * (d - 2) + [int(R)] if d >= 2 else [int(en.nv), int(R)]
+    return {"status": Status.OK if checks_ok else Status.UNCERTIFIED, "activation_regions": int(keepmask.sum()),
+            "linear_regions": n_lin, "linear_note": note, "degenerate": bool(degenerate), "f_vector": fvec,
+            "euler_characteristic": chi, "certificate": cert, "patterns": patterns[keepmask],
+            "interior_points": cen[keepmask], "linear_labels": labels[keepmask] if labels is not None else None,
+            "_cells": np.flatnonzero(keepmask)}
 
 
 def _lcm(a: int, b: int) -> int:

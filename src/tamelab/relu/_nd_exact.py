@@ -23,13 +23,22 @@ Nothing here is fast; the enumerator only calls it for the few predicates its fl
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from fractions import Fraction
-from typing import Sequence
 
 import numpy as np
 
-__all__ = ["Dy", "to_dy", "ExactProgram", "solve", "det", "sos_sign", "lp_max_margin", "lp_patterns",
-           "rank_of_points"]
+__all__ = [
+    "Dy",
+    "ExactProgram",
+    "det",
+    "lp_max_margin",
+    "lp_patterns",
+    "rank_of_points",
+    "solve",
+    "sos_sign",
+    "to_dy",
+]
 
 
 # ----------------------------------------------------------------------------------- dyadic matrices
@@ -48,14 +57,14 @@ class Dy:
             return self.N
         return self.N * (1 << (s - self.s))
 
-    def __matmul__(self, other: "Dy") -> "Dy":
+    def __matmul__(self, other: Dy) -> Dy:
         return Dy(np.asarray(self.N @ other.N, dtype=object), self.s + other.s)
 
-    def __add__(self, other: "Dy") -> "Dy":
+    def __add__(self, other: Dy) -> Dy:
         s = max(self.s, other.s)
         return Dy(self.at(s) + other.at(s), s)
 
-    def rows(self, idx) -> "Dy":
+    def rows(self, idx) -> Dy:
         return Dy(self.N[idx], self.s)
 
     def to_fractions(self) -> np.ndarray:
@@ -305,7 +314,7 @@ def sos_sign(zrows: Sequence[Dy], krow: Dy, d: int, N: int) -> int:
     the order :math:`\varepsilon_0 \gg \varepsilon_1 \gg \dots`. Returns 0 only if every coefficient vanishes
     (impossible when row ``k`` carries its own :math:`\varepsilon_k` and no defining row does).
     """
-    M, s = stack_rows(list(zrows) + [krow])
+    M, _ = stack_rows(list(zrows) + [krow])
     J = [[int(v) for v in M[i, :d]] for i in range(d)]
     a = [int(v) for v in M[d, :d]]
     dJ = det(J)
