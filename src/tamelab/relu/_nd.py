@@ -388,8 +388,10 @@ class _Enum:
     def _need_v(self, extra: int) -> None:
         need = self.nv + extra
         if need > self.max_vertices:
+            mb = need * (17 * max(self.p.width) + 100) / 2**20
             raise ComputationError(f"regions_nd: the complex needs more than max_vertices={self.max_vertices} "
-                                   f"vertices (at least {need} at ReLU stage {self.cur_stage}); raise max_vertices")
+                                   f"vertices (at least {need}, ~{mb:.0f} MiB, at ReLU stage {self.cur_stage}); "
+                                   "raise max_vertices")
         if need <= self.vcap:
             return
         cap = max(need, 2 * self.vcap)
@@ -496,7 +498,7 @@ class _Enum:
         hit = self._xvert.get(v)
         if hit is not None:
             return hit
-        cell = int(self.vcell[v])
+        cell = int(self._cells(np.array([v]))[0])
         bits = self.cpat[cell]
         st = self._eval_stage()
         rows = [self._exact_row(int(z), bits, st, False) for z in self.vZ[v]]
@@ -521,7 +523,7 @@ class _Enum:
         for t, v in enumerate(und.tolist()):
             s = int(self._exact_signvec(v)[g])
             if s == 0:
-                cell = int(self.vcell[v])
+                cell = int(self._cells(np.array([v]))[0])
                 bits = self.cpat[cell]
                 rows = [self._exact_row(int(z), bits, m, True) for z in self.vZ[v]]
                 krow = self._exact_row(self.nb + g, bits, m, True)
@@ -534,6 +536,21 @@ class _Enum:
             out[t] = s
         return out
 
+    def _cells(self, vs: np.ndarray) -> np.ndarray:
+        """Current cells of vertices ``vs``, looking up those created in this stage (a cell containing the
+        vertex: its prefix signs with its prefix zeros perturbed to +)."""
+        miss = vs[self.vcell[vs] < 0]
+        if miss.size:
+            nb, cpre = self.nb, self.nb + self.p.offset[self.cur_stage]
+            Z = self.vZ[miss]
+            key = self.vHP[miss].copy()
+            rz = self.RR[Z]
+            for t in range(self.d):
+                zt = Z[:, t]
+                key += np.where(((zt >= nb) & (zt < cpre))[:, None], rz[:, t], 0)
+            self.vcell[miss] = self._lookup(key)
+        return self.vcell[vs]
+
     def anchor_all(self) -> None:
         fresh = np.flatnonzero(~self.anch[: self.nv])
         if fresh.size:
@@ -542,8 +559,8 @@ class _Enum:
     def _anchor(self, vs: np.ndarray) -> None:
         """Certified coordinates and radius of the (not yet anchored) vertices ``vs``: the d×d solve of their
         defining rows on their cell; where it fails, the point interpolated on the creating edge, radius inf."""
-        x, dl, bad = _certified_solve(self.ROWS[self._row_index(self.vcell[vs], self.vZ[vs])], self.RERR[
-            self._row_index(self.vcell[vs], self.vZ[vs])])
+        idx = self._row_index(self._cells(vs), self.vZ[vs])
+        x, dl, bad = _certified_solve(self.ROWS[idx], self.RERR[idx])
         self.X[vs] = x
         self.dl[vs] = dl
         self.anch[vs] = True
@@ -571,7 +588,7 @@ class _Enum:
             if fresh.size:
                 self._anchor(fresh)
                 self.val[j:, fresh], self.rad[j:, fresh] = self._eval(self.preT[:, j:], self.preE[j:],
-                                                                      self.vcell[fresh], self.X[fresh], self.dl[fresh])
+                                                                      self._cells(fresh), self.X[fresh], self.dl[fresh])
                 v2, r2 = self.val[j, und], self.rad[j, und]
                 s[und] = (v2 > r2).view(np.int8) - (v2 < -r2).view(np.int8)
                 und = und[s[und] == 0]
@@ -592,11 +609,6 @@ class _Enum:
         Ze = self.eZ[cut]
         eHF, eHP = self.eHF[cut], self.eHP[cut]
         rz = self.RR[Ze]
-        key = eHP.copy()
-        for t in range(d - 1):
-            zt_ = Ze[:, t]
-            key += np.where(((zt_ >= nb) & (zt_ < cpre))[:, None], rz[:, t], 0)
-        C = self._lookup(key)
         Zf = np.empty((k, d), np.int64)
         Zf[:, : d - 1] = Ze
         Zf[:, d - 1] = c
@@ -621,7 +633,7 @@ class _Enum:
         self.vZ[sl] = Zf
         self.vHF[sl] = eHF
         self.vHP[sl] = eHP
-        self.vcell[sl] = C
+        self.vcell[sl] = -1  # the cell containing the edge: looked up when needed (_cells)
         self.anch[sl] = False
         self.vpar[sl, 0] = pv
         self.vpar[sl, 1] = qv
@@ -1173,7 +1185,7 @@ def _as_box(box, d: int) -> tuple[np.ndarray, np.ndarray]:
 
 # ----------------------------------------------------------------------------------- public API
 def regions_nd(model, box, *, linear: bool = False, witness: bool = False, euler: bool | None = None, seed: int = 0,
-               max_vertices: int = 20_000_000, keep: bool = True) -> NDRegionsResult:
+               max_vertices: int = 2_000_000, keep: bool = True) -> NDRegionsResult:
     r"""All activation regions of a piecewise-linear network on a box of :math:`\mathbb R^d`, exactly.
 
     Args:
@@ -1189,7 +1201,8 @@ def regions_nd(model, box, *, linear: bool = False, witness: bool = False, euler
         euler: also count every face of the complex and check its Euler characteristic is 1 (default: only
             for ``d <= 2``, where it is free; in 3-D/4-D it costs about as much as the enumeration).
         seed: seed of the random hash vectors (the result does not depend on it).
-        max_vertices: budget on the vertices of the complex (memory guard).
+        max_vertices: budget on the vertices of the complex (memory guard: about ``17·w + 100`` bytes per
+            vertex for a widest ReLU node of ``w`` units; the run stops with the count reached when exceeded).
         keep: keep the complex in the result for lazy queries (:meth:`NDRegionsResult.region`).
 
     Returns:
