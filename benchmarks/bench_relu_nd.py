@@ -11,6 +11,8 @@ Its regions are read off its complex the way ours are (every vertex sign vector 
 inside the box) and compared pattern by pattern with ours; where the two sets differ, every pattern in the
 difference is decided by an exact rational LP (is its region full-dimensional?) and the winner is printed.
 
+``+count`` is the anchor plus a vectorised count of its regions (``_anchor_count``: the same
+perturb-and-hash method as ours): the time to a region *count*, which the skeleton alone does not give.
 ``pub cpu`` is the anchor run as published and as in the issue's table (the whole net: it also inserts the
 output neuron, i.e. builds the decision boundary, which activation regions do not need).
 
@@ -92,6 +94,30 @@ def _anchor_patterns(v_sv, d):
     return out
 
 
+def _anchor_count(v_sv, d):
+    """Vectorised region count from the anchor's complex (the same method as ours: hash every vertex sign
+    vector with its zeros perturbed, box entries inwards only, count distinct). ``None`` if a vertex does not
+    have exactly ``d`` zeros (a non-simple complex: the anchor's output is then not a valid input)."""
+    sv = v_sv.numpy().astype(np.int64)
+    V, C = sv.shape
+    rows, cols = np.nonzero(sv == 0)
+    if len(rows) != V * d:
+        return None
+    Z = cols.reshape(V, d)
+    r = np.random.default_rng(0).integers(-(2**62), 2**62, size=(C, 2), dtype=np.int64)
+    base = sv @ r
+    combos = np.array(list(itertools.product([1, -1], repeat=d)), dtype=np.int64)
+    keys = []
+    for cb in combos:
+        ok = ~((cb < 0)[None, :] & (Z < 2 * d)).any(1)
+        k = base + (cb[None, :, None] * r[Z]).sum(1)
+        keys.append(k[ok])
+    K = np.concatenate(keys)
+    o = np.lexsort((K[:, 1], K[:, 0]))
+    Ks = K[o]
+    return int(1 + (Ks[1:] != Ks[:-1]).any(1).sum())
+
+
 def _exists(prog, pattern, lo, hi):
     """Exact: is the region of ``pattern`` full-dimensional? (rational LP over its exact rows)"""
     ex = X.ExactProgram(prog)
@@ -139,8 +165,8 @@ def main():
     cases = CASES[:1] + CASES[2:3] + CASES[5:6] if a.quick else CASES
     print("times: best of", reps, "interleaved runs, ms; wall / CPU (process time: robust on a shared machine)")
     print(f"{'net':>18} {'bias':>4} {'regions':>7} {'anchor':>6} {'agree':>5} {'ours wall/cpu':>14} "
-          f"{'anchor wall/cpu':>16} {'ratio wall/cpu':>14} {'+wit+lin cpu':>12} {'pub cpu':>8} {'preds':>7} "
-          f"{'ns/pred':>7} status")
+          f"{'anchor wall/cpu':>16} {'ratio wall/cpu':>14} {'+count cpu':>10} {'ratio':>5} {'+wit+lin cpu':>12} "
+          f"{'pub cpu':>8} {'preds':>7} {'ns/pred':>7} status")
     rows = []
     with one_thread():
         for widths, bias in cases:
@@ -148,8 +174,8 @@ def main():
             d = widths[0]
             prog = _program(_as_pwl(model))
             res = regions_nd(model, (-1.0, 1.0))  # warm-up and the result compared below
-            best = {k: [float("inf"), float("inf")] for k in ("ours", "full", "anchor", "anchor_pub")}
-            anc_out, anc_fail = None, ""
+            best = {k: [float("inf"), float("inf")] for k in ("ours", "full", "anchor", "anchor_pub", "anchor_count")}
+            anc_out, anc_fail, anc_cnt = None, "", None
             for r in range(reps):
                 ks_ = ["ours", "full", "anchor", "anchor_pub"]
                 for k in (ks_ if r % 2 == 0 else ks_[::-1]):
@@ -165,6 +191,9 @@ def main():
                             continue
                         try:
                             w, c, anc_out = _run_anchor(anchor, model)
+                            w2, c2, anc_cnt = _timed(lambda o_=anc_out, d_=d: _anchor_count(o_[2], d_))
+                            best["anchor_count"] = [min(best["anchor_count"][0], w + w2),
+                                                    min(best["anchor_count"][1], c + c2)]
                         except Exception as e:  # noqa: BLE001 - the anchor has no degenerate-case handling
                             anc_fail = f"{type(e).__name__}: {str(e)[:60]}"
                             continue
@@ -180,6 +209,10 @@ def main():
             elif anc_out is not None:
                 ap_ = _anchor_patterns(anc_out[2], d)
                 anc_n = len(ap_)
+                if anc_cnt is not None and anc_cnt != anc_n:
+                    print(f"    {widths}: vectorised anchor count {anc_cnt} != {anc_n} (pattern count)")
+                if anc_cnt is None:
+                    print(f"    {widths} bias={bias}: the anchor's complex is not simple (vertices with > d zeros)")
                 agree = "yes" if ap_ == ours else "NO"
                 if ap_ != ours:
                     lo, hi = -np.ones(d), np.ones(d)
@@ -190,10 +223,11 @@ def main():
                     print(f"    {widths} bias={bias}: {len(only_a)} patterns only in the anchor ({real_a} real), "
                           f"{len(only_o)} only in ours ({real_o} real): {who} is right (exact rational LP)")
             preds = res.predicates["float"] + res.predicates["exact"] + res.predicates["symbolic"]
-            o, an, fu, pb = best["ours"], best["anchor"], best["full"], best["anchor_pub"]
+            o, an, fu, pb, ac = best["ours"], best["anchor"], best["full"], best["anchor_pub"], best["anchor_count"]
             print(f"{widths!s:>18} {str(bias)[0]:>4} {res.activation_regions:7d} {anc_n!s:>6} {agree:>5} "
                   f"{o[0] * 1e3:6.1f}/{o[1] * 1e3:6.1f} {an[0] * 1e3:7.1f}/{an[1] * 1e3:7.1f} "
-                  f"{an[0] / o[0]:6.2f}/{an[1] / o[1]:6.2f} {fu[1] * 1e3:12.1f} {pb[1] * 1e3:8.1f} {preds:7d} "
+                  f"{an[0] / o[0]:6.2f}/{an[1] / o[1]:6.2f} {ac[1] * 1e3:10.1f} {ac[1] / o[1]:5.2f} "
+                  f"{fu[1] * 1e3:12.1f} {pb[1] * 1e3:8.1f} {preds:7d} "
                   f"{o[1] / preds * 1e9:7.0f} {res.status.value}", flush=True)
             rows.append((widths, bias, res.activation_regions, o[1], an[1], fu[1]))
     gen = [r for r in rows if r[1]]
