@@ -624,7 +624,8 @@ class _Enum:
         tl = np.where(den > 0, alo / den, 0.0) * (1 - 4 * _U)
         den = ahi - bhi
         th = np.where(den > 0, np.minimum(ahi / den * (1 + 4 * _U), 1.0), 1.0)
-        t0, rt = (tl + th) / 2, (th - tl) / 2
+        t0 = (tl + th) / 2
+        rt = (th - tl) / 2 * (1 + 4 * _U) + 2 * _U  # [t0 - rt, t0 + rt] ⊇ [tl, th] despite the roundings
         sl = slice(nv, nv + k)
         if j:
             a, b = self.sg[:j, pv], self.sg[:j, qv]
@@ -647,7 +648,7 @@ class _Enum:
             D = Q - P
             self.val[j + 1:, sl] = P + t0 * D
             self.rad[j + 1:, sl] = ((1 - t0) * RP + t0 * RQ + rt * (np.abs(D) + RP + RQ)
-                                    + _gam(4) * (np.abs(P) + np.abs(Q))) * (1 + _gam(8)) + _TINY
+                                    + _gam(8) * (np.abs(P) + np.abs(Q))) * (1 + _gam(8)) + _TINY
         self.nv = nv + k
         # ---- pair the cut edges inside each cut 2-face, join them by a new edge
         npair = 0
