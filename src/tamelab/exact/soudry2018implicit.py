@@ -65,6 +65,7 @@ class SVMSolution(Result):
     margin: float = float("nan")  # 1/‖w‖ (geometric margin of the unit-norm direction)
     kkt_residual: float = float("nan")
     min_constraint: float = float("nan")
+    note: str = ""
 
 
 def hard_margin_svm(X, y, *, tol: float = 1e-10) -> SVMSolution:
@@ -78,6 +79,13 @@ def hard_margin_svm(X, y, *, tol: float = 1e-10) -> SVMSolution:
     Z = (X * y[:, None]).T  # d × n, columns y_i x_i
     K = Z.T @ Z
     n = len(y)
+    # separability first (an LP): otherwise the dual is unbounded
+    from scipy.optimize import linprog
+
+    lp = linprog(np.zeros(X.shape[1]), A_ub=-Z.T, b_ub=-np.ones(n), bounds=[(None, None)] * X.shape[1], method="highs")
+    if lp.status != 0:
+        return SVMSolution(status=Status.INFEASIBLE, seconds=time.perf_counter() - t0,
+                           note="the data are not linearly separable through the origin: no hard-margin SVM")
 
     def f(a):
         g = K @ a
@@ -106,7 +114,7 @@ def hard_margin_svm(X, y, *, tol: float = 1e-10) -> SVMSolution:
                               kkt_residual=kkt, min_constraint=float(cons.min()))
             break
         out = SVMSolution(status=Status.UNCERTIFIED, w=w, alpha=alpha, support=S, margin=float(1 / np.linalg.norm(w)),
-                          kkt_residual=kkt, min_constraint=float(cons.min()), why="KKT certificate failed")
+                          kkt_residual=kkt, min_constraint=float(cons.min()), note="KKT certificate failed")
     out.seconds = time.perf_counter() - t0
     return out
 

@@ -22,7 +22,7 @@ from .._registry import ClaimContext, Measured, claim
     "(|grad F| < 1e-5, F > 1e-4) are found at n = k.",
     expected={"C1": True, "C2": True, "C3 (full)": True},
     tags=("landscape", "interview"),
-    slow=False,
+    slow=True,
     source="arXiv:1712.08968 abstract and §4 experiments (percentages not retrieved: the criteria are the abstract's "
     "qualitative statements, fixed in advance)",
     expected_from="paper",
