@@ -34,6 +34,15 @@ def test_max_affine_terms_is_an_exact_identity_with_at_most_n_plus_1_pieces(n, m
     assert _max_identity_mismatches(A, c, terms, rng) == 0
 
 
+def test_max_affine_terms_with_affine_heights_uses_a_plain_triangulation():
+    # homogeneous pieces (c = 0): the lifted points are coplanar, Qhull's upper hull would be flat
+    A = np.array([[1, 0], [-1, 0], [0, 1], [0, -1], [1, 1], [2, -1]], dtype=object)
+    c = np.zeros(6, dtype=object)
+    terms = pwl.max_affine_terms(A, c)
+    assert max(len(idx) for _, idx in terms) <= 3
+    assert _max_identity_mismatches(A, c, terms, np.random.default_rng(0)) == 0
+
+
 def test_wrong_euler_signs_break_the_identity(monkeypatch):
     rng = np.random.default_rng(5)
     A, c = rng.integers(-5, 6, (9, 2)).astype(object), rng.integers(-5, 6, 9).astype(object)
@@ -128,5 +137,6 @@ def test_lemma_d5_claim_fails_on_a_wrong_constant(monkeypatch):
 
 
 def test_gap_claim_fails_on_a_wrong_constant(monkeypatch):
-    monkeypatch.setattr(pwl, "gap_size_lower_bound", lambda w, k, kp: kp * w ** (k / kp))  # ½k'w^{k/k'} − 1 -> k'w^{k/k'}
+    # ½k'w^{k/k'} − 1 -> k'w^{k/k'}
+    monkeypatch.setattr(pwl, "gap_size_lower_bound", lambda w, k, kp: kp * w ** (k / kp))
     assert get_claim("arora-depth-size-gap").run(Q)["verdict"] == "fails"

@@ -25,14 +25,14 @@ starts (some with zeroed rows, to reach low-rank strata), using the closed-form 
 from __future__ import annotations
 
 import dataclasses
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
 from .._rng import resolve_seed
 from ..errors import InputError
 
-__all__ = ["find_critical_points", "StratumAnalysis", "stratum_analysis", "bottleneck"]
+__all__ = ["StratumAnalysis", "bottleneck", "find_critical_points", "stratum_analysis"]
 
 
 def bottleneck(dx: int, widths: Sequence[int], dy: int) -> int:

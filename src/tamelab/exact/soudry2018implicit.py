@@ -26,8 +26,16 @@ from .._rng import resolve_seed
 from ..errors import InputError
 from ..result import Result, Status
 
-__all__ = ["MinNormRun", "least_squares_gd", "SVMSolution", "hard_margin_svm", "LogisticRun", "logistic_gd",
-           "separable_data", "direction_gap"]
+__all__ = [
+    "LogisticRun",
+    "MinNormRun",
+    "SVMSolution",
+    "direction_gap",
+    "hard_margin_svm",
+    "least_squares_gd",
+    "logistic_gd",
+    "separable_data",
+]
 
 
 @dataclasses.dataclass

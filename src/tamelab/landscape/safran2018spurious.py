@@ -5,7 +5,8 @@ Objective (population loss, x ~ N(0, I_d), teacher with orthonormal :math:`v_1..
 
 .. math:: F(W)=\tfrac12\,\mathbb E_x\Big(\sum_{i=1}^n[w_i^\top x]_+-\sum_{j=1}^k[v_j^\top x]_+\Big)^2,
 
-in closed form (and its gradient, :func:`population_gradient`) with :math:`\mathbb E[w^\top x]_+[v^\top x]_+=\frac{\|w\|\|v\|}{2\pi}\big(\sin\theta+(\pi-\theta)\cos\theta\big)`
+in closed form (and its gradient, :func:`population_gradient`) with
+:math:`\mathbb E[w^\top x]_+[v^\top x]_+=\frac{\|w\|\|v\|}{2\pi}\big(\sin\theta+(\pi-\theta)\cos\theta\big)`
 (θ the angle between w and v). :func:`population_loss` evaluates it (batched over restarts);
 :func:`restart_study` runs plain gradient descent from many Xavier-type initialisations and sorts the end points
 into *global* (F below ``global_tol``), *spurious* (stationary: gradient norm below ``grad_tol``, F above it) and
@@ -18,14 +19,13 @@ import dataclasses
 import math
 import time
 
-import numpy as np
 import torch
 
 from .._rng import resolve_seed
 from ..errors import InputError
 from ..result import Result, Status
 
-__all__ = ["population_loss", "population_gradient", "mc_loss", "RestartStudy", "restart_study"]
+__all__ = ["RestartStudy", "mc_loss", "population_gradient", "population_loss", "restart_study"]
 
 
 def _kappa(A: torch.Tensor, B: torch.Tensor) -> torch.Tensor:

@@ -15,7 +15,7 @@ same matrix column by column from :class:`tamelab.landscape.CurvatureOperator` p
 from __future__ import annotations
 
 import dataclasses
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 import torch
@@ -25,8 +25,15 @@ from torch.func import functional_call
 from .._params import flat_params
 from ..errors import InputError
 
-__all__ = ["dense_hessian_double_backward", "operator_matrix", "numerical_rank", "subspace_data",
-           "first_layer_null_directions", "predicted_rank", "HessianRankRow"]
+__all__ = [
+    "HessianRankRow",
+    "dense_hessian_double_backward",
+    "first_layer_null_directions",
+    "numerical_rank",
+    "operator_matrix",
+    "predicted_rank",
+    "subspace_data",
+]
 
 
 def _names_shapes(model: nn.Module):
@@ -34,7 +41,8 @@ def _names_shapes(model: nn.Module):
     return [n for n, _ in ps], [p.shape for _, p in ps], [p.numel() for _, p in ps]
 
 
-def dense_hessian_double_backward(model: nn.Module, loss_fn: Callable, X: torch.Tensor, T: torch.Tensor) -> torch.Tensor:
+def dense_hessian_double_backward(model: nn.Module, loss_fn: Callable, X: torch.Tensor,
+                                  T: torch.Tensor) -> torch.Tensor:
     """Full Hessian of ``loss_fn(model(X), T)`` w.r.t. all trainable parameters, by double backward."""
     names, shapes, sizes = _names_shapes(model)
     buffers = dict(model.named_buffers())

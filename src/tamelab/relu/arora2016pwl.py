@@ -40,8 +40,8 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import math
+from collections.abc import Sequence
 from fractions import Fraction
-from typing import Sequence
 
 import numpy as np
 import torch
@@ -50,10 +50,27 @@ from torch import nn
 from ..errors import InputError
 
 __all__ = [
-    "LatticePWL", "random_lattice_pwl", "max_affine_terms", "hinge_terms", "HingeTerm", "PWLReLUNet",
-    "pwl_relu_net", "eval_layers_exact", "check_exact", "ExactCheck", "arrangement_vertices",
-    "lemma_d5_bound", "max_pieces_at_size", "min_size_for_pieces", "gap_size_lower_bound", "pieces_1d",
-    "depth_bound", "h_a_layers_exact", "pwl_1d_layers_exact", "compose_layers", "H_layers_exact",
+    "ExactCheck",
+    "H_layers_exact",
+    "HingeTerm",
+    "LatticePWL",
+    "PWLReLUNet",
+    "arrangement_vertices",
+    "check_exact",
+    "compose_layers",
+    "depth_bound",
+    "eval_layers_exact",
+    "gap_size_lower_bound",
+    "h_a_layers_exact",
+    "hinge_terms",
+    "lemma_d5_bound",
+    "max_affine_terms",
+    "max_pieces_at_size",
+    "min_size_for_pieces",
+    "pieces_1d",
+    "pwl_1d_layers_exact",
+    "pwl_relu_net",
+    "random_lattice_pwl",
     "shallow_equivalent",
 ]
 
@@ -88,7 +105,8 @@ class LatticePWL:
 def random_lattice_pwl(n: int, m: int, groups: int, group_size: int, *, seed: int = 0, coef: int = 5) -> LatticePWL:
     """Random lattice PWL function: ``m`` integer affine pieces in [-coef, coef], ``groups`` random subsets."""
     if n < 1 or m < 1 or groups < 1 or not 1 <= group_size <= m:
-        raise InputError("random_lattice_pwl", f"need n, m, groups >= 1 and 1 <= group_size <= m (got {n, m, groups, group_size})")
+        raise InputError("random_lattice_pwl",
+                         f"need n, m, groups >= 1 and 1 <= group_size <= m (got {n, m, groups, group_size})")
     rng = np.random.default_rng(seed)
     A = rng.integers(-coef, coef + 1, size=(m, n)).astype(object)
     c = rng.integers(-coef, coef + 1, size=m).astype(object)
@@ -195,9 +213,16 @@ def max_affine_terms(A, c) -> list[tuple[int, tuple[int, ...]]]:
             hull.append(int(i))
         simplices = [tuple(sorted((hull[i], hull[i + 1]))) for i in range(len(hull) - 1)]
     else:
-        ch = ConvexHull(lifted, qhull_options="Qt")
-        upper = ch.equations[:, d] > 1e-12 * np.abs(ch.equations[:, :d]).max(initial=1.0)
-        simplices = [tuple(sorted(map(int, s))) for s, u in zip(ch.simplices, upper) if u]
+        Gl = [row + [Fraction(c[j])] for row, j in zip(G, keep)]
+        flat = _rank_exact([[g - g0 for g, g0 in zip(row, Gl[0])] for row in Gl[1:]]) == d
+        if flat:  # heights affine in the gradients: λ is affine on P and any triangulation of P will do
+            from scipy.spatial import Delaunay
+
+            simplices = [tuple(sorted(map(int, s))) for s in Delaunay(P0, qhull_options="Qt Qbb Qc Qz").simplices]
+        else:
+            ch = ConvexHull(lifted, qhull_options="Qt")
+            upper = ch.equations[:, d] > 1e-12 * np.abs(ch.equations[:, :d]).max(initial=1.0)
+            simplices = [tuple(sorted(map(int, s))) for s, u in zip(ch.simplices, upper) if u]
     terms = _interior_faces(simplices, d)
     return [(sign, tuple(keep[i] for i in F)) for F, sign in terms]
 
@@ -337,7 +362,7 @@ def eval_layers_exact(layers: Sequence[tuple[np.ndarray, np.ndarray]], x: Sequen
         h = np.array([int(v * D) for v in xs], dtype=object)
         for i, (W, b) in enumerate(layers):
             z = np.asarray(W, dtype=object).dot(h) + np.asarray(b, dtype=object) * D
-            h = z if i == len(layers) - 1 else np.array([v if v > 0 else 0 for v in z], dtype=object)
+            h = z if i == len(layers) - 1 else np.array([max(0, v) for v in z], dtype=object)
         return [Fraction(int(v), D) for v in h]
     h = xs
     for i, (W, b) in enumerate(layers):
@@ -348,7 +373,7 @@ def eval_layers_exact(layers: Sequence[tuple[np.ndarray, np.ndarray]], x: Sequen
 
 
 def arrangement_vertices(f: LatticePWL, *, limit: int = 200, seed: int = 0) -> list[list[Fraction]]:
-    """Points where n+1 of the affine pieces coincide (vertices of the pieces' arrangement), exact; at most ``limit``."""
+    """Points where n+1 affine pieces coincide (vertices of the pieces' arrangement), exact; at most ``limit``."""
     n, m = f.n, len(f.c)
     subsets = list(itertools.combinations(range(m), n + 1))
     rng = np.random.default_rng(seed)
@@ -545,7 +570,7 @@ def shallow_equivalent(layers: Sequence[tuple]) -> list[tuple[np.ndarray, np.nda
     _, bps = pieces_1d(layers)
     if not bps:
         raise InputError("layers", "the function is affine: no hidden layer is needed")
-    f = lambda x: eval_layers_exact(layers, [x])[0]  # noqa: E731
+    f = lambda x: eval_layers_exact(layers, [x])[0]
     pts = [bps[0] - 1] + [(u + v) / 2 for u, v in zip(bps, bps[1:])] + [bps[-1] + 1]
     slopes = [f(x + Fraction(1, 10**9)) - f(x) for x in pts]
     slopes = [s * 10**9 for s in slopes]

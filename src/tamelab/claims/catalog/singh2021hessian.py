@@ -39,7 +39,7 @@ def hessian_rank(ctx: ClaimContext) -> Measured:
         model = nn.Sequential(nn.Linear(d, h), nn.Tanh(), nn.Linear(h, o)).double()
         P = sum(p.numel() for p in model.parameters())
         ranks = {}
-        for k in range(0, d + 1):
+        for k in range(d + 1):
             X, B = hr.subspace_data(n, d, k, seed=ctx.seed + 1)
             T = torch.randn(n, o, generator=torch.Generator().manual_seed(ctx.seed + 2), dtype=torch.float64)
             Hd = hr.dense_hessian_double_backward(model, _mse, X, T)

@@ -86,7 +86,8 @@ def max_margin(ctx: ClaimContext) -> Measured:
             "support_vectors": len(svm.support), "svm_kkt_residual": svm.kkt_residual, "margin": svm.margin,
             "checkpoints": cps, "direction_gap": [round(v, 6) for v in g], "gap_x_log_t": [round(v * np.log(t), 4)
                                                                                         for v, t in zip(g, cps)],
-            "rho_norm": [round(v, 4) for v in rho], "loss": run.losses[-1], "C1": c1, "C2": c2, "C3": c3, "C4": c4, "C5": c5}
+            "rho_norm": [round(v, 4) for v in rho], "loss": run.losses[-1],
+            "C1": c1, "C2": c2, "C3": c3, "C4": c4, "C5": c5}
     return Measured(rows, bool(ok), f"n = 20 points in R^5, GD step 1/σ_max²(X), t up to {last:,}; the SVM is solved "
                     "exactly (dual L-BFGS-B + active-set KKT polish + certificate)")
 

@@ -96,9 +96,10 @@ def _sign_changes(model: nn.Module, R: float, seed: int, per_unit: int = 20) -> 
     "softplus, tanh-GELU nets and for cross-entropy; Pfaffian for exact (erf) GELU; R_an,exp for sin after tanh; "
     "uncertified (definable in no o-minimal structure, locally R_an) for sin on unbounded inputs, naming sin.",
     expected={"mismatches": 0, "sin_uncertified_names_sin": True,
-              "sign_changes_on_lines": "sin net: >= 5x more when the segment is 10x longer; definable nets: no new ones"},
+              "sign_changes_on_lines": "sin net: >= 5x more on a 10x longer segment; definable nets: no new ones"},
     tags=("tame", "seed"),
-    source="spec tame-optimization.md §1.1 (structures), §1.4 (operation table), §1.6 (verification); Tarski–Seidenberg; "
+    source="spec tame-optimization.md §1.1 (structures), §1.4 (operation table), §1.6 (verification); "
+    "Tarski–Seidenberg; "
     "Wilkie 1996; Wilkie 1999; van den Dries–Miller 1994/1996",
     expected_from="theory",
 )
