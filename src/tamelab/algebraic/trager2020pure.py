@@ -96,8 +96,12 @@ class StratumAnalysis:
     pure: bool
 
 
-def stratum_analysis(Ws: Sequence[np.ndarray], Y: np.ndarray, *, rank_tol: float = 1e-7) -> StratumAnalysis:
-    """Rank stratum of μ(θ), the criticality of ℓ on it, its Eckart–Young index set and pure/spurious status."""
+def stratum_analysis(Ws: Sequence[np.ndarray], Y: np.ndarray, *, rank_tol: float = 1e-7,
+                     match_tol: float = 1e-6) -> StratumAnalysis:
+    """Rank stratum of μ(θ), the criticality of ℓ on it, its Eckart–Young index set and pure/spurious status.
+
+    ``rank_tol``: singular values of W above ``rank_tol``·σ₁(Y) count for the rank; ``match_tol``: Y's singular
+    triple i belongs to the Eckart–Young set when |u_iᵀWv_i − σ_i| ≤ ``match_tol``·σ₁(Y)."""
     Y = np.asarray(Y, float)
     W = Ws[0]
     for M in Ws[1:]:
@@ -105,7 +109,7 @@ def stratum_analysis(Ws: Sequence[np.ndarray], Y: np.ndarray, *, rank_tol: float
     r = min(min(M.shape) for M in Ws)
     Uw, sw, Vtw = np.linalg.svd(W)
     sY = np.linalg.svd(Y, compute_uv=False)
-    e = int(np.sum(sw > rank_tol * max(sY[0], 1e-300)))
+    e = int(np.sum(sw > rank_tol * max(sY[0], np.finfo(float).tiny)))
     R = W - Y
     Ue, Ve = Uw[:, :e], Vtw[:e].T
     own = max(float(np.abs(Ue.T @ R).max(initial=0.0)), float(np.abs(R @ Ve).max(initial=0.0)))
@@ -113,7 +117,7 @@ def stratum_analysis(Ws: Sequence[np.ndarray], Y: np.ndarray, *, rank_tol: float
     PV = np.eye(W.shape[1]) - Ve @ Ve.T
     normal = float(np.linalg.norm(PU @ R @ PV))
     Uy, sy, Vty = np.linalg.svd(Y)
-    I = tuple(int(i) + 1 for i in range(len(sy)) if abs(float(Uy[:, i] @ W @ Vty[i]) - sy[i]) <= 1e-6 * sy[0])
+    I = tuple(int(i) + 1 for i in range(len(sy)) if abs(float(Uy[:, i] @ W @ Vty[i]) - sy[i]) <= match_tol * sy[0])
     WI = sum((sy[i - 1] * np.outer(Uy[:, i - 1], Vty[i - 1]) for i in I), np.zeros_like(W))
     return StratumAnalysis(rank=e, bottleneck=r, loss=0.5 * float((R * R).sum()), own_stratum_residual=own,
                            eckart_young_set=I, eckart_young_error=float(np.abs(W - WI).max()), normal_residual=normal,

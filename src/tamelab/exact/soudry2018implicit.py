@@ -105,7 +105,7 @@ def hard_margin_svm(X, y, *, tol: float = 1e-10) -> SVMSolution:
     out = SVMSolution(status=Status.UNCERTIFIED)
     # polish on the active set: y_i x_i^T w = 1 on S, w = Z_S α_S
     for thresh in (1e-6, 1e-8, 1e-4):
-        S = [i for i in range(n) if a[i] > thresh * max(a.max(), 1e-300)]
+        S = [i for i in range(n) if a[i] > thresh * max(a.max(), np.finfo(float).tiny)]
         if not S:
             continue
         try:

@@ -167,11 +167,13 @@ def _interior_faces(simplices: list[tuple[int, ...]], d: int) -> list[tuple[tupl
     return sorted(out)
 
 
-def max_affine_terms(A, c) -> list[tuple[int, tuple[int, ...]]]:
+def max_affine_terms(A, c, *, hull_tol: float = 1e-12) -> list[tuple[int, tuple[int, ...]]]:
     r"""Write :math:`\max_j(\langle a_j,x\rangle+c_j)` as :math:`\sum_F\epsilon_F\max_{j\in F}\ell_j` with
     :math:`|F|\le n+1`, :math:`\epsilon_F=\pm1` (regular triangulation of the lifted gradients; see module doc).
 
-    Returns ``[(sign, indices), ...]`` (indices into the rows of ``A``). Not yet checked: use :func:`check_exact`.
+    ``hull_tol``: a lifted-hull facet is an upper facet when the last component of its unit normal exceeds
+    ``hull_tol`` (relative). Returns ``[(sign, indices), ...]`` (indices into the rows of ``A``). Not yet checked:
+    use :func:`check_exact`.
     """
     from scipy.spatial import ConvexHull
 
@@ -221,7 +223,7 @@ def max_affine_terms(A, c) -> list[tuple[int, tuple[int, ...]]]:
             simplices = [tuple(sorted(map(int, s))) for s in Delaunay(P0, qhull_options="Qt Qbb Qc Qz").simplices]
         else:
             ch = ConvexHull(lifted, qhull_options="Qt")
-            upper = ch.equations[:, d] > 1e-12 * np.abs(ch.equations[:, :d]).max(initial=1.0)
+            upper = ch.equations[:, d] > hull_tol * np.abs(ch.equations[:, :d]).max(initial=1.0)
             simplices = [tuple(sorted(map(int, s))) for s, u in zip(ch.simplices, upper) if u]
     terms = _interior_faces(simplices, d)
     return [(sign, tuple(keep[i] for i in F)) for F, sign in terms]

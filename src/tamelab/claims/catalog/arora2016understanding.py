@@ -17,6 +17,10 @@ from ...relu import arora2016pwl as pwl
 from .._registry import ClaimContext, Measured, claim
 
 PAPER = "arXiv:1611.01491"
+#: largest relative float64 error allowed between the constructed ReLU net and f (the exact check is rational)
+FLOAT_RTOL = 1e-12
+#: slack when comparing the integer Lemma-D.5 minimum size with the real Thm 3.1 bound
+BOUND_SLACK = 1e-12
 
 
 @claim(
@@ -55,7 +59,7 @@ def pwl_depth(ctx: ClaimContext) -> Measured:
                                    "exact_points": chk.points, "vertices": chk.vertices, "mismatches": chk.mismatches,
                                    "naive_depth_max_of_mins": naive}
     vals = {"exact_mismatches": mism, "depth_within_bound": depth_ok, "max_float_error": err, "functions": rows}
-    return Measured(vals, mism == 0 and depth_ok and err < 1e-12,
+    return Measured(vals, mism == 0 and depth_ok and err < FLOAT_RTOL,
                     "Wang–Sun step computed by max–min inclusion–exclusion + the Euler relation over a regular "
                     "triangulation of the lifted gradients (module tamelab.relu.arora2016pwl); exact = integer "
                     "weights evaluated in rational arithmetic at arrangement vertices (n+1 pieces equal) and random "
@@ -132,7 +136,7 @@ def depth_size_gap(ctx: ClaimContext) -> Measured:
             s_min = pwl.min_size_for_pieces(w**k, kp)
             bound = pwl.gap_size_lower_bound(w, k, kp)
             gaps[f"k'={kp}"] = {"lemma_d5_min_size": s_min, "thm_3_1_bound": round(bound, 4)}
-            ok &= s_min >= bound - 1e-12
+            ok &= s_min >= bound - BOUND_SLACK
         shallow = pwl.shallow_equivalent(L)
         pts = bps + [(u + v) / 2 for u, v in zip(bps, bps[1:])] + [bps[0] - 3, bps[-1] + 3]
         exact = all(pwl.eval_layers_exact(shallow, [x])[0] == pwl.eval_layers_exact(L, [x])[0] for x in pts)

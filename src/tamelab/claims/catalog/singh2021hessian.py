@@ -13,6 +13,12 @@ from ...landscape import singh2021rank as hr
 from .._registry import ClaimContext, Measured, claim
 
 
+#: relative size of |H N| (predicted null directions) and |operator − dense| counted as zero
+ZERO_REL = 1e-12
+#: the fitted rank-per-dimension slope must equal h1 to this accuracy
+SLOPE_TOL = 1e-9
+
+
 def _mse(o, t):
     return ((o - t) ** 2).mean()
 
@@ -51,11 +57,11 @@ def hessian_rank(ctx: ClaimContext) -> Measured:
             rd, ro, pred = hr.numerical_rank(Hd), hr.numerical_rank(Ho), hr.predicted_rank(model, d, k)
             ranks[k] = {"rank_dense": rd, "rank_operator": ro, "predicted": pred, "null_residual": null_res,
                         "operator_vs_dense": opd}
-            ok &= rd == ro and rd <= pred and null_res <= 1e-12 and opd <= 1e-12 and (k < 2 or rd == pred)
+            ok &= rd == ro and rd <= pred and null_res <= ZERO_REL and opd <= ZERO_REL and (k < 2 or rd == pred)
         ks = [k for k in ranks if k >= 2]
         slope = float(np.polyfit(ks, [ranks[k]["rank_dense"] for k in ks], 1)[0])
         rows[f"d={d}, h1={h}, out={o}, n={n}, P={P}"] = {"slope_rank_per_dim": slope, "ranks": ranks}
-        ok &= abs(slope - h) < 1e-9
+        ok &= abs(slope - h) < SLOPE_TOL
     return Measured(rows, bool(ok), "tanh MLP at its seeded PyTorch initialisation, MSE to Gaussian targets; numerical "
                     "rank = #|λ| > 1e-9 λ_max. k = 0, 1 are only held to the bound: with 0/1-D inputs the hidden "
                     "features are (nearly) collinear and the numerical rank can fall below it.")

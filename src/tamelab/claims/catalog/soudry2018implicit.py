@@ -11,6 +11,12 @@ from ...exact import soudry2018implicit as sb
 from .._registry import ClaimContext, Measured, claim
 
 PAPER = "arXiv:1710.10345"
+#: GD from 0 must be this close (relative) to X⁺y, and interpolate to this relative residual
+MIN_NORM_RTOL = 1e-8
+#: the control (start w0 != 0) must land at the predicted interpolant to this relative accuracy ...
+CONTROL_RTOL = 1e-6
+#: ... and the predicted offset must exceed this (relative) for the control to discriminate
+CONTROL_MIN_OFFSET = 1e-4
 
 
 @claim(
@@ -43,8 +49,8 @@ def min_norm(ctx: ClaimContext) -> Measured:
         rows[f"n={n}, d={d}"] = {"steps": steps, "relative_distance_to_pinv": r.relative_distance,
                                  "residual": r.residual, "control_distance": ctrl.relative_distance,
                                  "control_predicted": pred}
-        ok &= (r.relative_distance < 1e-8 and r.residual < 1e-8 * np.linalg.norm(y) and pred > 1e-4
-               and abs(ctrl.relative_distance - pred) <= 1e-6 * pred)
+        ok &= (r.relative_distance < MIN_NORM_RTOL and r.residual < MIN_NORM_RTOL * np.linalg.norm(y)
+               and pred > CONTROL_MIN_OFFSET and abs(ctrl.relative_distance - pred) <= CONTROL_RTOL * pred)
     return Measured(rows, bool(ok), "plain GD, step 1/σ_max²(X), Gaussian X and y")
 
 

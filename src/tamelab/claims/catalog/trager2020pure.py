@@ -13,6 +13,13 @@ from ...algebraic import trager2020pure as tkb
 from ...exact._deep_linear import classify_critical_point, deep_linear_optimum
 from .._registry import ClaimContext, Measured, claim
 
+#: gradient-of-ℓ residual on the own rank stratum counted as zero (critical on M_e)
+STRATUM_TOL = 1e-8
+#: distance to the Eckart–Young point, and the least normal residual that proves a point spurious
+EY_TOL = 1e-6
+#: relative excess over the global minimum that makes a local minimum 'bad'
+BAD_MIN_RTOL = 1e-9
+
 
 @claim(
     "tkb-pure-spurious-critical-points",
@@ -59,12 +66,12 @@ def pure_spurious(ctx: ClaimContext) -> Measured:
             else:
                 n_spur += 1
                 spur_normal_min = min(spur_normal_min, a.normal_residual)
-            if c.classification == "minimum" and a.loss > Lstar + 1e-9 * max(1.0, Lstar):
+            if c.classification == "minimum" and a.loss > Lstar + BAD_MIN_RTOL * max(1.0, Lstar):
                 bad_min += 1
             classes[f"e={a.rank} I={list(a.eckart_young_set)} {'pure' if a.pure else 'spurious'} "
                     f"{c.classification} loss={a.loss:.4f}"] += 1
-        good = (own <= 1e-8 and ey <= 1e-6 and bad_min == 0 and n_pure >= 1 and n_spur >= 1
-                and spur_normal_min > 1e-6)
+        good = (own <= STRATUM_TOL and ey <= EY_TOL and bad_min == 0 and n_pure >= 1 and n_spur >= 1
+                and spur_normal_min > EY_TOL)
         ok &= good
         rows[f"dx={dx} widths={list(widths)} dy={dy} (r={r})"] = {
             "critical_points_found": len(cps), "starts": starts, "pure": n_pure, "spurious": n_spur,
