@@ -105,7 +105,7 @@ def test_shallow_equivalent_of_H_is_exact():
 
 # ---------------------------------------------------------------- the claims hold, and fail when the code is wrong
 def test_claims_hold_in_quick_mode():
-    for cid in ("arora-pwl-relu-depth-log2(n+1)+1", "arora-lemma-d5-piece-bound", "arora-depth-size-gap"):
+    for cid in ("arora-pwl-to-relu-depth-bound", "arora-lemma-d5-piece-bound", "arora-depth-size-gap"):
         r = get_claim(cid).run(Q)
         assert r["verdict"] == "holds", (cid, r["measured"], r["note"])
         assert r["source"] and r["expected_from"] == "paper"
@@ -114,7 +114,7 @@ def test_claims_hold_in_quick_mode():
 def test_depth_claim_fails_without_the_wang_sun_step(monkeypatch):
     # a 'decomposition' that keeps every piece in one max: exact, but too deep for n >= 2
     monkeypatch.setattr(pwl, "max_affine_terms", lambda A, c: [(1, tuple(range(len(np.asarray(c).reshape(-1)))))])
-    r = get_claim("arora-pwl-relu-depth-log2(n+1)+1").run(Q)
+    r = get_claim("arora-pwl-to-relu-depth-bound").run(Q)
     assert r["verdict"] == "fails" and r["measured"]["depth_within_bound"] is False
 
 
@@ -127,7 +127,7 @@ def test_depth_claim_fails_on_a_wrong_pairwise_max(monkeypatch):
         return layers[:-1] + [(-W if len(rows) > 1 else W, b)]
 
     monkeypatch.setattr(pwl, "_max_branch", wrong)
-    r = get_claim("arora-pwl-relu-depth-log2(n+1)+1").run(Q)
+    r = get_claim("arora-pwl-to-relu-depth-bound").run(Q)
     assert r["verdict"] == "fails" and r["measured"]["exact_mismatches"] > 0
 
 

@@ -24,7 +24,7 @@ BOUND_SLACK = 1e-12
 
 
 @claim(
-    "arora-pwl-relu-depth-log2(n+1)+1",
+    "arora-pwl-to-relu-depth-bound",
     paper=PAPER,
     statement="Every continuous piecewise-linear function R^n -> R is represented exactly by a ReLU DNN of depth at "
     "most ceil(log2(n+1)) + 1 (via f = sum_j s_j max_{i in S_j} l_i with |S_j| <= n+1). Built here on random lattice "
