@@ -63,7 +63,7 @@ from ..result import Result, Status
 from ._confidence import ConfidenceLedger
 from ._kl import kl_inv_upper
 from ._pac_bayes import mc_error_bound
-from ._stochastic import StochasticNet, classifier_kind, fork_seeded, reinitialised
+from ._stochastic import StochasticNet, classifier_kind, reinitialised
 
 __all__ = ["PacBayesResult", "pac_bayes_certificate", "PRIOR_SIGMAS", "MODES", "MAX_WORK", "estimate_work",
            "WorkEstimate",
@@ -225,22 +225,22 @@ def gaussian_kl_upper(mu: torch.Tensor, rho: torch.Tensor, mu0: torch.Tensor, la
 # ------------------------------------------------------------------------------------------------
 def _train_prior(net: nn.Module, X, y, lossf: Loss, epochs: int, lr: float, batch: int, seed: int,
                  dev: torch.device) -> nn.Module:
-    """Adam on the prior half only (train mode: BatchNorm statistics come from the prior half)."""
-    net.train()
-    opt = torch.optim.Adam([p for p in net.parameters() if p.requires_grad], lr=lr)
-    g = torch.Generator().manual_seed(seed)
+    """Adam on the prior half only, through the generic loop :func:`tamelab.train.train` (train mode:
+    BatchNorm statistics come from the prior half; no monitors)."""
+    from torch.utils.data import DataLoader, TensorDataset
+
+    from ..train import train
+
+    if epochs == 0:
+        return net.eval()
+    data: Any = (X, y)
     n = int(X.shape[0])
-    with fork_seeded(seed, dev):
-        for _ in range(epochs):
-            perm = torch.randperm(n, generator=g).to(dev)
-            for lo in range(0, n, batch):
-                idx = perm[lo : lo + batch]
-                if idx.numel() < 2 and n >= 2:
-                    continue  # BatchNorm needs two samples; the sample is in the next epoch's batches
-                opt.zero_grad(set_to_none=True)
-                lossf(net(X[idx]), y[idx]).backward()
-                opt.step()
-    return net.eval()
+    if n % batch == 1 and n >= 2 and any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in net.modules()):
+        # BatchNorm cannot normalise a batch of one: drop that sample (a different one every epoch)
+        data = DataLoader(TensorDataset(X, y), batch_size=batch, drop_last=True)
+    res = train(net, data, loss=lossf, optimizer=torch.optim.Adam, lr=lr, epochs=epochs, batch_size=batch,
+                seed=seed, device=dev, recorders=[], snapshot_every=None, inplace=True, desc="PAC-Bayes prior")
+    return res.model.eval()
 
 
 def _optimise_posterior(snet: StochasticNet, mu_start, mu0, sp: float, Xb, yb, kind: str, lossf: Loss, *,
