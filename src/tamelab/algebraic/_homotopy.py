@@ -260,8 +260,10 @@ def solve_total_degree(system: PolySystem, *, seed=0, max_steps: int = 3000, max
     )
 
 
-def distinct_points(Z: np.ndarray, tol: float = MERGE_TOL) -> np.ndarray:
-    """Merge points closer than ``tol·(1+|x|)`` (max norm); returns one representative per cluster."""
+def distinct_points(Z: np.ndarray, tol: float | None = None) -> np.ndarray:
+    """Merge points closer than ``tol·(1+|x|)`` (max norm, default :data:`MERGE_TOL`); one representative per
+    cluster."""
+    tol = MERGE_TOL if tol is None else tol
     reps: list[np.ndarray] = []
     for z in Z:
         if not any(np.abs(z - r).max() <= tol * (1 + np.abs(r).max()) for r in reps):
