@@ -166,3 +166,29 @@ def test_smoke_every_claim_quick(cid, one_torch_thread):
     row = _registry.run_claim(cid, ClaimContext(seed=0, quick=True))
     assert row["verdict"] in {v.value for v in Verdict}
     assert row["measured"] and "error" not in row["measured"], row["note"]
+
+
+# --- the docs table ----------------------------------------------------------------------------------------------
+
+
+def test_docs_table_from_a_run(fake_claims, tmp_path, capsys):
+    from tamelab.claims import docs
+
+    d = run_claims(all_=True).to_dict()
+    (tmp_path / "run.json").write_text(json.dumps(d), encoding="utf-8")
+    assert docs.main([str(tmp_path / "run.json")]) == 0
+    md = capsys.readouterr().out
+    assert md.count("| `t-") == 4 and "## Negative findings" in md
+    neg = md.split("## Negative findings")[1]
+    assert "`t-fails` — **fails** (Bible, 1 Kings 7:23)" in neg and "boom" in neg and "t-holds" not in neg
+    assert "(theory)" in md and "**holds**" in md
+    (tmp_path / "rd").mkdir()
+    (tmp_path / "rd" / "result.json").write_text(json.dumps({"result": d, "provenance": {}}), encoding="utf-8")
+    assert docs.main([str(tmp_path / "rd"), "--html"]) == 0
+    page = capsys.readouterr().out
+    assert page.count("<tr>") == 1 + 4 and "t-crash" in page
+    from tamelab.errors import InputError
+
+    (tmp_path / "bad.json").write_text("{}", encoding="utf-8")
+    with pytest.raises(InputError):
+        docs.load_run(tmp_path / "bad.json")

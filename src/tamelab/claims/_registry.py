@@ -100,7 +100,7 @@ class Claim:
     def run(self, ctx: ClaimContext | None = None) -> dict[str, Any]:
         """Run the claim; a crash is recorded as ``not reproduced`` with the error (a finding, not a crash)."""
         ctx = ctx or ClaimContext()
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         try:
             m = self.fn(ctx)
             if not isinstance(m, Measured):
@@ -129,6 +129,8 @@ class Claim:
                 "seed": ctx.seed,
                 "quick": ctx.quick,
                 "seconds": time.perf_counter() - t0,
+                # CPU seconds of this process: comparable between runs on a loaded machine, unlike wall time
+                "cpu_seconds": time.process_time() - c0,
             }
         )
 
