@@ -388,3 +388,18 @@ def test_corrupt_or_foreign_checkpoints_are_one_line(tmp_path):
     save_file(t, str(ck / "state.safetensors"), metadata=meta)
     with pytest.raises(InputError, match="incomplete or corrupt"):
         train(m, (X, y), epochs=2, checkpoint_dir=ck, resume=True)
+
+
+def test_bare_loop_without_recorders_gives_the_same_parameters():
+    import math
+
+    from tamelab.train import train
+
+    g = torch.Generator().manual_seed(3)
+    X, y = torch.randn(40, 5, generator=g), torch.randint(0, 3, (40,), generator=g)
+    net = torch.nn.Sequential(torch.nn.Linear(5, 8), torch.nn.ReLU(), torch.nn.Linear(8, 3))
+    a = train(net, (X, y), optimizer=torch.optim.Adam, lr=1e-2, epochs=2, batch_size=16, seed=1)
+    b = train(net, (X, y), optimizer=torch.optim.Adam, lr=1e-2, epochs=2, batch_size=16, seed=1, recorders=[])
+    for pa, pb in zip(a.model.parameters(), b.model.parameters()):
+        assert torch.equal(pa, pb)
+    assert math.isfinite(a.path_length) and a.path_length > 0 and math.isnan(b.path_length)

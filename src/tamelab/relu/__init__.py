@@ -15,6 +15,8 @@ from ._regions import Segment as Segment
 from ._regions import iter_regions_nd as iter_regions_nd
 from ._regions import pattern_at as pattern_at
 from ._regions import regions as regions
+from ._nd import NDRegionsResult as NDRegionsResult
+from ._nd import regions_nd as regions_nd
 from .zhang2018tropical import TropicalForm as TropicalForm
 from .zhang2018tropical import TropicalPoly as TropicalPoly
 from .zhang2018tropical import boundary_ties as boundary_ties
@@ -35,6 +37,7 @@ from .arora2018hard import tent_net as tent_net
 __all__ = [
     # regions
     "regions", "iter_regions_nd", "pattern_at", "Box", "Plane", "Segment", "Region", "RegionsResult",
+    "regions_nd", "NDRegionsResult",
     # bounds
     "all_bounds", "serra_upper", "montufar17_upper", "znl_upper", "zaslavsky", "montufar14_lower", "serra_lower",
     # tropical form

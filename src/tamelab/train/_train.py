@@ -157,6 +157,8 @@ class TrainContext:
     epoch: int = 0
     path_length: float = 0.0
     resumed_step: int | None = None
+    #: compute the per-step gradient/update norms and the path length (off when ``recorders=[]``)
+    norms: bool = True
     signature: dict[str, Any] = dataclasses.field(default_factory=dict)
 
     @property
@@ -432,7 +434,8 @@ def train(
         epochs: passes over the data. batch_size: mini-batch size (default 64; a ``DataLoader``'s own).
         test: held-out data (any form above) evaluated with the training data by the ``eval`` recorder.
         recorders: recorder objects and/or built-in names (default: ``["default"]``, see
-            :mod:`tamelab.train._recorders`).
+            :mod:`tamelab.train._recorders`); ``[]`` runs a bare loop (no per-step gradient/update norms
+            for ``torch.optim`` optimizers; ``path_length`` is then NaN).
         device: ``cpu`` (default), ``cuda``, ``cuda:N``, ``auto``. dtype: ``float32``/``float64``
             (default: the model's).
         seed: batch order and stochastic layers (``None`` draws one and records it).
@@ -532,7 +535,7 @@ def train(
                        epochs=epochs, eval_every=eval_every, record_every=record_every,
                        train_data=batches.data, test_data=test_d, train_tensors=batches.tensors,
                        test_tensors=test_t, theta0_flat=theta0_flat, optimizer=opt.torch_opt or opt.transform,
-                       history=history, signature=signature)
+                       history=history, signature=signature, norms=bool(recs))
     ctx.opt_state = opt.transform.init(ctx.param_dict()) if opt.transform is not None else None
     start_epoch, resumed = 0, None
     ckpt = Path(checkpoint_dir) if checkpoint_dir is not None else None
@@ -603,7 +606,7 @@ def train(
         config=signature, epochs_run=last_epoch + 1, steps=ctx.step,
         final_loss=last("loss"), final_train_loss=last("train_loss"), final_test_loss=last("test_loss"),
         final_train_acc=acc("train_acc"), final_test_acc=acc("test_acc"), dist_init=dist,
-        path_length=ctx.path_length, n_params=n_params, widths=_widths(work), resumed_from_epoch=resumed,
+        path_length=ctx.path_length if ctx.norms else math.nan, n_params=n_params, widths=_widths(work), resumed_from_epoch=resumed,
         loss=lossf.name, optimizer=opt.name, device=str(dev), dtype=str(dt).removeprefix("torch."),
         batch_order=batches.order, test_source=test_source, recorders=[r.name for r in recs], exports=exports,
         model=work, init_model=init_model, train=data if targets is None else batches.data, test=test,
@@ -676,13 +679,18 @@ def _step(ctx: TrainContext, opt: _Optim, x: torch.Tensor, t: torch.Tensor, epoc
         g = {k: (p.grad.detach() if p.grad is not None else torch.zeros_like(p)) for k, p in zip(names, plist)}
         # norms in the parameters' own dtype (torch's reductions are blocked/pairwise: relative error at the
         # dtype's rounding level); a float64 upcast made these two reductions ~10x slower, ~15 % of a step
-        gn = float(torch.linalg.vector_norm(torch.cat([v.reshape(-1) for v in g.values()])))
-        before = ctx.flat_params()
-        o.step()
-        un = float(torch.linalg.vector_norm(ctx.flat_params().sub_(before)))
+        if ctx.norms:
+            gn = float(torch.linalg.vector_norm(torch.cat([v.reshape(-1) for v in g.values()])))
+            before = ctx.flat_params()
+            o.step()
+            un = float(torch.linalg.vector_norm(ctx.flat_params().sub_(before)))
+        else:  # no recorder reads them: a bare optimisation loop (e.g. the PAC-Bayes prior)
+            o.step()
+            gn = un = math.nan
         lr_v = float(o.param_groups[0].get("lr", math.nan))
     ctx.step += 1
-    ctx.path_length += un
+    if ctx.norms:
+        ctx.path_length += un
     recorded = ctx.step % ctx.record_every == 0
     if recorded:
         ctx.history["step"].append(ctx.step)
