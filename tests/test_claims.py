@@ -8,7 +8,8 @@ import json
 import pytest
 
 from tamelab.claims import ClaimContext, Measured, Verdict, _registry, all_claims, run_claims
-from tamelab.result import Verdict as CoreVerdict
+from tamelab.verdicts import CLAIM_VERDICTS
+from tamelab.verdicts import Verdict as CoreVerdict
 
 
 @pytest.fixture
@@ -43,9 +44,9 @@ def fake_claims(monkeypatch):
 
 def test_one_verdict_enum_with_the_json_strings():
     assert Verdict is CoreVerdict
-    assert [v.value for v in Verdict] == ["holds", "fails", "not reproduced"]
-    assert Verdict.from_holds(True) is Verdict.HOLDS and Verdict.from_holds(False) is Verdict.FAILS
-    assert Verdict.from_holds(None) is Verdict.NOT_REPRODUCED
+    assert [v.value for v in CLAIM_VERDICTS] == ["holds", "fails", "not reproduced"]
+    assert Verdict.of_claim(True) is Verdict.HOLDS and Verdict.of_claim(False) is Verdict.FAILS
+    assert Verdict.of_claim(None) is Verdict.NOT_REPRODUCED
     assert json.dumps(Verdict.FAILS) == '"fails"'  # str enum: JSON keeps the plain string
 
 
@@ -164,7 +165,7 @@ def test_claims_of_this_area_have_provenance():
 @pytest.mark.parametrize("cid", [c.id for c in all_claims()])
 def test_smoke_every_claim_quick(cid, one_torch_thread):
     row = _registry.run_claim(cid, ClaimContext(seed=0, quick=True))
-    assert row["verdict"] in {v.value for v in Verdict}
+    assert row["verdict"] in {v.value for v in CLAIM_VERDICTS}
     assert row["measured"] and "error" not in row["measured"], row["note"]
 
 

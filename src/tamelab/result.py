@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["SCHEMA_VERSION", "Status", "Verdict", "Result", "to_jsonable", "provenance"]
+__all__ = ["SCHEMA_VERSION", "Status", "Result", "to_jsonable", "provenance"]
 
 #: Version of the JSON layout of every result; bump on breaking changes.
 SCHEMA_VERSION = 1
@@ -47,23 +47,6 @@ _STATUS_MESSAGES = {
     Status.UNCERTIFIED: "a value was computed but could not be certified",
     Status.FAILED: "the computation failed",
 }
-
-
-class Verdict(str, enum.Enum):
-    """Whether a stated mathematical claim (a paper's theorem, a hypothesis) was confirmed by a measurement.
-
-    ``str`` subclass: serialises as its value (``"holds"``, ``"fails"``, ``"not reproduced"``). The one verdict
-    vocabulary of the package (claims table, theorem hypotheses); a computation's own outcome is a :class:`Status`.
-    """
-
-    HOLDS = "holds"
-    FAILS = "fails"
-    NOT_REPRODUCED = "not reproduced"
-
-    @classmethod
-    def from_holds(cls, holds: bool | None) -> "Verdict":
-        """``True`` → holds, ``False`` → fails, ``None`` (could not be decided here) → not reproduced."""
-        return cls.NOT_REPRODUCED if holds is None else (cls.HOLDS if holds else cls.FAILS)
 
 
 def to_jsonable(obj: Any) -> Any:

@@ -1,6 +1,6 @@
 """Published claims, reproduced: registry, verdicts (holds / fails / not reproduced), provenance, runs."""
 
-from ..result import Verdict as Verdict
+from ..verdicts import Verdict as Verdict
 from ._registry import EXPECTED_FROM as EXPECTED_FROM
 from ._registry import Claim as Claim
 from ._registry import ClaimContext as ClaimContext

@@ -23,7 +23,8 @@ import time
 import traceback
 from typing import Any, Callable
 
-from ..result import Verdict, to_jsonable
+from ..result import to_jsonable
+from ..verdicts import Verdict
 
 __all__ = [
     "Claim", "ClaimContext", "Measured", "claim", "all_claims", "get_claim", "run_claim", "Verdict", "ExpectedFrom",
@@ -107,7 +108,7 @@ class Claim:
                 raise TypeError(f"claim {self.id} returned {type(m).__name__}, expected Measured")
             if m.holds not in (True, False, None):
                 raise TypeError(f"claim {self.id}: Measured.holds must be True, False or None, got {m.holds!r}")
-            verdict = Verdict.from_holds(m.holds)
+            verdict = Verdict.of_claim(m.holds)
             measured, note = m.values, m.note
         except Exception as e:  # a crashing claim is a finding, not a crash of the table
             verdict = Verdict.NOT_REPRODUCED

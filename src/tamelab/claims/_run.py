@@ -19,7 +19,8 @@ import time
 from collections import Counter
 from typing import Any
 
-from ..result import Result, Status, Verdict
+from ..result import Result, Status
+from ..verdicts import CLAIM_VERDICTS
 from ._registry import Claim, ClaimContext, all_claims, get_claim, run_claim
 
 __all__ = ["ClaimsRun", "run_claims", "group_by_paper"]
@@ -56,7 +57,7 @@ def _run_one(args: tuple[str, int, bool, bool]) -> dict[str, Any]:
 def summarize(rows: list[dict[str, Any]]) -> dict[str, int]:
     """Verdict counts, every verdict present (zero when absent)."""
     counts = Counter(r["verdict"] for r in rows)
-    return {v.value: counts.get(v.value, 0) for v in Verdict}
+    return {v.value: counts.get(v.value, 0) for v in CLAIM_VERDICTS}
 
 
 def group_by_paper(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
