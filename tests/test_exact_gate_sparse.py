@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 
+from tamelab.errors import InputError
 from tamelab.exact import autoencoder_gradient, gate_constants, laplace_inputs, sparse_coding_data, train_relu_gate
 
 
@@ -54,3 +55,60 @@ def test_autoencoder_gradient_matches_autograd(seed):
     (g,) = torch.autograd.grad(loss, W)
     assert torch.allclose(G, g, atol=1e-12)
     assert abs(float(L) - float(loss.detach())) < 1e-12
+
+
+def test_label_attack_is_bounded_and_has_its_rate(seed):
+    from tamelab.exact import LabelAttack
+
+    rng = np.random.default_rng(seed)
+    X = laplace_inputs(rng, 20000, 5)
+    xi = LabelAttack(0.2, 0.7).noise(np.random.default_rng(seed + 1), X)
+    assert np.abs(xi).max() <= 0.7 + 1e-15
+    assert abs((xi != 0).mean() - 0.2) < 0.02  # binomial: 5 standard errors
+    assert np.all(np.sign(xi[xi != 0]) == np.sign(X[xi != 0, 0]))
+    with pytest.raises(InputError):
+        LabelAttack(1.5, 1.0)
+
+
+def test_poisoning_bound_recursion_and_floor(seed):
+    from tamelab.exact import poisoning_bound
+
+    const = gate_constants(laplace_inputs, 20, 8, seed=seed, n_mc=20000)
+    u, floor = poisoning_bound(const, 0.1, 1.0, 8, 20000, 1.0)
+    assert u[0] == 1.0 and abs(u[-1] - floor) < 1e-9 * floor  # the recursion converges to its fixed point
+    rho = const["rho"]
+    e = floor**2  # the fixed point solves (ρ/2) e = A √e + B
+    A = 2 * const["eta"] * 0.1 * np.sqrt(const["lambda_max"])
+    B = 3 * const["eta"] ** 2 * (0.1 * const["E_norm2"] / 8 + (7 / 8) * (0.1 * np.sqrt(const["lambda_max"])) ** 2)
+    assert abs(rho / 2 * e - A * np.sqrt(e) - B) < 1e-12
+    _, f2 = poisoning_bound(const, 0.2, 1.0, 8, 10, 1.0)
+    _, f0 = poisoning_bound(const, 0.0, 1.0, 8, 10, 1.0)
+    assert f0 == 0.0 and f2 > floor  # no attack, no floor; a stronger attack, a higher floor
+
+
+def test_poisoned_runs_see_the_same_inputs():
+    from tamelab.exact import LabelAttack
+
+    w = np.ones(6) / np.sqrt(6)
+    a = train_relu_gate(w, steps=50, batch=4, seed=3)
+    b = train_relu_gate(w, steps=50, batch=4, seed=3, attack=LabelAttack(0.0, 1.0))
+    assert np.array_equal(a.errors, b.errors)  # the attack has its own random stream
+    c = train_relu_gate(w, steps=50, batch=4, seed=3, eta=0.01)
+    assert np.isnan(c.bound).all()  # the theorem's bound is for its own step only
+
+
+def test_unbiased_expected_gradient_norm(seed):
+    from tamelab.exact.rangamani2018sparse import expected_gradient_norm, support_size
+
+    assert support_size(256, 0.15) == 3 and support_size(4096, 0.15) == 4
+    with pytest.raises(InputError):
+        support_size(256, 1.0)
+    A, X, Y = sparse_coding_data(32, 64, 3, 500, seed=seed)
+    W = torch.as_tensor(A.T.copy())
+    Y1 = torch.as_tensor(Y)
+    rep = torch.cat([Y1] * 4, dim=1)  # four identical chunks: no sampling noise between them
+    g = expected_gradient_norm(W, rep, 1.0, chunks=4)
+    G = autoencoder_gradient(W, Y1, 1.0)[0]
+    assert g.norm == pytest.approx(float(torch.linalg.norm(G)), rel=1e-10) and g.noise == pytest.approx(0, abs=1e-6)
+    g2 = expected_gradient_norm(W, Y1, 1.0, chunks=5)
+    assert g2.norm <= g2.naive  # removing the noise can only lower the norm

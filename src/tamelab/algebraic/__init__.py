@@ -1,8 +1,13 @@
 """Algebraic geometry of networks: neuromanifold dimensions, Waring decompositions, critical points."""
 
 from ._critical import CriticalResult as CriticalResult
+from ._critical import HomotopyCount as HomotopyCount
+from ._critical import critical_points_homotopy as critical_points_homotopy
 from ._critical import count_standard_monomials as count_standard_monomials
 from ._critical import linear_net_critical_points as linear_net_critical_points
+from ._homotopy import HomotopyResult as HomotopyResult
+from ._homotopy import PolySystem as PolySystem
+from ._homotopy import solve_total_degree as solve_total_degree
 from ._modp import P as P
 from ._modp import rank_mod as rank_mod
 from ._waring import AH_EXCEPTIONS as AH_EXCEPTIONS
@@ -34,5 +39,6 @@ __all__ = [
     # Waring
     "waring_tensor", "evaluate_waring", "decompose", "WaringResult", "generic_waring_rank", "secant_dimension", "AH_EXCEPTIONS",
     # critical points
-    "linear_net_critical_points", "CriticalResult", "count_standard_monomials",
+    "linear_net_critical_points", "CriticalResult", "count_standard_monomials", "critical_points_homotopy",
+    "HomotopyCount", "solve_total_degree", "PolySystem", "HomotopyResult",
 ]

@@ -25,7 +25,8 @@ from .._rng import np_rng, resolve_seed
 from ..errors import InputError
 from ..result import Result, Status
 
-__all__ = ["CriticalResult", "linear_net_critical_points", "count_standard_monomials", "MAX_VARIABLES"]
+__all__ = ["CriticalResult", "linear_net_critical_points", "count_standard_monomials", "MAX_VARIABLES", "HomotopyCount",
+           "critical_points_homotopy"]
 
 #: refuse Gröbner computations with more variables than this (SymPy is slow beyond).
 MAX_VARIABLES = 6
@@ -99,14 +100,24 @@ class CriticalResult(Result):
     data: dict = dataclasses.field(default_factory=dict)
 
 
-def linear_net_critical_points(hidden_layers: int = 1, width: int = 1, dx: int = 1, dy: int = 1, *, seed=0,
-                               regularization=None, x=None, y=None, real: bool = True) -> CriticalResult:
-    """All critical points of the regularised square loss of a deep linear net with one data point."""
+@dataclasses.dataclass
+class _System:
+    """The critical equations of one instance: unknowns, gradient equations, loss, data and regularisation."""
+
+    syms: tuple
+    eqs: list
+    loss: object
+    x: object
+    y: object
+    lams: list
+    H: int
+    d: int
+    n_variables: int
+
+
+def _critical_system(hidden_layers, width, dx, dy, rng, regularization=None, x=None, y=None) -> _System:
     import sympy as sp
 
-    t0 = time.perf_counter()
-    s = resolve_seed(seed)
-    rng = np_rng(s)
     H, d = int(hidden_layers), int(width)
     dims = [dx] + [d] * H + [dy]
     shapes = [(dims[i + 1], dims[i]) for i in range(H + 1)]
@@ -121,8 +132,8 @@ def linear_net_critical_points(hidden_layers: int = 1, width: int = 1, dx: int =
     ys = [sp.nsimplify(v) for v in y] if y is not None else [sp.Rational(*_fr(_rational(rng))) for _ in range(dy)]
     if len(xs) != dx or len(ys) != dy:
         raise InputError("x/y", f"need len(x) = dx = {dx} and len(y) = dy = {dy}")
-    x = sp.Matrix(dx, 1, xs)
-    y = sp.Matrix(dy, 1, ys)
+    xm = sp.Matrix(dx, 1, xs)
+    ym = sp.Matrix(dy, 1, ys)
     if regularization is None:
         lams = [sp.Matrix(a, b, lambda i, j: sp.Rational(*_fr(_rational(rng, 1, 5) / 10))) for a, b in shapes]
     elif regularization == 0:
@@ -132,10 +143,25 @@ def linear_net_critical_points(hidden_layers: int = 1, width: int = 1, dx: int =
     P = sp.eye(dx)
     for Wi in Ws:
         P = Wi * P
-    r = P * x - y
+    r = P * xm - ym
     L = sp.Rational(1, 2) * (r.T * r)[0, 0] + sp.Rational(1, 2) * sum(
-        (lams[k][i, j] * Ws[k][i, j] ** 2 for k in range(len(Ws)) for i in range(shapes[k][0]) for j in range(shapes[k][1])), sp.Integer(0))
+        (lams[k][i, j] * Ws[k][i, j] ** 2 for k in range(len(Ws)) for i in range(shapes[k][0]) for j in range(shapes[k][1])),
+        sp.Integer(0))
     eqs = [sp.expand(sp.diff(L, v)) for v in syms]
+    return _System(syms, eqs, L, xm, ym, lams, H, d, nv)
+
+
+def linear_net_critical_points(hidden_layers: int = 1, width: int = 1, dx: int = 1, dy: int = 1, *, seed=0,
+                               regularization=None, x=None, y=None, real: bool = True) -> CriticalResult:
+    """All critical points of the regularised square loss of a deep linear net with one data point."""
+    import sympy as sp
+
+    t0 = time.perf_counter()
+    s = resolve_seed(seed)
+    rng = np_rng(s)
+    sysm = _critical_system(hidden_layers, width, dx, dy, rng, regularization, x, y)
+    H, d, nv, syms, eqs, L = sysm.H, sysm.d, sysm.n_variables, sysm.syms, sysm.eqs, sysm.loss
+    x, y, lams = sysm.x, sysm.y, sysm.lams
     G = sp.groebner(eqs, *syms, order="grevlex")
     cnt = count_standard_monomials(G, syms)
     if cnt is None:
@@ -181,3 +207,51 @@ def linear_net_critical_points(hidden_layers: int = 1, width: int = 1, dx: int =
 
 def _fr(f: Fraction):
     return (f.numerator, f.denominator)
+
+
+@dataclasses.dataclass
+class HomotopyCount(Result):
+    """Distinct critical points of one instance found by homotopy continuation (no Gröbner basis)."""
+
+    kind = "critical_points_homotopy"
+
+    hidden_layers: int = 1
+    width: int = 1
+    dx: int = 1
+    dy: int = 1
+    n_variables: int = 0
+    bezout: int = 0
+    complex_count: int = 0
+    real_count: int = 0
+    #: distinct critical points with every coordinate non-zero (the published NC* column).
+    nonzero_count: int = 0
+    paths_failed: int = 0
+    max_residual: float = float("nan")
+    data: dict = dataclasses.field(default_factory=dict)
+
+
+def critical_points_homotopy(hidden_layers: int = 1, width: int = 1, dx: int = 1, dy: int = 1, *, seed=0,
+                             regularization=None, x=None, y=None, zero_tol: float = 1e-8) -> HomotopyCount:
+    """Count the distinct complex / real / all-non-zero critical points by total-degree homotopy continuation.
+
+    Same instance as :func:`linear_net_critical_points` with the same ``seed`` (same data and Λ), solved by
+    :func:`tamelab.algebraic._homotopy.solve_total_degree`; status ``uncertified`` when a path failed (a root
+    may then be missing).
+    """
+    from ._homotopy import PolySystem, solve_total_degree
+
+    t0 = time.perf_counter()
+    s = resolve_seed(seed)
+    sysm = _critical_system(hidden_layers, width, dx, dy, np_rng(s), regularization, x, y)
+    syms, eqs = sysm.syms, sysm.eqs
+    system = PolySystem.from_sympy(eqs, syms)
+    h = solve_total_degree(system, seed=s)
+    roots = h.roots if h.roots is not None else np.zeros((0, len(syms)))
+    nonzero = int(sum(np.abs(r).min() > zero_tol * (1 + np.abs(r).max()) for r in roots))
+    return HomotopyCount(
+        status=h.status, seed=s, seconds=time.perf_counter() - t0, hidden_layers=sysm.H, width=sysm.d, dx=dx, dy=dy,
+        n_variables=sysm.n_variables, bezout=h.n_paths, complex_count=h.n_distinct, real_count=h.n_real,
+        nonzero_count=nonzero, paths_failed=h.n_failed, max_residual=h.max_residual,
+        data={"x": [str(v) for v in sysm.x], "y": [str(v) for v in sysm.y],
+              "lambda": [[str(v) for v in m] for m in sysm.lams]},
+    )

@@ -6,24 +6,45 @@ modules there are discovered automatically, so adding a claim edits no
 central list. The decorated function receives a :class:`ClaimContext` and
 returns a :class:`Measured`: the measured numbers and whether they match the
 expectation (``holds=None`` means the claim could not be reproduced here).
+
+Every claim says where it comes from: ``source`` (paper and theorem / table /
+equation) and ``expected_from`` (:class:`ExpectedFrom`: the expected value is
+printed in the paper, derived by theory, or our own earlier measurement).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import enum
 import importlib
 import pkgutil
+import sys
 import time
 import traceback
 from typing import Any, Callable
 
 from ..result import to_jsonable
+from ..verdicts import Verdict
 
-__all__ = ["Claim", "ClaimContext", "Measured", "claim", "all_claims", "get_claim", "run_claim", "VERDICTS"]
+__all__ = [
+    "Claim", "ClaimContext", "Measured", "claim", "all_claims", "get_claim", "run_claim", "Verdict", "ExpectedFrom",
+    "EXPECTED_FROM",
+]
 
-VERDICTS = ("holds", "fails", "not reproduced")
-#: where a claim's expected value comes from.
-EXPECTED_FROM = ("paper", "theory", "regression")
+
+class ExpectedFrom(str, enum.Enum):
+    """Where a claim's expected value comes from."""
+
+    #: a number or statement printed in the paper
+    PAPER = "paper"
+    #: derived (by the paper's theorem with our constants, or by us)
+    THEORY = "theory"
+    #: our own earlier measurement (a regression value, not a published one)
+    REGRESSION = "regression"
+
+
+#: the allowed ``expected_from`` strings.
+EXPECTED_FROM = tuple(e.value for e in ExpectedFrom)
 
 
 @dataclasses.dataclass
@@ -46,6 +67,8 @@ class Measured:
 
 @dataclasses.dataclass
 class Claim:
+    """A registered claim: the statement, its provenance and the function that measures it."""
+
     id: str
     paper: str
     statement: str
@@ -58,33 +81,57 @@ class Claim:
     #: where the expected value comes from: "paper" (printed in the paper), "theory" (derived), "regression".
     expected_from: str | None = None
 
+    @property
+    def module(self) -> str:
+        """The catalog module (``authorYEARkey``) that registers the claim: the paper group."""
+        return self.fn.__module__.rsplit(".", 1)[-1]
+
+    @property
+    def paper_title(self) -> str:
+        """First line of the catalog module's docstring (the paper's citation)."""
+        doc = getattr(sys.modules.get(self.fn.__module__), "__doc__", None) or ""
+        return doc.strip().splitlines()[0].rstrip(".") if doc.strip() else self.paper
+
+    def describe(self) -> dict[str, Any]:
+        """The claim without a run (what ``tamelab claims list`` shows)."""
+        return {"id": self.id, "paper": self.paper, "source": self.source, "expected_from": self.expected_from,
+                "statement": self.statement, "expected": to_jsonable(self.expected), "tags": list(self.tags),
+                "slow": self.slow, "group": self.module, "group_title": self.paper_title}
+
     def run(self, ctx: ClaimContext | None = None) -> dict[str, Any]:
+        """Run the claim; a crash is recorded as ``not reproduced`` with the error (a finding, not a crash)."""
         ctx = ctx or ClaimContext()
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         try:
             m = self.fn(ctx)
             if not isinstance(m, Measured):
                 raise TypeError(f"claim {self.id} returned {type(m).__name__}, expected Measured")
-            verdict = "not reproduced" if m.holds is None else ("holds" if m.holds else "fails")
+            if m.holds not in (True, False, None):
+                raise TypeError(f"claim {self.id}: Measured.holds must be True, False or None, got {m.holds!r}")
+            verdict = Verdict.of_claim(m.holds)
             measured, note = m.values, m.note
         except Exception as e:  # a crashing claim is a finding, not a crash of the table
-            verdict = "not reproduced"
+            verdict = Verdict.NOT_REPRODUCED
             measured = {"error": f"{type(e).__name__}: {e}"}
             note = traceback.format_exc(limit=3)
         return to_jsonable(
             {
                 "id": self.id,
                 "paper": self.paper,
+                "source": self.source,
+                "expected_from": self.expected_from,
                 "statement": self.statement,
                 "expected": self.expected,
                 "measured": measured,
                 "verdict": verdict,
                 "note": note,
                 "tags": list(self.tags),
-                "source": self.source,
-                "expected_from": self.expected_from,
+                "group": self.module,
                 "seed": ctx.seed,
+                "quick": ctx.quick,
                 "seconds": time.perf_counter() - t0,
+                # CPU seconds of this process: comparable between runs on a loaded machine, unlike wall time
+                "cpu_seconds": time.process_time() - c0,
             }
         )
 
@@ -103,10 +150,19 @@ def claim(
     source: str | None = None,
     expected_from: str | None = None,
 ) -> Callable[[Callable[[ClaimContext], Measured]], Callable[[ClaimContext], Measured]]:
-    """Register a claim. ``paper`` is an arXiv id (``arXiv:1611.01491``) or a citation; ``source`` names
-    the theorem/table/equation; ``expected_from`` is one of :data:`EXPECTED_FROM`."""
-    if expected_from is not None and expected_from not in EXPECTED_FROM:
-        raise ValueError(f"claim {id!r}: expected_from must be one of {EXPECTED_FROM}, got {expected_from!r}")
+    """Register a claim.
+
+    ``paper`` is an arXiv id (``arXiv:1611.01491``) or a citation; ``source`` names the paper's
+    theorem / table / equation the statement comes from; ``expected_from`` is one of
+    :data:`EXPECTED_FROM` (``paper``, ``theory``, ``regression``).
+    """
+    if expected_from is not None:
+        try:
+            expected_from = ExpectedFrom(expected_from).value
+        except ValueError:
+            raise ValueError(f"claim {id!r}: expected_from must be one of {EXPECTED_FROM}, got {expected_from!r}") from None
+    if source is not None and not str(source).strip():
+        raise ValueError(f"claim {id!r}: source must name the paper's theorem/table/equation, got an empty string")
 
     def deco(fn: Callable[[ClaimContext], Measured]):
         if id in _REGISTRY and _REGISTRY[id].fn is not fn:
@@ -132,11 +188,13 @@ def _discover() -> None:
 
 
 def all_claims() -> list[Claim]:
+    """Every registered claim, sorted by id."""
     _discover()
     return [_REGISTRY[k] for k in sorted(_REGISTRY)]
 
 
 def get_claim(claim_id: str) -> Claim:
+    """The claim with this id (``InputError`` naming ``tamelab claims list`` if unknown)."""
     _discover()
     from ..errors import InputError
 
@@ -146,4 +204,5 @@ def get_claim(claim_id: str) -> Claim:
 
 
 def run_claim(claim_id: str, ctx: ClaimContext | None = None) -> dict[str, Any]:
+    """Run one claim by id and return its JSON row."""
     return get_claim(claim_id).run(ctx)

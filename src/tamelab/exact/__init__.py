@@ -17,11 +17,15 @@ from .arora2018erm import erm_loss as erm_loss
 from .arora2018erm import erm_network as erm_network
 from .arora2018erm import exact_erm as exact_erm
 from .karmakar2020gate import GateRun as GateRun
+from .karmakar2020gate import LabelAttack as LabelAttack
 from .karmakar2020gate import gate_constants as gate_constants
 from .karmakar2020gate import laplace_inputs as laplace_inputs
+from .karmakar2020gate import poisoning_bound as poisoning_bound
 from .karmakar2020gate import train_relu_gate as train_relu_gate
 from .rangamani2018sparse import SparseCodingPoint as SparseCodingPoint
 from .rangamani2018sparse import autoencoder_gradient as autoencoder_gradient
+from .rangamani2018sparse import expected_gradient_norm as expected_gradient_norm
+from .rangamani2018sparse import local_minimum_descent as local_minimum_descent
 from .rangamani2018sparse import plot_sparse_coding as plot_sparse_coding
 from .rangamani2018sparse import sparse_coding_data as sparse_coding_data
 from .rangamani2018sparse import sparse_coding_trend as sparse_coding_trend
@@ -106,7 +110,8 @@ __all__ = [
     "exact_erm", "ERMResult", "dichotomies", "dichotomy_count", "erm_loss", "erm_network", "ERM_MAX_QPS",
     "ERM_MAX_ENUMERATION", "erm_work_estimate", "ERMWorkEstimate", "enumerate_dichotomies", "DichotomySet",
     # ReLU gate in linear time (arXiv:2005.04211)
-    "train_relu_gate", "GateRun", "gate_constants", "laplace_inputs",
+    "train_relu_gate", "GateRun", "gate_constants", "laplace_inputs", "LabelAttack", "poisoning_bound",
     # sparse-coding autoencoders (arXiv:1708.03735)
     "sparse_coding_data", "autoencoder_gradient", "sparse_coding_trend", "SparseCodingPoint", "plot_sparse_coding",
+    "expected_gradient_norm", "local_minimum_descent",
 ]

@@ -8,10 +8,18 @@ gradient (with :math:`e=\hat y-y`) is
 
 .. math:: \nabla_{W_i}L=r_i\,e+\mathbf 1\{W_i\cdot y>\varepsilon\}\,(W_i\cdot e)\,y .
 
-The paper's claims: near :math:`W=A^{*\top}` the ReLU layer recovers the support of :math:`x^*` w.h.p. and
-the expected gradient is asymptotically negligible. Measured here by Monte Carlo: the support-recovery
-rate and :math:`\|\mathbb E\nabla L\|_F` at :math:`A^{*\top}` and at a perturbed point, as :math:`n` grows
-(:math:`h=2n`, :math:`\varepsilon=4\sqrt{k\ln h/n}`). The gradient is checked against autograd in tests.
+The paper's claims: near :math:`W=A^{*\top}` the ReLU layer recovers the support of :math:`x^*` w.h.p., the
+expected gradient is asymptotically negligible at every point of a small neighbourhood of :math:`A^*`, and
+(experimentally) :math:`A^*` is a local minimum. Measured here by Monte Carlo with support size
+:math:`k=\lceil h^p\rceil` (the paper's sparsity model), :math:`h=2n`, :math:`\varepsilon=4\sqrt{k\ln h/n}` (our
+scaling): the support-recovery rate and :math:`\|\mathbb E\nabla L\|_F` at :math:`A^{*\top}` and at random points of
+its :math:`\delta`-neighbourhood (rows :math:`A^*_i+\delta u_i`, :math:`|u_i|=1`, renormalised), as :math:`n` grows.
+The norm of the *expected* gradient is estimated without Monte-Carlo bias: with the sample split into :math:`K`
+chunks with mean gradients :math:`G_1..G_K`, :math:`\frac1{K(K-1)}\sum_{i\ne j}\langle G_i,G_j\rangle` is unbiased for
+:math:`\|\mathbb E\nabla L\|_F^2` (the plain :math:`\|\bar G\|_F` is inflated by the sampling noise, whose norm does
+not shrink with :math:`n`). :func:`local_minimum_descent` repeats the paper's experiment: gradient descent on fresh
+mini-batches from :math:`A^{*\top}+\delta`-noise, tracking the direction of every row. The gradient is checked
+against autograd in tests.
 """
 
 from __future__ import annotations
@@ -23,7 +31,20 @@ import torch
 
 from ..errors import InputError
 
-__all__ = ["sparse_coding_data", "autoencoder_gradient", "SparseCodingPoint", "sparse_coding_trend", "plot_sparse_coding"]
+__all__ = ["sparse_coding_data", "autoencoder_gradient", "SparseCodingPoint", "sparse_coding_trend", "plot_sparse_coding",
+           "support_size", "expected_gradient_norm", "GradientNorm", "neighbourhood_point", "DescentRun",
+           "local_minimum_descent", "row_direction_distance"]
+
+
+#: ε = EPS_SCALE·√(k ln h / n) (our scaling: above the interference level, shrinking with n).
+EPS_SCALE = 4.0
+
+
+def support_size(h: int, p: float) -> int:
+    """The paper's sparsity: support size h^p (rounded up), 0 < p < 1."""
+    if not 0 < p < 1:
+        raise InputError("p", f"the support size is h^p with 0 < p < 1, got p = {p}")
+    return int(np.ceil(h**p - 1e-9))
 
 
 def sparse_coding_data(n: int, h: int, k: int, N: int, *, seed: int = 0, a_min: float = 1.0, a_max: float = 2.0):
@@ -33,9 +54,7 @@ def sparse_coding_data(n: int, h: int, k: int, N: int, *, seed: int = 0, a_min: 
     g = np.random.default_rng(seed)
     A = g.standard_normal((n, h))
     A /= np.linalg.norm(A, axis=0, keepdims=True)
-    X = np.zeros((h, N))
-    supp = np.argsort(g.random((N, h)), axis=1)[:, :k]
-    X[supp.T, np.arange(N)[None, :]] = g.uniform(a_min, a_max, size=(k, N))
+    X = _sparse_codes(h, k, N, g, a_min, a_max)
     return A, X, A @ X
 
 
@@ -49,6 +68,43 @@ def autoencoder_gradient(W: torch.Tensor, Y: torch.Tensor, eps: float) -> tuple[
 
 
 @dataclasses.dataclass
+class GradientNorm:
+    """‖E∇L‖_F estimated from ``chunks`` independent chunk means: ``norm`` (unbiased for the square, clipped at 0),
+    ``naive`` (norm of the overall mean, biased upward by noise) and ``noise`` (the noise norm of the overall mean)."""
+
+    norm: float
+    naive: float
+    noise: float
+    chunks: int
+
+
+def expected_gradient_norm(W: torch.Tensor, Y: torch.Tensor, eps: float, chunks: int = 4) -> GradientNorm:
+    """Unbiased estimate of ‖E∇L(W)‖_F² from ``chunks`` disjoint column blocks of ``Y`` (module docstring)."""
+    N = Y.shape[1]
+    if chunks < 2 or N < chunks:
+        raise InputError("chunks", f"need 2 <= chunks <= samples, got {chunks} chunks for {N} samples")
+    Gs = [autoencoder_gradient(W, Y[:, i * N // chunks:(i + 1) * N // chunks], eps)[0] for i in range(chunks)]
+    S = sum(Gs)
+    tot, own = float((S * S).sum()), sum(float((g * g).sum()) for g in Gs)
+    sq = (tot - own) / (chunks * (chunks - 1))
+    naive = float(torch.linalg.norm(S)) / chunks
+    return GradientNorm(float(np.sqrt(max(sq, 0.0))), naive, float(np.sqrt(max(naive**2 - sq, 0.0))), chunks)
+
+
+def neighbourhood_point(A: np.ndarray, delta: float, rng: np.random.Generator) -> np.ndarray:
+    """W with rows A*_i + δ·u_i (u_i uniform on the sphere), renormalised to unit length: a random point of the
+    δ-neighbourhood of A*ᵀ (row distance ≤ δ before renormalisation)."""
+    P = rng.standard_normal(A.T.shape)
+    P /= np.linalg.norm(P, axis=1, keepdims=True)
+    W = A.T + delta * P
+    return W / np.linalg.norm(W, axis=1, keepdims=True)
+
+
+def _recovery(R: torch.Tensor, X: np.ndarray) -> float:
+    return float(((R.numpy() > 0) == (X > 0)).all(0).mean())
+
+
+@dataclasses.dataclass
 class SparseCodingPoint:
     n: int
     h: int
@@ -57,28 +113,101 @@ class SparseCodingPoint:
     eps: float
     support_recovery: float
     grad_norm_at_A: float
-    grad_norm_perturbed: float
     loss_at_A: float
+    delta: float = 0.0
+    neighbours: int = 0
+    #: max over the sampled neighbourhood points of the unbiased ‖E∇L‖_F, and the min support recovery there.
+    grad_norm_neighbourhood: float = float("nan")
+    support_recovery_neighbourhood: float = float("nan")
+    #: the plain (noise-inflated) ‖mean gradient‖_F at A*, for comparison.
+    grad_norm_at_A_naive: float = float("nan")
 
 
-def sparse_coding_trend(ns=(128, 256, 512, 1024), *, k: int = 3, samples: int = 4000, seed: int = 0,
-                        perturb: float = 0.5) -> list[SparseCodingPoint]:
-    """Support recovery and ‖E∇L‖_F at W = A*ᵀ (and at A*ᵀ + perturb·random unit rows) for each n (h = 2n)."""
+def sparse_coding_trend(ns=(128, 256, 512, 1024), *, p: float = 0.15, samples: int = 4000, seed: int = 0,
+                        delta: float = 0.05, neighbours: int = 3, chunks: int = 4) -> list[SparseCodingPoint]:
+    """For each n (h = 2n, k = ⌈h^p⌉): support recovery and the unbiased ‖E∇L‖_F at W = A*ᵀ and at ``neighbours``
+    random points of its δ-neighbourhood."""
     out = []
     for n in ns:
         h = 2 * n
+        k = support_size(h, p)
         A, X, Y = sparse_coding_data(n, h, k, samples, seed=seed)
-        eps = 4.0 * np.sqrt(k * np.log(h) / n)
-        W = torch.as_tensor(A.T.copy())
+        eps = EPS_SCALE * np.sqrt(k * np.log(h) / n)
         Yt = torch.as_tensor(Y)
-        G, R, L = autoencoder_gradient(W, Yt, eps)
-        rec = float(((R.numpy() > 0) == (X > 0)).all(0).mean())
-        P = np.random.default_rng([seed, 1]).standard_normal((h, n))
-        P /= np.linalg.norm(P, axis=1, keepdims=True)
-        G2, _, _ = autoencoder_gradient(W + perturb * torch.as_tensor(P), Yt, eps)
-        out.append(SparseCodingPoint(n, h, k, samples, float(eps), rec, float(torch.linalg.norm(G)), float(torch.linalg.norm(G2)),
-                                     float(L)))
+        W = torch.as_tensor(A.T.copy())
+        _, R, L = autoencoder_gradient(W, Yt, eps)
+        g = expected_gradient_norm(W, Yt, eps, chunks)
+        rng = np.random.default_rng([seed, n, 1])
+        gn, rec = [], []
+        for _ in range(neighbours):
+            Wn = torch.as_tensor(neighbourhood_point(A, delta, rng))
+            gn.append(expected_gradient_norm(Wn, Yt, eps, chunks).norm)
+            rec.append(_recovery(torch.relu(Wn @ Yt - eps), X))
+        out.append(SparseCodingPoint(n, h, k, samples, float(eps), _recovery(R, X), g.norm, float(L), delta, neighbours,
+                                     max(gn) if gn else float("nan"), min(rec) if rec else float("nan"), g.naive))
     return out
+
+
+def row_direction_distance(W: np.ndarray, A: np.ndarray) -> float:
+    """Mean over rows of ‖W_i/|W_i| − A*_i‖ (rows and columns already matched: no permutation search)."""
+    Wn = W / np.linalg.norm(W, axis=1, keepdims=True)
+    return float(np.linalg.norm(Wn - A.T, axis=1).mean())
+
+
+@dataclasses.dataclass
+class DescentRun:
+    """Gradient descent from A*ᵀ + δ-noise: direction distance to A*, mean row norm and loss every ``every`` steps."""
+
+    n: int
+    h: int
+    k: int
+    eps: float
+    delta: float
+    lr: float
+    steps: int
+    batch: int
+    direction_distance: list[float]
+    row_norm: list[float]
+    loss: list[float]
+    seed: int
+
+    @property
+    def distance_ratio(self) -> float:
+        """Final / initial direction distance (≤ 1: GD did not move the rows' directions away from A*)."""
+        return self.direction_distance[-1] / self.direction_distance[0]
+
+
+def local_minimum_descent(n: int = 128, *, p: float = 0.15, delta: float = 0.1, lr: float = 0.1, steps: int = 200,
+                          batch: int = 1000, seed: int = 0, every: int = 10) -> DescentRun:
+    """The paper's 'A* is a local minimum' experiment: start at A*ᵀ + δ·(random unit rows), run gradient descent on
+    fresh mini-batches (an estimate of the expected gradient, no sample reuse), and track how far the rows'
+    directions are from A*. Row norms are free: they grow to compensate the bias −ε."""
+    h = 2 * n
+    k = support_size(h, p)
+    A, _, _ = sparse_coding_data(n, h, k, 1, seed=seed)
+    eps = EPS_SCALE * np.sqrt(k * np.log(h) / n)
+    rng = np.random.default_rng([seed, 2])
+    P = rng.standard_normal((h, n))
+    P /= np.linalg.norm(P, axis=1, keepdims=True)
+    W = torch.as_tensor(A.T + delta * P)
+    dist, norms, losses = [row_direction_distance(W.numpy(), A)], [float(W.norm(dim=1).mean())], []
+    for t in range(steps):
+        Y = torch.as_tensor(A @ _sparse_codes(h, k, batch, rng))
+        G, _, L = autoencoder_gradient(W, Y, eps)
+        W = W - lr * G
+        if (t + 1) % every == 0 or t + 1 == steps:
+            dist.append(row_direction_distance(W.numpy(), A))
+            norms.append(float(W.norm(dim=1).mean()))
+            losses.append(float(L))
+    return DescentRun(n, h, k, float(eps), delta, lr, steps, batch, dist, norms, losses, seed)
+
+
+def _sparse_codes(h: int, k: int, N: int, rng: np.random.Generator, a_min: float = 1.0, a_max: float = 2.0):
+    """X* (h×N): k-sparse columns, uniform support, non-zeros i.i.d. U[a_min, a_max]."""
+    X = np.zeros((h, N))
+    supp = np.argsort(rng.random((N, h)), axis=1)[:, :k]
+    X[supp.T, np.arange(N)[None, :]] = rng.uniform(a_min, a_max, size=(k, N))
+    return X
 
 
 def plot_sparse_coding(points: list[SparseCodingPoint]):
@@ -92,7 +221,7 @@ def plot_sparse_coding(points: list[SparseCodingPoint]):
     ax[0].plot(ns, [p.support_recovery for p in points], "o-")
     ax[0].set_xscale("log", base=2); ax[0].set_xlabel("n"); ax[0].set_ylabel("support recovered"); ax[0].set_ylim(-0.02, 1.02)
     ax[1].loglog(ns, [p.grad_norm_at_A for p in points], "o-", label="at A*")
-    ax[1].loglog(ns, [p.grad_norm_perturbed for p in points], "s--", label="perturbed")
+    ax[1].loglog(ns, [p.grad_norm_neighbourhood for p in points], "s--", label="δ-neighbourhood (max)")
     ax[1].set_xlabel("n"); ax[1].set_ylabel("‖E ∇L‖_F"); ax[1].legend(fontsize=8)
     fig.tight_layout()
     return fig

@@ -1,56 +1,14 @@
-"""``tamelab claims list|run``: the published claims, reproduced, with verdicts."""
+"""``tamelab claims list|run``: the published claims, reproduced, with verdicts (logic in :mod:`tamelab.claims`)."""
 
 from __future__ import annotations
 
-from collections import Counter
 from typing import Any, Optional
 
 import typer
 
 from .._common import JSON_HELP, OUT_HELP, QUIET_HELP, finish
 
-
-def _run_one(args: tuple[str, int, bool]) -> dict[str, Any]:
-    """Top-level (picklable) runner for one claim, for the executor."""
-    from ...claims import ClaimContext, run_claim
-
-    cid, seed, quick = args
-    return run_claim(cid, ClaimContext(seed=seed, quick=quick))
-
-
-def run_claims(
-    ids: list[str] | None = None,
-    *,
-    all_: bool = False,
-    tags: list[str] | None = None,
-    seed: int = 0,
-    quick: bool = False,
-    include_slow: bool = True,
-    executor: str = "serial",
-    workers: int | None = None,
-    scheduler: str | None = None,
-) -> dict[str, Any]:
-    """Run claims (by id, by tag, or all) and return ``{"claims": [...], "summary": {...}}``."""
-    from ...claims import all_claims, get_claim
-    from ...errors import InputError
-    from ...parallel import get_executor
-
-    if ids:
-        selected = [get_claim(i) for i in ids]
-    elif all_ or tags:
-        selected = [c for c in all_claims() if not tags or set(tags) & set(c.tags)]
-    else:
-        raise InputError("claims run", "no claims selected", "pass claim ids, --tag T, or --all")
-    if not include_slow:
-        selected = [c for c in selected if not c.slow]
-    ex = get_executor(executor, workers=workers, scheduler=scheduler)
-    try:
-        rows = ex.map(_run_one, [(c.id, seed, quick) for c in selected], desc="claims")
-    finally:
-        ex.close()
-    counts = Counter(r["verdict"] for r in rows)
-    summary = {v: counts.get(v, 0) for v in ("holds", "fails", "not reproduced")}
-    return {"claims": rows, "summary": summary, "seed": seed, "quick": quick}
+_COLOUR = {"holds": "green", "fails": "red", "not reproduced": "yellow"}
 
 
 def register(app: typer.Typer) -> None:
@@ -59,16 +17,13 @@ def register(app: typer.Typer) -> None:
 
     @claims_app.command("list")
     def list_cmd(json_out: bool = typer.Option(False, "--json", help=JSON_HELP)) -> None:
-        """List registered claims."""
+        """List registered claims with their source (paper, theorem) and where the expected value comes from."""
         import sys
 
         from ...claims import all_claims
         from ...runstore import dumps
 
-        rows = [
-            {"id": c.id, "paper": c.paper, "statement": c.statement, "expected": c.expected, "tags": list(c.tags), "slow": c.slow}
-            for c in all_claims()
-        ]
+        rows = [c.describe() for c in all_claims()]
         if json_out:
             sys.stdout.write(dumps({"claims": rows}))
             return
@@ -76,10 +31,11 @@ def register(app: typer.Typer) -> None:
         from rich.table import Table
 
         t = Table(title=f"{len(rows)} claims")
-        for col in ("id", "paper", "statement"):
+        for col in ("id", "source", "expected from", "statement"):
             t.add_column(col, overflow="fold")
-        for r in rows:
-            t.add_row(r["id"], r["paper"], r["statement"])
+        for r in sorted(rows, key=lambda r: (r["group"], r["id"])):
+            t.add_row(r["id"], r["source"] or f"[red]missing[/] ({r['paper']})", r["expected_from"] or "[red]missing[/]",
+                      r["statement"])
         Console().print(t)
 
     @claims_app.command("run")
@@ -90,8 +46,8 @@ def register(app: typer.Typer) -> None:
         quick: bool = typer.Option(False, "--quick", help="CI-sized versions of each claim"),
         no_slow: bool = typer.Option(False, "--no-slow", help="skip claims marked slow"),
         seed: int = typer.Option(0, "--seed", min=0, help="seed passed to every claim"),
-        executor: str = typer.Option("serial", "--executor", help="serial | dask"),
-        workers: Optional[int] = typer.Option(None, "--workers", min=1, help="Dask LocalCluster workers"),
+        executor: Optional[str] = typer.Option(None, "--executor", help="serial | dask (default: dask when --workers > 1)"),
+        workers: Optional[int] = typer.Option(None, "--workers", min=1, help="run claims in N worker processes (Dask)"),
         scheduler: Optional[str] = typer.Option(None, "--scheduler", help="existing Dask scheduler tcp://host:port"),
         out: Optional[str] = typer.Option(None, "--out", help=OUT_HELP),
         json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
@@ -99,13 +55,16 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Run claims and print each verdict: expected, measured, holds / fails / not reproduced."""
         from ..._progress import set_quiet
+        from ...claims import run_claims
 
         set_quiet(quiet or json_out)
+        if executor is None:
+            executor = "dask" if (workers and workers > 1) or scheduler else "serial"
         cfg = {"ids": ids or [], "all": all_, "tags": tag or [], "quick": quick, "seed": seed, "no_slow": no_slow}
         res = run_claims(
             ids, all_=all_, tags=tag, seed=seed, quick=quick, include_slow=not no_slow,
             executor=executor, workers=workers, scheduler=scheduler,
-        )
+        ).to_dict()
         finish("claims", res, config=cfg, out=out, json_out=json_out, quiet=True)
         if not json_out and not quiet:
             _print_table(res)
@@ -116,11 +75,16 @@ def register(app: typer.Typer) -> None:
         from rich.console import Console
         from rich.table import Table
 
-        t = Table(title="claims: " + ", ".join(f"{k} {v}" for k, v in res["summary"].items()))
-        for col in ("id", "expected", "measured", "verdict"):
-            t.add_column(col, overflow="fold")
-        colour = {"holds": "green", "fails": "red", "not reproduced": "yellow"}
-        for r in res["claims"]:
-            meas = json.dumps(r["measured"], default=str)
-            t.add_row(r["id"], json.dumps(r["expected"], default=str)[:200], meas[:300], f"[{colour[r['verdict']]}]{r['verdict']}[/]")
-        Console().print(t)
+        con = Console()
+        con.print(f"claims: {', '.join(f'{k} {v}' for k, v in res['summary'].items())}  ({res['seconds']:.0f} s)")
+        by_id = {r["id"]: r for r in res["claims"]}
+        for g in res["papers"]:
+            t = Table(title=g["title"], title_justify="left")
+            for col in ("id", "source", "expected", "measured", "verdict"):
+                t.add_column(col, overflow="fold")
+            for cid in g["claims"]:
+                r = by_id[cid]
+                src = f"{r['source'] or r['paper']} [dim]({r['expected_from'] or '?'})[/]"
+                t.add_row(cid, src, json.dumps(r["expected"], default=str)[:200],
+                          json.dumps(r["measured"], default=str)[:300], f"[{_COLOUR[r['verdict']]}]{r['verdict']}[/]")
+            con.print(t)

@@ -1,0 +1,142 @@
+"""Run claims (serially or through an executor) and group the verdicts by paper.
+
+``run_claims`` is what ``tamelab claims run`` calls; Python users get the same table::
+
+    from tamelab.claims import run_claims
+    table = run_claims(all_=True, quick=True, executor="dask", workers=2)
+    table.summary            # {"holds": …, "fails": …, "not reproduced": …}
+    table.to_dict()["claims"]
+
+Claims are independent, so they are mapped over the executor (``serial`` or ``dask``,
+:func:`tamelab.parallel.get_executor`) longest-first (claims marked ``slow`` first, then by
+:data:`COST_HINT`), so that a short claim never waits behind a long one at the end of the run.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections import Counter
+from typing import Any
+
+from ..result import Result, Status
+from ..verdicts import CLAIM_VERDICTS
+from ._registry import Claim, ClaimContext, all_claims, get_claim, run_claim
+
+__all__ = ["ClaimsRun", "run_claims", "group_by_paper"]
+
+
+@dataclasses.dataclass
+class ClaimsRun(Result):
+    """The claims table of one run: one JSON row per claim, the verdict counts and the rows grouped by paper."""
+
+    kind = "claims"
+
+    claims: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+    summary: dict[str, int] = dataclasses.field(default_factory=dict)
+    #: one entry per catalog module (paper): its title, claim ids and verdict counts.
+    papers: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+    quick: bool = False
+    executor: str = "serial"
+    workers: int | None = None
+    #: claims whose run raised (recorded as ``not reproduced`` with the error).
+    errors: list[str] = dataclasses.field(default_factory=list)
+
+
+def _run_one(args: tuple[str, int, bool, bool]) -> dict[str, Any]:
+    """Top-level (picklable) runner for one claim, for the executor."""
+    cid, seed, quick, single_thread = args
+    if not single_thread:
+        return run_claim(cid, ClaimContext(seed=seed, quick=quick))
+    from .._numerics import one_thread
+
+    with one_thread():  # one process per core: no intra-op threads fighting over the same cores
+        return run_claim(cid, ClaimContext(seed=seed, quick=quick))
+
+
+def summarize(rows: list[dict[str, Any]]) -> dict[str, int]:
+    """Verdict counts, every verdict present (zero when absent)."""
+    counts = Counter(r["verdict"] for r in rows)
+    return {v.value: counts.get(v.value, 0) for v in CLAIM_VERDICTS}
+
+
+def group_by_paper(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Rows grouped by catalog module (one module per paper), in first-appearance order."""
+    groups: dict[str, dict[str, Any]] = {}
+    for r in rows:
+        key = r.get("group") or r.get("paper") or "?"
+        g = groups.setdefault(key, {"group": key, "title": None, "papers": [], "claims": [], "rows": []})
+        if g["title"] is None:
+            try:
+                g["title"] = get_claim(r["id"]).paper_title
+            except Exception:  # a row from another installation: fall back to its paper field
+                g["title"] = r.get("paper")
+        if r.get("paper") not in g["papers"]:
+            g["papers"].append(r.get("paper"))
+        g["claims"].append(r["id"])
+        g["rows"].append(r)
+    out = []
+    for g in groups.values():
+        g["summary"] = summarize(g.pop("rows"))
+        out.append(g)
+    return out
+
+
+#: rough seconds of a full (non-quick) run on one core, measured (2-core machine, loaded); only orders the queue.
+COST_HINT: dict[str, float] = {}
+
+
+def _order(selected: list[Claim], quick: bool) -> list[Claim]:
+    def key(c: Claim) -> tuple[int, float]:  # claims without a hint (new ones) go first: they may be long
+        return (0 if c.slow else 1, -COST_HINT.get(c.id, float("inf")))
+
+    return sorted(selected, key=key)
+
+
+def run_claims(
+    ids: list[str] | None = None,
+    *,
+    all_: bool = False,
+    tags: list[str] | None = None,
+    seed: int = 0,
+    quick: bool = False,
+    include_slow: bool = True,
+    executor: Any = "serial",
+    workers: int | None = None,
+    scheduler: str | None = None,
+) -> ClaimsRun:
+    """Run claims by id, by tag, or all, and return the :class:`ClaimsRun` table (rows in id order).
+
+    ``executor`` is ``"serial"``, ``"dask"`` (a local cluster of ``workers`` single-threaded processes,
+    or an existing ``scheduler``) or an executor object with ``map(fn, items, desc=)``. With more than
+    one worker every claim runs with one torch/BLAS thread.
+    """
+    from ..errors import InputError
+    from ..parallel import get_executor
+
+    if ids:
+        selected = [get_claim(i) for i in ids]
+    elif all_ or tags:
+        selected = [c for c in all_claims() if not tags or set(tags) & set(c.tags)]
+    else:
+        raise InputError("claims run", "no claims selected", "pass claim ids, --tag T, or --all")
+    if not include_slow:
+        selected = [c for c in selected if not c.slow]
+    t0 = time.perf_counter()
+    own = isinstance(executor, str)
+    ex = get_executor(executor, workers=workers, scheduler=scheduler) if own else executor
+    name = getattr(ex, "name", type(ex).__name__)
+    parallel = name != "serial"
+    try:
+        queue = _order(selected, quick)
+        rows = ex.map(_run_one, [(c.id, seed, quick, parallel) for c in queue], desc="claims")
+    finally:
+        if own:
+            ex.close()
+    by_id = {r["id"]: r for r in rows}
+    rows = [by_id[c.id] for c in selected]
+    errors = [r["id"] for r in rows if isinstance(r.get("measured"), dict) and "error" in r["measured"]]
+    return ClaimsRun(
+        status=Status.OK, seed=seed, seconds=time.perf_counter() - t0, claims=rows, summary=summarize(rows),
+        papers=group_by_paper(rows), quick=quick, executor=name, workers=workers if parallel else None, errors=errors,
+    )

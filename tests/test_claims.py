@@ -1,0 +1,195 @@
+"""The claims machinery: verdict enum, provenance, the library ``run_claims`` (serial and executor), grouping by
+paper, the docs table, and a smoke test that runs every registered claim in quick mode."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tamelab.claims import ClaimContext, Measured, Verdict, _registry, all_claims, run_claims
+from tamelab.verdicts import CLAIM_VERDICTS
+from tamelab.verdicts import Verdict as CoreVerdict
+
+
+@pytest.fixture
+def fake_claims(monkeypatch):
+    reg: dict = {}
+    monkeypatch.setattr(_registry, "_REGISTRY", reg)
+    monkeypatch.setattr(_registry, "_DISCOVERED", True)
+
+    @_registry.claim("t-holds", paper="arXiv:0000.00001", statement="1+1=2", expected={"sum": 2},
+                     source="arXiv:0000.00001 Eq. (1)", expected_from="theory")
+    def _a(ctx):
+        return Measured({"sum": 1 + 1, "seed": ctx.seed, "quick": ctx.quick}, holds=(1 + 1 == 2))
+
+    @_registry.claim("t-fails", paper="arXiv:0000.00002", statement="pi is 3", expected={"pi": 3}, tags=("x",),
+                     source="Bible, 1 Kings 7:23", expected_from="paper")
+    def _b(ctx):
+        import math
+
+        return Measured({"pi": math.pi}, holds=abs(math.pi - 3) < 1e-9)
+
+    @_registry.claim("t-none", paper="arXiv:0000.00003", statement="undecidable here", expected=None, slow=True,
+                     source="arXiv:0000.00003 Thm 1", expected_from="regression")
+    def _c(ctx):
+        return Measured({"x": 1}, holds=None)
+
+    @_registry.claim("t-crash", paper="arXiv:0000.00003", statement="crashes", expected=None)
+    def _d(ctx):
+        raise RuntimeError("boom")
+
+    return reg
+
+
+def test_one_verdict_enum_with_the_json_strings():
+    assert Verdict is CoreVerdict
+    assert [v.value for v in CLAIM_VERDICTS] == ["holds", "fails", "not reproduced"]
+    assert Verdict.of_claim(True) is Verdict.HOLDS and Verdict.of_claim(False) is Verdict.FAILS
+    assert Verdict.of_claim(None) is Verdict.NOT_REPRODUCED
+    assert json.dumps(Verdict.FAILS) == '"fails"'  # str enum: JSON keeps the plain string
+
+
+def test_expected_from_is_validated():
+    with pytest.raises(ValueError, match="expected_from must be one of"):
+        _registry.claim("t-bad", paper="x", statement="s", expected=1, source="x Thm 1", expected_from="folklore")
+    with pytest.raises(ValueError, match="source must name"):
+        _registry.claim("t-bad", paper="x", statement="s", expected=1, source="  ", expected_from="paper")
+
+
+def test_holds_must_be_a_bool_or_none(fake_claims):
+    @_registry.claim("t-weird", paper="x", statement="s", expected=1, source="x Thm 1", expected_from="paper")
+    def _w(ctx):
+        return Measured({"v": 1}, holds="yes")
+
+    row = _registry.run_claim("t-weird")
+    assert row["verdict"] == "not reproduced" and "holds must be" in row["measured"]["error"]
+
+
+def test_run_claims_library_rows_summary_and_groups(fake_claims):
+    res = run_claims(all_=True, seed=3, quick=True)
+    d = res.to_dict()
+    assert d["kind"] == "claims" and d["seed"] == 3 and d["quick"] is True
+    by = {r["id"]: r for r in d["claims"]}
+    assert [r["id"] for r in d["claims"]] == sorted(by)  # rows in id order whatever the queue order
+    assert by["t-holds"]["measured"] == {"sum": 2, "seed": 3, "quick": True}
+    assert by["t-holds"]["source"] == "arXiv:0000.00001 Eq. (1)" and by["t-holds"]["expected_from"] == "theory"
+    assert {r["verdict"] for r in d["claims"]} == {"holds", "fails", "not reproduced"}
+    assert d["summary"] == {"holds": 1, "fails": 1, "not reproduced": 2}
+    assert d["errors"] == ["t-crash"]
+    # every fake claim lives in this test module: one group holding all four, with its counts
+    assert len(d["papers"]) == 1 and sorted(d["papers"][0]["claims"]) == sorted(by)
+    assert d["papers"][0]["summary"] == d["summary"]
+    assert run_claims(all_=True, include_slow=False).summary == {"holds": 1, "fails": 1, "not reproduced": 1}
+    assert [r["id"] for r in run_claims(tags=["x"]).claims] == ["t-fails"]
+
+
+def test_run_claims_through_an_executor_object_orders_slow_first(fake_claims):
+    seen = []
+
+    class Recorder:
+        name = "recorder"
+
+        def map(self, fn, items, desc=""):
+            seen.extend(items)
+            return [fn(x) for x in items]
+
+        def close(self):
+            raise AssertionError("an executor passed in is the caller's to close")
+
+    res = run_claims(all_=True, executor=Recorder(), workers=2)
+    assert seen[0][0] == "t-none"  # the slow claim is queued first
+    assert all(single_thread for *_, single_thread in seen)  # parallel executors run claims on one thread
+    assert res.executor == "recorder" and res.summary["holds"] == 1
+
+
+def test_run_claims_refuses_an_empty_selection(fake_claims):
+    from tamelab.errors import InputError
+
+    with pytest.raises(InputError, match="no claims selected"):
+        run_claims()
+
+
+@pytest.mark.slow
+def test_run_claims_dask_equals_serial():
+    pytest.importorskip("distributed")
+    ids = ["regularised-linear-net-spurious-minimum", "alexander-hirschowitz-secant-defects"]  # real: workers import
+    a = run_claims(ids, seed=1, quick=True).to_dict()
+    b = run_claims(ids, seed=1, quick=True, executor="dask", workers=2).to_dict()
+    assert b["executor"] == "dask" and b["workers"] == 2 and not b["errors"]
+    strip = [{k: v for k, v in r.items() if k not in ("seconds", "note")} for r in a["claims"]]
+    assert strip == [{k: v for k, v in r.items() if k not in ("seconds", "note")} for r in b["claims"]]
+
+
+def test_cli_list_shows_provenance(fake_claims, capsys):
+    from tamelab.cli.main import main
+
+    assert main(["claims", "list", "--json"]) == 0
+    rows = {r["id"]: r for r in json.loads(capsys.readouterr().out)["claims"]}
+    assert rows["t-fails"]["source"] == "Bible, 1 Kings 7:23" and rows["t-fails"]["expected_from"] == "paper"
+    assert rows["t-crash"]["source"] is None
+
+
+def test_cli_run_workers_json_carries_provenance_and_groups(fake_claims, capsys, tmp_path, monkeypatch):
+    from tamelab.cli.main import main
+
+    assert main(["claims", "run", "--all", "--json", "--out", str(tmp_path / "r")]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert {"source", "expected_from", "verdict", "measured", "group"} <= set(doc["claims"][0])
+    assert doc["papers"] and doc["summary"]["fails"] == 1
+
+
+# --- provenance of every registered claim ---------------------------------------------------------------------
+
+
+@pytest.mark.xfail(strict=False, reason="other helpers' claim modules get source/expected_from in their branches; "
+                   "the lead removes this xfail once all are merged")
+def test_every_registered_claim_has_provenance():
+    missing = [c.id for c in all_claims() if not c.source or c.expected_from not in _registry.EXPECTED_FROM]
+    assert not missing, f"claims without source/expected_from: {missing}"
+
+
+OWN_MODULES = ("karmakar2020gate", "rangamani2018sparse", "kileel2019neuromanifold", "mehta2018critical",
+               "baldi1989linear")
+
+
+def test_claims_of_this_area_have_provenance():
+    mine = [c for c in all_claims() if c.module in OWN_MODULES]
+    assert len(mine) >= 12
+    assert not [c.id for c in mine if not c.source or c.expected_from not in _registry.EXPECTED_FROM]
+
+
+# --- smoke: every registered claim, quick mode, fixed seed ---------------------------------------------------
+
+
+@pytest.mark.parametrize("cid", [c.id for c in all_claims()])
+def test_smoke_every_claim_quick(cid, one_torch_thread):
+    row = _registry.run_claim(cid, ClaimContext(seed=0, quick=True))
+    assert row["verdict"] in {v.value for v in CLAIM_VERDICTS}
+    assert row["measured"] and "error" not in row["measured"], row["note"]
+
+
+# --- the docs table ----------------------------------------------------------------------------------------------
+
+
+def test_docs_table_from_a_run(fake_claims, tmp_path, capsys):
+    from tamelab.claims import docs
+
+    d = run_claims(all_=True).to_dict()
+    (tmp_path / "run.json").write_text(json.dumps(d), encoding="utf-8")
+    assert docs.main([str(tmp_path / "run.json")]) == 0
+    md = capsys.readouterr().out
+    assert md.count("| `t-") == 4 and "## Negative findings" in md
+    neg = md.split("## Negative findings")[1]
+    assert "`t-fails` — **fails** (Bible, 1 Kings 7:23)" in neg and "boom" in neg and "t-holds" not in neg
+    assert "(theory)" in md and "**holds**" in md
+    (tmp_path / "rd").mkdir()
+    (tmp_path / "rd" / "result.json").write_text(json.dumps({"result": d, "provenance": {}}), encoding="utf-8")
+    assert docs.main([str(tmp_path / "rd"), "--html"]) == 0
+    page = capsys.readouterr().out
+    assert page.count("<tr>") == 1 + 4 and "t-crash" in page
+    from tamelab.errors import InputError
+
+    (tmp_path / "bad.json").write_text("{}", encoding="utf-8")
+    with pytest.raises(InputError):
+        docs.load_run(tmp_path / "bad.json")
