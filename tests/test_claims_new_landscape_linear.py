@@ -32,8 +32,9 @@ def test_stratum_analysis_on_eckart_young_points_and_a_non_critical_point():
         assert a.rank == len(I) and a.pure is pure and a.own_stratum_residual < 1e-12
         assert a.eckart_young_set == tuple(i + 1 for i in I) and a.eckart_young_error < 1e-12
         assert pure or a.normal_residual > 0.1  # spurious: a descent direction inside the tangent cone of M_2
-    a = tkb.stratum_analysis([np.random.default_rng(1).standard_normal((2, 3)),
-                              np.random.default_rng(2).standard_normal((3, 2))], Y)
+    a = tkb.stratum_analysis(
+        [np.random.default_rng(1).standard_normal((2, 3)), np.random.default_rng(2).standard_normal((3, 2))], Y
+    )
     assert a.own_stratum_residual > 1e-3
 
 
@@ -90,16 +91,18 @@ def test_restarts_reach_the_global_minimum_more_often_when_wider():
 
 def test_width_claim_fails_when_the_fraction_does_not_depend_on_width(monkeypatch):
     def flat(k, n, **kw):
-        return ss.RestartStudy(k=k, width=n, restarts=kw["restarts"], global_fraction=0.5, spurious_fraction=0.2,
-                               unconverged_fraction=0.3)
+        return ss.RestartStudy(
+            k=k, width=n, restarts=kw["restarts"], global_fraction=0.5, spurious_fraction=0.2, unconverged_fraction=0.3
+        )
 
     monkeypatch.setattr(ss, "restart_study", flat)
     assert get_claim("bad-minima-vanish-with-width").run(Q)["verdict"] == "fails"
 
     def rising(k, n, **kw):
         p = min(1.0, 0.5 + 0.25 * (n - k))
-        return ss.RestartStudy(k=k, width=n, restarts=kw["restarts"], global_fraction=p, spurious_fraction=0.0,
-                               unconverged_fraction=1 - p)
+        return ss.RestartStudy(
+            k=k, width=n, restarts=kw["restarts"], global_fraction=p, spurious_fraction=0.0, unconverged_fraction=1 - p
+        )
 
     monkeypatch.setattr(ss, "restart_study", rising)
     r = get_claim("bad-minima-vanish-with-width").run(Q)

@@ -215,8 +215,7 @@ def test_thm_2_5_mixed_s_depends_on_mu_and_is_not_critical(seed):
         up[j] += h
         dn[j] -= h
         return (
-            reduced_cost(X, labels, up, Y=Y, geometry=g).paper
-            - reduced_cost(X, labels, dn, Y=Y, geometry=g).paper
+            reduced_cost(X, labels, up, Y=Y, geometry=g).paper - reduced_cost(X, labels, dn, Y=Y, geometry=g).paper
         ) / (2 * h)
 
     assert abs(dC([0, 1, 1], 0)) > 1e-3

@@ -26,8 +26,19 @@ from ..errors import InputError
 from ._kl import kl_inv_upper
 
 __all__ = [
-    "kl_bound", "classic_bound", "mcallester_bound", "quad_bound", "lambda_bound", "best_lambda_bound", "catoni_bound",
-    "catoni_grid_bound", "langford_seeger_bound", "gaussian_kl", "prior_variance_grid", "dr_penalty", "mc_error_bound",
+    "kl_bound",
+    "classic_bound",
+    "mcallester_bound",
+    "quad_bound",
+    "lambda_bound",
+    "best_lambda_bound",
+    "catoni_bound",
+    "catoni_grid_bound",
+    "langford_seeger_bound",
+    "gaussian_kl",
+    "prior_variance_grid",
+    "dr_penalty",
+    "mc_error_bound",
 ]
 
 

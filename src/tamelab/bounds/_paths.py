@@ -73,13 +73,26 @@ def path_geometry(snapshots: list[dict[str, torch.Tensor]], *, prior_sigma: floa
     path = np.concatenate([[0.0], np.cumsum(step_norm)])
     dist = np.linalg.norm(d0, axis=1)
     final = d0[-1]
-    cos_final = np.array([float(v @ final / (np.linalg.norm(v) * np.linalg.norm(final))) if np.linalg.norm(v) > 0 else np.nan for v in d0])
-    cos_consec = np.array([float(a @ b / (np.linalg.norm(a) * np.linalg.norm(b))) if np.linalg.norm(a) * np.linalg.norm(b) > 0 else np.nan
-                           for a, b in zip(steps[:-1], steps[1:])])
+    cos_final = np.array(
+        [
+            float(v @ final / (np.linalg.norm(v) * np.linalg.norm(final))) if np.linalg.norm(v) > 0 else np.nan
+            for v in d0
+        ]
+    )
+    cos_consec = np.array(
+        [
+            float(a @ b / (np.linalg.norm(a) * np.linalg.norm(b)))
+            if np.linalg.norm(a) * np.linalg.norm(b) > 0
+            else np.nan
+            for a, b in zip(steps[:-1], steps[1:])
+        ]
+    )
     out = {
-        "distance": dist, "path_length": path,
+        "distance": dist,
+        "path_length": path,
         "straightness": np.where(path > 0, dist / np.maximum(path, 1e-300), 1.0),
-        "cos_to_final": cos_final, "angle_consecutive_deg": np.degrees(np.arccos(np.clip(cos_consec, -1, 1))),
+        "cos_to_final": cos_final,
+        "angle_consecutive_deg": np.degrees(np.arccos(np.clip(cos_consec, -1, 1))),
         "implied_kl": dist**2 / (2 * prior_sigma**2),
     }
     for k in names:
@@ -89,5 +102,10 @@ def path_geometry(snapshots: list[dict[str, torch.Tensor]], *, prior_sigma: floa
             out[f"{k}/frobenius"] = np.array([np.linalg.norm(x) for x in D])
             out[f"{k}/spectral"] = np.array([np.linalg.norm(x, 2) for x in D])
             out[f"{k}/relative"] = out[f"{k}/frobenius"] / max(np.linalg.norm(W0), 1e-300)
-    return PathGeometry(status=Status.OK, seconds=time.perf_counter() - t0, series=out, prior_sigma=prior_sigma,
-                        snapshots=len(snapshots))
+    return PathGeometry(
+        status=Status.OK,
+        seconds=time.perf_counter() - t0,
+        series=out,
+        prior_sigma=prior_sigma,
+        snapshots=len(snapshots),
+    )

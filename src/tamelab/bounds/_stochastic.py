@@ -68,9 +68,12 @@ def reinitialised(model: nn.Module, seed: int) -> nn.Module:
                 covered.update(id(t) for t in mod.buffers(recurse=False))
     for name, t in list(m.named_parameters()) + list(m.named_buffers()):
         if id(t) not in covered:
-            raise InputError("init_model", f"cannot re-initialise {name!r} data-independently (its module has no "
-                             "reset_parameters)", "pass init_model= (the network at initialisation) or init_seed with "
-                             "a model whose modules all have reset_parameters")
+            raise InputError(
+                "init_model",
+                f"cannot re-initialise {name!r} data-independently (its module has no reset_parameters)",
+                "pass init_model= (the network at initialisation) or init_seed with "
+                "a model whose modules all have reset_parameters",
+            )
     return m
 
 
@@ -78,9 +81,11 @@ def classifier_kind(out: torch.Tensor, y: torch.Tensor, *, field: str = "model o
     """``"multiclass"`` (N×C logits, C ≥ 2), ``"binary"`` (N scores) or ``"binary_column"`` (N×1 scores);
     a binary score predicts class 1 when > 0. Checks the labels against the output."""
     if y.is_floating_point():
-        raise NotApplicableError("data", "the certificate bounds the 0-1 error of a classifier; targets are "
-                                 "real-valued",
-                                 "pass integer class labels")
+        raise NotApplicableError(
+            "data",
+            "the certificate bounds the 0-1 error of a classifier; targets are real-valued",
+            "pass integer class labels",
+        )
     if out.ndim == 2 and out.shape[1] >= 2:
         if int(y.max()) >= out.shape[1]:
             raise InputError("data", f"label {int(y.max())} but the model has {out.shape[1]} outputs")
@@ -89,8 +94,11 @@ def classifier_kind(out: torch.Tensor, y: torch.Tensor, *, field: str = "model o
         if int(y.max()) > 1:
             raise InputError("data", f"a single-output model needs labels 0/1, got {int(y.max())}")
         return "binary" if out.ndim == 1 else "binary_column"
-    raise NotApplicableError(field, f"output shape {tuple(out.shape)} is not N×C class scores",
-                             "the 0-1 error needs one score per class (or one binary score) per sample")
+    raise NotApplicableError(
+        field,
+        f"output shape {tuple(out.shape)} is not N×C class scores",
+        "the 0-1 error needs one score per class (or one binary score) per sample",
+    )
 
 
 def zero_one_errors(out: torch.Tensor, y: torch.Tensor, kind: str) -> torch.Tensor:
@@ -143,8 +151,18 @@ class StochasticNet:
     def _batched(self) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
         return vmap(lambda th, x: self(th, x), in_dims=(0, None))
 
-    def errors(self, mu: torch.Tensor, sigma: torch.Tensor, k: int, x: torch.Tensor, y: torch.Tensor, kind: str,
-               gen: torch.Generator, *, max_elements: int = MC_CHUNK_ELEMENTS) -> torch.Tensor:
+    def errors(
+        self,
+        mu: torch.Tensor,
+        sigma: torch.Tensor,
+        k: int,
+        x: torch.Tensor,
+        y: torch.Tensor,
+        kind: str,
+        gen: torch.Generator,
+        *,
+        max_elements: int = MC_CHUNK_ELEMENTS,
+    ) -> torch.Tensor:
         """0-1 error rates on ``(x, y)`` of ``k`` draws ``θ = μ + σ⊙ε`` (ε from ``gen``), shape ``(k,)``.
 
         Sample ``i`` is the ``i``-th ``randn(p)`` draw of ``gen``, so the result does not depend on the chunking."""
@@ -159,8 +177,9 @@ class StochasticNet:
         with torch.no_grad():
             for lo in range(0, k, chunk):
                 kk = min(chunk, k - lo)
-                eps = torch.stack([torch.randn(self.p, generator=gen, device=mu.device, dtype=mu.dtype)
-                                   for _ in range(kk)])  # one draw per sample: independent of the chunk size
+                eps = torch.stack(
+                    [torch.randn(self.p, generator=gen, device=mu.device, dtype=mu.dtype) for _ in range(kk)]
+                )  # one draw per sample: independent of the chunk size
                 th = mu + sigma * eps
                 wrong = torch.zeros(kk, dtype=torch.float64, device=mu.device)
                 for i in range(0, n, xb):

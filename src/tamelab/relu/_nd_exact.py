@@ -239,7 +239,7 @@ class ExactProgram:
             X0[j, j] = 1
         k = _obj((ncols,))
         k[d] = 1
-        bits = [prefix_bits[p.offset[m]: p.offset[m] + p.width[m]] for m in range(stage)]
+        bits = [prefix_bits[p.offset[m] : p.offset[m] + p.width[m]] for m in range(stage)]
         out = self._run(Dy(X0, 0), Dy(k, 0), stage, bits, eps)
         if len(self._cache) > 4096:
             self._cache.clear()
@@ -257,7 +257,7 @@ class ExactProgram:
         out = np.zeros(self.p.N, dtype=np.int8)
         for m, z in enumerate(pres):
             o = self.p.offset[m]
-            out[o: o + len(z.N)] = [(v > 0) - (v < 0) for v in z.N[:, 0]]
+            out[o : o + len(z.N)] = [(v > 0) - (v < 0) for v in z.N[:, 0]]
         return out
 
     def output_map(self, bits: np.ndarray) -> Dy:
@@ -281,7 +281,7 @@ class ExactProgram:
             else:
                 m = p.stage_of_node[i]
                 z = vals[node.source]
-                act = np.asarray(bits[p.offset[m]: p.offset[m] + p.width[m]], dtype=bool)
+                act = np.asarray(bits[p.offset[m] : p.offset[m] + p.width[m]], dtype=bool)
                 sl = self._slope[m]
                 N = np.where(act[:, None], z.at(z.s + sl.s), z.N * sl.N[0])
                 vals[i] = Dy(np.asarray(N, dtype=object), z.s + sl.s)
@@ -326,8 +326,8 @@ def sos_sign(zrows: Sequence[Dy], krow: Dy, d: int, N: int) -> int:
         Ji = [list(r) for r in J]
         Ji[i] = list(a)
         y.append(det(Ji))
-    pk = M[d, d + 1:]
-    PZ = M[:d, d + 1:]
+    pk = M[d, d + 1 :]
+    PZ = M[:d, d + 1 :]
     coef = pk * dJ
     for i in range(d):
         if y[i]:
@@ -448,11 +448,17 @@ def lp_patterns(prog, lo, hi, *, exact_band: float = 1e-7, max_nodes: int = 200_
         c = np.array([float(v) for _, v in signed]) if signed else np.zeros(0)
         nrm = np.linalg.norm(A, axis=1) if len(A) else np.zeros(0)
         nrm = np.where(nrm > 0, nrm, 1.0)
-        A_ub = np.vstack([np.hstack([-A / nrm[:, None], np.ones((len(A), 1))]),
-                          np.hstack([-np.eye(d), np.ones((d, 1))]), np.hstack([np.eye(d), np.ones((d, 1))])])
+        A_ub = np.vstack(
+            [
+                np.hstack([-A / nrm[:, None], np.ones((len(A), 1))]),
+                np.hstack([-np.eye(d), np.ones((d, 1))]),
+                np.hstack([np.eye(d), np.ones((d, 1))]),
+            ]
+        )
         b_ub = np.concatenate([c / nrm, -lo, hi])
-        res = linprog(np.r_[np.zeros(d), -1.0], A_ub=A_ub, b_ub=b_ub, bounds=[(None, None)] * d + [(None, 1.0)],
-                      method="highs")
+        res = linprog(
+            np.r_[np.zeros(d), -1.0], A_ub=A_ub, b_ub=b_ub, bounds=[(None, None)] * d + [(None, 1.0)], method="highs"
+        )
         t = -res.fun if res.status == 0 else None
         if t is not None and abs(t) > exact_band:
             return t > 0

@@ -54,10 +54,20 @@ class DeviceComparison(Result):
     seconds_reference: float = 0.0
 
 
-def train_on_device(model: torch.nn.Module, data: Any, *, device: str = "cuda", dtype: str = "float32",
-                    reference_device: str = "cpu", reference_dtype: str = "float64", epochs: int = 2,
-                    optimizer: Any = "sgd", lr: float = 0.05, rtol: float | None = None,
-                    **train_kwargs: Any) -> DeviceComparison:
+def train_on_device(
+    model: torch.nn.Module,
+    data: Any,
+    *,
+    device: str = "cuda",
+    dtype: str = "float32",
+    reference_device: str = "cpu",
+    reference_dtype: str = "float64",
+    epochs: int = 2,
+    optimizer: Any = "sgd",
+    lr: float = 0.05,
+    rtol: float | None = None,
+    **train_kwargs: Any,
+) -> DeviceComparison:
     """Train ``model`` on ``device``/``dtype`` and on ``reference_device``/``reference_dtype``; compare.
 
     Args:
@@ -85,8 +95,16 @@ def train_on_device(model: torch.nn.Module, data: Any, *, device: str = "cuda", 
     t0 = time.perf_counter()
     a = train(model, data, device=device, dtype=dtype, epochs=epochs, optimizer=optimizer, lr=lr, **train_kwargs)
     t1 = time.perf_counter()
-    b = train(model, data, device=reference_device, dtype=reference_dtype, epochs=epochs, optimizer=optimizer,
-              lr=lr, **train_kwargs)
+    b = train(
+        model,
+        data,
+        device=reference_device,
+        dtype=reference_dtype,
+        epochs=epochs,
+        optimizer=optimizer,
+        lr=lr,
+        **train_kwargs,
+    )
     t2 = time.perf_counter()
     fa = torch.cat([v.reshape(-1).double() for v in a.snapshots[-1].values()])
     fb = torch.cat([v.reshape(-1).double() for v in b.snapshots[-1].values()])
@@ -95,8 +113,19 @@ def train_on_device(model: torch.nn.Module, data: Any, *, device: str = "cuda", 
     lrd = float(np.max(np.abs(la - lb) / np.maximum(np.abs(lb), np.finfo(np.float64).tiny))) if len(lb) else 0.0
     ok = np.isfinite(prd) and np.isfinite(lrd) and prd <= rtol and lrd <= rtol
     return DeviceComparison(
-        status=Status.OK if ok else Status.UNCERTIFIED, seed=a.seed, seconds=t2 - t0, device=a.device,
-        dtype=a.dtype, reference_device=b.device, reference_dtype=b.dtype, steps=a.steps, param_rel_diff=prd,
-        loss_max_rel_diff=lrd, final_train_loss=a.final_train_loss, reference_final_train_loss=b.final_train_loss,
-        rtol=float(rtol), seconds_device=t1 - t0, seconds_reference=t2 - t1,
+        status=Status.OK if ok else Status.UNCERTIFIED,
+        seed=a.seed,
+        seconds=t2 - t0,
+        device=a.device,
+        dtype=a.dtype,
+        reference_device=b.device,
+        reference_dtype=b.dtype,
+        steps=a.steps,
+        param_rel_diff=prd,
+        loss_max_rel_diff=lrd,
+        final_train_loss=a.final_train_loss,
+        reference_final_train_loss=b.final_train_loss,
+        rtol=float(rtol),
+        seconds_device=t1 - t0,
+        seconds_reference=t2 - t1,
     )

@@ -46,8 +46,17 @@ if TYPE_CHECKING:  # pragma: no cover
     from ._train import TrainContext
 
 __all__ = [
-    "Recorder", "StepInfo", "LossRecorder", "GradNormRecorder", "LRRecorder", "ParamNormRecorder",
-    "PathLengthRecorder", "EvalRecorder", "RECORDERS", "DEFAULT_RECORDERS", "resolve_recorders",
+    "Recorder",
+    "StepInfo",
+    "LossRecorder",
+    "GradNormRecorder",
+    "LRRecorder",
+    "ParamNormRecorder",
+    "PathLengthRecorder",
+    "EvalRecorder",
+    "RECORDERS",
+    "DEFAULT_RECORDERS",
+    "resolve_recorders",
 ]
 
 
@@ -344,7 +353,7 @@ class EvalRecorder(Recorder):
             return [(lv, None if c is None else c / n)]
         total, correct = 0.0, 0
         for lo in range(0, n, self.batch_size):
-            x, t = X[lo: lo + self.batch_size], T[lo: lo + self.batch_size]
+            x, t = X[lo : lo + self.batch_size], T[lo : lo + self.batch_size]
             lv, c = self._chunk(ctx, x, t, fast)
             total += lv * len(t)
             correct = None if c is None or correct is None else correct + c
@@ -356,8 +365,12 @@ class EvalRecorder(Recorder):
 
 #: built-in recorders by name.
 RECORDERS: dict[str, type[Recorder]] = {
-    "loss": LossRecorder, "grad_norm": GradNormRecorder, "lr": LRRecorder,
-    "param_norm": ParamNormRecorder, "path_length": PathLengthRecorder, "eval": EvalRecorder,
+    "loss": LossRecorder,
+    "grad_norm": GradNormRecorder,
+    "lr": LRRecorder,
+    "param_norm": ParamNormRecorder,
+    "path_length": PathLengthRecorder,
+    "eval": EvalRecorder,
 }
 #: the names ``"default"`` expands to, in history order.
 DEFAULT_RECORDERS = ("loss", "grad_norm", "lr", "param_norm", "path_length", "eval")
@@ -373,8 +386,11 @@ def resolve_recorders(recorders: Any, *, field: str = "recorders") -> list[Recor
     try:
         items = list(recorders)
     except TypeError:
-        raise InputError(field, f"expected a list of recorders, got {type(recorders).__name__}",
-                         f"use names from {', '.join(['default', *RECORDERS])} or Recorder objects") from None
+        raise InputError(
+            field,
+            f"expected a list of recorders, got {type(recorders).__name__}",
+            f"use names from {', '.join(['default', *RECORDERS])} or Recorder objects",
+        ) from None
     out: list[Recorder] = []
     for r in items:
         if isinstance(r, str):
@@ -383,13 +399,19 @@ def resolve_recorders(recorders: Any, *, field: str = "recorders") -> list[Recor
             elif r in RECORDERS:
                 out.append(RECORDERS[r]())
             else:
-                raise InputError(field, f"unknown recorder {r!r}",
-                                 f"use one of {', '.join(['default', *RECORDERS])} or a Recorder object")
+                raise InputError(
+                    field,
+                    f"unknown recorder {r!r}",
+                    f"use one of {', '.join(['default', *RECORDERS])} or a Recorder object",
+                )
         elif isinstance(r, Recorder):
             out.append(r)
         else:
-            raise InputError(field, f"{type(r).__name__} is not a Recorder",
-                             "subclass tamelab.train.Recorder and override on_step/on_epoch_end")
+            raise InputError(
+                field,
+                f"{type(r).__name__} is not a Recorder",
+                "subclass tamelab.train.Recorder and override on_step/on_epoch_end",
+            )
     names: set[str] = set()
     keys: set[str] = {"step", "epoch"}
     for r in out:

@@ -62,8 +62,12 @@ class Schedule:
 
     def describe(self) -> dict:
         return {
-            "name": self.name, "a": self.a, "b": self.b, "p": self.p,
-            "sum_diverges": self.sum_diverges, "square_summable": self.square_summable,
+            "name": self.name,
+            "a": self.a,
+            "b": self.b,
+            "p": self.p,
+            "sum_diverges": self.sum_diverges,
+            "square_summable": self.square_summable,
             "robbins_monro_conditions": self.robbins_monro_conditions,
         }
 

@@ -26,8 +26,20 @@ import torch
 from ..errors import InputError
 
 __all__ = [
-    "Transform", "sgd", "heavy_ball", "nag", "rmsprop", "adam", "rmsprop_dmu", "adam_dmu",
-    "chain", "add_decayed_weights", "apply_updates", "tree_norm", "make_optimizer", "OPTIMIZERS",
+    "Transform",
+    "sgd",
+    "heavy_ball",
+    "nag",
+    "rmsprop",
+    "adam",
+    "rmsprop_dmu",
+    "adam_dmu",
+    "chain",
+    "add_decayed_weights",
+    "apply_updates",
+    "tree_norm",
+    "make_optimizer",
+    "OPTIMIZERS",
 ]
 
 Params = dict[str, torch.Tensor]
