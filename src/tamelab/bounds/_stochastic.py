@@ -52,7 +52,8 @@ def reinitialised(model: nn.Module, seed: int) -> nn.Module:
 
     Raises :class:`InputError` naming the first parameter/buffer that no ``reset_parameters`` (or
     ``_reset_parameters``/``reset_running_stats``) covers: its value would come from MODEL, which is
-    not data-independent."""
+    not data-independent.
+    """
     m = copy.deepcopy(model)
     dev = next((p.device for p in m.parameters()), torch.device("cpu"))
     covered: set[int] = set()
@@ -79,7 +80,8 @@ def reinitialised(model: nn.Module, seed: int) -> nn.Module:
 
 def classifier_kind(out: torch.Tensor, y: torch.Tensor, *, field: str = "model output") -> str:
     """``"multiclass"`` (N×C logits, C ≥ 2), ``"binary"`` (N scores) or ``"binary_column"`` (N×1 scores);
-    a binary score predicts class 1 when > 0. Checks the labels against the output."""
+    a binary score predicts class 1 when > 0. Checks the labels against the output.
+    """
     if y.is_floating_point():
         raise NotApplicableError(
             "data",
@@ -165,7 +167,8 @@ class StochasticNet:
     ) -> torch.Tensor:
         """0-1 error rates on ``(x, y)`` of ``k`` draws ``θ = μ + σ⊙ε`` (ε from ``gen``), shape ``(k,)``.
 
-        Sample ``i`` is the ``i``-th ``randn(p)`` draw of ``gen``, so the result does not depend on the chunking."""
+        Sample ``i`` is the ``i``-th ``randn(p)`` draw of ``gen``, so the result does not depend on the chunking.
+        """
         n = int(x.shape[0])
         act = self.activation_elements(x)
         per_theta = self.p + min(n, 4096) * act

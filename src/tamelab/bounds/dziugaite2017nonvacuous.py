@@ -155,7 +155,8 @@ def _int_arg(name: str, v: Any, minimum: int) -> int:
 class WorkEstimate:
     """Sample-forward passes (one sample through the network once; a backward pass counts as two) per stage.
 
-    ``est["total"]`` and ``est["Monte-Carlo"]`` read like a mapping."""
+    ``est["total"]`` and ``est["Monte-Carlo"]`` read like a mapping.
+    """
 
     stages: dict[str, float] = dataclasses.field(default_factory=dict)
 
@@ -209,7 +210,8 @@ def _mc_delta(delta_mc: float, estimates: int) -> float:
 # ------------------------------------------------------------------------------------------------
 def _bounded_surrogate(out: torch.Tensor, y: torch.Tensor, kind: str, lossf: Loss) -> torch.Tensor:
     """Training surrogate of the 0-1 error: the cross-entropy rescaled to [0, 1] by clamping the
-    probability of the true class at ``P_MIN`` (built-in classification losses); a user loss as it is."""
+    probability of the true class at ``P_MIN`` (built-in classification losses); a user loss as it is.
+    """
     if lossf.builtin and lossf.name in ("cross_entropy", "nll", "bce_with_logits"):
         if kind == "multiclass":
             logp = torch.log_softmax(out, -1) if lossf.name == "cross_entropy" else out
@@ -236,7 +238,8 @@ def gaussian_kl_upper(mu: torch.Tensor, rho: torch.Tensor, mu0: torch.Tensor, la
     Per coordinate :math:`\tfrac12[(e^{u}-1-u)+(\mu-\mu_0)^2/\lambda]` with :math:`u=2\rho-\ln\lambda`
     (``expm1(u) − u`` has no cancellation at :math:`s^2\approx\lambda`, where the textbook form loses
     every digit in float32: 0.32 instead of 0.006 for 5,000 parameters). Each term is ≥ 0; the sum is
-    inflated by ``(p + 4)·2⁻⁵²`` relative, a bound on the rounding of ``p`` additions and the terms."""
+    inflated by ``(p + 4)·2⁻⁵²`` relative, a bound on the rounding of ``p`` additions and the terms.
+    """
     u = 2 * rho.detach().double() - math.log(lam)
     d = (mu.detach().double() - mu0.detach().double()) ** 2 / lam
     terms = 0.5 * ((torch.expm1(u) - u).clamp_min(0) + d)
@@ -251,7 +254,8 @@ def _train_prior(
     net: nn.Module, X, y, lossf: Loss, epochs: int, lr: float, batch: int, seed: int, dev: torch.device
 ) -> nn.Module:
     """Adam on the prior half only, through the generic loop :func:`tamelab.train.train` (train mode:
-    BatchNorm statistics come from the prior half; no monitors)."""
+    BatchNorm statistics come from the prior half; no monitors).
+    """
     from torch.utils.data import DataLoader, TensorDataset
 
     from ..train import train

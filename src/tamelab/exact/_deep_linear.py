@@ -78,7 +78,8 @@ def _check_xy(X, Y):
 @dataclasses.dataclass
 class LinearStatistics(Result):
     r""":math:`\Sigma_{XX}=XX^\top`, :math:`W_{\rm ols}`, :math:`\Sigma=W_{\rm ols}\Sigma_{XX}W_{\rm ols}^\top`, its eigenvalues
-    (descending) and eigenvectors, and cond(:math:`\Sigma_{XX}`)."""
+    (descending) and eigenvectors, and cond(:math:`\Sigma_{XX}`).
+    """
 
     kind = "linear_statistics"
 
@@ -93,7 +94,8 @@ class LinearStatistics(Result):
 def linear_statistics(X, Y) -> LinearStatistics:
     r""":math:`\Sigma_{XX}`, :math:`W_{\rm ols}`, :math:`\Sigma` and its eigen-decomposition (descending).
 
-    Raises :class:`InputError` when :math:`XX^\top` is singular (fewer independent samples than features)."""
+    Raises :class:`InputError` when :math:`XX^\top` is singular (fewer independent samples than features).
+    """
     X, Y = _check_xy(X, Y)
     Sxx = X @ X.T
     cond = np.linalg.cond(Sxx) if Sxx.size else math.inf
@@ -208,7 +210,8 @@ class DeepLinearOptimum(Result):
 def deep_linear_optimum(X, Y, widths: Sequence[int] = ()) -> DeepLinearOptimum:
     r"""Closed-form global minimizer of :math:`\tfrac12\|W_{H+1}\cdots W_1X-Y\|^2` (reduced-rank regression when
     the bottleneck :math:`p<\min(d_x,d_y)`), with a balanced factorisation and its certificate: the
-    gradient norm at the factors and :math:`|L(\text{factors})-L^*|`."""
+    gradient norm at the factors and :math:`|L(\text{factors})-L^*|`.
+    """
     t0 = time.perf_counter()
     X, Y = _check_xy(X, Y)
     widths = [int(w) for w in widths]
@@ -372,7 +375,8 @@ def deep_linear_critical_points(X, Y, width: int, *, seed=0, classify: bool = Tr
     :math:`I\subseteq\{1..d_y\}`, :math:`|I|\le p`, the factors :math:`W_2=[U_I,0]`, :math:`W_1=[U_I^\top W_{\rm ols};0]`,
     the closed-form and measured loss, and (``classify``) the dense-Hessian classification.
 
-    Needs distinct eigenvalues of :math:`\Sigma` (else the critical sets are not isolated up to GL(p))."""
+    Needs distinct eigenvalues of :math:`\Sigma` (else the critical sets are not isolated up to GL(p)).
+    """
     X, Y = _check_xy(X, Y)
     st = linear_statistics(X, Y)
     lam, U, Wols = st.eigenvalues, st.U, st.Wols
@@ -443,7 +447,8 @@ def deep_linear_gd(
 ) -> DeepLinearGD:
     """Plain full-batch gradient descent from a seeded small random init (closed-form gradients).
 
-    Step size default: 0.5 / (λ_max(XXᵀ) · n_layers · max(1, |W_ols|²)^((n-1)/n))."""
+    Step size default: 0.5 / (λ_max(XXᵀ) · n_layers · max(1, |W_ols|²)^((n-1)/n)).
+    """
     X, Y = _check_xy(X, Y)
     s = resolve_seed(seed)
     rng = np.random.default_rng(s)

@@ -71,7 +71,8 @@ def dichotomies(X: np.ndarray) -> np.ndarray:
     """All strictly affinely separable dichotomies of the rows of X, as a (K, D) boolean array (True = active side).
 
     Complete also in degenerate position (constant features, collinear/coplanar points, duplicated rows):
-    see :mod:`tamelab.exact._dichotomies`."""
+    see :mod:`tamelab.exact._dichotomies`.
+    """
     return enumerate_dichotomies(np.asarray(X, dtype=float)).labels
 
 
@@ -171,7 +172,8 @@ def _qp_data(X, y, signs, actives):
 
 def _ls_relaxation(combos, act_all, pos_all, Xh, y):
     """Batched least squares without the dichotomy constraints: a lower bound for each combination, and
-    whether its minimiser already satisfies the constraints (then it is the QP optimum)."""
+    whether its minimiser already satisfies the constraints (then it is the QP optimum).
+    """
     import torch
 
     B, w = combos.shape
@@ -290,7 +292,8 @@ class ERMWorkEstimate(Result):
 def erm_work_estimate(D: int, n: int, width: int, *, affine_rank: int | None = None) -> ERMWorkEstimate:
     """Work of :func:`exact_erm` before it starts: candidate rays ``C(D, r)`` of the dichotomy enumeration,
     the dichotomy count ``K ≤ 2 Σ_{i≤r} C(D−1, i)`` (equality in general position) and the number of
-    (sign, dichotomy) combinations ``C(2K + w − 1, w)`` that are bounded one by one."""
+    (sign, dichotomy) combinations ``C(2K + w − 1, w)`` that are bounded one by one.
+    """
     r = n if affine_rank is None else int(affine_rank)
     K = dichotomy_count(D, r)
     return ERMWorkEstimate(rays=ray_subsets(D, r), dichotomies=K, combinations=math.comb(2 * K + width - 1, width))
@@ -472,7 +475,8 @@ def exact_erm(
 def _search(X, y, width, loss, K, act_all, pos_all, sign_table, best_val, max_qps, executor, chunk):
     """Branch over the (sign, dichotomy) multisets: cheap bound, least-squares relaxation, then QPs in order of their
     relaxation bound. Returns (best combination or None, pruned, QPs solved, closed forms), or None when more than
-    ``max_qps`` combinations survive the bounds."""
+    ``max_qps`` combinations survive the bounds.
+    """
     from ..parallel import get_executor
 
     D = len(y)

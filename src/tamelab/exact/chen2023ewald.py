@@ -167,7 +167,8 @@ def clustered_data(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     r"""Seeded clustered data (spec §1.6) in the column layout of this module: ``X`` (Q, Q·per_class), ``labels`` (N,),
     ``Y = I``. Means :math:`I+\mathrm{spread}\,G`, exactly centred deviations of maximal norm ``radius`` (= δ).
-    The one generator is :func:`tamelab.data.gaussian_clusters` (same seed → same data)."""
+    The one generator is :func:`tamelab.data.gaussian_clusters` (same seed → same data).
+    """
     from ..data import gaussian_clusters
 
     q, per_class = int(q), int(per_class)
@@ -205,7 +206,8 @@ def _check_data(X, labels, Y):
 @dataclasses.dataclass
 class ClassStatistics(Result):
     r"""Class means :math:`\bar x_j` (columns), radii :math:`\delta_j=\max_i|\Delta x_{j,i}|`, counts, :math:`\delta`
-    and the projected noise-to-signal ratio :math:`\delta_P=\|\bar X^+\|_{op}\max|P\Delta x|` (spec §1.8)."""
+    and the projected noise-to-signal ratio :math:`\delta_P=\|\bar X^+\|_{op}\max|P\Delta x|` (spec §1.8).
+    """
 
     kind = "class_statistics"
 
@@ -357,7 +359,8 @@ def _collapse_steps(blocks, sqs, means, classes, alpha, margin):
 @dataclasses.dataclass
 class ClusteringTest(Result):
     """Outcome of the clustering test: the class order found (or None), orders tried, the last failures (each
-    ``{order, step, class, reason}`` naming the failed assumption), and the cones' angles and sign margins."""
+    ``{order, step, class, reason}`` naming the failed assumption), and the cones' angles and sign margins.
+    """
 
     kind = "clustering_test"
 
@@ -700,7 +703,8 @@ def shallow_upper_bound(X: np.ndarray, labels: np.ndarray, *, Y=None, norm: floa
     computes :math:`Y\bar X^{-1}x`; its cost :math:`C_{ub}=\mathrm{norm}\sum|Y\bar X^{-1}\Delta x|^2\le
     N\,\mathrm{norm}\,\|Y\|_{op}^2\delta_P^2`. The best cost in the same (linear-output) structure is
     :math:`C_{lin}=\mathrm{norm}\|Y^{ext}(I-\Pi_X)\|^2`; the relative gap :math:`(C_{ub}-C_{lin})/C_{ub}` is
-    :math:`O(\delta_P^2)`. Returns closed forms, the cost measured by a forward pass, and the weights."""
+    :math:`O(\delta_P^2)`. Returns closed forms, the cost measured by a forward pass, and the weights.
+    """
     X, labels, Y, _ = _check_data(X, labels, Y)
     q, n = X.shape
     norm = 1.0 / n if norm is None else float(norm)
@@ -755,7 +759,8 @@ def unflatten_params(theta, q: int, layers: int):
 @contextlib.contextmanager
 def _few_threads(work: int, limit: int = 2_000_000):
     """Tiny torch problems run single-threaded: intra-op threads only add synchronisation (and spin badly
-    on a loaded machine, ~25x slower measured); the previous thread count is restored."""
+    on a loaded machine, ~25x slower measured); the previous thread count is restored.
+    """
     import torch
 
     old = torch.get_num_threads()
@@ -787,7 +792,8 @@ def network_cost(theta, X, Yext, q: int, layers: int, norm: float):
 
 def output_jacobian(con: ChenEwaldConstruction, X: np.ndarray) -> np.ndarray:
     """Jacobian of all outputs (columns of X stacked, Q each) w.r.t. the K layerwise parameters (reverse mode, one
-    backward pass per output: no torch.func warm-up, which costs seconds on first use)."""
+    backward pass per output: no torch.func warm-up, which costs seconds on first use).
+    """
     import torch
 
     q, L = X.shape[0], con.layers
@@ -955,7 +961,8 @@ def gd_baseline(
     max_points: int = 4000,
 ) -> GDBaseline:
     """Adam (full batch on at most ``max_points`` points, stratified) from ``runs`` seeded random inits
-    (uniform ±1/√Q, PyTorch's default scale) for the same architecture; final costs evaluated on all data."""
+    (uniform ±1/√Q, PyTorch's default scale) for the same architecture; final costs evaluated on all data.
+    """
     import torch
 
     X, labels, Y, _ = _check_data(X, labels, Y)
@@ -1083,7 +1090,8 @@ def chen_ewald_work_estimate(
 ) -> ChenEwaldWorkEstimate:
     """Size of :func:`chen_ewald` before it starts: parameters ``K = (L+1)(Q²+Q)``, configurations analysed, and the
     memory (bytes) of the data, the weights (layerwise + cumulative), the output Jacobian (``Q·jacobian_points`` points
-    × Q outputs × K) and a dense Hessian (K² when K ≤ ``max_dense_hessian``)."""
+    × Q outputs × K) and a dense Hessian (K² when K ≤ ``max_dense_hessian``).
+    """
     K = (layers + 1) * (q * q + q)
     jac = q * jacobian_points * q * K
     hess = K * K if (configurations and K <= max_dense_hessian) else 0

@@ -161,7 +161,8 @@ def hard_margin_svm(X, y, *, tol: float = 1e-10) -> SVMSolution:
 
 def separable_data(n: int = 20, d: int = 2, *, seed=0, gap: float = 0.3) -> tuple[np.ndarray, np.ndarray, int]:
     """Linearly separable (through the origin) Gaussian data: labels from a random direction, points within
-    ``gap`` of the separating hyperplane removed."""
+    ``gap`` of the separating hyperplane removed.
+    """
     s = resolve_seed(seed)
     rng = np.random.default_rng(s)
     u = rng.standard_normal(d)
@@ -194,7 +195,8 @@ def logistic_gd(
 ) -> LogisticRun:
     r"""GD on :math:`\sum_i\log(1+e^{-y_ix_i^\top w})` (Soudry et al.'s setting, step
     :math:`\eta=1/\sigma_{\max}^2(X)<2\beta^{-1}\sigma_{\max}^{-2}`, β = 1/4); the direction gap to ``w_hat``
-    at each checkpoint."""
+    at each checkpoint.
+    """
     t0 = time.perf_counter()
     X, y = np.asarray(X, float), np.asarray(y, float).reshape(-1)
     Z = X * y[:, None]

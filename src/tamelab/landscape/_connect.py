@@ -133,7 +133,8 @@ def barrier(
     """Loss barrier on the straight line between two models (parameters and buffers interpolated).
 
     ``data``/``bn_data`` take any form of :func:`tamelab.inputs.as_data`; ``bn="reset"`` recomputes
-    BatchNorm statistics at every point on ``bn_data`` (default: ``data``)."""
+    BatchNorm statistics at every point on ``bn_data`` (default: ``data``).
+    """
     t0 = time.perf_counter()
     if bn not in BN_MODES:
         raise InputError("bn", f"unknown mode {bn!r}", f"use one of {', '.join(BN_MODES)}")
@@ -187,7 +188,8 @@ def barrier(
 @dataclasses.dataclass
 class ConnectResult(Result):
     """Barriers between two models, before and after aligning B to A, on train (and test) data, and on a
-    Bézier curve from A to the aligned B."""
+    Bézier curve from A to the aligned B.
+    """
 
     kind = "connect"
 
@@ -245,7 +247,8 @@ def connect_models(
 
     Data take any form of :func:`tamelab.inputs.as_data` (``connect_models(a, b, X, T)`` still works);
     ``spec`` is the permutation spec (default: derived, see :func:`~tamelab.landscape.derive_spec`).
-    Mismatched architectures raise ``InputError``."""
+    Mismatched architectures raise ``InputError``.
+    """
     t0 = time.perf_counter()
     if bn not in BN_MODES:
         raise InputError("bn", f"unknown mode {bn!r}", f"use one of {', '.join(BN_MODES)}")

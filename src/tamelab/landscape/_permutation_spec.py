@@ -154,7 +154,8 @@ def apply_permutations(
 ) -> dict[str, torch.Tensor]:
     """The tensors of ``state`` with every permuted axis reordered: new unit ``i`` = old unit ``perms[p][i]``.
 
-    ``skip=(name, axis)`` leaves that one axis alone (weight matching's "all permutations but this one")."""
+    ``skip=(name, axis)`` leaves that one axis alone (weight matching's "all permutations but this one").
+    """
     out = dict(state)
     for k, ax in spec.axes.items():
         t = state[k]
@@ -179,7 +180,8 @@ def permute(
     state: Mapping[str, torch.Tensor] | None = None,
 ) -> nn.Module:
     """A copy of ``model`` with its parameters and buffers permuted by ``perms`` (the function is unchanged
-    when ``spec`` is right). ``state``: the model's parameters and buffers, if already collected."""
+    when ``spec`` is right). ``state``: the model's parameters and buffers, if already collected.
+    """
     st = _state(model) if state is None else state
     spec.validate(st)
     new = apply_permutations(st, spec, perms)

@@ -151,7 +151,8 @@ def resolve_spec(
 ) -> PermutationSpec:
     """``spec`` as given (checked against the model), the MLP spec of a plain ``Sequential`` of Linear and
     elementwise layers, or :func:`derive_spec` on a traced example input (certified on it unless
-    ``check=False``)."""
+    ``check=False``).
+    """
     st = _state(model)
     if spec is not None:
         sp = PermutationSpec.from_dict(spec)
@@ -216,7 +217,8 @@ class _Matcher:
 
     def cost(self, p: str, perms: Mapping[str, np.ndarray], Bp: Mapping[str, torch.Tensor]) -> torch.Tensor:
         """``S[i, j] = Σ ⟨A's unit i, B's original unit j⟩`` with every other permutation applied. Undoing
-        ``P_k`` on its axes is a column reordering of the product with the fully permuted B."""
+        ``P_k`` on its axes is a column reordering of the product with the fully permuted B.
+        """
         n = self.spec.perms[p]
         S = None
         for w, a, inner in self.p2a[p]:
@@ -230,7 +232,8 @@ class _Matcher:
 
     def reapply(self, p: str, old: np.ndarray, new: np.ndarray, Bp: dict) -> dict:
         """``Bp`` with ``P_k`` changed from ``old`` to ``new`` on its axes: new unit ``i`` is original unit
-        ``new[i]``, which sits at position ``old⁻¹[new[i]]`` of ``Bp``."""
+        ``new[i]``, which sits at position ``old⁻¹[new[i]]`` of ``Bp``.
+        """
         out = dict(Bp)
         idx = torch.as_tensor(np.argsort(old)[new], dtype=torch.long, device=next(iter(Bp.values())).device)
         for w, a, inner in self.p2a[p]:

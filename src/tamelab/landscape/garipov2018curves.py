@@ -76,7 +76,8 @@ def fit_curve(
     ``data`` takes any form of :func:`tamelab.inputs.as_data` (``fit_curve(a, b, X, T)`` still works);
     ``loss`` a name or callable (``loss_fn`` is the older name of the same argument). The network is
     evaluated in eval mode; floating buffers (BatchNorm running statistics) move linearly from A to B
-    along the curve (the bend's buffers are the midpoint's), they are not trained."""
+    along the curve (the bend's buffers are the midpoint's), they are not trained.
+    """
     t0 = time.perf_counter()
     if loss is not None and loss_fn is not None:
         raise InputError("loss", "pass loss= or loss_fn=, not both")

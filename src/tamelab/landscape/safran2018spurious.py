@@ -39,7 +39,8 @@ def _kappa(A: torch.Tensor, B: torch.Tensor) -> torch.Tensor:
 
 def population_gradient(W: torch.Tensor, V: torch.Tensor) -> torch.Tensor:
     r"""Closed-form ∇F: :math:`\nabla_{w_i}F=\sum_j g(w_i,w_j)-\sum_j g(w_i,v_j)`,
-    :math:`g(w,u)=\frac1{2\pi}\big(\|u\|\sin\theta\,\hat w+(\pi-\theta)u\big)` (batched over W's leading dims)."""
+    :math:`g(w,u)=\frac1{2\pi}\big(\|u\|\sin\theta\,\hat w+(\pi-\theta)u\big)` (batched over W's leading dims).
+    """
     U = torch.cat([W, V.expand(*W.shape[:-2], *V.shape)], -2)
     sign = torch.cat([torch.ones(W.shape[-2], dtype=W.dtype), -torch.ones(V.shape[0], dtype=W.dtype)])
     nw = W.norm(dim=-1, keepdim=True).clamp_min(1e-300)

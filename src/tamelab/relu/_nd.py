@@ -187,7 +187,8 @@ def _program(net: PWLNet) -> _Prog:
 # ----------------------------------------------------------------------------------- certified solve
 def _inv_bl(A: np.ndarray) -> np.ndarray:
     """Inverses of a batch of ``d × d`` matrices stored batch-last (``A[i, j]`` is a ``(k,)`` vector):
-    explicit adjugates for ``d <= 4`` (elementwise vector operations; inf/nan where singular)."""
+    explicit adjugates for ``d <= 4`` (elementwise vector operations; inf/nan where singular).
+    """
     d = A.shape[0]
     if d == 1:
         return 1.0 / A
@@ -290,7 +291,8 @@ def _group(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Group the rows of ``keys`` (``(n, 2)`` int64 hash pairs): ``(first, inv)`` with ``first`` the first
     index of every group and ``inv`` the group of every row. Sorts on the first hash with the row index packed
     into its low bits (one ``np.sort``), then verifies every group on both hashes; on any disagreement it
-    regroups exactly on the pair (``np.lexsort``)."""
+    regroups exactly on the pair (``np.lexsort``).
+    """
     n = len(keys)
     if n == 0:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
@@ -327,7 +329,8 @@ class _Enum:
     """State of one run (see the module docstring). Vertices and edges live in capacity-doubling arrays;
     every hash is a pair of independent 64-bit hashes (``(…, 2)`` int64 arrays): ``HF`` = box and finished
     stages, ``HP`` = finished stages only (the key of the coarse cell), the current stage's part is recomputed
-    from the stored signs when needed."""
+    from the stored signs when needed.
+    """
 
     def __init__(self, prog: _Prog, lo: np.ndarray, hi: np.ndarray, *, seed: int, max_vertices: int) -> None:
         self.p = prog
@@ -474,7 +477,8 @@ class _Enum:
     # ---------------------------------------------------------------- values at vertices
     def _eval(self, preT, preE, cells, X, dl):
         """Values and rigorous radii of the pre-activation rows ``preT[:, :, cell]`` (component-major maps,
-        ``(d+1, n, R)``) at vertices ``(X, dl)``."""
+        ``(d+1, n, R)``) at vertices ``(X, dl)``.
+        """
         d = self.d
         r = preT[d][:, cells]
         val = r.copy()
@@ -554,7 +558,8 @@ class _Enum:
 
     def _cells(self, vs: np.ndarray) -> np.ndarray:
         """Current cells of vertices ``vs``, looking up those created in this stage (a cell containing the
-        vertex: its prefix signs with its prefix zeros perturbed to +)."""
+        vertex: its prefix signs with its prefix zeros perturbed to +).
+        """
         miss = vs[self.vcell[vs] < 0]
         if miss.size:
             nb, cpre = self.nb, self.nb + self.p.offset[self.cur_stage]
@@ -574,7 +579,8 @@ class _Enum:
 
     def _anchor(self, vs: np.ndarray) -> None:
         """Certified coordinates and radius of the (not yet anchored) vertices ``vs``: the d×d solve of their
-        defining rows on their cell; where it fails, the point interpolated on the creating edge, radius inf."""
+        defining rows on their cell; where it fails, the point interpolated on the creating edge, radius inf.
+        """
         idx = self._row_index(self._cells(vs), self.vZ[vs])
         x, dl, bad = _certified_solve(self.ROWS[idx], self.RERR[idx])
         self.X[vs] = x
@@ -848,7 +854,8 @@ class _Enum:
 
     def run(self) -> None:
         """Insert every ReLU stage. The nodes after the last stage (its ReLU map and the output affine map on
-        every region) are evaluated lazily by :meth:`output_map`."""
+        every region) are evaluated lazily by :meth:`output_map`.
+        """
         p, d = self.p, self.d
         M0 = np.zeros((d, 1, d + 1))
         M0[np.arange(d), 0, np.arange(d)] = 1.0
@@ -896,7 +903,8 @@ class _Enum:
 
     def output_map(self) -> tuple[np.ndarray, np.ndarray]:
         """The output affine map on every region, ``(out, R, d+1)`` (``R`` may be 1: the same on all), with
-        entry-wise error bounds ``(out, R)``."""
+        entry-wise error bounds ``(out, R)``.
+        """
         if self._tail is not None:
             p = self.p
             i0, maps, preM, preE, parent, bits = self._tail
@@ -916,7 +924,8 @@ class _Enum:
 def _witness_signs(en: _Enum, cen: np.ndarray, rc: np.ndarray) -> np.ndarray:
     """Certified signs (−1, 0 = undecided, +1) at each region's point ``cen[r]`` (known to radius ``rc[r]``)
     of every neuron's pre-activation, evaluated with the region's own affine rows (the H-representation of
-    its pattern): if all are decided and agree with the pattern, the point lies in the open region."""
+    its pattern): if all are decided and agree with the pattern, the point lies in the open region.
+    """
     R, d = en.R, en.d
     out = np.empty((R, en.p.N), np.int8)
     x1 = np.abs(cen).sum(1) + 1.0
@@ -957,7 +966,8 @@ def _distinct_rows(P: np.ndarray) -> bool:
 def _f_vector(en: _Enum) -> list[int]:
     """Face numbers ``f_0..f_d`` of the computed complex: vertices, edges and regions as stored; every
     ``j``-face for ``2 <= j < d`` counted once through its sign vector (a vertex sign vector with ``j`` of its
-    zeros perturbed, inwards for box zeros)."""
+    zeros perturbed, inwards for box zeros).
+    """
     d, nb, nv = en.d, en.nb, en.nv
     Z = en.vZ[:nv]
     H = en.vHF[:nv]
@@ -992,7 +1002,8 @@ def _incidence_check(en: _Enum) -> dict[str, bool]:
     constraint, and the endpoint's sign vector is the edge's with that entry zeroed (hash difference
     ``±r``, ``+r`` for a box face); every vertex has the ``2·(#neuron zeros) + #box zeros`` edges of a simple
     vertex; every region has at least ``d + 1`` vertices. Set inclusions are compared through a random
-    64-bit set hash ``Σ_{z∈Z} q_z``."""
+    64-bit set hash ``Σ_{z∈Z} q_z``.
+    """
     d, nb, nv, ne = en.d, en.nb, en.nv, en.ne
     P = en.eP[:ne]
     Zv = en.vZ[:nv]
@@ -1045,7 +1056,8 @@ class NDRegion:
 
     def affine(self, exact: bool = False):
         """The network's output map on the region, ``(out, d+1)`` = ``[A | c]`` (float64, or exact
-        :class:`fractions.Fraction` entries with ``exact=True``)."""
+        :class:`fractions.Fraction` entries with ``exact=True``).
+        """
         return self._res._affine(self.index, exact)
 
     def volume(self) -> float:
@@ -1441,7 +1453,8 @@ def _linear_regions(en: _Enum, prog: _Prog, patterns: np.ndarray) -> tuple[int, 
 
 def _structurally_zero(prog: _Prog, bits: np.ndarray, g: np.ndarray, st: np.ndarray) -> np.ndarray:
     """For each (pattern, neuron ``g`` of stage ``st``): is ``∂out/∂h_g`` zero because every path from the
-    neuron's ReLU output to the output passes through a zero weight or an inactive ReLU (slope 0)?"""
+    neuron's ReLU output to the output passes through a zero weight or an inactive ReLU (slope 0)?
+    """
     P = len(g)
     zero = np.zeros(P, bool)
     for m in np.unique(st).tolist():

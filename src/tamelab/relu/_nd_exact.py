@@ -124,7 +124,8 @@ def det(M: Sequence[Sequence[int]]) -> int:
 
 def solve(J: Sequence[Sequence[int]], c: Sequence[int]) -> tuple[list[int], int] | None:
     """The exact solution of ``J x + c = 0`` (integer ``J``, ``c``) as ``(numerators, D)`` with ``D > 0``,
-    ``x_i = numerators[i] / D``; ``None`` when ``J`` is singular."""
+    ``x_i = numerators[i] / D``; ``None`` when ``J`` is singular.
+    """
     n = len(J)
     D = det(J)
     if D == 0:
@@ -186,7 +187,8 @@ class ExactProgram:
         (``d × ncols``; ``kvec`` the ``1 × ncols`` row the biases multiply). ``bits[m]`` fixes the
         pattern of stage ``m`` (else it is read off the signs: ``z > 0`` active). With ``eps`` the
         columns ``ncols - N ...`` carry the perturbations ``ε_g`` added to each pre-activation.
-        Returns the list of pre-activation maps (one :class:`Dy` per stage)."""
+        Returns the list of pre-activation maps (one :class:`Dy` per stage).
+        """
         p = self.p
         vals: dict[int, Dy] = {0: X0}
         pres: list[Dy] = []
@@ -226,7 +228,8 @@ class ExactProgram:
 
     def cell_pre(self, prefix_bits: np.ndarray, stage: int, eps: bool = False) -> list[Dy]:
         """Exact pre-activation maps (``n_m × (d+1)``, or ``× (d+1+N)`` with ``eps``) of stages
-        ``0..stage`` on the cell whose pattern over the earlier stages is ``prefix_bits``."""
+        ``0..stage`` on the cell whose pattern over the earlier stages is ``prefix_bits``.
+        """
         p = self.p
         key = (stage, eps, np.asarray(prefix_bits[: p.offset[stage]], dtype=np.uint8).tobytes())
         hit = self._cache.get(key)
@@ -343,7 +346,8 @@ def sos_sign(zrows: Sequence[Dy], krow: Dy, d: int, N: int) -> int:
 def lp_max_margin(G: Sequence[Sequence[Fraction]], h: Sequence[Fraction], t_index: int) -> Fraction:
     r"""Exact optimum of :math:`\max\{y_t : G y \le h\}` (variables free; the problem must be feasible and
     bounded), by Bland's-rule simplex on the dual :math:`\min\{h^\top\lambda : G^\top\lambda = e_t,\
-    \lambda\ge0\}` in rational arithmetic."""
+    \lambda\ge0\}` in rational arithmetic.
+    """
     m = len(G)
     nvar = len(G[0])
     # dual in standard form: rows = nvar equalities, columns = m lambdas + nvar artificials

@@ -355,7 +355,8 @@ def eval_layers_exact(layers: Sequence[tuple[np.ndarray, np.ndarray]], x: Sequen
     """Exact forward pass (ReLU between layers, none after the last) in rational arithmetic.
 
     Integer weights (the Thm 2.1 nets) take an integer path: with x = p/D, every pre-activation is scaled by D
-    (ReLU is positively homogeneous), so the pass is exact Python-integer arithmetic."""
+    (ReLU is positively homogeneous), so the pass is exact Python-integer arithmetic.
+    """
     xs = [Fraction(v) for v in x]
     integer = all(
         all(isinstance(v, (int, np.integer)) for v in np.asarray(W, dtype=object).ravel())
@@ -417,7 +418,8 @@ def check_exact(
     vertex_limit: int = 100,
 ) -> ExactCheck:
     """Compare ``net`` with ``f``: exactly (rationals) at arrangement vertices and random rational points, and in
-    float64 on ``float_points`` Gaussian points (scale 3)."""
+    float64 on ``float_points`` Gaussian points (scale 3).
+    """
     rng = np.random.default_rng(seed)
     verts = arrangement_vertices(f, limit=vertex_limit, seed=seed)
     rnd = [[Fraction(int(v), 97) for v in rng.integers(-400, 401, f.n)] for _ in range(random_points)]
@@ -439,7 +441,7 @@ def lemma_d5_bound(widths: Sequence[int]) -> int:
 
 
 def max_pieces_at_size(size: int, k: int) -> int:
-    """max of :func:`lemma_d5_bound` over integer widths w_1..w_k ≥ 1 with Σ w_i = size (exact search)."""
+    """Max of :func:`lemma_d5_bound` over integer widths w_1..w_k ≥ 1 with Σ w_i = size (exact search)."""
     if size < k:
         return 0
     best = 0
@@ -461,7 +463,8 @@ def max_pieces_at_size(size: int, k: int) -> int:
 
 def min_size_for_pieces(pieces: int, k: int) -> int:
     """Smallest size s such that some depth-(k+1) width vector of size s has Lemma D.5 bound ≥ ``pieces``: every
-    depth-(k+1) net with that many pieces has at least this many units."""
+    depth-(k+1) net with that many pieces has at least this many units.
+    """
     s = k
     while max_pieces_at_size(s, k) < pieces:
         s += 1
@@ -553,7 +556,8 @@ def h_a_layers_exact(a: Sequence, M=1) -> list[tuple[np.ndarray, np.ndarray]]:
 
 def pwl_1d_layers_exact(breaks: Sequence, slopes: Sequence, value_at_last) -> list[tuple[np.ndarray, np.ndarray]]:
     """Thm 2.2 (n = 1), rational: the p-piece function with breakpoints a_1<…<a_{p−1}, slopes m_1..m_p and
-    value h(a_{p−1}) as one hidden layer of p units, h = h(a_{p−1}) + m_p σ(x−a_{p−1}) − Σ_l t_l σ(a_l − x)."""
+    value h(a_{p−1}) as one hidden layer of p units, h = h(a_{p−1}) + m_p σ(x−a_{p−1}) − Σ_l t_l σ(a_l − x).
+    """
     a, m = [Fraction(v) for v in breaks], [Fraction(v) for v in slopes]
     p = len(m)
     if len(a) != p - 1 or p < 2 or any(x >= y for x, y in zip(a, a[1:])):
@@ -586,7 +590,8 @@ def H_layers_exact(a_list: Sequence[Sequence], M=1) -> list[tuple[np.ndarray, np
 
 def shallow_equivalent(layers: Sequence[tuple]) -> list[tuple[np.ndarray, np.ndarray]]:
     """The one-hidden-layer net (Thm 2.2) computing the same ℝ→ℝ function as ``layers``: read off the exact
-    breakpoints and slopes by :func:`pieces_1d`, then build p units (p = pieces on ℝ)."""
+    breakpoints and slopes by :func:`pieces_1d`, then build p units (p = pieces on ℝ).
+    """
     _, bps = pieces_1d(layers)
     if not bps:
         raise InputError("layers", "the function is affine: no hidden layer is needed")

@@ -1,5 +1,6 @@
 """Monitored training: a generic loop for any model and data, recorders, exporters, optax-style
-transforms, theory-backed schedules, and ``fit(config)`` for the built-in MLP."""
+transforms, theory-backed schedules, and ``fit(config)`` for the built-in MLP.
+"""
 
 from ._device import DeviceComparison as DeviceComparison
 from ._device import train_on_device as train_on_device

@@ -206,7 +206,8 @@ def export_recorders(
     log: str | Sequence[str] | None, log_dir: str | Path | None, checkpoint_dir: str | Path | None = None
 ) -> list[Recorder]:
     """Recorders for ``train(log=..., log_dir=...)``; the TensorBoard directory defaults to
-    ``<checkpoint_dir>/../tensorboard`` when a checkpoint directory is given."""
+    ``<checkpoint_dir>/../tensorboard`` when a checkpoint directory is given.
+    """
     if log is None:
         return []
     names = [log] if isinstance(log, str) else list(log)

@@ -156,7 +156,8 @@ class LRRecorder(_ScalarRecorder):
 
 class PathLengthRecorder(Recorder):
     r"""The path length :math:`\sum_{s<k}\|\theta_{s+1}-\theta_s\|` (``history["path_length"]``), summed
-    over every step (recorded every ``record_every``) by the loop."""
+    over every step (recorded every ``record_every``) by the loop.
+    """
 
     name, step_keys = "path_length", ("path_length",)
 
@@ -224,7 +225,8 @@ class ParamNormRecorder(Recorder):
 
 def plain_mlp_logits_t(model, X: torch.Tensor) -> torch.Tensor | None:
     """C×N logits of a plain Linear/ReLU ``Sequential`` by :func:`tamelab.models.linear_relu_forward`
-    (1.27 -> 1.03 ms for the evaluation of both digits splits); ``None`` for any other model."""
+    (1.27 -> 1.03 ms for the evaluation of both digits splits); ``None`` for any other model.
+    """
     mods = linear_relu_modules(model)
     if mods is None:
         return None
@@ -327,7 +329,8 @@ class EvalRecorder(Recorder):
 
     def _eval_tensor(self, ctx, X, T, split=None) -> list[tuple[float, float | None]]:
         """Evaluate ``X`` (all at once or in chunks); with ``split=(n_train, (T_train, T_test))`` one
-        forward pass over ``X`` is cut into the two splits."""
+        forward pass over ``X`` is cut into the two splits.
+        """
         if split is not None:
             n_tr, Ts = split
             fast = all(self._fast(ctx, Tk) for Tk in Ts)
@@ -378,7 +381,8 @@ DEFAULT_RECORDERS = ("loss", "grad_norm", "lr", "param_norm", "path_length", "ev
 
 def resolve_recorders(recorders: Any, *, field: str = "recorders") -> list[Recorder]:
     """Recorder objects from ``None`` (the defaults), names from :data:`RECORDERS`/``"default"`` and
-    :class:`Recorder` instances; duplicate names or history keys are refused."""
+    :class:`Recorder` instances; duplicate names or history keys are refused.
+    """
     if recorders is None:
         recorders = ["default"]
     if isinstance(recorders, (str, Recorder)):
