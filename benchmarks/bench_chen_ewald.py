@@ -28,7 +28,7 @@ def _adam(X, labels, Y, q, L, steps, seed, target=None):
     opt = torch.optim.Adam([th], lr=1e-2)
     t0 = time.perf_counter()
     best, t_hit = np.inf, None
-    for k in range(steps):
+    for _ in range(steps):
         opt.zero_grad()
         c = network_cost(th, Xt, Yt, q, L, 1.0 / X.shape[1])
         c.backward()
@@ -74,7 +74,8 @@ def main():
     )
     print(
         f"time for Adam to reach within 1% of its best cost: {t_hit if t_hit is not None else t_gd:.2f} s "
-        f"-> ratio Adam/construction = {(t_hit or t_gd) / t_con:.0f}x (construction reaches cost {cost:.1e} < {best:.1e})"
+        f"-> ratio Adam/construction = {(t_hit or t_gd) / t_con:.0f}x "
+        f"(construction reaches cost {cost:.1e} < {best:.1e})"
     )
     # the paper's own parametrisation (CE23 §4) vs the cone reconstruction, same data, interleaved best of 3
     q3 = 3

@@ -20,16 +20,16 @@ Run: python benchmarks/bench_train_monitor.py [--quick] [--widths 64,256,256,10]
 import argparse
 import time
 
-#: process CPU time by default: single-threaded runs on a shared VM see ±10 % wall-clock noise from
-#: descheduling, which CPU time does not count (``--wall`` for wall clock)
-_clock = time.process_time
-
 import numpy as np
 import torch
 
 from tamelab.data import load_data
 from tamelab.models import mlp
 from tamelab.train import apply_updates, fit, make_optimizer, make_schedule
+
+#: process CPU time by default: single-threaded runs on a shared VM see ±10 % wall-clock noise from
+#: descheduling, which CPU time does not count (``--wall`` for wall clock)
+_clock = time.process_time
 
 
 def bare_epochs(widths, epochs, batch, lr, seed, *, torch_optim=False):
@@ -167,7 +167,8 @@ def main():
     print(f"{'fit, per-step records off':>34} {fs:9.4f} {fs / b:7.3f}")
     print(f"{'fit, train/test eval every 5 ep.':>34} {f5:9.4f} {f5 / b:7.3f}")
     print(
-        f"{'train(model, torch.optim.Adam)':>34} {tt:9.4f} {tt / b:7.3f}   ({100 * (tt / t - 1):+.1f} % vs bare torch.optim)"
+        f"{'train(model, torch.optim.Adam)':>34} {tt:9.4f} {tt / b:7.3f}   "
+        f"({100 * (tt / t - 1):+.1f} % vs bare torch.optim)"
     )
     print(
         f"monitoring overhead vs bare transforms: {100 * (f / b - 1):+.1f} % (target <= 10 %); per-step records "

@@ -417,7 +417,7 @@ def test_random_degenerate_saddles_and_minima(seed):
         c = float(rng.uniform(0.5, 2.0))
         kind = ["quartic-saddle", "cubic-saddle", "quartic-pair", "quartic-min"][trial % 4]
 
-        def f(t, kind=kind, Qt=Qt, lt=lt, c=c):
+        def f(t, kind=kind, Qt=Qt, lt=lt, c=c, k0=k0):
             u = Qt.T @ t
             quad = (lt * u**2).sum()
             if kind == "quartic-saddle":
@@ -436,7 +436,7 @@ def test_random_degenerate_saddles_and_minima(seed):
             assert r.verdict == "degenerate: undecided", (kind, r.reason)
         else:
             assert r.verdict == "saddle", (kind, k0, r.reason)
-        strict = local_min_verdict(lambda t, Qt=Qt: ((Qt.T @ t) ** 2 * (1 + torch.arange(K))).sum(), th, seed=seed)
+        strict = local_min_verdict(lambda t, Qt=Qt, K=K: ((Qt.T @ t) ** 2 * (1 + torch.arange(K))).sum(), th, seed=seed)
         assert strict.verdict == "local_minimum"
 
 

@@ -1,4 +1,5 @@
-"""Exact ERM (Arora et al.): dichotomy enumeration vs brute force, global optimality vs exhaustive search, certificates."""
+"""Exact ERM (Arora et al.): dichotomy enumeration vs brute force, global optimality vs exhaustive search,
+certificates."""
 
 from __future__ import annotations
 

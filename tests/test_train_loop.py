@@ -24,8 +24,11 @@ def test_history_monitors_are_consistent(seed):
     # path length is the running sum of update norms: ≥ distance from init, monotone
     assert np.all(np.diff(h["path_length"]) >= 0)
     assert np.all(h["path_length"] + 1e-12 >= h["dist_init"])
+
     # distance from init recomputed from the snapshots
-    flat = lambda sd: torch.cat([v.flatten() for v in sd.values()])
+    def flat(sd):
+        return torch.cat([v.flatten() for v in sd.values()])
+
     d_last = float((flat(r.snapshots[-1]) - flat(r.snapshots[0])).norm())
     assert d_last == pytest.approx(h["dist_init"][-1], rel=1e-12)
     assert d_last == pytest.approx(r.dist_init, rel=1e-12)

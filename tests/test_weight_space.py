@@ -95,7 +95,7 @@ def relu_mlp(d=5, w=(8, 7), k=3):
 
 def _randomise_buffers(m, seed=0):
     g = torch.Generator().manual_seed(seed)
-    for name, b in m.named_buffers():
+    for b in m.buffers():
         if b.is_floating_point():
             b.copy_(0.5 + torch.rand(b.shape, generator=g, dtype=b.dtype))
     for p in m.parameters():
