@@ -285,6 +285,7 @@ class Data:
 
     @property
     def in_memory(self) -> bool:
+        """Whether the samples are held as two tensors ``X``, ``T`` (else they stream from a loader)."""
         return self.X is not None
 
     def batches(
@@ -389,8 +390,9 @@ def as_data(
         data: ``(X, y)``; ``X`` with ``targets=y``; a dict of arrays; a TameLab ``Dataset``; a torch
             ``Dataset`` or ``DataLoader`` (tuple or dict batches); a list of batches; or a :class:`Data`.
         targets: the targets when ``data`` is the inputs alone.
-        input_key, target_key: keys of dict batches (found automatically among :data:`INPUT_KEYS` and
-            :data:`TARGET_KEYS` when not given).
+        input_key: key of the inputs in dict batches (found automatically among :data:`INPUT_KEYS` when
+            not given).
+        target_key: key of the targets in dict batches (found among :data:`TARGET_KEYS` when not given).
         batch_size: chunk in-memory data (and a torch ``Dataset``) into batches of this size.
         name: label for reports.
         field: the argument's name in error messages.

@@ -99,6 +99,7 @@ class Loss:
     builtin: bool = False
 
     def __call__(self, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """The mean loss of ``output`` against ``target`` (a 0-dimensional tensor)."""
         return self.fn(output, target)
 
     @property

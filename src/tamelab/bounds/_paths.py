@@ -1,5 +1,7 @@
-r"""Weight-space path geometry along training (proxies motivated by Mukherjee's thesis ch. 6,
-arXiv:2104.14033, and the prior-at-initialisation of Dziugaite & Roy; *not* a bound from the thesis).
+r"""Weight-space path geometry along training.
+
+Proxies motivated by Mukherjee's thesis ch. 6 (arXiv:2104.14033) and the prior-at-initialisation of
+Dziugaite & Roy (arXiv:1703.11008); *not* a bound from the thesis.
 
 For snapshots :math:`\theta_0,\dots,\theta_T`: per layer and globally the distance from initialisation
 (Frobenius, spectral, relative), path length :math:`\ell_t=\sum_{s<t}\|\theta_{s+1}-\theta_s\|`,
@@ -12,7 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from typing import Iterator
+from typing import ItemsView, Iterator, KeysView
 
 import numpy as np
 import torch
@@ -47,17 +49,38 @@ class PathGeometry(Result):
     def __contains__(self, key: object) -> bool:
         return key in self.series
 
-    def keys(self):
+    def keys(self) -> KeysView[str]:
+        """Names of the series."""
         return self.series.keys()
 
-    def items(self):
+    def items(self) -> ItemsView[str, np.ndarray]:
+        """``(name, series)`` pairs."""
         return self.series.items()
 
     def arrays(self) -> dict[str, np.ndarray]:
+        """The series for an ``.npz`` file (``/`` in parameter names becomes ``__``)."""
         return {k.replace("/", "__"): v for k, v in self.series.items()}
 
 
 def path_geometry(snapshots: list[dict[str, torch.Tensor]], *, prior_sigma: float = 0.03) -> PathGeometry:
+    r"""Geometry of the path :math:`\theta_0,\dots,\theta_T` traced by parameter snapshots.
+
+    All parameters form one flat vector (float64) for the global series; every 2-D parameter also gets
+    its own Frobenius, spectral and relative distance from initialisation. See the module docstring for
+    the series.
+
+    Args:
+        snapshots: state dicts (name → tensor) of one model along training, the first at initialisation
+            (e.g. ``TrainResult.snapshots``).
+        prior_sigma: standard deviation :math:`\sigma` of the isotropic Gaussian prior at initialisation
+            whose KL :math:`\|\theta_t-\theta_0\|^2/(2\sigma^2)` is reported as ``implied_kl``.
+
+    Returns:
+        A :class:`PathGeometry` (status ``ok``).
+
+    Raises:
+        InputError: fewer than two snapshots, snapshots of different models, or a bad ``prior_sigma``.
+    """
     t0 = time.perf_counter()
     if len(snapshots) < 2:
         raise InputError("snapshots", "need at least two snapshots (initial and one more)")

@@ -1,5 +1,7 @@
-r"""Stochastic networks of any ``nn.Module``: weights sampled as flat vectors, evaluated with
-``torch.func.functional_call`` (batched over samples with ``torch.func.vmap``).
+r"""Stochastic networks of any ``nn.Module``.
+
+Weights are sampled as flat vectors and evaluated with ``torch.func.functional_call`` (batched over
+samples with ``torch.func.vmap``).
 
 :class:`StochasticNet` fixes everything that is not sampled — buffers (BatchNorm running statistics)
 and frozen parameters — to the values of one *reference* network (for a PAC-Bayes certificate: the
@@ -13,7 +15,7 @@ trainable parameters (``tamelab._params`` order) to :math:`x\mapsto f_\theta(x)`
 from __future__ import annotations
 
 import copy
-from typing import Callable
+from typing import Callable, ContextManager
 
 import torch
 from torch import nn
@@ -30,8 +32,19 @@ __all__ = ["StochasticNet", "reinitialised", "zero_one_errors", "classifier_kind
 MC_CHUNK_ELEMENTS = 2**24
 
 
-def fork_seeded(seed: int, device: torch.device):
-    """Context: torch's global RNG (CPU and ``device``) forked and seeded (dropout, reset_parameters)."""
+def fork_seeded(seed: int, device: torch.device) -> ContextManager[object]:
+    """Context manager: torch's global RNG (CPU and ``device``) forked and seeded; restored on exit.
+
+    For code that draws from the global generator (dropout, ``reset_parameters``) and must be reproducible
+    without disturbing the caller's random state.
+
+    Args:
+        seed: the seed of the forked generators.
+        device: a CUDA device forks its generator too; other devices use the CPU one.
+
+    Returns:
+        The context manager.
+    """
     devs = [device] if device.type == "cuda" else []
     ctx = torch.random.fork_rng(devices=devs)
 
@@ -79,8 +92,22 @@ def reinitialised(model: nn.Module, seed: int) -> nn.Module:
 
 
 def classifier_kind(out: torch.Tensor, y: torch.Tensor, *, field: str = "model output") -> str:
-    """``"multiclass"`` (N×C logits, C ≥ 2), ``"binary"`` (N scores) or ``"binary_column"`` (N×1 scores);
-    a binary score predicts class 1 when > 0. Checks the labels against the output.
+    """Classify a model output as ``"multiclass"``, ``"binary"`` or ``"binary_column"``, checking the labels.
+
+    ``"multiclass"``: N×C logits, C ≥ 2; ``"binary"``: N scores; ``"binary_column"``: N×1 scores. A binary
+    score predicts class 1 when > 0.
+
+    Args:
+        out: the model output on a batch.
+        y: the integer class labels of that batch.
+        field: the name used in error messages for the model output.
+
+    Returns:
+        The kind, one of the three strings above.
+
+    Raises:
+        NotApplicableError: real-valued targets, or an output shape that is not a classifier's.
+        InputError: a label outside the classes the output can represent.
     """
     if y.is_floating_point():
         raise NotApplicableError(

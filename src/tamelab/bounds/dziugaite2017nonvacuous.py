@@ -162,16 +162,19 @@ class WorkEstimate:
 
     @property
     def total(self) -> float:
+        """Sample-forward passes summed over all stages."""
         return float(sum(self.stages.values()))
 
     @property
     def largest(self) -> str:
+        """Name of the stage with the most sample-forward passes."""
         return max(self.stages, key=lambda k: self.stages[k])
 
     def __getitem__(self, key: str) -> float:
         return self.total if key == "total" else self.stages[key]
 
     def to_dict(self) -> dict[str, float]:
+        """The stages and their ``"total"``, for JSON."""
         return {**self.stages, "total": self.total}
 
 
@@ -209,8 +212,10 @@ def _mc_delta(delta_mc: float, estimates: int) -> float:
 # losses
 # ------------------------------------------------------------------------------------------------
 def _bounded_surrogate(out: torch.Tensor, y: torch.Tensor, kind: str, lossf: Loss) -> torch.Tensor:
-    """Training surrogate of the 0-1 error: the cross-entropy rescaled to [0, 1] by clamping the
-    probability of the true class at ``P_MIN`` (built-in classification losses); a user loss as it is.
+    """Training surrogate of the 0-1 error.
+
+    Built-in classification losses become the cross-entropy rescaled to [0, 1] by clamping the probability
+    of the true class at ``P_MIN``; a user loss is used as it is.
     """
     if lossf.builtin and lossf.name in ("cross_entropy", "nll", "bce_with_logits"):
         if kind == "multiclass":
@@ -253,8 +258,10 @@ def gaussian_kl_upper(mu: torch.Tensor, rho: torch.Tensor, mu0: torch.Tensor, la
 def _train_prior(
     net: nn.Module, X, y, lossf: Loss, epochs: int, lr: float, batch: int, seed: int, dev: torch.device
 ) -> nn.Module:
-    """Adam on the prior half only, through the generic loop :func:`tamelab.train.train` (train mode:
-    BatchNorm statistics come from the prior half; no monitors).
+    """Train the prior network with Adam on the prior half only.
+
+    Runs the generic loop :func:`tamelab.train.train` in train mode (BatchNorm statistics come from the
+    prior half; no monitors).
     """
     from torch.utils.data import DataLoader, TensorDataset
 
@@ -392,15 +399,36 @@ def pac_bayes_certificate(
             the *bound* is always on the 0-1 error. ``cross_entropy``/``nll``/``bce_with_logits``
             use the bounded (clamped, rescaled) cross-entropy surrogate of Dziugaite & Roy.
         prior: ``"data"`` (prior trained on half the training set) or ``"init"``.
-        init_model, init_seed: the data-independent starting weights (see the module docstring).
-        delta, delta_mc: failure probabilities of the PAC-Bayes and Monte-Carlo steps.
-        mode / full: ``"fast"`` (default, seconds on digits) or ``"full"`` (``full=True``): longer
-            optimisation and Monte-Carlo estimates for every prior scale. Both are valid certificates.
-        mc_samples, epochs, prior_epochs, pilot_samples, test_mc_samples: override the mode's budgets.
-        device, dtype: where and in which precision the stochastic network is evaluated (default: the
-            model's); the certificate is for the network as computed there.
+        init_model: the data-independent starting weights (see the module docstring).
+        init_seed: seed of the re-initialised architecture when ``init_model`` is not given (``prior="data"``
+            defaults to ``seed``).
+        delta: failure probability of the PAC-Bayes step.
+        delta_mc: failure probability of the Monte-Carlo step.
+        mode: ``"fast"`` (default, seconds on digits) or ``"full"``: longer optimisation and Monte-Carlo
+            estimates for every prior scale. Both are valid certificates.
+        full: ``True`` is ``mode="full"``, ``False`` is ``mode="fast"`` (overrides ``mode`` when given).
+        mc_samples: override the mode's Monte-Carlo sample budget of the certified error.
+        epochs: override the mode's posterior-optimisation epochs.
+        prior_epochs: override the mode's prior-training epochs.
+        pilot_samples: override the mode's pilot samples (posterior selection; not part of the certificate).
+        test_mc_samples: override the mode's Monte-Carlo samples of the reported test error.
+        lr: Adam learning rate of the posterior and the prior.
+        batch_size: mini-batch size of the posterior optimisation.
+        prior_batch_size: mini-batch size of the prior training.
+        device: where the stochastic network is evaluated (default: the model's); the certificate is for
+            the network as computed there.
+        dtype: precision of that evaluation (default: the model's).
+        input_key: the input key of dict batches (see :func:`tamelab.inputs.as_data`).
+        target_key: the target key of dict batches.
         seed: every random choice (split, training order, posterior draws) derives from it.
         max_work: refuse before starting when the estimated sample-forward passes exceed it.
+
+    Returns:
+        A :class:`PacBayesResult`: the certified bound, its ingredients and the work done.
+
+    Raises:
+        InputError: a bad argument (named), or estimated work above ``max_work``.
+        NotApplicableError: the model is not a classifier or the targets are not class labels.
     """
     t0 = time.perf_counter()
     s = resolve_seed(seed)
@@ -580,7 +608,7 @@ def pac_bayes_certificate(
             bound, e_mc, e_bar = res[jb]
         else:
             scores = []
-            for j, (sp, mu, rho, kl) in enumerate(cands):  # pilot: a selection heuristic, not part of the certificate
+            for j, (_, mu, rho, kl) in enumerate(cands):  # pilot: a selection heuristic, not part of the certificate
                 g = torch.Generator(device=dev).manual_seed(s + 100 + j)
                 e_p = float(snet.errors(mu, torch.exp(rho), budget["pilot_samples"], Xb, yb, kind, g).mean())
                 scores.append(kl_inv_upper(e_p, (kl + log_terms[j]) / n))

@@ -69,8 +69,13 @@ def load_data(
         test_fraction: fraction held out when the split is made here.
         n: number of samples for mnist1d and the generators that take one.
         size: ``(H, W)`` to resize the images of an image folder to.
+        field: the argument name used in error messages (the CLI's ``--data``).
 
-    Where the test split comes from is recorded in ``meta["test_source"]``.
+    Returns:
+        The :class:`Dataset`; where the test split comes from is recorded in ``meta["test_source"]``.
+
+    Raises:
+        InputError: an unknown name, a missing or malformed file, or an unknown split.
     """
     if not isinstance(spec, (str, Path)):
         raise InputError(field, f"expected a data name or path, got {type(spec).__name__}", f"use {data_choices()}")

@@ -20,12 +20,12 @@ MAX_CLASSES = 100_000
 
 @dataclasses.dataclass
 class Dataset:
-    """Inputs ``X`` (N×d, or N×C×H×W for images; float64) with integer labels ``y`` (N,) and/or targets
-    ``Y`` (N×k).
+    """A data set: float64 inputs ``X`` with integer labels ``y`` and/or real targets ``Y``.
 
-    ``meta`` records where the data came from; for a train/test split ``meta["test_source"]`` says how
-    the test part was made (``file``, ``folder``, a seeded split with its seed and fraction, or
-    ``generator split``), so results can say whether a test number is really held out.
+    ``X`` is N×d (or N×C×H×W for images), ``y`` has shape (N,), ``Y`` is N×k. ``meta`` records where the
+    data came from; for a train/test split ``meta["test_source"]`` says how the test part was made
+    (``file``, ``folder``, a seeded split with its seed and fraction, or ``generator split``), so results
+    can say whether a test number is really held out.
     """
 
     X: np.ndarray

@@ -163,8 +163,17 @@ def image_folder(
         split: ``train``, ``test`` or ``all``.
         size: ``(H, W)`` to resize every image to; without it all images must have the same size.
         mode: ``auto``, ``L`` (grayscale, C = 1) or ``RGB`` (C = 3).
-        seed, test_fraction: the seeded split when the folder has no ``train``/``test`` sub-folders.
+        seed: seed of the split when the folder has no ``train``/``test`` sub-folders.
+        test_fraction: fraction held out by that seeded split.
         max_bytes: refuse folders whose float64 array would exceed this.
+        field: the argument name used in error messages (the CLI's ``--data``).
+
+    Returns:
+        The :class:`Dataset` (``meta`` holds the class names and where the test split came from).
+
+    Raises:
+        InputError: not a directory, an unknown split or mode, unreadable images, mismatched sizes,
+            or an array larger than ``max_bytes``.
     """
     p = Path(root)
     if not p.is_dir():

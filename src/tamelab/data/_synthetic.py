@@ -50,8 +50,10 @@ def digits(split: str = "train", *, seed: SeedLike = 0, test_fraction: float = 0
 def gaussian_clusters(
     q: int = 3, per_class: int = 20, radius: float = 0.04, *, spread: float = 0.2, seed: SeedLike = 0
 ) -> Dataset:
-    """Q classes in R^Q: means ``I + spread·G`` (class j's mean is column j), deviations exactly centred with
-    largest norm ``radius`` in every class (directions uniform, radii ∝ U^{1/Q} before centring).
+    """Q well-separated Gaussian-like clusters in R^Q with exactly centred deviations.
+
+    Means are ``I + spread·G`` (class j's mean is column j); in every class the deviations are exactly
+    centred with largest norm ``radius`` (directions uniform, radii ∝ U^{1/Q} before centring).
 
     The Chen–Muñoz Ewald setting (constructive.md §1.10), and the one generator behind
     :func:`tamelab.exact.clustered_data` (same seed → same data): targets ``Y`` are the one-hot labels,

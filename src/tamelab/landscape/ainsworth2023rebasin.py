@@ -77,12 +77,12 @@ MATCH_RTOL = 1e-12
 
 @dataclasses.dataclass
 class AlignResult(Result):
-    """A permutation of model B's hidden units that aligns it with model A.
+    r"""A permutation of model B's hidden units that aligns it with model A.
 
     Attributes:
         permutations: permutation name → index list (new unit ``i`` of B = old unit ``perm[i]``).
         spec: the permutation spec used (see :class:`~tamelab.landscape.PermutationSpec`).
-        objective_before, objective_after: :math:`\\sum_w\\langle\\theta^A_w,\\pi(\\theta^B)_w\\rangle` at
+        objective_before, objective_after: :math:`\sum_w\langle\theta^A_w,\pi(\theta^B)_w\rangle` at
             the identity and at the result.
         optimality: what is certified about the optimum (see the module docstring).
         converged: the last coordinate-descent sweep changed nothing.
@@ -173,7 +173,7 @@ def matching_objective(
     *,
     include_buffers: bool = False,
 ) -> float:
-    """:math:`\\sum_w\\langle\\theta^A_w,\\pi(\\theta^B)_w\\rangle` over the parameters (and buffers)."""
+    r""":math:`\sum_w\langle\theta^A_w,\pi(\theta^B)_w\rangle` over the parameters (and buffers)."""
     A, B = _state(model_a), _state(model_b)
     names = _objective_names(model_a, include_buffers)
     Bp = apply_permutations(B, spec, perms if perms is not None else identity_permutations(spec))

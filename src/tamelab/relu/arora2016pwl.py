@@ -578,7 +578,7 @@ def compose_layers(outer: list[tuple], inner: list[tuple]) -> list[tuple]:
 
 
 def H_layers_exact(a_list: Sequence[Sequence], M=1) -> list[tuple[np.ndarray, np.ndarray]]:
-    """:math:`H=h_{a^1}\\circ\\dots\\circ h_{a^k}` with k hidden layers of width w (rational weights)."""
+    r""":math:`H=h_{a^1}\circ\dots\circ h_{a^k}` with k hidden layers of width w (rational weights)."""
     layers = None
     for a in reversed(list(a_list)):  # innermost first
         h = h_a_layers_exact(a, M)

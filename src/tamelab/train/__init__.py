@@ -1,5 +1,7 @@
-"""Monitored training: a generic loop for any model and data, recorders, exporters, optax-style
-transforms, theory-backed schedules, and ``fit(config)`` for the built-in MLP.
+"""Monitored training.
+
+A generic loop for any model and data, recorders, exporters, optax-style transforms, theory-backed
+schedules, and ``fit(config)`` for the built-in MLP.
 """
 
 from ._device import DeviceComparison as DeviceComparison

@@ -205,8 +205,19 @@ def _as_uri(uri: str | Path | None) -> str | None:
 def export_recorders(
     log: str | Sequence[str] | None, log_dir: str | Path | None, checkpoint_dir: str | Path | None = None
 ) -> list[Recorder]:
-    """Recorders for ``train(log=..., log_dir=...)``; the TensorBoard directory defaults to
-    ``<checkpoint_dir>/../tensorboard`` when a checkpoint directory is given.
+    """Build the exporting recorders for ``train(log=..., log_dir=...)``.
+
+    Args:
+        log: ``"tensorboard"``, ``"mlflow"``, a list of them, or ``None`` (no exporter).
+        log_dir: the TensorBoard directory or the MLflow tracking URI.
+        checkpoint_dir: when given and ``log_dir`` is not, TensorBoard writes to
+            ``<checkpoint_dir>/../tensorboard``.
+
+    Returns:
+        One recorder per name.
+
+    Raises:
+        InputError: an unknown exporter name, or one ``log_dir`` for two exporters.
     """
     if log is None:
         return []

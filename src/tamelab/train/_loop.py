@@ -163,7 +163,11 @@ def fit(
         resume: continue from the checkpoint in ``checkpoint_dir`` if there is one.
         stop_after_epochs: stop after this many epochs *of this call* (a test hook that simulates an
             interrupted run; the result then has status ``NOT_CONVERGED``).
-        log, log_dir: export the monitors to TensorBoard/MLflow (see :func:`tamelab.train.train`).
+        log: export the monitors to ``"tensorboard"`` and/or ``"mlflow"`` (see :func:`tamelab.train.train`).
+        log_dir: the TensorBoard directory or the MLflow tracking URI.
+
+    Returns:
+        The :class:`TrainResult` of the run (the trained model, histories, snapshots).
     """
     from ..config import validate
     from ..data import load_data

@@ -52,13 +52,13 @@ MAX_SNAPSHOT_BYTES = 4 * 2**30
 
 @dataclasses.dataclass
 class TrainResult(Result):
-    """A finished (or interrupted: status ``not_converged``) training run.
+    r"""A finished (or interrupted: status ``not_converged``) training run.
 
     JSON fields: ``config`` (the run's signature: model class, parameter shapes, loss, optimizer,
     epochs, batch size, seed, dtype, …, or the :class:`~tamelab.train.TrainConfig` of :func:`fit`),
     ``epochs_run``, ``steps``, ``final_loss`` (last recorded mini-batch loss), ``final_train_loss``,
     ``final_test_loss``, ``final_train_acc``/``final_test_acc`` (``None`` without integer labels),
-    ``dist_init`` :math:`\\|\\theta_T-\\theta_0\\|`, ``path_length`` :math:`\\sum_k\\|\\theta_{k+1}-\\theta_k\\|`,
+    ``dist_init`` :math:`\|\theta_T-\theta_0\|`, ``path_length`` :math:`\sum_k\|\theta_{k+1}-\theta_k\|`,
     ``n_params`` (trainable), ``widths`` (plain Linear/ReLU MLPs, else empty), ``resumed_from_epoch``,
     ``loss``, ``optimizer``, ``device``, ``dtype``, ``batch_order`` (``seeded shuffle``, ``in order``
     or ``as given by the loader``), ``test_source`` (where the test data came from: ``file``, a seeded
@@ -472,6 +472,7 @@ def train(
             arrays, ``X`` with ``targets=y``, a TameLab ``Dataset``, a torch ``Dataset``, a
             ``DataLoader`` with tuple or dict batches — keys found automatically or named with
             ``input_key``/``target_key`` —, a list of batches).
+        targets: the targets when ``data`` is inputs only (``as_data(data, targets)``).
         loss: a name (``cross_entropy``, ``mse``, ``nll``, …) or a callable ``(output, target) -> mean``.
         optimizer: a name from :data:`tamelab.train.OPTIMIZERS` (with ``lr``), a
             :class:`~tamelab.train.Transform` (``tamelab.train.sgd(0.1)``, ``make_optimizer(...)``), a
@@ -479,27 +480,34 @@ def train(
             copy with its state) or class (built with ``lr``).
         lr: step size for a named optimizer or an optimizer class: a float, a
             :class:`~tamelab.train.Schedule` or a callable ``step -> lr`` (transforms only).
-        epochs: passes over the data. batch_size: mini-batch size (default 64; a ``DataLoader``'s own).
+        epochs: passes over the data.
+        batch_size: mini-batch size (default 64; a ``DataLoader``'s own).
         test: held-out data (any form above) evaluated with the training data by the ``eval`` recorder.
         recorders: recorder objects and/or built-in names (default: ``["default"]``, see
             :mod:`tamelab.train._recorders`); ``[]`` runs a bare loop (no per-step gradient/update norms
             for ``torch.optim`` optimizers; ``path_length`` is then NaN).
-        device: ``cpu`` (default), ``cuda``, ``cuda:N``, ``auto``. dtype: ``float32``/``float64``
-            (default: the model's).
+        device: ``cpu`` (default), ``cuda``, ``cuda:N``, ``auto``.
+        dtype: ``float32``/``float64`` (default: the model's).
         seed: batch order and stochastic layers (``None`` draws one and records it).
         shuffle: seeded reshuffle every epoch (``False``: in order).
         snapshot_every: steps between parameter snapshots (0: one per epoch; ``None``: only the first
             and the last); refused when they would exceed ``max_snapshot_bytes``.
-        record_every: per-step histories record every this many steps. eval_every: epochs between
-            evaluations (the last epoch is always evaluated). eval_batch_size: evaluation chunk size.
-        checkpoint_dir: write an atomic checkpoint there after every epoch; ``resume=True`` continues
-            from it (refused if it was written with another signature or initial model).
+        record_every: per-step histories record every this many steps.
+        eval_every: epochs between evaluations (the last epoch is always evaluated).
+        eval_batch_size: evaluation chunk size.
+        checkpoint_dir: write an atomic checkpoint there after every epoch.
+        resume: continue from the checkpoint in ``checkpoint_dir`` (refused if it was written with another
+            signature or initial model).
         stop_after_epochs: stop after this many epochs of this call (simulates an interruption; the
             result then has status ``not_converged``).
-        log: ``"tensorboard"`` and/or ``"mlflow"``: export the monitors (:mod:`tamelab.train._export`);
-            ``log_dir`` is the TensorBoard directory or the MLflow tracking URI.
+        log: ``"tensorboard"`` and/or ``"mlflow"``: export the monitors (:mod:`tamelab.train._export`).
+        log_dir: the TensorBoard directory or the MLflow tracking URI.
+        input_key: the input key of dict batches (found automatically when not given).
+        target_key: the target key of dict batches.
         inplace: train the caller's ``model`` itself (moved to ``device``/``dtype``).
+        max_snapshot_bytes: refuse a run whose parameter snapshots would exceed this many bytes.
         config: extra JSON fields recorded in ``result.config`` and compared on resume.
+        desc: the label of the progress bar.
 
     Returns:
         :class:`TrainResult`.
