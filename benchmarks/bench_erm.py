@@ -73,8 +73,10 @@ def main():
     a = ap.parse_args()
     Ds = [10, 15, 20] if a.quick else [10, 15, 20, 30, 40]
     print("n = 2, w = 2, planted-noisy data (seed 0)")
-    print(f"{'D':>4} {'dichot.':>8} {'combinations':>13} {'QPs':>5} {'ours (s)':>9} {'optimum':>12} {'KKT res':>9} "
-          f"{'SCIP (s)':>9} {'SCIP optimum':>13} {'status':>11} {'ratio':>7}")
+    print(
+        f"{'D':>4} {'dichot.':>8} {'combinations':>13} {'QPs':>5} {'ours (s)':>9} {'optimum':>12} {'KKT res':>9} "
+        f"{'SCIP (s)':>9} {'SCIP optimum':>13} {'status':>11} {'ratio':>7}"
+    )
     for D in Ds:
         X, y = planted(D)
         r = exact_erm(X, y, 2, seed=0)
@@ -83,14 +85,18 @@ def main():
             f_s, st, t_s = scip_miqp(X, y, 2, B, a.scip_limit)
         except ImportError:
             f_s, st, t_s = float("nan"), "n/a", float("nan")
-        print(f"{D:4d} {r.dichotomies:8d} {r.combinations:13d} {r.qps_solved:5d} {r.seconds:9.2f} {r.optimum:12.8f} "
-              f"{r.kkt_residual:9.1e} {t_s:9.2f} {f_s:13.8f} {st:>11} {t_s / r.seconds:7.1f}")
+        print(
+            f"{D:4d} {r.dichotomies:8d} {r.combinations:13d} {r.qps_solved:5d} {r.seconds:9.2f} {r.optimum:12.8f} "
+            f"{r.kkt_residual:9.1e} {t_s:9.2f} {f_s:13.8f} {st:>11} {t_s / r.seconds:7.1f}"
+        )
     print("growth: combinations ~ D^{nw} = D^4; time follows the surviving QPs and the O(D^4) bound evaluations")
     # the dichotomy enumeration alone: float filter (general position) vs exact integer arithmetic (degenerate data)
-    print("\ndichotomy enumeration, n = 2: general position (float filter) vs integer grid (collinear triples, ties: "
-          "exact arithmetic where the filter cannot decide); best of 3")
+    print(
+        "\ndichotomy enumeration, n = 2: general position (float filter) vs integer grid (collinear triples, ties: "
+        "exact arithmetic where the filter cannot decide); best of 3"
+    )
     print(f"{'D':>4} {'general (s)':>12} {'K':>6} {'grid (s)':>10} {'K':>6} {'ratio':>7}")
-    for D in ([10, 20] if a.quick else [10, 20, 40]):
+    for D in [10, 20] if a.quick else [10, 20, 40]:
         Xg = np.random.default_rng(0).standard_normal((D, 2))
         Xd = np.random.default_rng(0).integers(0, 5, size=(D, 2)).astype(float)
         tg, td = [], []
@@ -106,8 +112,10 @@ def main():
     Xc = np.array([[t, 0.0] for t in range(5)])
     yc = np.array([1.18, -0.65, -1.8, -1.92, 2.07])
     r = exact_erm(Xc, yc, 2)
-    print(f"\nissue-17 reproduction (collinear, constant feature): optimum {r.optimum:.6f} (was 2.605; restarts "
-          f"{r.incumbent_start:.6f}), status {r.status.value}, {r.dichotomies} dichotomies, {r.seconds:.2f} s")
+    print(
+        f"\nissue-17 reproduction (collinear, constant feature): optimum {r.optimum:.6f} (was 2.605; restarts "
+        f"{r.incumbent_start:.6f}), status {r.status.value}, {r.dichotomies} dichotomies, {r.seconds:.2f} s"
+    )
 
 
 if __name__ == "__main__":

@@ -60,8 +60,12 @@ print(json.dumps({"seconds": dt, "bound": c.bound, "kl": c.kl, "test_error": c.t
 
 def run(which: str, case: str, threads: int | None, src: str) -> dict:
     env = dict(os.environ, PYTHONPATH=src)
-    out = subprocess.run([sys.executable, "-c", CHILD, json.dumps({"which": which, "case": case, "threads": threads})],
-                         env=env, capture_output=True, text=True)
+    out = subprocess.run(
+        [sys.executable, "-c", CHILD, json.dumps({"which": which, "case": case, "threads": threads})],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     if out.returncode != 0:
         raise SystemExit(f"{which}/{case} failed:\n{out.stderr[-2000:]}")
     return json.loads(out.stdout.strip().splitlines()[-1])
@@ -87,8 +91,10 @@ def main() -> None:
                     best[which] = r
         print(f"== {case} (best of {a.repeat}, threads={a.threads or 'default'})")
         for which, r in best.items():
-            print(f"  {which:5s} {r['seconds']:7.2f} s  bound {r['bound']:.4f}  KL {r['kl']:.4g}  "
-                  f"stochastic test error {r['test_error']:.4f}  confidence {r['confidence']:.4f}")
+            print(
+                f"  {which:5s} {r['seconds']:7.2f} s  bound {r['bound']:.4f}  KL {r['kl']:.4g}  "
+                f"stochastic test error {r['test_error']:.4f}  confidence {r['confidence']:.4f}"
+            )
         for slow in ("full", "old"):
             if slow in best:
                 print(f"  {slow}/fast = {best[slow]['seconds'] / best['fast']['seconds']:.1f}x")

@@ -44,8 +44,15 @@ from tamelab.relu import _nd_exact as X
 from tamelab.relu import regions_nd
 from tamelab.relu._nd import _as_pwl, _program
 
-CASES = [([2, 16, 16, 1], True), ([2, 64, 64, 64, 1], True), ([4, 8, 8, 1], True), ([4, 16, 16, 1], True),
-         ([3, 32, 32, 1], True), ([2, 8, 8, 1], False), ([3, 8, 8, 1], False)]
+CASES = [
+    ([2, 16, 16, 1], True),
+    ([2, 64, 64, 64, 1], True),
+    ([4, 8, 8, 1], True),
+    ([4, 16, 16, 1], True),
+    ([3, 32, 32, 1], True),
+    ([2, 8, 8, 1], False),
+    ([3, 8, 8, 1], False),
+]
 
 
 def _load_anchor(path):
@@ -164,9 +171,11 @@ def main():
         print("anchor not available (set --anchor-dir or TAMELAB_EDGE_SUBDIVISION); timing ours only")
     cases = CASES[:1] + CASES[2:3] + CASES[5:6] if a.quick else CASES
     print("times: best of", reps, "interleaved runs, ms; wall / CPU (process time: robust on a shared machine)")
-    print(f"{'net':>18} {'bias':>4} {'regions':>7} {'anchor':>6} {'agree':>5} {'ours wall/cpu':>14} "
-          f"{'anchor wall/cpu':>16} {'ratio wall/cpu':>14} {'+count cpu':>10} {'ratio':>5} {'+wit+lin cpu':>12} "
-          f"{'pub cpu':>8} {'preds':>7} {'ns/pred':>7} status")
+    print(
+        f"{'net':>18} {'bias':>4} {'regions':>7} {'anchor':>6} {'agree':>5} {'ours wall/cpu':>14} "
+        f"{'anchor wall/cpu':>16} {'ratio wall/cpu':>14} {'+count cpu':>10} {'ratio':>5} {'+wit+lin cpu':>12} "
+        f"{'pub cpu':>8} {'preds':>7} {'ns/pred':>7} status"
+    )
     rows = []
     with one_thread():
         for widths, bias in cases:
@@ -178,7 +187,7 @@ def main():
             anc_out, anc_fail, anc_cnt = None, "", None
             for r in range(reps):
                 ks_ = ["ours", "full", "anchor", "anchor_pub"]
-                for k in (ks_ if r % 2 == 0 else ks_[::-1]):
+                for k in ks_ if r % 2 == 0 else ks_[::-1]:
                     if k == "anchor_pub":
                         if anchor is None or anc_fail:
                             continue
@@ -192,8 +201,10 @@ def main():
                         try:
                             w, c, anc_out = _run_anchor(anchor, model)
                             w2, c2, anc_cnt = _timed(lambda o_=anc_out, d_=d: _anchor_count(o_[2], d_))
-                            best["anchor_count"] = [min(best["anchor_count"][0], w + w2),
-                                                    min(best["anchor_count"][1], c + c2)]
+                            best["anchor_count"] = [
+                                min(best["anchor_count"][0], w + w2),
+                                min(best["anchor_count"][1], c + c2),
+                            ]
                         except Exception as e:  # noqa: BLE001 - the anchor has no degenerate-case handling
                             anc_fail = f"{type(e).__name__}: {str(e)[:60]}"
                             continue
@@ -220,15 +231,20 @@ def main():
                     real_a = sum(_exists(prog, p, lo, hi) for p in list(only_a)[:200])
                     real_o = sum(_exists(prog, p, lo, hi) for p in list(only_o)[:200])
                     who = "ours" if real_a == 0 and real_o == len(only_o) else "anchor" if real_o == 0 else "neither"
-                    print(f"    {widths} bias={bias}: {len(only_a)} patterns only in the anchor ({real_a} real), "
-                          f"{len(only_o)} only in ours ({real_o} real): {who} is right (exact rational LP)")
+                    print(
+                        f"    {widths} bias={bias}: {len(only_a)} patterns only in the anchor ({real_a} real), "
+                        f"{len(only_o)} only in ours ({real_o} real): {who} is right (exact rational LP)"
+                    )
             preds = res.predicates["float"] + res.predicates["exact"] + res.predicates["symbolic"]
             o, an, fu, pb, ac = best["ours"], best["anchor"], best["full"], best["anchor_pub"], best["anchor_count"]
-            print(f"{widths!s:>18} {str(bias)[0]:>4} {res.activation_regions:7d} {anc_n!s:>6} {agree:>5} "
-                  f"{o[0] * 1e3:6.1f}/{o[1] * 1e3:6.1f} {an[0] * 1e3:7.1f}/{an[1] * 1e3:7.1f} "
-                  f"{an[0] / o[0]:6.2f}/{an[1] / o[1]:6.2f} {ac[1] * 1e3:10.1f} {ac[1] / o[1]:5.2f} "
-                  f"{fu[1] * 1e3:12.1f} {pb[1] * 1e3:8.1f} {preds:7d} "
-                  f"{o[1] / preds * 1e9:7.0f} {res.status.value}", flush=True)
+            print(
+                f"{widths!s:>18} {str(bias)[0]:>4} {res.activation_regions:7d} {anc_n!s:>6} {agree:>5} "
+                f"{o[0] * 1e3:6.1f}/{o[1] * 1e3:6.1f} {an[0] * 1e3:7.1f}/{an[1] * 1e3:7.1f} "
+                f"{an[0] / o[0]:6.2f}/{an[1] / o[1]:6.2f} {ac[1] * 1e3:10.1f} {ac[1] / o[1]:5.2f} "
+                f"{fu[1] * 1e3:12.1f} {pb[1] * 1e3:8.1f} {preds:7d} "
+                f"{o[1] / preds * 1e9:7.0f} {res.status.value}",
+                flush=True,
+            )
             rows.append((widths, bias, res.activation_regions, o[1], an[1], fu[1]))
     gen = [r for r in rows if r[1]]
     if len(gen) >= 3:
@@ -236,8 +252,10 @@ def main():
         for name, col in (("ours", 3), ("anchor", 4), ("ours+witness+linear", 5)):
             tt = np.array([r[col] for r in gen])
             if np.all(np.isfinite(tt)):
-                print(f"scaling exponent (log CPU time vs log regions, biased nets) {name}: "
-                      f"{np.polyfit(lr, np.log(tt), 1)[0]:.2f}")
+                print(
+                    f"scaling exponent (log CPU time vs log regions, biased nets) {name}: "
+                    f"{np.polyfit(lr, np.log(tt), 1)[0]:.2f}"
+                )
 
 
 if __name__ == "__main__":

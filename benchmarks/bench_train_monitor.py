@@ -20,16 +20,16 @@ Run: python benchmarks/bench_train_monitor.py [--quick] [--widths 64,256,256,10]
 import argparse
 import time
 
-#: process CPU time by default: single-threaded runs on a shared VM see ±10 % wall-clock noise from
-#: descheduling, which CPU time does not count (``--wall`` for wall clock)
-_clock = time.process_time
-
 import numpy as np
 import torch
 
 from tamelab.data import load_data
 from tamelab.models import mlp
 from tamelab.train import apply_updates, fit, make_optimizer, make_schedule
+
+#: process CPU time by default: single-threaded runs on a shared VM see ±10 % wall-clock noise from
+#: descheduling, which CPU time does not count (``--wall`` for wall clock)
+_clock = time.process_time
 
 
 def bare_epochs(widths, epochs, batch, lr, seed, *, torch_optim=False):
@@ -44,7 +44,7 @@ def bare_epochs(widths, epochs, batch, lr, seed, *, torch_optim=False):
         for e in range(epochs):
             perm = np.random.default_rng([seed, e]).permutation(tr.n)
             for lo in range(0, tr.n, batch):
-                idx = torch.as_tensor(perm[lo:lo + batch])
+                idx = torch.as_tensor(perm[lo : lo + batch])
                 opt.zero_grad(set_to_none=True)
                 loss_fn(model(X[idx]), y[idx]).backward()
                 opt.step()
@@ -56,7 +56,7 @@ def bare_epochs(widths, epochs, batch, lr, seed, *, torch_optim=False):
     for e in range(epochs):
         perm = np.random.default_rng([seed, e]).permutation(tr.n)
         for lo in range(0, tr.n, batch):
-            idx = torch.as_tensor(perm[lo:lo + batch])
+            idx = torch.as_tensor(perm[lo : lo + batch])
             p = {k: v.clone().requires_grad_(True) for k, v in params.items()}
             loss = loss_fn(torch.func.functional_call(model, p, (X[idx],)), y[idx])
             grads = dict(zip(names, torch.autograd.grad(loss, [p[k] for k in names])))
@@ -67,8 +67,18 @@ def bare_epochs(widths, epochs, batch, lr, seed, *, torch_optim=False):
 
 def fit_time(widths, epochs, batch, lr, seed, record_every=1, eval_every=1):
     t0 = _clock()
-    fit({"widths": widths, "epochs": epochs, "batch_size": batch, "lr": lr, "seed": seed, "optimizer": "adam",
-         "record_every": record_every, "eval_every": eval_every})
+    fit(
+        {
+            "widths": widths,
+            "epochs": epochs,
+            "batch_size": batch,
+            "lr": lr,
+            "seed": seed,
+            "optimizer": "adam",
+            "record_every": record_every,
+            "eval_every": eval_every,
+        }
+    )
     return _clock() - t0
 
 
@@ -80,8 +90,15 @@ def train_torch_time(widths, epochs, batch, lr, seed):
     te = load_data("digits", split="test", seed=0)
     model = mlp(widths, seed=seed)
     t0 = _clock()
-    train(model, tr, test=te, optimizer=torch.optim.Adam(model.parameters(), lr=lr), epochs=epochs, batch_size=batch,
-          seed=seed)
+    train(
+        model,
+        tr,
+        test=te,
+        optimizer=torch.optim.Adam(model.parameters(), lr=lr),
+        epochs=epochs,
+        batch_size=batch,
+        seed=seed,
+    )
     return _clock() - t0
 
 
@@ -100,7 +117,9 @@ def one(mode, widths, batch, e1, e2):
     if mode == "train_torch":
         return (train_torch_time(widths, e2, batch, 1e-3, 0) - train_torch_time(widths, e1, batch, 1e-3, 0)) / (e2 - e1)
     rec, ev, extra = {"fit": (1, 1, 0), "fit_off": (10**6, 1, 0), "fit_eval5": (1, 5, 1)}[mode]
-    return (fit_time(widths, e2 + extra, batch, 1e-3, 0, rec, ev) - fit_time(widths, e1 + extra, batch, 1e-3, 0, rec, ev)) / (e2 - e1)
+    return (
+        fit_time(widths, e2 + extra, batch, 1e-3, 0, rec, ev) - fit_time(widths, e1 + extra, batch, 1e-3, 0, rec, ev)
+    ) / (e2 - e1)
 
 
 def main():
@@ -133,29 +152,48 @@ def main():
     base += ["--wall"] if a.wall else []
     base += ["--quick"] if a.quick else []
     for r in range(reps):
-        for mode in MODES[r % len(MODES):] + MODES[: r % len(MODES)]:
+        for mode in MODES[r % len(MODES) :] + MODES[: r % len(MODES)]:
             out = subprocess.run(base + ["--one", mode], capture_output=True, text=True, check=True).stdout
             times[mode].append(float(out.strip().splitlines()[-1]))
     b, t, f, fs, f5, tt = (min(times[m]) for m in MODES)
-    print(f"widths {widths}, batch {a.batch}, torch threads {a.threads or torch.get_num_threads()}, best of {reps} "
-          f"fresh processes each, {'wall clock' if a.wall else 'process CPU time'}")
+    print(
+        f"widths {widths}, batch {a.batch}, torch threads {a.threads or torch.get_num_threads()}, best of {reps} "
+        f"fresh processes each, {'wall clock' if a.wall else 'process CPU time'}"
+    )
     print(f"{'loop':>34} {'s/epoch':>9} {'ratio':>7}")
     print(f"{'bare (same transforms)':>34} {b:9.4f} {1.0:7.3f}")
     print(f"{'bare (torch.optim.Adam)':>34} {t:9.4f} {t / b:7.3f}")
     print(f"{'tamelab.train.fit (monitored)':>34} {f:9.4f} {f / b:7.3f}")
     print(f"{'fit, per-step records off':>34} {fs:9.4f} {fs / b:7.3f}")
     print(f"{'fit, train/test eval every 5 ep.':>34} {f5:9.4f} {f5 / b:7.3f}")
-    print(f"{'train(model, torch.optim.Adam)':>34} {tt:9.4f} {tt / b:7.3f}   ({100 * (tt / t - 1):+.1f} % vs bare torch.optim)")
-    print(f"monitoring overhead vs bare transforms: {100 * (f / b - 1):+.1f} % (target <= 10 %); per-step records "
-          f"{100 * (f - fs) / b:+.1f} %; with the full-batch train+test evaluation every 5 epochs instead of every "
-          f"epoch: {100 * (f5 / b - 1):+.1f} %")
+    print(
+        f"{'train(model, torch.optim.Adam)':>34} {tt:9.4f} {tt / b:7.3f}   "
+        f"({100 * (tt / t - 1):+.1f} % vs bare torch.optim)"
+    )
+    print(
+        f"monitoring overhead vs bare transforms: {100 * (f / b - 1):+.1f} % (target <= 10 %); per-step records "
+        f"{100 * (f - fs) / b:+.1f} %; with the full-batch train+test evaluation every 5 epochs instead of every "
+        f"epoch: {100 * (f5 / b - 1):+.1f} %"
+    )
     from tamelab.tame.davis2020stochastic import convergence_report
 
-    r = fit({"widths": widths, "epochs": e2, "batch_size": a.batch, "optimizer": "sgd", "lr": 0.5, "schedule": "inv_t", "seed": 0})
+    r = fit(
+        {
+            "widths": widths,
+            "epochs": e2,
+            "batch_size": a.batch,
+            "optimizer": "sgd",
+            "lr": 0.5,
+            "schedule": "inv_t",
+            "seed": 0,
+        }
+    )
     t0 = time.perf_counter()
     convergence_report(r, seed=0)
-    print(f"convergence_report after training ({len(r.snapshots)} snapshots): {time.perf_counter() - t0:.3f} s "
-          f"(= {(time.perf_counter() - t0) / (f * e2):.2f} x the training time)")
+    print(
+        f"convergence_report after training ({len(r.snapshots)} snapshots): {time.perf_counter() - t0:.3f} s "
+        f"(= {(time.perf_counter() - t0) / (f * e2):.2f} x the training time)"
+    )
 
 
 if __name__ == "__main__":

@@ -8,8 +8,20 @@ from torch import nn
 
 from tamelab import InputError
 from tamelab.bounds import (
-    best_lambda_bound, catoni_bound, classic_bound, gaussian_kl, kl_binary, kl_bound, kl_inv_lower, kl_inv_upper,
-    lambda_bound, mc_error_bound, mcallester_bound, pac_bayes_certificate, path_geometry, quad_bound,
+    best_lambda_bound,
+    catoni_bound,
+    classic_bound,
+    gaussian_kl,
+    kl_binary,
+    kl_bound,
+    kl_inv_lower,
+    kl_inv_upper,
+    lambda_bound,
+    mc_error_bound,
+    mcallester_bound,
+    pac_bayes_certificate,
+    path_geometry,
+    quad_bound,
 )
 from tamelab.cli.main import main
 
@@ -26,8 +38,21 @@ def _ref_kl_inv(q, c):
     return float(mp.findroot(f, (q + mp.mpf(10) ** -40 if q > 0 else mp.mpf(10) ** -40, hi), solver="anderson"))
 
 
-@pytest.mark.parametrize("q, c", [(0.0, 0.01), (0.0, 5.0), (0.02, 0.001), (0.3, 0.1), (0.5, 1e-8), (0.9, 0.05),
-                                  (0.999, 0.001), (1e-6, 1e-6), (0.1, 30.0), (0.2, 0.0)])
+@pytest.mark.parametrize(
+    "q, c",
+    [
+        (0.0, 0.01),
+        (0.0, 5.0),
+        (0.02, 0.001),
+        (0.3, 0.1),
+        (0.5, 1e-8),
+        (0.9, 0.05),
+        (0.999, 0.001),
+        (1e-6, 1e-6),
+        (0.1, 30.0),
+        (0.2, 0.0),
+    ],
+)
 def test_kl_inverse_against_mpmath(q, c):
     got = kl_inv_upper(q, c)
     ref = 1 - math.exp(-c) if q == 0 else (q if c == 0 else _ref_kl_inv(q, c))
@@ -75,19 +100,29 @@ def test_spec_bound_values():
 def test_kl_bound_is_tightest(seed):
     rng = np.random.default_rng(seed)
     for _ in range(2000):
-        n, e, kl, dd = int(rng.integers(10, 10**5)), float(rng.uniform(0, 1)), float(rng.uniform(0, 5000)), float(rng.uniform(1e-3, 0.5))
+        n, e, kl, dd = (
+            int(rng.integers(10, 10**5)),
+            float(rng.uniform(0, 1)),
+            float(rng.uniform(0, 5000)),
+            float(rng.uniform(1e-3, 0.5)),
+        )
         assert kl_bound(e, kl, n, dd) <= min(quad_bound(e, kl, n, dd), classic_bound(e, kl, n, dd)) + 1e-12
 
 
 def test_gaussian_kl_closed_form_vs_mpmath_and_torch(seed):
     rng = np.random.default_rng(seed)
     mu, s2, mu0, lam = rng.standard_normal(7), rng.uniform(0.1, 2, 7), rng.standard_normal(7), 0.7
-    ref = sum(mp.mpf(0.5) * ((mp.mpf(s) + (mp.mpf(a) - mp.mpf(b)) ** 2) / mp.mpf(lam) - 1 + mp.log(mp.mpf(lam)) - mp.log(mp.mpf(s)))
-              for a, s, b in zip(mu, s2, mu0))
+    ref = sum(
+        mp.mpf(0.5)
+        * ((mp.mpf(s) + (mp.mpf(a) - mp.mpf(b)) ** 2) / mp.mpf(lam) - 1 + mp.log(mp.mpf(lam)) - mp.log(mp.mpf(s)))
+        for a, s, b in zip(mu, s2, mu0)
+    )
     assert gaussian_kl(mu, s2, mu0, lam) == pytest.approx(float(ref), rel=1e-13)
     q = torch.distributions.Normal(torch.tensor(mu), torch.tensor(np.sqrt(s2)))
     p = torch.distributions.Normal(torch.tensor(mu0), torch.tensor(math.sqrt(lam)))
-    assert gaussian_kl(mu, s2, mu0, lam) == pytest.approx(float(torch.distributions.kl_divergence(q, p).sum()), rel=1e-7)
+    assert gaussian_kl(mu, s2, mu0, lam) == pytest.approx(
+        float(torch.distributions.kl_divergence(q, p).sum()), rel=1e-7
+    )
 
 
 def test_bounds_cover_true_risk_in_simulation(seed):
@@ -350,6 +385,7 @@ def test_kl_upper_is_exact_in_float64_and_immune_to_float32_cancellation():
     mu = mu0 + 1e-4 * torch.randn(5000, generator=g)
     rho = torch.full((5000,), math.log(0.003)) + 1e-4 * torch.randn(5000, generator=g)
     lam = 0.003**2
+
     def term(a, b, r):
         a, b, r = mp.mpf(float(a)), mp.mpf(float(b)), mp.mpf(float(r))
         return mp.mpf(0.5) * (mp.e ** (2 * r) / lam + (a - b) ** 2 / lam - 1 + mp.log(lam) - 2 * r)
@@ -375,14 +411,30 @@ def test_certificate_validation_and_resource_guards():
         pac_bayes_certificate(m, (X, y), mc_samples=1e9)
     with pytest.raises(InputError, match="epochs: must be >= 0, got -5"):
         pac_bayes_certificate(m, (X, y), epochs=-5)
-    for kw, field in ((dict(mc_samples=2.5), "mc_samples"), (dict(mc_samples=0), "mc_samples"),
-                      (dict(lr=float("inf")), "lr"), (dict(prior_epochs=-1), "prior_epochs"),
-                      (dict(batch_size=0), "batch_size"), (dict(mode="slow"), "mode"), (dict(prior="uniform"), "prior"),
-                      (dict(delta=0.5, delta_mc=0.5), "delta")):
+    for kw, field in (
+        (dict(mc_samples=2.5), "mc_samples"),
+        (dict(mc_samples=0), "mc_samples"),
+        (dict(lr=float("inf")), "lr"),
+        (dict(prior_epochs=-1), "prior_epochs"),
+        (dict(batch_size=0), "batch_size"),
+        (dict(mode="slow"), "mode"),
+        (dict(prior="uniform"), "prior"),
+        (dict(delta=0.5, delta_mc=0.5), "delta"),
+    ):
         with pytest.raises(InputError, match=field):
             pac_bayes_certificate(m, (X, y), **kw)
-    w = estimate_work(n_prior=48, n_bound=48, n_test=0, epochs=2, prior_epochs=3, mc_samples=10, pilot_samples=4,
-                      test_mc_samples=0, grid=4, full=False)
+    w = estimate_work(
+        n_prior=48,
+        n_bound=48,
+        n_test=0,
+        epochs=2,
+        prior_epochs=3,
+        mc_samples=10,
+        pilot_samples=4,
+        test_mc_samples=0,
+        grid=4,
+        full=False,
+    )
     assert w["total"] == 3 * 3 * 48 + 3 * 4 * 2 * 48 + (4 * 4 + 10) * 48
     # a limit that just fits runs; one just below refuses
     kw = dict(mc_samples=10, epochs=2, prior_epochs=3, pilot_samples=4, test_mc_samples=0)
@@ -408,7 +460,11 @@ def test_path_geometry_on_straight_and_known_paths():
     snaps = [{"w": base["w"] + t * torch.tensor([[1.0, 0], [0, 0]])} for t in range(5)]
     pg = path_geometry(snaps)
     assert np.allclose(pg["straightness"][1:], 1) and np.allclose(pg["path_length"], np.arange(5))
-    snaps = [{"w": torch.tensor([[0.0, 0], [0, 0]])}, {"w": torch.tensor([[1.0, 0], [0, 0]])}, {"w": torch.tensor([[1.0, 1], [0, 0]])}]
+    snaps = [
+        {"w": torch.tensor([[0.0, 0], [0, 0]])},
+        {"w": torch.tensor([[1.0, 0], [0, 0]])},
+        {"w": torch.tensor([[1.0, 1], [0, 0]])},
+    ]
     pg = path_geometry(snaps)
     assert pg["path_length"][-1] == pytest.approx(2) and pg["distance"][-1] == pytest.approx(math.sqrt(2))
     assert pg["angle_consecutive_deg"][0] == pytest.approx(90)
@@ -428,7 +484,26 @@ def test_bound_cli(tmp_path, capsys):
     assert {"bound", "empirical_error", "test_error", "kl", "n", "delta", "components"} <= set(d)
     assert main(["bound", mp_, "--prior", "init", "--out", str(tmp_path / "c")]) == 2
     assert main(["bound", mp_, "--delta", "0", "--out", str(tmp_path / "d")]) == 2
-    assert main(["bound", mp_, "--prior", "init", "--init-seed", "0", "--mc-samples", "20", "--epochs", "1", "--json", "--out", str(tmp_path / "e")]) == 0
+    assert (
+        main(
+            [
+                "bound",
+                mp_,
+                "--prior",
+                "init",
+                "--init-seed",
+                "0",
+                "--mc-samples",
+                "20",
+                "--epochs",
+                "1",
+                "--json",
+                "--out",
+                str(tmp_path / "e"),
+            ]
+        )
+        == 0
+    )
 
 
 def test_thesis_chapter6_claims_are_not_reproduced_with_the_kl_term_reported():

@@ -61,23 +61,27 @@ def test_pwl_net_equals_the_lattice_function_exactly_with_the_paper_depth():
     layers_frac = [(W.astype(object) * Fraction(1), b.astype(object) * Fraction(1)) for W, b in net.layers]
     x = [Fraction(3, 7), Fraction(-5, 11)]
     assert pwl.eval_layers_exact(net.layers, x) == pwl.eval_layers_exact(
-        [(np.vectorize(Fraction)(W), np.vectorize(Fraction)(b)) for W, b in layers_frac], x)
+        [(np.vectorize(Fraction)(W), np.vectorize(Fraction)(b)) for W, b in layers_frac], x
+    )
 
 
 def test_pieces_1d_matches_the_segment_walk_and_closed_forms():
     from tamelab.relu import Segment, regions, tent_net
 
     for L in (1, 2, 3, 4):
-        layers = [(m.weight.detach().numpy(), m.bias.detach().numpy()) for m in tent_net(L)
-                  if isinstance(m, torch.nn.Linear)]
+        layers = [
+            (m.weight.detach().numpy(), m.bias.detach().numpy()) for m in tent_net(L) if isinstance(m, torch.nn.Linear)
+        ]
         assert pwl.pieces_1d(layers)[1][0] == 0  # first breakpoint at 0
         p, bps = pwl.pieces_1d(layers)
         assert 1 + sum(1 for x in bps if 0 < x < 1) == 2**L
     rng = np.random.default_rng(0)
     for widths in ([3], [3, 2], [2, 3, 2]):
         dims = [1, *widths, 1]
-        layers = [(rng.standard_normal((dims[j + 1], dims[j])), rng.standard_normal(dims[j + 1]))
-                  for j in range(len(widths) + 1)]
+        layers = [
+            (rng.standard_normal((dims[j + 1], dims[j])), rng.standard_normal(dims[j + 1]))
+            for j in range(len(widths) + 1)
+        ]
         p, bps = pwl.pieces_1d(layers)
         lo, hi = (float(min(bps)) - 1, float(max(bps)) + 1) if bps else (-1.0, 1.0)
         net = pwl.PWLReLUNet([(np.asarray(W, object), np.asarray(b, object)) for W, b in layers], []).torch()

@@ -60,8 +60,9 @@ def test_claims_hold_in_quick_mode():
 
 def test_min_norm_claim_fails_when_gd_does_not_start_at_zero(monkeypatch):
     real = sb.least_squares_gd
-    monkeypatch.setattr(sb, "least_squares_gd",
-                        lambda X, y, **kw: real(X, y, **{**kw, "w0": kw.get("w0", 0.1 + 0 * X[0])}))
+    monkeypatch.setattr(
+        sb, "least_squares_gd", lambda X, y, **kw: real(X, y, **{**kw, "w0": kw.get("w0", 0.1 + 0 * X[0])})
+    )
     assert get_claim("implicit-bias-least-squares-min-norm").run(Q)["verdict"] == "fails"
 
 

@@ -13,11 +13,11 @@ from tamelab.exact._deep_linear import deep_linear_gradient
 Q = ClaimContext(seed=0, quick=True)
 
 
-def _eckart_young_point(Y, I, width=2):
-    """Factors (W1: width×dx, W2: dy×width) of Σ_{i∈I} σ_i u_i v_iᵀ: a critical point of ½‖W2 W1 − Y‖²."""
+def _eckart_young_point(Y, idx, width=2):
+    """Factors (W1: width×dx, W2: dy×width) of Σ_{i∈idx} σ_i u_i v_iᵀ: a critical point of ½‖W2 W1 − Y‖²."""
     U, s, Vt = np.linalg.svd(Y)
     W1, W2 = np.zeros((width, Y.shape[1])), np.zeros((Y.shape[0], width))
-    for slot, i in enumerate(I):
+    for slot, i in enumerate(idx):
         W1[slot] = np.sqrt(s[i]) * Vt[i]
         W2[:, slot] = np.sqrt(s[i]) * U[:, i]
     return [W1, W2]
@@ -25,15 +25,16 @@ def _eckart_young_point(Y, I, width=2):
 
 def test_stratum_analysis_on_eckart_young_points_and_a_non_critical_point():
     Y = np.random.default_rng(0).standard_normal((3, 3))
-    for I, pure in (((0, 1), True), ((1, 2), True), ((0,), False), ((2,), False), ((), False)):
-        Ws = _eckart_young_point(Y, I)
+    for idx, pure in (((0, 1), True), ((1, 2), True), ((0,), False), ((2,), False), ((), False)):
+        Ws = _eckart_young_point(Y, idx)
         assert max(np.abs(G).max() for G in deep_linear_gradient(Ws, np.eye(3), Y)) < 1e-12
         a = tkb.stratum_analysis(Ws, Y)
-        assert a.rank == len(I) and a.pure is pure and a.own_stratum_residual < 1e-12
-        assert a.eckart_young_set == tuple(i + 1 for i in I) and a.eckart_young_error < 1e-12
+        assert a.rank == len(idx) and a.pure is pure and a.own_stratum_residual < 1e-12
+        assert a.eckart_young_set == tuple(i + 1 for i in idx) and a.eckart_young_error < 1e-12
         assert pure or a.normal_residual > 0.1  # spurious: a descent direction inside the tangent cone of M_2
-    a = tkb.stratum_analysis([np.random.default_rng(1).standard_normal((2, 3)),
-                              np.random.default_rng(2).standard_normal((3, 2))], Y)
+    a = tkb.stratum_analysis(
+        [np.random.default_rng(1).standard_normal((2, 3)), np.random.default_rng(2).standard_normal((3, 2))], Y
+    )
     assert a.own_stratum_residual > 1e-3
 
 
@@ -48,7 +49,7 @@ def test_levenberg_marquardt_finds_true_critical_points():
 
 def test_tkb_claim_holds_on_known_critical_points_and_fails_on_non_critical_ones(monkeypatch):
     def known(Y, widths, **kw):
-        return [_eckart_young_point(Y, I) for I in ((0, 1), (0,), ())]
+        return [_eckart_young_point(Y, idx) for idx in ((0, 1), (0,), ())]
 
     monkeypatch.setattr(tkb, "find_critical_points", known)
     r = get_claim("tkb-pure-spurious-critical-points").run(Q)
@@ -90,16 +91,18 @@ def test_restarts_reach_the_global_minimum_more_often_when_wider():
 
 def test_width_claim_fails_when_the_fraction_does_not_depend_on_width(monkeypatch):
     def flat(k, n, **kw):
-        return ss.RestartStudy(k=k, width=n, restarts=kw["restarts"], global_fraction=0.5, spurious_fraction=0.2,
-                               unconverged_fraction=0.3)
+        return ss.RestartStudy(
+            k=k, width=n, restarts=kw["restarts"], global_fraction=0.5, spurious_fraction=0.2, unconverged_fraction=0.3
+        )
 
     monkeypatch.setattr(ss, "restart_study", flat)
     assert get_claim("bad-minima-vanish-with-width").run(Q)["verdict"] == "fails"
 
     def rising(k, n, **kw):
         p = min(1.0, 0.5 + 0.25 * (n - k))
-        return ss.RestartStudy(k=k, width=n, restarts=kw["restarts"], global_fraction=p, spurious_fraction=0.0,
-                               unconverged_fraction=1 - p)
+        return ss.RestartStudy(
+            k=k, width=n, restarts=kw["restarts"], global_fraction=p, spurious_fraction=0.0, unconverged_fraction=1 - p
+        )
 
     monkeypatch.setattr(ss, "restart_study", rising)
     r = get_claim("bad-minima-vanish-with-width").run(Q)

@@ -55,7 +55,7 @@ def _fd_hessian(model, X, T, h=1e-5):
         ps, i = {}, 0
         for n, s in zip(names, shapes):
             k = int(np.prod(s))
-            ps[n] = t[i:i + k].view(s).clone().requires_grad_(True)
+            ps[n] = t[i : i + k].view(s).clone().requires_grad_(True)
             i += k
         out = torch.func.functional_call(model, ps, (X,))
         g = torch.autograd.grad(hcat._mse(out, T), list(ps.values()))
@@ -86,6 +86,7 @@ def test_dense_double_backward_and_operator_match_finite_differences():
 def test_hessian_rank_claim_holds_and_fails_on_a_wrong_prediction(monkeypatch):
     r = get_claim("hessian-rank-tracks-data-dimension").run(Q)
     assert r["verdict"] == "holds", r["measured"]
-    monkeypatch.setattr(hr, "predicted_rank", lambda model, d, k: sum(p.numel() for p in model.parameters())
-                        - (d - k))  # forgets the factor h1
+    monkeypatch.setattr(
+        hr, "predicted_rank", lambda model, d, k: sum(p.numel() for p in model.parameters()) - (d - k)
+    )  # forgets the factor h1
     assert get_claim("hessian-rank-tracks-data-dimension").run(Q)["verdict"] == "fails"

@@ -75,7 +75,9 @@ def test_truncation_identity_and_cone_properties(seed):
     assert np.abs(truncate(W, b, Kp) - Kp).max() < 1e-10
     assert np.abs(truncate(W, b, Km) - p[:, None]).max() < 1e-10
     T = truncate(W, b, mixed)
-    assert np.abs(np.linalg.solve(V, T - p[:, None]) - np.maximum(np.linalg.solve(V, mixed - p[:, None]), 0)).max() < 1e-10
+    assert (
+        np.abs(np.linalg.solve(V, T - p[:, None]) - np.maximum(np.linalg.solve(V, mixed - p[:, None]), 0)).max() < 1e-10
+    )
     assert np.abs(truncate(W, b, T) - T).max() < 1e-10
 
 
@@ -239,8 +241,18 @@ def test_empty_configuration_is_local_minimum_and_gradient_matches_fd(seed):
 def test_chen_ewald_result_keys_and_certificate(seed):
     r = chen_ewald(2, 3, 10, 0.04, seed=seed, gd_runs=2, gd_steps=50, perturbations=20)
     d = r.to_dict()
-    for k in ("cost", "jacobian_rank", "expected_rank", "configurations", "gd_costs", "seed", "status",
-              "sign_margins", "identity_error", "zero_cost_family_dimension"):
+    for k in (
+        "cost",
+        "jacobian_rank",
+        "expected_rank",
+        "configurations",
+        "gd_costs",
+        "seed",
+        "status",
+        "sign_margins",
+        "identity_error",
+        "zero_cost_family_dimension",
+    ):
         assert k in d
     assert d["seed"] == seed and d["status"] == "ok"
     assert d["cost"] < 1e-20 and d["jacobian_rank"] == d["expected_rank"] == 4
@@ -256,17 +268,55 @@ def test_chen_ewald_result_keys_and_certificate(seed):
 def test_cli_construct_chen_ewald_json_and_exit_codes(tmp_path, capsys):
     from tamelab.cli.main import main
 
-    rc = main(["construct", "chen-ewald", "--q", "2", "--layers", "2", "--per-class", "5", "--radius", "0.04", "--seed", "1",
-               "--gd-runs", "1", "--gd-steps", "20", "--json", "--out", str(tmp_path / "r")])
+    rc = main(
+        [
+            "construct",
+            "chen-ewald",
+            "--q",
+            "2",
+            "--layers",
+            "2",
+            "--per-class",
+            "5",
+            "--radius",
+            "0.04",
+            "--seed",
+            "1",
+            "--gd-runs",
+            "1",
+            "--gd-steps",
+            "20",
+            "--json",
+            "--out",
+            str(tmp_path / "r"),
+        ]
+    )
     assert rc == 0
     d = json.loads(capsys.readouterr().out)
-    assert {"cost", "jacobian_rank", "expected_rank", "configurations", "gd_costs", "seed", "status", "run_dir"} <= set(d)
+    assert {"cost", "jacobian_rank", "expected_rank", "configurations", "gd_costs", "seed", "status", "run_dir"} <= set(
+        d
+    )
     assert d["cost"] < 1e-20 and d["jacobian_rank"] == 4
     rc = main(["construct", "chen-ewald", "--q", "4", "--layers", "3", "--json", "--out", str(tmp_path / "s")])
     err = capsys.readouterr().err
     assert rc == 2 and "--layers" in err and len(err.strip().splitlines()) == 1
-    rc = main(["construct", "chen-ewald", "--q", "3", "--layers", "3", "--radius", "0.9", "--gd-runs", "0", "--json",
-               "--out", str(tmp_path / "t")])
+    rc = main(
+        [
+            "construct",
+            "chen-ewald",
+            "--q",
+            "3",
+            "--layers",
+            "3",
+            "--radius",
+            "0.9",
+            "--gd-runs",
+            "0",
+            "--json",
+            "--out",
+            str(tmp_path / "t"),
+        ]
+    )
     err = capsys.readouterr().err
     assert rc == 2 and "--radius" in err and len(err.strip().splitlines()) == 1
 
@@ -303,6 +353,7 @@ def test_shallow_upper_bound_closed_form_bound_and_gap_scaling(seed):
 
 
 # --- local-minimum verdicts that say only what they prove (issue 17 item 5) ------------------------------
+
 
 def test_quartic_saddle_k48_reproduction_is_a_saddle(seed):
     """Σ_{i>0} t_i² − t₀⁴ at 0 (K = 48): PSD Hessian with one zero eigenvalue; 100 random perturbations do not see
@@ -366,14 +417,16 @@ def test_random_degenerate_saddles_and_minima(seed):
         c = float(rng.uniform(0.5, 2.0))
         kind = ["quartic-saddle", "cubic-saddle", "quartic-pair", "quartic-min"][trial % 4]
 
-        def f(t, kind=kind, Qt=Qt, lt=lt, c=c):
+        def f(t, kind=kind, Qt=Qt, lt=lt, c=c, k0=k0):
             u = Qt.T @ t
             quad = (lt * u**2).sum()
             if kind == "quartic-saddle":
                 return quad - c * u[0] ** 4
             if kind == "cubic-saddle":
                 return quad + c * u[0] ** 3
-            if kind == "quartic-pair":  # +u0⁴ − u1⁴ when there are two null directions (a saddle), else +u0⁴ (a minimum)
+            if (
+                kind == "quartic-pair"
+            ):  # +u0⁴ − u1⁴ when there are two null directions (a saddle), else +u0⁴ (a minimum)
                 return quad + c * u[0] ** 4 - c * u[k0 - 1] ** 4 * (k0 > 1)
             return quad + c * (u[:k0] ** 4).sum()
 
@@ -383,7 +436,7 @@ def test_random_degenerate_saddles_and_minima(seed):
             assert r.verdict == "degenerate: undecided", (kind, r.reason)
         else:
             assert r.verdict == "saddle", (kind, k0, r.reason)
-        strict = local_min_verdict(lambda t, Qt=Qt: ((Qt.T @ t) ** 2 * (1 + torch.arange(K))).sum(), th, seed=seed)
+        strict = local_min_verdict(lambda t, Qt=Qt, K=K: ((Qt.T @ t) ** 2 * (1 + torch.arange(K))).sum(), th, seed=seed)
         assert strict.verdict == "local_minimum"
 
 
@@ -428,8 +481,12 @@ def test_resource_guards_refuse_before_work():
     with pytest.raises(InputError, match="--gd-steps"):
         chen_ewald(30, 30, 200, 0.01, gd_runs=5, gd_steps=100000, configurations=False)
     assert time.perf_counter() - t0 < 2.0
-    for kw, field in (({"perturbations": -1}, "perturbations"), ({"gd_steps": 0}, "--gd-steps"),
-                      ({"gd_lr": float("inf")}, "gd_lr"), ({"jacobian_points": -2}, "jacobian_points")):
+    for kw, field in (
+        ({"perturbations": -1}, "perturbations"),
+        ({"gd_steps": 0}, "--gd-steps"),
+        ({"gd_lr": float("inf")}, "gd_lr"),
+        ({"jacobian_points": -2}, "jacobian_points"),
+    ):
         with pytest.raises(InputError, match=field):
             chen_ewald(2, 2, 5, 0.04, **kw)
     with pytest.raises(InputError, match="--radius"):

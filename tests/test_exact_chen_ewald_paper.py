@@ -173,7 +173,7 @@ def test_paper_cost_and_reduced_cost_against_scipy(seed):
         H = forward(con.Ws[:-1] + [np.eye(3)], con.bs[:-1] + [np.zeros(3)], X)  # last hidden layer X^(L)
         w = 1.0 / counts[labels]
 
-        def obj(p):
+        def obj(p, H=H, w=w):
             W, b = p[:9].reshape(3, 3), p[9:]
             return float((((W @ H + b[:, None] - Y[:, labels]) ** 2).sum(0) * w).sum())
 
@@ -215,8 +215,7 @@ def test_thm_2_5_mixed_s_depends_on_mu_and_is_not_critical(seed):
         up[j] += h
         dn[j] -= h
         return (
-            reduced_cost(X, labels, up, Y=Y, geometry=g).paper
-            - reduced_cost(X, labels, dn, Y=Y, geometry=g).paper
+            reduced_cost(X, labels, up, Y=Y, geometry=g).paper - reduced_cost(X, labels, dn, Y=Y, geometry=g).paper
         ) / (2 * h)
 
     assert abs(dC([0, 1, 1], 0)) > 1e-3

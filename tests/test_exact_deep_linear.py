@@ -31,7 +31,7 @@ def _data(seed, dx=4, dy=3, m=25, noise=0.3):
 def _unflat(t, shapes):
     out, k = [], 0
     for a, b in shapes:
-        out.append(t[k:k + a * b].reshape(a, b))
+        out.append(t[k : k + a * b].reshape(a, b))
         k += a * b
     return out
 
@@ -52,8 +52,13 @@ def test_closed_form_beats_or_matches_scipy_from_many_starts(widths, seed):
 
     best = np.inf
     for _ in range(8):
-        r = minimize(f, rng.standard_normal(sum(a * b for a, b in shapes)), jac=True, method="L-BFGS-B",
-                     options={"maxiter": 5000, "gtol": 1e-12, "ftol": 1e-15})
+        r = minimize(
+            f,
+            rng.standard_normal(sum(a * b for a, b in shapes)),
+            jac=True,
+            method="L-BFGS-B",
+            options={"maxiter": 5000, "gtol": 1e-12, "ftol": 1e-15},
+        )
         assert r.fun >= opt.loss_closed_form - 1e-8  # no start goes below the closed form
         best = min(best, r.fun)
     assert best - opt.loss_closed_form < 1e-6 * opt.loss_closed_form  # and the best start finds it
@@ -83,8 +88,13 @@ def test_gradient_formula_vs_finite_differences_and_hessian_vs_fd(seed):
     g = np.concatenate([G.ravel() for G in deep_linear_gradient(Ws, X, Y)])
     h = 1e-6
     E = np.eye(t.size)
-    gfd = np.array([(deep_linear_loss(_unflat(t + h * e, shapes), X, Y) - deep_linear_loss(_unflat(t - h * e, shapes), X, Y)) / (2 * h)
-                    for e in E])
+    gfd = np.array(
+        [
+            (deep_linear_loss(_unflat(t + h * e, shapes), X, Y) - deep_linear_loss(_unflat(t - h * e, shapes), X, Y))
+            / (2 * h)
+            for e in E
+        ]
+    )
     assert np.abs(g - gfd).max() < 1e-5 * max(1.0, np.abs(g).max())
     H = deep_linear_hessian(Ws, X, Y)
 
@@ -165,13 +175,18 @@ def test_degenerate_minimum_needs_a_proof(monkeypatch, seed):
     top = next(c for c in cps if c.is_top_p)
     assert top.classification == "minimum" and top.hessian_zero > 0
     real = mod.deep_linear_optimum
-    monkeypatch.setattr(mod, "deep_linear_optimum",
-                        lambda *a, **k: dataclasses.replace(real(*a, **k), loss_closed_form=real(*a, **k).loss_closed_form - 1.0))
+    monkeypatch.setattr(
+        mod,
+        "deep_linear_optimum",
+        lambda *a, **k: dataclasses.replace(real(*a, **k), loss_closed_form=real(*a, **k).loss_closed_form - 1.0),
+    )
     wrong = classify_critical_point(top.weights, X, Y, seed=seed)
     assert wrong.classification == "degenerate: undecided" and not wrong.restricted
 
 
 def test_kawaguchi_saddle_found_by_the_higher_order_test_alone(seed):
     X, Y = _data(seed)
-    two = classify_critical_point([np.zeros((2, 4)), np.zeros((2, 2)), np.zeros((3, 2))], X, Y, seed=seed, perturbations=0)
+    two = classify_critical_point(
+        [np.zeros((2, 4)), np.zeros((2, 2)), np.zeros((3, 2))], X, Y, seed=seed, perturbations=0
+    )
     assert two.classification == "degenerate_saddle" and two.higher_order_descent and two.hessian_negative == 0

@@ -1,4 +1,5 @@
-"""Exact ERM (Arora et al.): dichotomy enumeration vs brute force, global optimality vs exhaustive search, certificates."""
+"""Exact ERM (Arora et al.): dichotomy enumeration vs brute force, global optimality vs exhaustive search,
+certificates."""
 
 from __future__ import annotations
 
@@ -18,8 +19,13 @@ def _separable(X, lab):
     """Independent check: an LP for s_j(a·x_j + b) >= 1."""
     s = np.where(lab, 1.0, -1.0)
     Xh = np.hstack([X, np.ones((len(X), 1))])
-    r = linprog(np.zeros(Xh.shape[1]), A_ub=-(s[:, None] * Xh), b_ub=-np.ones(len(X)), bounds=[(None, None)] * Xh.shape[1],
-                method="highs")
+    r = linprog(
+        np.zeros(Xh.shape[1]),
+        A_ub=-(s[:, None] * Xh),
+        b_ub=-np.ones(len(X)),
+        bounds=[(None, None)] * Xh.shape[1],
+        method="highs",
+    )
     return r.status == 0
 
 
@@ -39,8 +45,13 @@ def test_qp_matches_slsqp_and_certificate():
     M, y, G = rng.standard_normal((12, 5)), rng.standard_normal(12), rng.standard_normal((7, 5))
     Q, c = 2 * M.T @ M, -2 * M.T @ y
     z, f = solve_qp(Q, c, G)
-    r = minimize(lambda v: 0.5 * v @ Q @ v + c @ v, np.zeros(5), constraints=[{"type": "ineq", "fun": lambda v: -G @ v}],
-                 method="SLSQP", options={"ftol": 1e-15, "maxiter": 500})
+    r = minimize(
+        lambda v: 0.5 * v @ Q @ v + c @ v,
+        np.zeros(5),
+        constraints=[{"type": "ineq", "fun": lambda v: -G @ v}],
+        method="SLSQP",
+        options={"ftol": 1e-15, "maxiter": 500},
+    )
     assert abs(f - r.fun) < 1e-7 * (1 + abs(f))
     k = kkt_residual(Q, c, G, z)
     assert k["kkt_residual"] < 1e-7
@@ -175,7 +186,12 @@ def test_erm_cli_hinge_maps_01_labels_to_pm1(tmp_path, capsys):
     lab = (X[:, 0] + 0.3 * rng.standard_normal(7) > 0).astype(int)
     lab[0] = 1 - lab[0]
     np.savez(tmp_path / "h.npz", X=X, y=lab)
-    assert main(["erm", str(tmp_path / "h.npz"), "--width", "1", "--loss", "hinge", "--json", "--out", str(tmp_path / "r")]) == 0
+    assert (
+        main(
+            ["erm", str(tmp_path / "h.npz"), "--width", "1", "--loss", "hinge", "--json", "--out", str(tmp_path / "r")]
+        )
+        == 0
+    )
     out = json.loads(capsys.readouterr().out)
     ref = exact_erm(X, 2.0 * lab - 1.0, 1, loss="hinge")
     assert out["status"] == "ok" and abs(out["optimum"] - ref.optimum) < 1e-9 and ref.optimum > 0
@@ -189,13 +205,30 @@ def test_erm_cli_json_stdout_is_pure_json_at_the_file_descriptor(tmp_path):
     rng = np.random.default_rng(0)
     X = rng.standard_normal((8, 2))
     np.savez(tmp_path / "d.npz", X=X, Y=(X[:, :1] - X[:, 1:]))
-    p = subprocess.run([sys.executable, "-m", "tamelab.cli.main", "erm", str(tmp_path / "d.npz"), "--width", "1",
-                        "--json", "--quiet", "--out", str(tmp_path / "run")], capture_output=True, text=True, timeout=300)
+    p = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "tamelab.cli.main",
+            "erm",
+            str(tmp_path / "d.npz"),
+            "--width",
+            "1",
+            "--json",
+            "--quiet",
+            "--out",
+            str(tmp_path / "run"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert p.returncode == 0, p.stderr
     assert json.loads(p.stdout)["qps_solved"] >= 1
 
 
 # --- degenerate position (issue 17 item 1) ---------------------------------------------------------------
+
 
 def _brute_force_erm(X, y, w):
     """Independent reference: every labelling of the points (not only the separable ones) for every unit and
@@ -213,9 +246,9 @@ def _brute_force_erm(X, y, w):
         G = []
         for i, k in enumerate(combo):
             s, act = units[k]
-            M[act, i * (n + 1):(i + 1) * (n + 1)] = s * Xh[act]
+            M[act, i * (n + 1) : (i + 1) * (n + 1)] = s * Xh[act]
             Gi = np.zeros((D, w * (n + 1)))
-            Gi[:, i * (n + 1):(i + 1) * (n + 1)] = np.where(act[:, None], -Xh, Xh)
+            Gi[:, i * (n + 1) : (i + 1) * (n + 1)] = np.where(act[:, None], -Xh, Xh)
             G.append(Gi)
         z, *_ = np.linalg.lstsq(M, y, rcond=None)
         cands.append((float(np.mean((M @ z - y) ** 2)), M, np.vstack(G)))
@@ -224,10 +257,14 @@ def _brute_force_erm(X, y, w):
     for lb, M, G in cands:
         if lb >= best - 1e-12:
             break
-        r = minimize(lambda v, M=M: np.mean((M @ v - y) ** 2), np.zeros(M.shape[1]),
-                     jac=lambda v, M=M: 2 * M.T @ (M @ v - y) / D,
-                     constraints=[{"type": "ineq", "fun": lambda v, G=G: -G @ v, "jac": lambda v, G=G: -G}],
-                     method="SLSQP", options={"ftol": 1e-14, "maxiter": 1000})
+        r = minimize(
+            lambda v, M=M: np.mean((M @ v - y) ** 2),
+            np.zeros(M.shape[1]),
+            jac=lambda v, M=M: 2 * M.T @ (M @ v - y) / D,
+            constraints=[{"type": "ineq", "fun": lambda v, G=G: -G @ v, "jac": lambda v, G=G: -G}],
+            method="SLSQP",
+            options={"ftol": 1e-14, "maxiter": 1000},
+        )
         if (G @ r.x).max() <= 1e-9:
             best = min(best, float(np.mean((M @ r.x - y) ** 2)))
     return best

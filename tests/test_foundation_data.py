@@ -194,11 +194,20 @@ def test_npz_labels_of_a_billion_are_refused_with_the_count(tmp_path):
     [
         ({"X": np.zeros((0, 3)), "y": np.zeros(0, int)}, "empty"),
         ({"X": np.array([[np.nan, 1.0]]), "y": np.zeros(1, int)}, "NaN"),
-        ({"X": np.zeros((4, 2)), "y": np.zeros(4, int), "X_test": np.zeros((2, 3)), "y_test": np.zeros(2, int)},
-         "X_test samples have shape"),
+        (
+            {"X": np.zeros((4, 2)), "y": np.zeros(4, int), "X_test": np.zeros((2, 3)), "y_test": np.zeros(2, int)},
+            "X_test samples have shape",
+        ),
         ({"X": np.zeros((4, 2)), "y": np.zeros(4, int), "X_test": np.zeros((2, 2))}, "same kind of targets"),
-        ({"X": np.zeros((4, 2)), "y": np.zeros(4, int), "X_test": np.full((2, 2), np.inf), "y_test": np.zeros(2, int)},
-         "NaN/inf"),
+        (
+            {
+                "X": np.zeros((4, 2)),
+                "y": np.zeros(4, int),
+                "X_test": np.full((2, 2), np.inf),
+                "y_test": np.zeros(2, int),
+            },
+            "NaN/inf",
+        ),
         ({"X": np.zeros((1, 2)), "y": np.zeros(1, int)}, "too few to split"),
     ],
 )

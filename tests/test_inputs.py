@@ -84,16 +84,19 @@ def test_dict_batches_keys_named_and_missing():
         as_data(dl, input_key="pix")
 
 
-@pytest.mark.parametrize("bad, match", [
-    ((torch.zeros(3, 2), torch.zeros(4)), "lengths must match"),
-    ((torch.full((3, 2), float("nan")), torch.zeros(3)), "NaN"),
-    ((torch.zeros(3, 2), torch.tensor([0, -1, 1])), ">= 0"),
-    (torch.zeros(3, 2), "without targets"),
-    (iter([(torch.zeros(2, 2), torch.zeros(2))]), "one-shot"),
-    ("digits", "load named data"),
-    (42, "unsupported"),
-    ([], "empty"),
-])
+@pytest.mark.parametrize(
+    "bad, match",
+    [
+        ((torch.zeros(3, 2), torch.zeros(4)), "lengths must match"),
+        ((torch.full((3, 2), float("nan")), torch.zeros(3)), "NaN"),
+        ((torch.zeros(3, 2), torch.tensor([0, -1, 1])), ">= 0"),
+        (torch.zeros(3, 2), "without targets"),
+        (iter([(torch.zeros(2, 2), torch.zeros(2))]), "one-shot"),
+        ("digits", "load named data"),
+        (42, "unsupported"),
+        ([], "empty"),
+    ],
+)
 def test_bad_data_is_one_input_error(bad, match):
     with pytest.raises(InputError, match=match) as e:
         as_data(bad)
@@ -121,12 +124,15 @@ def test_subset_and_batch_size():
 
 
 # ----------------------------------------------------------------------------- losses
-@pytest.mark.parametrize("name, ref", [
-    ("cross_entropy", lambda o, y: F.cross_entropy(o, y)),
-    ("nll", lambda o, y: F.nll_loss(o, y)),
-    ("mse", lambda o, y: ((o - F.one_hot(y, 3).double()) ** 2).mean()),
-    ("l1", lambda o, y: (o - F.one_hot(y, 3).double()).abs().mean()),
-])
+@pytest.mark.parametrize(
+    "name, ref",
+    [
+        ("cross_entropy", lambda o, y: F.cross_entropy(o, y)),
+        ("nll", lambda o, y: F.nll_loss(o, y)),
+        ("mse", lambda o, y: ((o - F.one_hot(y, 3).double()) ** 2).mean()),
+        ("l1", lambda o, y: (o - F.one_hot(y, 3).double()).abs().mean()),
+    ],
+)
 def test_registry_losses_equal_their_closed_forms(name, ref):
     g = torch.Generator().manual_seed(1)
     o = torch.randn(7, 3, generator=g, dtype=torch.float64)
@@ -140,8 +146,11 @@ def test_loss_aliases_callables_modules_and_errors():
     f = resolve_loss(F.mse_loss)
     assert f.name == "mse_loss" and f.targets == "any" and not f.builtin
     assert resolve_loss(torch.nn.CrossEntropyLoss()).name == "CrossEntropyLoss"
-    for bad, match in [("nlll", "unknown loss"), (3, "expected a loss name"),
-                       (torch.nn.MSELoss(reduction="none"), "reduction")]:
+    for bad, match in [
+        ("nlll", "unknown loss"),
+        (3, "expected a loss name"),
+        (torch.nn.MSELoss(reduction="none"), "reduction"),
+    ]:
         with pytest.raises(InputError, match=match):
             resolve_loss(bad)
     with pytest.raises(InputError, match="required"):
@@ -206,15 +215,19 @@ def test_load_model_factory_and_weights(tmp_path, monkeypatch):
         "import torch\n"
         "def cnn(width=4):\n"
         "    return torch.nn.Sequential(torch.nn.Conv2d(1, width, 3), torch.nn.ReLU(), torch.nn.Flatten(),\n"
-        "                               torch.nn.Linear(width * 36, 10))\n")
+        "                               torch.nn.Linear(width * 36, 10))\n"
+    )
     monkeypatch.syspath_prepend(str(tmp_path))
     m = load_model("mynets:cnn")
     save_file({k: v.contiguous() for k, v in m.state_dict().items()}, str(tmp_path / "w.safetensors"))
     m2 = load_model("mynets:cnn", tmp_path / "w.safetensors")
     assert all(torch.equal(a, b) for a, b in zip(m.state_dict().values(), m2.state_dict().values()))
-    for spec, w, match in [("mynets:nope", None, "no attribute"), ("nomod_xyz:f", None, "cannot import"),
-                           ("mynets:cnn", tmp_path / "missing.safetensors", "not found"),
-                           ("bad spec:x", None, "form package.module:factory")]:
+    for spec, w, match in [
+        ("mynets:nope", None, "no attribute"),
+        ("nomod_xyz:f", None, "cannot import"),
+        ("mynets:cnn", tmp_path / "missing.safetensors", "not found"),
+        ("bad spec:x", None, "form package.module:factory"),
+    ]:
         with pytest.raises(InputError, match=match):
             load_model(spec, w)
     (tmp_path / "wrong.safetensors").write_bytes(b"\x80\x04pickle")

@@ -178,8 +178,14 @@ def test_residual_and_leaky_program_matches_brute_force():
     rng = np.random.default_rng(2)
     W1, b1 = rng.standard_normal((4, 2)), rng.standard_normal(4) * 0.5
     W2, b2 = rng.standard_normal((2, 4)), rng.standard_normal(2) * 0.5
-    nodes = [None, Affine([0], [W1], b1), ReLU(1, 0.1), Affine([2, 0], [W2, np.eye(2)], b2), ReLU(3, 0.0),
-             Affine([4], [np.ones((1, 2))], np.zeros(1))]
+    nodes = [
+        None,
+        Affine([0], [W1], b1),
+        ReLU(1, 0.1),
+        Affine([2, 0], [W2, np.eye(2)], b2),
+        ReLU(3, 0.0),
+        Affine([4], [np.ones((1, 2))], np.zeros(1)),
+    ]
     net = PWLNet((2,), nodes, [2, 4, 4, 2, 2, 1], 5)
     res = regions_nd(net, (-1.0, 1.0), witness=True, linear=True)
     assert res.status.value == "ok"
@@ -206,9 +212,19 @@ def test_torch_sequential_with_leaky_relu_and_plain_layers():
     seq = nn.Sequential(nn.Linear(2, 5), nn.LeakyReLU(0.2), nn.Linear(5, 4), nn.ReLU(), nn.Linear(4, 1)).double()
     res = regions_nd(seq, (-1.0, 1.0), witness=True)
     layers = [(seq[i].weight.detach().numpy(), seq[i].bias.detach().numpy()) for i in (0, 2, 4)]
-    net = PWLNet((2,), [None, Affine([0], [layers[0][0]], layers[0][1]), ReLU(1, 0.2),
-                        Affine([2], [layers[1][0]], layers[1][1]), ReLU(3, 0.0),
-                        Affine([4], [layers[2][0]], layers[2][1])], [2, 5, 5, 4, 4, 1], 5)
+    net = PWLNet(
+        (2,),
+        [
+            None,
+            Affine([0], [layers[0][0]], layers[0][1]),
+            ReLU(1, 0.2),
+            Affine([2], [layers[1][0]], layers[1][1]),
+            ReLU(3, 0.0),
+            Affine([4], [layers[2][0]], layers[2][1]),
+        ],
+        [2, 5, 5, 4, 4, 1],
+        5,
+    )
     assert _patterns(res) == _reference(net, 2)
 
 
@@ -255,8 +271,16 @@ def _state(widths=(2, 5, 5, 1), seed=2):
 def _finish(en, prog, **kw):
     d = prog.d
     with np.errstate(all="ignore"):
-        return _nd._finish(en, prog, -np.ones(d), np.ones(d), d, linear=False, witness=kw.get("witness", False),
-                           euler=kw.get("euler", True))
+        return _nd._finish(
+            en,
+            prog,
+            -np.ones(d),
+            np.ones(d),
+            d,
+            linear=False,
+            witness=kw.get("witness", False),
+            euler=kw.get("euler", True),
+        )
 
 
 def test_certificate_accepts_the_true_complex():

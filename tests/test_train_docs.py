@@ -19,7 +19,7 @@ def _run(code: str, ns: dict) -> dict:
 
 def test_the_docs_have_the_examples_this_test_runs():
     b = _blocks()
-    assert len(b) == 4 and "input_key=\"signal\"" in b[0] and "class GradAlignment" in b[1] and "log=" in b[2]
+    assert len(b) == 4 and 'input_key="signal"' in b[0] and "class GradAlignment" in b[1] and "log=" in b[2]
     assert "robbins_monro" in b[3]
 
 

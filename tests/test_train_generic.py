@@ -56,7 +56,7 @@ def reference_sgd(model, X, T, loss_fn, *, lr, epochs, batch_size, seed):
     for epoch in range(epochs):
         perm = np.random.default_rng([seed, epoch]).permutation(n)
         for lo in range(0, n, batch_size):
-            idx = torch.as_tensor(perm[lo: lo + batch_size])
+            idx = torch.as_tensor(perm[lo : lo + batch_size])
             m.zero_grad()
             loss_fn(m(X[idx]), T[idx]).backward()
             with torch.no_grad():
@@ -101,15 +101,27 @@ def test_layernorm_gelu_mlp_with_callable_loss_and_numpy_data(seed):
     def half_sq(out, t):  # a user loss: not in the registry
         return 0.5 * ((out - t) ** 2).sum(1).mean()
 
-    res = train(model, (X, Y), loss=half_sq, optimizer="sgd", lr=0.05, epochs=2, batch_size=16, seed=seed,
-                dtype="float64", test=(X[:10], Y[:10]))
-    ref = reference_sgd(model, torch.as_tensor(X), torch.as_tensor(Y), half_sq, lr=0.05, epochs=2, batch_size=16,
-                        seed=seed)
+    res = train(
+        model,
+        (X, Y),
+        loss=half_sq,
+        optimizer="sgd",
+        lr=0.05,
+        epochs=2,
+        batch_size=16,
+        seed=seed,
+        dtype="float64",
+        test=(X[:10], Y[:10]),
+    )
+    ref = reference_sgd(
+        model, torch.as_tensor(X), torch.as_tensor(Y), half_sq, lr=0.05, epochs=2, batch_size=16, seed=seed
+    )
     assert_params_close(res.model, ref)
     assert res.loss == "half_sq" and res.final_test_acc is None  # real targets: no accuracy
     with torch.no_grad():
-        assert res.final_test_loss == pytest.approx(float(half_sq(ref(torch.as_tensor(X[:10])),
-                                                                  torch.as_tensor(Y[:10]))), rel=1e-12)
+        assert res.final_test_loss == pytest.approx(
+            float(half_sq(ref(torch.as_tensor(X[:10])), torch.as_tensor(Y[:10]))), rel=1e-12
+        )
 
 
 def test_torch_optimizer_instance_is_rebound_to_the_copy_and_matches_torch(seed):
@@ -124,7 +136,7 @@ def test_torch_optimizer_instance_is_rebound_to_the_copy_and_matches_torch(seed)
     for epoch in range(2):
         perm = np.random.default_rng([seed, epoch]).permutation(24)
         for lo in range(0, 24, 6):
-            idx = torch.as_tensor(perm[lo: lo + 6])
+            idx = torch.as_tensor(perm[lo : lo + 6])
             ropt.zero_grad()
             nn.functional.cross_entropy(ref(ds.x[idx]), ds.y[idx]).backward()
             ropt.step()
@@ -180,8 +192,17 @@ def test_bitwise_resume_of_a_batchnorm_cnn_with_custom_recorder(tmp_path, seed, 
     def run(**kw):
         model = cnn(seed, bn=True)
         o = torch.optim.Adam(model.parameters(), lr=1e-2) if opt == "torch_adam" else "adam"
-        return train(model, loader, test=(ds.x[:8], ds.y[:8]), optimizer=o, lr=1e-2, epochs=4, seed=seed,
-                     recorders=["default", GradDot()], **kw)
+        return train(
+            model,
+            loader,
+            test=(ds.x[:8], ds.y[:8]),
+            optimizer=o,
+            lr=1e-2,
+            epochs=4,
+            seed=seed,
+            recorders=["default", GradDot()],
+            **kw,
+        )
 
     full = run()
     part = run(checkpoint_dir=tmp_path / "ck", stop_after_epochs=2)
@@ -198,9 +219,18 @@ def test_bitwise_resume_of_a_batchnorm_cnn_with_custom_recorder(tmp_path, seed, 
     # a different initial model is refused
     other = cnn(seed + 1, bn=True)
     with pytest.raises(InputError, match="different initial model"):
-        train(other, loader, test=(ds.x[:8], ds.y[:8]), optimizer="adam" if opt == "adam" else
-              torch.optim.Adam(other.parameters(), lr=1e-2), lr=1e-2, epochs=4, seed=seed,
-              recorders=["default", GradDot()], checkpoint_dir=tmp_path / "ck", resume=True)
+        train(
+            other,
+            loader,
+            test=(ds.x[:8], ds.y[:8]),
+            optimizer="adam" if opt == "adam" else torch.optim.Adam(other.parameters(), lr=1e-2),
+            lr=1e-2,
+            epochs=4,
+            seed=seed,
+            recorders=["default", GradDot()],
+            checkpoint_dir=tmp_path / "ck",
+            resume=True,
+        )
 
 
 def test_dropout_is_seeded_and_leaves_the_global_generator_alone(tmp_path):
@@ -233,8 +263,9 @@ def test_snapshots_and_record_every():
     assert r.steps == 12 and r.snapshot_steps == [0, 3, 6, 9, 12]
     assert r.history["step"].tolist() == [2, 4, 6, 8, 10, 12]
     flat = lambda sd: torch.cat([v.flatten() for v in sd.values()])  # noqa: E731
-    assert r.history["dist_init"][-1] == pytest.approx(float((flat(r.snapshots[-1]) - flat(r.snapshots[0])).norm()),
-                                                       rel=1e-12)
+    assert r.history["dist_init"][-1] == pytest.approx(
+        float((flat(r.snapshots[-1]) - flat(r.snapshots[0])).norm()), rel=1e-12
+    )
     r2 = train(m, (X, y), epochs=3, batch_size=5, snapshot_every=None)
     assert r2.snapshot_steps == [0, 12]
 
@@ -318,8 +349,15 @@ def test_tensorboard_export(tmp_path):
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
     X, y = torch.randn(30, 3), torch.randint(0, 2, (30,))
-    r = train(nn.Linear(3, 2), (X, y), test=(X[:10], y[:10]), epochs=3, batch_size=10, log="tensorboard",
-              log_dir=tmp_path / "tb")
+    r = train(
+        nn.Linear(3, 2),
+        (X, y),
+        test=(X[:10], y[:10]),
+        epochs=3,
+        batch_size=10,
+        log="tensorboard",
+        log_dir=tmp_path / "tb",
+    )
     ea = EventAccumulator(str(tmp_path / "tb"))
     ea.Reload()
     tags = set(ea.Tags()["scalars"])
@@ -371,7 +409,9 @@ def test_corrupt_or_foreign_checkpoints_are_one_line(tmp_path):
     save_file({"a": torch.zeros(1)}, str(ck / "state.safetensors"))
     with pytest.raises(InputError, match="not a tamelab checkpoint"):
         train(nn.Linear(3, 2), (X, y), checkpoint_dir=ck, resume=True)
-    save_file({"a": torch.zeros(1)}, str(ck / "state.safetensors"), metadata={"tamelab_state": json.dumps({"format": 1})})
+    save_file(
+        {"a": torch.zeros(1)}, str(ck / "state.safetensors"), metadata={"tamelab_state": json.dumps({"format": 1})}
+    )
     with pytest.raises(InputError, match="another version"):
         train(nn.Linear(3, 2), (X, y), checkpoint_dir=ck, resume=True)
     # a real checkpoint with a tensor missing

@@ -24,13 +24,18 @@ def test_history_monitors_are_consistent(seed):
     # path length is the running sum of update norms: ≥ distance from init, monotone
     assert np.all(np.diff(h["path_length"]) >= 0)
     assert np.all(h["path_length"] + 1e-12 >= h["dist_init"])
+
     # distance from init recomputed from the snapshots
-    flat = lambda sd: torch.cat([v.flatten() for v in sd.values()])
+    def flat(sd):
+        return torch.cat([v.flatten() for v in sd.values()])
+
     d_last = float((flat(r.snapshots[-1]) - flat(r.snapshots[0])).norm())
     assert d_last == pytest.approx(h["dist_init"][-1], rel=1e-12)
     assert d_last == pytest.approx(r.dist_init, rel=1e-12)
     # parameter norm of the final model
-    assert h["param_norm"][-1] == pytest.approx(float(flat(dict(r.model.named_parameters())).detach().norm()), rel=1e-12)
+    assert h["param_norm"][-1] == pytest.approx(
+        float(flat(dict(r.model.named_parameters())).detach().norm()), rel=1e-12
+    )
     assert len(r.snapshots) == 5 and r.snapshot_steps == [0, 5, 10, 15, 20]
     assert len(h["train_acc"]) == 4 and 0 <= r.final_test_acc <= 1
     assert np.all(h["lr"] == 0.01)
@@ -92,7 +97,25 @@ def test_killed_cli_run_resumes_to_same_result(tmp_path):
 
 def test_cli_rerun_gives_identical_json(tmp_path, capsys):
     for d in ("a", "b"):
-        assert main(["train", "--data", "moons", "--widths", "2,8,2", "--epochs", "2", "--seed", "4", "--out", str(tmp_path / d), "--quiet"]) == 0
+        assert (
+            main(
+                [
+                    "train",
+                    "--data",
+                    "moons",
+                    "--widths",
+                    "2,8,2",
+                    "--epochs",
+                    "2",
+                    "--seed",
+                    "4",
+                    "--out",
+                    str(tmp_path / d),
+                    "--quiet",
+                ]
+            )
+            == 0
+        )
     assert strip_timings(read_result(tmp_path / "a")) == strip_timings(read_result(tmp_path / "b"))
     from tamelab.models import load
 
@@ -127,12 +150,15 @@ def test_bad_config_one_line_exit_2_nothing_written(tmp_path, capsys, toml, matc
     assert not (tmp_path / "run").exists()
 
 
-@pytest.mark.parametrize("cfg, match", [
-    ({"data": "nope"}, r"data \(--data\): unknown data 'nope'.*mnist1d"),
-    ({"data": "mnist1d", "n_samples": 15}, "n_samples.*multiple of 10"),
-    ({"data": "digits", "n_samples": 100}, "n_samples.*fixed size"),
-    ({"data": "teacher", "widths": [2, 8, 1]}, "cross_entropy needs integer labels"),
-])
+@pytest.mark.parametrize(
+    "cfg, match",
+    [
+        ({"data": "nope"}, r"data \(--data\): unknown data 'nope'.*mnist1d"),
+        ({"data": "mnist1d", "n_samples": 15}, "n_samples.*multiple of 10"),
+        ({"data": "digits", "n_samples": 100}, "n_samples.*fixed size"),
+        ({"data": "teacher", "widths": [2, 8, 1]}, "cross_entropy needs integer labels"),
+    ],
+)
 def test_bad_data_config_is_one_input_error(cfg, match):
     with pytest.raises(InputError, match=match):
         fit(cfg)
@@ -174,7 +200,8 @@ def test_fit_on_mnist1d_and_an_image_folder(tmp_path):
         (tmp_path / "img" / cls).mkdir(parents=True)
         for i in range(5):
             Image.fromarray(np.full((3, 4), 20 * i + (100 if cls == "b" else 0), np.uint8)).save(
-                tmp_path / "img" / cls / f"{i}.png")
+                tmp_path / "img" / cls / f"{i}.png"
+            )
     r = fit({"data": str(tmp_path / "img"), "epochs": 2, "widths": [12, 4, 2]})  # flattened 1×3×4 images
     assert r.ok and r.train.n == 8 and r.widths == [12, 4, 2]
 
@@ -227,8 +254,11 @@ def test_plain_mlp_fast_logits_match_the_module_and_leave_inputs_alone():
     torch.manual_seed(0)
     X = torch.randn(7, 4, dtype=torch.float64)
     X0 = X.clone()
-    for m in (nn.Sequential(nn.Linear(4, 5), nn.ReLU(), nn.Linear(5, 3, bias=False)),
-              nn.Sequential(nn.ReLU(), nn.Linear(4, 3)), nn.Sequential(nn.Linear(4, 3))):
+    for m in (
+        nn.Sequential(nn.Linear(4, 5), nn.ReLU(), nn.Linear(5, 3, bias=False)),
+        nn.Sequential(nn.ReLU(), nn.Linear(4, 3)),
+        nn.Sequential(nn.Linear(4, 3)),
+    ):
         m = m.double()
         with torch.no_grad():
             assert torch.allclose(_plain_mlp_logits_t(m, X), m(X).T, rtol=1e-13, atol=1e-13)

@@ -6,7 +6,16 @@ import torch
 
 from tamelab import InputError
 from tamelab.train import (
-    adam, adam_dmu, apply_updates, heavy_ball, make_schedule, nag, rmsprop, rmsprop_dmu, schedule_sums, sgd,
+    adam,
+    adam_dmu,
+    apply_updates,
+    heavy_ball,
+    make_schedule,
+    nag,
+    rmsprop,
+    rmsprop_dmu,
+    schedule_sums,
+    sgd,
 )
 
 

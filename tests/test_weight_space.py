@@ -12,7 +12,14 @@ from torch import nn
 from tamelab import InputError
 from tamelab.errors import NotApplicableError
 from tamelab.landscape import (
-    PermutationSpec, barrier, connect_models, derive_spec, fit_curve, matching_objective, permute, weight_matching,
+    PermutationSpec,
+    barrier,
+    connect_models,
+    derive_spec,
+    fit_curve,
+    matching_objective,
+    permute,
+    weight_matching,
 )
 from tamelab.landscape._permutation_spec import check_spec, random_permutations
 
@@ -71,8 +78,15 @@ class ResMLP(nn.Module):
 
 
 def ln_gelu_mlp(d=5, w=(8, 6), k=3):
-    return nn.Sequential(nn.Linear(d, w[0]), nn.LayerNorm(w[0]), nn.GELU(), nn.Linear(w[0], w[1]), nn.LayerNorm(w[1]),
-                         nn.GELU(), nn.Linear(w[1], k))
+    return nn.Sequential(
+        nn.Linear(d, w[0]),
+        nn.LayerNorm(w[0]),
+        nn.GELU(),
+        nn.Linear(w[0], w[1]),
+        nn.LayerNorm(w[1]),
+        nn.GELU(),
+        nn.Linear(w[1], k),
+    )
 
 
 def relu_mlp(d=5, w=(8, 7), k=3):
@@ -81,7 +95,7 @@ def relu_mlp(d=5, w=(8, 7), k=3):
 
 def _randomise_buffers(m, seed=0):
     g = torch.Generator().manual_seed(seed)
-    for name, b in m.named_buffers():
+    for b in m.buffers():
         if b.is_floating_point():
             b.copy_(0.5 + torch.rand(b.shape, generator=g, dtype=b.dtype))
     for p in m.parameters():
@@ -134,9 +148,14 @@ def test_a_stream_added_to_the_raw_input_is_not_permutable():
     assert any("unpermuted" in n for n in sp.notes)
 
 
-@pytest.mark.parametrize("bad, name", [
-    ("attention", "MultiheadAttention"), ("grouped", "grouped convolution"), ("cat", "cat"),
-])
+@pytest.mark.parametrize(
+    "bad, name",
+    [
+        ("attention", "MultiheadAttention"),
+        ("grouped", "grouped convolution"),
+        ("cat", "cat"),
+    ],
+)
 def test_unsupported_operations_are_refused_by_name(bad, name):
     class Att(nn.Module):
         def __init__(self):
@@ -164,8 +183,11 @@ def test_unsupported_operations_are_refused_by_name(bad, name):
         def forward(self, x):
             return self.c(torch.cat([self.a(x), self.b(x)], -1))
 
-    model, x = {"attention": (Att(), torch.randn(2, 3, 4)), "grouped": (Grouped(), torch.randn(2, 2, 9)),
-                "cat": (Cat(), torch.randn(2, 4))}[bad]
+    model, x = {
+        "attention": (Att(), torch.randn(2, 3, 4)),
+        "grouped": (Grouped(), torch.randn(2, 2, 9)),
+        "cat": (Cat(), torch.randn(2, 4)),
+    }[bad]
     with pytest.raises(NotApplicableError, match=name):
         derive_spec(model.eval(), x)
     with pytest.raises(NotApplicableError, match=name):
@@ -175,8 +197,16 @@ def test_unsupported_operations_are_refused_by_name(bad, name):
 def test_explicit_spec_and_a_wrong_spec_is_caught_by_the_function_certificate():
     m = _randomise_buffers(relu_mlp(), 1)
     x = torch.randn(6, 5)
-    good = {"perms": {"H1": 8, "H2": 7}, "axes": {"0.weight": ["H1", None], "0.bias": ["H1"],
-                                                  "2.weight": ["H2", "H1"], "2.bias": ["H2"], "4.weight": [None, "H2"]}}
+    good = {
+        "perms": {"H1": 8, "H2": 7},
+        "axes": {
+            "0.weight": ["H1", None],
+            "0.bias": ["H1"],
+            "2.weight": ["H2", "H1"],
+            "2.bias": ["H2"],
+            "4.weight": [None, "H2"],
+        },
+    }
     b = permute(m, random_permutations(PermutationSpec.from_dict(good), 4), PermutationSpec.from_dict(good))
     r = weight_matching(m, b, spec=good, X=x)
     assert r.status == "ok" and r.max_function_change < 1e-6 and set(r.permutations) == {"H1", "H2"}
@@ -234,8 +264,11 @@ def test_exhaustive_and_coordinate_descent_against_brute_force_on_a_tiny_cnn():
     torch.manual_seed(0)
     a, b = CNNBN(3, 4).double(), CNNBN(3, 4).double()
     x = torch.randn(2, 1, 8, 8, dtype=torch.float64)
-    vals = {(p1, p2): _naive_objective_cnn(a, b, p1, p2)
-            for p1 in itertools.permutations(range(3)) for p2 in itertools.permutations(range(4))}
+    vals = {
+        (p1, p2): _naive_objective_cnn(a, b, p1, p2)
+        for p1 in itertools.permutations(range(3))
+        for p2 in itertools.permutations(range(4))
+    }
     best = max(vals.values())
     ex = weight_matching(a, b, example_input=x, exhaustive=True)
     assert ex.optimality == "global (exhaustive)" and ex.objective_after == pytest.approx(best, rel=1e-12)
@@ -258,8 +291,10 @@ def test_exhaustive_on_a_residual_mlp_matches_brute_force_over_all_permutations(
     sp = derive_spec(a, x)
     assert sorted(sp.perms.values()) == [2, 3, 4]  # 4!·3!·2! = 288 joint permutations
     names = sorted(sp.perms)
-    best = max(matching_objective(a, b, sp, dict(zip(names, map(np.array, combo))))
-               for combo in itertools.product(*[itertools.permutations(range(sp.perms[n])) for n in names]))
+    best = max(
+        matching_objective(a, b, sp, dict(zip(names, map(np.array, combo))))
+        for combo in itertools.product(*[itertools.permutations(range(sp.perms[n])) for n in names])
+    )
     ex = weight_matching(a, b, example_input=x, exhaustive=True)
     assert ex.objective_after == pytest.approx(best, rel=1e-12)
     cd = weight_matching(a, b, example_input=x, restarts=8)
@@ -301,8 +336,9 @@ def test_barrier_against_direct_interpolation_and_the_input_contract():
             return {"image": X[i], "label": y[i]}
 
     r2 = barrier(a, b, DataLoader(D(), batch_size=7), points=5, refine=False)
-    r3 = barrier(a, b, (X.numpy(), y.numpy()), points=5, refine=False,
-                 loss=lambda o, t: nn.functional.cross_entropy(o, t))
+    r3 = barrier(
+        a, b, (X.numpy(), y.numpy()), points=5, refine=False, loss=lambda o, t: nn.functional.cross_entropy(o, t)
+    )
     assert r2.losses == pytest.approx(r.losses, rel=1e-12) and r3.losses == pytest.approx(r.losses, rel=1e-12)
     with pytest.raises(InputError, match="bn"):
         barrier(a, b, (X, y), bn="recompute")

@@ -29,8 +29,9 @@ def param_names(model: nn.Module, names: Sequence[str] | None = None, *, trainab
     return names
 
 
-def param_dict(model: nn.Module, names: Sequence[str] | None = None, *, detach: bool = True,
-               trainable_only: bool = False) -> dict[str, torch.Tensor]:
+def param_dict(
+    model: nn.Module, names: Sequence[str] | None = None, *, detach: bool = True, trainable_only: bool = False
+) -> dict[str, torch.Tensor]:
     """``{name: tensor}`` of the selected parameters (all of them by default; detached by default)."""
     params = dict(model.named_parameters())
     sel = param_names(model, names, trainable_only=trainable_only)

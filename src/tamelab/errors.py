@@ -32,8 +32,11 @@ class InputError(TameLabError, ValueError):
 
 
 class NotApplicableError(InputError):
-    """The mathematics of a capability does not apply to this model or data (e.g. exact regions of a
-    GELU network). Reports show it as "not applicable: <why>"; the CLI exits 2 with the one line."""
+    """The mathematics of a capability does not apply to this model or data.
+
+    For example exact linear regions of a GELU network. Reports show it as "not applicable: <why>"; the CLI
+    exits 2 with the one line.
+    """
 
     def __init__(self, field: str, problem: str, fix: str | None = None) -> None:
         super().__init__(field, problem, fix)

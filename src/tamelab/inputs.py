@@ -35,8 +35,17 @@ from .errors import InputError
 from .losses import Loss, resolve_loss
 
 __all__ = [
-    "Data", "as_data", "as_model", "resolve_device", "resolve_dtype", "model_on", "evaluate",
-    "Evaluation", "INPUT_KEYS", "TARGET_KEYS", "resolve_loss",
+    "Data",
+    "as_data",
+    "as_model",
+    "resolve_device",
+    "resolve_dtype",
+    "model_on",
+    "evaluate",
+    "Evaluation",
+    "INPUT_KEYS",
+    "TARGET_KEYS",
+    "resolve_loss",
 ]
 
 #: dict-batch keys tried, in order, for the input when ``input_key`` is not given.
@@ -45,9 +54,14 @@ INPUT_KEYS = ("x", "input", "inputs", "image", "images", "img", "pixel_values", 
 TARGET_KEYS = ("y", "target", "targets", "label", "labels", "Y")
 
 _DTYPES = {
-    "float32": torch.float32, "float": torch.float32, "single": torch.float32,
-    "float64": torch.float64, "double": torch.float64,
-    "float16": torch.float16, "half": torch.float16, "bfloat16": torch.bfloat16,
+    "float32": torch.float32,
+    "float": torch.float32,
+    "single": torch.float32,
+    "float64": torch.float64,
+    "double": torch.float64,
+    "float16": torch.float16,
+    "half": torch.float16,
+    "bfloat16": torch.bfloat16,
 }
 
 
@@ -78,11 +92,15 @@ def resolve_device(device: str | torch.device | None = None, *, field: str = "de
         return dev
     if dev.type == "cuda":
         if not torch.cuda.is_available():
-            raise InputError(field, f"{device!s} requested but CUDA is not available on this machine",
-                             "use cpu (or auto)")
+            raise InputError(
+                field, f"{device!s} requested but CUDA is not available on this machine", "use cpu (or auto)"
+            )
         if dev.index is not None and dev.index >= torch.cuda.device_count():
-            raise InputError(field, f"{device!s}: only {torch.cuda.device_count()} CUDA device(s)",
-                             f"use cuda:0..cuda:{torch.cuda.device_count() - 1}")
+            raise InputError(
+                field,
+                f"{device!s}: only {torch.cuda.device_count()} CUDA device(s)",
+                f"use cuda:0..cuda:{torch.cuda.device_count() - 1}",
+            )
         return dev
     if dev.type == "mps":
         if not (hasattr(torch.backends, "mps") and torch.backends.mps.is_available()):
@@ -91,8 +109,13 @@ def resolve_device(device: str | torch.device | None = None, *, field: str = "de
     raise InputError(field, f"unsupported device type {dev.type!r}", "use cpu, cuda, cuda:N or auto")
 
 
-def resolve_dtype(dtype: str | torch.dtype | None = None, *, default: torch.dtype = torch.float32,
-                  allowed: Sequence[torch.dtype] = (torch.float32, torch.float64), field: str = "dtype") -> torch.dtype:
+def resolve_dtype(
+    dtype: str | torch.dtype | None = None,
+    *,
+    default: torch.dtype = torch.float32,
+    allowed: Sequence[torch.dtype] = (torch.float32, torch.float64),
+    field: str = "dtype",
+) -> torch.dtype:
     """A dtype name or torch dtype, checked against ``allowed`` (default float32/float64).
 
     >>> resolve_dtype("float64")
@@ -108,11 +131,17 @@ def resolve_dtype(dtype: str | torch.dtype | None = None, *, default: torch.dtyp
             raise InputError(field, f"unknown dtype {dtype!r}", f"use one of {', '.join(_dtype_names(allowed))}")
         dt = _DTYPES[key]
     else:
-        raise InputError(field, f"expected a dtype name, got {type(dtype).__name__}",
-                         f"use one of {', '.join(_dtype_names(allowed))}")
+        raise InputError(
+            field,
+            f"expected a dtype name, got {type(dtype).__name__}",
+            f"use one of {', '.join(_dtype_names(allowed))}",
+        )
     if dt not in allowed:
-        raise InputError(field, f"{str(dt).removeprefix('torch.')} is not supported here",
-                         f"use one of {', '.join(_dtype_names(allowed))}")
+        raise InputError(
+            field,
+            f"{str(dt).removeprefix('torch.')} is not supported here",
+            f"use one of {', '.join(_dtype_names(allowed))}",
+        )
     return dt
 
 
@@ -123,13 +152,21 @@ def _dtype_names(allowed: Sequence[torch.dtype]) -> list[str]:
 def as_model(model: Any, *, field: str = "model") -> nn.Module:
     """Check that ``model`` is an ``nn.Module`` with at least one floating parameter or buffer."""
     if not isinstance(model, nn.Module):
-        raise InputError(field, f"expected a torch.nn.Module, got {type(model).__name__}",
-                         "pass the model object (load weights with tamelab.models.load_model)")
+        raise InputError(
+            field,
+            f"expected a torch.nn.Module, got {type(model).__name__}",
+            "pass the model object (load weights with tamelab.models.load_model)",
+        )
     return model
 
 
-def model_on(model: nn.Module, device: torch.device | str | None = None, dtype: torch.dtype | str | None = None,
-             *, copy_model: bool = True) -> nn.Module:
+def model_on(
+    model: nn.Module,
+    device: torch.device | str | None = None,
+    dtype: torch.dtype | str | None = None,
+    *,
+    copy_model: bool = True,
+) -> nn.Module:
     """``model`` on ``device`` with floating parameters/buffers in ``dtype``.
 
     The caller's model is never changed: a deep copy is moved unless it already has the requested
@@ -139,8 +176,11 @@ def model_on(model: nn.Module, device: torch.device | str | None = None, dtype: 
     dev = resolve_device(device) if device is not None else None
     dt = resolve_dtype(dtype) if dtype is not None else None
     tensors = list(model.parameters()) + list(model.buffers())
-    same = all((dev is None or t.device == dev or (dev.index is None and t.device.type == dev.type))
-               and (dt is None or not t.is_floating_point() or t.dtype == dt) for t in tensors)
+    same = all(
+        (dev is None or t.device == dev or (dev.index is None and t.device.type == dev.type))
+        and (dt is None or not t.is_floating_point() or t.dtype == dt)
+        for t in tensors
+    )
     if same:
         return model
     m = copy.deepcopy(model) if copy_model else model
@@ -165,27 +205,38 @@ def _to_tensor(a: Any, field: str) -> torch.Tensor:
     raise InputError(field, f"expected a tensor or array, got {type(a).__name__}")
 
 
-def _split_batch(batch: Any, input_key: str | None, target_key: str | None, *, field: str = "data"
-                 ) -> tuple[Any, Any]:
+def _split_batch(batch: Any, input_key: str | None, target_key: str | None, *, field: str = "data") -> tuple[Any, Any]:
     """``(inputs, targets)`` of one batch: a tuple/list ``(x, y, ...)`` or a mapping."""
     if isinstance(batch, Mapping):
         keys = list(batch.keys())
         ik = input_key if input_key is not None else next((k for k in INPUT_KEYS if k in batch), None)
         tk = target_key if target_key is not None else next((k for k in TARGET_KEYS if k in batch), None)
         if ik is None or ik not in batch:
-            raise InputError("input_key", f"dict batches have keys {keys}; cannot tell which is the input",
-                             "pass input_key=... (CLI: --input-key)")
+            raise InputError(
+                "input_key",
+                f"dict batches have keys {keys}; cannot tell which is the input",
+                "pass input_key=... (CLI: --input-key)",
+            )
         if tk is None or tk not in batch:
-            raise InputError("target_key", f"dict batches have keys {keys}; cannot tell which is the target",
-                             "pass target_key=... (CLI: --target-key)")
+            raise InputError(
+                "target_key",
+                f"dict batches have keys {keys}; cannot tell which is the target",
+                "pass target_key=... (CLI: --target-key)",
+            )
         return batch[ik], batch[tk]
     if isinstance(batch, (tuple, list)):
         if len(batch) < 2:
-            raise InputError(field, f"batches have {len(batch)} element(s); need (inputs, targets)",
-                             "yield (x, y) tuples or dicts with input and target keys")
+            raise InputError(
+                field,
+                f"batches have {len(batch)} element(s); need (inputs, targets)",
+                "yield (x, y) tuples or dicts with input and target keys",
+            )
         return batch[0], batch[1]
-    raise InputError(field, f"batches are {type(batch).__name__}; need (inputs, targets) tuples or dicts",
-                     "yield (x, y) tuples or dicts with input and target keys")
+    raise InputError(
+        field,
+        f"batches are {type(batch).__name__}; need (inputs, targets) tuples or dicts",
+        "yield (x, y) tuples or dicts with input and target keys",
+    )
 
 
 def _check_pair(x: torch.Tensor, t: torch.Tensor, field: str) -> None:
@@ -193,8 +244,9 @@ def _check_pair(x: torch.Tensor, t: torch.Tensor, field: str) -> None:
         raise InputError(field, f"inputs have shape {tuple(x.shape)}", "need at least one sample (N, ...)")
     if t.ndim == 0 or t.shape[0] != x.shape[0]:
         raise InputError(field, f"{x.shape[0]} inputs but targets of shape {tuple(t.shape)}", "lengths must match")
-    if not (x.is_floating_point() or x.dtype in (torch.uint8, torch.int8, torch.int16, torch.int32, torch.int64,
-                                                  torch.bool)):
+    if not (
+        x.is_floating_point() or x.dtype in (torch.uint8, torch.int8, torch.int16, torch.int32, torch.int64, torch.bool)
+    ):
         raise InputError(field, f"inputs have dtype {x.dtype}", "pass numeric inputs")
     if x.is_floating_point() and not bool(torch.isfinite(x).all()):
         raise InputError(field, "inputs contain NaN/inf values", "clean or impute the data")
@@ -233,10 +285,12 @@ class Data:
 
     @property
     def in_memory(self) -> bool:
+        """Whether the samples are held as two tensors ``X``, ``T`` (else they stream from a loader)."""
         return self.X is not None
 
-    def batches(self, device: torch.device | str | None = None, dtype: torch.dtype | None = None
-                ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    def batches(
+        self, device: torch.device | str | None = None, dtype: torch.dtype | None = None
+    ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         """Yield ``(x, t)`` on ``device``; floating inputs/targets cast to ``dtype`` (integer inputs too)."""
         dev = resolve_device(device) if device is not None else None
         if self.in_memory:
@@ -267,8 +321,13 @@ class Data:
             x, t = x.to(dev), t.to(dev)
         return x, t
 
-    def tensors(self, device: torch.device | str | None = None, dtype: torch.dtype | None = None,
-                *, max_bytes: float = 8 * 2**30) -> tuple[torch.Tensor, torch.Tensor]:
+    def tensors(
+        self,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+        *,
+        max_bytes: float = 8 * 2**30,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """All the data as two tensors (concatenating a loader's batches; refused past ``max_bytes``)."""
         if self.in_memory:
             x, t = self._cast(self.X, self.T, resolve_device(device) if device is not None else None, dtype)
@@ -277,8 +336,11 @@ class Data:
         for x, t in self.batches(device, dtype):
             size += x.element_size() * x.numel() + t.element_size() * t.numel()
             if size > max_bytes:
-                raise InputError("data", f"holding all batches needs more than {max_bytes / 2**30:.1f} GiB",
-                                 "use a capability that streams batches, or a smaller data set")
+                raise InputError(
+                    "data",
+                    f"holding all batches needs more than {max_bytes / 2**30:.1f} GiB",
+                    "use a capability that streams batches, or a smaller data set",
+                )
             xs.append(x)
             ts.append(t)
         return torch.cat(xs), torch.cat(ts)
@@ -312,16 +374,25 @@ class Data:
         return Data(torch.cat(X), torch.cat(T), n=got, batch_size=self.batch_size, name=self.name)
 
 
-def as_data(data: Any, targets: Any = None, *, input_key: str | None = None, target_key: str | None = None,
-            batch_size: int | None = None, name: str | None = None, field: str = "data") -> Data:
+def as_data(
+    data: Any,
+    targets: Any = None,
+    *,
+    input_key: str | None = None,
+    target_key: str | None = None,
+    batch_size: int | None = None,
+    name: str | None = None,
+    field: str = "data",
+) -> Data:
     """Normalise any supported data source to :class:`Data` (see the module docstring).
 
     Args:
         data: ``(X, y)``; ``X`` with ``targets=y``; a dict of arrays; a TameLab ``Dataset``; a torch
             ``Dataset`` or ``DataLoader`` (tuple or dict batches); a list of batches; or a :class:`Data`.
         targets: the targets when ``data`` is the inputs alone.
-        input_key, target_key: keys of dict batches (found automatically among :data:`INPUT_KEYS` and
-            :data:`TARGET_KEYS` when not given).
+        input_key: key of the inputs in dict batches (found automatically among :data:`INPUT_KEYS` when
+            not given).
+        target_key: key of the targets in dict batches (found among :data:`TARGET_KEYS` when not given).
         batch_size: chunk in-memory data (and a torch ``Dataset``) into batches of this size.
         name: label for reports.
         field: the argument's name in error messages.
@@ -346,34 +417,37 @@ def as_data(data: Any, targets: Any = None, *, input_key: str | None = None, tar
         T = torch.from_numpy(data.y) if data.y is not None else torch.from_numpy(data.Y)
         return _in_memory(X, T, batch_size, name or data.name, field)
     if targets is not None:
-        return _in_memory(_to_tensor(data, f"{field}: X"), _to_tensor(targets, f"{field}: y"), batch_size,
-                          name or "data", field)
+        return _in_memory(
+            _to_tensor(data, f"{field}: X"), _to_tensor(targets, f"{field}: y"), batch_size, name or "data", field
+        )
     if isinstance(data, (torch.Tensor, np.ndarray)):
         raise InputError(field, "got inputs without targets", "pass (X, y), or targets=y")
     if isinstance(data, Mapping):
         X, T = _split_batch(data, input_key, target_key, field=field)
         return _in_memory(_to_tensor(X, f"{field}: X"), _to_tensor(T, f"{field}: y"), batch_size, name or "data", field)
     if isinstance(data, tuple) and len(data) == 2 and all(isinstance(a, (torch.Tensor, np.ndarray)) for a in data):
-        return _in_memory(_to_tensor(data[0], f"{field}: X"), _to_tensor(data[1], f"{field}: y"), batch_size,
-                          name or "data", field)
+        return _in_memory(
+            _to_tensor(data[0], f"{field}: X"), _to_tensor(data[1], f"{field}: y"), batch_size, name or "data", field
+        )
     if isinstance(data, DataLoader):
         loader, ordered = _ordered_loader(data)
         n = _len_or_none(loader.dataset) if not isinstance(loader.dataset, IterableDataset) else None
-        d = Data(loader=loader, n=n, input_key=input_key, target_key=target_key, name=name or "loader",
-                 ordered=ordered)
+        d = Data(loader=loader, n=n, input_key=input_key, target_key=target_key, name=name or "loader", ordered=ordered)
         d.first_batch()  # validate keys and shapes now, before any work starts
         return d
     if isinstance(data, TorchDataset):
         if isinstance(data, IterableDataset):
             loader = DataLoader(data, batch_size=batch_size or 256)
-            d = Data(loader=loader, n=None, input_key=input_key, target_key=target_key, name=name or "dataset",
-                     ordered=False)
+            d = Data(
+                loader=loader, n=None, input_key=input_key, target_key=target_key, name=name or "dataset", ordered=False
+            )
         else:
             if _len_or_none(data) in (None, 0):
                 raise InputError(field, "the Dataset is empty or has no __len__", "pass a non-empty map-style Dataset")
             loader = DataLoader(data, batch_size=batch_size or 256, shuffle=False)
-            d = Data(loader=loader, n=len(data), input_key=input_key, target_key=target_key,
-                     name=name or type(data).__name__)
+            d = Data(
+                loader=loader, n=len(data), input_key=input_key, target_key=target_key, name=name or type(data).__name__
+            )
         d.first_batch()
         return d
     if isinstance(data, (list, tuple)):
@@ -383,12 +457,18 @@ def as_data(data: Any, targets: Any = None, *, input_key: str | None = None, tar
         d.n = d.count()
         return d
     if isinstance(data, Iterator):
-        raise InputError(field, "a one-shot iterator cannot be read more than once",
-                         "pass a DataLoader, a Dataset, a list of batches or (X, y)")
+        raise InputError(
+            field,
+            "a one-shot iterator cannot be read more than once",
+            "pass a DataLoader, a Dataset, a list of batches or (X, y)",
+        )
     if isinstance(data, str):
         raise InputError(field, f"got the string {data!r}", "load named data with tamelab.data.load_data first")
-    raise InputError(field, f"unsupported data type {type(data).__name__}",
-                     "pass (X, y) tensors/arrays, a Dataset, a DataLoader or a list of batches")
+    raise InputError(
+        field,
+        f"unsupported data type {type(data).__name__}",
+        "pass (X, y) tensors/arrays, a Dataset, a DataLoader or a list of batches",
+    )
 
 
 def _len_or_none(obj: Any) -> int | None:
@@ -418,8 +498,9 @@ def _ordered_loader(loader: Any) -> tuple[Any, bool]:
         return loader, True
     if loader.batch_size is None:  # a custom batch_sampler: re-batch in order with its first batch's size
         return loader, False
-    return DataLoader(ds, batch_size=loader.batch_size, shuffle=False, drop_last=False,
-                      collate_fn=loader.collate_fn, num_workers=0), True
+    return DataLoader(
+        ds, batch_size=loader.batch_size, shuffle=False, drop_last=False, collate_fn=loader.collate_fn, num_workers=0
+    ), True
 
 
 # --------------------------------------------------------------------------------------------------
@@ -443,9 +524,15 @@ def _correct(out: torch.Tensor, t: torch.Tensor, loss: Loss) -> int | None:
 
 
 @torch.no_grad()
-def evaluate(model: nn.Module, data: Any, loss: str | Callable | Loss | None = "cross_entropy", *,
-             device: str | torch.device | None = None, dtype: str | torch.dtype | None = None,
-             params: Mapping[str, torch.Tensor] | None = None) -> Evaluation:
+def evaluate(
+    model: nn.Module,
+    data: Any,
+    loss: str | Callable | Loss | None = "cross_entropy",
+    *,
+    device: str | torch.device | None = None,
+    dtype: str | torch.dtype | None = None,
+    params: Mapping[str, torch.Tensor] | None = None,
+) -> Evaluation:
     """Sample-weighted mean loss over every batch of ``data``, and the accuracy for integer labels.
 
     ``params`` (optional) replaces the model's parameters through ``torch.func.functional_call``.
@@ -455,8 +542,11 @@ def evaluate(model: nn.Module, data: Any, loss: str | Callable | Loss | None = "
     lossf = resolve_loss(loss)
     d = as_data(data)
     dt = resolve_dtype(dtype) if dtype is not None else next((p.dtype for p in model.parameters()), torch.float32)
-    dev = resolve_device(device) if device is not None else next((p.device for p in model.parameters()),
-                                                                 torch.device("cpu"))
+    dev = (
+        resolve_device(device)
+        if device is not None
+        else next((p.device for p in model.parameters()), torch.device("cpu"))
+    )
     total, n, correct, acc_ok = 0.0, 0, 0, True
     for x, t in d.batches(dev, dt):
         out = model(x) if params is None else functional_call(model, dict(params), (x,))

@@ -42,8 +42,11 @@ def _as_real_targets(out: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
     """Integer labels → one-hot of the output's width; real targets reshaped to the output's shape."""
     if not t.is_floating_point():
         if out.ndim != 2:
-            raise InputError("loss", f"integer labels need a 2-D output (N×C), got output shape {tuple(out.shape)}",
-                             "pass real-valued targets Y of the output's shape")
+            raise InputError(
+                "loss",
+                f"integer labels need a 2-D output (N×C), got output shape {tuple(out.shape)}",
+                "pass real-valued targets Y of the output's shape",
+            )
         return F.one_hot(t.long(), out.shape[1]).to(out.dtype)
     t = t.to(out.dtype)
     if t.shape != out.shape and t.numel() == out.numel():
@@ -96,6 +99,7 @@ class Loss:
     builtin: bool = False
 
     def __call__(self, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """The mean loss of ``output`` against ``target`` (a 0-dimensional tensor)."""
         return self.fn(output, target)
 
     @property
@@ -114,8 +118,15 @@ LOSSES: dict[str, Loss] = {
     "bce_with_logits": Loss("bce_with_logits", _bce, "real", True),
 }
 
-_ALIASES = {"ce": "cross_entropy", "crossentropy": "cross_entropy", "cross-entropy": "cross_entropy",
-            "squared": "mse", "l2": "mse", "smooth_l1": "huber", "bce": "bce_with_logits"}
+_ALIASES = {
+    "ce": "cross_entropy",
+    "crossentropy": "cross_entropy",
+    "cross-entropy": "cross_entropy",
+    "squared": "mse",
+    "l2": "mse",
+    "smooth_l1": "huber",
+    "bce": "bce_with_logits",
+}
 
 
 def loss_names() -> list[str]:
@@ -123,8 +134,9 @@ def loss_names() -> list[str]:
     return sorted(LOSSES)
 
 
-def resolve_loss(loss: str | Callable | Loss | None, *, default: str | None = "cross_entropy",
-                 field: str = "loss") -> Loss:
+def resolve_loss(
+    loss: str | Callable | Loss | None, *, default: str | None = "cross_entropy", field: str = "loss"
+) -> Loss:
     """Turn a loss name, a callable or a :class:`Loss` into a :class:`Loss`.
 
     Args:
@@ -152,8 +164,11 @@ def resolve_loss(loss: str | Callable | Loss | None, *, default: str | None = "c
         key = loss.strip().lower()
         key = _ALIASES.get(key, key)
         if key not in LOSSES:
-            raise InputError(field, f"unknown loss {loss!r}",
-                             f"use one of {', '.join(loss_names())} or a callable (output, target) -> scalar")
+            raise InputError(
+                field,
+                f"unknown loss {loss!r}",
+                f"use one of {', '.join(loss_names())} or a callable (output, target) -> scalar",
+            )
         return LOSSES[key]
     if isinstance(loss, torch.nn.Module):
         red = getattr(loss, "reduction", "mean")
@@ -162,5 +177,8 @@ def resolve_loss(loss: str | Callable | Loss | None, *, default: str | None = "c
         return Loss(type(loss).__name__, loss, "any", False)
     if callable(loss):
         return Loss(getattr(loss, "__name__", "callable"), loss, "any", False)
-    raise InputError(field, f"expected a loss name or a callable, got {type(loss).__name__}",
-                     f"use one of {', '.join(loss_names())} or a callable (output, target) -> scalar")
+    raise InputError(
+        field,
+        f"expected a loss name or a callable, got {type(loss).__name__}",
+        f"use one of {', '.join(loss_names())} or a callable (output, target) -> scalar",
+    )

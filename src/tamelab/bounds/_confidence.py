@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from typing import Any
 
 from ..errors import InputError
 
@@ -61,5 +62,6 @@ class ConfidenceLedger:
         """Whether the spending stays within the budget."""
         return self.total <= self.budget * (1 + LEDGER_RTOL)
 
-    def to_list(self) -> list[dict]:
+    def to_list(self) -> list[dict[str, Any]]:
+        """The entries as ``{"statement": what, "delta": δ_k}`` dicts, for JSON."""
         return [{"statement": w, "delta": d} for w, d in self.entries]

@@ -1,5 +1,7 @@
-r"""Weight-space path geometry along training (proxies motivated by Mukherjee's thesis ch. 6,
-arXiv:2104.14033, and the prior-at-initialisation of Dziugaite & Roy; *not* a bound from the thesis).
+r"""Weight-space path geometry along training.
+
+Proxies motivated by Mukherjee's thesis ch. 6 (arXiv:2104.14033) and the prior-at-initialisation of
+Dziugaite & Roy (arXiv:1703.11008); *not* a bound from the thesis.
 
 For snapshots :math:`\theta_0,\dots,\theta_T`: per layer and globally the distance from initialisation
 (Frobenius, spectral, relative), path length :math:`\ell_t=\sum_{s<t}\|\theta_{s+1}-\theta_s\|`,
@@ -12,7 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from typing import Iterator
+from typing import ItemsView, Iterator, KeysView
 
 import numpy as np
 import torch
@@ -47,17 +49,38 @@ class PathGeometry(Result):
     def __contains__(self, key: object) -> bool:
         return key in self.series
 
-    def keys(self):
+    def keys(self) -> KeysView[str]:
+        """Names of the series."""
         return self.series.keys()
 
-    def items(self):
+    def items(self) -> ItemsView[str, np.ndarray]:
+        """``(name, series)`` pairs."""
         return self.series.items()
 
     def arrays(self) -> dict[str, np.ndarray]:
+        """The series for an ``.npz`` file (``/`` in parameter names becomes ``__``)."""
         return {k.replace("/", "__"): v for k, v in self.series.items()}
 
 
 def path_geometry(snapshots: list[dict[str, torch.Tensor]], *, prior_sigma: float = 0.03) -> PathGeometry:
+    r"""Geometry of the path :math:`\theta_0,\dots,\theta_T` traced by parameter snapshots.
+
+    All parameters form one flat vector (float64) for the global series; every 2-D parameter also gets
+    its own Frobenius, spectral and relative distance from initialisation. See the module docstring for
+    the series.
+
+    Args:
+        snapshots: state dicts (name → tensor) of one model along training, the first at initialisation
+            (e.g. ``TrainResult.snapshots``).
+        prior_sigma: standard deviation :math:`\sigma` of the isotropic Gaussian prior at initialisation
+            whose KL :math:`\|\theta_t-\theta_0\|^2/(2\sigma^2)` is reported as ``implied_kl``.
+
+    Returns:
+        A :class:`PathGeometry` (status ``ok``).
+
+    Raises:
+        InputError: fewer than two snapshots, snapshots of different models, or a bad ``prior_sigma``.
+    """
     t0 = time.perf_counter()
     if len(snapshots) < 2:
         raise InputError("snapshots", "need at least two snapshots (initial and one more)")
@@ -73,13 +96,26 @@ def path_geometry(snapshots: list[dict[str, torch.Tensor]], *, prior_sigma: floa
     path = np.concatenate([[0.0], np.cumsum(step_norm)])
     dist = np.linalg.norm(d0, axis=1)
     final = d0[-1]
-    cos_final = np.array([float(v @ final / (np.linalg.norm(v) * np.linalg.norm(final))) if np.linalg.norm(v) > 0 else np.nan for v in d0])
-    cos_consec = np.array([float(a @ b / (np.linalg.norm(a) * np.linalg.norm(b))) if np.linalg.norm(a) * np.linalg.norm(b) > 0 else np.nan
-                           for a, b in zip(steps[:-1], steps[1:])])
+    cos_final = np.array(
+        [
+            float(v @ final / (np.linalg.norm(v) * np.linalg.norm(final))) if np.linalg.norm(v) > 0 else np.nan
+            for v in d0
+        ]
+    )
+    cos_consec = np.array(
+        [
+            float(a @ b / (np.linalg.norm(a) * np.linalg.norm(b)))
+            if np.linalg.norm(a) * np.linalg.norm(b) > 0
+            else np.nan
+            for a, b in zip(steps[:-1], steps[1:])
+        ]
+    )
     out = {
-        "distance": dist, "path_length": path,
+        "distance": dist,
+        "path_length": path,
         "straightness": np.where(path > 0, dist / np.maximum(path, 1e-300), 1.0),
-        "cos_to_final": cos_final, "angle_consecutive_deg": np.degrees(np.arccos(np.clip(cos_consec, -1, 1))),
+        "cos_to_final": cos_final,
+        "angle_consecutive_deg": np.degrees(np.arccos(np.clip(cos_consec, -1, 1))),
         "implied_kl": dist**2 / (2 * prior_sigma**2),
     }
     for k in names:
@@ -89,5 +125,10 @@ def path_geometry(snapshots: list[dict[str, torch.Tensor]], *, prior_sigma: floa
             out[f"{k}/frobenius"] = np.array([np.linalg.norm(x) for x in D])
             out[f"{k}/spectral"] = np.array([np.linalg.norm(x, 2) for x in D])
             out[f"{k}/relative"] = out[f"{k}/frobenius"] / max(np.linalg.norm(W0), 1e-300)
-    return PathGeometry(status=Status.OK, seconds=time.perf_counter() - t0, series=out, prior_sigma=prior_sigma,
-                        snapshots=len(snapshots))
+    return PathGeometry(
+        status=Status.OK,
+        seconds=time.perf_counter() - t0,
+        series=out,
+        prior_sigma=prior_sigma,
+        snapshots=len(snapshots),
+    )

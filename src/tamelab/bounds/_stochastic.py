@@ -1,5 +1,7 @@
-r"""Stochastic networks of any ``nn.Module``: weights sampled as flat vectors, evaluated with
-``torch.func.functional_call`` (batched over samples with ``torch.func.vmap``).
+r"""Stochastic networks of any ``nn.Module``.
+
+Weights are sampled as flat vectors and evaluated with ``torch.func.functional_call`` (batched over
+samples with ``torch.func.vmap``).
 
 :class:`StochasticNet` fixes everything that is not sampled — buffers (BatchNorm running statistics)
 and frozen parameters — to the values of one *reference* network (for a PAC-Bayes certificate: the
@@ -13,7 +15,7 @@ trainable parameters (``tamelab._params`` order) to :math:`x\mapsto f_\theta(x)`
 from __future__ import annotations
 
 import copy
-from typing import Callable
+from typing import Callable, ContextManager
 
 import torch
 from torch import nn
@@ -30,8 +32,19 @@ __all__ = ["StochasticNet", "reinitialised", "zero_one_errors", "classifier_kind
 MC_CHUNK_ELEMENTS = 2**24
 
 
-def fork_seeded(seed: int, device: torch.device):
-    """Context: torch's global RNG (CPU and ``device``) forked and seeded (dropout, reset_parameters)."""
+def fork_seeded(seed: int, device: torch.device) -> ContextManager[object]:
+    """Context manager: torch's global RNG (CPU and ``device``) forked and seeded; restored on exit.
+
+    For code that draws from the global generator (dropout, ``reset_parameters``) and must be reproducible
+    without disturbing the caller's random state.
+
+    Args:
+        seed: the seed of the forked generators.
+        device: a CUDA device forks its generator too; other devices use the CPU one.
+
+    Returns:
+        The context manager.
+    """
     devs = [device] if device.type == "cuda" else []
     ctx = torch.random.fork_rng(devices=devs)
 
@@ -52,7 +65,8 @@ def reinitialised(model: nn.Module, seed: int) -> nn.Module:
 
     Raises :class:`InputError` naming the first parameter/buffer that no ``reset_parameters`` (or
     ``_reset_parameters``/``reset_running_stats``) covers: its value would come from MODEL, which is
-    not data-independent."""
+    not data-independent.
+    """
     m = copy.deepcopy(model)
     dev = next((p.device for p in m.parameters()), torch.device("cpu"))
     covered: set[int] = set()
@@ -68,19 +82,39 @@ def reinitialised(model: nn.Module, seed: int) -> nn.Module:
                 covered.update(id(t) for t in mod.buffers(recurse=False))
     for name, t in list(m.named_parameters()) + list(m.named_buffers()):
         if id(t) not in covered:
-            raise InputError("init_model", f"cannot re-initialise {name!r} data-independently (its module has no "
-                             "reset_parameters)", "pass init_model= (the network at initialisation) or init_seed with "
-                             "a model whose modules all have reset_parameters")
+            raise InputError(
+                "init_model",
+                f"cannot re-initialise {name!r} data-independently (its module has no reset_parameters)",
+                "pass init_model= (the network at initialisation) or init_seed with "
+                "a model whose modules all have reset_parameters",
+            )
     return m
 
 
 def classifier_kind(out: torch.Tensor, y: torch.Tensor, *, field: str = "model output") -> str:
-    """``"multiclass"`` (N×C logits, C ≥ 2), ``"binary"`` (N scores) or ``"binary_column"`` (N×1 scores);
-    a binary score predicts class 1 when > 0. Checks the labels against the output."""
+    """Classify a model output as ``"multiclass"``, ``"binary"`` or ``"binary_column"``, checking the labels.
+
+    ``"multiclass"``: N×C logits, C ≥ 2; ``"binary"``: N scores; ``"binary_column"``: N×1 scores. A binary
+    score predicts class 1 when > 0.
+
+    Args:
+        out: the model output on a batch.
+        y: the integer class labels of that batch.
+        field: the name used in error messages for the model output.
+
+    Returns:
+        The kind, one of the three strings above.
+
+    Raises:
+        NotApplicableError: real-valued targets, or an output shape that is not a classifier's.
+        InputError: a label outside the classes the output can represent.
+    """
     if y.is_floating_point():
-        raise NotApplicableError("data", "the certificate bounds the 0-1 error of a classifier; targets are "
-                                 "real-valued",
-                                 "pass integer class labels")
+        raise NotApplicableError(
+            "data",
+            "the certificate bounds the 0-1 error of a classifier; targets are real-valued",
+            "pass integer class labels",
+        )
     if out.ndim == 2 and out.shape[1] >= 2:
         if int(y.max()) >= out.shape[1]:
             raise InputError("data", f"label {int(y.max())} but the model has {out.shape[1]} outputs")
@@ -89,8 +123,11 @@ def classifier_kind(out: torch.Tensor, y: torch.Tensor, *, field: str = "model o
         if int(y.max()) > 1:
             raise InputError("data", f"a single-output model needs labels 0/1, got {int(y.max())}")
         return "binary" if out.ndim == 1 else "binary_column"
-    raise NotApplicableError(field, f"output shape {tuple(out.shape)} is not N×C class scores",
-                             "the 0-1 error needs one score per class (or one binary score) per sample")
+    raise NotApplicableError(
+        field,
+        f"output shape {tuple(out.shape)} is not N×C class scores",
+        "the 0-1 error needs one score per class (or one binary score) per sample",
+    )
 
 
 def zero_one_errors(out: torch.Tensor, y: torch.Tensor, kind: str) -> torch.Tensor:
@@ -143,11 +180,22 @@ class StochasticNet:
     def _batched(self) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
         return vmap(lambda th, x: self(th, x), in_dims=(0, None))
 
-    def errors(self, mu: torch.Tensor, sigma: torch.Tensor, k: int, x: torch.Tensor, y: torch.Tensor, kind: str,
-               gen: torch.Generator, *, max_elements: int = MC_CHUNK_ELEMENTS) -> torch.Tensor:
+    def errors(
+        self,
+        mu: torch.Tensor,
+        sigma: torch.Tensor,
+        k: int,
+        x: torch.Tensor,
+        y: torch.Tensor,
+        kind: str,
+        gen: torch.Generator,
+        *,
+        max_elements: int = MC_CHUNK_ELEMENTS,
+    ) -> torch.Tensor:
         """0-1 error rates on ``(x, y)`` of ``k`` draws ``θ = μ + σ⊙ε`` (ε from ``gen``), shape ``(k,)``.
 
-        Sample ``i`` is the ``i``-th ``randn(p)`` draw of ``gen``, so the result does not depend on the chunking."""
+        Sample ``i`` is the ``i``-th ``randn(p)`` draw of ``gen``, so the result does not depend on the chunking.
+        """
         n = int(x.shape[0])
         act = self.activation_elements(x)
         per_theta = self.p + min(n, 4096) * act
@@ -159,8 +207,9 @@ class StochasticNet:
         with torch.no_grad():
             for lo in range(0, k, chunk):
                 kk = min(chunk, k - lo)
-                eps = torch.stack([torch.randn(self.p, generator=gen, device=mu.device, dtype=mu.dtype)
-                                   for _ in range(kk)])  # one draw per sample: independent of the chunk size
+                eps = torch.stack(
+                    [torch.randn(self.p, generator=gen, device=mu.device, dtype=mu.dtype) for _ in range(kk)]
+                )  # one draw per sample: independent of the chunk size
                 th = mu + sigma * eps
                 wrong = torch.zeros(kk, dtype=torch.float64, device=mu.device)
                 for i in range(0, n, xb):

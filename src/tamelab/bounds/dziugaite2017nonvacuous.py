@@ -65,9 +65,17 @@ from ._kl import kl_inv_upper
 from ._pac_bayes import mc_error_bound
 from ._stochastic import StochasticNet, classifier_kind, reinitialised
 
-__all__ = ["PacBayesResult", "pac_bayes_certificate", "PRIOR_SIGMAS", "MODES", "MAX_WORK", "estimate_work",
-           "WorkEstimate",
-           "gaussian_kl_upper", "split_halves"]
+__all__ = [
+    "PacBayesResult",
+    "pac_bayes_certificate",
+    "PRIOR_SIGMAS",
+    "MODES",
+    "MAX_WORK",
+    "estimate_work",
+    "WorkEstimate",
+    "gaussian_kl_upper",
+    "split_halves",
+]
 
 PRIOR_SIGMAS = (0.003, 0.01, 0.03, 0.1)
 P_MIN = 1e-4  # probabilities clamped for the bounded (rescaled) cross-entropy surrogate
@@ -147,32 +155,52 @@ def _int_arg(name: str, v: Any, minimum: int) -> int:
 class WorkEstimate:
     """Sample-forward passes (one sample through the network once; a backward pass counts as two) per stage.
 
-    ``est["total"]`` and ``est["Monte-Carlo"]`` read like a mapping."""
+    ``est["total"]`` and ``est["Monte-Carlo"]`` read like a mapping.
+    """
 
     stages: dict[str, float] = dataclasses.field(default_factory=dict)
 
     @property
     def total(self) -> float:
+        """Sample-forward passes summed over all stages."""
         return float(sum(self.stages.values()))
 
     @property
     def largest(self) -> str:
+        """Name of the stage with the most sample-forward passes."""
         return max(self.stages, key=lambda k: self.stages[k])
 
     def __getitem__(self, key: str) -> float:
         return self.total if key == "total" else self.stages[key]
 
     def to_dict(self) -> dict[str, float]:
+        """The stages and their ``"total"``, for JSON."""
         return {**self.stages, "total": self.total}
 
 
-def estimate_work(*, n_prior: int, n_bound: int, n_test: int, epochs: int, prior_epochs: int, mc_samples: int,
-                  pilot_samples: int, test_mc_samples: int, grid: int, full: bool) -> WorkEstimate:
+def estimate_work(
+    *,
+    n_prior: int,
+    n_bound: int,
+    n_test: int,
+    epochs: int,
+    prior_epochs: int,
+    mc_samples: int,
+    pilot_samples: int,
+    test_mc_samples: int,
+    grid: int,
+    full: bool,
+) -> WorkEstimate:
     """Sample-forward passes of each stage of :func:`pac_bayes_certificate` (checked against ``max_work``)."""
     mc = (grid * mc_samples if full else grid * pilot_samples + mc_samples) * n_bound
-    return WorkEstimate({"prior training": 3.0 * prior_epochs * n_prior,
-                         "posterior optimisation": 3.0 * grid * epochs * n_bound,
-                         "Monte-Carlo": float(mc), "test Monte-Carlo": float(test_mc_samples * n_test)})
+    return WorkEstimate(
+        {
+            "prior training": 3.0 * prior_epochs * n_prior,
+            "posterior optimisation": 3.0 * grid * epochs * n_bound,
+            "Monte-Carlo": float(mc),
+            "test Monte-Carlo": float(test_mc_samples * n_test),
+        }
+    )
 
 
 def _mc_delta(delta_mc: float, estimates: int) -> float:
@@ -184,8 +212,11 @@ def _mc_delta(delta_mc: float, estimates: int) -> float:
 # losses
 # ------------------------------------------------------------------------------------------------
 def _bounded_surrogate(out: torch.Tensor, y: torch.Tensor, kind: str, lossf: Loss) -> torch.Tensor:
-    """Training surrogate of the 0-1 error: the cross-entropy rescaled to [0, 1] by clamping the
-    probability of the true class at ``P_MIN`` (built-in classification losses); a user loss as it is."""
+    """Training surrogate of the 0-1 error.
+
+    Built-in classification losses become the cross-entropy rescaled to [0, 1] by clamping the probability
+    of the true class at ``P_MIN``; a user loss is used as it is.
+    """
     if lossf.builtin and lossf.name in ("cross_entropy", "nll", "bce_with_logits"):
         if kind == "multiclass":
             logp = torch.log_softmax(out, -1) if lossf.name == "cross_entropy" else out
@@ -212,10 +243,11 @@ def gaussian_kl_upper(mu: torch.Tensor, rho: torch.Tensor, mu0: torch.Tensor, la
     Per coordinate :math:`\tfrac12[(e^{u}-1-u)+(\mu-\mu_0)^2/\lambda]` with :math:`u=2\rho-\ln\lambda`
     (``expm1(u) − u`` has no cancellation at :math:`s^2\approx\lambda`, where the textbook form loses
     every digit in float32: 0.32 instead of 0.006 for 5,000 parameters). Each term is ≥ 0; the sum is
-    inflated by ``(p + 4)·2⁻⁵²`` relative, a bound on the rounding of ``p`` additions and the terms."""
+    inflated by ``(p + 4)·2⁻⁵²`` relative, a bound on the rounding of ``p`` additions and the terms.
+    """
     u = 2 * rho.detach().double() - math.log(lam)
     d = (mu.detach().double() - mu0.detach().double()) ** 2 / lam
-    terms = (0.5 * ((torch.expm1(u) - u).clamp_min(0) + d))
+    terms = 0.5 * ((torch.expm1(u) - u).clamp_min(0) + d)
     p = terms.numel()
     return float(terms.sum()) * (1 + (p + 4) * 2.0**-52)
 
@@ -223,10 +255,14 @@ def gaussian_kl_upper(mu: torch.Tensor, rho: torch.Tensor, mu0: torch.Tensor, la
 # ------------------------------------------------------------------------------------------------
 # training loops (prior network; posterior)
 # ------------------------------------------------------------------------------------------------
-def _train_prior(net: nn.Module, X, y, lossf: Loss, epochs: int, lr: float, batch: int, seed: int,
-                 dev: torch.device) -> nn.Module:
-    """Adam on the prior half only, through the generic loop :func:`tamelab.train.train` (train mode:
-    BatchNorm statistics come from the prior half; no monitors)."""
+def _train_prior(
+    net: nn.Module, X, y, lossf: Loss, epochs: int, lr: float, batch: int, seed: int, dev: torch.device
+) -> nn.Module:
+    """Train the prior network with Adam on the prior half only.
+
+    Runs the generic loop :func:`tamelab.train.train` in train mode (BatchNorm statistics come from the
+    prior half; no monitors).
+    """
     from torch.utils.data import DataLoader, TensorDataset
 
     from ..train import train
@@ -238,13 +274,40 @@ def _train_prior(net: nn.Module, X, y, lossf: Loss, epochs: int, lr: float, batc
     if n % batch == 1 and n >= 2 and any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in net.modules()):
         # BatchNorm cannot normalise a batch of one: drop that sample (a different one every epoch)
         data = DataLoader(TensorDataset(X, y), batch_size=batch, drop_last=True)
-    res = train(net, data, loss=lossf, optimizer=torch.optim.Adam, lr=lr, epochs=epochs, batch_size=batch,
-                seed=seed, device=dev, recorders=[], snapshot_every=None, inplace=True, desc="PAC-Bayes prior")
+    res = train(
+        net,
+        data,
+        loss=lossf,
+        optimizer=torch.optim.Adam,
+        lr=lr,
+        epochs=epochs,
+        batch_size=batch,
+        seed=seed,
+        device=dev,
+        recorders=[],
+        snapshot_every=None,
+        inplace=True,
+        desc="PAC-Bayes prior",
+    )
     return res.model.eval()
 
 
-def _optimise_posterior(snet: StochasticNet, mu_start, mu0, sp: float, Xb, yb, kind: str, lossf: Loss, *,
-                        epochs: int, lr: float, batch: int, log_term: float, gen: torch.Generator):
+def _optimise_posterior(
+    snet: StochasticNet,
+    mu_start,
+    mu0,
+    sp: float,
+    Xb,
+    yb,
+    kind: str,
+    lossf: Loss,
+    *,
+    epochs: int,
+    lr: float,
+    batch: int,
+    log_term: float,
+    gen: torch.Generator,
+):
     """Adam on the quadratic-bound surrogate (sqrt(L + a) + sqrt(a))², a = (KL + log_term)/(2n)."""
     lam = sp**2
     n = int(Xb.shape[0])
@@ -277,8 +340,11 @@ def _same_architecture(a: nn.Module, b: nn.Module, field: str) -> None:
     sa, sb = {k: tuple(v.shape) for k, v in pa.items()}, {k: tuple(v.shape) for k, v in pb.items()}
     if sa != sb:
         diff = next((k for k in {**sa, **sb} if sa.get(k) != sb.get(k)), "?")
-        raise InputError(field, f"architecture does not match the model (parameter {diff!r}: {sb.get(diff)} vs "
-                         f"{sa.get(diff)})", "pass the same architecture at initialisation")
+        raise InputError(
+            field,
+            f"architecture does not match the model (parameter {diff!r}: {sb.get(diff)} vs {sa.get(diff)})",
+            "pass the same architecture at initialisation",
+        )
 
 
 def split_halves(n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -333,15 +399,36 @@ def pac_bayes_certificate(
             the *bound* is always on the 0-1 error. ``cross_entropy``/``nll``/``bce_with_logits``
             use the bounded (clamped, rescaled) cross-entropy surrogate of Dziugaite & Roy.
         prior: ``"data"`` (prior trained on half the training set) or ``"init"``.
-        init_model, init_seed: the data-independent starting weights (see the module docstring).
-        delta, delta_mc: failure probabilities of the PAC-Bayes and Monte-Carlo steps.
-        mode / full: ``"fast"`` (default, seconds on digits) or ``"full"`` (``full=True``): longer
-            optimisation and Monte-Carlo estimates for every prior scale. Both are valid certificates.
-        mc_samples, epochs, prior_epochs, pilot_samples, test_mc_samples: override the mode's budgets.
-        device, dtype: where and in which precision the stochastic network is evaluated (default: the
-            model's); the certificate is for the network as computed there.
+        init_model: the data-independent starting weights (see the module docstring).
+        init_seed: seed of the re-initialised architecture when ``init_model`` is not given (``prior="data"``
+            defaults to ``seed``).
+        delta: failure probability of the PAC-Bayes step.
+        delta_mc: failure probability of the Monte-Carlo step.
+        mode: ``"fast"`` (default, seconds on digits) or ``"full"``: longer optimisation and Monte-Carlo
+            estimates for every prior scale. Both are valid certificates.
+        full: ``True`` is ``mode="full"``, ``False`` is ``mode="fast"`` (overrides ``mode`` when given).
+        mc_samples: override the mode's Monte-Carlo sample budget of the certified error.
+        epochs: override the mode's posterior-optimisation epochs.
+        prior_epochs: override the mode's prior-training epochs.
+        pilot_samples: override the mode's pilot samples (posterior selection; not part of the certificate).
+        test_mc_samples: override the mode's Monte-Carlo samples of the reported test error.
+        lr: Adam learning rate of the posterior and the prior.
+        batch_size: mini-batch size of the posterior optimisation.
+        prior_batch_size: mini-batch size of the prior training.
+        device: where the stochastic network is evaluated (default: the model's); the certificate is for
+            the network as computed there.
+        dtype: precision of that evaluation (default: the model's).
+        input_key: the input key of dict batches (see :func:`tamelab.inputs.as_data`).
+        target_key: the target key of dict batches.
         seed: every random choice (split, training order, posterior draws) derives from it.
         max_work: refuse before starting when the estimated sample-forward passes exceed it.
+
+    Returns:
+        A :class:`PacBayesResult`: the certified bound, its ingredients and the work done.
+
+    Raises:
+        InputError: a bad argument (named), or estimated work above ``max_work``.
+        NotApplicableError: the model is not a classifier or the targets are not class labels.
     """
     t0 = time.perf_counter()
     s = resolve_seed(seed)
@@ -358,8 +445,13 @@ def pac_bayes_certificate(
     if delta + delta_mc >= 1:
         raise InputError("delta + delta_mc", f"must be < 1, got {delta + delta_mc}")
     budget = dict(MODES[mode])
-    for name, v in (("mc_samples", mc_samples), ("epochs", epochs), ("prior_epochs", prior_epochs),
-                    ("pilot_samples", pilot_samples), ("test_mc_samples", test_mc_samples)):
+    for name, v in (
+        ("mc_samples", mc_samples),
+        ("epochs", epochs),
+        ("prior_epochs", prior_epochs),
+        ("pilot_samples", pilot_samples),
+        ("test_mc_samples", test_mc_samples),
+    ):
         if v is not None:
             budget[name] = _int_arg(name, v, 1 if name == "mc_samples" else 0)
     if mode == "fast" and budget["pilot_samples"] < 1:
@@ -381,9 +473,11 @@ def pac_bayes_certificate(
     tr = as_data(train, input_key=input_key, target_key=target_key, field="train")
     X, Y = tr.tensors(dev, dt)
     if Y.is_floating_point():
-        raise NotApplicableError("train", "targets are real-valued; the certificate bounds the 0-1 error of a "
-                                 "classifier",
-                                 "pass integer class labels")
+        raise NotApplicableError(
+            "train",
+            "targets are real-valued; the certificate bounds the 0-1 error of a classifier",
+            "pass integer class labels",
+        )
     n_all = int(X.shape[0])
     if n_all < 4:
         raise InputError("train", f"only {n_all} training points", "need a non-empty bound sample")
@@ -394,31 +488,51 @@ def pac_bayes_certificate(
         n_prior, n_bound = n_all // 2, n_all - n_all // 2
     else:
         n_prior, n_bound = 0, n_all
-    work = estimate_work(n_prior=n_prior, n_bound=n_bound, n_test=0 if Xt is None else int(Xt.shape[0]),
-                         epochs=budget["epochs"], prior_epochs=budget["prior_epochs"] if prior == "data" else 0,
-                         mc_samples=budget["mc_samples"], pilot_samples=budget["pilot_samples"],
-                         test_mc_samples=budget["test_mc_samples"], grid=len(PRIOR_SIGMAS), full=mode == "full")
+    work = estimate_work(
+        n_prior=n_prior,
+        n_bound=n_bound,
+        n_test=0 if Xt is None else int(Xt.shape[0]),
+        epochs=budget["epochs"],
+        prior_epochs=budget["prior_epochs"] if prior == "data" else 0,
+        mc_samples=budget["mc_samples"],
+        pilot_samples=budget["pilot_samples"],
+        test_mc_samples=budget["test_mc_samples"],
+        grid=len(PRIOR_SIGMAS),
+        full=mode == "full",
+    )
     if work.total > max_work:
         worst = work.largest
-        raise InputError("mc_samples/epochs", f"estimated {work.total:.3g} sample-forward passes ({worst}: "
-                         f"{work[worst]:.3g}) exceed max_work={max_work:.3g}",
-                         f"lower mc_samples/epochs, or raise max_work to {work.total:.3g}")
+        raise InputError(
+            "mc_samples/epochs",
+            f"estimated {work.total:.3g} sample-forward passes ({worst}: "
+            f"{work[worst]:.3g}) exceed max_work={max_work:.3g}",
+            f"lower mc_samples/epochs, or raise max_work to {work.total:.3g}",
+        )
     if init_model is not None:
         if init_model is model:
-            raise InputError("init_model", "is MODEL itself; a trained network is not data-independent",
-                             "pass the network at initialisation, or init_seed=S")
+            raise InputError(
+                "init_model",
+                "is MODEL itself; a trained network is not data-independent",
+                "pass the network at initialisation, or init_seed=S",
+            )
         _same_architecture(model, init_model, "init_model")
         pm, pi_ = param_dict(model, trainable_only=True), param_dict(init_model, trainable_only=True)
         if all(torch.equal(pm[k].detach().cpu(), pi_[k].detach().cpu()) for k in pm):
-            raise InputError("init_model", "has the same weights as MODEL; a trained network is not data-independent",
-                             "pass the network at initialisation, or init_seed=S")
+            raise InputError(
+                "init_model",
+                "has the same weights as MODEL; a trained network is not data-independent",
+                "pass the network at initialisation, or init_seed=S",
+            )
 
     def start_network() -> tuple[nn.Module, str]:
         if init_model is not None:
             return copy.deepcopy(init_model).to(device=dev, dtype=dt), "init_model"
         if init_seed is None and prior == "init":
-            raise InputError("init_model", "prior='init' needs the network at initialisation",
-                             "pass init_model=... or init_seed=S (CLI: --init-model FILE or --init-seed S)")
+            raise InputError(
+                "init_model",
+                "prior='init' needs the network at initialisation",
+                "pass init_model=... or init_seed=S (CLI: --init-model FILE or --init-seed S)",
+            )
         si = init_seed if init_seed is not None else s
         return reinitialised(copy.deepcopy(model).to(device=dev, dtype=dt), si), f"reinitialised(seed={si})"
 
@@ -445,8 +559,10 @@ def pac_bayes_certificate(
             kind = classifier_kind(snet(mu0, Xb[:2]), yb)
         n, p, grid = int(Xb.shape[0]), snet.p, len(PRIOR_SIGMAS)
         ledger = ConfidenceLedger(delta + delta_mc)
-        delta_j = [ledger.spend(f"PAC-Bayes kl bound with prior scale {sp} (grid of {grid})", delta / grid)
-                   for sp in PRIOR_SIGMAS]
+        delta_j = [
+            ledger.spend(f"PAC-Bayes kl bound with prior scale {sp} (grid of {grid})", delta / grid)
+            for sp in PRIOR_SIGMAS
+        ]
         log_terms = [math.log(2 * math.sqrt(n) / d) for d in delta_j]
 
         # ---- posterior for each prior scale ----
@@ -454,9 +570,21 @@ def pac_bayes_certificate(
         cands = []
         gpost = torch.Generator(device=dev).manual_seed(s + 1)
         for j, sp in enumerate(progress(PRIOR_SIGMAS, desc="posterior")):
-            mu, rho, kl, sur = _optimise_posterior(snet, mu_start, mu0, sp, Xb, yb, kind, lossf,
-                                                   epochs=budget["epochs"],
-                                                   lr=lr, batch=batch_size, log_term=log_terms[j], gen=gpost)
+            mu, rho, kl, sur = _optimise_posterior(
+                snet,
+                mu_start,
+                mu0,
+                sp,
+                Xb,
+                yb,
+                kind,
+                lossf,
+                epochs=budget["epochs"],
+                lr=lr,
+                batch=batch_size,
+                log_term=log_terms[j],
+                gen=gpost,
+            )
             cands.append((sp, mu, rho, kl))
             hist["sigma_prior"].append(sp)
             hist["surrogate"].append(sur)
@@ -480,14 +608,16 @@ def pac_bayes_certificate(
             bound, e_mc, e_bar = res[jb]
         else:
             scores = []
-            for j, (sp, mu, rho, kl) in enumerate(cands):  # pilot: a selection heuristic, not part of the certificate
+            for j, (_, mu, rho, kl) in enumerate(cands):  # pilot: a selection heuristic, not part of the certificate
                 g = torch.Generator(device=dev).manual_seed(s + 100 + j)
                 e_p = float(snet.errors(mu, torch.exp(rho), budget["pilot_samples"], Xb, yb, kind, g).mean())
                 scores.append(kl_inv_upper(e_p, (kl + log_terms[j]) / n))
             hist["score"] = scores
             jb = int(np.argmin(scores))
-            d = ledger.spend(f"Monte-Carlo error of the chosen posterior (fresh draws, prior scale {PRIOR_SIGMAS[jb]})",
-                             _mc_delta(delta_mc, 1))
+            d = ledger.spend(
+                f"Monte-Carlo error of the chosen posterior (fresh draws, prior scale {PRIOR_SIGMAS[jb]})",
+                _mc_delta(delta_mc, 1),
+            )
             bound, e_mc, e_bar = certify(jb, budget["mc_samples"], s + 2, d)
         sp, mu, rho, kl_val = cands[jb]
 
@@ -503,27 +633,58 @@ def pac_bayes_certificate(
                 mean_test = float(zero_one_errors(snet(mu, Xt), Yt, kind).double().mean())
         kl_share = kl_val / (kl_val + log_terms[jb])
         comps = {
-            "kl_term": (kl_val + log_terms[jb]) / n, "log_term": log_terms[jb], "grid_penalty": math.log(grid),
-            "kl_share": kl_share, "mc_error": e_mc, "mc_error_upper": e_bar,
-            "posterior_sigma_mean": float(torch.exp(rho).mean()), "distance_to_prior": float((mu - mu0).norm()),
-            "params": p, "mc_vectorised": bool(snet.vectorised),
+            "kl_term": (kl_val + log_terms[jb]) / n,
+            "log_term": log_terms[jb],
+            "grid_penalty": math.log(grid),
+            "kl_share": kl_share,
+            "mc_error": e_mc,
+            "mc_error_upper": e_bar,
+            "posterior_sigma_mean": float(torch.exp(rho).mean()),
+            "distance_to_prior": float((mu - mu0).norm()),
+            "params": p,
+            "mc_vectorised": bool(snet.vectorised),
         }
         note = ""
         if kl_share < HOLDOUT_KL_SHARE:
-            note = (f"KL(Q‖P) = {kl_val:.3g} is {100 * kl_share:.2g}% of the complexity term: the posterior barely "
-                    "moved from the prior, so the certificate is in effect a hold-out (test-set) bound on the prior's "
-                    "network "
-                    "evaluated on the bound half, not evidence about what training on that half learned.")
+            note = (
+                f"KL(Q‖P) = {kl_val:.3g} is {100 * kl_share:.2g}% of the complexity term: the posterior barely "
+                "moved from the prior, so the certificate is in effect a hold-out (test-set) bound on the prior's "
+                "network "
+                "evaluated on the bound half, not evidence about what training on that half learned."
+            )
         finite = all(math.isfinite(v) for v in (bound, e_mc, e_bar, kl_val))
         ok = ledger.check() and finite and 0 <= bound <= 1 and bound >= e_bar - 1e-15
         if not ledger.check():
-            note = (f"confidence accounting failed: spent {ledger.total:.6g} > δ + δ' = {delta + delta_mc:.6g}. "
-                    + note).strip()
+            note = (
+                f"confidence accounting failed: spent {ledger.total:.6g} > δ + δ' = {delta + delta_mc:.6g}. " + note
+            ).strip()
     return PacBayesResult(
-        status=Status.OK if ok else Status.UNCERTIFIED, seed=s, seconds=time.perf_counter() - t0, bound=bound,
-        empirical_error=e_mc, empirical_error_mc_bound=e_bar, test_error=test_err, mean_net_test_error=mean_test,
-        mean_net_train_error=mean_train, kl=kl_val, n=n, delta=delta, delta_mc=delta_mc, confidence=ledger.confidence,
-        mc_samples=budget["mc_samples"], prior=prior, prior_start=start, prior_digest=digest, prior_sigma=sp,
-        mode=mode, loss=lossf.name, device=str(dev), dtype=str(dt).removeprefix("torch."), ledger=ledger.to_list(),
-        work=work.to_dict(), note=note, components=comps, history=hist,
+        status=Status.OK if ok else Status.UNCERTIFIED,
+        seed=s,
+        seconds=time.perf_counter() - t0,
+        bound=bound,
+        empirical_error=e_mc,
+        empirical_error_mc_bound=e_bar,
+        test_error=test_err,
+        mean_net_test_error=mean_test,
+        mean_net_train_error=mean_train,
+        kl=kl_val,
+        n=n,
+        delta=delta,
+        delta_mc=delta_mc,
+        confidence=ledger.confidence,
+        mc_samples=budget["mc_samples"],
+        prior=prior,
+        prior_start=start,
+        prior_digest=digest,
+        prior_sigma=sp,
+        mode=mode,
+        loss=lossf.name,
+        device=str(dev),
+        dtype=str(dt).removeprefix("torch."),
+        ledger=ledger.to_list(),
+        work=work.to_dict(),
+        note=note,
+        components=comps,
+        history=hist,
     )

@@ -48,8 +48,16 @@ def data_choices() -> str:
     return f"{', '.join(BUILTIN)}, a path to an .npz file, or an image folder (ROOT/<class>/<images>)"
 
 
-def load_data(spec: str, *, split: str = "train", seed: SeedLike = 0, test_fraction: float = 0.2,
-              n: int | None = None, size: Sequence[int] | None = None, field: str = "--data") -> Dataset:
+def load_data(
+    spec: str,
+    *,
+    split: str = "train",
+    seed: SeedLike = 0,
+    test_fraction: float = 0.2,
+    n: int | None = None,
+    size: Sequence[int] | None = None,
+    field: str = "--data",
+) -> Dataset:
     """Load data by name or path.
 
     Args:
@@ -61,8 +69,13 @@ def load_data(spec: str, *, split: str = "train", seed: SeedLike = 0, test_fract
         test_fraction: fraction held out when the split is made here.
         n: number of samples for mnist1d and the generators that take one.
         size: ``(H, W)`` to resize the images of an image folder to.
+        field: the argument name used in error messages (the CLI's ``--data``).
 
-    Where the test split comes from is recorded in ``meta["test_source"]``.
+    Returns:
+        The :class:`Dataset`; where the test split comes from is recorded in ``meta["test_source"]``.
+
+    Raises:
+        InputError: an unknown name, a missing or malformed file, or an unknown split.
     """
     if not isinstance(spec, (str, Path)):
         raise InputError(field, f"expected a data name or path, got {type(spec).__name__}", f"use {data_choices()}")
@@ -83,8 +96,11 @@ def load_data(spec: str, *, split: str = "train", seed: SeedLike = 0, test_fract
         if n is not None:
             if "n" not in inspect.signature(gen).parameters:
                 takes = [k for k, g in GENERATORS.items() if "n" in inspect.signature(g).parameters]
-                raise InputError("n_samples", f"the {spec} generator does not take a sample count",
-                                 f"use n_samples with mnist1d or one of {', '.join(takes)}")
+                raise InputError(
+                    "n_samples",
+                    f"the {spec} generator does not take a sample count",
+                    f"use n_samples with mnist1d or one of {', '.join(takes)}",
+                )
             kw["n"] = n
         ds = gen(seed=seed, **kw)
         if split == "all":
@@ -95,11 +111,15 @@ def load_data(spec: str, *, split: str = "train", seed: SeedLike = 0, test_fract
         perm = np.random.default_rng(GENERATOR_SPLIT_SEED).permutation(ds.n)
         cut = int(round(ds.n * (1 - test_fraction)))
         if not 0 < cut < ds.n:
-            raise InputError("n_samples", f"{ds.n} samples are too few to split into train and test",
-                             "generate more samples")
+            raise InputError(
+                "n_samples", f"{ds.n} samples are too few to split into train and test", "generate more samples"
+            )
         out = ds.subset(np.sort(perm[:cut] if split == "train" else perm[cut:]))
-        out.meta = {**out.meta, "split": split, "test_source": f"seeded split (seed {GENERATOR_SPLIT_SEED}, "
-                    f"test_fraction {test_fraction:g})"}
+        out.meta = {
+            **out.meta,
+            "split": split,
+            "test_source": f"seeded split (seed {GENERATOR_SPLIT_SEED}, test_fraction {test_fraction:g})",
+        }
         return out
     p = Path(spec)
     if p.is_dir():
@@ -112,8 +132,24 @@ def load_data(spec: str, *, split: str = "train", seed: SeedLike = 0, test_fract
 
 
 __all__ = [
-    "Dataset", "load_data", "load_npz", "save_npz", "validate_arrays", "seeded_split", "GENERATORS", "BUILTIN",
-    "data_choices", "MAX_CLASSES", "IMAGE_EXTENSIONS",
-    "digits", "mnist1d", "image_folder", "gaussian_clusters", "teacher_student", "sparse_coding", "moons", "circles",
+    "Dataset",
+    "load_data",
+    "load_npz",
+    "save_npz",
+    "validate_arrays",
+    "seeded_split",
+    "GENERATORS",
+    "BUILTIN",
+    "data_choices",
+    "MAX_CLASSES",
+    "IMAGE_EXTENSIONS",
+    "digits",
+    "mnist1d",
+    "image_folder",
+    "gaussian_clusters",
+    "teacher_student",
+    "sparse_coding",
+    "moons",
+    "circles",
     "spirals",
 ]

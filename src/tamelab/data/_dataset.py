@@ -20,12 +20,12 @@ MAX_CLASSES = 100_000
 
 @dataclasses.dataclass
 class Dataset:
-    """Inputs ``X`` (N×d, or N×C×H×W for images; float64) with integer labels ``y`` (N,) and/or targets
-    ``Y`` (N×k).
+    """A data set: float64 inputs ``X`` with integer labels ``y`` and/or real targets ``Y``.
 
-    ``meta`` records where the data came from; for a train/test split ``meta["test_source"]`` says how
-    the test part was made (``file``, ``folder``, a seeded split with its seed and fraction, or
-    ``generator split``), so results can say whether a test number is really held out.
+    ``X`` is N×d (or N×C×H×W for images), ``y`` has shape (N,), ``Y`` is N×k. ``meta`` records where the
+    data came from; for a train/test split ``meta["test_source"]`` says how the test part was made
+    (``file``, ``folder``, a seeded split with its seed and fraction, or ``generator split``), so results
+    can say whether a test number is really held out.
     """
 
     X: np.ndarray
@@ -36,8 +36,7 @@ class Dataset:
     max_classes: int = dataclasses.field(default=MAX_CLASSES, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        self.X, self.y, self.Y = validate_arrays(self.X, self.y, self.Y, source=self.name,
-                                                 max_classes=self.max_classes)
+        self.X, self.y, self.Y = validate_arrays(self.X, self.y, self.Y, source=self.name, max_classes=self.max_classes)
 
     @property
     def n(self) -> int:
@@ -57,8 +56,14 @@ class Dataset:
         """The same data with every input flattened to a vector (for MLPs)."""
         if self.X.ndim == 2:
             return self
-        return Dataset(self.X.reshape(self.n, -1), self.y, self.Y, name=self.name, meta=dict(self.meta),
-                       max_classes=self.max_classes)
+        return Dataset(
+            self.X.reshape(self.n, -1),
+            self.y,
+            self.Y,
+            name=self.name,
+            meta=dict(self.meta),
+            max_classes=self.max_classes,
+        )
 
     @property
     def n_classes(self) -> int | None:
@@ -99,36 +104,46 @@ def validate_arrays(X, y=None, Y=None, *, source: str = "data", max_classes: int
     except (TypeError, ValueError) as e:
         raise InputError(f"{source}: X", f"cannot be converted to floats ({e})") from e
     if X.ndim < 2:
-        raise InputError(f"{source}: X", f"must be 2-D (N×d) or N×C×H×W, got shape {X.shape}",
-                         "reshape to (n_samples, n_features)")
+        raise InputError(
+            f"{source}: X", f"must be 2-D (N×d) or N×C×H×W, got shape {X.shape}", "reshape to (n_samples, n_features)"
+        )
     if X.size == 0:
         raise InputError(f"{source}: X", f"is empty (shape {X.shape})", "provide at least one sample and one feature")
     if not np.isfinite(X).all():
         bad = int((~np.isfinite(X)).sum())
         raise InputError(f"{source}: X", f"contains {bad} NaN/inf values", "clean or impute the data")
     if y is None and Y is None:
-        raise InputError(f"{source}", "has neither labels 'y' nor targets 'Y'", "store y (N int labels) or Y (N×k targets)")
+        raise InputError(
+            f"{source}", "has neither labels 'y' nor targets 'Y'", "store y (N int labels) or Y (N×k targets)"
+        )
     if y is not None:
         y = np.asarray(y)
         if y.ndim != 1:
             raise InputError(f"{source}: y", f"must be 1-D integer labels, got shape {y.shape}")
         if y.shape[0] != X.shape[0]:
-            raise InputError(f"{source}: y", f"has {y.shape[0]} labels but X has {X.shape[0]} rows", "lengths must match")
+            raise InputError(
+                f"{source}: y", f"has {y.shape[0]} labels but X has {X.shape[0]} rows", "lengths must match"
+            )
         if not np.issubdtype(y.dtype, np.integer):
             if np.issubdtype(y.dtype, np.floating) and np.isfinite(y).all() and np.all(y == np.round(y)):
                 y = y.astype(np.int64)
             else:
-                raise InputError(f"{source}: y", f"labels must be integers, got dtype {y.dtype}", "use Y for real-valued targets")
+                raise InputError(
+                    f"{source}: y", f"labels must be integers, got dtype {y.dtype}", "use Y for real-valued targets"
+                )
         y = y.astype(np.int64)
         if y.min() < 0:
             raise InputError(f"{source}: y", "labels must be >= 0")
         top = int(y.max())
         if top >= max_classes:
             k = len(np.unique(y))
-            raise InputError(f"{source}: y", f"labels reach {top:,}, i.e. {top + 1:,} classes, but only {k:,} distinct "
-                             f"labels occur among {len(y):,} samples (limit {max_classes:,} classes: a classifier "
-                             f"would need {top + 1:,} outputs)",
-                             "relabel to 0..K-1 (np.unique(y, return_inverse=True)), or raise max_classes")
+            raise InputError(
+                f"{source}: y",
+                f"labels reach {top:,}, i.e. {top + 1:,} classes, but only {k:,} distinct "
+                f"labels occur among {len(y):,} samples (limit {max_classes:,} classes: a classifier "
+                f"would need {top + 1:,} outputs)",
+                "relabel to 0..K-1 (np.unique(y, return_inverse=True)), or raise max_classes",
+            )
     if Y is not None:
         Y = np.asarray(Y, dtype=np.float64)
         if Y.ndim == 1:
@@ -152,14 +167,23 @@ def seeded_split(n: int, split: str, *, seed: int, test_fraction: float, source:
         raise InputError("test_fraction", f"must be in (0, 1), got {test_fraction}")
     n_test = max(1, int(round(n * test_fraction)))
     if n - n_test < 1:
-        raise InputError(source, f"has {n} sample(s): too few to split into train and test",
-                         "provide more samples, or X_test/y_test in the file")
+        raise InputError(
+            source,
+            f"has {n} sample(s): too few to split into train and test",
+            "provide more samples, or X_test/y_test in the file",
+        )
     perm = np.random.default_rng(seed).permutation(n)
-    return np.sort(perm[: n - n_test] if split == "train" else perm[n - n_test:])
+    return np.sort(perm[: n - n_test] if split == "train" else perm[n - n_test :])
 
 
-def load_npz(path: str | os.PathLike, split: str = "all", *, seed: int = 0, test_fraction: float = 0.2,
-             max_classes: int = MAX_CLASSES) -> Dataset:
+def load_npz(
+    path: str | os.PathLike,
+    split: str = "all",
+    *,
+    seed: int = 0,
+    test_fraction: float = 0.2,
+    max_classes: int = MAX_CLASSES,
+) -> Dataset:
     """Load ``X`` and ``y`` or ``Y`` from an ``.npz`` (no pickles allowed).
 
     Test data: ``X_test`` with ``y_test``/``Y_test`` when the file has them (``meta["test_source"] =
@@ -178,7 +202,9 @@ def load_npz(path: str | os.PathLike, split: str = "all", *, seed: int = 0, test
         with np.load(p, allow_pickle=False) as z:
             files = set(z.files)
             if "X" not in files:
-                raise InputError("DATA", f"{p.name} has no array 'X' (found {sorted(files)})", "save X (N×d) and y or Y")
+                raise InputError(
+                    "DATA", f"{p.name} has no array 'X' (found {sorted(files)})", "save X (N×d) and y or Y"
+                )
             arrays = {k: z[k] for k in ("X", "y", "Y", "X_test", "y_test", "Y_test") if k in files}
     except (ValueError, OSError) as e:
         if isinstance(e, InputError):
@@ -188,12 +214,18 @@ def load_npz(path: str | os.PathLike, split: str = "all", *, seed: int = 0, test
     train = Dataset(arrays["X"], arrays.get("y"), arrays.get("Y"), name=p.stem, **mc)
     if "X_test" in arrays:
         if ("y" in arrays) != ("y_test" in arrays) or ("Y" in arrays) != ("Y_test" in arrays):
-            raise InputError("DATA", f"{p.name}: X_test needs the same kind of targets as X "
-                             f"(found {sorted(arrays)})", "store y_test with y (or Y_test with Y)")
+            raise InputError(
+                "DATA",
+                f"{p.name}: X_test needs the same kind of targets as X (found {sorted(arrays)})",
+                "store y_test with y (or Y_test with Y)",
+            )
         test = Dataset(arrays["X_test"], arrays.get("y_test"), arrays.get("Y_test"), name=f"{p.stem} (test)", **mc)
         if test.sample_shape != train.sample_shape:
-            raise InputError("DATA", f"{p.name}: X_test samples have shape {test.sample_shape}, X samples "
-                             f"{train.sample_shape}", "use the same features in both")
+            raise InputError(
+                "DATA",
+                f"{p.name}: X_test samples have shape {test.sample_shape}, X samples {train.sample_shape}",
+                "use the same features in both",
+            )
         meta = {"source": str(p), "test_source": "file"}
         if split == "all":
             Y = None if train.Y is None else np.concatenate([train.Y, test.Y])
@@ -202,14 +234,26 @@ def load_npz(path: str | os.PathLike, split: str = "all", *, seed: int = 0, test
         ds = train if split == "train" else test
         return Dataset(ds.X, ds.y, ds.Y, name=p.stem, meta={**meta, "split": split}, **mc)
     if split == "all":
-        return Dataset(train.X, train.y, train.Y, name=p.stem, meta={"source": str(p), "split": "all",
-                                                                      "test_source": "none"}, **mc)
+        return Dataset(
+            train.X, train.y, train.Y, name=p.stem, meta={"source": str(p), "split": "all", "test_source": "none"}, **mc
+        )
     s = resolve_seed(seed)
     idx = seeded_split(train.n, split, seed=s, test_fraction=test_fraction, source=f"DATA {p.name}")
-    meta = {"source": str(p), "split": split, "split_seed": s, "test_fraction": test_fraction,
-            "test_source": f"seeded split (seed {s}, test_fraction {test_fraction:g})"}
-    return Dataset(train.X[idx], None if train.y is None else train.y[idx], None if train.Y is None else train.Y[idx],
-                   name=p.stem, meta=meta, **mc)
+    meta = {
+        "source": str(p),
+        "split": split,
+        "split_seed": s,
+        "test_fraction": test_fraction,
+        "test_source": f"seeded split (seed {s}, test_fraction {test_fraction:g})",
+    }
+    return Dataset(
+        train.X[idx],
+        None if train.y is None else train.y[idx],
+        None if train.Y is None else train.Y[idx],
+        name=p.stem,
+        meta=meta,
+        **mc,
+    )
 
 
 def save_npz(ds: Dataset, path: str | os.PathLike, *, test: Dataset | None = None) -> Path:

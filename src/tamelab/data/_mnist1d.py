@@ -55,8 +55,14 @@ def _generate(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     return X, y
 
 
-def mnist1d(split: str = "train", *, n: int = 5000, seed: SeedLike = 42, test_fraction: float = 0.2,
-            max_samples: int = MNIST1D_MAX_SAMPLES) -> Dataset:
+def mnist1d(
+    split: str = "train",
+    *,
+    n: int = 5000,
+    seed: SeedLike = 42,
+    test_fraction: float = 0.2,
+    max_samples: int = MNIST1D_MAX_SAMPLES,
+) -> Dataset:
     """MNIST-1D: ``n`` samples of 40 features, 10 balanced classes (see the module docstring).
 
     Args:
@@ -74,12 +80,18 @@ def mnist1d(split: str = "train", *, n: int = 5000, seed: SeedLike = 42, test_fr
     if split not in ("train", "test", "all"):
         raise InputError("--split", f"unknown split {split!r}", "use train, test or all")
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 10 or n % 10:
-        raise InputError("n_samples", f"mnist1d needs a positive multiple of 10 samples (balanced classes), got {n!r}",
-                         "e.g. 5000 or 70000")
+        raise InputError(
+            "n_samples",
+            f"mnist1d needs a positive multiple of 10 samples (balanced classes), got {n!r}",
+            "e.g. 5000 or 70000",
+        )
     if n > max_samples:
-        raise InputError("n_samples", f"mnist1d with {n:,} samples would take ~{n * 3e-4 / 60:.0f} min to generate "
-                         f"and {n * 40 * 8 / 2**20:.0f} MiB (limit {max_samples:,})",
-                         "use fewer samples or raise max_samples")
+        raise InputError(
+            "n_samples",
+            f"mnist1d with {n:,} samples would take ~{n * 3e-4 / 60:.0f} min to generate "
+            f"and {n * 40 * 8 / 2**20:.0f} MiB (limit {max_samples:,})",
+            "use fewer samples or raise max_samples",
+        )
     if not 0 < test_fraction < 1:
         raise InputError("test_fraction", f"must be in (0, 1), got {test_fraction}")
     s = resolve_seed(seed)
@@ -88,7 +100,12 @@ def mnist1d(split: str = "train", *, n: int = 5000, seed: SeedLike = 42, test_fr
     if cut < 1 or cut >= n:
         raise InputError("test_fraction", f"{test_fraction} leaves an empty split of {n} samples")
     sel = slice(0, n) if split == "all" else slice(0, cut) if split == "train" else slice(cut, n)
-    meta = {"split": split, "seed": s, "n": int(n), "test_fraction": test_fraction,
-            "test_source": "none" if split == "all" else f"generator split (last {test_fraction:g} of the samples)",
-            "generator": "mnist1d.data.make_dataset"}
+    meta = {
+        "split": split,
+        "seed": s,
+        "n": int(n),
+        "test_fraction": test_fraction,
+        "test_source": "none" if split == "all" else f"generator split (last {test_fraction:g} of the samples)",
+        "generator": "mnist1d.data.make_dataset",
+    }
     return Dataset(X[sel].copy(), y[sel].copy(), name="mnist1d", meta=meta)

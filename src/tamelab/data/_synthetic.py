@@ -34,14 +34,26 @@ def digits(split: str = "train", *, seed: SeedLike = 0, test_fraction: float = 0
     idx = np.arange(len(y))
     tr, te = train_test_split(idx, test_size=test_fraction, random_state=s, stratify=y)
     sel = np.sort(tr if split == "train" else te)
-    return Dataset(X[sel], y[sel], name="digits", meta={
-        "split": split, "seed": s, "test_fraction": test_fraction,
-        "test_source": f"seeded stratified split (seed {s}, test_fraction {test_fraction:g})"})
+    return Dataset(
+        X[sel],
+        y[sel],
+        name="digits",
+        meta={
+            "split": split,
+            "seed": s,
+            "test_fraction": test_fraction,
+            "test_source": f"seeded stratified split (seed {s}, test_fraction {test_fraction:g})",
+        },
+    )
 
 
-def gaussian_clusters(q: int = 3, per_class: int = 20, radius: float = 0.04, *, spread: float = 0.2, seed: SeedLike = 0) -> Dataset:
-    """Q classes in R^Q: means ``I + spread·G`` (class j's mean is column j), deviations exactly centred with
-    largest norm ``radius`` in every class (directions uniform, radii ∝ U^{1/Q} before centring).
+def gaussian_clusters(
+    q: int = 3, per_class: int = 20, radius: float = 0.04, *, spread: float = 0.2, seed: SeedLike = 0
+) -> Dataset:
+    """Q well-separated Gaussian-like clusters in R^Q with exactly centred deviations.
+
+    Means are ``I + spread·G`` (class j's mean is column j); in every class the deviations are exactly
+    centred with largest norm ``radius`` (directions uniform, radii ∝ U^{1/Q} before centring).
 
     The Chen–Muñoz Ewald setting (constructive.md §1.10), and the one generator behind
     :func:`tamelab.exact.clustered_data` (same seed → same data): targets ``Y`` are the one-hot labels,
@@ -78,7 +90,16 @@ def teacher_student(n: int = 200, d: int = 2, widths=(4,), *, noise: float = 0.0
     return Dataset(X, Y=Y[:, None], name="teacher", meta={"widths": list(widths), "noise": noise})
 
 
-def sparse_coding(n: int = 64, h: int = 128, k: int = 3, samples: int = 1000, *, amin: float = 1.0, amax: float = 2.0, seed: SeedLike = 0) -> Dataset:
+def sparse_coding(
+    n: int = 64,
+    h: int = 128,
+    k: int = 3,
+    samples: int = 1000,
+    *,
+    amin: float = 1.0,
+    amax: float = 2.0,
+    seed: SeedLike = 0,
+) -> Dataset:
     """Planted sparse coding ``y = A* x*``: unit-norm Gaussian dictionary, k-sparse U[amin,amax] codes."""
     if not 1 <= k <= h:
         raise InputError("k", f"support size must be in [1, h={h}], got {k}")

@@ -39,9 +39,19 @@ from ..result import Result, Status
 from ._local_min import local_min_verdict
 
 __all__ = [
-    "DeepLinearOptimum", "deep_linear_optimum", "deep_linear_loss", "deep_linear_gradient", "deep_linear_hessian",
-    "deep_linear_critical_points", "classify_critical_point", "deep_linear_gd", "linear_statistics",
-    "LinearStatistics", "CriticalPointClass", "CriticalPoint", "DeepLinearGD",
+    "DeepLinearOptimum",
+    "deep_linear_optimum",
+    "deep_linear_loss",
+    "deep_linear_gradient",
+    "deep_linear_hessian",
+    "deep_linear_critical_points",
+    "classify_critical_point",
+    "deep_linear_gd",
+    "linear_statistics",
+    "LinearStatistics",
+    "CriticalPointClass",
+    "CriticalPoint",
+    "DeepLinearGD",
 ]
 
 #: XXᵀ with condition number above this is treated as singular.
@@ -68,7 +78,8 @@ def _check_xy(X, Y):
 @dataclasses.dataclass
 class LinearStatistics(Result):
     r""":math:`\Sigma_{XX}=XX^\top`, :math:`W_{\rm ols}`, :math:`\Sigma=W_{\rm ols}\Sigma_{XX}W_{\rm ols}^\top`, its eigenvalues
-    (descending) and eigenvectors, and cond(:math:`\Sigma_{XX}`)."""
+    (descending) and eigenvectors, and cond(:math:`\Sigma_{XX}`).
+    """
 
     kind = "linear_statistics"
 
@@ -83,20 +94,25 @@ class LinearStatistics(Result):
 def linear_statistics(X, Y) -> LinearStatistics:
     r""":math:`\Sigma_{XX}`, :math:`W_{\rm ols}`, :math:`\Sigma` and its eigen-decomposition (descending).
 
-    Raises :class:`InputError` when :math:`XX^\top` is singular (fewer independent samples than features)."""
+    Raises :class:`InputError` when :math:`XX^\top` is singular (fewer independent samples than features).
+    """
     X, Y = _check_xy(X, Y)
     Sxx = X @ X.T
     cond = np.linalg.cond(Sxx) if Sxx.size else math.inf
     if not np.isfinite(cond) or cond > COND_MAX:
         r = np.linalg.matrix_rank(X)
-        raise InputError("X", f"XXᵀ is singular or ill-conditioned (rank {r} < dx = {X.shape[0]}, cond {cond:.3g})",
-                         "use at least dx linearly independent samples or drop collinear features")
+        raise InputError(
+            "X",
+            f"XXᵀ is singular or ill-conditioned (rank {r} < dx = {X.shape[0]}, cond {cond:.3g})",
+            "use at least dx linearly independent samples or drop collinear features",
+        )
     Wols = np.linalg.solve(Sxx, X @ Y.T).T
     Sigma = Wols @ (X @ Y.T)
     Sigma = (Sigma + Sigma.T) / 2
     lam, U = np.linalg.eigh(Sigma)
-    return LinearStatistics(Sxx=Sxx, Wols=Wols, Sigma=Sigma, eigenvalues=lam[::-1].copy(), U=U[:, ::-1].copy(),
-                            cond_xx=float(cond))
+    return LinearStatistics(
+        Sxx=Sxx, Wols=Wols, Sigma=Sigma, eigenvalues=lam[::-1].copy(), U=U[:, ::-1].copy(), cond_xx=float(cond)
+    )
 
 
 def deep_linear_loss(Ws: Sequence[np.ndarray], X, Y) -> float:
@@ -112,7 +128,7 @@ def deep_linear_gradient(Ws: Sequence[np.ndarray], X, Y) -> list[np.ndarray]:
     G = (W @ X - Y) @ X.T
     out = []
     for i in range(len(Ws)):
-        Ui = _product(Ws[i + 1:]) if i + 1 < len(Ws) else np.eye(Ws[-1].shape[0])
+        Ui = _product(Ws[i + 1 :]) if i + 1 < len(Ws) else np.eye(Ws[-1].shape[0])
         Vi = _product(Ws[:i]) if i > 0 else np.eye(Ws[0].shape[1])
         out.append(Ui.T @ G @ Vi.T)
     return out
@@ -136,7 +152,7 @@ def deep_linear_hessian(Ws: Sequence[np.ndarray], X, Y) -> np.ndarray:
     def f(t):
         k, P = 0, Xt
         for a, b in shapes:
-            P = t[k:k + a * b].reshape(a, b) @ P
+            P = t[k : k + a * b].reshape(a, b) @ P
             k += a * b
         return 0.5 * ((P - Yt) ** 2).sum()
 
@@ -194,7 +210,8 @@ class DeepLinearOptimum(Result):
 def deep_linear_optimum(X, Y, widths: Sequence[int] = ()) -> DeepLinearOptimum:
     r"""Closed-form global minimizer of :math:`\tfrac12\|W_{H+1}\cdots W_1X-Y\|^2` (reduced-rank regression when
     the bottleneck :math:`p<\min(d_x,d_y)`), with a balanced factorisation and its certificate: the
-    gradient norm at the factors and :math:`|L(\text{factors})-L^*|`."""
+    gradient norm at the factors and :math:`|L(\text{factors})-L^*|`.
+    """
     t0 = time.perf_counter()
     X, Y = _check_xy(X, Y)
     widths = [int(w) for w in widths]
@@ -215,10 +232,19 @@ def deep_linear_optimum(X, Y, widths: Sequence[int] = ()) -> DeepLinearOptimum:
     scale = max(1.0, float((Y * Y).sum()))
     ok = abs(loss - closed) <= 1e-9 * scale and gn <= 1e-7 * scale * max(1.0, float(np.linalg.norm(X)))
     return DeepLinearOptimum(
-        status=Status.OK if ok else Status.UNCERTIFIED, seconds=time.perf_counter() - t0, dims=[dx, *widths, dy],
-        bottleneck=p, loss=loss, loss_closed_form=closed, eigenvalues=lam.tolist(), product=Wstar.tolist(),
-        weights=[W.tolist() for W in Ws], gradient_norm=gn, factorization_error=ferr,
-        ols_loss=deep_linear_loss([st.Wols], X, Y))
+        status=Status.OK if ok else Status.UNCERTIFIED,
+        seconds=time.perf_counter() - t0,
+        dims=[dx, *widths, dy],
+        bottleneck=p,
+        loss=loss,
+        loss_closed_form=closed,
+        eigenvalues=lam.tolist(),
+        product=Wstar.tolist(),
+        weights=[W.tolist() for W in Ws],
+        gradient_norm=gn,
+        factorization_error=ferr,
+        ols_loss=deep_linear_loss([st.Wols], X, Y),
+    )
 
 
 @dataclasses.dataclass
@@ -242,8 +268,17 @@ class CriticalPointClass(Result):
     restricted: str = ""
 
 
-def classify_critical_point(Ws: Sequence[np.ndarray], X, Y, *, seed=0, perturbations: int = 200, radius: float = 1e-2,
-                            eig_tol: float = 1e-8, grad_tol: float = 1e-8) -> CriticalPointClass:
+def classify_critical_point(
+    Ws: Sequence[np.ndarray],
+    X,
+    Y,
+    *,
+    seed=0,
+    perturbations: int = 200,
+    radius: float = 1e-2,
+    eig_tol: float = 1e-8,
+    grad_tol: float = 1e-8,
+) -> CriticalPointClass:
     """Classify a critical point by its dense Hessian, random perturbations and the higher-order test along the
     Hessian's null directions (:func:`tamelab.exact._local_min.local_min_verdict`).
 
@@ -266,7 +301,7 @@ def classify_critical_point(Ws: Sequence[np.ndarray], X, Y, *, seed=0, perturbat
     def f(t):
         k, P = 0, Xt
         for a, b in shapes:
-            P = t[k:k + a * b].reshape(a, b) @ P
+            P = t[k : k + a * b].reshape(a, b) @ P
             k += a * b
         return 0.5 * ((P - Yt) ** 2).sum()
 
@@ -276,20 +311,44 @@ def classify_critical_point(Ws: Sequence[np.ndarray], X, Y, *, seed=0, perturbat
     try:
         opt = deep_linear_optimum(X, Y, [a for a, _ in shapes[:-1]])
         if abs(l0 - opt.loss_closed_form) <= 1e-9 * max(1.0, float((Y * Y).sum())):
-            restricted = ("global_minimum", f"the loss equals the closed-form global optimum L* = {opt.loss_closed_form:.10g}")
+            restricted = (
+                "global_minimum",
+                f"the loss equals the closed-form global optimum L* = {opt.loss_closed_form:.10g}",
+            )
     except InputError:  # singular XXᵀ: no closed form to compare with
         pass
-    v = local_min_verdict(f, th, grad_tol=gscale, eig_tol=eig_tol, restricted=restricted, seed=seed,
-                          perturbations=perturbations, radius=radius)
-    cls = {"not_critical": "not_critical", "local_minimum": "minimum", "global_minimum": "minimum"}.get(v.verdict, v.verdict)
+    v = local_min_verdict(
+        f,
+        th,
+        grad_tol=gscale,
+        eig_tol=eig_tol,
+        restricted=restricted,
+        seed=seed,
+        perturbations=perturbations,
+        radius=radius,
+    )
+    cls = {"not_critical": "not_critical", "local_minimum": "minimum", "global_minimum": "minimum"}.get(
+        v.verdict, v.verdict
+    )
     if v.verdict == "saddle" and not v.hessian_negative:
         cls = "degenerate_saddle"
-    return CriticalPointClass(status=v.status, seed=v.seed, classification=cls, reason=v.reason, loss=l0, gradient_norm=gn,
-                              hessian_min_eig=v.hessian_min_eig, hessian_max_eig=v.hessian_max_eig,
-                              hessian_negative=v.hessian_negative, hessian_zero=v.hessian_zero,
-                              hessian_abs_max=float(np.abs(H).max()), perturbations_decreasing=v.perturbations_decreasing,
-                              perturbation_min_change=v.perturbation_min_change,
-                              higher_order_descent=v.higher_order_descent, restricted=v.restricted)
+    return CriticalPointClass(
+        status=v.status,
+        seed=v.seed,
+        classification=cls,
+        reason=v.reason,
+        loss=l0,
+        gradient_norm=gn,
+        hessian_min_eig=v.hessian_min_eig,
+        hessian_max_eig=v.hessian_max_eig,
+        hessian_negative=v.hessian_negative,
+        hessian_zero=v.hessian_zero,
+        hessian_abs_max=float(np.abs(H).max()),
+        perturbations_decreasing=v.perturbations_decreasing,
+        perturbation_min_change=v.perturbation_min_change,
+        higher_order_descent=v.higher_order_descent,
+        restricted=v.restricted,
+    )
 
 
 @dataclasses.dataclass
@@ -316,7 +375,8 @@ def deep_linear_critical_points(X, Y, width: int, *, seed=0, classify: bool = Tr
     :math:`I\subseteq\{1..d_y\}`, :math:`|I|\le p`, the factors :math:`W_2=[U_I,0]`, :math:`W_1=[U_I^\top W_{\rm ols};0]`,
     the closed-form and measured loss, and (``classify``) the dense-Hessian classification.
 
-    Needs distinct eigenvalues of :math:`\Sigma` (else the critical sets are not isolated up to GL(p))."""
+    Needs distinct eigenvalues of :math:`\Sigma` (else the critical sets are not isolated up to GL(p)).
+    """
     X, Y = _check_xy(X, Y)
     st = linear_statistics(X, Y)
     lam, U, Wols = st.eigenvalues, st.U, st.Wols
@@ -326,8 +386,11 @@ def deep_linear_critical_points(X, Y, width: int, *, seed=0, classify: bool = Tr
         raise InputError("width", f"must be >= 1, got {d}")
     gaps = np.abs(np.diff(lam))
     if lam.size > 1 and gaps.min() <= 1e-9 * max(1.0, abs(lam[0])):
-        raise InputError("Y", f"Σ has repeated eigenvalues (smallest gap {gaps.min():.3g}); critical points are not isolated",
-                         "use generic data")
+        raise InputError(
+            "Y",
+            f"Σ has repeated eigenvalues (smallest gap {gaps.min():.3g}); critical points are not isolated",
+            "use generic data",
+        )
     if lam[-1] <= 1e-12 * max(1.0, lam[0]):
         raise InputError("Y", "Σ = YXᵀ(XXᵀ)⁻¹XYᵀ is singular (rank(YXᵀ) < dy)", "use dy <= dx and generic data")
     p = min(dx, dy, d)
@@ -340,13 +403,26 @@ def deep_linear_critical_points(X, Y, width: int, *, seed=0, classify: bool = Tr
             W1 = np.zeros((d, dx))
             W2[:, :k] = U[:, I]
             W1[:k] = U[:, I].T @ Wols
-            rec = CriticalPoint(seed=resolve_seed(seed), indices=I, loss_closed_form=0.5 * (trYY - float(lam[I].sum())),
-                                loss=deep_linear_loss([W1, W2], X, Y), weights=[W1, W2], is_top_p=I == list(range(p)))
+            rec = CriticalPoint(
+                seed=resolve_seed(seed),
+                indices=I,
+                loss_closed_form=0.5 * (trYY - float(lam[I].sum())),
+                loss=deep_linear_loss([W1, W2], X, Y),
+                weights=[W1, W2],
+                is_top_p=I == list(range(p)),
+            )
             if classify:
                 c = classify_critical_point([W1, W2], X, Y, seed=seed)
-                rec = dataclasses.replace(rec, status=c.status, classification=c.classification, reason=c.reason,
-                                          gradient_norm=c.gradient_norm, hessian_min_eig=c.hessian_min_eig,
-                                          hessian_negative=c.hessian_negative, hessian_zero=c.hessian_zero)
+                rec = dataclasses.replace(
+                    rec,
+                    status=c.status,
+                    classification=c.classification,
+                    reason=c.reason,
+                    gradient_norm=c.gradient_norm,
+                    hessian_min_eig=c.hessian_min_eig,
+                    hessian_negative=c.hessian_negative,
+                    hessian_zero=c.hessian_zero,
+                )
             out.append(rec)
     return out
 
@@ -366,11 +442,13 @@ class DeepLinearGD(Result):
     gradient_norm: float = float("nan")
 
 
-def deep_linear_gd(X, Y, widths: Sequence[int], *, steps: int = 5000, lr: float | None = None, init_scale: float = 0.1,
-                   seed=0) -> DeepLinearGD:
+def deep_linear_gd(
+    X, Y, widths: Sequence[int], *, steps: int = 5000, lr: float | None = None, init_scale: float = 0.1, seed=0
+) -> DeepLinearGD:
     """Plain full-batch gradient descent from a seeded small random init (closed-form gradients).
 
-    Step size default: 0.5 / (λ_max(XXᵀ) · n_layers · max(1, |W_ols|²)^((n-1)/n))."""
+    Step size default: 0.5 / (λ_max(XXᵀ) · n_layers · max(1, |W_ols|²)^((n-1)/n)).
+    """
     X, Y = _check_xy(X, Y)
     s = resolve_seed(seed)
     rng = np.random.default_rng(s)
@@ -379,7 +457,9 @@ def deep_linear_gd(X, Y, widths: Sequence[int], *, steps: int = 5000, lr: float 
     st = linear_statistics(X, Y)
     n = len(shapes)
     if lr is None:
-        lr = 0.5 / (float(np.linalg.eigvalsh(st.Sxx)[-1]) * n * max(1.0, float(np.linalg.norm(st.Wols, 2)) ** (2 * (n - 1) / n)))
+        lr = 0.5 / (
+            float(np.linalg.eigvalsh(st.Sxx)[-1]) * n * max(1.0, float(np.linalg.norm(st.Wols, 2)) ** (2 * (n - 1) / n))
+        )
     losses = []
     for t in range(int(steps)):
         g = deep_linear_gradient(Ws, X, Y)
@@ -387,5 +467,13 @@ def deep_linear_gd(X, Y, widths: Sequence[int], *, steps: int = 5000, lr: float 
         if t % max(1, steps // 50) == 0:
             losses.append(deep_linear_loss(Ws, X, Y))
     g = deep_linear_gradient(Ws, X, Y)
-    return DeepLinearGD(seed=s, weights=Ws, product=_product(Ws), loss=deep_linear_loss(Ws, X, Y), losses=losses, lr=lr,
-                        steps=int(steps), gradient_norm=math.sqrt(sum(float((G * G).sum()) for G in g)))
+    return DeepLinearGD(
+        seed=s,
+        weights=Ws,
+        product=_product(Ws),
+        loss=deep_linear_loss(Ws, X, Y),
+        losses=losses,
+        lr=lr,
+        steps=int(steps),
+        gradient_norm=math.sqrt(sum(float((G * G).sum()) for G in g)),
+    )

@@ -102,7 +102,8 @@ def _hvp_fn(f, th):
 
 def _dense_hessian(f, th) -> np.ndarray:
     """Dense Hessian by double backward, symmetry checked: one backward pass per row for small K (no vmap warm-up,
-    which costs seconds on first use), batched rows (``vectorize=True``) above ``_LOOP_ROWS``."""
+    which costs seconds on first use), batched rows (``vectorize=True``) above ``_LOOP_ROWS``.
+    """
     import torch
 
     t = th.detach().clone().requires_grad_(True)
@@ -125,7 +126,7 @@ def _dense_hessian(f, th) -> np.ndarray:
 
 
 def _lanczos_smallest(f, th, k: int, seed: int) -> tuple[np.ndarray, np.ndarray, float]:
-    """k smallest eigenpairs (eigsh on an HVP operator) and the largest eigenvalue (for the scale)."""
+    """K smallest eigenpairs (eigsh on an HVP operator) and the largest eigenvalue (for the scale)."""
     import torch
     from scipy.sparse.linalg import LinearOperator, eigsh
 
@@ -143,7 +144,7 @@ def _lanczos_smallest(f, th, k: int, seed: int) -> tuple[np.ndarray, np.ndarray,
 
 
 def _values(f, P) -> np.ndarray:
-    """f at every row of P (a plain loop: no torch.func warm-up, which costs seconds on first use)."""
+    """F at every row of P (a plain loop: no torch.func warm-up, which costs seconds on first use)."""
     import torch
 
     with torch.no_grad():

@@ -69,7 +69,11 @@ def solve_qp(Q: np.ndarray, c: np.ndarray, G: np.ndarray) -> tuple[np.ndarray | 
     nz = Gc != 0
     lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
     lp.a_matrix_.start_ = np.concatenate([[0], np.cumsum(nz.sum(0))]).astype(np.int32)
-    lp.a_matrix_.index_ = np.concatenate([np.nonzero(nz[:, j])[0] for j in range(nv)]).astype(np.int32) if nz.any() else np.zeros(0, np.int32)
+    lp.a_matrix_.index_ = (
+        np.concatenate([np.nonzero(nz[:, j])[0] for j in range(nv)]).astype(np.int32)
+        if nz.any()
+        else np.zeros(0, np.int32)
+    )
     lp.a_matrix_.value_ = np.concatenate([Gc[nz[:, j], j] for j in range(nv)]) if nz.any() else np.zeros(0)
     hess = highspy.HighsHessian()
     hess.dim_ = nv
@@ -111,9 +115,14 @@ def _fallback(Q, c, G, z0=None):
     """SLSQP from ``z0`` (default the feasible point z = 0: Gz ≤ 0 always holds there)."""
     from scipy.optimize import minimize
 
-    r = minimize(lambda v: 0.5 * v @ Q @ v + c @ v, np.zeros(Q.shape[0]) if z0 is None else z0, jac=lambda v: Q @ v + c,
-                 constraints=[{"type": "ineq", "fun": lambda v: -G @ v, "jac": lambda v: -G}], method="SLSQP",
-                 options={"ftol": 1e-16, "maxiter": 5000})
+    r = minimize(
+        lambda v: 0.5 * v @ Q @ v + c @ v,
+        np.zeros(Q.shape[0]) if z0 is None else z0,
+        jac=lambda v: Q @ v + c,
+        constraints=[{"type": "ineq", "fun": lambda v: -G @ v, "jac": lambda v: -G}],
+        method="SLSQP",
+        options={"ftol": 1e-16, "maxiter": 5000},
+    )
     return r.x if r.success and np.isfinite(r.x).all() else None
 
 
@@ -145,5 +154,11 @@ def kkt_residual(Q: np.ndarray, c: np.ndarray, G: np.ndarray, z: np.ndarray) -> 
         gap = float((0.5 * z @ Q @ z + c @ z) - (0.5 * u @ Q @ u + r_range @ u)) + off_range * (1.0 + zn)
     else:
         gap = float("inf")
-    return {"stationarity": float(res) / scale, "primal_infeasibility": infeas, "active": int(act.sum()),
-            "duality_gap": gap, "range_residual": off_range, "kkt_residual": float(res) / scale + infeas}
+    return {
+        "stationarity": float(res) / scale,
+        "primal_infeasibility": infeas,
+        "active": int(act.sum()),
+        "duality_gap": gap,
+        "range_residual": off_range,
+        "kkt_residual": float(res) / scale + infeas,
+    }

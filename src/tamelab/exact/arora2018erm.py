@@ -45,8 +45,18 @@ from ..result import Result, Status
 from ._dichotomies import dichotomy_count, enumerate_dichotomies, ray_subsets
 from ._qp import kkt_residual, solve_qp
 
-__all__ = ["ERMResult", "exact_erm", "dichotomies", "dichotomy_count", "erm_network", "erm_loss", "ERM_MAX_QPS",
-           "ERM_MAX_ENUMERATION", "erm_work_estimate", "ERMWorkEstimate"]
+__all__ = [
+    "ERMResult",
+    "exact_erm",
+    "dichotomies",
+    "dichotomy_count",
+    "erm_network",
+    "erm_loss",
+    "ERM_MAX_QPS",
+    "ERM_MAX_ENUMERATION",
+    "erm_work_estimate",
+    "ERMWorkEstimate",
+]
 
 #: default budget of QPs (combinations surviving the bound); above it the solver refuses (status budget_exceeded).
 ERM_MAX_QPS = 2_000_000
@@ -61,7 +71,8 @@ def dichotomies(X: np.ndarray) -> np.ndarray:
     """All strictly affinely separable dichotomies of the rows of X, as a (K, D) boolean array (True = active side).
 
     Complete also in degenerate position (constant features, collinear/coplanar points, duplicated rows):
-    see :mod:`tamelab.exact._dichotomies`."""
+    see :mod:`tamelab.exact._dichotomies`.
+    """
     return enumerate_dichotomies(np.asarray(X, dtype=float)).labels
 
 
@@ -102,8 +113,13 @@ def _solve_convex(X, y, signs, acts, loss):
         nu = np.asarray(r.lower.marginals)  # multipliers of the ξ ≥ 0 / free bounds
         stat = float(np.abs(c + A_ub.T @ mu - nu).max())
         comp = float(np.abs(mu * (b_ub - A_ub @ r.x)).max())
-        cert = {"stationarity": stat, "complementarity": comp, "dual_feasibility": float(max(0.0, -mu.min())),
-                "primal_infeasibility": float(max(0.0, (A_ub @ r.x - b_ub).max())), "kkt_residual": stat + comp}
+        cert = {
+            "stationarity": stat,
+            "complementarity": comp,
+            "dual_feasibility": float(max(0.0, -mu.min())),
+            "primal_infeasibility": float(max(0.0, (A_ub @ r.x - b_ub).max())),
+            "kkt_residual": stat + comp,
+        }
         return float(r.fun), r.x[:nz], cert
 
     def fg(z):
@@ -111,8 +127,14 @@ def _solve_convex(X, y, signs, acts, loss):
         val = np.logaddexp(0.0, -m).mean()
         return val, M.T @ (-y * 0.5 * (1 - np.tanh(m / 2))) / D  # σ(−m) = ½(1 − tanh(m/2))
 
-    r = minimize(fg, np.zeros(nz), jac=True, constraints=[{"type": "ineq", "fun": lambda z: -G @ z, "jac": lambda z: -G}],
-                 method="SLSQP", options={"ftol": 1e-15, "maxiter": 2000})
+    r = minimize(
+        fg,
+        np.zeros(nz),
+        jac=True,
+        constraints=[{"type": "ineq", "fun": lambda z: -G @ z, "jac": lambda z: -G}],
+        method="SLSQP",
+        options={"ftol": 1e-15, "maxiter": 2000},
+    )
     if not np.isfinite(r.x).all():
         return float("inf"), None, {}
     val, g = fg(r.x)
@@ -126,7 +148,7 @@ def _design(X, signs, actives):
     Xh = np.hstack([X, np.ones((D, 1))])
     M = np.zeros((D, len(signs) * (n + 1)))
     for i, (s, act) in enumerate(zip(signs, actives)):
-        M[act, i * (n + 1):(i + 1) * (n + 1)] = s * Xh[act]
+        M[act, i * (n + 1) : (i + 1) * (n + 1)] = s * Xh[act]
     return M
 
 
@@ -150,7 +172,8 @@ def _qp_data(X, y, signs, actives):
 
 def _ls_relaxation(combos, act_all, pos_all, Xh, y):
     """Batched least squares without the dichotomy constraints: a lower bound for each combination, and
-    whether its minimiser already satisfies the constraints (then it is the QP optimum)."""
+    whether its minimiser already satisfies the constraints (then it is the QP optimum).
+    """
     import torch
 
     B, w = combos.shape
@@ -159,7 +182,7 @@ def _ls_relaxation(combos, act_all, pos_all, Xh, y):
     acts = act_all[combos]  # B, w, D
     sg = np.where(pos_all[combos], 1.0, -1.0)  # B, w
     for i in range(w):
-        M[:, :, i * p:(i + 1) * p] = (acts[:, i, :, None] * sg[:, i, None, None]) * Xh[None]
+        M[:, :, i * p : (i + 1) * p] = (acts[:, i, :, None] * sg[:, i, None, None]) * Xh[None]
     Mt = torch.as_tensor(M)
     Y = torch.as_tensor(np.broadcast_to(y, (B, D))[..., None].copy())
     Z = torch.linalg.lstsq(Mt, Y, driver="gelsd").solution[..., 0].numpy()  # B, w*p (minimum-norm)
@@ -191,7 +214,9 @@ def _solve_chunk(args) -> list[tuple[float, int, int]]:
     return out
 
 
-def _lower_bounds(combos: np.ndarray, act_all: np.ndarray, pos_all: np.ndarray, y: np.ndarray, loss: str = "squared") -> np.ndarray:
+def _lower_bounds(
+    combos: np.ndarray, act_all: np.ndarray, pos_all: np.ndarray, y: np.ndarray, loss: str = "squared"
+) -> np.ndarray:
     """Cheap exact lower bounds of the loss of each combination (rows of ``combos`` index (sign, dichotomy) pairs)."""
     act = np.zeros((len(combos), len(y)), bool)
     pos_only = np.ones((len(combos), len(y)), bool)
@@ -267,7 +292,8 @@ class ERMWorkEstimate(Result):
 def erm_work_estimate(D: int, n: int, width: int, *, affine_rank: int | None = None) -> ERMWorkEstimate:
     """Work of :func:`exact_erm` before it starts: candidate rays ``C(D, r)`` of the dichotomy enumeration,
     the dichotomy count ``K ≤ 2 Σ_{i≤r} C(D−1, i)`` (equality in general position) and the number of
-    (sign, dichotomy) combinations ``C(2K + w − 1, w)`` that are bounded one by one."""
+    (sign, dichotomy) combinations ``C(2K + w − 1, w)`` that are bounded one by one.
+    """
     r = n if affine_rank is None else int(affine_rank)
     K = dichotomy_count(D, r)
     return ERMWorkEstimate(rays=ray_subsets(D, r), dichotomies=K, combinations=math.comb(2 * K + width - 1, width))
@@ -288,9 +314,19 @@ def _check_int(name: str, v, lo: int, fix: str) -> int:
     return int(v)
 
 
-def exact_erm(X, y, width: int, *, loss: str = "squared", max_qps: int = ERM_MAX_QPS, executor=None, chunk: int = 2000,
-              seed: int = 0, incumbent: float | None = None,
-              max_enumeration: int = ERM_MAX_ENUMERATION) -> ERMResult:
+def exact_erm(
+    X,
+    y,
+    width: int,
+    *,
+    loss: str = "squared",
+    max_qps: int = ERM_MAX_QPS,
+    executor=None,
+    chunk: int = 2000,
+    seed: int = 0,
+    incumbent: float | None = None,
+    max_enumeration: int = ERM_MAX_ENUMERATION,
+) -> ERMResult:
     """Global minimum of the empirical loss over one-hidden-layer ReLU nets of ``width`` units (no output bias).
 
     Args:
@@ -324,17 +360,29 @@ def exact_erm(X, y, width: int, *, loss: str = "squared", max_qps: int = ERM_MAX
     U = len(np.unique(X, axis=0))
     est = erm_work_estimate(U, n, width, affine_rank=min(n, _affine_rank_estimate(X)))
     if max(est.rays, est.combinations) > max_enumeration:
-        raise InputError("max_enumeration", f"exact ERM on {D} rows (n = {n}, width {width}) needs ~{est.rays:.3g} "
-                         f"candidate rays and ~{est.combinations:.3g} (sign, dichotomy) combinations "
-                         f"({est.dichotomies} dichotomies), above the limit {max_enumeration:.3g}",
-                         "use fewer rows or a smaller width, or raise max_enumeration (--max-enumeration)")
+        raise InputError(
+            "max_enumeration",
+            f"exact ERM on {D} rows (n = {n}, width {width}) needs ~{est.rays:.3g} "
+            f"candidate rays and ~{est.combinations:.3g} (sign, dichotomy) combinations "
+            f"({est.dichotomies} dichotomies), above the limit {max_enumeration:.3g}",
+            "use fewer rows or a smaller width, or raise max_enumeration (--max-enumeration)",
+        )
     ds = enumerate_dichotomies(X)
     dich = ds.labels
     K = len(dich)
     expected = dichotomy_count(D, n)
-    common = dict(seed=seed, width=width, loss=loss, dichotomies=K, dichotomies_expected_general_position=expected,
-                  unique_points=ds.unique_points, affine_rank=ds.affine_rank, general_position=ds.general_position,
-                  dichotomy_method=ds.method, dichotomy_exact_decisions=ds.exact_decisions)
+    common = dict(
+        seed=seed,
+        width=width,
+        loss=loss,
+        dichotomies=K,
+        dichotomies_expected_general_position=expected,
+        unique_points=ds.unique_points,
+        affine_rank=ds.affine_rank,
+        general_position=ds.general_position,
+        dichotomy_method=ds.method,
+        dichotomy_exact_decisions=ds.exact_decisions,
+    )
     # (sign, dichotomy) pairs: index k < K → s = +1, k ≥ K → s = −1
     act_all = np.vstack([dich, dich])
     pos_all = np.r_[np.ones(K, bool), np.zeros(K, bool)]
@@ -347,8 +395,13 @@ def exact_erm(X, y, width: int, *, loss: str = "squared", max_qps: int = ERM_MAX
     slack_inc = inc0 * (1 + 1e-6) + 1e-12  # HiGHS' QP tolerances are ~1e-7 relative
     search = _search(X, y, width, loss, K, act_all, pos_all, sign_table, slack_inc, max_qps, executor, chunk)
     if search is None:
-        return ERMResult(status=Status.BUDGET_EXCEEDED, seconds=time.perf_counter() - t0, combinations=total,
-                         reason=f"more than max_qps = {max_qps} combinations survive the bounds", **common)
+        return ERMResult(
+            status=Status.BUDGET_EXCEEDED,
+            seconds=time.perf_counter() - t0,
+            combinations=total,
+            reason=f"more than max_qps = {max_qps} combinations survive the bounds",
+            **common,
+        )
     best_combo, pruned, solved, closed_form = search
     if best_combo is None:
         # no enumerated combination reaches the incumbent (an achieved loss): the enumeration missed the optimum or
@@ -356,8 +409,10 @@ def exact_erm(X, y, width: int, *, loss: str = "squared", max_qps: int = ERM_MAX
         # (the certificate below then refuses it) instead of failing with a misleading message.
         search = _search(X, y, width, loss, K, act_all, pos_all, sign_table, math.inf, max_qps, executor, chunk)
         if search is None or search[0] is None:
-            raise ComputationError(f"exact ERM: no combination reached the incumbent {inc0:.6g} and no QP of the "
-                                   "enumerated combinations could be solved")
+            raise ComputationError(
+                f"exact ERM: no combination reached the incumbent {inc0:.6g} and no QP of the "
+                "enumerated combinations could be solved"
+            )
         best_combo, pruned2, solved2, closed2 = search
         pruned, solved, closed_form = pruned + pruned2, solved + solved2, closed_form + closed2
     combo = best_combo
@@ -379,7 +434,9 @@ def exact_erm(X, y, width: int, *, loss: str = "squared", max_qps: int = ERM_MAX
     opt = max(float(f + const), 0.0)
     cert = {
         "kkt_residual_below_tol": bool(kkt["kkt_residual"] < KKT_TOL),
-        "duality_gap_below_tol": bool(kkt.get("duality_gap", 0.0) <= 1e-8 * (1 + abs(f + const))) if loss == "squared" else True,
+        "duality_gap_below_tol": bool(kkt.get("duality_gap", 0.0) <= 1e-8 * (1 + abs(f + const)))
+        if loss == "squared"
+        else True,
         "network_loss_equals_optimum": bool(abs(net - (f + const)) < 1e-7 * (1 + abs(net))),
         # the global part: no achievable loss we know of is below the optimum (a missed dichotomy shows here)
         "optimum_below_every_incumbent": bool(opt <= inc0 + ERM_INCUMBENT_RTOL * (1 + inc0)),
@@ -389,19 +446,37 @@ def exact_erm(X, y, width: int, *, loss: str = "squared", max_qps: int = ERM_MAX
     if failed:
         reason = "certificate checks failed: " + ", ".join(failed)
         if not cert["optimum_below_every_incumbent"]:
-            reason += (f" (optimum {opt:.9g} > incumbent {inc0:.9g}: a better network exists, so the enumeration or a "
-                       "QP solve missed it)")
-    return ERMResult(status=Status.OK if not failed else Status.UNCERTIFIED, seconds=time.perf_counter() - t0,
-                     optimum=opt, combinations=total, pruned_by_bound=pruned, qps_solved=solved, closed_form=closed_form,
-                     kkt_residual=kkt["kkt_residual"], kkt=kkt, signs=[int(s) for s in signs],
-                     patterns=[act.astype(int).tolist() for act in acts], A=A.tolist(), b=b.tolist(), a=a.tolist(),
-                     network_loss=net, certificate=cert, reason=reason, **common)
+            reason += (
+                f" (optimum {opt:.9g} > incumbent {inc0:.9g}: a better network exists, so the enumeration or a "
+                "QP solve missed it)"
+            )
+    return ERMResult(
+        status=Status.OK if not failed else Status.UNCERTIFIED,
+        seconds=time.perf_counter() - t0,
+        optimum=opt,
+        combinations=total,
+        pruned_by_bound=pruned,
+        qps_solved=solved,
+        closed_form=closed_form,
+        kkt_residual=kkt["kkt_residual"],
+        kkt=kkt,
+        signs=[int(s) for s in signs],
+        patterns=[act.astype(int).tolist() for act in acts],
+        A=A.tolist(),
+        b=b.tolist(),
+        a=a.tolist(),
+        network_loss=net,
+        certificate=cert,
+        reason=reason,
+        **common,
+    )
 
 
 def _search(X, y, width, loss, K, act_all, pos_all, sign_table, best_val, max_qps, executor, chunk):
     """Branch over the (sign, dichotomy) multisets: cheap bound, least-squares relaxation, then QPs in order of their
     relaxation bound. Returns (best combination or None, pruned, QPs solved, closed forms), or None when more than
-    ``max_qps`` combinations survive the bounds."""
+    ``max_qps`` combinations survive the bounds.
+    """
     from ..parallel import get_executor
 
     D = len(y)
@@ -439,8 +514,18 @@ def _search(X, y, width, loss, K, act_all, pos_all, sign_table, best_val, max_qp
             return None
     survivors = [sv for sv in sorted(survivors) if sv[0] < best_val]
     ex = executor or get_executor("serial")
-    chunks = [(X, y, [(i, c, v) for i, (v, c) in enumerate(survivors[i0:i0 + chunk], start=i0)], sign_table, act_all,
-               best_val, loss) for i0 in range(0, len(survivors), chunk)]
+    chunks = [
+        (
+            X,
+            y,
+            [(i, c, v) for i, (v, c) in enumerate(survivors[i0 : i0 + chunk], start=i0)],
+            sign_table,
+            act_all,
+            best_val,
+            loss,
+        )
+        for i0 in range(0, len(survivors), chunk)
+    ]
     solved = 0
     best_any = (float("inf"), None)
     for res in ex.map(_solve_chunk, chunks, desc="exact ERM QPs"):
@@ -464,8 +549,8 @@ def _restarts(X, y, width: int, *, seed: int = 0, restarts: int = 20, loss: str 
 
     def f(p):  # loss and its gradient (a.e.; the kinks have measure zero)
         A = p[: width * n].reshape(width, n)
-        b = p[width * n: width * (n + 1)]
-        a = p[width * (n + 1):]
+        b = p[width * n : width * (n + 1)]
+        a = p[width * (n + 1) :]
         pre = X @ A.T + b
         h = np.maximum(pre, 0.0)
         out = h @ a
@@ -484,8 +569,15 @@ def _restarts(X, y, width: int, *, seed: int = 0, restarts: int = 20, loss: str 
     for _ in range(restarts):
         p0 = rng.standard_normal(width * (n + 2))
         r = minimize(f, p0, jac=True, method="L-BFGS-B")
-        best = min(best, erm_loss((r.x[: width * n].reshape(width, n), r.x[width * n: width * (n + 1)],
-                                            r.x[width * (n + 1):]), X, y, loss))
+        best = min(
+            best,
+            erm_loss(
+                (r.x[: width * n].reshape(width, n), r.x[width * n : width * (n + 1)], r.x[width * (n + 1) :]),
+                X,
+                y,
+                loss,
+            ),
+        )
     return best
 
 
@@ -495,5 +587,6 @@ def erm_network(res: ERMResult):
 
     from ..relu import from_layers
 
-    return from_layers([(np.asarray(res.A), np.asarray(res.b)), (np.asarray(res.a)[None, :], np.zeros(1))], dtype=torch.float64)
-
+    return from_layers(
+        [(np.asarray(res.A), np.asarray(res.b)), (np.asarray(res.a)[None, :], np.zeros(1))], dtype=torch.float64
+    )

@@ -55,12 +55,37 @@ from ..result import Result, Status
 from ._local_min import MAX_DENSE_HESSIAN, LocalMinResult, local_min_verdict
 
 __all__ = [
-    "truncate", "cumulative_parameters", "layerwise_parameters", "forward", "truncation_forward", "cone_of",
-    "clustered_data", "class_statistics", "clustering_test", "ChenEwaldConstruction", "construct_minimizer",
-    "configuration", "configuration_costs", "output_jacobian", "jacobian_rank", "flatten_params", "unflatten_params",
-    "network_cost", "local_minimality", "shallow_upper_bound", "gd_baseline", "ChenEwaldResult", "chen_ewald",
-    "ClassStatistics", "ClusteringTest", "ConfigurationCosts", "ShallowBound", "GDBaseline", "LocalMinResult",
-    "chen_ewald_work_estimate", "ChenEwaldWorkEstimate",
+    "truncate",
+    "cumulative_parameters",
+    "layerwise_parameters",
+    "forward",
+    "truncation_forward",
+    "cone_of",
+    "clustered_data",
+    "class_statistics",
+    "clustering_test",
+    "ChenEwaldConstruction",
+    "construct_minimizer",
+    "configuration",
+    "configuration_costs",
+    "output_jacobian",
+    "jacobian_rank",
+    "flatten_params",
+    "unflatten_params",
+    "network_cost",
+    "local_minimality",
+    "shallow_upper_bound",
+    "gd_baseline",
+    "ChenEwaldResult",
+    "chen_ewald",
+    "ClassStatistics",
+    "ClusteringTest",
+    "ConfigurationCosts",
+    "ShallowBound",
+    "GDBaseline",
+    "LocalMinResult",
+    "chen_ewald_work_estimate",
+    "ChenEwaldWorkEstimate",
 ]
 
 #: singular values above this fraction of the largest count towards the Jacobian rank (spec §1.6).
@@ -77,6 +102,7 @@ MAX_EXHAUSTIVE_Q = 6
 # truncation map, cumulative parameters, forward passes
 # ---------------------------------------------------------------------------------------------
 
+
 def truncate(W: np.ndarray, b: np.ndarray, X: np.ndarray) -> np.ndarray:
     r"""Truncation map :math:`\tau_{W,b}(x)=W^{-1}(\sigma(Wx+b)-b)` on the columns of ``X`` (shape (Q, N))."""
     W = np.asarray(W, float)
@@ -84,7 +110,9 @@ def truncate(W: np.ndarray, b: np.ndarray, X: np.ndarray) -> np.ndarray:
     return np.linalg.solve(W, np.maximum(W @ X + b, 0.0) - b)
 
 
-def cumulative_parameters(Ws: Sequence[np.ndarray], bs: Sequence[np.ndarray]) -> tuple[list[np.ndarray], list[np.ndarray]]:
+def cumulative_parameters(
+    Ws: Sequence[np.ndarray], bs: Sequence[np.ndarray]
+) -> tuple[list[np.ndarray], list[np.ndarray]]:
     r"""Layerwise → cumulative: :math:`W^{(\ell)}=W_\ell W^{(\ell-1)}`, :math:`b^{(\ell)}=W_\ell b^{(\ell-1)}+b_\ell`."""
     Wc, bc = [np.asarray(Ws[0], float)], [np.asarray(bs[0], float)]
     for W, b in zip(Ws[1:], bs[1:]):
@@ -93,7 +121,9 @@ def cumulative_parameters(Ws: Sequence[np.ndarray], bs: Sequence[np.ndarray]) ->
     return Wc, bc
 
 
-def layerwise_parameters(Wc: Sequence[np.ndarray], bc: Sequence[np.ndarray]) -> tuple[list[np.ndarray], list[np.ndarray]]:
+def layerwise_parameters(
+    Wc: Sequence[np.ndarray], bc: Sequence[np.ndarray]
+) -> tuple[list[np.ndarray], list[np.ndarray]]:
     r"""Cumulative → layerwise: :math:`W_\ell=W^{(\ell)}(W^{(\ell-1)})^{-1}` (by solves), :math:`b_\ell=b^{(\ell)}-W_\ell b^{(\ell-1)}`."""
     Ws, bs = [np.asarray(Wc[0], float)], [np.asarray(bc[0], float)]
     for k in range(1, len(Wc)):
@@ -131,10 +161,14 @@ def cone_of(W: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 # data and the clustering test
 # ---------------------------------------------------------------------------------------------
 
-def clustered_data(q: int, per_class: int, radius: float, *, seed=0, spread: float = 0.2) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+
+def clustered_data(
+    q: int, per_class: int, radius: float, *, seed=0, spread: float = 0.2
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     r"""Seeded clustered data (spec §1.6) in the column layout of this module: ``X`` (Q, Q·per_class), ``labels`` (N,),
     ``Y = I``. Means :math:`I+\mathrm{spread}\,G`, exactly centred deviations of maximal norm ``radius`` (= δ).
-    The one generator is :func:`tamelab.data.gaussian_clusters` (same seed → same data)."""
+    The one generator is :func:`tamelab.data.gaussian_clusters` (same seed → same data).
+    """
     from ..data import gaussian_clusters
 
     q, per_class = int(q), int(per_class)
@@ -158,7 +192,9 @@ def _check_data(X, labels, Y):
         raise InputError("labels", f"must be integers in 0..{q - 1} (input dimension = number of classes Q)")
     counts = np.bincount(labels, minlength=q)
     if (counts == 0).any():
-        raise InputError("labels", f"classes {np.flatnonzero(counts == 0).tolist()} have no points", "every class needs >= 1 point")
+        raise InputError(
+            "labels", f"classes {np.flatnonzero(counts == 0).tolist()} have no points", "every class needs >= 1 point"
+        )
     Y = np.eye(q) if Y is None else np.asarray(Y, float)
     if Y.shape != (q, q):
         raise InputError("Y", f"expected a ({q}, {q}) label matrix (column j = label of class j), got {Y.shape}")
@@ -170,7 +206,8 @@ def _check_data(X, labels, Y):
 @dataclasses.dataclass
 class ClassStatistics(Result):
     r"""Class means :math:`\bar x_j` (columns), radii :math:`\delta_j=\max_i|\Delta x_{j,i}|`, counts, :math:`\delta`
-    and the projected noise-to-signal ratio :math:`\delta_P=\|\bar X^+\|_{op}\max|P\Delta x|` (spec §1.8)."""
+    and the projected noise-to-signal ratio :math:`\delta_P=\|\bar X^+\|_{op}\max|P\Delta x|` (spec §1.8).
+    """
 
     kind = "class_statistics"
 
@@ -245,7 +282,7 @@ def _blocks(X, labels, q):
     perm = np.argsort(labels, kind="stable")
     Xs = X[:, perm]
     cuts = np.concatenate([[0], np.cumsum(np.bincount(labels, minlength=q))])
-    blocks = [Xs[:, cuts[j]:cuts[j + 1]] for j in range(q)]
+    blocks = [Xs[:, cuts[j] : cuts[j + 1]] for j in range(q)]
     return blocks, [(B * B).sum(axis=0) for B in blocks]
 
 
@@ -284,8 +321,13 @@ def _collapse_steps(blocks, sqs, means, classes, alpha, margin):
             cos_min[-1] = math.cos(cos_min[-1])
         psi = float(np.arccos(np.clip(min(cos_min.values()), -1.0, 1.0))) + margin
         if psi >= math.pi / 2:
-            raise _Assumption(ell, c, f"needed half-angle psi = {math.degrees(psi):.2f} deg >= 90 deg at step {ell + 1} "
-                              f"(class {c}): the clusters are not small/separated enough for this order (A1)", psi)
+            raise _Assumption(
+                ell,
+                c,
+                f"needed half-angle psi = {math.degrees(psi):.2f} deg >= 90 deg at step {ell + 1} "
+                f"(class {c}): the clusters are not small/separated enough for this order (A1)",
+                psi,
+            )
         theta = math.atan((q - 1) * math.tan(psi))
         V = _simplex_generators(f, theta)
         W = np.linalg.inv(V)
@@ -301,8 +343,13 @@ def _collapse_steps(blocks, sqs, means, classes, alpha, margin):
             mo = min(mo, float((W @ reps[:, done] + b[:, None]).min()))
         st = _Step(c, p, V, W, b, psi, theta, mc, mo)
         if not st.passed:
-            raise _Assumption(ell, c, f"strict sign test fails at step {ell + 1} (class {c}): collapsed margin {mc:.3g}, "
-                              f"others margin {mo:.3g} (A1)", psi)
+            raise _Assumption(
+                ell,
+                c,
+                f"strict sign test fails at step {ell + 1} (class {c}): collapsed margin {mc:.3g}, "
+                f"others margin {mo:.3g} (A1)",
+                psi,
+            )
         steps.append(st)
         done.append(c)  # exact: tau = p on the backward cone, identity on the forward cone
         reps[:, c] = p
@@ -312,7 +359,8 @@ def _collapse_steps(blocks, sqs, means, classes, alpha, margin):
 @dataclasses.dataclass
 class ClusteringTest(Result):
     """Outcome of the clustering test: the class order found (or None), orders tried, the last failures (each
-    ``{order, step, class, reason}`` naming the failed assumption), and the cones' angles and sign margins."""
+    ``{order, step, class, reason}`` naming the failed assumption), and the cones' angles and sign margins.
+    """
 
     kind = "clustering_test"
 
@@ -325,8 +373,9 @@ class ClusteringTest(Result):
     margins: list[list[float]] = dataclasses.field(default_factory=list)
 
 
-def clustering_test(X: np.ndarray, labels: np.ndarray, *, order: str | Sequence[int] = "auto", alpha: float = 0.2,
-                    margin: float = 0.05) -> ClusteringTest:
+def clustering_test(
+    X: np.ndarray, labels: np.ndarray, *, order: str | Sequence[int] = "auto", alpha: float = 0.2, margin: float = 0.05
+) -> ClusteringTest:
     r"""Checkable clustering assumption (A0)+(A1) of spec §1.4: find a class order whose §1.5 cones pass
     the strict sign tests. ``order``: an explicit permutation, ``"identity"``, ``"greedy"`` (smallest
     needed angle first), ``"search"`` (all Q! orders, Q ≤ 6), or ``"auto"`` (identity, greedy, then search).
@@ -349,8 +398,19 @@ def _find_order(blocks, sqs, means, order, alpha, margin):
     fails: list[dict[str, Any]] = []
     sv = np.linalg.svd(means, compute_uv=False)
     if sv[-1] <= 1e-12 * sv[0]:
-        return {"passes": False, "order": None, "tried": 0, "failures": [{"order": None, "step": 0, "class": None,
-                "reason": f"class means are linearly dependent (smallest singular value {sv[-1]:.3g}) (A0)"}]}, None
+        return {
+            "passes": False,
+            "order": None,
+            "tried": 0,
+            "failures": [
+                {
+                    "order": None,
+                    "step": 0,
+                    "class": None,
+                    "reason": f"class means are linearly dependent (smallest singular value {sv[-1]:.3g}) (A0)",
+                }
+            ],
+        }, None
 
     def attempt(perm):
         try:
@@ -378,7 +438,9 @@ def _find_order(blocks, sqs, means, order, alpha, margin):
             candidates.append("greedy")
         if order == "search" or (order == "auto" and q <= MAX_EXHAUSTIVE_Q):
             if q > MAX_EXHAUSTIVE_Q:
-                raise InputError("order", f"exhaustive search over {q}! orders refused (Q > {MAX_EXHAUSTIVE_Q})", "use greedy")
+                raise InputError(
+                    "order", f"exhaustive search over {q}! orders refused (Q > {MAX_EXHAUSTIVE_Q})", "use greedy"
+                )
             candidates.append("search")
     else:
         perm = [int(v) for v in order]
@@ -396,15 +458,22 @@ def _find_order(blocks, sqs, means, order, alpha, margin):
             tried += 1
             steps = attempt(perm)
             if steps is not None:
-                return {"passes": True, "order": [int(v) for v in perm], "tried": tried, "failures": fails[-5:],
-                        "psi_deg": [math.degrees(s.psi) for s in steps], "theta_deg": [math.degrees(s.theta) for s in steps],
-                        "margins": [[s.margin_collapsed, s.margin_others] for s in steps]}, steps
+                return {
+                    "passes": True,
+                    "order": [int(v) for v in perm],
+                    "tried": tried,
+                    "failures": fails[-5:],
+                    "psi_deg": [math.degrees(s.psi) for s in steps],
+                    "theta_deg": [math.degrees(s.theta) for s in steps],
+                    "margins": [[s.margin_collapsed, s.margin_others] for s in steps],
+                }, steps
     return {"passes": False, "order": None, "tried": tried, "failures": fails[-5:]}, None
 
 
 # ---------------------------------------------------------------------------------------------
 # construction
 # ---------------------------------------------------------------------------------------------
+
 
 @dataclasses.dataclass
 class ChenEwaldConstruction:
@@ -429,9 +498,18 @@ class ChenEwaldConstruction:
         return len(self.Ws) - 1
 
 
-def construct_minimizer(X: np.ndarray, labels: np.ndarray, layers: int, *, Y: np.ndarray | None = None,
-                        order: str | Sequence[int] = "auto", alpha: float = 0.2, margin: float = 0.05,
-                        collapse: Sequence[int] | None = None, output: str = "apex") -> ChenEwaldConstruction:
+def construct_minimizer(
+    X: np.ndarray,
+    labels: np.ndarray,
+    layers: int,
+    *,
+    Y: np.ndarray | None = None,
+    order: str | Sequence[int] = "auto",
+    alpha: float = 0.2,
+    margin: float = 0.05,
+    collapse: Sequence[int] | None = None,
+    output: str = "apex",
+) -> ChenEwaldConstruction:
     r"""The §1.5 construction. ``collapse`` = the subset S of classes to collapse (default: all, the
     zero-cost global minimizer; needs ``layers >= Q``). Layers beyond the collapses pass everything
     through (:math:`W_\ell=I`, :math:`b_\ell=\beta 1`, keeping collapsed points off the ReLU kink).
@@ -447,19 +525,27 @@ def construct_minimizer(X: np.ndarray, labels: np.ndarray, layers: int, *, Y: np
     if any(c < 0 or c >= q for c in S):
         raise InputError("collapse", f"classes must lie in 0..{q - 1}, got {S}")
     if L < len(S) or L < 1:
-        raise InputError("layers", f"L = {L} hidden layers cannot collapse {len(S)} classes (the construction needs L >= Q)",
-                         f"use --layers {max(len(S), 1)} or more")
+        raise InputError(
+            "layers",
+            f"L = {L} hidden layers cannot collapse {len(S)} classes (the construction needs L >= Q)",
+            f"use --layers {max(len(S), 1)} or more",
+        )
     if output not in ("apex", "affine"):
         raise InputError("output", f"unknown output {output!r}", "use apex or affine")
     if np.linalg.matrix_rank(Y) < q:
-        raise InputError("Y", "the label matrix must be invertible", "use distinct, linearly independent labels (e.g. I)")
+        raise InputError(
+            "Y", "the label matrix must be invertible", "use distinct, linearly independent labels (e.g. I)"
+        )
     blocks, sqs = _blocks(X, labels, q)
     means = np.stack([B.mean(axis=1) for B in blocks], axis=1)
     test, steps = _find_order(blocks, sqs, means, order, alpha, margin)
     if not test["passes"]:
         why = test["failures"][-1]["reason"] if test["failures"] else "no order tried"
-        raise InputError("data", f"clustering assumption fails for every order tried ({test['tried']}): {why}",
-                         "use smaller or better separated clusters (smaller --radius), or another --order")
+        raise InputError(
+            "data",
+            f"clustering assumption fails for every order tried ({test['tried']}): {why}",
+            "use smaller or better separated clusters (smaller --radius), or another --order",
+        )
     full_order = test["order"]
     seq = [c for c in full_order if c in S]
     if seq != full_order:  # a proper subset: the full order's sub-sequence, else any order of S that passes
@@ -474,8 +560,11 @@ def construct_minimizer(X: np.ndarray, labels: np.ndarray, layers: int, *, Y: np
             except _Assumption as e:
                 why = e.reason
         if steps is None:
-            raise InputError("collapse", f"no order of the classes {seq} passes the sign tests: {why}",
-                             "use smaller or better separated clusters")
+            raise InputError(
+                "collapse",
+                f"no order of the classes {seq} passes the sign tests: {why}",
+                "use smaller or better separated clusters",
+            )
     else:
         reps = means.copy()
         for st in steps:
@@ -500,8 +589,11 @@ def construct_minimizer(X: np.ndarray, labels: np.ndarray, layers: int, *, Y: np
     cond_R = float(np.linalg.cond(R))
     if output == "apex":
         if not np.isfinite(cond_R) or cond_R > 1e12:
-            raise InputError("data", f"the representatives are (nearly) linearly dependent, cond(R) = {cond_R:.3g}",
-                             "use class means that are well linearly independent")
+            raise InputError(
+                "data",
+                f"the representatives are (nearly) linearly dependent, cond(R) = {cond_R:.3g}",
+                "use class means that are well linearly independent",
+            )
         Wout = np.linalg.solve(R.T, Y.T).T
         bout = np.zeros(q)
     else:
@@ -510,9 +602,20 @@ def construct_minimizer(X: np.ndarray, labels: np.ndarray, layers: int, *, Y: np
     bc.append(bout)
     Ws, bs = layerwise_parameters(Wc, bc)
     return ChenEwaldConstruction(
-        Wc=Wc, bc=bc, Ws=Ws, bs=bs, order=full_order, collapsed=seq, apexes=R, psi=[s.psi for s in steps],
-        theta=[s.theta for s in steps], margins=[(s.margin_collapsed, s.margin_others) for s in steps],
-        cond_V=[float(np.linalg.cond(s.V)) for s in steps], cond_R=cond_R, truncated=Z)
+        Wc=Wc,
+        bc=bc,
+        Ws=Ws,
+        bs=bs,
+        order=full_order,
+        collapsed=seq,
+        apexes=R,
+        psi=[s.psi for s in steps],
+        theta=[s.theta for s in steps],
+        margins=[(s.margin_collapsed, s.margin_others) for s in steps],
+        cond_V=[float(np.linalg.cond(s.V)) for s in steps],
+        cond_R=cond_R,
+        truncated=Z,
+    )
 
 
 def _affine_ls(Z: np.ndarray, Yext: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -538,8 +641,17 @@ class ConfigurationCosts(Result):
     affine: float = float("nan")
 
 
-def configuration_costs(X, labels, subset: Sequence[int], *, Y=None, norm: float | None = None, order="auto",
-                        alpha: float = 0.2, margin: float = 0.05) -> ConfigurationCosts:
+def configuration_costs(
+    X,
+    labels,
+    subset: Sequence[int],
+    *,
+    Y=None,
+    norm: float | None = None,
+    order="auto",
+    alpha: float = 0.2,
+    margin: float = 0.05,
+) -> ConfigurationCosts:
     r"""Closed-form costs of configuration S (spec §1.7) from the truncated data :math:`Z`:
 
     * mean matching :math:`C^{mm}_S=\mathrm{norm}\sum_{j\notin S}\sum_i|YR_S^{-1}\Delta x_{j,i}|^2`,
@@ -550,7 +662,9 @@ def configuration_costs(X, labels, subset: Sequence[int], *, Y=None, norm: float
     q, n = X.shape
     norm = 1.0 / n if norm is None else float(norm)
     S = sorted(set(int(c) for c in subset))
-    con = construct_minimizer(X, labels, max(len(S), 1), Y=Y, order=order, alpha=alpha, margin=margin, collapse=S, output="affine")
+    con = construct_minimizer(
+        X, labels, max(len(S), 1), Y=Y, order=order, alpha=alpha, margin=margin, collapse=S, output="affine"
+    )
     st = class_statistics(X, labels)
     dev = X - st.means[:, labels]
     A = np.linalg.solve(con.apexes.T, Y.T).T
@@ -589,7 +703,8 @@ def shallow_upper_bound(X: np.ndarray, labels: np.ndarray, *, Y=None, norm: floa
     computes :math:`Y\bar X^{-1}x`; its cost :math:`C_{ub}=\mathrm{norm}\sum|Y\bar X^{-1}\Delta x|^2\le
     N\,\mathrm{norm}\,\|Y\|_{op}^2\delta_P^2`. The best cost in the same (linear-output) structure is
     :math:`C_{lin}=\mathrm{norm}\|Y^{ext}(I-\Pi_X)\|^2`; the relative gap :math:`(C_{ub}-C_{lin})/C_{ub}` is
-    :math:`O(\delta_P^2)`. Returns closed forms, the cost measured by a forward pass, and the weights."""
+    :math:`O(\delta_P^2)`. Returns closed forms, the cost measured by a forward pass, and the weights.
+    """
     X, labels, Y, _ = _check_data(X, labels, Y)
     q, n = X.shape
     norm = 1.0 / n if norm is None else float(norm)
@@ -605,17 +720,25 @@ def shallow_upper_bound(X: np.ndarray, labels: np.ndarray, *, Y=None, norm: floa
     c_ub = norm * float(((Y @ W1 @ dev) ** 2).sum())
     Qm, _ = np.linalg.qr(X.T)
     c_lin = norm * float(((Yext - (Yext @ Qm) @ Qm.T) ** 2).sum())
-    bound = n * norm * float(np.linalg.norm(Y, 2)) ** 2 * st.delta_p ** 2
+    bound = n * norm * float(np.linalg.norm(Y, 2)) ** 2 * st.delta_p**2
     gap = (c_ub - c_lin) / c_ub if c_ub > 1e-300 else 0.0
-    return ShallowBound(cost_upper_bound=c_ub, cost_measured=measured, cost_linear_optimum=c_lin, bound=bound,
-                        delta_p=st.delta_p, relative_gap=gap,
-                        gap_over_delta_p_sq=gap / st.delta_p ** 2 if st.delta_p > 0 else None,
-                        weights=[W1, W2], biases=[b1, b2])
+    return ShallowBound(
+        cost_upper_bound=c_ub,
+        cost_measured=measured,
+        cost_linear_optimum=c_lin,
+        bound=bound,
+        delta_p=st.delta_p,
+        relative_gap=gap,
+        gap_over_delta_p_sq=gap / st.delta_p**2 if st.delta_p > 0 else None,
+        weights=[W1, W2],
+        biases=[b1, b2],
+    )
 
 
 # ---------------------------------------------------------------------------------------------
 # torch: cost, Jacobian, Hessian, local minimality
 # ---------------------------------------------------------------------------------------------
+
 
 def flatten_params(Ws: Sequence[np.ndarray], bs: Sequence[np.ndarray]) -> np.ndarray:
     """Concatenate (W_1.ravel(), b_1, ..., W_{L+1}.ravel(), b_{L+1})."""
@@ -626,9 +749,9 @@ def unflatten_params(theta, q: int, layers: int):
     """Inverse of :func:`flatten_params` for width-Q nets (numpy or torch)."""
     Ws, bs, k = [], [], 0
     for _ in range(layers + 1):
-        Ws.append(theta[k:k + q * q].reshape(q, q))
+        Ws.append(theta[k : k + q * q].reshape(q, q))
         k += q * q
-        bs.append(theta[k:k + q])
+        bs.append(theta[k : k + q])
         k += q
     return Ws, bs
 
@@ -636,7 +759,8 @@ def unflatten_params(theta, q: int, layers: int):
 @contextlib.contextmanager
 def _few_threads(work: int, limit: int = 2_000_000):
     """Tiny torch problems run single-threaded: intra-op threads only add synchronisation (and spin badly
-    on a loaded machine, ~25x slower measured); the previous thread count is restored."""
+    on a loaded machine, ~25x slower measured); the previous thread count is restored.
+    """
     import torch
 
     old = torch.get_num_threads()
@@ -668,7 +792,8 @@ def network_cost(theta, X, Yext, q: int, layers: int, norm: float):
 
 def output_jacobian(con: ChenEwaldConstruction, X: np.ndarray) -> np.ndarray:
     """Jacobian of all outputs (columns of X stacked, Q each) w.r.t. the K layerwise parameters (reverse mode, one
-    backward pass per output: no torch.func warm-up, which costs seconds on first use)."""
+    backward pass per output: no torch.func warm-up, which costs seconds on first use).
+    """
     import torch
 
     q, L = X.shape[0], con.layers
@@ -685,10 +810,22 @@ def jacobian_rank(J: np.ndarray, rtol: float = RANK_RTOL) -> tuple[int, np.ndarr
     return int((s > rtol * s[0]).sum()) if s.size and s[0] > 0 else 0, s
 
 
-def local_minimality(con: ChenEwaldConstruction, X: np.ndarray, labels: np.ndarray, *, Y=None, norm=None, seed=0,
-                     perturbations: int = 100, radius: float = 1e-3, grad_tol: float = 1e-8, eig_tol: float = 1e-9,
-                     weights: np.ndarray | None = None, max_dense: int = MAX_DENSE_HESSIAN,
-                     hessian_always: bool = False) -> LocalMinResult:
+def local_minimality(
+    con: ChenEwaldConstruction,
+    X: np.ndarray,
+    labels: np.ndarray,
+    *,
+    Y=None,
+    norm=None,
+    seed=0,
+    perturbations: int = 100,
+    radius: float = 1e-3,
+    grad_tol: float = 1e-8,
+    eig_tol: float = 1e-9,
+    weights: np.ndarray | None = None,
+    max_dense: int = MAX_DENSE_HESSIAN,
+    hessian_always: bool = False,
+) -> LocalMinResult:
     r"""Local-minimality verdict of a constructed network in the full parameter space (all :math:`K` weights and
     biases), by :func:`tamelab.exact._local_min.local_min_verdict`: gradient, Hessian (dense up to ``max_dense``
     parameters, Lanczos above — never skipped), random perturbations, the higher-order test along the Hessian's
@@ -723,8 +860,9 @@ def local_minimality(con: ChenEwaldConstruction, X: np.ndarray, labels: np.ndarr
         return _hidden_pattern(t, Xt, q, L)
 
     with _few_threads(Xt.numel() * th.numel()):
-        return _local_min_core(f, th, con, X, Y, L, seed, perturbations, radius, grad_tol, eig_tol, max_dense, stratum,
-                               hessian_always)
+        return _local_min_core(
+            f, th, con, X, Y, L, seed, perturbations, radius, grad_tol, eig_tol, max_dense, stratum, hessian_always
+        )
 
 
 def _hidden_pattern(t, X, q: int, layers: int) -> np.ndarray:
@@ -741,8 +879,22 @@ def _hidden_pattern(t, X, q: int, layers: int) -> np.ndarray:
     return np.concatenate(pat)
 
 
-def _local_min_core(f, th, con, X, Y, L, seed, perturbations, radius, grad_tol, eig_tol, max_dense=MAX_DENSE_HESSIAN,
-                    stratum=None, hessian_always=False) -> LocalMinResult:
+def _local_min_core(
+    f,
+    th,
+    con,
+    X,
+    Y,
+    L,
+    seed,
+    perturbations,
+    radius,
+    grad_tol,
+    eig_tol,
+    max_dense=MAX_DENSE_HESSIAN,
+    stratum=None,
+    hessian_always=False,
+) -> LocalMinResult:
     """Kink margin, restricted analyses (zero cost, affine stratum) and the generic verdict."""
     h = X
     kink, all_active = math.inf, True
@@ -758,12 +910,26 @@ def _local_min_core(f, th, con, X, Y, L, seed, perturbations, radius, grad_tol, 
     if c0 <= zero:
         restricted = ("global_minimum", f"C = {c0:.3g} <= {zero:.3g} and C >= 0 everywhere")
     elif all_active and kink > 0:
-        restricted = ("local_minimum", f"every hidden pre-activation is positive on the data (margin {kink:.3g}): the net "
-                      "is locally an affine map of the data whose output layer is least-squares optimal (gradient "
-                      f"<= {gscale:.3g}), so C cannot decrease nearby (CE23 Thm 2.4 argument)")
-    return local_min_verdict(f, th, grad_tol=gscale, eig_tol=eig_tol, kink_margin=kink, stratum=stratum,
-                             restricted=restricted, seed=seed, perturbations=perturbations, radius=radius,
-                             max_dense=max_dense, hessian_always=hessian_always)
+        restricted = (
+            "local_minimum",
+            f"every hidden pre-activation is positive on the data (margin {kink:.3g}): the net "
+            "is locally an affine map of the data whose output layer is least-squares optimal (gradient "
+            f"<= {gscale:.3g}), so C cannot decrease nearby (CE23 Thm 2.4 argument)",
+        )
+    return local_min_verdict(
+        f,
+        th,
+        grad_tol=gscale,
+        eig_tol=eig_tol,
+        kink_margin=kink,
+        stratum=stratum,
+        restricted=restricted,
+        seed=seed,
+        perturbations=perturbations,
+        radius=radius,
+        max_dense=max_dense,
+        hessian_always=hessian_always,
+    )
 
 
 @dataclasses.dataclass
@@ -781,10 +947,22 @@ class GDBaseline(Result):
     train_points: int = 0
 
 
-def gd_baseline(X, labels, layers: int, *, Y=None, norm=None, runs: int = 5, steps: int = 1000, lr: float = 1e-2,
-                seed=0, max_points: int = 4000) -> GDBaseline:
+def gd_baseline(
+    X,
+    labels,
+    layers: int,
+    *,
+    Y=None,
+    norm=None,
+    runs: int = 5,
+    steps: int = 1000,
+    lr: float = 1e-2,
+    seed=0,
+    max_points: int = 4000,
+) -> GDBaseline:
     """Adam (full batch on at most ``max_points`` points, stratified) from ``runs`` seeded random inits
-    (uniform ±1/√Q, PyTorch's default scale) for the same architecture; final costs evaluated on all data."""
+    (uniform ±1/√Q, PyTorch's default scale) for the same architecture; final costs evaluated on all data.
+    """
     import torch
 
     X, labels, Y, _ = _check_data(X, labels, Y)
@@ -800,9 +978,12 @@ def gd_baseline(X, labels, layers: int, *, Y=None, norm=None, runs: int = 5, ste
     eval_norm = 1.0 / n if norm is None else float(norm)
     with _few_threads(Xt.numel()):
         for r in range(int(runs)):
-            finals.append(_adam_run(Xt, Yt, X, Y, labels, q, layers, K, nrm, eval_norm, s + 7919 * (r + 1), steps, lr, curves))
-    return GDBaseline(seed=s, gd_costs=finals, curves=curves, runs=int(runs), steps=int(steps), lr=lr,
-                      train_points=int(len(idx)))
+            finals.append(
+                _adam_run(Xt, Yt, X, Y, labels, q, layers, K, nrm, eval_norm, s + 7919 * (r + 1), steps, lr, curves)
+            )
+    return GDBaseline(
+        seed=s, gd_costs=finals, curves=curves, runs=int(runs), steps=int(steps), lr=lr, train_points=int(len(idx))
+    )
 
 
 def _adam_run(Xt, Yt, X, Y, labels, q, layers, K, nrm, eval_norm, gseed, steps, lr, curves):
@@ -832,8 +1013,19 @@ def _adam_run(Xt, Yt, X, Y, labels, q, layers, K, nrm, eval_norm, gseed, steps, 
 # ---------------------------------------------------------------------------------------------
 
 _TEST_KEYS = ("passes", "order", "tried", "failures", "psi_deg", "theta_deg", "margins")
-_LM_KEYS = ("gradient_norm", "kink_margin", "hessian_method", "hessian_min_eig", "hessian_max_eig", "hessian_negative",
-            "hessian_zero", "higher_order_descent", "perturbations_decreasing", "perturbation_min_change", "restricted")
+_LM_KEYS = (
+    "gradient_norm",
+    "kink_margin",
+    "hessian_method",
+    "hessian_min_eig",
+    "hessian_max_eig",
+    "hessian_negative",
+    "hessian_zero",
+    "higher_order_descent",
+    "perturbations_decreasing",
+    "perturbation_min_change",
+    "restricted",
+)
 
 
 @dataclasses.dataclass
@@ -887,18 +1079,30 @@ class ChenEwaldWorkEstimate(Result):
     gd_flops_per_step: float = 0.0  # 6 · points · K per Adam step
 
 
-def chen_ewald_work_estimate(q: int, layers: int, n_points: int, *, jacobian_points: int = 3,
-                             configurations: bool = False,
-                             max_dense_hessian: int = MAX_DENSE_HESSIAN) -> ChenEwaldWorkEstimate:
+def chen_ewald_work_estimate(
+    q: int,
+    layers: int,
+    n_points: int,
+    *,
+    jacobian_points: int = 3,
+    configurations: bool = False,
+    max_dense_hessian: int = MAX_DENSE_HESSIAN,
+) -> ChenEwaldWorkEstimate:
     """Size of :func:`chen_ewald` before it starts: parameters ``K = (L+1)(Q²+Q)``, configurations analysed, and the
     memory (bytes) of the data, the weights (layerwise + cumulative), the output Jacobian (``Q·jacobian_points`` points
-    × Q outputs × K) and a dense Hessian (K² when K ≤ ``max_dense_hessian``)."""
+    × Q outputs × K) and a dense Hessian (K² when K ≤ ``max_dense_hessian``).
+    """
     K = (layers + 1) * (q * q + q)
     jac = q * jacobian_points * q * K
     hess = K * K if (configurations and K <= max_dense_hessian) else 0
     mem = 8.0 * (q * n_points + 2 * (layers + 1) * q * q + jac + hess)
-    return ChenEwaldWorkEstimate(parameters=int(K), configurations=int(2**q if configurations else 0), memory_bytes=mem,
-                                 jacobian_entries=float(jac), gd_flops_per_step=6.0 * n_points * K)
+    return ChenEwaldWorkEstimate(
+        parameters=int(K),
+        configurations=int(2**q if configurations else 0),
+        memory_bytes=mem,
+        jacobian_entries=float(jac),
+        gd_flops_per_step=6.0 * n_points * K,
+    )
 
 
 #: default limits of :func:`chen_ewald` (parameters of the network, bytes of memory, configurations analysed).
@@ -914,14 +1118,32 @@ def _int_arg(name, v, lo, fix):
     return int(v)
 
 
-def chen_ewald(q: int = 3, layers: int = 3, per_class: int = 20, radius: float = 0.04, *, seed=0, X=None, labels=None,
-               Y=None, order: str | Sequence[int] = "auto", alpha: float = 0.2, margin: float = 0.05,
-               configurations: bool | None = None, perturbations: int = 100, jacobian_points: int = 3,
-               gd_runs: int = 5, gd_steps: int = 1000, gd_lr: float = 1e-2, gd_max_points: int = 4000,
-               max_dense_hessian: int = MAX_DENSE_HESSIAN, max_parameters: int = CHEN_EWALD_MAX_PARAMETERS,
-               max_memory: float = CHEN_EWALD_MAX_MEMORY,
-               max_configurations: int = CHEN_EWALD_MAX_CONFIGURATIONS,
-               max_gd_flops: float = CHEN_EWALD_MAX_GD_FLOPS) -> ChenEwaldResult:
+def chen_ewald(
+    q: int = 3,
+    layers: int = 3,
+    per_class: int = 20,
+    radius: float = 0.04,
+    *,
+    seed=0,
+    X=None,
+    labels=None,
+    Y=None,
+    order: str | Sequence[int] = "auto",
+    alpha: float = 0.2,
+    margin: float = 0.05,
+    configurations: bool | None = None,
+    perturbations: int = 100,
+    jacobian_points: int = 3,
+    gd_runs: int = 5,
+    gd_steps: int = 1000,
+    gd_lr: float = 1e-2,
+    gd_max_points: int = 4000,
+    max_dense_hessian: int = MAX_DENSE_HESSIAN,
+    max_parameters: int = CHEN_EWALD_MAX_PARAMETERS,
+    max_memory: float = CHEN_EWALD_MAX_MEMORY,
+    max_configurations: int = CHEN_EWALD_MAX_CONFIGURATIONS,
+    max_gd_flops: float = CHEN_EWALD_MAX_GD_FLOPS,
+) -> ChenEwaldResult:
     """Construct the zero-cost minimizer on seeded clustered data (or on ``X, labels``) and analyse it.
 
     * ``cost``: measured by an independent plain layerwise forward pass (``norm = 1/N``);
@@ -957,35 +1179,61 @@ def chen_ewald(q: int = 3, layers: int = 3, per_class: int = 20, radius: float =
     else:
         q, n_est = int(np.shape(X)[0]), int(np.shape(X)[1]) if np.ndim(X) == 2 else 0
     if L < q:
-        raise InputError("layers", f"L = {L} < Q = {q}: the zero-cost construction collapses one class per layer (needs L >= Q)",
-                         f"use --layers {q} or more")
+        raise InputError(
+            "layers",
+            f"L = {L} < Q = {q}: the zero-cost construction collapses one class per layer (needs L >= Q)",
+            f"use --layers {q} or more",
+        )
     do_conf = (2**q <= 16) if configurations is None else bool(configurations)
-    est = chen_ewald_work_estimate(q, L, n_est, jacobian_points=jacobian_points, configurations=do_conf,
-                                   max_dense_hessian=max_dense_hessian)
+    est = chen_ewald_work_estimate(
+        q, L, n_est, jacobian_points=jacobian_points, configurations=do_conf, max_dense_hessian=max_dense_hessian
+    )
     if est.parameters > max_parameters:
-        raise InputError("max_parameters", f"Q = {q}, L = {L} gives K = (L+1)(Q²+Q) = {est.parameters:.3g} parameters, "
-                         f"above the limit {max_parameters:.3g}", "use a smaller --q/--layers or raise max_parameters")
+        raise InputError(
+            "max_parameters",
+            f"Q = {q}, L = {L} gives K = (L+1)(Q²+Q) = {est.parameters:.3g} parameters, "
+            f"above the limit {max_parameters:.3g}",
+            "use a smaller --q/--layers or raise max_parameters",
+        )
     if est.memory_bytes > max_memory:
-        raise InputError("max_memory", f"the analysis needs ~{est.memory_bytes / 1e9:.3g} GB (data, weights, a "
-                         f"{est.jacobian_entries:.3g}-entry Jacobian{', dense Hessians' if do_conf else ''}), above "
-                         f"{max_memory / 1e9:.3g} GB", "use fewer points/classes, jacobian_points=0, or raise max_memory")
+        raise InputError(
+            "max_memory",
+            f"the analysis needs ~{est.memory_bytes / 1e9:.3g} GB (data, weights, a "
+            f"{est.jacobian_entries:.3g}-entry Jacobian{', dense Hessians' if do_conf else ''}), above "
+            f"{max_memory / 1e9:.3g} GB",
+            "use fewer points/classes, jacobian_points=0, or raise max_memory",
+        )
     if do_conf and 2**q > max_configurations:
-        raise InputError("configurations", f"2^Q = {2**q} configurations, above the limit {max_configurations}",
-                         "use --no-configurations or raise max_configurations")
+        raise InputError(
+            "configurations",
+            f"2^Q = {2**q} configurations, above the limit {max_configurations}",
+            "use --no-configurations or raise max_configurations",
+        )
     gd_flops = gd_runs * gd_steps * 6.0 * min(n_est, gd_max_points) * est.parameters
     if gd_flops > max_gd_flops:
-        raise InputError("--gd-steps", f"the Adam baseline needs ~{gd_flops:.3g} flops ({gd_runs} runs × {gd_steps} steps, "
-                         f"K = {est.parameters:.3g}), above {max_gd_flops:.3g}",
-                         "use fewer --gd-runs/--gd-steps (0 runs skips it) or raise max_gd_flops")
+        raise InputError(
+            "--gd-steps",
+            f"the Adam baseline needs ~{gd_flops:.3g} flops ({gd_runs} runs × {gd_steps} steps, "
+            f"K = {est.parameters:.3g}), above {max_gd_flops:.3g}",
+            "use fewer --gd-runs/--gd-steps (0 runs skips it) or raise max_gd_flops",
+        )
     if X is None:
         X, labels, Ydef = clustered_data(q, per_class, radius, seed=s)
         Y = Ydef if Y is None else Y
     X, labels, Y, counts = _check_data(X, labels, Y)
     q, n = X.shape
     st = class_statistics(X, labels)
-    res = ChenEwaldResult(seed=s, q=q, layers=L, per_class=int(counts.min()) if counts.min() == counts.max() else -1,
-                          n_total=n, radius=st.delta, delta_p=st.delta_p, n_parameters=(L + 1) * (q * q + q),
-                          expected_rank=q * q)
+    res = ChenEwaldResult(
+        seed=s,
+        q=q,
+        layers=L,
+        per_class=int(counts.min()) if counts.min() == counts.max() else -1,
+        n_total=n,
+        radius=st.delta,
+        delta_p=st.delta_p,
+        n_parameters=(L + 1) * (q * q + q),
+        expected_rank=q * q,
+    )
     Yext = Y[:, labels]
     norm = 1.0 / n
     res.cost_zero_threshold = ZERO_COST * (1.0 + float((Y**2).sum()))
@@ -1002,7 +1250,9 @@ def chen_ewald(q: int = 3, layers: int = 3, per_class: int = 20, radius: float =
     res.cost = norm * float(((out - Yext) ** 2).sum())
     res.max_output_error = float(np.abs(out - Yext).max())
     sub = np.concatenate([np.flatnonzero(labels == c)[:200] for c in range(q)])
-    res.identity_error = float(np.abs(truncation_forward(con.Wc, con.bc, X[:, sub]) - forward(con.Ws, con.bs, X[:, sub])).max())
+    res.identity_error = float(
+        np.abs(truncation_forward(con.Wc, con.bc, X[:, sub]) - forward(con.Ws, con.bs, X[:, sub])).max()
+    )
     res.order, res.sign_margins = con.order, [list(m) for m in con.margins]
     res.psi_deg, res.theta_deg = [math.degrees(v) for v in con.psi], [math.degrees(v) for v in con.theta]
     res.cond_V_max, res.cond_R = max(con.cond_V), con.cond_R
@@ -1025,33 +1275,53 @@ def chen_ewald(q: int = 3, layers: int = 3, per_class: int = 20, radius: float =
         for k in range(q + 1):
             for S in itertools.combinations(range(q), k):
                 try:
-                    cfg = construct_minimizer(X, labels, L, Y=Y, order=test.order, alpha=alpha, margin=margin,
-                                              collapse=S, output="affine")
+                    cfg = construct_minimizer(
+                        X, labels, L, Y=Y, order=test.order, alpha=alpha, margin=margin, collapse=S, output="affine"
+                    )
                     closed = configuration_costs(X, labels, S, Y=Y, order=test.order, alpha=alpha, margin=margin)
                 except InputError as e:  # this subset cannot be collapsed by the cone construction (A1 fails)
-                    res.configurations.append({"classes": list(S), "cost": None, "cost_closed_form": None,
-                                               "local_min_verdict": "not_constructed", "local_min_reason": str(e)})
+                    res.configurations.append(
+                        {
+                            "classes": list(S),
+                            "cost": None,
+                            "cost_closed_form": None,
+                            "local_min_verdict": "not_constructed",
+                            "local_min_reason": str(e),
+                        }
+                    )
                     continue
                 o = forward(cfg.Ws, cfg.bs, X)
                 measured = norm * float(((o - Yext) ** 2).sum())
-                lm = local_minimality(cfg, X, labels, Y=Y, seed=s + k, perturbations=perturbations,
-                                      max_dense=max_dense_hessian)
+                lm = local_minimality(
+                    cfg, X, labels, Y=Y, seed=s + k, perturbations=perturbations, max_dense=max_dense_hessian
+                )
                 lmd = lm.to_dict()
-                res.configurations.append({
-                    "classes": list(S), "cost": measured, "cost_closed_form": closed.affine,
-                    "cost_mean_matching": closed.mean_matching, "cost_linear_output": closed.linear,
-                    "local_min_verdict": lm.verdict, "local_min_reason": lm.reason,
-                    **{k2: lmd[k2] for k2 in _LM_KEYS}})
-        res.configurations_note = ("affine least-squares output; local_min_verdict from gradient, Hessian "
-                                   + ("(dense) " if res.n_parameters <= max_dense_hessian else "(Lanczos) ")
-                                   + f"{perturbations} perturbations of norm 1e-3, the higher-order test along the "
-                                   "Hessian's null directions and the restricted analyses (zero cost, affine stratum)")
+                res.configurations.append(
+                    {
+                        "classes": list(S),
+                        "cost": measured,
+                        "cost_closed_form": closed.affine,
+                        "cost_mean_matching": closed.mean_matching,
+                        "cost_linear_output": closed.linear,
+                        "local_min_verdict": lm.verdict,
+                        "local_min_reason": lm.reason,
+                        **{k2: lmd[k2] for k2 in _LM_KEYS},
+                    }
+                )
+        res.configurations_note = (
+            "affine least-squares output; local_min_verdict from gradient, Hessian "
+            + ("(dense) " if res.n_parameters <= max_dense_hessian else "(Lanczos) ")
+            + f"{perturbations} perturbations of norm 1e-3, the higher-order test along the "
+            "Hessian's null directions and the restricted analyses (zero cost, affine stratum)"
+        )
     else:
         res.configurations_note = f"skipped: 2^Q = {2**q} configurations (pass configurations=True to force)"
     if gd_runs:
         gd = gd_baseline(X, labels, L, Y=Y, runs=gd_runs, steps=gd_steps, lr=gd_lr, seed=s, max_points=gd_max_points)
         res.gd_costs = list(gd.gd_costs)
-        res.gd = {k: v for k, v in gd.to_dict().items() if k in ("runs", "steps", "lr", "optimizer", "train_points", "seed")}
+        res.gd = {
+            k: v for k, v in gd.to_dict().items() if k in ("runs", "steps", "lr", "optimizer", "train_points", "seed")
+        }
     zero = res.cost <= res.cost_zero_threshold
     res.status = Status.OK if zero and rank in (None, q * q) else Status.UNCERTIFIED
     res.seconds = time.perf_counter() - t0

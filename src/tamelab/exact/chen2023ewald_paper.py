@@ -112,7 +112,8 @@ class PaperGeometry(Result):
 def rotation_to_diagonal(f: np.ndarray) -> np.ndarray:
     r""":math:`R\in SO(Q)` with :math:`Rf=u_Q/|u_Q|` for a unit vector ``f``: the rotation in the plane of ``f`` and
     :math:`b=u_Q/|u_Q|`, computed stably as a product of two Householder reflections whose normals lie in that plane
-    (a half turn in a plane containing :math:`b` when :math:`f=-b`)."""
+    (a half turn in a plane containing :math:`b` when :math:`f=-b`).
+    """
     f = np.asarray(f, float)
     f = f / np.linalg.norm(f)
     q = f.size
@@ -134,7 +135,8 @@ def rotation_to_diagonal(f: np.ndarray) -> np.ndarray:
 
 def _cone_half_angle(apex: np.ndarray, axis: np.ndarray, centres: np.ndarray, r: float) -> float:
     """Smallest half-angle of the cone apex + C[axis] containing the balls B_r(centre) (inf if a ball holds the
-    apex)."""
+    apex).
+    """
     d = centres - apex[:, None]
     dist = np.linalg.norm(d, axis=0)
     if (dist <= r).any():
@@ -244,13 +246,15 @@ class PaperConstruction:
     @property
     def certified(self) -> bool:
         """Every layer's sign conditions hold strictly (collapse for s = 0, identity on the data for s = 1) and the
-        truncation is rank preserving (the truncated class means are linearly independent)."""
+        truncation is rank preserving (the truncated class means are linearly independent).
+        """
         return all(m > 0 for m in self.sign_margins) and self.cond_truncated_means < 1e12
 
 
 def mu_inside(geo: PaperGeometry, s: Sequence[int], *, where: float = 0.5) -> np.ndarray:
     """A µ inside the paper's box ∏ I_{s_j}: the point at fraction ``where`` ∈ (0, 1) of I0 (log-scale) or at
-    (1 + where)·2δ|u_Q|·2 inside I1."""
+    (1 + where)·2δ|u_Q|·2 inside I1.
+    """
     lo0, hi0 = geo.I0
     lo1 = geo.I1[0]
     out = []
@@ -391,7 +395,8 @@ def paper_cost(out: np.ndarray, labels: np.ndarray, Y: np.ndarray) -> float:
 @dataclasses.dataclass
 class ReducedCost(Result):
     """The reduced cost at one µ: the paper's C_N minimised over the output layer, the same with b^(L+1) = 0, our
-    1/N cost of the same network, and whether the construction's sign conditions hold."""
+    1/N cost of the same network, and whether the construction's sign conditions hold.
+    """
 
     kind = "chen_ewald_reduced_cost"
 
@@ -404,7 +409,8 @@ class ReducedCost(Result):
 def reduced_cost(X, labels, mu, *, Y=None, order=None, geometry: PaperGeometry | None = None) -> ReducedCost:
     r"""The reduced cost :math:`\min_{W_{L+1},b_{L+1}}C_N` at :math:`\mu` (weighted affine least squares, measured by a
     plain layerwise forward pass), the same with a linear output (:math:`b^{(L+1)}=0` in cumulative form) and
-    our :math:`1/N` cost of the same network."""
+    our :math:`1/N` cost of the same network.
+    """
     X, labels, Y, counts = _check_data(X, labels, Y)
     con = paper_construction(X, labels, mu, Y=Y, order=order, output="ls", geometry=geometry)
     out = forward(con.Ws, con.bs, X)
@@ -422,7 +428,8 @@ def reduced_cost(X, labels, mu, *, Y=None, order=None, geometry: PaperGeometry |
 def closed_form_cost(X, labels, s: Sequence[int], *, Y=None, truncated_means: np.ndarray | None = None) -> float:
     r"""CE23 (2.85): :math:`\|Y|\Delta_2[s]|^{1/2}(1+\Delta_2[s])^{-1/2}\|_{HS}` with (2.80)–(2.83),
     :math:`\Delta_1[s]=(X_0^{red})^{-1}\Delta X_0[s]` (untruncated means, as printed); pass
-    ``truncated_means`` to use :math:`((\tau X_0)^{red})^{-1}` instead (the form (2.55) of Thm 2.3)."""
+    ``truncated_means`` to use :math:`((\tau X_0)^{red})^{-1}` instead (the form (2.55) of Thm 2.3).
+    """
     X, labels, Y, counts = _check_data(X, labels, Y)
     q = X.shape[0]
     means = np.stack([X[:, labels == j].mean(axis=1) for j in range(q)], axis=1)
@@ -450,7 +457,8 @@ def paper_local_minimality(
     hessian_always: bool = True,
 ) -> LocalMinResult:
     """Local-minimality verdict of the constructed network in the full parameter space, for the paper's cost (2.36)
-    squared (same minimisers; the root is not differentiable at 0)."""
+    squared (same minimisers; the root is not differentiable at 0).
+    """
     X, labels, Y, counts = _check_data(X, labels, Y)
     return local_minimality(
         con,
@@ -482,7 +490,8 @@ def classify_inputs(con: PaperConstruction, X_new: np.ndarray, *, Y=None) -> Inp
     r"""CE23 (2.61)–(2.62): how the constructed network classifies new inputs. Returns the class chosen by the
     network (:math:`\arg\min_j|x^{(L+1)}(x)-y_j|`, plain layerwise forward pass), the class of the nearest
     truncated class mean :math:`\bar x_j[\mu_j]` to :math:`\tau(x)` in the metric
-    :math:`d(x,x')=|Y(X_0^{red}[\mu])^{-1}(x-x')|` (2.62), both distance tables and :math:`\tau(x)`."""
+    :math:`d(x,x')=|Y(X_0^{red}[\mu])^{-1}(x-x')|` (2.62), both distance tables and :math:`\tau(x)`.
+    """
     X_new = np.asarray(X_new, float)
     q = X_new.shape[0]
     Y = np.eye(q) if Y is None else np.asarray(Y, float)
@@ -529,7 +538,8 @@ class ConfigurationAnalysis:
 @dataclasses.dataclass
 class ZeroCostFamily(Result):
     """Thm 2.3 measured: the cost over random µ in the paper's box I0^Q (and its far corner), the Jacobian rank at the
-    box's centre (rank < K: degenerate) and the full-space verdict there."""
+    box's centre (rank < K: degenerate) and the full-space verdict there.
+    """
 
     kind = "chen_ewald_zero_cost_family"
 
@@ -612,7 +622,8 @@ def analyse_configuration(
 ) -> ConfigurationAnalysis:
     """Thm 2.5 for one s: the reduced cost at 2·``scan`` µ inside ∏ I_{s_j} (a diagonal sweep and random points), a
     sweep of the first collapsed coordinate across I0, the closed forms, and the full-space local-minimality
-    verdict at the box's centre (paper's cost (2.36) squared; gradient, Hessian, perturbations)."""
+    verdict at the box's centre (paper's cost (2.36) squared; gradient, Hessian, perturbations).
+    """
     X, labels, Y, _ = _check_data(X, labels, Y)
     geo = geometry if geometry is not None else paper_geometry(X, labels)
     rng = np.random.default_rng(seed)
@@ -680,7 +691,8 @@ def out_of_sample(
       :math:`\bar x_j-\mu_jf_j` (max error) and are classified as class j (fraction);
     * (2.61): on fresh inputs anywhere (Gaussian about :math:`\bar x`, scale ``spread``) the network's class
       :math:`\arg\min_j|x^{(L+1)}-y_j|` equals the nearest truncated mean in the metric d (fraction, and the
-      largest difference between the two distance tables)."""
+      largest difference between the two distance tables).
+    """
     X, labels, Y, _ = _check_data(X, labels, Y)
     q = X.shape[0]
     geo = geometry if geometry is not None else paper_geometry(X, labels)
@@ -716,7 +728,8 @@ def paper_theorems(
 ) -> PaperTheoremsResult:
     """Measure CE23 Thms 2.3–2.5 and (2.61)–(2.68) on the data (L = Q): geometry and intervals, the zero cost over
     random µ in I0^Q with the Jacobian rank (degeneracy), every s ∈ {0,1}^Q (:func:`analyse_configuration`),
-    and the out-of-sample checks (:func:`out_of_sample`)."""
+    and the out-of-sample checks (:func:`out_of_sample`).
+    """
     import time
 
     t0 = time.perf_counter()

@@ -61,8 +61,16 @@ def least_squares_gd(X, y, *, steps: int = 5000, lr: float | None = None, w0=Non
         w -= lr * X.T @ (X @ w - y)
     wp = np.linalg.pinv(X) @ y
     rel = float(np.linalg.norm(w - wp) / np.linalg.norm(wp))
-    return MinNormRun(status=Status.OK, seconds=time.perf_counter() - t0, w=w, min_norm=wp, relative_distance=rel,
-                      residual=float(np.linalg.norm(X @ w - y)), steps=steps, lr=lr)
+    return MinNormRun(
+        status=Status.OK,
+        seconds=time.perf_counter() - t0,
+        w=w,
+        min_norm=wp,
+        relative_distance=rel,
+        residual=float(np.linalg.norm(X @ w - y)),
+        steps=steps,
+        lr=lr,
+    )
 
 
 @dataclasses.dataclass
@@ -92,15 +100,24 @@ def hard_margin_svm(X, y, *, tol: float = 1e-10) -> SVMSolution:
 
     lp = linprog(np.zeros(X.shape[1]), A_ub=-Z.T, b_ub=-np.ones(n), bounds=[(None, None)] * X.shape[1], method="highs")
     if lp.status != 0:
-        return SVMSolution(status=Status.INFEASIBLE, seconds=time.perf_counter() - t0,
-                           note="the data are not linearly separable through the origin: no hard-margin SVM")
+        return SVMSolution(
+            status=Status.INFEASIBLE,
+            seconds=time.perf_counter() - t0,
+            note="the data are not linearly separable through the origin: no hard-margin SVM",
+        )
 
     def f(a):
         g = K @ a
         return 0.5 * a @ g - a.sum(), g - 1.0
 
-    res = minimize(f, np.full(n, 1.0 / n), jac=True, method="L-BFGS-B", bounds=[(0, None)] * n,
-                   options={"ftol": 1e-15, "gtol": 1e-12, "maxiter": 20000})
+    res = minimize(
+        f,
+        np.full(n, 1.0 / n),
+        jac=True,
+        method="L-BFGS-B",
+        bounds=[(0, None)] * n,
+        options={"ftol": 1e-15, "gtol": 1e-12, "maxiter": 20000},
+    )
     a = res.x
     out = SVMSolution(status=Status.UNCERTIFIED)
     # polish on the active set: y_i x_i^T w = 1 on S, w = Z_S α_S
@@ -118,18 +135,34 @@ def hard_margin_svm(X, y, *, tol: float = 1e-10) -> SVMSolution:
         cons = Z.T @ w
         kkt = max(float(np.abs(cons[S] - 1).max()), float(max(0.0, -alpha.min())), float(max(0.0, 1 - cons.min())))
         if kkt <= tol * max(1.0, np.abs(w).max()):
-            out = SVMSolution(status=Status.OK, w=w, alpha=alpha, support=S, margin=float(1 / np.linalg.norm(w)),
-                              kkt_residual=kkt, min_constraint=float(cons.min()))
+            out = SVMSolution(
+                status=Status.OK,
+                w=w,
+                alpha=alpha,
+                support=S,
+                margin=float(1 / np.linalg.norm(w)),
+                kkt_residual=kkt,
+                min_constraint=float(cons.min()),
+            )
             break
-        out = SVMSolution(status=Status.UNCERTIFIED, w=w, alpha=alpha, support=S, margin=float(1 / np.linalg.norm(w)),
-                          kkt_residual=kkt, min_constraint=float(cons.min()), note="KKT certificate failed")
+        out = SVMSolution(
+            status=Status.UNCERTIFIED,
+            w=w,
+            alpha=alpha,
+            support=S,
+            margin=float(1 / np.linalg.norm(w)),
+            kkt_residual=kkt,
+            min_constraint=float(cons.min()),
+            note="KKT certificate failed",
+        )
     out.seconds = time.perf_counter() - t0
     return out
 
 
 def separable_data(n: int = 20, d: int = 2, *, seed=0, gap: float = 0.3) -> tuple[np.ndarray, np.ndarray, int]:
     """Linearly separable (through the origin) Gaussian data: labels from a random direction, points within
-    ``gap`` of the separating hyperplane removed."""
+    ``gap`` of the separating hyperplane removed.
+    """
     s = resolve_seed(seed)
     rng = np.random.default_rng(s)
     u = rng.standard_normal(d)
@@ -157,11 +190,13 @@ class LogisticRun(Result):
     lr: float = 0.0
 
 
-def logistic_gd(X, y, w_hat: np.ndarray, *, checkpoints=(10, 100, 1000, 10_000, 100_000), lr: float | None = None,
-                w0=None) -> LogisticRun:
+def logistic_gd(
+    X, y, w_hat: np.ndarray, *, checkpoints=(10, 100, 1000, 10_000, 100_000), lr: float | None = None, w0=None
+) -> LogisticRun:
     r"""GD on :math:`\sum_i\log(1+e^{-y_ix_i^\top w})` (Soudry et al.'s setting, step
     :math:`\eta=1/\sigma_{\max}^2(X)<2\beta^{-1}\sigma_{\max}^{-2}`, β = 1/4); the direction gap to ``w_hat``
-    at each checkpoint."""
+    at each checkpoint.
+    """
     t0 = time.perf_counter()
     X, y = np.asarray(X, float), np.asarray(y, float).reshape(-1)
     Z = X * y[:, None]

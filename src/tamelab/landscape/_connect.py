@@ -59,8 +59,9 @@ def _float_state(model: nn.Module) -> dict[str, torch.Tensor]:
     return st
 
 
-def interpolated_state(sa: Mapping[str, torch.Tensor], sb: Mapping[str, torch.Tensor], t: float
-                       ) -> dict[str, torch.Tensor]:
+def interpolated_state(
+    sa: Mapping[str, torch.Tensor], sb: Mapping[str, torch.Tensor], t: float
+) -> dict[str, torch.Tensor]:
     """``(1 − t)·A + t·B`` for every floating tensor (parameters and buffers)."""
     return {k: (1 - t) * sa[k] + t * sb[k] for k in sa}
 
@@ -113,15 +114,27 @@ class _Line:
         return ev.loss, ev.accuracy
 
 
-def barrier(model_a: nn.Module, model_b: nn.Module, data: Any, targets: Any = None, *,
-            loss: str | Callable | Loss | None = "cross_entropy", points: int = 25, refine: bool = True,
-            bn: str = "interpolate", bn_data: Any = None, device: str | torch.device | None = None,
-            dtype: str | torch.dtype | None = None, input_key: str | None = None,
-            target_key: str | None = None) -> BarrierResult:
+def barrier(
+    model_a: nn.Module,
+    model_b: nn.Module,
+    data: Any,
+    targets: Any = None,
+    *,
+    loss: str | Callable | Loss | None = "cross_entropy",
+    points: int = 25,
+    refine: bool = True,
+    bn: str = "interpolate",
+    bn_data: Any = None,
+    device: str | torch.device | None = None,
+    dtype: str | torch.dtype | None = None,
+    input_key: str | None = None,
+    target_key: str | None = None,
+) -> BarrierResult:
     """Loss barrier on the straight line between two models (parameters and buffers interpolated).
 
     ``data``/``bn_data`` take any form of :func:`tamelab.inputs.as_data`; ``bn="reset"`` recomputes
-    BatchNorm statistics at every point on ``bn_data`` (default: ``data``)."""
+    BatchNorm statistics at every point on ``bn_data`` (default: ``data``).
+    """
     t0 = time.perf_counter()
     if bn not in BN_MODES:
         raise InputError("bn", f"unknown mode {bn!r}", f"use one of {', '.join(BN_MODES)}")
@@ -158,18 +171,25 @@ def barrier(model_a: nn.Module, model_b: nn.Module, data: Any, targets: Any = No
     lin = float(np.max(Ls - ((1 - al) * La + al * Lb)))
     accb = float(0.5 * (As[0] + As[-1]) - min(As)) if all(a is not None for a in As) else float("nan")
     finite = bool(np.all(np.isfinite(Ls)))
-    return BarrierResult(status=Status.OK if finite else Status.FAILED, seconds=time.perf_counter() - t0,
-                         alphas=al.tolist(), losses=Ls.tolist(),
-                         accuracies=[float("nan") if a is None else a for a in As],
-                         barrier_mean=lmax - 0.5 * (La + Lb),
-                         barrier_linear=max(lin, lmax - ((1 - amax) * La + amax * Lb)),
-                         accuracy_barrier=accb, argmax_alpha=amax, bn=bn)
+    return BarrierResult(
+        status=Status.OK if finite else Status.FAILED,
+        seconds=time.perf_counter() - t0,
+        alphas=al.tolist(),
+        losses=Ls.tolist(),
+        accuracies=[float("nan") if a is None else a for a in As],
+        barrier_mean=lmax - 0.5 * (La + Lb),
+        barrier_linear=max(lin, lmax - ((1 - amax) * La + amax * Lb)),
+        accuracy_barrier=accb,
+        argmax_alpha=amax,
+        bn=bn,
+    )
 
 
 @dataclasses.dataclass
 class ConnectResult(Result):
     """Barriers between two models, before and after aligning B to A, on train (and test) data, and on a
-    Bézier curve from A to the aligned B."""
+    Bézier curve from A to the aligned B.
+    """
 
     kind = "connect"
 
@@ -201,18 +221,34 @@ class ConnectResult(Result):
     aligned_model: nn.Module | None = dataclasses.field(default=None, repr=False)
 
 
-def connect_models(model_a: nn.Module, model_b: nn.Module, train: Any, targets: Any = None, *, test: Any = None,
-                   X_test: torch.Tensor | None = None, T_test: torch.Tensor | None = None,
-                   loss: str | Callable | Loss | None = "cross_entropy", spec: Any = None, points: int = 25,
-                   curve_steps: int = 400, restarts: int = 1, seed: int = 0, bn: str = "interpolate",
-                   device: str | torch.device | None = None, dtype: str | torch.dtype | None = None,
-                   input_key: str | None = None, target_key: str | None = None) -> ConnectResult:
+def connect_models(
+    model_a: nn.Module,
+    model_b: nn.Module,
+    train: Any,
+    targets: Any = None,
+    *,
+    test: Any = None,
+    X_test: torch.Tensor | None = None,
+    T_test: torch.Tensor | None = None,
+    loss: str | Callable | Loss | None = "cross_entropy",
+    spec: Any = None,
+    points: int = 25,
+    curve_steps: int = 400,
+    restarts: int = 1,
+    seed: int = 0,
+    bn: str = "interpolate",
+    device: str | torch.device | None = None,
+    dtype: str | torch.dtype | None = None,
+    input_key: str | None = None,
+    target_key: str | None = None,
+) -> ConnectResult:
     """Barriers between ``model_a`` and ``model_b`` on train (and test) data, raw and after weight matching;
     with ``curve_steps > 0`` also a quadratic Bézier curve from A to the aligned B trained on the train data.
 
     Data take any form of :func:`tamelab.inputs.as_data` (``connect_models(a, b, X, T)`` still works);
     ``spec`` is the permutation spec (default: derived, see :func:`~tamelab.landscape.derive_spec`).
-    Mismatched architectures raise ``InputError``."""
+    Mismatched architectures raise ``InputError``.
+    """
     t0 = time.perf_counter()
     if bn not in BN_MODES:
         raise InputError("bn", f"unknown mode {bn!r}", f"use one of {', '.join(BN_MODES)}")
@@ -227,14 +263,26 @@ def connect_models(model_a: nn.Module, model_b: nn.Module, train: Any, targets: 
     kw = dict(loss=lossf, points=points, bn=bn, bn_data=d, device=device, dtype=dtype)
     raw = barrier(model_a, model_b, d, **kw)
     ali = barrier(model_a, al.model, d, **kw)
-    r = ConnectResult(status=Status.OK if al.status == Status.OK else al.status, seed=seed,
-                      barrier_raw=raw.barrier_mean, barrier_aligned=ali.barrier_mean,
-                      barrier_raw_linear=raw.barrier_linear, barrier_aligned_linear=ali.barrier_linear,
-                      accuracy_barrier_raw=raw.accuracy_barrier, accuracy_barrier_aligned=ali.accuracy_barrier,
-                      alignment_sweeps=al.sweeps, alignment_function_change=al.max_function_change,
-                      alignment_optimality=al.optimality, alignment_objective=[al.objective_before, al.objective_after],
-                      permutation_spec=al.spec, bn=bn, alphas=raw.alphas, losses_raw=raw.losses,
-                      losses_aligned=ali.losses, aligned_model=al.model)
+    r = ConnectResult(
+        status=Status.OK if al.status == Status.OK else al.status,
+        seed=seed,
+        barrier_raw=raw.barrier_mean,
+        barrier_aligned=ali.barrier_mean,
+        barrier_raw_linear=raw.barrier_linear,
+        barrier_aligned_linear=ali.barrier_linear,
+        accuracy_barrier_raw=raw.accuracy_barrier,
+        accuracy_barrier_aligned=ali.accuracy_barrier,
+        alignment_sweeps=al.sweeps,
+        alignment_function_change=al.max_function_change,
+        alignment_optimality=al.optimality,
+        alignment_objective=[al.objective_before, al.objective_after],
+        permutation_spec=al.spec,
+        bn=bn,
+        alphas=raw.alphas,
+        losses_raw=raw.losses,
+        losses_aligned=ali.losses,
+        aligned_model=al.model,
+    )
     if dtest is not None:
         traw = barrier(model_a, model_b, dtest, **kw)
         tali = barrier(model_a, al.model, dtest, **kw)
@@ -262,7 +310,9 @@ def plot_connectivity(r: ConnectResult):
         ax.plot(r.alphas, r.test_losses_aligned, "s--", ms=3, alpha=0.6, label="line, aligned (test)")
     if r.losses_curve:
         ax.plot(r.curve_ts, r.losses_curve, "^-", ms=3, label="Bézier curve, aligned (train)")
-    ax.set_xlabel("t (0 = A, 1 = B)"); ax.set_ylabel("loss"); ax.legend(fontsize=7)
+    ax.set_xlabel("t (0 = A, 1 = B)")
+    ax.set_ylabel("loss")
+    ax.legend(fontsize=7)
     ax.set_title("Mode connectivity")
     fig.tight_layout()
     return fig

@@ -36,8 +36,17 @@ from torch import nn
 
 from ..errors import InputError, NotApplicableError
 
-__all__ = ["Axis", "PermutationSpec", "derive_spec", "mlp_spec", "apply_permutations", "permute", "check_spec",
-           "random_permutations", "identity_permutations"]
+__all__ = [
+    "Axis",
+    "PermutationSpec",
+    "derive_spec",
+    "mlp_spec",
+    "apply_permutations",
+    "permute",
+    "check_spec",
+    "random_permutations",
+    "identity_permutations",
+]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -80,33 +89,48 @@ class PermutationSpec:
         """Every named tensor exists, has the spec's rank, and each permuted axis has size ``n·inner``."""
         for k, ax in self.axes.items():
             if k not in state:
-                raise InputError("spec", f"names {k!r}, which is not a parameter or buffer of the model",
-                                 f"known: {list(state)[:8]}...")
+                raise InputError(
+                    "spec",
+                    f"names {k!r}, which is not a parameter or buffer of the model",
+                    f"known: {list(state)[:8]}...",
+                )
             t = state[k]
             if len(ax) != t.ndim:
                 raise InputError("spec", f"{k!r} has {t.ndim} axes, the spec gives {len(ax)}")
             for i, a in enumerate(ax):
                 if a is not None and t.shape[i] != self.perms[a.perm] * a.inner:
-                    raise InputError("spec", f"{k!r} axis {i} has size {t.shape[i]}, permutation {a.perm!r} needs "
-                                     f"{self.perms[a.perm]}×{a.inner}")
+                    raise InputError(
+                        "spec",
+                        f"{k!r} axis {i} has size {t.shape[i]}, permutation {a.perm!r} needs "
+                        f"{self.perms[a.perm]}×{a.inner}",
+                    )
 
     def to_dict(self) -> dict[str, Any]:
-        return {"perms": dict(self.perms),
-                "axes": {k: [None if a is None else ([a.perm, a.inner] if a.inner != 1 else a.perm) for a in v]
-                         for k, v in self.axes.items()},
-                "notes": list(self.notes)}
+        return {
+            "perms": dict(self.perms),
+            "axes": {
+                k: [None if a is None else ([a.perm, a.inner] if a.inner != 1 else a.perm) for a in v]
+                for k, v in self.axes.items()
+            },
+            "notes": list(self.notes),
+        }
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> "PermutationSpec":
         if isinstance(d, PermutationSpec):
             return d
         try:
-            axes = {k: tuple(None if a is None else (Axis(a) if isinstance(a, str) else Axis(a[0], int(a[1])))
-                             for a in v) for k, v in d["axes"].items()}
+            axes = {
+                k: tuple(None if a is None else (Axis(a) if isinstance(a, str) else Axis(a[0], int(a[1]))) for a in v)
+                for k, v in d["axes"].items()
+            }
             return cls(dict(d["perms"]), axes, list(d.get("notes", [])))
         except (KeyError, TypeError, IndexError) as e:
-            raise InputError("spec", f"malformed permutation spec ({e})",
-                             "pass {'perms': {name: size}, 'axes': {param: [perm or None per axis]}}") from None
+            raise InputError(
+                "spec",
+                f"malformed permutation spec ({e})",
+                "pass {'perms': {name: size}, 'axes': {param: [perm or None per axis]}}",
+            ) from None
 
 
 # ------------------------------------------------------------------------------------------------
@@ -117,15 +141,21 @@ def _index_axis(t: torch.Tensor, axis: int, idx: torch.Tensor, inner: int) -> to
     if inner == 1:
         return t.index_select(axis, idx)
     shp = t.shape
-    v = t.reshape(*shp[:axis], shp[axis] // inner, inner, *shp[axis + 1:])
+    v = t.reshape(*shp[:axis], shp[axis] // inner, inner, *shp[axis + 1 :])
     return v.index_select(axis, idx).reshape(shp)
 
 
-def apply_permutations(state: Mapping[str, torch.Tensor], spec: PermutationSpec,
-                       perms: Mapping[str, Any], *, skip: tuple[str, int] | None = None) -> dict[str, torch.Tensor]:
+def apply_permutations(
+    state: Mapping[str, torch.Tensor],
+    spec: PermutationSpec,
+    perms: Mapping[str, Any],
+    *,
+    skip: tuple[str, int] | None = None,
+) -> dict[str, torch.Tensor]:
     """The tensors of ``state`` with every permuted axis reordered: new unit ``i`` = old unit ``perms[p][i]``.
 
-    ``skip=(name, axis)`` leaves that one axis alone (weight matching's "all permutations but this one")."""
+    ``skip=(name, axis)`` leaves that one axis alone (weight matching's "all permutations but this one").
+    """
     out = dict(state)
     for k, ax in spec.axes.items():
         t = state[k]
@@ -142,10 +172,16 @@ def _state(model: nn.Module) -> dict[str, torch.Tensor]:
     return {**{k: v.detach() for k, v in model.named_parameters()}, **{k: v.detach() for k, v in model.named_buffers()}}
 
 
-def permute(model: nn.Module, perms: Mapping[str, Any], spec: PermutationSpec, *,
-            state: Mapping[str, torch.Tensor] | None = None) -> nn.Module:
+def permute(
+    model: nn.Module,
+    perms: Mapping[str, Any],
+    spec: PermutationSpec,
+    *,
+    state: Mapping[str, torch.Tensor] | None = None,
+) -> nn.Module:
     """A copy of ``model`` with its parameters and buffers permuted by ``perms`` (the function is unchanged
-    when ``spec`` is right). ``state``: the model's parameters and buffers, if already collected."""
+    when ``spec`` is right). ``state``: the model's parameters and buffers, if already collected.
+    """
     st = _state(model) if state is None else state
     spec.validate(st)
     new = apply_permutations(st, spec, perms)
@@ -233,27 +269,114 @@ def mlp_spec(model: nn.Module) -> PermutationSpec:
 # deriving a spec from a torch.fx trace
 # ------------------------------------------------------------------------------------------------
 _ELEMENTWISE_MODULES = (
-    nn.ReLU, nn.GELU, nn.Tanh, nn.Sigmoid, nn.LeakyReLU, nn.SiLU, nn.ELU, nn.Softplus, nn.Identity, nn.Dropout,
-    nn.Dropout1d, nn.Dropout2d, nn.Dropout3d, nn.AlphaDropout, nn.ReLU6, nn.Hardtanh, nn.Mish, nn.Softsign,
-    nn.Hardswish, nn.Hardsigmoid, nn.CELU, nn.SELU, nn.Tanhshrink, nn.Softmax, nn.LogSoftmax,
+    nn.ReLU,
+    nn.GELU,
+    nn.Tanh,
+    nn.Sigmoid,
+    nn.LeakyReLU,
+    nn.SiLU,
+    nn.ELU,
+    nn.Softplus,
+    nn.Identity,
+    nn.Dropout,
+    nn.Dropout1d,
+    nn.Dropout2d,
+    nn.Dropout3d,
+    nn.AlphaDropout,
+    nn.ReLU6,
+    nn.Hardtanh,
+    nn.Mish,
+    nn.Softsign,
+    nn.Hardswish,
+    nn.Hardsigmoid,
+    nn.CELU,
+    nn.SELU,
+    nn.Tanhshrink,
+    nn.Softmax,
+    nn.LogSoftmax,
 )
-_POOL_MODULES = (nn.MaxPool1d, nn.MaxPool2d, nn.MaxPool3d, nn.AvgPool1d, nn.AvgPool2d, nn.AvgPool3d,
-                 nn.AdaptiveAvgPool1d, nn.AdaptiveAvgPool2d, nn.AdaptiveAvgPool3d, nn.AdaptiveMaxPool1d,
-                 nn.AdaptiveMaxPool2d, nn.AdaptiveMaxPool3d)
+_POOL_MODULES = (
+    nn.MaxPool1d,
+    nn.MaxPool2d,
+    nn.MaxPool3d,
+    nn.AvgPool1d,
+    nn.AvgPool2d,
+    nn.AvgPool3d,
+    nn.AdaptiveAvgPool1d,
+    nn.AdaptiveAvgPool2d,
+    nn.AdaptiveAvgPool3d,
+    nn.AdaptiveMaxPool1d,
+    nn.AdaptiveMaxPool2d,
+    nn.AdaptiveMaxPool3d,
+)
 _F = torch.nn.functional
 _ELEMENTWISE_FUNCS = {
-    torch.relu, _F.relu, _F.gelu, torch.tanh, _F.tanh, torch.sigmoid, _F.sigmoid, _F.silu, _F.leaky_relu, _F.elu,
-    _F.softplus, _F.dropout, _F.relu6, _F.hardtanh, _F.mish, torch.exp, torch.abs, operator.neg, torch.neg,
-    _F.softmax, _F.log_softmax, torch.softmax, torch.log_softmax, torch.square, torch.sqrt, torch.erf,
+    torch.relu,
+    _F.relu,
+    _F.gelu,
+    torch.tanh,
+    _F.tanh,
+    torch.sigmoid,
+    _F.sigmoid,
+    _F.silu,
+    _F.leaky_relu,
+    _F.elu,
+    _F.softplus,
+    _F.dropout,
+    _F.relu6,
+    _F.hardtanh,
+    _F.mish,
+    torch.exp,
+    torch.abs,
+    operator.neg,
+    torch.neg,
+    _F.softmax,
+    _F.log_softmax,
+    torch.softmax,
+    torch.log_softmax,
+    torch.square,
+    torch.sqrt,
+    torch.erf,
 }
-_ELEMENTWISE_METHODS = {"relu", "sigmoid", "tanh", "exp", "abs", "neg", "contiguous", "clone", "float", "double",
-                        "to", "softmax", "log_softmax", "square", "sqrt", "detach", "type_as", "relu_", "sigmoid_",
-                        "tanh_", "__neg__"}
+_ELEMENTWISE_METHODS = {
+    "relu",
+    "sigmoid",
+    "tanh",
+    "exp",
+    "abs",
+    "neg",
+    "contiguous",
+    "clone",
+    "float",
+    "double",
+    "to",
+    "softmax",
+    "log_softmax",
+    "square",
+    "sqrt",
+    "detach",
+    "type_as",
+    "relu_",
+    "sigmoid_",
+    "tanh_",
+    "__neg__",
+}
 _ADD_FUNCS = {operator.add, torch.add, operator.sub, torch.sub, operator.iadd, operator.isub}
 _MUL_FUNCS = {operator.mul, torch.mul, operator.truediv, torch.div, operator.imul, operator.itruediv}
-_POOL_FUNCS = {_F.max_pool1d, _F.max_pool2d, _F.max_pool3d, _F.avg_pool1d, _F.avg_pool2d, _F.avg_pool3d,
-               _F.adaptive_avg_pool1d, _F.adaptive_avg_pool2d, _F.adaptive_avg_pool3d, _F.adaptive_max_pool1d,
-               _F.adaptive_max_pool2d, _F.adaptive_max_pool3d}
+_POOL_FUNCS = {
+    _F.max_pool1d,
+    _F.max_pool2d,
+    _F.max_pool3d,
+    _F.avg_pool1d,
+    _F.avg_pool2d,
+    _F.avg_pool3d,
+    _F.adaptive_avg_pool1d,
+    _F.adaptive_avg_pool2d,
+    _F.adaptive_avg_pool3d,
+    _F.adaptive_max_pool1d,
+    _F.adaptive_max_pool2d,
+    _F.adaptive_max_pool3d,
+}
 _REDUCE_METHODS = {"mean", "sum", "amax", "amin"}
 _REDUCE_FUNCS = {torch.mean, torch.sum, torch.amax, torch.amin}
 
@@ -296,8 +419,11 @@ class _Deriver:
         if ra == rb:
             return ra
         if ra != self.FIXED and rb != self.FIXED and self.size[ra] != self.size[rb]:
-            raise NotApplicableError("model", f"{where}: tensors of widths {self.size[ra]} and {self.size[rb]} are "
-                                     "combined along the same axis", "pass spec= explicitly")
+            raise NotApplicableError(
+                "model",
+                f"{where}: tensors of widths {self.size[ra]} and {self.size[rb]} are combined along the same axis",
+                "pass spec= explicitly",
+            )
         keep, drop = (ra, rb) if ra == self.FIXED or (rb != self.FIXED and ra < rb) else (rb, ra)
         self.parent[drop] = keep
         return keep
@@ -312,8 +438,9 @@ class _Deriver:
         if key in self.assign:
             g0, in0 = self.assign[key]
             if in0 != inner:
-                raise NotApplicableError("model", f"{where}: {tensor} axis {axis} is used with two block sizes",
-                                         "pass spec= explicitly")
+                raise NotApplicableError(
+                    "model", f"{where}: {tensor} axis {axis} is used with two block sizes", "pass spec= explicitly"
+                )
             self.union(g0, g, where)
         else:
             self.assign[key] = (g, inner)
@@ -327,8 +454,9 @@ def _pos(axis: int, rank: int) -> int:
     return axis + rank if axis < 0 else axis
 
 
-def derive_spec(model: nn.Module, example_input: Any, *, check: bool = True, seed: int = 0,
-                tol: float | None = None) -> PermutationSpec:
+def derive_spec(
+    model: nn.Module, example_input: Any, *, check: bool = True, seed: int = 0, tol: float | None = None
+) -> PermutationSpec:
     """Derive the permutation spec of ``model`` from a ``torch.fx`` trace run on ``example_input``.
 
     With ``check=True`` the spec is certified on ``example_input``: a random permutation must leave the
@@ -340,8 +468,9 @@ def derive_spec(model: nn.Module, example_input: Any, *, check: bool = True, see
     try:
         graph = torch.fx.Tracer().trace(model)  # the graph only: no GraphModule code generation
     except Exception as e:  # noqa: BLE001 - fx raises many types for untraceable Python
-        raise NotApplicableError("model", f"cannot be traced by torch.fx ({type(e).__name__}: {str(e)[:120]})",
-                                 "pass spec= explicitly") from None
+        raise NotApplicableError(
+            "model", f"cannot be traced by torch.fx ({type(e).__name__}: {str(e)[:120]})", "pass spec= explicitly"
+        ) from None
 
     class _Shapes(torch.fx.Interpreter):
         def run_node(self, n):
@@ -354,8 +483,11 @@ def derive_spec(model: nn.Module, example_input: Any, *, check: bool = True, see
         with torch.no_grad(), eval_mode(model):  # eval: BatchNorm statistics must not move
             _Shapes(model, graph=graph).run(example_input)
     except Exception as e:  # noqa: BLE001
-        raise InputError("example_input", f"the model does not run on it ({type(e).__name__}: {str(e)[:120]})",
-                         "pass example_input= (or data=) of the model's input shape") from None
+        raise InputError(
+            "example_input",
+            f"the model does not run on it ({type(e).__name__}: {str(e)[:120]})",
+            "pass example_input= (or data=) of the model's input shape",
+        ) from None
     D = _Deriver(model)
     info: dict[Any, Any] = {}
     mods = dict(model.named_modules())
@@ -366,8 +498,12 @@ def derive_spec(model: nn.Module, example_input: Any, *, check: bool = True, see
         return info.get(a) if isinstance(a, torch.fx.Node) else None
 
     def refuse(node, what):
-        raise NotApplicableError("model", f"{what} at {node.target if node.op != 'call_function' else node.name!r} "
-                                 "is not supported by the automatic permutation spec", "pass spec= explicitly")
+        raise NotApplicableError(
+            "model",
+            f"{what} at {node.target if node.op != 'call_function' else node.name!r} "
+            "is not supported by the automatic permutation spec",
+            "pass spec= explicitly",
+        )
 
     def combine(node, a, b):
         """Two tensors added/multiplied elementwise (broadcasting): their permuted axes must agree."""
@@ -411,9 +547,9 @@ def derive_spec(model: nn.Module, example_input: Any, *, check: bool = True, see
         while prod < out_shape[s] and e + 1 < rank:
             e += 1
             prod *= in_shape[e]
-        while (tuple(in_shape[e + 1:]) != tuple(out_shape[s + 1:]) and e + 1 < rank and in_shape[e + 1] == 1):
+        while tuple(in_shape[e + 1 :]) != tuple(out_shape[s + 1 :]) and e + 1 < rank and in_shape[e + 1] == 1:
             e += 1  # trailing unit dims merge too (adaptive pooling to 1×1, then flatten)
-        if prod != out_shape[s] or tuple(in_shape[e + 1:]) != tuple(out_shape[s + 1:]):
+        if prod != out_shape[s] or tuple(in_shape[e + 1 :]) != tuple(out_shape[s + 1 :]):
             refuse(node, f"reshape {in_shape}→{out_shape}")
         inner = c.inner * math.prod(in_shape[pos + 1 : e + 1])
         return _Chan(c.g, s - len(out_shape), inner)
@@ -426,6 +562,7 @@ def derive_spec(model: nn.Module, example_input: Any, *, check: bool = True, see
         elif op == "get_attr":
             info[node] = ("param", tgt)
         elif op == "output":
+
             def fix_all(o):
                 if isinstance(o, torch.fx.Node) and isinstance(chan(o), _Chan):
                     D.fix(chan(o).g, "network output")
@@ -435,6 +572,7 @@ def derive_spec(model: nn.Module, example_input: Any, *, check: bool = True, see
                 elif isinstance(o, dict):
                     for v in o.values():
                         fix_all(v)
+
             fix_all(args[0])
         elif op == "call_module":
             m = mods[tgt]
@@ -561,7 +699,7 @@ def derive_spec(model: nn.Module, example_input: Any, *, check: bool = True, see
                         D.set_axis(chan(wb)[1], k + c.axis, c.g, c.inner, node.name)
                 info[node] = c
             elif tgt in _REDUCE_FUNCS:
-                info[node] = _reduce(node, a0, args[1:] , node.kwargs, chan, refuse)
+                info[node] = _reduce(node, a0, args[1:], node.kwargs, chan, refuse)
             elif tgt is getattr:
                 info[node] = None
             elif tgt is operator.getitem:
@@ -642,8 +780,12 @@ def derive_spec(model: nn.Module, example_input: Any, *, check: bool = True, see
         t = tol if tol is not None else (1e-10 if dt == torch.float64 else 1e-5)
         change = check_spec(model, spec, x, seed=seed)
         if not change <= t:
-            raise NotApplicableError("model", f"the derived permutation spec changes the function (relative change "
-                                     f"{change:.2e} > {t:.0e}): an operation was misread", "pass spec= explicitly")
+            raise NotApplicableError(
+                "model",
+                f"the derived permutation spec changes the function (relative change "
+                f"{change:.2e} > {t:.0e}): an operation was misread",
+                "pass spec= explicitly",
+            )
     return spec
 
 
@@ -653,7 +795,7 @@ def _reduce(node, a0, rest: Sequence, kwargs: Mapping, chan, refuse):
         return None
     shp_in, shp_out = _meta_shape(a0), _meta_shape(node)
     dim = rest[0] if rest else kwargs.get("dim")
-    keep = (rest[1] if len(rest) > 1 else kwargs.get("keepdim", False))
+    keep = rest[1] if len(rest) > 1 else kwargs.get("keepdim", False)
     rank = len(shp_in)
     if dim is None:
         return None  # a full reduction is invariant

@@ -48,12 +48,26 @@ from ..errors import InputError
 from ..models import relu_layers
 from ..result import Result, Status
 from ._permutation_spec import (
-    PermutationSpec, _index_axis, _state, apply_permutations, derive_spec, eval_output, identity_permutations,
-    mlp_spec, permute,
+    PermutationSpec,
+    _index_axis,
+    _state,
+    apply_permutations,
+    derive_spec,
+    eval_output,
+    identity_permutations,
+    mlp_spec,
+    permute,
 )
 
-__all__ = ["weight_matching", "activation_matching", "permute_mlp", "AlignResult", "resolve_spec",
-           "matching_objective", "ALIGN_FUNCTION_RTOL"]
+__all__ = [
+    "weight_matching",
+    "activation_matching",
+    "permute_mlp",
+    "AlignResult",
+    "resolve_spec",
+    "matching_objective",
+    "ALIGN_FUNCTION_RTOL",
+]
 
 #: relative output change (vs 1 + max|f_B|) above which an alignment is not certified, by dtype.
 ALIGN_FUNCTION_RTOL = {torch.float64: 1e-10, torch.float32: 1e-5}
@@ -63,12 +77,12 @@ MATCH_RTOL = 1e-12
 
 @dataclasses.dataclass
 class AlignResult(Result):
-    """A permutation of model B's hidden units that aligns it with model A.
+    r"""A permutation of model B's hidden units that aligns it with model A.
 
     Attributes:
         permutations: permutation name → index list (new unit ``i`` of B = old unit ``perm[i]``).
         spec: the permutation spec used (see :class:`~tamelab.landscape.PermutationSpec`).
-        objective_before, objective_after: :math:`\\sum_w\\langle\\theta^A_w,\\pi(\\theta^B)_w\\rangle` at
+        objective_before, objective_after: :math:`\sum_w\langle\theta^A_w,\pi(\theta^B)_w\rangle` at
             the identity and at the result.
         optimality: what is certified about the optimum (see the module docstring).
         converged: the last coordinate-descent sweep changed nothing.
@@ -99,8 +113,9 @@ def _example_input(model: nn.Module, data: Any, example_input: Any, dtype, devic
         from ..inputs import as_data
 
         return as_data(data).first_batch(device, dtype)[0][:8]
-    first = next((m for m in model.modules() if isinstance(m, (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d,
-                                                              nn.Embedding))), None)
+    first = next(
+        (m for m in model.modules() if isinstance(m, (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.Embedding))), None
+    )
     if isinstance(first, nn.Linear):
         return torch.randn(2, first.in_features, dtype=dtype, device=device)
     if isinstance(first, (nn.Conv1d, nn.Conv2d, nn.Conv3d)):
@@ -115,16 +130,29 @@ def _is_plain_mlp(model: nn.Module) -> bool:
     if type(model) is not nn.Sequential:
         return False
     mods = list(model)
-    return bool(mods) and isinstance(mods[-1], nn.Linear) and all(
-        type(m) is nn.Linear or (isinstance(m, _ELEMENTWISE_MODULES) and not isinstance(m, (nn.Softmax, nn.LogSoftmax)))
-        for m in mods)
+    return (
+        bool(mods)
+        and isinstance(mods[-1], nn.Linear)
+        and all(
+            type(m) is nn.Linear
+            or (isinstance(m, _ELEMENTWISE_MODULES) and not isinstance(m, (nn.Softmax, nn.LogSoftmax)))
+            for m in mods
+        )
+    )
 
 
-def resolve_spec(model: nn.Module, spec: PermutationSpec | Mapping | None = None, *, data: Any = None,
-                 example_input: Any = None, check: bool = True) -> PermutationSpec:
+def resolve_spec(
+    model: nn.Module,
+    spec: PermutationSpec | Mapping | None = None,
+    *,
+    data: Any = None,
+    example_input: Any = None,
+    check: bool = True,
+) -> PermutationSpec:
     """``spec`` as given (checked against the model), the MLP spec of a plain ``Sequential`` of Linear and
     elementwise layers, or :func:`derive_spec` on a traced example input (certified on it unless
-    ``check=False``)."""
+    ``check=False``).
+    """
     st = _state(model)
     if spec is not None:
         sp = PermutationSpec.from_dict(spec)
@@ -137,9 +165,15 @@ def resolve_spec(model: nn.Module, spec: PermutationSpec | Mapping | None = None
     return derive_spec(model, _example_input(model, data, example_input, dt, dev), check=check)
 
 
-def matching_objective(model_a: nn.Module, model_b: nn.Module, spec: PermutationSpec,
-                       perms: Mapping[str, Any] | None = None, *, include_buffers: bool = False) -> float:
-    """:math:`\\sum_w\\langle\\theta^A_w,\\pi(\\theta^B)_w\\rangle` over the parameters (and buffers)."""
+def matching_objective(
+    model_a: nn.Module,
+    model_b: nn.Module,
+    spec: PermutationSpec,
+    perms: Mapping[str, Any] | None = None,
+    *,
+    include_buffers: bool = False,
+) -> float:
+    r""":math:`\sum_w\langle\theta^A_w,\pi(\theta^B)_w\rangle` over the parameters (and buffers)."""
     A, B = _state(model_a), _state(model_b)
     names = _objective_names(model_a, include_buffers)
     Bp = apply_permutations(B, spec, perms if perms is not None else identity_permutations(spec))
@@ -166,8 +200,9 @@ class _Matcher:
         self.self_coupled = {p for p, lst in self.p2a.items() if len({t[0] for t in lst}) < len(lst)}
         self.Amat = {(w, a): self._mat(self.A[w], a, spec.perms[p]) for p, lst in self.p2a.items() for w, a, _ in lst}
         # |J| <= ‖θ_A‖‖θ_B‖ (Cauchy–Schwarz): the scale of the progress test
-        self.scale = 1.0 + math.sqrt(sum(float(t.norm()) ** 2 for t in self.A.values())
-                                     * sum(float(t.norm()) ** 2 for t in self.B.values()))
+        self.scale = 1.0 + math.sqrt(
+            sum(float(t.norm()) ** 2 for t in self.A.values()) * sum(float(t.norm()) ** 2 for t in self.B.values())
+        )
 
     @staticmethod
     def _mat(t: torch.Tensor, axis: int, n: int) -> torch.Tensor:
@@ -182,7 +217,8 @@ class _Matcher:
 
     def cost(self, p: str, perms: Mapping[str, np.ndarray], Bp: Mapping[str, torch.Tensor]) -> torch.Tensor:
         """``S[i, j] = Σ ⟨A's unit i, B's original unit j⟩`` with every other permutation applied. Undoing
-        ``P_k`` on its axes is a column reordering of the product with the fully permuted B."""
+        ``P_k`` on its axes is a column reordering of the product with the fully permuted B.
+        """
         n = self.spec.perms[p]
         S = None
         for w, a, inner in self.p2a[p]:
@@ -196,15 +232,17 @@ class _Matcher:
 
     def reapply(self, p: str, old: np.ndarray, new: np.ndarray, Bp: dict) -> dict:
         """``Bp`` with ``P_k`` changed from ``old`` to ``new`` on its axes: new unit ``i`` is original unit
-        ``new[i]``, which sits at position ``old⁻¹[new[i]]`` of ``Bp``."""
+        ``new[i]``, which sits at position ``old⁻¹[new[i]]`` of ``Bp``.
+        """
         out = dict(Bp)
         idx = torch.as_tensor(np.argsort(old)[new], dtype=torch.long, device=next(iter(Bp.values())).device)
         for w, a, inner in self.p2a[p]:
             out[w] = _index_axis(out[w], a, idx, inner)
         return out
 
-    def descend(self, perms: dict[str, np.ndarray], rng: np.random.Generator, max_sweeps: int
-                ) -> tuple[dict[str, np.ndarray], int, bool, float]:
+    def descend(
+        self, perms: dict[str, np.ndarray], rng: np.random.Generator, max_sweeps: int
+    ) -> tuple[dict[str, np.ndarray], int, bool, float]:
         keys = [p for p in self.spec.perms if self.p2a[p]]
         Bp = self.permuted(perms)
         sweeps, converged = 0, False
@@ -242,8 +280,11 @@ class _Matcher:
         rest = [p for p in keys if p != free]
         count = math.prod(math.factorial(self.spec.perms[p]) for p in rest)
         if count > max_enumeration:
-            raise InputError("exhaustive", f"{count:.3g} combinations of {rest} exceed max_enumeration="
-                             f"{max_enumeration}", f"raise max_enumeration to {count} or use coordinate descent")
+            raise InputError(
+                "exhaustive",
+                f"{count:.3g} combinations of {rest} exceed max_enumeration={max_enumeration}",
+                f"raise max_enumeration to {count} or use coordinate descent",
+            )
         best, best_val = None, -math.inf
         base = identity_permutations(self.spec)
         for combo in itertools.product(*[itertools.permutations(range(self.spec.perms[p])) for p in rest]):
@@ -258,11 +299,23 @@ class _Matcher:
         return best
 
 
-def weight_matching(model_a: nn.Module, model_b: nn.Module, *, spec: PermutationSpec | Mapping | None = None,
-                    data: Any = None, example_input: Any = None, X: torch.Tensor | None = None, max_sweeps: int = 100,
-                    seed: int | None = 0, restarts: int = 1, exhaustive: bool = False, max_enumeration: int = 200_000,
-                    include_buffers: bool = False, device: str | torch.device | None = None,
-                    check_samples: int = 32) -> AlignResult:
+def weight_matching(
+    model_a: nn.Module,
+    model_b: nn.Module,
+    *,
+    spec: PermutationSpec | Mapping | None = None,
+    data: Any = None,
+    example_input: Any = None,
+    X: torch.Tensor | None = None,
+    max_sweeps: int = 100,
+    seed: int | None = 0,
+    restarts: int = 1,
+    exhaustive: bool = False,
+    max_enumeration: int = 200_000,
+    include_buffers: bool = False,
+    device: str | torch.device | None = None,
+    check_samples: int = 32,
+) -> AlignResult:
     r"""Permute ``model_b``'s hidden units (a permutation spec) to match ``model_a`` by weight matching.
 
     Args:
@@ -286,8 +339,11 @@ def weight_matching(model_a: nn.Module, model_b: nn.Module, *, spec: Permutation
     sa, sb = _state(model_a), _state(model_b)
     if {k: tuple(v.shape) for k, v in sa.items()} != {k: tuple(v.shape) for k, v in sb.items()}:
         diff = next((k for k in {**sa, **sb} if k not in sa or k not in sb or sa[k].shape != sb[k].shape), "?")
-        raise InputError("models", f"architectures differ (first difference: {diff!r})",
-                         "alignment needs two models with the same parameter names and shapes")
+        raise InputError(
+            "models",
+            f"architectures differ (first difference: {diff!r})",
+            "alignment needs two models with the same parameter names and shapes",
+        )
     if data is None and X is not None:
         data = X
     xin = None
@@ -297,11 +353,16 @@ def weight_matching(model_a: nn.Module, model_b: nn.Module, *, spec: Permutation
         p = next(model_b.parameters())
         if isinstance(check_samples, bool) or not isinstance(check_samples, int) or check_samples < 1:
             raise InputError("check_samples", f"must be an integer >= 1, got {check_samples}")
-        xin = (as_data(data).first_batch(p.device, p.dtype)[0] if not isinstance(data, torch.Tensor) else data)
+        xin = as_data(data).first_batch(p.device, p.dtype)[0] if not isinstance(data, torch.Tensor) else data
         xin = xin[:check_samples]
     # with data, the derived spec is certified below on the permutation actually found (the function check)
-    sp = resolve_spec(model_a, spec, data=None, example_input=example_input if example_input is not None else
-                      (xin[:2] if xin is not None else None), check=xin is None)
+    sp = resolve_spec(
+        model_a,
+        spec,
+        data=None,
+        example_input=example_input if example_input is not None else (xin[:2] if xin is not None else None),
+        check=xin is None,
+    )
     s = resolve_seed(seed)
     rng = np_rng(s)
     from ..inputs import resolve_device
@@ -322,8 +383,11 @@ def weight_matching(model_a: nn.Module, model_b: nn.Module, *, spec: Permutation
         else:
             best = None
             for r in range(restarts):
-                init = {p: v.copy() for p, v in ident.items()} if r == 0 else \
-                    {p: rng.permutation(n) for p, n in sp.perms.items()}
+                init = (
+                    {p: v.copy() for p, v in ident.items()}
+                    if r == 0
+                    else {p: rng.permutation(n) for p, n in sp.perms.items()}
+                )
                 pr, sw, conv, obj = M.descend(init, rng, max_sweeps)
                 if best is None or obj > best[0] + MATCH_RTOL * M.scale:
                     best = (obj, pr, sw, conv)
@@ -331,8 +395,10 @@ def weight_matching(model_a: nn.Module, model_b: nn.Module, *, spec: Permutation
             if not converged:
                 optimality = "not converged"
             elif M.self_coupled:
-                optimality = (f"coordinate-wise for the linearised objective ({sorted(M.self_coupled)} act on two axes "
-                              "of one tensor)")
+                optimality = (
+                    f"coordinate-wise for the linearised objective ({sorted(M.self_coupled)} act on two axes "
+                    "of one tensor)"
+                )
             else:
                 optimality = "coordinate-wise (each permutation optimal given the others, exact assignment)"
     aligned = permute(model_b, perms, sp, state=sb)
@@ -344,10 +410,20 @@ def weight_matching(model_a: nn.Module, model_b: nn.Module, *, spec: Permutation
         tol = ALIGN_FUNCTION_RTOL.get(fb.dtype, 1e-5) * (1 + float(fb.abs().max()))
         if not change <= tol:
             status = Status.UNCERTIFIED
-    return AlignResult(status=status, seed=s, seconds=time.perf_counter() - t0,
-                       permutations={p: [int(i) for i in v] for p, v in perms.items()}, spec=sp.to_dict(),
-                       sweeps=sweeps, objective_before=before, objective_after=after, optimality=optimality,
-                       converged=converged, max_function_change=change, model=aligned)
+    return AlignResult(
+        status=status,
+        seed=s,
+        seconds=time.perf_counter() - t0,
+        permutations={p: [int(i) for i in v] for p, v in perms.items()},
+        spec=sp.to_dict(),
+        sweeps=sweeps,
+        objective_before=before,
+        objective_after=after,
+        optimality=optimality,
+        converged=converged,
+        max_function_change=change,
+        model=aligned,
+    )
 
 
 # ------------------------------------------------------------------------------------------------
@@ -381,8 +457,11 @@ def activation_matching(model_a: nn.Module, model_b: nn.Module, X: torch.Tensor)
     t0 = time.perf_counter()
     la, lb = relu_layers(model_a), relu_layers(model_b)
     if [W.shape for W, _ in la] != [W.shape for W, _ in lb]:
-        raise InputError("models", f"architectures differ: {[W.shape for W, _ in la]} vs {[W.shape for W, _ in lb]}",
-                         "alignment needs two MLPs with the same widths")
+        raise InputError(
+            "models",
+            f"architectures differ: {[W.shape for W, _ in la]} vs {[W.shape for W, _ in lb]}",
+            "alignment needs two MLPs with the same widths",
+        )
 
     def acts(m):
         out, h = [], X
@@ -404,7 +483,13 @@ def activation_matching(model_a: nn.Module, model_b: nn.Module, X: torch.Tensor)
     with torch.no_grad():
         change = float((aligned(X) - model_b(X)).abs().max())
     sp = mlp_spec(model_b)
-    return AlignResult(status=Status.OK, seconds=time.perf_counter() - t0,
-                       permutations={f"P{i}": p.tolist() for i, p in enumerate(perms)}, spec=sp.to_dict(), sweeps=1,
-                       max_function_change=change, optimality="activation matching (no optimality claim)",
-                       model=aligned)
+    return AlignResult(
+        status=Status.OK,
+        seconds=time.perf_counter() - t0,
+        permutations={f"P{i}": p.tolist() for i, p in enumerate(perms)},
+        spec=sp.to_dict(),
+        sweeps=1,
+        max_function_change=change,
+        optimality="activation matching (no optimality claim)",
+        model=aligned,
+    )

@@ -51,17 +51,33 @@ class CurveResult(Result):
     bend: dict | None = dataclasses.field(default=None, repr=False)
 
 
-def fit_curve(model_a: nn.Module, model_b: nn.Module, data: Any, targets: Any = None, *,
-              loss: str | Callable | Loss | None = None, loss_fn: Callable | None = None, kind: str = "bezier",
-              steps: int = 500, lr: float = 0.05, batch: int = 128, seed=0, points: int = 61, init_noise: float = 1e-3,
-              device: str | torch.device | None = None, dtype: str | torch.dtype | None = None,
-              input_key: str | None = None, target_key: str | None = None) -> CurveResult:
+def fit_curve(
+    model_a: nn.Module,
+    model_b: nn.Module,
+    data: Any,
+    targets: Any = None,
+    *,
+    loss: str | Callable | Loss | None = None,
+    loss_fn: Callable | None = None,
+    kind: str = "bezier",
+    steps: int = 500,
+    lr: float = 0.05,
+    batch: int = 128,
+    seed=0,
+    points: int = 61,
+    init_noise: float = 1e-3,
+    device: str | torch.device | None = None,
+    dtype: str | torch.dtype | None = None,
+    input_key: str | None = None,
+    target_key: str | None = None,
+) -> CurveResult:
     """Train the bend of a curve between ``model_a`` and ``model_b`` (same architecture).
 
     ``data`` takes any form of :func:`tamelab.inputs.as_data` (``fit_curve(a, b, X, T)`` still works);
     ``loss`` a name or callable (``loss_fn`` is the older name of the same argument). The network is
     evaluated in eval mode; floating buffers (BatchNorm running statistics) move linearly from A to B
-    along the curve (the bend's buffers are the midpoint's), they are not trained."""
+    along the curve (the bend's buffers are the midpoint's), they are not trained.
+    """
     t0 = time.perf_counter()
     if loss is not None and loss_fn is not None:
         raise InputError("loss", "pass loss= or loss_fn=, not both")
@@ -90,8 +106,16 @@ def fit_curve(model_a: nn.Module, model_b: nn.Module, data: Any, targets: Any = 
     g = torch.Generator().manual_seed(s)
     # NOTE [init]: Garipov et al. start the bend at the midpoint; we add seeded noise of relative size
     # ``init_noise`` so that symmetric problems (the midpoint is a saddle of the curve loss) can move.
-    bend = {k: (0.5 * (ta[k] + tb[k]) + init_noise * (ta[k] - tb[k]).norm() / max(1, ta[k].numel()) ** 0.5
-                * torch.randn(ta[k].shape, generator=g, dtype=ta[k].dtype).to(dev)).requires_grad_(True) for k in ta}
+    bend = {
+        k: (
+            0.5 * (ta[k] + tb[k])
+            + init_noise
+            * (ta[k] - tb[k]).norm()
+            / max(1, ta[k].numel()) ** 0.5
+            * torch.randn(ta[k].shape, generator=g, dtype=ta[k].dtype).to(dev)
+        ).requires_grad_(True)
+        for k in ta
+    }
     opt = torch.optim.SGD(list(bend.values()), lr=lr, momentum=0.9)
     n = X.shape[0]
 
@@ -117,10 +141,21 @@ def fit_curve(model_a: nn.Module, model_b: nn.Module, data: Any, targets: Any = 
     with torch.no_grad():
         bd = {k: v.detach() for k, v in bend.items()}
         lc = [full_loss(point(t, bd)) for t in ts]
-        ll = [full_loss({**{k: (1 - t) * ta[k] + t * tb[k] for k in ta},
-                         **{k: (1 - t) * ba[k] + t * bb[k] for k in ba}}) for t in ts]
+        ll = [
+            full_loss({**{k: (1 - t) * ta[k] + t * tb[k] for k in ta}, **{k: (1 - t) * ba[k] + t * bb[k] for k in ba}})
+            for t in ts
+        ]
     ends = 0.5 * (lc[0] + lc[-1])
     ok = all(math.isfinite(v) for v in lc + ll)
-    return CurveResult(status=Status.OK if ok else Status.FAILED, seed=s, seconds=time.perf_counter() - t0, curve=kind,
-                       ts=ts.tolist(), losses_curve=lc, losses_line=ll, barrier_curve=max(lc) - ends,
-                       barrier_line=max(ll) - ends, bend=bd)
+    return CurveResult(
+        status=Status.OK if ok else Status.FAILED,
+        seed=s,
+        seconds=time.perf_counter() - t0,
+        curve=kind,
+        ts=ts.tolist(),
+        losses_curve=lc,
+        losses_line=ll,
+        barrier_curve=max(lc) - ends,
+        barrier_line=max(ll) - ends,
+        bend=bd,
+    )

@@ -39,7 +39,8 @@ def _kappa(A: torch.Tensor, B: torch.Tensor) -> torch.Tensor:
 
 def population_gradient(W: torch.Tensor, V: torch.Tensor) -> torch.Tensor:
     r"""Closed-form ∇F: :math:`\nabla_{w_i}F=\sum_j g(w_i,w_j)-\sum_j g(w_i,v_j)`,
-    :math:`g(w,u)=\frac1{2\pi}\big(\|u\|\sin\theta\,\hat w+(\pi-\theta)u\big)` (batched over W's leading dims)."""
+    :math:`g(w,u)=\frac1{2\pi}\big(\|u\|\sin\theta\,\hat w+(\pi-\theta)u\big)` (batched over W's leading dims).
+    """
     U = torch.cat([W, V.expand(*W.shape[:-2], *V.shape)], -2)
     sign = torch.cat([torch.ones(W.shape[-2], dtype=W.dtype), -torch.ones(V.shape[0], dtype=W.dtype)])
     nw = W.norm(dim=-1, keepdim=True).clamp_min(1e-300)
@@ -53,8 +54,9 @@ def population_gradient(W: torch.Tensor, V: torch.Tensor) -> torch.Tensor:
 
 def population_loss(W: torch.Tensor, V: torch.Tensor) -> torch.Tensor:
     """F(W) for a batch W (..., n, d) and a teacher V (k, d)."""
-    return 0.5 * (_kappa(W, W).sum((-1, -2)) - 2 * _kappa(W, V.expand(*W.shape[:-2], *V.shape)).sum((-1, -2))
-                  + _kappa(V, V).sum())
+    return 0.5 * (
+        _kappa(W, W).sum((-1, -2)) - 2 * _kappa(W, V.expand(*W.shape[:-2], *V.shape)).sum((-1, -2)) + _kappa(V, V).sum()
+    )
 
 
 def mc_loss(W: torch.Tensor, V: torch.Tensor, samples: int = 200_000, seed: int = 0) -> float:
@@ -77,8 +79,18 @@ class RestartStudy(Result):
     final_losses: list[float] = dataclasses.field(default_factory=list)
 
 
-def restart_study(k: int, width: int, *, restarts: int = 100, steps: int = 3000, lr: float = 0.05, seed=0,
-                  global_tol: float = 1e-4, grad_tol: float = 1e-5, dtype=torch.float64) -> RestartStudy:
+def restart_study(
+    k: int,
+    width: int,
+    *,
+    restarts: int = 100,
+    steps: int = 3000,
+    lr: float = 0.05,
+    seed=0,
+    global_tol: float = 1e-4,
+    grad_tol: float = 1e-5,
+    dtype=torch.float64,
+) -> RestartStudy:
     """Gradient descent on F from ``restarts`` initialisations w_i ~ N(0, I/d) (Xavier-type), teacher V = I_k."""
     if k < 1 or width < 1 or restarts < 1 or steps < 1:
         raise InputError("k/width/restarts/steps", "must all be >= 1")
@@ -94,9 +106,17 @@ def restart_study(k: int, width: int, *, restarts: int = 100, steps: int = 3000,
     gn = population_gradient(W, V).flatten(1).norm(dim=1)
     glob = F < global_tol
     spur = (~glob) & (gn < grad_tol)
-    return RestartStudy(status=Status.OK, seed=s, seconds=time.perf_counter() - t0, k=k, width=width,
-                        restarts=restarts, steps=steps, global_fraction=float(glob.double().mean()),
-                        spurious_fraction=float(spur.double().mean()),
-                        unconverged_fraction=float(((~glob) & (~spur)).double().mean()),
-                        spurious_losses=sorted({round(float(v), 6) for v in F[spur]}),
-                        final_losses=[float(v) for v in F])
+    return RestartStudy(
+        status=Status.OK,
+        seed=s,
+        seconds=time.perf_counter() - t0,
+        k=k,
+        width=width,
+        restarts=restarts,
+        steps=steps,
+        global_fraction=float(glob.double().mean()),
+        spurious_fraction=float(spur.double().mean()),
+        unconverged_fraction=float(((~glob) & (~spur)).double().mean()),
+        spurious_losses=sorted({round(float(v), 6) for v in F[spur]}),
+        final_losses=[float(v) for v in F],
+    )

@@ -41,8 +41,9 @@ def _names_shapes(model: nn.Module):
     return [n for n, _ in ps], [p.shape for _, p in ps], [p.numel() for _, p in ps]
 
 
-def dense_hessian_double_backward(model: nn.Module, loss_fn: Callable, X: torch.Tensor,
-                                  T: torch.Tensor) -> torch.Tensor:
+def dense_hessian_double_backward(
+    model: nn.Module, loss_fn: Callable, X: torch.Tensor, T: torch.Tensor
+) -> torch.Tensor:
     """Full Hessian of ``loss_fn(model(X), T)`` w.r.t. all trainable parameters, by double backward."""
     names, shapes, sizes = _names_shapes(model)
     buffers = dict(model.named_buffers())
@@ -51,7 +52,7 @@ def dense_hessian_double_backward(model: nn.Module, loss_fn: Callable, X: torch.
     def f(t):
         out, i = {}, 0
         for n, s, k in zip(names, shapes, sizes):
-            out[n] = t[i:i + k].view(s)
+            out[n] = t[i : i + k].view(s)
             i += k
         return loss_fn(functional_call(model, {**buffers, **out}, (X,)), T)
 
@@ -102,7 +103,7 @@ def first_layer_null_directions(model: nn.Sequential, B: torch.Tensor) -> torch.
             v = torch.zeros(P, dtype=B.dtype)
             D = torch.zeros(h1, d, dtype=B.dtype)
             D[i] = Q[:, j]
-            v[off:off + h1 * d] = D.reshape(-1)
+            v[off : off + h1 * d] = D.reshape(-1)
             cols.append(v)
     return torch.stack(cols, 1) if cols else torch.zeros(P, 0, dtype=B.dtype)
 

@@ -122,8 +122,9 @@ def _program(net: PWLNet) -> _Prog:
             b = np.asarray(node.b, dtype=np.float64).reshape(-1)
             for s, a in zip(srcs, A):
                 if a.ndim != 2 or a.shape != (b.shape[0], widths[s]):
-                    raise InputError("model", f"node {i}: affine block of shape {a.shape}, expected "
-                                     f"{(b.shape[0], widths[s])}")
+                    raise InputError(
+                        "model", f"node {i}: affine block of shape {a.shape}, expected {(b.shape[0], widths[s])}"
+                    )
             if not all(np.all(np.isfinite(a)) for a in A) or not np.all(np.isfinite(b)):
                 raise InputError("model", f"node {i}: non-finite weights")
             remap[i] = add(Affine(srcs, A, b), b.shape[0])
@@ -154,25 +155,40 @@ def _program(net: PWLNet) -> _Prog:
                 rewrites += 1
             remap[i] = cur
         else:
-            raise NotApplicableError("model", f"node {i} is {type(node).__name__}, not affine/ReLU/max",
-                                     "exact regions need a piecewise-linear program")
+            raise NotApplicableError(
+                "model",
+                f"node {i} is {type(node).__name__}, not affine/ReLU/max",
+                "exact regions need a piecewise-linear program",
+            )
     out = remap[int(net.output)]
     relu = [i for i, n in enumerate(nodes) if isinstance(n, ReLU)]
     width = [widths[i] for i in relu]
     offset = list(np.cumsum([0] + width[:-1]).astype(int)) if relu else []
     last_use = [0] * len(nodes)
     for i, n in enumerate(nodes):
-        for s in (n.sources if isinstance(n, Affine) else [n.source] if isinstance(n, ReLU) else []):
+        for s in n.sources if isinstance(n, Affine) else [n.source] if isinstance(n, ReLU) else []:
             last_use[s] = i
     last_use[out] = len(nodes)
-    return _Prog(d, nodes, out, relu, width, [int(o) for o in offset], [float(nodes[i].slope) for i in relu],
-                 {i: m for m, i in enumerate(relu)}, last_use, int(sum(width)), rewrites)
+    return _Prog(
+        d,
+        nodes,
+        out,
+        relu,
+        width,
+        [int(o) for o in offset],
+        [float(nodes[i].slope) for i in relu],
+        {i: m for m, i in enumerate(relu)},
+        last_use,
+        int(sum(width)),
+        rewrites,
+    )
 
 
 # ----------------------------------------------------------------------------------- certified solve
 def _inv_bl(A: np.ndarray) -> np.ndarray:
     """Inverses of a batch of ``d × d`` matrices stored batch-last (``A[i, j]`` is a ``(k,)`` vector):
-    explicit adjugates for ``d <= 4`` (elementwise vector operations; inf/nan where singular)."""
+    explicit adjugates for ``d <= 4`` (elementwise vector operations; inf/nan where singular).
+    """
     d = A.shape[0]
     if d == 1:
         return 1.0 / A
@@ -275,7 +291,8 @@ def _group(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Group the rows of ``keys`` (``(n, 2)`` int64 hash pairs): ``(first, inv)`` with ``first`` the first
     index of every group and ``inv`` the group of every row. Sorts on the first hash with the row index packed
     into its low bits (one ``np.sort``), then verifies every group on both hashes; on any disagreement it
-    regroups exactly on the pair (``np.lexsort``)."""
+    regroups exactly on the pair (``np.lexsort``).
+    """
     n = len(keys)
     if n == 0:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
@@ -312,7 +329,8 @@ class _Enum:
     """State of one run (see the module docstring). Vertices and edges live in capacity-doubling arrays;
     every hash is a pair of independent 64-bit hashes (``(…, 2)`` int64 arrays): ``HF`` = box and finished
     stages, ``HP`` = finished stages only (the key of the coarse cell), the current stage's part is recomputed
-    from the stored signs when needed."""
+    from the stored signs when needed.
+    """
 
     def __init__(self, prog: _Prog, lo: np.ndarray, hi: np.ndarray, *, seed: int, max_vertices: int) -> None:
         self.p = prog
@@ -389,9 +407,11 @@ class _Enum:
         need = self.nv + extra
         if need > self.max_vertices:
             mb = need * (17 * max(self.p.width) + 100) / 2**20
-            raise ComputationError(f"regions_nd: the complex needs more than max_vertices={self.max_vertices} "
-                                   f"vertices (at least {need}, ~{mb:.0f} MiB, at ReLU stage {self.cur_stage}); "
-                                   "raise max_vertices")
+            raise ComputationError(
+                f"regions_nd: the complex needs more than max_vertices={self.max_vertices} "
+                f"vertices (at least {need}, ~{mb:.0f} MiB, at ReLU stage {self.cur_stage}); "
+                "raise max_vertices"
+            )
         if need <= self.vcap:
             return
         cap = max(need, 2 * self.vcap)
@@ -457,7 +477,8 @@ class _Enum:
     # ---------------------------------------------------------------- values at vertices
     def _eval(self, preT, preE, cells, X, dl):
         """Values and rigorous radii of the pre-activation rows ``preT[:, :, cell]`` (component-major maps,
-        ``(d+1, n, R)``) at vertices ``(X, dl)``."""
+        ``(d+1, n, R)``) at vertices ``(X, dl)``.
+        """
         d = self.d
         r = preT[d][:, cells]
         val = r.copy()
@@ -471,8 +492,7 @@ class _Enum:
             ab += r * np.abs(xt)
             l1 = r if l1 is None else l1 + r
         e = preE[:, cells]
-        rad = ((_gam(d + 1) * ab + e * (np.abs(X).sum(1) + 1.0) + (l1 + d * e) * dl)
-               * (1 + _gam(2 * d + 8)) + _TINY)
+        rad = (_gam(d + 1) * ab + e * (np.abs(X).sum(1) + 1.0) + (l1 + d * e) * dl) * (1 + _gam(2 * d + 8)) + _TINY
         return val, rad
 
     # ---------------------------------------------------------------- exact fallbacks
@@ -538,7 +558,8 @@ class _Enum:
 
     def _cells(self, vs: np.ndarray) -> np.ndarray:
         """Current cells of vertices ``vs``, looking up those created in this stage (a cell containing the
-        vertex: its prefix signs with its prefix zeros perturbed to +)."""
+        vertex: its prefix signs with its prefix zeros perturbed to +).
+        """
         miss = vs[self.vcell[vs] < 0]
         if miss.size:
             nb, cpre = self.nb, self.nb + self.p.offset[self.cur_stage]
@@ -558,7 +579,8 @@ class _Enum:
 
     def _anchor(self, vs: np.ndarray) -> None:
         """Certified coordinates and radius of the (not yet anchored) vertices ``vs``: the d×d solve of their
-        defining rows on their cell; where it fails, the point interpolated on the creating edge, radius inf."""
+        defining rows on their cell; where it fails, the point interpolated on the creating edge, radius inf.
+        """
         idx = self._row_index(self._cells(vs), self.vZ[vs])
         x, dl, bad = _certified_solve(self.ROWS[idx], self.RERR[idx])
         self.X[vs] = x
@@ -587,8 +609,9 @@ class _Enum:
             fresh = und[~self.anch[und]]
             if fresh.size:
                 self._anchor(fresh)
-                self.val[j:, fresh], self.rad[j:, fresh] = self._eval(self.preT[:, j:], self.preE[j:],
-                                                                      self._cells(fresh), self.X[fresh], self.dl[fresh])
+                self.val[j:, fresh], self.rad[j:, fresh] = self._eval(
+                    self.preT[:, j:], self.preE[j:], self._cells(fresh), self.X[fresh], self.dl[fresh]
+                )
                 v2, r2 = self.val[j, und], self.rad[j, und]
                 s[und] = (v2 > r2).view(np.int8) - (v2 < -r2).view(np.int8)
                 und = und[s[und] == 0]
@@ -643,12 +666,13 @@ class _Enum:
         self.X[sl] = Xp + t0[:, None] * (self.X[qv] - Xp)  # provisional (dl = inf until anchored)
         self.dl[sl] = np.inf
         if j + 1 < self.p.width[m]:
-            P, Q = self.val[j + 1:, pv], self.val[j + 1:, qv]
-            RP, RQ = self.rad[j + 1:, pv], self.rad[j + 1:, qv]
+            P, Q = self.val[j + 1 :, pv], self.val[j + 1 :, qv]
+            RP, RQ = self.rad[j + 1 :, pv], self.rad[j + 1 :, qv]
             D = Q - P
-            self.val[j + 1:, sl] = P + t0 * D
-            self.rad[j + 1:, sl] = ((1 - t0) * RP + t0 * RQ + rt * (np.abs(D) + RP + RQ)
-                                    + _gam(8) * (np.abs(P) + np.abs(Q))) * (1 + _gam(8)) + _TINY
+            self.val[j + 1 :, sl] = P + t0 * D
+            self.rad[j + 1 :, sl] = (
+                (1 - t0) * RP + t0 * RQ + rt * (np.abs(D) + RP + RQ) + _gam(8) * (np.abs(P) + np.abs(Q))
+            ) * (1 + _gam(8)) + _TINY
         self.nv = nv + k
         # ---- pair the cut edges inside each cut 2-face, join them by a new edge
         npair = 0
@@ -660,9 +684,10 @@ class _Enum:
             o = np.argsort(K[:, 0])
             Ks = K[o]
             L = len(Ks)
-            if (L % 2 or (Ks[0::2] != Ks[1::2]).any() or (L > 2 and (Ks[2::2, 0] == Ks[1:-1:2, 0]).any())):
-                raise ComputationError("regions_nd: internal inconsistency (a cut 2-face without exactly two "
-                                       "cut edges)")
+            if L % 2 or (Ks[0::2] != Ks[1::2]).any() or (L > 2 and (Ks[2::2, 0] == Ks[1:-1:2, 0]).any()):
+                raise ComputationError(
+                    "regions_nd: internal inconsistency (a cut 2-face without exactly two cut edges)"
+                )
             a_, b_ = o[0::2], o[1::2]
             npair = len(a_)
             self.stats["pairs"] += npair
@@ -702,8 +727,8 @@ class _Enum:
         R = self.R
         base = self.nrows
         self._need_rows(base + R * n)
-        self.ROWS[base: base + R * n] = preM.transpose(1, 0, 2).reshape(R * n, d + 1)
-        self.RERR[base: base + R * n] = preE.T.reshape(R * n)
+        self.ROWS[base : base + R * n] = preM.transpose(1, 0, 2).reshape(R * n, d + 1)
+        self.RERR[base : base + R * n] = preE.T.reshape(R * n)
         self.base[m] = base
         self.nrows = base + R * n
         self.anc[:, m] = np.arange(R)
@@ -727,7 +752,7 @@ class _Enum:
         n = self.p.width[m]
         c0 = nb + self.p.offset[m]
         sg = self.sg[:, :nv]
-        RRs = self.RR[c0: c0 + n]
+        RRs = self.RR[c0 : c0 + n]
         HL = sg.T.astype(np.int64) @ RRs
         Z = self.vZ[:nv]
         B = self.combos
@@ -829,7 +854,8 @@ class _Enum:
 
     def run(self) -> None:
         """Insert every ReLU stage. The nodes after the last stage (its ReLU map and the output affine map on
-        every region) are evaluated lazily by :meth:`output_map`."""
+        every region) are evaluated lazily by :meth:`output_map`.
+        """
         p, d = self.p, self.d
         M0 = np.zeros((d, 1, d + 1))
         M0[np.arange(d), 0, np.arange(d)] = 1.0
@@ -877,7 +903,8 @@ class _Enum:
 
     def output_map(self) -> tuple[np.ndarray, np.ndarray]:
         """The output affine map on every region, ``(out, R, d+1)`` (``R`` may be 1: the same on all), with
-        entry-wise error bounds ``(out, R)``."""
+        entry-wise error bounds ``(out, R)``.
+        """
         if self._tail is not None:
             p = self.p
             i0, maps, preM, preE, parent, bits = self._tail
@@ -897,7 +924,8 @@ class _Enum:
 def _witness_signs(en: _Enum, cen: np.ndarray, rc: np.ndarray) -> np.ndarray:
     """Certified signs (−1, 0 = undecided, +1) at each region's point ``cen[r]`` (known to radius ``rc[r]``)
     of every neuron's pre-activation, evaluated with the region's own affine rows (the H-representation of
-    its pattern): if all are decided and agree with the pattern, the point lies in the open region."""
+    its pattern): if all are decided and agree with the pattern, the point lies in the open region.
+    """
     R, d = en.R, en.d
     out = np.empty((R, en.p.N), np.int8)
     x1 = np.abs(cen).sum(1) + 1.0
@@ -914,9 +942,9 @@ def _witness_signs(en: _Enum, cen: np.ndarray, rc: np.ndarray) -> np.ndarray:
             aa = np.abs(a)
             ab += aa * np.abs(cen[:, t, None])
             l1 += aa
-        rad = ((_gam(d + 1) * ab + e * x1[:, None] + (l1 + d * e) * rc[:, None]) * (1 + _gam(2 * d + 8)) + _TINY)
+        rad = (_gam(d + 1) * ab + e * x1[:, None] + (l1 + d * e) * rc[:, None]) * (1 + _gam(2 * d + 8)) + _TINY
         o = en.p.offset[m]
-        out[:, o: o + w] = (val > rad).view(np.int8) - (val < -rad).view(np.int8)
+        out[:, o : o + w] = (val > rad).view(np.int8) - (val < -rad).view(np.int8)
     return out
 
 
@@ -925,8 +953,9 @@ def _distinct_rows(P: np.ndarray) -> bool:
     if len(P) < 2:
         return True
     pk = np.packbits(P.astype(np.uint8), axis=1).astype(np.int64)
-    Q = np.random.default_rng(7).integers(np.iinfo(np.int64).min, np.iinfo(np.int64).max,
-                                          size=(pk.shape[1], 2), dtype=np.int64, endpoint=True)
+    Q = np.random.default_rng(7).integers(
+        np.iinfo(np.int64).min, np.iinfo(np.int64).max, size=(pk.shape[1], 2), dtype=np.int64, endpoint=True
+    )
     h = pk @ Q
     o = np.lexsort((h[:, 1], h[:, 0]))
     hs = h[o]
@@ -937,7 +966,8 @@ def _distinct_rows(P: np.ndarray) -> bool:
 def _f_vector(en: _Enum) -> list[int]:
     """Face numbers ``f_0..f_d`` of the computed complex: vertices, edges and regions as stored; every
     ``j``-face for ``2 <= j < d`` counted once through its sign vector (a vertex sign vector with ``j`` of its
-    zeros perturbed, inwards for box zeros)."""
+    zeros perturbed, inwards for box zeros).
+    """
     d, nb, nv = en.d, en.nb, en.nv
     Z = en.vZ[:nv]
     H = en.vHF[:nv]
@@ -972,13 +1002,15 @@ def _incidence_check(en: _Enum) -> dict[str, bool]:
     constraint, and the endpoint's sign vector is the edge's with that entry zeroed (hash difference
     ``±r``, ``+r`` for a box face); every vertex has the ``2·(#neuron zeros) + #box zeros`` edges of a simple
     vertex; every region has at least ``d + 1`` vertices. Set inclusions are compared through a random
-    64-bit set hash ``Σ_{z∈Z} q_z``."""
+    64-bit set hash ``Σ_{z∈Z} q_z``.
+    """
     d, nb, nv, ne = en.d, en.nb, en.nv, en.ne
     P = en.eP[:ne]
     Zv = en.vZ[:nv]
     Ze = en.eZ[:ne]
-    q = np.random.default_rng(12345).integers(np.iinfo(np.int64).min, np.iinfo(np.int64).max,
-                                              size=len(en.RR), dtype=np.int64, endpoint=True)
+    q = np.random.default_rng(12345).integers(
+        np.iinfo(np.int64).min, np.iinfo(np.int64).max, size=len(en.RR), dtype=np.int64, endpoint=True
+    )
     Sv = q[Zv].sum(1) - q[Zv.sum(1) % len(q)]  # Σ q over Z minus q of (Σ Z): zero iff the pair checks out
     Se = q[Ze].sum(1)
     sv, se = Zv.sum(1), Ze.sum(1)
@@ -997,8 +1029,11 @@ def _incidence_check(en: _Enum) -> dict[str, bool]:
         ok &= (diff == ra) | ((diff == -ra) & (a >= nb))
         ex.append(a)
     ok &= ex[0] != ex[1]
-    out = {"distinct_vertices": _distinct(en.vHF[:nv]), "distinct_edges": _distinct(en.eHF[:ne]),
-           "edge_incidence": bool(ok.all())}
+    out = {
+        "distinct_vertices": _distinct(en.vHF[:nv]),
+        "distinct_edges": _distinct(en.eHF[:ne]),
+        "edge_incidence": bool(ok.all()),
+    }
     deg = np.bincount(P.ravel(), minlength=nv)
     nz = (Zv >= nb).sum(1)
     out["simple_vertex_degrees"] = bool((deg == d + nz).all())
@@ -1021,7 +1056,8 @@ class NDRegion:
 
     def affine(self, exact: bool = False):
         """The network's output map on the region, ``(out, d+1)`` = ``[A | c]`` (float64, or exact
-        :class:`fractions.Fraction` entries with ``exact=True``)."""
+        :class:`fractions.Fraction` entries with ``exact=True``).
+        """
         return self._res._affine(self.index, exact)
 
     def volume(self) -> float:
@@ -1119,8 +1155,11 @@ def _as_pwl(model) -> PWLNet:
             return _sequential(model)
         if lower is not None:
             return lower(model)
-        raise NotApplicableError("model", f"{type(model).__name__} is not a Linear/ReLU/LeakyReLU nn.Sequential",
-                                 "pass a PWLNet (tamelab.models) or an nn.Sequential")
+        raise NotApplicableError(
+            "model",
+            f"{type(model).__name__} is not a Linear/ReLU/LeakyReLU nn.Sequential",
+            "pass a PWLNet (tamelab.models) or an nn.Sequential",
+        )
     raise InputError("model", f"expected a PWLNet, an nn.Sequential or a list of (W, b); got {type(model).__name__}")
 
 
@@ -1133,7 +1172,7 @@ def _sequential(model) -> PWLNet:
     for i, mod in enumerate(model):
         if type(mod) is nn.Linear:
             W = mod.weight.detach().cpu().double().numpy()
-            b = (mod.bias.detach().cpu().double().numpy() if mod.bias is not None else np.zeros(W.shape[0]))
+            b = mod.bias.detach().cpu().double().numpy() if mod.bias is not None else np.zeros(W.shape[0])
             if d is None:
                 d = W.shape[1]
                 widths = [d]
@@ -1149,8 +1188,11 @@ def _sequential(model) -> PWLNet:
         elif type(mod) in (nn.Identity, nn.Flatten, nn.Dropout):
             continue
         else:
-            raise NotApplicableError(f"layer {i}", f"{type(mod).__name__} is not piecewise linear (or not supported "
-                                     "here)", "exact regions need Linear/ReLU/LeakyReLU layers")
+            raise NotApplicableError(
+                f"layer {i}",
+                f"{type(mod).__name__} is not piecewise linear (or not supported here)",
+                "exact regions need Linear/ReLU/LeakyReLU layers",
+            )
         widths.append(int(nodes[-1].b.shape[0]) if isinstance(nodes[-1], Affine) else widths[cur])
         cur = len(nodes) - 1
     if d is None:
@@ -1185,8 +1227,17 @@ def _as_box(box, d: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 # ----------------------------------------------------------------------------------- public API
-def regions_nd(model, box, *, linear: bool = False, witness: bool = False, euler: bool | None = None, seed: int = 0,
-               max_vertices: int = 2_000_000, keep: bool = True) -> NDRegionsResult:
+def regions_nd(
+    model,
+    box,
+    *,
+    linear: bool = False,
+    witness: bool = False,
+    euler: bool | None = None,
+    seed: int = 0,
+    max_vertices: int = 2_000_000,
+    keep: bool = True,
+) -> NDRegionsResult:
     r"""All activation regions of a piecewise-linear network on a box of :math:`\mathbb R^d`, exactly.
 
     Args:
@@ -1216,11 +1267,14 @@ def regions_nd(model, box, *, linear: bool = False, witness: bool = False, euler
     if d < 1:
         raise InputError("model", "input dimension must be >= 1")
     if d > MAX_DIM:
-        raise InputError("model", f"input dimension {d} > {MAX_DIM}: the complex grows like 2^d per vertex",
-                         "restrict to a low-dimensional slice (tamelab.relu.regions with a Plane)")
+        raise InputError(
+            "model",
+            f"input dimension {d} > {MAX_DIM}: the complex grows like 2^d per vertex",
+            "restrict to a low-dimensional slice (tamelab.relu.regions with a Plane)",
+        )
     lo, hi = _as_box(box, d)
     if int(max_vertices) < 2**d:
-        raise InputError("max_vertices", f"{max_vertices} < {2 ** d} box corners")
+        raise InputError("max_vertices", f"{max_vertices} < {2**d} box corners")
     if euler is None:
         euler = d <= 2
     en = _Enum(prog, lo, hi, seed=int(seed), max_vertices=int(max_vertices))
@@ -1228,8 +1282,16 @@ def regions_nd(model, box, *, linear: bool = False, witness: bool = False, euler
         en.run()
         out = _finish(en, prog, lo, hi, d, linear=linear, witness=witness, euler=euler)
     cells = out.pop("_cells")
-    res = NDRegionsResult(seed=int(seed), in_dim=d, box_lo=lo.tolist(), box_hi=hi.tolist(), widths=list(prog.width),
-                          max_rewrites=prog.max_rewrites, predicates={k: int(v) for k, v in en.stats.items()}, **out)
+    res = NDRegionsResult(
+        seed=int(seed),
+        in_dim=d,
+        box_lo=lo.tolist(),
+        box_hi=hi.tolist(),
+        widths=list(prog.width),
+        max_rewrites=prog.max_rewrites,
+        predicates={k: int(v) for k, v in en.stats.items()},
+        **out,
+    )
     if keep:
         res._state = {"enum": en, "inc": en.inc, "cells": cells}
     res.seconds = time.perf_counter() - t0
@@ -1281,8 +1343,12 @@ def _finish(en: _Enum, prog: _Prog, lo, hi, d: int, *, linear: bool, witness: bo
         if degenerate and (mismatch & keepmask).any():
             checks_ok = False
         distinct = _distinct_rows(patterns[keepmask])
-        cert["witness"] = {"regions": int(R), "decided_in_float": int(R - n_exact), "exact": n_exact,
-                           "distinct_patterns": bool(distinct)}
+        cert["witness"] = {
+            "regions": int(R),
+            "decided_in_float": int(R - n_exact),
+            "exact": n_exact,
+            "distinct_patterns": bool(distinct),
+        }
         checks_ok = checks_ok and distinct
     fvec, chi = None, None
     if euler:
@@ -1298,11 +1364,20 @@ def _finish(en: _Enum, prog: _Prog, lo, hi, d: int, *, linear: bool, witness: bo
             n_lin, labels = _linear_regions(en, prog, patterns)
     if fvec is None:
         fvec = [int(en.nv), int(en.ne)] + [None] * (d - 2) + [int(R)] if d >= 2 else [int(en.nv), int(R)]
-    return {"status": Status.OK if checks_ok else Status.UNCERTIFIED, "activation_regions": int(keepmask.sum()),
-            "linear_regions": n_lin, "linear_note": note, "degenerate": bool(degenerate), "f_vector": fvec,
-            "euler_characteristic": chi, "certificate": cert, "patterns": patterns[keepmask],
-            "interior_points": cen[keepmask], "linear_labels": labels[keepmask] if labels is not None else None,
-            "_cells": np.flatnonzero(keepmask)}
+    return {
+        "status": Status.OK if checks_ok else Status.UNCERTIFIED,
+        "activation_regions": int(keepmask.sum()),
+        "linear_regions": n_lin,
+        "linear_note": note,
+        "degenerate": bool(degenerate),
+        "f_vector": fvec,
+        "euler_characteristic": chi,
+        "certificate": cert,
+        "patterns": patterns[keepmask],
+        "interior_points": cen[keepmask],
+        "linear_labels": labels[keepmask] if labels is not None else None,
+        "_cells": np.flatnonzero(keepmask),
+    }
 
 
 def _lcm(a: int, b: int) -> int:
@@ -1378,7 +1453,8 @@ def _linear_regions(en: _Enum, prog: _Prog, patterns: np.ndarray) -> tuple[int, 
 
 def _structurally_zero(prog: _Prog, bits: np.ndarray, g: np.ndarray, st: np.ndarray) -> np.ndarray:
     """For each (pattern, neuron ``g`` of stage ``st``): is ``∂out/∂h_g`` zero because every path from the
-    neuron's ReLU output to the output passes through a zero weight or an inactive ReLU (slope 0)?"""
+    neuron's ReLU output to the output passes through a zero weight or an inactive ReLU (slope 0)?
+    """
     P = len(g)
     zero = np.zeros(P, bool)
     for m in np.unique(st).tolist():
@@ -1401,7 +1477,7 @@ def _structurally_zero(prog: _Prog, bits: np.ndarray, g: np.ndarray, st: np.ndar
             elif node.source in reach:
                 mm = prog.stage_of_node[i]
                 o = prog.offset[mm]
-                f = bits[sel, o: o + prog.width[mm]].astype(np.float64) if prog.slope[mm] == 0.0 else 1.0
+                f = bits[sel, o : o + prog.width[mm]].astype(np.float64) if prog.slope[mm] == 0.0 else 1.0
                 reach[i] = reach[node.source] * f
         zero[sel] = ~(reach[prog.out] > 0).any(1) if prog.out in reach else True
     return zero

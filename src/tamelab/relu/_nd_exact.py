@@ -124,7 +124,8 @@ def det(M: Sequence[Sequence[int]]) -> int:
 
 def solve(J: Sequence[Sequence[int]], c: Sequence[int]) -> tuple[list[int], int] | None:
     """The exact solution of ``J x + c = 0`` (integer ``J``, ``c``) as ``(numerators, D)`` with ``D > 0``,
-    ``x_i = numerators[i] / D``; ``None`` when ``J`` is singular."""
+    ``x_i = numerators[i] / D``; ``None`` when ``J`` is singular.
+    """
     n = len(J)
     D = det(J)
     if D == 0:
@@ -186,7 +187,8 @@ class ExactProgram:
         (``d × ncols``; ``kvec`` the ``1 × ncols`` row the biases multiply). ``bits[m]`` fixes the
         pattern of stage ``m`` (else it is read off the signs: ``z > 0`` active). With ``eps`` the
         columns ``ncols - N ...`` carry the perturbations ``ε_g`` added to each pre-activation.
-        Returns the list of pre-activation maps (one :class:`Dy` per stage)."""
+        Returns the list of pre-activation maps (one :class:`Dy` per stage).
+        """
         p = self.p
         vals: dict[int, Dy] = {0: X0}
         pres: list[Dy] = []
@@ -226,7 +228,8 @@ class ExactProgram:
 
     def cell_pre(self, prefix_bits: np.ndarray, stage: int, eps: bool = False) -> list[Dy]:
         """Exact pre-activation maps (``n_m × (d+1)``, or ``× (d+1+N)`` with ``eps``) of stages
-        ``0..stage`` on the cell whose pattern over the earlier stages is ``prefix_bits``."""
+        ``0..stage`` on the cell whose pattern over the earlier stages is ``prefix_bits``.
+        """
         p = self.p
         key = (stage, eps, np.asarray(prefix_bits[: p.offset[stage]], dtype=np.uint8).tobytes())
         hit = self._cache.get(key)
@@ -239,7 +242,7 @@ class ExactProgram:
             X0[j, j] = 1
         k = _obj((ncols,))
         k[d] = 1
-        bits = [prefix_bits[p.offset[m]: p.offset[m] + p.width[m]] for m in range(stage)]
+        bits = [prefix_bits[p.offset[m] : p.offset[m] + p.width[m]] for m in range(stage)]
         out = self._run(Dy(X0, 0), Dy(k, 0), stage, bits, eps)
         if len(self._cache) > 4096:
             self._cache.clear()
@@ -257,7 +260,7 @@ class ExactProgram:
         out = np.zeros(self.p.N, dtype=np.int8)
         for m, z in enumerate(pres):
             o = self.p.offset[m]
-            out[o: o + len(z.N)] = [(v > 0) - (v < 0) for v in z.N[:, 0]]
+            out[o : o + len(z.N)] = [(v > 0) - (v < 0) for v in z.N[:, 0]]
         return out
 
     def output_map(self, bits: np.ndarray) -> Dy:
@@ -281,7 +284,7 @@ class ExactProgram:
             else:
                 m = p.stage_of_node[i]
                 z = vals[node.source]
-                act = np.asarray(bits[p.offset[m]: p.offset[m] + p.width[m]], dtype=bool)
+                act = np.asarray(bits[p.offset[m] : p.offset[m] + p.width[m]], dtype=bool)
                 sl = self._slope[m]
                 N = np.where(act[:, None], z.at(z.s + sl.s), z.N * sl.N[0])
                 vals[i] = Dy(np.asarray(N, dtype=object), z.s + sl.s)
@@ -326,8 +329,8 @@ def sos_sign(zrows: Sequence[Dy], krow: Dy, d: int, N: int) -> int:
         Ji = [list(r) for r in J]
         Ji[i] = list(a)
         y.append(det(Ji))
-    pk = M[d, d + 1:]
-    PZ = M[:d, d + 1:]
+    pk = M[d, d + 1 :]
+    PZ = M[:d, d + 1 :]
     coef = pk * dJ
     for i in range(d):
         if y[i]:
@@ -343,7 +346,8 @@ def sos_sign(zrows: Sequence[Dy], krow: Dy, d: int, N: int) -> int:
 def lp_max_margin(G: Sequence[Sequence[Fraction]], h: Sequence[Fraction], t_index: int) -> Fraction:
     r"""Exact optimum of :math:`\max\{y_t : G y \le h\}` (variables free; the problem must be feasible and
     bounded), by Bland's-rule simplex on the dual :math:`\min\{h^\top\lambda : G^\top\lambda = e_t,\
-    \lambda\ge0\}` in rational arithmetic."""
+    \lambda\ge0\}` in rational arithmetic.
+    """
     m = len(G)
     nvar = len(G[0])
     # dual in standard form: rows = nvar equalities, columns = m lambdas + nvar artificials
@@ -448,11 +452,17 @@ def lp_patterns(prog, lo, hi, *, exact_band: float = 1e-7, max_nodes: int = 200_
         c = np.array([float(v) for _, v in signed]) if signed else np.zeros(0)
         nrm = np.linalg.norm(A, axis=1) if len(A) else np.zeros(0)
         nrm = np.where(nrm > 0, nrm, 1.0)
-        A_ub = np.vstack([np.hstack([-A / nrm[:, None], np.ones((len(A), 1))]),
-                          np.hstack([-np.eye(d), np.ones((d, 1))]), np.hstack([np.eye(d), np.ones((d, 1))])])
+        A_ub = np.vstack(
+            [
+                np.hstack([-A / nrm[:, None], np.ones((len(A), 1))]),
+                np.hstack([-np.eye(d), np.ones((d, 1))]),
+                np.hstack([np.eye(d), np.ones((d, 1))]),
+            ]
+        )
         b_ub = np.concatenate([c / nrm, -lo, hi])
-        res = linprog(np.r_[np.zeros(d), -1.0], A_ub=A_ub, b_ub=b_ub, bounds=[(None, None)] * d + [(None, 1.0)],
-                      method="highs")
+        res = linprog(
+            np.r_[np.zeros(d), -1.0], A_ub=A_ub, b_ub=b_ub, bounds=[(None, None)] * d + [(None, 1.0)], method="highs"
+        )
         t = -res.fun if res.status == 0 else None
         if t is not None and abs(t) > exact_band:
             return t > 0

@@ -105,8 +105,9 @@ class LatticePWL:
 def random_lattice_pwl(n: int, m: int, groups: int, group_size: int, *, seed: int = 0, coef: int = 5) -> LatticePWL:
     """Random lattice PWL function: ``m`` integer affine pieces in [-coef, coef], ``groups`` random subsets."""
     if n < 1 or m < 1 or groups < 1 or not 1 <= group_size <= m:
-        raise InputError("random_lattice_pwl",
-                         f"need n, m, groups >= 1 and 1 <= group_size <= m (got {n, m, groups, group_size})")
+        raise InputError(
+            "random_lattice_pwl", f"need n, m, groups >= 1 and 1 <= group_size <= m (got {n, m, groups, group_size})"
+        )
     rng = np.random.default_rng(seed)
     A = rng.integers(-coef, coef + 1, size=(m, n)).astype(object)
     c = rng.integers(-coef, coef + 1, size=m).astype(object)
@@ -340,7 +341,7 @@ def pwl_relu_net(f: LatticePWL, terms: list[HingeTerm] | None = None) -> PWLReLU
             W = np.zeros((rows_, cols), dtype=object)
             r0 = c0 = 0
             for B in blocks:
-                W[r0:r0 + B[0].shape[0], c0:c0 + B[0].shape[1]] = B[0]
+                W[r0 : r0 + B[0].shape[0], c0 : c0 + B[0].shape[1]] = B[0]
                 r0, c0 = r0 + B[0].shape[0], c0 + B[0].shape[1]
         b = np.concatenate([B[1] for B in blocks])
         if ell == L:  # linear output layer: Σ_j coef_j · branch_j
@@ -354,11 +355,14 @@ def eval_layers_exact(layers: Sequence[tuple[np.ndarray, np.ndarray]], x: Sequen
     """Exact forward pass (ReLU between layers, none after the last) in rational arithmetic.
 
     Integer weights (the Thm 2.1 nets) take an integer path: with x = p/D, every pre-activation is scaled by D
-    (ReLU is positively homogeneous), so the pass is exact Python-integer arithmetic."""
+    (ReLU is positively homogeneous), so the pass is exact Python-integer arithmetic.
+    """
     xs = [Fraction(v) for v in x]
-    integer = all(all(isinstance(v, (int, np.integer)) for v in np.asarray(W, dtype=object).ravel())
-                  and all(isinstance(v, (int, np.integer)) for v in np.asarray(b, dtype=object).ravel())
-                  for W, b in layers)
+    integer = all(
+        all(isinstance(v, (int, np.integer)) for v in np.asarray(W, dtype=object).ravel())
+        and all(isinstance(v, (int, np.integer)) for v in np.asarray(b, dtype=object).ravel())
+        for W, b in layers
+    )
     if integer:
         D = math.lcm(*[v.denominator for v in xs]) if xs else 1
         h = np.array([int(v * D) for v in xs], dtype=object)
@@ -368,8 +372,10 @@ def eval_layers_exact(layers: Sequence[tuple[np.ndarray, np.ndarray]], x: Sequen
         return [Fraction(int(v), D) for v in h]
     h = xs
     for i, (W, b) in enumerate(layers):
-        z = [sum((Fraction(W[r, k]) * h[k] for k in range(W.shape[1])), Fraction(0)) + Fraction(b[r])
-             for r in range(W.shape[0])]
+        z = [
+            sum((Fraction(W[r, k]) * h[k] for k in range(W.shape[1])), Fraction(0)) + Fraction(b[r])
+            for r in range(W.shape[0])
+        ]
         h = z if i == len(layers) - 1 else [v if v > 0 else Fraction(0) for v in z]
     return h
 
@@ -402,10 +408,18 @@ class ExactCheck:
     max_float_error: float
 
 
-def check_exact(f: LatticePWL, net: PWLReLUNet, *, random_points: int = 100, float_points: int = 5000,
-                seed: int = 0, vertex_limit: int = 100) -> ExactCheck:
+def check_exact(
+    f: LatticePWL,
+    net: PWLReLUNet,
+    *,
+    random_points: int = 100,
+    float_points: int = 5000,
+    seed: int = 0,
+    vertex_limit: int = 100,
+) -> ExactCheck:
     """Compare ``net`` with ``f``: exactly (rationals) at arrangement vertices and random rational points, and in
-    float64 on ``float_points`` Gaussian points (scale 3)."""
+    float64 on ``float_points`` Gaussian points (scale 3).
+    """
     rng = np.random.default_rng(seed)
     verts = arrangement_vertices(f, limit=vertex_limit, seed=seed)
     rnd = [[Fraction(int(v), 97) for v in rng.integers(-400, 401, f.n)] for _ in range(random_points)]
@@ -427,7 +441,7 @@ def lemma_d5_bound(widths: Sequence[int]) -> int:
 
 
 def max_pieces_at_size(size: int, k: int) -> int:
-    """max of :func:`lemma_d5_bound` over integer widths w_1..w_k ≥ 1 with Σ w_i = size (exact search)."""
+    """Max of :func:`lemma_d5_bound` over integer widths w_1..w_k ≥ 1 with Σ w_i = size (exact search)."""
     if size < k:
         return 0
     best = 0
@@ -449,7 +463,8 @@ def max_pieces_at_size(size: int, k: int) -> int:
 
 def min_size_for_pieces(pieces: int, k: int) -> int:
     """Smallest size s such that some depth-(k+1) width vector of size s has Lemma D.5 bound ≥ ``pieces``: every
-    depth-(k+1) net with that many pieces has at least this many units."""
+    depth-(k+1) net with that many pieces has at least this many units.
+    """
     s = k
     while max_pieces_at_size(s, k) < pieces:
         s += 1
@@ -468,8 +483,13 @@ def pieces_1d(layers: Sequence[tuple], *, exact: bool = True) -> tuple[int, list
     Returns ``(pieces, breakpoints)``.
     """
     conv = Fraction if exact else float
-    Ls = [(np.array([[conv(v) for v in row] for row in np.atleast_2d(np.asarray(W, dtype=object))], dtype=object),
-           np.array([conv(v) for v in np.asarray(b, dtype=object).reshape(-1)], dtype=object)) for W, b in layers]
+    Ls = [
+        (
+            np.array([[conv(v) for v in row] for row in np.atleast_2d(np.asarray(W, dtype=object))], dtype=object),
+            np.array([conv(v) for v in np.asarray(b, dtype=object).reshape(-1)], dtype=object),
+        )
+        for W, b in layers
+    ]
     if Ls[0][0].shape[1] != 1:
         raise InputError("layers", "pieces_1d is for ℝ→ℝ nets (input dimension 1)")
     # intervals between breakpoints; each carries the affine map x -> s*x + t of every unit of the current layer
@@ -529,13 +549,15 @@ def h_a_layers_exact(a: Sequence, M=1) -> list[tuple[np.ndarray, np.ndarray]]:
         raise InputError("a", f"need 0 < a_1 < ... < a_(w-1) < M={M}")
     w = len(a) + 1
     vals = [Fraction(0)] + [M * (i % 2) for i in range(1, w)] + [M - M * ((w - 1) % 2)]
-    return pwl_1d_layers_exact(nodes[:-1], [Fraction(0)] + [(vals[i + 1] - vals[i]) / (nodes[i + 1] - nodes[i])
-                                                            for i in range(w)], vals[-2])
+    return pwl_1d_layers_exact(
+        nodes[:-1], [Fraction(0)] + [(vals[i + 1] - vals[i]) / (nodes[i + 1] - nodes[i]) for i in range(w)], vals[-2]
+    )
 
 
 def pwl_1d_layers_exact(breaks: Sequence, slopes: Sequence, value_at_last) -> list[tuple[np.ndarray, np.ndarray]]:
     """Thm 2.2 (n = 1), rational: the p-piece function with breakpoints a_1<…<a_{p−1}, slopes m_1..m_p and
-    value h(a_{p−1}) as one hidden layer of p units, h = h(a_{p−1}) + m_p σ(x−a_{p−1}) − Σ_l t_l σ(a_l − x)."""
+    value h(a_{p−1}) as one hidden layer of p units, h = h(a_{p−1}) + m_p σ(x−a_{p−1}) − Σ_l t_l σ(a_l − x).
+    """
     a, m = [Fraction(v) for v in breaks], [Fraction(v) for v in slopes]
     p = len(m)
     if len(a) != p - 1 or p < 2 or any(x >= y for x, y in zip(a, a[1:])):
@@ -556,7 +578,7 @@ def compose_layers(outer: list[tuple], inner: list[tuple]) -> list[tuple]:
 
 
 def H_layers_exact(a_list: Sequence[Sequence], M=1) -> list[tuple[np.ndarray, np.ndarray]]:
-    """:math:`H=h_{a^1}\\circ\\dots\\circ h_{a^k}` with k hidden layers of width w (rational weights)."""
+    r""":math:`H=h_{a^1}\circ\dots\circ h_{a^k}` with k hidden layers of width w (rational weights)."""
     layers = None
     for a in reversed(list(a_list)):  # innermost first
         h = h_a_layers_exact(a, M)
@@ -568,7 +590,8 @@ def H_layers_exact(a_list: Sequence[Sequence], M=1) -> list[tuple[np.ndarray, np
 
 def shallow_equivalent(layers: Sequence[tuple]) -> list[tuple[np.ndarray, np.ndarray]]:
     """The one-hidden-layer net (Thm 2.2) computing the same ℝ→ℝ function as ``layers``: read off the exact
-    breakpoints and slopes by :func:`pieces_1d`, then build p units (p = pieces on ℝ)."""
+    breakpoints and slopes by :func:`pieces_1d`, then build p units (p = pieces on ℝ).
+    """
     _, bps = pieces_1d(layers)
     if not bps:
         raise InputError("layers", "the function is affine: no hidden layer is needed")

@@ -1,5 +1,8 @@
-"""Monitored training: a generic loop for any model and data, recorders, exporters, optax-style
-transforms, theory-backed schedules, and ``fit(config)`` for the built-in MLP."""
+"""Monitored training.
+
+A generic loop for any model and data, recorders, exporters, optax-style transforms, theory-backed
+schedules, and ``fit(config)`` for the built-in MLP.
+"""
 
 from ._device import DeviceComparison as DeviceComparison
 from ._device import train_on_device as train_on_device
@@ -43,16 +46,47 @@ from ._transforms import tree_norm as tree_norm
 
 __all__ = [
     # the generic loop and the config wrapper
-    "train", "TrainResult", "TrainContext", "TrainConfig", "fit", "estimate_memory",
+    "train",
+    "TrainResult",
+    "TrainContext",
+    "TrainConfig",
+    "fit",
+    "estimate_memory",
     # recorders and exporters
-    "Recorder", "StepInfo", "LossRecorder", "GradNormRecorder", "LRRecorder", "ParamNormRecorder",
-    "PathLengthRecorder", "EvalRecorder", "RECORDERS", "DEFAULT_RECORDERS",
-    "TensorBoardRecorder", "MLflowRecorder", "LOGGERS",
+    "Recorder",
+    "StepInfo",
+    "LossRecorder",
+    "GradNormRecorder",
+    "LRRecorder",
+    "ParamNormRecorder",
+    "PathLengthRecorder",
+    "EvalRecorder",
+    "RECORDERS",
+    "DEFAULT_RECORDERS",
+    "TensorBoardRecorder",
+    "MLflowRecorder",
+    "LOGGERS",
     # devices
-    "train_on_device", "DeviceComparison",
+    "train_on_device",
+    "DeviceComparison",
     # transforms
-    "Transform", "sgd", "heavy_ball", "nag", "rmsprop", "adam", "rmsprop_dmu", "adam_dmu",
-    "chain", "add_decayed_weights", "apply_updates", "tree_norm", "make_optimizer", "OPTIMIZERS",
+    "Transform",
+    "sgd",
+    "heavy_ball",
+    "nag",
+    "rmsprop",
+    "adam",
+    "rmsprop_dmu",
+    "adam_dmu",
+    "chain",
+    "add_decayed_weights",
+    "apply_updates",
+    "tree_norm",
+    "make_optimizer",
+    "OPTIMIZERS",
     # schedules
-    "Schedule", "make_schedule", "schedule_sums", "SCHEDULES",
+    "Schedule",
+    "make_schedule",
+    "schedule_sums",
+    "SCHEDULES",
 ]

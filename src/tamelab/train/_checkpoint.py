@@ -36,8 +36,11 @@ def flatten_state(prefix: str, obj: Any, tensors: dict[str, torch.Tensor], meta:
         keys = list(obj)
         for k in keys:
             if not isinstance(k, (str, int)) or isinstance(k, bool) or "/" in str(k):
-                raise InputError("checkpoint", f"state key {k!r} under {prefix!r} cannot be stored",
-                                 "state trees need str (without '/') or int keys")
+                raise InputError(
+                    "checkpoint",
+                    f"state key {k!r} under {prefix!r} cannot be stored",
+                    "state trees need str (without '/') or int keys",
+                )
         meta[prefix] = {"__dict__": keys}  # insertion order matters for sums over the tree
         for k in keys:
             flatten_state(f"{prefix}/{k}", obj[k], tensors, meta)
@@ -48,8 +51,11 @@ def flatten_state(prefix: str, obj: Any, tensors: dict[str, torch.Tensor], meta:
     elif obj is None or isinstance(obj, (bool, int, float, str)):
         meta[prefix] = obj
     else:
-        raise InputError("checkpoint", f"state value of type {type(obj).__name__} under {prefix!r} cannot be stored",
-                         "keep tensors, numbers, strings, lists and dicts in optimizer and recorder state")
+        raise InputError(
+            "checkpoint",
+            f"state value of type {type(obj).__name__} under {prefix!r} cannot be stored",
+            "keep tensors, numbers, strings, lists and dicts in optimizer and recorder state",
+        )
 
 
 def unflatten_state(prefix: str, tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> Any:
@@ -75,8 +81,9 @@ def save_checkpoint(ckpt: Path, *, tensors: dict[str, torch.Tensor], state: dict
     atomic_write_json(ckpt / "state.json", state)
 
 
-def load_checkpoint(ckpt: Path, signature: dict[str, Any], *, field: str = "--resume"
-                    ) -> tuple[dict[str, torch.Tensor], dict[str, Any]] | None:
+def load_checkpoint(
+    ckpt: Path, signature: dict[str, Any], *, field: str = "--resume"
+) -> tuple[dict[str, torch.Tensor], dict[str, Any]] | None:
     """``(tensors, state)`` of ``ckpt/state.safetensors``, or ``None`` when there is none.
 
     Raises :class:`InputError` for a file that is not a TameLab checkpoint, an older format, or one
@@ -101,13 +108,19 @@ def load_checkpoint(ckpt: Path, signature: dict[str, Any], *, field: str = "--re
     except json.JSONDecodeError as e:
         raise InputError(field, f"{f} has a corrupt header ({e})", "drop --resume to start afresh") from None
     if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
-        raise InputError(field, f"{f} was written by another version of TameLab (format "
-                         f"{state.get('format') if isinstance(state, dict) else '?'}, need {CHECKPOINT_FORMAT})",
-                         "drop --resume to start afresh")
+        raise InputError(
+            field,
+            f"{f} was written by another version of TameLab (format "
+            f"{state.get('format') if isinstance(state, dict) else '?'}, need {CHECKPOINT_FORMAT})",
+            "drop --resume to start afresh",
+        )
     if state.get("signature") != signature:
         diff = _first_difference(state.get("signature"), signature)
-        raise InputError(field, f"the checkpoint was written with a different config ({diff})",
-                         "use the same config, or drop --resume")
+        raise InputError(
+            field,
+            f"the checkpoint was written with a different config ({diff})",
+            "use the same config, or drop --resume",
+        )
     return tensors, state
 
 

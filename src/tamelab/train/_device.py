@@ -24,12 +24,12 @@ __all__ = ["train_on_device", "DeviceComparison"]
 
 @dataclasses.dataclass
 class DeviceComparison(Result):
-    """Result of :func:`train_on_device`.
+    r"""Result of :func:`train_on_device`.
 
     Attributes:
         device, dtype: the run checked; reference_device, reference_dtype: the reference run.
         steps: optimisation steps in each run.
-        param_rel_diff: :math:`\\|\\theta^{dev}_T-\\theta^{ref}_T\\|/\\|\\theta^{ref}_T\\|` (all trainable
+        param_rel_diff: :math:`\|\theta^{dev}_T-\theta^{ref}_T\|/\|\theta^{ref}_T\|` (all trainable
             parameters as one vector, compared in float64).
         loss_max_rel_diff: the largest relative difference of the recorded mini-batch losses.
         final_train_loss, reference_final_train_loss: full-data training loss after the last epoch.
@@ -54,21 +54,39 @@ class DeviceComparison(Result):
     seconds_reference: float = 0.0
 
 
-def train_on_device(model: torch.nn.Module, data: Any, *, device: str = "cuda", dtype: str = "float32",
-                    reference_device: str = "cpu", reference_dtype: str = "float64", epochs: int = 2,
-                    optimizer: Any = "sgd", lr: float = 0.05, rtol: float | None = None,
-                    **train_kwargs: Any) -> DeviceComparison:
+def train_on_device(
+    model: torch.nn.Module,
+    data: Any,
+    *,
+    device: str = "cuda",
+    dtype: str = "float32",
+    reference_device: str = "cpu",
+    reference_dtype: str = "float64",
+    epochs: int = 2,
+    optimizer: Any = "sgd",
+    lr: float = 0.05,
+    rtol: float | None = None,
+    **train_kwargs: Any,
+) -> DeviceComparison:
     """Train ``model`` on ``device``/``dtype`` and on ``reference_device``/``reference_dtype``; compare.
 
     Args:
-        model, data: as for :func:`tamelab.train.train` (the caller's model is not modified).
-        device, dtype: the run to check (default CUDA float32).
-        reference_device, reference_dtype: the reference (default CPU float64).
-        epochs, optimizer, lr: a short, smooth run (default 2 epochs of SGD with step 0.05).
+        model: any ``nn.Module``, as for :func:`tamelab.train.train` (the caller's model is not modified).
+        data: the training data, in any form :func:`tamelab.train.train` accepts.
+        device: device of the run to check (default CUDA).
+        dtype: precision of the run to check (default float32).
+        reference_device: device of the reference run (default CPU).
+        reference_dtype: precision of the reference run (default float64).
+        epochs: length of the short, smooth run (default 2 epochs).
+        optimizer: the optimiser of both runs (default SGD).
+        lr: its step size (default 0.05).
         rtol: tolerance on the relative parameter and loss differences; default ``1e-3`` for a
             float32 run, ``1e-9`` for float64 against float64 (documented, not a hidden constant).
         **train_kwargs: passed to both :func:`~tamelab.train.train` calls (``loss``, ``batch_size``,
             ``test``, ``seed``, ...; no checkpoints or exporters).
+
+    Returns:
+        A :class:`DeviceComparison`, status ``ok`` when both differences are below ``rtol``.
 
     >>> import torch
     >>> m = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.ReLU(), torch.nn.Linear(4, 2))
@@ -85,8 +103,16 @@ def train_on_device(model: torch.nn.Module, data: Any, *, device: str = "cuda", 
     t0 = time.perf_counter()
     a = train(model, data, device=device, dtype=dtype, epochs=epochs, optimizer=optimizer, lr=lr, **train_kwargs)
     t1 = time.perf_counter()
-    b = train(model, data, device=reference_device, dtype=reference_dtype, epochs=epochs, optimizer=optimizer,
-              lr=lr, **train_kwargs)
+    b = train(
+        model,
+        data,
+        device=reference_device,
+        dtype=reference_dtype,
+        epochs=epochs,
+        optimizer=optimizer,
+        lr=lr,
+        **train_kwargs,
+    )
     t2 = time.perf_counter()
     fa = torch.cat([v.reshape(-1).double() for v in a.snapshots[-1].values()])
     fb = torch.cat([v.reshape(-1).double() for v in b.snapshots[-1].values()])
@@ -95,8 +121,19 @@ def train_on_device(model: torch.nn.Module, data: Any, *, device: str = "cuda", 
     lrd = float(np.max(np.abs(la - lb) / np.maximum(np.abs(lb), np.finfo(np.float64).tiny))) if len(lb) else 0.0
     ok = np.isfinite(prd) and np.isfinite(lrd) and prd <= rtol and lrd <= rtol
     return DeviceComparison(
-        status=Status.OK if ok else Status.UNCERTIFIED, seed=a.seed, seconds=t2 - t0, device=a.device,
-        dtype=a.dtype, reference_device=b.device, reference_dtype=b.dtype, steps=a.steps, param_rel_diff=prd,
-        loss_max_rel_diff=lrd, final_train_loss=a.final_train_loss, reference_final_train_loss=b.final_train_loss,
-        rtol=float(rtol), seconds_device=t1 - t0, seconds_reference=t2 - t1,
+        status=Status.OK if ok else Status.UNCERTIFIED,
+        seed=a.seed,
+        seconds=t2 - t0,
+        device=a.device,
+        dtype=a.dtype,
+        reference_device=b.device,
+        reference_dtype=b.dtype,
+        steps=a.steps,
+        param_rel_diff=prd,
+        loss_max_rel_diff=lrd,
+        final_train_loss=a.final_train_loss,
+        reference_final_train_loss=b.final_train_loss,
+        rtol=float(rtol),
+        seconds_device=t1 - t0,
+        seconds_reference=t2 - t1,
     )

@@ -84,8 +84,11 @@ def _require(package: str, extra: str) -> None:
     import importlib.util
 
     if importlib.util.find_spec(package) is None:
-        raise InputError("log", f"{extra} logging needs the '{package}' package, which is not installed",
-                         f"pip install {package}  (or pip install 'tamelab[{extra}]')")
+        raise InputError(
+            "log",
+            f"{extra} logging needs the '{package}' package, which is not installed",
+            f"pip install {package}  (or pip install 'tamelab[{extra}]')",
+        )
 
 
 class TensorBoardRecorder(_Exporter):
@@ -126,8 +129,9 @@ class MLflowRecorder(_Exporter):
 
     name = "mlflow"
 
-    def __init__(self, tracking_uri: str | Path | None = None, *, experiment: str = "tamelab",
-                 run_name: str | None = None) -> None:
+    def __init__(
+        self, tracking_uri: str | Path | None = None, *, experiment: str = "tamelab", run_name: str | None = None
+    ) -> None:
         super().__init__()
         _require("mlflow", "mlflow")
         self.tracking_uri = _as_uri(tracking_uri)
@@ -149,9 +153,11 @@ class MLflowRecorder(_Exporter):
                 self.run_id = run.info.run_id
                 self._log_params(client, ctx)
         except MlflowException as e:
-            raise InputError("log_dir", f"MLflow cannot use tracking URI {self.tracking_uri!r} "
-                             f"({str(e).splitlines()[0][:200]})",
-                             "pass an MLflow tracking URI, e.g. sqlite:///mlflow.db or http://host:5000") from None
+            raise InputError(
+                "log_dir",
+                f"MLflow cannot use tracking URI {self.tracking_uri!r} ({str(e).splitlines()[0][:200]})",
+                "pass an MLflow tracking URI, e.g. sqlite:///mlflow.db or http://host:5000",
+            ) from None
         self._client = client
         self.export = {"mlflow": f"{self.tracking_uri or 'default'} run {self.run_id}"}
 
@@ -163,7 +169,7 @@ class MLflowRecorder(_Exporter):
         sig = getattr(ctx, "signature", None) or {}
         params = [Param(str(k)[:250], (v if isinstance(v, str) else json.dumps(v))[:500]) for k, v in sig.items()]
         for lo in range(0, len(params), 100):  # MLflow's batch limit for params
-            client.log_batch(self.run_id, params=params[lo: lo + 100])
+            client.log_batch(self.run_id, params=params[lo : lo + 100])
 
     def on_epoch_end(self, ctx, epoch) -> None:
         from mlflow.entities import Metric
@@ -171,7 +177,7 @@ class MLflowRecorder(_Exporter):
         rows = self._rows(ctx)
         ts = 0  # a fixed timestamp keeps reruns identical; MLflow orders by step
         for lo in range(0, len(rows), 1000):  # MLflow's batch limit
-            self._client.log_batch(self.run_id, metrics=[Metric(tag, v, ts, s) for tag, v, s in rows[lo: lo + 1000]])
+            self._client.log_batch(self.run_id, metrics=[Metric(tag, v, ts, s) for tag, v, s in rows[lo : lo + 1000]])
 
     def finish(self, ctx) -> None:
         if self._client is not None and self.run_id is not None:
@@ -196,24 +202,43 @@ def _as_uri(uri: str | Path | None) -> str | None:
     return Path(s).resolve().as_uri()
 
 
-def export_recorders(log: str | Sequence[str] | None, log_dir: str | Path | None,
-                     checkpoint_dir: str | Path | None = None) -> list[Recorder]:
-    """Recorders for ``train(log=..., log_dir=...)``; the TensorBoard directory defaults to
-    ``<checkpoint_dir>/../tensorboard`` when a checkpoint directory is given."""
+def export_recorders(
+    log: str | Sequence[str] | None, log_dir: str | Path | None, checkpoint_dir: str | Path | None = None
+) -> list[Recorder]:
+    """Build the exporting recorders for ``train(log=..., log_dir=...)``.
+
+    Args:
+        log: ``"tensorboard"``, ``"mlflow"``, a list of them, or ``None`` (no exporter).
+        log_dir: the TensorBoard directory or the MLflow tracking URI.
+        checkpoint_dir: when given and ``log_dir`` is not, TensorBoard writes to
+            ``<checkpoint_dir>/../tensorboard``.
+
+    Returns:
+        One recorder per name.
+
+    Raises:
+        InputError: an unknown exporter name, or one ``log_dir`` for two exporters.
+    """
     if log is None:
         return []
     names = [log] if isinstance(log, str) else list(log)
     out: list[Recorder] = []
     for n in names:
         if n == "tensorboard":
-            d = log_dir if log_dir is not None else (Path(checkpoint_dir).parent / "tensorboard"
-                                                     if checkpoint_dir is not None else None)
+            d = (
+                log_dir
+                if log_dir is not None
+                else (Path(checkpoint_dir).parent / "tensorboard" if checkpoint_dir is not None else None)
+            )
             out.append(TensorBoardRecorder(d))
         elif n == "mlflow":
             out.append(MLflowRecorder(log_dir))
         else:
             raise InputError("log", f"unknown logger {n!r}", f"use one of {', '.join(LOGGERS)}")
     if len(out) > 1 and log_dir is not None:
-        raise InputError("log_dir", "is ambiguous with two loggers",
-                         "pass TensorBoardRecorder(dir) and MLflowRecorder(uri) in recorders= instead")
+        raise InputError(
+            "log_dir",
+            "is ambiguous with two loggers",
+            "pass TensorBoardRecorder(dir) and MLflowRecorder(uri) in recorders= instead",
+        )
     return out

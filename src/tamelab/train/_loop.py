@@ -38,8 +38,11 @@ class TrainConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     data: str = Field("digits", description="digits | mnist1d | a generator name | FILE.npz | an image folder")
-    n_samples: int | None = Field(None, ge=1, description="samples to generate for mnist1d and the synthetic "
-                                                          "generators (default: each generator's own)")
+    n_samples: int | None = Field(
+        None,
+        ge=1,
+        description="samples to generate for mnist1d and the synthetic generators (default: each generator's own)",
+    )
     split_seed: int = Field(0, ge=0)
     test_fraction: float = Field(0.2, gt=0, lt=1, **_FINITE)
     widths: list[int] | None = Field(None, description="ReLU MLP widths [d, h1, ..., k]; default [d, 64, 64, 64, k]")
@@ -61,10 +64,19 @@ class TrainConfig(BaseModel):
     device: str = Field("cpu", description="cpu | cuda | cuda:N | auto")
     snapshot_every: int = Field(0, ge=0, description="steps between snapshots; 0 = once per epoch")
     record_every: int = Field(1, ge=1)
-    eval_every: int = Field(1, ge=1, description="epochs between full-batch train/test evaluations (the last epoch "
-                                                 "is always evaluated); each costs one forward pass over all the data")
-    max_memory_gb: float = Field(4.0, gt=0, **_FINITE, description="refuse runs whose estimated memory (parameters, "
-                                                                  "gradients, optimizer state, snapshots) exceeds this")
+    eval_every: int = Field(
+        1,
+        ge=1,
+        description="epochs between full-batch train/test evaluations (the last epoch "
+        "is always evaluated); each costs one forward pass over all the data",
+    )
+    max_memory_gb: float = Field(
+        4.0,
+        gt=0,
+        **_FINITE,
+        description="refuse runs whose estimated memory (parameters, "
+        "gradients, optimizer state, snapshots) exceeds this",
+    )
 
     @field_validator("widths")
     @classmethod
@@ -72,8 +84,9 @@ class TrainConfig(BaseModel):
         if v is None:
             return v
         if len(v) < 2:
-            raise ValueError(f"needs at least the input and output widths, got {v} "
-                             "(omit widths for the default [d, 64, 64, 64, k])")
+            raise ValueError(
+                f"needs at least the input and output widths, got {v} (omit widths for the default [d, 64, 64, 64, k])"
+            )
         bad = [i for i, w in enumerate(v) if w < 1]
         if bad:
             raise ValueError(f"layer {bad[0]} has width {v[bad[0]]}; every width must be >= 1")
@@ -83,9 +96,17 @@ class TrainConfig(BaseModel):
 _STATE_COPIES = {"sgd": 0, "heavy_ball": 1, "nag": 1, "rmsprop": 1, "adam": 2, "rmsprop_dmu": 2, "adam_dmu": 2}
 
 
-def estimate_memory(widths: Sequence[int], *, dtype: str = "float32", optimizer: str = "adam", epochs: int = 1,
-                    batch_size: int = 64, n_samples: int = 0, snapshot_every: int = 0,
-                    steps_per_epoch: int = 1) -> dict[str, float]:
+def estimate_memory(
+    widths: Sequence[int],
+    *,
+    dtype: str = "float32",
+    optimizer: str = "adam",
+    epochs: int = 1,
+    batch_size: int = 64,
+    n_samples: int = 0,
+    snapshot_every: int = 0,
+    steps_per_epoch: int = 1,
+) -> dict[str, float]:
     r"""Bytes a :func:`fit` run of a ReLU MLP needs, before anything is allocated.
 
     :math:`P=\sum_i (w_i+1)\,w_{i+1}` parameters, held as parameters, gradient, update, optimizer
@@ -105,14 +126,24 @@ def estimate_memory(widths: Sequence[int], *, dtype: str = "float32", optimizer:
 
 
 def _check_memory(cfg: TrainConfig, widths: Sequence[int], n: int) -> None:
-    est = estimate_memory(widths, dtype=cfg.dtype, optimizer=cfg.optimizer, epochs=cfg.epochs,
-                          batch_size=cfg.batch_size, n_samples=n, snapshot_every=cfg.snapshot_every,
-                          steps_per_epoch=max(1, math.ceil(max(n, 1) / cfg.batch_size)))
+    est = estimate_memory(
+        widths,
+        dtype=cfg.dtype,
+        optimizer=cfg.optimizer,
+        epochs=cfg.epochs,
+        batch_size=cfg.batch_size,
+        n_samples=n,
+        snapshot_every=cfg.snapshot_every,
+        steps_per_epoch=max(1, math.ceil(max(n, 1) / cfg.batch_size)),
+    )
     if est["total"] > cfg.max_memory_gb * 2**30:
-        raise InputError("config field 'widths'", f"{widths} has {est['n_params']:.3g} parameters; the run would "
-                         "need about "
-                         f"{est['total'] / 2**30:.3g} GiB (limit max_memory_gb = {cfg.max_memory_gb:g})",
-                         "use narrower layers, or raise max_memory_gb in the config")
+        raise InputError(
+            "config field 'widths'",
+            f"{widths} has {est['n_params']:.3g} parameters; the run would "
+            "need about "
+            f"{est['total'] / 2**30:.3g} GiB (limit max_memory_gb = {cfg.max_memory_gb:g})",
+            "use narrower layers, or raise max_memory_gb in the config",
+        )
 
 
 def fit(
@@ -132,7 +163,11 @@ def fit(
         resume: continue from the checkpoint in ``checkpoint_dir`` if there is one.
         stop_after_epochs: stop after this many epochs *of this call* (a test hook that simulates an
             interrupted run; the result then has status ``NOT_CONVERGED``).
-        log, log_dir: export the monitors to TensorBoard/MLflow (see :func:`tamelab.train.train`).
+        log: export the monitors to ``"tensorboard"`` and/or ``"mlflow"`` (see :func:`tamelab.train.train`).
+        log_dir: the TensorBoard directory or the MLflow tracking URI.
+
+    Returns:
+        The :class:`TrainResult` of the run (the trained model, histories, snapshots).
     """
     from ..config import validate
     from ..data import load_data
@@ -155,20 +190,25 @@ def fit(
     train_ds, test_ds = train_ds.flat(), test_ds.flat()
     classify = cfg.loss == "cross_entropy"
     if classify and train_ds.y is None:
-        raise InputError("loss", f"cross_entropy needs integer labels y; {cfg.data!r} has real targets Y",
-                         "use loss = 'mse'")
-    k_out = (train_ds.n_classes if train_ds.y is not None and (classify or train_ds.Y is None)
-             else train_ds.Y.shape[1])
+        raise InputError(
+            "loss", f"cross_entropy needs integer labels y; {cfg.data!r} has real targets Y", "use loss = 'mse'"
+        )
+    k_out = train_ds.n_classes if train_ds.y is not None and (classify or train_ds.Y is None) else train_ds.Y.shape[1]
     if classify and test_ds.y is not None and test_ds.n:
         k_out = max(k_out, int(test_ds.y.max()) + 1)
     widths = list(cfg.widths) if cfg.widths else [train_ds.d, 64, 64, 64, k_out]
     if widths[0] != train_ds.d:
-        raise InputError("config field 'widths'",
-                         f"first width {widths[0]} != input dimension {train_ds.d} of {cfg.data!r}",
-                         f"use widths starting with {train_ds.d}")
+        raise InputError(
+            "config field 'widths'",
+            f"first width {widths[0]} != input dimension {train_ds.d} of {cfg.data!r}",
+            f"use widths starting with {train_ds.d}",
+        )
     if widths[-1] != k_out:
-        raise InputError("config field 'widths'", f"last width {widths[-1]} != {k_out} outputs needed by {cfg.data!r}",
-                         f"use widths ending with {k_out}")
+        raise InputError(
+            "config field 'widths'",
+            f"last width {widths[-1]} != {k_out} outputs needed by {cfg.data!r}",
+            f"use widths ending with {k_out}",
+        )
     _check_memory(cfg, widths, train_ds.n + test_ds.n)
     cfg_dict = cfg.model_dump()
     cfg_dict["widths"] = widths
@@ -179,17 +219,41 @@ def fit(
         return (ds.X, ds.Y) if not classify and ds.Y is not None else ds
 
     sched = make_schedule(cfg.schedule, cfg.lr, b=cfg.schedule_b, p=cfg.schedule_p)
-    opt = make_optimizer(cfg.optimizer, sched, momentum=cfg.momentum, beta1=cfg.beta1, beta2=cfg.beta2, eps=cfg.eps,
-                         weight_decay=cfg.weight_decay)
+    opt = make_optimizer(
+        cfg.optimizer,
+        sched,
+        momentum=cfg.momentum,
+        beta1=cfg.beta1,
+        beta2=cfg.beta2,
+        eps=cfg.eps,
+        weight_decay=cfg.weight_decay,
+    )
     dtype = "float64" if cfg.dtype == "float64" else "float32"
     import torch
 
     model = mlp(widths, seed=seed, dtype=torch.float64 if dtype == "float64" else torch.float32)
-    res = train(model, pairs(train_ds), test=pairs(test_ds), loss=cfg.loss, optimizer=opt, epochs=cfg.epochs,
-                batch_size=cfg.batch_size, seed=seed, dtype=dtype, device=cfg.device,
-                snapshot_every=cfg.snapshot_every, record_every=cfg.record_every, eval_every=cfg.eval_every,
-                checkpoint_dir=checkpoint_dir, resume=resume, stop_after_epochs=stop_after_epochs,
-                log=log, log_dir=log_dir, inplace=True, config=cfg_dict)
+    res = train(
+        model,
+        pairs(train_ds),
+        test=pairs(test_ds),
+        loss=cfg.loss,
+        optimizer=opt,
+        epochs=cfg.epochs,
+        batch_size=cfg.batch_size,
+        seed=seed,
+        dtype=dtype,
+        device=cfg.device,
+        snapshot_every=cfg.snapshot_every,
+        record_every=cfg.record_every,
+        eval_every=cfg.eval_every,
+        checkpoint_dir=checkpoint_dir,
+        resume=resume,
+        stop_after_epochs=stop_after_epochs,
+        log=log,
+        log_dir=log_dir,
+        inplace=True,
+        config=cfg_dict,
+    )
     res.config = cfg_dict
     res.widths = widths
     res.train, res.test = train_ds, test_ds

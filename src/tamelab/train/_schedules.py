@@ -48,12 +48,12 @@ class Schedule:
 
     @property
     def sum_diverges(self) -> bool:
-        """:math:`\\sum_t \\alpha_t = \\infty` iff the decay exponent is ≤ 1."""
+        r""":math:`\sum_t \alpha_t = \infty` iff the decay exponent is ≤ 1."""
         return self.exponent <= 1.0
 
     @property
     def square_summable(self) -> bool:
-        """:math:`\\sum_t \\alpha_t^2 < \\infty` iff the decay exponent is > 1/2."""
+        r""":math:`\sum_t \alpha_t^2 < \infty` iff the decay exponent is > 1/2."""
         return self.exponent > 0.5
 
     @property
@@ -62,8 +62,12 @@ class Schedule:
 
     def describe(self) -> dict:
         return {
-            "name": self.name, "a": self.a, "b": self.b, "p": self.p,
-            "sum_diverges": self.sum_diverges, "square_summable": self.square_summable,
+            "name": self.name,
+            "a": self.a,
+            "b": self.b,
+            "p": self.p,
+            "sum_diverges": self.sum_diverges,
+            "square_summable": self.square_summable,
             "robbins_monro_conditions": self.robbins_monro_conditions,
         }
 
@@ -80,6 +84,6 @@ def make_schedule(name: str, lr: float, *, b: float = 1.0, p: float = 1.0) -> Sc
 
 
 def schedule_sums(schedule: Schedule | Callable[[int], float], T: int) -> dict[str, float]:
-    """Partial sums :math:`\\sum_{t<T}\\alpha_t` and :math:`\\sum_{t<T}\\alpha_t^2`."""
+    r"""Partial sums :math:`\sum_{t<T}\alpha_t` and :math:`\sum_{t<T}\alpha_t^2`."""
     a = np.array([schedule(t) for t in range(int(T))], dtype=np.float64)
     return {"T": int(T), "sum": float(a.sum()), "sum_sq": float((a**2).sum())}

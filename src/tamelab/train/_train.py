@@ -52,13 +52,13 @@ MAX_SNAPSHOT_BYTES = 4 * 2**30
 
 @dataclasses.dataclass
 class TrainResult(Result):
-    """A finished (or interrupted: status ``not_converged``) training run.
+    r"""A finished (or interrupted: status ``not_converged``) training run.
 
     JSON fields: ``config`` (the run's signature: model class, parameter shapes, loss, optimizer,
     epochs, batch size, seed, dtype, …, or the :class:`~tamelab.train.TrainConfig` of :func:`fit`),
     ``epochs_run``, ``steps``, ``final_loss`` (last recorded mini-batch loss), ``final_train_loss``,
     ``final_test_loss``, ``final_train_acc``/``final_test_acc`` (``None`` without integer labels),
-    ``dist_init`` :math:`\\|\\theta_T-\\theta_0\\|`, ``path_length`` :math:`\\sum_k\\|\\theta_{k+1}-\\theta_k\\|`,
+    ``dist_init`` :math:`\|\theta_T-\theta_0\|`, ``path_length`` :math:`\sum_k\|\theta_{k+1}-\theta_k\|`,
     ``n_params`` (trainable), ``widths`` (plain Linear/ReLU MLPs, else empty), ``resumed_from_epoch``,
     ``loss``, ``optimizer``, ``device``, ``dtype``, ``batch_order`` (``seeded shuffle``, ``in order``
     or ``as given by the loader``), ``test_source`` (where the test data came from: ``file``, a seeded
@@ -204,14 +204,23 @@ def _describe_lr(lr: Any) -> Any:
 class _Optim:
     """The optimizer of a run: a TameLab transform or a ``torch.optim`` optimizer on the live parameters."""
 
-    def __init__(self, optimizer: Any, lr: Any, params: list[nn.Parameter], names: list[str],
-                 source_params: dict[int, str] | None) -> None:
+    def __init__(
+        self,
+        optimizer: Any,
+        lr: Any,
+        params: list[nn.Parameter],
+        names: list[str],
+        source_params: dict[int, str] | None,
+    ) -> None:
         self.torch_opt: torch.optim.Optimizer | None = None
         self.transform: Transform | None = None
         if isinstance(optimizer, str):
             if optimizer not in OPTIMIZERS:
-                raise InputError("optimizer", f"unknown optimizer {optimizer!r}",
-                                 f"use one of {', '.join(OPTIMIZERS)}, a Transform or a torch.optim optimizer")
+                raise InputError(
+                    "optimizer",
+                    f"unknown optimizer {optimizer!r}",
+                    f"use one of {', '.join(OPTIMIZERS)}, a Transform or a torch.optim optimizer",
+                )
             self.transform = make_optimizer(optimizer, _check_lr(lr))
             self.describe = {"name": optimizer, "lr": _describe_lr(lr)}
         elif isinstance(optimizer, Transform):
@@ -220,8 +229,11 @@ class _Optim:
         elif isinstance(optimizer, type) and issubclass(optimizer, torch.optim.Optimizer):
             lr = _check_lr(lr)
             if not isinstance(lr, float):
-                raise InputError("lr", "a torch.optim optimizer class takes a float lr",
-                                 "use a Transform for schedules, or pass an optimizer instance")
+                raise InputError(
+                    "lr",
+                    "a torch.optim optimizer class takes a float lr",
+                    "use a Transform for schedules, or pass an optimizer instance",
+                )
             self._check_closure_free(optimizer)
             self.torch_opt = optimizer(params, lr=lr)
             self.describe = {"torch": optimizer.__name__, "defaults": _jsonable(self.torch_opt.defaults)}
@@ -230,24 +242,34 @@ class _Optim:
             self.torch_opt = self._rebind(optimizer, params, names, source_params)
             self.describe = {"torch": type(optimizer).__name__, "defaults": _jsonable(optimizer.defaults)}
         else:
-            raise InputError("optimizer", f"expected an optimizer name, a Transform or a torch.optim optimizer, "
-                             f"got {type(optimizer).__name__}", f"use one of {', '.join(OPTIMIZERS)}")
-        self.name = (self.transform.name if self.transform is not None else type(self.torch_opt).__name__)
+            raise InputError(
+                "optimizer",
+                f"expected an optimizer name, a Transform or a torch.optim optimizer, got {type(optimizer).__name__}",
+                f"use one of {', '.join(OPTIMIZERS)}",
+            )
+        self.name = self.transform.name if self.transform is not None else type(self.torch_opt).__name__
 
     @staticmethod
     def _check_closure_free(cls: type) -> None:
         if issubclass(cls, torch.optim.LBFGS):
-            raise InputError("optimizer", "LBFGS needs a closure re-evaluating the loss, which this loop does not use",
-                             "use a first-order optimizer (sgd, adam, ... or a torch.optim one)")
+            raise InputError(
+                "optimizer",
+                "LBFGS needs a closure re-evaluating the loss, which this loop does not use",
+                "use a first-order optimizer (sgd, adam, ... or a torch.optim one)",
+            )
 
     @staticmethod
-    def _rebind(opt: torch.optim.Optimizer, params: list[nn.Parameter], names: list[str],
-                source_params: dict[int, str] | None) -> torch.optim.Optimizer:
+    def _rebind(
+        opt: torch.optim.Optimizer, params: list[nn.Parameter], names: list[str], source_params: dict[int, str] | None
+    ) -> torch.optim.Optimizer:
         if source_params is None:  # in place: the optimizer must hold the model's own parameters
             live = {id(p) for p in params}
             if any(id(p) not in live for g in opt.param_groups for p in g["params"]):
-                raise InputError("optimizer", "holds tensors that are not trainable parameters of the model",
-                                 "build the optimizer from model.parameters()")
+                raise InputError(
+                    "optimizer",
+                    "holds tensors that are not trainable parameters of the model",
+                    "build the optimizer from model.parameters()",
+                )
             return opt
         by_name = dict(zip(names, params))
         groups = []
@@ -256,16 +278,22 @@ class _Optim:
             for p in g["params"]:
                 k = source_params.get(id(p))
                 if k is None or k not in by_name:
-                    raise InputError("optimizer", "holds tensors that are not trainable parameters of the model",
-                                     "build the optimizer from model.parameters()")
+                    raise InputError(
+                        "optimizer",
+                        "holds tensors that are not trainable parameters of the model",
+                        "build the optimizer from model.parameters()",
+                    )
                 ps.append(by_name[k])
             groups.append({**{k: v for k, v in g.items() if k != "params"}, "params": ps})
         try:
             new = type(opt)(groups)
             new.load_state_dict(opt.state_dict())
         except (TypeError, ValueError, KeyError) as e:
-            raise InputError("optimizer", f"cannot rebuild {type(opt).__name__} on the training copy ({e})",
-                             "pass the class (optimizer=torch.optim.X, lr=...) or train with inplace=True") from None
+            raise InputError(
+                "optimizer",
+                f"cannot rebuild {type(opt).__name__} on the training copy ({e})",
+                "pass the class (optimizer=torch.optim.X, lr=...) or train with inplace=True",
+            ) from None
         return new
 
     # state for checkpoints
@@ -301,8 +329,19 @@ def _jsonable(obj: Any) -> Any:
 class _TrainBatches:
     """The training batches of each epoch, in a seeded order where the source allows it."""
 
-    def __init__(self, data: Any, targets: Any, *, batch_size: int | None, shuffle: bool, input_key, target_key,
-                 device: torch.device, dtype: torch.dtype, seed: int) -> None:
+    def __init__(
+        self,
+        data: Any,
+        targets: Any,
+        *,
+        batch_size: int | None,
+        shuffle: bool,
+        input_key,
+        target_key,
+        device: torch.device,
+        dtype: torch.dtype,
+        seed: int,
+    ) -> None:
         from torch.utils.data import DataLoader, IterableDataset
         from torch.utils.data import Dataset as TorchDataset
 
@@ -316,13 +355,21 @@ class _TrainBatches:
             self.batch_size = batch_size or 64
             self.tensors = self.data.tensors(device, dtype)
             self.n = int(self.tensors[0].shape[0])
-        elif isinstance(data, DataLoader) and not isinstance(data.dataset, IterableDataset) \
-                and data.batch_size is not None and len(data.dataset) > 0:
+        elif (
+            isinstance(data, DataLoader)
+            and not isinstance(data.dataset, IterableDataset)
+            and data.batch_size is not None
+            and len(data.dataset) > 0
+        ):
             self.kind = "map"
             self.map_ds = data.dataset
             self.batch_size = batch_size or data.batch_size
-            self.loader_kw = {"collate_fn": data.collate_fn, "drop_last": data.drop_last,
-                              "num_workers": data.num_workers, "pin_memory": data.pin_memory}
+            self.loader_kw = {
+                "collate_fn": data.collate_fn,
+                "drop_last": data.drop_last,
+                "num_workers": data.num_workers,
+                "pin_memory": data.pin_memory,
+            }
             self.n = len(data.dataset)
         elif isinstance(data, TorchDataset) and not isinstance(data, IterableDataset):
             self.kind = "map"
@@ -342,15 +389,16 @@ class _TrainBatches:
     def epoch(self, epoch: int) -> Iterator[tuple[float, torch.Tensor, torch.Tensor]]:
         """``(fraction of the epoch before this batch, inputs, targets)`` on the device."""
         n, bs = self.n, self.batch_size
-        perm = np.random.default_rng([self.seed, epoch]).permutation(n) if self.shuffle and self.kind != "iter" \
-            else None
+        perm = (
+            np.random.default_rng([self.seed, epoch]).permutation(n) if self.shuffle and self.kind != "iter" else None
+        )
         if self.kind == "memory":
             X, T = self.tensors
             for lo in range(0, n, bs):
                 if perm is None:
-                    yield lo / n, X[lo: lo + bs], T[lo: lo + bs]
+                    yield lo / n, X[lo : lo + bs], T[lo : lo + bs]
                 else:
-                    idx = torch.as_tensor(perm[lo: lo + bs])
+                    idx = torch.as_tensor(perm[lo : lo + bs])
                     if idx.device != X.device:
                         idx = idx.to(X.device)
                     yield lo / n, X[idx], T[idx]
@@ -424,6 +472,7 @@ def train(
             arrays, ``X`` with ``targets=y``, a TameLab ``Dataset``, a torch ``Dataset``, a
             ``DataLoader`` with tuple or dict batches — keys found automatically or named with
             ``input_key``/``target_key`` —, a list of batches).
+        targets: the targets when ``data`` is inputs only (``as_data(data, targets)``).
         loss: a name (``cross_entropy``, ``mse``, ``nll``, …) or a callable ``(output, target) -> mean``.
         optimizer: a name from :data:`tamelab.train.OPTIMIZERS` (with ``lr``), a
             :class:`~tamelab.train.Transform` (``tamelab.train.sgd(0.1)``, ``make_optimizer(...)``), a
@@ -431,27 +480,34 @@ def train(
             copy with its state) or class (built with ``lr``).
         lr: step size for a named optimizer or an optimizer class: a float, a
             :class:`~tamelab.train.Schedule` or a callable ``step -> lr`` (transforms only).
-        epochs: passes over the data. batch_size: mini-batch size (default 64; a ``DataLoader``'s own).
+        epochs: passes over the data.
+        batch_size: mini-batch size (default 64; a ``DataLoader``'s own).
         test: held-out data (any form above) evaluated with the training data by the ``eval`` recorder.
         recorders: recorder objects and/or built-in names (default: ``["default"]``, see
             :mod:`tamelab.train._recorders`); ``[]`` runs a bare loop (no per-step gradient/update norms
             for ``torch.optim`` optimizers; ``path_length`` is then NaN).
-        device: ``cpu`` (default), ``cuda``, ``cuda:N``, ``auto``. dtype: ``float32``/``float64``
-            (default: the model's).
+        device: ``cpu`` (default), ``cuda``, ``cuda:N``, ``auto``.
+        dtype: ``float32``/``float64`` (default: the model's).
         seed: batch order and stochastic layers (``None`` draws one and records it).
         shuffle: seeded reshuffle every epoch (``False``: in order).
         snapshot_every: steps between parameter snapshots (0: one per epoch; ``None``: only the first
             and the last); refused when they would exceed ``max_snapshot_bytes``.
-        record_every: per-step histories record every this many steps. eval_every: epochs between
-            evaluations (the last epoch is always evaluated). eval_batch_size: evaluation chunk size.
-        checkpoint_dir: write an atomic checkpoint there after every epoch; ``resume=True`` continues
-            from it (refused if it was written with another signature or initial model).
+        record_every: per-step histories record every this many steps.
+        eval_every: epochs between evaluations (the last epoch is always evaluated).
+        eval_batch_size: evaluation chunk size.
+        checkpoint_dir: write an atomic checkpoint there after every epoch.
+        resume: continue from the checkpoint in ``checkpoint_dir`` (refused if it was written with another
+            signature or initial model).
         stop_after_epochs: stop after this many epochs of this call (simulates an interruption; the
             result then has status ``not_converged``).
-        log: ``"tensorboard"`` and/or ``"mlflow"``: export the monitors (:mod:`tamelab.train._export`);
-            ``log_dir`` is the TensorBoard directory or the MLflow tracking URI.
+        log: ``"tensorboard"`` and/or ``"mlflow"``: export the monitors (:mod:`tamelab.train._export`).
+        log_dir: the TensorBoard directory or the MLflow tracking URI.
+        input_key: the input key of dict batches (found automatically when not given).
+        target_key: the target key of dict batches.
         inplace: train the caller's ``model`` itself (moved to ``device``/``dtype``).
+        max_snapshot_bytes: refuse a run whose parameter snapshots would exceed this many bytes.
         config: extra JSON fields recorded in ``result.config`` and compared on resume.
+        desc: the label of the progress bar.
 
     Returns:
         :class:`TrainResult`.
@@ -461,8 +517,11 @@ def train(
     src_model = as_model(model)
     dev = resolve_device(device)
     first_float = next((p.dtype for p in src_model.parameters() if p.is_floating_point()), torch.float32)
-    dt = resolve_dtype(dtype if dtype is not None else (first_float if first_float in (torch.float32, torch.float64)
-                                                         else torch.float32))
+    dt = resolve_dtype(
+        dtype
+        if dtype is not None
+        else (first_float if first_float in (torch.float32, torch.float64) else torch.float32)
+    )
     lossf = resolve_loss(loss)
     epochs = _pos_int("epochs", epochs)
     if batch_size is not None:
@@ -488,8 +547,11 @@ def train(
         try:
             work = copy.deepcopy(src_model)
         except Exception as e:  # noqa: BLE001 - any failure to copy a user module is bad input
-            raise InputError("model", f"cannot be copied for training ({type(e).__name__}: {e})",
-                             "pass inplace=True to train it in place") from None
+            raise InputError(
+                "model",
+                f"cannot be copied for training ({type(e).__name__}: {e})",
+                "pass inplace=True to train it in place",
+            ) from None
         work = work.to(device=dev, dtype=dt)
         source_ids = {id(p): k for k, p in src_model.named_parameters()}
     named = [(k, p) for k, p in work.named_parameters() if p.requires_grad]
@@ -499,28 +561,56 @@ def train(
     plist = [p for _, p in named]
     opt = _Optim(optimizer, lr, plist, names, source_ids)
 
-    batches = _TrainBatches(data, targets, batch_size=batch_size, shuffle=shuffle, input_key=input_key,
-                            target_key=target_key, device=dev, dtype=dt, seed=seed)
+    batches = _TrainBatches(
+        data,
+        targets,
+        batch_size=batch_size,
+        shuffle=shuffle,
+        input_key=input_key,
+        target_key=target_key,
+        device=dev,
+        dtype=dt,
+        seed=seed,
+    )
     test_d, test_t, test_source = _test_data(test, input_key, target_key, dev, dt)
     _trial(work, batches, test_d, lossf, dev, dt)
 
     n_params = sum(p.numel() for p in plist)
-    n_snap = (2 if snapshot_every is None else
-              epochs + 2 if snapshot_every == 0 else
-              epochs * math.ceil(batches.n / (batches.batch_size or batches.n)) // snapshot_every + 3)
+    n_snap = (
+        2
+        if snapshot_every is None
+        else epochs + 2
+        if snapshot_every == 0
+        else epochs * math.ceil(batches.n / (batches.batch_size or batches.n)) // snapshot_every + 3
+    )
     snap_bytes = n_snap * n_params * plist[0].element_size()
     if snap_bytes > max_snapshot_bytes:
-        raise InputError("snapshot_every", f"{n_snap} snapshots of {n_params:,} parameters need "
-                         f"{snap_bytes / 2**30:.1f} GiB (limit {max_snapshot_bytes / 2**30:.1f} GiB)",
-                         "snapshot less often (larger snapshot_every, or None) or raise max_snapshot_bytes")
+        raise InputError(
+            "snapshot_every",
+            f"{n_snap} snapshots of {n_params:,} parameters need "
+            f"{snap_bytes / 2**30:.1f} GiB (limit {max_snapshot_bytes / 2**30:.1f} GiB)",
+            "snapshot less often (larger snapshot_every, or None) or raise max_snapshot_bytes",
+        )
 
-    signature = _jsonable({
-        "model": f"{type(src_model).__module__}.{type(src_model).__qualname__}",
-        "parameters": {k: list(p.shape) for k, p in named}, "loss": lossf.name, "optimizer": opt.describe,
-        "epochs": epochs, "batch_size": batches.batch_size, "seed": seed, "dtype": str(dt).removeprefix("torch."),
-        "shuffle": shuffle, "n_train": batches.n, "snapshot_every": snapshot_every, "record_every": record_every,
-        "eval_every": eval_every, "recorders": [r.name for r in recs], **(config or {}),
-    })
+    signature = _jsonable(
+        {
+            "model": f"{type(src_model).__module__}.{type(src_model).__qualname__}",
+            "parameters": {k: list(p.shape) for k, p in named},
+            "loss": lossf.name,
+            "optimizer": opt.describe,
+            "epochs": epochs,
+            "batch_size": batches.batch_size,
+            "seed": seed,
+            "dtype": str(dt).removeprefix("torch."),
+            "shuffle": shuffle,
+            "n_train": batches.n,
+            "snapshot_every": snapshot_every,
+            "record_every": record_every,
+            "eval_every": eval_every,
+            "recorders": [r.name for r in recs],
+            **(config or {}),
+        }
+    )
 
     # ---- state ------------------------------------------------------------------------------
     init_model = copy.deepcopy(work).eval()
@@ -531,11 +621,27 @@ def train(
     for r in recs:
         for k in (*r.step_keys, *r.epoch_keys, *r.other_keys):
             history[k] = []
-    ctx = TrainContext(model=work, names=names, params=plist, loss=lossf, device=dev, dtype=dt, seed=seed,
-                       epochs=epochs, eval_every=eval_every, record_every=record_every,
-                       train_data=batches.data, test_data=test_d, train_tensors=batches.tensors,
-                       test_tensors=test_t, theta0_flat=theta0_flat, optimizer=opt.torch_opt or opt.transform,
-                       history=history, signature=signature, norms=bool(recs))
+    ctx = TrainContext(
+        model=work,
+        names=names,
+        params=plist,
+        loss=lossf,
+        device=dev,
+        dtype=dt,
+        seed=seed,
+        epochs=epochs,
+        eval_every=eval_every,
+        record_every=record_every,
+        train_data=batches.data,
+        test_data=test_d,
+        train_tensors=batches.tensors,
+        test_tensors=test_t,
+        theta0_flat=theta0_flat,
+        optimizer=opt.torch_opt or opt.transform,
+        history=history,
+        signature=signature,
+        norms=bool(recs),
+    )
     ctx.opt_state = opt.transform.init(ctx.param_dict()) if opt.transform is not None else None
     start_epoch, resumed = 0, None
     ckpt = Path(checkpoint_dir) if checkpoint_dir is not None else None
@@ -547,9 +653,12 @@ def train(
             except (KeyError, IndexError, TypeError, ValueError, RuntimeError) as e:
                 if isinstance(e, InputError):
                     raise
-                raise InputError("--resume", f"the checkpoint in {ckpt} is incomplete or corrupt "
-                                 f"({type(e).__name__}: {str(e).splitlines()[0][:120] if str(e) else ''})",
-                                 "drop --resume to start afresh") from None
+                raise InputError(
+                    "--resume",
+                    f"the checkpoint in {ckpt} is incomplete or corrupt "
+                    f"({type(e).__name__}: {str(e).splitlines()[0][:120] if str(e) else ''})",
+                    "drop --resume to start afresh",
+                ) from None
 
     for r in recs:
         r.start(ctx)
@@ -602,15 +711,37 @@ def train(
     for r in recs:
         exports.update(getattr(r, "export", {}) or {})
     return TrainResult(
-        status=Status.OK if done else Status.NOT_CONVERGED, seed=seed, seconds=time.perf_counter() - t0,
-        config=signature, epochs_run=last_epoch + 1, steps=ctx.step,
-        final_loss=last("loss"), final_train_loss=last("train_loss"), final_test_loss=last("test_loss"),
-        final_train_acc=acc("train_acc"), final_test_acc=acc("test_acc"), dist_init=dist,
-        path_length=ctx.path_length if ctx.norms else math.nan, n_params=n_params, widths=_widths(work), resumed_from_epoch=resumed,
-        loss=lossf.name, optimizer=opt.name, device=str(dev), dtype=str(dt).removeprefix("torch."),
-        batch_order=batches.order, test_source=test_source, recorders=[r.name for r in recs], exports=exports,
-        model=work, init_model=init_model, train=data if targets is None else batches.data, test=test,
-        history=hist, snapshots=snapshots, snapshot_steps=snapshot_steps,
+        status=Status.OK if done else Status.NOT_CONVERGED,
+        seed=seed,
+        seconds=time.perf_counter() - t0,
+        config=signature,
+        epochs_run=last_epoch + 1,
+        steps=ctx.step,
+        final_loss=last("loss"),
+        final_train_loss=last("train_loss"),
+        final_test_loss=last("test_loss"),
+        final_train_acc=acc("train_acc"),
+        final_test_acc=acc("test_acc"),
+        dist_init=dist,
+        path_length=ctx.path_length if ctx.norms else math.nan,
+        n_params=n_params,
+        widths=_widths(work),
+        resumed_from_epoch=resumed,
+        loss=lossf.name,
+        optimizer=opt.name,
+        device=str(dev),
+        dtype=str(dt).removeprefix("torch."),
+        batch_order=batches.order,
+        test_source=test_source,
+        recorders=[r.name for r in recs],
+        exports=exports,
+        model=work,
+        init_model=init_model,
+        train=data if targets is None else batches.data,
+        test=test,
+        history=hist,
+        snapshots=snapshots,
+        snapshot_steps=snapshot_steps,
     )
 
 
@@ -627,24 +758,37 @@ def _trial(model: nn.Module, batches: _TrainBatches, test: Data | None, lossf: L
             try:
                 out = model(x)
             except Exception as e:  # noqa: BLE001 - a user model rejecting the data is bad input
-                raise InputError("model", f"does not accept the data's inputs of shape {tuple(x.shape)} "
-                                 f"({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''})",
-                                 "match the model's input shape, or name input_key=") from None
+                raise InputError(
+                    "model",
+                    f"does not accept the data's inputs of shape {tuple(x.shape)} "
+                    f"({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''})",
+                    "match the model's input shape, or name input_key=",
+                ) from None
             if not isinstance(out, torch.Tensor):
-                raise InputError("model", f"returns {type(out).__name__}, not a tensor",
-                                 "wrap the model so that forward returns the output tensor")
+                raise InputError(
+                    "model",
+                    f"returns {type(out).__name__}, not a tensor",
+                    "wrap the model so that forward returns the output tensor",
+                )
             try:
                 val = lossf(out, t)
             except InputError:
                 raise
             except Exception as e:  # noqa: BLE001
-                raise InputError("loss", f"{lossf.name} cannot compare outputs of shape {tuple(out.shape)} with "
-                                 f"targets of shape {tuple(t.shape)} and dtype {str(t.dtype).removeprefix('torch.')} "
-                                 f"({type(e).__name__})", "choose a loss that fits the targets") from None
+                raise InputError(
+                    "loss",
+                    f"{lossf.name} cannot compare outputs of shape {tuple(out.shape)} with "
+                    f"targets of shape {tuple(t.shape)} and dtype {str(t.dtype).removeprefix('torch.')} "
+                    f"({type(e).__name__})",
+                    "choose a loss that fits the targets",
+                ) from None
             if not isinstance(val, torch.Tensor) or val.numel() != 1:
-                raise InputError("loss", f"{lossf.name} returned {type(val).__name__} "
-                                 f"{tuple(val.shape) if isinstance(val, torch.Tensor) else ''}",
-                                 "the loss must return the mean over the batch (a scalar tensor)")
+                raise InputError(
+                    "loss",
+                    f"{lossf.name} returned {type(val).__name__} "
+                    f"{tuple(val.shape) if isinstance(val, torch.Tensor) else ''}",
+                    "the loss must return the mean over the batch (a scalar tensor)",
+                )
     finally:
         model.train(was)
 
@@ -695,15 +839,27 @@ def _step(ctx: TrainContext, opt: _Optim, x: torch.Tensor, t: torch.Tensor, epoc
     if recorded:
         ctx.history["step"].append(ctx.step)
         ctx.history["epoch"].append(epoch_pos)
-    return StepInfo(step=ctx.step, epoch=ctx.epoch, epoch_pos=epoch_pos, loss=lv, grad_norm=float(gn),
-                    update_norm=float(un), lr=lr_v, recorded=recorded, grads=g, inputs=x, targets=t,
-                    output=out.detach())
+    return StepInfo(
+        step=ctx.step,
+        epoch=ctx.epoch,
+        epoch_pos=epoch_pos,
+        loss=lv,
+        grad_norm=float(gn),
+        update_norm=float(un),
+        lr=lr_v,
+        recorded=recorded,
+        grads=g,
+        inputs=x,
+        targets=t,
+        output=out.detach(),
+    )
 
 
 def _check_finite(lv: float, ctx: TrainContext) -> None:
     if not math.isfinite(lv):
-        raise ComputationError(f"non-finite training loss at step {ctx.step} (epoch {ctx.epoch}); "
-                               "lower the learning rate")
+        raise ComputationError(
+            f"non-finite training loss at step {ctx.step} (epoch {ctx.epoch}); lower the learning rate"
+        )
 
 
 def _widths(model: nn.Module) -> list[int]:
@@ -716,8 +872,16 @@ def _widths(model: nn.Module) -> list[int]:
     return [lin[0].in_features] + [m.out_features for m in lin]
 
 
-def _save(ckpt: Path, ctx: TrainContext, opt: _Optim, recs: list[Recorder], snapshots, snapshot_steps,
-          signature: dict, epoch: int) -> None:
+def _save(
+    ckpt: Path,
+    ctx: TrainContext,
+    opt: _Optim,
+    recs: list[Recorder],
+    snapshots,
+    snapshot_steps,
+    signature: dict,
+    epoch: int,
+) -> None:
     tensors: dict[str, torch.Tensor] = {f"model/{k}": v for k, v in ctx.model.state_dict().items()}
     opt_meta: dict[str, Any] = {}
     flatten_state("opt", opt.state(ctx.opt_state), tensors, opt_meta)
@@ -727,27 +891,42 @@ def _save(ckpt: Path, ctx: TrainContext, opt: _Optim, recs: list[Recorder], snap
     for i, snap in enumerate(snapshots):
         for k, v in snap.items():
             tensors[f"snap/{i}/{k}"] = v
-    state = {"signature": signature, "epoch": epoch, "step": ctx.step, "path_length": ctx.path_length,
-             "history": {k: [float(x) for x in v] for k, v in ctx.history.items()}, "opt_meta": opt_meta,
-             "rec_meta": rec_meta, "n_snapshots": len(snapshots), "snapshot_steps": snapshot_steps}
+    state = {
+        "signature": signature,
+        "epoch": epoch,
+        "step": ctx.step,
+        "path_length": ctx.path_length,
+        "history": {k: [float(x) for x in v] for k, v in ctx.history.items()},
+        "opt_meta": opt_meta,
+        "rec_meta": rec_meta,
+        "n_snapshots": len(snapshots),
+        "snapshot_steps": snapshot_steps,
+    }
     save_checkpoint(ckpt, tensors=tensors, state=state)
 
 
-def _restore(loaded, ctx: TrainContext, opt: _Optim, recs: list[Recorder], snapshots: list, snapshot_steps: list
-             ) -> tuple[int, int]:
+def _restore(
+    loaded, ctx: TrainContext, opt: _Optim, recs: list[Recorder], snapshots: list, snapshot_steps: list
+) -> tuple[int, int]:
     tensors, st = loaded
     init = snapshots[0]
     for k, v in init.items():
         ck = tensors.get(f"snap/0/{k}")
         if ck is None or ck.shape != v.shape or ck.dtype != v.dtype or not torch.equal(ck, v):
-            raise InputError("--resume", "the checkpoint was written from a different initial model",
-                             "pass the same initial model (and seed), or drop --resume")
-    sd = {k[len("model/"):]: v for k, v in tensors.items() if k.startswith("model/")}
+            raise InputError(
+                "--resume",
+                "the checkpoint was written from a different initial model",
+                "pass the same initial model (and seed), or drop --resume",
+            )
+    sd = {k[len("model/") :]: v for k, v in tensors.items() if k.startswith("model/")}
     try:
         ctx.model.load_state_dict(sd, strict=True)
     except RuntimeError as e:
-        raise InputError("--resume", f"the checkpoint's model state does not fit the model ({str(e).splitlines()[0]})",
-                         "drop --resume to start afresh") from None
+        raise InputError(
+            "--resume",
+            f"the checkpoint's model state does not fit the model ({str(e).splitlines()[0]})",
+            "drop --resume to start afresh",
+        ) from None
     ctx.opt_state = opt.load(unflatten_state("opt", tensors, st["opt_meta"]), ctx.device)
     for r in recs:
         if f"rec/{r.name}" in st["rec_meta"] or f"rec/{r.name}" in tensors:
@@ -760,4 +939,3 @@ def _restore(loaded, ctx: TrainContext, opt: _Optim, recs: list[Recorder], snaps
     ctx.step, ctx.path_length = st["step"], st["path_length"]
     ctx.resumed_step = st["step"]
     return st["epoch"] + 1, st["epoch"]
-

@@ -26,8 +26,20 @@ import torch
 from ..errors import InputError
 
 __all__ = [
-    "Transform", "sgd", "heavy_ball", "nag", "rmsprop", "adam", "rmsprop_dmu", "adam_dmu",
-    "chain", "add_decayed_weights", "apply_updates", "tree_norm", "make_optimizer", "OPTIMIZERS",
+    "Transform",
+    "sgd",
+    "heavy_ball",
+    "nag",
+    "rmsprop",
+    "adam",
+    "rmsprop_dmu",
+    "adam_dmu",
+    "chain",
+    "add_decayed_weights",
+    "apply_updates",
+    "tree_norm",
+    "make_optimizer",
+    "OPTIMIZERS",
 ]
 
 Params = dict[str, torch.Tensor]
@@ -69,7 +81,7 @@ def _diag(state, grads, updates, lr):
 
 
 def sgd(lr: LR) -> Transform:
-    """Plain (stochastic) gradient descent: :math:`u_t = -\\alpha_t g_t`."""
+    r"""Plain (stochastic) gradient descent: :math:`u_t = -\alpha_t g_t`."""
 
     def init(params):
         return {"count": 0}
@@ -103,17 +115,20 @@ def _momentum(lr: LR, momentum: float, nesterov: bool, name: str) -> Transform:
 
 
 def heavy_ball(lr: LR, momentum: float = 0.9) -> Transform:
-    """Polyak heavy ball (torch SGD momentum): :math:`b_t=\\mu b_{t-1}+g_t`, :math:`u_t=-\\alpha_t b_t`."""
+    r"""Polyak heavy ball (torch SGD momentum): :math:`b_t=\mu b_{t-1}+g_t`, :math:`u_t=-\alpha_t b_t`."""
     return _momentum(lr, momentum, False, "heavy_ball")
 
 
 def nag(lr: LR, momentum: float = 0.9) -> Transform:
-    """Nesterov accelerated gradient (torch ``nesterov=True``): :math:`u_t=-\\alpha_t(g_t+\\mu b_t)`."""
+    r"""Nesterov accelerated gradient (torch ``nesterov=True``): :math:`u_t=-\alpha_t(g_t+\mu b_t)`."""
     return _momentum(lr, momentum, True, "nag")
 
 
 def rmsprop(lr: LR, alpha: float = 0.99, eps: float = 1e-8) -> Transform:
-    """RMSProp (torch convention): :math:`v_t=\\alpha v_{t-1}+(1-\\alpha)g_t^2`, :math:`u_t=-\\alpha_t g_t/(\\sqrt{v_t}+\\epsilon)`."""
+    r"""RMSProp (torch convention).
+
+    :math:`v_t=\alpha v_{t-1}+(1-\alpha)g_t^2`, :math:`u_t=-\alpha_t g_t/(\sqrt{v_t}+\epsilon)`.
+    """
 
     def init(params):
         return {"count": 0, "nu": _zeros(params)}
@@ -167,7 +182,7 @@ def adam_dmu(lr: LR, beta1: float = 0.9, beta2: float = 0.999, xi: float = 1e-8)
 
 
 def rmsprop_dmu(lr: LR, beta2: float = 0.999, xi: float = 1e-8) -> Transform:
-    """RMSProp of De, Mukherjee & Ullah = :func:`adam_dmu` with :math:`\\beta_1=0`."""
+    r"""RMSProp of De, Mukherjee & Ullah = :func:`adam_dmu` with :math:`\beta_1=0`."""
     t = adam_dmu(lr, 0.0, beta2, xi)
     return dataclasses.replace(t, name="rmsprop_dmu")
 

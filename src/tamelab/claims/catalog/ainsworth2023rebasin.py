@@ -36,8 +36,10 @@ def perm_invariance(ctx: ClaimContext) -> Measured:
     e1 = torch.linalg.eigvalsh(dense_hessian(m, CE, X, y))
     e2 = torch.linalg.eigvalsh(dense_hessian(b, CE, X, y))
     de = float((e1 - e2).abs().max())
-    return Measured({"max_output_change": dout, "max_eigenvalue_change": de, "n_params": int(e1.numel())},
-                    dout < 1e-12 and de < 1e-9)
+    return Measured(
+        {"max_output_change": dout, "max_eigenvalue_change": de, "n_params": int(e1.numel())},
+        dout < 1e-12 and de < 1e-9,
+    )
 
 
 def _align(model_a, model_b, X):
@@ -54,8 +56,12 @@ def _twin(width: int, epochs: int, seed: int):
     paper="arXiv:2209.04836",
     statement="Loss barriers between independently trained twins after weight matching fall as the width grows, and "
     "alignment removes most of the barrier at the largest width (digits MLPs 64-w-w-10, w swept).",
-    expected={"spearman(width, aligned barrier)": "<= -0.8", "aligned(widest) < aligned(narrowest) / 2": True,
-              "aligned < raw at every width": True, "aligned(widest) <= 0.25 raw(widest)": True},
+    expected={
+        "spearman(width, aligned barrier)": "<= -0.8",
+        "aligned(widest) < aligned(narrowest) / 2": True,
+        "aligned < raw at every width": True,
+        "aligned(widest) <= 0.25 raw(widest)": True,
+    },
     tags=("landscape",),
     source="arXiv:2209.04836 §5 (model width and linear mode connectivity; Fig. 4: the barrier after weight "
     "matching decreases with the width multiplier)",
@@ -71,12 +77,23 @@ def rebasin(ctx: ClaimContext) -> Measured:
         raw.append(barrier(a.model, b.model, (X, y)).barrier_mean)
         ali.append(barrier(a.model, _align(a.model, b.model, X), (X, y)).barrier_mean)
     rho = float(spearmanr(widths, ali).statistic) if len(widths) > 2 else float(np.sign(ali[-1] - ali[0]))
-    checks = {"falls with width": rho <= -0.8 and ali[-1] < 0.5 * ali[0],
-              "aligned < raw at every width": all(x < r for x, r in zip(ali, raw)),
-              "aligned(widest) <= 0.25 raw(widest)": ali[-1] <= 0.25 * raw[-1]}
-    return Measured({"widths": widths, "epochs": ep, "barrier_raw": raw, "barrier_aligned": ali,
-                     "spearman_width_aligned": rho, "checks": checks}, all(checks.values()),
-                    "mean-endpoint loss barrier on the training split; 2 widths in quick mode (sign of the change)")
+    checks = {
+        "falls with width": rho <= -0.8 and ali[-1] < 0.5 * ali[0],
+        "aligned < raw at every width": all(x < r for x, r in zip(ali, raw)),
+        "aligned(widest) <= 0.25 raw(widest)": ali[-1] <= 0.25 * raw[-1],
+    }
+    return Measured(
+        {
+            "widths": widths,
+            "epochs": ep,
+            "barrier_raw": raw,
+            "barrier_aligned": ali,
+            "spearman_width_aligned": rho,
+            "checks": checks,
+        },
+        all(checks.values()),
+        "mean-endpoint loss barrier on the training split; 2 widths in quick mode (sign of the change)",
+    )
 
 
 @claim(
@@ -97,5 +114,14 @@ def lanczos_dense(ctx: ClaimContext) -> Measured:
     r = top_eigenpairs(op, 5, tol=1e-9, seed=ctx.seed)
     ref = torch.linalg.eigvalsh(dense_hessian(m, CE, X, y)).numpy()[::-1][:5]
     err = float(np.max(np.abs(np.array(r.eigenvalues) - ref)))
-    return Measured({"lanczos": r.eigenvalues, "dense": ref.tolist(), "max_abs_error": err, "residuals": r.residuals,
-                     "hvps": r.hvps, "n_params": op.n}, err < 1e-8 and all(r.converged))
+    return Measured(
+        {
+            "lanczos": r.eigenvalues,
+            "dense": ref.tolist(),
+            "max_abs_error": err,
+            "residuals": r.residuals,
+            "hvps": r.hvps,
+            "n_params": op.n,
+        },
+        err < 1e-8 and all(r.converged),
+    )

@@ -23,11 +23,28 @@ from .._registry import ClaimContext, Measured, claim
 )
 def nonvacuous(ctx: ClaimContext) -> Measured:
     r = fit({"epochs": 10 if ctx.quick else 20, "widths": [64, 64, 10], "seed": ctx.seed})
-    c = pac_bayes_certificate(r.model, r.train, r.test, prior="data", init_model=r.init_model,
-                              mode="fast" if ctx.quick else "full", seed=ctx.seed)
-    vals = {"bound": c.bound, "stochastic_test_error": c.test_error, "mean_net_test_error": c.mean_net_test_error,
-            "empirical_error_mc": c.empirical_error, "kl": c.kl, "kl_share_of_complexity": c.components["kl_share"],
-            "n": c.n, "prior": c.prior, "confidence": c.confidence, "mode": c.mode, "status": c.status}
+    c = pac_bayes_certificate(
+        r.model,
+        r.train,
+        r.test,
+        prior="data",
+        init_model=r.init_model,
+        mode="fast" if ctx.quick else "full",
+        seed=ctx.seed,
+    )
+    vals = {
+        "bound": c.bound,
+        "stochastic_test_error": c.test_error,
+        "mean_net_test_error": c.mean_net_test_error,
+        "empirical_error_mc": c.empirical_error,
+        "kl": c.kl,
+        "kl_share_of_complexity": c.components["kl_share"],
+        "n": c.n,
+        "prior": c.prior,
+        "confidence": c.confidence,
+        "mode": c.mode,
+        "status": c.status,
+    }
     note = "data-dependent prior (half of the training split), certificate on the other half. " + c.note
     return Measured(vals, bool(c.status == "ok" and c.bound < 1 and c.bound >= c.test_error), note.strip())
 
@@ -53,8 +70,20 @@ def ordering(ctx: ClaimContext) -> Measured:
         k = kl_bound(e, kl, nn, dd)
         viol += k > min(quad_bound(e, kl, nn, dd), classic_bound(e, kl, nn, dd)) + 1e-12
     lam_b, lam = best_lambda_bound(L, KL, n, d)
-    vals = {"kl": kl_bound(L, KL, n, d), "classic": classic_bound(L, KL, n, d), "quad": quad_bound(L, KL, n, d),
-            "lambda_opt": lam_b, "lambda_star": lam, "violations": viol, "draws": draws}
-    ok = (abs(vals["kl"] - 0.079339) < 1e-6 and abs(vals["classic"] - 0.149714) < 1e-6 and abs(vals["quad"] - 0.103435) < 1e-6
-          and abs(lam_b - vals["quad"]) < 1e-12 and viol == 0)
+    vals = {
+        "kl": kl_bound(L, KL, n, d),
+        "classic": classic_bound(L, KL, n, d),
+        "quad": quad_bound(L, KL, n, d),
+        "lambda_opt": lam_b,
+        "lambda_star": lam,
+        "violations": viol,
+        "draws": draws,
+    }
+    ok = (
+        abs(vals["kl"] - 0.079339) < 1e-6
+        and abs(vals["classic"] - 0.149714) < 1e-6
+        and abs(vals["quad"] - 0.103435) < 1e-6
+        and abs(lam_b - vals["quad"]) < 1e-12
+        and viol == 0
+    )
     return Measured(vals, ok)

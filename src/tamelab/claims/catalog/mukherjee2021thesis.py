@@ -17,8 +17,10 @@ from ...bounds import pac_bayes_certificate, path_geometry
 from ...train import fit
 from .._registry import ClaimContext, Measured, claim
 
-_UNAVAILABLE = ("the chapter's text was not retrievable here (only the thesis abstract is in the searchable corpus; "
-                "no public repository holds the chapter), so its statement cannot be checked")
+_UNAVAILABLE = (
+    "the chapter's text was not retrievable here (only the thesis abstract is in the searchable corpus; "
+    "no public repository holds the chapter), so its statement cannot be checked"
+)
 
 
 @claim(
@@ -33,14 +35,29 @@ _UNAVAILABLE = ("the chapter's text was not retrievable here (only the thesis ab
 )
 def thesis_bound(ctx: ClaimContext) -> Measured:
     r = fit({"epochs": 10 if ctx.quick else 20, "widths": [64, 64, 10], "seed": ctx.seed})
-    c = pac_bayes_certificate(r.model, r.train, r.test, prior="data", init_model=r.init_model,
-                              mode="fast" if ctx.quick else "full", seed=ctx.seed)
-    vals = {"dziugaite_roy_bound": c.bound, "kl": c.kl, "kl_share_of_complexity": c.components["kl_share"],
-            "kl_term": c.components["kl_term"], "stochastic_test_error": c.test_error, "n": c.n,
-            "status": c.status}
-    note = (f"Not reproduced: {_UNAVAILABLE}. For reference, the Dziugaite-Roy certificate (not the thesis's bound) "
-            f"on the same net: {c.bound:.3f} with KL(Q||P) = {c.kl:.3g}, {100 * c.components['kl_share']:.2g}% of the "
-            "complexity term. " + c.note)
+    c = pac_bayes_certificate(
+        r.model,
+        r.train,
+        r.test,
+        prior="data",
+        init_model=r.init_model,
+        mode="fast" if ctx.quick else "full",
+        seed=ctx.seed,
+    )
+    vals = {
+        "dziugaite_roy_bound": c.bound,
+        "kl": c.kl,
+        "kl_share_of_complexity": c.components["kl_share"],
+        "kl_term": c.components["kl_term"],
+        "stochastic_test_error": c.test_error,
+        "n": c.n,
+        "status": c.status,
+    }
+    note = (
+        f"Not reproduced: {_UNAVAILABLE}. For reference, the Dziugaite-Roy certificate (not the thesis's bound) "
+        f"on the same net: {c.bound:.3f} with KL(Q||P) = {c.kl:.3g}, {100 * c.components['kl_share']:.2g}% of the "
+        "complexity term. " + c.note
+    )
     return Measured(vals, None, note.strip())
 
 
@@ -58,11 +75,16 @@ def thesis_bound(ctx: ClaimContext) -> Measured:
 def thesis_paths(ctx: ClaimContext) -> Measured:
     r = fit({"epochs": 10 if ctx.quick else 20, "widths": [64, 64, 10], "seed": ctx.seed})
     pg = path_geometry(r.snapshots)
-    vals = {"distance_from_init": float(pg["distance"][-1]), "path_length": float(pg["path_length"][-1]),
-            "straightness": float(pg["straightness"][-1]),
-            "cos_to_final_at_first_snapshot": float(pg["cos_to_final"][1]),
-            "snapshots": pg.snapshots}
-    note = (f"Not reproduced: {_UNAVAILABLE}. Measured instead (our path-geometry proxies, not the thesis's "
-            f"quantities): distance from init {vals['distance_from_init']:.3g}, path length {vals['path_length']:.3g}, "
-            f"straightness {vals['straightness']:.3g}.")
+    vals = {
+        "distance_from_init": float(pg["distance"][-1]),
+        "path_length": float(pg["path_length"][-1]),
+        "straightness": float(pg["straightness"][-1]),
+        "cos_to_final_at_first_snapshot": float(pg["cos_to_final"][1]),
+        "snapshots": pg.snapshots,
+    }
+    note = (
+        f"Not reproduced: {_UNAVAILABLE}. Measured instead (our path-geometry proxies, not the thesis's "
+        f"quantities): distance from init {vals['distance_from_init']:.3g}, path length {vals['path_length']:.3g}, "
+        f"straightness {vals['straightness']:.3g}."
+    )
     return Measured(vals, None, note)

@@ -39,17 +39,28 @@ def bad_minima(ctx: ClaimContext) -> Measured:
         frac = [runs[n].global_fraction for n in widths]
         se = [math.sqrt(max(p * (1 - p), 1 / restarts) / restarts) for p in frac]
         c1 = 1 - frac[0] >= 0.1
-        c2 = frac[2] - frac[0] >= 0.2 and all(frac[i + 1] >= frac[i] - 2 * math.hypot(se[i], se[i + 1])
-                                              for i in range(len(frac) - 1))
+        c2 = frac[2] - frac[0] >= 0.2 and all(
+            frac[i + 1] >= frac[i] - 2 * math.hypot(se[i], se[i + 1]) for i in range(len(frac) - 1)
+        )
         c3 |= runs[k].spurious_fraction > 0
         ok &= c1 and c2
-        rows[f"k={k}"] = {n: {"global": runs[n].global_fraction, "spurious_stationary": runs[n].spurious_fraction,
-                              "unconverged": runs[n].unconverged_fraction,
-                              "spurious_losses": runs[n].spurious_losses[:5]} for n in widths}
+        rows[f"k={k}"] = {
+            n: {
+                "global": runs[n].global_fraction,
+                "spurious_stationary": runs[n].spurious_fraction,
+                "unconverged": runs[n].unconverged_fraction,
+                "spurious_losses": runs[n].spurious_losses[:5],
+            }
+            for n in widths
+        }
         rows[f"k={k}"]["C1"], rows[f"k={k}"]["C2"] = c1, c2
     if not ctx.quick:
         ok &= c3
     vals = {"restarts": restarts, "steps": steps, "lr": lr, "C3 (full)": c3 if not ctx.quick else "not run", **rows}
-    return Measured(vals, bool(ok), "plain GD on the closed-form population loss, w_i ~ N(0, I/d) at start, d = k; "
-                    "'global' = F < 1e-4 at the end of the budget, 'spurious_stationary' = |grad F| < 1e-5 and F > "
-                    "1e-4, 'unconverged' = neither (most sit near the spurious values)")
+    return Measured(
+        vals,
+        bool(ok),
+        "plain GD on the closed-form population loss, w_i ~ N(0, I/d) at start, d = k; "
+        "'global' = F < 1e-4 at the end of the budget, 'spurious_stationary' = |grad F| < 1e-5 and F > "
+        "1e-4, 'unconverged' = neither (most sit near the spurious values)",
+    )

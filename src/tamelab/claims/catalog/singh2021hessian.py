@@ -30,8 +30,12 @@ def _mse(o, t):
     "first-layer directions dW1 with dW1 B = 0 in its kernel, so rank H <= P - h1(d-k); at a generic point of a "
     "tanh MLP the bound is attained, i.e. the rank grows by exactly h1 per data dimension. Measured on the dense "
     "double-backward Hessian and on the matrix assembled from tamelab.landscape.CurvatureOperator products.",
-    expected={"rank == P - h1(d-k)": "for 2 <= k <= d", "rank <= P - h1(d-k)": "for all k",
-              "null directions": "|H N| <= 1e-12 |H|", "operator_vs_dense": "<= 1e-12 |H|"},
+    expected={
+        "rank == P - h1(d-k)": "for 2 <= k <= d",
+        "rank <= P - h1(d-k)": "for all k",
+        "null directions": "|H N| <= 1e-12 |H|",
+        "operator_vs_dense": "<= 1e-12 |H|",
+    },
     tags=("landscape", "interview"),
     source="arXiv:2106.16225 (Hessian rank and the input-covariance rank; exact formula for linear nets not "
     "retrieved) — the bound is derived here (module doc of tamelab.landscape.singh2021rank)",
@@ -55,13 +59,22 @@ def hessian_rank(ctx: ClaimContext) -> Measured:
             null_res = float((Hd @ N).abs().max()) / scale if N.shape[1] else 0.0
             opd = float((Ho - Hd).abs().max()) / scale
             rd, ro, pred = hr.numerical_rank(Hd), hr.numerical_rank(Ho), hr.predicted_rank(model, d, k)
-            ranks[k] = {"rank_dense": rd, "rank_operator": ro, "predicted": pred, "null_residual": null_res,
-                        "operator_vs_dense": opd}
+            ranks[k] = {
+                "rank_dense": rd,
+                "rank_operator": ro,
+                "predicted": pred,
+                "null_residual": null_res,
+                "operator_vs_dense": opd,
+            }
             ok &= rd == ro and rd <= pred and null_res <= ZERO_REL and opd <= ZERO_REL and (k < 2 or rd == pred)
         ks = [k for k in ranks if k >= 2]
         slope = float(np.polyfit(ks, [ranks[k]["rank_dense"] for k in ks], 1)[0])
         rows[f"d={d}, h1={h}, out={o}, n={n}, P={P}"] = {"slope_rank_per_dim": slope, "ranks": ranks}
         ok &= abs(slope - h) < SLOPE_TOL
-    return Measured(rows, bool(ok), "tanh MLP at its seeded PyTorch initialisation, MSE to Gaussian targets; numerical "
-                    "rank = #|λ| > 1e-9 λ_max. k = 0, 1 are only held to the bound: with 0/1-D inputs the hidden "
-                    "features are (nearly) collinear and the numerical rank can fall below it.")
+    return Measured(
+        rows,
+        bool(ok),
+        "tanh MLP at its seeded PyTorch initialisation, MSE to Gaussian targets; numerical "
+        "rank = #|λ| > 1e-9 λ_max. k = 0, 1 are only held to the bound: with 0/1-D inputs the hidden "
+        "features are (nearly) collinear and the numerical rank can fall below it.",
+    )

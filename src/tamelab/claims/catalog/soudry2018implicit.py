@@ -25,8 +25,10 @@ CONTROL_MIN_OFFSET = 1e-4
     statement="When minimizing an underdetermined least squares problem using gradient descent starting from the "
     "origin, we converge to the minimum Euclidean norm solution (X^+ y). Control: started elsewhere, GD converges to a "
     "different interpolant (X^+ y plus the start's component in ker X).",
-    expected={"relative_distance_to_pinv (from 0)": "< 1e-8 for every shape",
-              "control_distance (from w0 != 0)": "= |(I - X^+X) w0| / |X^+y| (> 1e-4), to 1e-6 relative"},
+    expected={
+        "relative_distance_to_pinv (from 0)": "< 1e-8 for every shape",
+        "control_distance (from w0 != 0)": "= |(I - X^+X) w0| / |X^+y| (> 1e-4), to 1e-6 relative",
+    },
     tags=("implicit-bias", "interview"),
     source="arXiv:1710.10345 §1 (restating the known least-squares result); also Zhang et al. arXiv:1611.03530 §5",
     expected_from="theory",
@@ -46,11 +48,19 @@ def min_norm(ctx: ClaimContext) -> Measured:
         ctrl = sb.least_squares_gd(X, y, steps=steps, w0=w0)
         # from w0 the limit is X⁺y + (I − X⁺X) w0: a different interpolant, at this predicted distance
         pred = float(np.linalg.norm(w0 - np.linalg.pinv(X) @ (X @ w0)) / np.linalg.norm(r.min_norm))
-        rows[f"n={n}, d={d}"] = {"steps": steps, "relative_distance_to_pinv": r.relative_distance,
-                                 "residual": r.residual, "control_distance": ctrl.relative_distance,
-                                 "control_predicted": pred}
-        ok &= (r.relative_distance < MIN_NORM_RTOL and r.residual < MIN_NORM_RTOL * np.linalg.norm(y)
-               and pred > CONTROL_MIN_OFFSET and abs(ctrl.relative_distance - pred) <= CONTROL_RTOL * pred)
+        rows[f"n={n}, d={d}"] = {
+            "steps": steps,
+            "relative_distance_to_pinv": r.relative_distance,
+            "residual": r.residual,
+            "control_distance": ctrl.relative_distance,
+            "control_predicted": pred,
+        }
+        ok &= (
+            r.relative_distance < MIN_NORM_RTOL
+            and r.residual < MIN_NORM_RTOL * np.linalg.norm(y)
+            and pred > CONTROL_MIN_OFFSET
+            and abs(ctrl.relative_distance - pred) <= CONTROL_RTOL * pred
+        )
     return Measured(rows, bool(ok), "plain GD, step 1/σ_max²(X), Gaussian X and y")
 
 
@@ -73,7 +83,7 @@ def min_norm(ctx: ClaimContext) -> Measured:
 def max_margin(ctx: ClaimContext) -> Measured:
     sets = 2 if ctx.quick else 3
     last = 10_000 if ctx.quick else 1_000_000
-    cps = [10 ** j for j in range(1, int(np.log10(last)) + 1)]
+    cps = [10**j for j in range(1, int(np.log10(last)) + 1)]
     rows, ok = {}, True
     for i in range(sets):
         X, y, seed = sb.separable_data(20, 5, seed=1000 * ctx.seed + i)
@@ -89,11 +99,23 @@ def max_margin(ctx: ClaimContext) -> Measured:
         c5 = bool(g[-1] * np.log(cps[-1]) <= 1.1 * g[-3] * np.log(cps[-3]))
         ok &= c1 and c2 and c3 and c4 and c5
         rows[f"data {i} (seed {seed})"] = {
-            "support_vectors": len(svm.support), "svm_kkt_residual": svm.kkt_residual, "margin": svm.margin,
-            "checkpoints": cps, "direction_gap": [round(v, 6) for v in g], "gap_x_log_t": [round(v * np.log(t), 4)
-                                                                                        for v, t in zip(g, cps)],
-            "rho_norm": [round(v, 4) for v in rho], "loss": run.losses[-1],
-            "C1": c1, "C2": c2, "C3": c3, "C4": c4, "C5": c5}
-    return Measured(rows, bool(ok), f"n = 20 points in R^5, GD step 1/σ_max²(X), t up to {last:,}; the SVM is solved "
-                    "exactly (dual L-BFGS-B + active-set KKT polish + certificate)")
-
+            "support_vectors": len(svm.support),
+            "svm_kkt_residual": svm.kkt_residual,
+            "margin": svm.margin,
+            "checkpoints": cps,
+            "direction_gap": [round(v, 6) for v in g],
+            "gap_x_log_t": [round(v * np.log(t), 4) for v, t in zip(g, cps)],
+            "rho_norm": [round(v, 4) for v in rho],
+            "loss": run.losses[-1],
+            "C1": c1,
+            "C2": c2,
+            "C3": c3,
+            "C4": c4,
+            "C5": c5,
+        }
+    return Measured(
+        rows,
+        bool(ok),
+        f"n = 20 points in R^5, GD step 1/σ_max²(X), t up to {last:,}; the SVM is solved "
+        "exactly (dual L-BFGS-B + active-set KKT polish + certificate)",
+    )

@@ -29,9 +29,13 @@ BAD_MIN_RTOL = 1e-9
     "M_e (e = rk W) — an Eckart–Young point; θ is pure iff e = r, and the spurious ones (e < r) are exactly those "
     "mapped into the singular locus M_(r-1); every local minimum is global (no bad minima for the quadratic loss). "
     "Critical points found by Levenberg–Marquardt on grad L = 0 from random starts.",
-    expected={"own_stratum_residual": "<= 1e-8 at every critical point", "eckart_young_error": "<= 1e-6",
-              "spurious (e < r) not critical on M_r": "normal residual > 1e-6", "bad_local_minima": 0,
-              "found": ">= 1 pure and >= 1 spurious"},
+    expected={
+        "own_stratum_residual": "<= 1e-8 at every critical point",
+        "eckart_young_error": "<= 1e-6",
+        "spurious (e < r) not critical on M_r": "normal residual > 1e-6",
+        "bad_local_minima": 0,
+        "found": ">= 1 pure and >= 1 spurious",
+    },
     tags=("algebraic", "linear", "interview"),
     slow=True,
     source="arXiv:1910.01671 (abstract: pure vs spurious critical points; no bad minima for the quadratic loss on "
@@ -58,8 +62,9 @@ def pure_spurious(ctx: ClaimContext) -> Measured:
             if ctx.quick and key in seen:  # quick: classify one representative per (rank, index set)
                 c = seen[key]
             else:
-                c = seen[key] = classify_critical_point(Ws, np.eye(dx), Y, perturbations=20 if ctx.quick else 60,
-                                                        seed=ctx.seed)
+                c = seen[key] = classify_critical_point(
+                    Ws, np.eye(dx), Y, perturbations=20 if ctx.quick else 60, seed=ctx.seed
+                )
             own, ey = max(own, a.own_stratum_residual), max(ey, a.eckart_young_error)
             if a.pure:
                 n_pure += 1
@@ -68,16 +73,35 @@ def pure_spurious(ctx: ClaimContext) -> Measured:
                 spur_normal_min = min(spur_normal_min, a.normal_residual)
             if c.classification == "minimum" and a.loss > Lstar + BAD_MIN_RTOL * max(1.0, Lstar):
                 bad_min += 1
-            classes[f"e={a.rank} I={list(a.eckart_young_set)} {'pure' if a.pure else 'spurious'} "
-                    f"{c.classification} loss={a.loss:.4f}"] += 1
-        good = (own <= STRATUM_TOL and ey <= EY_TOL and bad_min == 0 and n_pure >= 1 and n_spur >= 1
-                and spur_normal_min > EY_TOL)
+            classes[
+                f"e={a.rank} I={list(a.eckart_young_set)} {'pure' if a.pure else 'spurious'} "
+                f"{c.classification} loss={a.loss:.4f}"
+            ] += 1
+        good = (
+            own <= STRATUM_TOL
+            and ey <= EY_TOL
+            and bad_min == 0
+            and n_pure >= 1
+            and n_spur >= 1
+            and spur_normal_min > EY_TOL
+        )
         ok &= good
         rows[f"dx={dx} widths={list(widths)} dy={dy} (r={r})"] = {
-            "critical_points_found": len(cps), "starts": starts, "pure": n_pure, "spurious": n_spur,
-            "own_stratum_residual": own, "eckart_young_error": ey,
+            "critical_points_found": len(cps),
+            "starts": starts,
+            "pure": n_pure,
+            "spurious": n_spur,
+            "own_stratum_residual": own,
+            "eckart_young_error": ey,
             "spurious_min_normal_residual": None if n_spur == 0 else spur_normal_min,
-            "bad_local_minima": bad_min, "global_min_loss": Lstar, "classes": dict(sorted(classes.items()))}
-    return Measured(rows, bool(ok), "Y Gaussian (distinct singular values), X = I; classification by "
-                    "tamelab.exact classify_critical_point (Hessian, perturbations, higher-order test); quick mode "
-                    "classifies one critical point per (rank, Eckart–Young set)")
+            "bad_local_minima": bad_min,
+            "global_min_loss": Lstar,
+            "classes": dict(sorted(classes.items())),
+        }
+    return Measured(
+        rows,
+        bool(ok),
+        "Y Gaussian (distinct singular values), X = I; classification by "
+        "tamelab.exact classify_critical_point (Hessian, perturbations, higher-order test); quick mode "
+        "classifies one critical point per (rank, Eckart–Young set)",
+    )

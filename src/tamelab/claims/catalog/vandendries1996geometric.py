@@ -50,8 +50,14 @@ def zoo() -> dict[str, nn.Module]:
         "mlp_tanh": _mlp(nn.Tanh()),
         "mlp_sigmoid": _mlp(nn.Sigmoid()),
         "mlp_softplus": _mlp(nn.Softplus()),
-        "cnn_relu_maxpool": nn.Sequential(nn.Unflatten(1, (1, 2, 2)), nn.Conv2d(1, 3, 2, padding=1), nn.ReLU(),
-                                          nn.MaxPool2d(2), nn.Flatten(), nn.Linear(3, 2)),
+        "cnn_relu_maxpool": nn.Sequential(
+            nn.Unflatten(1, (1, 2, 2)),
+            nn.Conv2d(1, 3, 2, padding=1),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+            nn.Flatten(),
+            nn.Linear(3, 2),
+        ),
         "resnet_block": nn.Sequential(_ResBlock(), nn.Linear(4, 2)),
         "layernorm_relu": nn.Sequential(nn.Linear(4, 8), nn.LayerNorm(8), nn.ReLU(), nn.Linear(8, 2)),
         "sin_unbounded": _mlp(_Sin()),
@@ -68,12 +74,21 @@ for _name in ("mlp_relu", "mlp_leaky_relu", "mlp_hardtanh_abs", "cnn_relu_maxpoo
     EXPECTED[(_name, "cross_entropy")] = ("exp", "an", EXP + ": log-softmax")
 for _name in ("mlp_tanh", "mlp_sigmoid", "mlp_softplus", "mlp_gelu_tanh"):
     EXPECTED[(_name, "mse")] = ("exp", "an", EXP + "; not in R_an globally (it would define exp)")
-EXPECTED[("mlp_gelu_exact", "mse")] = ("pfaff", "an", "Wilkie 1999 / Speissegger 1999: erf is Pfaffian; "
-                                       "not known to be R_an,exp-definable (vdD–Macintyre–Marker 1997)")
-EXPECTED[("sin_after_tanh", "mse")] = ("an,exp", "an", "sin on [-1,1] is restricted analytic (R_an) ∨ tanh (R_exp) "
-                                       "= R_an,exp (van den Dries–Miller 1994)")
-EXPECTED[("sin_unbounded", "mse")] = ("NONE", "an", "infinite discrete zero set: definable in no o-minimal structure; "
-                                      "tame (R_an on bounded boxes)")
+EXPECTED[("mlp_gelu_exact", "mse")] = (
+    "pfaff",
+    "an",
+    "Wilkie 1999 / Speissegger 1999: erf is Pfaffian; not known to be R_an,exp-definable (vdD–Macintyre–Marker 1997)",
+)
+EXPECTED[("sin_after_tanh", "mse")] = (
+    "an,exp",
+    "an",
+    "sin on [-1,1] is restricted analytic (R_an) ∨ tanh (R_exp) = R_an,exp (van den Dries–Miller 1994)",
+)
+EXPECTED[("sin_unbounded", "mse")] = (
+    "NONE",
+    "an",
+    "infinite discrete zero set: definable in no o-minimal structure; tame (R_an on bounded boxes)",
+)
 EXPECTED[("mlp_relu", None)] = ("alg", "alg", ALG)
 
 
@@ -95,8 +110,11 @@ def _sign_changes(model: nn.Module, R: float, seed: int, per_unit: int = 20) -> 
     "program: semialgebraic for ReLU/max/abs/max-pool/LayerNorm/residual nets with MSE; R_exp for tanh, sigmoid, "
     "softplus, tanh-GELU nets and for cross-entropy; Pfaffian for exact (erf) GELU; R_an,exp for sin after tanh; "
     "uncertified (definable in no o-minimal structure, locally R_an) for sin on unbounded inputs, naming sin.",
-    expected={"mismatches": 0, "sin_uncertified_names_sin": True,
-              "sign_changes_on_lines": "sin net: >= 5x more on a 10x longer segment; definable nets: no new ones"},
+    expected={
+        "mismatches": 0,
+        "sin_uncertified_names_sin": True,
+        "sign_changes_on_lines": "sin net: >= 5x more on a 10x longer segment; definable nets: no new ones",
+    },
     tags=("tame", "seed"),
     source="spec tame-optimization.md §1.1 (structures), §1.4 (operation table), §1.6 (verification); "
     "Tarski–Seidenberg; "
@@ -116,9 +134,14 @@ def zoo_claim(ctx: ClaimContext) -> Measured:
         else:
             ok &= status == "ok"
         mism += not ok
-        rows[f"{name} / {loss or 'net'}"] = {"expected": [g_exp, l_exp], "certified": [c.structure, c.local_structure],
-                                            "status": status, "match": ok, "source": src,
-                                            "offending_ops": c.offending_ops[:1]}
+        rows[f"{name} / {loss or 'net'}"] = {
+            "expected": [g_exp, l_exp],
+            "certified": [c.structure, c.local_structure],
+            "status": status,
+            "match": ok,
+            "source": src,
+            "offending_ops": c.offending_ops[:1],
+        }
     sin_row = rows["sin_unbounded / mse"]
     lengths = (20, 200) if ctx.quick else (20, 200, 2000)
     witness = {}
@@ -127,9 +150,17 @@ def zoo_claim(ctx: ClaimContext) -> Measured:
     # pre-registered: ×10 longer segment -> at least ×5 more sign changes for sin; the definable nets never gain any
     sin_growth = witness["sin_unbounded"][-1] >= 5 * max(witness["sin_unbounded"][0], 1)
     bounded = all(v[-1] == v[0] for k, v in witness.items() if k != "sin_unbounded")
-    vals = {"mismatches": mism, "sin_uncertified_names_sin": sin_row["match"], "programs": rows,
-            "sign_changes_on_lines": {"segment_half_lengths": list(lengths), **witness},
-            "witness_sin_grows": sin_growth, "witness_definable_bounded": bounded}
-    return Measured(vals, mism == 0 and sin_growth and bounded,
-                    "one program per row (definability is per program, spec §1.7); sign changes counted on a grid "
-                    "of 20 points per unit length along one seeded line (the sin frequencies |w_i·v| are < 2)")
+    vals = {
+        "mismatches": mism,
+        "sin_uncertified_names_sin": sin_row["match"],
+        "programs": rows,
+        "sign_changes_on_lines": {"segment_half_lengths": list(lengths), **witness},
+        "witness_sin_grows": sin_growth,
+        "witness_definable_bounded": bounded,
+    }
+    return Measured(
+        vals,
+        mism == 0 and sin_growth and bounded,
+        "one program per row (definability is per program, spec §1.7); sign changes counted on a grid "
+        "of 20 points per unit length along one seeded line (the sin frequencies |w_i·v| are < 2)",
+    )
