@@ -122,3 +122,187 @@ def test_every_product_path_matches_the_double_backward_reference(kind, seed):
     assert float((gop.matmat(V) - G @ V).abs().max()) <= 1e-11 * max(1.0, float(G.abs().max()))
     two = CurvatureOperator(m, CE, [(X[:4], y[:4]), (X[4:], y[4:])])  # size-weighted batches
     assert float((two.matmat(V) - H @ V).abs().max()) <= tol
+
+
+# ------------------------------------------------------------------------ item 2/4: certified spectra
+from tamelab.landscape import top_eigenpairs  # noqa: E402
+from tamelab.landscape._eigen import _start  # noqa: E402
+
+
+class RotatedDiag:
+    """H = G diag(d) Gᵀ with G a product of Givens rotations in given coordinate planes (cheap products,
+    eigenvectors G e_i known); ``noise`` adds a random error of that size to every product."""
+
+    def __init__(self, d, rotations=(), noise=0.0, dtype=F64, seed=0):
+        self.d = torch.as_tensor(np.asarray(d), dtype=dtype)
+        self.n = len(self.d)
+        self.shape, self.dtype, self.hvps = (self.n, self.n), dtype, 0
+        self.rot = list(rotations)  # (i, j, c, s)
+        self.noise, self.g = noise, torch.Generator().manual_seed(seed)
+
+    def _apply(self, v, transpose):
+        v = v.clone()
+        for i, j, c, s in (reversed(self.rot) if not transpose else self.rot):
+            s = -s if transpose else s
+            a, b = v[..., i].clone(), v[..., j].clone()
+            v[..., i], v[..., j] = c * a - s * b, s * a + c * b
+        return v
+
+    def matvec(self, v):
+        self.hvps += 1
+        out = self._apply(self.d * self._apply(v, True), False)
+        if self.noise:
+            out = out + self.noise * torch.randn(self.n, generator=self.g, dtype=self.dtype) / self.n ** 0.5
+        return out
+
+    def dense(self):
+        return torch.stack([self.matvec(e) for e in torch.eye(self.n, dtype=self.dtype)], 1)
+
+
+def hide_from_start(d, hidden, partner, seed, block=1):
+    """Rotate eigenvector ``hidden`` into the plane (hidden, partner) so that it is orthogonal to the solver's first
+    start vector (seed ``seed``): the Krylov space of that vector never sees it."""
+    v0 = _start(len(d), block, seed, 0, F64, torch.device("cpu"))[0]
+    a, b = float(v0[hidden]), float(v0[partner])
+    r = (a * a + b * b) ** 0.5
+    c, s = b / r, -a / r  # G e_hidden = (c, s) in the plane, orthogonal to (a, b)
+    return (hidden, partner, c, s)
+
+
+def test_repeated_smallest_eigenvalue_is_found_twice():
+    n = 3000
+    d = np.r_[-5, -5, 0.5, np.linspace(3, 9, n - 3)]
+    r = top_eigenpairs(RotatedDiag(d), 2, which="smallest", tol=1e-8, seed=0)
+    assert r.status == Status.OK and np.allclose(r.eigenvalues, [-5, -5], atol=1e-7), (r.eigenvalues, r.notes)
+    assert r.extremality == "probabilistic" and r.separated and r.extremality_bound > -5 + r.block_radius
+    # (in float64 rounding may let the Krylov space see the second copy; otherwise the check finds it)
+    assert r.checks >= 1 and (r.checks == 1 or "missed" in r.notes[0])
+
+
+def test_repeated_largest_eigenvalue_is_found_twice():
+    n = 3000
+    d = np.r_[10, 10, 9.9, np.linspace(0, 9.8, n - 3)]
+    r = top_eigenpairs(RotatedDiag(d), 2, tol=1e-8, seed=0)
+    assert r.status == Status.OK and np.allclose(r.eigenvalues, [10, 10], atol=1e-7), (r.eigenvalues, r.notes)
+    assert r.extremality == "probabilistic"
+
+
+def test_smallest_eigenvector_orthogonal_to_the_start_vector_is_found(seed):
+    n = 3000
+    d = np.r_[-5, 0.5, np.linspace(3, 9, n - 2)]
+    op = RotatedDiag(d, [hide_from_start(d, 0, 1, seed)])
+    v0 = _start(n, 1, seed, 0, F64, torch.device("cpu"))[0]
+    h = op._apply(torch.eye(n, dtype=F64)[0], False)
+    assert abs(float(h @ v0)) < 1e-12 and float((op.matvec(h) + 5 * h).norm()) < 1e-12  # really hidden
+    r = top_eigenpairs(op, 1, which="smallest", tol=1e-8, seed=seed)
+    assert r.status == Status.OK and r.eigenvalues[0] == pytest.approx(-5, abs=1e-7), (r.eigenvalues, r.notes)
+    # (rounding may let the Krylov space see it after all; otherwise the check found it:)
+    assert r.checks == 1 or "missed" in r.notes[0]
+
+
+def test_a_start_vector_blind_to_the_extremes_is_caught_by_the_check():
+    """Exact arithmetic on a diagonal operator: a start vector with zeros on the extreme coordinates keeps
+    them zero in every Krylov vector, so only the deflated check can find -5 (twice) and 10."""
+    n = 2000
+    d = np.r_[-5, -5, 10, -1, np.linspace(1, 2, n - 4)]
+    v0 = torch.ones(n, dtype=F64)
+    v0[:3] = 0.0
+    r = top_eigenpairs(RotatedDiag(d), 2, which="smallest", tol=1e-9, seed=1, v0=v0)
+    assert r.status == Status.OK and np.allclose(r.eigenvalues, [-5, -5], atol=1e-8), (r.eigenvalues, r.notes)
+    assert r.checks >= 2 and "missed" in r.notes[0] and r.separated
+    top = top_eigenpairs(RotatedDiag(d), 1, tol=1e-9, seed=1, v0=v0)
+    assert top.status == Status.OK and top.eigenvalues[0] == pytest.approx(10, abs=1e-8)
+    off = top_eigenpairs(RotatedDiag(d), 1, which="smallest", tol=1e-9, seed=1, v0=v0, check=False)
+    assert off.extremality == "not checked" and off.eigenvalues[0] == pytest.approx(-1, abs=1e-8)  # an eigenpair,
+    # certified as such, but not the extreme one: that is what "not checked" says
+
+
+@pytest.mark.parametrize("which", ["largest", "smallest"])
+def test_randomised_adversarial_spectra_give_the_truth_or_refuse(which, seed):
+    """Random spectra with repeated extremes (multiplicity 1-3) whose eigenvectors partly hide from the start
+    vector: the answer matches the dense spectrum within the certified radii, or the status is not ok."""
+    rng = np.random.default_rng(seed)
+    for trial in range(3):
+        n = int(rng.integers(150, 300))
+        k = int(rng.integers(1, 4))
+        d = rng.uniform(-1, 1, n)
+        mult = int(rng.integers(1, 4))
+        ext = 1.5 if which == "largest" else -1.5
+        idx = rng.choice(n, size=mult + 1, replace=False)
+        d[idx[:mult]] = ext  # a repeated extreme
+        hidden = [hide_from_start(d, int(idx[0]), int(idx[-1]), seed + trial)] if rng.random() < 0.7 else []
+        op = RotatedDiag(d, hidden)
+        r = top_eigenpairs(op, k, which=which, tol=1e-9, seed=seed + trial)
+        ev = np.sort(d)[::-1] if which == "largest" else np.sort(d)
+        if r.status == Status.OK:
+            assert np.all(np.abs(np.array(r.eigenvalues) - ev[:k]) <= np.array(r.radii) + 1e-12), (trial, r.eigenvalues,
+                                                                                                 ev[:k], r.notes)
+            if r.separated:  # the bound on everything not found really holds
+                sgn = 1 if which == "largest" else -1
+                assert sgn * ev[k] <= sgn * r.extremality_bound + 1e-12 if k < n else True
+
+
+def test_certificate_fields_prove_what_they_say(seed):
+    rng = np.random.default_rng(seed)
+    U, _ = np.linalg.qr(rng.standard_normal((120, 120)))
+    lam = np.r_[3.0, 2.0, 2.0, rng.uniform(-1, 1, 117)]
+    A = torch.tensor(U @ np.diag(lam) @ U.T)
+    r = top_eigenpairs(A, 3, tol=1e-10, seed=seed)
+    assert r.status == Status.OK
+    ev = np.sort(lam)[::-1]
+    # each θ within its radius of an eigenvalue; Kahan: the 3 values pair with 3 distinct eigenvalues
+    assert all(min(abs(t - ev)) <= rad for t, rad in zip(r.eigenvalues, r.radii))
+    assert np.max(np.abs(np.sort(r.eigenvalues)[::-1] - ev[:3])) <= r.block_radius
+    V = r.eigenvectors
+    true = (A @ V - V * torch.tensor(r.eigenvalues, dtype=F64)).norm(dim=0).numpy()
+    assert np.allclose(true, r.residuals, rtol=1e-6, atol=1e-13)
+    assert r.hvps == r.krylov_dim + 1 + r.check_hvps  # residuals from stored products: no extra product
+
+
+def test_tolerance_below_the_float32_floor_is_raised_and_said():
+    m, X, y = zoo("mlp", 1)
+    op32 = CurvatureOperator(m, CE, (X, y), dtype="float32")  # a float32 copy: m stays float64
+    r = top_eigenpairs(op32, 3, tol=1e-12, seed=0)
+    assert r.status == Status.OK and r.tol_raised and any("below the achievable" in s for s in r.notes)
+    assert r.floor > 1e-12 * max(abs(x) for x in r.eigenvalues) and r.noise > 0
+    ev = torch.linalg.eigvalsh(dense_hessian(m, CE, X, y)).numpy()[::-1]
+    assert np.all(np.abs(np.array(r.eigenvalues) - ev[:3]) <= np.array(r.radii))  # radii hold against float64
+    r64 = top_eigenpairs(CurvatureOperator(m, CE, (X, y)), 3, tol=1e-12, seed=0)
+    assert r64.status == Status.OK and r64.floor < 1e-3 * r.floor
+
+
+def test_stagnating_residuals_end_with_an_honest_status():
+    class Drifting(RotatedDiag):  # exact on the first products (the noise test), noisy afterwards
+        def matvec(self, v):
+            self.noise = 1e-6 if self.hvps >= 4 else 0.0
+            return super().matvec(v)
+
+    d = np.r_[2.0, np.linspace(-1, 1, 399)]
+    r = top_eigenpairs(Drifting(d), 1, tol=1e-12, seed=0, max_hvps=400)
+    assert r.status == Status.NOT_CONVERGED and not r.converged[0]
+    assert any("stagnated" in s or "budget" in s for s in r.notes)
+
+
+def test_thick_restart_small_basis_block_and_no_stored_products_agree(seed):
+    rng = np.random.default_rng(seed)
+    d = np.r_[np.linspace(1.0, 0.9, 6), rng.uniform(-1, 0.85, 994)]
+    ev = np.sort(d)[::-1][:4]
+    full = top_eigenpairs(RotatedDiag(d), 4, tol=1e-9, seed=seed)
+    small = top_eigenpairs(RotatedDiag(d), 4, tol=1e-9, seed=seed, max_dim=24, max_hvps=3000)
+    block = top_eigenpairs(RotatedDiag(d), 4, tol=1e-9, seed=seed, block_size=3)
+    nostore = top_eigenpairs(RotatedDiag(d), 4, tol=1e-9, seed=seed, keep_products=False)
+    for r in (full, small, block, nostore):
+        assert r.status == Status.OK, r.notes
+        assert np.all(np.abs(np.array(r.eigenvalues) - ev) <= np.array(r.radii))
+    assert small.restarts > 0 and small.krylov_dim <= 24
+    assert block.block_size >= 3 and nostore.hvps > nostore.krylov_dim + 1 + nostore.check_hvps
+
+
+def test_invalid_arguments_are_one_line_input_errors():
+    A = torch.eye(5, dtype=F64)
+    for kw, field in [({"k": 0}, "k"), ({"which": "both"}, "which"), ({"tol": 0}, "tol"), ({"block_size": 0}, "block_size"),
+                      ({"failure_probability": 1.5}, "failure_probability")]:
+        with pytest.raises(InputError, match=field):
+            top_eigenpairs(A, **{"k": 1, **kw})
+    with pytest.raises(InputError, match="memory_limit"):
+        top_eigenpairs(torch.eye(5000, dtype=F64), 3, memory_limit=1e4)

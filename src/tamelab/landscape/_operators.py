@@ -15,8 +15,9 @@ Hessian-vector products (HVPs), chosen per model (``hvp=``, property :attr:`Curv
   so a product is one backward pass through it (``is_grads_batched`` for several vectors);
 * ``"forward_over_reverse"`` — ``torch.func.jvp`` of ``torch.func.grad``, batched with ``torch.func.vmap``.
 
-``"auto"`` takes the R-operator where it applies and otherwise the faster of the other two, timed on
-the first batch. GGN products are a JVP through the network, the output-space Hessian (a JVP of the
+``"auto"`` takes the R-operator where it applies, else double backward when the gradient graphs fit
+the cache budget (one backward pass per product: 1.9–2.6× faster than forward-over-reverse on
+tanh and LayerNorm/GELU MLPs and a CNN, measured on one CPU thread), else forward-over-reverse. GGN products are a JVP through the network, the output-space Hessian (a JVP of the
 loss gradient in the outputs) and a VJP whose closure is kept per batch; batched with ``vmap``.
 Every path is tested against the double-backward dense Hessian on an MLP, a LayerNorm/GELU MLP and
 a CNN (Conv/BatchNorm-eval/ReLU/MaxPool/Linear).
@@ -29,7 +30,6 @@ buffers are cloned). A determinism check (two passes over the data must agree) r
 
 from __future__ import annotations
 
-import time
 from typing import Any, Callable, Sequence
 
 import numpy as np
@@ -143,29 +143,11 @@ class CurvatureOperator:
             return "double_backward"  # documented: rop falls back where it does not apply (see .path)
         if hvp != "auto":
             return hvp
-        if not self._cache_graphs:
-            return "forward_over_reverse"
-        # time one product of each on the first batch (the cached graph is built outside the timing)
-        X, T = self.batches[0]
-        v = torch.randn(self.n, dtype=self.dtype, generator=torch.Generator().manual_seed(0)).to(self.device)
-        times = {}
-        for meth in ("double_backward", "forward_over_reverse"):
-            try:
-                self._batch_products(meth, X, T, v[None])  # warm-up (builds the cached graph)
-                t0 = time.perf_counter()
-                self._batch_products(meth, X, T, v[None])
-                if self.device.type == "cuda":
-                    torch.cuda.synchronize(self.device)
-                times[meth] = time.perf_counter() - t0
-            except (RuntimeError, NotImplementedError):  # an op without forward-mode AD, for example
-                times[meth] = float("inf")
-        best = min(times, key=times.get)
-        if times[best] == float("inf"):
-            raise ComputationError("no Hessian-vector product works for this model (double backward and "
-                                   "forward-over-reverse both failed)")
-        if best != "double_backward":
-            self._graphs = {k: g for k, g in self._graphs.items() if k[0] != "db"}
-        return best
+        # measured (one thread, CPU): with the gradient graph kept, one product is one backward pass and beats
+        # forward-over-reverse 1.9-2.6x on tanh/LayerNorm-GELU MLPs and a CNN, also against its batched (vmap)
+        # form; without the cache (large activations) forward-over-reverse keeps nothing between products.
+        # A deterministic rule, so that the same model always takes the same path (bitwise reproducible).
+        return "double_backward" if self._cache_graphs else "forward_over_reverse"
 
     def _rop_ok(self, plan, X, T) -> bool:
         """The hand-written R-operator covers (N, d) inputs with class indices (CE) or (N, out) targets (MSE)."""

@@ -26,6 +26,7 @@ import torch
 from .._rng import resolve_seed
 from ..errors import InputError
 from ..result import Result, Status
+from ._eigen import EigResult, top_eigenpairs  # noqa: F401  (re-exported)
 
 __all__ = ["lanczos", "top_eigenpairs", "EigResult", "hutchinson", "hutchpp", "xtrace", "diagonal", "TraceResult",
            "slq_density", "DensityResult"]
@@ -98,85 +99,6 @@ def lanczos(op, m: int, v0: torch.Tensor, state: dict | None = None, *, keep_pro
     k = len(alpha)
     state.update(next=v, V=Vb[:k].T, HV=HVb[:k].T if HVb is not None else None)
     return np.array(alpha), np.array(beta[: k - 1]), state["V"], state
-
-
-@dataclasses.dataclass
-class EigResult(Result):
-    kind = "eigen"
-
-    eigenvalues: list[float] = dataclasses.field(default_factory=list)
-    residuals: list[float] = dataclasses.field(default_factory=list)
-    converged: list[bool] = dataclasses.field(default_factory=list)
-    error_bounds: list[float] = dataclasses.field(default_factory=list)
-    hvps: int = 0
-    krylov_dim: int = 0
-    which: str = "largest"
-    eigenvectors: torch.Tensor | None = dataclasses.field(default=None, repr=False)
-
-
-def top_eigenpairs(op, k: int = 5, *, which: str = "largest", tol: float = 1e-6, max_dim: int | None = None,
-                   seed: int | None = 0, m0: int | None = None, keep_products: bool | None = None) -> EigResult:
-    r"""Top-k (``which="largest"``, algebraic) or bottom-k (``"smallest"``) eigenpairs with residual certificates.
-
-    The Krylov space grows until every selected Ritz pair :math:`(\theta,u)` has a *true* residual
-    :math:`r=\|Hu-\theta u\|\le\mathrm{tol}\,|\theta|`, which proves that an eigenvalue of H lies in
-    :math:`[\theta-r,\theta+r]` (Weyl/Bauer–Fike for symmetric H). With ``keep_products`` (default when
-    the n×m products fit in ~1 GB) the true residual is read off the stored products
-    :math:`HV` (:func:`lanczos`), so convergence is tested after every step at no product cost; otherwise
-    the space grows geometrically and each test costs k products.
-
-    ``error_bounds`` adds the sharper *estimate* :math:`\min(r,\,r^2/\hat\delta)` (Kato–Temple; Parlett,
-    *The Symmetric Eigenvalue Problem*, §11.7) with the gap :math:`\hat\delta` to the other Ritz values
-    (minus their residual estimates); it is a bound only if the Krylov space missed no eigenvalue
-    near θ, so ``converged`` never relies on it.
-    """
-    t0 = time.perf_counter()
-    n = op.shape[0]
-    if not 1 <= k <= n:
-        raise InputError("k", f"must be in [1, {n}], got {k}")
-    if which not in ("largest", "smallest"):
-        raise InputError("which", f"unknown {which!r}", "use largest or smallest")
-    if not tol > 0:
-        raise InputError("tol", f"must be > 0, got {tol}")
-    s = resolve_seed(seed)
-    dtype = getattr(op, "dtype", torch.float64)
-    v0 = torch.randn(n, dtype=dtype, generator=torch.Generator().manual_seed(s))
-    max_dim = min(n, max_dim or max(300, 20 * k))
-    keep = keep_products if keep_products is not None else n * max_dim * torch.finfo(dtype).bits // 8 <= 2**30
-    m = min(n, max_dim, m0 or max(2 * k + 10, 20))
-    start = getattr(op, "hvps", 0)
-    st = None
-    while True:
-        a, b, V, st = lanczos(op, m, v0, st, keep_products=keep)
-        th, Y = _tridiag_eigh(a, b)
-        order = np.argsort(-th) if which == "largest" else np.argsort(th)
-        sel = order[:k]
-        # cheap Ritz residual estimates |beta_m y_m|; confirm with true residuals
-        est_all = np.abs(st["beta"][-1] * Y[-1, :]) if len(a) < n else np.zeros(len(th))
-        est = est_all[sel]
-        last = len(a) >= max_dim or len(a) >= n
-        if np.all(est <= tol * np.maximum(np.abs(th[sel]), 1e-300)) or last:
-            Ysel = torch.as_tensor(Y[:, sel], dtype=V.dtype)
-            vecs = V @ Ysel
-            thsel = torch.as_tensor(th[sel], dtype=V.dtype)
-            if st["HV"] is not None:
-                res = (st["HV"] @ Ysel - vecs * thsel).norm(dim=0).tolist()
-            else:
-                res = [float((_mv(op, vecs[:, j]) - thsel[j] * vecs[:, j]).norm()) for j in range(len(sel))]
-            conv = [r <= tol * max(abs(float(t)), 1e-300) for r, t in zip(res, th[sel])]
-            if all(conv) or last:
-                break
-        m = min(n, max_dim, m + (1 if keep else max(10, m // 2)))
-    bounds = []
-    for j, i in enumerate(sel):
-        others = [abs(th[i] - th[q]) - est_all[q] for q in range(len(th)) if q != i]
-        gap = min(others) if others else np.inf
-        bounds.append(float(min(res[j], res[j] ** 2 / gap)) if gap > res[j] else float(res[j]))
-    hv_count = (getattr(op, "hvps", 0) - start) if hasattr(op, "hvps") else None
-    return EigResult(status=Status.OK if all(conv) else Status.NOT_CONVERGED, seed=s, seconds=time.perf_counter() - t0,
-                     eigenvalues=[float(x) for x in th[sel]], residuals=[float(r) for r in res], converged=conv,
-                     error_bounds=bounds, hvps=int(hv_count if hv_count is not None else 0), krylov_dim=len(a), which=which,
-                     eigenvectors=vecs)
 
 
 @dataclasses.dataclass
