@@ -125,8 +125,8 @@ def test_every_product_path_matches_the_double_backward_reference(kind, seed):
 
 
 # ------------------------------------------------------------------------ item 2/4: certified spectra
-from tamelab.landscape import top_eigenpairs  # noqa: E402
-from tamelab.landscape._eigen import _start  # noqa: E402
+from tamelab.landscape import top_eigenpairs
+from tamelab.landscape._eigen import _start
 
 
 class RotatedDiag:

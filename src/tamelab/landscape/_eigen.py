@@ -51,7 +51,7 @@ from .._rng import resolve_seed
 from ..errors import InputError
 from ..result import Result, Status
 
-__all__ = ["EigResult", "top_eigenpairs", "products"]
+__all__ = ["EigResult", "products", "top_eigenpairs"]
 
 #: the numbers of :func:`top_eigenpairs` that are not arguments (tested values).
 FLOOR_NOISE_FACTOR = 3.0  # achievable residual ≈ this × the measured noise of one product
@@ -500,7 +500,7 @@ def top_eigenpairs(op, k: int = 5, *, which: str = "largest", tol: float = 1e-6,
         theta, Y = eng.ritz()
         sel = _select(theta, min(k, eng.m), which)
         th_sel = theta[sel]
-        U, res, rad, block_r, eta = _true_residuals(eng, Y[:, sel], th_sel, noise)
+        U, res, rad, block_r, _eta = _true_residuals(eng, Y[:, sel], th_sel, noise)
         conv = [False] * len(res)
     ok = all(conv) and len(conv) == k and extremality in ("exact", "probabilistic", "not checked")
     if tol_raised:

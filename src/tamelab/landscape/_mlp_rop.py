@@ -28,7 +28,7 @@ from torch import nn
 
 from ..models import linear_relu_modules
 
-__all__ = ["mlp_rop_plan", "MlpHvp"]
+__all__ = ["MlpHvp", "mlp_rop_plan"]
 
 
 def _loss_kind(loss_fn) -> str | None:

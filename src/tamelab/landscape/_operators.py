@@ -30,7 +30,8 @@ buffers are cloned). A determinism check (two passes over the data must agree) r
 
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -238,7 +239,7 @@ class CurvatureOperator:
                 return torch.cat([self._batch_products(method, X, T, Q[i : i + 1]) for i in range(Q.shape[0])])
         if method == "forward_over_reverse":
             g = grad(lambda f: self._loss(f, X, T))
-            fn = lambda v: jvp(g, (self.theta,), (v,))[1]  # noqa: E731
+            fn = lambda v: jvp(g, (self.theta,), (v,))[1]
             return vmap(fn)(Q) if Q.shape[0] > 1 else fn(Q[0])[None]
         # GGN: J^T H_out J v with the VJP closure kept per batch
         out, pull = self._cached(("ggn", id(X)), lambda: vjp(lambda f: self._outputs(f, X), self.theta))

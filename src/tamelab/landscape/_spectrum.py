@@ -24,12 +24,21 @@ import numpy as np
 import torch
 
 from .._rng import resolve_seed
-from ..errors import InputError
 from ..result import Result, Status
-from ._eigen import EigResult, top_eigenpairs  # noqa: F401  (re-exported)
+from ._eigen import EigResult, top_eigenpairs
 
-__all__ = ["lanczos", "top_eigenpairs", "EigResult", "hutchinson", "hutchpp", "xtrace", "diagonal", "TraceResult",
-           "slq_density", "DensityResult"]
+__all__ = [
+    "DensityResult",
+    "EigResult",
+    "TraceResult",
+    "diagonal",
+    "hutchinson",
+    "hutchpp",
+    "lanczos",
+    "slq_density",
+    "top_eigenpairs",
+    "xtrace",
+]
 
 
 def _mv(op, v):

@@ -6,4 +6,4 @@ from .reference import check_symmetric as check_symmetric
 from .reference import dense_ggn as dense_ggn
 from .reference import dense_hessian as dense_hessian
 
-__all__ = ["dense_hessian", "dense_ggn", "check_symmetric", "HESSIAN_METHODS"]
+__all__ = ["HESSIAN_METHODS", "check_symmetric", "dense_ggn", "dense_hessian"]

@@ -23,14 +23,14 @@ Methods of :func:`dense_hessian` (``method=``):
 
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 from torch.func import functional_call
 
 from ..errors import ComputationError, InputError
 
-__all__ = ["dense_hessian", "dense_ggn", "check_symmetric", "HESSIAN_METHODS"]
+__all__ = ["HESSIAN_METHODS", "check_symmetric", "dense_ggn", "dense_hessian"]
 
 #: the methods :func:`dense_hessian` implements (none uses ``torch.func.hessian``).
 HESSIAN_METHODS = ("double_backward", "jvp_grad", "finite_difference")
