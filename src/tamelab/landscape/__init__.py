@@ -27,13 +27,13 @@ from .garipov2018curves import CurveResult as CurveResult
 from .garipov2018curves import curve_coefficients as curve_coefficients
 from .garipov2018curves import fit_curve as fit_curve
 from .li2018visualizing import InterpolationResult as InterpolationResult
-from .li2018visualizing import PlaneResult as PlaneResult
 from .li2018visualizing import SurfaceResult as SurfaceResult
-from .li2018visualizing import TrajectorySurface as TrajectorySurface
 from .li2018visualizing import filter_normalized_direction as filter_normalized_direction
 from .li2018visualizing import interpolate as interpolate
+from .li2018visualizing import PlaneResult as PlaneResult
 from .li2018visualizing import loss_surface as loss_surface
 from .li2018visualizing import model_direction as model_direction
+from .li2018visualizing import TrajectorySurface as TrajectorySurface
 from .li2018visualizing import plane_through_models as plane_through_models
 from .li2018visualizing import trajectory_surface as trajectory_surface
 

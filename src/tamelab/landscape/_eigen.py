@@ -424,7 +424,7 @@ def top_eigenpairs(op, k: int = 5, *, which: str = "largest", tol: float = 1e-6,
             else:
                 est = np.zeros(len(sel))
             if np.all(est <= thr) or eng.products >= budget or complete:
-                U, res, rad, block_r, eta = _true_residuals(eng, Y[:, sel], th_sel, noise)
+                U, res, rad, block_r, _ = _true_residuals(eng, Y[:, sel], th_sel, noise)
                 conv = [bool(r <= t) for r, t in zip(res, thr)]
                 hist.append(float(np.max(np.array(res) / thr)))
                 certified = all(conv)

@@ -25,7 +25,7 @@ from ..errors import InputError
 from ..models import relu_layers
 from ..result import Result, Status
 
-__all__ = ["AlignResult", "activation_matching", "permute_mlp", "weight_matching"]
+__all__ = ["weight_matching", "activation_matching", "permute_mlp", "AlignResult"]
 
 
 @dataclasses.dataclass

@@ -29,18 +29,8 @@ from ..errors import ComputationError, InputError
 from ..models import linear_relu_forward, linear_relu_modules
 from ..result import Result, Status
 
-__all__ = [
-    "InterpolationResult",
-    "PlaneResult",
-    "SurfaceResult",
-    "TrajectorySurface",
-    "filter_normalized_direction",
-    "interpolate",
-    "loss_surface",
-    "model_direction",
-    "plane_through_models",
-    "trajectory_surface",
-]
+__all__ = ["filter_normalized_direction", "SurfaceResult", "loss_surface", "interpolate", "InterpolationResult",
+           "model_direction", "plane_through_models", "PlaneResult", "trajectory_surface", "TrajectorySurface"]
 
 
 def filter_normalized_direction(model: nn.Module, *, seed=0, ignore: str = "biasbn") -> dict[str, torch.Tensor]:
