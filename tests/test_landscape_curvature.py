@@ -306,3 +306,128 @@ def test_invalid_arguments_are_one_line_input_errors():
             top_eigenpairs(A, **{"k": 1, **kw})
     with pytest.raises(InputError, match="memory_limit"):
         top_eigenpairs(torch.eye(5000, dtype=F64), 3, memory_limit=1e4)
+
+
+# ------------------------------------------------------------------------------- item 3: exact trace
+from tamelab.errors import NotApplicableError  # noqa: E402
+from tamelab.landscape import hessian_trace, second_order_premise  # noqa: E402
+
+
+class ResBlock(nn.Module):
+    def __init__(self, c=2):
+        super().__init__()
+        self.conv = nn.Conv2d(c, c, 3, padding=1)
+        self.bn = nn.BatchNorm2d(c)
+
+    def forward(self, x):
+        return torch.relu(x + self.bn(self.conv(x)))
+
+
+def tiny_resnet(seed=0):
+    torch.manual_seed(seed)
+    m = nn.Sequential(nn.Conv2d(1, 2, 3, padding=1), nn.ReLU(), ResBlock(2), nn.AvgPool2d(2), nn.Flatten(),
+                      nn.Linear(2 * 3 * 3, 3)).double()
+    with torch.no_grad():
+        m[2].bn.running_var.uniform_(0.5, 2.0)
+        m[2].bn.weight.normal_(1.0, 0.3)
+    return m.eval()
+
+
+class Tied(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.lin = nn.Linear(4, 4)
+        self.out = nn.Linear(4, 3)
+
+    def forward(self, x):
+        return self.out(torch.relu(self.lin(torch.relu(self.lin(x)))))
+
+
+class Squared(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.lin = nn.Linear(4, 3)
+
+    def forward(self, x):
+        h = self.lin(x)
+        return h * h
+
+
+PWL_ZOO = {
+    "mlp": lambda s: (relu_mlp(s), *data_for("mlp", s)),
+    "cnn": lambda s: (small_cnn(s), *data_for("cnn", s)),
+    "resnet": lambda s: (tiny_resnet(s), *data_for("cnn", s)),
+}
+NON_PWL = {
+    "tanh": lambda: nn.Sequential(nn.Linear(4, 5), nn.Tanh(), nn.Linear(5, 3)),
+    "layernorm": lambda: nn.Sequential(nn.Linear(4, 5), nn.LayerNorm(5), nn.ReLU(), nn.Linear(5, 3)),
+    "gelu": lambda: nn.Sequential(nn.Linear(4, 5), nn.GELU(), nn.Linear(5, 3)),
+    "softplus": lambda: nn.Sequential(nn.Linear(4, 5), nn.Softplus(), nn.Linear(5, 3)),
+    "tied": Tied,
+    "squared": Squared,
+    "bn-train": lambda: nn.Sequential(nn.Linear(4, 5), nn.BatchNorm1d(5), nn.ReLU(), nn.Linear(5, 3)).train(),
+}
+
+
+@pytest.mark.parametrize("arch", list(PWL_ZOO))
+def test_exact_trace_on_piecewise_linear_models_equals_the_dense_hessian_trace(arch, seed):
+    m, X, y = PWL_ZOO[arch](seed % 5)
+    ok, why = second_order_premise(m)
+    assert ok, why
+    truth = float(torch.trace(dense_hessian(m, CE, X, y)))
+    r = hessian_trace(m, (X, y), "cross_entropy", hvps=3)  # tiny budget: no unit-vector shortcut
+    assert r.exact and r.method == "ggn-diagonal" and r.stderr == 0.0 and r.hvps == 0
+    assert r.trace == pytest.approx(truth, rel=1e-10, abs=1e-12)
+    mse = hessian_trace(m, (X, torch.nn.functional.one_hot(y, 3).double()), "mse", hvps=3)
+    truth_mse = float(torch.trace(dense_hessian(m, "mse", X, torch.nn.functional.one_hot(y, 3).double())))
+    assert mse.exact and mse.trace == pytest.approx(truth_mse, rel=1e-10, abs=1e-12)
+
+
+def test_the_issue_counterexamples_are_no_longer_labelled_exact():
+    from tamelab.landscape import ce_ggn_diagonal
+
+    g = torch.Generator().manual_seed(0)
+    X, y = torch.randn(30, 4, dtype=F64, generator=g), torch.randint(0, 3, (30,), generator=g)
+    for name in ("tanh", "layernorm"):
+        torch.manual_seed(0)
+        m = NON_PWL[name]().double()
+        truth = float(torch.trace(dense_hessian(m, CE, X, y)))
+        ggn = float(ce_ggn_diagonal(m, X, y).sum())
+        assert abs(ggn - truth) > 1e-6  # the GGN diagonal is not the Hessian trace here ...
+        r = hessian_trace(m, (X, y), CE, hvps=30, seed=1)  # n = 43 / 53 > 30: stochastic
+        assert not r.exact and r.method == "hutch++" and r.stderr > 0 and name.split("n")[0] in r.premise.lower()
+        assert abs(r.trace - truth) <= 6 * r.stderr
+        ex = hessian_trace(m, (X, y), CE, hvps=60)  # ... while n ≤ hvps: exact by unit vectors
+        assert ex.exact and ex.method == "unit-vectors" and ex.trace == pytest.approx(truth, rel=1e-10)
+        with pytest.raises(NotApplicableError, match="premise"):
+            hessian_trace(m, (X, y), CE, method="exact", hvps=10)
+        with pytest.raises(NotApplicableError, match="not the Hessian trace"):
+            hessian_trace(m, (X, y), CE, method="ggn-diagonal")
+
+
+@pytest.mark.parametrize("name", list(NON_PWL))
+def test_randomised_non_pwl_models_never_get_the_exact_ggn_label(name, seed):
+    torch.manual_seed(seed)
+    m = NON_PWL[name]().double()
+    ok, why = second_order_premise(m)
+    assert not ok and why
+    g = torch.Generator().manual_seed(seed)
+    X, y = torch.randn(12, 4, dtype=F64, generator=g), torch.randint(0, 3, (12,), generator=g)
+    if name == "bn-train":
+        return  # (train-mode BN: refused by the premise; the operator itself is fine but not asked here)
+    r = hessian_trace(m, (X, y), CE, hvps=9, seed=seed)
+    assert r.method != "ggn-diagonal" and not r.exact and r.stderr > 0
+
+
+def test_trace_from_an_operator_and_the_premise_for_subsets_and_other_losses():
+    m, X, y = zoo("mlp")
+    truth = float(torch.trace(dense_hessian(m, CE, X, y)))
+    op = CurvatureOperator(m, CE, (X, y))
+    assert hessian_trace(op).trace == pytest.approx(truth, rel=1e-10)
+    sub = CurvatureOperator(m, CE, (X, y), params=["0.weight"])
+    r = hessian_trace(sub, hvps=3, seed=0)
+    assert not r.exact and "subset" in r.premise
+    nll = hessian_trace(nn.Sequential(m, nn.LogSoftmax(1)), (X, y), "nll", hvps=3)
+    assert not nll.exact
+    with pytest.raises(InputError, match="method"):
+        hessian_trace(op, method="exactish")
