@@ -309,8 +309,8 @@ def test_invalid_arguments_are_one_line_input_errors():
 
 
 # ------------------------------------------------------------------------------- item 3: exact trace
-from tamelab.errors import NotApplicableError  # noqa: E402
-from tamelab.landscape import hessian_trace, second_order_premise  # noqa: E402
+from tamelab.errors import NotApplicableError
+from tamelab.landscape import hessian_trace, second_order_premise
 
 
 class ResBlock(nn.Module):

@@ -36,7 +36,7 @@ from torch.func import functional_call, grad, vmap
 from ..errors import InputError, NotApplicableError
 from ..result import Status
 
-__all__ = ["ce_ggn_diagonal", "ggn_diagonal", "second_order_premise", "hessian_trace"]
+__all__ = ["ce_ggn_diagonal", "ggn_diagonal", "hessian_trace", "second_order_premise"]
 
 _PWL_MODULES = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.ReLU, nn.LeakyReLU, nn.MaxPool1d, nn.MaxPool2d,
                 nn.MaxPool3d, nn.AvgPool1d, nn.AvgPool2d, nn.AvgPool3d, nn.AdaptiveAvgPool1d, nn.AdaptiveAvgPool2d,

@@ -116,7 +116,7 @@ def lanczos(op, m: int, v0: torch.Tensor, state: dict | None = None, *, keep_pro
     m = min(m, n)
     if state is None:
         cap = min(n, max(m, 64))
-        z = dict(dtype=v0.dtype, device=v0.device)
+        z = {"dtype": v0.dtype, "device": v0.device}
         state = {"Vbuf": torch.zeros(cap, n, **z), "alpha": [], "beta": [], "next": v0 / v0.norm(),
                  "gen": torch.Generator().manual_seed(12345), "HVbuf": torch.zeros(cap, n, **z) if keep_products else None}
     alpha, beta, v = state["alpha"], state["beta"], state["next"]
