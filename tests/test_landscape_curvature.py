@@ -431,3 +431,122 @@ def test_trace_from_an_operator_and_the_premise_for_subsets_and_other_losses():
     assert not nll.exact
     with pytest.raises(InputError, match="method"):
         hessian_trace(op, method="exactish")
+
+
+# ---------------------------------------------------------------------- item 6: the input contract
+from torch.utils.data import DataLoader, Dataset  # noqa: E402
+
+from tamelab.landscape import (  # noqa: E402
+    filter_normalized_direction, interpolate, loss_surface, model_direction, plane_through_models, slq_density,
+    trajectory_surface,
+)
+
+
+class DictSet(Dataset):
+    def __init__(self, X, y):
+        self.X, self.y = X, y
+
+    def __len__(self):
+        return len(self.X)
+
+    def __getitem__(self, i):
+        return {"image": self.X[i], "label": self.y[i]}
+
+
+def data_forms(X, y):
+    """The same data as tensors, NumPy, a shuffled dict-batch DataLoader and a list of tuple batches."""
+    return {
+        "tuple": (X, y),
+        "numpy": (X.numpy(), y.numpy()),
+        "dict-loader": DataLoader(DictSet(X, y), batch_size=4, shuffle=True),
+        "batches": [(X[:5], y[:5]), (X[5:], y[5:])],
+    }
+
+
+def my_ce(out, t):  # a user callable
+    return nn.functional.cross_entropy(out, t)
+
+
+@pytest.mark.parametrize("arch", ["mlp", "ln", "cnn"])
+def test_every_public_function_takes_every_data_form_and_a_callable_loss(arch):
+    m, X, y = zoo(arch, 2)
+    before = [p.detach().clone() for p in m.parameters()]
+    ref_op = CurvatureOperator(m, "cross_entropy", (X, y))
+    v = torch.randn(ref_op.n, dtype=F64, generator=torch.Generator().manual_seed(0))
+    Hv = ref_op.matvec(v)
+    ref_eig = top_eigenpairs(ref_op, 2, tol=1e-8, seed=0)
+    ref_tr = hessian_trace(m, (X, y), "cross_entropy", hvps=3, seed=0)
+    d = [filter_normalized_direction(m, seed=s) for s in (1, 2)]
+    ref_surf = loss_surface(m, X, y, grid=3, span=0.5, directions=d)
+    for form, data in data_forms(X, y).items():
+        for loss in ("cross_entropy", my_ce, nn.CrossEntropyLoss()):
+            op = CurvatureOperator(m, loss, data)
+            assert torch.allclose(op.matvec(v), Hv, atol=1e-12), (form, loss)
+        eig = top_eigenpairs(m, 2, data=data, loss=my_ce, tol=1e-8, seed=0)
+        assert eig.status == Status.OK and np.allclose(eig.eigenvalues, ref_eig.eigenvalues, atol=1e-9), form
+        tr = hessian_trace(m, data, "cross_entropy", hvps=3, seed=0)
+        assert tr.trace == pytest.approx(ref_tr.trace, rel=1e-9, abs=1e-12) and tr.exact == ref_tr.exact, form
+        user = hessian_trace(m, data, my_ce, hvps=3, seed=0)  # an opaque callable: no GGN factor is assumed
+        assert not user.exact and "loss" in user.premise or arch == "ln"
+        dens = slq_density(m, 5, data=data, loss="cross_entropy", seed=0)
+        assert abs(sum(dens.weights[0]) - 1) < 1e-12
+        surf = loss_surface(m, data, loss=my_ce, grid=3, span=0.5, directions=d)
+        assert np.allclose(surf.losses, ref_surf.losses, rtol=1e-12), form
+        assert np.array_equal(np.array(surf.accuracies), np.array(ref_surf.accuracies)), form
+    assert all(torch.equal(p, q) for p, q in zip(m.parameters(), before))  # the caller's model is untouched
+
+
+def test_slices_take_named_and_callable_losses_and_loaders_without_targets():
+    m, X, y = zoo("mlp", 3)
+    m2 = ZOO["mlp"](4)
+    d = [filter_normalized_direction(m, seed=s) for s in (1, 2)]
+    logm = nn.Sequential(m, nn.LogSoftmax(dim=1))
+    nll = loss_surface(logm, X, y, loss="nll", grid=3, span=0.3, directions=[{f"0.{k}": v for k, v in di.items()}
+                                                                             for di in d])
+    ce = loss_surface(m, X, y, loss="cross_entropy", grid=3, span=0.3, directions=d)
+    assert np.allclose(nll.losses, ce.losses, rtol=1e-12)  # nll of log-softmax = cross-entropy (was MSE before)
+    sq = lambda o, t: ((o - nn.functional.one_hot(t, 3)) ** 2).sum(1).mean()  # noqa: E731
+    r = loss_surface(m, X, y, loss=sq, grid=3, span=0.3, directions=d)
+    with torch.no_grad():
+        want = float(sq(torch.func.functional_call(m, {k: v + 0.3 * d[0][k] - 0.3 * d[1][k]
+                                                       for k, v in m.named_parameters()}, (X,)), y))
+    assert r.losses[2][0] == pytest.approx(want, rel=1e-12)
+    loader = DataLoader(DictSet(X, y), batch_size=5)
+    assert np.allclose(loss_surface(m, loader, None, grid=3, span=0.3, directions=d).losses, ce.losses, rtol=1e-12)
+    it = interpolate(m, m2, loader, loss=my_ce, points=5, refine=False)
+    it_ref = interpolate(m, m2, X, y, points=5, refine=False)
+    assert np.allclose(it.losses, it_ref.losses, rtol=1e-12)
+    c = ZOO["mlp"](5)
+    pl = plane_through_models(m, m2, c, (X.numpy(), y.numpy()), loss=my_ce, grid=3)
+    assert pl.max_model_mismatch < 1e-12
+    snaps = [{k: v + t * model_direction(m, m2)[k] for k, v in m.named_parameters()} for t in (1.0, 0.6, 0.3, 0.1, 0.0)]
+    snaps[1] = {k: v + 0.1 for k, v in snaps[1].items()}
+    ts = trajectory_surface(m, snaps, loader, loss="cross_entropy", grid=3)
+    assert ts.status == Status.OK
+    with pytest.raises(InputError, match="loss"):
+        loss_surface(m, X, y, loss="hinge")
+    with pytest.raises(InputError, match="labels"):
+        loss_surface(m, X, torch.randn(len(X), 3, dtype=F64), loss="cross_entropy")
+    with pytest.raises(InputError, match="device"):
+        loss_surface(m, X, y, device="tpu")
+    f32 = loss_surface(m, X, y, grid=3, span=0.3, directions=d, dtype="float32")
+    assert np.allclose(f32.losses, ce.losses, rtol=1e-5) and next(m.parameters()).dtype == F64
+
+
+def test_operator_device_dtype_and_scipy_export():
+    m, X, y = zoo("cnn", 1)
+    op = CurvatureOperator(m, "cross_entropy", (X.numpy(), y.numpy()), device="cpu", dtype="float32")
+    assert op.dtype == torch.float32 and op.device.type == "cpu" and next(m.parameters()).dtype == F64
+    L = op.to_scipy()
+    x = np.random.default_rng(0).standard_normal(op.n).astype(np.float32)
+    H = dense_hessian(m, CE, X, y)
+    assert np.allclose(L @ x, (H @ torch.tensor(x, dtype=F64)).numpy(), atol=1e-4)
+    assert np.allclose(L.matmat(np.stack([x, 2 * x], 1))[:, 1], 2 * (L @ x), atol=1e-4)
+    with pytest.raises(InputError, match="device"):
+        CurvatureOperator(m, "cross_entropy", (X, y), device="cuda:7" if not torch.cuda.is_available() else "tpu")
+    with pytest.raises(InputError, match="dtype"):
+        CurvatureOperator(m, "cross_entropy", (X, y), dtype="int8")
+    with pytest.raises(InputError, match="loss"):
+        CurvatureOperator(m, "crossentropy2", (X, y))
+    with pytest.raises(InputError, match="data"):
+        top_eigenpairs(m, 2)

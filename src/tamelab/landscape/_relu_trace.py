@@ -117,9 +117,10 @@ def ggn_diagonal(model: nn.Module, X: torch.Tensor, T: torch.Tensor, loss="cross
     factor columns :math:`s_{n,c}` (module docstring), C per-sample-gradient passes under ``torch.func.vmap``.
     A plain ``Linear``/``ReLU`` ``Sequential`` takes the batched closed form
     (:func:`tamelab.landscape._mlp_rop.mlp_ggn_diagonal`, ~100x faster)."""
+    from ..losses import resolve_loss
     from ._mlp_rop import mlp_ggn_diagonal, mlp_rop_plan
 
-    kind = _loss_kind(loss)
+    kind = _loss_kind(resolve_loss(loss))
     if kind not in ("ce", "mse"):
         raise NotApplicableError("loss", f"the GGN diagonal is implemented for mean cross-entropy and MSE, not {loss!r}")
     params = {k: v.detach() for k, v in model.named_parameters()}

@@ -34,10 +34,12 @@ __all__ = ["filter_normalized_direction", "SurfaceResult", "loss_surface", "inte
 
 
 def filter_normalized_direction(model: nn.Module, *, seed=0, ignore: str = "biasbn") -> dict[str, torch.Tensor]:
+    if ignore not in ("biasbn", "none"):
+        raise InputError("ignore", f"unknown {ignore!r}", "use biasbn or none")
     g = torch.Generator().manual_seed(resolve_seed(seed))
     out = {}
     for k, p in model.named_parameters():
-        d = torch.randn(p.shape, generator=g, dtype=p.dtype)
+        d = torch.randn(p.shape, generator=g, dtype=torch.float64).to(dtype=p.dtype, device=p.device)
         if p.dim() <= 1:
             d = torch.zeros_like(p) if ignore == "biasbn" else p.detach().clone()
         else:
@@ -50,6 +52,30 @@ def filter_normalized_direction(model: nn.Module, *, seed=0, ignore: str = "bias
 
 #: exact module types that are affine in (weight, bias) jointly: f(X; W + Σ cᵢDᵢ, b + Σ cᵢdᵢ) = f(X; W, b) + Σ cᵢ f(X; Dᵢ, dᵢ).
 _AFFINE_FIRST = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d)
+
+
+def _prepare(model: nn.Module, data, targets, loss, device, dtype, input_key=None, target_key=None, batch_size=None,
+             *, field: str = "data"):
+    """The input contract for every slice: ``(model on device/dtype, X, T, Loss)`` with the data held as two tensors
+    on the model's device (a loader's batches are concatenated once; the surface evaluates every sample at every
+    grid point). The caller's model is never changed."""
+    from ..inputs import as_data, as_model, model_on, resolve_device, resolve_dtype
+    from ..losses import resolve_loss
+
+    as_model(model)
+    lossf = resolve_loss(loss)
+    first = next(iter(model.parameters()), None)
+    if first is None:
+        raise InputError("model", "has no parameters")
+    dev = resolve_device(device) if device is not None else first.device
+    dt = resolve_dtype(dtype) if dtype is not None else first.dtype
+    model = model_on(model, dev, dt)
+    d = as_data(data, targets, input_key=input_key, target_key=target_key, batch_size=batch_size, field=field)
+    X, T = d.tensors(dev, dt)
+    if lossf.targets == "labels" and T.is_floating_point():
+        raise InputError("loss", f"{lossf.name} needs integer class labels, the targets are {T.dtype}",
+                         "pass labels 0..C-1 or a regression loss such as mse")
+    return model, X, T, lossf
 
 
 class _GridEvaluator:
@@ -67,8 +93,10 @@ class _GridEvaluator:
       plain forward pass only by float rounding (tested to 1e-5 relative).
     """
 
-    def __init__(self, model: nn.Module, theta: dict | None, dirs: list[dict], X: torch.Tensor, T: torch.Tensor, loss_name: str):
+    def __init__(self, model: nn.Module, theta: dict | None, dirs: list[dict], X: torch.Tensor, T: torch.Tensor, loss):
         import copy
+
+        from ..losses import resolve_loss
 
         self.m = copy.deepcopy(model)
         with torch.no_grad():
@@ -78,10 +106,10 @@ class _GridEvaluator:
                     p.copy_(theta[k])
         if theta is None:
             theta = {k: p.detach().clone() for k, p in self.m.named_parameters()}
-        self.loss_name = loss_name
-        self.loss_fn = nn.functional.cross_entropy if loss_name == "cross_entropy" else nn.functional.mse_loss
+        self.loss_fn = resolve_loss(loss)
         self.X, self.T = X, T
-        self._fast_ce = loss_name == "cross_entropy" and T.dim() == 1 and not T.is_floating_point()
+        self._labels = T.dim() == 1 and not T.is_floating_point()
+        self._fast_ce = self.loss_fn.builtin and self.loss_fn.name == "cross_entropy" and self._labels
         names = [k for k, _ in self.m.named_parameters()]
         self.first = None
         m = self.m
@@ -156,13 +184,14 @@ class _GridEvaluator:
                     acc = correct / len(self.T)
                 else:
                     lv = float(self.loss_fn(o, self.T))
-                    acc = float((o.argmax(1) == self.T).sum()) / len(self.T) if self.loss_name == "cross_entropy" else float("nan")
+                    acc = (float((o.argmax(1) == self.T).sum()) / len(self.T) if self._labels and o.dim() == 2
+                           and o.shape[1] > 1 else float("nan"))
                 out.append((lv, acc))
         return out
 
 
 def _eval_chunk(args: tuple) -> list[tuple[float, float]]:
-    """Top-level (picklable) chunk evaluator: (model, θ or None, dirs, coords, X, T, loss) -> [(loss, acc)].
+    """Top-level (picklable) chunk evaluator: (model, θ or None, dirs, coords, X, T, loss name or Loss) -> [(loss, acc)].
 
     ``θ = None`` means the model's own parameters (and keeps them out of the task payload).
 
@@ -253,25 +282,50 @@ def _evaluate_grid(model: nn.Module, dirs: list[dict], coords: list[tuple], X, T
     return vals
 
 
-def loss_surface(model: nn.Module, X: torch.Tensor, T: torch.Tensor, *, loss: str = "cross_entropy", grid: int = 41,
+def _check_dirs(model: nn.Module, dirs: list[dict]) -> list[dict[str, torch.Tensor]]:
+    params = dict(model.named_parameters())
+    out = []
+    for i, d in enumerate(dirs):
+        if not isinstance(d, dict) or set(d) != set(params):
+            raise InputError("directions", f"direction {i} must be a dict with the model's parameter names",
+                             "build it with filter_normalized_direction(model) or model_direction(a, b)")
+        bad = [k for k in params if tuple(d[k].shape) != tuple(params[k].shape)]
+        if bad:
+            raise InputError("directions", f"direction {i} has wrong shapes for {bad[:3]}")
+        out.append({k: torch.as_tensor(d[k]).to(dtype=params[k].dtype, device=params[k].device) for k in params})
+    return out
+
+
+def loss_surface(model: nn.Module, data, targets=None, *, loss="cross_entropy", grid: int = 41,
                  span: float = 1.0, dims: int = 2, directions: list[dict[str, torch.Tensor]] | None = None, seed=0,
-                 executor=None, chunks: int | None = None) -> SurfaceResult:
+                 executor=None, chunks: int | None = None, device=None, dtype=None, input_key: str | None = None,
+                 target_key: str | None = None) -> SurfaceResult:
     """1-D or 2-D loss/accuracy surface around ``model`` (θ exactly at the grid centre when ``grid`` is odd).
 
     ``directions`` defaults to filter-normalised Gaussian directions; pass e.g.
     ``[model_direction(model, other)]`` for the slice along the model-to-model direction (α = 1 is
     ``other``). ``executor`` (``tamelab.parallel``) evaluates ``chunks`` groups of whole grid rows (default:
-    one per worker); the surface is bitwise the same for any executor and chunking."""
+    one per worker); the surface is bitwise the same for any executor and chunking.
+
+    Input contract (every slice function): ``data`` is anything :func:`tamelab.inputs.as_data` takes — ``X`` with
+    ``targets=T``, ``(X, T)`` tensors or NumPy arrays, a ``Dataset``, a ``DataLoader`` with tuple or dict batches
+    (``input_key``/``target_key``) — and ``loss`` a name (``"cross_entropy"``, ``"nll"``, ``"mse"``, ...) or a callable
+    ``(output, target) -> mean loss``; ``device``/``dtype`` choose where and in which precision to evaluate (default:
+    the model's); the caller's model is never changed. Accuracy is reported for integer labels (argmax), NaN
+    otherwise.
+    """
     t0 = time.perf_counter()
-    if grid < 2:
-        raise InputError("--grid", f"must be >= 2, got {grid}")
+    if not isinstance(grid, (int, np.integer)) or grid < 2:
+        raise InputError("--grid", f"must be an integer >= 2, got {grid!r}")
     if dims not in (1, 2):
         raise InputError("dims", "must be 1 or 2")
+    if not (isinstance(span, (int, float)) and math.isfinite(span) and span > 0):
+        raise InputError("span", f"must be a positive number, got {span!r}")
     s = resolve_seed(seed)
+    model, X, T, loss = _prepare(model, data, targets, loss, device, dtype, input_key, target_key)
     theta = {k: v.detach().clone() for k, v in model.named_parameters()}
-    if not theta:
-        raise InputError("model", "has no parameters")
-    dirs = directions or [filter_normalized_direction(model, seed=s + i) for i in range(dims)]
+    dirs = _check_dirs(model, directions) if directions else [filter_normalized_direction(model, seed=s + i)
+                                                               for i in range(dims)]
     if len(dirs) != dims:
         raise InputError("directions", f"{len(dirs)} given for a {dims}-D surface", f"pass {dims}")
     alphas = np.linspace(-span, span, grid)
@@ -304,11 +358,11 @@ def _same_architecture(models: list[nn.Module]) -> list[dict[str, torch.Tensor]]
 def model_direction(model_a: nn.Module, model_b: nn.Module) -> dict[str, torch.Tensor]:
     r"""The parameter-space direction :math:`\theta_B-\theta_A` (every tensor, biases included)."""
     ta, tb = _same_architecture([model_a, model_b])
-    return {k: tb[k] - ta[k] for k in ta}
+    return {k: tb[k].to(ta[k].device, ta[k].dtype) - ta[k] for k in ta}
 
 
 def _dot(a: dict, b: dict) -> float:
-    return float(sum((a[k].double() * b[k].double()).sum() for k in a))
+    return float(sum((a[k].double() * b[k].double().to(a[k].device)).sum() for k in a))
 
 
 @dataclasses.dataclass
@@ -333,9 +387,10 @@ class PlaneResult(Result):
         return {"losses": np.asarray(self.losses, dtype=float)}
 
 
-def plane_through_models(model_a: nn.Module, model_b: nn.Module, model_c: nn.Module, X, T, *,
-                         loss: str = "cross_entropy", grid: int = 25, margin: float = 0.25, executor=None,
-                         chunks: int | None = None) -> PlaneResult:
+def plane_through_models(model_a: nn.Module, model_b: nn.Module, model_c: nn.Module, data, targets=None, *,
+                         loss="cross_entropy", grid: int = 25, margin: float = 0.25, executor=None,
+                         chunks: int | None = None, device=None, dtype=None, input_key: str | None = None,
+                         target_key: str | None = None) -> PlaneResult:
     r"""Loss and accuracy on the affine plane through three models of one architecture.
 
     Orthonormal basis by Gram–Schmidt (Garipov et al., arXiv:1802.10026, §5):
@@ -346,15 +401,27 @@ def plane_through_models(model_a: nn.Module, model_b: nn.Module, model_c: nn.Mod
     grid covers the bounding box of the three points, widened by ``margin`` times its size on every side.
     Certificate: the three models are also evaluated at their plane coordinates and compared with their
     own losses (``max_model_mismatch``, float rounding only).
+
+    Input contract (every slice function): ``data`` is anything :func:`tamelab.inputs.as_data` takes — ``X`` with
+    ``targets=T``, ``(X, T)`` tensors or NumPy arrays, a ``Dataset``, a ``DataLoader`` with tuple or dict batches
+    (``input_key``/``target_key``) — and ``loss`` a name (``"cross_entropy"``, ``"nll"``, ``"mse"``, ...) or a callable
+    ``(output, target) -> mean loss``; ``device``/``dtype`` choose where and in which precision to evaluate (default:
+    the model's); the caller's model is never changed. Accuracy is reported for integer labels (argmax), NaN
+    otherwise.
     """
     t0 = time.perf_counter()
     if grid < 2:
         raise InputError("--grid", f"must be >= 2, got {grid}")
     if not margin >= 0:
         raise InputError("margin", f"must be >= 0, got {margin}")
+    from ..inputs import model_on
+
+    model_a, X, T, loss = _prepare(model_a, data, targets, loss, device, dtype, input_key, target_key)
+    p0 = next(model_a.parameters())
+    model_b, model_c = model_on(model_b, p0.device, p0.dtype), model_on(model_c, p0.device, p0.dtype)
     ta, tb, tc = _same_architecture([model_a, model_b, model_c])
-    d1 = {k: (tb[k] - ta[k]).double() for k in ta}
-    d2 = {k: (tc[k] - ta[k]).double() for k in ta}
+    d1 = {k: (tb[k].to(ta[k].device).double() - ta[k].double()) for k in ta}
+    d2 = {k: (tc[k].to(ta[k].device).double() - ta[k].double()) for k in ta}
     n1 = math.sqrt(_dot(d1, d1))
     if n1 == 0.0:
         raise InputError("models", "A and B are the same point", "pass three distinct models")
@@ -399,12 +466,26 @@ class InterpolationResult(Result):
     argmax_alpha: float = float("nan")
 
 
-def interpolate(model_a: nn.Module, model_b: nn.Module, X, T, *, loss: str = "cross_entropy", points: int = 25,
-                refine: bool = True) -> InterpolationResult:
-    """Linear interpolation A → B with loss/accuracy barriers (both definitions)."""
+def interpolate(model_a: nn.Module, model_b: nn.Module, data, targets=None, *, loss="cross_entropy", points: int = 25,
+                refine: bool = True, device=None, dtype=None, input_key: str | None = None,
+                target_key: str | None = None) -> InterpolationResult:
+    """Linear interpolation A → B with loss/accuracy barriers (both definitions).
+
+    Input contract (every slice function): ``data`` is anything :func:`tamelab.inputs.as_data` takes — ``X`` with
+    ``targets=T``, ``(X, T)`` tensors or NumPy arrays, a ``Dataset``, a ``DataLoader`` with tuple or dict batches
+    (``input_key``/``target_key``) — and ``loss`` a name (``"cross_entropy"``, ``"nll"``, ``"mse"``, ...) or a callable
+    ``(output, target) -> mean loss``; ``device``/``dtype`` choose where and in which precision to evaluate (default:
+    the model's); the caller's model is never changed. Accuracy is reported for integer labels (argmax), NaN
+    otherwise.
+    """
     t0 = time.perf_counter()
+    if not isinstance(points, (int, np.integer)) or points < 2:
+        raise InputError("points", f"must be an integer >= 2, got {points!r}")
+    model_a, X, T, loss = _prepare(model_a, data, targets, loss, device, dtype, input_key, target_key)
     ta = {k: v.detach() for k, v in model_a.named_parameters()}
-    tb = {k: v.detach() for k, v in model_b.named_parameters()}
+    tb = {k: v.detach().to(ta[k].device, ta[k].dtype) for k, v in model_b.named_parameters() if k in ta}
+    if set(tb) != set(dict(model_b.named_parameters())):
+        raise InputError("models", "have different architectures", "interpolation needs identical parameter shapes")
     if ta.keys() != tb.keys() or any(ta[k].shape != tb[k].shape for k in ta):
         raise InputError("models", "have different architectures", "interpolation needs identical parameter shapes")
     delta = {k: tb[k] - ta[k] for k in ta}
@@ -433,7 +514,7 @@ def interpolate(model_a: nn.Module, model_b: nn.Module, X, T, *, loss: str = "cr
         if l2 > lmax:
             amax, lmax = a2, l2
     lin = float(np.max(Ls - ((1 - al) * La + al * Lb)))
-    accb = float(0.5 * (As[0] + As[-1]) - As.min()) if loss == "cross_entropy" else float("nan")
+    accb = float(0.5 * (As[0] + As[-1]) - As.min()) if np.isfinite(As).all() else float("nan")
     return InterpolationResult(status=Status.OK, seconds=time.perf_counter() - t0, alphas=al.tolist(), losses=Ls.tolist(),
                                accuracies=As.tolist(), barrier_mean=float(lmax - 0.5 * (La + Lb)), barrier_linear=max(lin, float(lmax - ((1 - amax) * La + amax * Lb))),
                                accuracy_barrier=accb, argmax_alpha=float(amax))
@@ -457,13 +538,22 @@ class TrajectorySurface(Result):
         return {"losses": np.asarray(self.losses, dtype=float), "path": np.asarray(self.path, dtype=float)}
 
 
-def trajectory_surface(model: nn.Module, snapshots: list[dict[str, torch.Tensor]], X, T, *, loss: str = "cross_entropy",
-                       grid: int = 15, margin: float = 0.3, executor=None, chunks: int | None = None) -> TrajectorySurface:
+def trajectory_surface(model: nn.Module, snapshots: list[dict[str, torch.Tensor]], data, targets=None, *,
+                       loss="cross_entropy", grid: int = 15, margin: float = 0.3, executor=None,
+                       chunks: int | None = None, device=None, dtype=None, input_key: str | None = None,
+                       target_key: str | None = None) -> TrajectorySurface:
     r"""Loss on the PCA plane of a trajectory (Li et al., arXiv:1712.09913, §7), with the path on it.
 
     ``model`` holds the final point :math:`\theta_n` (the origin of the plane, as in
     :func:`~tamelab.landscape.trajectory_pca`); the grid covers the path's bounding box widened by
     ``margin`` times its size. ``path`` are the snapshots' coordinates (the last is (0, 0)).
+
+    Input contract (every slice function): ``data`` is anything :func:`tamelab.inputs.as_data` takes — ``X`` with
+    ``targets=T``, ``(X, T)`` tensors or NumPy arrays, a ``Dataset``, a ``DataLoader`` with tuple or dict batches
+    (``input_key``/``target_key``) — and ``loss`` a name (``"cross_entropy"``, ``"nll"``, ``"mse"``, ...) or a callable
+    ``(output, target) -> mean loss``; ``device``/``dtype`` choose where and in which precision to evaluate (default:
+    the model's); the caller's model is never changed. Accuracy is reported for integer labels (argmax), NaN
+    otherwise.
     """
     from ._pca import trajectory_pca
 
@@ -472,13 +562,14 @@ def trajectory_surface(model: nn.Module, snapshots: list[dict[str, torch.Tensor]
         raise InputError("snapshots", f"need at least 3 for a 2-D PCA, got {len(snapshots)}", "record more snapshots")
     if grid < 2:
         raise InputError("--grid", f"must be >= 2, got {grid}")
+    model, X, T, loss = _prepare(model, data, targets, loss, device, dtype, input_key, target_key)
     pca = trajectory_pca(snapshots)
     c = np.asarray(pca["coords"])
     lo, hi = c.min(0), c.max(0)
     pad = margin * (hi - lo) + 1e-9
     xs, ys = np.linspace(lo[0] - pad[0], hi[0] + pad[0], grid), np.linspace(lo[1] - pad[1], hi[1] + pad[1], grid)
     coords = [(x, y) for x in xs for y in ys]
-    vals = _evaluate_grid(model, pca["directions"], coords, X, T, loss, executor, chunks)
+    vals = _evaluate_grid(model, _check_dirs(model, pca["directions"]), coords, X, T, loss, executor, chunks)
     L = np.array([vals[p][0] for p in coords]).reshape(grid, grid)
     return TrajectorySurface(status=Status.OK, seconds=time.perf_counter() - t0, losses=L.tolist(), xs=xs.tolist(),
                              ys=ys.tolist(), path=c.tolist(), explained_variance_ratio=list(pca["explained_variance_ratio"]),
