@@ -434,10 +434,15 @@ def test_trace_from_an_operator_and_the_premise_for_subsets_and_other_losses():
 
 
 # ---------------------------------------------------------------------- item 6: the input contract
-from torch.utils.data import DataLoader, Dataset  # noqa: E402
+from torch.utils.data import DataLoader, Dataset
 
-from tamelab.landscape import (  # noqa: E402
-    filter_normalized_direction, interpolate, loss_surface, model_direction, plane_through_models, slq_density,
+from tamelab.landscape import (
+    filter_normalized_direction,
+    interpolate,
+    loss_surface,
+    model_direction,
+    plane_through_models,
+    slq_density,
     trajectory_surface,
 )
 
@@ -505,7 +510,7 @@ def test_slices_take_named_and_callable_losses_and_loaders_without_targets():
                                                                              for di in d])
     ce = loss_surface(m, X, y, loss="cross_entropy", grid=3, span=0.3, directions=d)
     assert np.allclose(nll.losses, ce.losses, rtol=1e-12)  # nll of log-softmax = cross-entropy (was MSE before)
-    sq = lambda o, t: ((o - nn.functional.one_hot(t, 3)) ** 2).sum(1).mean()  # noqa: E731
+    sq = lambda o, t: ((o - nn.functional.one_hot(t, 3)) ** 2).sum(1).mean()
     r = loss_surface(m, X, y, loss=sq, grid=3, span=0.3, directions=d)
     with torch.no_grad():
         want = float(sq(torch.func.functional_call(m, {k: v + 0.3 * d[0][k] - 0.3 * d[1][k]
