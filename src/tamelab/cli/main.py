@@ -68,6 +68,9 @@ _ABORT = tuple({getattr(m, "Abort") for m in _CM if hasattr(m, "Abort")} | {type
 
 
 def main(argv: list[str] | None = None) -> int:
+    from .._threads import configure_threads
+
+    configure_threads()  # one thread policy, before torch loads (tamelab._threads)
     import matplotlib
 
     matplotlib.use("Agg")
