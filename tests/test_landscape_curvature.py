@@ -555,3 +555,20 @@ def test_operator_device_dtype_and_scipy_export():
         CurvatureOperator(m, "crossentropy2", (X, y))
     with pytest.raises(InputError, match="data"):
         top_eigenpairs(m, 2)
+
+
+def test_float32_radii_contain_the_float64_eigenvalues_on_a_real_network(seed):
+    """The float32 product error is mostly linear in v (a float32 forward state): the radii must account for it
+    (measured against the operator's float64 twin), not only for the linearity defect."""
+    from tamelab.models import mlp
+
+    m = mlp([64, 48, 48, 10], seed=seed % 5, dtype=F64)
+    g = torch.Generator().manual_seed(seed)
+    X, y = torch.rand(400, 64, dtype=F64, generator=g), torch.randint(0, 10, (400,), generator=g)
+    r32 = top_eigenpairs(CurvatureOperator(m, CE, (X, y), dtype="float32"), 3, tol=1e-7, seed=seed)
+    r64 = top_eigenpairs(CurvatureOperator(m, CE, (X, y)), 3, tol=1e-11, seed=seed)
+    assert r64.status == Status.OK and r32.noise_relative > 1e-9  # the twin saw the float32 error
+    if r32.status == Status.OK:
+        err = np.abs(np.array(r32.eigenvalues) - np.array(r64.eigenvalues))
+        assert np.all(err <= np.array(r32.radii) + np.array(r64.radii)), (err, r32.radii)
+        assert r32.block_radius >= max(r32.residuals)

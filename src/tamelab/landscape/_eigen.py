@@ -54,10 +54,13 @@ from ..result import Result, Status
 __all__ = ["EigResult", "products", "top_eigenpairs"]
 
 #: the numbers of :func:`top_eigenpairs` that are not arguments (tested values).
-FLOOR_NOISE_FACTOR = 3.0  # achievable residual ≈ this × the measured noise of one product
-FLOOR_EPS_FACTOR = 4.0  # ... plus this × eps(dtype) × max |θ| (rounding of the Ritz combination)
+ERROR_SAFETY = 2.0  # product error model δ + ρ‖Hv‖ measured on one vector: radii use this multiple of it
+FLOOR_NOISE_FACTOR = 3.0  # achievable residual ≈ this × the product error δ + ρ|θ|
+FLOOR_EPS_FACTOR = 16.0  # ... plus this × eps(float64) × max |θ| (the float64 Rayleigh–Ritz and combinations)
 STAGNATION_STEPS = 4  # residual tests without a 10 % improvement that end the iteration
 KW_CONSTANT = 1.648  # Kuczyński–Woźniakowski constant
+EPS64 = float(np.finfo(np.float64).eps)
+TWIN_DATA_BYTES = 2**30  # largest data a float64 twin of a float32 operator may copy (noise measurement)
 
 
 def products(op, Q: torch.Tensor) -> torch.Tensor:
@@ -95,7 +98,9 @@ class EigResult(Result):
             one within it of each :math:`\\theta_i`.
         error_bounds: the Kato–Temple *estimate* :math:`\\min(r,r^2/\\hat\\delta)` with the gap :math:`\\hat\\delta` to the
             other Ritz values (valid only if no eigenvalue near θ was missed; never used to certify).
-        noise: measured rounding error of one product on a unit vector (:math:`\\delta`).
+        noise, noise_relative: the product error model :math:`\\|\\tilde Hv-Hv\\|\\le\\delta+\\rho\\|Hv\\|` for unit
+            v, measured on one vector (linearity defect; for a float32 CurvatureOperator also against its float64
+            twin, which sees errors that are linear in v).
         floor: the smallest certifiable residual; ``tol_raised`` when ``tol·|θ|`` was below it.
         extremality: ``"exact"``, ``"probabilistic"``, ``"not checked"`` or ``"not certified"``.
         extremality_bound: with probability ≥ 1 − ``extremality_p`` every eigenvalue not among these is
@@ -120,6 +125,7 @@ class EigResult(Result):
     tol: float = float("nan")
     tol_raised: bool = False
     noise: float = float("nan")
+    noise_relative: float = float("nan")
     floor: float = float("nan")
     extremality: str = "not checked"
     extremality_bound: float = float("nan")
@@ -143,6 +149,7 @@ class _Krylov:
         self.V = torch.empty(rows, n, dtype=dtype, device=device)
         self.HV = torch.empty(rows, n, dtype=dtype, device=device) if keep else None
         self.M = np.zeros((cap, cap))
+        self.Gm = np.zeros((cap, cap))  # V Vᵀ in float64: the basis is orthonormal only to its storage precision
         self.m = 0
         self.F = np.zeros(0, dtype=int)
         self.PF: torch.Tensor | None = None
@@ -220,7 +227,10 @@ class _Krylov:
         self.V[m : m + b] = Q
         if self.keep:
             self.HV[m : m + b] = P
-        C = (self.V[: m + b] @ P.T).to(torch.float64).cpu().numpy()
+        C = _gram64(self.V[: m + b], P).cpu().numpy()
+        Cg = _gram64(self.V[: m + b], Q).cpu().numpy()
+        self.Gm[: m + b, m : m + b] = Cg
+        self.Gm[m : m + b, :m] = Cg[:m].T
         self.M[: m + b, m : m + b] = C
         self.M[m : m + b, :m] = C[:m].T
         blk = C[m:]
@@ -297,10 +307,25 @@ class _Krylov:
             self.HV[:p] = HU
         self.M[:, :] = 0.0
         self.M[:p, :p] = (Mp + Mp.T) / 2
+        self.Gm[:, :] = 0.0
+        self.Gm[:p, :p] = _gram64(self.V[:p], self.V[:p]).cpu().numpy()
         self.m = p
         self.F = np.zeros(0, dtype=int)
         self.PF = None
         self.pure = False
+
+
+def _gram64(A: torch.Tensor, B: torch.Tensor) -> torch.Tensor:
+    """``A Bᵀ`` accumulated in float64 (chunks of columns), whatever the storage dtype: in float32 a length-n dot
+    product carries an error of order eps·√n·‖a‖‖b‖, which capped the certifiable residual of an 85k-parameter
+    Hessian at 2-3e-6·λ (5-8x the product noise); in float64 the projection is as accurate as the products."""
+    if A.dtype == torch.float64 and B.dtype == torch.float64:
+        return A @ B.T
+    out = torch.zeros(A.shape[0], B.shape[0], dtype=torch.float64, device=A.device)
+    step = max(1024, 2**22 // max(1, A.shape[0] + B.shape[0]))
+    for s in range(0, A.shape[1], step):
+        out += A[:, s : s + step].to(torch.float64) @ B[:, s : s + step].to(torch.float64).T
+    return out
 
 
 def _select(theta: np.ndarray, k: int, which: str) -> np.ndarray:
@@ -385,6 +410,7 @@ def top_eigenpairs(op, k: int = 5, *, which: str = "largest", tol: float = 1e-6,
         start = _start(n, min(block_size, n), s, 0, dtype, device)
     eng.add(eng.orth(start))
     noise: float | None = None
+    rho = 0.0
     first_test = max(k, int(m0 or 0))
     stream, checks, check_hvps, restarts = 1, 0, 0, 0
     hist: list[float] = []
@@ -409,29 +435,32 @@ def top_eigenpairs(op, k: int = 5, *, which: str = "largest", tol: float = 1e-6,
         if test:
             last_test = eng.products
             if noise is None:
-                noise = _measure_noise(eng, s)
+                noise, rho = _measure_noise(eng, s)
             theta, Y = eng.ritz()
             spread_lo, spread_hi = min(spread_lo, float(theta.min())), max(spread_hi, float(theta.max()))
             sel = _select(theta, k, which)
             th_sel = theta[sel]
             amax = float(np.max(np.abs(theta)))
-            floor = FLOOR_NOISE_FACTOR * noise + FLOOR_EPS_FACTOR * float(eng.eps) * amax
-            thr = np.maximum(tol * np.abs(th_sel), floor)
-            tol_raised = bool(np.any(tol * np.abs(th_sel) < floor))
+            floors = FLOOR_NOISE_FACTOR * (noise + rho * np.abs(th_sel)) + FLOOR_EPS_FACTOR * EPS64 * amax
+            floor = float(np.max(floors))
+            thr = np.maximum(tol * np.abs(th_sel), floors)
+            tol_raised = bool(np.any(tol * np.abs(th_sel) < floors))
             if G is not None and len(eng.F):
                 yF = Y[eng.F][:, sel]
                 est = np.sqrt(np.maximum(np.einsum("ik,ij,jk->k", yF, G, yF), 0.0))
             else:
                 est = np.zeros(len(sel))
             if np.all(est <= thr) or eng.products >= budget or complete:
-                U, res, rad, block_r, _ = _true_residuals(eng, Y[:, sel], th_sel, noise)
+                U, th_sel, res, rad, block_r, _ = _true_residuals(eng, Y[:, sel], th_sel, noise, rho, which)
+                floors = FLOOR_NOISE_FACTOR * (noise + rho * np.abs(th_sel)) + FLOOR_EPS_FACTOR * EPS64 * amax
+                thr = np.maximum(tol * np.abs(th_sel), floors)
                 conv = [bool(r <= t) for r, t in zip(res, thr)]
                 hist.append(float(np.max(np.array(res) / thr)))
                 certified = all(conv)
                 if not certified and len(hist) > STAGNATION_STEPS and \
                         min(hist[-STAGNATION_STEPS:]) > 0.9 * hist[-STAGNATION_STEPS - 1]:
-                    status_reason = (f"residuals stagnated at {max(res):.3e} (floor {floor:.3e}, noise of one product "
-                                     f"{noise:.3e}); compute in float64 for a lower floor")
+                    status_reason = (f"residuals stagnated at {max(res):.3e} (floor {floor:.3e}, product error "
+                                     f"{noise:.2e} + {rho:.2e}·|Hv|); compute in float64 for a lower floor")
                     break
         if certified:
             if complete:
@@ -495,16 +524,17 @@ def top_eigenpairs(op, k: int = 5, *, which: str = "largest", tol: float = 1e-6,
             pure = False
         eng.add(Q, pure=pure)
     if noise is None:
-        noise = _measure_noise(eng, s)
+        noise, rho = _measure_noise(eng, s)
     if res is None:  # never tested (budget hit at once): report what there is
         theta, Y = eng.ritz()
         sel = _select(theta, min(k, eng.m), which)
         th_sel = theta[sel]
-        U, res, rad, block_r, _eta = _true_residuals(eng, Y[:, sel], th_sel, noise)
+        U, th_sel, res, rad, block_r, _ = _true_residuals(eng, Y[:, sel], th_sel, noise, rho, which)
         conv = [False] * len(res)
     ok = all(conv) and len(conv) == k and extremality in ("exact", "probabilistic", "not checked")
     if tol_raised:
-        notes.append(f"tol={tol:g} is below the achievable residual {floor:.3e} (noise of one product {noise:.3e}); "
+        notes.append(f"tol={tol:g} is below the achievable residual {floor:.3e} (product error {noise:.2e} + "
+                     f"{rho:.2e}·|Hv|); "
                      "certified to the floor instead (use dtype=float64 for a lower floor)")
     if status_reason:
         notes.append(status_reason)
@@ -513,17 +543,18 @@ def top_eigenpairs(op, k: int = 5, *, which: str = "largest", tol: float = 1e-6,
                      eigenvalues=[float(x) for x in th_sel], residuals=[float(r) for r in res], converged=conv,
                      error_bounds=bounds, hvps=int(eng.products), krylov_dim=int(eng.m), which=which,
                      radii=[float(r) for r in rad], block_radius=float(block_r), tol=float(tol), tol_raised=tol_raised,
-                     noise=float(noise), floor=float(floor), extremality=extremality, extremality_bound=float(ext_bound),
+                     noise=float(noise), noise_relative=float(rho), floor=float(floor), extremality=extremality, extremality_bound=float(ext_bound),
                      extremality_p=float(failure_probability) if extremality == "probabilistic" else 0.0,
                      separated=separated, check_hvps=int(check_hvps), checks=checks, restarts=restarts,
                      block_size=int(eng.width), notes=notes, eigenvectors=U.T.to(dtype) if U is not None else None)
 
 
-def _measure_noise(eng: _Krylov, seed: int) -> float:
-    """Rounding error of one product on a unit vector: the linearity defect ‖H z − (Ha + Hb)/√2‖/√2 with
-    z = (a + b)/√2 for two orthonormal vectors (one extra product with stored products, else up to three)."""
+def _measure_noise(eng: _Krylov, seed: int) -> tuple[float, float]:
+    """The product error model ``(δ, ρ)``: ‖H̃v − Hv‖ ≲ δ + ρ‖Hv‖ for unit v, from the linearity defect
+    ‖H̃z − (H̃a + H̃b)/√2‖/√2 with z = (a + b)/√2 for two orthonormal basis vectors (one extra product with stored
+    products) and, for an operator with a float64 twin (``astype``), the error of one product against it."""
     if eng.n < 2:
-        return 0.0
+        return 0.0, 0.0
 
     def prod(i):
         if eng.keep:
@@ -541,33 +572,81 @@ def _measure_noise(eng: _Krylov, seed: int) -> float:
         b = r / r.norm()
         pb = eng.mv(b[None])[0]
     z = (a + b) / math.sqrt(2.0)
-    pz = eng.mv(z[None])[0]
-    d = pz.to(torch.float64) - (pa.to(torch.float64) + pb.to(torch.float64)) / math.sqrt(2.0)
-    return float(d.norm()) / math.sqrt(2.0)
+    pz = eng.mv(z[None])[0].to(torch.float64)
+    d = pz - (pa.to(torch.float64) + pb.to(torch.float64)) / math.sqrt(2.0)
+    delta = float(d.norm()) / math.sqrt(2.0)
+    rho = delta / max(float(pz.norm()), torch.finfo(torch.float64).tiny)
+    # rounding that is linear in v (a float32 forward state, for instance) makes no linearity defect: compare one
+    # product with the float64 twin of the operator when it has one (and it fits in memory)
+    twin = getattr(eng.op, "astype", None)
+    if twin is not None and eng.dtype != torch.float64 and _data_bytes(eng.op) <= TWIN_DATA_BYTES:
+        try:
+            op64 = twin(torch.float64)
+            exact = op64.matmat_rows(z[None].to(torch.float64))[0]
+            eng.products += 1
+            err = float((pz - exact).norm())
+            delta = max(delta, err)
+            rho = max(rho, err / max(float(exact.norm()), torch.finfo(torch.float64).tiny))
+        except (RuntimeError, MemoryError):  # no room for the twin: the linearity defect alone
+            pass
+    return delta, rho
 
 
-def _true_residuals(eng: _Krylov, Ysel: np.ndarray, th: np.ndarray, noise: float):
-    """Ritz vectors U (rows, float64), residual norms, certified radii, block radius (Kahan) and the
-    orthonormality defect η = ‖UUᵀ − I‖₂."""
-    U = eng.combine(Ysel, "V")
-    Ud = U.to(eng.dtype)
+def _data_bytes(op) -> int:
+    return sum(X.element_size() * X.numel() for X, _ in getattr(op, "batches", []))
+
+
+def _true_residuals(eng: _Krylov, Ysel: np.ndarray, th: np.ndarray, noise: float, rho: float,
+                    which: str = "largest"):
+    """Refined Ritz pairs and their certificates: ``(U rows float64, θ, residual norms, radii, block radius, η)``.
+
+    The Ritz vectors ``U = Yᵀ V`` and their products ``HU = Yᵀ HV`` are formed in float64; a k×k Rayleigh–Ritz
+    step on span(U) with its Gram matrix (``eigh(U HUᵀ, U Uᵀ)``) then removes the effect of the basis' float32
+    orthonormality defect, which otherwise put a floor of about θ·‖VVᵀ − I‖ (≈ 3e-6·θ on an 85k-parameter
+    Hessian) under the residuals. η = ‖UUᵀ − I‖₂ of the final vectors."""
+    from scipy.linalg import eigh
+
+    k = len(th)
+    m = eng.m
+    Gm = (eng.Gm[:m, :m] + eng.Gm[:m, :m].T) / 2
+    if m > 1 and np.linalg.norm(Gm - np.eye(m), 2) > 1e3 * np.finfo(np.float64).eps:
+        # Rayleigh–Ritz with the basis' Gram matrix (M y = θ G y): the float32 basis is orthonormal to ~1e-7 only,
+        # and ignoring that capped the residuals of a 670k-parameter Hessian at ~1e-5·θ
+        try:
+            w, Yg = eigh((eng.M[:m, :m] + eng.M[:m, :m].T) / 2, Gm)
+            sel = _select(w, k, which)
+            Ysel, th = Yg[:, sel], w[sel]
+        except np.linalg.LinAlgError:
+            pass
     if eng.keep:
+        U = eng.combine(Ysel, "V")
         HU = eng.combine(Ysel, "HV")
     else:
-        HU = eng.mv(Ud).to(torch.float64)
-    Ud64 = Ud.to(torch.float64)
+        U = eng.combine(Ysel, "V").to(eng.dtype).to(torch.float64)  # the vectors whose products are taken
+        HU = eng.mv(U.to(eng.dtype)).to(torch.float64)
+    if k:
+        G = (U @ U.T).cpu().numpy()
+        A = (U @ HU.T).cpu().numpy()
+        try:
+            w, Z = eigh((A + A.T) / 2, (G + G.T) / 2)
+            order = np.argsort(-w) if which == "largest" else np.argsort(w)
+            w, Z = w[order], Z[:, order]
+            Zt = torch.from_numpy(np.ascontiguousarray(Z.T)).to(U.device)
+            U, HU, th = Zt @ U, Zt @ HU, w
+        except np.linalg.LinAlgError:  # a numerically rank-deficient U (a spurious copy): keep the plain pairs
+            pass
     thv = torch.as_tensor(th, dtype=torch.float64, device=eng.device)
-    R = HU - thv[:, None] * Ud64
+    R = HU - thv[:, None] * U
     res = R.norm(dim=1).cpu().numpy()
-    k = len(th)
-    gram = (Ud64 @ Ud64.T).cpu().numpy()
+    gram = (U @ U.T).cpu().numpy()
     eta = float(np.linalg.norm(gram - np.eye(k), 2)) if k else 0.0
     rr = (R @ R.T).cpu().numpy()
     normR = float(math.sqrt(max(np.linalg.eigvalsh((rr + rr.T) / 2).max(), 0.0))) if k else 0.0
     amax = float(np.max(np.abs(th))) if k else 0.0
-    rad = res + noise + 2 * eta * np.abs(th)
-    block = normR + noise * math.sqrt(k) + 2 * eta * amax
-    return U, res.tolist(), rad.tolist(), block, eta
+    err = ERROR_SAFETY * (noise + rho * np.abs(th))  # the products' own error at these vectors (model, ×2)
+    rad = res + err + 2 * eta * np.abs(th)
+    block = normR + ERROR_SAFETY * (noise + rho * amax) * math.sqrt(k) + 2 * eta * amax
+    return U, np.asarray(th, dtype=float), res.tolist(), rad.tolist(), block, eta
 
 
 def _deflated_check(eng: _Krylov, U: torch.Tensor, th_k: float, rad_k: float, which: str, q: int, seed: int,

@@ -296,3 +296,16 @@ class CurvatureOperator:
     @property
     def shape(self):
         return (self.n, self.n)
+
+    def astype(self, dtype) -> CurvatureOperator:
+        """The same operator (model, data, loss, parameters, product path) computed in ``dtype``; the solver uses
+        a float64 twin to measure the error of a float32 product against the exact one."""
+        if self._method == "rop":
+            hvp = "rop"
+        elif self._method == "ggn":
+            hvp = "auto"
+        else:
+            hvp = self._method
+        return CurvatureOperator(self.model, self.loss_spec, [(X, T) for X, T in self.batches], params=self.names,
+                                 kind=self.kind, hvp=hvp, device=self.device, dtype=dtype, check_determinism=False,
+                                 cache_graphs=self._cache_graphs)
