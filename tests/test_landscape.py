@@ -355,9 +355,28 @@ class _Wrapped(nn.Module):  # not an nn.Sequential: evaluated by the generic in-
         return self.inner(x)
 
 
+class _ResNetClass(nn.Module):  # a model written as a class: first-layer reuse through torch.fx
+    def __init__(self):
+        super().__init__()
+        self.stem = nn.Conv2d(1, 2, 3, padding=1)
+        self.bn = nn.BatchNorm2d(2)
+        self.conv = nn.Conv2d(2, 2, 3, padding=1)
+        self.head = nn.Linear(2 * 5 * 5, 3)
+
+    def forward(self, x):
+        h = torch.relu(self.bn(self.stem(x)))
+        h = torch.relu(h + self.conv(h))
+        return self.head(h.flatten(1))
+
+
 def _surface_model(arch):
     g = torch.Generator().manual_seed(3)
     torch.manual_seed(3)
+    if arch == "resnet-class":
+        m = _ResNetClass().double().eval()
+        with torch.no_grad():
+            m.bn.running_var.uniform_(0.5, 2.0, generator=g)
+        return m, torch.randn(8, 1, 5, 5, dtype=torch.float64, generator=g), torch.randint(0, 3, (8,), generator=g)
     if arch in ("conv", "cnn-bn", "cnn-bn-avg"):
         if arch == "conv":
             m = nn.Sequential(nn.Conv2d(1, 2, 3), nn.ReLU(), nn.Flatten(), nn.Linear(2 * 3 * 3, 3)).double()
@@ -380,7 +399,7 @@ def _surface_model(arch):
 
 @pytest.mark.parametrize("points_per_batch", [1, 4])
 @pytest.mark.parametrize("ignore", ["biasbn", "none"])
-@pytest.mark.parametrize("arch", ["mlp", "conv", "wrapped", "cnn-bn", "cnn-bn-avg"])
+@pytest.mark.parametrize("arch", ["mlp", "conv", "wrapped", "cnn-bn", "cnn-bn-avg", "resnet-class"])
 def test_surface_fast_evaluator_matches_functional_reference_on_every_point(arch, ignore, points_per_batch):
     from tamelab.landscape.li2018visualizing import _GridEvaluator
 
@@ -397,6 +416,8 @@ def test_surface_fast_evaluator_matches_functional_reference_on_every_point(arch
     assert np.array_equal(np.array(r.accuracies), np.array(acc))
     assert all(torch.equal(p, q) for p, q in zip(m.parameters(), before))  # the caller's model is untouched
     ev = _GridEvaluator(m, None, d, X, y, "cross_entropy")
+    if arch in ("wrapped", "resnet-class"):  # not a Sequential: the first layer found in the torch.fx graph
+        assert ev.first is not None and type(ev.first).__name__ in ("Linear", "Conv2d")
     if arch.startswith("cnn-bn"):  # the eval-mode BatchNorm (and average pool) joins the cached first-layer products
         want = (["BatchNorm2d", "AvgPool2d" if arch == "cnn-bn-avg" else "Identity"] if ignore == "biasbn" else [])
         assert ev.folded == want

@@ -141,6 +141,17 @@ class _GridEvaluator:
                     mod.inplace = True
             prefixes = tuple(f"{i}." for i in range(j))
             names = [k for k in names if not k.startswith(prefixes)]
+        elif points_per_batch <= 1:
+            traced = _traced_first_layer(m, X)
+            if traced is not None:
+                path, mod, tail = traced
+                with torch.no_grad():
+                    self.A0 = mod(X)
+                    pre = f"{path}."
+                    own = [k for k in names if k.startswith(pre)]
+                    self.A = [torch.func.functional_call(mod, {k[len(pre):]: d[k] for k in own}, (X,)) for d in dirs]
+                self.first, self.rest = mod, tail
+                names = [k for k in names if not k.startswith(pre)]
         params = dict(self.m.named_parameters())
         self.names = names
         self.P = [params[k] for k in names]
@@ -237,6 +248,70 @@ class _GridEvaluator:
                     outs = vmap(lambda p: functional_call(mod, {**p, **bufs}, (self.X,)))(P)
                 out.extend(self._score(o, 1) for o in outs)
         return out
+
+
+class _CachedOutput(nn.Module):
+    """Stands in for the first layer in a traced graph: returns the output computed from the cached products."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.value: torch.Tensor | None = None
+
+    def forward(self, x):
+        return self.value
+
+
+class _TracedTail(nn.Module):
+    """The rest of a traced (non-``Sequential``) model: ``tail(h)`` runs the graph with the first layer's output h."""
+
+    def __init__(self, gm, cached: _CachedOutput, X: torch.Tensor) -> None:
+        super().__init__()
+        self.gm, self.cached, self.X = gm, cached, X
+
+    def forward(self, h):
+        self.cached.value = h
+        return self.gm(self.X)
+
+
+def _traced_first_layer(model: nn.Module, X: torch.Tensor):
+    """For any model that ``torch.fx`` traces and whose input goes straight into one Linear/Conv layer (called once,
+    parameters not shared): ``(path, layer, tail)`` so the first-layer reuse also works for models written as
+    classes (ResNets, custom MLPs); ``None`` otherwise (the plain forward pass is used)."""
+    try:
+        gm = torch.fx.symbolic_trace(model)
+    except Exception:  # noqa: BLE001 - not traceable: no reuse, same results
+        return None
+    holders = [n for n in gm.graph.nodes if n.op == "placeholder"]
+    if len(holders) != 1:
+        return None
+    x = holders[0]
+    mods = dict(gm.named_modules())
+    calls: dict[str, int] = {}
+    for n in gm.graph.nodes:
+        if n.op == "call_module":
+            calls[n.target] = calls.get(n.target, 0) + 1
+        elif n.op == "get_attr":
+            return None  # parameters used directly in forward: the bookkeeping below would not see them
+    for n in list(x.users):
+        if n.op != "call_module" or n.args != (x,) or n.kwargs or calls.get(n.target) != 1:
+            continue
+        mod = mods[n.target]
+        if type(mod) not in _AFFINE_FIRST:
+            continue
+        mine = {id(p) for p in mod.parameters()}
+        if any(id(p) in mine for k, sub in mods.items() if k != n.target and not k.startswith(n.target + ".")
+               and sub is not mod for p in sub.parameters(recurse=False)):
+            continue
+        cached = _CachedOutput()
+        gm.add_submodule("_tamelab_cached_first", cached)
+        n.target = "_tamelab_cached_first"
+        gm.recompile()
+        return _module_path(model, mod), mod, _TracedTail(gm, cached, X)
+    return None
+
+
+def _module_path(model: nn.Module, mod: nn.Module) -> str:
+    return next(k for k, v in model.named_modules() if v is mod)
 
 
 def _linear_part(mod: nn.Module, prefix: str, dirs: list[dict]):
