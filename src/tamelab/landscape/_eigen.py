@@ -149,7 +149,6 @@ class _Krylov:
         self.V = torch.empty(rows, n, dtype=dtype, device=device)
         self.HV = torch.empty(rows, n, dtype=dtype, device=device) if keep else None
         self.M = np.zeros((cap, cap))
-        self.Gm = np.zeros((cap, cap))  # V Vᵀ in float64: the basis is orthonormal only to its storage precision
         self.m = 0
         self.F = np.zeros(0, dtype=int)
         self.PF: torch.Tensor | None = None
@@ -160,6 +159,7 @@ class _Krylov:
         self.mv_seconds = 0.0  # time spent in products (to schedule the Rayleigh–Ritz tests)
         self.ritz_seconds = 0.0
         self.ritz_calls = 0
+        self.second_passes = 0
 
     def mv(self, Q: torch.Tensor) -> torch.Tensor:
         t = time.perf_counter()
@@ -227,10 +227,7 @@ class _Krylov:
         self.V[m : m + b] = Q
         if self.keep:
             self.HV[m : m + b] = P
-        C = _gram64(self.V[: m + b], P).cpu().numpy()
-        Cg = _gram64(self.V[: m + b], Q).cpu().numpy()
-        self.Gm[: m + b, m : m + b] = Cg
-        self.Gm[m : m + b, :m] = Cg[:m].T
+        C = (self.V[: m + b] @ P.T).to(torch.float64).cpu().numpy()
         self.M[: m + b, m : m + b] = C
         self.M[m : m + b, :m] = C[:m].T
         blk = C[m:]
@@ -242,11 +239,17 @@ class _Krylov:
         self.pure = self.pure and pure
 
     def residual_block(self) -> tuple[torch.Tensor, np.ndarray]:
-        """The frontier products' components outside the basis, ``W``, and their Gram matrix ``W Wᵀ``."""
+        """The frontier products' components outside the basis, ``W``, and their Gram matrix ``W Wᵀ``.
+
+        The first Gram–Schmidt pass takes its coefficients from ``M`` (computed in float64 when the products
+        arrived: no pass over the basis); the second pass runs only where the first cancelled more than 1/√2 of a
+        vector's norm (Daniel–Gragg–Kaufman–Stewart), which is where orthogonality would otherwise be lost."""
         Vm = self.V[: self.m]
         C1 = torch.from_numpy(np.ascontiguousarray(self.M[: self.m, self.F].T)).to(self.dtype).to(self.device)
         W = self.PF - C1 @ Vm
-        W = W - (W @ Vm.T) @ Vm
+        if bool((W.norm(dim=1) < 0.7071 * self.PF.norm(dim=1)).any()):
+            W = W - (W @ Vm.T) @ Vm
+            self.second_passes += 1
         G = (W @ W.T).to(torch.float64).cpu().numpy()
         return W, G
 
@@ -307,25 +310,31 @@ class _Krylov:
             self.HV[:p] = HU
         self.M[:, :] = 0.0
         self.M[:p, :p] = (Mp + Mp.T) / 2
-        self.Gm[:, :] = 0.0
-        self.Gm[:p, :p] = _gram64(self.V[:p], self.V[:p]).cpu().numpy()
         self.m = p
         self.F = np.zeros(0, dtype=int)
         self.PF = None
         self.pure = False
 
 
-def _gram64(A: torch.Tensor, B: torch.Tensor) -> torch.Tensor:
-    """``A Bᵀ`` accumulated in float64 (chunks of columns), whatever the storage dtype: in float32 a length-n dot
-    product carries an error of order eps·√n·‖a‖‖b‖, which capped the certifiable residual of an 85k-parameter
-    Hessian at 2-3e-6·λ (5-8x the product noise); in float64 the projection is as accurate as the products."""
-    if A.dtype == torch.float64 and B.dtype == torch.float64:
-        return A @ B.T
-    out = torch.zeros(A.shape[0], B.shape[0], dtype=torch.float64, device=A.device)
-    step = max(1024, 2**22 // max(1, A.shape[0] + B.shape[0]))
-    for s in range(0, A.shape[1], step):
-        out += A[:, s : s + step].to(torch.float64) @ B[:, s : s + step].to(torch.float64).T
-    return out
+def _projection64(eng: "_Krylov") -> tuple[np.ndarray, np.ndarray]:
+    """``(V HVᵀ, V Vᵀ)`` of the whole basis accumulated in float64 (chunks of columns), for the certification.
+
+    A float32 basis is orthonormal only to ~1e-7, which a float32 dot product cannot even resolve; a Rayleigh–Ritz
+    step that ignores it (``M y = θ y`` instead of ``M y = θ G y``) left residuals of 2e-6·θ (85k parameters) and
+    1e-5·θ (670k) however long Lanczos ran. Computing both matrices once per certification costs O(n·m²) flops in
+    one pass, where doing it at every step cost a float64 conversion of the basis per step (40 % of the run)."""
+    m = eng.m
+    if eng.dtype == torch.float64 or not eng.keep:
+        G = (eng.V[:m] @ eng.V[:m].T).to(torch.float64) if eng.dtype != torch.float64 else eng.V[:m] @ eng.V[:m].T
+        return eng.M[:m, :m].copy(), G.cpu().numpy()
+    M = torch.zeros(m, m, dtype=torch.float64, device=eng.device)
+    G = torch.zeros(m, m, dtype=torch.float64, device=eng.device)
+    step = max(1024, 2**22 // max(1, m))
+    for s in range(0, eng.n, step):
+        Vc = eng.V[:m, s : s + step].to(torch.float64)
+        G += Vc @ Vc.T
+        M += Vc @ eng.HV[:m, s : s + step].to(torch.float64).T
+    return M.cpu().numpy(), G.cpu().numpy()
 
 
 def _select(theta: np.ndarray, k: int, which: str) -> np.ndarray:
@@ -608,12 +617,11 @@ def _true_residuals(eng: _Krylov, Ysel: np.ndarray, th: np.ndarray, noise: float
 
     k = len(th)
     m = eng.m
-    Gm = (eng.Gm[:m, :m] + eng.Gm[:m, :m].T) / 2
-    if m > 1 and np.linalg.norm(Gm - np.eye(m), 2) > 1e3 * np.finfo(np.float64).eps:
-        # Rayleigh–Ritz with the basis' Gram matrix (M y = θ G y): the float32 basis is orthonormal to ~1e-7 only,
-        # and ignoring that capped the residuals of a 670k-parameter Hessian at ~1e-5·θ
+    if m > 1 and eng.dtype != torch.float64:
+        # Rayleigh–Ritz with the basis' Gram matrix, M y = θ G y, both in float64 (see _projection64)
+        M64, Gm = _projection64(eng)
         try:
-            w, Yg = eigh((eng.M[:m, :m] + eng.M[:m, :m].T) / 2, Gm)
+            w, Yg = eigh((M64 + M64.T) / 2, (Gm + Gm.T) / 2)
             sel = _select(w, k, which)
             Ysel, th = Yg[:, sel], w[sel]
         except np.linalg.LinAlgError:
@@ -660,16 +668,16 @@ def _deflated_check(eng: _Krylov, U: torch.Tensor, th_k: float, rad_k: float, wh
     for _ in range(2):
         c = c - (U @ c) @ U
     c = c / c.norm()
-    C: list[torch.Tensor] = []
+    Cbuf = torch.empty(q, eng.n, dtype=eng.dtype, device=eng.device)
     T = np.zeros((q, q))
     used = 0
     th_c, lo, hi = -sign * np.inf, np.inf, -np.inf
     y = None
     for j in range(q):
-        C.append(c)
+        Cbuf[j] = c
         p = eng.mv(c[None])[0]
         used += 1
-        Cm = torch.stack(C)
+        Cm = Cbuf[: j + 1]
         T[: j + 1, j] = (Cm @ p).to(torch.float64).cpu().numpy()
         T[j, : j + 1] = T[: j + 1, j]
         if j == 0:
