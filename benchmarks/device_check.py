@@ -22,7 +22,7 @@ import argparse
 import dataclasses
 import sys
 import time
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 import torch

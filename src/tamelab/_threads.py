@@ -31,7 +31,7 @@ import math
 import os
 import sys
 
-__all__ = ["ThreadPlan", "available_cores", "plan_threads", "configure_threads", "worker_env", "THREAD_ENV"]
+__all__ = ["THREAD_ENV", "ThreadPlan", "available_cores", "configure_threads", "plan_threads", "worker_env"]
 
 #: environment variables that fix the thread count of the OpenMP/BLAS runtimes (children inherit them).
 THREAD_ENV = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "VECLIB_MAXIMUM_THREADS",
@@ -131,7 +131,7 @@ def configure_threads(workers: int = 1, threads: int | None = None, *, plan: Thr
         from threadpoolctl import threadpool_limits
 
         threadpool_limits(limits=plan.threads, user_api="blas")
-    except Exception:  # noqa: BLE001 - threadpoolctl is optional; the environment still applies to children
+    except Exception:  # noqa: BLE001, S110 - threadpoolctl is optional; the environment still applies to children
         pass
     _APPLIED[:] = [plan]
     return plan

@@ -319,7 +319,7 @@ class _Krylov:
         self.pure = False
 
 
-def _projection64(eng: "_Krylov") -> tuple[np.ndarray, np.ndarray]:
+def _projection64(eng: _Krylov) -> tuple[np.ndarray, np.ndarray]:
     """``(V HVᵀ, V Vᵀ)`` of the whole basis accumulated in float64 (chunks of columns), for the certification.
 
     A float32 basis is orthonormal only to ~1e-7, which a float32 dot product cannot even resolve; a Rayleigh–Ritz
