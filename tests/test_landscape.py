@@ -323,7 +323,8 @@ def test_stored_products_give_the_true_residuals_without_extra_products(seed):
     a = top_eigenpairs(DenseOp(H), 3, tol=1e-9, seed=seed, keep_products=True)
     b = top_eigenpairs(DenseOp(H), 3, tol=1e-9, seed=seed, keep_products=False)
     assert a.status == b.status == Status.OK
-    assert a.hvps == a.krylov_dim < b.hvps  # the residual certificate costs no product
+    # the residual certificate costs no product: Krylov vectors + one noise measurement + the check's products
+    assert a.hvps == a.krylov_dim + 1 + a.check_hvps < b.hvps
     for r in (a, b):
         V = r.eigenvectors
         true = (H @ V - V * torch.tensor(r.eigenvalues, dtype=H.dtype)).norm(dim=0).numpy()
@@ -354,20 +355,58 @@ class _Wrapped(nn.Module):  # not an nn.Sequential: evaluated by the generic in-
         return self.inner(x)
 
 
-@pytest.mark.parametrize("arch", ["mlp", "conv", "wrapped"])
-def test_surface_fast_evaluator_matches_functional_reference_on_every_point(arch):
+class _ResNetClass(nn.Module):  # a model written as a class: first-layer reuse through torch.fx
+    def __init__(self):
+        super().__init__()
+        self.stem = nn.Conv2d(1, 2, 3, padding=1)
+        self.bn = nn.BatchNorm2d(2)
+        self.conv = nn.Conv2d(2, 2, 3, padding=1)
+        self.head = nn.Linear(2 * 5 * 5, 3)
+
+    def forward(self, x):
+        h = torch.relu(self.bn(self.stem(x)))
+        h = torch.relu(h + self.conv(h))
+        return self.head(h.flatten(1))
+
+
+def _surface_model(arch):
     g = torch.Generator().manual_seed(3)
-    if arch == "conv":
-        torch.manual_seed(3)
-        m = nn.Sequential(nn.Conv2d(1, 2, 3), nn.ReLU(), nn.Flatten(), nn.Linear(2 * 3 * 3, 3)).double()
+    torch.manual_seed(3)
+    if arch == "resnet-class":
+        m = _ResNetClass().double().eval()
+        with torch.no_grad():
+            m.bn.running_var.uniform_(0.5, 2.0, generator=g)
+        return m, torch.randn(8, 1, 5, 5, dtype=torch.float64, generator=g), torch.randint(0, 3, (8,), generator=g)
+    if arch in ("conv", "cnn-bn", "cnn-bn-avg"):
+        if arch == "conv":
+            m = nn.Sequential(nn.Conv2d(1, 2, 3), nn.ReLU(), nn.Flatten(), nn.Linear(2 * 3 * 3, 3)).double()
+        else:
+            pool = nn.AvgPool2d(1) if arch == "cnn-bn-avg" else nn.Identity()
+            m = nn.Sequential(nn.Conv2d(1, 2, 3), nn.BatchNorm2d(2), pool, nn.ReLU(), nn.MaxPool2d(3), nn.Flatten(),
+                              nn.Linear(2, 3)).double()
+            with torch.no_grad():
+                m[1].running_mean.normal_(0, 0.3, generator=g)
+                m[1].running_var.uniform_(0.5, 2.0, generator=g)
+                m[1].weight.normal_(1, 0.3, generator=g)
+            m.eval()
         X = torch.randn(8, 1, 5, 5, dtype=torch.float64, generator=g)
         y = torch.randint(0, 3, (8,), generator=g)
     else:
         m, X, y = _tiny(3)
         m = _Wrapped(m) if arch == "wrapped" else m
-    d = [filter_normalized_direction(m, seed=s, ignore="none") for s in (1, 2)]  # biases move too
+    return m, X, y
+
+
+@pytest.mark.parametrize("points_per_batch", [1, 4])
+@pytest.mark.parametrize("ignore", ["biasbn", "none"])
+@pytest.mark.parametrize("arch", ["mlp", "conv", "wrapped", "cnn-bn", "cnn-bn-avg", "resnet-class"])
+def test_surface_fast_evaluator_matches_functional_reference_on_every_point(arch, ignore, points_per_batch):
+    from tamelab.landscape.li2018visualizing import _GridEvaluator
+
+    m, X, y = _surface_model(arch)
+    d = [filter_normalized_direction(m, seed=s, ignore=ignore) for s in (1, 2)]  # "none": biases and BN move too
     before = [p.detach().clone() for p in m.parameters()]
-    r = loss_surface(m, X, y, grid=5, span=0.7, directions=d)
+    r = loss_surface(m, X, y, grid=5, span=0.7, directions=d, points_per_batch=points_per_batch)
     ref = _reference_surface(m, X, y, d, np.linspace(-0.7, 0.7, 5))
     assert np.allclose(np.array(r.losses), ref, rtol=1e-12)
     with torch.no_grad():
@@ -376,6 +415,12 @@ def test_surface_fast_evaluator_matches_functional_reference_on_every_point(arch
                 for b in r.betas] for a in r.alphas]
     assert np.array_equal(np.array(r.accuracies), np.array(acc))
     assert all(torch.equal(p, q) for p, q in zip(m.parameters(), before))  # the caller's model is untouched
+    ev = _GridEvaluator(m, None, d, X, y, "cross_entropy")
+    if arch in ("wrapped", "resnet-class"):  # not a Sequential: the first layer found in the torch.fx graph
+        assert ev.first is not None and type(ev.first).__name__ in ("Linear", "Conv2d")
+    if arch.startswith("cnn-bn"):  # the eval-mode BatchNorm (and average pool) joins the cached first-layer products
+        want = (["BatchNorm2d", "AvgPool2d" if arch == "cnn-bn-avg" else "Identity"] if ignore == "biasbn" else [])
+        assert ev.folded == want
 
 
 def test_surface_evaluator_centres_on_the_given_theta_not_the_models_parameters():

@@ -78,6 +78,9 @@ def _one_line(text: str) -> str:
 
 
 def _run(argv: list[str]) -> int:
+    from .._threads import configure_threads
+
+    configure_threads()  # one thread policy, before torch loads (tamelab._threads)
     import matplotlib
 
     matplotlib.use("Agg")

@@ -11,9 +11,13 @@ from ._operators import flat_params as flat_params
 from ._operators import set_flat_params as set_flat_params
 from ._pca import trajectory_pca as trajectory_pca
 from ._relu_trace import ce_ggn_diagonal as ce_ggn_diagonal
+from ._relu_trace import ggn_diagonal as ggn_diagonal
+from ._relu_trace import hessian_trace as hessian_trace
+from ._relu_trace import second_order_premise as second_order_premise
 from ._spectrum import DensityResult as DensityResult
 from ._spectrum import EigResult as EigResult
 from ._spectrum import TraceResult as TraceResult
+from ._spectrum import as_operator as as_operator
 from ._spectrum import diagonal as diagonal
 from ._spectrum import hutchinson as hutchinson
 from ._spectrum import hutchpp as hutchpp
@@ -48,10 +52,10 @@ from .li2018visualizing import trajectory_surface as trajectory_surface
 
 __all__ = [
     # operators
-    "CurvatureOperator", "flat_params", "set_flat_params", "ce_ggn_diagonal",
+    "CurvatureOperator", "flat_params", "set_flat_params", "ce_ggn_diagonal", "ggn_diagonal", "as_operator",
     # spectra
     "lanczos", "top_eigenpairs", "EigResult", "hutchinson", "hutchpp", "xtrace", "diagonal", "TraceResult",
-    "slq_density", "DensityResult",
+    "slq_density", "DensityResult", "hessian_trace", "second_order_premise",
     # slices and barriers
     "filter_normalized_direction", "loss_surface", "SurfaceResult", "interpolate", "InterpolationResult",
     "model_direction", "plane_through_models", "PlaneResult",

@@ -28,10 +28,16 @@ from torch import nn
 
 from ..models import linear_relu_modules
 
-__all__ = ["mlp_rop_plan", "MlpHvp"]
+__all__ = ["MlpHvp", "mlp_rop_plan"]
 
 
 def _loss_kind(loss_fn) -> str | None:
+    from ..losses import Loss
+
+    if isinstance(loss_fn, Loss):
+        if loss_fn.builtin:
+            return {"cross_entropy": "ce", "mse": "mse"}.get(loss_fn.name)
+        return _loss_kind(loss_fn.fn)
     if type(loss_fn) is nn.CrossEntropyLoss:
         ok = (loss_fn.weight is None and loss_fn.reduction == "mean" and loss_fn.label_smoothing == 0.0)
         return "ce" if ok else None
@@ -96,6 +102,55 @@ class MlpHvp:
             for i in range(len(linears) - 1, 0, -1):
                 deltas.insert(0, (deltas[0] @ self.W[i]) * masks[i - 1])
         self.a, self.masks, self.deltas = a, masks, deltas
+
+    def rows(self, Q: torch.Tensor, unflatten) -> torch.Tensor:
+        """``(H qᵢ)ᵢ`` for a ``b × n`` block of flat directions (``unflatten`` splits them per parameter)."""
+        if Q.shape[0] == 1:
+            return torch.cat([h.reshape(-1) for h in self([t[0] for t in unflatten(Q).values()])])[None]
+        out = self.batched(list(unflatten(Q).values()))
+        return torch.cat([h.reshape(Q.shape[0], -1) for h in out], 1)
+
+    def batched(self, vs: list[torch.Tensor]) -> list[torch.Tensor]:
+        """The products for ``b`` directions at once: every block of ``vs`` has a leading dimension ``b``
+        (the same formulas as :meth:`__call__` with batched matrix products)."""
+        L = len(self.W)
+        V, c, i = [], [], 0
+        for l in range(L):
+            V.append(vs[i])
+            i += 1
+            if self.has_b[l]:
+                c.append(vs[i])
+                i += 1
+            else:
+                c.append(None)
+        with torch.no_grad():
+            Ra = [None]
+            Rz = None
+            for l in range(L):
+                Rz = torch.matmul(self.a[l], V[l].transpose(1, 2))  # (b, N, out)
+                if c[l] is not None:
+                    Rz += c[l][:, None, :]
+                if Ra[l] is not None:
+                    Rz += torch.matmul(Ra[l], self.W[l].T)
+                if l < L - 1:
+                    Ra.append(Rz.mul_(self.masks[l]))
+            if self.kind == "ce":
+                pr = self.p * Rz
+                Rd = (pr - self.p * pr.sum(-1, keepdim=True)).mul_(self.scale)
+            else:
+                Rd = Rz.mul_(self.scale)
+            out: list[torch.Tensor] = []
+            for l in range(L - 1, -1, -1):
+                gW = torch.matmul(Rd.transpose(1, 2), self.a[l])
+                if Ra[l] is not None:
+                    gW += torch.matmul(self.deltas[l].T, Ra[l])
+                blk = [gW]
+                if self.has_b[l]:
+                    blk.append(Rd.sum(1))
+                out[:0] = blk
+                if l > 0:
+                    Rd = (torch.matmul(self.deltas[l], V[l]) + torch.matmul(Rd, self.W[l])).mul_(self.masks[l - 1])
+        return out
 
     def __call__(self, vs: list[torch.Tensor]) -> list[torch.Tensor]:
         """``vs``: direction blocks in ``named_parameters`` order (weight, [bias]) per layer."""

@@ -1,17 +1,21 @@
 r"""Spectra of curvature operators: Lanczos eigenpairs, trace estimators, spectral density.
 
-* :func:`lanczos` — Lanczos with **full re-orthogonalisation** (spurious copies of converged
-  eigenvalues never appear).
-* :func:`top_eigenpairs` — extreme eigenpairs from the Ritz pairs of a growing Krylov space; an
-  eigenpair is *converged* only when its true residual :math:`\|Hv-\lambda v\|\le\mathrm{tol}\,|\lambda|`
-  (computed with one extra product each). Unconverged values are reported as such
-  (``Status.NOT_CONVERGED``), never as converged.
+* :func:`top_eigenpairs` (:mod:`tamelab.landscape._eigen`) — certified extreme eigenpairs: residual
+  certificates for "these are eigenpairs" and a deflated restart check for "these are the k extreme ones".
+* :func:`lanczos` — plain Lanczos with **full re-orthogonalisation** (spurious copies of converged
+  eigenvalues never appear), used by the spectral density.
 * :func:`hutchinson`, :func:`hutchpp` (Meyer, Musco, Musco & Woodruff, arXiv:2010.09649) and
   :func:`xtrace` (Epperly, Tropp & Webber, arXiv:2301.07825) trace estimators with standard errors;
-  :func:`diagonal` (Bekas et al.) estimate.
+  :func:`diagonal` (Bekas et al.) estimate; :func:`~tamelab.landscape.hessian_trace` chooses the exact
+  or the stochastic trace for a model.
 * :func:`slq_density` — stochastic Lanczos quadrature (Ghorbani, Krishnan & Xiao,
   arXiv:1901.10159): nodes :math:`\theta_k`, weights :math:`\tau_k=Y_{1k}^2` (summing to 1), smoothed by a
   Gaussian of *variance* :math:`10^{-5}\max(1,\lambda_{\max}-\lambda_{\min})` on 10 000 points.
+
+Every function takes an operator (a :class:`~tamelab.landscape.CurvatureOperator`, anything with
+``matvec``/``matmat``, or a dense tensor) or a model with ``data=`` and ``loss=`` (and ``device=``,
+``dtype=``, ``kind=``), from which it builds the operator (:func:`as_operator`). Probes are drawn on the
+CPU from the seed and moved to the operator's device, so results do not depend on the device's RNG.
 """
 
 from __future__ import annotations
@@ -22,17 +26,64 @@ import time
 
 import numpy as np
 import torch
+from torch import nn
 
 from .._rng import resolve_seed
 from ..errors import InputError
 from ..result import Result, Status
+from ._eigen import EigResult, _op_dtype_device, products
+from ._eigen import top_eigenpairs as _top_eigenpairs
 
-__all__ = ["lanczos", "top_eigenpairs", "EigResult", "hutchinson", "hutchpp", "xtrace", "diagonal", "TraceResult",
-           "slq_density", "DensityResult"]
+__all__ = [
+    "DensityResult",
+    "EigResult",
+    "TraceResult",
+    "as_operator",
+    "diagonal",
+    "hutchinson",
+    "hutchpp",
+    "lanczos",
+    "slq_density",
+    "top_eigenpairs",
+    "xtrace",
+]
+
+#: probes multiplied per batched call (bounded memory: ``PROBE_BLOCK × n`` entries at a time).
+PROBE_BLOCK = 16
 
 
-def _mv(op, v):
-    return op.matvec(v) if hasattr(op, "matvec") else op @ v
+def as_operator(op, data=None, loss=None, *, kind: str = "hessian", device=None, dtype=None, **kw):
+    """``op`` itself, or ``CurvatureOperator(op, loss, data, kind=, device=, dtype=, **kw)`` when ``op`` is a
+    model (then ``data`` is required; ``loss`` defaults to cross-entropy)."""
+    if isinstance(op, nn.Module):
+        from ._operators import CurvatureOperator
+
+        if data is None:
+            raise InputError("data", "is required when a model is passed instead of an operator",
+                             "pass data=(X, y), a Dataset or a DataLoader")
+        return CurvatureOperator(op, loss if loss is not None else "cross_entropy", data, kind=kind, device=device,
+                                 dtype=dtype, **kw)
+    if data is not None or loss is not None:
+        raise InputError("data", "given with an operator (the operator already holds its data and loss)",
+                         "pass a model to build the operator from data and loss")
+    if not hasattr(op, "shape") or len(op.shape) != 2 or op.shape[0] != op.shape[1]:
+        raise InputError("op", f"expected a square operator, a dense tensor or an nn.Module, got {type(op).__name__}")
+    return op
+
+
+def top_eigenpairs(op, k: int = 5, *, data=None, loss=None, kind: str = "hessian", device=None, dtype=None,
+                   **kwargs) -> EigResult:
+    """:func:`tamelab.landscape._eigen.top_eigenpairs` on ``op`` or on the curvature of a model
+    (``top_eigenpairs(model, 5, data=(X, y), loss="cross_entropy", dtype="float64")``)."""
+    return _top_eigenpairs(as_operator(op, data, loss, kind=kind, device=device, dtype=dtype), k, **kwargs)
+
+
+top_eigenpairs.__doc__ = (top_eigenpairs.__doc__ or "") + "\n" + (_top_eigenpairs.__doc__ or "")
+
+
+def _rows(op, Z: torch.Tensor) -> torch.Tensor:
+    """Products of the columns of ``Z`` (n × m) as rows (m × n), PROBE_BLOCK at a time."""
+    return torch.cat([products(op, Z[:, i : i + PROBE_BLOCK].T.contiguous()) for i in range(0, Z.shape[1], PROBE_BLOCK)])
 
 
 def _tridiag_eigh(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -49,7 +100,7 @@ def _grow(buf: torch.Tensor, rows: int) -> torch.Tensor:
     """Row-major basis storage (one contiguous row per vector), doubled when full."""
     if buf.shape[0] >= rows:
         return buf
-    out = torch.zeros(max(rows, 2 * buf.shape[0]), buf.shape[1], dtype=buf.dtype)
+    out = torch.zeros(max(rows, 2 * buf.shape[0]), buf.shape[1], dtype=buf.dtype, device=buf.device)
     out[: buf.shape[0]] = buf
     return out
 
@@ -65,8 +116,9 @@ def lanczos(op, m: int, v0: torch.Tensor, state: dict | None = None, *, keep_pro
     m = min(m, n)
     if state is None:
         cap = min(n, max(m, 64))
-        state = {"Vbuf": torch.zeros(cap, n, dtype=v0.dtype), "alpha": [], "beta": [], "next": v0 / v0.norm(),
-                 "gen": torch.Generator().manual_seed(12345), "HVbuf": torch.zeros(cap, n, dtype=v0.dtype) if keep_products else None}
+        z = {"dtype": v0.dtype, "device": v0.device}
+        state = {"Vbuf": torch.zeros(cap, n, **z), "alpha": [], "beta": [], "next": v0 / v0.norm(),
+                 "gen": torch.Generator().manual_seed(12345), "HVbuf": torch.zeros(cap, n, **z) if keep_products else None}
     alpha, beta, v = state["alpha"], state["beta"], state["next"]
     Vb = state["Vbuf"] = _grow(state["Vbuf"], m)
     HVb = state["HVbuf"]
@@ -75,7 +127,7 @@ def lanczos(op, m: int, v0: torch.Tensor, state: dict | None = None, *, keep_pro
     for j in range(len(alpha), m):
         Vb[j] = v
         Vj = Vb[: j + 1]
-        w = _mv(op, v)
+        w = products(op, v[None])[0].to(v.dtype)
         if HVb is not None:
             HVb[j] = w
         a = float(w @ v)
@@ -88,7 +140,7 @@ def lanczos(op, m: int, v0: torch.Tensor, state: dict | None = None, *, keep_pro
         b = float(w.norm())
         if b < 1e-12 * max(1.0, abs(a)):
             # invariant subspace: continue with a random vector orthogonal to the basis
-            r = torch.randn(n, dtype=v0.dtype, generator=state["gen"])
+            r = torch.randn(n, dtype=torch.float64, generator=state["gen"]).to(dtype=v0.dtype, device=v0.device)
             r = r - Vj.T @ (Vj @ r)
             beta.append(0.0)
             v = r / r.norm()
@@ -101,149 +153,93 @@ def lanczos(op, m: int, v0: torch.Tensor, state: dict | None = None, *, keep_pro
 
 
 @dataclasses.dataclass
-class EigResult(Result):
-    kind = "eigen"
-
-    eigenvalues: list[float] = dataclasses.field(default_factory=list)
-    residuals: list[float] = dataclasses.field(default_factory=list)
-    converged: list[bool] = dataclasses.field(default_factory=list)
-    error_bounds: list[float] = dataclasses.field(default_factory=list)
-    hvps: int = 0
-    krylov_dim: int = 0
-    which: str = "largest"
-    eigenvectors: torch.Tensor | None = dataclasses.field(default=None, repr=False)
-
-
-def top_eigenpairs(op, k: int = 5, *, which: str = "largest", tol: float = 1e-6, max_dim: int | None = None,
-                   seed: int | None = 0, m0: int | None = None, keep_products: bool | None = None) -> EigResult:
-    r"""Top-k (``which="largest"``, algebraic) or bottom-k (``"smallest"``) eigenpairs with residual certificates.
-
-    The Krylov space grows until every selected Ritz pair :math:`(\theta,u)` has a *true* residual
-    :math:`r=\|Hu-\theta u\|\le\mathrm{tol}\,|\theta|`, which proves that an eigenvalue of H lies in
-    :math:`[\theta-r,\theta+r]` (Weyl/Bauer–Fike for symmetric H). With ``keep_products`` (default when
-    the n×m products fit in ~1 GB) the true residual is read off the stored products
-    :math:`HV` (:func:`lanczos`), so convergence is tested after every step at no product cost; otherwise
-    the space grows geometrically and each test costs k products.
-
-    ``error_bounds`` adds the sharper *estimate* :math:`\min(r,\,r^2/\hat\delta)` (Kato–Temple; Parlett,
-    *The Symmetric Eigenvalue Problem*, §11.7) with the gap :math:`\hat\delta` to the other Ritz values
-    (minus their residual estimates); it is a bound only if the Krylov space missed no eigenvalue
-    near θ, so ``converged`` never relies on it.
-    """
-    t0 = time.perf_counter()
-    n = op.shape[0]
-    if not 1 <= k <= n:
-        raise InputError("k", f"must be in [1, {n}], got {k}")
-    if which not in ("largest", "smallest"):
-        raise InputError("which", f"unknown {which!r}", "use largest or smallest")
-    if not tol > 0:
-        raise InputError("tol", f"must be > 0, got {tol}")
-    s = resolve_seed(seed)
-    dtype = getattr(op, "dtype", torch.float64)
-    v0 = torch.randn(n, dtype=dtype, generator=torch.Generator().manual_seed(s))
-    max_dim = min(n, max_dim or max(300, 20 * k))
-    keep = keep_products if keep_products is not None else n * max_dim * torch.finfo(dtype).bits // 8 <= 2**30
-    m = min(n, max_dim, m0 or max(2 * k + 10, 20))
-    start = getattr(op, "hvps", 0)
-    st = None
-    while True:
-        a, b, V, st = lanczos(op, m, v0, st, keep_products=keep)
-        th, Y = _tridiag_eigh(a, b)
-        order = np.argsort(-th) if which == "largest" else np.argsort(th)
-        sel = order[:k]
-        # cheap Ritz residual estimates |beta_m y_m|; confirm with true residuals
-        est_all = np.abs(st["beta"][-1] * Y[-1, :]) if len(a) < n else np.zeros(len(th))
-        est = est_all[sel]
-        last = len(a) >= max_dim or len(a) >= n
-        if np.all(est <= tol * np.maximum(np.abs(th[sel]), 1e-300)) or last:
-            Ysel = torch.as_tensor(Y[:, sel], dtype=V.dtype)
-            vecs = V @ Ysel
-            thsel = torch.as_tensor(th[sel], dtype=V.dtype)
-            if st["HV"] is not None:
-                res = (st["HV"] @ Ysel - vecs * thsel).norm(dim=0).tolist()
-            else:
-                res = [float((_mv(op, vecs[:, j]) - thsel[j] * vecs[:, j]).norm()) for j in range(len(sel))]
-            conv = [r <= tol * max(abs(float(t)), 1e-300) for r, t in zip(res, th[sel])]
-            if all(conv) or last:
-                break
-        m = min(n, max_dim, m + (1 if keep else max(10, m // 2)))
-    bounds = []
-    for j, i in enumerate(sel):
-        others = [abs(th[i] - th[q]) - est_all[q] for q in range(len(th)) if q != i]
-        gap = min(others) if others else np.inf
-        bounds.append(float(min(res[j], res[j] ** 2 / gap)) if gap > res[j] else float(res[j]))
-    hv_count = (getattr(op, "hvps", 0) - start) if hasattr(op, "hvps") else None
-    return EigResult(status=Status.OK if all(conv) else Status.NOT_CONVERGED, seed=s, seconds=time.perf_counter() - t0,
-                     eigenvalues=[float(x) for x in th[sel]], residuals=[float(r) for r in res], converged=conv,
-                     error_bounds=bounds, hvps=int(hv_count if hv_count is not None else 0), krylov_dim=len(a), which=which,
-                     eigenvectors=vecs)
-
-
-@dataclasses.dataclass
 class TraceResult(Result):
+    """A Hessian/GGN trace: ``trace`` ± ``stderr`` (0 when ``exact``), how it was computed and why.
+
+    Attributes:
+        method: ``"ggn-diagonal"`` (exact for second-order piecewise-linear models), ``"unit-vectors"``
+            (n products with the basis vectors: exact), ``"hutch++"``, ``"hutchinson"``, ``"xtrace"``.
+        exact: the value is the trace up to float rounding (no sampling error).
+        premise: why the exact GGN-diagonal path does or does not apply (see :func:`hessian_trace`).
+        hvps: products used.
+    """
+
     kind = "trace"
 
     trace: float = float("nan")
     stderr: float = float("nan")
     method: str = ""
     hvps: int = 0
+    exact: bool = False
+    premise: str = ""
+    n: int = 0
 
 
-def _probes(n, m, dtype, gen, dist="rademacher"):
+def _probes(n, m, dtype, gen, dist="rademacher", device=None):
     if dist == "rademacher":
-        return (torch.randint(0, 2, (n, m), generator=gen, dtype=torch.int64) * 2 - 1).to(dtype)
-    return torch.randn(n, m, dtype=dtype, generator=gen)
+        Z = (torch.randint(0, 2, (n, m), generator=gen, dtype=torch.int64) * 2 - 1).to(dtype)
+    else:
+        Z = torch.randn(n, m, dtype=torch.float64, generator=gen).to(dtype)
+    return Z.to(device) if device is not None else Z
 
 
-def hutchinson(op, m: int = 100, *, seed=0, dist: str = "rademacher") -> TraceResult:
+def _prep(op, data, loss, kind, device, dtype, m, seed, what="m"):
+    op = as_operator(op, data, loss, kind=kind, device=device, dtype=dtype)
+    if not isinstance(m, (int, np.integer)) or m < 1:
+        raise InputError(what, f"must be a positive integer, got {m!r}")
+    dt, dev = _op_dtype_device(op)
+    return op, resolve_seed(seed), int(op.shape[0]), dt, dev
+
+
+def hutchinson(op, m: int = 100, *, seed=0, dist: str = "rademacher", data=None, loss=None, kind: str = "hessian",
+               device=None, dtype=None) -> TraceResult:
     """Girard–Hutchinson: mean of ``v^T H v``; stderr = sample std / sqrt(m)."""
     t0 = time.perf_counter()
-    s = resolve_seed(seed)
-    n = op.shape[0]
-    Z = _probes(n, m, getattr(op, "dtype", torch.float64), torch.Generator().manual_seed(s), dist)
-    vals = np.array([float(Z[:, j] @ _mv(op, Z[:, j])) for j in range(m)])
+    op, s, n, dt, dev = _prep(op, data, loss, kind, device, dtype, m, seed)
+    Z = _probes(n, m, dt, torch.Generator().manual_seed(s), dist, dev)
+    HZ = _rows(op, Z)
+    vals = (Z.T * HZ).sum(1).to(torch.float64).cpu().numpy()
     return TraceResult(status=Status.OK, seed=s, seconds=time.perf_counter() - t0, trace=float(vals.mean()),
-                       stderr=float(vals.std(ddof=1) / math.sqrt(m)) if m > 1 else float("inf"), method="hutchinson", hvps=m)
+                       stderr=float(vals.std(ddof=1) / math.sqrt(m)) if m > 1 else float("inf"), method="hutchinson",
+                       hvps=m, n=n)
 
 
-def hutchpp(op, m: int = 99, *, seed=0, n_boot: int = 10) -> TraceResult:
+def hutchpp(op, m: int = 99, *, seed=0, n_boot: int = 10, data=None, loss=None, kind: str = "hessian", device=None,
+            dtype=None) -> TraceResult:
     """Hutch++ with ``m`` products (m/3 sketch, m/3 projection, m/3 Hutchinson on the deflated rest).
 
     Standard error: the Hutchinson part's sample std / sqrt(m/3) (the low-rank part is deterministic
     given the sketch)."""
     t0 = time.perf_counter()
-    s = resolve_seed(seed)
-    n = op.shape[0]
-    dtype = getattr(op, "dtype", torch.float64)
+    op, s, n, dt, dev = _prep(op, data, loss, kind, device, dtype, m, seed)
     g = torch.Generator().manual_seed(s)
     k = max(1, m // 3)
-    S = _probes(n, k, dtype, g)
-    Y = torch.stack([_mv(op, S[:, j]) for j in range(k)], 1)
+    S = _probes(n, k, dt, g, device=dev)
+    Y = _rows(op, S).T
     Q, _ = torch.linalg.qr(Y)
-    HQ = torch.stack([_mv(op, Q[:, j]) for j in range(Q.shape[1])], 1)
+    HQ = _rows(op, Q).T
     t_low = float(torch.trace(Q.T @ HQ))
-    G = _probes(n, m - 2 * k if m - 2 * k > 0 else k, dtype, g)
+    G = _probes(n, m - 2 * k if m - 2 * k > 0 else k, dt, g, device=dev)
     G = G - Q @ (Q.T @ G)
-    vals = np.array([float(G[:, j] @ _mv(op, G[:, j])) for j in range(G.shape[1])])
+    vals = (G.T * _rows(op, G)).sum(1).to(torch.float64).cpu().numpy()
     return TraceResult(status=Status.OK, seed=s, seconds=time.perf_counter() - t0, trace=t_low + float(vals.mean()),
                        stderr=float(vals.std(ddof=1) / math.sqrt(len(vals))) if len(vals) > 1 else float("inf"),
-                       method="hutch++", hvps=2 * k + G.shape[1])
+                       method="hutch++", hvps=2 * k + G.shape[1], n=n)
 
 
-def xtrace(op, m: int = 100, *, seed=0) -> TraceResult:
+def xtrace(op, m: int = 100, *, seed=0, data=None, loss=None, kind: str = "hessian", device=None,
+           dtype=None) -> TraceResult:
     """XTrace (Epperly, Tropp & Webber, arXiv:2301.07825) with ``m`` products: the exchangeable
     average over i of tr(Q_i^T H Q_i) + ω_i^T P_i H P_i ω_i, where Q_i spans H Ω without column i.
     Every term is computed from Y = HΩ and Z = HQ (2k products, k = m/2); stderr from the k
     exchangeable estimates."""
     t0 = time.perf_counter()
-    s = resolve_seed(seed)
-    n = op.shape[0]
-    dtype = getattr(op, "dtype", torch.float64)
+    op, s, n, dt, dev = _prep(op, data, loss, kind, device, dtype, m, seed)
     k = max(2, m // 2)
-    Om = _probes(n, k, dtype, torch.Generator().manual_seed(s))
-    Y = torch.stack([_mv(op, Om[:, j]) for j in range(k)], 1)
+    Om = _probes(n, k, dt, torch.Generator().manual_seed(s), device=dev)
+    Y = _rows(op, Om).T
     Q, R = torch.linalg.qr(Y)
-    Z = torch.stack([_mv(op, Q[:, j]) for j in range(k)], 1)
+    Z = _rows(op, Q).T
     M = Q.T @ Z
     M = (M + M.T) / 2
     S = torch.linalg.inv(R).T
@@ -259,15 +255,15 @@ def xtrace(op, m: int = 100, *, seed=0) -> TraceResult:
         ests.append(trM - float(u @ M @ u) + float(pw @ hpw))
     ests = np.array(ests)
     return TraceResult(status=Status.OK, seed=s, seconds=time.perf_counter() - t0, trace=float(ests.mean()),
-                       stderr=float(ests.std(ddof=1) / math.sqrt(k)), method="xtrace", hvps=2 * k)
+                       stderr=float(ests.std(ddof=1) / math.sqrt(k)), method="xtrace", hvps=2 * k, n=n)
 
 
-def diagonal(op, m: int = 100, *, seed=0) -> np.ndarray:
-    """Stochastic diagonal estimate ``E[v ⊙ Hv]`` with Rademacher probes."""
-    s = resolve_seed(seed)
-    n = op.shape[0]
-    Z = _probes(n, m, getattr(op, "dtype", torch.float64), torch.Generator().manual_seed(s))
-    return (sum(Z[:, j] * _mv(op, Z[:, j]) for j in range(m)) / m).numpy()
+def diagonal(op, m: int = 100, *, seed=0, data=None, loss=None, kind: str = "hessian", device=None,
+             dtype=None) -> np.ndarray:
+    """Stochastic diagonal estimate ``E[v ⊙ Hv]`` with Rademacher probes (NumPy, on the CPU)."""
+    op, s, n, dt, dev = _prep(op, data, loss, kind, device, dtype, m, seed)
+    Z = _probes(n, m, dt, torch.Generator().manual_seed(s), device=dev)
+    return ((Z.T * _rows(op, Z)).sum(0) / m).cpu().numpy()
 
 
 @dataclasses.dataclass
@@ -285,17 +281,20 @@ class DensityResult(Result):
         return {"density_grid": self.grid, "density": self.density}
 
 
-def slq_density(op, m: int = 80, n_probes: int = 1, *, seed=0, n_grid: int = 10000) -> DensityResult:
+def slq_density(op, m: int = 80, n_probes: int = 1, *, seed=0, n_grid: int = 10000, data=None, loss=None,
+                kind: str = "hessian", device=None, dtype=None) -> DensityResult:
     """Spectral density by stochastic Lanczos quadrature (Gauss quadrature exact to degree 2m−1 per probe)."""
     t0 = time.perf_counter()
-    s = resolve_seed(seed)
-    n = op.shape[0]
-    dtype = getattr(op, "dtype", torch.float64)
+    op, s, n, dt, dev = _prep(op, data, loss, kind, device, dtype, m, seed)
+    if not isinstance(n_probes, (int, np.integer)) or n_probes < 1:
+        raise InputError("n_probes", f"must be a positive integer, got {n_probes!r}")
     g = torch.Generator().manual_seed(s)
     nodes, weights = [], []
+    used = 0
     for _ in range(n_probes):
-        v = _probes(n, 1, dtype, g)[:, 0]
+        v = _probes(n, 1, dt, g, device=dev)[:, 0]
         a, b, _, _ = lanczos(op, m, v)
+        used += len(a)
         th, Y = _tridiag_eigh(a, b)
         nodes.append(th.tolist())
         weights.append((Y[0, :] ** 2).tolist())
@@ -310,4 +309,4 @@ def slq_density(op, m: int = 80, n_probes: int = 1, *, seed=0, n_grid: int = 100
     dens /= n_probes
     dens /= np.trapezoid(dens, grid) if hasattr(np, "trapezoid") else np.trapz(dens, grid)
     return DensityResult(status=Status.OK, seed=s, seconds=time.perf_counter() - t0, nodes=nodes, weights=weights,
-                         grid=grid, density=dens, sigma2=sigma2, hvps=getattr(op, "hvps", 0))
+                         grid=grid, density=dens, sigma2=sigma2, hvps=used)

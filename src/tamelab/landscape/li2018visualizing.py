@@ -34,10 +34,12 @@ __all__ = ["filter_normalized_direction", "SurfaceResult", "loss_surface", "inte
 
 
 def filter_normalized_direction(model: nn.Module, *, seed=0, ignore: str = "biasbn") -> dict[str, torch.Tensor]:
+    if ignore not in ("biasbn", "none"):
+        raise InputError("ignore", f"unknown {ignore!r}", "use biasbn or none")
     g = torch.Generator().manual_seed(resolve_seed(seed))
     out = {}
     for k, p in model.named_parameters():
-        d = torch.randn(p.shape, generator=g, dtype=p.dtype)
+        d = torch.randn(p.shape, generator=g, dtype=torch.float64).to(dtype=p.dtype, device=p.device)
         if p.dim() <= 1:
             d = torch.zeros_like(p) if ignore == "biasbn" else p.detach().clone()
         else:
@@ -50,6 +52,30 @@ def filter_normalized_direction(model: nn.Module, *, seed=0, ignore: str = "bias
 
 #: exact module types that are affine in (weight, bias) jointly: f(X; W + Σ cᵢDᵢ, b + Σ cᵢdᵢ) = f(X; W, b) + Σ cᵢ f(X; Dᵢ, dᵢ).
 _AFFINE_FIRST = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d)
+
+
+def _prepare(model: nn.Module, data, targets, loss, device, dtype, input_key=None, target_key=None, batch_size=None,
+             *, field: str = "data"):
+    """The input contract for every slice: ``(model on device/dtype, X, T, Loss)`` with the data held as two tensors
+    on the model's device (a loader's batches are concatenated once; the surface evaluates every sample at every
+    grid point). The caller's model is never changed."""
+    from ..inputs import as_data, as_model, model_on, resolve_device, resolve_dtype
+    from ..losses import resolve_loss
+
+    as_model(model)
+    lossf = resolve_loss(loss)
+    first = next(iter(model.parameters()), None)
+    if first is None:
+        raise InputError("model", "has no parameters")
+    dev = resolve_device(device) if device is not None else first.device
+    dt = resolve_dtype(dtype) if dtype is not None else first.dtype
+    model = model_on(model, dev, dt)
+    d = as_data(data, targets, input_key=input_key, target_key=target_key, batch_size=batch_size, field=field)
+    X, T = d.tensors(dev, dt)
+    if lossf.targets == "labels" and T.is_floating_point():
+        raise InputError("loss", f"{lossf.name} needs integer class labels, the targets are {T.dtype}",
+                         "pass labels 0..C-1 or a regression loss such as mse")
+    return model, X, T, lossf
 
 
 class _GridEvaluator:
@@ -67,8 +93,11 @@ class _GridEvaluator:
       plain forward pass only by float rounding (tested to 1e-5 relative).
     """
 
-    def __init__(self, model: nn.Module, theta: dict | None, dirs: list[dict], X: torch.Tensor, T: torch.Tensor, loss_name: str):
+    def __init__(self, model: nn.Module, theta: dict | None, dirs: list[dict], X: torch.Tensor, T: torch.Tensor, loss,
+                 points_per_batch: int = 1):
         import copy
+
+        from ..losses import resolve_loss
 
         self.m = copy.deepcopy(model)
         with torch.no_grad():
@@ -78,12 +107,13 @@ class _GridEvaluator:
                     p.copy_(theta[k])
         if theta is None:
             theta = {k: p.detach().clone() for k, p in self.m.named_parameters()}
-        self.loss_name = loss_name
-        self.loss_fn = nn.functional.cross_entropy if loss_name == "cross_entropy" else nn.functional.mse_loss
+        self.loss_fn = resolve_loss(loss)
         self.X, self.T = X, T
-        self._fast_ce = loss_name == "cross_entropy" and T.dim() == 1 and not T.is_floating_point()
+        self._labels = T.dim() == 1 and not T.is_floating_point()
+        self._fast_ce = self.loss_fn.builtin and self.loss_fn.name == "cross_entropy" and self._labels
         names = [k for k, _ in self.m.named_parameters()]
         self.first = None
+        self.folded: list[str] = []
         m = self.m
         if (isinstance(m, nn.Sequential) and len(m) > 1 and type(m[0]) in _AFFINE_FIRST
                 and not (set(map(id, m[0].parameters())) & set(map(id, m[1:].parameters())))):
@@ -92,14 +122,38 @@ class _GridEvaluator:
             with torch.no_grad():
                 self.A0 = m[0](X)
                 self.A = [torch.func.functional_call(m[0], {k[2:]: d[k] for k in fnames}, (X,)) for d in dirs]
-            self.rest = m[1:]
+                # fold the following modules that are affine in their input and do not move (BatchNorm in eval
+                # mode with zero direction components, pooling by averages, reshapes): A0 ← g(A0), Aᵢ ← L_g(Aᵢ)
+                j = 1
+                while j < len(m) - 1:
+                    lin = _linear_part(m[j], str(j), dirs)
+                    if lin is None:
+                        break
+                    self.A0 = m[j](self.A0)
+                    self.A = [lin(a) for a in self.A]
+                    self.folded.append(type(m[j]).__name__)
+                    j += 1
+            self.rest = m[j:]
             # in a Sequential each output feeds only the next module: ReLUs of our private copy may work in
             # place (the first one's input is our own buffer, never the cached row base)
             for mod in self.rest:
                 if type(mod) is nn.ReLU:
                     mod.inplace = True
-            names = [k for k in names if not k.startswith("0.")]
+            prefixes = tuple(f"{i}." for i in range(j))
+            names = [k for k in names if not k.startswith(prefixes)]
+        elif points_per_batch <= 1:
+            traced = _traced_first_layer(m, X)
+            if traced is not None:
+                path, mod, tail = traced
+                with torch.no_grad():
+                    self.A0 = mod(X)
+                    pre = f"{path}."
+                    own = [k for k in names if k.startswith(pre)]
+                    self.A = [torch.func.functional_call(mod, {k[len(pre):]: d[k] for k in own}, (X,)) for d in dirs]
+                self.first, self.rest = mod, tail
+                names = [k for k in names if not k.startswith(pre)]
         params = dict(self.m.named_parameters())
+        self.names = names
         self.P = [params[k] for k in names]
         self.theta = [theta[k].to(params[k].dtype) for k in names]
         self.D = [[d[k].to(params[k].dtype) for k in names] for d in dirs]
@@ -109,6 +163,7 @@ class _GridEvaluator:
         self._row_theta = self.theta
         # Linear/ReLU tails run as direct addmm / relu_ calls (no module-call overhead per grid point)
         self._plan = linear_relu_modules(self.rest) if self.first is not None else None
+        self.batch = max(1, int(points_per_batch))
 
     def _set_params(self, c) -> None:
         if not self.P:
@@ -145,32 +200,153 @@ class _GridEvaluator:
         h = torch.add(self._base, self.A[0], alpha=float(c[0]), out=self._buf) if c[0] != 0.0 else self._buf.copy_(self._base)
         return self._tail(h)
 
+    def _score(self, o: torch.Tensor, cdim: int) -> tuple[float, float]:
+        if self._fast_ce:
+            lv, correct = mean_cross_entropy(o, self.T, class_dim=cdim)
+            return lv, correct / len(self.T)
+        lv = float(self.loss_fn(o, self.T))
+        acc = (float((o.argmax(1) == self.T).sum()) / len(self.T) if self._labels and o.dim() == 2 and o.shape[1] > 1
+               else float("nan"))
+        return lv, acc
+
     def __call__(self, coords) -> list[tuple[float, float]]:
+        if self.batch > 1:
+            return self._batched(coords)
         out = []
         with torch.inference_mode():
             for c in coords:
                 self._set_params(c)
                 o, cdim = self._forward(c)
-                if self._fast_ce:
-                    lv, correct = mean_cross_entropy(o, self.T, class_dim=cdim)
-                    acc = correct / len(self.T)
+                out.append(self._score(o, cdim))
+        return out
+
+    def _batched(self, coords) -> list[tuple[float, float]]:
+        """``points_per_batch`` grid points per forward pass: the parameters θ + Σ cᵢδᵢ of a group of points are
+        stacked and the network runs under ``torch.func.vmap`` (one batched kernel per layer; pays off on GPUs,
+        where one point leaves the device idle; on one CPU thread it measured no faster than the loop)."""
+        from torch.func import functional_call, vmap
+
+        mod = self.rest if self.first is not None else self.m
+        bufs = {k: v for k, v in mod.named_buffers()}
+        out: list[tuple[float, float]] = []
+        with torch.inference_mode():
+            for lo in range(0, len(coords), self.batch):
+                C = torch.tensor(coords[lo : lo + self.batch], dtype=self.X.dtype, device=self.X.device)
+                B = C.shape[0]
+                P = {}
+                for j, k in enumerate(self.names):
+                    t = self.theta[j].expand(B, *self.theta[j].shape).clone()
+                    for i, d in enumerate(self.D):
+                        t += C[:, i].view(B, *([1] * d[j].dim())) * d[j]
+                    P[k] = t
+                if self.first is not None:
+                    h = self.A0.expand(B, *self.A0.shape).clone()
+                    for i, a in enumerate(self.A):
+                        h += C[:, i].view(B, *([1] * a.dim())) * a
+                    outs = vmap(lambda p, x: functional_call(mod, {**p, **bufs}, (x,)))(P, h)
                 else:
-                    lv = float(self.loss_fn(o, self.T))
-                    acc = float((o.argmax(1) == self.T).sum()) / len(self.T) if self.loss_name == "cross_entropy" else float("nan")
-                out.append((lv, acc))
+                    outs = vmap(lambda p: functional_call(mod, {**p, **bufs}, (self.X,)))(P)
+                out.extend(self._score(o, 1) for o in outs)
         return out
 
 
+class _CachedOutput(nn.Module):
+    """Stands in for the first layer in a traced graph: returns the output computed from the cached products."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.value: torch.Tensor | None = None
+
+    def forward(self, x):
+        return self.value
+
+
+class _TracedTail(nn.Module):
+    """The rest of a traced (non-``Sequential``) model: ``tail(h)`` runs the graph with the first layer's output h."""
+
+    def __init__(self, gm, cached: _CachedOutput, X: torch.Tensor) -> None:
+        super().__init__()
+        self.gm, self.cached, self.X = gm, cached, X
+
+    def forward(self, h):
+        self.cached.value = h
+        return self.gm(self.X)
+
+
+def _traced_first_layer(model: nn.Module, X: torch.Tensor):
+    """For any model that ``torch.fx`` traces and whose input goes straight into one Linear/Conv layer (called once,
+    parameters not shared): ``(path, layer, tail)`` so the first-layer reuse also works for models written as
+    classes (ResNets, custom MLPs); ``None`` otherwise (the plain forward pass is used)."""
+    try:
+        gm = torch.fx.symbolic_trace(model)
+    except Exception:  # noqa: BLE001 - not traceable: no reuse, same results
+        return None
+    holders = [n for n in gm.graph.nodes if n.op == "placeholder"]
+    if len(holders) != 1:
+        return None
+    x = holders[0]
+    mods = dict(gm.named_modules())
+    calls: dict[str, int] = {}
+    for n in gm.graph.nodes:
+        if n.op == "call_module":
+            calls[n.target] = calls.get(n.target, 0) + 1
+        elif n.op == "get_attr":
+            return None  # parameters used directly in forward: the bookkeeping below would not see them
+    for n in list(x.users):
+        if n.op != "call_module" or n.args != (x,) or n.kwargs or calls.get(n.target) != 1:
+            continue
+        mod = mods[n.target]
+        if type(mod) not in _AFFINE_FIRST:
+            continue
+        mine = {id(p) for p in mod.parameters()}
+        if any(id(p) in mine for k, sub in mods.items() if k != n.target and not k.startswith(n.target + ".")
+               and sub is not mod for p in sub.parameters(recurse=False)):
+            continue
+        cached = _CachedOutput()
+        gm.add_submodule("_tamelab_cached_first", cached)
+        n.target = "_tamelab_cached_first"
+        gm.recompile()
+        return _module_path(model, mod), mod, _TracedTail(gm, cached, X)
+    return None
+
+
+def _module_path(model: nn.Module, mod: nn.Module) -> str:
+    return next(k for k, v in model.named_modules() if v is mod)
+
+
+def _linear_part(mod: nn.Module, prefix: str, dirs: list[dict]):
+    """For a module affine in its input whose parameters do not move along any direction: its linear part
+    (``x ↦ g(x) − g(0)``), else ``None``."""
+    if isinstance(mod, (nn.Identity, nn.Flatten, nn.AvgPool1d, nn.AvgPool2d, nn.AvgPool3d, nn.AdaptiveAvgPool1d,
+                        nn.AdaptiveAvgPool2d, nn.AdaptiveAvgPool3d)) or (isinstance(mod, nn.Dropout) and not mod.training):
+        return mod
+    if isinstance(mod, (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d)):
+        if mod.training or mod.running_var is None:
+            return None
+        for pname, _ in mod.named_parameters(recurse=False):
+            if any(bool(torch.count_nonzero(d[f"{prefix}.{pname}"])) for d in dirs):
+                return None
+        scale = torch.rsqrt(mod.running_var + mod.eps)
+        if mod.weight is not None:
+            scale = scale * mod.weight.detach()
+
+        def lin(x, scale=scale):
+            return x * scale.view(1, -1, *([1] * (x.dim() - 2)))
+
+        return lin
+    return None
+
+
 def _eval_chunk(args: tuple) -> list[tuple[float, float]]:
-    """Top-level (picklable) chunk evaluator: (model, θ or None, dirs, coords, X, T, loss) -> [(loss, acc)].
+    """Top-level (picklable) chunk evaluator: (model, θ or None, dirs, coords, X, T, loss name or Loss) -> [(loss, acc)].
 
     ``θ = None`` means the model's own parameters (and keeps them out of the task payload).
 
     Points are sorted so that those sharing all coordinates but the first are consecutive (row reuse
     of the first layer), and returned in the order given.
     """
-    model, theta, dirs, coords, X, T, loss_name = args
-    ev = _GridEvaluator(model, theta, dirs, X, T, loss_name)
+    model, theta, dirs, coords, X, T, loss_name, *rest = args
+    ev = _GridEvaluator(model, theta, dirs, X, T, loss_name, points_per_batch=rest[0] if rest else 1)
     order = sorted(range(len(coords)), key=lambda i: (tuple(coords[i][1:]), coords[i][0]))
     vals = ev([coords[i] for i in order])
     out: list = [None] * len(coords)
@@ -200,14 +376,14 @@ def _pack_chunk_payload(model: nn.Module, dirs: list[dict], X: torch.Tensor, T: 
 
 def _eval_chunk_packed(args: tuple) -> list[tuple[float, float]]:
     """Top-level (picklable) evaluator of a chunk packed by :func:`_pack_chunk_payload`."""
-    (skeleton, state, dnp, Xn, Tn), coords, loss_name = args
+    (skeleton, state, dnp, Xn, Tn), coords, loss_name, *rest = args
     coords = [tuple(map(float, row)) for row in np.asarray(coords, dtype=np.float64).reshape(len(coords), -1)]
     model = skeleton.to_empty(device="cpu")
     with torch.no_grad():
         for k, t in [*model.named_parameters(), *model.named_buffers()]:
             t.copy_(torch.from_numpy(state[k]))
     dirs = [{k: torch.from_numpy(v) for k, v in d.items()} for d in dnp]
-    return _eval_chunk((model, None, dirs, coords, torch.from_numpy(Xn), torch.from_numpy(Tn), loss_name))
+    return _eval_chunk((model, None, dirs, coords, torch.from_numpy(Xn), torch.from_numpy(Tn), loss_name, *rest))
 
 
 @dataclasses.dataclass
@@ -228,12 +404,21 @@ class SurfaceResult(Result):
         return {"losses": np.asarray(self.losses, dtype=float)}
 
 
-def _evaluate_grid(model: nn.Module, dirs: list[dict], coords: list[tuple], X, T, loss: str, executor,
-                   chunks: int | None) -> dict[tuple, tuple[float, float]]:
+def _points_per_batch(points_per_batch, X: torch.Tensor) -> int:
+    if points_per_batch is None:
+        return 16 if X.device.type == "cuda" else 1  # see _GridEvaluator._batched
+    if not isinstance(points_per_batch, (int, np.integer)) or points_per_batch < 1:
+        raise InputError("points_per_batch", f"must be a positive integer, got {points_per_batch!r}")
+    return int(points_per_batch)
+
+
+def _evaluate_grid(model: nn.Module, dirs: list[dict], coords: list[tuple], X, T, loss, executor,
+                   chunks: int | None, points_per_batch: int | None = None) -> dict[tuple, tuple[float, float]]:
     """(loss, accuracy) at ``θ_model + Σ c_i dirs_i`` for every c, in chunks of whole grid rows through the
     executor (default: one chunk per worker)."""
     from ..parallel import SerialExecutor
 
+    ppb = _points_per_batch(points_per_batch, X)
     ex = executor or SerialExecutor()
     # one chunk per worker by default: each chunk ships the model and the data once (~1 MB here), and
     # the Dask dispatch latency is paid per chunk; pass more chunks for balance/fault tolerance
@@ -244,39 +429,66 @@ def _evaluate_grid(model: nn.Module, dirs: list[dict], coords: list[tuple], X, T
     packed = _pack_chunk_payload(model, dirs, X, T) if ex.name != "serial" else None
     if packed is not None:
         # coordinates as one array too: a list of ~900 tuples made each task start ~10 ms later
-        res = ex.map(_eval_chunk_packed, [(packed, np.asarray(p, dtype=np.float64), loss) for p in parts], desc="landscape")
+        res = ex.map(_eval_chunk_packed, [(packed, np.asarray(p, dtype=np.float64), loss, ppb) for p in parts],
+                     desc="landscape")
     else:
-        res = ex.map(_eval_chunk, [(model, None, dirs, p, X, T, loss) for p in parts], desc="landscape")
+        res = ex.map(_eval_chunk, [(model, None, dirs, p, X, T, loss, ppb) for p in parts], desc="landscape")
     vals: dict[tuple, tuple[float, float]] = {}
     for p, r in zip(parts, res):
         vals.update(dict(zip(p, r)))
     return vals
 
 
-def loss_surface(model: nn.Module, X: torch.Tensor, T: torch.Tensor, *, loss: str = "cross_entropy", grid: int = 41,
+def _check_dirs(model: nn.Module, dirs: list[dict]) -> list[dict[str, torch.Tensor]]:
+    params = dict(model.named_parameters())
+    out = []
+    for i, d in enumerate(dirs):
+        if not isinstance(d, dict) or set(d) != set(params):
+            raise InputError("directions", f"direction {i} must be a dict with the model's parameter names",
+                             "build it with filter_normalized_direction(model) or model_direction(a, b)")
+        bad = [k for k in params if tuple(d[k].shape) != tuple(params[k].shape)]
+        if bad:
+            raise InputError("directions", f"direction {i} has wrong shapes for {bad[:3]}")
+        out.append({k: torch.as_tensor(d[k]).to(dtype=params[k].dtype, device=params[k].device) for k in params})
+    return out
+
+
+def loss_surface(model: nn.Module, data, targets=None, *, loss="cross_entropy", grid: int = 41,
                  span: float = 1.0, dims: int = 2, directions: list[dict[str, torch.Tensor]] | None = None, seed=0,
-                 executor=None, chunks: int | None = None) -> SurfaceResult:
+                 executor=None, chunks: int | None = None, device=None, dtype=None, input_key: str | None = None,
+                 target_key: str | None = None, points_per_batch: int | None = None) -> SurfaceResult:
     """1-D or 2-D loss/accuracy surface around ``model`` (θ exactly at the grid centre when ``grid`` is odd).
 
     ``directions`` defaults to filter-normalised Gaussian directions; pass e.g.
     ``[model_direction(model, other)]`` for the slice along the model-to-model direction (α = 1 is
     ``other``). ``executor`` (``tamelab.parallel``) evaluates ``chunks`` groups of whole grid rows (default:
-    one per worker); the surface is bitwise the same for any executor and chunking."""
+    one per worker); the surface is bitwise the same for any executor and chunking. ``points_per_batch`` grid
+    points share one batched forward pass (``torch.func.vmap``; default 16 on CUDA, 1 on the CPU).
+
+    Input contract (every slice function): ``data`` is anything :func:`tamelab.inputs.as_data` takes — ``X`` with
+    ``targets=T``, ``(X, T)`` tensors or NumPy arrays, a ``Dataset``, a ``DataLoader`` with tuple or dict batches
+    (``input_key``/``target_key``) — and ``loss`` a name (``"cross_entropy"``, ``"nll"``, ``"mse"``, ...) or a callable
+    ``(output, target) -> mean loss``; ``device``/``dtype`` choose where and in which precision to evaluate (default:
+    the model's); the caller's model is never changed. Accuracy is reported for integer labels (argmax), NaN
+    otherwise.
+    """
     t0 = time.perf_counter()
-    if grid < 2:
-        raise InputError("--grid", f"must be >= 2, got {grid}")
+    if not isinstance(grid, (int, np.integer)) or grid < 2:
+        raise InputError("--grid", f"must be an integer >= 2, got {grid!r}")
     if dims not in (1, 2):
         raise InputError("dims", "must be 1 or 2")
+    if not (isinstance(span, (int, float)) and math.isfinite(span) and span > 0):
+        raise InputError("span", f"must be a positive number, got {span!r}")
     s = resolve_seed(seed)
+    model, X, T, loss = _prepare(model, data, targets, loss, device, dtype, input_key, target_key)
     theta = {k: v.detach().clone() for k, v in model.named_parameters()}
-    if not theta:
-        raise InputError("model", "has no parameters")
-    dirs = directions or [filter_normalized_direction(model, seed=s + i) for i in range(dims)]
+    dirs = _check_dirs(model, directions) if directions else [filter_normalized_direction(model, seed=s + i)
+                                                               for i in range(dims)]
     if len(dirs) != dims:
         raise InputError("directions", f"{len(dirs)} given for a {dims}-D surface", f"pass {dims}")
     alphas = np.linspace(-span, span, grid)
     coords = [(a,) for a in alphas] if dims == 1 else [(a, b) for a in alphas for b in alphas]
-    vals = _evaluate_grid(model, dirs, coords, X, T, loss, executor, chunks)
+    vals = _evaluate_grid(model, dirs, coords, X, T, loss, executor, chunks, points_per_batch)
     L = np.array([vals[c][0] for c in coords])
     A = np.array([vals[c][1] for c in coords])
     if not np.isfinite(L).all():
@@ -304,11 +516,11 @@ def _same_architecture(models: list[nn.Module]) -> list[dict[str, torch.Tensor]]
 def model_direction(model_a: nn.Module, model_b: nn.Module) -> dict[str, torch.Tensor]:
     r"""The parameter-space direction :math:`\theta_B-\theta_A` (every tensor, biases included)."""
     ta, tb = _same_architecture([model_a, model_b])
-    return {k: tb[k] - ta[k] for k in ta}
+    return {k: tb[k].to(ta[k].device, ta[k].dtype) - ta[k] for k in ta}
 
 
 def _dot(a: dict, b: dict) -> float:
-    return float(sum((a[k].double() * b[k].double()).sum() for k in a))
+    return float(sum((a[k].double() * b[k].double().to(a[k].device)).sum() for k in a))
 
 
 @dataclasses.dataclass
@@ -333,9 +545,10 @@ class PlaneResult(Result):
         return {"losses": np.asarray(self.losses, dtype=float)}
 
 
-def plane_through_models(model_a: nn.Module, model_b: nn.Module, model_c: nn.Module, X, T, *,
-                         loss: str = "cross_entropy", grid: int = 25, margin: float = 0.25, executor=None,
-                         chunks: int | None = None) -> PlaneResult:
+def plane_through_models(model_a: nn.Module, model_b: nn.Module, model_c: nn.Module, data, targets=None, *,
+                         loss="cross_entropy", grid: int = 25, margin: float = 0.25, executor=None,
+                         chunks: int | None = None, device=None, dtype=None, input_key: str | None = None,
+                         target_key: str | None = None) -> PlaneResult:
     r"""Loss and accuracy on the affine plane through three models of one architecture.
 
     Orthonormal basis by Gram–Schmidt (Garipov et al., arXiv:1802.10026, §5):
@@ -346,15 +559,27 @@ def plane_through_models(model_a: nn.Module, model_b: nn.Module, model_c: nn.Mod
     grid covers the bounding box of the three points, widened by ``margin`` times its size on every side.
     Certificate: the three models are also evaluated at their plane coordinates and compared with their
     own losses (``max_model_mismatch``, float rounding only).
+
+    Input contract (every slice function): ``data`` is anything :func:`tamelab.inputs.as_data` takes — ``X`` with
+    ``targets=T``, ``(X, T)`` tensors or NumPy arrays, a ``Dataset``, a ``DataLoader`` with tuple or dict batches
+    (``input_key``/``target_key``) — and ``loss`` a name (``"cross_entropy"``, ``"nll"``, ``"mse"``, ...) or a callable
+    ``(output, target) -> mean loss``; ``device``/``dtype`` choose where and in which precision to evaluate (default:
+    the model's); the caller's model is never changed. Accuracy is reported for integer labels (argmax), NaN
+    otherwise.
     """
     t0 = time.perf_counter()
     if grid < 2:
         raise InputError("--grid", f"must be >= 2, got {grid}")
     if not margin >= 0:
         raise InputError("margin", f"must be >= 0, got {margin}")
+    from ..inputs import model_on
+
+    model_a, X, T, loss = _prepare(model_a, data, targets, loss, device, dtype, input_key, target_key)
+    p0 = next(model_a.parameters())
+    model_b, model_c = model_on(model_b, p0.device, p0.dtype), model_on(model_c, p0.device, p0.dtype)
     ta, tb, tc = _same_architecture([model_a, model_b, model_c])
-    d1 = {k: (tb[k] - ta[k]).double() for k in ta}
-    d2 = {k: (tc[k] - ta[k]).double() for k in ta}
+    d1 = {k: (tb[k].to(ta[k].device).double() - ta[k].double()) for k in ta}
+    d2 = {k: (tc[k].to(ta[k].device).double() - ta[k].double()) for k in ta}
     n1 = math.sqrt(_dot(d1, d1))
     if n1 == 0.0:
         raise InputError("models", "A and B are the same point", "pass three distinct models")
@@ -399,12 +624,26 @@ class InterpolationResult(Result):
     argmax_alpha: float = float("nan")
 
 
-def interpolate(model_a: nn.Module, model_b: nn.Module, X, T, *, loss: str = "cross_entropy", points: int = 25,
-                refine: bool = True) -> InterpolationResult:
-    """Linear interpolation A → B with loss/accuracy barriers (both definitions)."""
+def interpolate(model_a: nn.Module, model_b: nn.Module, data, targets=None, *, loss="cross_entropy", points: int = 25,
+                refine: bool = True, device=None, dtype=None, input_key: str | None = None,
+                target_key: str | None = None) -> InterpolationResult:
+    """Linear interpolation A → B with loss/accuracy barriers (both definitions).
+
+    Input contract (every slice function): ``data`` is anything :func:`tamelab.inputs.as_data` takes — ``X`` with
+    ``targets=T``, ``(X, T)`` tensors or NumPy arrays, a ``Dataset``, a ``DataLoader`` with tuple or dict batches
+    (``input_key``/``target_key``) — and ``loss`` a name (``"cross_entropy"``, ``"nll"``, ``"mse"``, ...) or a callable
+    ``(output, target) -> mean loss``; ``device``/``dtype`` choose where and in which precision to evaluate (default:
+    the model's); the caller's model is never changed. Accuracy is reported for integer labels (argmax), NaN
+    otherwise.
+    """
     t0 = time.perf_counter()
+    if not isinstance(points, (int, np.integer)) or points < 2:
+        raise InputError("points", f"must be an integer >= 2, got {points!r}")
+    model_a, X, T, loss = _prepare(model_a, data, targets, loss, device, dtype, input_key, target_key)
     ta = {k: v.detach() for k, v in model_a.named_parameters()}
-    tb = {k: v.detach() for k, v in model_b.named_parameters()}
+    tb = {k: v.detach().to(ta[k].device, ta[k].dtype) for k, v in model_b.named_parameters() if k in ta}
+    if set(tb) != set(dict(model_b.named_parameters())):
+        raise InputError("models", "have different architectures", "interpolation needs identical parameter shapes")
     if ta.keys() != tb.keys() or any(ta[k].shape != tb[k].shape for k in ta):
         raise InputError("models", "have different architectures", "interpolation needs identical parameter shapes")
     delta = {k: tb[k] - ta[k] for k in ta}
@@ -433,7 +672,7 @@ def interpolate(model_a: nn.Module, model_b: nn.Module, X, T, *, loss: str = "cr
         if l2 > lmax:
             amax, lmax = a2, l2
     lin = float(np.max(Ls - ((1 - al) * La + al * Lb)))
-    accb = float(0.5 * (As[0] + As[-1]) - As.min()) if loss == "cross_entropy" else float("nan")
+    accb = float(0.5 * (As[0] + As[-1]) - As.min()) if np.isfinite(As).all() else float("nan")
     return InterpolationResult(status=Status.OK, seconds=time.perf_counter() - t0, alphas=al.tolist(), losses=Ls.tolist(),
                                accuracies=As.tolist(), barrier_mean=float(lmax - 0.5 * (La + Lb)), barrier_linear=max(lin, float(lmax - ((1 - amax) * La + amax * Lb))),
                                accuracy_barrier=accb, argmax_alpha=float(amax))
@@ -457,13 +696,22 @@ class TrajectorySurface(Result):
         return {"losses": np.asarray(self.losses, dtype=float), "path": np.asarray(self.path, dtype=float)}
 
 
-def trajectory_surface(model: nn.Module, snapshots: list[dict[str, torch.Tensor]], X, T, *, loss: str = "cross_entropy",
-                       grid: int = 15, margin: float = 0.3, executor=None, chunks: int | None = None) -> TrajectorySurface:
+def trajectory_surface(model: nn.Module, snapshots: list[dict[str, torch.Tensor]], data, targets=None, *,
+                       loss="cross_entropy", grid: int = 15, margin: float = 0.3, executor=None,
+                       chunks: int | None = None, device=None, dtype=None, input_key: str | None = None,
+                       target_key: str | None = None) -> TrajectorySurface:
     r"""Loss on the PCA plane of a trajectory (Li et al., arXiv:1712.09913, §7), with the path on it.
 
     ``model`` holds the final point :math:`\theta_n` (the origin of the plane, as in
     :func:`~tamelab.landscape.trajectory_pca`); the grid covers the path's bounding box widened by
     ``margin`` times its size. ``path`` are the snapshots' coordinates (the last is (0, 0)).
+
+    Input contract (every slice function): ``data`` is anything :func:`tamelab.inputs.as_data` takes — ``X`` with
+    ``targets=T``, ``(X, T)`` tensors or NumPy arrays, a ``Dataset``, a ``DataLoader`` with tuple or dict batches
+    (``input_key``/``target_key``) — and ``loss`` a name (``"cross_entropy"``, ``"nll"``, ``"mse"``, ...) or a callable
+    ``(output, target) -> mean loss``; ``device``/``dtype`` choose where and in which precision to evaluate (default:
+    the model's); the caller's model is never changed. Accuracy is reported for integer labels (argmax), NaN
+    otherwise.
     """
     from ._pca import trajectory_pca
 
@@ -472,13 +720,14 @@ def trajectory_surface(model: nn.Module, snapshots: list[dict[str, torch.Tensor]
         raise InputError("snapshots", f"need at least 3 for a 2-D PCA, got {len(snapshots)}", "record more snapshots")
     if grid < 2:
         raise InputError("--grid", f"must be >= 2, got {grid}")
+    model, X, T, loss = _prepare(model, data, targets, loss, device, dtype, input_key, target_key)
     pca = trajectory_pca(snapshots)
     c = np.asarray(pca["coords"])
     lo, hi = c.min(0), c.max(0)
     pad = margin * (hi - lo) + 1e-9
     xs, ys = np.linspace(lo[0] - pad[0], hi[0] + pad[0], grid), np.linspace(lo[1] - pad[1], hi[1] + pad[1], grid)
     coords = [(x, y) for x in xs for y in ys]
-    vals = _evaluate_grid(model, pca["directions"], coords, X, T, loss, executor, chunks)
+    vals = _evaluate_grid(model, _check_dirs(model, pca["directions"]), coords, X, T, loss, executor, chunks)
     L = np.array([vals[p][0] for p in coords]).reshape(grid, grid)
     return TrajectorySurface(status=Status.OK, seconds=time.perf_counter() - t0, losses=L.tolist(), xs=xs.tolist(),
                              ys=ys.tolist(), path=c.tolist(), explained_variance_ratio=list(pca["explained_variance_ratio"]),

@@ -1,6 +1,9 @@
-"""Shipped reference implementations used by the tests (dense Hessian, dense GGN)."""
+"""Shipped reference implementations used by the tests (dense Hessian by three independent methods,
+dense GGN, symmetry check); none uses ``torch.func.hessian`` (wrong on affine LayerNorm in torch 2.13)."""
 
+from .reference import HESSIAN_METHODS as HESSIAN_METHODS
+from .reference import check_symmetric as check_symmetric
 from .reference import dense_ggn as dense_ggn
 from .reference import dense_hessian as dense_hessian
 
-__all__ = ["dense_hessian", "dense_ggn"]
+__all__ = ["HESSIAN_METHODS", "check_symmetric", "dense_ggn", "dense_hessian"]
