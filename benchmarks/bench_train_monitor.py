@@ -132,7 +132,7 @@ def main():
     print(f"monitoring overhead vs bare transforms: {100 * (f / b - 1):+.1f} % (target <= 10 %); per-step records "
           f"{100 * (f - fs) / b:+.1f} %; with the full-batch train+test evaluation every 5 epochs instead of every "
           f"epoch: {100 * (f5 / b - 1):+.1f} %")
-    from tamelab.tame.davis2020stochastic import convergence_report
+    from tamelab.tame import convergence_report
 
     r = fit({"widths": widths, "epochs": e2, "batch_size": a.batch, "optimizer": "sgd", "lr": 0.5, "schedule": "inv_t", "seed": 0})
     t0 = time.perf_counter()

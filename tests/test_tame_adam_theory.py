@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from tamelab import InputError
-from tamelab.tame.de2018convergence import (
+from tamelab.tame import (
     adam_vs_nag_study, check_theorem, log_finite_sum_problem, log_sum_problem, logistic_problem, min_hessian_eigenvalue,
     plot_adam_vs_nag, run_dmu, sign_condition_violation,
 )
@@ -158,20 +158,20 @@ def tiny_study():
 
 def test_study_structure_and_reproducibility(tiny_study):
     r = tiny_study
-    assert set(r["best"]) == {"adam_b1_0.99", "adam_b1_0.9", "rmsprop", "nag_0.9", "nag_0.99"}
-    for name, b in r["best"].items():
+    assert set(r.best) == {"adam_b1_0.99", "adam_b1_0.9", "rmsprop", "nag_0.9", "nag_0.99"}
+    for name, b in r.best.items():
         assert len(b["curves"]["train_loss"]) == 3  # init + 2 epochs
         assert b["final_train_loss"] == pytest.approx(b["curves"]["train_loss"][-1])
-    nag = r["runs"]["nag_0.9"]
+    nag = r.runs["nag_0.9"]
     finals = {lr: v[0]["train_loss"][-1] for lr, v in nag.items()}
-    assert r["best"]["nag_0.9"]["lr"] == float(min(finals, key=finals.get))
-    c = r["conclusion"]
+    assert r.best["nag_0.9"]["lr"] == float(min(finals, key=finals.get))
+    c = r.conclusion
     assert c["adam_0.99_beats_nag_train"] == (c["adam_0.99_train_loss"] < c["nag_train_loss"])
-    json.dumps(r)
-    assert r["min_eig"] == {} and "nag_min_eig_spearman" not in c  # min_eig_every = 0: off
+    json.dumps(r.to_dict())
+    assert r.min_eig == {} and "nag_min_eig_spearman" not in c  # min_eig_every = 0: off
     again = adam_vs_nag_study({"seeds": [0], "epochs": 2, "hidden": [8], "optimizers": ["nag_0.9"], "lrs": {"nag": [0.1, 0.3]},
                                "min_eig_every": 0})
-    assert again["runs"]["nag_0.9"] == r["runs"]["nag_0.9"]  # seeded: bitwise identical
+    assert again.runs["nag_0.9"] == r.runs["nag_0.9"]  # seeded: bitwise identical
     fig = plot_adam_vs_nag(r)
     assert len(fig.axes) == 3 and len(fig.axes[0].lines) == 5
 
@@ -185,7 +185,7 @@ def test_study_initial_loss_is_independent_reference(tiny_study):
     m = mlp([64, 8, 64], seed=0, dtype=torch.float32)
     with torch.no_grad():
         ref = float(((m(X) - X) ** 2).mean())
-    assert tiny_study["best"]["nag_0.9"]["curves"]["train_loss"][0] == pytest.approx(ref, rel=1e-6)
+    assert tiny_study.best["nag_0.9"]["curves"]["train_loss"][0] == pytest.approx(ref, rel=1e-6)
 
 
 @pytest.mark.parametrize("cfg, field", [
@@ -222,13 +222,13 @@ def _dense_min_eig(model, X):
 def test_min_hessian_eigenvalue_along_runs_matches_dense_hessian():
     from tamelab.data import load_data
     from tamelab.models import mlp
-    from tamelab.tame.de2018convergence import _train_autoencoder
+    from tamelab.tame.theorems.de2018autoencoder import _train_autoencoder
 
     cfg = {"seeds": [0], "epochs": 2, "hidden": [2], "optimizers": ["adam_b1_0.99", "nag_0.9"],
            "lrs": {"adam": [1e-3], "nag": [0.1, 0.3]}, "min_eig_every": 1, "min_eig_tol": 1e-10, "min_eig_max_dim": 322}
     r = adam_vs_nag_study(cfg)
-    me = r["min_eig"]
-    nb = r["conclusion"]["best_nag"]
+    me = r.min_eig
+    nb = r.conclusion["best_nag"]
     assert set(me) == {"adam_b1_0.99", nb}
     X32 = torch.as_tensor(load_data("digits", split="train", seed=0).X, dtype=torch.float32)
     X = X32.double()
@@ -252,8 +252,8 @@ def test_min_hessian_eigenvalue_along_runs_matches_dense_hessian():
     assert me[nb]["kendall"] == pytest.approx(kt.statistic) and me[nb]["kendall_p"] == pytest.approx(kt.pvalue)
     assert me[nb]["increasing_trend"] == bool(kt.statistic > 0 and kt.pvalue < 0.05)
     assert me[nb]["increasing_trend"] is False  # 3 checkpoints: exact Kendall p >= 1/3, never significant
-    c = r["conclusion"]
+    c = r.conclusion
     assert c["nag_min_eig_first"] == me[nb]["first"] and c["adam_0.99_min_eig_last"] == me["adam_b1_0.99"]["last"]
-    json.dumps(r)
+    json.dumps(r.to_dict())
     with pytest.raises(InputError, match="loss"):
         min_hessian_eigenvalue(model, X, X, loss="hinge")

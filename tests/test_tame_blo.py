@@ -10,7 +10,7 @@ from scipy.optimize import linprog
 
 from tamelab import InputError
 from tamelab.result import Status
-from tamelab.tame.burke2005sampling import gradient_sampling_minimize
+from tamelab.tame import gradient_sampling_minimize
 
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")

@@ -9,9 +9,9 @@ from torch import nn
 from tamelab.errors import InputError
 from tamelab.models import mlp
 from tamelab.result import Status
-from tamelab.tame._structures import NONE, STRUCTURES, UNKNOWN, join, join_all, leq, op_fact, poly_bounded
-from tamelab.tame.bertoin2021relu import ReLUPrime
-from tamelab.tame.certify import certify
+from tamelab.tame import NONE, STRUCTURES, UNKNOWN, join, join_all, leq, op_fact, poly_bounded
+from tamelab.tame import ReLUPrime
+from tamelab.tame import certify
 
 ALL = list(STRUCTURES) + [NONE, UNKNOWN]
 X = torch.zeros(3, 4)

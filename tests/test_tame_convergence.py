@@ -12,7 +12,7 @@ from torch import nn
 
 from tamelab import InputError
 from tamelab.data import Dataset
-from tamelab.tame.davis2020stochastic import (
+from tamelab.tame import (
     boundedness_hypothesis, convergence_report, ddkl_toy_run, min_norm_hull, minibatch_noise, monitored_sgd,
     sampled_stationarity, schedule_hypothesis,
 )
@@ -93,17 +93,17 @@ def test_noise_second_moment_equals_brute_force_over_all_batches(seed):
     gbar = grad(list(range(n)))
     exact = np.mean([float(((grad(list(c)) - gbar) ** 2).sum()) for c in itertools.combinations(range(n), b)])
     st = minibatch_noise(model, params, X, T, loss, batch_size=b, resamples=4000, seed=seed)
-    assert st["noise_var_exact"] == pytest.approx(exact, rel=1e-10)
-    assert st["full_grad_norm"] == pytest.approx(float(gbar.norm()), rel=1e-12)
-    assert st["noise_var_resampled"] == pytest.approx(exact, rel=0.15)
-    assert st["mean_ratio"] <= st["mean_ratio_threshold"]  # zero-mean test at false-alarm 1e-6
+    assert st.noise_var_exact == pytest.approx(exact, rel=1e-10)
+    assert st.full_grad_norm == pytest.approx(float(gbar.norm()), rel=1e-12)
+    assert st.noise_var_resampled == pytest.approx(exact, rel=0.15)
+    assert st.mean_ratio <= st.mean_ratio_threshold  # zero-mean test at false-alarm 1e-6
     # dof_eff against a dense eigen-decomposition of the per-sample covariance
     G = torch.stack([grad([i]) for i in range(n)])
     lam = np.linalg.eigvalsh(np.cov((G - G.mean(0)).numpy().T, bias=True))
-    assert st["dof_eff"] == pytest.approx(lam.sum() ** 2 / (lam**2).sum(), rel=1e-8)
-    assert st["finite_sum_gap"] < 1e-12
+    assert st.dof_eff == pytest.approx(lam.sum() ** 2 / (lam**2).sum(), rel=1e-8)
+    assert st.finite_sum_gap < 1e-12
     full = minibatch_noise(model, params, X, T, loss, batch_size=n, resamples=10, seed=seed)
-    assert full["noise_var_exact"] == 0.0 and full["mean_sq"] < 1e-28
+    assert full.noise_var_exact == 0.0 and full.mean_sq < 1e-28
     with pytest.raises(InputError, match="batch_size"):
         minibatch_noise(model, params, X, T, loss, batch_size=0)
 
@@ -148,11 +148,11 @@ def test_gradient_sampling_spec_numbers(seed):
 
     x = torch.tensor([1e-3, 0.0], dtype=torch.float64)
     for eps in (1e-1, 1e-2):
-        assert sampled_stationarity(g, x, eps=eps, m=40, seed=seed)["rho"] < 1e-9
-    assert sampled_stationarity(g, x, eps=1e-4, m=40, seed=seed)["rho"] == pytest.approx(1.0, abs=1e-9)  # ball misses x1 = 0
-    assert sampled_stationarity(g, torch.tensor([0.5, 0.0], dtype=torch.float64), eps=0.1, m=40, seed=seed)["rho"] == pytest.approx(1.0, abs=1e-9)
+        assert sampled_stationarity(g, x, eps=eps, m=40, seed=seed).rho < 1e-9
+    assert sampled_stationarity(g, x, eps=1e-4, m=40, seed=seed).rho == pytest.approx(1.0, abs=1e-9)  # ball misses x1 = 0
+    assert sampled_stationarity(g, torch.tensor([0.5, 0.0], dtype=torch.float64), eps=0.1, m=40, seed=seed).rho == pytest.approx(1.0, abs=1e-9)
     r = sampled_stationarity(g, torch.tensor([0.5, 0.3], dtype=torch.float64), eps=0.1, m=10, seed=seed)
-    assert r["rho"] == pytest.approx(math.sqrt(5), abs=1e-12)
+    assert r.rho == pytest.approx(math.sqrt(5), abs=1e-12)
     with pytest.raises(InputError):
         sampled_stationarity(g, x, eps=0.0)
 
@@ -197,7 +197,7 @@ def test_report_end_to_end_sgd(sgd_run):
     assert len(rep.full_loss) == len(sgd_run.snapshots) == 4
     # full-batch loss at the final snapshot = the loop's own final train loss (float32 vs float64)
     assert rep.full_loss[-1] == pytest.approx(sgd_run.final_train_loss, rel=1e-5)
-    assert rep.noise and all(x["noise_var_exact"] > 0 for x in rep.noise)
+    assert rep.noise and all(x.noise_var_exact > 0 for x in rep.noise)
     d = json.loads(json.dumps(rep.to_dict()))
     assert d["kind"] == "convergence" and d["seed"] == 1 and len(d["hypotheses"]) == 5
     assert rep.needs and "S_N" in rep.needs[0] and "monitored_sgd" in rep.needs[0]  # fit() does not record per-step noise
@@ -229,9 +229,9 @@ def test_noise_hutchinson_dof_close_to_dense(seed):
     a = minibatch_noise(model, params, X, T, nn.functional.mse_loss, batch_size=8, resamples=16, seed=seed, chunk=32)
     b = minibatch_noise(model, params, X, T, nn.functional.mse_loss, batch_size=8, resamples=16, seed=seed, chunk=32,
                         dense_max=0, probes=200)
-    assert a["dof_method"] == "dense Gram" and b["dof_method"].startswith("Hutchinson")
-    assert b["noise_var_exact"] == pytest.approx(a["noise_var_exact"], rel=1e-12)  # chunked scatter is exact either way
-    assert b["dof_eff"] == pytest.approx(a["dof_eff"], rel=0.35)
+    assert a.dof_method == "dense Gram" and b.dof_method.startswith("Hutchinson")
+    assert b.noise_var_exact == pytest.approx(a.noise_var_exact, rel=1e-12)  # chunked scatter is exact either way
+    assert b.dof_eff == pytest.approx(a.dof_eff, rel=0.35)
 
 
 def test_noise_mean_test_detects_a_biased_oracle(seed):
@@ -239,8 +239,8 @@ def test_noise_mean_test_detects_a_biased_oracle(seed):
     model, params, X, T = _tiny(seed, n=40)
     biased = lambda out, t: ((out - t) ** 2).sum(1).max()  # noqa: E731
     st = minibatch_noise(model, params, X, T, biased, batch_size=2, resamples=400, seed=seed)
-    assert st["finite_sum_gap"] > 1e-3
-    assert st["mean_ratio"] > st["mean_ratio_threshold"]
+    assert st.finite_sum_gap > 1e-3
+    assert st.mean_ratio > st.mean_ratio_threshold
 
 
 # ----------------------------------------------------------------------------- per-step monitored SGD (spec §3.3)
@@ -405,14 +405,14 @@ def test_monitored_sgd_bad_input(kw, field):
 def test_ddkl_toy_spec_numbers():
     """Spec §3.4 experiment 2: 20 runs, 1e5 steps, alpha_k = 0.1 (k+10)^-0.75, noise N(0, 0.1^2 I)."""
     r = ddkl_toy_run(seed=0)
-    assert r["runs"] == 20 and r["steps"] == 100_000
-    assert r["max_abs_x1_final"] < 5e-5  # spec: 1.6e-5
-    assert r["max_dist_x2_to_pm1"] < 1e-3  # spec: x2 in [-1.0001, 1.0002]
-    assert 0 < r["n_at_plus_1"] < 20  # split between the two minima
+    assert r.runs == 20 and r.steps == 100_000
+    assert r.max_abs_x1_final < 5e-5  # spec: 1.6e-5
+    assert r.max_dist_x2_to_pm1 < 1e-3  # spec: x2 in [-1.0001, 1.0002]
+    assert 0 < r.n_at_plus_1 < 20  # split between the two minima
     c = ddkl_toy_run(seed=0, alpha=lambda k: 0.05)
     # constant step: the sign subgradient makes |x1| oscillate uniformly in [0, alpha]: tail mean alpha/2 = 0.025
-    assert c["tail_mean_abs_x1"] == pytest.approx(0.025, abs=0.003)  # spec: 0.025
-    assert 0.04 < c["tail_max_abs_x1"] < 0.1  # spec: 0.061
-    assert c["tail_mean_abs_x1"] > 1000 * r["tail_mean_abs_x1"]
+    assert c.tail_mean_abs_x1 == pytest.approx(0.025, abs=0.003)  # spec: 0.025
+    assert 0.04 < c.tail_max_abs_x1 < 0.1  # spec: 0.061
+    assert c.tail_mean_abs_x1 > 1000 * r.tail_mean_abs_x1
     with pytest.raises(InputError, match="runs"):
         ddkl_toy_run(runs=0)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from tamelab import InputError
-from tamelab.tame.lojasiewicz import (
+from tamelab.tame import (
     LOJASIEWICZ_CONVENTION, estimate_lojasiewicz, fit_tail_fstar, power_gd_trajectory, predicted_rate,
 )
 

@@ -11,7 +11,7 @@ from tamelab.data import load_data
 from tamelab.errors import InputError
 from tamelab.models import mlp
 from tamelab.result import Status
-from tamelab.tame.goldstein import (ad_clarke_probe, ad_vs_clarke_examples, goldstein_stationarity, min_norm_hull,
+from tamelab.tame import (ad_clarke_probe, ad_vs_clarke_examples, goldstein_stationarity, min_norm_hull,
                                     min_norm_hull_exact, model_loss_function, sample_ball, stationarity)
 
 HULLS = [
@@ -95,12 +95,12 @@ def test_spec_2_4_numbers(x, eps, rho, dtype, tol):
     r = goldstein_stationarity(_f, torch.tensor(x, dtype=dtype), eps=eps, m=10, seed=0)
     assert r.rho == pytest.approx(rho, abs=tol)
     assert r.status is Status.OK and r.qp["duality_gap"] < 1e-10
-    assert len(r.lam) == 10 and abs(sum(r.lam) - 1) < 1e-12
+    assert r.kinks_checked and len(r.lam) == 10 + r.center_used and abs(sum(r.lam) - 1) < 1e-12
     assert r.seed == 0 and r.eps == eps and r.m == 10
 
 
 def test_relu_difference_certificate_refuses_stationarity_and_ad_gap():
-    rows = {(r["program"], r["s"]): r for r in ad_vs_clarke_examples((0.0, 0.5, 1.0), eps=1e-3, m=16, seed=0)}
+    rows = {(r["program"], r["s"]): r for r in ad_vs_clarke_examples((0.0, 0.5, 1.0), eps=1e-3, m=16, seed=0).rows}
     g = "relu(x)-relu(-x)"
     assert rows[(g, 0.0)]["ad_at_0"] == 0.0 and rows[(g, 1.0)]["ad_at_0"] == 2.0 and rows[(g, 0.5)]["ad_at_0"] == 1.0
     assert not rows[(g, 0.0)]["ad_in_clarke"] and rows[(g, 0.5)]["ad_in_clarke"]
@@ -115,9 +115,9 @@ def test_relu_difference_certificate_refuses_stationarity_and_ad_gap():
 def test_probe_support_function_dominates_directional_derivative():
     f = lambda x: x.abs().sum() + x[0] * x[1]  # noqa: E731
     pr = ad_clarke_probe(f, torch.tensor([0.0, 0.3]), eps=1e-3, m=32, seed=1, n_dirs=6)
-    assert pr["support_dominates_fd"]
-    assert pr["ad_inconsistent"] is False  # AD sign'(0)=0 lies in the hull conv{(±1+0.3, 1)}
-    assert pr["rho"] == pytest.approx(1.0, abs=2e-3)  # min-norm of conv{(-0.7,1+x0),(1.3,1+x0)}, |x0| <= eps
+    assert pr.support_dominates_fd
+    assert pr.ad_inconsistent is False  # AD sign'(0)=0 lies in the hull conv{(±1+0.3, 1)}
+    assert pr.rho == pytest.approx(1.0, abs=2e-3)  # min-norm of conv{(-0.7,1+x0),(1.3,1+x0)}, |x0| <= eps
 
 
 def test_model_gradient_matches_autograd_and_kinks_counted():
@@ -125,14 +125,14 @@ def test_model_gradient_matches_autograd_and_kinks_counted():
     model = mlp([64, 8, 10], seed=0, dtype=torch.float64)
     X = torch.as_tensor(ds.X[:50])
     y = torch.as_tensor(ds.y[:50])
-    f, th, checked = model_loss_function(model, X, y, "cross_entropy")
+    f, th, checked, why = model_loss_function(model, X, y, "cross_entropy")
     th = th.clone().requires_grad_(True)
     val, k = f(th)
     (g,) = torch.autograd.grad(val, th)
     model.zero_grad()
     torch.nn.functional.cross_entropy(model(X), y).backward()
     ref = torch.cat([p.grad.reshape(-1) for p in model.parameters()])
-    assert checked and torch.allclose(g, ref, atol=1e-14, rtol=0)
+    assert checked and why == "" and torch.allclose(g, ref, atol=1e-14, rtol=0)
     # a bias of exactly -W x on unit 0 for sample 0 creates an exact kink
     with torch.no_grad():
         w = model[0].weight[0] @ X[0]

@@ -7,7 +7,7 @@ trichotomy — finite termination (p = 1, θ = 0), linear (p = 2, θ = 1/2), sub
 
 from __future__ import annotations
 
-from ...tame.lojasiewicz import estimate_lojasiewicz, power_gd_trajectory, predicted_rate
+from ...tame import estimate_lojasiewicz, power_gd_trajectory, predicted_rate
 from .._registry import ClaimContext, Measured, claim
 
 

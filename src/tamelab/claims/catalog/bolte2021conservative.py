@@ -13,7 +13,7 @@ import math
 
 import torch
 
-from ...tame.goldstein import ad_vs_clarke_examples, goldstein_stationarity
+from ...tame import ad_vs_clarke_examples, goldstein_stationarity
 from .._registry import ClaimContext, Measured, claim
 
 
@@ -33,7 +33,7 @@ def ad_vs_clarke(ctx: ClaimContext) -> Measured:
     holds = True
     for dtype, tol in ((torch.float64, 1e-12), (torch.float32, 1e-6)):
         rows = {(r["program"], r["s"]): r for r in ad_vs_clarke_examples((0.0, 0.5, 1.0), eps=1e-3, m=10 if ctx.quick else 50,
-                                                                          seed=ctx.seed, dtype=dtype)}
+                                                                          seed=ctx.seed, dtype=dtype).rows}
         g = "relu(x)-relu(-x)"
         tag = str(dtype).replace("torch.", "")
         ad_g = [rows[(g, s)]["ad_at_0"] for s in (0.0, 0.5, 1.0)]

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...tame.burke2005sampling import gradient_sampling_minimize
+from ...tame import gradient_sampling_minimize
 from .._registry import ClaimContext, Measured, claim
 
 

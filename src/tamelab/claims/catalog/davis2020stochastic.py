@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...tame.davis2020stochastic import convergence_report, ddkl_toy_run, monitored_sgd
+from ...tame import convergence_report, ddkl_toy_run, monitored_sgd
 from ...train import fit, make_schedule
 from .._registry import ClaimContext, Measured, claim
 
@@ -35,13 +35,13 @@ def ddkl_toy(ctx: ClaimContext) -> Measured:
     assert abs(rm(0) - 10**0.75 * rm_sched(0)) < 1e-12
     r = ddkl_toy_run(runs=seeds, steps=steps, alpha=rm_sched, seed=ctx.seed)
     rc = ddkl_toy_run(runs=seeds, steps=steps, alpha=lambda k: 0.05, seed=ctx.seed)
-    max_x1, d2 = r["max_abs_x1_final"], r["max_dist_x2_to_pm1"]
-    tail_rm, tail_const = r["tail_mean_abs_x1"], rc["tail_mean_abs_x1"]
+    max_x1, d2 = r.max_abs_x1_final, r.max_dist_x2_to_pm1
+    tail_rm, tail_const = r.tail_mean_abs_x1, rc.tail_mean_abs_x1
     holds = bool(max_x1 < 1e-3 and d2 < 1e-3 and tail_const >= 10 * tail_rm)
     return Measured(
         {"runs": seeds, "steps": steps, "max_abs_x1_final": max_x1, "max_dist_x2_to_pm1": d2,
-         "n_at_plus_1": r["n_at_plus_1"], "tail_mean_abs_x1_decaying": tail_rm,
-         "constant_step_tail_mean_abs_x1": tail_const, "constant_step_tail_max_abs_x1": rc["tail_max_abs_x1"],
+         "n_at_plus_1": r.n_at_plus_1, "tail_mean_abs_x1_decaying": tail_rm,
+         "constant_step_tail_mean_abs_x1": tail_const, "constant_step_tail_max_abs_x1": rc.tail_max_abs_x1,
          "schedule": "0.1 (k+10)^-0.75 (robbins_monro family, p = 0.75)", "A2_analytic": rm.robbins_monro_conditions},
         holds, "decaying steps: iterates at (0, ±1) to the stated accuracy; constant step 0.05: |x1| keeps oscillating")
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...tame.de2018convergence import (
+from ...tame import (
     adam_vs_nag_study, check_theorem, log_finite_sum_problem, log_sum_problem, run_dmu, sign_condition_violation,
 )
 from .._registry import ClaimContext, Measured, claim
@@ -88,20 +88,20 @@ def rmsprop_stoch(ctx: ClaimContext) -> Measured:
 )
 def adam_vs_nag(ctx: ClaimContext) -> Measured:
     res = adam_vs_nag_study({"quick": ctx.quick, "seeds": [ctx.seed] if ctx.quick else [ctx.seed, ctx.seed + 1, ctx.seed + 2]})
-    c = res["conclusion"]
+    c = res.conclusion
     vals = {k: c[k] for k in ("adam_0.99_train_loss", "nag_train_loss", "best_nag", "adam_0.99_test_loss", "nag_test_loss",
                               "adam_0.99_beats_nag_train", "adam_0.99_beats_nag_test", "nag_smaller_grad_norm")}
     vals["ranking_by_train_loss"] = c["ranking_by_train_loss"]
-    vals["best_lrs"] = {k: b["lr"] for k, b in res["best"].items()}
-    vals["lr_at_grid_edge"] = [k for k, b in res["best"].items() if b["lr_at_grid_edge"]]
-    vals["epochs"], vals["seeds"] = res["config"]["epochs"], res["config"]["seeds"]
+    vals["best_lrs"] = {k: b["lr"] for k, b in res.best.items()}
+    vals["lr_at_grid_edge"] = [k for k, b in res.best.items() if b["lr_at_grid_edge"]]
+    vals["epochs"], vals["seeds"] = res.config["epochs"], res.config["seeds"]
     # spec §6.3 "NAG ... iterates show an increasing trend of the minimum Hessian eigenvalue": reported, not asserted
-    vals["min_eig_checkpoint_every"] = res["config"]["min_eig_every"]
+    vals["min_eig_checkpoint_every"] = res.config["min_eig_every"]
     for key in ("nag_min_eig_first", "nag_min_eig_last", "nag_min_eig_spearman", "nag_min_eig_kendall", "nag_min_eig_increasing",
                 "adam_0.99_min_eig_first", "adam_0.99_min_eig_last", "adam_0.99_min_eig_spearman", "adam_0.99_min_eig_increasing"):
         vals[key] = c.get(key)
     vals["min_eig_curves"] = {k: {"epochs": v["epochs"], "lambda_min": v["lambda_min"], "converged": v["converged"]}
-                              for k, v in res.get("min_eig", {}).items()}
+                              for k, v in res.min_eig.items()}
     return Measured(vals, bool(c["adam_0.99_beats_nag_train"]),
                     "small scale (digits, few epochs in quick mode): a measurement of the paper's direction, not a replication; "
                     "the min-Hessian-eigenvalue trend (Lanczos, full-batch float64 MSE, best NAG and ADAM 0.99 runs, first seed) "

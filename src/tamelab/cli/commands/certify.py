@@ -34,7 +34,7 @@ def certify_task(config: dict[str, Any]) -> dict[str, Any]:
     import torch
 
     from ...errors import InputError
-    from ...tame.certify import LOSSES, certify
+    from ...tame import LOSSES, certify
 
     model = _load_model(config["model"])
     loss = config.get("loss", "cross_entropy")
@@ -52,7 +52,7 @@ def certify_task(config: dict[str, Any]) -> dict[str, Any]:
 
 def stationarity_task(config: dict[str, Any]) -> dict[str, Any]:
     from ...data import load_data
-    from ...tame.goldstein import stationarity
+    from ...tame import stationarity
 
     model = _load_model(config["model"])
     data = load_data(config.get("data", "digits"), split=config.get("split", "train"), seed=int(config.get("split_seed", 0)))

@@ -14,25 +14,25 @@ from .._common import JSON_HELP, OUT_HELP, QUIET_HELP, finish, parse_floats, par
 
 
 def relu_prime_zero_task(config: dict[str, Any]) -> dict[str, Any]:
-    from ...tame.bertoin2021relu import relu_prime_zero_study
+    from ...tame import relu_prime_zero_study
 
-    return relu_prime_zero_study(config)
+    return relu_prime_zero_study(config).to_dict()
 
 
 def adam_vs_nag_task(config: dict[str, Any]) -> dict[str, Any]:
-    from ...tame.de2018convergence import adam_vs_nag_study
+    from ...tame import adam_vs_nag_study
 
-    return adam_vs_nag_study(config)
+    return adam_vs_nag_study(config).to_dict()
 
 
 def _figure(kind: str, res: dict[str, Any]) -> dict[str, bytes]:
     from ...atlas import fig_to_png
 
     if kind == "relu-prime-zero":
-        from ...tame.bertoin2021relu import plot_relu_prime_zero
+        from ...tame import plot_relu_prime_zero
 
         return {"relu_prime_zero.png": fig_to_png(plot_relu_prime_zero(res))}
-    from ...tame.de2018convergence import plot_adam_vs_nag
+    from ...tame import plot_adam_vs_nag
 
     return {"adam_vs_nag.png": fig_to_png(plot_adam_vs_nag(res))}
 

@@ -53,10 +53,11 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
-from .._rng import SeedLike, resolve_seed
-from ..errors import InputError
-from ..result import Result, Status
-from .goldstein import _batched_grads, min_norm_hull, sample_ball
+from ..._rng import SeedLike, resolve_seed
+from ...errors import InputError
+from ...result import Result, Status
+from .goldstein1977optimization import batched_grads, sample_ball
+from .wolfe1976nearest import min_norm_hull
 
 __all__ = ["GradientSamplingResult", "gradient_sampling_minimize"]
 
@@ -197,7 +198,7 @@ class _TorchOracle:
     def grads(self, U: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         self.grad_evals += U.shape[0]
         Ut = torch.as_tensor(U, dtype=self.dtype).reshape(U.shape[0], *self.shape)
-        G, k = _batched_grads(self.fa, Ut, self.chunk)
+        G, k = batched_grads(self.fa, Ut, self.chunk)
         G = G.reshape(U.shape[0], -1).to(torch.float64).numpy()
         kinks = (k.reshape(-1) != 0).numpy() | ~np.all(np.isfinite(G), axis=1)
         if self.kink is not None:
@@ -284,21 +285,39 @@ def gradient_sampling_minimize(
         ('ok', True, True)
     """
     t_start = time.perf_counter()
-    eps0 = _positive("eps0", eps0)
-    nu0 = _positive("nu0", nu0)
-    theta_eps = _open_unit("theta_eps", theta_eps)
-    theta_nu = _open_unit("theta_nu", theta_nu)
-    beta = _open_unit("beta", beta)
-    gamma = _open_unit("gamma", gamma)
-    max_iter = _count("max_iter", max_iter, 1)
-    max_backtracks = _count("max_backtracks", max_backtracks, 1)
-    eps_tol = _positive("eps_tol", eps_tol)
-    nu_tol = _positive("nu_tol", nu_tol, allow_zero=True)
+    params = _check_params(eps0=eps0, nu0=nu0, theta_eps=theta_eps, theta_nu=theta_nu, beta=beta, gamma=gamma,
+                           max_iter=max_iter, max_backtracks=max_backtracks, eps_tol=eps_tol, nu_tol=nu_tol)
     if kink is not None and not callable(kink):
         raise InputError("kink", "must be a callable x -> bool or None")
     if not callable(fun):
         raise InputError("fun", "must be callable")
     s = resolve_seed(seed)
+    oracle, x, dtype = _make_oracle(fun, x0, has_aux=has_aux, kink=kink, chunk=chunk)
+    p = int(x.size)
+    params["m"] = m = 2 * p if m is None else _count("m", m, 1)
+    run = _Run(oracle=oracle, seed=s, params=params, p=p, record=record_iterates)
+    run.start(x)
+    for k in range(params["max_iter"]):
+        if run.iteration(k):
+            break
+    res = run.result(dtype)
+    if isinstance(x0, torch.Tensor):
+        res.params["x_shape"] = list(x0.shape)
+    res.seconds = time.perf_counter() - t_start
+    return res
+
+
+def _check_params(**kw) -> dict[str, Any]:
+    out = {name: _positive(name, kw[name]) for name in ("eps0", "nu0", "eps_tol")}
+    out.update({name: _open_unit(name, kw[name]) for name in ("theta_eps", "theta_nu", "beta", "gamma")})
+    out["max_iter"] = _count("max_iter", kw["max_iter"], 1)
+    out["max_backtracks"] = _count("max_backtracks", kw["max_backtracks"], 1)
+    out["nu_tol"] = _positive("nu_tol", kw["nu_tol"], allow_zero=True)
+    return out
+
+
+def _make_oracle(fun: Callable, x0, *, has_aux: bool, kink, chunk: int) -> tuple[Any, np.ndarray, str]:
+    """The oracle for ``fun`` (numpy or torch backend), the flat float64 start point and the dtype name."""
     if isinstance(x0, torch.Tensor):
         if not x0.is_floating_point():
             raise InputError("x0", "must be a floating-point tensor", "e.g. torch.tensor([1.0, 0.7], dtype=torch.float64)")
@@ -314,120 +333,139 @@ def gradient_sampling_minimize(
             raise InputError("x0", f"must be array-like numbers or a torch.Tensor, got {type(x0).__name__}") from None
         oracle = _NumpyOracle(fun, x.size, kink)
         dtype = "float64"
-    p = int(x.size)
-    if p < 1 or not np.all(np.isfinite(x)):
+    if x.size < 1 or not np.all(np.isfinite(x)):
         raise InputError("x0", "must be a non-empty finite vector")
-    m = 2 * p if m is None else _count("m", m, 1)
-    params = {"eps0": eps0, "nu0": nu0, "theta_eps": theta_eps, "theta_nu": theta_nu, "beta": beta, "gamma": gamma, "m": m,
-              "max_iter": max_iter, "eps_tol": eps_tol, "nu_tol": nu_tol, "max_backtracks": max_backtracks}
-    hist: dict[str, list] = {key: [] for key in ("k", "f", "eps", "nu", "rho", "t", "step", "perturbed", "qp_gap")}
-    if record_iterates:
-        hist["x"], hist["d"] = [], []
-    x_shape = x0.shape if isinstance(x0, torch.Tensor) else None
+    return oracle, x, dtype
 
-    def ball(center: np.ndarray, r: float, n: int, rng_seed) -> np.ndarray:
-        return sample_ball(torch.as_tensor(center), r, n, seed=np.random.default_rng(rng_seed)).numpy()
 
-    perturbations = resampled = 0
-    fx, gx, kx = oracle.value_grad(x)
-    if kx:  # start at a kink: move to a nearby point of differentiability (no descent requirement)
-        for j in range(MAX_PERTURB):
-            u = ball(x, eps0 * 2.0**-j, 1, [s, 2**31 - 1, j])[0]
-            fu, gu, ku = oracle.value_grad(u)
-            if not ku:
-                x, fx, gx = u, fu, gu
-                perturbations += 1
-                break
-        else:
-            raise InputError("x0", "is a kink and every perturbation within eps0 is a kink too", "start elsewhere")
-    if not math.isfinite(fx):
-        raise InputError("x0", f"f(x0) is not finite ({fx})")
-    eps, nu = eps0, nu0
-    rho, rho_eps, mp = float("nan"), eps, None
-    status, stop_reason = Status.NOT_CONVERGED, f"max_iter = {max_iter} reached before the certificate"
-    n_desc = n_null = n_lsf = 0
-    k = 0
-    for k in range(max_iter):
-        # 1. sample the ball, redraw points on kinks, add ∇f(x_k), solve the QP
-        U = ball(x, eps, m, [s, k, 0])
-        G, bad = oracle.grads(U)
+def _ball(center: np.ndarray, r: float, n: int, rng_seed) -> np.ndarray:
+    return sample_ball(torch.as_tensor(center), r, n, seed=np.random.default_rng(rng_seed)).numpy()
+
+
+_HIST_KEYS = ("k", "f", "eps", "nu", "rho", "t", "step", "perturbed", "qp_gap")
+
+
+class _Run:
+    """State of one BLO run: the iterate, the radii, the counters and the history."""
+
+    def __init__(self, *, oracle, seed: int, params: dict[str, Any], p: int, record: bool) -> None:
+        self.oracle, self.s, self.prm, self.p, self.record = oracle, seed, params, p, record
+        self.hist: dict[str, list] = {key: [] for key in _HIST_KEYS}
+        if record:
+            self.hist["x"], self.hist["d"] = [], []
+        self.eps, self.nu = params["eps0"], params["nu0"]
+        self.rho, self.rho_eps, self.mp = float("nan"), self.eps, None
+        self.status = Status.NOT_CONVERGED
+        self.stop_reason = f"max_iter = {params['max_iter']} reached before the certificate"
+        self.n_desc = self.n_null = self.n_lsf = self.perturbations = self.resampled = 0
+
+    def start(self, x: np.ndarray) -> None:
+        """Evaluate at ``x``; a kink is first moved to a nearby point of differentiability (no descent needed)."""
+        fx, gx, kx = self.oracle.value_grad(x)
+        if kx:
+            for j in range(MAX_PERTURB):
+                u = _ball(x, self.prm["eps0"] * 2.0**-j, 1, [self.s, 2**31 - 1, j])[0]
+                fu, gu, ku = self.oracle.value_grad(u)
+                if not ku:
+                    x, fx, gx = u, fu, gu
+                    self.perturbations += 1
+                    break
+            else:
+                raise InputError("x0", "is a kink and every perturbation within eps0 is a kink too", "start elsewhere")
+        if not math.isfinite(fx):
+            raise InputError("x0", f"f(x0) is not finite ({fx})")
+        self.x, self.fx, self.gx = x, fx, gx
+
+    def _hull(self, k: int) -> np.ndarray:
+        """Step 1: sample the ball, redraw points on kinks, add grad f(x_k), solve the QP; the min-norm element."""
+        U = _ball(self.x, self.eps, self.prm["m"], [self.s, k, 0])
+        G, bad = self.oracle.grads(U)
         for r in range(1, MAX_PERTURB + 1):
             idx = np.nonzero(bad)[0]
             if idx.size == 0:
                 break
-            resampled += int(idx.size)
-            U[idx] = ball(x, eps, int(idx.size), [s, k, r])
-            G[idx], bad[idx] = oracle.grads(U[idx])
-        G = np.vstack([gx[None, :], G[~bad]])
-        mp = min_norm_hull(G)
-        rho, rho_eps = mp.rho, eps
-        g = G.T @ mp.lam
-        row = {"k": k, "f": fx, "eps": eps, "nu": nu, "rho": rho, "qp_gap": mp.duality_gap, "perturbed": False}
-        if rho <= nu_tol and eps <= eps_tol:  # certificate reached
-            row.update(t=0.0, step="stop")
-            _push(hist, row, x, np.zeros(p), record_iterates)
-            status, stop_reason = Status.OK, f"rho = {rho:.3g} <= nu_tol = {nu_tol:g} at eps = {eps:.3g} <= eps_tol = {eps_tol:g}"
-            break
-        if rho <= nu:  # 2. null step: shrink the tolerance and the radius
-            row.update(t=0.0, step="null")
-            _push(hist, row, x, np.zeros(p), record_iterates)
-            nu, eps = theta_nu * nu, theta_eps * eps
-            n_null += 1
-            continue
-        # 3. normalised direction and Armijo backtracking
-        d = -g / rho
-        t, found = 1.0, False
-        for _ in range(max_backtracks):
-            ft = oracle.value(x + t * d)
-            if ft < fx - beta * t * rho:
-                found = True
+            self.resampled += int(idx.size)
+            U[idx] = _ball(self.x, self.eps, int(idx.size), [self.s, k, r])
+            G[idx], bad[idx] = self.oracle.grads(U[idx])
+        G = np.vstack([self.gx[None, :], G[~bad]])
+        self.mp = min_norm_hull(G)
+        self.rho, self.rho_eps = self.mp.rho, self.eps
+        return G.T @ self.mp.lam
+
+    def _line_search(self, d: np.ndarray, k: int) -> tuple[float, tuple | None, bool]:
+        """Steps 3–4: Armijo backtracking along ``d``, then the perturbation off a kink; ``(t, new point, perturbed)``."""
+        x, fx, rho, beta = self.x, self.fx, self.rho, self.prm["beta"]
+        t = 1.0
+        for _ in range(self.prm["max_backtracks"]):
+            if self.oracle.value(x + t * d) < fx - beta * t * rho:
                 break
-            t *= gamma
-        if found:
-            # 4. step; perturb if the new point is a kink
-            xn = x + t * d
-            fn, gn, kn = oracle.value_grad(xn)
-            if kn:
-                row["perturbed"] = True
-                perturbations += 1
-                target = fx - beta * t * rho
-                found = False
-                for j in range(MAX_PERTURB):
-                    u = ball(xn, min(t, eps) * 2.0**-j, 1, [s, k, 10_000 + j])[0]
-                    fu, gu, ku = oracle.value_grad(u)
-                    if not ku and fu < target:
-                        xn, fn, gn, found = u, fu, gu, True
-                        break
-        if not found:  # no Armijo point (or no admissible perturbation): counts as a null step
-            row.update(t=0.0, step="line_search_failed")
-            _push(hist, row, x, np.zeros(p), record_iterates)
-            nu, eps = theta_nu * nu, theta_eps * eps
-            n_lsf += 1
-            n_null += 1
-            continue
-        row.update(t=t, step="descent")
-        _push(hist, row, x, d, record_iterates)
-        x, fx, gx = xn, fn, gn
-        n_desc += 1
-    iters = len(hist["k"])
-    certified = status == Status.OK
-    statement = (f"dist(0, Goldstein {rho_eps:.3g}-subdifferential at x) <= {rho:.3g} from {m} sampled gradients "
-                 f"and grad f(x)" + ("" if certified else " (tolerances not reached)"))
-    res = GradientSamplingResult(
-        status=status, seed=s, x=x.tolist(), f=float(fx), eps=float(eps), nu=float(nu), rho=float(rho), rho_eps=float(rho_eps),
-        certified=certified, iterations=iters, descent_steps=n_desc, null_steps=n_null, line_search_failures=n_lsf,
-        perturbations=perturbations, resampled=resampled, f_evals=oracle.f_evals, grad_evals=oracle.grad_evals, m=m, p=p,
-        m_theory_ok=m >= p + 1, params=params, history=hist, qp=mp.certificate() if mp is not None else {},
-        stop_reason=stop_reason, backend=oracle.backend, dtype=dtype, statement=statement)
-    if x_shape is not None:
-        res.params["x_shape"] = list(x_shape)
-    res.seconds = time.perf_counter() - t_start
-    return res
+            t *= self.prm["gamma"]
+        else:
+            return t, None, False
+        xn = x + t * d
+        fn, gn, kn = self.oracle.value_grad(xn)
+        if not kn:
+            return t, (xn, fn, gn), False
+        self.perturbations += 1
+        for j in range(MAX_PERTURB):
+            u = _ball(xn, min(t, self.eps) * 2.0**-j, 1, [self.s, k, 10_000 + j])[0]
+            fu, gu, ku = self.oracle.value_grad(u)
+            if not ku and fu < fx - beta * t * rho:
+                return t, (u, fu, gu), True
+        return t, None, True
 
+    def iteration(self, k: int) -> bool:
+        """One BLO iteration; True when the certificate is reached (stop)."""
+        g = self._hull(k)
+        row = {"k": k, "f": self.fx, "eps": self.eps, "nu": self.nu, "rho": self.rho, "qp_gap": self.mp.duality_gap,
+               "perturbed": False}
+        zero = np.zeros(self.p)
+        if self.rho <= self.prm["nu_tol"] and self.eps <= self.prm["eps_tol"]:
+            self._push(row, t=0.0, step="stop", d=zero)
+            self.status = Status.OK
+            self.stop_reason = (f"rho = {self.rho:.3g} <= nu_tol = {self.prm['nu_tol']:g} at eps = {self.eps:.3g} "
+                                f"<= eps_tol = {self.prm['eps_tol']:g}")
+            return True
+        if self.rho <= self.nu:  # 2. null step: shrink the tolerance and the radius
+            self._push(row, t=0.0, step="null", d=zero)
+            self._shrink()
+            return False
+        d = -g / self.rho
+        t, new, perturbed = self._line_search(d, k)
+        row["perturbed"] = perturbed
+        if new is None:  # no Armijo point (or no admissible perturbation): counts as a null step
+            self._push(row, t=0.0, step="line_search_failed", d=zero)
+            self._shrink()
+            self.n_lsf += 1
+            return False
+        self._push(row, t=t, step="descent", d=d)
+        self.x, self.fx, self.gx = new
+        self.n_desc += 1
+        return False
 
-def _push(hist: dict[str, list], row: dict[str, Any], x: np.ndarray, d: np.ndarray, record: bool) -> None:
-    for key in ("k", "f", "eps", "nu", "rho", "t", "step", "perturbed", "qp_gap"):
-        hist[key].append(row[key])
-    if record:
-        hist["x"].append(x.tolist())
-        hist["d"].append(d.tolist())
+    def _shrink(self) -> None:
+        self.nu, self.eps = self.prm["theta_nu"] * self.nu, self.prm["theta_eps"] * self.eps
+        self.n_null += 1
+
+    def _push(self, row: dict[str, Any], *, t: float, step: str, d: np.ndarray) -> None:
+        row.update(t=t, step=step)
+        for key in _HIST_KEYS:
+            self.hist[key].append(row[key])
+        if self.record:
+            self.hist["x"].append(self.x.tolist())
+            self.hist["d"].append(d.tolist())
+
+    def result(self, dtype: str) -> GradientSamplingResult:
+        certified = self.status == Status.OK
+        m = self.prm["m"]
+        statement = (f"dist(0, Goldstein {self.rho_eps:.3g}-subdifferential at x) <= {self.rho:.3g} from {m} sampled "
+                     "gradients and grad f(x)" + ("" if certified else " (tolerances not reached)"))
+        o = self.oracle
+        return GradientSamplingResult(
+            status=self.status, seed=self.s, x=self.x.tolist(), f=float(self.fx), eps=float(self.eps), nu=float(self.nu),
+            rho=float(self.rho), rho_eps=float(self.rho_eps), certified=certified, iterations=len(self.hist["k"]),
+            descent_steps=self.n_desc, null_steps=self.n_null, line_search_failures=self.n_lsf,
+            perturbations=self.perturbations, resampled=self.resampled, f_evals=o.f_evals, grad_evals=o.grad_evals,
+            m=m, p=self.p, m_theory_ok=m >= self.p + 1, params=dict(self.prm), history=self.hist,
+            qp=self.mp.certificate() if self.mp is not None else {}, stop_reason=self.stop_reason, backend=o.backend,
+            dtype=dtype, statement=statement)

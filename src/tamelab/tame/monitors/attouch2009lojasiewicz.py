@@ -48,9 +48,9 @@ from typing import Any
 
 import numpy as np
 
-from .._rng import SeedLike, np_rng, resolve_seed
-from ..errors import InputError
-from ..result import Result, Status
+from ..._rng import SeedLike, np_rng, resolve_seed
+from ...errors import InputError
+from ...result import Result, Status
 
 __all__ = [
     "LojasiewiczEstimate", "estimate_lojasiewicz", "predicted_rate", "fit_tail_fstar", "power_gd_trajectory",

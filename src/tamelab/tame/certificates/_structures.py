@@ -69,7 +69,7 @@ _LEQ = _closure()
 
 def _check(s: str) -> str:
     if s not in STRUCTURES and s not in (NONE, UNKNOWN):
-        from ..errors import InputError
+        from ...errors import InputError
 
         raise InputError("structure", f"unknown structure {s!r}", f"use one of {', '.join(STRUCTURES)}, {NONE}, {UNKNOWN}")
     return s
