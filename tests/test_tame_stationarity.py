@@ -225,3 +225,138 @@ def test_single_solver_reexported_and_legacy_unpacking():
         min_norm_hull(np.eye(2), method="qp")
     with pytest.raises(InputError, match="K"):
         min_norm_hull(K=np.ones((2, 3)))
+
+
+# ----------------------------------------------------------------------------- issue 17 item 3: kinks and tiny radii
+
+
+class _IdentityViaRelus(torch.nn.Module):
+    """A one-parameter, non-Sequential model computing relu(h - 1) - relu(1 - h) = h - 1 with h = w x (issue 17)."""
+
+    def __init__(self, w: float = 1.0) -> None:
+        super().__init__()
+        self.w = torch.nn.Parameter(torch.tensor([w], dtype=torch.float64))
+
+    def forward(self, x):
+        h = self.w * x
+        return torch.relu(h - 1) - torch.relu(1 - h)
+
+
+def test_kink_of_a_non_sequential_model_is_detected_issue17_reproduction():
+    # F(w) = mean((w - 1 - y)^2) with x = 1: F'(w) = 2 (w - 1 - ybar); AD at the kink w = 1 (relu'(0) = 0) gives 0
+    y = torch.full((8, 1), -1.9, dtype=torch.float64)
+    X = torch.ones(8, 1, dtype=torch.float64)
+    r = stationarity(_IdentityViaRelus(1.0), (X, y), loss="mse", eps=0.1, m=32, seed=0)
+    assert r.kinks_checked and r.kinks_why == "" and r.status is Status.OK
+    assert not r.center_used and r.grad_norm_center == 0.0  # the AD output at the kink is the artefact 0
+    # every sample lies in [0.9, 1.1]: |F'| >= 2 (1.9 - 0.1) = 3.6 there, and the hull is an interval of F' values
+    assert 3.6 - 1e-12 <= r.rho <= 3.8 + 1e-12
+    U = sample_ball(torch.tensor([1.0], dtype=torch.float64), 0.1, 32, seed=np.random.default_rng([0, 0]))
+    assert r.rho == pytest.approx(float((2 * (U - 1 + 1.9)).abs().min()), abs=1e-12)  # independent closed form
+
+
+@pytest.mark.parametrize("dtype, eps", [(torch.float32, 1e-8), (torch.float64, 1e-17)])
+def test_radius_below_dtype_resolution_is_refused_issue17(dtype, eps):
+    X, y = torch.ones(8, 1, dtype=dtype), torch.full((8, 1), -1.9, dtype=dtype)
+    with pytest.raises(InputError, match="resolution"):
+        stationarity(_IdentityViaRelus(1.0), (X, y), loss="mse", eps=eps, dtype=dtype)
+    with pytest.raises(InputError, match="resolution"):
+        goldstein_stationarity(lambda w: (w - 1).abs().sum(), torch.ones(1, dtype=dtype), eps=eps)
+    # just above the refusal threshold the samples are distinct from x and the certificate is honest (|f'| = 1)
+    ok = goldstein_stationarity(lambda w: (torch.relu(w - 1) - torch.relu(1 - w)).sum(), torch.ones(1, dtype=dtype),
+                                eps=200 * torch.finfo(dtype).eps, m=8, seed=0)
+    assert ok.status is Status.OK and not ok.center_used and ok.rho == pytest.approx(1.0, abs=1e-6)
+
+
+def _linear_in_disguise(kind: str):
+    """Programs equal to z (so their gradient is the constant c^T A), written with nonsmooth ops whose AD output
+    at z = 0 is not the derivative."""
+    F = torch.nn.functional
+    zero = torch.zeros(())
+
+    def op(z):
+        if kind == "relu":
+            return torch.relu(z) - torch.relu(-z)
+        if kind == "maximum":
+            return torch.maximum(z, zero) - torch.maximum(-z, zero)
+        if kind == "clamp":
+            return z.clamp(min=0) - (-z).clamp(min=0)
+        if kind == "max_pool":  # max over the window [z, 0] = relu(z)
+            pair = torch.stack([z, torch.zeros_like(z)], -1).reshape(1, -1)
+            neg = torch.stack([-z, torch.zeros_like(z)], -1).reshape(1, -1)
+            return F.max_pool1d(pair, 2).reshape(-1) - F.max_pool1d(neg, 2).reshape(-1)
+        if kind == "hardtanh":  # hardtanh(z + 1, -3, 1) - 1 = min(z, 0) for z > -4, kink at the bound z + 1 = 1
+            return F.hardtanh(z + 1, -3.0, 1.0) - 1 + torch.relu(z)
+        raise ValueError(kind)
+
+    return op
+
+
+@pytest.mark.parametrize("kind", ["relu", "maximum", "clamp", "max_pool", "hardtanh"])
+def test_random_programs_with_kinks_at_x_are_not_certified_stationary(seed, kind):
+    """Randomised adversary: f(θ) = c·op(Aθ + b) with b chosen so that some entries of Aθ + b are exactly 0 at θ.
+    Each op(z) equals z near 0, so ∇f = Aᵀc everywhere and ρ_ε must be ‖Aᵀc‖ whatever ε (closed form)."""
+    rng = np.random.default_rng([seed, hash(kind) % 1000])
+    p, k = int(rng.integers(2, 5)), int(rng.integers(2, 6))
+    A = torch.as_tensor(rng.standard_normal((k, p)))
+    c = torch.as_tensor(rng.standard_normal(k))
+    theta = torch.as_tensor(rng.standard_normal(p))
+    b = -(A @ theta)  # every z_i = 0 exactly at θ
+    b[rng.random(k) < 0.3] += 0.5  # ... or some of them
+    op = _linear_in_disguise(kind)
+
+    def f(t):
+        return (c * op(A @ t + b)).sum()
+
+    r = goldstein_stationarity(f, theta, eps=1e-3, m=12, seed=seed)
+    assert r.kinks_checked and r.status is Status.OK
+    at_kink = bool(((A @ theta + b) == 0).any())
+    assert r.center_used is (not at_kink)
+    assert r.rho == pytest.approx(float(torch.linalg.vector_norm(A.T @ c)), rel=1e-9)
+
+
+def test_model_with_kinks_in_a_custom_forward_and_loader_data(seed):
+    """A non-Sequential module (residual block with abs and a max) on a dict-batch DataLoader: kinks detected at x."""
+    from torch.utils.data import DataLoader
+
+    class Block(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.a = torch.nn.Linear(3, 4)
+            self.b = torch.nn.Linear(4, 2)
+
+        def forward(self, x):
+            h = self.a(x)
+            return self.b(torch.maximum(h, h.abs() * 0.5) + h)
+
+    torch.manual_seed(seed)
+    model = Block().double()
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((10, 3))
+    y = rng.integers(0, 2, 10)
+    with torch.no_grad():  # put unit 0 exactly on the kink h = 0 for every sample
+        model.a.weight[0] = 0.0
+        model.a.bias[0] = 0.0
+    data = DataLoader([{"image": torch.as_tensor(X[i]), "label": int(y[i])} for i in range(10)], batch_size=4)
+    r = stationarity(model, data, loss="cross_entropy", eps=1e-3, m=8, seed=seed)
+    assert r.kinks_checked and not r.center_used and r.status is Status.OK
+    r2 = stationarity(model, (X, y), loss=torch.nn.functional.cross_entropy, eps=1e-3, m=8, seed=seed)
+    assert r2.rho == pytest.approx(r.rho, rel=1e-12) and not r2.center_used  # same data as NumPy, callable loss
+
+
+def test_untraceable_model_is_uncertified_not_ok():
+    class Branchy(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lin = torch.nn.Linear(2, 1)
+
+        def forward(self, x):
+            h = self.lin(x)
+            return torch.relu(h) if float(h.sum()) > 0 else -h  # data-dependent control flow: fx cannot trace
+
+    X, y = torch.randn(6, 2, dtype=torch.float64), torch.randn(6, 1, dtype=torch.float64)
+    model = Branchy().double()
+    r = stationarity(model, (X, y), loss="mse", eps=1e-2, m=6, seed=0)
+    assert not r.kinks_checked and "fx" in r.kinks_why and r.status is Status.UNCERTIFIED and not r.center_used
+    r2 = stationarity(model, (X, y), loss="mse", eps=1e-2, m=6, seed=0, assume_differentiable=True)
+    assert r2.status is Status.OK and r2.rho == r.rho

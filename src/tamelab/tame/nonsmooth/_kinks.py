@@ -214,9 +214,9 @@ def kink_counted(program: nn.Module | Callable) -> tuple[KinkCounted | None, str
     from ..certificates._trace import LeafTracer, canonical
 
     try:
-        root = program if isinstance(program, nn.Module) else nn.Module()
-        graph = LeafTracer().trace(program)
-        gm = torch.fx.GraphModule(root, graph)
+        tracer = LeafTracer()
+        graph = tracer.trace(program)
+        gm = torch.fx.GraphModule(tracer.root, graph)
     except Exception as e:  # noqa: BLE001 - any tracer failure: kinks not checkable
         return None, f"torch.fx could not trace the program ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''})"
     modules = dict(gm.named_modules())

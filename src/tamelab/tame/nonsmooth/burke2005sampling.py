@@ -26,11 +26,18 @@ lies in the Goldstein :math:`\varepsilon_k`-subdifferential, so
 stationarity certificate (up to float error) at the returned point. Reaching ``max_iter`` first gives
 ``not_converged``.
 
-**Kinks.** "Not differentiable at :math:`x`" is decided by what the caller provides and kept simple:
+**Kinks.** "Not differentiable at :math:`x`" is decided by what the caller provides:
 ``kink(x) -> bool`` (numpy backend or torch), for torch functions ``has_aux=True`` with
-``fun(x) -> (value, kink_count)`` (a nonzero count, e.g. exact zeros at ReLU inputs, is a kink), and in
-every case a non-finite value or gradient. Without any of these the differentiability of each new iterate
-is taken for granted (true with probability one for piecewise-smooth :math:`f` and continuous sampling).
+``fun(x) -> (value, kink_count)`` (a nonzero count, e.g. exact zeros at ReLU inputs, is a kink), and otherwise,
+for torch functions, the kink count of an fx trace of ``fun`` (:mod:`tamelab.tame.nonsmooth._kinks`); in every
+case a non-finite value or gradient is a kink too.
+
+**What ``certified`` proves.** The hull that steers the method contains :math:`\nabla f(x_k)`; the *certificate*
+uses it only when the differentiability of :math:`x_k` was checked. Otherwise (numpy ``fun`` without ``kink``, or a
+torch ``fun`` fx cannot trace) the AD output at :math:`x_k` may be an artefact of a kink (Bolte & Pauwels), so the
+certificate is the min-norm element of the *sampled* gradients alone (``rho_certified``). A radius below the
+dtype's resolution at :math:`x_k` (:func:`~tamelab.tame.nonsmooth.goldstein1977optimization.check_radius`) stops the
+run uncertified.
 
 Known results [spec §2.3d]: for fixed :math:`\varepsilon` and bounded level sets, w.p. 1 a cluster point is
 Clarke :math:`\varepsilon`-stationary (BLO 2005); with Kiwiel's revision, w.p. 1 either :math:`f\to-\infty` or
@@ -72,8 +79,11 @@ class GradientSamplingResult(Result):
     Attributes:
         x: final iterate (flat list); ``f``: its value.
         eps, nu: the final sampling radius and optimality tolerance (after the last reduction).
-        rho: norm of the last min-norm hull element, sampled at radius ``rho_eps`` around ``x``:
-            ``dist(0, ∂_{rho_eps} f(x)) <= rho``; ``certified``: ``rho <= nu_tol`` and ``rho_eps <= eps_tol``.
+        rho: norm of the last min-norm hull element (the hull that steers the method, with ∇f(x)), sampled at radius
+            ``rho_eps`` around ``x``; ``rho_certified``: the same from hulls whose every element is certainly a
+            gradient (∇f(x) only when x was checked kink-free): ``dist(0, ∂_{rho_eps} f(x)) <= rho_certified``;
+            ``certified``: ``rho_certified <= nu_tol`` and ``rho_eps <= eps_tol``; ``kinks_checked``: how x's
+            differentiability was known (see the module docstring).
         iterations: iterations done (descent + null steps); ``descent_steps``, ``null_steps``,
             ``line_search_failures`` (counted as null steps), ``perturbations`` (kinks hit by a step),
             ``resampled`` (sample points on a kink, redrawn), ``f_evals``, ``grad_evals``.
@@ -92,7 +102,9 @@ class GradientSamplingResult(Result):
     nu: float = float("nan")
     rho: float = float("nan")
     rho_eps: float = float("nan")
+    rho_certified: float = float("nan")
     certified: bool = False
+    kinks_checked: bool = False
     iterations: int = 0
     descent_steps: int = 0
     null_steps: int = 0
@@ -130,6 +142,8 @@ class _NumpyOracle:
     def __init__(self, fun: Callable, p: int, kink: Callable | None) -> None:
         self.fun, self.p, self.kink = fun, p, kink
         self.f_evals = self.grad_evals = 0
+        self.kinks_checked = kink is not None
+        self.kinks_why = "" if kink is not None else "numpy fun without a kink= callable"
 
     def _call(self, x: np.ndarray) -> tuple[float, np.ndarray]:
         out = self.fun(x.copy())
@@ -170,9 +184,13 @@ class _TorchOracle:
 
     def __init__(self, fun: Callable, shape: torch.Size, dtype: torch.dtype, has_aux: bool, kink: Callable | None,
                  chunk: int) -> None:
+        from .goldstein1977optimization import with_kink_count
+
         self.shape, self.dtype, self.kink, self.chunk = shape, dtype, kink, chunk
         self.has_aux = has_aux
-        self.fa = fun if has_aux else (lambda u: (fun(u), torch.zeros((), dtype=torch.int64)))
+        self.fa, checked, why = with_kink_count(fun, has_aux)
+        self.kinks_checked = checked or kink is not None
+        self.kinks_why = "" if self.kinks_checked else why
         self.f_evals = self.grad_evals = 0
 
     def _t(self, x: np.ndarray) -> torch.Tensor:
@@ -295,7 +313,8 @@ def gradient_sampling_minimize(
     oracle, x, dtype = _make_oracle(fun, x0, has_aux=has_aux, kink=kink, chunk=chunk)
     p = int(x.size)
     params["m"] = m = 2 * p if m is None else _count("m", m, 1)
-    run = _Run(oracle=oracle, seed=s, params=params, p=p, record=record_iterates)
+    run = _Run(oracle=oracle, seed=s, params=params, p=p, record=record_iterates,
+               dtype=x0.dtype if isinstance(x0, torch.Tensor) else torch.float64)
     run.start(x)
     for k in range(params["max_iter"]):
         if run.iteration(k):
@@ -348,13 +367,13 @@ _HIST_KEYS = ("k", "f", "eps", "nu", "rho", "t", "step", "perturbed", "qp_gap")
 class _Run:
     """State of one BLO run: the iterate, the radii, the counters and the history."""
 
-    def __init__(self, *, oracle, seed: int, params: dict[str, Any], p: int, record: bool) -> None:
-        self.oracle, self.s, self.prm, self.p, self.record = oracle, seed, params, p, record
+    def __init__(self, *, oracle, seed: int, params: dict[str, Any], p: int, record: bool, dtype: torch.dtype) -> None:
+        self.oracle, self.s, self.prm, self.p, self.record, self.oracle_dtype = oracle, seed, params, p, record, dtype
         self.hist: dict[str, list] = {key: [] for key in _HIST_KEYS}
         if record:
             self.hist["x"], self.hist["d"] = [], []
         self.eps, self.nu = params["eps0"], params["nu0"]
-        self.rho, self.rho_eps, self.mp = float("nan"), self.eps, None
+        self.rho, self.rho_eps, self.mp, self.rho_cert = float("nan"), self.eps, None, float("nan")
         self.status = Status.NOT_CONVERGED
         self.stop_reason = f"max_iter = {params['max_iter']} reached before the certificate"
         self.n_desc = self.n_null = self.n_lsf = self.perturbations = self.resampled = 0
@@ -387,9 +406,14 @@ class _Run:
             self.resampled += int(idx.size)
             U[idx] = _ball(self.x, self.eps, int(idx.size), [self.s, k, r])
             G[idx], bad[idx] = self.oracle.grads(U[idx])
-        G = np.vstack([self.gx[None, :], G[~bad]])
+        Gs = G[~bad]
+        G = np.vstack([self.gx[None, :], Gs])
         self.mp = min_norm_hull(G)
         self.rho, self.rho_eps = self.mp.rho, self.eps
+        if self.oracle.kinks_checked:
+            self.rho_cert = self.rho
+        else:  # ∇f(x_k) may be an AD artefact at an undetected kink: certify from the samples alone
+            self.rho_cert = min_norm_hull(Gs).rho if Gs.shape[0] else float("inf")
         return G.T @ self.mp.lam
 
     def _line_search(self, d: np.ndarray, k: int) -> tuple[float, tuple | None, bool]:
@@ -416,14 +440,21 @@ class _Run:
 
     def iteration(self, k: int) -> bool:
         """One BLO iteration; True when the certificate is reached (stop)."""
+        from .goldstein1977optimization import check_radius
+
+        try:
+            check_radius(self.eps, torch.as_tensor(self.x, dtype=self.oracle_dtype))
+        except InputError as e:
+            self.stop_reason = f"sampling radius {self.eps:.3g} below the dtype's resolution: {e.problem}"
+            return True
         g = self._hull(k)
         row = {"k": k, "f": self.fx, "eps": self.eps, "nu": self.nu, "rho": self.rho, "qp_gap": self.mp.duality_gap,
                "perturbed": False}
         zero = np.zeros(self.p)
-        if self.rho <= self.prm["nu_tol"] and self.eps <= self.prm["eps_tol"]:
+        if self.rho_cert <= self.prm["nu_tol"] and self.eps <= self.prm["eps_tol"]:
             self._push(row, t=0.0, step="stop", d=zero)
             self.status = Status.OK
-            self.stop_reason = (f"rho = {self.rho:.3g} <= nu_tol = {self.prm['nu_tol']:g} at eps = {self.eps:.3g} "
+            self.stop_reason = (f"rho = {self.rho_cert:.3g} <= nu_tol = {self.prm['nu_tol']:g} at eps = {self.eps:.3g} "
                                 f"<= eps_tol = {self.prm['eps_tol']:g}")
             return True
         if self.rho <= self.nu:  # 2. null step: shrink the tolerance and the radius
@@ -458,12 +489,14 @@ class _Run:
     def result(self, dtype: str) -> GradientSamplingResult:
         certified = self.status == Status.OK
         m = self.prm["m"]
-        statement = (f"dist(0, Goldstein {self.rho_eps:.3g}-subdifferential at x) <= {self.rho:.3g} from {m} sampled "
-                     "gradients and grad f(x)" + ("" if certified else " (tolerances not reached)"))
+        src = "and grad f(x)" if self.oracle.kinks_checked else "(grad f(x) left out: kinks not checked)"
+        statement = (f"dist(0, Goldstein {self.rho_eps:.3g}-subdifferential at x) <= {self.rho_cert:.3g} from {m} sampled "
+                     f"gradients {src}" + ("" if certified else " (tolerances not reached)"))
         o = self.oracle
         return GradientSamplingResult(
             status=self.status, seed=self.s, x=self.x.tolist(), f=float(self.fx), eps=float(self.eps), nu=float(self.nu),
-            rho=float(self.rho), rho_eps=float(self.rho_eps), certified=certified, iterations=len(self.hist["k"]),
+            rho=float(self.rho), rho_eps=float(self.rho_eps), rho_certified=float(self.rho_cert), certified=certified,
+            kinks_checked=o.kinks_checked, iterations=len(self.hist["k"]),
             descent_steps=self.n_desc, null_steps=self.n_null, line_search_failures=self.n_lsf,
             perturbations=self.perturbations, resampled=self.resampled, f_evals=o.f_evals, grad_evals=o.grad_evals,
             m=m, p=self.p, m_theory_ok=m >= self.p + 1, params=dict(self.prm), history=self.hist,
