@@ -149,7 +149,8 @@ OP_FACTS.update(_f(["view", "reshape", "flatten", "unflatten", "permute", "trans
                     "stack", "getitem", "squeeze", "unsqueeze", "expand", "expand_as", "repeat", "chunk", "split", "narrow",
                     "select", "slice", "index_select", "gather", "clone", "detach", "to", "float", "double", "half", "type_as",
                     "alias", "_to_copy", "size", "dim", "numel", "sym_size", "_unsafe_view", "unbind", "flip", "roll",
-                    "movedim", "view_as", "reshape_as", "new_zeros", "new_ones", "zeros_like", "ones_like", "lift_fresh_copy"],
+                    "movedim", "view_as", "reshape_as", "new_zeros", "new_ones", "zeros_like", "ones_like", "lift_fresh_copy",
+                    "setitem", "copy", "fill", "zero", "index_put", "index_copy"],
                    "alg", "alg", "reindexing / copying coordinates (linear)"))
 OP_FACTS.update(_f(["relu", "leaky_relu", "abs", "relu6", "prelu", "rrelu_eval", "threshold", "hardswish", "max", "min",
                     "amax", "amin", "maximum", "minimum", "fmax", "fmin", "max_pool1d", "max_pool2d", "max_pool3d",

@@ -127,21 +127,45 @@ def _quiet_torch_logs():
             lg.setLevel(lv)
 
 
-def trace_program(program: nn.Module, args: tuple) -> tuple[Any, dict[str, nn.Module], str, list[str]]:
-    errors = []
+def _first_line(e: Exception) -> str:
+    return f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
+
+
+def _dynamic_batch(args: tuple) -> tuple:
+    """``dynamic_shapes`` for ``torch.export``: dimension 0 of every tensor argument is one symbolic batch size."""
+    batch = torch.export.Dim("batch")
+    return tuple({0: batch} if isinstance(a, torch.Tensor) and a.ndim >= 1 else None for a in args)
+
+
+def trace_program(program: nn.Module, args: tuple) -> tuple[Any, dict[str, nn.Module], str, list[str], str]:
+    """``(graph, modules, tracer, errors, specialised)``: the fx graph of ``program`` and how it was obtained.
+
+    ``torch.fx`` symbolic tracing first: its graphs are generic in the input (any control flow on a traced value makes
+    it fail). Otherwise ``torch.export`` with a *symbolic batch size*: a program whose graph depends on the batch size
+    fails there; it is then exported on the example alone and ``specialised`` says why the graph may not cover other
+    inputs (the certificate is then uncertified). ``errors`` lists the tracers' failures.
+    """
+    errors: list[str] = []
     try:
         tracer = LeafTracer()
         graph = tracer.trace(program)
-        return graph, dict(program.named_modules()), "fx", errors
+        return graph, dict(program.named_modules()), "fx", errors, ""
     except Exception as e:  # noqa: BLE001 - any tracer failure falls back
-        errors.append(f"torch.fx: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}")
+        errors.append(f"torch.fx: {_first_line(e)}")
+    try:
+        with _quiet_torch_logs():
+            ep = torch.export.export(program, args, dynamic_shapes=_dynamic_batch(args))
+        gm = ep.graph_module
+        return gm.graph, dict(gm.named_modules()), "export", errors, ""
+    except Exception as e:  # noqa: BLE001
+        errors.append(f"torch.export (symbolic batch size): {_first_line(e)}")
     try:
         with _quiet_torch_logs():
             ep = torch.export.export(program, args)
         gm = ep.graph_module
-        return gm.graph, dict(gm.named_modules()), "export", errors
+        why = ("the traced graph is specialised to the example's shapes: exporting with a symbolic batch size failed "
+               f"({errors[-1].split(': ', 1)[1][:200]}), so data-dependent control flow may have been traced away")
+        return gm.graph, dict(gm.named_modules()), "export", errors, why
     except Exception as e:  # noqa: BLE001
-        errors.append(f"torch.export: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}")
-    return None, {}, "", errors
-
-
+        errors.append(f"torch.export: {_first_line(e)}")
+    return None, {}, "", errors, ""

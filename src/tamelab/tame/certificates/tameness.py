@@ -16,6 +16,17 @@ bounded interval (interval propagation from ``tanh``, ``sigmoid``, ``clamp``, ``
 shape ops and arithmetic with constants); otherwise the program is definable in **no** o-minimal
 structure globally (``NONE``) though still tame (``an`` on bounded boxes).
 
+``sin``/``cos`` bounds come from :mod:`._intervals`: both arguments of binary ops count, and in-place ops (``add_``,
+``+=``, ``x[i] = y``, ``inplace=True``) update the interval of the tensor they mutate and of its views.
+
+**Modes.** A module may compute a different program in training and in evaluation mode (dropout, batch norm, or
+``if self.training``). ``mode="both"`` (default) traces both and certifies their join; ``"train"``/``"eval"`` certify
+one. The caller's model keeps its mode (every submodule's ``training`` flag is restored).
+
+**Specialisation.** ``torch.fx`` graphs are generic in the input; a program fx cannot trace is exported with a symbolic
+batch size, and if that fails (the graph depends on the batch size, e.g. a branch on ``x.shape[0]``) the certificate
+is ``uncertified``: a trace of the example alone may have specialised data-dependent control flow away.
+
 An op with no recorded fact makes the certificate ``UNKNOWN`` / :attr:`Status.UNCERTIFIED` naming the
 op; a program that cannot be traced is :attr:`Status.UNCERTIFIED` with the tracer's error — never an
 exception. A custom module can declare its definability by a class attribute ``tame_op`` naming a
@@ -40,7 +51,7 @@ from torch import nn
 
 from ...errors import InputError
 from ...result import Result, Status
-from ._intervals import interval_of, propagate
+from ._intervals import Intervals, is_bounded
 from ._structures import NONE, UNKNOWN, join_all, op_fact, poly_bounded
 from ._trace import Net, Program, canonical, node_arg, trace_program
 
@@ -63,6 +74,8 @@ class TamenessCertificate(Result):
             or that breaks local Lipschitz continuity.
         ops: one record per computational node (node, op, target, canonical, global, local, flags, reason).
         tracer: ``"fx"``, ``"export"`` or ``None`` (not traceable); ``why``: a one-line explanation of the status.
+        mode: the modes certified (``"both"``, ``"train"``, ``"eval"``); ``modes``: the global class per mode;
+        mode_dependent: the train and eval programs differ (the certificate is their join).
     """
 
     structure: str = UNKNOWN
@@ -75,6 +88,9 @@ class TamenessCertificate(Result):
     offending_ops: list[str] = dataclasses.field(default_factory=list)
     ops: list[dict[str, Any]] = dataclasses.field(default_factory=list)
     tracer: str | None = None
+    mode: str = "both"
+    modes: dict[str, str] = dataclasses.field(default_factory=dict)
+    mode_dependent: bool = False
     why: str = ""
 
     kind = "tameness_certificate"
@@ -97,76 +113,148 @@ def _loss_fn(loss) -> tuple[Callable | None, str]:
     return lossf.fn, lossf.name
 
 
-def certify(model: nn.Module, example_input: torch.Tensor, *, loss: str | Callable | None = None) -> TamenessCertificate:
+MODES = ("both", "train", "eval")
+
+
+def certify(model: nn.Module, data, *, loss: str | Callable | None = None, mode: str = "both",
+            device=None) -> TamenessCertificate:
     """Certificate of definability of ``loss(model(x), y)`` (or ``model(x)`` when ``loss`` is None).
 
     Args:
-        model: any ``nn.Module``.
-        example_input: an input batch the model accepts (used to trace and to build example targets).
-        loss: ``"cross_entropy"`` (integer labels), ``"mse"``, ``"none"``/``None`` or a callable ``(out, target) -> scalar``
-            (it receives a target of the output's shape).
+        model: any ``nn.Module`` (not modified: its train/eval flags are restored).
+        data: an example input batch (a tensor or array the model accepts), or any data form of
+            :func:`tamelab.inputs.as_data` (``(X, y)``, a ``Dataset``, a ``DataLoader`` with tuple or dict batches):
+            its first batch is traced, with its targets.
+        loss: a loss name (:data:`tamelab.losses.LOSSES`), ``"none"``/``None`` (the network alone) or a callable
+            ``(out, target) -> scalar``. With an example input alone the target is synthesised (class 0 for
+            ``cross_entropy``/``nll``, zeros of the output's shape otherwise).
+        mode: ``"both"`` (train and eval programs, joined), ``"train"`` or ``"eval"``.
+        device: where the example is traced.
 
     Returns:
-        :class:`TamenessCertificate`; ``status`` is ``ok`` iff the global class is an o-minimal structure of the lattice.
+        :class:`TamenessCertificate`; ``status`` is ``ok`` iff the global class is an o-minimal structure of the lattice
+        and the trace covers every input (no specialisation).
 
     Example:
         >>> from tamelab.models import mlp
         >>> certify(mlp([3, 4, 2]), torch.zeros(5, 3), loss="mse").structure
         'alg'
     """
+    from ...inputs import as_model
+
     t0 = time.perf_counter()
+    as_model(model)
+    if mode not in MODES:
+        raise InputError("mode", f"unknown mode {mode!r}", f"use one of {', '.join(MODES)}")
     loss_fn, loss_name = _loss_fn(loss)
-    args = _example_args(model, example_input, loss_fn, loss_name)
-    program = (Net(model) if loss_fn is None else Program(model, loss_fn)).eval()
-    graph, modules, tracer, errors = trace_program(program, args)
-    res = TamenessCertificate(loss=loss_name)
-    if graph is None:
-        res.status = Status.UNCERTIFIED
-        res.why = "could not trace the program: " + " | ".join(errors)
-        res.seconds = time.perf_counter() - t0
-        return res
-    res.tracer = tracer
-    bounds: dict = {}
-    for node in graph.nodes:
-        if node.op not in ("placeholder", "output", "get_attr"):
-            _add_node(res, node, modules, bounds)
-    _verdict(res)
-    if errors:
-        res.why += f" [traced with torch.export after: {errors[0]}]"
+    saved = [(m, m.training) for m in model.modules()]
+    try:
+        args = _example_args(model, data, loss_fn, loss_name, device)
+        program = Net(model) if loss_fn is None else Program(model, loss_fn)
+        res = TamenessCertificate(loss=loss_name, mode=mode)
+        per_mode = [m for m in ("train", "eval") if mode in (m, "both")]
+        records = {m: _certify_mode(program.train(m == "train"), args) for m in per_mode}
+    finally:
+        for m, training in saved:
+            m.training = training
+    _combine(res, records)
     res.seconds = time.perf_counter() - t0
     return res
 
 
-def _example_args(model: nn.Module, example_input, loss_fn, loss_name: str) -> tuple:
-    """``(x,)`` or ``(x, target)`` with a target of the right kind for the loss (checked by one forward pass)."""
-    if not isinstance(model, nn.Module):
-        raise InputError("model", f"expected a torch.nn.Module, got {type(model).__name__}")
-    if not isinstance(example_input, torch.Tensor):
-        raise InputError("example_input", f"expected a torch.Tensor, got {type(example_input).__name__}",
-                         "pass a batch the model accepts, e.g. torch.zeros(1, d)")
+def _certify_mode(program: nn.Module, args: tuple) -> dict[str, Any]:
+    """Trace one mode and read the op facts: ``{ops, offending, tracer, errors, specialised, signature}``."""
+    graph, modules, tracer, errors, specialised = trace_program(program, args)
+    out: dict[str, Any] = {"tracer": tracer or None, "errors": errors, "specialised": specialised, "ops": [],
+                           "offending": [], "signature": None}
+    if graph is None:
+        return out
+    tmp = TamenessCertificate()
+    iv = Intervals()
+    for node in graph.nodes:
+        if node.op not in ("placeholder", "output", "get_attr"):
+            _add_node(tmp, node, modules, iv)
+    out["ops"], out["offending"] = tmp.ops, tmp.offending_ops
+    out["signature"] = [(r["canonical"], r["global"], r["local"]) for r in tmp.ops]
+    return out
+
+
+def _combine(res: TamenessCertificate, records: dict[str, dict[str, Any]]) -> None:
+    """The certificate of the (joined) modes: classes, flags, status and reason."""
+    first = next(iter(records.values()))
+    if any(r["tracer"] is None for r in records.values()):
+        res.status = Status.UNCERTIFIED
+        errs = next(r["errors"] for r in records.values() if r["tracer"] is None)
+        res.why = "could not trace the program: " + " | ".join(errs)
+        return
+    res.tracer = first["tracer"]
+    res.mode_dependent = len({str(r["signature"]) for r in records.values()}) > 1
+    for m, r in records.items():
+        tagged = [{**op, "mode": m} for op in r["ops"]] if res.mode_dependent else r["ops"]
+        if m == next(iter(records)) or res.mode_dependent:
+            res.ops += tagged
+            res.offending_ops += [f"[{m}] {o}" if res.mode_dependent else o for o in r["offending"]]
+        res.modes[m] = join_all((op["global"] for op in r["ops"]), "alg")
+    _verdict(res)
+    if res.mode_dependent:
+        res.why += "; train and eval programs differ (" + ", ".join(f"{m}: {s}" for m, s in res.modes.items()) + \
+            "), certified: their join"
+    special = [r["specialised"] for r in records.values() if r["specialised"]]
+    if special:
+        res.status = Status.UNCERTIFIED
+        res.why = f"uncertified: {special[0]}; " + res.why
+    errors = first["errors"]
+    if errors:
+        res.why += f" [traced with torch.export after: {errors[0]}]"
+
+
+def _example_args(model: nn.Module, data, loss_fn, loss_name: str, device) -> tuple:
+    """``(x,)`` or ``(x, target)``: the example input (or the first batch of ``data``) and a target for the loss."""
+    import numpy as np
+
+    from ...inputs import as_data, resolve_device
+
+    dev = resolve_device(device) if device is not None else next(
+        (p.device for p in model.parameters()), torch.device("cpu"))
+    dtype = next((p.dtype for p in model.parameters() if p.is_floating_point()), None)
+    target = None
+    if isinstance(data, np.ndarray):
+        data = torch.as_tensor(data)
+    if isinstance(data, torch.Tensor):
+        x = data.to(dev)
+        if x.is_floating_point() and dtype is not None:
+            x = x.to(dtype)
+    else:
+        x, target = as_data(data).first_batch(dev, dtype)
+    if x.ndim >= 1 and x.shape[0] == 1:  # a batch of 1 is special to torch.export's symbolic sizes: use 2 copies
+        x = torch.cat([x, x])
+        target = torch.cat([target, target]) if target is not None and target.ndim >= 1 else target
     with torch.no_grad():
         try:
-            out = model(example_input)
+            out = model(x)
         except Exception as e:  # noqa: BLE001
-            raise InputError("example_input", f"the model raised {type(e).__name__} on it: {e}",
+            raise InputError("data", f"the model raised {type(e).__name__} on the example input: {e}",
                              "pass an input of the shape/dtype the model expects") from None
     if loss_fn is None:
-        return (example_input,)
+        return (x,)
+    if target is None or (loss_name in ("mse", "l1", "huber", "bce_with_logits") and not target.is_floating_point()):
+        target = _synthetic_target(out, loss_name)
+    return (x, target)
+
+
+def _synthetic_target(out, loss_name: str) -> torch.Tensor:
     if loss_name in ("cross_entropy", "nll"):
         if not isinstance(out, torch.Tensor) or out.ndim < 1:
-            raise InputError("loss", "cross_entropy needs logits of shape (N, C)", "use --loss mse or none")
-        target = torch.zeros(out.shape[0] if out.ndim > 1 else (), dtype=torch.long)
-    else:
-        target = torch.zeros_like(out)
-    return (example_input, target)
+            raise InputError("loss", f"{loss_name} needs logits of shape (N, C)", "use --loss mse or none")
+        return torch.zeros(out.shape[0] if out.ndim > 1 else (), dtype=torch.long, device=out.device)
+    return torch.zeros_like(out)
 
 
-def _call_context(name: str, node, mod: nn.Module | None, bounds: dict) -> tuple[str, dict[str, Any]]:
+def _call_context(name: str, node, mod: nn.Module | None, iv: Intervals) -> tuple[str, dict[str, Any]]:
     """The op name (normalised) and the keyword arguments :func:`op_fact` needs for this call."""
     kw: dict[str, Any] = {}
     if name in ("sin", "cos"):
-        first = node.args[0] if node.args else None
-        kw["input_bounded"] = interval_of(first, bounds) is not None
+        kw["input_bounded"] = is_bounded(iv.get(node.args[0] if node.args else None))
     elif name in ("pow", "float_power"):
         e = node_arg(node, 1, "exponent")
         kw["exponent"] = e if isinstance(e, (int, float)) and not isinstance(e, bool) else "variable"
@@ -187,21 +275,28 @@ def _num(v):
     return v if isinstance(v, (int, float)) and not isinstance(v, bool) else None
 
 
-def _add_node(res: TamenessCertificate, node, modules: dict[str, nn.Module], bounds: dict) -> None:
+def _add_node(res: TamenessCertificate, node, modules: dict[str, nn.Module], iv: Intervals) -> None:
     """Look up the node's fact, propagate its interval bound and record it in ``res``."""
     name, target = canonical(node, modules)
     mod = modules.get(node.target) if node.op == "call_module" else None
-    name, kw = _call_context(name, node, mod, bounds)
+    name, kw = _call_context(name, node, mod, iv)
     fact = op_fact(name, **kw)
+    arg_bound = iv.get(node.args[0]) if name in ("sin", "cos") and node.args else None
     if fact is None:
         g, l_, fl, fc = UNKNOWN, UNKNOWN, False, False
         reason = f"no definability fact recorded for op {name!r}"
     else:
         g, l_, fl, fc, reason = fact.global_, fact.local, fact.locally_lipschitz, fact.continuous, fact.reason
-    bounds[node] = propagate(name, node, fact, bounds, mod)
-    res.ops.append({"node": node.name, "op": node.op, "target": target, "canonical": name, "global": g, "local": l_,
+    bound = iv.add(name, node, fact, mod)
+    from torch.fx import Node
+
+    inputs = [a.name for a in node.args if isinstance(a, Node)]
+    res.ops.append({"node": node.name, "op": node.op, "target": target, "canonical": name, "inputs": inputs,
+                    "global": g, "local": l_,
                     "locally_lipschitz": fl, "continuous": fc, "reason": reason,
-                    "output_bounds": list(bounds[node]) if bounds[node] is not None else None})
+                    "output_bounds": list(bound) if is_bounded(bound) else None})
+    if arg_bound is not None:  # the interval of the input *when sin/cos reads it* (after in-place mutations)
+        res.ops[-1]["input_bounds"] = list(arg_bound) if is_bounded(arg_bound) else None
     if g in (NONE, UNKNOWN) or not fl:
         res.offending_ops.append(f"{node.name} ({name}): {reason}")
 
