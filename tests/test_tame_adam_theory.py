@@ -257,3 +257,34 @@ def test_min_hessian_eigenvalue_along_runs_matches_dense_hessian():
     json.dumps(r.to_dict())
     with pytest.raises(InputError, match="loss"):
         min_hessian_eigenvalue(model, X, X, loss="hinge")
+
+
+def test_min_hessian_eigenvalue_input_contract_vs_dense():
+    """NumPy data, a dict-batch loader and a callable loss give the same λ_min as a dense double-backward Hessian."""
+    from torch.utils.data import DataLoader
+
+    from tamelab.models import mlp
+
+    rng = np.random.default_rng(3)
+    X, Y = rng.standard_normal((20, 3)), rng.standard_normal((20, 2))
+    model = mlp([3, 4, 2], seed=1, dtype=torch.float64)
+    params = dict(model.named_parameters())
+
+    def F(flat):
+        p, i = {}, 0
+        for k, v in params.items():
+            p[k] = flat[i:i + v.numel()].view_as(v)
+            i += v.numel()
+        return ((torch.func.functional_call(model, p, (torch.as_tensor(X),)) - torch.as_tensor(Y)) ** 2).mean()
+
+    theta = torch.cat([v.detach().reshape(-1) for v in params.values()])
+    H = torch.autograd.functional.hessian(F, theta)
+    assert torch.allclose(H, H.T, atol=1e-12)
+    ref = float(torch.linalg.eigvalsh(H)[0])
+    loader = DataLoader([{"inputs": torch.as_tensor(X[i]), "targets": torch.as_tensor(Y[i])} for i in range(20)],
+                        batch_size=7, shuffle=True)
+    mse = lambda o, t: ((o - t) ** 2).mean()  # noqa: E731
+    for data, loss in (((X, Y), "mse"), (loader, "mse"), ((X, Y), mse)):
+        r = min_hessian_eigenvalue(model, data, loss=loss, tol=1e-10, max_dim=theta.numel())
+        assert r.converged and r.status.value == "ok" and not r.extremal_certified
+        assert r.lambda_min == pytest.approx(ref, rel=1e-7, abs=1e-10) and r.p == theta.numel()

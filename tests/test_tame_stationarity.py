@@ -75,13 +75,21 @@ def test_min_norm_hull_many_points_matches_projected_gradient_reference():
 
 
 def test_sample_ball_is_in_ball_seeded_and_uniform_radius():
+    from scipy import stats
+
     x = torch.tensor([1.0, -2.0, 0.5], dtype=torch.float64)
     U = sample_ball(x, 0.1, 4000, seed=3)
     d = torch.linalg.vector_norm(U - x, dim=1).numpy()
     assert d.max() <= 0.1 + 1e-15
     assert torch.equal(U, sample_ball(x, 0.1, 4000, seed=3))
-    # P(|u-x| <= eps/2) = 2^-3 for the uniform ball in 3-D
-    assert abs((d <= 0.05).mean() - 1 / 8) < 0.02
+    assert not torch.equal(U, sample_ball(x, 0.1, 4000, seed=4))
+    # uniform in the 3-ball: (|u - x| / eps)^3 is U(0, 1) (Kolmogorov–Smirnov), and the direction is uniform on the
+    # sphere: its mean is 0 and its second moment is I/3 (standard errors ~ 1/sqrt(4000) = 0.016)
+    assert stats.kstest((d / 0.1) ** 3, "uniform").pvalue > 1e-4
+    D = ((U - x).numpy() / d[:, None])
+    assert np.abs(D.mean(0)).max() < 0.06
+    np.testing.assert_allclose(D.T @ D / len(D), np.eye(3) / 3, atol=0.03)
+    assert U.dtype == x.dtype and U.device == x.device
 
 
 def _f(x):
@@ -138,21 +146,47 @@ def test_model_gradient_matches_autograd_and_kinks_counted():
         w = model[0].weight[0] @ X[0]
     th2 = th.detach().clone()
     th2[64 * 8] = -w
+    assert int(k) == 0  # a random network on real data: no pre-activation is exactly 0
     _, k2 = f(th2)
-    assert int(k2) >= 1
+    z = X @ th2[:64 * 8].view(8, 64).T + th2[64 * 8:64 * 8 + 8]  # the pre-activations at th2, recomputed
+    assert int(k2) == int((z == 0).sum()) >= 1  # the count is exactly the number of zero pre-activations
 
 
-def test_stationarity_on_model_vmap_equals_loop_and_is_seeded():
+def test_stationarity_on_model_matches_a_plain_autograd_loop_and_is_seeded():
+    """ρ against an independent reference: the gradients at the same sampled points by a plain autograd loop over
+    module copies (no vmap, no flat-parameter function), and the hull QP by projected gradient on the simplex."""
     ds = load_data("digits", split="train").subset(np.arange(200))
-    model = mlp([64, 16, 10], seed=1)
+    model = mlp([64, 16, 10], seed=1, dtype=torch.float64)
     r1 = stationarity(model, ds, eps=1e-2, m=12, seed=4)
     r2 = stationarity(model, ds, eps=1e-2, m=12, seed=4, chunk=5)
-    assert r1.rho == pytest.approx(r2.rho, rel=1e-12)
-    assert r1.kinks_checked and r1.p == 64 * 16 + 16 + 16 * 10 + 10
-    assert r1.rho <= r1.grad_norm_center + 1e-12 if r1.center_used else True
+    assert r1.rho == pytest.approx(r2.rho, rel=1e-12) and r1.to_dict()["lam"] == pytest.approx(r2.to_dict()["lam"])
+    assert r1.kinks_checked and r1.center_used and r1.p == 64 * 16 + 16 + 16 * 10 + 10 and r1.status is Status.OK
+    X, y = torch.as_tensor(ds.X), torch.as_tensor(ds.y)
+    theta = torch.cat([p.detach().reshape(-1) for p in model.parameters()])
+    U = sample_ball(theta, 1e-2, 12, seed=np.random.default_rng([4, 0]))
+    rows = []
+    for u in torch.cat([theta[None], U]):  # the centre first (kink-free: it joins the hull)
+        m = mlp([64, 16, 10], seed=1, dtype=torch.float64)
+        torch.nn.utils.vector_to_parameters(u, m.parameters())
+        m.zero_grad()
+        torch.nn.functional.cross_entropy(m(X), y).backward()
+        rows.append(torch.cat([p.grad.reshape(-1) for p in m.parameters()]).numpy())
+    G = np.stack(rows)
+    K = G @ G.T
+    lam = np.full(len(G), 1 / len(G))
+    step = 1 / np.linalg.eigvalsh(K).max()
+    for _ in range(20000):  # projected gradient on the simplex (sorting projection)
+        v = lam - step * 2 * (K @ lam)
+        u_ = np.sort(v)[::-1]
+        css = np.cumsum(u_)
+        k = np.nonzero(u_ * np.arange(1, len(v) + 1) > css - 1)[0][-1]
+        lam = np.maximum(v - (css[k] - 1) / (k + 1), 0)
+    assert r1.rho == pytest.approx(float(np.linalg.norm(G.T @ lam)), rel=1e-5)
+    assert r1.rho <= r1.grad_norm_center + 1e-12 and r1.grad_norm_center == pytest.approx(np.linalg.norm(G[0]), rel=1e-12)
     assert r1.qp["duality_gap"] < 1e-10
     d = r1.to_dict()
     assert d["kind"] == "goldstein_stationarity" and d["seed"] == 4
+    assert stationarity(model, ds, eps=1e-2, m=12, seed=5).rho != r1.rho
 
 
 @pytest.mark.slow
