@@ -152,8 +152,8 @@ def test_stochastic_rmsprop_within_guarantee(seed):
 
 @pytest.fixture(scope="module")
 def tiny_study():
-    return adam_vs_nag_study({"seeds": [0], "epochs": 2, "hidden": [8], "lrs": {"adam": [1e-3], "rmsprop": [1e-3], "nag": [0.1, 0.3]},
-                              "min_eig_every": 0})
+    return adam_vs_nag_study({"data": "digits", "seeds": [0], "epochs": 2, "hidden": [8], "grid_expansions": 0,
+                              "lrs": {"adam": [1e-3], "rmsprop": [1e-3], "nag": [0.1, 0.3]}, "min_eig_every": 0})
 
 
 def test_study_structure_and_reproducibility(tiny_study):
@@ -169,11 +169,33 @@ def test_study_structure_and_reproducibility(tiny_study):
     assert c["adam_0.99_beats_nag_train"] == (c["adam_0.99_train_loss"] < c["nag_train_loss"])
     json.dumps(r.to_dict())
     assert r.min_eig == {} and "nag_min_eig_spearman" not in c  # min_eig_every = 0: off
-    again = adam_vs_nag_study({"seeds": [0], "epochs": 2, "hidden": [8], "optimizers": ["nag_0.9"], "lrs": {"nag": [0.1, 0.3]},
-                               "min_eig_every": 0})
+    again = adam_vs_nag_study({"data": "digits", "seeds": [0], "epochs": 2, "hidden": [8], "optimizers": ["nag_0.9"],
+                               "lrs": {"nag": [0.1, 0.3]}, "min_eig_every": 0, "grid_expansions": 0})
     assert again.runs["nag_0.9"] == r.runs["nag_0.9"]  # seeded: bitwise identical
     fig = plot_adam_vs_nag(r)
     assert len(fig.axes) == 3 and len(fig.axes[0].lines) == 5
+
+
+def test_study_extends_an_edge_grid_until_the_optimum_is_inside():
+    """A grid whose best rate is its largest is extended by the grid's own ratio; the tuned rate is then interior (or the
+    extension budget is spent and lr_at_grid_edge says so). The per-seed win counts match the per-seed finals."""
+    cfg = {"data": "digits", "seeds": [0, 1], "epochs": 2, "hidden": [8], "optimizers": ["adam_b1_0.99", "nag_0.9"],
+           "lrs": {"adam": [1e-4, 3e-4], "nag": [0.01, 0.03]}, "min_eig_every": 0, "grid_expansions": 2}
+    r = adam_vs_nag_study(cfg)
+    for name in ("adam_b1_0.99", "nag_0.9"):
+        b = r.best[name]
+        grid = b["grid"]
+        assert len(grid) >= 3 and sorted(float(k) for k in r.runs[name]) == pytest.approx(grid)  # it was extended
+        assert grid[2] / grid[1] == pytest.approx(grid[1] / grid[0])  # by the grid's ratio
+        finals = {float(k): np.mean([s["train_loss"][-1] for s in v]) for k, v in r.runs[name].items()}
+        assert b["lr"] == min(finals, key=finals.get)
+        assert b["lr_at_grid_edge"] == (b["lr"] in (grid[0], grid[-1]))
+        assert b["lr_at_grid_edge"] is False or len(grid) == 4  # interior, or both extensions spent
+    c = r.conclusion
+    a, n = r.best["adam_b1_0.99"], r.best[c["best_nag"]]
+    wins = sum(x < y for x, y in zip(a["final_train_loss_per_seed"], n["final_train_loss_per_seed"]))
+    assert c["adam_0.99_beats_nag_train_seeds"] == f"{wins}/2"
+    assert c["lr_optima_inside_grids"] == (not a["lr_at_grid_edge"] and not n["lr_at_grid_edge"])
 
 
 def test_study_initial_loss_is_independent_reference(tiny_study):
@@ -192,7 +214,8 @@ def test_study_initial_loss_is_independent_reference(tiny_study):
     ({"epochs": 0}, "epochs"), ({"hidden": [0]}, "hidden"), ({"seeds": [-1]}, "seeds"), ({"lrs": {"sgd": [1]}}, "lrs"),
     ({"lrs": {"adam": [-1]}}, "lrs.adam"), ({"bogus": 1}, "config"), ({"optimizers": ["lion"]}, "optimizers"),
     ({"min_eig_every": -1}, "min_eig_every"), ({"min_eig_every": 1.5}, "min_eig_every"), ({"min_eig_tol": 0.0}, "min_eig_tol"),
-    ({"min_eig_max_dim": 1}, "min_eig_max_dim"),
+    ({"min_eig_max_dim": 1}, "min_eig_max_dim"), ({"data": "mnist"}, "data"), ({"grid_expansions": -1}, "grid_expansions"),
+    ({"min_eig_for": ["sgd"]}, "min_eig_for"),
 ])
 def test_study_bad_config(cfg, field):
     with pytest.raises(InputError, match=field):
@@ -224,8 +247,9 @@ def test_min_hessian_eigenvalue_along_runs_matches_dense_hessian():
     from tamelab.models import mlp
     from tamelab.tame.theorems.de2018autoencoder import _train_autoencoder
 
-    cfg = {"seeds": [0], "epochs": 2, "hidden": [2], "optimizers": ["adam_b1_0.99", "nag_0.9"],
-           "lrs": {"adam": [1e-3], "nag": [0.1, 0.3]}, "min_eig_every": 1, "min_eig_tol": 1e-10, "min_eig_max_dim": 322}
+    cfg = {"data": "digits", "seeds": [0], "epochs": 2, "hidden": [2], "optimizers": ["adam_b1_0.99", "nag_0.9"],
+           "lrs": {"adam": [1e-3], "nag": [0.1, 0.3]}, "min_eig_every": 1, "min_eig_tol": 1e-10, "min_eig_max_dim": 322,
+           "grid_expansions": 0, "min_eig_for": ["nag", "adam"]}
     r = adam_vs_nag_study(cfg)
     me = r.min_eig
     nb = r.conclusion["best_nag"]
@@ -239,7 +263,8 @@ def test_min_hessian_eigenvalue_along_runs_matches_dense_hessian():
         assert me[name]["lambda_min"][0] == pytest.approx(ref0, rel=1e-6)
     # last checkpoint of the best NAG run: parameters from the (bitwise reproducible) training loop, eigenvalue dense
     ck = {}
-    _train_autoencoder([64, 2, 64], nb, me[nb]["lr"], 0, 2, 64, X32, X32, checkpoints=ck, checkpoint_epochs={2})
+    _train_autoencoder([64, 2, 64], nb, me[nb]["lr"], 0, 2, r.config["batch_size"], X32, X32, checkpoints=ck,
+                       checkpoint_epochs={2})
     model = mlp([64, 2, 64], seed=0, dtype=torch.float32)
     model.load_state_dict(ck[2])
     assert me[nb]["lambda_min"][-1] == pytest.approx(_dense_min_eig(model, X), rel=1e-6)

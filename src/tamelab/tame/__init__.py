@@ -34,6 +34,9 @@ from .monitors import VERDICTS as VERDICTS
 from .monitors import ConvergenceReport as ConvergenceReport
 from .monitors import Hypothesis as Hypothesis
 from .monitors import LojasiewiczEstimate as LojasiewiczEstimate
+from .monitors import LojasiewiczProblem as LojasiewiczProblem
+from .monitors import gd_trajectory as gd_trajectory
+from .monitors import lojasiewicz_problems as lojasiewicz_problems
 from .monitors import MonitoredRun as MonitoredRun
 from .monitors import NoiseEstimate as NoiseEstimate
 from .monitors import SampledStationarity as SampledStationarity
@@ -49,6 +52,7 @@ from .monitors import power_gd_trajectory as power_gd_trajectory
 from .monitors import predicted_rate as predicted_rate
 from .monitors import sampled_stationarity as sampled_stationarity
 from .monitors import schedule_hypothesis as schedule_hypothesis
+from .monitors import stationarity_trend as stationarity_trend
 from .nonsmooth import MIN_NORM_METHODS as MIN_NORM_METHODS
 from .nonsmooth import AdClarkeProbe as AdClarkeProbe
 from .nonsmooth import GoldsteinResult as GoldsteinResult
@@ -103,9 +107,10 @@ __all__ = [
     "relu_prime_zero_study", "ReluPrimeStudy", "plot_relu_prime_zero", "wilson_interval", "DTYPES",
     # convergence monitors (DDKL, Łojasiewicz)
     "convergence_report", "ConvergenceReport", "Hypothesis", "schedule_hypothesis", "boundedness_hypothesis",
-    "minibatch_noise", "NoiseEstimate", "sampled_stationarity", "SampledStationarity", "VERDICTS", "monitored_sgd",
+    "stationarity_trend", "minibatch_noise", "NoiseEstimate", "sampled_stationarity", "SampledStationarity", "VERDICTS", "monitored_sgd",
     "MonitoredRun", "ddkl_toy_run", "ToyRun", "estimate_lojasiewicz", "LojasiewiczEstimate", "predicted_rate",
-    "fit_tail_fstar", "power_gd_trajectory", "LOJASIEWICZ_CONVENTION",
+    "fit_tail_fstar", "power_gd_trajectory", "LOJASIEWICZ_CONVENTION", "LojasiewiczProblem", "lojasiewicz_problems",
+    "gd_trajectory",
     # optimiser theorems (RMSProp / ADAM)
     "check_theorem", "TheoremCheck", "THEOREM_METHODS", "SmoothProblem", "log_sum_problem", "log_finite_sum_problem",
     "logistic_problem", "run_dmu", "DmuRun", "sign_condition_violation", "adam_vs_nag_study", "AdamNagStudy", "plot_adam_vs_nag",

@@ -22,6 +22,8 @@ from .._registry import ClaimContext, Measured, claim
               "kinks_per_run": "fp16 hundreds over 30 epochs, fp32 0-1, fp64 0 (protocol B)",
               "fp64 trajectories": "bitwise identical", "fp16 param L1 gap": "> 0"},
     tags=("tame", "nonsmooth", "relu", "precision"),
+    source="arXiv:2106.12915 §4 (bifurcation zone volume, Fig. 2-3) and spec §4.4 protocols A and B",
+    expected_from="paper",
 )
 def relu_prime_zero(ctx: ClaimContext) -> Measured:
     cfg = {"quick": True, "seeds": [ctx.seed]} if ctx.quick else {"seeds": [ctx.seed + i for i in range(4)]}

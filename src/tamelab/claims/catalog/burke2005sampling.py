@@ -25,6 +25,8 @@ from .._registry import ClaimContext, Measured, claim
     "optimum of a convex max of affine functions.",
     expected={"weighted_l1_max_abs_x": "< 1e-6 with rho <= 1e-6 at eps <= 1e-6", "max_affine_value_gap_to_LP": "< 1e-5"},
     tags=("tame", "nonsmooth"),
+    source="doi:10.1137/030601296 Thm 3.8 (convergence of gradient sampling); Kiwiel 2007 (revised algorithm)",
+    expected_from="theory",
 )
 def blo_gradient_sampling(ctx: ClaimContext) -> Measured:
     from scipy.optimize import linprog

@@ -37,6 +37,8 @@ def _run(schedule, A, y, steps, rng, batch):
     expected={"final_grad_norm_rm": "-> 0: log-log decay exponent < -0.3 (theory ~ -1/2 in expectation), below 1/4 of the constant-step floor", "rm_conditions": True,
               "constant_step_floor": "bounded away from 0"},
     tags=("train", "foundation"),
+    source="Robbins & Monro 1951, doi:10.1214/aoms/1177729586 (sum alpha = inf, sum alpha^2 < inf)",
+    expected_from="theory",
 )
 def robbins_monro(ctx: ClaimContext) -> Measured:
     rng = np.random.default_rng(ctx.seed)

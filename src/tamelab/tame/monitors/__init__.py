@@ -14,6 +14,9 @@ from ._sgd import MonitoredRun as MonitoredRun
 from ._sgd import monitored_sgd as monitored_sgd
 from .attouch2009lojasiewicz import LOJASIEWICZ_CONVENTION as LOJASIEWICZ_CONVENTION
 from .attouch2009lojasiewicz import LojasiewiczEstimate as LojasiewiczEstimate
+from .attouch2009lojasiewicz import LojasiewiczProblem as LojasiewiczProblem
+from .attouch2009lojasiewicz import gd_trajectory as gd_trajectory
+from .attouch2009lojasiewicz import lojasiewicz_problems as lojasiewicz_problems
 from .attouch2009lojasiewicz import estimate_lojasiewicz as estimate_lojasiewicz
 from .attouch2009lojasiewicz import fit_tail_fstar as fit_tail_fstar
 from .attouch2009lojasiewicz import power_gd_trajectory as power_gd_trajectory
@@ -26,8 +29,10 @@ from .davis2020stochastic import boundedness_hypothesis as boundedness_hypothesi
 from .davis2020stochastic import convergence_report as convergence_report
 from .davis2020stochastic import ddkl_toy_run as ddkl_toy_run
 from .davis2020stochastic import schedule_hypothesis as schedule_hypothesis
+from .davis2020stochastic import stationarity_trend as stationarity_trend
 
 __all__ = ["convergence_report", "ConvergenceReport", "Hypothesis", "schedule_hypothesis", "boundedness_hypothesis",
-           "VERDICTS", "monitored_sgd", "MonitoredRun", "minibatch_noise", "NoiseEstimate", "sampled_stationarity",
+           "VERDICTS", "stationarity_trend", "monitored_sgd", "MonitoredRun", "minibatch_noise", "NoiseEstimate", "sampled_stationarity",
            "SampledStationarity", "ddkl_toy_run", "ToyRun", "min_norm_hull", "estimate_lojasiewicz",
-           "LojasiewiczEstimate", "predicted_rate", "fit_tail_fstar", "power_gd_trajectory", "LOJASIEWICZ_CONVENTION"]
+           "LojasiewiczEstimate", "predicted_rate", "fit_tail_fstar", "power_gd_trajectory", "LOJASIEWICZ_CONVENTION",
+           "LojasiewiczProblem", "lojasiewicz_problems", "gd_trajectory"]

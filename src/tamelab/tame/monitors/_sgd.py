@@ -11,7 +11,6 @@ References:
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 import math
 import time
@@ -24,7 +23,7 @@ from torch import nn
 from ..._rng import SeedLike, resolve_seed
 from ...errors import InputError
 from ...result import Result, Status
-from ._noise import NOISE_VAR_GROWTH, dyadic_windows, full_grad, loss_data, noise_sum_stats, t_test_zero_mean
+from ._noise import NOISE_VAR_GROWTH, dyadic_windows, full_grad, model_and_data, noise_sum_stats, t_test_zero_mean
 
 __all__ = ["MonitoredRun", "monitored_sgd", "ENERGY_REL_TOL"]
 
@@ -108,6 +107,7 @@ def monitored_sgd(
     snapshots: int = 9,
     resamples: int = 100,
     keep_noise: bool | None = None,
+    weight_decay: float = 0.0,
 ) -> MonitoredRun:
     r"""Plain mini-batch SGD :math:`\theta_{k+1}=\theta_k-\alpha_kd_k` with the per-step DDKL monitor (spec §3.3).
 
@@ -153,8 +153,10 @@ def monitored_sgd(
         dtype, device: where the run computes (float64 by default).
         resamples: fresh batches per resampling t-test. keep_noise: keep the ξ vectors (default: when
             (N/K)·p <= 5e6).
+        weight_decay: λ >= 0: the objective is :math:`F(\theta)+\frac\lambda2\|\theta\|^2` (coercive for λ > 0, so
+            the iterates stay bounded, hypothesis (A1)); the noise ξ is unchanged, values and gradients include it.
     """
-    from ...inputs import as_model, resolve_device, resolve_dtype
+    from ...inputs import resolve_device, resolve_dtype
     from ...train import make_schedule
 
     t0 = time.perf_counter()
@@ -162,29 +164,25 @@ def monitored_sgd(
                 resamples=(resamples, 3))
     if not (isinstance(lr, (int, float)) and math.isfinite(lr) and lr > 0):
         raise InputError("lr", f"must be a finite number > 0, got {lr!r}")
+    if isinstance(weight_decay, bool) or not (isinstance(weight_decay, (int, float)) and weight_decay >= 0):
+        raise InputError("weight_decay", f"must be a number >= 0, got {weight_decay!r}")
     sch = make_schedule(schedule, float(lr), b=float(schedule_b), p=float(schedule_p))
     dt = resolve_dtype(dtype, default=torch.float64)
     dev = resolve_device(device)
-    m64 = copy.deepcopy(as_model(model)).to(device=dev, dtype=dt).eval()
-    X, T, lossf = loss_data(m64, data, targets, loss, dtype=dt, device=dev)
+    m64, X, T, lossf = model_and_data(model, data, targets, loss, dtype=dt, device=dev)
     n = int(X.shape[0])
     if batch_size > n:
         raise InputError("batch_size", f"must be <= n = {n}, got {batch_size}")
-    try:
-        with torch.no_grad():
-            lossf(m64(X[:1]), T[:1])
-    except Exception as e:  # noqa: BLE001
-        raise InputError("model", f"does not accept the data: {type(e).__name__}: {e}",
-                         "match the input width and outputs") from None
     s = resolve_seed(seed)
     tr = _Trajectory(m64, X, T, lossf, sch, b=int(batch_size), K=int(noise_every), N=int(steps), seed=s,
-                     snapshots=int(snapshots), keep=keep_noise)
+                     snapshots=int(snapshots), keep=keep_noise, wd=float(weight_decay))
     tr.run()
     mon = tr.monitor(int(resamples))
     cfg = {"optimizer": "sgd", "schedule": schedule, "lr": float(lr), "schedule_b": float(schedule_b),
            "schedule_p": float(schedule_p), "loss": lossf.name, "batch_size": int(batch_size), "steps": int(steps),
            "noise_every": int(noise_every), "sampling": "iid", "seed": s, "dtype": str(dt).replace("torch.", ""),
-           "device": str(dev), "n": n, "p": tr.p_dim}
+           "device": str(dev), "n": n, "p": tr.p_dim,
+           "weight_decay": float(weight_decay)}
     run = MonitoredRun(status=Status.OK, seed=s, config=cfg, history=tr.hist, snapshot_steps=tr.snap_steps,
                        noise_steps=tr.rec["k"], noise_alpha=tr.rec["alpha"], noise_sq=tr.rec["sq"], full_loss=tr.rec["F"],
                        full_grad_norm=tr.rec["gn"], inner=tr.rec["inner"], final_full_loss=tr.FN, noise_monitor=mon,
@@ -196,8 +194,9 @@ def monitored_sgd(
 class _Trajectory:
     """The SGD loop of :func:`monitored_sgd` and the measurements on its record."""
 
-    def __init__(self, model, X, T, lossf, sch, *, b: int, K: int, N: int, seed: int, snapshots: int, keep) -> None:
-        self.model, self.X, self.T, self.lossf, self.sch = model, X, T, lossf, sch
+    def __init__(self, model, X, T, lossf, sch, *, b: int, K: int, N: int, seed: int, snapshots: int, keep,
+                 wd: float = 0.0) -> None:
+        self.model, self.X, self.T, self.lossf, self.sch, self.wd = model, X, T, lossf, sch, wd
         self.b, self.K, self.N, self.s, self.n = b, K, N, seed, int(X.shape[0])
         self.theta = {k: v.detach().clone() for k, v in model.named_parameters()}
         self.p_dim = sum(v.numel() for v in self.theta.values())
@@ -214,6 +213,9 @@ class _Trajectory:
     def grad_at(self, th, idx=None) -> tuple[float, torch.Tensor]:
         X, T = (self.X, self.T) if idx is None else (self.X[idx], self.T[idx])
         val, g = full_grad(self.model, th, X, T, self.lossf)
+        if self.wd:
+            flat = torch.cat([v.reshape(-1) for v in th.values()]).to(torch.float64)
+            val, g = val + 0.5 * self.wd * float(flat @ flat), g.to(torch.float64) + self.wd * flat
         return val, g.to(torch.float64)
 
     def _batch(self, rng) -> torch.Tensor | None:

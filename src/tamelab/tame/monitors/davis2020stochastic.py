@@ -61,7 +61,7 @@ from ._noise import CAUCHY_MAX_SLOPE, NoiseEstimate, full_grad, loss_data, minib
 
 __all__ = [
     "Hypothesis", "ConvergenceReport", "convergence_report", "schedule_hypothesis", "boundedness_hypothesis",
-    "VERDICTS", "ddkl_toy_run", "ToyRun",
+    "VERDICTS", "ddkl_toy_run", "ToyRun", "stationarity_trend",
 ]
 
 VERDICTS = ("holds", "violated", "not checkable")
@@ -353,6 +353,7 @@ class _Evidence:
     P: list[dict[str, torch.Tensor]]
     values: list[float]
     grad_norms: list[float]
+    wd: float = 0.0
 
     @property
     def n(self) -> int:
@@ -374,12 +375,14 @@ class _Evidence:
         X, T, lossf = loss_data(m64, ds, None, loss, dtype=torch.float64, device=dev)
         sel = _pick(len(snaps), max_snapshots)
         P = [{k: v.detach().to(device=dev, dtype=torch.float64) for k, v in snaps[i].items()} for i in sel]
+        wd = float(cfg.get("weight_decay", 0.0) or 0.0)
         vals, gns = [], []
         for p in P:
             v, g = full_grad(m64, p, X, T, lossf)
-            vals.append(v)
-            gns.append(float(g.norm()))
-        return cls(m64, X, T, lossf, [int(run.snapshot_steps[i]) for i in sel], P, vals, gns)
+            flat = torch.cat([t.reshape(-1) for t in p.values()])
+            vals.append(v + 0.5 * wd * float(flat @ flat))
+            gns.append(float((g + wd * flat).norm()))
+        return cls(m64, X, T, lossf, [int(run.snapshot_steps[i]) for i in sel], P, vals, gns, wd)
 
     def noise(self, batch_size: int, k: int, resamples: int, s: int) -> list[NoiseEstimate]:
         out = []
@@ -398,13 +401,22 @@ class _Evidence:
         rho: dict[str, list[float | None]] = {f"{e:g}": [None] * len(self.P) for e in eps_list}
         gaps: list[float] = []
         for j, i in enumerate(_pick(len(self.P), k)):
-            f, theta, checked, why = model_loss_function(self.model, self.X, self.T, self.lossf, params=self.P[i])
+            f0, theta, checked, why = model_loss_function(self.model, self.X, self.T, self.lossf, params=self.P[i])
+            f = f0 if not self.wd else _with_weight_decay(f0, self.wd)
             for e in eps_list:
                 r = goldstein_stationarity(f, theta, eps=e, m=m, seed=s + 1000 + j, has_aux=True, kinks_checked=checked,
                                            kinks_why=why)
                 rho[f"{e:g}"][i] = r.rho
                 gaps.append(r.qp.get("duality_gap", float("nan")))
         return rho, gaps
+
+
+def _with_weight_decay(f, wd: float):
+    def fw(th):
+        val, k = f(th)
+        return val + 0.5 * wd * (th * th).sum(), k
+
+    return fw
 
 
 def _noise_hypotheses(noise: list[NoiseEstimate], mon, bs: int, n: int) -> list[Hypothesis]:
@@ -446,17 +458,42 @@ def _noise_hypotheses(noise: list[NoiseEstimate], mon, bs: int, n: int) -> list[
                        f"{max(ratios):.2f}) or unbounded variance", ev3)]
 
 
+#: a decreasing trend of the stationarity measure is called when Kendall's tau < 0 with one-sided p below this level
+TREND_LEVEL = 0.01
+
+
+def stationarity_trend(steps, g, *, burn_in: float = 0.0) -> dict[str, Any]:
+    """Kendall's τ between the step and the stationarity measure over the points after ``burn_in`` (a fraction of the
+    last step), with its one-sided p-value for a decreasing trend; ``decreasing``: τ < 0 and p < ``TREND_LEVEL``.
+
+    The criterion is fixed in advance (no threshold at a finite horizon): the theorem predicts criticality of limit
+    points, so the measure must keep decreasing — a monotone trend, tested without assuming a rate.
+    """
+    from scipy import stats
+
+    k, g = np.asarray(steps, dtype=np.float64), np.asarray(g, dtype=np.float64)
+    sel = k >= burn_in * k[-1]
+    if sel.sum() < 4:
+        return {"kendall_tau": None, "kendall_p_decreasing": None, "decreasing": None, "points": int(sel.sum())}
+    kt = stats.kendalltau(k[sel], g[sel], alternative="less")
+    return {"kendall_tau": float(kt.statistic), "kendall_p_decreasing": float(kt.pvalue),
+            "decreasing": bool(kt.statistic < 0 and kt.pvalue < TREND_LEVEL), "points": int(sel.sum()),
+            "level": TREND_LEVEL, "burn_in": burn_in}
+
+
 def _stationarity_trend(steps: list[int], g: np.ndarray) -> dict[str, Any]:
     """The trend of the stationarity measure from its peak on (the gradient at initialisation can be small)."""
     ipk = int(np.argmax(g))
     after = [(st, gv) for st, gv in zip(steps[ipk:], g[ipk:]) if st > 0]
     slope = (float(np.polyfit(np.log([a for a, _ in after]), np.log(np.maximum([b for _, b in after], 1e-300)), 1)[0])
              if len(after) >= 3 else float("nan"))
+    kt = stationarity_trend(steps[ipk:], g[ipk:])
     return {"stationarity_first": float(g[0]), "stationarity_peak": float(g[ipk]), "stationarity_peak_step": int(steps[ipk]),
             "stationarity_last": float(g[-1]),
             "stationarity_last_over_peak": float(g[-1] / g[ipk]) if g[ipk] > 0 else 0.0,
-            "stationarity_loglog_slope_after_peak": slope,
-            "stationarity_trending_to_zero": bool(g[-1] <= 0.5 * g[ipk] and (not math.isfinite(slope) or slope < 0))}
+            "stationarity_loglog_slope_after_peak": slope, "stationarity_kendall_tau_after_peak": kt["kendall_tau"],
+            "stationarity_kendall_p_after_peak": kt["kendall_p_decreasing"],
+            "stationarity_trending_to_zero": kt["decreasing"]}
 
 
 def _conclusion(ev: _Evidence, rho, gaps, mon, lojasiewicz: bool, s: int) -> dict[str, Any]:

@@ -101,21 +101,9 @@ def stationarity(model: nn.Module, data, targets=None, *, loss="cross_entropy", 
         loss: a loss name (:data:`tamelab.losses.LOSSES`) or a callable ``(output, target) -> scalar``.
         eps, m, seed: radius, samples and seed of the gradient sampling. dtype, device: where it computes.
     """
-    from ...inputs import as_model, resolve_device, resolve_dtype
-    from ..monitors._noise import loss_data
+    from ..monitors._noise import model_and_data
 
-    dt = resolve_dtype(dtype, default=torch.float64)
-    dev = resolve_device(device)
-    m64 = copy.deepcopy(as_model(model)).to(device=dev, dtype=dt).eval()
-    X, T, lossf = loss_data(m64, data, targets, loss, dtype=dt, device=dev)
-    try:
-        with torch.no_grad():
-            lossf(m64(X[:1]), T[:1])
-    except Exception as e:  # noqa: BLE001
-        from ...errors import InputError
-
-        raise InputError("model", f"does not accept the data ({type(e).__name__}: {e})",
-                         "use a model whose input width and outputs match the data and the loss") from None
+    m64, X, T, lossf = model_and_data(model, data, targets, loss, dtype=dtype, device=device)
     f, theta0, checked, why = model_loss_function(m64, X, T, lossf)
     return goldstein_stationarity(f, theta0, eps=eps, m=m, seed=seed, has_aux=True, chunk=chunk,
                                   assume_differentiable=assume_differentiable, kinks_checked=checked, kinks_why=why)

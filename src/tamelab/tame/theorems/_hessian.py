@@ -2,7 +2,6 @@ r"""The smallest eigenvalue of the Hessian of a full-batch loss (Lanczos on Hess
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 
 import torch
@@ -55,13 +54,10 @@ def min_hessian_eigenvalue(model: torch.nn.Module, data, targets=None, *, loss="
     Returns:
         A :class:`HessianEigenvalue` (``status`` ``ok`` when converged, else ``not_converged``).
     """
-    from ...inputs import as_model, resolve_device
     from ...landscape import CurvatureOperator, top_eigenpairs
-    from ..monitors._noise import loss_data
+    from ..monitors._noise import model_and_data
 
-    dev = resolve_device(device)
-    m64 = copy.deepcopy(as_model(model)).to(device=dev, dtype=torch.float64).eval()
-    X, T, lossf = loss_data(m64, data, targets, loss, dtype=torch.float64, device=dev)
+    m64, X, T, lossf = model_and_data(model, data, targets, loss, dtype=torch.float64, device=device)
     op = CurvatureOperator(m64, lossf, (X, T), kind="hessian")
     s = resolve_seed(seed)
     r = top_eigenpairs(op, k=1, which="smallest", tol=float(tol), max_dim=int(max_dim), seed=s)

@@ -147,65 +147,9 @@ def check_theorem(
     inputs = {"beta1": beta1, "beta2": beta2, "xi": xi, "step_size": a, "L": L, "sigma": sig, "dim": int(dim), "T": T,
               "eps": eps, "gap": gap, "sign_condition": sign_condition}
     out = TheoremCheck(status=Status.OK, method=method, inputs=inputs)
-    conds = []
-    if method == "rmsprop":
-        out.theorem = "deterministic RMSProp (De–Mukherjee–Ullah Thm, spec §6.2 item 1)"
-        a_th = (1 - beta2) * xi / (L * math.sqrt(sig**2 + xi))
-        out.step_size_theorem = a_th
-        conds.append(_cond("beta1 == 0 (RMSProp)", beta1, "0", beta1 == 0))
-        conds.append(_cond("step size == theorem step", a if a is not None else a_th, f"{a_th:.6g}",
-                           a is None or abs(a - a_th) <= 1e-9 * a_th))
-        out.rate = "O(eps^-2)"
-        if gap is not None:
-            if eps is not None:
-                out.steps_to_eps = 2 * L * (sig**2 + xi) * gap / ((1 - beta2) * xi * eps**2)
-            if T is not None:
-                out.bound_min_grad_norm = math.sqrt(2 * L * (sig**2 + xi) * gap / ((1 - beta2) * xi * T))
-        out.guarantee = "||grad f(x_t)|| <= eps for some t <= T(eps)"
-        # our derived descent-lemma bound (valid for any alpha < 2 xi / L, any beta2)
-        ad = a if a is not None else a_th
-        ok = beta1 == 0 and ad < 2 * xi / L
-        d: dict[str, Any] = {"applicable": ok, "step_size": ad, "max_step": 2 * xi / L,
-                             "statement": "min_{t<=T} ||grad f(x_t)||^2 <= (sigma+xi) gap / (T alpha (1 - L alpha/(2 xi)))",
-                             "status": "derived in this module from the descent lemma (rigorous under the hypotheses)"}
-        if ok and gap is not None:
-            c = (sig + xi) * gap / (ad * (1 - L * ad / (2 * xi)))
-            if T is not None:
-                d["bound_min_grad_norm"] = math.sqrt(c / T)
-            if eps is not None:
-                d["steps_to_eps"] = c / eps**2
-        out.derived = d
-    elif method == "rmsprop_stochastic":
-        out.theorem = "stochastic RMSProp under the sign condition (spec §6.2 item 2)"
-        conds.append(_cond("beta1 == 0 (RMSProp)", beta1, "0", beta1 == 0))
-        conds.append(_cond("sign condition on component gradients", sign_condition, "True", sign_condition is True))
-        conds.append(_cond("T given", T, "integer >= 1", T is not None))
-        conds.append(_cond("gap given", gap, "f(x_1) - f_* (or an upper bound)", gap is not None))
-        out.rate = "O(eps^-4)"
-        if T is not None and gap is not None:
-            a_th = math.sqrt(2 * xi * (1 - beta2) * gap / (sig**2 * L)) / math.sqrt(T)
-            out.step_size_theorem = a_th
-            conds.append(_cond("step size == theorem step", a if a is not None else a_th, f"{a_th:.6g}",
-                               a is None or abs(a - a_th) <= 1e-9 * a_th))
-            e4 = 2 * L * sig**2 * (sig**2 + xi) * gap / ((1 - beta2) * xi * T)
-            out.bound_min_grad_norm = e4**0.25
-        if eps is not None and gap is not None:
-            out.steps_to_eps = 2 * L * sig**2 * (sig**2 + xi) * gap / ((1 - beta2) * xi * eps**4)
-        out.guarantee = "min_{t<=T} E||grad f(x_t)||^2 <= eps^2"
-    else:
-        out.theorem = "deterministic ADAM (spec §6.2 item 3; qualitative)"
-        out.constants_status = _UNAVAILABLE
-        conds.append(_cond("eps given", eps, "> 0", eps is not None))
-        if eps is not None:
-            b_max = eps / (eps + sig)
-            conds.append(_cond("beta1 < eps/(eps+sigma)", beta1, f"< {b_max:.6g}", beta1 < b_max))
-            denom = eps - beta1 * (eps + sig)
-            xi_min = sig**2 * beta1 / denom if denom > 0 else math.inf
-            conds.append(_cond("xi > sigma^2 beta1/(eps - beta1(eps+sigma)) (recalled)", xi, f"> {xi_min:.6g}", xi > xi_min))
-        conds.append(_cond("gradient-dependent steps alpha_t ~ ||g_t||^2/(L(1-beta1^t)^2)", "constant" if a is not None else "theorem's",
-                           "theorem's schedule", a is None))
-        out.rate = "O(eps^-2) (constants unavailable)"
-        out.guarantee = "||grad f(x_t)|| <= eps within T = O(eps^-2) steps; no explicit T"
+    check = {"rmsprop": _rmsprop_det, "rmsprop_stochastic": _rmsprop_stoch, "adam": _adam_det}[method]
+    conds = check(out, beta1=beta1, beta2=beta2, xi=xi, a=a, L=L, sig=sig, T=T, eps=eps, gap=gap,
+                  sign_condition=sign_condition)
     out.conditions = conds
     out.failing = [c["name"] for c in conds if not c["holds"]]
     out.applicable = not out.failing
@@ -215,6 +159,77 @@ def check_theorem(
     return out
 
 
+
+
+def _rmsprop_det(out: TheoremCheck, *, beta1, beta2, xi, a, L, sig, T, eps, gap, sign_condition) -> list[dict[str, Any]]:
+    out.theorem = "deterministic RMSProp (De–Mukherjee–Ullah Thm, spec §6.2 item 1)"
+    a_th = (1 - beta2) * xi / (L * math.sqrt(sig**2 + xi))
+    out.step_size_theorem = a_th
+    conds = [_cond("beta1 == 0 (RMSProp)", beta1, "0", beta1 == 0),
+             _cond("step size == theorem step", a if a is not None else a_th, f"{a_th:.6g}",
+                   a is None or abs(a - a_th) <= 1e-9 * a_th)]
+    out.rate = "O(eps^-2)"
+    if gap is not None:
+        if eps is not None:
+            out.steps_to_eps = 2 * L * (sig**2 + xi) * gap / ((1 - beta2) * xi * eps**2)
+        if T is not None:
+            out.bound_min_grad_norm = math.sqrt(2 * L * (sig**2 + xi) * gap / ((1 - beta2) * xi * T))
+    out.guarantee = "||grad f(x_t)|| <= eps for some t <= T(eps)"
+    out.derived = _descent_lemma_bound(beta1, xi, a if a is not None else a_th, L, sig, T, eps, gap)
+    return conds
+
+
+def _descent_lemma_bound(beta1, xi, ad, L, sig, T, eps, gap) -> dict[str, Any]:
+    """Our bound for deterministic RMSProp (any alpha < 2 xi / L, any beta2), from the descent lemma."""
+    ok = beta1 == 0 and ad < 2 * xi / L
+    d: dict[str, Any] = {"applicable": ok, "step_size": ad, "max_step": 2 * xi / L,
+                         "statement": "min_{t<=T} ||grad f(x_t)||^2 <= (sigma+xi) gap / (T alpha (1 - L alpha/(2 xi)))",
+                         "status": "derived in this module from the descent lemma (rigorous under the hypotheses)"}
+    if ok and gap is not None:
+        c = (sig + xi) * gap / (ad * (1 - L * ad / (2 * xi)))
+        if T is not None:
+            d["bound_min_grad_norm"] = math.sqrt(c / T)
+        if eps is not None:
+            d["steps_to_eps"] = c / eps**2
+    return d
+
+
+def _rmsprop_stoch(out: TheoremCheck, *, beta1, beta2, xi, a, L, sig, T, eps, gap, sign_condition
+                   ) -> list[dict[str, Any]]:
+    out.theorem = "stochastic RMSProp under the sign condition (spec §6.2 item 2)"
+    conds = [_cond("beta1 == 0 (RMSProp)", beta1, "0", beta1 == 0),
+             _cond("sign condition on component gradients", sign_condition, "True", sign_condition is True),
+             _cond("T given", T, "integer >= 1", T is not None),
+             _cond("gap given", gap, "f(x_1) - f_* (or an upper bound)", gap is not None)]
+    out.rate = "O(eps^-4)"
+    if T is not None and gap is not None:
+        a_th = math.sqrt(2 * xi * (1 - beta2) * gap / (sig**2 * L)) / math.sqrt(T)
+        out.step_size_theorem = a_th
+        conds.append(_cond("step size == theorem step", a if a is not None else a_th, f"{a_th:.6g}",
+                           a is None or abs(a - a_th) <= 1e-9 * a_th))
+        out.bound_min_grad_norm = (2 * L * sig**2 * (sig**2 + xi) * gap / ((1 - beta2) * xi * T)) ** 0.25
+    if eps is not None and gap is not None:
+        out.steps_to_eps = 2 * L * sig**2 * (sig**2 + xi) * gap / ((1 - beta2) * xi * eps**4)
+    out.guarantee = "min_{t<=T} E||grad f(x_t)||^2 <= eps^2"
+    return conds
+
+
+def _adam_det(out: TheoremCheck, *, beta1, beta2, xi, a, L, sig, T, eps, gap, sign_condition) -> list[dict[str, Any]]:
+    out.theorem = "deterministic ADAM (spec §6.2 item 3; qualitative)"
+    out.constants_status = _UNAVAILABLE
+    conds = [_cond("eps given", eps, "> 0", eps is not None)]
+    if eps is not None:
+        b_max = eps / (eps + sig)
+        conds.append(_cond("beta1 < eps/(eps+sigma)", beta1, f"< {b_max:.6g}", beta1 < b_max))
+        denom = eps - beta1 * (eps + sig)
+        xi_min = sig**2 * beta1 / denom if denom > 0 else math.inf
+        conds.append(_cond("xi > sigma^2 beta1/(eps - beta1(eps+sigma)) (recalled)", xi, f"> {xi_min:.6g}",
+                           xi > xi_min))
+    conds.append(_cond("gradient-dependent steps alpha_t ~ ||g_t||^2/(L(1-beta1^t)^2)",
+                       "constant" if a is not None else "theorem's", "theorem's schedule", a is None))
+    out.rate = "O(eps^-2) (constants unavailable)"
+    out.guarantee = "||grad f(x_t)|| <= eps within T = O(eps^-2) steps; no explicit T"
+    return conds
 
 
 # ----------------------------------------------------------------------------- smooth test problems
