@@ -18,7 +18,7 @@ import time
 
 import numpy as np
 
-from tamelab.exact import exact_erm
+from tamelab.exact import dichotomies, exact_erm
 
 
 def planted(D, n=2, w=2, noise=0.1, seed=0):
@@ -86,6 +86,28 @@ def main():
         print(f"{D:4d} {r.dichotomies:8d} {r.combinations:13d} {r.qps_solved:5d} {r.seconds:9.2f} {r.optimum:12.8f} "
               f"{r.kkt_residual:9.1e} {t_s:9.2f} {f_s:13.8f} {st:>11} {t_s / r.seconds:7.1f}")
     print("growth: combinations ~ D^{nw} = D^4; time follows the surviving QPs and the O(D^4) bound evaluations")
+    # the dichotomy enumeration alone: float filter (general position) vs exact integer arithmetic (degenerate data)
+    print("\ndichotomy enumeration, n = 2: general position (float filter) vs integer grid (collinear triples, ties: "
+          "exact arithmetic where the filter cannot decide); best of 3")
+    print(f"{'D':>4} {'general (s)':>12} {'K':>6} {'grid (s)':>10} {'K':>6} {'ratio':>7}")
+    for D in ([10, 20] if a.quick else [10, 20, 40]):
+        Xg = np.random.default_rng(0).standard_normal((D, 2))
+        Xd = np.random.default_rng(0).integers(0, 5, size=(D, 2)).astype(float)
+        tg, td = [], []
+        for _ in range(3):  # interleaved
+            t0 = time.perf_counter()
+            kg = len(dichotomies(Xg))
+            tg.append(time.perf_counter() - t0)
+            t0 = time.perf_counter()
+            kd = len(dichotomies(Xd))
+            td.append(time.perf_counter() - t0)
+        print(f"{D:4d} {min(tg):12.3f} {kg:6d} {min(td):10.3f} {kd:6d} {min(td) / min(tg):7.1f}")
+    print("floor: C(D, n) candidate rays, each an O(n³) null vector and an O(D n) sign pass")
+    Xc = np.array([[t, 0.0] for t in range(5)])
+    yc = np.array([1.18, -0.65, -1.8, -1.92, 2.07])
+    r = exact_erm(Xc, yc, 2)
+    print(f"\nissue-17 reproduction (collinear, constant feature): optimum {r.optimum:.6f} (was 2.605; restarts "
+          f"{r.incumbent_start:.6f}), status {r.status.value}, {r.dichotomies} dichotomies, {r.seconds:.2f} s")
 
 
 if __name__ == "__main__":

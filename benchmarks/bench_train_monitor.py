@@ -1,4 +1,5 @@
-"""Per-epoch cost of the monitored training loop (``tamelab.train.fit``) vs a bare loop on the same work.
+"""Per-epoch cost of the monitored training loop (``tamelab.train.fit`` and ``tamelab.train.train``) vs a bare
+loop on the same work.
 
 Same model (``mlp(widths, seed)``), data (digits train split), optimizer transform, batch order and
 number of steps. The bare loop does only forward, backward and the update; ``fit`` additionally
@@ -71,7 +72,20 @@ def fit_time(widths, epochs, batch, lr, seed, record_every=1, eval_every=1):
     return _clock() - t0
 
 
-MODES = ("bare", "torch", "fit", "fit_off", "fit_eval5")
+def train_torch_time(widths, epochs, batch, lr, seed):
+    """The generic loop ``tamelab.train.train`` with a ``torch.optim.Adam`` instance (fully monitored)."""
+    from tamelab.train import train
+
+    tr = load_data("digits", split="train", seed=0)
+    te = load_data("digits", split="test", seed=0)
+    model = mlp(widths, seed=seed)
+    t0 = _clock()
+    train(model, tr, test=te, optimizer=torch.optim.Adam(model.parameters(), lr=lr), epochs=epochs, batch_size=batch,
+          seed=seed)
+    return _clock() - t0
+
+
+MODES = ("bare", "torch", "fit", "fit_off", "fit_eval5", "train_torch")
 
 
 def one(mode, widths, batch, e1, e2):
@@ -83,6 +97,8 @@ def one(mode, widths, batch, e1, e2):
         return bare_epochs(widths, e2 - e1, batch, 1e-3, 0) / (e2 - e1)
     if mode == "torch":
         return bare_epochs(widths, e2 - e1, batch, 1e-3, 0, torch_optim=True) / (e2 - e1)
+    if mode == "train_torch":
+        return (train_torch_time(widths, e2, batch, 1e-3, 0) - train_torch_time(widths, e1, batch, 1e-3, 0)) / (e2 - e1)
     rec, ev, extra = {"fit": (1, 1, 0), "fit_off": (10**6, 1, 0), "fit_eval5": (1, 5, 1)}[mode]
     return (fit_time(widths, e2 + extra, batch, 1e-3, 0, rec, ev) - fit_time(widths, e1 + extra, batch, 1e-3, 0, rec, ev)) / (e2 - e1)
 
@@ -120,7 +136,7 @@ def main():
         for mode in MODES[r % len(MODES):] + MODES[: r % len(MODES)]:
             out = subprocess.run(base + ["--one", mode], capture_output=True, text=True, check=True).stdout
             times[mode].append(float(out.strip().splitlines()[-1]))
-    b, t, f, fs, f5 = (min(times[m]) for m in MODES)
+    b, t, f, fs, f5, tt = (min(times[m]) for m in MODES)
     print(f"widths {widths}, batch {a.batch}, torch threads {a.threads or torch.get_num_threads()}, best of {reps} "
           f"fresh processes each, {'wall clock' if a.wall else 'process CPU time'}")
     print(f"{'loop':>34} {'s/epoch':>9} {'ratio':>7}")
@@ -129,6 +145,7 @@ def main():
     print(f"{'tamelab.train.fit (monitored)':>34} {f:9.4f} {f / b:7.3f}")
     print(f"{'fit, per-step records off':>34} {fs:9.4f} {fs / b:7.3f}")
     print(f"{'fit, train/test eval every 5 ep.':>34} {f5:9.4f} {f5 / b:7.3f}")
+    print(f"{'train(model, torch.optim.Adam)':>34} {tt:9.4f} {tt / b:7.3f}   ({100 * (tt / t - 1):+.1f} % vs bare torch.optim)")
     print(f"monitoring overhead vs bare transforms: {100 * (f / b - 1):+.1f} % (target <= 10 %); per-step records "
           f"{100 * (f - fs) / b:+.1f} %; with the full-batch train+test evaluation every 5 epochs instead of every "
           f"epoch: {100 * (f5 / b - 1):+.1f} %")

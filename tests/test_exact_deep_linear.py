@@ -102,37 +102,37 @@ def test_baldi_hornik_critical_points_and_classification(seed):
     assert len(cps) == sum(len(list(itertools.combinations(range(3), k))) for k in range(3))  # 1 + 3 + 3
     trYY = float((Y * Y).sum())
     for c in cps:
-        assert abs(c["loss"] - c["loss_closed_form"]) < 1e-9 * trYY
-        assert abs(c["loss_closed_form"] - 0.5 * (trYY - st["eigenvalues"][c["indices"]].sum())) < 1e-9 * trYY
-        assert c["gradient_norm"] < 1e-8 * trYY
+        assert abs(c.loss - c.loss_closed_form) < 1e-9 * trYY
+        assert abs(c.loss_closed_form - 0.5 * (trYY - st.eigenvalues[c.indices].sum())) < 1e-9 * trYY
+        assert c.gradient_norm < 1e-8 * trYY
         # certificate: the dense Hessian itself
-        ev = np.linalg.eigvalsh(deep_linear_hessian(c["weights"], X, Y))
-        if c["is_top_p"]:
-            assert c["kind"] == "minimum" and ev.min() > -1e-8 * ev.max()
+        ev = np.linalg.eigvalsh(deep_linear_hessian(c.weights, X, Y))
+        if c.is_top_p:
+            assert c.classification == "minimum" and ev.min() > -1e-8 * ev.max()
         else:
-            assert c["kind"] == "saddle" and ev.min() < -1e-6 * ev.max()
-    assert sum(c["kind"] == "minimum" for c in cps) == 1
+            assert c.classification == "saddle" and ev.min() < -1e-6 * ev.max()
+    assert sum(c.classification == "minimum" for c in cps) == 1
     opt = deep_linear_optimum(X, Y, [2])
-    best = min(cps, key=lambda c: c["loss"])
-    assert abs(best["loss"] - opt.loss) < 1e-9 * trYY
+    best = min(cps, key=lambda c: c.loss)
+    assert abs(best.loss - opt.loss) < 1e-9 * trYY
 
 
 def test_origin_hessian_one_vs_two_hidden_layers(seed):
     X, Y = _data(seed)
     one = classify_critical_point([np.zeros((2, 4)), np.zeros((3, 2))], X, Y, seed=seed)
-    assert one["kind"] == "saddle" and one["hessian_negative"] > 0
+    assert one.classification == "saddle" and one.hessian_negative > 0
     two = classify_critical_point([np.zeros((2, 4)), np.zeros((2, 2)), np.zeros((3, 2))], X, Y, seed=seed)
-    assert two["hessian_abs_max"] == 0.0  # exactly zero Hessian (Kawaguchi's degenerate saddle)
-    assert two["kind"] == "degenerate_saddle" and two["perturbations_decreasing"] > 0
+    assert two.hessian_abs_max == 0.0  # exactly zero Hessian (Kawaguchi's degenerate saddle)
+    assert two.classification == "degenerate_saddle" and two.perturbations_decreasing > 0
 
 
 def test_gd_converges_to_closed_form(seed):
     X, Y = _data(seed, m=30)
     opt = deep_linear_optimum(X, Y, [2, 2])
     gd = deep_linear_gd(X, Y, [2, 2], steps=4000, seed=seed)
-    assert gd["loss"] >= opt.loss - 1e-9
-    assert gd["loss"] - opt.loss < 1e-6 * opt.loss
-    assert np.abs(gd["product"] - opt.W).max() < 1e-3
+    assert gd.loss >= opt.loss - 1e-9
+    assert gd.loss - opt.loss < 1e-6 * opt.loss
+    assert np.abs(gd.product - opt.W).max() < 1e-3
 
 
 def test_singular_xxt_and_repeated_eigenvalues_raise():
@@ -151,3 +151,27 @@ def test_singular_xxt_and_repeated_eigenvalues_raise():
     assert e.value.field == "Y"
     with pytest.raises(InputError):
         deep_linear_optimum(np.eye(2), np.eye(2), [0])
+
+
+def test_degenerate_minimum_needs_a_proof(monkeypatch, seed):
+    """The top-p Baldi–Hornik point has zero Hessian eigenvalues (GL(p) symmetry): it is called a minimum only
+    because its loss equals the closed-form L*. With a wrong (lower) L* the verdict must fall back to undecided."""
+    import dataclasses
+
+    import tamelab.exact._deep_linear as mod
+
+    X, Y = _data(seed)
+    cps = deep_linear_critical_points(X, Y, 2, seed=seed)
+    top = next(c for c in cps if c.is_top_p)
+    assert top.classification == "minimum" and top.hessian_zero > 0
+    real = mod.deep_linear_optimum
+    monkeypatch.setattr(mod, "deep_linear_optimum",
+                        lambda *a, **k: dataclasses.replace(real(*a, **k), loss_closed_form=real(*a, **k).loss_closed_form - 1.0))
+    wrong = classify_critical_point(top.weights, X, Y, seed=seed)
+    assert wrong.classification == "degenerate: undecided" and not wrong.restricted
+
+
+def test_kawaguchi_saddle_found_by_the_higher_order_test_alone(seed):
+    X, Y = _data(seed)
+    two = classify_critical_point([np.zeros((2, 4)), np.zeros((2, 2)), np.zeros((3, 2))], X, Y, seed=seed, perturbations=0)
+    assert two.classification == "degenerate_saddle" and two.higher_order_descent and two.hessian_negative == 0

@@ -107,6 +107,11 @@ def test_cli_rerun_gives_identical_json(tmp_path, capsys):
         ("optimizer = 'lbfgs'\n", "field 'optimizer'"),
         ("bogus = 1\n", "field 'bogus'.*unknown field"),
         ("widths = [3, 10]\n", "widths.*input dimension 64"),
+        ("widths = []\n", "field 'widths'.*at least the input and output widths"),
+        ("widths = [64, 0, 10]\n", "field 'widths'.*layer 1 has width 0"),
+        ("lr = inf\n", "field 'lr'.*finite"),
+        ("lr = nan\n", "field 'lr'.*finite"),
+        ("widths = [64, 2000000000, 10]\n", "field 'widths'.*1.5e\\+11 parameters.*GiB.*max_memory_gb"),
     ],
 )
 def test_bad_config_one_line_exit_2_nothing_written(tmp_path, capsys, toml, match):
@@ -122,11 +127,63 @@ def test_bad_config_one_line_exit_2_nothing_written(tmp_path, capsys, toml, matc
     assert not (tmp_path / "run").exists()
 
 
+@pytest.mark.parametrize("cfg, match", [
+    ({"data": "nope"}, r"data \(--data\): unknown data 'nope'.*mnist1d"),
+    ({"data": "mnist1d", "n_samples": 15}, "n_samples.*multiple of 10"),
+    ({"data": "digits", "n_samples": 100}, "n_samples.*fixed size"),
+    ({"data": "teacher", "widths": [2, 8, 1]}, "cross_entropy needs integer labels"),
+])
+def test_bad_data_config_is_one_input_error(cfg, match):
+    with pytest.raises(InputError, match=match):
+        fit(cfg)
+
+
+def test_memory_estimate_counts_parameters_exactly_and_the_limit_is_a_field():
+    from tamelab.train import estimate_memory
+
+    w = [5, 7, 3]
+    m = torch.nn.Sequential(torch.nn.Linear(5, 7), torch.nn.ReLU(), torch.nn.Linear(7, 3))
+    est = estimate_memory(w, dtype="float64", optimizer="adam", epochs=2)
+    P = sum(p.numel() for p in m.parameters())
+    assert est["n_params"] == P and est["parameters"] == P * 8 * 5 and est["snapshots"] == P * 8 * 4
+    big = {"widths": [64, 20000, 20000, 10], "epochs": 1}  # 4e8 parameters: ~9 GiB with Adam and snapshots
+    with pytest.raises(InputError, match="max_memory_gb = 4"):
+        fit(big)
+    with pytest.raises(InputError, match="max_memory_gb"):
+        fit({**big, "max_memory_gb": 1e-6, "widths": [64, 10]})
+
+
+def test_fit_on_npz_records_the_test_source(tmp_path):
+    from tamelab.data import load_data, save_npz
+
+    ds = load_data("moons", split="all", seed=1)
+    save_npz(ds, tmp_path / "m.npz")
+    r = fit({"data": str(tmp_path / "m.npz"), "widths": [2, 8, 2], "epochs": 1, "split_seed": 3})
+    assert r.test_source == "seeded split (seed 3, test_fraction 0.2)" and r.test.n == 40 and r.train.n == 160
+    save_npz(ds.subset(np.arange(150)), tmp_path / "t.npz", test=ds.subset(np.arange(150, 200)))
+    r = fit({"data": str(tmp_path / "t.npz"), "widths": [2, 8, 2], "epochs": 1})
+    assert r.test_source == "file" and r.test.n == 50 and r.to_dict()["test_source"] == "file"
+
+
+def test_fit_on_mnist1d_and_an_image_folder(tmp_path):
+    from PIL import Image
+
+    r = fit({"data": "mnist1d", "n_samples": 200, "widths": [40, 16, 10], "epochs": 1})
+    assert r.ok and r.train.n == 160 and "generator split" in r.test_source
+    for cls in ("a", "b"):
+        (tmp_path / "img" / cls).mkdir(parents=True)
+        for i in range(5):
+            Image.fromarray(np.full((3, 4), 20 * i + (100 if cls == "b" else 0), np.uint8)).save(
+                tmp_path / "img" / cls / f"{i}.png")
+    r = fit({"data": str(tmp_path / "img"), "epochs": 2, "widths": [12, 4, 2]})  # flattened 1×3×4 images
+    assert r.ok and r.train.n == 8 and r.widths == [12, 4, 2]
+
+
 @pytest.mark.parametrize("record_every,batch", [(1, 4), (3, 2), (1, 32)])
 def test_batched_norm_records_equal_per_step_recomputation(monkeypatch, record_every, batch):
-    import tamelab.train._loop as loop
+    import tamelab.train._recorders as recorders
 
-    monkeypatch.setattr(loop, "_NORM_BATCH", batch)
+    monkeypatch.setattr(recorders, "NORM_BATCH", batch)
     r = fit({**SMALL, "seed": 0, "dtype": "float64", "snapshot_every": 1, "record_every": record_every})
     h = r.history
     flat = lambda sd: torch.cat([v.flatten() for v in sd.values()])  # noqa: E731
@@ -165,7 +222,7 @@ def test_plain_mlp_fast_logits_match_the_module_and_leave_inputs_alone():
     from torch import nn
 
     from tamelab.models import linear_relu_forward, linear_relu_modules
-    from tamelab.train._loop import _plain_mlp_logits_t
+    from tamelab.train._recorders import plain_mlp_logits_t as _plain_mlp_logits_t
 
     torch.manual_seed(0)
     X = torch.randn(7, 4, dtype=torch.float64)

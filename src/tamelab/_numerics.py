@@ -26,6 +26,7 @@ __all__ = [
     "ZERO_COST",
     "BALL_RESOLUTION",
     "BALL_ROUNDING_RTOL",
+    "FILTER_SAFETY",
     "allclose_report",
 ]
 
@@ -118,3 +119,10 @@ def mean_cross_entropy(logits: torch.Tensor, y: torch.Tensor, *, class_dim: int 
     lse = mx + torch.log(torch.exp(logits - mx.unsqueeze(class_dim)).sum(class_dim))
     picked = logits.gather(class_dim, y.unsqueeze(class_dim))
     return float(lse.mean() - picked.mean()), int((pred == y).sum())
+
+
+# --- exact solvers (tamelab.exact) ------------------------------------------------------------
+#: safety factor on the first-order float64 error bounds of filtered predicates (dichotomy signs and
+#: subset ranks): a sign is decided in float only when |value| exceeds FILTER_SAFETY · (bound); otherwise
+#: it is decided in exact integer arithmetic.
+FILTER_SAFETY = 1e3

@@ -28,39 +28,39 @@ def digits(split: str = "train", *, seed: SeedLike = 0, test_fraction: float = 0
     y = d.target.astype(np.int64)
     s = resolve_seed(seed)
     if split == "all":
-        return Dataset(X, y, name="digits", meta={"split": "all", "seed": s})
+        return Dataset(X, y, name="digits", meta={"split": "all", "seed": s, "test_source": "none"})
     from sklearn.model_selection import train_test_split
 
     idx = np.arange(len(y))
     tr, te = train_test_split(idx, test_size=test_fraction, random_state=s, stratify=y)
     sel = np.sort(tr if split == "train" else te)
-    return Dataset(X[sel], y[sel], name="digits", meta={"split": split, "seed": s, "test_fraction": test_fraction})
+    return Dataset(X[sel], y[sel], name="digits", meta={
+        "split": split, "seed": s, "test_fraction": test_fraction,
+        "test_source": f"seeded stratified split (seed {s}, test_fraction {test_fraction:g})"})
 
 
 def gaussian_clusters(q: int = 3, per_class: int = 20, radius: float = 0.04, *, spread: float = 0.2, seed: SeedLike = 0) -> Dataset:
-    """Q classes in R^Q: means ``I + spread·G``, deviations of norm ≤ ``radius``, exactly centred.
+    """Q classes in R^Q: means ``I + spread·G`` (class j's mean is column j), deviations exactly centred with
+    largest norm ``radius`` in every class (directions uniform, radii ∝ U^{1/Q} before centring).
 
-    The Chen–Muñoz Ewald setting (constructive.md §1.10): targets ``Y`` are the
-    one-hot labels, ``y`` the class index.
+    The Chen–Muñoz Ewald setting (constructive.md §1.10), and the one generator behind
+    :func:`tamelab.exact.clustered_data` (same seed → same data): targets ``Y`` are the one-hot labels,
+    ``y`` the class index, rows ordered class by class.
     """
     if q < 1 or per_class < 1:
         raise InputError("q/per_class", f"must be >= 1, got q={q}, per_class={per_class}")
-    if radius < 0:
-        raise InputError("radius", f"must be >= 0, got {radius}")
+    if not (radius >= 0 and np.isfinite(radius)):
+        raise InputError("radius", f"must be a finite number >= 0, got {radius}")
     rng = np_rng(seed)
     means = np.eye(q) + spread * rng.standard_normal((q, q))
-    X, y = [], []
-    for j in range(q):
-        dev = rng.standard_normal((per_class, q))
-        dev -= dev.mean(axis=0, keepdims=True)
-        nrm = np.linalg.norm(dev, axis=1).max()
-        if nrm > 0:
-            dev *= radius / nrm
-        X.append(means[j] + dev)
-        y.append(np.full(per_class, j))
-    X = np.vstack(X)
-    y = np.concatenate(y)
-    return Dataset(X, y, np.eye(q)[y], name="clusters", meta={"means": means.tolist(), "radius": radius})
+    D = rng.standard_normal((q, q, per_class))  # [class, coordinate, point]
+    D *= (rng.random((q, 1, per_class)) ** (1.0 / q)) / np.linalg.norm(D, axis=1, keepdims=True)
+    D -= D.mean(axis=2, keepdims=True)
+    mx = np.linalg.norm(D, axis=1).max(axis=1, keepdims=True)[:, :, None]
+    D = np.where(mx > 0, D * (radius / np.where(mx > 0, mx, 1.0)), 0.0)
+    X = (means.T[:, :, None] + D).transpose(0, 2, 1).reshape(q * per_class, q)  # row j·per_class + i
+    y = np.repeat(np.arange(q), per_class)
+    return Dataset(X, y, np.eye(q)[y], name="clusters", meta={"means": means.T.tolist(), "radius": radius})
 
 
 def teacher_student(n: int = 200, d: int = 2, widths=(4,), *, noise: float = 0.0, seed: SeedLike = 0) -> Dataset:

@@ -29,17 +29,19 @@ import dataclasses
 import itertools
 import math
 import time
-from typing import Any, Sequence
+from typing import Sequence
 
 import numpy as np
 
 from .._rng import resolve_seed
 from ..errors import InputError
 from ..result import Result, Status
+from ._local_min import local_min_verdict
 
 __all__ = [
     "DeepLinearOptimum", "deep_linear_optimum", "deep_linear_loss", "deep_linear_gradient", "deep_linear_hessian",
     "deep_linear_critical_points", "classify_critical_point", "deep_linear_gd", "linear_statistics",
+    "LinearStatistics", "CriticalPointClass", "CriticalPoint", "DeepLinearGD",
 ]
 
 #: XXᵀ with condition number above this is treated as singular.
@@ -63,7 +65,22 @@ def _check_xy(X, Y):
     return X, Y
 
 
-def linear_statistics(X, Y) -> dict[str, np.ndarray]:
+@dataclasses.dataclass
+class LinearStatistics(Result):
+    r""":math:`\Sigma_{XX}=XX^\top`, :math:`W_{\rm ols}`, :math:`\Sigma=W_{\rm ols}\Sigma_{XX}W_{\rm ols}^\top`, its eigenvalues
+    (descending) and eigenvectors, and cond(:math:`\Sigma_{XX}`)."""
+
+    kind = "linear_statistics"
+
+    Sxx: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros((0, 0)))
+    Wols: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros((0, 0)))
+    Sigma: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros((0, 0)))
+    eigenvalues: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros(0))
+    U: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros((0, 0)))
+    cond_xx: float = float("nan")
+
+
+def linear_statistics(X, Y) -> LinearStatistics:
     r""":math:`\Sigma_{XX}`, :math:`W_{\rm ols}`, :math:`\Sigma` and its eigen-decomposition (descending).
 
     Raises :class:`InputError` when :math:`XX^\top` is singular (fewer independent samples than features)."""
@@ -78,7 +95,8 @@ def linear_statistics(X, Y) -> dict[str, np.ndarray]:
     Sigma = Wols @ (X @ Y.T)
     Sigma = (Sigma + Sigma.T) / 2
     lam, U = np.linalg.eigh(Sigma)
-    return {"Sxx": Sxx, "Wols": Wols, "Sigma": Sigma, "eigenvalues": lam[::-1].copy(), "U": U[:, ::-1].copy(), "cond_xx": cond}
+    return LinearStatistics(Sxx=Sxx, Wols=Wols, Sigma=Sigma, eigenvalues=lam[::-1].copy(), U=U[:, ::-1].copy(),
+                            cond_xx=float(cond))
 
 
 def deep_linear_loss(Ws: Sequence[np.ndarray], X, Y) -> float:
@@ -185,8 +203,8 @@ def deep_linear_optimum(X, Y, widths: Sequence[int] = ()) -> DeepLinearOptimum:
     st = linear_statistics(X, Y)
     dx, dy = X.shape[0], Y.shape[0]
     p = min([dx, dy, *widths])
-    U, lam = st["U"], st["eigenvalues"]
-    Wstar = U[:, :p] @ (U[:, :p].T @ st["Wols"])
+    U, lam = st.U, st.eigenvalues
+    Wstar = U[:, :p] @ (U[:, :p].T @ st.Wols)
     closed = 0.5 * (float((Y * Y).sum()) - float(lam[:p].sum()))
     shapes = _shapes(dx, widths, dy)
     Ws = _balanced_factors(Wstar, shapes, p)
@@ -200,49 +218,100 @@ def deep_linear_optimum(X, Y, widths: Sequence[int] = ()) -> DeepLinearOptimum:
         status=Status.OK if ok else Status.UNCERTIFIED, seconds=time.perf_counter() - t0, dims=[dx, *widths, dy],
         bottleneck=p, loss=loss, loss_closed_form=closed, eigenvalues=lam.tolist(), product=Wstar.tolist(),
         weights=[W.tolist() for W in Ws], gradient_norm=gn, factorization_error=ferr,
-        ols_loss=deep_linear_loss([st["Wols"]], X, Y))
+        ols_loss=deep_linear_loss([st.Wols], X, Y))
+
+
+@dataclasses.dataclass
+class CriticalPointClass(Result):
+    """Classification of a critical point of a deep linear net, with the evidence (see :func:`classify_critical_point`)."""
+
+    kind = "critical_point_class"
+
+    classification: str = ""
+    reason: str = ""
+    loss: float = float("nan")
+    gradient_norm: float = float("nan")
+    hessian_min_eig: float | None = None
+    hessian_max_eig: float | None = None
+    hessian_negative: int | None = None
+    hessian_zero: int | None = None
+    hessian_abs_max: float = float("nan")
+    perturbations_decreasing: int = 0
+    perturbation_min_change: float | None = None
+    higher_order_descent: bool = False
+    restricted: str = ""
 
 
 def classify_critical_point(Ws: Sequence[np.ndarray], X, Y, *, seed=0, perturbations: int = 200, radius: float = 1e-2,
-                            eig_tol: float = 1e-8, grad_tol: float = 1e-8) -> dict[str, Any]:
-    """Classify a critical point by its dense Hessian, with random perturbations for the degenerate case.
+                            eig_tol: float = 1e-8, grad_tol: float = 1e-8) -> CriticalPointClass:
+    """Classify a critical point by its dense Hessian, random perturbations and the higher-order test along the
+    Hessian's null directions (:func:`tamelab.exact._local_min.local_min_verdict`).
 
-    ``kind``: ``"not_critical"``, ``"saddle"`` (negative Hessian eigenvalue), ``"degenerate_saddle"``
-    (PSD Hessian but a perturbation lowers the loss: a higher-order saddle), ``"minimum"`` (PSD Hessian,
-    no perturbation lowers the loss; degenerate when zero eigenvalues occur).
+    ``classification``: ``"not_critical"``; ``"saddle"`` (a negative Hessian eigenvalue); ``"degenerate_saddle"``
+    (PSD Hessian but a perturbation or a higher-order step along a null direction lowers the loss);
+    ``"minimum"`` (Hessian positive definite, or — degenerate Hessian — the loss equals the closed-form global
+    optimum :math:`L^*` of :func:`deep_linear_optimum`, a proof of global minimality); ``"degenerate: undecided"``
+    (PSD with zero eigenvalues, no descent found, loss above :math:`L^*`: second order decides nothing).
     """
+    import torch
+
     X, Y = _check_xy(X, Y)
     g = deep_linear_gradient(Ws, X, Y)
     gn = math.sqrt(sum(float((G * G).sum()) for G in g))
     H = deep_linear_hessian(Ws, X, Y)
-    ev = np.linalg.eigvalsh(H)
-    sc = max(1.0, float(np.abs(ev).max()))
-    neg = int((ev < -eig_tol * sc).sum())
     l0 = deep_linear_loss(Ws, X, Y)
-    rng = np.random.default_rng(resolve_seed(seed))
-    dec = 0
-    best = 0.0
-    for _ in range(int(perturbations)):
-        D = [rng.standard_normal(np.shape(W)) for W in Ws]
-        nrm = math.sqrt(sum(float((d * d).sum()) for d in D))
-        dl = deep_linear_loss([W + radius * d / nrm for W, d in zip(Ws, D)], X, Y) - l0
-        best = min(best, dl)
-        dec += dl < -1e-12 * max(1.0, l0)
+    shapes = [np.asarray(W).shape for W in Ws]
+    Xt, Yt = torch.tensor(X), torch.tensor(Y)
+
+    def f(t):
+        k, P = 0, Xt
+        for a, b in shapes:
+            P = t[k:k + a * b].reshape(a, b) @ P
+            k += a * b
+        return 0.5 * ((P - Yt) ** 2).sum()
+
+    th = torch.tensor(np.concatenate([np.asarray(W, float).ravel() for W in Ws]), dtype=torch.float64)
     gscale = grad_tol * max(1.0, float((Y * Y).sum())) * max(1.0, float(np.linalg.norm(X)))
-    if gn > gscale:
-        kind = "not_critical"
-    elif neg:
-        kind = "saddle"
-    elif dec:
-        kind = "degenerate_saddle"
-    else:
-        kind = "minimum"
-    return {"kind": kind, "loss": l0, "gradient_norm": gn, "hessian_min_eig": float(ev[0]), "hessian_max_eig": float(ev[-1]),
-            "hessian_negative": neg, "hessian_zero": int((np.abs(ev) <= eig_tol * sc).sum()),
-            "hessian_abs_max": float(np.abs(H).max()), "perturbations_decreasing": int(dec), "perturbation_min_change": best}
+    restricted = None
+    try:
+        opt = deep_linear_optimum(X, Y, [a for a, _ in shapes[:-1]])
+        if abs(l0 - opt.loss_closed_form) <= 1e-9 * max(1.0, float((Y * Y).sum())):
+            restricted = ("global_minimum", f"the loss equals the closed-form global optimum L* = {opt.loss_closed_form:.10g}")
+    except InputError:  # singular XXᵀ: no closed form to compare with
+        pass
+    v = local_min_verdict(f, th, grad_tol=gscale, eig_tol=eig_tol, restricted=restricted, seed=seed,
+                          perturbations=perturbations, radius=radius)
+    cls = {"not_critical": "not_critical", "local_minimum": "minimum", "global_minimum": "minimum"}.get(v.verdict, v.verdict)
+    if v.verdict == "saddle" and not v.hessian_negative:
+        cls = "degenerate_saddle"
+    return CriticalPointClass(status=v.status, seed=v.seed, classification=cls, reason=v.reason, loss=l0, gradient_norm=gn,
+                              hessian_min_eig=v.hessian_min_eig, hessian_max_eig=v.hessian_max_eig,
+                              hessian_negative=v.hessian_negative, hessian_zero=v.hessian_zero,
+                              hessian_abs_max=float(np.abs(H).max()), perturbations_decreasing=v.perturbations_decreasing,
+                              perturbation_min_change=v.perturbation_min_change,
+                              higher_order_descent=v.higher_order_descent, restricted=v.restricted)
 
 
-def deep_linear_critical_points(X, Y, width: int, *, seed=0, classify: bool = True) -> list[dict[str, Any]]:
+@dataclasses.dataclass
+class CriticalPoint(Result):
+    """A Baldi–Hornik critical point: its index set, loss (closed form and measured), factors and classification."""
+
+    kind = "critical_point"
+
+    indices: list[int] = dataclasses.field(default_factory=list)
+    loss_closed_form: float = float("nan")
+    loss: float = float("nan")
+    is_top_p: bool = False
+    weights: list[np.ndarray] = dataclasses.field(default_factory=list, repr=False)
+    classification: str | None = None
+    reason: str = ""
+    gradient_norm: float | None = None
+    hessian_min_eig: float | None = None
+    hessian_negative: int | None = None
+    hessian_zero: int | None = None
+
+
+def deep_linear_critical_points(X, Y, width: int, *, seed=0, classify: bool = True) -> list[CriticalPoint]:
     r"""All Baldi–Hornik critical points of the one-hidden-layer net (width ``width``): for each index set
     :math:`I\subseteq\{1..d_y\}`, :math:`|I|\le p`, the factors :math:`W_2=[U_I,0]`, :math:`W_1=[U_I^\top W_{\rm ols};0]`,
     the closed-form and measured loss, and (``classify``) the dense-Hessian classification.
@@ -250,7 +319,7 @@ def deep_linear_critical_points(X, Y, width: int, *, seed=0, classify: bool = Tr
     Needs distinct eigenvalues of :math:`\Sigma` (else the critical sets are not isolated up to GL(p))."""
     X, Y = _check_xy(X, Y)
     st = linear_statistics(X, Y)
-    lam, U, Wols = st["eigenvalues"], st["U"], st["Wols"]
+    lam, U, Wols = st.eigenvalues, st.U, st.Wols
     dx, dy = X.shape[0], Y.shape[0]
     d = int(width)
     if d < 1:
@@ -271,17 +340,34 @@ def deep_linear_critical_points(X, Y, width: int, *, seed=0, classify: bool = Tr
             W1 = np.zeros((d, dx))
             W2[:, :k] = U[:, I]
             W1[:k] = U[:, I].T @ Wols
-            rec = {"indices": I, "loss_closed_form": 0.5 * (trYY - float(lam[I].sum())),
-                   "loss": deep_linear_loss([W1, W2], X, Y), "weights": [W1, W2],
-                   "is_top_p": I == list(range(p))}
+            rec = CriticalPoint(seed=resolve_seed(seed), indices=I, loss_closed_form=0.5 * (trYY - float(lam[I].sum())),
+                                loss=deep_linear_loss([W1, W2], X, Y), weights=[W1, W2], is_top_p=I == list(range(p)))
             if classify:
-                rec.update({k2: v for k2, v in classify_critical_point([W1, W2], X, Y, seed=seed).items() if k2 != "loss"})
+                c = classify_critical_point([W1, W2], X, Y, seed=seed)
+                rec = dataclasses.replace(rec, status=c.status, classification=c.classification, reason=c.reason,
+                                          gradient_norm=c.gradient_norm, hessian_min_eig=c.hessian_min_eig,
+                                          hessian_negative=c.hessian_negative, hessian_zero=c.hessian_zero)
             out.append(rec)
     return out
 
 
+@dataclasses.dataclass
+class DeepLinearGD(Result):
+    """Plain gradient descent on a deep linear net: final factors, product, loss curve and gradient norm."""
+
+    kind = "deep_linear_gd"
+
+    weights: list[np.ndarray] = dataclasses.field(default_factory=list, repr=False)
+    product: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros((0, 0)))
+    loss: float = float("nan")
+    losses: list[float] = dataclasses.field(default_factory=list)
+    lr: float = 0.0
+    steps: int = 0
+    gradient_norm: float = float("nan")
+
+
 def deep_linear_gd(X, Y, widths: Sequence[int], *, steps: int = 5000, lr: float | None = None, init_scale: float = 0.1,
-                   seed=0) -> dict[str, Any]:
+                   seed=0) -> DeepLinearGD:
     """Plain full-batch gradient descent from a seeded small random init (closed-form gradients).
 
     Step size default: 0.5 / (λ_max(XXᵀ) · n_layers · max(1, |W_ols|²)^((n-1)/n))."""
@@ -293,7 +379,7 @@ def deep_linear_gd(X, Y, widths: Sequence[int], *, steps: int = 5000, lr: float 
     st = linear_statistics(X, Y)
     n = len(shapes)
     if lr is None:
-        lr = 0.5 / (float(np.linalg.eigvalsh(st["Sxx"])[-1]) * n * max(1.0, float(np.linalg.norm(st["Wols"], 2)) ** (2 * (n - 1) / n)))
+        lr = 0.5 / (float(np.linalg.eigvalsh(st.Sxx)[-1]) * n * max(1.0, float(np.linalg.norm(st.Wols, 2)) ** (2 * (n - 1) / n)))
     losses = []
     for t in range(int(steps)):
         g = deep_linear_gradient(Ws, X, Y)
@@ -301,5 +387,5 @@ def deep_linear_gd(X, Y, widths: Sequence[int], *, steps: int = 5000, lr: float 
         if t % max(1, steps // 50) == 0:
             losses.append(deep_linear_loss(Ws, X, Y))
     g = deep_linear_gradient(Ws, X, Y)
-    return {"weights": Ws, "product": _product(Ws), "loss": deep_linear_loss(Ws, X, Y), "losses": losses, "lr": lr,
-            "steps": int(steps), "seed": s, "gradient_norm": math.sqrt(sum(float((G * G).sum()) for G in g))}
+    return DeepLinearGD(seed=s, weights=Ws, product=_product(Ws), loss=deep_linear_loss(Ws, X, Y), losses=losses, lr=lr,
+                        steps=int(steps), gradient_norm=math.sqrt(sum(float((G * G).sum()) for G in g)))

@@ -21,6 +21,8 @@ __all__ = ["solve_qp", "kkt_residual", "QP_ACTIVE_TOL"]
 QP_ACTIVE_TOL = 1e-7
 #: relative ridge added to the Hessian handed to HiGHS (see solve_qp).
 QP_RIDGE = 0.0
+#: the multipliers' residual off range(Q) may be at most this (relative) for the duality gap to be reported.
+QP_RANGE_TOL = 1e-8
 #: seconds HiGHS may spend on one QP before the SLSQP fallback takes over.
 QP_TIME_LIMIT = 2.0
 
@@ -129,10 +131,19 @@ def kkt_residual(Q: np.ndarray, c: np.ndarray, G: np.ndarray, z: np.ndarray) -> 
         lam, res = np.zeros(0), float(np.linalg.norm(g))
     scale = 1.0 + float(np.abs(c).max()) + float(np.abs(Q).max()) * (1.0 + float(np.abs(z).max()))
     # Lagrangian duality gap with these multipliers: g(λ) = min_z ½zᵀQz + (c + G_Aᵀλ)ᵀz, finite iff
-    # c + G_Aᵀλ ∈ range(Q); then f(z) − g(λ) ≥ f(z) − f* certifies the objective itself, not only the gradient
+    # r = c + G_Aᵀλ ∈ range(Q); then f(z) − g(λ) ≥ f(z) − f* certifies the objective itself, not only the gradient.
+    # At a KKT point r = −Qz up to the stationarity residual, so r has a small part r_N off range(Q) (singular Q:
+    # duplicated or constant features, units with no active point). Weak duality with the part r_R in the range
+    # gives f(z') ≥ g_R(λ) + r_Nᵀz'; the gap is reported with the term |r_N|·(1 + |z|) added, and only when r_N is
+    # at the level of the stationarity residual (otherwise the multipliers certify nothing: gap = inf).
     r = c + (G[act].T @ lam if act.any() else 0.0)
-    u, *_ = np.linalg.lstsq(Q, -r, rcond=None)
-    off_range = float(np.linalg.norm(Q @ u + r))
-    gap = float((0.5 * z @ Q @ z + c @ z) - (0.5 * u @ Q @ u + r @ u)) if off_range <= 1e-9 * (1 + np.linalg.norm(r)) else float("inf")
+    u, *_ = np.linalg.lstsq(Q, -r, rcond=None)  # u = −Q⁺r
+    r_range = -(Q @ u)
+    off_range = float(np.linalg.norm(r - r_range))
+    zn = float(np.linalg.norm(z))
+    if off_range <= QP_RANGE_TOL * (1.0 + float(np.linalg.norm(c)) + float(np.abs(Q).max()) * (1.0 + zn)):
+        gap = float((0.5 * z @ Q @ z + c @ z) - (0.5 * u @ Q @ u + r_range @ u)) + off_range * (1.0 + zn)
+    else:
+        gap = float("inf")
     return {"stationarity": float(res) / scale, "primal_infeasibility": infeas, "active": int(act.sum()),
-            "duality_gap": gap, "kkt_residual": float(res) / scale + infeas}
+            "duality_gap": gap, "range_residual": off_range, "kkt_residual": float(res) / scale + infeas}

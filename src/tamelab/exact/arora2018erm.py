@@ -14,10 +14,16 @@ over all (signs, dichotomies) is the global optimum. The winning QP's KKT residu
 independently of the solver, :mod:`tamelab.exact._qp`) certifies it.
 
 Dichotomies: the strictly separable ones; for :math:`D` points in general position there are
-:math:`2\sum_{i=0}^{n}\binom{D-1}{i}` (checked at run time). They are the regions of the central
-arrangement :math:`\{(a,b): a\cdot x_j+b=0\}` in :math:`\mathbb R^{n+1}`; every region has an
-extreme ray where :math:`n` hyperplanes meet, so all of them are found from the :math:`\binom Dn`
-rays and the :math:`2^n` sign choices of the points on each ray.
+:math:`2\sum_{i=0}^{n}\binom{D-1}{i}`. They are the regions of the central arrangement
+:math:`\{(a,b): a\cdot x_j+b=0\}` in :math:`\mathbb R^{n+1}`, enumerated from its extreme rays inside
+the data's affine hull, with the points lying on a ray handled recursively, so the enumeration is
+complete also in degenerate position (constant features, collinear points, duplicated rows): see
+:mod:`tamelab.exact._dichotomies` (float predicates filtered by an error bound, exact integer
+arithmetic where the bound cannot decide).
+
+Global certificate: the winning QP's KKT residual and duality gap certify that QP; the rebuilt
+network's loss equals the optimum; and the optimum is not above any incumbent (the best of seeded
+L-BFGS restarts, a loss that some network attains): a missed combination would show there.
 
 Pruning (exact, never discards the optimum): units are exchangeable, so (sign, dichotomy) tuples
 are enumerated in non-decreasing order; a combination is skipped when a lower bound on its loss —
@@ -31,49 +37,32 @@ import dataclasses
 import itertools
 import math
 import time
-from typing import Any
-
 import numpy as np
 
-from ..errors import InputError
+from .._numerics import KKT_TOL
+from ..errors import ComputationError, InputError
 from ..result import Result, Status
+from ._dichotomies import dichotomy_count, enumerate_dichotomies, ray_subsets
 from ._qp import kkt_residual, solve_qp
 
-__all__ = ["ERMResult", "exact_erm", "dichotomies", "dichotomy_count", "erm_network", "erm_loss", "ERM_MAX_QPS"]
+__all__ = ["ERMResult", "exact_erm", "dichotomies", "dichotomy_count", "erm_network", "erm_loss", "ERM_MAX_QPS",
+           "ERM_MAX_ENUMERATION", "erm_work_estimate", "ERMWorkEstimate"]
 
 #: default budget of QPs (combinations surviving the bound); above it the solver refuses (status budget_exceeded).
 ERM_MAX_QPS = 2_000_000
-
-
-def dichotomy_count(D: int, n: int) -> int:
-    """2 Σ_{i=0}^{n} C(D−1, i): strictly separable dichotomies of D points in general position in R^n."""
-    return 2 * sum(math.comb(D - 1, i) for i in range(n + 1))
+#: default limit on the estimated enumeration (candidate rays C(D, r) and (sign, dichotomy) combinations
+#: C(2K+w−1, w)); above it :func:`exact_erm` raises InputError before any work (raise ``max_enumeration``).
+ERM_MAX_ENUMERATION = 50_000_000
+#: the optimum may exceed an incumbent (an achieved loss) by at most this relative amount (QP tolerances).
+ERM_INCUMBENT_RTOL = 1e-7
 
 
 def dichotomies(X: np.ndarray) -> np.ndarray:
-    """All strictly affinely separable dichotomies of the rows of X, as a (K, D) boolean array (True = active side)."""
-    X = np.asarray(X, dtype=float)
-    D, n = X.shape
-    Xh = np.hstack([X, np.ones((D, 1))])
-    if D <= n:  # every labelling is separable
-        return np.array(list(itertools.product([False, True], repeat=D)), dtype=bool)
-    found: set[bytes] = set()
-    out = []
-    for S in itertools.combinations(range(D), n):
-        _, sv, Vt = np.linalg.svd(Xh[list(S)])
-        r = Vt[-1]
-        s = Xh @ r
-        scale = np.abs(s).max()
-        for sign in (1.0, -1.0):
-            base = sign * s > 1e-9 * scale
-            for bits in itertools.product([False, True], repeat=n):
-                lab = base.copy()
-                lab[list(S)] = bits
-                key = np.packbits(lab).tobytes()
-                if key not in found:
-                    found.add(key)
-                    out.append(lab)
-    return np.array(out, dtype=bool)
+    """All strictly affinely separable dichotomies of the rows of X, as a (K, D) boolean array (True = active side).
+
+    Complete also in degenerate position (constant features, collinear/coplanar points, duplicated rows):
+    see :mod:`tamelab.exact._dichotomies`."""
+    return enumerate_dichotomies(np.asarray(X, dtype=float)).labels
 
 
 LOSSES = ("squared", "hinge", "logistic")
@@ -226,6 +215,14 @@ def _lower_bounds(combos: np.ndarray, act_all: np.ndarray, pos_all: np.ndarray, 
 
 @dataclasses.dataclass
 class ERMResult(Result):
+    """Global optimum of the empirical loss of a one-hidden-layer ReLU net, with its certificate.
+
+    ``certificate`` lists every check behind ``status == ok``: the winning QP's KKT residual and duality
+    gap, the rebuilt network's loss equal to the optimum, and *the optimum below every incumbent* (the
+    best L-BFGS restart and any incumbent passed in): a missed dichotomy shows up there. ``reason``
+    says which check failed when the status is not ``ok``.
+    """
+
     kind = "exact_erm"
 
     optimum: float = float("nan")
@@ -233,6 +230,11 @@ class ERMResult(Result):
     loss: str = "squared"
     dichotomies: int = 0
     dichotomies_expected_general_position: int = 0
+    unique_points: int = 0
+    affine_rank: int = 0
+    general_position: bool = True
+    dichotomy_method: str = "float"
+    dichotomy_exact_decisions: int = 0
     combinations: int = 0
     pruned_by_bound: int = 0
     qps_solved: int = 0
@@ -246,10 +248,49 @@ class ERMResult(Result):
     a: list[float] = dataclasses.field(default_factory=list)
     network_loss: float = float("nan")
     incumbent_start: float = float("nan")
+    incumbent_given: float | None = None
+    certificate: dict = dataclasses.field(default_factory=dict)
+    reason: str = ""
+
+
+@dataclasses.dataclass
+class ERMWorkEstimate(Result):
+    """Work of :func:`exact_erm` estimated before it starts."""
+
+    kind = "exact_erm_work_estimate"
+
+    rays: int = 0  # candidate extreme rays C(D, r) of the dichotomy enumeration
+    dichotomies: int = 0  # ≤ 2 Σ_{i≤r} C(D−1, i), equality in general position
+    combinations: int = 0  # (sign, dichotomy) multisets C(2K + w − 1, w)
+
+
+def erm_work_estimate(D: int, n: int, width: int, *, affine_rank: int | None = None) -> ERMWorkEstimate:
+    """Work of :func:`exact_erm` before it starts: candidate rays ``C(D, r)`` of the dichotomy enumeration,
+    the dichotomy count ``K ≤ 2 Σ_{i≤r} C(D−1, i)`` (equality in general position) and the number of
+    (sign, dichotomy) combinations ``C(2K + w − 1, w)`` that are bounded one by one."""
+    r = n if affine_rank is None else int(affine_rank)
+    K = dichotomy_count(D, r)
+    return ERMWorkEstimate(rays=ray_subsets(D, r), dichotomies=K, combinations=math.comb(2 * K + width - 1, width))
+
+
+def _affine_rank_estimate(X: np.ndarray) -> int:
+    """Numerical affine rank (float SVD of the centred rows): only used to size the work estimate."""
+    if len(X) < 2:
+        return 0
+    C = X - X.mean(0)
+    s = np.linalg.svd(C, compute_uv=False)
+    return int((s > 1e-12 * max(1.0, s[0] if s.size else 0.0)).sum())
+
+
+def _check_int(name: str, v, lo: int, fix: str) -> int:
+    if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < lo:
+        raise InputError(name, f"must be an integer >= {lo}, got {v!r}", fix)
+    return int(v)
 
 
 def exact_erm(X, y, width: int, *, loss: str = "squared", max_qps: int = ERM_MAX_QPS, executor=None, chunk: int = 2000,
-              seed: int = 0, incumbent: float | None = None) -> ERMResult:
+              seed: int = 0, incumbent: float | None = None,
+              max_enumeration: int = ERM_MAX_ENUMERATION) -> ERMResult:
     """Global minimum of the empirical loss over one-hidden-layer ReLU nets of ``width`` units (no output bias).
 
     Args:
@@ -258,40 +299,115 @@ def exact_erm(X, y, width: int, *, loss: str = "squared", max_qps: int = ERM_MAX
         max_qps: refuse (status ``budget_exceeded``) when more combinations than this survive the bound.
         executor: a :mod:`tamelab.parallel` executor to fan chunks of QPs out (default serial).
         incumbent: a known achievable loss (e.g. the best of some gradient-descent restarts) to prune with;
-            by default the best of 20 seeded L-BFGS restarts.
+            by default the best of 20 seeded L-BFGS restarts. The certificate checks the optimum against it.
+        max_enumeration: refuse (:class:`InputError`, before any work) when the estimated enumeration
+            (:func:`erm_work_estimate`: candidate rays or combinations) exceeds this.
     """
     t0 = time.perf_counter()
     if loss not in LOSSES:
         raise InputError("--loss", f"unknown loss {loss!r}", f"use one of {', '.join(LOSSES)}")
+    width = _check_int("--width", width, 1, "use --width 1 or more")
+    max_qps = _check_int("--max-qps", max_qps, 0, "use --max-qps 0 or more (0 refuses every QP)")
+    chunk = _check_int("chunk", chunk, 1, "use chunk >= 1")
+    max_enumeration = _check_int("max_enumeration", max_enumeration, 1, "use a positive limit")
     X = np.asarray(X, dtype=float)
     y = np.asarray(y, dtype=float).reshape(-1)
+    if X.ndim != 2 or len(X) != len(y) or len(y) == 0 or X.shape[1] == 0:
+        raise InputError("data", f"need X (D×n) and y (D) with D, n ≥ 1, got {X.shape} and {y.shape}")
+    if not (np.isfinite(X).all() and np.isfinite(y).all()):
+        raise InputError("data", "contains NaN or inf", "remove or impute the non-finite entries")
     if loss != "squared" and not np.isin(y, (-1.0, 1.0)).all():
         raise InputError("y", f"the {loss} loss needs labels in {{-1, +1}}", "map the two classes to -1 and +1")
-    if X.ndim != 2 or len(X) != len(y) or len(y) == 0:
-        raise InputError("data", f"need X (D×n) and y (D) with D ≥ 1, got {X.shape} and {y.shape}")
-    if not (np.isfinite(X).all() and np.isfinite(y).all()):
-        raise InputError("data", "contains NaN or inf")
-    if width < 1:
-        raise InputError("--width", f"must be >= 1, got {width}")
+    if incumbent is not None and not (math.isfinite(float(incumbent)) and float(incumbent) >= 0):
+        raise InputError("incumbent", f"must be a finite loss >= 0, got {incumbent!r}", "pass an achieved loss or None")
     D, n = X.shape
-    dich = dichotomies(X)
+    U = len(np.unique(X, axis=0))
+    est = erm_work_estimate(U, n, width, affine_rank=min(n, _affine_rank_estimate(X)))
+    if max(est.rays, est.combinations) > max_enumeration:
+        raise InputError("max_enumeration", f"exact ERM on {D} rows (n = {n}, width {width}) needs ~{est.rays:.3g} "
+                         f"candidate rays and ~{est.combinations:.3g} (sign, dichotomy) combinations "
+                         f"({est.dichotomies} dichotomies), above the limit {max_enumeration:.3g}",
+                         "use fewer rows or a smaller width, or raise max_enumeration (--max-enumeration)")
+    ds = enumerate_dichotomies(X)
+    dich = ds.labels
     K = len(dich)
     expected = dichotomy_count(D, n)
+    common = dict(seed=seed, width=width, loss=loss, dichotomies=K, dichotomies_expected_general_position=expected,
+                  unique_points=ds.unique_points, affine_rank=ds.affine_rank, general_position=ds.general_position,
+                  dichotomy_method=ds.method, dichotomy_exact_decisions=ds.exact_decisions)
     # (sign, dichotomy) pairs: index k < K → s = +1, k ≥ K → s = −1
     act_all = np.vstack([dich, dich])
     pos_all = np.r_[np.ones(K, bool), np.zeros(K, bool)]
     sign_table = {k: (1.0 if k < K else -1.0) for k in range(2 * K)}
     total = math.comb(2 * K + width - 1, width)  # multisets of size w
-    if incumbent is None:
-        incumbent = _restarts(X, y, width, seed=seed, restarts=20, loss=loss)
-    inc0 = float(incumbent)
+    inc_start = _restarts(X, y, width, seed=seed, restarts=20, loss=loss)
+    inc0 = inc_start if incumbent is None else min(float(incumbent), inc_start)
+    common.update(incumbent_start=inc_start, incumbent_given=None if incumbent is None else float(incumbent))
     # a little slack so that a combination whose optimum equals the incumbent (and its bound) survives
-    incumbent = inc0 * (1 + 1e-6) + 1e-12  # HiGHS' QP tolerances are ~1e-7 relative
-    # enumerate non-decreasing tuples in blocks; prune by the cheap bound, then by the least-squares
-    # relaxation (dropping the dichotomy constraints); a feasible relaxed solution is the QP optimum itself
+    slack_inc = inc0 * (1 + 1e-6) + 1e-12  # HiGHS' QP tolerances are ~1e-7 relative
+    search = _search(X, y, width, loss, K, act_all, pos_all, sign_table, slack_inc, max_qps, executor, chunk)
+    if search is None:
+        return ERMResult(status=Status.BUDGET_EXCEEDED, seconds=time.perf_counter() - t0, combinations=total,
+                         reason=f"more than max_qps = {max_qps} combinations survive the bounds", **common)
+    best_combo, pruned, solved, closed_form = search
+    if best_combo is None:
+        # no enumerated combination reaches the incumbent (an achieved loss): the enumeration missed the optimum or
+        # every QP near it failed. Search again without the incumbent so that the best enumerated value is reported
+        # (the certificate below then refuses it) instead of failing with a misleading message.
+        search = _search(X, y, width, loss, K, act_all, pos_all, sign_table, math.inf, max_qps, executor, chunk)
+        if search is None or search[0] is None:
+            raise ComputationError(f"exact ERM: no combination reached the incumbent {inc0:.6g} and no QP of the "
+                                   "enumerated combinations could be solved")
+        best_combo, pruned2, solved2, closed2 = search
+        pruned, solved, closed_form = pruned + pruned2, solved + solved2, closed_form + closed2
+    combo = best_combo
+    signs = [sign_table[k] for k in combo]
+    acts = [act_all[k] for k in combo]
+    if loss == "squared":
+        Q, c, G, const = _qp_data(X, y, signs, acts)
+        z, f = solve_qp(Q, c, G)
+        kkt = kkt_residual(Q, c, G, z) if z is not None else {"kkt_residual": float("inf"), "duality_gap": float("inf")}
+    else:
+        f, z, kkt = _solve_convex(X, y, signs, acts, loss)
+        const = 0.0
+    if z is None:
+        raise ComputationError("exact ERM: the winning combination's QP could not be re-solved")
+    solved += 1
+    Z = z.reshape(width, n + 1)
+    A, b, a = Z[:, :n], Z[:, n], np.asarray(signs)
+    net = erm_loss((A, b, a), X, y, loss)
+    opt = max(float(f + const), 0.0)
+    cert = {
+        "kkt_residual_below_tol": bool(kkt["kkt_residual"] < KKT_TOL),
+        "duality_gap_below_tol": bool(kkt.get("duality_gap", 0.0) <= 1e-8 * (1 + abs(f + const))) if loss == "squared" else True,
+        "network_loss_equals_optimum": bool(abs(net - (f + const)) < 1e-7 * (1 + abs(net))),
+        # the global part: no achievable loss we know of is below the optimum (a missed dichotomy shows here)
+        "optimum_below_every_incumbent": bool(opt <= inc0 + ERM_INCUMBENT_RTOL * (1 + inc0)),
+    }
+    failed = [k for k, v in cert.items() if not v]
+    reason = ""
+    if failed:
+        reason = "certificate checks failed: " + ", ".join(failed)
+        if not cert["optimum_below_every_incumbent"]:
+            reason += (f" (optimum {opt:.9g} > incumbent {inc0:.9g}: a better network exists, so the enumeration or a "
+                       "QP solve missed it)")
+    return ERMResult(status=Status.OK if not failed else Status.UNCERTIFIED, seconds=time.perf_counter() - t0,
+                     optimum=opt, combinations=total, pruned_by_bound=pruned, qps_solved=solved, closed_form=closed_form,
+                     kkt_residual=kkt["kkt_residual"], kkt=kkt, signs=[int(s) for s in signs],
+                     patterns=[act.astype(int).tolist() for act in acts], A=A.tolist(), b=b.tolist(), a=a.tolist(),
+                     network_loss=net, certificate=cert, reason=reason, **common)
+
+
+def _search(X, y, width, loss, K, act_all, pos_all, sign_table, best_val, max_qps, executor, chunk):
+    """Branch over the (sign, dichotomy) multisets: cheap bound, least-squares relaxation, then QPs in order of their
+    relaxation bound. Returns (best combination or None, pruned, QPs solved, closed forms), or None when more than
+    ``max_qps`` combinations survive the bounds."""
+    from ..parallel import get_executor
+
+    D = len(y)
     survivors: list[tuple[float, tuple[int, ...]]] = []
     pruned, closed_form = 0, 0
-    best_val, best_combo = incumbent, None
+    best_combo = None
     it = itertools.combinations_with_replacement(range(2 * K), width)
     Xh = np.hstack([X, np.ones((D, 1))])
     while True:
@@ -307,32 +423,24 @@ def exact_erm(X, y, width: int, *, loss: str = "squared", max_qps: int = ERM_MAX
             continue
         if loss != "squared":  # no closed-form relaxation: every surviving combination is solved
             survivors.extend((float(v), tuple(int(t) for t in row)) for row, v in zip(arr, lb[keep]))
-            if len(survivors) > max_qps:
-                return ERMResult(status=Status.BUDGET_EXCEEDED, seed=seed, seconds=time.perf_counter() - t0, width=width,
-                                 loss=loss, dichotomies=K, dichotomies_expected_general_position=expected,
-                                 combinations=total, pruned_by_bound=pruned, qps_solved=0, incumbent_start=inc0)
-            continue
-        ls_val, feas = _ls_relaxation(arr, act_all, pos_all, Xh, y)
-        keep = ls_val < best_val
-        pruned += int((~keep).sum())
-        for row, v, f in zip(arr[keep], ls_val[keep], feas[keep]):
-            combo = tuple(int(t) for t in row)
-            if f:  # the relaxation's minimiser satisfies the dichotomy: it solves this QP
-                closed_form += 1
-                if v < best_val:
-                    best_val, best_combo = float(v), combo
-            else:
-                survivors.append((float(v), combo))
+        else:
+            ls_val, feas = _ls_relaxation(arr, act_all, pos_all, Xh, y)
+            keep = ls_val < best_val
+            pruned += int((~keep).sum())
+            for row, v, f in zip(arr[keep], ls_val[keep], feas[keep]):
+                combo = tuple(int(t) for t in row)
+                if f:  # the relaxation's minimiser satisfies the dichotomy: it solves this QP
+                    closed_form += 1
+                    if v < best_val:
+                        best_val, best_combo = float(v), combo
+                else:
+                    survivors.append((float(v), combo))
         if len(survivors) > max_qps:
-            return ERMResult(status=Status.BUDGET_EXCEEDED, seed=seed, seconds=time.perf_counter() - t0, width=width,
-                             dichotomies=K, dichotomies_expected_general_position=expected, combinations=total,
-                             pruned_by_bound=pruned, qps_solved=0, incumbent_start=inc0)
+            return None
     survivors = [sv for sv in sorted(survivors) if sv[0] < best_val]
-    from ..parallel import get_executor
-
     ex = executor or get_executor("serial")
-    chunks = [(X, y, [(i, c, v) for i, (v, c) in enumerate(survivors[i0:i0 + chunk], start=i0)], sign_table, act_all, best_val,
-               loss) for i0 in range(0, len(survivors), chunk)]
+    chunks = [(X, y, [(i, c, v) for i, (v, c) in enumerate(survivors[i0:i0 + chunk], start=i0)], sign_table, act_all,
+               best_val, loss) for i0 in range(0, len(survivors), chunk)]
     solved = 0
     best_any = (float("inf"), None)
     for res in ex.map(_solve_chunk, chunks, desc="exact ERM QPs"):
@@ -344,32 +452,7 @@ def exact_erm(X, y, width: int, *, loss: str = "squared", max_qps: int = ERM_MAX
                 best_any = (f, survivors[idx][1])
     if best_combo is None:  # the incumbent was optimal to within the QP tolerance: take the best QP solved
         best_combo = best_any[1]
-    if best_combo is None:
-        from ..errors import ComputationError
-
-        raise ComputationError("exact ERM: no QP was solved to optimality (HiGHS failed on every surviving combination)")
-    combo = best_combo
-    signs = [sign_table[k] for k in combo]
-    acts = [act_all[k] for k in combo]
-    if loss == "squared":
-        Q, c, G, const = _qp_data(X, y, signs, acts)
-        z, f = solve_qp(Q, c, G)
-        kkt = kkt_residual(Q, c, G, z)
-    else:
-        f, z, kkt = _solve_convex(X, y, signs, acts, loss)
-        const = 0.0
-    solved += 1
-    Z = z.reshape(width, n + 1)
-    A, b, a = Z[:, :n], Z[:, n], np.asarray(signs)
-    net = erm_loss((A, b, a), X, y, loss)
-    gap_ok = kkt.get("duality_gap", 0.0) <= 1e-8 * (1 + abs(f + const)) if loss == "squared" else True
-    status = (Status.OK if kkt["kkt_residual"] < 1e-6 and gap_ok and abs(net - (f + const)) < 1e-7 * (1 + abs(net))
-              else Status.UNCERTIFIED)
-    return ERMResult(status=status, seed=seed, seconds=time.perf_counter() - t0, optimum=max(float(f + const), 0.0), width=width, loss=loss,
-                     dichotomies=K, dichotomies_expected_general_position=expected, combinations=total,
-                     pruned_by_bound=pruned, qps_solved=solved, closed_form=closed_form, kkt_residual=kkt["kkt_residual"], kkt=kkt,
-                     signs=[int(s) for s in signs], patterns=[act.astype(int).tolist() for act in acts],
-                     A=A.tolist(), b=b.tolist(), a=a.tolist(), network_loss=net, incumbent_start=inc0)
+    return best_combo, pruned, solved, closed_form
 
 
 def _restarts(X, y, width: int, *, seed: int = 0, restarts: int = 20, loss: str = "squared") -> float:
@@ -379,17 +462,30 @@ def _restarts(X, y, width: int, *, seed: int = 0, restarts: int = 20, loss: str 
     D, n = X.shape
     rng = np.random.default_rng(seed)
 
-    def f(p):
+    def f(p):  # loss and its gradient (a.e.; the kinks have measure zero)
         A = p[: width * n].reshape(width, n)
         b = p[width * n: width * (n + 1)]
         a = p[width * (n + 1):]
-        return erm_loss((A, b, a), X, y, loss)
+        pre = X @ A.T + b
+        h = np.maximum(pre, 0.0)
+        out = h @ a
+        if loss == "squared":
+            dl = 2.0 * (out - y)
+        elif loss == "hinge":
+            dl = np.where(1.0 - y * out > 0, -y, 0.0)
+        else:
+            dl = -y * 0.5 * (1.0 - np.tanh(y * out / 2.0))
+        dl = dl / D
+        dpre = (dl[:, None] * a[None, :]) * (pre > 0)
+        grad = np.concatenate([(dpre.T @ X).ravel(), dpre.sum(0), h.T @ dl])
+        return float(np.mean(_pointwise(out, y, loss))), grad
 
     best = float(np.mean(_pointwise(np.zeros_like(y), y, loss)))  # the zero network
     for _ in range(restarts):
         p0 = rng.standard_normal(width * (n + 2))
-        r = minimize(f, p0, method="L-BFGS-B")
-        best = min(best, float(r.fun))
+        r = minimize(f, p0, jac=True, method="L-BFGS-B")
+        best = min(best, erm_loss((r.x[: width * n].reshape(width, n), r.x[width * n: width * (n + 1)],
+                                            r.x[width * (n + 1):]), X, y, loss))
     return best
 
 
@@ -401,7 +497,3 @@ def erm_network(res: ERMResult):
 
     return from_layers([(np.asarray(res.A), np.asarray(res.b)), (np.asarray(res.a)[None, :], np.zeros(1))], dtype=torch.float64)
 
-
-def summary(res: ERMResult) -> dict[str, Any]:
-    return {"optimum": res.optimum, "dichotomies": res.dichotomies, "qps_solved": res.qps_solved,
-            "kkt_residual": res.kkt_residual, "seconds": res.seconds}

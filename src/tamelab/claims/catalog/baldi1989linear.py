@@ -39,9 +39,9 @@ def gd_limit(ctx: ClaimContext) -> Measured:
     for widths in ([2], [2, 2], [3, 1, 3]):
         opt = deep_linear_optimum(X, Y, widths)
         gd = deep_linear_gd(X, Y, widths, steps=4000 if ctx.quick else 20000, seed=ctx.seed)
-        rel = (gd["loss"] - opt.loss) / opt.loss
-        err = float(np.abs(gd["product"] - opt.W).max())
-        m[str(widths)] = {"closed_form_loss": opt.loss_closed_form, "gd_loss": gd["loss"], "relative_gap": rel,
+        rel = (gd.loss - opt.loss) / opt.loss
+        err = float(np.abs(gd.product - opt.W).max())
+        m[str(widths)] = {"closed_form_loss": opt.loss_closed_form, "gd_loss": gd.loss, "relative_gap": rel,
                           "product_error": err, "certificate_gradient_norm": opt.gradient_norm}
         ok &= -1e-9 <= rel < 1e-6 and err < 1e-3 and opt.ok
     return Measured(m, bool(ok), "dx = 4, dy = 3, m = 30, plain GD with closed-form gradients")
@@ -58,13 +58,13 @@ def gd_limit(ctx: ClaimContext) -> Measured:
 def baldi_hornik(ctx: ClaimContext) -> Measured:
     X, Y = _data(ctx.seed)
     cps = deep_linear_critical_points(X, Y, 2, seed=ctx.seed)
-    kinds = {str(c["indices"]): c["kind"] for c in cps}
-    mins = [c for c in cps if c["kind"] == "minimum"]
-    ok = len(mins) == 1 and mins[0]["is_top_p"] and all(c["kind"] == "saddle" for c in cps if not c["is_top_p"])
+    kinds = {str(c.indices): c.classification for c in cps}
+    mins = [c for c in cps if c.classification == "minimum"]
+    ok = len(mins) == 1 and mins[0].is_top_p and all(c.classification == "saddle" for c in cps if not c.is_top_p)
     return Measured(
-        {"critical_index_sets": len(cps), "kinds": kinds, "max_gradient_norm": max(c["gradient_norm"] for c in cps),
-         "max_loss_formula_error": max(abs(c["loss"] - c["loss_closed_form"]) for c in cps),
-         "min_hessian_eig": {str(c["indices"]): c["hessian_min_eig"] for c in cps}},
+        {"critical_index_sets": len(cps), "kinds": kinds, "max_gradient_norm": max(c.gradient_norm for c in cps),
+         "max_loss_formula_error": max(abs(c.loss - c.loss_closed_form) for c in cps),
+         "min_hessian_eig": {str(c.indices): c.hessian_min_eig for c in cps}},
         bool(ok), "dx = 4, dy = 3, width 2: dense torch.func Hessians",
     )
 
@@ -81,7 +81,7 @@ def kawaguchi(ctx: ClaimContext) -> Measured:
     X, Y = _data(ctx.seed)
     one = classify_critical_point([np.zeros((2, 4)), np.zeros((3, 2))], X, Y, seed=ctx.seed)
     two = classify_critical_point([np.zeros((2, 4)), np.zeros((2, 2)), np.zeros((3, 2))], X, Y, seed=ctx.seed)
-    ok = one["kind"] == "saddle" and two["hessian_abs_max"] == 0.0 and two["kind"] == "degenerate_saddle"
+    ok = one.classification == "saddle" and two.hessian_abs_max == 0.0 and two.classification == "degenerate_saddle"
     return Measured({"H=1": one, "H=2": two}, bool(ok), "random perturbations of norm 1e-2 detect the third-order descent")
 
 
@@ -98,7 +98,7 @@ def spurious(ctx: ClaimContext) -> Measured:
     X, Y = _data(ctx.seed)
     opt = deep_linear_optimum(X, Y, [2])
     cps = deep_linear_critical_points(X, Y, 2, seed=ctx.seed)
-    spur_unreg = sum(c["kind"] == "minimum" and c["loss"] > opt.loss * (1 + 1e-9) for c in cps)
+    spur_unreg = sum(c.classification == "minimum" and c.loss > opt.loss * (1 + 1e-9) for c in cps)
     counts = [linear_net_critical_points(*k, seed=ctx.seed, real=False).complex_count
               for k in [(1, 1, 1, 1), (1, 1, 2, 1), (1, 1, 1, 2), (1, 2, 1, 1), (2, 1, 1, 1)]]
     r = linear_net_critical_points(2, 1, 1, 1, regularization=0.1, x=[1], y=[1])
