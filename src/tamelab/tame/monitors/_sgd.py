@@ -218,41 +218,47 @@ class _Trajectory:
             val, g = val + 0.5 * self.wd * float(flat @ flat), g.to(torch.float64) + self.wd * flat
         return val, g.to(torch.float64)
 
-    def _batch(self, rng) -> torch.Tensor | None:
-        if self.b >= self.n:  # b = n: GD, whole data in order
-            return None
-        return torch.as_tensor(rng.choice(self.n, self.b, replace=False), device=self.X.device)
-
     def run(self) -> None:
-        from ..._numerics import one_thread
-        from ..relu_prime._ops import KinkCounter
+        """Plain SGD by :func:`tamelab.train.train` on i.i.d. batches (:class:`_IidBatches`), monitored by
+        :class:`_Monitor` (a recorder), with one intra-op thread (small kernels; restored afterwards)."""
+        from torch.utils.data import DataLoader, TensorDataset
 
-        rng = np.random.default_rng(self.s)
-        S = torch.zeros(self.p_dim, dtype=torch.float64, device=self.X.device)
+        from ..._numerics import one_thread
+        from ...train import add_decayed_weights, chain, sgd, train
+
+        self.S = torch.zeros(self.p_dim, dtype=torch.float64, device=self.X.device)
         self.F0 = None
-        with one_thread(), KinkCounter(self.model) as kc:  # small kernels: one intra-op thread (restored afterwards)
-            for k in range(self.N):
-                if k in self.snap_at:
-                    self._snapshot(k)
-                a = self.sch(k)
-                bl, d = self.grad_at(self.theta, self._batch(rng))
-                kinks = sum(kc.step().values())
-                if k % self.K == 0:
-                    S = self._record(k, a, d, S)
-                    kc.step()  # the full-batch pass is not part of the SGD step
-                self._update(a, d)
-                self.hist["step"].append(k + 1)
-                self.hist["lr"].append(a)
-                self.hist["loss"].append(bl)
-                self.hist["param_norm"].append(float(torch.sqrt(sum((v.double() ** 2).sum() for v in self.theta.values()))))
-                self.hist["kinks"].append(int(kinks))
-            kc.step()
+        opt = sgd(self.sch) if not self.wd else chain(add_decayed_weights(self.wd), sgd(self.sch))
+        loader = DataLoader(TensorDataset(self.X, self.T), batch_sampler=_IidBatches(self.n, self.b, self.N, self.s))
+        with one_thread():
+            train(self.model, loader, loss=self.lossf, optimizer=opt, epochs=1, recorders=[_monitor(self)],
+                  seed=self.s, shuffle=False, snapshot_every=None, record_every=10**9, eval_every=10**9,
+                  dtype=self.X.dtype, device=self.X.device)
         if self.N in self.snap_at:
             self._snapshot(self.N)
-        self.S = S
         self.FN = self.grad_at(self.theta)[0]
         self.Xi = np.stack(self.xis) if self.keep else None
         self.Sp = np.stack(self.S_path) if self.keep else None
+
+    def on_step(self, k: int, d: torch.Tensor, a: float, batch_loss: float, kinks: int, kc) -> None:
+        """SGD step k (θ_k = ``self.theta``, the batch gradient ``d`` at θ_k, the step ``a``), then θ_{k+1} = ``new``."""
+        if k in self.snap_at:
+            self._snapshot(k)
+        flat = torch.cat([v.reshape(-1) for v in self.theta.values()]).to(torch.float64)
+        if self.wd:
+            d = d + self.wd * flat
+            batch_loss = batch_loss + 0.5 * self.wd * float(flat @ flat)
+        if k % self.K == 0:
+            self.S = self._record(k, a, d, self.S)
+            kc.step()  # the full-batch pass is not part of the SGD step
+        self.hist["step"].append(k + 1)
+        self.hist["lr"].append(a)
+        self.hist["loss"].append(batch_loss)
+        self.hist["kinks"].append(int(kinks))
+
+    def after_step(self, new: dict[str, torch.Tensor]) -> None:
+        self.theta = {k: v.detach().clone() for k, v in new.items()}
+        self.hist["param_norm"].append(float(torch.sqrt(sum((v.double() ** 2).sum() for v in self.theta.values()))))
 
     def _snapshot(self, k: int) -> None:
         self.snaps.append({kk: v.clone() for kk, v in self.theta.items()})
@@ -272,12 +278,10 @@ class _Trajectory:
             self.S_path.append(S.cpu().numpy().copy())
         return S
 
-    def _update(self, a: float, d: torch.Tensor) -> None:
-        i = 0
-        for kk, v in self.theta.items():  # θ_{k+1} = θ_k − α_k d_k
-            nk = v.numel()
-            self.theta[kk] = v - a * d[i:i + nk].view_as(v).to(v.dtype)
-            i += nk
+    def _draw(self, rng) -> torch.Tensor | None:
+        if self.b >= self.n:
+            return None
+        return torch.as_tensor(rng.choice(self.n, self.b, replace=False), device=self.X.device)
 
     def monitor(self, resamples: int) -> dict[str, Any]:
         """The noise, weighted-noise-sum, energy and kink measurements on the record."""
@@ -308,7 +312,7 @@ class _Trajectory:
         rts = []
         for label, th in (("theta_0", self.snaps[0]), ("theta_N", self.theta)):
             _, gb = self.grad_at(th)
-            Z = np.stack([(self.grad_at(th, self._batch(rng2))[1] - gb).cpu().numpy() for _ in range(resamples)])
+            Z = np.stack([(self.grad_at(th, self._draw(rng2))[1] - gb).cpu().numpy() for _ in range(resamples)])
             rts.append({"at": label, **t_test_zero_mean(Z), "resamples": resamples,
                         "noise_var": float((Z**2).sum(1).mean())})
         return rts
@@ -324,3 +328,46 @@ def _variance(steps: np.ndarray, sq: np.ndarray) -> dict[str, Any]:
     growth = wm[-1] / prev if prev > 0 else (0.0 if wm[-1] == 0 else math.inf)
     return {"window_horizons": [w[0] for w in wins], "window_mean_sq": wm, "max_sq": float(sq.max()),
             "last_over_max_previous": growth, "bounded": bool(growth <= NOISE_VAR_GROWTH), "threshold": NOISE_VAR_GROWTH}
+
+
+class _IidBatches:
+    """Batch sampler of :func:`monitored_sgd`: ``N`` batches of ``b`` distinct indices drawn uniformly and independently
+    (``np.random.default_rng(seed).choice(n, b, replace=False)`` per step; ``b = n``: the data in order). Every pass
+    restarts the generator, so every reading of the loader sees the same batches."""
+
+    def __init__(self, n: int, b: int, N: int, seed: int) -> None:
+        self.n, self.b, self.N, self.seed = n, b, N, seed
+
+    def __iter__(self):
+        rng = np.random.default_rng(self.seed)
+        for _ in range(self.N):
+            yield (rng.choice(self.n, self.b, replace=False) if self.b < self.n else np.arange(self.n)).tolist()
+
+    def __len__(self) -> int:
+        return self.N
+
+
+def _monitor(tr: _Trajectory):
+    """The :class:`tamelab.train.Recorder` that hands each SGD step of the training loop to ``tr``, with the exact
+    kink count of the step's forward pass (:class:`~tamelab.tame.relu_prime.KinkCounter` on the training model)."""
+    from ...train import Recorder
+    from ..relu_prime._ops import KinkCounter
+
+    class Monitor(Recorder):
+        name = "ddkl_monitor"
+
+        def start(self, ctx) -> None:
+            self.kc = KinkCounter(ctx.model).__enter__()
+            tr.model = ctx.model
+            tr.theta = {k: v.detach().clone() for k, v in ctx.param_dict().items()}
+
+        def on_step(self, ctx, info) -> None:
+            kinks = sum(self.kc.step().values())
+            d = torch.cat([info.grads[k].reshape(-1) for k in ctx.names]).to(torch.float64)
+            tr.on_step(info.step - 1, d, float(info.lr), float(info.loss), kinks, self.kc)
+            tr.after_step(ctx.param_dict())
+
+        def finish(self, ctx) -> None:
+            self.kc.__exit__(None, None, None)
+
+    return Monitor()

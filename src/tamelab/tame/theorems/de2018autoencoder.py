@@ -174,55 +174,67 @@ def _load(cfg: dict[str, Any]) -> tuple[torch.Tensor, torch.Tensor, str]:
     return torch.as_tensor(Xtr, dtype=torch.float32), torch.as_tensor(Xte, dtype=torch.float32), note
 
 
+def _recorder(Xtr, Xte, checkpoints, checkpoint_epochs):
+    """A :class:`tamelab.train.Recorder`: per epoch (and at epoch 0) the full-batch train MSE, its gradient norm and
+    the test MSE, and parameter checkpoints at ``checkpoint_epochs``; it keeps the run's history (``.history``) so a
+    run stopped by a non-finite loss still has its curves."""
+    from ...train import Recorder
+
+    class AutoencoderRecorder(Recorder):
+        name = "autoencoder"
+        other_keys = ("ae_train_loss", "ae_test_loss", "ae_grad_norm")
+        history: dict[str, list] = {}
+
+        def _record(self, ctx, epoch: int) -> None:
+            mse = torch.nn.functional.mse_loss
+            p = {k: v.detach().clone().requires_grad_(True) for k, v in ctx.param_dict().items()}
+            val = mse(torch.func.functional_call(ctx.model, p, (Xtr,)), Xtr)
+            g = torch.autograd.grad(val, list(p.values()))
+            with torch.no_grad():
+                te = float(mse(torch.func.functional_call(ctx.model, ctx.param_dict(), (Xte,)), Xte))
+            h = ctx.history
+            h["ae_train_loss"].append(float(val.detach()))
+            h["ae_test_loss"].append(te)
+            h["ae_grad_norm"].append(float(torch.sqrt(sum((x.double() ** 2).sum() for x in g))))
+            if checkpoints is not None and epoch in (checkpoint_epochs or ()):
+                checkpoints[epoch] = {k: v.detach().clone() for k, v in ctx.param_dict().items()}
+
+        def start(self, ctx) -> None:
+            self.history = ctx.history
+            self._record(ctx, 0)
+
+        def on_epoch_end(self, ctx, epoch: int) -> None:
+            self._record(ctx, epoch + 1)
+
+    return AutoencoderRecorder()
+
+
 def _train_autoencoder(widths, opt_name, lr, seed, epochs, batch_size, Xtr, Xte,
                        checkpoints: dict[int, dict[str, torch.Tensor]] | None = None,
                        checkpoint_epochs: set[int] | None = None) -> dict[str, list[float]]:
+    """One autoencoder run by :func:`tamelab.train.train` (seeded reshuffle per epoch, the optimiser's transform),
+    with the per-epoch full-batch train loss, test loss and gradient norm; a diverged run ends with ``inf``."""
+    from ...errors import ComputationError
     from ...models import mlp
-    from ...train import adam, apply_updates, nag, rmsprop
+    from ...train import adam, nag, rmsprop, train
 
     fam, kw = STUDY_OPTIMIZERS[opt_name]
     opt = {"adam": adam, "rmsprop": rmsprop, "nag": nag}[fam](lr, **kw)
-    model = mlp(widths, seed=seed, dtype=torch.float32)
-    params = {k: v.detach().clone() for k, v in model.named_parameters()}
-    state = opt.init(params)
-    names = list(params)
-    mse = torch.nn.functional.mse_loss
-
-    def full(p):
-        q = {k: v.clone().requires_grad_(True) for k, v in p.items()}
-        val = mse(torch.func.functional_call(model, q, (Xtr,)), Xtr)
-        g = torch.autograd.grad(val, [q[k] for k in names])
-        with torch.no_grad():
-            te = float(mse(torch.func.functional_call(model, p, (Xte,)), Xte))
-        return float(val.detach()), float(torch.sqrt(sum((x.double() ** 2).sum() for x in g))), te
-
-    rec = {"train_loss": [], "test_loss": [], "grad_norm": []}
-    tl, gn, te = full(params)
-    for k, v in zip(rec, (tl, te, gn)):
-        rec[k].append(v)
-    if checkpoints is not None and 0 in (checkpoint_epochs or ()):
-        checkpoints[0] = {k: v.detach().clone() for k, v in params.items()}
-    n = Xtr.shape[0]
-    for e in range(epochs):
-        perm = np.random.default_rng([seed, e]).permutation(n)
-        for lo in range(0, n, batch_size):
-            idx = torch.as_tensor(perm[lo:lo + batch_size])
-            q = {k: v.clone().requires_grad_(True) for k, v in params.items()}
-            xb = Xtr[idx]
-            val = mse(torch.func.functional_call(model, q, (xb,)), xb)
-            g = dict(zip(names, torch.autograd.grad(val, [q[k] for k in names])))
-            upd, state = opt.update(g, state, params)
-            params = apply_updates(params, upd)
-        tl, gn, te = full(params)
-        if not math.isfinite(tl):
-            rec["train_loss"].append(math.inf); rec["test_loss"].append(math.inf); rec["grad_norm"].append(math.inf)  # noqa: E702
-            break
-        for k, v in zip(rec, (tl, te, gn)):
-            rec[k].append(v)
-        if checkpoints is not None and e + 1 in (checkpoint_epochs or ()):
-            checkpoints[e + 1] = {k: v.detach().clone() for k, v in params.items()}
-    return rec
-
+    rec = _recorder(Xtr, Xte, checkpoints, checkpoint_epochs)
+    try:
+        train(mlp(widths, seed=seed, dtype=torch.float32), (Xtr, Xtr), loss="mse", optimizer=opt, epochs=epochs,
+              batch_size=batch_size, recorders=[rec], seed=seed, shuffle=True, snapshot_every=None,
+              record_every=10**9, eval_every=10**9)
+        diverged = False
+    except ComputationError:
+        diverged = True
+    h = rec.history
+    out = {"train_loss": list(h["ae_train_loss"]), "test_loss": list(h["ae_test_loss"]),
+           "grad_norm": list(h["ae_grad_norm"])}
+    if diverged or not math.isfinite(out["train_loss"][-1]):
+        n = len(out["train_loss"]) if math.isfinite(out["train_loss"][-1]) else len(out["train_loss"]) - 1
+        out = {k: v[:n] + [math.inf] for k, v in out.items()}
+    return out
 
 
 def _min_eig_trend(widths, name, lr, seed, cfg, Xtr, Xte, stored_curve) -> dict[str, Any]:
