@@ -60,7 +60,9 @@ def test_problem_constants_against_finite_differences(seed):
 
 
 def test_rmsprop_theorem_formulas():
-    c = check_theorem("rmsprop", beta2=0.9, xi=1.0, smoothness=2.0, grad_bound=math.sqrt(10), dim=10, eps=0.1, gap=10.0, T=1000)
+    c = check_theorem(
+        "rmsprop", beta2=0.9, xi=1.0, smoothness=2.0, grad_bound=math.sqrt(10), dim=10, eps=0.1, gap=10.0, T=1000
+    )
     assert c.applicable and c.failing == []
     assert c.step_size_theorem == pytest.approx(0.1 * 1.0 / (2.0 * math.sqrt(11.0)))
     assert c.steps_to_eps == pytest.approx(2 * 2 * 11 * 10 / (0.1 * 1.0 * 0.01))
@@ -72,16 +74,38 @@ def test_rmsprop_theorem_formulas():
     bad = check_theorem("rmsprop", beta1=0.5, beta2=0.9, xi=1.0, step_size=0.3, smoothness=2.0, grad_bound=1.0, dim=1)
     assert not bad.applicable and set(bad.failing) == {"beta1 == 0 (RMSProp)", "step size == theorem step"}
     assert bad.status == "infeasible"
-    big = check_theorem("rmsprop", beta2=0.9, xi=1.0, step_size=1.5, smoothness=2.0, grad_bound=1.0, dim=1, T=10, gap=1.0)
+    big = check_theorem(
+        "rmsprop", beta2=0.9, xi=1.0, step_size=1.5, smoothness=2.0, grad_bound=1.0, dim=1, T=10, gap=1.0
+    )
     assert big.derived["applicable"] is False and "bound_min_grad_norm" not in big.derived  # alpha >= 2 xi / L
 
 
 def test_stochastic_and_adam_conditions():
-    c = check_theorem("rmsprop_stochastic", beta2=0.9, xi=1.0, smoothness=2.0, grad_bound=2.0, dim=2, T=100, gap=3.0, sign_condition=True)
+    c = check_theorem(
+        "rmsprop_stochastic",
+        beta2=0.9,
+        xi=1.0,
+        smoothness=2.0,
+        grad_bound=2.0,
+        dim=2,
+        T=100,
+        gap=3.0,
+        sign_condition=True,
+    )
     assert c.applicable
     assert c.step_size_theorem == pytest.approx(math.sqrt(2 * 1.0 * 0.1 * 3.0 / (4.0 * 2.0)) / 10)
     assert c.bound_min_grad_norm ** 4 == pytest.approx(2 * 2.0 * 4.0 * 5.0 * 3.0 / (0.1 * 1.0 * 100))
-    c2 = check_theorem("rmsprop_stochastic", beta2=0.9, xi=1.0, smoothness=2.0, grad_bound=2.0, dim=2, T=100, gap=3.0, sign_condition=False)
+    c2 = check_theorem(
+        "rmsprop_stochastic",
+        beta2=0.9,
+        xi=1.0,
+        smoothness=2.0,
+        grad_bound=2.0,
+        dim=2,
+        T=100,
+        gap=3.0,
+        sign_condition=False,
+    )
     assert c2.failing == ["sign condition on component gradients"]
     # ADAM: beta1 = 0.99 violates beta1 < eps/(eps+sigma); small beta1 and large xi pass; constants flagged unavailable
     a = check_theorem("adam", beta1=0.99, beta2=0.999, xi=1e-8, smoothness=1.0, grad_bound=1.0, dim=3, eps=0.1)
@@ -109,7 +133,9 @@ def test_check_theorem_bad_input(kw, field):
 def test_deterministic_rmsprop_hits_eps_within_both_bounds(seed, eps, xi, beta2):
     pb = log_sum_problem(10)
     x0 = np.random.default_rng(seed).uniform(-5, 5, 10)
-    c = check_theorem("rmsprop", beta2=beta2, xi=xi, smoothness=pb.L, grad_bound=pb.sigma, dim=10, eps=eps, gap=pb.f(x0))
+    c = check_theorem(
+        "rmsprop", beta2=beta2, xi=xi, smoothness=pb.L, grad_bound=pb.sigma, dim=10, eps=eps, gap=pb.f(x0)
+    )
     r = run_dmu(pb, x0=x0, step_size=c.step_size_theorem, T=int(c.steps_to_eps), beta2=beta2, xi=xi, stop_eps=eps)
     assert r.hit_step is not None and r.hit_step <= c.steps_to_eps and r.hit_step <= c.derived["steps_to_eps"]
 
@@ -121,8 +147,17 @@ def test_derived_bound_holds_for_any_admissible_step(seed):
         xi = 1.0
         x0 = rng.uniform(-3, 3, 4)
         T = 200
-        c = check_theorem("rmsprop", beta2=0.9, xi=xi, step_size=alpha * 2 * xi / pb.L / 2, smoothness=pb.L, grad_bound=pb.sigma,
-                          dim=4, T=T, gap=pb.f(x0))
+        c = check_theorem(
+            "rmsprop",
+            beta2=0.9,
+            xi=xi,
+            step_size=alpha * 2 * xi / pb.L / 2,
+            smoothness=pb.L,
+            grad_bound=pb.sigma,
+            dim=4,
+            T=T,
+            gap=pb.f(x0),
+        )
         r = run_dmu(pb, x0=x0, step_size=c.inputs["step_size"], T=T, beta2=0.9, xi=xi)
         assert r.min_grad_norm <= c.derived["bound_min_grad_norm"]
         assert r.f_last <= r.f_first + 1e-12  # monotone decrease is what the descent lemma gives
@@ -142,8 +177,17 @@ def test_stochastic_rmsprop_within_guarantee(seed):
     pb = log_finite_sum_problem(20, 2, seed=seed)
     x0 = np.random.default_rng(seed).uniform(-5, 5, 2)
     T = 3000
-    c = check_theorem("rmsprop_stochastic", beta2=0.9, xi=1.0, smoothness=pb.L, grad_bound=pb.component_sigma, dim=2, T=T,
-                      gap=pb.f(x0), sign_condition=True)
+    c = check_theorem(
+        "rmsprop_stochastic",
+        beta2=0.9,
+        xi=1.0,
+        smoothness=pb.L,
+        grad_bound=pb.component_sigma,
+        dim=2,
+        T=T,
+        gap=pb.f(x0),
+        sign_condition=True,
+    )
     r = run_dmu(pb, x0=x0, step_size=c.step_size_theorem, T=T, beta2=0.9, xi=1.0, stochastic=True, seed=seed)
     assert r.min_grad_norm**2 <= c.bound_min_grad_norm**2
     with pytest.raises(InputError, match="stochastic"):
@@ -177,7 +221,8 @@ def test_study_structure_and_reproducibility(tiny_study):
 
 
 def test_study_extends_an_edge_grid_until_the_optimum_is_inside():
-    """A grid whose best rate is its largest is extended by the grid's own ratio; the tuned rate is then interior (or the
+    """A grid whose best rate is its largest is extended by the grid's own ratio; the tuned rate is then interior (or
+    the
     extension budget is spent and lr_at_grid_edge says so). The per-seed win counts match the per-seed finals."""
     cfg = {"data": "digits", "seeds": [0, 1], "epochs": 2, "hidden": [8], "optimizers": ["adam_b1_0.99", "nag_0.9"],
            "lrs": {"adam": [1e-4, 3e-4], "nag": [0.01, 0.03]}, "min_eig_every": 0, "grid_expansions": 2}
@@ -210,13 +255,25 @@ def test_study_initial_loss_is_independent_reference(tiny_study):
     assert tiny_study.best["nag_0.9"]["curves"]["train_loss"][0] == pytest.approx(ref, rel=1e-6)
 
 
-@pytest.mark.parametrize("cfg, field", [
-    ({"epochs": 0}, "epochs"), ({"hidden": [0]}, "hidden"), ({"seeds": [-1]}, "seeds"), ({"lrs": {"sgd": [1]}}, "lrs"),
-    ({"lrs": {"adam": [-1]}}, "lrs.adam"), ({"bogus": 1}, "config"), ({"optimizers": ["lion"]}, "optimizers"),
-    ({"min_eig_every": -1}, "min_eig_every"), ({"min_eig_every": 1.5}, "min_eig_every"), ({"min_eig_tol": 0.0}, "min_eig_tol"),
-    ({"min_eig_max_dim": 1}, "min_eig_max_dim"), ({"data": "mnist"}, "data"), ({"grid_expansions": -1}, "grid_expansions"),
-    ({"min_eig_for": ["sgd"]}, "min_eig_for"),
-])
+@pytest.mark.parametrize(
+    "cfg, field",
+    [
+        ({"epochs": 0}, "epochs"),
+        ({"hidden": [0]}, "hidden"),
+        ({"seeds": [-1]}, "seeds"),
+        ({"lrs": {"sgd": [1]}}, "lrs"),
+        ({"lrs": {"adam": [-1]}}, "lrs.adam"),
+        ({"bogus": 1}, "config"),
+        ({"optimizers": ["lion"]}, "optimizers"),
+        ({"min_eig_every": -1}, "min_eig_every"),
+        ({"min_eig_every": 1.5}, "min_eig_every"),
+        ({"min_eig_tol": 0.0}, "min_eig_tol"),
+        ({"min_eig_max_dim": 1}, "min_eig_max_dim"),
+        ({"data": "mnist"}, "data"),
+        ({"grid_expansions": -1}, "grid_expansions"),
+        ({"min_eig_for": ["sgd"]}, "min_eig_for"),
+    ],
+)
 def test_study_bad_config(cfg, field):
     with pytest.raises(InputError, match=field):
         adam_vs_nag_study(cfg)

@@ -96,27 +96,75 @@ CASES = [
     dict(id="relu-mlp", model=lambda: mlp([4, 5, 3]), loss=None, structure="alg", lip=True),
     dict(id="relu-mlp-mse", model=lambda: mlp([4, 5, 3]), loss="mse", structure="alg", lip=True),
     dict(id="relu-mlp-ce", model=lambda: mlp([4, 5, 3]), loss="cross_entropy", structure="exp", lip=True),
-    dict(id="batchnorm-ce", model=lambda: nn.Sequential(nn.Linear(4, 5), nn.BatchNorm1d(5), nn.ReLU(), nn.Linear(5, 3)),
-         loss="cross_entropy", structure="exp", lip=True),
+    dict(
+        id="batchnorm-ce",
+        model=lambda: nn.Sequential(nn.Linear(4, 5), nn.BatchNorm1d(5), nn.ReLU(), nn.Linear(5, 3)),
+        loss="cross_entropy",
+        structure="exp",
+        lip=True,
+    ),
     dict(id="tanh", model=lambda: _Net(torch.tanh), loss="mse", structure="exp", lip=True),
-    dict(id="sin-after-tanh", model=lambda: _Net(lambda z: torch.sin(torch.tanh(z))), loss="mse", structure="an,exp", lip=True),
-    dict(id="sin-after-clamp", model=lambda: _Net(lambda z: torch.sin(z.clamp(-1.0, 1.0))), loss="mse", structure="an", lip=True),
-    dict(id="cos-after-scaled-sigmoid", model=lambda: _Net(lambda z: torch.cos(3.0 * torch.sigmoid(z) + 1.0)), loss=None,
-         structure="an,exp", lip=True),
+    dict(
+        id="sin-after-tanh",
+        model=lambda: _Net(lambda z: torch.sin(torch.tanh(z))),
+        loss="mse",
+        structure="an,exp",
+        lip=True,
+    ),
+    dict(
+        id="sin-after-clamp",
+        model=lambda: _Net(lambda z: torch.sin(z.clamp(-1.0, 1.0))),
+        loss="mse",
+        structure="an",
+        lip=True,
+    ),
+    dict(
+        id="cos-after-scaled-sigmoid",
+        model=lambda: _Net(lambda z: torch.cos(3.0 * torch.sigmoid(z) + 1.0)),
+        loss=None,
+        structure="an,exp",
+        lip=True,
+    ),
     # spec §1.6 says "P(an) (pfaff ∨ an)" for exact GELU + LayerNorm + softmax; by the §1.4 table every op there
     # is alg/exp/pfaff, so the join is pfaff; an `an` op (arctan) is needed to reach P(an).
-    dict(id="exact-gelu-layernorm", model=lambda: nn.Sequential(nn.Linear(4, 4), nn.GELU(), nn.LayerNorm(4)),
-         loss="cross_entropy", structure="pfaff", lip=True),
-    dict(id="exact-gelu-arctan", model=lambda: _Net(lambda z: torch.atan(nn.functional.gelu(z))), loss="cross_entropy",
-         structure="P(an)", lip=True),
+    dict(
+        id="exact-gelu-layernorm",
+        model=lambda: nn.Sequential(nn.Linear(4, 4), nn.GELU(), nn.LayerNorm(4)),
+        loss="cross_entropy",
+        structure="pfaff",
+        lip=True,
+    ),
+    dict(
+        id="exact-gelu-arctan",
+        model=lambda: _Net(lambda z: torch.atan(nn.functional.gelu(z))),
+        loss="cross_entropy",
+        structure="P(an)",
+        lip=True,
+    ),
     dict(id="softmax-attention-block", model=lambda: _Attn(), loss="mse", structure="exp", lip=True),
-    dict(id="tanh-gelu", model=lambda: nn.Sequential(nn.Linear(4, 4), nn.GELU(approximate="tanh")), loss="cross_entropy",
-         structure="exp", lip=True),
+    dict(
+        id="tanh-gelu",
+        model=lambda: nn.Sequential(nn.Linear(4, 4), nn.GELU(approximate="tanh")),
+        loss="cross_entropy",
+        structure="exp",
+        lip=True,
+    ),
     dict(id="sign", model=lambda: _Net(torch.sign), loss="mse", structure="alg", lip=False),
-    dict(id="relu-prime-module", model=lambda: nn.Sequential(nn.Linear(4, 4), ReLUPrime(0.5), nn.Linear(4, 2)), loss="mse",
-         structure="alg", lip=True),
-    dict(id="integer-pow", model=lambda: _Net(lambda z: z ** 3 + z.pow(2)), loss="mse", structure="alg", lip=True),
-    dict(id="irrational-pow", model=lambda: _Net(lambda z: torch.sigmoid(z) ** 2 ** 0.5), loss="mse", structure="exp", lip=True),
+    dict(
+        id="relu-prime-module",
+        model=lambda: nn.Sequential(nn.Linear(4, 4), ReLUPrime(0.5), nn.Linear(4, 2)),
+        loss="mse",
+        structure="alg",
+        lip=True,
+    ),
+    dict(id="integer-pow", model=lambda: _Net(lambda z: z**3 + z.pow(2)), loss="mse", structure="alg", lip=True),
+    dict(
+        id="irrational-pow",
+        model=lambda: _Net(lambda z: torch.sigmoid(z) ** 2**0.5),
+        loss="mse",
+        structure="exp",
+        lip=True,
+    ),
     dict(id="softplus", model=lambda: _Net(nn.functional.softplus), loss="mse", structure="exp", lip=True),
 ]
 
@@ -247,7 +295,9 @@ class _BatchBranch(nn.Module):
         return h
 
 
-@pytest.mark.parametrize("model", [_BinaryMax(), _InPlace(), _SinWhenTraining()], ids=["binary-max", "in-place", "training"])
+@pytest.mark.parametrize(
+    "model", [_BinaryMax(), _InPlace(), _SinWhenTraining()], ids=["binary-max", "in-place", "training"]
+)
 def test_hidden_unbounded_sin_inputs_are_caught_issue17(model):
     cert = certify(model, torch.zeros(2, 3))
     assert cert.structure == NONE and cert.status is Status.UNCERTIFIED, cert.why

@@ -14,13 +14,23 @@ from tamelab.tame import ad_vs_clarke_examples, check_theorem, estimate_lojasiew
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 CTX = ClaimContext(seed=0, quick=True)
 
-MINE = ["lojasiewicz-exponent-gd-known-exponents", "dmu-rmsprop-deterministic-within-T",
-        "dmu-rmsprop-stochastic-sign-condition", "thesis-ch5-adam-small-beta1-large-xi-critical",
-        "bolte-pauwels-ad-artificial-critical-point", "gradient-sampling-certificate-spec-numbers",
-        "blo-gradient-sampling-minimises-nonsmooth", "ddkl-sgd-tame-toy-critical", "ddkl-noise-sum-cauchy-least-squares",
-        "ddkl-monitor-digits-sgd-bounded", "dmu-adam-vs-nag-autoencoder-train-loss",
-        "dmu-nag-smaller-gradient-norm-autoencoder", "dmu-nag-min-hessian-eigenvalue-increasing",
-        "robbins-monro-sgd-gradient-to-zero", "bertoin2021-relu-prime-zero-precision"]
+MINE = [
+    "lojasiewicz-exponent-gd-known-exponents",
+    "dmu-rmsprop-deterministic-within-T",
+    "dmu-rmsprop-stochastic-sign-condition",
+    "thesis-ch5-adam-small-beta1-large-xi-critical",
+    "bolte-pauwels-ad-artificial-critical-point",
+    "gradient-sampling-certificate-spec-numbers",
+    "blo-gradient-sampling-minimises-nonsmooth",
+    "ddkl-sgd-tame-toy-critical",
+    "ddkl-noise-sum-cauchy-least-squares",
+    "ddkl-monitor-digits-sgd-bounded",
+    "dmu-adam-vs-nag-autoencoder-train-loss",
+    "dmu-nag-smaller-gradient-norm-autoencoder",
+    "dmu-nag-min-hessian-eigenvalue-increasing",
+    "robbins-monro-sgd-gradient-to-zero",
+    "bertoin2021-relu-prime-zero-precision",
+]
 
 
 @pytest.mark.parametrize("claim_id", MINE)
@@ -140,5 +150,7 @@ def test_adam_vs_nag_claims_verdicts_follow_the_measured_numbers():
     assert dmu.adam_vs_nag_train_check(CTX, study_fn=_fake_study(0.02, 0.01, edge=True)).holds is None
     assert dmu.nag_grad_norm_check(CTX, study_fn=_fake_study(0.02, 0.01)).holds is True
     assert dmu.nag_min_eig_check(CTX, study_fn=_fake_study(0.02, 0.01)).holds is True
-    assert dmu.nag_min_eig_check(CTX, study_fn=_fake_study(0.02, 0.01, lam=(-0.1, -0.3, -0.2, -0.5, -0.4))).holds is False
+    assert (
+        dmu.nag_min_eig_check(CTX, study_fn=_fake_study(0.02, 0.01, lam=(-0.1, -0.3, -0.2, -0.5, -0.4))).holds is False
+    )
     assert dmu.nag_min_eig_check(CTX, study_fn=_fake_study(0.02, 0.01, lam=(-0.5, -0.1, -0.01))).holds is None

@@ -149,8 +149,12 @@ def test_gradient_sampling_spec_numbers(seed):
     x = torch.tensor([1e-3, 0.0], dtype=torch.float64)
     for eps in (1e-1, 1e-2):
         assert sampled_stationarity(g, x, eps=eps, m=40, seed=seed).rho < 1e-9
-    assert sampled_stationarity(g, x, eps=1e-4, m=40, seed=seed).rho == pytest.approx(1.0, abs=1e-9)  # ball misses x1 = 0
-    assert sampled_stationarity(g, torch.tensor([0.5, 0.0], dtype=torch.float64), eps=0.1, m=40, seed=seed).rho == pytest.approx(1.0, abs=1e-9)
+    assert sampled_stationarity(g, x, eps=1e-4, m=40, seed=seed).rho == pytest.approx(
+        1.0, abs=1e-9
+    )  # ball misses x1 = 0
+    assert sampled_stationarity(
+        g, torch.tensor([0.5, 0.0], dtype=torch.float64), eps=0.1, m=40, seed=seed
+    ).rho == pytest.approx(1.0, abs=1e-9)
     r = sampled_stationarity(g, torch.tensor([0.5, 0.3], dtype=torch.float64), eps=0.1, m=10, seed=seed)
     assert r.rho == pytest.approx(math.sqrt(5), abs=1e-12)
     with pytest.raises(InputError):
@@ -222,7 +226,9 @@ def test_report_end_to_end_sgd(sgd_run):
     assert rep.noise and all(x.noise_var_exact > 0 for x in rep.noise)
     d = json.loads(json.dumps(rep.to_dict()))
     assert d["kind"] == "convergence" and d["seed"] == 1 and len(d["hypotheses"]) == 5
-    assert rep.needs and "S_N" in rep.needs[0] and "monitored_sgd" in rep.needs[0]  # fit() does not record per-step noise
+    assert (
+        rep.needs and "S_N" in rep.needs[0] and "monitored_sgd" in rep.needs[0]
+    )  # fit() does not record per-step noise
     rep2 = convergence_report(sgd_run, seed=1, rho_samples=4)
     a, b = rep.to_dict(), rep2.to_dict()
     a.pop("seconds"); b.pop("seconds")  # noqa: E702
@@ -234,7 +240,9 @@ def test_report_flags_adam_and_constant_step():
     rep = convergence_report(r, seed=0, rho_samples=2, noise_snapshots=1, rho_snapshots=1)
     v = rep.verdicts()
     assert v["M"] == "violated" and v["A2"] == "violated" and rep.applicable is False
-    no_data = types.SimpleNamespace(history=r.history, snapshots=[], snapshot_steps=[], config=r.config, model=r.model, train=None)
+    no_data = types.SimpleNamespace(
+        history=r.history, snapshots=[], snapshot_steps=[], config=r.config, model=r.model, train=None
+    )
     rep2 = convergence_report(no_data)
     assert rep2.verdicts()["A3"] == "not checkable" and rep2.status != "ok"
     with pytest.raises(InputError, match="train_result"):
@@ -309,20 +317,36 @@ def _numpy_sgd(model, X, Y, *, steps, batch_size, alpha, K, seed):
 
 def test_monitored_sgd_noise_matches_numpy_closed_form(seed):
     model, X, Y = _lsq(seed)
-    r = monitored_sgd(model, X, Y, loss="mse", schedule="robbins_monro", lr=1.0, schedule_b=10.0, schedule_p=0.75, steps=300,
-                      batch_size=4, noise_every=3, seed=seed)
+    r = monitored_sgd(
+        model,
+        X,
+        Y,
+        loss="mse",
+        schedule="robbins_monro",
+        lr=1.0,
+        schedule_b=10.0,
+        schedule_p=0.75,
+        steps=300,
+        batch_size=4,
+        noise_every=3,
+        seed=seed,
+    )
     ref = _numpy_sgd(model, X, Y, steps=300, batch_size=4, alpha=lambda t: (10.0 + t) ** -0.75, K=3, seed=seed)
     assert r.noise_steps == list(range(0, 300, 3))
     np.testing.assert_allclose(r.noise, ref["xi"], rtol=0, atol=1e-12)
     np.testing.assert_allclose(r.noise_sq, (ref["xi"] ** 2).sum(1), rtol=1e-10, atol=1e-14)
     np.testing.assert_allclose(r.noise_sum_path[-1], ref["S"], rtol=0, atol=1e-12)  # S_N = K sum alpha_k xi_k
     np.testing.assert_allclose(r.inner, ref["inner"], rtol=1e-10, atol=1e-14)
-    assert r.final_full_loss == pytest.approx(ref["FN"], rel=1e-12) and r.full_loss[0] == pytest.approx(ref["F0"], rel=1e-14)
+    assert r.final_full_loss == pytest.approx(ref["FN"], rel=1e-12) and r.full_loss[0] == pytest.approx(
+        ref["F0"], rel=1e-14
+    )
     assert r.history["lr"][:3] == pytest.approx([10.0 ** -0.75, 11.0 ** -0.75, 12.0 ** -0.75], rel=1e-15)
     assert r.config["noise_every"] == 3 and r.seed == seed and r.noise_monitor["kinks"]["ad_sgd_is_sgd"]
     # scaled energy identity with K = 3 uses the every-3rd-term estimate
     e = r.noise_monitor["energy"]
-    assert e["sum_alpha_inner"] == pytest.approx(3 * sum(a * i for a, i in zip(r.noise_alpha, ref["inner"])), rel=1e-10, abs=1e-13)
+    assert e["sum_alpha_inner"] == pytest.approx(
+        3 * sum(a * i for a, i in zip(r.noise_alpha, ref["inner"])), rel=1e-10, abs=1e-13
+    )
     assert not e["exact_sum"]
 
 
@@ -330,7 +354,9 @@ def test_monitored_sgd_noise_matches_numpy_closed_form(seed):
 def lsq_runs():
     model, X, Y = _lsq(0)
     common = dict(loss="mse", steps=2000, batch_size=4, noise_every=1, seed=0)
-    rm = monitored_sgd(model, X, Y, schedule="robbins_monro", lr=0.5 * 10**0.75, schedule_b=10.0, schedule_p=0.75, **common)
+    rm = monitored_sgd(
+        model, X, Y, schedule="robbins_monro", lr=0.5 * 10**0.75, schedule_b=10.0, schedule_p=0.75, **common
+    )
     const = monitored_sgd(model, X, Y, schedule="constant", lr=0.05, **common)
     return model, X, Y, rm, const
 
@@ -370,7 +396,9 @@ def test_energy_identity_exact_and_vanishing_with_step(lsq_runs):
     assert rels[1] / rels[0] == pytest.approx(0.5, abs=0.05) and rels[2] / rels[1] == pytest.approx(0.5, abs=0.05)
     assert rels[2] < 0.01
     # mini-batch steps: the identity still holds with the per-step full gradient (K = 1), same closed form
-    ref = _numpy_sgd(model, X, Y, steps=2000, batch_size=4, alpha=lambda t: 0.5 * 10**0.75 * (10.0 + t) ** -0.75, K=1, seed=0)
+    ref = _numpy_sgd(
+        model, X, Y, steps=2000, batch_size=4, alpha=lambda t: 0.5 * 10**0.75 * (10.0 + t) ** -0.75, K=1, seed=0
+    )
     assert rm.noise_monitor["energy"]["residual"] == pytest.approx(ref["second_order"], rel=1e-9)
 
 
@@ -392,7 +420,9 @@ def test_report_on_monitored_runs(lsq_runs):
     gd = monitored_sgd(model, X, Y, schedule="inv_t", lr=0.05, steps=300, batch_size=X.shape[0], seed=0)
     repg = convergence_report(gd, seed=0, rho_samples=4, lojasiewicz=False)
     assert repg.verdicts()["A3"] == "holds" and repg.verdicts()["S"] == "holds"
-    assert repg.conclusion["energy_identity_consistent"] is True and repg.conclusion["energy_identity_full_batch"] is True
+    assert (
+        repg.conclusion["energy_identity_consistent"] is True and repg.conclusion["energy_identity_full_batch"] is True
+    )
     json.dumps(repg.to_dict())
     json.dumps(gd.to_dict())
 
@@ -405,7 +435,9 @@ def test_monitored_kink_counts_match_the_batches(seed):
     y = rng.integers(0, 2, 12)
     torch.manual_seed(seed)
     model = nn.Sequential(nn.Linear(3, 4, bias=False), nn.ReLU(), nn.Linear(4, 2)).double()
-    r = monitored_sgd(model, X, y, loss="cross_entropy", schedule="constant", lr=0.1, steps=40, batch_size=3, noise_every=4, seed=seed)
+    r = monitored_sgd(
+        model, X, y, loss="cross_entropy", schedule="constant", lr=0.1, steps=40, batch_size=3, noise_every=4, seed=seed
+    )
     brng = np.random.default_rng(seed)
     expect = [4 * int(5 in brng.choice(12, 3, replace=False)) for _ in range(40)]
     assert r.history["kinks"] == expect
@@ -413,10 +445,18 @@ def test_monitored_kink_counts_match_the_batches(seed):
     assert r.noise_monitor["kinks"]["ad_sgd_is_sgd"] is (sum(expect) == 0)
 
 
-@pytest.mark.parametrize("kw, field", [
-    ({"loss": "hinge"}, "loss"), ({"steps": 0}, "steps"), ({"batch_size": 41}, "batch_size"), ({"noise_every": 0}, "noise_every"),
-    ({"lr": -1.0}, "lr"), ({"schedule": "cosine"}, "schedule"), ({"resamples": 2}, "resamples"),
-])
+@pytest.mark.parametrize(
+    "kw, field",
+    [
+        ({"loss": "hinge"}, "loss"),
+        ({"steps": 0}, "steps"),
+        ({"batch_size": 41}, "batch_size"),
+        ({"noise_every": 0}, "noise_every"),
+        ({"lr": -1.0}, "lr"),
+        ({"schedule": "cosine"}, "schedule"),
+        ({"resamples": 2}, "resamples"),
+    ],
+)
 def test_monitored_sgd_bad_input(kw, field):
     model, X, Y = _lsq(0)
     args = {"loss": "mse", "lr": 0.1, "schedule": "constant", "steps": 5, "batch_size": 4, **kw}

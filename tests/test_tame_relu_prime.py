@@ -99,8 +99,17 @@ def test_paired_training_fp64_bitwise_identical_and_fp16_hits_kinks(digits_small
 
 def test_paired_training_replays_sgd_by_hand(digits_small):
     tr, te = digits_small
-    r = paired_training(tr.subset(np.arange(32)), te, widths=[64, 6, 10], dtype="float64", seed=2, epochs=1, batch_size=32,
-                        lr=0.1, s_values=(0.0, 1.0))
+    r = paired_training(
+        tr.subset(np.arange(32)),
+        te,
+        widths=[64, 6, 10],
+        dtype="float64",
+        seed=2,
+        epochs=1,
+        batch_size=32,
+        lr=0.1,
+        s_values=(0.0, 1.0),
+    )
     from tamelab.models import mlp
 
     m = mlp([64, 6, 10], seed=2, dtype=torch.float64)
@@ -122,8 +131,18 @@ def test_bifurcation_volume_precision_ordering(digits_small):
 
 
 def test_study_contract_and_plot():
-    cfg = {"seeds": [0], "epochs": 1, "dtypes": ["float16", "float64"], "s_values": [0, 1], "batch_size": 64, "lr": 0.05,
-           "widths": [64, 16, 10], "volume_inits": 2, "volume_widths": [64, 16, 10], "volume_samples": 256}
+    cfg = {
+        "seeds": [0],
+        "epochs": 1,
+        "dtypes": ["float16", "float64"],
+        "s_values": [0, 1],
+        "batch_size": 64,
+        "lr": 0.05,
+        "widths": [64, 16, 10],
+        "volume_inits": 2,
+        "volume_widths": [64, 16, 10],
+        "volume_samples": 256,
+    }
     r = relu_prime_zero_study(cfg)
     assert set(r.to_dict()) >= {"config", "volume", "training", "summary", "seconds", "schema_version", "kind"}
     assert r.summary["float64"]["all_bitwise_identical"] is True

@@ -96,8 +96,17 @@ def _f(x):
     return x[0].abs() + 2 * x[1].abs()
 
 
-@pytest.mark.parametrize("x,eps,rho", [((1e-3, 0.0), 1e-1, 0.0), ((1e-3, 0.0), 1e-2, 0.0), ((1e-3, 0.0), 1e-4, 1.0),
-                                        ((0.5, 0.0), 1e-1, 1.0), ((0.5, 0.0), 1e-3, 1.0), ((0.5, 0.3), 1e-1, math.sqrt(5))])
+@pytest.mark.parametrize(
+    "x,eps,rho",
+    [
+        ((1e-3, 0.0), 1e-1, 0.0),
+        ((1e-3, 0.0), 1e-2, 0.0),
+        ((1e-3, 0.0), 1e-4, 1.0),
+        ((0.5, 0.0), 1e-1, 1.0),
+        ((0.5, 0.0), 1e-3, 1.0),
+        ((0.5, 0.3), 1e-1, math.sqrt(5)),
+    ],
+)
 @pytest.mark.parametrize("dtype,tol", [(torch.float64, 1e-12), (torch.float32, 1e-6)])
 def test_spec_2_4_numbers(x, eps, rho, dtype, tol):
     r = goldstein_stationarity(_f, torch.tensor(x, dtype=dtype), eps=eps, m=10, seed=0)
@@ -182,7 +191,9 @@ def test_stationarity_on_model_matches_a_plain_autograd_loop_and_is_seeded():
         k = np.nonzero(u_ * np.arange(1, len(v) + 1) > css - 1)[0][-1]
         lam = np.maximum(v - (css[k] - 1) / (k + 1), 0)
     assert r1.rho == pytest.approx(float(np.linalg.norm(G.T @ lam)), rel=1e-5)
-    assert r1.rho <= r1.grad_norm_center + 1e-12 and r1.grad_norm_center == pytest.approx(np.linalg.norm(G[0]), rel=1e-12)
+    assert r1.rho <= r1.grad_norm_center + 1e-12 and r1.grad_norm_center == pytest.approx(
+        np.linalg.norm(G[0]), rel=1e-12
+    )
     assert r1.qp["duality_gap"] < 1e-10
     d = r1.to_dict()
     assert d["kind"] == "goldstein_stationarity" and d["seed"] == 4

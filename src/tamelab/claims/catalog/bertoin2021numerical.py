@@ -31,12 +31,21 @@ def relu_prime_zero(ctx: ClaimContext) -> Measured:
     s, v = r.summary, r.volume
     vals = {}
     for dt in ("float16", "float32", "float64"):
-        vals[dt] = {"volume_fraction": v[dt].fraction, "volume_wilson95": list(v[dt].wilson95),
-                    "volume_exact_zeros": v[dt].exact_zeros_seen, "kinks_min": s[dt]["kinks_min"],
-                    "kinks_max": s[dt]["kinks_max"], "kink_rate": s[dt]["kink_rate"],
-                    "param_l1_gap_max": s[dt]["param_l1_gap_max"], "all_bitwise_identical": s[dt]["all_bitwise_identical"],
-                    "max_test_acc_diff_points": s[dt]["max_test_acc_diff_points"], "final_test_acc": s[dt]["final_test_acc"]}
-    vals["config"] = {k: r.config[k] for k in ("seeds", "epochs", "widths", "volume_inits", "volume_widths", "volume_samples")}
+        vals[dt] = {
+            "volume_fraction": v[dt].fraction,
+            "volume_wilson95": list(v[dt].wilson95),
+            "volume_exact_zeros": v[dt].exact_zeros_seen,
+            "kinks_min": s[dt]["kinks_min"],
+            "kinks_max": s[dt]["kinks_max"],
+            "kink_rate": s[dt]["kink_rate"],
+            "param_l1_gap_max": s[dt]["param_l1_gap_max"],
+            "all_bitwise_identical": s[dt]["all_bitwise_identical"],
+            "max_test_acc_diff_points": s[dt]["max_test_acc_diff_points"],
+            "final_test_acc": s[dt]["final_test_acc"],
+        }
+    vals["config"] = {
+        k: r.config[k] for k in ("seeds", "epochs", "widths", "volume_inits", "volume_widths", "volume_samples")
+    }
     f16, f32, f64 = vals["float16"], vals["float32"], vals["float64"]
     holds = bool(f64["volume_fraction"] == 0.0 and f64["kinks_max"] == 0 and f64["all_bitwise_identical"]
                  and f16["volume_fraction"] > f32["volume_fraction"] >= f64["volume_fraction"]

@@ -42,9 +42,13 @@ def ad_vs_clarke_check(ctx: ClaimContext, *, examples: Callable = ad_vs_clarke_e
         holds &= not rows[(g, 0.0)]["ad_in_sampled_hull"] and not rows[(g, 1.0)]["ad_in_sampled_hull"]
         holds &= abs(r2["ad_at_0"] - 1.0) <= tol and abs(r3["ad_at_0"] - 0.5) <= tol
         holds &= r2["sampled_hull_at_0"] == [0.0, 1.0] and r3["sampled_hull_at_0"] == [0.0, 1.0]
-    return Measured(out, bool(holds), "Clarke sets measured by gradient sampling in B(0, 1e-3) (the hull of gradients at "
-                    "sampled points, where every program is differentiable): {1} for g, [0, 1] for relu2/relu3. AD at 0 "
-                    "depends on the program and on relu'(0): for g it lies outside the measured set unless s = 1/2.")
+    return Measured(
+        out,
+        bool(holds),
+        "Clarke sets measured by gradient sampling in B(0, 1e-3) (the hull of gradients at "
+        "sampled points, where every program is differentiable): {1} for g, [0, 1] for relu2/relu3. AD at 0 "
+        "depends on the program and on relu'(0): for g it lies outside the measured set unless s = 1/2.",
+    )
 
 
 @claim(

@@ -60,9 +60,22 @@ def ddkl_monitor_check(ctx: ClaimContext, *, run_fn: Callable = monitored_sgd, l
     from ...tame import stationarity_trend
 
     steps = steps or (2000 if ctx.quick else 4000)
-    run = run_fn(mlp([64, 32, 10], seed=ctx.seed), load_data("digits", split="train", seed=0), loss=loss,
-                 lr=2.0 * 20**0.75, schedule="robbins_monro", schedule_b=20.0, schedule_p=0.75, steps=steps, batch_size=32,
-                 noise_every=10, seed=ctx.seed, snapshots=12, resamples=30, weight_decay=weight_decay)
+    run = run_fn(
+        mlp([64, 32, 10], seed=ctx.seed),
+        load_data("digits", split="train", seed=0),
+        loss=loss,
+        lr=2.0 * 20**0.75,
+        schedule="robbins_monro",
+        schedule_b=20.0,
+        schedule_p=0.75,
+        steps=steps,
+        batch_size=32,
+        noise_every=10,
+        seed=ctx.seed,
+        snapshots=12,
+        resamples=30,
+        weight_decay=weight_decay,
+    )
     rep = convergence_report(run, seed=ctx.seed, rho_samples=6, noise_resamples=16, noise_snapshots=2,
                              rho_snapshots=2, lojasiewicz=False)
     v = rep.verdicts()
@@ -74,20 +87,27 @@ def ddkl_monitor_check(ctx: ClaimContext, *, run_fn: Callable = monitored_sgd, l
     if not all(x == "holds" for x in v.values()):
         bad = ", ".join(f"{k} {x}" for k, x in v.items() if x != "holds")
         return Measured(vals, None, f"the theorem predicts nothing on this run ({bad})")
-    return Measured(vals, bool(trend["decreasing"]), "all hypotheses hold as observed (A1 and A3 observed, not proved); "
-                    "criterion fixed in advance: Kendall tau of the full-batch gradient norm of F + wd/2 ||theta||^2 "
-                    f"against the step, after a 10% burn-in, is negative with one-sided p < {trend.get('level')}")
+    return Measured(
+        vals,
+        bool(trend["decreasing"]),
+        "all hypotheses hold as observed (A1 and A3 observed, not proved); "
+        "criterion fixed in advance: Kendall tau of the full-batch gradient norm of F + wd/2 ||theta||^2 "
+        f"against the step, after a 10% burn-in, is negative with one-sided p < {trend.get('level')}",
+    )
 
 
 @claim(
     "ddkl-monitor-digits-sgd-bounded",
     paper="arXiv:1804.07795",
-    statement="Plain SGD with i.i.d. mini-batches and steps a/(b+t)^0.75 on the weight-decayed MSE of a ReLU MLP on digits "
+    statement="Plain SGD with i.i.d. mini-batches and steps a/(b+t)^0.75 on the weight-decayed MSE of a ReLU MLP on "
+        "digits "
     "(a tame, coercive, locally Lipschitz finite sum): when every DDKL hypothesis holds as observed on the run, "
     "including bounded iterates (A1), the full-batch stationarity measure decreases along the run (monotone trend).",
-    expected={"verdicts": {"M": "holds", "A1": "holds", "A2": "holds", "A3": "holds", "S": "holds", "B": "holds"},
-              "trend": "Kendall tau < 0, one-sided p < 0.01 (after a 10% burn-in)",
-              "if a hypothesis fails": "not reproduced (the theorem predicts nothing)"},
+    expected={
+        "verdicts": {"M": "holds", "A1": "holds", "A2": "holds", "A3": "holds", "S": "holds", "B": "holds"},
+        "trend": "Kendall tau < 0, one-sided p < 0.01 (after a 10% burn-in)",
+        "if a hypothesis fails": "not reproduced (the theorem predicts nothing)",
+    },
     tags=("tame", "convergence", "train"),
     source="arXiv:1804.07795 Cor. 5.11 (limit points Clarke critical under A1-A3 and tameness)",
     expected_from="theory",
@@ -99,12 +119,20 @@ def ddkl_monitor(ctx: ClaimContext) -> Measured:
 @claim(
     "ddkl-noise-sum-cauchy-least-squares",
     paper="arXiv:1804.07795",
-    statement="Mini-batch SGD with i.i.d. batches on a least-squares finite sum: the recorded noise xi_k = d_k - grad F(theta_k) "
-    "has zero mean and bounded E||xi||^2 (A3); with alpha_k = c (k+10)^-0.75 the weighted sum S_N = sum alpha_k xi_k is Cauchy "
-    "(quadratic variation over (N/2, N] ~ N^-0.25) while a constant step is not (~ N^0.5); full-batch GD satisfies the energy "
-    "identity F(theta_N) - F(theta_0) + sum alpha_k <grad F, d_k> = O(alpha) (relative residual halves when the step halves).",
-    expected={"A3": "holds", "S (decaying)": "holds, qv slope < -0.1", "S (constant)": "violated, qv slope ~ 0.5",
-              "energy relative residual ratio (alpha/2 vs alpha)": "0.5 +- 0.05"},
+    statement="Mini-batch SGD with i.i.d. batches on a least-squares finite sum: the recorded noise xi_k = d_k - "
+        "grad F(theta_k) "
+    "has zero mean and bounded E||xi||^2 (A3); with alpha_k = c (k+10)^-0.75 the weighted sum S_N = sum alpha_k "
+    "xi_k is Cauchy "
+    "(quadratic variation over (N/2, N] ~ N^-0.25) while a constant step is not (~ N^0.5); full-batch GD satisfies "
+    "the energy "
+    "identity F(theta_N) - F(theta_0) + sum alpha_k <grad F, d_k> = O(alpha) (relative residual halves when the "
+    "step halves).",
+    expected={
+        "A3": "holds",
+        "S (decaying)": "holds, qv slope < -0.1",
+        "S (constant)": "violated, qv slope ~ 0.5",
+        "energy relative residual ratio (alpha/2 vs alpha)": "0.5 +- 0.05",
+    },
     tags=("tame", "convergence"),
     source="arXiv:1804.07795 assumptions (A2)-(A3) and the Lyapunov (energy) argument of §3-4",
     expected_from="theory",
@@ -120,7 +148,9 @@ def ddkl_noise_sum(ctx: ClaimContext) -> Measured:
     model = nn.Sequential(nn.Linear(d, k)).double()
     steps = 2000 if ctx.quick else 20_000
     common = dict(loss="mse", steps=steps, batch_size=4, noise_every=1, seed=ctx.seed)
-    rm = monitored_sgd(model, X, Y, schedule="robbins_monro", lr=0.5 * 10**0.75, schedule_b=10.0, schedule_p=0.75, **common)
+    rm = monitored_sgd(
+        model, X, Y, schedule="robbins_monro", lr=0.5 * 10**0.75, schedule_b=10.0, schedule_p=0.75, **common
+    )
     const = monitored_sgd(model, X, Y, schedule="constant", lr=0.05, **common)
     rep = convergence_report(rm, seed=ctx.seed, rho_samples=4, lojasiewicz=False)
     repc = convergence_report(const, seed=ctx.seed, rho_samples=4, lojasiewicz=False)
@@ -134,10 +164,21 @@ def ddkl_noise_sum(ctx: ClaimContext) -> Measured:
     holds = bool(v["A3"] == "holds" and v["S"] == "holds" and vc["S"] == "violated" and ns["qv_loglog_slope"] < -0.1
                  and abs(ratio - 0.5) <= 0.05)
     return Measured(
-        {"steps": steps, "verdicts_decaying": v, "verdicts_constant": vc, "qv_slope_decaying": ns["qv_loglog_slope"],
-         "qv_slope_constant": nc["qv_loglog_slope"], "increment_slope_decaying": ns["increment_loglog_slope"],
-         "increment_slope_constant": nc["increment_loglog_slope"], "mean_test_p": rm.noise_monitor["mean_test"]["p_value"],
-         "resample_test_p": [t["p_value"] for t in rm.noise_monitor["resample_tests"]],
-         "energy_relative_residual_gd": rels, "energy_ratio_half_step": ratio,
-         "energy_relative_residual_sgd_decaying": rm.noise_monitor["energy"]["relative_residual"]},
-        holds, "monitored_sgd (plain SGD, i.i.d. batches, full gradient every step); verdicts are observations of a finite run")
+        {
+            "steps": steps,
+            "verdicts_decaying": v,
+            "verdicts_constant": vc,
+            "qv_slope_decaying": ns["qv_loglog_slope"],
+            "qv_slope_constant": nc["qv_loglog_slope"],
+            "increment_slope_decaying": ns["increment_loglog_slope"],
+            "increment_slope_constant": nc["increment_loglog_slope"],
+            "mean_test_p": rm.noise_monitor["mean_test"]["p_value"],
+            "resample_test_p": [t["p_value"] for t in rm.noise_monitor["resample_tests"]],
+            "energy_relative_residual_gd": rels,
+            "energy_ratio_half_step": ratio,
+            "energy_relative_residual_sgd_decaying": rm.noise_monitor["energy"]["relative_residual"],
+        },
+        holds,
+        "monitored_sgd (plain SGD, i.i.d. batches, full gradient every step); verdicts are observations of a finite "
+        "run",
+    )

@@ -59,10 +59,15 @@ def rmsprop_det_check(ctx: ClaimContext, *, runner: Callable = run_dmu, theorem:
 @claim(
     "dmu-rmsprop-deterministic-within-T",
     paper="arXiv:1807.06766",
-    statement="Deterministic RMSProp (xi outside the sqrt, no bias correction) with step (1-beta2) xi / (L sqrt(sigma^2+xi)) "
-    "reaches ||grad f|| <= eps within T(eps) = 2L(sigma^2+xi)(f(x1)-f*)/((1-beta2) xi eps^2) (constants as recalled in the "
+    statement="Deterministic RMSProp (xi outside the sqrt, no bias correction) with step (1-beta2) xi / (L "
+        "sqrt(sigma^2+xi)) "
+    "reaches ||grad f|| <= eps within T(eps) = 2L(sigma^2+xi)(f(x1)-f*)/((1-beta2) xi eps^2) (constants as recalled "
+    "in the "
     "spec) on f(x) = sum log(1+x_i^2) (L=2, sigma=sqrt(10)).",
-    expected={"every run": "hit_step <= T(eps)", "verdict when no run violates": "not reproduced (constants unverified)"},
+    expected={
+        "every run": "hit_step <= T(eps)",
+        "verdict when no run violates": "not reproduced (constants unverified)",
+    },
     tags=("tame", "adaptive"),
     source="arXiv:1807.06766 §3, deterministic RMSProp theorem (constants recalled in spec §6.2, not verified)",
     expected_from="paper",
@@ -71,7 +76,9 @@ def rmsprop_det(ctx: ClaimContext) -> Measured:
     return rmsprop_det_check(ctx)
 
 
-def rmsprop_stoch_check(ctx: ClaimContext, *, runner: Callable = run_dmu, theorem: Callable = check_theorem) -> Measured:
+def rmsprop_stoch_check(
+    ctx: ClaimContext, *, runner: Callable = run_dmu, theorem: Callable = check_theorem
+) -> Measured:
     """Stochastic RMSProp under the sign condition against the recalled bound (parameters for the tests)."""
     pb = log_finite_sum_problem(20, 2, seed=ctx.seed)
     rng = np.random.default_rng(ctx.seed + 1)
@@ -105,10 +112,14 @@ def rmsprop_stoch_check(ctx: ClaimContext, *, runner: Callable = run_dmu, theore
     statement="Stochastic RMSProp on a finite sum satisfying the sign condition, with T and step "
     "alpha = sqrt(2 xi (1-beta2)(f(x1)-f*)/(sigma^2 L T)), achieves min_t ||grad f(x_t)||^2 <= eps^2 where "
     "eps^4 = 2 L sigma^2 (sigma^2+xi)(f(x1)-f*)/((1-beta2) xi T) (constants as recalled in the spec).",
-    expected={"sign_condition_violation": 0.0, "every run": "min_t ||grad f||^2 <= eps^2",
-              "verdict when no run violates": "not reproduced (constants unverified)"},
+    expected={
+        "sign_condition_violation": 0.0,
+        "every run": "min_t ||grad f||^2 <= eps^2",
+        "verdict when no run violates": "not reproduced (constants unverified)",
+    },
     tags=("tame", "adaptive"),
-    source="arXiv:1807.06766 §3, stochastic RMSProp theorem under the sign condition (constants recalled, not verified)",
+    source="arXiv:1807.06766 §3, stochastic RMSProp theorem under the sign condition (constants recalled, not "
+        "verified)",
     expected_from="paper",
 )
 def rmsprop_stoch(ctx: ClaimContext) -> Measured:
@@ -203,7 +214,8 @@ def adam_vs_nag_train_check(ctx: ClaimContext, *, study_fn: Callable | None = No
     "dmu-adam-vs-nag-autoencoder-train-loss",
     paper="arXiv:1807.06766",
     statement="On a wide fully connected ReLU autoencoder trained with mini-batches, ADAM with beta1 = 0.99 reaches a "
-    "lower final training loss than NAG at its best momentum (0.9 or 0.99), every method's learning rate tuned on a grid "
+    "lower final training loss than NAG at its best momentum (0.9 or 0.99), every method's learning rate tuned on a "
+    "grid "
     "that contains its optimum; full: MNIST-1D (8000 samples), 40-256-32-256-40, batch 128, 3 seeds, 20 epochs; quick: "
     "digits, 64-256-32-256-64, 1 seed, 6 epochs.",
     expected={"adam_0.99_beats_nag_train": True, "lr_optima_inside_grids": True},
@@ -227,7 +239,8 @@ def nag_grad_norm_check(ctx: ClaimContext, *, study_fn: Callable | None = None) 
 @claim(
     "dmu-nag-smaller-gradient-norm-autoencoder",
     paper="arXiv:1807.06766",
-    statement="In the same study, NAG (best momentum, tuned) ends with a smaller full-batch gradient norm than ADAM with "
+    statement="In the same study, NAG (best momentum, tuned) ends with a smaller full-batch gradient norm than ADAM "
+        "with "
     "beta1 = 0.99 (tuned).",
     expected={"nag_smaller_grad_norm": True},
     tags=("tame", "adaptive", "study"),
@@ -257,7 +270,8 @@ def nag_min_eig_check(ctx: ClaimContext, *, study_fn: Callable | None = None) ->
 @claim(
     "dmu-nag-min-hessian-eigenvalue-increasing",
     paper="arXiv:1807.06766",
-    statement="Along the best NAG run of the study, the smallest eigenvalue of the Hessian of the full-batch loss shows "
+    statement="Along the best NAG run of the study, the smallest eigenvalue of the Hessian of the full-batch loss "
+        "shows "
     "an increasing trend (Kendall's tau > 0, p < 0.05 over >= 5 checkpoints).",
     expected={"increasing_trend": True},
     tags=("tame", "adaptive", "study", "curvature"),

@@ -258,7 +258,11 @@ def _propagate(name: str, node, fact, bounds: dict, mod: nn.Module | None) -> In
             hi = _num(args[1] if len(args) > 1 else node.kwargs.get("max"))
         return (max(x[0], lo) if lo is not None else x[0], min(x[1], hi) if hi is not None else x[1])
     if name == "dropout":
-        p = getattr(mod, "p", None) if mod is not None else _num(args[1] if len(args) > 1 else node.kwargs.get("p", 0.5))
+        p = (
+            getattr(mod, "p", None)
+            if mod is not None
+            else _num(args[1] if len(args) > 1 else node.kwargs.get("p", 0.5))
+        )
         training = getattr(mod, "training", True) if mod is not None else True
         if not training:
             return x

@@ -259,7 +259,9 @@ def _call_context(name: str, node, mod: nn.Module | None, iv: Intervals) -> tupl
         e = node_arg(node, 1, "exponent")
         kw["exponent"] = e if isinstance(e, (int, float)) and not isinstance(e, bool) else "variable"
     elif name == "gelu":
-        kw["approximate"] = getattr(mod, "approximate", None) if mod is not None else node.kwargs.get("approximate", "none")
+        kw["approximate"] = (
+            getattr(mod, "approximate", None) if mod is not None else node.kwargs.get("approximate", "none")
+        )
     elif name in ("clamp", "clip"):
         if node.op == "call_module":
             kw["clamp_bounds"] = None

@@ -31,8 +31,30 @@ from .davis2020stochastic import ddkl_toy_run as ddkl_toy_run
 from .davis2020stochastic import schedule_hypothesis as schedule_hypothesis
 from .davis2020stochastic import stationarity_trend as stationarity_trend
 
-__all__ = ["convergence_report", "ConvergenceReport", "Hypothesis", "schedule_hypothesis", "boundedness_hypothesis",
-           "VERDICTS", "stationarity_trend", "monitored_sgd", "MonitoredRun", "minibatch_noise", "NoiseEstimate", "sampled_stationarity",
-           "SampledStationarity", "ddkl_toy_run", "ToyRun", "min_norm_hull", "estimate_lojasiewicz",
-           "LojasiewiczEstimate", "predicted_rate", "fit_tail_fstar", "power_gd_trajectory", "LOJASIEWICZ_CONVENTION",
-           "LojasiewiczProblem", "lojasiewicz_problems", "gd_trajectory"]
+__all__ = [
+    "convergence_report",
+    "ConvergenceReport",
+    "Hypothesis",
+    "schedule_hypothesis",
+    "boundedness_hypothesis",
+    "VERDICTS",
+    "stationarity_trend",
+    "monitored_sgd",
+    "MonitoredRun",
+    "minibatch_noise",
+    "NoiseEstimate",
+    "sampled_stationarity",
+    "SampledStationarity",
+    "ddkl_toy_run",
+    "ToyRun",
+    "min_norm_hull",
+    "estimate_lojasiewicz",
+    "LojasiewiczEstimate",
+    "predicted_rate",
+    "fit_tail_fstar",
+    "power_gd_trajectory",
+    "LOJASIEWICZ_CONVENTION",
+    "LojasiewiczProblem",
+    "lojasiewicz_problems",
+    "gd_trajectory",
+]

@@ -150,7 +150,11 @@ def minibatch_noise(model, params, X, T, loss_fn, *, batch_size: int, resamples:
     p_dim = sum(v.numel() for v in p0.values())
     dense = n * p_dim <= dense_max
     rng = np_rng(seed)
-    Z = None if dense else torch.as_tensor(rng.standard_normal((p_dim, int(probes))), dtype=torch.float64, device=X.device)
+    Z = (
+        None
+        if dense
+        else torch.as_tensor(rng.standard_normal((p_dim, int(probes))), dtype=torch.float64, device=X.device)
+    )
     rows = _per_sample_rows(model, p0, X, T, loss_fn, chunk)
     gbar, spread, fro2 = _scatter(rows, n, p_dim, chunk, dense, Z)
     var_exact = (n - b) / (b * (n - 1)) * spread if n > 1 else 0.0
@@ -220,7 +224,8 @@ def t_test_zero_mean(Z: np.ndarray, *, directions: int = 16, seed: SeedLike = 20
     r"""Zero mean of the rows of ``Z`` (noise vectors): one-sample t-tests of their projections on ``directions``
     fixed Gaussian directions, Bonferroni-combined (level ``NOISE_TTEST_LEVEL``).
 
-    # NOTE [projections, not coordinates]: per-coordinate t-tests are invalid for network gradients: a weight that only a
+    # NOTE [projections, not coordinates]: per-coordinate t-tests are invalid for network gradients: a weight that
+    # only a
     # few samples touch has a batch gradient that is 0 in most batches and large in a few (heavy-tailed), so a few
     # dozen draws give huge spurious |t|. A projection on a random direction sums over every coordinate and is close to
     # Gaussian (and a constant projection carries no information: it is left out).
@@ -248,7 +253,8 @@ def t_test_zero_mean(Z: np.ndarray, *, directions: int = 16, seed: SeedLike = 20
 
 
 def dyadic_windows(noise_steps: np.ndarray, min_points: int = 4) -> list[tuple[int, int, int]]:
-    """``(N, i_lo, i_hi)``: recorded indices with ``N/2 < k + 1 <= N`` for N = last, last/2, ... (>= min_points each)."""
+    """``(N, i_lo, i_hi)``: recorded indices with ``N/2 < k + 1 <= N`` for N = last, last/2, ... (>= min_points
+    each)."""
     k1 = noise_steps.astype(np.float64) + 1.0
     out = []
     N = float(k1[-1])

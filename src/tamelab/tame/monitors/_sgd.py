@@ -183,10 +183,27 @@ def monitored_sgd(
            "noise_every": int(noise_every), "sampling": "iid", "seed": s, "dtype": str(dt).replace("torch.", ""),
            "device": str(dev), "n": n, "p": tr.p_dim,
            "weight_decay": float(weight_decay)}
-    run = MonitoredRun(status=Status.OK, seed=s, config=cfg, history=tr.hist, snapshot_steps=tr.snap_steps,
-                       noise_steps=tr.rec["k"], noise_alpha=tr.rec["alpha"], noise_sq=tr.rec["sq"], full_loss=tr.rec["F"],
-                       full_grad_norm=tr.rec["gn"], inner=tr.rec["inner"], final_full_loss=tr.FN, noise_monitor=mon,
-                       snapshots=tr.snaps, noise=tr.Xi, noise_sum_path=tr.Sp, model=m64, train=(X, T), loss_fn=lossf)
+    run = MonitoredRun(
+        status=Status.OK,
+        seed=s,
+        config=cfg,
+        history=tr.hist,
+        snapshot_steps=tr.snap_steps,
+        noise_steps=tr.rec["k"],
+        noise_alpha=tr.rec["alpha"],
+        noise_sq=tr.rec["sq"],
+        full_loss=tr.rec["F"],
+        full_grad_norm=tr.rec["gn"],
+        inner=tr.rec["inner"],
+        final_full_loss=tr.FN,
+        noise_monitor=mon,
+        snapshots=tr.snaps,
+        noise=tr.Xi,
+        noise_sum_path=tr.Sp,
+        model=m64,
+        train=(X, T),
+        loss_fn=lossf,
+    )
     run.seconds = time.perf_counter() - t0
     return run
 
@@ -241,7 +258,8 @@ class _Trajectory:
         self.Sp = np.stack(self.S_path) if self.keep else None
 
     def on_step(self, k: int, d: torch.Tensor, a: float, batch_loss: float, kinks: int, kc) -> None:
-        """SGD step k (θ_k = ``self.theta``, the batch gradient ``d`` at θ_k, the step ``a``), then θ_{k+1} = ``new``."""
+        """SGD step k (θ_k = ``self.theta``, the batch gradient ``d`` at θ_k, the step ``a``), then θ_{k+1} =
+        ``new``."""
         if k in self.snap_at:
             self._snapshot(k)
         flat = torch.cat([v.reshape(-1) for v in self.theta.values()]).to(torch.float64)
@@ -292,7 +310,10 @@ class _Trajectory:
                             {"p_value": None, "rejects": None, "why": "noise vectors not kept (keep_noise=False)"})
         mon["resample_tests"] = self._resample_tests(resamples)
         mon["variance"] = _variance(steps, sq)
-        mon["noise_sum"] = {**noise_sum_stats(steps, alpha, self.Xi, sq, self.K, self.Sp), "S_N_norm": float(self.S.norm())}
+        mon["noise_sum"] = {
+            **noise_sum_stats(steps, alpha, self.Xi, sq, self.K, self.Sp),
+            "S_N_norm": float(self.S.norm()),
+        }
         first_order = self.K * float((alpha * np.asarray(self.rec["inner"])).sum())
         scale = self.K * float((alpha * np.abs(np.asarray(self.rec["inner"]))).sum())
         resid = self.FN - self.F0 + first_order
@@ -326,8 +347,14 @@ def _variance(steps: np.ndarray, sq: np.ndarray) -> dict[str, Any]:
         return {"window_mean_sq": wm, "max_sq": float(sq.max()), "bounded": None, "why": "need >= 2 windows"}
     prev = max(wm[:-1])
     growth = wm[-1] / prev if prev > 0 else (0.0 if wm[-1] == 0 else math.inf)
-    return {"window_horizons": [w[0] for w in wins], "window_mean_sq": wm, "max_sq": float(sq.max()),
-            "last_over_max_previous": growth, "bounded": bool(growth <= NOISE_VAR_GROWTH), "threshold": NOISE_VAR_GROWTH}
+    return {
+        "window_horizons": [w[0] for w in wins],
+        "window_mean_sq": wm,
+        "max_sq": float(sq.max()),
+        "last_over_max_previous": growth,
+        "bounded": bool(growth <= NOISE_VAR_GROWTH),
+        "threshold": NOISE_VAR_GROWTH,
+    }
 
 
 class _IidBatches:

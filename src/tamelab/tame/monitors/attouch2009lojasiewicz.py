@@ -86,7 +86,11 @@ def predicted_rate(theta: float, *, tol: float = 0.0) -> dict[str, Any]:
         return {"class": "finite", "value_exponent": None, "iterate_exponent": None}
     if theta <= 0.5 + tol:
         return {"class": "linear", "value_exponent": None, "iterate_exponent": None}
-    return {"class": "sublinear", "value_exponent": 1.0 / (2 * theta - 1), "iterate_exponent": (1 - theta) / (2 * theta - 1)}
+    return {
+        "class": "sublinear",
+        "value_exponent": 1.0 / (2 * theta - 1),
+        "iterate_exponent": (1 - theta) / (2 * theta - 1),
+    }
 
 
 def _fit_power(k: np.ndarray, F: np.ndarray, alpha: float) -> tuple[float, float, float]:
@@ -233,7 +237,9 @@ def estimate_lojasiewicz(
         idx = idx[idx >= (int(inc[-1] + 1) if inc.size else 0)]
     else:
         idx = idx[int(math.floor(idx.size * (1 - tail))):]
-    res = LojasiewiczEstimate(status=Status.OK, seed=s, f_star=fs, f_star_source=src, n_points=int(idx.size), flags=flags)
+    res = LojasiewiczEstimate(
+        status=Status.OK, seed=s, f_star=fs, f_star_source=src, n_points=int(idx.size), flags=flags
+    )
     if idx.size < 3:
         res.status = Status.UNCERTIFIED
         flags.append(f"only {idx.size} usable points in the final phase")

@@ -122,9 +122,13 @@ def schedule_hypothesis(cfg: dict[str, Any], steps: int | None = None, lr_record
 
     name = cfg.get("schedule", "constant")
     try:
-        sch = make_schedule(name, float(cfg.get("lr", 1e-3)), b=float(cfg.get("schedule_b", 1.0)), p=float(cfg.get("schedule_p", 1.0)))
+        sch = make_schedule(
+            name, float(cfg.get("lr", 1e-3)), b=float(cfg.get("schedule_b", 1.0)), p=float(cfg.get("schedule_p", 1.0))
+        )
     except InputError as e:
-        return Hypothesis("A2", "step sizes: sum = inf, sum of squares < inf", "not checkable", f"schedule not understood: {e}")
+        return Hypothesis(
+            "A2", "step sizes: sum = inf, sum of squares < inf", "not checkable", f"schedule not understood: {e}"
+        )
     ev: dict[str, Any] = dict(sch.describe())
     ev["decay_exponent"] = sch.exponent
     # Bolte–Pauwels (AD-SGD) ask alpha_k = o(1/log k): true for any polynomial decay, false for constant
@@ -146,7 +150,9 @@ def schedule_hypothesis(cfg: dict[str, Any], steps: int | None = None, lr_record
     if not sch.sum_diverges:
         parts.append(f"sum alpha < inf (exponent {p:g} > 1: iterates can stop short of a critical point)")
     if not sch.square_summable:
-        parts.append(f"sum alpha^2 = inf (exponent {p:g} <= 1/2{', constant step' if p == 0 else ''}: noise is not averaged out)")
+        parts.append(
+            f"sum alpha^2 = inf (exponent {p:g} <= 1/2{', constant step' if p == 0 else ''}: noise is not averaged out)"
+        )
     return Hypothesis("A2", "step sizes: sum = inf, sum of squares < inf", "violated", "; ".join(parts), ev)
 
 
@@ -185,8 +191,13 @@ def _method_hypothesis(cfg: dict[str, Any]) -> Hypothesis:
     name = "iteration x_{k+1} = x_k - alpha_k (y_k + xi_k) (stochastic subgradient method)"
     if opt == "sgd":
         wd = float(cfg.get("weight_decay", 0.0))
-        return Hypothesis("M", name, "holds",
-                          "plain SGD" + (f" on f + {wd:g}/2 ||x||^2 (weight decay keeps f tame)" if wd else ""), {"optimizer": opt})
+        return Hypothesis(
+            "M",
+            name,
+            "holds",
+            "plain SGD" + (f" on f + {wd:g}/2 ||x||^2 (weight decay keeps f tame)" if wd else ""),
+            {"optimizer": opt},
+        )
     return Hypothesis("M", name, "violated",
                       f"optimizer {opt!r} uses momentum or adaptive preconditioning; DDKL's corollary covers the "
                       "stochastic subgradient method only (heavy ball: see Le, arXiv:2304.13328)", {"optimizer": opt})
@@ -225,20 +236,43 @@ def _monitored_hypotheses(mon: dict[str, Any]) -> tuple[dict[str, Any], Hypothes
           "max_noise_sq": var.get("max_sq"), "noise_every": mon["noise_every"], "recorded": mon["recorded"]}
     ns = mon["noise_sum"]
     name = "weighted noise sum S_N = sum alpha_k xi_k converges (Cauchy, observed)"
-    ev_s = {k: ns.get(k) for k in ("horizons", "quadratic_variation", "increments", "qv_loglog_slope", "increment_loglog_slope",
-                                   "qv_last_over_first", "S_N_norm", "scale")}
+    ev_s = {
+        k: ns.get(k)
+        for k in (
+            "horizons",
+            "quadratic_variation",
+            "increments",
+            "qv_loglog_slope",
+            "increment_loglog_slope",
+            "qv_last_over_first",
+            "S_N_norm",
+            "scale",
+        )
+    }
     if ns.get("cauchy") is None:
         hs = Hypothesis("S", name, "not checkable", ns.get("why", "too few recorded steps"), ev_s)
     elif ns.get("qv_loglog_slope") is None:
         hs = Hypothesis("S", name, "holds", ns["why"], ev_s)
     elif ns["cauchy"]:
         inc = ns["increment_loglog_slope"]
-        hs = Hypothesis("S", name, "holds", f"quadratic variation of S_N over dyadic windows decays like N^{ns['qv_loglog_slope']:.2f} "
-                        f"(increments ||S_N - S_N/2||: {'slope ' + format(inc, '.2f') if inc is not None else 'not kept'}); "
-                        "observed, not proved", ev_s)
+        hs = Hypothesis(
+            "S",
+            name,
+            "holds",
+            f"quadratic variation of S_N over dyadic windows decays like N^{ns['qv_loglog_slope']:.2f} "
+            f"(increments ||S_N - S_N/2||: {'slope ' + format(inc, '.2f') if inc is not None else 'not kept'}); "
+            "observed, not proved",
+            ev_s,
+        )
     else:
-        hs = Hypothesis("S", name, "violated", f"quadratic variation of S_N over dyadic windows does not shrink (slope "
-                        f"{ns['qv_loglog_slope']:.2f} >= {CAUCHY_MAX_SLOPE}): sum alpha^2 E||xi||^2 not observed finite", ev_s)
+        hs = Hypothesis(
+            "S",
+            name,
+            "violated",
+            f"quadratic variation of S_N over dyadic windows does not shrink (slope "
+            f"{ns['qv_loglog_slope']:.2f} >= {CAUCHY_MAX_SLOPE}): sum alpha^2 E||xi||^2 not observed finite",
+            ev_s,
+        )
     ev["rejecting"] = rejects
     return ev, hs
 
@@ -394,7 +428,8 @@ class _Evidence:
         return out
 
     def rho(self, k: int, eps_list, m: int, s: int) -> tuple[dict[str, list[float | None]], list[float]]:
-        """Goldstein ρ_ε at ``k`` snapshots (kinks of any traced model detected; see :func:`tamelab.tame.stationarity`)."""
+        """Goldstein ρ_ε at ``k`` snapshots (kinks of any traced model detected; see
+        :func:`tamelab.tame.stationarity`)."""
         from ..nonsmooth._model import model_loss_function
         from ..nonsmooth.goldstein1977optimization import goldstein_stationarity
 
@@ -488,12 +523,17 @@ def _stationarity_trend(steps: list[int], g: np.ndarray) -> dict[str, Any]:
     slope = (float(np.polyfit(np.log([a for a, _ in after]), np.log(np.maximum([b for _, b in after], 1e-300)), 1)[0])
              if len(after) >= 3 else float("nan"))
     kt = stationarity_trend(steps[ipk:], g[ipk:])
-    return {"stationarity_first": float(g[0]), "stationarity_peak": float(g[ipk]), "stationarity_peak_step": int(steps[ipk]),
-            "stationarity_last": float(g[-1]),
-            "stationarity_last_over_peak": float(g[-1] / g[ipk]) if g[ipk] > 0 else 0.0,
-            "stationarity_loglog_slope_after_peak": slope, "stationarity_kendall_tau_after_peak": kt["kendall_tau"],
-            "stationarity_kendall_p_after_peak": kt["kendall_p_decreasing"],
-            "stationarity_trending_to_zero": kt["decreasing"]}
+    return {
+        "stationarity_first": float(g[0]),
+        "stationarity_peak": float(g[ipk]),
+        "stationarity_peak_step": int(steps[ipk]),
+        "stationarity_last": float(g[-1]),
+        "stationarity_last_over_peak": float(g[-1] / g[ipk]) if g[ipk] > 0 else 0.0,
+        "stationarity_loglog_slope_after_peak": slope,
+        "stationarity_kendall_tau_after_peak": kt["kendall_tau"],
+        "stationarity_kendall_p_after_peak": kt["kendall_p_decreasing"],
+        "stationarity_trending_to_zero": kt["decreasing"],
+    }
 
 
 def _conclusion(ev: _Evidence, rho, gaps, mon, lojasiewicz: bool, s: int) -> dict[str, Any]:
@@ -510,10 +550,17 @@ def _conclusion(ev: _Evidence, rho, gaps, mon, lojasiewicz: bool, s: int) -> dic
         "values_converging": bool((math.isfinite(osc_prev) and osc_last <= osc_prev) or rel_osc < 1e-2)})
     if mon:
         en = mon["energy"]
-        concl.update({"energy_identity_residual": en["residual"], "energy_identity_relative_residual": en["relative_residual"],
-                      "energy_identity_consistent": en["consistent"], "energy_identity_exact_sum": en["exact_sum"],
-                      "energy_identity_full_batch": en["full_batch"], "kink_steps": mon["kinks"]["steps_with_kinks"],
-                      "ad_sgd_is_sgd": mon["kinks"]["ad_sgd_is_sgd"]})
+        concl.update(
+            {
+                "energy_identity_residual": en["residual"],
+                "energy_identity_relative_residual": en["relative_residual"],
+                "energy_identity_consistent": en["consistent"],
+                "energy_identity_exact_sum": en["exact_sum"],
+                "energy_identity_full_batch": en["full_batch"],
+                "kink_steps": mon["kinks"]["steps_with_kinks"],
+                "ad_sgd_is_sgd": mon["kinks"]["ad_sgd_is_sgd"],
+            }
+        )
     if lojasiewicz and len(F) >= 8:
         from .attouch2009lojasiewicz import estimate_lojasiewicz
 
@@ -547,8 +594,16 @@ class ToyRun(Result):
     tail_max_abs_x1: float = float("nan")
 
 
-def ddkl_toy_run(*, runs: int = 20, steps: int = 100_000, alpha: Callable[[int], float] | None = None, noise: float = 0.1,
-                 seed: SeedLike = 0, tail: float = 0.2, record_every: int = 10) -> ToyRun:
+def ddkl_toy_run(
+    *,
+    runs: int = 20,
+    steps: int = 100_000,
+    alpha: Callable[[int], float] | None = None,
+    noise: float = 0.1,
+    seed: SeedLike = 0,
+    tail: float = 0.2,
+    record_every: int = 10,
+) -> ToyRun:
     r"""Spec §3.4 experiment 2: the stochastic subgradient method on the tame toy :math:`f(x)=|x_1|+(x_2^2-1)^2`.
 
     Clarke critical points :math:`(0,\pm1)` (minima) and :math:`(0,0)`. ``runs`` independent runs (vectorised):

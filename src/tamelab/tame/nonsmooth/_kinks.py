@@ -81,7 +81,12 @@ def _pool_ties(args, kwargs, mod: nn.Module | None, dims: int) -> torch.Tensor |
             return getattr(mod, key, default)
         return _arg(args, kwargs, i, key, default)
 
-    k, stride, pad, dil = get(1, "kernel_size", None), get(2, "stride", None), get(3, "padding", 0), get(4, "dilation", 1)
+    k, stride, pad, dil = (
+        get(1, "kernel_size", None),
+        get(2, "stride", None),
+        get(3, "padding", 0),
+        get(4, "dilation", 1),
+    )
     ceil = get(5, "ceil_mode", False)
     if k is None or ceil:
         return None
@@ -218,7 +223,10 @@ def kink_counted(program: nn.Module | Callable) -> tuple[KinkCounted | None, str
         graph = tracer.trace(program)
         gm = torch.fx.GraphModule(tracer.root, graph)
     except Exception as e:  # noqa: BLE001 - any tracer failure: kinks not checkable
-        return None, f"torch.fx could not trace the program ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''})"
+        return (
+            None,
+            f"torch.fx could not trace the program ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''})",
+        )
     modules = dict(gm.named_modules())
     rules: dict[str, tuple[str, nn.Module | None]] = {}
     for node in gm.graph.nodes:

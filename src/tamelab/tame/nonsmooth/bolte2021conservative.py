@@ -133,7 +133,8 @@ def ad_vs_clarke_examples(s_values: Sequence[float] = (0.0, 0.5, 1.0), *, eps: f
 
     * :math:`g(x)=\mathrm{relu}(x)-\mathrm{relu}(-x)\equiv x`: AD gives :math:`2s` at 0, Clarke :math:`\{1\}`;
     * :math:`\mathrm{relu}_2(t)=\mathrm{relu}(-t)+t\equiv\mathrm{relu}`: AD gives :math:`1-s`, Clarke :math:`[0,1]`;
-    * :math:`\mathrm{relu}_3=\frac12(\mathrm{relu}+\mathrm{relu}_2)\equiv\mathrm{relu}`: AD gives :math:`1/2`, Clarke :math:`[0,1]`;
+    * :math:`\mathrm{relu}_3=\frac12(\mathrm{relu}+\mathrm{relu}_2)\equiv\mathrm{relu}`: AD gives :math:`1/2`, Clarke
+    :math:`[0,1]`;
     * :math:`\mathrm{relu}(x)-\mathrm{relu}(x)\equiv0`: AD gives 0 for every s, Clarke :math:`\{0\}`.
 
     Each row: program, s, AD output at 0 (computed in ``dtype``), the exact Clarke interval (closed form, for the
@@ -152,9 +153,18 @@ def ad_vs_clarke_examples(s_values: Sequence[float] = (0.0, 0.5, 1.0), *, eps: f
             ad = float(ad_t)
             pr = ad_clarke_probe(f, torch.zeros(1, dtype=torch.float64), eps=eps, m=m, seed=s0, n_dirs=2)
             lo, hi = pr.sampled_interval
-            rows.append({"program": name, "s": float(s), "ad_at_0": ad, "clarke_at_0": list(clarke),
-                         "sampled_hull_at_0": [lo, hi], "ad_in_clarke": bool(clarke[0] - 1e-12 <= ad <= clarke[1] + 1e-12),
-                         "ad_in_sampled_hull": bool(lo - 1e-12 <= ad <= hi + 1e-12), "rho_eps_at_0": pr.rho,
-                         "dist_ad_to_sampled_hull": pr.dist_ad_to_hull})
+            rows.append(
+                {
+                    "program": name,
+                    "s": float(s),
+                    "ad_at_0": ad,
+                    "clarke_at_0": list(clarke),
+                    "sampled_hull_at_0": [lo, hi],
+                    "ad_in_clarke": bool(clarke[0] - 1e-12 <= ad <= clarke[1] + 1e-12),
+                    "ad_in_sampled_hull": bool(lo - 1e-12 <= ad <= hi + 1e-12),
+                    "rho_eps_at_0": pr.rho,
+                    "dist_ad_to_sampled_hull": pr.dist_ad_to_hull,
+                }
+            )
     return AdVsClarke(status=Status.OK, seed=s0, rows=rows, eps=float(eps), m=int(m),
                       dtype=str(dtype).replace("torch.", ""))

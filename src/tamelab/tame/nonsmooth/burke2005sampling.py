@@ -125,7 +125,11 @@ class GradientSamplingResult(Result):
     statement: str = ""
 
     def arrays(self) -> dict[str, np.ndarray]:
-        out = {k: np.asarray(self.history[k], dtype=np.float64) for k in ("f", "eps", "nu", "rho", "t") if k in self.history}
+        out = {
+            k: np.asarray(self.history[k], dtype=np.float64)
+            for k in ("f", "eps", "nu", "rho", "t")
+            if k in self.history
+        }
         if "x" in self.history:
             out["x"] = np.asarray(self.history["x"], dtype=np.float64)
         return out
@@ -172,7 +176,9 @@ class _NumpyOracle:
         kinks = np.zeros(U.shape[0], dtype=bool)
         for i, u in enumerate(U):
             v, G[i] = self._call(u)
-            kinks[i] = not (math.isfinite(v) and np.all(np.isfinite(G[i]))) or (self.kink is not None and self.kink(u.copy()))
+            kinks[i] = not (math.isfinite(v) and np.all(np.isfinite(G[i]))) or (
+                self.kink is not None and self.kink(u.copy())
+            )
         self.grad_evals += U.shape[0]
         return G, kinks
 
@@ -339,7 +345,9 @@ def _make_oracle(fun: Callable, x0, *, has_aux: bool, kink, chunk: int) -> tuple
     """The oracle for ``fun`` (numpy or torch backend), the flat float64 start point and the dtype name."""
     if isinstance(x0, torch.Tensor):
         if not x0.is_floating_point():
-            raise InputError("x0", "must be a floating-point tensor", "e.g. torch.tensor([1.0, 0.7], dtype=torch.float64)")
+            raise InputError(
+                "x0", "must be a floating-point tensor", "e.g. torch.tensor([1.0, 0.7], dtype=torch.float64)"
+            )
         oracle: Any = _TorchOracle(fun, x0.shape, x0.dtype, has_aux, kink, chunk)
         x = x0.detach().reshape(-1).to(torch.float64).cpu().numpy().copy()
         dtype = str(x0.dtype).replace("torch.", "")
@@ -417,7 +425,8 @@ class _Run:
         return G.T @ self.mp.lam
 
     def _line_search(self, d: np.ndarray, k: int) -> tuple[float, tuple | None, bool]:
-        """Steps 3–4: Armijo backtracking along ``d``, then the perturbation off a kink; ``(t, new point, perturbed)``."""
+        """Steps 3–4: Armijo backtracking along ``d``, then the perturbation off a kink; ``(t, new point,
+        perturbed)``."""
         x, fx, rho, beta = self.x, self.fx, self.rho, self.prm["beta"]
         t = 1.0
         for _ in range(self.prm["max_backtracks"]):
@@ -490,15 +499,39 @@ class _Run:
         certified = self.status == Status.OK
         m = self.prm["m"]
         src = "and grad f(x)" if self.oracle.kinks_checked else "(grad f(x) left out: kinks not checked)"
-        statement = (f"dist(0, Goldstein {self.rho_eps:.3g}-subdifferential at x) <= {self.rho_cert:.3g} from {m} sampled "
-                     f"gradients {src}" + ("" if certified else " (tolerances not reached)"))
+        statement = (
+            f"dist(0, Goldstein {self.rho_eps:.3g}-subdifferential at x) <= {self.rho_cert:.3g} from {m} sampled "
+            f"gradients {src}" + ("" if certified else " (tolerances not reached)")
+        )
         o = self.oracle
         return GradientSamplingResult(
-            status=self.status, seed=self.s, x=self.x.tolist(), f=float(self.fx), eps=float(self.eps), nu=float(self.nu),
-            rho=float(self.rho), rho_eps=float(self.rho_eps), rho_certified=float(self.rho_cert), certified=certified,
-            kinks_checked=o.kinks_checked, iterations=len(self.hist["k"]),
-            descent_steps=self.n_desc, null_steps=self.n_null, line_search_failures=self.n_lsf,
-            perturbations=self.perturbations, resampled=self.resampled, f_evals=o.f_evals, grad_evals=o.grad_evals,
-            m=m, p=self.p, m_theory_ok=m >= self.p + 1, params=dict(self.prm), history=self.hist,
-            qp=self.mp.certificate() if self.mp is not None else {}, stop_reason=self.stop_reason, backend=o.backend,
-            dtype=dtype, statement=statement)
+            status=self.status,
+            seed=self.s,
+            x=self.x.tolist(),
+            f=float(self.fx),
+            eps=float(self.eps),
+            nu=float(self.nu),
+            rho=float(self.rho),
+            rho_eps=float(self.rho_eps),
+            rho_certified=float(self.rho_cert),
+            certified=certified,
+            kinks_checked=o.kinks_checked,
+            iterations=len(self.hist["k"]),
+            descent_steps=self.n_desc,
+            null_steps=self.n_null,
+            line_search_failures=self.n_lsf,
+            perturbations=self.perturbations,
+            resampled=self.resampled,
+            f_evals=o.f_evals,
+            grad_evals=o.grad_evals,
+            m=m,
+            p=self.p,
+            m_theory_ok=m >= self.p + 1,
+            params=dict(self.prm),
+            history=self.hist,
+            qp=self.mp.certificate() if self.mp is not None else {},
+            stop_reason=self.stop_reason,
+            backend=o.backend,
+            dtype=dtype,
+            statement=statement,
+        )

@@ -9,10 +9,12 @@ Gradient sampling (Burke, Lewis & Overton 2005): draw :math:`u_1,\dots,u_m` unif
 a ReLU kink exactly), and solve the quadratic programme over the simplex
 
 .. math::
-    \rho_\varepsilon(x)^2=\min_{\lambda\in\Delta_m}\Big\|\sum_i\lambda_i g_i\Big\|^2=\min_{\lambda\in\Delta_m}\lambda^\top K\lambda,
+    \rho_\varepsilon(x)^2=\min_{\lambda\in\Delta_m}\Big\|\sum_i\lambda_i
+    g_i\Big\|^2=\min_{\lambda\in\Delta_m}\lambda^\top K\lambda,
     \qquad K=GG^\top .
 
-Since every :math:`g_i\in\partial_\varepsilon f(x)`, :math:`\mathrm{dist}(0,\partial_\varepsilon f(x))\le\rho_\varepsilon(x)`:
+Since every :math:`g_i\in\partial_\varepsilon f(x)`,
+:math:`\mathrm{dist}(0,\partial_\varepsilon f(x))\le\rho_\varepsilon(x)`:
 a small :math:`\rho` certifies :math:`(\varepsilon,\rho)`-stationarity; a large one proves nothing (the samples may
 miss pieces).
 
@@ -75,9 +77,12 @@ def check_radius(eps, x: torch.Tensor, *, field: str = "eps") -> float:
     norm = float(torch.linalg.vector_norm(x.detach().to(torch.float64)))
     floor = BALL_RESOLUTION * (fi.eps * norm + fi.tiny)
     if float(eps) < floor:
-        raise InputError(field, f"{eps:g} is below the resolution of {str(x.dtype).replace('torch.', '')} at this point "
-                         f"({BALL_RESOLUTION:g}·eps·‖x‖ = {floor:.3g}): sampled points would round onto x",
-                         f"use eps >= {floor:.3g} or float64")
+        raise InputError(
+            field,
+            f"{eps:g} is below the resolution of {str(x.dtype).replace('torch.', '')} at this point "
+            f"({BALL_RESOLUTION:g}·eps·‖x‖ = {floor:.3g}): sampled points would round onto x",
+            f"use eps >= {floor:.3g} or float64",
+        )
     return float(eps)
 
 
@@ -169,10 +174,20 @@ def with_kink_count(f: Callable, has_aux: bool) -> tuple[Callable, bool, str]:
     return (lambda u: (f(u), zero)), False, why
 
 
-def goldstein_stationarity(f: Callable[[torch.Tensor], Any], x: torch.Tensor, *, eps: float, m: int = 32, seed: SeedLike = 0,
-                           has_aux: bool = False, chunk: int = 128, max_resample: int = 5,
-                           assume_differentiable: bool = False, kinks_checked: bool = True,
-                           kinks_why: str = "") -> GoldsteinResult:
+def goldstein_stationarity(
+    f: Callable[[torch.Tensor], Any],
+    x: torch.Tensor,
+    *,
+    eps: float,
+    m: int = 32,
+    seed: SeedLike = 0,
+    has_aux: bool = False,
+    chunk: int = 128,
+    max_resample: int = 5,
+    assume_differentiable: bool = False,
+    kinks_checked: bool = True,
+    kinks_why: str = "",
+) -> GoldsteinResult:
     r"""Sample ``m`` gradients in B(x, eps) and return the min-norm element of their hull (see module docstring).
 
     Args:
@@ -217,9 +232,19 @@ def goldstein_stationarity(f: Callable[[torch.Tensor], Any], x: torch.Tensor, *,
     Gm = G[keep].reshape(int(keep.sum()), -1).to(torch.float64)
     if center_used:
         Gm = torch.cat([gc.reshape(1, -1).to(torch.float64), Gm])
-    res = GoldsteinResult(seed=s, eps=eps, eps_effective=eps_eff, m=int(m), p=int(x.numel()), resampled=resampled,
-                          kinks_checked=checked, kinks_why=why, dtype=str(x.dtype).replace("torch.", ""),
-                          grad_norm_center=float(torch.linalg.vector_norm(gc.to(torch.float64))), center_used=center_used)
+    res = GoldsteinResult(
+        seed=s,
+        eps=eps,
+        eps_effective=eps_eff,
+        m=int(m),
+        p=int(x.numel()),
+        resampled=resampled,
+        kinks_checked=checked,
+        kinks_why=why,
+        dtype=str(x.dtype).replace("torch.", ""),
+        grad_norm_center=float(torch.linalg.vector_norm(gc.to(torch.float64))),
+        center_used=center_used,
+    )
     _solve(res, Gm.cpu().numpy(), assume_differentiable)
     res.seconds = time.perf_counter() - t0
     return res

@@ -109,7 +109,9 @@ def min_norm_hull(G=None, *, K: np.ndarray | None = None, tol: float = QP_GAP_RT
         1.0
     """
     if method not in MIN_NORM_METHODS:
-        raise InputError("method", f"unknown min-norm-point method {method!r}", f"use one of {', '.join(MIN_NORM_METHODS)}")
+        raise InputError(
+            "method", f"unknown min-norm-point method {method!r}", f"use one of {', '.join(MIN_NORM_METHODS)}"
+        )
     Gm = None
     if K is None:
         K = _gram(G)

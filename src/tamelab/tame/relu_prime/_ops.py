@@ -70,7 +70,8 @@ def relu_prime(z: torch.Tensor, s: float = 0.0) -> torch.Tensor:
 
 
 class ReLUPrime(nn.Module):
-    """``nn.ReLU`` with ReLU'(0) = ``s`` ∈ [0, 1]. Declares ``tame_op = "relu"`` for :func:`tamelab.tame.certify.certify`."""
+    """``nn.ReLU`` with ReLU'(0) = ``s`` ∈ [0, 1]. Declares ``tame_op = "relu"`` for
+    :func:`tamelab.tame.certify.certify`."""
 
     tame_op = "relu"
 

@@ -120,8 +120,17 @@ def _batches(n: int, batch_size: int, seed: int, epoch: int) -> list[np.ndarray]
     return [perm[i:i + batch_size] for i in range(0, n, batch_size)]
 
 
-def _bifurcation_volume_impl(X: np.ndarray, y: np.ndarray, *, widths: Sequence[int], dtype: str, n_init: int, batch_size: int,
-                       seed: int = 0, max_samples: int | None = None) -> BifurcationVolume:
+def _bifurcation_volume_impl(
+    X: np.ndarray,
+    y: np.ndarray,
+    *,
+    widths: Sequence[int],
+    dtype: str,
+    n_init: int,
+    batch_size: int,
+    seed: int = 0,
+    max_samples: int | None = None,
+) -> BifurcationVolume:
     r"""Fraction of initialisations in the bifurcation zone S (spec §4.1, §4.4 protocol A).
 
     For each initialisation (seeds ``[seed, i]``), sweep one epoch of mini-batches (seeded order) and mark θ ∈ S at
@@ -164,8 +173,18 @@ def _accuracy(model: nn.Module, X: torch.Tensor, y: torch.Tensor) -> float:
     return float((model(X.to(wdt)).float().argmax(1) == y).double().mean())
 
 
-def _paired_training_impl(train, test, *, widths: Sequence[int], dtype: str, s_values: Sequence[float] = (0.0, 1.0), seed: int = 0,
-                    epochs: int = 30, batch_size: int = 32, lr: float = 0.05) -> PairedTraining:
+def _paired_training_impl(
+    train,
+    test,
+    *,
+    widths: Sequence[int],
+    dtype: str,
+    s_values: Sequence[float] = (0.0, 1.0),
+    seed: int = 0,
+    epochs: int = 30,
+    batch_size: int = 32,
+    lr: float = 0.05,
+) -> PairedTraining:
     """Train one network per ``s`` from the same init with the same batch order (plain SGD, spec §4.4 protocol B).
 
     Returns, per ``s``: kinks per epoch (exact zeros hit in training forward passes), train loss and test accuracy per
@@ -211,8 +230,14 @@ def _paired_training_impl(train, test, *, widths: Sequence[int], dtype: str, s_v
     identical = bool(torch.equal(runs[keys[0]]["params"], runs[keys[-1]]["params"])) if len(keys) > 1 else True
     for r in runs.values():
         r.pop("params")
-    return PairedTraining(seed=seed, dtype=dtype, runs=runs, param_l1_gap=gap, bitwise_identical=identical,
-                          test_acc_diff_points=100 * abs(runs[keys[0]]["test_acc"][-1] - runs[keys[-1]]["test_acc"][-1]))
+    return PairedTraining(
+        seed=seed,
+        dtype=dtype,
+        runs=runs,
+        param_l1_gap=gap,
+        bitwise_identical=identical,
+        test_acc_diff_points=100 * abs(runs[keys[0]]["test_acc"][-1] - runs[keys[-1]]["test_acc"][-1]),
+    )
 
 
 _DEFAULTS: dict[str, Any] = {"seeds": [0, 1, 2, 3], "epochs": 30, "dtypes": ["float16", "float32", "float64"],
@@ -241,7 +266,11 @@ def _validate(config: dict[str, Any]) -> dict[str, Any]:
     if len(cfg["s_values"]) < 2:
         raise InputError("s_values", "need at least two values of ReLU'(0) to compare", "e.g. [0, 1]")
     for k in ("epochs", "batch_size", "volume_inits", "volume_batch_size", "volume_samples"):
-        if not isinstance(cfg[k], (int, np.integer)) or isinstance(cfg[k], bool) or cfg[k] < (0 if k in ("volume_inits", "epochs") else 1):
+        if (
+            not isinstance(cfg[k], (int, np.integer))
+            or isinstance(cfg[k], bool)
+            or cfg[k] < (0 if k in ("volume_inits", "epochs") else 1)
+        ):
             raise InputError(k, f"must be a non-negative integer, got {cfg[k]!r}")
     if not (isinstance(cfg["lr"], (int, float)) and cfg["lr"] > 0):
         raise InputError("lr", f"must be > 0, got {cfg['lr']!r}")
@@ -265,12 +294,23 @@ def bifurcation_volume(X: np.ndarray, y: np.ndarray, *, widths: Sequence[int], d
     Returns ``fraction``, ``in_S``, ``wilson95``, ``exact_zeros_seen`` (in the s=0 network), ``first_batch_mean``.
     """
     with one_thread():
-        return _bifurcation_volume_impl(X, y, widths=widths, dtype=dtype, n_init=n_init, batch_size=batch_size, seed=seed,
-                                        max_samples=max_samples)
+        return _bifurcation_volume_impl(
+            X, y, widths=widths, dtype=dtype, n_init=n_init, batch_size=batch_size, seed=seed, max_samples=max_samples
+        )
 
 
-def paired_training(train, test, *, widths: Sequence[int], dtype: str, s_values: Sequence[float] = (0.0, 1.0), seed: int = 0,
-                    epochs: int = 30, batch_size: int = 32, lr: float = 0.05) -> PairedTraining:
+def paired_training(
+    train,
+    test,
+    *,
+    widths: Sequence[int],
+    dtype: str,
+    s_values: Sequence[float] = (0.0, 1.0),
+    seed: int = 0,
+    epochs: int = 30,
+    batch_size: int = 32,
+    lr: float = 0.05,
+) -> PairedTraining:
     """Train one network per ``s`` from the same init with the same batch order (plain SGD, spec §4.4 protocol B).
 
     Returns, per ``s`` (key ``str(float(s))``): kinks per epoch (exact zeros hit in training forward passes), train
@@ -278,8 +318,17 @@ def paired_training(train, test, *, widths: Sequence[int], dtype: str, s_values:
     ``bitwise_identical``.
     """
     with one_thread():
-        return _paired_training_impl(train, test, widths=widths, dtype=dtype, s_values=s_values, seed=seed, epochs=epochs,
-                                     batch_size=batch_size, lr=lr)
+        return _paired_training_impl(
+            train,
+            test,
+            widths=widths,
+            dtype=dtype,
+            s_values=s_values,
+            seed=seed,
+            epochs=epochs,
+            batch_size=batch_size,
+            lr=lr,
+        )
 
 
 def relu_prime_zero_study(config: dict) -> ReluPrimeStudy:
@@ -290,7 +339,8 @@ def relu_prime_zero_study(config: dict) -> ReluPrimeStudy:
     (input 64 … output 10), ``volume_inits``, ``volume_widths``, ``volume_batch_size``, ``volume_samples``, ``data``,
     ``split_seed``, ``quick``.
 
-    Returns a :class:`ReluPrimeStudy` (``to_dict()`` for JSON): ``config``; ``volume`` per dtype (fraction of inits in the bifurcation zone with Wilson
+    Returns a :class:`ReluPrimeStudy` (``to_dict()`` for JSON): ``config``; ``volume`` per dtype (fraction of inits
+    in the bifurcation zone with Wilson
     interval, exact zeros seen); ``training`` per dtype: per seed the paired runs (kinks per epoch, loss and accuracy
     curves, L¹ gap, bitwise identity); ``summary`` per dtype (kinks min/max, gap min/max, max accuracy difference,
     all_bitwise_identical, kink rate per pre-activation); ``seconds``; ``note``.
@@ -314,9 +364,20 @@ def relu_prime_zero_study(config: dict) -> ReluPrimeStudy:
             res.volume[dt] = bifurcation_volume(train.X, train.y, widths=cfg["volume_widths"], dtype=dt,
                                                 n_init=cfg["volume_inits"], batch_size=cfg["volume_batch_size"],
                                                 seed=cfg["seeds"][0], max_samples=cfg["volume_samples"])
-        res.training[dt] = [paired_training(train, test, widths=cfg["widths"], dtype=dt, s_values=cfg["s_values"], seed=s,
-                                            epochs=cfg["epochs"], batch_size=cfg["batch_size"], lr=cfg["lr"])
-                            for s in cfg["seeds"]]
+        res.training[dt] = [
+            paired_training(
+                train,
+                test,
+                widths=cfg["widths"],
+                dtype=dt,
+                s_values=cfg["s_values"],
+                seed=s,
+                epochs=cfg["epochs"],
+                batch_size=cfg["batch_size"],
+                lr=cfg["lr"],
+            )
+            for s in cfg["seeds"]
+        ]
         res.summary[dt] = _summary(res.training[dt], cfg, res.volume.get(dt))
     res.seconds = time.perf_counter() - t0
     return res

@@ -21,6 +21,21 @@ from .de2018convergence import logistic_problem as logistic_problem
 from .de2018convergence import run_dmu as run_dmu
 from .de2018convergence import sign_condition_violation as sign_condition_violation
 
-__all__ = ["check_theorem", "TheoremCheck", "THEOREM_METHODS", "SmoothProblem", "log_sum_problem",
-           "log_finite_sum_problem", "logistic_problem", "run_dmu", "DmuRun", "sign_condition_violation",
-           "adam_vs_nag_study", "AdamNagStudy", "plot_adam_vs_nag", "STUDY_OPTIMIZERS", "min_hessian_eigenvalue", "HessianEigenvalue"]
+__all__ = [
+    "check_theorem",
+    "TheoremCheck",
+    "THEOREM_METHODS",
+    "SmoothProblem",
+    "log_sum_problem",
+    "log_finite_sum_problem",
+    "logistic_problem",
+    "run_dmu",
+    "DmuRun",
+    "sign_condition_violation",
+    "adam_vs_nag_study",
+    "AdamNagStudy",
+    "plot_adam_vs_nag",
+    "STUDY_OPTIMIZERS",
+    "min_hessian_eigenvalue",
+    "HessianEigenvalue",
+]

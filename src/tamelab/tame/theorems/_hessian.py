@@ -38,7 +38,8 @@ class HessianEigenvalue(Result):
 
 def min_hessian_eigenvalue(model: torch.nn.Module, data, targets=None, *, loss="mse", tol: float = 1e-3,
                            max_dim: int = 300, seed: SeedLike = 0, device=None) -> HessianEigenvalue:
-    r"""Smallest eigenvalue :math:`\lambda_{\min}(\nabla^2F)` of the full-batch loss :math:`F=\mathrm{loss}(\mathrm{model}(X),T)`.
+    r"""Smallest eigenvalue :math:`\lambda_{\min}(\nabla^2F)` of the full-batch loss
+    :math:`F=\mathrm{loss}(\mathrm{model}(X),T)`.
 
     Float64 copy of ``model`` (on ``device``); Hessian-vector products by :class:`tamelab.landscape.CurvatureOperator`
     (double backward) and Lanczos with full re-orthogonalisation,

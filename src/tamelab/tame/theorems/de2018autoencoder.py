@@ -61,9 +61,11 @@ _QUICK: dict[str, Any] = {
     "min_eig_tol": 5e-2, "min_eig_max_dim": 60, "min_eig_for": ["nag"],
     "optimizers": ["adam_b1_0.99", "nag_0.9", "nag_0.99"],
     "lrs": {"adam": [1e-3, 3e-3, 9e-3], "rmsprop": [3e-4, 1e-3, 3e-3], "nag": [0.1, 0.3, 0.9]}}
-#: an increasing trend of λ_min is reported when Kendall's tau > 0 with (two-sided, exact for small n) p below this level
+#: an increasing trend of λ_min is reported when Kendall's tau > 0 with (two-sided, exact for small n) p below this
+#: level
 MIN_EIG_TREND_LEVEL = 0.05
-#: defaults of the smallest-Hessian-eigenvalue observation (spec §6.3/§6.4): checkpoints every 5 epochs (4 of the quick 8)
+#: defaults of the smallest-Hessian-eigenvalue observation (spec §6.3/§6.4): checkpoints every 5 epochs (4 of the
+#: quick 8)
 _MIN_EIG_DEFAULTS = {"min_eig_every": 5, "min_eig_tol": 1e-3, "min_eig_max_dim": 150, "min_eig_for": ["nag"]}
 #: optimiser variants compared: name -> (family, kwargs)
 STUDY_OPTIMIZERS = {
@@ -95,7 +97,9 @@ def _check_lrs(lrs) -> dict[str, list[float]]:
     if isinstance(lrs, (list, tuple)):
         lrs = {fam: list(lrs) for fam in ("adam", "rmsprop", "nag")}
     if not isinstance(lrs, dict):
-        raise InputError("lrs", f"must be a list or a dict family -> list, got {lrs!r}", "e.g. {'adam': [1e-3], 'nag': [0.1]}")
+        raise InputError(
+            "lrs", f"must be a list or a dict family -> list, got {lrs!r}", "e.g. {'adam': [1e-3], 'nag': [0.1]}"
+        )
     lrs = {**_STUDY_DEFAULTS["lrs"], **lrs}
     for fam, v in lrs.items():
         if fam not in ("adam", "rmsprop", "nag"):
@@ -150,7 +154,9 @@ def _mnist1d(n: int) -> tuple[np.ndarray, np.ndarray]:
     try:
         from mnist1d.data import get_dataset_args, make_dataset
     except ImportError:
-        raise InputError("data", "mnist1d needs the 'mnist1d' package", "pip install mnist1d, or use data='digits'") from None
+        raise InputError(
+            "data", "mnist1d needs the 'mnist1d' package", "pip install mnist1d, or use data='digits'"
+        ) from None
     args = get_dataset_args()
     args.num_samples, args.seed = int(n), 0
     state = random.getstate(), np.random.get_state()
@@ -247,7 +253,9 @@ def _min_eig_trend(widths, name, lr, seed, cfg, Xtr, Xte, stored_curve) -> dict[
     ep = sorted(set(range(0, epochs + 1, every)) | {epochs})
     ck: dict[int, dict[str, torch.Tensor]] = {}
     with one_thread():
-        rec = _train_autoencoder(widths, name, lr, seed, epochs, cfg["batch_size"], Xtr, Xte, checkpoints=ck, checkpoint_epochs=set(ep))
+        rec = _train_autoencoder(
+            widths, name, lr, seed, epochs, cfg["batch_size"], Xtr, Xte, checkpoints=ck, checkpoint_epochs=set(ep)
+        )
     model = mlp(widths, seed=seed, dtype=torch.float32)
     rows = []
     for e in sorted(ck):
@@ -263,7 +271,12 @@ def _min_eig_trend(widths, name, lr, seed, cfg, Xtr, Xte, stored_curve) -> dict[
     if len(lam) >= 3 and np.ptp(lam) > 0:
         sp = stats.spearmanr(out["epochs"], lam)
         kt = stats.kendalltau(out["epochs"], lam)
-        out.update(spearman=float(sp.statistic), spearman_p=float(sp.pvalue), kendall=float(kt.statistic), kendall_p=float(kt.pvalue))
+        out.update(
+            spearman=float(sp.statistic),
+            spearman_p=float(sp.pvalue),
+            kendall=float(kt.statistic),
+            kendall_p=float(kt.pvalue),
+        )
         # Kendall's p-value is exact for small n (no ties); Spearman's uses a t approximation (p = 0 at n = 3)
         out["increasing_trend"] = bool(kt.statistic > 0 and kt.pvalue < MIN_EIG_TREND_LEVEL)
     else:
@@ -376,9 +389,16 @@ def adam_vs_nag_study(config: dict) -> AdamNagStudy:
         for name, tag in ((concl.get("best_nag"), "nag"), ("adam_b1_0.99", "adam_0.99")):
             if name in min_eig:
                 me = min_eig[name]
-                concl.update({f"{tag}_min_eig_first": me["first"], f"{tag}_min_eig_last": me["last"],
-                              f"{tag}_min_eig_spearman": me["spearman"], f"{tag}_min_eig_kendall": me["kendall"],
-                              f"{tag}_min_eig_kendall_p": me["kendall_p"], f"{tag}_min_eig_increasing": me["increasing_trend"]})
+                concl.update(
+                    {
+                        f"{tag}_min_eig_first": me["first"],
+                        f"{tag}_min_eig_last": me["last"],
+                        f"{tag}_min_eig_spearman": me["spearman"],
+                        f"{tag}_min_eig_kendall": me["kendall"],
+                        f"{tag}_min_eig_kendall_p": me["kendall_p"],
+                        f"{tag}_min_eig_increasing": me["increasing_trend"],
+                    }
+                )
     return AdamNagStudy(status=Status.OK, seed=cfg["seeds"][0], seconds=time.perf_counter() - t0, config=cfg,
                         widths=widths, runs=runs, best=best, ranking=concl["ranking_by_train_loss"], conclusion=concl,
                         min_eig=min_eig, provenance_note=f"framework ADAM (bias-corrected, eps inside); NAG = torch "

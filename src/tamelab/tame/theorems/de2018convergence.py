@@ -11,7 +11,8 @@ RMSProp being :math:`\beta_1=0` (transforms :func:`tamelab.train.rmsprop_dmu`,
 
 1. deterministic RMSProp: :math:`\alpha=\frac{(1-\beta_2)\xi}{L\sqrt{\sigma^2+\xi}}` reaches
    :math:`\|\nabla f\|\le\varepsilon` within :math:`T=\frac{2L(\sigma^2+\xi)(f(x_1)-f_*)}{(1-\beta_2)\xi\varepsilon^2}`;
-2. stochastic RMSProp under the sign condition, :math:`\alpha=\frac1{\sqrt T}\sqrt{\frac{2\xi(1-\beta_2)(f(x_1)-f_*)}{\sigma^2L}}`:
+2. stochastic RMSProp under the sign condition,
+:math:`\alpha=\frac1{\sqrt T}\sqrt{\frac{2\xi(1-\beta_2)(f(x_1)-f_*)}{\sigma^2L}}`:
    :math:`\min_{t\le T}\mathbb E\|\nabla f(x_t)\|^2\le\varepsilon^2` with
    :math:`\varepsilon^4=\frac{2L\sigma^2(\sigma^2+\xi)(f(x_1)-f_*)}{(1-\beta_2)\xi T}`;
 3. deterministic ADAM: :math:`\beta_1<\frac{\varepsilon}{\varepsilon+\sigma}`,
@@ -24,7 +25,8 @@ RMSProp being :math:`\beta_1=0` (transforms :func:`tamelab.train.rmsprop_dmu`,
 # since :math:`\xi\le\sqrt{v_{t,i}}+\xi\le\sigma+\xi`,
 #
 # .. math:: f(x_{t+1})\le f(x_t)-\alpha\Big(1-\frac{L\alpha}{2\xi}\Big)\frac{\|\nabla f(x_t)\|^2}{\sigma+\xi}
-#           \;\Rightarrow\; \min_{t\le T}\|\nabla f(x_t)\|^2\le\frac{(\sigma+\xi)(f(x_1)-f_*)}{T\alpha(1-L\alpha/(2\xi))}.
+#           \;\Rightarrow\; \min_{t\le T}\|\nabla
+# f(x_t)\|^2\le\frac{(\sigma+\xi)(f(x_1)-f_*)}{T\alpha(1-L\alpha/(2\xi))}.
 #
 # The empirical study uses the framework ADAM (bias-corrected, ε inside) as practitioners do.
 
@@ -54,8 +56,11 @@ __all__ = [
 ]
 
 THEOREM_METHODS = ("rmsprop", "rmsprop_stochastic", "adam")
-_RECONSTRUCTED = "reconstructed from memory [R] (spec tame-optimization.md §6.2): verify against arXiv:1807.06766 before citing"
-_UNAVAILABLE = "explicit constants unavailable [X]: the recalled ADAM constants failed the spec's numerical check; only the qualitative statement is used"
+_RECONSTRUCTED = (
+    "reconstructed from memory [R] (spec tame-optimization.md §6.2): verify against arXiv:1807.06766 before citing"
+)
+_UNAVAILABLE = ("explicit constants unavailable [X]: the recalled ADAM constants failed the spec's numerical check; "
+                "only the qualitative statement is used")
 
 
 @dataclasses.dataclass
@@ -161,7 +166,9 @@ def check_theorem(
 
 
 
-def _rmsprop_det(out: TheoremCheck, *, beta1, beta2, xi, a, L, sig, T, eps, gap, sign_condition) -> list[dict[str, Any]]:
+def _rmsprop_det(
+    out: TheoremCheck, *, beta1, beta2, xi, a, L, sig, T, eps, gap, sign_condition
+) -> list[dict[str, Any]]:
     out.theorem = "deterministic RMSProp (De–Mukherjee–Ullah Thm, spec §6.2 item 1)"
     a_th = (1 - beta2) * xi / (L * math.sqrt(sig**2 + xi))
     out.step_size_theorem = a_th
@@ -266,9 +273,18 @@ def log_finite_sum_problem(k: int = 20, dim: int = 2, *, seed: SeedLike = 0) -> 
     condition holds exactly; :math:`L=2\max_i\bar A_i`, component bound :math:`\sigma=\max_p\|A_p\|`."""
     A = np_rng(seed).uniform(0.5, 1.5, (int(k), int(dim)))
     a = A.mean(0)
-    return SmoothProblem("log_finite_sum", int(dim), float(2 * a.max()), float(np.linalg.norm(A, axis=1).max()), 0.0,
-                         lambda x: float((a * np.log1p(x**2)).sum()), lambda x: a * 2 * x / (1 + x**2),
-                         lambda x, p: A[p] * 2 * x / (1 + x**2), int(k), component_sigma=float(np.linalg.norm(A, axis=1).max()))
+    return SmoothProblem(
+        "log_finite_sum",
+        int(dim),
+        float(2 * a.max()),
+        float(np.linalg.norm(A, axis=1).max()),
+        0.0,
+        lambda x: float((a * np.log1p(x**2)).sum()),
+        lambda x: a * 2 * x / (1 + x**2),
+        lambda x, p: A[p] * 2 * x / (1 + x**2),
+        int(k),
+        component_sigma=float(np.linalg.norm(A, axis=1).max()),
+    )
 
 
 def logistic_problem(n: int = 200, dim: int = 5, *, seed: SeedLike = 0) -> SmoothProblem:
@@ -355,7 +371,16 @@ def run_dmu(problem: SmoothProblem, *, x0, step_size: float, T: int, beta1: floa
             upd, state = opt.update({"x": torch.as_tensor(g)}, state, params)
             params = {"x": params["x"] + upd["x"]}
     gn = gn[: t + 1]
-    return DmuRun(status=Status.OK, seed=s, seconds=time.perf_counter() - t0, method="rmsprop" if beta1 == 0 else "adam",
-                  steps=int(gn.size), hit_step=hit, min_grad_norm=float(gn.min()), grad_norms=gn, f_first=f1,
-                  f_last=problem.f(params["x"].numpy()))
+    return DmuRun(
+        status=Status.OK,
+        seed=s,
+        seconds=time.perf_counter() - t0,
+        method="rmsprop" if beta1 == 0 else "adam",
+        steps=int(gn.size),
+        hit_step=hit,
+        min_grad_norm=float(gn.min()),
+        grad_norms=gn,
+        f_first=f1,
+        f_last=problem.f(params["x"].numpy()),
+    )
 
