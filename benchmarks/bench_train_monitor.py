@@ -175,7 +175,7 @@ def main():
         f"{100 * (f - fs) / b:+.1f} %; with the full-batch train+test evaluation every 5 epochs instead of every "
         f"epoch: {100 * (f5 / b - 1):+.1f} %"
     )
-    from tamelab.tame.davis2020stochastic import convergence_report
+    from tamelab.tame import convergence_report
 
     r = fit(
         {

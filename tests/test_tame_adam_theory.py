@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from tamelab import InputError
-from tamelab.tame.de2018convergence import (
+from tamelab.tame import (
     adam_vs_nag_study, check_theorem, log_finite_sum_problem, log_sum_problem, logistic_problem, min_hessian_eigenvalue,
     plot_adam_vs_nag, run_dmu, sign_condition_violation,
 )
@@ -60,7 +60,9 @@ def test_problem_constants_against_finite_differences(seed):
 
 
 def test_rmsprop_theorem_formulas():
-    c = check_theorem("rmsprop", beta2=0.9, xi=1.0, smoothness=2.0, grad_bound=math.sqrt(10), dim=10, eps=0.1, gap=10.0, T=1000)
+    c = check_theorem(
+        "rmsprop", beta2=0.9, xi=1.0, smoothness=2.0, grad_bound=math.sqrt(10), dim=10, eps=0.1, gap=10.0, T=1000
+    )
     assert c.applicable and c.failing == []
     assert c.step_size_theorem == pytest.approx(0.1 * 1.0 / (2.0 * math.sqrt(11.0)))
     assert c.steps_to_eps == pytest.approx(2 * 2 * 11 * 10 / (0.1 * 1.0 * 0.01))
@@ -72,16 +74,38 @@ def test_rmsprop_theorem_formulas():
     bad = check_theorem("rmsprop", beta1=0.5, beta2=0.9, xi=1.0, step_size=0.3, smoothness=2.0, grad_bound=1.0, dim=1)
     assert not bad.applicable and set(bad.failing) == {"beta1 == 0 (RMSProp)", "step size == theorem step"}
     assert bad.status == "infeasible"
-    big = check_theorem("rmsprop", beta2=0.9, xi=1.0, step_size=1.5, smoothness=2.0, grad_bound=1.0, dim=1, T=10, gap=1.0)
+    big = check_theorem(
+        "rmsprop", beta2=0.9, xi=1.0, step_size=1.5, smoothness=2.0, grad_bound=1.0, dim=1, T=10, gap=1.0
+    )
     assert big.derived["applicable"] is False and "bound_min_grad_norm" not in big.derived  # alpha >= 2 xi / L
 
 
 def test_stochastic_and_adam_conditions():
-    c = check_theorem("rmsprop_stochastic", beta2=0.9, xi=1.0, smoothness=2.0, grad_bound=2.0, dim=2, T=100, gap=3.0, sign_condition=True)
+    c = check_theorem(
+        "rmsprop_stochastic",
+        beta2=0.9,
+        xi=1.0,
+        smoothness=2.0,
+        grad_bound=2.0,
+        dim=2,
+        T=100,
+        gap=3.0,
+        sign_condition=True,
+    )
     assert c.applicable
     assert c.step_size_theorem == pytest.approx(math.sqrt(2 * 1.0 * 0.1 * 3.0 / (4.0 * 2.0)) / 10)
     assert c.bound_min_grad_norm ** 4 == pytest.approx(2 * 2.0 * 4.0 * 5.0 * 3.0 / (0.1 * 1.0 * 100))
-    c2 = check_theorem("rmsprop_stochastic", beta2=0.9, xi=1.0, smoothness=2.0, grad_bound=2.0, dim=2, T=100, gap=3.0, sign_condition=False)
+    c2 = check_theorem(
+        "rmsprop_stochastic",
+        beta2=0.9,
+        xi=1.0,
+        smoothness=2.0,
+        grad_bound=2.0,
+        dim=2,
+        T=100,
+        gap=3.0,
+        sign_condition=False,
+    )
     assert c2.failing == ["sign condition on component gradients"]
     # ADAM: beta1 = 0.99 violates beta1 < eps/(eps+sigma); small beta1 and large xi pass; constants flagged unavailable
     a = check_theorem("adam", beta1=0.99, beta2=0.999, xi=1e-8, smoothness=1.0, grad_bound=1.0, dim=3, eps=0.1)
@@ -109,7 +133,9 @@ def test_check_theorem_bad_input(kw, field):
 def test_deterministic_rmsprop_hits_eps_within_both_bounds(seed, eps, xi, beta2):
     pb = log_sum_problem(10)
     x0 = np.random.default_rng(seed).uniform(-5, 5, 10)
-    c = check_theorem("rmsprop", beta2=beta2, xi=xi, smoothness=pb.L, grad_bound=pb.sigma, dim=10, eps=eps, gap=pb.f(x0))
+    c = check_theorem(
+        "rmsprop", beta2=beta2, xi=xi, smoothness=pb.L, grad_bound=pb.sigma, dim=10, eps=eps, gap=pb.f(x0)
+    )
     r = run_dmu(pb, x0=x0, step_size=c.step_size_theorem, T=int(c.steps_to_eps), beta2=beta2, xi=xi, stop_eps=eps)
     assert r.hit_step is not None and r.hit_step <= c.steps_to_eps and r.hit_step <= c.derived["steps_to_eps"]
 
@@ -121,8 +147,17 @@ def test_derived_bound_holds_for_any_admissible_step(seed):
         xi = 1.0
         x0 = rng.uniform(-3, 3, 4)
         T = 200
-        c = check_theorem("rmsprop", beta2=0.9, xi=xi, step_size=alpha * 2 * xi / pb.L / 2, smoothness=pb.L, grad_bound=pb.sigma,
-                          dim=4, T=T, gap=pb.f(x0))
+        c = check_theorem(
+            "rmsprop",
+            beta2=0.9,
+            xi=xi,
+            step_size=alpha * 2 * xi / pb.L / 2,
+            smoothness=pb.L,
+            grad_bound=pb.sigma,
+            dim=4,
+            T=T,
+            gap=pb.f(x0),
+        )
         r = run_dmu(pb, x0=x0, step_size=c.inputs["step_size"], T=T, beta2=0.9, xi=xi)
         assert r.min_grad_norm <= c.derived["bound_min_grad_norm"]
         assert r.f_last <= r.f_first + 1e-12  # monotone decrease is what the descent lemma gives
@@ -142,8 +177,17 @@ def test_stochastic_rmsprop_within_guarantee(seed):
     pb = log_finite_sum_problem(20, 2, seed=seed)
     x0 = np.random.default_rng(seed).uniform(-5, 5, 2)
     T = 3000
-    c = check_theorem("rmsprop_stochastic", beta2=0.9, xi=1.0, smoothness=pb.L, grad_bound=pb.component_sigma, dim=2, T=T,
-                      gap=pb.f(x0), sign_condition=True)
+    c = check_theorem(
+        "rmsprop_stochastic",
+        beta2=0.9,
+        xi=1.0,
+        smoothness=pb.L,
+        grad_bound=pb.component_sigma,
+        dim=2,
+        T=T,
+        gap=pb.f(x0),
+        sign_condition=True,
+    )
     r = run_dmu(pb, x0=x0, step_size=c.step_size_theorem, T=T, beta2=0.9, xi=1.0, stochastic=True, seed=seed)
     assert r.min_grad_norm**2 <= c.bound_min_grad_norm**2
     with pytest.raises(InputError, match="stochastic"):
@@ -152,28 +196,51 @@ def test_stochastic_rmsprop_within_guarantee(seed):
 
 @pytest.fixture(scope="module")
 def tiny_study():
-    return adam_vs_nag_study({"seeds": [0], "epochs": 2, "hidden": [8], "lrs": {"adam": [1e-3], "rmsprop": [1e-3], "nag": [0.1, 0.3]},
-                              "min_eig_every": 0})
+    return adam_vs_nag_study({"data": "digits", "seeds": [0], "epochs": 2, "hidden": [8], "grid_expansions": 0,
+                              "lrs": {"adam": [1e-3], "rmsprop": [1e-3], "nag": [0.1, 0.3]}, "min_eig_every": 0})
 
 
 def test_study_structure_and_reproducibility(tiny_study):
     r = tiny_study
-    assert set(r["best"]) == {"adam_b1_0.99", "adam_b1_0.9", "rmsprop", "nag_0.9", "nag_0.99"}
-    for name, b in r["best"].items():
+    assert set(r.best) == {"adam_b1_0.99", "adam_b1_0.9", "rmsprop", "nag_0.9", "nag_0.99"}
+    for name, b in r.best.items():
         assert len(b["curves"]["train_loss"]) == 3  # init + 2 epochs
         assert b["final_train_loss"] == pytest.approx(b["curves"]["train_loss"][-1])
-    nag = r["runs"]["nag_0.9"]
+    nag = r.runs["nag_0.9"]
     finals = {lr: v[0]["train_loss"][-1] for lr, v in nag.items()}
-    assert r["best"]["nag_0.9"]["lr"] == float(min(finals, key=finals.get))
-    c = r["conclusion"]
+    assert r.best["nag_0.9"]["lr"] == float(min(finals, key=finals.get))
+    c = r.conclusion
     assert c["adam_0.99_beats_nag_train"] == (c["adam_0.99_train_loss"] < c["nag_train_loss"])
-    json.dumps(r)
-    assert r["min_eig"] == {} and "nag_min_eig_spearman" not in c  # min_eig_every = 0: off
-    again = adam_vs_nag_study({"seeds": [0], "epochs": 2, "hidden": [8], "optimizers": ["nag_0.9"], "lrs": {"nag": [0.1, 0.3]},
-                               "min_eig_every": 0})
-    assert again["runs"]["nag_0.9"] == r["runs"]["nag_0.9"]  # seeded: bitwise identical
+    json.dumps(r.to_dict())
+    assert r.min_eig == {} and "nag_min_eig_spearman" not in c  # min_eig_every = 0: off
+    again = adam_vs_nag_study({"data": "digits", "seeds": [0], "epochs": 2, "hidden": [8], "optimizers": ["nag_0.9"],
+                               "lrs": {"nag": [0.1, 0.3]}, "min_eig_every": 0, "grid_expansions": 0})
+    assert again.runs["nag_0.9"] == r.runs["nag_0.9"]  # seeded: bitwise identical
     fig = plot_adam_vs_nag(r)
     assert len(fig.axes) == 3 and len(fig.axes[0].lines) == 5
+
+
+def test_study_extends_an_edge_grid_until_the_optimum_is_inside():
+    """A grid whose best rate is its largest is extended by the grid's own ratio; the tuned rate is then interior (or
+    the
+    extension budget is spent and lr_at_grid_edge says so). The per-seed win counts match the per-seed finals."""
+    cfg = {"data": "digits", "seeds": [0, 1], "epochs": 2, "hidden": [8], "optimizers": ["adam_b1_0.99", "nag_0.9"],
+           "lrs": {"adam": [1e-4, 3e-4], "nag": [0.01, 0.03]}, "min_eig_every": 0, "grid_expansions": 2}
+    r = adam_vs_nag_study(cfg)
+    for name in ("adam_b1_0.99", "nag_0.9"):
+        b = r.best[name]
+        grid = b["grid"]
+        assert len(grid) >= 3 and sorted(float(k) for k in r.runs[name]) == pytest.approx(grid)  # it was extended
+        assert grid[2] / grid[1] == pytest.approx(grid[1] / grid[0])  # by the grid's ratio
+        finals = {float(k): np.mean([s["train_loss"][-1] for s in v]) for k, v in r.runs[name].items()}
+        assert b["lr"] == min(finals, key=finals.get)
+        assert b["lr_at_grid_edge"] == (b["lr"] in (grid[0], grid[-1]))
+        assert b["lr_at_grid_edge"] is False or len(grid) == 4  # interior, or both extensions spent
+    c = r.conclusion
+    a, n = r.best["adam_b1_0.99"], r.best[c["best_nag"]]
+    wins = sum(x < y for x, y in zip(a["final_train_loss_per_seed"], n["final_train_loss_per_seed"]))
+    assert c["adam_0.99_beats_nag_train_seeds"] == f"{wins}/2"
+    assert c["lr_optima_inside_grids"] == (not a["lr_at_grid_edge"] and not n["lr_at_grid_edge"])
 
 
 def test_study_initial_loss_is_independent_reference(tiny_study):
@@ -185,15 +252,28 @@ def test_study_initial_loss_is_independent_reference(tiny_study):
     m = mlp([64, 8, 64], seed=0, dtype=torch.float32)
     with torch.no_grad():
         ref = float(((m(X) - X) ** 2).mean())
-    assert tiny_study["best"]["nag_0.9"]["curves"]["train_loss"][0] == pytest.approx(ref, rel=1e-6)
+    assert tiny_study.best["nag_0.9"]["curves"]["train_loss"][0] == pytest.approx(ref, rel=1e-6)
 
 
-@pytest.mark.parametrize("cfg, field", [
-    ({"epochs": 0}, "epochs"), ({"hidden": [0]}, "hidden"), ({"seeds": [-1]}, "seeds"), ({"lrs": {"sgd": [1]}}, "lrs"),
-    ({"lrs": {"adam": [-1]}}, "lrs.adam"), ({"bogus": 1}, "config"), ({"optimizers": ["lion"]}, "optimizers"),
-    ({"min_eig_every": -1}, "min_eig_every"), ({"min_eig_every": 1.5}, "min_eig_every"), ({"min_eig_tol": 0.0}, "min_eig_tol"),
-    ({"min_eig_max_dim": 1}, "min_eig_max_dim"),
-])
+@pytest.mark.parametrize(
+    "cfg, field",
+    [
+        ({"epochs": 0}, "epochs"),
+        ({"hidden": [0]}, "hidden"),
+        ({"seeds": [-1]}, "seeds"),
+        ({"lrs": {"sgd": [1]}}, "lrs"),
+        ({"lrs": {"adam": [-1]}}, "lrs.adam"),
+        ({"bogus": 1}, "config"),
+        ({"optimizers": ["lion"]}, "optimizers"),
+        ({"min_eig_every": -1}, "min_eig_every"),
+        ({"min_eig_every": 1.5}, "min_eig_every"),
+        ({"min_eig_tol": 0.0}, "min_eig_tol"),
+        ({"min_eig_max_dim": 1}, "min_eig_max_dim"),
+        ({"data": "mnist"}, "data"),
+        ({"grid_expansions": -1}, "grid_expansions"),
+        ({"min_eig_for": ["sgd"]}, "min_eig_for"),
+    ],
+)
 def test_study_bad_config(cfg, field):
     with pytest.raises(InputError, match=field):
         adam_vs_nag_study(cfg)
@@ -222,13 +302,14 @@ def _dense_min_eig(model, X):
 def test_min_hessian_eigenvalue_along_runs_matches_dense_hessian():
     from tamelab.data import load_data
     from tamelab.models import mlp
-    from tamelab.tame.de2018convergence import _train_autoencoder
+    from tamelab.tame.theorems.de2018autoencoder import _train_autoencoder
 
-    cfg = {"seeds": [0], "epochs": 2, "hidden": [2], "optimizers": ["adam_b1_0.99", "nag_0.9"],
-           "lrs": {"adam": [1e-3], "nag": [0.1, 0.3]}, "min_eig_every": 1, "min_eig_tol": 1e-10, "min_eig_max_dim": 322}
+    cfg = {"data": "digits", "seeds": [0], "epochs": 2, "hidden": [2], "optimizers": ["adam_b1_0.99", "nag_0.9"],
+           "lrs": {"adam": [1e-3], "nag": [0.1, 0.3]}, "min_eig_every": 1, "min_eig_tol": 1e-10, "min_eig_max_dim": 322,
+           "grid_expansions": 0, "min_eig_for": ["nag", "adam"]}
     r = adam_vs_nag_study(cfg)
-    me = r["min_eig"]
-    nb = r["conclusion"]["best_nag"]
+    me = r.min_eig
+    nb = r.conclusion["best_nag"]
     assert set(me) == {"adam_b1_0.99", nb}
     X32 = torch.as_tensor(load_data("digits", split="train", seed=0).X, dtype=torch.float32)
     X = X32.double()
@@ -239,7 +320,8 @@ def test_min_hessian_eigenvalue_along_runs_matches_dense_hessian():
         assert me[name]["lambda_min"][0] == pytest.approx(ref0, rel=1e-6)
     # last checkpoint of the best NAG run: parameters from the (bitwise reproducible) training loop, eigenvalue dense
     ck = {}
-    _train_autoencoder([64, 2, 64], nb, me[nb]["lr"], 0, 2, 64, X32, X32, checkpoints=ck, checkpoint_epochs={2})
+    _train_autoencoder([64, 2, 64], nb, me[nb]["lr"], 0, 2, r.config["batch_size"], X32, X32, checkpoints=ck,
+                       checkpoint_epochs={2})
     model = mlp([64, 2, 64], seed=0, dtype=torch.float32)
     model.load_state_dict(ck[2])
     assert me[nb]["lambda_min"][-1] == pytest.approx(_dense_min_eig(model, X), rel=1e-6)
@@ -252,8 +334,39 @@ def test_min_hessian_eigenvalue_along_runs_matches_dense_hessian():
     assert me[nb]["kendall"] == pytest.approx(kt.statistic) and me[nb]["kendall_p"] == pytest.approx(kt.pvalue)
     assert me[nb]["increasing_trend"] == bool(kt.statistic > 0 and kt.pvalue < 0.05)
     assert me[nb]["increasing_trend"] is False  # 3 checkpoints: exact Kendall p >= 1/3, never significant
-    c = r["conclusion"]
+    c = r.conclusion
     assert c["nag_min_eig_first"] == me[nb]["first"] and c["adam_0.99_min_eig_last"] == me["adam_b1_0.99"]["last"]
-    json.dumps(r)
+    json.dumps(r.to_dict())
     with pytest.raises(InputError, match="loss"):
         min_hessian_eigenvalue(model, X, X, loss="hinge")
+
+
+def test_min_hessian_eigenvalue_input_contract_vs_dense():
+    """NumPy data, a dict-batch loader and a callable loss give the same λ_min as a dense double-backward Hessian."""
+    from torch.utils.data import DataLoader
+
+    from tamelab.models import mlp
+
+    rng = np.random.default_rng(3)
+    X, Y = rng.standard_normal((20, 3)), rng.standard_normal((20, 2))
+    model = mlp([3, 4, 2], seed=1, dtype=torch.float64)
+    params = dict(model.named_parameters())
+
+    def F(flat):
+        p, i = {}, 0
+        for k, v in params.items():
+            p[k] = flat[i:i + v.numel()].view_as(v)
+            i += v.numel()
+        return ((torch.func.functional_call(model, p, (torch.as_tensor(X),)) - torch.as_tensor(Y)) ** 2).mean()
+
+    theta = torch.cat([v.detach().reshape(-1) for v in params.values()])
+    H = torch.autograd.functional.hessian(F, theta)
+    assert torch.allclose(H, H.T, atol=1e-12)
+    ref = float(torch.linalg.eigvalsh(H)[0])
+    loader = DataLoader([{"inputs": torch.as_tensor(X[i]), "targets": torch.as_tensor(Y[i])} for i in range(20)],
+                        batch_size=7, shuffle=True)
+    mse = lambda o, t: ((o - t) ** 2).mean()  # noqa: E731
+    for data, loss in (((X, Y), "mse"), (loader, "mse"), ((X, Y), mse)):
+        r = min_hessian_eigenvalue(model, data, loss=loss, tol=1e-10, max_dim=theta.numel())
+        assert r.converged and r.status.value == "ok" and not r.extremal_certified
+        assert r.lambda_min == pytest.approx(ref, rel=1e-7, abs=1e-10) and r.p == theta.numel()

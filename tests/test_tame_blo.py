@@ -10,7 +10,7 @@ from scipy.optimize import linprog
 
 from tamelab import InputError
 from tamelab.result import Status
-from tamelab.tame.burke2005sampling import gradient_sampling_minimize
+from tamelab.tame import gradient_sampling_minimize
 
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -163,3 +163,44 @@ def test_bad_function_and_start():
         gradient_sampling_minimize(_l1, [math.nan, 0.7])
     with pytest.raises(InputError, match="x0"):
         gradient_sampling_minimize(lambda x: x.sum(), torch.tensor([1, 2]))
+
+
+def _artefact(x):
+    """f(x) = relu(x - 1) - relu(1 - x) + (x - 1)^2 / 2 = (x - 1) + (x - 1)^2 / 2 (minimiser x = 0), with the gradient
+    backprop returns (relu'(0) = 0): f'(1) = 1, but the returned value at x = 1 is the artefact 0."""
+    x = float(x[0])
+    g = float(x > 1) + float(x < 1) + (x - 1)
+    return max(x - 1, 0.0) - max(1 - x, 0.0) + 0.5 * (x - 1) ** 2, np.array([g])
+
+
+def test_certified_flag_never_trusts_an_unchecked_gradient_at_a_kink_issue17():
+    # without kink detection the AD artefact 0 at x0 = 1 used to end the run "certified" at a non-stationary point
+    r = gradient_sampling_minimize(_artefact, [1.0], seed=0, max_iter=300)
+    assert not r.kinks_checked and not r.certified and r.status is not Status.OK
+    assert r.rho == 0.0 and r.rho_certified == pytest.approx(1.0, abs=1e-3)  # the samples see f' = 1 around x = 1
+    assert "resolution" in r.stop_reason or "max_iter" in r.stop_reason
+    # with kink detection (numpy kink= callable, or the fx trace of a torch function) it moves to x = 0 and certifies
+    rk = gradient_sampling_minimize(_artefact, [1.0], seed=0, kink=lambda x: x[0] == 1.0)
+    ft = lambda x: (torch.relu(x - 1) - torch.relu(1 - x) + 0.5 * (x - 1) ** 2).sum()  # noqa: E731
+    rt = gradient_sampling_minimize(ft, torch.ones(1, dtype=torch.float64), seed=0)
+    for res in (rk, rt):
+        assert res.kinks_checked and res.certified and res.status is Status.OK
+        assert abs(res.x[0]) <= res.rho_eps + res.rho_certified  # |f'(x)| = |x| <= rho near the minimiser 0
+        assert res.rho_certified <= 1e-6 and res.perturbations >= 1
+
+
+@pytest.mark.parametrize("trial", range(3))
+def test_random_linear_in_disguise_is_never_certified_stationary(seed, trial):
+    """Randomised adversary: f(x) = c·(relu(Ax + b) - relu(-Ax - b)) = c·(Ax + b) is linear (unbounded, never
+    stationary); x0 sits on kinks. Whatever the backend, the run must not end certified."""
+    rng = np.random.default_rng([seed, trial])
+    p, k = int(rng.integers(1, 4)), int(rng.integers(1, 4))
+    A, c, x0 = rng.standard_normal((k, p)), rng.standard_normal(k), rng.standard_normal(p)
+    b = -A @ x0
+
+    def fun(x):
+        z = A @ x + b
+        return float(c @ (np.maximum(z, 0) - np.maximum(-z, 0))), A.T @ (c * ((z > 0) + (z < 0)))
+
+    r = gradient_sampling_minimize(fun, x0, seed=seed, max_iter=60)
+    assert not r.certified and r.rho_certified >= np.linalg.norm(A.T @ c) * (1 - 1e-9)

@@ -2,6 +2,7 @@
 
 import itertools
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
@@ -9,9 +10,9 @@ from torch import nn
 from tamelab.errors import InputError
 from tamelab.models import mlp
 from tamelab.result import Status
-from tamelab.tame._structures import NONE, STRUCTURES, UNKNOWN, join, join_all, leq, op_fact, poly_bounded
-from tamelab.tame.bertoin2021relu import ReLUPrime
-from tamelab.tame.certify import certify
+from tamelab.tame import NONE, STRUCTURES, UNKNOWN, join, join_all, leq, op_fact, poly_bounded
+from tamelab.tame import ReLUPrime
+from tamelab.tame import certify
 
 ALL = list(STRUCTURES) + [NONE, UNKNOWN]
 X = torch.zeros(3, 4)
@@ -95,27 +96,75 @@ CASES = [
     dict(id="relu-mlp", model=lambda: mlp([4, 5, 3]), loss=None, structure="alg", lip=True),
     dict(id="relu-mlp-mse", model=lambda: mlp([4, 5, 3]), loss="mse", structure="alg", lip=True),
     dict(id="relu-mlp-ce", model=lambda: mlp([4, 5, 3]), loss="cross_entropy", structure="exp", lip=True),
-    dict(id="batchnorm-ce", model=lambda: nn.Sequential(nn.Linear(4, 5), nn.BatchNorm1d(5), nn.ReLU(), nn.Linear(5, 3)),
-         loss="cross_entropy", structure="exp", lip=True),
+    dict(
+        id="batchnorm-ce",
+        model=lambda: nn.Sequential(nn.Linear(4, 5), nn.BatchNorm1d(5), nn.ReLU(), nn.Linear(5, 3)),
+        loss="cross_entropy",
+        structure="exp",
+        lip=True,
+    ),
     dict(id="tanh", model=lambda: _Net(torch.tanh), loss="mse", structure="exp", lip=True),
-    dict(id="sin-after-tanh", model=lambda: _Net(lambda z: torch.sin(torch.tanh(z))), loss="mse", structure="an,exp", lip=True),
-    dict(id="sin-after-clamp", model=lambda: _Net(lambda z: torch.sin(z.clamp(-1.0, 1.0))), loss="mse", structure="an", lip=True),
-    dict(id="cos-after-scaled-sigmoid", model=lambda: _Net(lambda z: torch.cos(3.0 * torch.sigmoid(z) + 1.0)), loss=None,
-         structure="an,exp", lip=True),
+    dict(
+        id="sin-after-tanh",
+        model=lambda: _Net(lambda z: torch.sin(torch.tanh(z))),
+        loss="mse",
+        structure="an,exp",
+        lip=True,
+    ),
+    dict(
+        id="sin-after-clamp",
+        model=lambda: _Net(lambda z: torch.sin(z.clamp(-1.0, 1.0))),
+        loss="mse",
+        structure="an",
+        lip=True,
+    ),
+    dict(
+        id="cos-after-scaled-sigmoid",
+        model=lambda: _Net(lambda z: torch.cos(3.0 * torch.sigmoid(z) + 1.0)),
+        loss=None,
+        structure="an,exp",
+        lip=True,
+    ),
     # spec §1.6 says "P(an) (pfaff ∨ an)" for exact GELU + LayerNorm + softmax; by the §1.4 table every op there
     # is alg/exp/pfaff, so the join is pfaff; an `an` op (arctan) is needed to reach P(an).
-    dict(id="exact-gelu-layernorm", model=lambda: nn.Sequential(nn.Linear(4, 4), nn.GELU(), nn.LayerNorm(4)),
-         loss="cross_entropy", structure="pfaff", lip=True),
-    dict(id="exact-gelu-arctan", model=lambda: _Net(lambda z: torch.atan(nn.functional.gelu(z))), loss="cross_entropy",
-         structure="P(an)", lip=True),
+    dict(
+        id="exact-gelu-layernorm",
+        model=lambda: nn.Sequential(nn.Linear(4, 4), nn.GELU(), nn.LayerNorm(4)),
+        loss="cross_entropy",
+        structure="pfaff",
+        lip=True,
+    ),
+    dict(
+        id="exact-gelu-arctan",
+        model=lambda: _Net(lambda z: torch.atan(nn.functional.gelu(z))),
+        loss="cross_entropy",
+        structure="P(an)",
+        lip=True,
+    ),
     dict(id="softmax-attention-block", model=lambda: _Attn(), loss="mse", structure="exp", lip=True),
-    dict(id="tanh-gelu", model=lambda: nn.Sequential(nn.Linear(4, 4), nn.GELU(approximate="tanh")), loss="cross_entropy",
-         structure="exp", lip=True),
+    dict(
+        id="tanh-gelu",
+        model=lambda: nn.Sequential(nn.Linear(4, 4), nn.GELU(approximate="tanh")),
+        loss="cross_entropy",
+        structure="exp",
+        lip=True,
+    ),
     dict(id="sign", model=lambda: _Net(torch.sign), loss="mse", structure="alg", lip=False),
-    dict(id="relu-prime-module", model=lambda: nn.Sequential(nn.Linear(4, 4), ReLUPrime(0.5), nn.Linear(4, 2)), loss="mse",
-         structure="alg", lip=True),
-    dict(id="integer-pow", model=lambda: _Net(lambda z: z ** 3 + z.pow(2)), loss="mse", structure="alg", lip=True),
-    dict(id="irrational-pow", model=lambda: _Net(lambda z: torch.sigmoid(z) ** 2 ** 0.5), loss="mse", structure="exp", lip=True),
+    dict(
+        id="relu-prime-module",
+        model=lambda: nn.Sequential(nn.Linear(4, 4), ReLUPrime(0.5), nn.Linear(4, 2)),
+        loss="mse",
+        structure="alg",
+        lip=True,
+    ),
+    dict(id="integer-pow", model=lambda: _Net(lambda z: z**3 + z.pow(2)), loss="mse", structure="alg", lip=True),
+    dict(
+        id="irrational-pow",
+        model=lambda: _Net(lambda z: torch.sigmoid(z) ** 2**0.5),
+        loss="mse",
+        structure="exp",
+        lip=True,
+    ),
     dict(id="softplus", model=lambda: _Net(nn.functional.softplus), loss="mse", structure="exp", lip=True),
 ]
 
@@ -198,7 +247,180 @@ def test_programs_not_functions_floor_is_none_globally():
 def test_bad_inputs():
     with pytest.raises(InputError, match="loss"):
         certify(mlp([4, 3]), X, loss="hinge")
-    with pytest.raises(InputError, match="example_input"):
+    with pytest.raises(InputError, match="data"):
         certify(mlp([4, 3]), torch.zeros(2, 7))
     with pytest.raises(InputError, match="model"):
         certify("not a model", X)
+
+
+# ----------------------------------------------------------------------------- issue 17 item 4: sin with hidden inputs
+
+
+def _sin_input_bound(cert):
+    """The interval the certificate proved for the input of its (last) sin node when sin reads it, or None."""
+    return [op for op in cert.ops if op["canonical"] == "sin"][-1]["input_bounds"]
+
+
+class _BinaryMax(nn.Module):
+    def forward(self, z):
+        return torch.sin(torch.max(torch.tanh(z), z))
+
+
+class _InPlace(nn.Module):
+    def forward(self, z):
+        h = torch.tanh(z)
+        h.add_(z)
+        return torch.sin(h)
+
+
+class _SinWhenTraining(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.lin = nn.Linear(3, 3)
+
+    def forward(self, z):
+        h = self.lin(z)
+        return torch.sin(h) if self.training else torch.relu(h)
+
+
+class _BatchBranch(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.lin = nn.Linear(3, 3)
+
+    def forward(self, z):
+        h = self.lin(z)
+        if z.shape[0] > 4:
+            return torch.sin(h)
+        return h
+
+
+@pytest.mark.parametrize(
+    "model", [_BinaryMax(), _InPlace(), _SinWhenTraining()], ids=["binary-max", "in-place", "training"]
+)
+def test_hidden_unbounded_sin_inputs_are_caught_issue17(model):
+    cert = certify(model, torch.zeros(2, 3))
+    assert cert.structure == NONE and cert.status is Status.UNCERTIFIED, cert.why
+    assert any("sin" in o for o in cert.offending_ops)
+
+
+def test_mode_dependent_program_and_mode_restored():
+    m = _SinWhenTraining()
+    m.train()
+    m.lin.eval()  # a mixed state must come back exactly
+    cert = certify(m, torch.zeros(2, 3), loss="mse")
+    assert cert.mode_dependent and cert.modes == {"train": NONE, "eval": "alg"} and "differ" in cert.why
+    assert m.training is True and m.lin.training is False
+    assert certify(m, torch.zeros(2, 3), mode="eval").structure == "alg"
+    assert certify(m, torch.zeros(2, 3), mode="train").structure == NONE
+    m.eval()
+    certify(m, torch.zeros(2, 3))
+    assert m.training is False and m.lin.training is False
+    with pytest.raises(InputError, match="mode"):
+        certify(m, torch.zeros(2, 3), mode="test")
+
+
+def test_batch_size_branch_is_not_specialised_away_issue17():
+    cert = certify(_BatchBranch(), torch.zeros(2, 3), loss="mse")
+    assert cert.status is Status.UNCERTIFIED and "specialised" in cert.why and cert.tracer == "export"
+
+
+def test_bounded_variants_still_certified():
+    class Fine(nn.Module):
+        def forward(self, z):
+            h = torch.tanh(z)
+            h.mul_(0.5)
+            h += torch.sigmoid(z)
+            return torch.sin(torch.maximum(h, torch.tanh(2 * z))) + torch.cos(torch.clamp(z, -1, 1))
+
+    cert = certify(Fine(), torch.zeros(2, 3))
+    assert cert.structure == "an,exp" and cert.ok
+    assert _sin_input_bound(cert) == [-0.5, 1.5]  # max([-0.5, 0.5] + [0, 1], [-1, 1]) = [-0.5, 1.5]
+
+
+class _RandomProgram(nn.Module):
+    """A random straight-line program over registers: bounded ops (tanh, clamp), unbounded ones (scale by a parameter,
+    relu, add), binary max/min, in-place add and views; ends with sin of one register."""
+
+    def __init__(self, rng):
+        super().__init__()
+        self.w = nn.Parameter(torch.tensor(1.5))
+        self.recipe = []
+        n = 1
+        for _ in range(int(rng.integers(3, 9))):
+            op = str(rng.choice(["tanh", "clamp", "scale", "relu", "add", "max", "min", "iadd", "view", "affine"]))
+            self.recipe.append((op, int(rng.integers(n)), int(rng.integers(n))))
+            n += 1
+        self.out = int(rng.integers(1, n))
+
+    def forward(self, z):
+        r = [z]
+        for op, i, j in self.recipe:
+            a, b = r[i], r[j]
+            if op == "tanh":
+                r.append(torch.tanh(a))
+            elif op == "clamp":
+                r.append(torch.clamp(a, -2.0, 2.0))
+            elif op == "scale":
+                r.append(a * self.w)
+            elif op == "relu":
+                r.append(torch.relu(a))
+            elif op == "add":
+                r.append(a + b)
+            elif op == "max":
+                r.append(torch.max(a, b))
+            elif op == "min":
+                r.append(torch.minimum(a, b))
+            elif op == "iadd":
+                r.append(a.add_(b) if a is not b else a.mul_(2.0))
+            elif op == "view":
+                r.append(a.view(a.shape))
+            else:
+                r.append(3.0 * a - 1.0)
+        self.pre = r[self.out]
+        return torch.sin(r[self.out])
+
+
+def test_random_programs_sin_bound_is_sound(seed):
+    """Randomised adversary: whenever the certificate proves the input of sin bounded, the input stays inside the proved
+    interval on extreme inputs and parameters; whenever the input grows without bound, the certificate is NONE."""
+    rng = np.random.default_rng(seed)
+    for _ in range(25):
+        prog = _RandomProgram(rng)
+        cert = certify(prog, torch.zeros(2, 3), mode="eval")
+        bound = _sin_input_bound(cert)
+        worst = 0.0
+        for scale in (1e3, 1e6):
+            for w in (scale, -scale):
+                with torch.no_grad():
+                    prog.w.fill_(w)
+                    z = torch.as_tensor(rng.standard_normal((4, 3)) * scale, dtype=torch.float32)
+                    prog(z)
+                    pre = prog.pre.detach()
+                worst = max(worst, float(pre.abs().max()))
+                if bound is not None:
+                    assert float(pre.min()) >= bound[0] - 1e-5 and float(pre.max()) <= bound[1] + 1e-5, prog.recipe
+        if worst > 1e5:  # grows with the inputs: not bounded, so sin is definable in no o-minimal structure
+            assert bound is None and cert.structure == NONE, prog.recipe
+        else:
+            assert cert.structure in (NONE, "an", "an,exp", "exp", "alg"), cert.structure
+
+
+def test_input_contract_data_forms_and_callable_loss():
+    from torch.utils.data import DataLoader
+
+    net = mlp([4, 5, 3], seed=0)
+    rng = np.random.default_rng(0)
+    Xn, yn = rng.standard_normal((6, 4)).astype(np.float32), rng.integers(0, 3, 6)
+    ref = certify(net, torch.as_tensor(Xn), loss="cross_entropy")
+    loader = DataLoader([{"x": torch.as_tensor(Xn[i]), "label": int(yn[i])} for i in range(6)], batch_size=3)
+    for data in ((Xn, yn), loader, Xn, torch.as_tensor(Xn[:1])):
+        c = certify(net, data, loss="cross_entropy")
+        assert (c.structure, c.status, c.tracer) == (ref.structure, ref.status, ref.tracer) == ("exp", Status.OK, "fx")
+    hinge = lambda out, t: torch.clamp(1 - out.gather(1, t[:, None]), min=0).mean()  # noqa: E731
+    c = certify(net, (Xn, yn), loss=hinge)
+    assert c.structure == "alg" and c.loss == "<lambda>" and c.ok
+    c = certify(net, (Xn, rng.standard_normal((6, 3))), loss="huber", device="cpu")
+    assert c.structure == "alg" and c.ok
+    with pytest.raises(InputError, match="device"):
+        certify(net, Xn, device="tpu")

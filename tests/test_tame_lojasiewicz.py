@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from tamelab import InputError
-from tamelab.tame.lojasiewicz import (
+from tamelab.tame import (
     LOJASIEWICZ_CONVENTION, estimate_lojasiewicz, fit_tail_fstar, power_gd_trajectory, predicted_rate,
 )
 
@@ -89,10 +89,18 @@ def test_fit_tail_fstar_exact_models(seed):
     fs, A, a = rng.uniform(-2, 2), rng.uniform(0.5, 3), rng.uniform(0.5, 3)
     k = np.arange(1.0, 2001.0)
     r = fit_tail_fstar(fs + A * k**-a, k)
-    assert r["model"] == "power" and r["f_star"] == pytest.approx(fs, abs=1e-8) and r["alpha"] == pytest.approx(a, rel=1e-5)
+    assert (
+        r["model"] == "power"
+        and r["f_star"] == pytest.approx(fs, abs=1e-8)
+        and r["alpha"] == pytest.approx(a, rel=1e-5)
+    )
     q = rng.uniform(0.995, 0.999)  # tail still resolvable in float64 over k in [1000, 2000]
     r = fit_tail_fstar(fs + A * q**k, k)
-    assert r["model"] == "geometric" and r["f_star"] == pytest.approx(fs, abs=1e-8) and r["q"] == pytest.approx(q, rel=1e-6)
+    assert (
+        r["model"] == "geometric"
+        and r["f_star"] == pytest.approx(fs, abs=1e-8)
+        and r["q"] == pytest.approx(q, rel=1e-6)
+    )
 
 
 def test_wrong_fstar_is_flagged_and_biases_theta_up():
@@ -108,7 +116,11 @@ def test_predicted_rate_trichotomy():
     assert predicted_rate(0.0)["class"] == "finite"
     assert predicted_rate(0.3)["class"] == "linear" and predicted_rate(0.5)["class"] == "linear"
     r = predicted_rate(0.75)
-    assert r["class"] == "sublinear" and r["value_exponent"] == pytest.approx(2.0) and r["iterate_exponent"] == pytest.approx(0.5)
+    assert (
+        r["class"] == "sublinear"
+        and r["value_exponent"] == pytest.approx(2.0)
+        and r["iterate_exponent"] == pytest.approx(0.5)
+    )
     r = predicted_rate(5 / 6)
     assert r["value_exponent"] == pytest.approx(1.5) and r["iterate_exponent"] == pytest.approx(0.25)
     assert predicted_rate(0.51, tol=0.02)["class"] == "linear"

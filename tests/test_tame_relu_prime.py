@@ -7,7 +7,7 @@ from torch import nn
 
 from tamelab.data import load_data
 from tamelab.errors import InputError
-from tamelab.tame.bertoin2021relu import (KinkCounter, ReLUPrime, bifurcation_volume, paired_training, plot_relu_prime_zero,
+from tamelab.tame import (KinkCounter, ReLUPrime, bifurcation_volume, paired_training, plot_relu_prime_zero,
                                           relu_prime, relu_prime_mlp, relu_prime_zero_study, wilson_interval)
 
 
@@ -89,25 +89,34 @@ def digits_small():
 def test_paired_training_fp64_bitwise_identical_and_fp16_hits_kinks(digits_small):
     tr, te = digits_small
     r64 = paired_training(tr, te, widths=[64, 32, 32, 10], dtype="float64", seed=0, epochs=2, batch_size=32, lr=0.05)
-    assert r64["bitwise_identical"] and r64["param_l1_gap"] == 0.0
-    assert all(r["kinks_total"] == 0 for r in r64["runs"].values())
+    assert r64.bitwise_identical and r64.param_l1_gap == 0.0
+    assert all(r["kinks_total"] == 0 for r in r64.runs.values())
     r16 = paired_training(tr, te, widths=[64, 32, 32, 10], dtype="float16", seed=0, epochs=2, batch_size=32, lr=0.05)
-    k16 = [r["kinks_total"] for r in r16["runs"].values()]
+    k16 = [r["kinks_total"] for r in r16.runs.values()]
     assert min(k16) > 0
-    assert len(r16["runs"]["0.0"]["train_loss"]) == 2 and len(r16["runs"]["1.0"]["test_acc"]) == 2
+    assert len(r16.runs["0.0"]["train_loss"]) == 2 and len(r16.runs["1.0"]["test_acc"]) == 2
 
 
 def test_paired_training_replays_sgd_by_hand(digits_small):
     tr, te = digits_small
-    r = paired_training(tr.subset(np.arange(32)), te, widths=[64, 6, 10], dtype="float64", seed=2, epochs=1, batch_size=32,
-                        lr=0.1, s_values=(0.0, 1.0))
+    r = paired_training(
+        tr.subset(np.arange(32)),
+        te,
+        widths=[64, 6, 10],
+        dtype="float64",
+        seed=2,
+        epochs=1,
+        batch_size=32,
+        lr=0.1,
+        s_values=(0.0, 1.0),
+    )
     from tamelab.models import mlp
 
     m = mlp([64, 6, 10], seed=2, dtype=torch.float64)
     X, y = torch.as_tensor(tr.X[:32]), torch.as_tensor(tr.y[:32])
     loss = nn.functional.cross_entropy(m(X), y)
     loss.backward()
-    assert r["runs"]["0.0"]["train_loss"][0] == pytest.approx(float(loss.detach()), abs=1e-14)
+    assert r.runs["0.0"]["train_loss"][0] == pytest.approx(float(loss.detach()), abs=1e-14)
 
 
 def test_bifurcation_volume_precision_ordering(digits_small):
@@ -115,23 +124,33 @@ def test_bifurcation_volume_precision_ordering(digits_small):
     kw = dict(widths=[64, 64, 64, 10], n_init=4, batch_size=64, seed=0)
     v16 = bifurcation_volume(tr.X, tr.y, dtype="float16", **kw)
     v64 = bifurcation_volume(tr.X, tr.y, dtype="float64", **kw)
-    assert v64["fraction"] == 0.0 and v64["exact_zeros_seen"] == 0
-    assert v16["fraction"] > v64["fraction"] and v16["exact_zeros_seen"] > 0
-    lo, hi = v16["wilson95"]
-    assert lo <= v16["fraction"] <= hi
+    assert v64.fraction == 0.0 and v64.exact_zeros_seen == 0
+    assert v16.fraction > v64.fraction and v16.exact_zeros_seen > 0
+    lo, hi = v16.wilson95
+    assert lo <= v16.fraction <= hi
 
 
 def test_study_contract_and_plot():
-    cfg = {"seeds": [0], "epochs": 1, "dtypes": ["float16", "float64"], "s_values": [0, 1], "batch_size": 64, "lr": 0.05,
-           "widths": [64, 16, 10], "volume_inits": 2, "volume_widths": [64, 16, 10], "volume_samples": 256}
+    cfg = {
+        "seeds": [0],
+        "epochs": 1,
+        "dtypes": ["float16", "float64"],
+        "s_values": [0, 1],
+        "batch_size": 64,
+        "lr": 0.05,
+        "widths": [64, 16, 10],
+        "volume_inits": 2,
+        "volume_widths": [64, 16, 10],
+        "volume_samples": 256,
+    }
     r = relu_prime_zero_study(cfg)
-    assert set(r) >= {"config", "volume", "training", "summary", "seconds"}
-    assert r["summary"]["float64"]["all_bitwise_identical"] is True
-    assert r["summary"]["float64"]["kinks_max"] == 0
-    assert r["config"]["seeds"] == [0]
+    assert set(r.to_dict()) >= {"config", "volume", "training", "summary", "seconds", "schema_version", "kind"}
+    assert r.summary["float64"]["all_bitwise_identical"] is True
+    assert r.summary["float64"]["kinks_max"] == 0
+    assert r.config["seeds"] == [0]
     import json
 
-    json.dumps(r)  # JSON-ready
+    json.dumps(r.to_dict())  # JSON-ready
     fig = plot_relu_prime_zero(r)
     assert len(fig.axes) == 3
     import matplotlib.pyplot as plt

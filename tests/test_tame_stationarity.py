@@ -11,7 +11,7 @@ from tamelab.data import load_data
 from tamelab.errors import InputError
 from tamelab.models import mlp
 from tamelab.result import Status
-from tamelab.tame.goldstein import (ad_clarke_probe, ad_vs_clarke_examples, goldstein_stationarity, min_norm_hull,
+from tamelab.tame import (ad_clarke_probe, ad_vs_clarke_examples, goldstein_stationarity, min_norm_hull,
                                     min_norm_hull_exact, model_loss_function, sample_ball, stationarity)
 
 HULLS = [
@@ -75,32 +75,49 @@ def test_min_norm_hull_many_points_matches_projected_gradient_reference():
 
 
 def test_sample_ball_is_in_ball_seeded_and_uniform_radius():
+    from scipy import stats
+
     x = torch.tensor([1.0, -2.0, 0.5], dtype=torch.float64)
     U = sample_ball(x, 0.1, 4000, seed=3)
     d = torch.linalg.vector_norm(U - x, dim=1).numpy()
     assert d.max() <= 0.1 + 1e-15
     assert torch.equal(U, sample_ball(x, 0.1, 4000, seed=3))
-    # P(|u-x| <= eps/2) = 2^-3 for the uniform ball in 3-D
-    assert abs((d <= 0.05).mean() - 1 / 8) < 0.02
+    assert not torch.equal(U, sample_ball(x, 0.1, 4000, seed=4))
+    # uniform in the 3-ball: (|u - x| / eps)^3 is U(0, 1) (Kolmogorov–Smirnov), and the direction is uniform on the
+    # sphere: its mean is 0 and its second moment is I/3 (standard errors ~ 1/sqrt(4000) = 0.016)
+    assert stats.kstest((d / 0.1) ** 3, "uniform").pvalue > 1e-4
+    D = ((U - x).numpy() / d[:, None])
+    assert np.abs(D.mean(0)).max() < 0.06
+    np.testing.assert_allclose(D.T @ D / len(D), np.eye(3) / 3, atol=0.03)
+    assert U.dtype == x.dtype and U.device == x.device
 
 
 def _f(x):
     return x[0].abs() + 2 * x[1].abs()
 
 
-@pytest.mark.parametrize("x,eps,rho", [((1e-3, 0.0), 1e-1, 0.0), ((1e-3, 0.0), 1e-2, 0.0), ((1e-3, 0.0), 1e-4, 1.0),
-                                        ((0.5, 0.0), 1e-1, 1.0), ((0.5, 0.0), 1e-3, 1.0), ((0.5, 0.3), 1e-1, math.sqrt(5))])
+@pytest.mark.parametrize(
+    "x,eps,rho",
+    [
+        ((1e-3, 0.0), 1e-1, 0.0),
+        ((1e-3, 0.0), 1e-2, 0.0),
+        ((1e-3, 0.0), 1e-4, 1.0),
+        ((0.5, 0.0), 1e-1, 1.0),
+        ((0.5, 0.0), 1e-3, 1.0),
+        ((0.5, 0.3), 1e-1, math.sqrt(5)),
+    ],
+)
 @pytest.mark.parametrize("dtype,tol", [(torch.float64, 1e-12), (torch.float32, 1e-6)])
 def test_spec_2_4_numbers(x, eps, rho, dtype, tol):
     r = goldstein_stationarity(_f, torch.tensor(x, dtype=dtype), eps=eps, m=10, seed=0)
     assert r.rho == pytest.approx(rho, abs=tol)
     assert r.status is Status.OK and r.qp["duality_gap"] < 1e-10
-    assert len(r.lam) == 10 and abs(sum(r.lam) - 1) < 1e-12
+    assert r.kinks_checked and len(r.lam) == 10 + r.center_used and abs(sum(r.lam) - 1) < 1e-12
     assert r.seed == 0 and r.eps == eps and r.m == 10
 
 
 def test_relu_difference_certificate_refuses_stationarity_and_ad_gap():
-    rows = {(r["program"], r["s"]): r for r in ad_vs_clarke_examples((0.0, 0.5, 1.0), eps=1e-3, m=16, seed=0)}
+    rows = {(r["program"], r["s"]): r for r in ad_vs_clarke_examples((0.0, 0.5, 1.0), eps=1e-3, m=16, seed=0).rows}
     g = "relu(x)-relu(-x)"
     assert rows[(g, 0.0)]["ad_at_0"] == 0.0 and rows[(g, 1.0)]["ad_at_0"] == 2.0 and rows[(g, 0.5)]["ad_at_0"] == 1.0
     assert not rows[(g, 0.0)]["ad_in_clarke"] and rows[(g, 0.5)]["ad_in_clarke"]
@@ -115,9 +132,9 @@ def test_relu_difference_certificate_refuses_stationarity_and_ad_gap():
 def test_probe_support_function_dominates_directional_derivative():
     f = lambda x: x.abs().sum() + x[0] * x[1]  # noqa: E731
     pr = ad_clarke_probe(f, torch.tensor([0.0, 0.3]), eps=1e-3, m=32, seed=1, n_dirs=6)
-    assert pr["support_dominates_fd"]
-    assert pr["ad_inconsistent"] is False  # AD sign'(0)=0 lies in the hull conv{(±1+0.3, 1)}
-    assert pr["rho"] == pytest.approx(1.0, abs=2e-3)  # min-norm of conv{(-0.7,1+x0),(1.3,1+x0)}, |x0| <= eps
+    assert pr.support_dominates_fd
+    assert pr.ad_inconsistent is False  # AD sign'(0)=0 lies in the hull conv{(±1+0.3, 1)}
+    assert pr.rho == pytest.approx(1.0, abs=2e-3)  # min-norm of conv{(-0.7,1+x0),(1.3,1+x0)}, |x0| <= eps
 
 
 def test_model_gradient_matches_autograd_and_kinks_counted():
@@ -125,34 +142,62 @@ def test_model_gradient_matches_autograd_and_kinks_counted():
     model = mlp([64, 8, 10], seed=0, dtype=torch.float64)
     X = torch.as_tensor(ds.X[:50])
     y = torch.as_tensor(ds.y[:50])
-    f, th, checked = model_loss_function(model, X, y, "cross_entropy")
+    f, th, checked, why = model_loss_function(model, X, y, "cross_entropy")
     th = th.clone().requires_grad_(True)
     val, k = f(th)
     (g,) = torch.autograd.grad(val, th)
     model.zero_grad()
     torch.nn.functional.cross_entropy(model(X), y).backward()
     ref = torch.cat([p.grad.reshape(-1) for p in model.parameters()])
-    assert checked and torch.allclose(g, ref, atol=1e-14, rtol=0)
+    assert checked and why == "" and torch.allclose(g, ref, atol=1e-14, rtol=0)
     # a bias of exactly -W x on unit 0 for sample 0 creates an exact kink
     with torch.no_grad():
         w = model[0].weight[0] @ X[0]
     th2 = th.detach().clone()
     th2[64 * 8] = -w
+    assert int(k) == 0  # a random network on real data: no pre-activation is exactly 0
     _, k2 = f(th2)
-    assert int(k2) >= 1
+    z = X @ th2[:64 * 8].view(8, 64).T + th2[64 * 8:64 * 8 + 8]  # the pre-activations at th2, recomputed
+    assert int(k2) == int((z == 0).sum()) >= 1  # the count is exactly the number of zero pre-activations
 
 
-def test_stationarity_on_model_vmap_equals_loop_and_is_seeded():
+def test_stationarity_on_model_matches_a_plain_autograd_loop_and_is_seeded():
+    """ρ against an independent reference: the gradients at the same sampled points by a plain autograd loop over
+    module copies (no vmap, no flat-parameter function), and the hull QP by projected gradient on the simplex."""
     ds = load_data("digits", split="train").subset(np.arange(200))
-    model = mlp([64, 16, 10], seed=1)
+    model = mlp([64, 16, 10], seed=1, dtype=torch.float64)
     r1 = stationarity(model, ds, eps=1e-2, m=12, seed=4)
     r2 = stationarity(model, ds, eps=1e-2, m=12, seed=4, chunk=5)
-    assert r1.rho == pytest.approx(r2.rho, rel=1e-12)
-    assert r1.kinks_checked and r1.p == 64 * 16 + 16 + 16 * 10 + 10
-    assert r1.rho <= r1.grad_norm_center + 1e-12 if r1.center_used else True
+    assert r1.rho == pytest.approx(r2.rho, rel=1e-12) and r1.to_dict()["lam"] == pytest.approx(r2.to_dict()["lam"])
+    assert r1.kinks_checked and r1.center_used and r1.p == 64 * 16 + 16 + 16 * 10 + 10 and r1.status is Status.OK
+    X, y = torch.as_tensor(ds.X), torch.as_tensor(ds.y)
+    theta = torch.cat([p.detach().reshape(-1) for p in model.parameters()])
+    U = sample_ball(theta, 1e-2, 12, seed=np.random.default_rng([4, 0]))
+    rows = []
+    for u in torch.cat([theta[None], U]):  # the centre first (kink-free: it joins the hull)
+        m = mlp([64, 16, 10], seed=1, dtype=torch.float64)
+        torch.nn.utils.vector_to_parameters(u, m.parameters())
+        m.zero_grad()
+        torch.nn.functional.cross_entropy(m(X), y).backward()
+        rows.append(torch.cat([p.grad.reshape(-1) for p in m.parameters()]).numpy())
+    G = np.stack(rows)
+    K = G @ G.T
+    lam = np.full(len(G), 1 / len(G))
+    step = 1 / np.linalg.eigvalsh(K).max()
+    for _ in range(20000):  # projected gradient on the simplex (sorting projection)
+        v = lam - step * 2 * (K @ lam)
+        u_ = np.sort(v)[::-1]
+        css = np.cumsum(u_)
+        k = np.nonzero(u_ * np.arange(1, len(v) + 1) > css - 1)[0][-1]
+        lam = np.maximum(v - (css[k] - 1) / (k + 1), 0)
+    assert r1.rho == pytest.approx(float(np.linalg.norm(G.T @ lam)), rel=1e-5)
+    assert r1.rho <= r1.grad_norm_center + 1e-12 and r1.grad_norm_center == pytest.approx(
+        np.linalg.norm(G[0]), rel=1e-12
+    )
     assert r1.qp["duality_gap"] < 1e-10
     d = r1.to_dict()
     assert d["kind"] == "goldstein_stationarity" and d["seed"] == 4
+    assert stationarity(model, ds, eps=1e-2, m=12, seed=5).rho != r1.rho
 
 
 @pytest.mark.slow
@@ -225,3 +270,138 @@ def test_single_solver_reexported_and_legacy_unpacking():
         min_norm_hull(np.eye(2), method="qp")
     with pytest.raises(InputError, match="K"):
         min_norm_hull(K=np.ones((2, 3)))
+
+
+# ----------------------------------------------------------------------------- issue 17 item 3: kinks and tiny radii
+
+
+class _IdentityViaRelus(torch.nn.Module):
+    """A one-parameter, non-Sequential model computing relu(h - 1) - relu(1 - h) = h - 1 with h = w x (issue 17)."""
+
+    def __init__(self, w: float = 1.0) -> None:
+        super().__init__()
+        self.w = torch.nn.Parameter(torch.tensor([w], dtype=torch.float64))
+
+    def forward(self, x):
+        h = self.w * x
+        return torch.relu(h - 1) - torch.relu(1 - h)
+
+
+def test_kink_of_a_non_sequential_model_is_detected_issue17_reproduction():
+    # F(w) = mean((w - 1 - y)^2) with x = 1: F'(w) = 2 (w - 1 - ybar); AD at the kink w = 1 (relu'(0) = 0) gives 0
+    y = torch.full((8, 1), -1.9, dtype=torch.float64)
+    X = torch.ones(8, 1, dtype=torch.float64)
+    r = stationarity(_IdentityViaRelus(1.0), (X, y), loss="mse", eps=0.1, m=32, seed=0)
+    assert r.kinks_checked and r.kinks_why == "" and r.status is Status.OK
+    assert not r.center_used and r.grad_norm_center == 0.0  # the AD output at the kink is the artefact 0
+    # every sample lies in [0.9, 1.1]: |F'| >= 2 (1.9 - 0.1) = 3.6 there, and the hull is an interval of F' values
+    assert 3.6 - 1e-12 <= r.rho <= 3.8 + 1e-12
+    U = sample_ball(torch.tensor([1.0], dtype=torch.float64), 0.1, 32, seed=np.random.default_rng([0, 0]))
+    assert r.rho == pytest.approx(float((2 * (U - 1 + 1.9)).abs().min()), abs=1e-12)  # independent closed form
+
+
+@pytest.mark.parametrize("dtype, eps", [(torch.float32, 1e-8), (torch.float64, 1e-17)])
+def test_radius_below_dtype_resolution_is_refused_issue17(dtype, eps):
+    X, y = torch.ones(8, 1, dtype=dtype), torch.full((8, 1), -1.9, dtype=dtype)
+    with pytest.raises(InputError, match="resolution"):
+        stationarity(_IdentityViaRelus(1.0), (X, y), loss="mse", eps=eps, dtype=dtype)
+    with pytest.raises(InputError, match="resolution"):
+        goldstein_stationarity(lambda w: (w - 1).abs().sum(), torch.ones(1, dtype=dtype), eps=eps)
+    # just above the refusal threshold the samples are distinct from x and the certificate is honest (|f'| = 1)
+    ok = goldstein_stationarity(lambda w: (torch.relu(w - 1) - torch.relu(1 - w)).sum(), torch.ones(1, dtype=dtype),
+                                eps=200 * torch.finfo(dtype).eps, m=8, seed=0)
+    assert ok.status is Status.OK and not ok.center_used and ok.rho == pytest.approx(1.0, abs=1e-6)
+
+
+def _linear_in_disguise(kind: str):
+    """Programs equal to z (so their gradient is the constant c^T A), written with nonsmooth ops whose AD output
+    at z = 0 is not the derivative."""
+    F = torch.nn.functional
+    zero = torch.zeros(())
+
+    def op(z):
+        if kind == "relu":
+            return torch.relu(z) - torch.relu(-z)
+        if kind == "maximum":
+            return torch.maximum(z, zero) - torch.maximum(-z, zero)
+        if kind == "clamp":
+            return z.clamp(min=0) - (-z).clamp(min=0)
+        if kind == "max_pool":  # max over the window [z, 0] = relu(z)
+            pair = torch.stack([z, torch.zeros_like(z)], -1).reshape(1, -1)
+            neg = torch.stack([-z, torch.zeros_like(z)], -1).reshape(1, -1)
+            return F.max_pool1d(pair, 2).reshape(-1) - F.max_pool1d(neg, 2).reshape(-1)
+        if kind == "hardtanh":  # hardtanh(z + 1, -3, 1) - 1 = min(z, 0) for z > -4, kink at the bound z + 1 = 1
+            return F.hardtanh(z + 1, -3.0, 1.0) - 1 + torch.relu(z)
+        raise ValueError(kind)
+
+    return op
+
+
+@pytest.mark.parametrize("kind", ["relu", "maximum", "clamp", "max_pool", "hardtanh"])
+def test_random_programs_with_kinks_at_x_are_not_certified_stationary(seed, kind):
+    """Randomised adversary: f(θ) = c·op(Aθ + b) with b chosen so that some entries of Aθ + b are exactly 0 at θ.
+    Each op(z) equals z near 0, so ∇f = Aᵀc everywhere and ρ_ε must be ‖Aᵀc‖ whatever ε (closed form)."""
+    rng = np.random.default_rng([seed, hash(kind) % 1000])
+    p, k = int(rng.integers(2, 5)), int(rng.integers(2, 6))
+    A = torch.as_tensor(rng.standard_normal((k, p)))
+    c = torch.as_tensor(rng.standard_normal(k))
+    theta = torch.as_tensor(rng.standard_normal(p))
+    b = -(A @ theta)  # every z_i = 0 exactly at θ
+    b[rng.random(k) < 0.3] += 0.5  # ... or some of them
+    op = _linear_in_disguise(kind)
+
+    def f(t):
+        return (c * op(A @ t + b)).sum()
+
+    r = goldstein_stationarity(f, theta, eps=1e-3, m=12, seed=seed)
+    assert r.kinks_checked and r.status is Status.OK
+    at_kink = bool(((A @ theta + b) == 0).any())
+    assert r.center_used is (not at_kink)
+    assert r.rho == pytest.approx(float(torch.linalg.vector_norm(A.T @ c)), rel=1e-9)
+
+
+def test_model_with_kinks_in_a_custom_forward_and_loader_data(seed):
+    """A non-Sequential module (residual block with abs and a max) on a dict-batch DataLoader: kinks detected at x."""
+    from torch.utils.data import DataLoader
+
+    class Block(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.a = torch.nn.Linear(3, 4)
+            self.b = torch.nn.Linear(4, 2)
+
+        def forward(self, x):
+            h = self.a(x)
+            return self.b(torch.maximum(h, h.abs() * 0.5) + h)
+
+    torch.manual_seed(seed)
+    model = Block().double()
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((10, 3))
+    y = rng.integers(0, 2, 10)
+    with torch.no_grad():  # put unit 0 exactly on the kink h = 0 for every sample
+        model.a.weight[0] = 0.0
+        model.a.bias[0] = 0.0
+    data = DataLoader([{"image": torch.as_tensor(X[i]), "label": int(y[i])} for i in range(10)], batch_size=4)
+    r = stationarity(model, data, loss="cross_entropy", eps=1e-3, m=8, seed=seed)
+    assert r.kinks_checked and not r.center_used and r.status is Status.OK
+    r2 = stationarity(model, (X, y), loss=torch.nn.functional.cross_entropy, eps=1e-3, m=8, seed=seed)
+    assert r2.rho == pytest.approx(r.rho, rel=1e-12) and not r2.center_used  # same data as NumPy, callable loss
+
+
+def test_untraceable_model_is_uncertified_not_ok():
+    class Branchy(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lin = torch.nn.Linear(2, 1)
+
+        def forward(self, x):
+            h = self.lin(x)
+            return torch.relu(h) if float(h.sum()) > 0 else -h  # data-dependent control flow: fx cannot trace
+
+    X, y = torch.randn(6, 2, dtype=torch.float64), torch.randn(6, 1, dtype=torch.float64)
+    model = Branchy().double()
+    r = stationarity(model, (X, y), loss="mse", eps=1e-2, m=6, seed=0)
+    assert not r.kinks_checked and "fx" in r.kinks_why and r.status is Status.UNCERTIFIED and not r.center_used
+    r2 = stationarity(model, (X, y), loss="mse", eps=1e-2, m=6, seed=0, assume_differentiable=True)
+    assert r2.status is Status.OK and r2.rho == r.rho

@@ -24,6 +24,8 @@ __all__ = [
     "RANK_RTOL",
     "KKT_TOL",
     "ZERO_COST",
+    "BALL_RESOLUTION",
+    "BALL_ROUNDING_RTOL",
     "FILTER_SAFETY",
     "allclose_report",
 ]
@@ -47,6 +49,11 @@ RANK_RTOL = 1e-7
 KKT_TOL = 1e-6
 #: a cost below ZERO_COST * (1 + ||Y||^2) counts as zero (constructive.md §0).
 ZERO_COST = 1e-20
+#: gradient sampling: a radius below BALL_RESOLUTION * (eps_mach * ||x|| + tiny) of the dtype is refused
+#: (sampled points would round onto x; tamelab.tame.nonsmooth.goldstein1977optimization.check_radius).
+BALL_RESOLUTION = 100.0
+#: gradient sampling: rounding a sample to the dtype may move it by at most this fraction of the radius.
+BALL_ROUNDING_RTOL = 0.05
 
 
 def allclose_report(a, b, *, rtol: float = 1e-7, atol: float = 0.0) -> tuple[bool, str]:

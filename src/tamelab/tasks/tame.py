@@ -54,7 +54,7 @@ class CertifyConfig(ModelFields):
 def run_certify(cfg: CertifyConfig, *, out_dir: Any = None) -> Any:
     """The ``certify`` task: :func:`tamelab.tame.certify` on a zero input batch of the model's width."""
     from ..losses import resolve_loss
-    from ..tame.certify import LOSSES, certify
+    from ..tame import LOSSES, certify
 
     model = load_task_model(cfg.model, cfg.weights)
     d = cfg.input_dim or input_width(model)
@@ -78,8 +78,8 @@ class StationarityConfig(ModelFields, DataFields, SeedField):
 
 
 def run_stationarity(cfg: StationarityConfig, *, out_dir: Any = None) -> Any:
-    """The ``stationarity`` task: :func:`tamelab.tame.goldstein.stationarity`."""
-    from ..tame.goldstein import stationarity
+    """The ``stationarity`` task: :func:`tamelab.tame.stationarity`."""
+    from ..tame import stationarity
 
     model = load_task_model(cfg.model, cfg.weights)
     data = load_task_data(
@@ -127,14 +127,14 @@ def _study_config(cfg: TaskConfig) -> dict[str, Any]:
 
 
 def run_relu_prime_zero(cfg: ReluPrimeZeroConfig, *, out_dir: Any = None) -> dict[str, Any]:
-    """The study :func:`tamelab.tame.bertoin2021relu.relu_prime_zero_study` (a JSON-ready dict)."""
-    from ..tame.bertoin2021relu import relu_prime_zero_study
+    """The study :func:`tamelab.tame.relu_prime_zero_study` (a JSON-ready dict)."""
+    from ..tame import relu_prime_zero_study
 
-    return relu_prime_zero_study(_study_config(cfg))
+    return relu_prime_zero_study(_study_config(cfg)).to_dict()
 
 
 def _relu_prime_zero_figures(res: dict[str, Any], cfg: ReluPrimeZeroConfig) -> dict[str, Any]:
-    from ..tame.bertoin2021relu import plot_relu_prime_zero
+    from ..tame import plot_relu_prime_zero
 
     return {"relu_prime_zero": plot_relu_prime_zero(res)}
 
@@ -167,14 +167,14 @@ class AdamVsNagConfig(TaskConfig):
 
 
 def run_adam_vs_nag(cfg: AdamVsNagConfig, *, out_dir: Any = None) -> dict[str, Any]:
-    """The study :func:`tamelab.tame.de2018convergence.adam_vs_nag_study` (a JSON-ready dict)."""
-    from ..tame.de2018convergence import adam_vs_nag_study
+    """The study :func:`tamelab.tame.adam_vs_nag_study` (a JSON-ready dict)."""
+    from ..tame import adam_vs_nag_study
 
-    return adam_vs_nag_study(_study_config(cfg))
+    return adam_vs_nag_study(_study_config(cfg)).to_dict()
 
 
 def _adam_vs_nag_figures(res: dict[str, Any], cfg: AdamVsNagConfig) -> dict[str, Any]:
-    from ..tame.de2018convergence import plot_adam_vs_nag
+    from ..tame import plot_adam_vs_nag
 
     return {"adam_vs_nag": plot_adam_vs_nag(res)}
 

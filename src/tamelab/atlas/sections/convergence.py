@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...tame.davis2020stochastic import convergence_report
+from ...tame import convergence_report
 from .._registry import Figure, SectionContent, Table, fig_to_png, section
 
 

@@ -5,8 +5,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ...tame.certify import certify
-from ...tame.goldstein import stationarity
+from ...tame import certify, stationarity
 from .._registry import Figure, SectionContent, Table, fig_to_png, section
 
 

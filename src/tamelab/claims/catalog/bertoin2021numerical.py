@@ -8,7 +8,7 @@ float64, paired SGD runs from the same initialisation and batch order.
 
 from __future__ import annotations
 
-from ...tame.bertoin2021relu import relu_prime_zero_study
+from ...tame import relu_prime_zero_study
 from .._registry import ClaimContext, Measured, claim
 
 
@@ -22,19 +22,30 @@ from .._registry import ClaimContext, Measured, claim
               "kinks_per_run": "fp16 hundreds over 30 epochs, fp32 0-1, fp64 0 (protocol B)",
               "fp64 trajectories": "bitwise identical", "fp16 param L1 gap": "> 0"},
     tags=("tame", "nonsmooth", "relu", "precision"),
+    source="arXiv:2106.12915 §4 (bifurcation zone volume, Fig. 2-3) and spec §4.4 protocols A and B",
+    expected_from="paper",
 )
 def relu_prime_zero(ctx: ClaimContext) -> Measured:
     cfg = {"quick": True, "seeds": [ctx.seed]} if ctx.quick else {"seeds": [ctx.seed + i for i in range(4)]}
     r = relu_prime_zero_study(cfg)
-    s, v = r["summary"], r["volume"]
+    s, v = r.summary, r.volume
     vals = {}
     for dt in ("float16", "float32", "float64"):
-        vals[dt] = {"volume_fraction": v[dt]["fraction"], "volume_wilson95": v[dt]["wilson95"],
-                    "volume_exact_zeros": v[dt]["exact_zeros_seen"], "kinks_min": s[dt]["kinks_min"],
-                    "kinks_max": s[dt]["kinks_max"], "kink_rate": s[dt]["kink_rate"],
-                    "param_l1_gap_max": s[dt]["param_l1_gap_max"], "all_bitwise_identical": s[dt]["all_bitwise_identical"],
-                    "max_test_acc_diff_points": s[dt]["max_test_acc_diff_points"], "final_test_acc": s[dt]["final_test_acc"]}
-    vals["config"] = {k: r["config"][k] for k in ("seeds", "epochs", "widths", "volume_inits", "volume_widths", "volume_samples")}
+        vals[dt] = {
+            "volume_fraction": v[dt].fraction,
+            "volume_wilson95": list(v[dt].wilson95),
+            "volume_exact_zeros": v[dt].exact_zeros_seen,
+            "kinks_min": s[dt]["kinks_min"],
+            "kinks_max": s[dt]["kinks_max"],
+            "kink_rate": s[dt]["kink_rate"],
+            "param_l1_gap_max": s[dt]["param_l1_gap_max"],
+            "all_bitwise_identical": s[dt]["all_bitwise_identical"],
+            "max_test_acc_diff_points": s[dt]["max_test_acc_diff_points"],
+            "final_test_acc": s[dt]["final_test_acc"],
+        }
+    vals["config"] = {
+        k: r.config[k] for k in ("seeds", "epochs", "widths", "volume_inits", "volume_widths", "volume_samples")
+    }
     f16, f32, f64 = vals["float16"], vals["float32"], vals["float64"]
     holds = bool(f64["volume_fraction"] == 0.0 and f64["kinks_max"] == 0 and f64["all_bitwise_identical"]
                  and f16["volume_fraction"] > f32["volume_fraction"] >= f64["volume_fraction"]

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...tame.burke2005sampling import gradient_sampling_minimize
+from ...tame import gradient_sampling_minimize
 from .._registry import ClaimContext, Measured, claim
 
 
@@ -23,8 +23,13 @@ from .._registry import ClaimContext, Measured, claim
     "eps-ball, Armijo backtracking, eps/nu reduction on small hulls, perturbation off kinks) converges on nonsmooth "
     "functions: to the minimiser of |x1|+2|x2| with a certified small Goldstein stationarity measure, and to the LP "
     "optimum of a convex max of affine functions.",
-    expected={"weighted_l1_max_abs_x": "< 1e-6 with rho <= 1e-6 at eps <= 1e-6", "max_affine_value_gap_to_LP": "< 1e-5"},
+    expected={
+        "weighted_l1_max_abs_x": "< 1e-6 with rho <= 1e-6 at eps <= 1e-6",
+        "max_affine_value_gap_to_LP": "< 1e-5",
+    },
     tags=("tame", "nonsmooth"),
+    source="doi:10.1137/030601296 Thm 3.8 (convergence of gradient sampling); Kiwiel 2007 (revised algorithm)",
+    expected_from="theory",
 )
 def blo_gradient_sampling(ctx: ClaimContext) -> Measured:
     from scipy.optimize import linprog
@@ -39,7 +44,9 @@ def blo_gradient_sampling(ctx: ClaimContext) -> Measured:
         rng = np.random.default_rng([ctx.seed, case])
         while True:
             A, b = rng.standard_normal((10, 3)), rng.standard_normal(10)
-            lp = linprog(np.r_[np.zeros(3), 1.0], A_ub=np.c_[A, -np.ones(10)], b_ub=-b, bounds=[(None, None)] * 4, method="highs")
+            lp = linprog(
+                np.r_[np.zeros(3), 1.0], A_ub=np.c_[A, -np.ones(10)], b_ub=-b, bounds=[(None, None)] * 4, method="highs"
+            )
             if lp.status == 0:
                 break
 
@@ -52,7 +59,9 @@ def blo_gradient_sampling(ctx: ClaimContext) -> Measured:
             v = np.sort(A @ x + b)
             return bool(v[-1] == v[-2])
 
-        g = gradient_sampling_minimize(f, np.zeros(3), seed=ctx.seed, kink=kink, eps_tol=1e-8, nu_tol=1e-8, max_iter=2000)
+        g = gradient_sampling_minimize(
+            f, np.zeros(3), seed=ctx.seed, kink=kink, eps_tol=1e-8, nu_tol=1e-8, max_iter=2000
+        )
         gaps.append(abs(g.f - lp.fun))
         iters.append(g.iterations)
     holds = bool(r.certified and max_x < 1e-6 and r.rho <= 1e-6 and max(gaps) < 1e-5)

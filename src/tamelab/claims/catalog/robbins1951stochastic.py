@@ -34,9 +34,15 @@ def _run(schedule, A, y, steps, rng, batch):
     paper="Robbins & Monro 1951, doi:10.1214/aoms/1177729586",
     statement="SGD with step sizes a/(b+t)^p, 1/2 < p <= 1 (sum = inf, sum of squares < inf) drives the full gradient "
     "norm of a smooth strongly convex least-squares problem to 0; a constant step stalls at a noise floor.",
-    expected={"final_grad_norm_rm": "-> 0: log-log decay exponent < -0.3 (theory ~ -1/2 in expectation), below 1/4 of the constant-step floor", "rm_conditions": True,
-              "constant_step_floor": "bounded away from 0"},
+    expected={
+        "final_grad_norm_rm": "-> 0: log-log decay exponent < -0.3 (theory ~ -1/2 in expectation), below 1/4 of the "
+        "constant-step floor",
+        "rm_conditions": True,
+        "constant_step_floor": "bounded away from 0",
+    },
     tags=("train", "foundation"),
+    source="Robbins & Monro 1951, doi:10.1214/aoms/1177729586 (sum alpha = inf, sum alpha^2 < inf)",
+    expected_from="theory",
 )
 def robbins_monro(ctx: ClaimContext) -> Measured:
     rng = np.random.default_rng(ctx.seed)
@@ -60,9 +66,15 @@ def robbins_monro(ctx: ClaimContext) -> Measured:
                  and g_rm[-1] < 0.25 * np.median(g_c[half:]))
     return Measured(
         {
-            "steps": steps, "grad_norm_at_start": g_start, "grad_norm_first_checkpoint": g_rm[0], "final_grad_norm_rm": g_rm[-1],
-            "loglog_decay_exponent_rm": slope, "constant_step_floor_median": float(np.median(g_c[half:])),
-            "sum_alpha": sums["sum"], "sum_alpha_sq": sums["sum_sq"], "rm_conditions": rm.robbins_monro_conditions,
+            "steps": steps,
+            "grad_norm_at_start": g_start,
+            "grad_norm_first_checkpoint": g_rm[0],
+            "final_grad_norm_rm": g_rm[-1],
+            "loglog_decay_exponent_rm": slope,
+            "constant_step_floor_median": float(np.median(g_c[half:])),
+            "sum_alpha": sums["sum"],
+            "sum_alpha_sq": sums["sum_sq"],
+            "rm_conditions": rm.robbins_monro_conditions,
         },
         holds,
         "gradient norm decays like t^slope under Robbins–Monro steps; constant step stays at its noise floor",

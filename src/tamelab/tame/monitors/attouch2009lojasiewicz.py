@@ -48,13 +48,13 @@ from typing import Any
 
 import numpy as np
 
-from .._rng import SeedLike, np_rng, resolve_seed
-from ..errors import InputError
-from ..result import Result, Status
+from ..._rng import SeedLike, np_rng, resolve_seed
+from ...errors import InputError
+from ...result import Result, Status
 
 __all__ = [
     "LojasiewiczEstimate", "estimate_lojasiewicz", "predicted_rate", "fit_tail_fstar", "power_gd_trajectory",
-    "LOJASIEWICZ_CONVENTION",
+    "LOJASIEWICZ_CONVENTION", "LojasiewiczProblem", "lojasiewicz_problems", "gd_trajectory",
 ]
 
 #: the convention every stored θ refers to.
@@ -86,7 +86,11 @@ def predicted_rate(theta: float, *, tol: float = 0.0) -> dict[str, Any]:
         return {"class": "finite", "value_exponent": None, "iterate_exponent": None}
     if theta <= 0.5 + tol:
         return {"class": "linear", "value_exponent": None, "iterate_exponent": None}
-    return {"class": "sublinear", "value_exponent": 1.0 / (2 * theta - 1), "iterate_exponent": (1 - theta) / (2 * theta - 1)}
+    return {
+        "class": "sublinear",
+        "value_exponent": 1.0 / (2 * theta - 1),
+        "iterate_exponent": (1 - theta) / (2 * theta - 1),
+    }
 
 
 def _fit_power(k: np.ndarray, F: np.ndarray, alpha: float) -> tuple[float, float, float]:
@@ -217,6 +221,37 @@ def estimate_lojasiewicz(
         disagree by more than 0.05 or too few points remain.
     """
     t0 = time.perf_counter()
+    F, g, k = _check_trajectory(values, stationarity, steps, tail)
+    s = resolve_seed(seed)
+    flags: list[str] = []
+    fs, src = _limit_value(F, k, f_star, flags)
+    e = F - fs
+    floor = max(1e3 * np.finfo(np.float64).eps * abs(fs), np.finfo(np.float64).tiny)
+    usable = (e > floor) & (g > 0)
+    idx = np.flatnonzero(usable)
+    terminated = bool(idx.size and idx[-1] < F.size - 1 and np.all(e[idx[-1] + 1:] <= floor))
+    if iterates is not None:
+        X = np.asarray(iterates, dtype=np.float64).reshape(F.size, -1)
+        d = np.linalg.norm(X - X[-1], axis=1)
+        inc = np.flatnonzero(np.diff(d) > 0)
+        idx = idx[idx >= (int(inc[-1] + 1) if inc.size else 0)]
+    else:
+        idx = idx[int(math.floor(idx.size * (1 - tail))):]
+    res = LojasiewiczEstimate(
+        status=Status.OK, seed=s, f_star=fs, f_star_source=src, n_points=int(idx.size), flags=flags
+    )
+    if idx.size < 3:
+        res.status = Status.UNCERTIFIED
+        flags.append(f"only {idx.size} usable points in the final phase")
+        res.seconds = time.perf_counter() - t0
+        return res
+    th = _slope_estimate(res, np.log(e[idx]), np.log(g[idx]), e[idx], g[idx], bootstrap, s)
+    _rate_estimate(res, k, e, g, idx, terminated, th)
+    res.seconds = time.perf_counter() - t0
+    return res
+
+
+def _check_trajectory(values, stationarity, steps, tail) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     F = np.asarray(values, dtype=np.float64).ravel()
     g = np.asarray(stationarity, dtype=np.float64).ravel()
     if F.shape != g.shape:
@@ -230,56 +265,46 @@ def estimate_lojasiewicz(
     k = np.arange(1, F.size + 1, dtype=np.float64) if steps is None else np.asarray(steps, dtype=np.float64).ravel()
     if k.shape != F.shape or np.any(k <= 0) or np.any(np.diff(k) <= 0):
         raise InputError("steps", "must be positive, strictly increasing, one per value", "e.g. 1..K")
-    s = resolve_seed(seed)
-    flags: list[str] = []
-    src = "known"
-    if f_star is None:
-        nz = np.flatnonzero(F > F.min())
-        try:
-            fit = fit_tail_fstar(F[: nz[-1] + 1] if nz.size else F, k[: nz[-1] + 1] if nz.size else k, tail=0.5)
-            fs = min(fit["f_star"], float(F.min()))
-            shape = f"alpha={fit['alpha']:.4g}" if fit["model"] == "power" else f"q={fit['q']:.6g}"
-            src = f"tail fit ({fit['model']}, {shape}), clamped to <= min F"
-        except InputError:
-            fs, src = float(F.min()), "min over the run"
-    else:
+    return F, g, k
+
+
+def _limit_value(F: np.ndarray, k: np.ndarray, f_star, flags: list[str]) -> tuple[float, str]:
+    """``(f*, source)``: the given limit value (checked) or a tail fit clamped to ``<= min F``."""
+    if f_star is not None:
         fs = float(f_star)
         if F.min() < fs - 1e-12 * max(1.0, abs(fs)):
             flags.append(f"min F = {F.min():.6g} < f* = {fs:.6g}: f* is not the limit value")
-    e = F - fs
-    floor = max(1e3 * np.finfo(np.float64).eps * abs(fs), np.finfo(np.float64).tiny)
-    usable = (e > floor) & (g > 0)
-    idx = np.flatnonzero(usable)
-    terminated = bool(idx.size and idx[-1] < F.size - 1 and np.all(e[idx[-1] + 1:] <= floor))
-    if iterates is not None:
-        X = np.asarray(iterates, dtype=np.float64).reshape(F.size, -1)
-        d = np.linalg.norm(X - X[-1], axis=1)
-        inc = np.flatnonzero(np.diff(d) > 0)
-        start = int(inc[-1] + 1) if inc.size else 0
-        idx = idx[idx >= start]
-    else:
-        idx = idx[int(math.floor(idx.size * (1 - tail))):]
-    res = LojasiewiczEstimate(status=Status.OK, seed=s, f_star=fs, f_star_source=src, n_points=int(idx.size), flags=flags)
-    if idx.size < 3:
-        res.status = Status.UNCERTIFIED
-        flags.append(f"only {idx.size} usable points in the final phase")
-        res.seconds = time.perf_counter() - t0
-        return res
-    le, lg = np.log(e[idx]), np.log(g[idx])
+        return fs, "known"
+    nz = np.flatnonzero(F > F.min())
+    try:
+        fit = fit_tail_fstar(F[: nz[-1] + 1] if nz.size else F, k[: nz[-1] + 1] if nz.size else k, tail=0.5)
+    except InputError:
+        return float(F.min()), "min over the run"
+    shape = f"alpha={fit['alpha']:.4g}" if fit["model"] == "power" else f"q={fit['q']:.6g}"
+    return min(fit["f_star"], float(F.min())), f"tail fit ({fit['model']}, {shape}), clamped to <= min F"
+
+
+def _slope_estimate(res: LojasiewiczEstimate, le, lg, e, g, bootstrap: int, s: int) -> float:
+    """Slope of log g on log(F - f*) with a bootstrap CI; returns the exponent clipped to [0, 1)."""
     slope = float(np.polyfit(le, lg, 1)[0]) if np.ptp(le) > 0 else float("nan")
     res.theta_slope = slope
     rng = np_rng(s)
     boots = []
     for _ in range(int(bootstrap)):
-        j = rng.integers(0, idx.size, idx.size)
-        if np.ptp(le[j]) > 0:
+        j = rng.integers(0, le.size, le.size)
+        if np.ptp(le[j]) > 1e-9 * max(1.0, float(np.abs(le).max())):
             boots.append(np.polyfit(le[j], lg[j], 1)[0])
     if boots:
         res.theta_slope_ci = (float(np.percentile(boots, 2.5)), float(np.percentile(boots, 97.5)))
     th = min(max(slope, 0.0), 1.0 - 1e-12) if math.isfinite(slope) else 0.0
     with np.errstate(over="ignore", divide="ignore"):
-        res.c = float(np.max(e[idx] ** th / g[idx]))
-    # rate estimator
+        res.c = float(np.max(e ** th / g))
+    return th
+
+
+def _rate_estimate(res: LojasiewiczEstimate, k, e, g, idx, terminated: bool, th: float) -> None:
+    """The rate estimator, the predicted and observed rate classes, and the agreement flags."""
+    flags = res.flags
     g_ratio = float(g[idx].min() / g[idx].max())
     if terminated and g_ratio > 0.1:
         obs = {"class": "finite", "terminated_at_step": float(k[idx[-1] + 1]), "g_min_over_max": g_ratio}
@@ -298,16 +323,14 @@ def estimate_lojasiewicz(
     res.predicted_rate = predicted_rate(th, tol=CLASS_TOL)
     res.rates_agree = bool(res.predicted_rate["class"] == obs.get("class"))
     if res.theta_rate is not None:
-        res.disagreement = abs(res.theta_rate - slope)
+        res.disagreement = abs(res.theta_rate - res.theta_slope)
     elif res.theta_rate_upper is not None:
-        res.disagreement = max(0.0, slope - res.theta_rate_upper)
+        res.disagreement = max(0.0, res.theta_slope - res.theta_rate_upper)
     if res.disagreement is not None and res.disagreement > DISAGREEMENT_TOL:
         flags.append(f"slope and rate estimators disagree by {res.disagreement:.3g} > {DISAGREEMENT_TOL}")
         res.status = Status.UNCERTIFIED
     if not res.rates_agree:
         res.status = Status.UNCERTIFIED
-    res.seconds = time.perf_counter() - t0
-    return res
 
 
 def power_gd_trajectory(p: float, *, lr: float, steps: int, x0: float = 1.0, shift: float = 0.0):
@@ -327,3 +350,113 @@ def power_gd_trajectory(p: float, *, lr: float, steps: int, x0: float = 1.0, shi
         F[t] = abs(x) ** p + shift
         G[t] = p * abs(x) ** (p - 1) if x != 0 else 0.0
     return F, G, np.arange(1, int(steps) + 1, dtype=np.float64)
+
+
+@dataclasses.dataclass
+class LojasiewiczProblem:
+    """A smooth objective with a known Łojasiewicz exponent at the limit of gradient descent from ``x0``.
+
+    Attributes:
+        name; f, grad: the objective and its gradient (float64 NumPy); x0, lr, steps: the GD run; f_star: the limit
+        value; theta: the exponent at the limit (``LOJASIEWICZ_CONVENTION``); why: where it comes from.
+    """
+
+    name: str
+    f: Any = dataclasses.field(repr=False)
+    grad: Any = dataclasses.field(repr=False)
+    x0: np.ndarray = dataclasses.field(repr=False)
+    lr: float
+    steps: int
+    f_star: float
+    theta: float
+    why: str
+
+
+def gd_trajectory(problem: LojasiewiczProblem, *, stop_gap: float = 1e-20) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(F_k, ‖∇f(x_k)‖, k)`` along gradient descent ``x_{k+1} = x_k − lr ∇f(x_k)``, k = 1..steps (after step k).
+
+    Stops early once ``F_k − f* <= stop_gap`` (below that, float64 rounding of the objective, not the geometry,
+    decides the values: a residual of 1e-10 on O(1) data squares to 1e-20).
+    """
+    x = np.array(problem.x0, dtype=np.float64)
+    F, G = np.empty(problem.steps), np.empty(problem.steps)
+    g = problem.grad(x)
+    t = 0
+    for t in range(problem.steps):
+        x = x - problem.lr * g
+        g = problem.grad(x)
+        F[t], G[t] = problem.f(x), float(np.sqrt(g @ g))
+        if F[t] - problem.f_star <= stop_gap:
+            break
+    return F[:t + 1], G[:t + 1], np.arange(1, t + 2, dtype=np.float64)
+
+
+def _deep_linear(x0, why, theta) -> LojasiewiczProblem:
+    def f(w):
+        return 0.5 * float(w[0] * w[1] * w[2]) ** 2
+
+    def grad(w):
+        p = w[0] * w[1] * w[2]
+        return p * np.array([w[1] * w[2], w[0] * w[2], w[0] * w[1]])
+
+    name = "deep-linear-3-balanced" if len(set(x0)) == 1 else "deep-linear-3-unbalanced"
+    return LojasiewiczProblem(name, f, grad, np.array(x0, float), 0.1, 1500 if theta == 0.5 else 20000, 0.0, theta, why)
+
+
+def _relu_teacher(seed: SeedLike) -> LojasiewiczProblem:
+    """Least squares of a 2-3-1 ReLU net on 60 fixed points labelled by a fixed teacher of the same shape (hidden
+    directions 120° apart), started at the teacher plus ``N(0, 0.02²)`` noise (``seed``); step 1/λ_max(∇²f) there."""
+    n, d, h = 60, 2, 3
+    X = np.random.default_rng(20090802).standard_normal((n, d))
+    teacher = np.array([1.0, 0.0, -0.5, 0.866, -0.5, -0.866, 0.2, -0.1, 0.3, 1.0, -1.0, 0.8, 0.1])
+
+    def unpack(t):
+        return t[:h * d].reshape(h, d), t[h * d:h * d + h], t[h * d + h:h * d + 2 * h], t[-1]
+
+    A, b, c, e = unpack(teacher)
+    y = np.maximum(X @ A.T + b, 0) @ c + e
+
+    def f(t):
+        A, b, c, e = unpack(t)
+        return float(np.mean((np.maximum(X @ A.T + b, 0) @ c + e - y) ** 2))
+
+    def grad(t):
+        A, b, c, e = unpack(t)
+        Z = X @ A.T + b
+        H = np.maximum(Z, 0)
+        r = 2 * (H @ c + e - y) / n
+        dH = np.outer(r, c) * (Z > 0)
+        return np.concatenate([(dH.T @ X).ravel(), dH.sum(0), H.T @ r, [r.sum()]])
+
+    eye = np.eye(teacher.size)
+    hess = np.stack([(grad(teacher + 1e-6 * u) - grad(teacher - 1e-6 * u)) / 2e-6 for u in eye])
+    lr = 1.0 / float(np.linalg.eigvalsh((hess + hess.T) / 2).max())
+    x0 = teacher + 0.02 * np_rng(seed).standard_normal(teacher.size)
+    return LojasiewiczProblem("relu-net-near-global-min", f, grad, x0, lr, 20000, 0.0, 0.5,
+                              "zero-loss minimum of a realisable ReLU net: locally a smooth manifold (rescaling "
+                              "symmetries) with a nondegenerate transversal Hessian (Morse–Bott), so theta = 1/2")
+
+
+def lojasiewicz_problems(seed: SeedLike = 0) -> list[LojasiewiczProblem]:
+    """Problems whose Łojasiewicz exponent at the GD limit is known and is *not* read off the objective's formula.
+
+    * ``quartic-2d``: :math:`x^4+x^2y^2+y^4`, homogeneous of degree 4 and positive definite, so
+      :math:`|\\nabla f|\\asymp r^3`, :math:`f\\asymp r^4`: θ = 3/4 at the isolated degenerate minimum 0;
+    * ``deep-linear-3-balanced``: the scalar deep linear net :math:`\\tfrac12(w_1w_2w_3)^2` from a balanced start
+      (GD keeps :math:`w_1=w_2=w_3=t`, :math:`f=t^6/2`): θ = 5/6 at the degenerate minimum 0;
+    * ``deep-linear-3-unbalanced``: the same net from an unbalanced start converges to a point of
+      :math:`\\{w_1w_2w_3=0\\}` with the other two weights nonzero, where the minimum set is a smooth manifold and
+      the Hessian is nondegenerate across it (Morse–Bott): θ = 1/2;
+    * ``relu-net-near-global-min``: see :func:`_relu_teacher` (θ = 1/2).
+    """
+    quartic = LojasiewiczProblem(
+        "quartic-2d", lambda x: float(x[0] ** 4 + x[0] ** 2 * x[1] ** 2 + x[1] ** 4),
+        lambda x: np.array([4 * x[0] ** 3 + 2 * x[0] * x[1] ** 2, 2 * x[0] ** 2 * x[1] + 4 * x[1] ** 3]),
+        np.array([0.9, -0.5]), 0.02, 20000, 0.0, 0.75,
+        "positive definite homogeneous quartic: |grad f| ~ r^3, f ~ r^4, so theta = 3/4 (Lojasiewicz)")
+    return [quartic,
+            _deep_linear([0.8, 0.8, 0.8], "balanced scalar deep linear net: f = t^6/2 along the GD path, theta = 5/6",
+                         5 / 6),
+            _deep_linear([0.6, 0.9, 1.0], "unbalanced start: limit on the Morse-Bott part of {w1 w2 w3 = 0}, "
+                         "theta = 1/2", 0.5),
+            _relu_teacher(seed)]

@@ -26,11 +26,18 @@ lies in the Goldstein :math:`\varepsilon_k`-subdifferential, so
 stationarity certificate (up to float error) at the returned point. Reaching ``max_iter`` first gives
 ``not_converged``.
 
-**Kinks.** "Not differentiable at :math:`x`" is decided by what the caller provides and kept simple:
+**Kinks.** "Not differentiable at :math:`x`" is decided by what the caller provides:
 ``kink(x) -> bool`` (numpy backend or torch), for torch functions ``has_aux=True`` with
-``fun(x) -> (value, kink_count)`` (a nonzero count, e.g. exact zeros at ReLU inputs, is a kink), and in
-every case a non-finite value or gradient. Without any of these the differentiability of each new iterate
-is taken for granted (true with probability one for piecewise-smooth :math:`f` and continuous sampling).
+``fun(x) -> (value, kink_count)`` (a nonzero count, e.g. exact zeros at ReLU inputs, is a kink), and otherwise,
+for torch functions, the kink count of an fx trace of ``fun`` (:mod:`tamelab.tame.nonsmooth._kinks`); in every
+case a non-finite value or gradient is a kink too.
+
+**What ``certified`` proves.** The hull that steers the method contains :math:`\nabla f(x_k)`; the *certificate*
+uses it only when the differentiability of :math:`x_k` was checked. Otherwise (numpy ``fun`` without ``kink``, or a
+torch ``fun`` fx cannot trace) the AD output at :math:`x_k` may be an artefact of a kink (Bolte & Pauwels), so the
+certificate is the min-norm element of the *sampled* gradients alone (``rho_certified``). A radius below the
+dtype's resolution at :math:`x_k` (:func:`~tamelab.tame.nonsmooth.goldstein1977optimization.check_radius`) stops the
+run uncertified.
 
 Known results [spec §2.3d]: for fixed :math:`\varepsilon` and bounded level sets, w.p. 1 a cluster point is
 Clarke :math:`\varepsilon`-stationary (BLO 2005); with Kiwiel's revision, w.p. 1 either :math:`f\to-\infty` or
@@ -53,10 +60,11 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
-from .._rng import SeedLike, resolve_seed
-from ..errors import InputError
-from ..result import Result, Status
-from .goldstein import _batched_grads, min_norm_hull, sample_ball
+from ..._rng import SeedLike, resolve_seed
+from ...errors import InputError
+from ...result import Result, Status
+from .goldstein1977optimization import batched_grads, sample_ball
+from .wolfe1976nearest import min_norm_hull
 
 __all__ = ["GradientSamplingResult", "gradient_sampling_minimize"]
 
@@ -71,8 +79,11 @@ class GradientSamplingResult(Result):
     Attributes:
         x: final iterate (flat list); ``f``: its value.
         eps, nu: the final sampling radius and optimality tolerance (after the last reduction).
-        rho: norm of the last min-norm hull element, sampled at radius ``rho_eps`` around ``x``:
-            ``dist(0, ∂_{rho_eps} f(x)) <= rho``; ``certified``: ``rho <= nu_tol`` and ``rho_eps <= eps_tol``.
+        rho: norm of the last min-norm hull element (the hull that steers the method, with ∇f(x)), sampled at radius
+            ``rho_eps`` around ``x``; ``rho_certified``: the same from hulls whose every element is certainly a
+            gradient (∇f(x) only when x was checked kink-free): ``dist(0, ∂_{rho_eps} f(x)) <= rho_certified``;
+            ``certified``: ``rho_certified <= nu_tol`` and ``rho_eps <= eps_tol``; ``kinks_checked``: how x's
+            differentiability was known (see the module docstring).
         iterations: iterations done (descent + null steps); ``descent_steps``, ``null_steps``,
             ``line_search_failures`` (counted as null steps), ``perturbations`` (kinks hit by a step),
             ``resampled`` (sample points on a kink, redrawn), ``f_evals``, ``grad_evals``.
@@ -91,7 +102,9 @@ class GradientSamplingResult(Result):
     nu: float = float("nan")
     rho: float = float("nan")
     rho_eps: float = float("nan")
+    rho_certified: float = float("nan")
     certified: bool = False
+    kinks_checked: bool = False
     iterations: int = 0
     descent_steps: int = 0
     null_steps: int = 0
@@ -112,7 +125,11 @@ class GradientSamplingResult(Result):
     statement: str = ""
 
     def arrays(self) -> dict[str, np.ndarray]:
-        out = {k: np.asarray(self.history[k], dtype=np.float64) for k in ("f", "eps", "nu", "rho", "t") if k in self.history}
+        out = {
+            k: np.asarray(self.history[k], dtype=np.float64)
+            for k in ("f", "eps", "nu", "rho", "t")
+            if k in self.history
+        }
         if "x" in self.history:
             out["x"] = np.asarray(self.history["x"], dtype=np.float64)
         return out
@@ -129,6 +146,8 @@ class _NumpyOracle:
     def __init__(self, fun: Callable, p: int, kink: Callable | None) -> None:
         self.fun, self.p, self.kink = fun, p, kink
         self.f_evals = self.grad_evals = 0
+        self.kinks_checked = kink is not None
+        self.kinks_why = "" if kink is not None else "numpy fun without a kink= callable"
 
     def _call(self, x: np.ndarray) -> tuple[float, np.ndarray]:
         out = self.fun(x.copy())
@@ -157,7 +176,9 @@ class _NumpyOracle:
         kinks = np.zeros(U.shape[0], dtype=bool)
         for i, u in enumerate(U):
             v, G[i] = self._call(u)
-            kinks[i] = not (math.isfinite(v) and np.all(np.isfinite(G[i]))) or (self.kink is not None and self.kink(u.copy()))
+            kinks[i] = not (math.isfinite(v) and np.all(np.isfinite(G[i]))) or (
+                self.kink is not None and self.kink(u.copy())
+            )
         self.grad_evals += U.shape[0]
         return G, kinks
 
@@ -169,9 +190,13 @@ class _TorchOracle:
 
     def __init__(self, fun: Callable, shape: torch.Size, dtype: torch.dtype, has_aux: bool, kink: Callable | None,
                  chunk: int) -> None:
+        from .goldstein1977optimization import with_kink_count
+
         self.shape, self.dtype, self.kink, self.chunk = shape, dtype, kink, chunk
         self.has_aux = has_aux
-        self.fa = fun if has_aux else (lambda u: (fun(u), torch.zeros((), dtype=torch.int64)))
+        self.fa, checked, why = with_kink_count(fun, has_aux)
+        self.kinks_checked = checked or kink is not None
+        self.kinks_why = "" if self.kinks_checked else why
         self.f_evals = self.grad_evals = 0
 
     def _t(self, x: np.ndarray) -> torch.Tensor:
@@ -197,7 +222,7 @@ class _TorchOracle:
     def grads(self, U: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         self.grad_evals += U.shape[0]
         Ut = torch.as_tensor(U, dtype=self.dtype).reshape(U.shape[0], *self.shape)
-        G, k = _batched_grads(self.fa, Ut, self.chunk)
+        G, k = batched_grads(self.fa, Ut, self.chunk)
         G = G.reshape(U.shape[0], -1).to(torch.float64).numpy()
         kinks = (k.reshape(-1) != 0).numpy() | ~np.all(np.isfinite(G), axis=1)
         if self.kink is not None:
@@ -284,24 +309,45 @@ def gradient_sampling_minimize(
         ('ok', True, True)
     """
     t_start = time.perf_counter()
-    eps0 = _positive("eps0", eps0)
-    nu0 = _positive("nu0", nu0)
-    theta_eps = _open_unit("theta_eps", theta_eps)
-    theta_nu = _open_unit("theta_nu", theta_nu)
-    beta = _open_unit("beta", beta)
-    gamma = _open_unit("gamma", gamma)
-    max_iter = _count("max_iter", max_iter, 1)
-    max_backtracks = _count("max_backtracks", max_backtracks, 1)
-    eps_tol = _positive("eps_tol", eps_tol)
-    nu_tol = _positive("nu_tol", nu_tol, allow_zero=True)
+    params = _check_params(eps0=eps0, nu0=nu0, theta_eps=theta_eps, theta_nu=theta_nu, beta=beta, gamma=gamma,
+                           max_iter=max_iter, max_backtracks=max_backtracks, eps_tol=eps_tol, nu_tol=nu_tol)
     if kink is not None and not callable(kink):
         raise InputError("kink", "must be a callable x -> bool or None")
     if not callable(fun):
         raise InputError("fun", "must be callable")
     s = resolve_seed(seed)
+    oracle, x, dtype = _make_oracle(fun, x0, has_aux=has_aux, kink=kink, chunk=chunk)
+    p = int(x.size)
+    params["m"] = m = 2 * p if m is None else _count("m", m, 1)
+    run = _Run(oracle=oracle, seed=s, params=params, p=p, record=record_iterates,
+               dtype=x0.dtype if isinstance(x0, torch.Tensor) else torch.float64)
+    run.start(x)
+    for k in range(params["max_iter"]):
+        if run.iteration(k):
+            break
+    res = run.result(dtype)
+    if isinstance(x0, torch.Tensor):
+        res.params["x_shape"] = list(x0.shape)
+    res.seconds = time.perf_counter() - t_start
+    return res
+
+
+def _check_params(**kw) -> dict[str, Any]:
+    out = {name: _positive(name, kw[name]) for name in ("eps0", "nu0", "eps_tol")}
+    out.update({name: _open_unit(name, kw[name]) for name in ("theta_eps", "theta_nu", "beta", "gamma")})
+    out["max_iter"] = _count("max_iter", kw["max_iter"], 1)
+    out["max_backtracks"] = _count("max_backtracks", kw["max_backtracks"], 1)
+    out["nu_tol"] = _positive("nu_tol", kw["nu_tol"], allow_zero=True)
+    return out
+
+
+def _make_oracle(fun: Callable, x0, *, has_aux: bool, kink, chunk: int) -> tuple[Any, np.ndarray, str]:
+    """The oracle for ``fun`` (numpy or torch backend), the flat float64 start point and the dtype name."""
     if isinstance(x0, torch.Tensor):
         if not x0.is_floating_point():
-            raise InputError("x0", "must be a floating-point tensor", "e.g. torch.tensor([1.0, 0.7], dtype=torch.float64)")
+            raise InputError(
+                "x0", "must be a floating-point tensor", "e.g. torch.tensor([1.0, 0.7], dtype=torch.float64)"
+            )
         oracle: Any = _TorchOracle(fun, x0.shape, x0.dtype, has_aux, kink, chunk)
         x = x0.detach().reshape(-1).to(torch.float64).cpu().numpy().copy()
         dtype = str(x0.dtype).replace("torch.", "")
@@ -314,120 +360,178 @@ def gradient_sampling_minimize(
             raise InputError("x0", f"must be array-like numbers or a torch.Tensor, got {type(x0).__name__}") from None
         oracle = _NumpyOracle(fun, x.size, kink)
         dtype = "float64"
-    p = int(x.size)
-    if p < 1 or not np.all(np.isfinite(x)):
+    if x.size < 1 or not np.all(np.isfinite(x)):
         raise InputError("x0", "must be a non-empty finite vector")
-    m = 2 * p if m is None else _count("m", m, 1)
-    params = {"eps0": eps0, "nu0": nu0, "theta_eps": theta_eps, "theta_nu": theta_nu, "beta": beta, "gamma": gamma, "m": m,
-              "max_iter": max_iter, "eps_tol": eps_tol, "nu_tol": nu_tol, "max_backtracks": max_backtracks}
-    hist: dict[str, list] = {key: [] for key in ("k", "f", "eps", "nu", "rho", "t", "step", "perturbed", "qp_gap")}
-    if record_iterates:
-        hist["x"], hist["d"] = [], []
-    x_shape = x0.shape if isinstance(x0, torch.Tensor) else None
+    return oracle, x, dtype
 
-    def ball(center: np.ndarray, r: float, n: int, rng_seed) -> np.ndarray:
-        return sample_ball(torch.as_tensor(center), r, n, seed=np.random.default_rng(rng_seed)).numpy()
 
-    perturbations = resampled = 0
-    fx, gx, kx = oracle.value_grad(x)
-    if kx:  # start at a kink: move to a nearby point of differentiability (no descent requirement)
-        for j in range(MAX_PERTURB):
-            u = ball(x, eps0 * 2.0**-j, 1, [s, 2**31 - 1, j])[0]
-            fu, gu, ku = oracle.value_grad(u)
-            if not ku:
-                x, fx, gx = u, fu, gu
-                perturbations += 1
-                break
-        else:
-            raise InputError("x0", "is a kink and every perturbation within eps0 is a kink too", "start elsewhere")
-    if not math.isfinite(fx):
-        raise InputError("x0", f"f(x0) is not finite ({fx})")
-    eps, nu = eps0, nu0
-    rho, rho_eps, mp = float("nan"), eps, None
-    status, stop_reason = Status.NOT_CONVERGED, f"max_iter = {max_iter} reached before the certificate"
-    n_desc = n_null = n_lsf = 0
-    k = 0
-    for k in range(max_iter):
-        # 1. sample the ball, redraw points on kinks, add ∇f(x_k), solve the QP
-        U = ball(x, eps, m, [s, k, 0])
-        G, bad = oracle.grads(U)
+def _ball(center: np.ndarray, r: float, n: int, rng_seed) -> np.ndarray:
+    return sample_ball(torch.as_tensor(center), r, n, seed=np.random.default_rng(rng_seed)).numpy()
+
+
+_HIST_KEYS = ("k", "f", "eps", "nu", "rho", "t", "step", "perturbed", "qp_gap")
+
+
+class _Run:
+    """State of one BLO run: the iterate, the radii, the counters and the history."""
+
+    def __init__(self, *, oracle, seed: int, params: dict[str, Any], p: int, record: bool, dtype: torch.dtype) -> None:
+        self.oracle, self.s, self.prm, self.p, self.record, self.oracle_dtype = oracle, seed, params, p, record, dtype
+        self.hist: dict[str, list] = {key: [] for key in _HIST_KEYS}
+        if record:
+            self.hist["x"], self.hist["d"] = [], []
+        self.eps, self.nu = params["eps0"], params["nu0"]
+        self.rho, self.rho_eps, self.mp, self.rho_cert = float("nan"), self.eps, None, float("nan")
+        self.status = Status.NOT_CONVERGED
+        self.stop_reason = f"max_iter = {params['max_iter']} reached before the certificate"
+        self.n_desc = self.n_null = self.n_lsf = self.perturbations = self.resampled = 0
+
+    def start(self, x: np.ndarray) -> None:
+        """Evaluate at ``x``; a kink is first moved to a nearby point of differentiability (no descent needed)."""
+        fx, gx, kx = self.oracle.value_grad(x)
+        if kx:
+            for j in range(MAX_PERTURB):
+                u = _ball(x, self.prm["eps0"] * 2.0**-j, 1, [self.s, 2**31 - 1, j])[0]
+                fu, gu, ku = self.oracle.value_grad(u)
+                if not ku:
+                    x, fx, gx = u, fu, gu
+                    self.perturbations += 1
+                    break
+            else:
+                raise InputError("x0", "is a kink and every perturbation within eps0 is a kink too", "start elsewhere")
+        if not math.isfinite(fx):
+            raise InputError("x0", f"f(x0) is not finite ({fx})")
+        self.x, self.fx, self.gx = x, fx, gx
+
+    def _hull(self, k: int) -> np.ndarray:
+        """Step 1: sample the ball, redraw points on kinks, add grad f(x_k), solve the QP; the min-norm element."""
+        U = _ball(self.x, self.eps, self.prm["m"], [self.s, k, 0])
+        G, bad = self.oracle.grads(U)
         for r in range(1, MAX_PERTURB + 1):
             idx = np.nonzero(bad)[0]
             if idx.size == 0:
                 break
-            resampled += int(idx.size)
-            U[idx] = ball(x, eps, int(idx.size), [s, k, r])
-            G[idx], bad[idx] = oracle.grads(U[idx])
-        G = np.vstack([gx[None, :], G[~bad]])
-        mp = min_norm_hull(G)
-        rho, rho_eps = mp.rho, eps
-        g = G.T @ mp.lam
-        row = {"k": k, "f": fx, "eps": eps, "nu": nu, "rho": rho, "qp_gap": mp.duality_gap, "perturbed": False}
-        if rho <= nu_tol and eps <= eps_tol:  # certificate reached
-            row.update(t=0.0, step="stop")
-            _push(hist, row, x, np.zeros(p), record_iterates)
-            status, stop_reason = Status.OK, f"rho = {rho:.3g} <= nu_tol = {nu_tol:g} at eps = {eps:.3g} <= eps_tol = {eps_tol:g}"
-            break
-        if rho <= nu:  # 2. null step: shrink the tolerance and the radius
-            row.update(t=0.0, step="null")
-            _push(hist, row, x, np.zeros(p), record_iterates)
-            nu, eps = theta_nu * nu, theta_eps * eps
-            n_null += 1
-            continue
-        # 3. normalised direction and Armijo backtracking
-        d = -g / rho
-        t, found = 1.0, False
-        for _ in range(max_backtracks):
-            ft = oracle.value(x + t * d)
-            if ft < fx - beta * t * rho:
-                found = True
+            self.resampled += int(idx.size)
+            U[idx] = _ball(self.x, self.eps, int(idx.size), [self.s, k, r])
+            G[idx], bad[idx] = self.oracle.grads(U[idx])
+        Gs = G[~bad]
+        G = np.vstack([self.gx[None, :], Gs])
+        self.mp = min_norm_hull(G)
+        self.rho, self.rho_eps = self.mp.rho, self.eps
+        if self.oracle.kinks_checked:
+            self.rho_cert = self.rho
+        else:  # ∇f(x_k) may be an AD artefact at an undetected kink: certify from the samples alone
+            self.rho_cert = min_norm_hull(Gs).rho if Gs.shape[0] else float("inf")
+        return G.T @ self.mp.lam
+
+    def _line_search(self, d: np.ndarray, k: int) -> tuple[float, tuple | None, bool]:
+        """Steps 3–4: Armijo backtracking along ``d``, then the perturbation off a kink; ``(t, new point,
+        perturbed)``."""
+        x, fx, rho, beta = self.x, self.fx, self.rho, self.prm["beta"]
+        t = 1.0
+        for _ in range(self.prm["max_backtracks"]):
+            if self.oracle.value(x + t * d) < fx - beta * t * rho:
                 break
-            t *= gamma
-        if found:
-            # 4. step; perturb if the new point is a kink
-            xn = x + t * d
-            fn, gn, kn = oracle.value_grad(xn)
-            if kn:
-                row["perturbed"] = True
-                perturbations += 1
-                target = fx - beta * t * rho
-                found = False
-                for j in range(MAX_PERTURB):
-                    u = ball(xn, min(t, eps) * 2.0**-j, 1, [s, k, 10_000 + j])[0]
-                    fu, gu, ku = oracle.value_grad(u)
-                    if not ku and fu < target:
-                        xn, fn, gn, found = u, fu, gu, True
-                        break
-        if not found:  # no Armijo point (or no admissible perturbation): counts as a null step
-            row.update(t=0.0, step="line_search_failed")
-            _push(hist, row, x, np.zeros(p), record_iterates)
-            nu, eps = theta_nu * nu, theta_eps * eps
-            n_lsf += 1
-            n_null += 1
-            continue
-        row.update(t=t, step="descent")
-        _push(hist, row, x, d, record_iterates)
-        x, fx, gx = xn, fn, gn
-        n_desc += 1
-    iters = len(hist["k"])
-    certified = status == Status.OK
-    statement = (f"dist(0, Goldstein {rho_eps:.3g}-subdifferential at x) <= {rho:.3g} from {m} sampled gradients "
-                 f"and grad f(x)" + ("" if certified else " (tolerances not reached)"))
-    res = GradientSamplingResult(
-        status=status, seed=s, x=x.tolist(), f=float(fx), eps=float(eps), nu=float(nu), rho=float(rho), rho_eps=float(rho_eps),
-        certified=certified, iterations=iters, descent_steps=n_desc, null_steps=n_null, line_search_failures=n_lsf,
-        perturbations=perturbations, resampled=resampled, f_evals=oracle.f_evals, grad_evals=oracle.grad_evals, m=m, p=p,
-        m_theory_ok=m >= p + 1, params=params, history=hist, qp=mp.certificate() if mp is not None else {},
-        stop_reason=stop_reason, backend=oracle.backend, dtype=dtype, statement=statement)
-    if x_shape is not None:
-        res.params["x_shape"] = list(x_shape)
-    res.seconds = time.perf_counter() - t_start
-    return res
+            t *= self.prm["gamma"]
+        else:
+            return t, None, False
+        xn = x + t * d
+        fn, gn, kn = self.oracle.value_grad(xn)
+        if not kn:
+            return t, (xn, fn, gn), False
+        self.perturbations += 1
+        for j in range(MAX_PERTURB):
+            u = _ball(xn, min(t, self.eps) * 2.0**-j, 1, [self.s, k, 10_000 + j])[0]
+            fu, gu, ku = self.oracle.value_grad(u)
+            if not ku and fu < fx - beta * t * rho:
+                return t, (u, fu, gu), True
+        return t, None, True
 
+    def iteration(self, k: int) -> bool:
+        """One BLO iteration; True when the certificate is reached (stop)."""
+        from .goldstein1977optimization import check_radius
 
-def _push(hist: dict[str, list], row: dict[str, Any], x: np.ndarray, d: np.ndarray, record: bool) -> None:
-    for key in ("k", "f", "eps", "nu", "rho", "t", "step", "perturbed", "qp_gap"):
-        hist[key].append(row[key])
-    if record:
-        hist["x"].append(x.tolist())
-        hist["d"].append(d.tolist())
+        try:
+            check_radius(self.eps, torch.as_tensor(self.x, dtype=self.oracle_dtype))
+        except InputError as e:
+            self.stop_reason = f"sampling radius {self.eps:.3g} below the dtype's resolution: {e.problem}"
+            return True
+        g = self._hull(k)
+        row = {"k": k, "f": self.fx, "eps": self.eps, "nu": self.nu, "rho": self.rho, "qp_gap": self.mp.duality_gap,
+               "perturbed": False}
+        zero = np.zeros(self.p)
+        if self.rho_cert <= self.prm["nu_tol"] and self.eps <= self.prm["eps_tol"]:
+            self._push(row, t=0.0, step="stop", d=zero)
+            self.status = Status.OK
+            self.stop_reason = (f"rho = {self.rho_cert:.3g} <= nu_tol = {self.prm['nu_tol']:g} at eps = {self.eps:.3g} "
+                                f"<= eps_tol = {self.prm['eps_tol']:g}")
+            return True
+        if self.rho <= self.nu:  # 2. null step: shrink the tolerance and the radius
+            self._push(row, t=0.0, step="null", d=zero)
+            self._shrink()
+            return False
+        d = -g / self.rho
+        t, new, perturbed = self._line_search(d, k)
+        row["perturbed"] = perturbed
+        if new is None:  # no Armijo point (or no admissible perturbation): counts as a null step
+            self._push(row, t=0.0, step="line_search_failed", d=zero)
+            self._shrink()
+            self.n_lsf += 1
+            return False
+        self._push(row, t=t, step="descent", d=d)
+        self.x, self.fx, self.gx = new
+        self.n_desc += 1
+        return False
+
+    def _shrink(self) -> None:
+        self.nu, self.eps = self.prm["theta_nu"] * self.nu, self.prm["theta_eps"] * self.eps
+        self.n_null += 1
+
+    def _push(self, row: dict[str, Any], *, t: float, step: str, d: np.ndarray) -> None:
+        row.update(t=t, step=step)
+        for key in _HIST_KEYS:
+            self.hist[key].append(row[key])
+        if self.record:
+            self.hist["x"].append(self.x.tolist())
+            self.hist["d"].append(d.tolist())
+
+    def result(self, dtype: str) -> GradientSamplingResult:
+        certified = self.status == Status.OK
+        m = self.prm["m"]
+        src = "and grad f(x)" if self.oracle.kinks_checked else "(grad f(x) left out: kinks not checked)"
+        statement = (
+            f"dist(0, Goldstein {self.rho_eps:.3g}-subdifferential at x) <= {self.rho_cert:.3g} from {m} sampled "
+            f"gradients {src}" + ("" if certified else " (tolerances not reached)")
+        )
+        o = self.oracle
+        return GradientSamplingResult(
+            status=self.status,
+            seed=self.s,
+            x=self.x.tolist(),
+            f=float(self.fx),
+            eps=float(self.eps),
+            nu=float(self.nu),
+            rho=float(self.rho),
+            rho_eps=float(self.rho_eps),
+            rho_certified=float(self.rho_cert),
+            certified=certified,
+            kinks_checked=o.kinks_checked,
+            iterations=len(self.hist["k"]),
+            descent_steps=self.n_desc,
+            null_steps=self.n_null,
+            line_search_failures=self.n_lsf,
+            perturbations=self.perturbations,
+            resampled=self.resampled,
+            f_evals=o.f_evals,
+            grad_evals=o.grad_evals,
+            m=m,
+            p=self.p,
+            m_theory_ok=m >= self.p + 1,
+            params=dict(self.prm),
+            history=self.hist,
+            qp=self.mp.certificate() if self.mp is not None else {},
+            stop_reason=self.stop_reason,
+            backend=o.backend,
+            dtype=dtype,
+            statement=statement,
+        )

@@ -69,9 +69,11 @@ _LEQ = _closure()
 
 def _check(s: str) -> str:
     if s not in STRUCTURES and s not in (NONE, UNKNOWN):
-        from ..errors import InputError
+        from ...errors import InputError
 
-        raise InputError("structure", f"unknown structure {s!r}", f"use one of {', '.join(STRUCTURES)}, {NONE}, {UNKNOWN}")
+        raise InputError(
+            "structure", f"unknown structure {s!r}", f"use one of {', '.join(STRUCTURES)}, {NONE}, {UNKNOWN}"
+        )
     return s
 
 
@@ -136,21 +138,139 @@ def _f(names, g, loc, reason, **kw) -> dict[str, OpFact]:
 
 _POLY = "polynomial / affine map"
 OP_FACTS: dict[str, OpFact] = {}
-OP_FACTS.update(_f(["linear", "bilinear", "conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d", "conv_transpose3d",
-                    "matmul", "mm", "bmm", "addmm", "baddbmm", "addmv", "mv", "dot", "einsum", "add", "iadd", "sub", "isub", "rsub",
-                    "mul", "imul", "neg", "pos", "sum", "mean", "cumsum", "square", "outer", "trace", "diag", "linear_attention",
-                    "avg_pool1d", "avg_pool2d", "avg_pool3d", "adaptive_avg_pool1d", "adaptive_avg_pool2d", "adaptive_avg_pool3d",
-                    "embedding", "dropout", "identity", "pad", "constant_pad_nd", "mse_loss", "l1_loss", "smooth_l1_loss",
-                    "huber_loss", "hinge_embedding_loss", "margin_ranking_loss", "multi_margin_loss", "nll_loss",
-                    "nll_loss_forward", "nll_loss2d_forward", "var", "std_mean_poly", "sum_dim_intlist", "mean_dim"],
-                   "alg", "alg", _POLY + " (finitely many polynomial pieces; nll on log-probabilities is linear)"))
+OP_FACTS.update(
+    _f(
+        [
+            "linear",
+            "bilinear",
+            "conv1d",
+            "conv2d",
+            "conv3d",
+            "conv_transpose1d",
+            "conv_transpose2d",
+            "conv_transpose3d",
+            "matmul",
+            "mm",
+            "bmm",
+            "addmm",
+            "baddbmm",
+            "addmv",
+            "mv",
+            "dot",
+            "einsum",
+            "add",
+            "iadd",
+            "sub",
+            "isub",
+            "rsub",
+            "mul",
+            "imul",
+            "neg",
+            "pos",
+            "sum",
+            "mean",
+            "cumsum",
+            "square",
+            "outer",
+            "trace",
+            "diag",
+            "linear_attention",
+            "avg_pool1d",
+            "avg_pool2d",
+            "avg_pool3d",
+            "adaptive_avg_pool1d",
+            "adaptive_avg_pool2d",
+            "adaptive_avg_pool3d",
+            "embedding",
+            "dropout",
+            "identity",
+            "pad",
+            "constant_pad_nd",
+            "mse_loss",
+            "l1_loss",
+            "smooth_l1_loss",
+            "huber_loss",
+            "hinge_embedding_loss",
+            "margin_ranking_loss",
+            "multi_margin_loss",
+            "nll_loss",
+            "nll_loss_forward",
+            "nll_loss2d_forward",
+            "var",
+            "std_mean_poly",
+            "sum_dim_intlist",
+            "mean_dim",
+        ],
+        "alg",
+        "alg",
+        _POLY + " (finitely many polynomial pieces; nll on log-probabilities is linear)",
+    )
+)
 # shape / bookkeeping ops: the identity on coordinates
-OP_FACTS.update(_f(["view", "reshape", "flatten", "unflatten", "permute", "transpose", "t", "contiguous", "cat", "concat",
-                    "stack", "getitem", "squeeze", "unsqueeze", "expand", "expand_as", "repeat", "chunk", "split", "narrow",
-                    "select", "slice", "index_select", "gather", "clone", "detach", "to", "float", "double", "half", "type_as",
-                    "alias", "_to_copy", "size", "dim", "numel", "sym_size", "_unsafe_view", "unbind", "flip", "roll",
-                    "movedim", "view_as", "reshape_as", "new_zeros", "new_ones", "zeros_like", "ones_like", "lift_fresh_copy"],
-                   "alg", "alg", "reindexing / copying coordinates (linear)"))
+OP_FACTS.update(
+    _f(
+        [
+            "view",
+            "reshape",
+            "flatten",
+            "unflatten",
+            "permute",
+            "transpose",
+            "t",
+            "contiguous",
+            "cat",
+            "concat",
+            "stack",
+            "getitem",
+            "squeeze",
+            "unsqueeze",
+            "expand",
+            "expand_as",
+            "repeat",
+            "chunk",
+            "split",
+            "narrow",
+            "select",
+            "slice",
+            "index_select",
+            "gather",
+            "clone",
+            "detach",
+            "to",
+            "float",
+            "double",
+            "half",
+            "type_as",
+            "alias",
+            "_to_copy",
+            "size",
+            "dim",
+            "numel",
+            "sym_size",
+            "_unsafe_view",
+            "unbind",
+            "flip",
+            "roll",
+            "movedim",
+            "view_as",
+            "reshape_as",
+            "new_zeros",
+            "new_ones",
+            "zeros_like",
+            "ones_like",
+            "lift_fresh_copy",
+            "setitem",
+            "copy",
+            "fill",
+            "zero",
+            "index_put",
+            "index_copy",
+        ],
+        "alg",
+        "alg",
+        "reindexing / copying coordinates (linear)",
+    )
+)
 OP_FACTS.update(_f(["relu", "leaky_relu", "abs", "relu6", "prelu", "rrelu_eval", "threshold", "hardswish", "max", "min",
                     "amax", "amin", "maximum", "minimum", "fmax", "fmin", "max_pool1d", "max_pool2d", "max_pool3d",
                     "adaptive_max_pool1d", "adaptive_max_pool2d", "max_pool2d_with_indices", "sort", "topk", "kthvalue",
@@ -158,7 +278,9 @@ OP_FACTS.update(_f(["relu", "leaky_relu", "abs", "relu6", "prelu", "rrelu_eval",
                    "alg", "alg", "finitely many polynomial pieces on semialgebraic pieces (finite max / sort)"))
 OP_FACTS.update(_f(["hardtanh"], "alg", "alg", "piecewise linear, output in [-1, 1]", out_bounds=(-1.0, 1.0)))
 OP_FACTS.update(_f(["hardsigmoid"], "alg", "alg", "piecewise linear, output in [0, 1]", out_bounds=(0.0, 1.0)))
-OP_FACTS.update(_f(["softsign"], "alg", "alg", "x/(1+|x|): graph {z(1+|x|)=x}, output in (-1, 1)", out_bounds=(-1.0, 1.0)))
+OP_FACTS.update(
+    _f(["softsign"], "alg", "alg", "x/(1+|x|): graph {z(1+|x|)=x}, output in (-1, 1)", out_bounds=(-1.0, 1.0))
+)
 OP_FACTS.update(_f(["div", "truediv", "true_divide", "itruediv", "reciprocal", "floordiv_const"], "alg", "alg",
                    "division on {y≠0}: graph {z·y = x}"))
 OP_FACTS.update(_f(["sqrt", "rsqrt"], "alg", "alg", "graph {y² = x, y ≥ 0}; not locally Lipschitz at 0",
@@ -169,12 +291,26 @@ OP_FACTS.update(_f(["batch_norm", "layer_norm", "group_norm", "instance_norm", "
                     "native_layer_norm", "_native_batch_norm_legit_no_training", "_native_batch_norm_legit_functional",
                     "native_group_norm"],
                    "alg", "alg", "mean and variance are polynomial; sqrt; division (ε ≥ 0)"))
-OP_FACTS.update(_f(["sign", "heaviside", "argmax", "argmin", "gt", "ge", "lt", "le", "eq", "ne", "step", "where_mask"],
-                   "alg", "alg", "finitely many constant pieces; discontinuous, not locally Lipschitz (DDKL inapplicable)",
-                   locally_lipschitz=False, continuous=False))
-OP_FACTS.update(_f(["floor", "ceil", "round", "trunc", "frac", "fmod", "remainder", "floor_divide", "quantize"], NONE, "alg",
-                   "infinitely many jumps on ℝ (finitely many on a box); discontinuous", locally_lipschitz=False,
-                   continuous=False))
+OP_FACTS.update(
+    _f(
+        ["sign", "heaviside", "argmax", "argmin", "gt", "ge", "lt", "le", "eq", "ne", "step", "where_mask"],
+        "alg",
+        "alg",
+        "finitely many constant pieces; discontinuous, not locally Lipschitz (DDKL inapplicable)",
+        locally_lipschitz=False,
+        continuous=False,
+    )
+)
+OP_FACTS.update(
+    _f(
+        ["floor", "ceil", "round", "trunc", "frac", "fmod", "remainder", "floor_divide", "quantize"],
+        NONE,
+        "alg",
+        "infinitely many jumps on ℝ (finitely many on a box); discontinuous",
+        locally_lipschitz=False,
+        continuous=False,
+    )
+)
 OP_FACTS.update(_f(["exp", "expm1", "exp2"], "exp", "an", "generator of R_exp; not R_an-definable on ℝ"))
 OP_FACTS.update(_f(["log", "log1p", "log2", "log10", "xlogy"], "exp", "an",
                    "graph is the reflected graph of exp (domain (0,∞)); R_an only on compacts of (0,∞)"))
@@ -186,14 +322,38 @@ OP_FACTS.update(_f(["softplus", "elu", "selu", "celu", "silu", "mish", "logsigmo
                    "exp", "an", "composition of exp / log with semialgebraic maps"))
 OP_FACTS.update(_f(["softmax", "_softmax", "softmin"], "exp", "an", "exp and division; output in [0, 1]",
                    out_bounds=(0.0, 1.0)))
-OP_FACTS.update(_f(["log_softmax", "_log_softmax", "logsumexp", "cross_entropy", "cross_entropy_loss", "binary_cross_entropy",
-                    "binary_cross_entropy_with_logits", "kl_div", "poisson_nll_loss", "gaussian_nll_loss",
-                    "soft_margin_loss", "multilabel_soft_margin_loss"],
-                   "exp", "an", "exp / log of definable maps (finite-sum loss)"))
+OP_FACTS.update(
+    _f(
+        [
+            "log_softmax",
+            "_log_softmax",
+            "logsumexp",
+            "cross_entropy",
+            "cross_entropy_loss",
+            "binary_cross_entropy",
+            "binary_cross_entropy_with_logits",
+            "kl_div",
+            "poisson_nll_loss",
+            "gaussian_nll_loss",
+            "soft_margin_loss",
+            "multilabel_soft_margin_loss",
+        ],
+        "exp",
+        "an",
+        "exp / log of definable maps (finite-sum loss)",
+    )
+)
 OP_FACTS.update(_f(["scaled_dot_product_attention", "multi_head_attention_forward", "multiheadattention"], "exp", "an",
                    "products + softmax (fixed sequence length)"))
-OP_FACTS.update(_f(["atan", "arctan", "atan2"], "an", "an", "arctan x = sgn(x)π/2 − arctan(1/x) for |x|>1: restricted analytic",
-                   out_bounds=(-math.pi / 2, math.pi / 2)))
+OP_FACTS.update(
+    _f(
+        ["atan", "arctan", "atan2"],
+        "an",
+        "an",
+        "arctan x = sgn(x)π/2 − arctan(1/x) for |x|>1: restricted analytic",
+        out_bounds=(-math.pi / 2, math.pi / 2),
+    )
+)
 OP_FACTS.update(_f(["erf", "erfc", "ndtr", "special_erf", "special_ndtr"], "pfaff", "an",
                    "(e^{-x²}, erf) is a Pfaffian chain; not known to be R_an,exp-definable", out_bounds=(-1.0, 2.0)))
 OP_FACTS.update(_f(["clamp", "clip", "clamp_min", "clamp_max"], "alg", "alg", "piecewise linear (finite max/min)"))
@@ -247,5 +407,7 @@ def op_fact(name: str, *, input_bounded: bool | None = None, exponent: Any = Non
     if name in ("clamp", "clip") and clamp_bounds is not None:
         lo, hi = clamp_bounds
         if lo is not None and hi is not None:
-            return OpFact(name, "alg", "alg", f"clamp to [{lo}, {hi}]: piecewise linear", out_bounds=(float(lo), float(hi)))
+            return OpFact(
+                name, "alg", "alg", f"clamp to [{lo}, {hi}]: piecewise linear", out_bounds=(float(lo), float(hi))
+            )
     return OP_FACTS.get(name)
