@@ -77,8 +77,19 @@ class AtlasRun:
 
     @property
     def classification(self) -> bool:
-        """Integer class labels and a classification loss (cross-entropy / NLL)."""
-        return self.loss.classification and self.train.labels
+        """Whether the model is read as a classifier: integer labels with a classification loss
+        (cross-entropy / NLL), or with a user's callable loss and one output score per class (N×C, C ≥ 2)."""
+        if "classification" not in self._cache:
+            if not self.train.labels:
+                c = False
+            elif self.loss.builtin:
+                c = self.loss.classification
+            else:
+                with torch.no_grad():
+                    out = self.model(self.example_input(1))
+                c = out.ndim == 2 and out.shape[1] >= 2
+            self._cache["classification"] = bool(c)
+        return self._cache["classification"]
 
     @property
     def loss_arg(self) -> str | Callable:
@@ -96,15 +107,24 @@ class AtlasRun:
                                      "already trained", "pass train_first=True (CLI: drop --no-train) to train it here")
 
     def data_arg(self, split: str = "train", n: int | None = None) -> Any:
-        """The data as capabilities take it: the TameLab ``Dataset`` when the data came as one, else the
-        :class:`~tamelab.inputs.Data` (the first ``n`` samples when given)."""
+        """The data as a TameLab :class:`~tamelab.data.Dataset` (the one given, or the data read into memory
+        as float64 inputs with integer labels ``y`` or real targets ``Y``; the first ``n`` samples when given):
+        the form every capability takes."""
         ds = self.datasets.get(split)
         if ds is not None:
             return ds if n is None or n >= ds.n else ds.subset(np.arange(n))
-        d = self.train if split == "train" else self.test
-        if d is None:
-            raise NotApplicableError(f"{split} data", "none was given", "pass test=... to the atlas")
-        return d if n is None or (d.n is not None and n >= d.n) else d.subset(n)
+        key = ("dataset", split, n)
+        if key not in self._cache:
+            from ..data import Dataset
+
+            X, T = self.tensors(split, n=n, dtype=torch.float64)
+            x = X.detach().cpu().numpy()
+            t = T.detach().cpu().numpy()
+            if T.is_floating_point():
+                self._cache[key] = Dataset(x, Y=t.reshape(len(t), -1), name=self.train.name)
+            else:
+                self._cache[key] = Dataset(x, y=t, name=self.train.name)
+        return self._cache[key]
 
     # ---------------------------------------------------------------------------------------------
     def tensors(self, split: str = "train", *, n: int | None = None, dtype: torch.dtype | None = None
