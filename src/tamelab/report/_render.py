@@ -22,7 +22,7 @@ from typing import Any, Callable, Mapping
 from ..errors import InputError
 from ..result import SCHEMA_VERSION
 from ..runstore import atomic_write_text
-from ._format import fmt_seconds, fmt_value, humanize_key
+from .._format import fmt_seconds, fmt_value, humanize_key
 
 __all__ = ["render_report", "write_report", "render_document", "load_document"]
 
