@@ -283,7 +283,7 @@ class _Progress:
 def _run_section(spec: SectionSpec, run: AtlasRun, fmt: str, figures: dict[str, bytes]) -> dict[str, Any]:
     import matplotlib.pyplot as plt
 
-    ts = time.perf_counter()
+    ts, cs = time.perf_counter(), time.process_time()
     entry: dict[str, Any] = {"id": spec.id, "title": spec.title, "part": spec.part, "verdict": "", "reason": None,
                              "error": None, "summary": {}, "units": {}, "paragraphs": [], "tables": [],
                              "figures": [], "data": {}}
@@ -321,6 +321,7 @@ def _run_section(spec: SectionSpec, run: AtlasRun, fmt: str, figures: dict[str, 
     finally:
         plt.close("all")
     entry["seconds"] = time.perf_counter() - ts
+    entry["cpu_seconds"] = time.process_time() - cs  # CPU time of this process (all threads): load-independent
     return entry
 
 

@@ -43,6 +43,8 @@ def register(app: typer.Typer) -> None:
         model: Optional[str] = typer.Option(None, "--model", help="your model: package.module:factory (default: the "
                                             "built-in MLP of the config)"),
         weights: Optional[Path] = typer.Option(None, "--weights", help="safetensors weights loaded into --model"),
+        init_weights: Optional[Path] = typer.Option(None, "--init-weights", help="the --model's weights at "
+                                                    "initialisation (with --no-train: the PAC-Bayes prior's start)"),
         data: Optional[str] = typer.Option(None, "--data", help="digits | mnist1d | a generator | FILE.npz | an image "
                                            "folder (overrides the config)"),
         no_train: bool = typer.Option(False, "--no-train", help="atlas the --model as given (already trained)"),
@@ -71,7 +73,8 @@ def register(app: typer.Typer) -> None:
         if fmt not in ("png", "svg", "pdf"):
             raise InputError("--format", f"unknown figure format {fmt!r}", "use png, svg or pdf")
         if model is None:
-            for flag, given in (("--no-train", no_train), ("--weights", weights is not None)):
+            for flag, given in (("--no-train", no_train), ("--weights", weights is not None),
+                                ("--init-weights", init_weights is not None)):
                 if given:
                     raise InputError(flag, "only applies with --model", "pass --model package.module:factory")
         if quick:
@@ -93,7 +96,11 @@ def register(app: typer.Typer) -> None:
                 raise InputError(f"{src} field 'train.{bad[0]}'", "describes the built-in MLP",
                                  "remove it when atlassing --model")
             cfg = validate(AtlasConfig, cfg_data, source=src)
-            res = _atlas_of_model(cfg, model=model, weights=weights, loss=loss_name, no_train=no_train, out=out)
+            if init_weights is not None and not no_train:
+                raise InputError("--init-weights", "only applies with --no-train",
+                                 "without --no-train the atlas trains the model and knows its initialisation")
+            res = _atlas_of_model(cfg, model=model, weights=weights, init_weights=init_weights, loss=loss_name,
+                                  no_train=no_train, out=out)
         else:
             from ...atlas import run_atlas
 
@@ -125,8 +132,8 @@ def register(app: typer.Typer) -> None:
         typer.echo(str(p))
 
 
-def _atlas_of_model(cfg, *, model: str, weights: Optional[Path], loss: str, no_train: bool, out: Path
-                    ) -> dict[str, Any]:
+def _atlas_of_model(cfg, *, model: str, weights: Optional[Path], init_weights: Optional[Path], loss: str,
+                    no_train: bool, out: Path) -> dict[str, Any]:
     """``--model``: load the factory model (and weights), load the data, call :func:`tamelab.atlas.atlas`."""
     from ...atlas import TrainSettings, atlas
     from ...data import load_data
@@ -139,9 +146,10 @@ def _atlas_of_model(cfg, *, model: str, weights: Optional[Path], loss: str, no_t
     train = load_data(t.data, split="train", **kw)
     test = load_data(t.data, split="test", **kw)
     m = load_model(model, weights=str(weights) if weights is not None else None)
+    init = load_model(model, weights=str(init_weights), field="--init-weights") if init_weights is not None else None
     settings = False if no_train else TrainSettings(optimizer=t.optimizer, lr=t.lr, epochs=t.epochs,
                                                     batch_size=t.batch_size, snapshot_every=t.snapshot_every)
-    res = atlas(m, train, test, loss=loss, out=out, device=t.device, dtype=t.dtype, train_first=settings,
+    res = atlas(m, train, test, loss=loss, out=out, device=t.device, dtype=t.dtype, train_first=settings, init_model=init,
                 sections=cfg.sections or None, skip=cfg.skip or None, quick=cfg.quick, seed=t.seed,
                 format=cfg.format, name=str(t.data))
     return res.to_dict()
