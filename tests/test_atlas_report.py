@@ -105,3 +105,158 @@ def test_atlas_connectivity_section_trains_a_twin_and_aligns_it(tmp_path):
     rows = {r[0]: r[1:] for r in s["tables"][0]["rows"]}
     assert set(rows) == {"loss barrier (train)", "loss barrier (test)", "accuracy barrier (train)", "accuracy barrier (test)"}
     assert all(isinstance(v, float) for v in rows["loss barrier (test)"])
+
+
+# --------------------------------------------------------------------------------------------------
+# the report: embedding only what belongs to the run, malformed documents, formatting
+# --------------------------------------------------------------------------------------------------
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+
+
+def _run_with_figure(tmp_path, name="secret.png"):
+    write_run(tmp_path / "r", {"sections": [{"id": "s", "title": "S", "status": "ok",
+                                             "figures": [{"file": name, "caption": "c"}], "seconds": 0.1}]},
+              command="atlas", figures={"fine.png": PNG})
+    return tmp_path / "r"
+
+
+def test_report_never_follows_symlinks_out_of_the_run(tmp_path, capsys):
+    import base64
+    import os
+
+    secret = tmp_path / "secret.txt"
+    secret.write_bytes(PNG + b"TOP-SECRET")  # even a PNG-looking file outside the run is not embedded
+    r = _run_with_figure(tmp_path)
+    os.symlink(secret, r / "figures" / "secret.png")
+    os.symlink("/etc/passwd", r / "figures" / "passwd.png")
+    assert main(["report", str(r)]) == 0
+    html = (r / "report.html").read_text()
+    assert base64.b64encode(PNG + b"TOP-SECRET").decode() not in html
+    assert "missing figure secret.png" in html
+    root = base64.b64encode(open("/etc/passwd", "rb").read()[:30]).decode()[:20]
+    assert root not in html
+
+
+def test_report_refuses_a_symlinked_figures_directory_and_non_png_files(tmp_path):
+    import os
+    import shutil
+
+    r = _run_with_figure(tmp_path, name="fine.png")
+    outside = tmp_path / "outside"
+    shutil.move(str(r / "figures"), outside)
+    os.symlink(outside, r / "figures")
+    assert "missing figure fine.png" in render_report(r)
+    os.unlink(r / "figures")
+    (r / "figures").mkdir()
+    (r / "figures" / "fine.png").write_bytes(b"not a png at all")
+    assert "missing figure fine.png" in render_report(r)
+    (r / "figures" / "fine.png").write_bytes(PNG)
+    assert "missing figure" not in render_report(r)
+
+
+@pytest.mark.parametrize("doc, field", [
+    ('{"schema_version": "1"}', "schema_version"),
+    ('{"schema_version": true}', "schema_version"),
+    ('{"schema_version": 0}', "schema_version"),
+    ('{"schema_version": 99}', "newer"),
+    ("[]", "top level"),
+    ('{"schema_version": 1, "result": []}', "'result'"),
+    ('{"schema_version": 1, "config": "x"}', "'config'"),
+    ('{"schema_version": 1, "command": 3}', "'command'"),
+    ('{"schema_version": 1, "result": {"sections": {}}}', "result.sections"),
+    ('{"schema_version": 1, "result": {"sections": [1]}}', "result.sections[0]"),
+    ('{"schema_version": 1, "result": {"sections": [{"id": "a", "title": "t", "status": "ok", "tables": [{"rows": 1}]}]}}',
+     "tables[0].rows"),
+    ('{"schema_version": 1, "result": {"sections": [{"id": "a", "title": "t", "status": "ok", "figures": [{"file": 1}]}]}}',
+     "figures[0].file"),
+    ('{"schema_version": 1, "result": {"sections": [{"id": 5, "title": "t", "status": "ok"}]}}', "sections[0].id"),
+    ('{"schema_version": 1, "result": {"sections": [{"id": "a", "title": "t", "status": "ok", "summary": []}]}}',
+     "summary"),
+    ("{not json", "not valid JSON"),
+    ("[" * 5000 + "]" * 5000, "RUN_DIR"),
+])
+def test_malformed_result_json_is_one_input_error_line(tmp_path, capsys, doc, field):
+    r = tmp_path / "r"
+    r.mkdir()
+    (r / "result.json").write_text(doc)
+    assert main(["report", str(r)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and field in err, err
+    assert not (r / "report.html").exists()
+
+
+def test_non_utf8_result_json(tmp_path, capsys):
+    r = tmp_path / "r"
+    r.mkdir()
+    (r / "result.json").write_bytes(b'{"schema_version": 1, "x": "\xff\xfe"}')
+    assert main(["report", str(r)]) == 2
+    assert "UTF-8" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("v, unit, want", [
+    (3 ** 170, None, "× 10⁸¹"),
+    (12345, None, "12,345"),
+    (0.000123456, None, "1.23 × 10⁻⁴"),
+    (0.5, "%", "50.0 %"),
+    (3.25, "s", "3.2 s"),
+    (125.0, "s", "2 min 05 s"),
+    (float("nan"), None, "NaN"),
+    ("inf", None, "∞"),
+    (None, None, "—"),
+    (True, None, "yes"),
+    (-2.5e-7, None, "−2.50 × 10⁻⁷"),
+    (1.0, None, "1"),
+    (123456.7, None, "123,457"),
+])
+def test_numbers_are_formatted_for_people(v, unit, want):
+    from tamelab.report import fmt_value
+
+    assert want in fmt_value(v, unit)
+
+
+def test_huge_integer_mantissa_rounds_exactly():
+    from tamelab.report import fmt_value
+
+    assert fmt_value(10**80 - 1) == "1.00 × 10⁸⁰"
+    assert fmt_value(1_234_567_890) == "1.23 × 10⁹"
+    assert fmt_value(-(10**40) * 35) == "−3.50 × 10⁴¹"
+
+
+def test_report_has_a_human_overview_and_no_internal_references(atlas_dir):
+    import re
+
+    html = (atlas_dir / "report.html").read_text()
+    for label in ("Model", "Parameters", "Data", "Accuracy", "Time", "Training"):
+        assert f"<dt>{label}</dt>" in html
+    assert "resumed_from_epoch" not in html.split('<details class="raw">')[0]
+    assert '<details class="raw"><summary>Raw result.json' in html
+    assert not re.search(r"§|\bspec\b|\.md\b|[Ii]ssue \d", html)
+    assert html.count('<p class="verdict">') == 1  # one section in this run
+    assert "@media (prefers-color-scheme: dark)" in html and "@media print" in html
+
+
+def test_atlas_figures_in_svg_and_pdf(tmp_path):
+    out = tmp_path / "a"
+    assert main(["atlas", "--out", str(out), "--quiet", *TINY, "--format", "svg"]) == 0
+    figs = sorted(p.name for p in (out / "figures").iterdir())
+    assert "training-curves.svg" in figs and "training-curves.png" in figs
+    assert (out / "figures" / "training-curves.svg").read_text().lstrip().startswith("<?xml")
+    from tamelab.report import fig_to_bytes, save_figure
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots()
+    ax.plot([0, 1], [1, 0])
+    a = fig_to_bytes(fig, "pdf", close=False)
+    b = fig_to_bytes(fig, "pdf", close=False)
+    assert a.startswith(b"%PDF") and a == b  # reproducible bytes (no timestamps)
+    p = save_figure(fig, tmp_path / "x.png", "svg")
+    assert p.name == "x.svg" and p.is_file()
+    assert main(["atlas", "--out", str(tmp_path / "b"), *TINY, "--format", "gif"]) == 2
+
+
+def test_cli_model_flags_need_model(tmp_path, capsys):
+    for flags in (["--no-train"], ["--weights", "w.safetensors"], ["--init-weights", "w.safetensors"]):
+        assert main(["atlas", "--out", str(tmp_path / "o"), *flags]) == 2
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1 and flags[0] in err and "--model" in err
+    assert not (tmp_path / "o").exists()

@@ -62,7 +62,7 @@ def bounds_section(run) -> SectionContent:
     if run.trained and len(run.snapshots) >= 2:
         pg = path_geometry(run.snapshots)
         steps = np.asarray(run.snapshot_steps)
-        fig, ax = plt.subplots(1, 3, figsize=(13, 3.6))
+        fig, ax = plt.subplots(1, 3, figsize=(13, 3.6), layout="constrained")
         ax[0].plot(steps, pg["distance"], label="‖θ_t − θ_0‖")
         ax[0].plot(steps, pg["path_length"], label="path length")
         ax[0].legend(fontsize=8)
@@ -82,7 +82,6 @@ def bounds_section(run) -> SectionContent:
         ax[2].set_xlabel("optimisation step")
         ax[2].set_ylabel("cosine")
         ax[2].set_title("direction of the moves")
-        fig.tight_layout()
         figures.append(Figure("paths", "Weight-space path geometry along training.", fig=fig))
         summary.update({"straightness (final)": float(pg["straightness"][-1]),
                         "implied KL at σ=0.03": float(pg["implied_kl"][-1])})

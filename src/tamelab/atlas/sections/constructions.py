@@ -18,7 +18,7 @@ def constructions_section(run) -> SectionContent:
     X, labels, Y = clustered_data(2, 40, 0.08, seed=seed)
     con = construct_minimizer(X, labels, 2)
     cost2 = float(((forward(con.Ws, con.bs, X) - Y[:, labels]) ** 2).sum()) / X.shape[1]
-    fig, ax = plt.subplots(figsize=(5.4, 4.8))
+    fig, ax = plt.subplots(figsize=(5.4, 4.8), layout="constrained")
     for c, col in zip(range(2), ("tab:blue", "tab:orange")):
         ax.scatter(*X[:, labels == c], s=8, color=col, label=f"class {c}")
     for k, W in enumerate(con.Wc[:len(con.collapsed)]):

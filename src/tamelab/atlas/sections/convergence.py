@@ -63,7 +63,7 @@ def convergence_section(run) -> SectionContent:
     tables.append(Table(["evidence", "value"], ev_rows,
                         "Evidence for the conclusion (criticality of limit points, convergence of values)"))
     steps = np.asarray(rep.snapshot_steps, dtype=float)
-    fig, ax = plt.subplots(1, 3, figsize=(13, 3.5))
+    fig, ax = plt.subplots(1, 3, figsize=(13, 3.5), layout="constrained")
     ax[0].plot(steps, rep.full_grad_norm, "o-", ms=3, label="‖∇F(θ_k)‖ full batch")
     for e, vals in rep.rho.items():
         m = [i for i, v in enumerate(vals) if v is not None]
@@ -94,7 +94,6 @@ def convergence_section(run) -> SectionContent:
     hl = ax[2].get_legend_handles_labels()
     hr = tw.get_legend_handles_labels()
     ax[2].legend(hl[0] + hr[0], hl[1] + hr[1], fontsize=7)
-    fig.tight_layout()
     fig_ = Figure("convergence", "Stationarity (full-batch gradient norm and gradient-sampling ρ_ε), loss at the "
                   "snapshots, partial sums of the step sizes and running maximum of the parameter norm.", fig=fig)
     summary = {"theorem applies": {True: "yes (as observed)", False: "no", None: "not decided"}[rep.applicable],

@@ -47,12 +47,12 @@ def curvature_section(run) -> SectionContent:
     if trace is not None:
         summary[f"trace ({how})"] = trace
     d = slq_density(op, 30 if run.quick else 80, 1, seed=run.seed)
-    fig, ax = plt.subplots(figsize=(7, 3.5))
+    fig, ax = plt.subplots(figsize=(7, 3.5), layout="constrained")
     ax.semilogy(d.grid, np.asarray(d.density) + 1e-12)
     ax.set_xlabel("Hessian eigenvalue")
     ax.set_ylabel("spectral density (log scale)")
     ax.set_title("Hessian spectral density (stochastic Lanczos quadrature)")
-    fig2, ax2 = plt.subplots(figsize=(7, 3.3))
+    fig2, ax2 = plt.subplots(figsize=(7, 3.3), layout="constrained")
     ax2.stem(np.array(d.nodes[0]), np.array(d.weights[0]))
     ax2.set_yscale("log")
     ax2.set_xlabel("Ritz value θ_k (quadrature node)")

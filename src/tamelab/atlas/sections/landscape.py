@@ -32,7 +32,7 @@ def landscape_section(run) -> SectionContent:
     if run.trained and len(run.snapshots) >= 3:
         ts = trajectory_surface(model, run.snapshots, X, T, loss=loss, grid=9 if run.quick else 15, margin=0.3)
     panels = 1 + (it is not None) + (ts is not None)
-    fig, axes = plt.subplots(1, panels, figsize=(4.9 * panels, 4.0), squeeze=False)
+    fig, axes = plt.subplots(1, panels, figsize=(4.9 * panels, 4.0), squeeze=False, layout="constrained")
     axes = list(axes[0])
     ax = axes.pop(0)
     a = np.array(surf.alphas)
@@ -65,7 +65,6 @@ def landscape_section(run) -> SectionContent:
         ax.set_title("training trajectory (PCA plane)")
         paras.append("Right: the training trajectory projected on its first two (mean-centred) principal directions, "
                      "over the training loss on that plane.")
-    fig.tight_layout()
     losses = np.asarray(surf.losses, dtype=float)
     summary = {"loss at the weights": surf.center_loss, "max loss on the plane": float(np.nanmax(losses))}
     units = {}

@@ -75,7 +75,7 @@ def regions_section(run) -> SectionContent:
         for i in idx:
             m = run.model_at(i).double()
             counts.append([int(run.snapshot_steps[i]), regions(m, plane, boundary=False, **kw).activation_regions])
-        fig2, ax2 = plt.subplots(figsize=(6, 3.3))
+        fig2, ax2 = plt.subplots(figsize=(6, 3.3), layout="constrained")
         ax2.plot([c[0] for c in counts], [c[1] for c in counts], "o-")
         ax2.set_xlabel("optimisation step")
         ax2.set_ylabel("activation regions on the plane")

@@ -36,7 +36,7 @@ def tameness_section(run) -> SectionContent:
                         [[e, r.rho, r.grad_norm_center, r.qp.get("duality_gap"), r.m, r.resampled] for e, r in st.items()],
                         f"Gradient-sampling certificate at the model's weights, full-batch loss on {n} training points "
                         f"(seed {run.seed})."))
-    fig, ax = plt.subplots(figsize=(5.4, 3.4))
+    fig, ax = plt.subplots(figsize=(5.4, 3.4), layout="constrained")
     rhos = [max(st[e].rho, 1e-300) for e in eps_list]
     ax.plot(eps_list, rhos, "o-", label="ρ_ε (min-norm of sampled hull)")
     ax.set_xscale("log")

@@ -25,7 +25,7 @@ def training_section(run) -> SectionContent:
     ep = h.get("acc_epoch", np.array([]))
     steps = h["step"]
     steps_per_epoch = (steps[-1] / max(1, ep[-1])) if len(steps) and len(ep) else 1
-    fig, axes = plt.subplots(1, 3, figsize=(13, 3.5))
+    fig, axes = plt.subplots(1, 3, figsize=(13, 3.5), layout="constrained")
     ax = axes[0]
     ax.plot(steps, h["loss"], lw=0.6, alpha=0.6, label="mini-batch loss")
     if len(ep):
@@ -62,7 +62,7 @@ def training_section(run) -> SectionContent:
     f1 = Figure("curves", "Loss (mini-batch, and full train/test loss per epoch), accuracy, gradient norm and step size.",
                 fig=fig)
 
-    fig, axes = plt.subplots(1, 2, figsize=(10, 3.5))
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.5), layout="constrained")
     axes[0].plot(steps, h["dist_init"], label="‖θ_t − θ_0‖")
     axes[0].plot(steps, h["path_length"], label="path length Σ‖Δθ‖")
     axes[0].plot(steps, h["param_norm"], label="‖θ_t‖")
