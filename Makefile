@@ -9,7 +9,7 @@ PYTEST_ARGS ?=
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.tamelab-installed
 
-.PHONY: install atlas test test-all bench claims clean
+.PHONY: install atlas test test-all bench claims docs clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -41,6 +41,11 @@ bench: $(STAMP)
 	$(BIN)/python -m pip install -q -e ".[bench]"
 	$(BIN)/python -m pip install -q --no-deps $(ANCHORS)
 	for b in benchmarks/bench_*.py; do $(BIN)/python $$b || exit 1; done
+
+# API reference and docs site: mkdocs-material + mkdocstrings, warnings are errors; output in build/docs (ignored)
+docs: $(STAMP)
+	$(BIN)/python -m pip install -q -e ".[docs]"
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir build/docs
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache

@@ -242,7 +242,7 @@ def test_tamelab_atlas_is_callable_and_lazy():
     import sys
 
     code = ("import sys, tamelab; assert 'tamelab.atlas' not in sys.modules and 'torch' not in sys.modules; "
-            "assert callable(tamelab.atlas) and tamelab.atlas.atlas is tamelab.atlas.__getattr__('atlas'); "
+            "assert callable(tamelab.atlas) and tamelab.atlas.atlas is tamelab.atlas._atlas.atlas; "
             "assert callable(tamelab.tame.certify); print('ok')")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert r.returncode == 0 and r.stdout.strip() == "ok", r.stderr

@@ -17,33 +17,23 @@ from ._registry import all_sections as all_sections
 from ._registry import fig_to_bytes as fig_to_bytes
 from ._registry import fig_to_png as fig_to_png
 from ._registry import section as section
+from ._atlas import AtlasConfig as AtlasConfig
+from ._atlas import AtlasResult as AtlasResult
+from ._atlas import TrainSettings as TrainSettings
+from ._atlas import atlas as atlas
+from ._atlas import default_config as default_config
+from ._atlas import run_atlas as run_atlas
+from ._atlas import select_sections as select_sections
 from ._run import AtlasRun as AtlasRun
 
 __all__ = ["atlas", "run_atlas", "AtlasResult", "AtlasConfig", "TrainSettings", "default_config", "select_sections",
            "AtlasRun", "section", "all_sections", "SectionSpec", "SectionContent", "Table", "Figure", "fig_to_png",
            "fig_to_bytes"]
 
-_LAZY = ("atlas", "run_atlas", "AtlasResult", "AtlasConfig", "TrainSettings", "default_config", "select_sections")
-
-
-def __getattr__(name):  # the runner imports train and report; sections only need the registry
-    if name in _LAZY:
-        from . import _atlas
-
-        return getattr(_atlas, name)
-    raise AttributeError(f"module 'tamelab.atlas' has no attribute {name!r}")
-
-
-def __dir__():
-    return sorted(set(globals()) | set(_LAZY))
-
-
 class _CallableModule(_types.ModuleType):
     """Makes ``tamelab.atlas(model, ...)`` call :func:`tamelab.atlas.atlas`."""
 
     def __call__(self, *args, **kwargs):
-        from ._atlas import atlas
-
         return atlas(*args, **kwargs)
 
 
