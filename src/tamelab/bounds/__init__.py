@@ -1,5 +1,6 @@
 """Generalization certificates: PAC-Bayes bounds, kl-inverse, posterior optimisation, path geometry."""
 
+from ._confidence import ConfidenceLedger as ConfidenceLedger
 from ._kl import KL_INV_TOL as KL_INV_TOL
 from ._kl import kl_binary as kl_binary
 from ._kl import kl_inv_lower as kl_inv_lower
@@ -17,9 +18,16 @@ from ._pac_bayes import mc_error_bound as mc_error_bound
 from ._pac_bayes import mcallester_bound as mcallester_bound
 from ._pac_bayes import prior_variance_grid as prior_variance_grid
 from ._pac_bayes import quad_bound as quad_bound
+from ._paths import PathGeometry as PathGeometry
 from ._paths import path_geometry as path_geometry
+from ._stochastic import StochasticNet as StochasticNet
+from ._stochastic import reinitialised as reinitialised
+from .dziugaite2017nonvacuous import MAX_WORK as MAX_WORK
+from .dziugaite2017nonvacuous import MODES as MODES
 from .dziugaite2017nonvacuous import PRIOR_SIGMAS as PRIOR_SIGMAS
 from .dziugaite2017nonvacuous import PacBayesResult as PacBayesResult
+from .dziugaite2017nonvacuous import WorkEstimate as WorkEstimate
+from .dziugaite2017nonvacuous import estimate_work as estimate_work
 from .dziugaite2017nonvacuous import pac_bayes_certificate as pac_bayes_certificate
 
 __all__ = [
@@ -30,5 +38,7 @@ __all__ = [
     "catoni_bound", "catoni_grid_bound", "langford_seeger_bound", "gaussian_kl", "prior_variance_grid", "dr_penalty",
     "mc_error_bound",
     # certificates and paths
-    "pac_bayes_certificate", "PacBayesResult", "PRIOR_SIGMAS", "path_geometry",
+    "pac_bayes_certificate", "PacBayesResult", "PRIOR_SIGMAS", "MODES", "MAX_WORK", "estimate_work", "WorkEstimate",
+    "ConfidenceLedger",
+    "StochasticNet", "reinitialised", "path_geometry", "PathGeometry",
 ]

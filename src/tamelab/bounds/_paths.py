@@ -10,19 +10,63 @@ cosine of :math:`\theta_t-\theta_0` with :math:`\theta_T-\theta_0`, and the KL
 
 from __future__ import annotations
 
+import dataclasses
+import time
+from typing import Iterator
+
 import numpy as np
 import torch
 
-__all__ = ["path_geometry"]
+from ..errors import InputError
+from ..result import Result, Status
+
+__all__ = ["path_geometry", "PathGeometry"]
 
 
-def path_geometry(snapshots: list[dict[str, torch.Tensor]], *, prior_sigma: float = 0.03) -> dict[str, np.ndarray]:
+@dataclasses.dataclass
+class PathGeometry(Result):
+    """Series along the snapshots (each an array of length T+1, or T−1 for consecutive angles).
+
+    Read like a mapping (``pg["distance"]``, ``pg.items()``) for the series; keys: ``distance``,
+    ``path_length``, ``straightness``, ``cos_to_final``, ``angle_consecutive_deg``, ``implied_kl`` and,
+    per 2-D parameter ``k``, ``k/frobenius``, ``k/spectral``, ``k/relative``.
+    """
+
+    kind = "path_geometry"
+
+    series: dict[str, np.ndarray] = dataclasses.field(default_factory=dict)
+    prior_sigma: float = 0.03
+    snapshots: int = 0
+
+    def __getitem__(self, key: str) -> np.ndarray:
+        return self.series[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.series)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self.series
+
+    def keys(self):
+        return self.series.keys()
+
+    def items(self):
+        return self.series.items()
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        return {k.replace("/", "__"): v for k, v in self.series.items()}
+
+
+def path_geometry(snapshots: list[dict[str, torch.Tensor]], *, prior_sigma: float = 0.03) -> PathGeometry:
+    t0 = time.perf_counter()
     if len(snapshots) < 2:
-        from ..errors import InputError
-
         raise InputError("snapshots", "need at least two snapshots (initial and one more)")
+    if not (prior_sigma > 0 and np.isfinite(prior_sigma)):
+        raise InputError("prior_sigma", f"must be a finite number > 0, got {prior_sigma}")
     names = list(snapshots[0])
-    flat = np.stack([np.concatenate([s[k].detach().double().numpy().ravel() for k in names]) for s in snapshots])
+    if any(list(s) != names for s in snapshots):
+        raise InputError("snapshots", "snapshots have different parameter names", "pass snapshots of one model")
+    flat = np.stack([np.concatenate([s[k].detach().cpu().double().numpy().ravel() for k in names]) for s in snapshots])
     d0 = flat - flat[0]
     steps = np.diff(flat, axis=0)
     step_norm = np.linalg.norm(steps, axis=1)
@@ -40,9 +84,10 @@ def path_geometry(snapshots: list[dict[str, torch.Tensor]], *, prior_sigma: floa
     }
     for k in names:
         if snapshots[0][k].ndim == 2:
-            W0 = snapshots[0][k].double().numpy()
-            D = [s[k].double().numpy() - W0 for s in snapshots]
+            W0 = snapshots[0][k].detach().cpu().double().numpy()
+            D = [s[k].detach().cpu().double().numpy() - W0 for s in snapshots]
             out[f"{k}/frobenius"] = np.array([np.linalg.norm(x) for x in D])
             out[f"{k}/spectral"] = np.array([np.linalg.norm(x, 2) for x in D])
             out[f"{k}/relative"] = out[f"{k}/frobenius"] / max(np.linalg.norm(W0), 1e-300)
-    return out
+    return PathGeometry(status=Status.OK, seconds=time.perf_counter() - t0, series=out, prior_sigma=prior_sigma,
+                        snapshots=len(snapshots))

@@ -1,7 +1,9 @@
 """Curvature and loss-landscape geometry of any nn.Module: operators, spectra, slices, barriers,
 mode connectivity, permutation alignment, trajectory PCA."""
 
+from ._connect import BarrierResult as BarrierResult
 from ._connect import ConnectResult as ConnectResult
+from ._connect import barrier as barrier
 from ._connect import connect_models as connect_models
 from ._connect import plot_connectivity as plot_connectivity
 from ._operators import CurvatureOperator as CurvatureOperator
@@ -19,7 +21,14 @@ from ._spectrum import lanczos as lanczos
 from ._spectrum import slq_density as slq_density
 from ._spectrum import top_eigenpairs as top_eigenpairs
 from ._spectrum import xtrace as xtrace
+from ._permutation_spec import Axis as Axis
+from ._permutation_spec import PermutationSpec as PermutationSpec
+from ._permutation_spec import derive_spec as derive_spec
+from ._permutation_spec import mlp_spec as mlp_spec
+from ._permutation_spec import permute as permute
 from .ainsworth2023rebasin import AlignResult as AlignResult
+from .ainsworth2023rebasin import matching_objective as matching_objective
+from .ainsworth2023rebasin import resolve_spec as resolve_spec
 from .ainsworth2023rebasin import activation_matching as activation_matching
 from .ainsworth2023rebasin import permute_mlp as permute_mlp
 from .ainsworth2023rebasin import weight_matching as weight_matching
@@ -48,7 +57,8 @@ __all__ = [
     "model_direction", "plane_through_models", "PlaneResult",
     # connectivity and alignment
     "fit_curve", "curve_coefficients", "CurveResult", "weight_matching", "activation_matching", "permute_mlp", "AlignResult",
-    "connect_models", "ConnectResult", "plot_connectivity",
+    "connect_models", "ConnectResult", "plot_connectivity", "barrier", "BarrierResult",
+    "PermutationSpec", "Axis", "derive_spec", "mlp_spec", "permute", "resolve_spec", "matching_objective",
     # trajectories
     "trajectory_pca", "trajectory_surface", "TrajectorySurface",
 ]
