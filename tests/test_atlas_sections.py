@@ -247,3 +247,43 @@ def test_tamelab_atlas_is_callable_and_lazy():
             "assert callable(tamelab.tame.certify); print('ok')")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert r.returncode == 0 and r.stdout.strip() == "ok", r.stderr
+
+
+def test_region_bounds_show_their_validity(mlp_atlas):
+    s = mlp_atlas.section("regions")
+    table = next(t for t in s["tables"] if t["columns"][:3] == ["bound", "value", "holds here"])
+    rows = {r[0]: r for r in table["rows"]}
+    # 8 inputs and 6 hidden units: Serra's lower bound needs every hidden width >= 3 x 8, so it is not valid here
+    assert rows["serra lower"][2] == "no"
+    assert rows["serra upper"][2] == "yes"
+    assert any("serra lower" in p for p in s["paragraphs"])
+
+
+def test_bound_rows_read_both_layouts():
+    import dataclasses
+
+    from tamelab.atlas.sections.regions import _bound_rows
+
+    @dataclasses.dataclass
+    class B:
+        value: int
+        valid: bool
+        why: str
+
+    rows = _bound_rows({"serra_upper": B(10**80, True, "upper bound"), "serra_lower": B(3 * 10**38, False, "needs width")})
+    assert rows == [["serra upper", 10**80, "yes", "upper bound"], ["serra lower", 3 * 10**38, "no", "needs width"]]
+    rows = _bound_rows({"serra_upper": 7, "serra_lower": 9, "serra_lower_valid": False})
+    assert rows == [["serra upper", 7, "yes", ""], ["serra lower", 9, "no", ""]]
+
+
+def test_progress_lines_when_stderr_is_not_a_terminal(tmp_path, capsys):
+    X, y = _mlp_data()
+    tamelab.atlas(nn.Sequential(nn.Linear(8, 3)), (X, y), out=tmp_path / "a", sections=["curvature", "algebraic"],
+                  train_first={"epochs": 1}, quick=True, progress=True)
+    err = capsys.readouterr().err.splitlines()
+    lines = [ln for ln in err if ln.startswith("atlas: ")]
+    assert any("training Sequential" in ln for ln in lines) and any(ln.startswith("atlas: training done in") for ln in lines)
+    assert any(re.match(r"atlas: \[1/2\] curvature: .*\(est\. \d+ s, about \d+ s left\) started$", ln) for ln in lines)
+    assert any(re.match(r"atlas: \[1/2\] curvature (ok|uncertified) in \d+\.\d s$", ln) for ln in lines)
+    assert any(re.match(r"atlas: \[2/2\] algebraic not_applicable in \d+\.\d s$", ln) for ln in lines)
+    assert lines[-1].startswith("atlas: wrote ")
