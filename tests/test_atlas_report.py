@@ -260,3 +260,54 @@ def test_cli_model_flags_need_model(tmp_path, capsys):
         err = capsys.readouterr().err.strip()
         assert len(err.splitlines()) == 1 and flags[0] in err and "--model" in err
     assert not (tmp_path / "o").exists()
+
+
+def test_result_repr_is_short_and_html_is_escaped():
+    import dataclasses
+
+    import numpy as np
+
+    from tamelab.result import Plottable, Result
+
+    @dataclasses.dataclass
+    class Big(Result):
+        kind = "big"
+        grid: list = dataclasses.field(default_factory=lambda: [[0.0] * 41 for _ in range(41)])
+        arr: object = dataclasses.field(default_factory=lambda: np.zeros((3, 4)))
+        name: str = "<b>x</b>"
+        huge: int = 10**80
+        small: list = dataclasses.field(default_factory=lambda: [1, 2.5])
+
+    r = Big()
+    s = repr(r)
+    assert len(s) < 300 and "grid=<list 41×41>" in s and "arr=<array 3×4 float64>" in s and "small=[1, 2.5]" in s
+    assert "status='ok'" in s and "1.00 × 10⁸⁰" in s
+    h = r._repr_html_()
+    assert "<b>x</b>" not in h and "&lt;b&gt;x&lt;/b&gt;" in h and "computed and certified" in h
+    assert not isinstance(r, Plottable)
+
+
+def test_landscape_results_repr_and_plot():
+    import torch
+    from torch import nn
+
+    from tamelab.bounds import path_geometry
+    from tamelab.landscape import connect_models, loss_surface
+    from tamelab.result import Plottable
+
+    torch.manual_seed(0)
+    X, y = torch.randn(40, 4), torch.randint(0, 3, (40,))
+    a = nn.Sequential(nn.Linear(4, 5), nn.ReLU(), nn.Linear(5, 3))
+    b = nn.Sequential(nn.Linear(4, 5), nn.ReLU(), nn.Linear(5, 3))
+    r = loss_surface(a, X, y, grid=21)
+    assert len(repr(r)) < 400 and "losses=<list 21×21>" in repr(r)
+    c = connect_models(a, b, X, y, points=5, curve_steps=0)
+    assert isinstance(c, Plottable)
+    fig = c.plot()
+    assert fig.axes[0].get_xlabel()
+    c3 = nn.Sequential(nn.Linear(4, 5), nn.ReLU(), nn.Linear(5, 3))
+    pg = path_geometry([dict(m.named_parameters()) for m in (a, b, c3)])
+    assert isinstance(pg, Plottable) and pg.plot().axes[0].get_ylabel()
+    import matplotlib.pyplot as plt
+
+    plt.close("all")
