@@ -72,7 +72,11 @@ def regions_section(run) -> SectionContent:
         idx = list(range(0, len(run.snapshots), step))
         if idx[-1] != len(run.snapshots) - 1:
             idx.append(len(run.snapshots) - 1)
+        last = len(run.snapshots) - 1
         for i in idx:
+            if i == last:  # the last snapshot is the model itself: its count is the one computed above
+                counts.append([int(run.snapshot_steps[i]), r.activation_regions])
+                continue
             m = run.model_at(i).double()
             counts.append([int(run.snapshot_steps[i]), regions(m, plane, boundary=False, **kw).activation_regions])
         fig2, ax2 = plt.subplots(figsize=(6, 3.3), layout="constrained")

@@ -29,7 +29,7 @@ def tameness_section(run) -> SectionContent:
                     "their join.")]
     eps_list = [1e-3, 1e-1] if q else [1e-4, 1e-3, 1e-2, 1e-1]
     m = 16 if q else 100
-    n = min(run.n_train, 400 if q else 2000)
+    n = min(run.n_train, 256 if q else 2000)
     ds = run.data_arg("train", n=n)
     st = {e: stationarity(run.model_copy(), ds, loss=run.loss_arg, eps=e, m=m, seed=run.seed) for e in eps_list}
     tables.append(Table(["ε", "ρ_ε (≥ dist(0, ∂_ε F))", "‖∇F(θ)‖ (AD)", "duality gap", "samples", "resampled (kinks)"],
