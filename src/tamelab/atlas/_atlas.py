@@ -603,7 +603,8 @@ def _reinitialised(model: nn.Module, seed: int) -> nn.Module:
     if lacking:
         raise NotApplicableError("twin model", f"module(s) {sorted(set(lacking))} own parameters but have no "
                                  "reset_parameters(), so no independent initialisation can be drawn")
-    with torch.random.fork_rng(devices=[]):
+    cuda = sorted({p.device.index or 0 for p in m.parameters() if p.is_cuda})
+    with torch.random.fork_rng(devices=cuda):
         torch.manual_seed(int(seed))
         for mod in owners:
             mod.reset_parameters()
