@@ -49,15 +49,23 @@ def report(name: str, res: dict, wall: float, cpu: float, anc: float) -> dict:
     secs = res["sections"]
     tot = sum(s["seconds"] for s in secs) or 1.0
     ctot = sum(s.get("cpu_seconds", 0.0) for s in secs) or 1.0
-    print(f"\n== {name}: {wall:.1f} s wall ({wall / anc:.0f} anchor units), {cpu:.1f} s CPU; training "
-          f"{res.get('training_seconds', 0.0):.1f} s; sections {tot:.1f} s wall / {ctot:.1f} s CPU")
+    print(
+        f"\n== {name}: {wall:.1f} s wall ({wall / anc:.0f} anchor units), {cpu:.1f} s CPU; training "
+        f"{res.get('training_seconds', 0.0):.1f} s; sections {tot:.1f} s wall / {ctot:.1f} s CPU"
+    )
     print(f"{'section':<14} {'wall s':>8} {'CPU s':>8} {'share (CPU)':>12}  status")
     for s in sorted(secs, key=lambda s: -s.get("cpu_seconds", s["seconds"])):
         c = s.get("cpu_seconds", float("nan"))
         print(f"{s['id']:<14} {s['seconds']:8.2f} {c:8.2f} {100 * c / ctot:11.1f} %  {s['status']}")
-    return {"name": name, "wall": wall, "cpu": cpu, "anchor": anc, "anchor_units": wall / anc,
-            "training": res.get("training_seconds"),
-            "sections": {s["id"]: [s["seconds"], s.get("cpu_seconds")] for s in secs}}
+    return {
+        "name": name,
+        "wall": wall,
+        "cpu": cpu,
+        "anchor": anc,
+        "anchor_units": wall / anc,
+        "training": res.get("training_seconds"),
+        "sections": {s["id"]: [s["seconds"], s.get("cpu_seconds")] for s in secs},
+    }
 
 
 def run_builtin(quick: bool, out: Path) -> tuple[dict, float, float]:
@@ -79,11 +87,25 @@ def run_cnn(quick: bool, out: Path) -> tuple[dict, float, float]:
     train = tamelab.data.load_data("digits", split="train")
     test = tamelab.data.load_data("digits", split="test")
     torch.manual_seed(0)
-    model = nn.Sequential(nn.Unflatten(1, (1, 8, 8)), nn.Conv2d(1, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU(),
-                          nn.MaxPool2d(2), nn.Flatten(), nn.Linear(128, 10))
+    model = nn.Sequential(
+        nn.Unflatten(1, (1, 8, 8)),
+        nn.Conv2d(1, 8, 3, padding=1),
+        nn.BatchNorm2d(8),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Flatten(),
+        nn.Linear(128, 10),
+    )
     w, c = time.perf_counter(), time.process_time()
-    res = tamelab.atlas(model, train, test, out=out, quick=quick, progress=False,
-                        train_first={"epochs": 3 if quick else 10})
+    res = tamelab.atlas(
+        model,
+        train,
+        test,
+        out=out,
+        quick=quick,
+        progress=False,
+        train_first={"epochs": 3 if quick else 10},
+    )
     return res.to_dict(), time.perf_counter() - w, time.process_time() - c
 
 
@@ -100,11 +122,16 @@ def main() -> None:
     matplotlib.use("Agg")
     import torch
 
-    print(f"torch threads {torch.get_num_threads()}, cpu count {os.cpu_count()}, load average "
-          f"{os.getloadavg() if hasattr(os, 'getloadavg') else '?'}")
+    print(
+        f"torch threads {torch.get_num_threads()}, cpu count {os.cpu_count()}, load average "
+        f"{os.getloadavg() if hasattr(os, 'getloadavg') else '?'}"
+    )
     runs = []
-    modes = [m for m in ("quick", "default") if not (m == "quick" and args.default_only)
-             and not (m == "default" and args.quick_only)]
+    modes = [
+        m
+        for m in ("quick", "default")
+        if not (m == "quick" and args.default_only) and not (m == "default" and args.quick_only)
+    ]
     fn = run_builtin if args.model == "builtin" else run_cnn
     for mode in modes:
         a0 = anchor()

@@ -41,10 +41,25 @@ def test_atlas_json_flag(tmp_path, capsys):
 
 def test_report_is_rendered_only_from_saved_dir_and_escapes_text(tmp_path):
     evil = "<script>alert('x')</script>"
-    write_run(tmp_path / "r", {"sections": [{"id": "s", "title": evil, "status": "ok", "summary": {evil: evil},
-              "paragraphs": [evil], "tables": [{"columns": [evil], "rows": [[evil]], "caption": evil}],
-              "figures": [{"file": "../../etc/passwd.png", "caption": evil}], "seconds": 0.1}], "seed": 1},
-              command="atlas")
+    write_run(
+        tmp_path / "r",
+        {
+            "sections": [
+                {
+                    "id": "s",
+                    "title": evil,
+                    "status": "ok",
+                    "summary": {evil: evil},
+                    "paragraphs": [evil],
+                    "tables": [{"columns": [evil], "rows": [[evil]], "caption": evil}],
+                    "figures": [{"file": "../../etc/passwd.png", "caption": evil}],
+                    "seconds": 0.1,
+                }
+            ],
+            "seed": 1,
+        },
+        command="atlas",
+    )
     html = render_report(tmp_path / "r")
     assert "<script>" not in html
     assert "&lt;script&gt;" in html
@@ -56,17 +71,38 @@ def test_failed_section_is_reported_not_fatal(tmp_path, monkeypatch):
         raise RuntimeError("deliberately broken")
 
     def good(run):
-        return SectionContent("Good", summary={"n": 1}, tables=[Table(["a"], [[1]])],
-                              figures=[Figure("f", "cap", b"\x89PNG\r\n\x1a\nfake")])
+        return SectionContent(
+            "Good",
+            summary={"n": 1},
+            tables=[Table(["a"], [[1]])],
+            figures=[Figure("f", "cap", b"\x89PNG\r\n\x1a\nfake")],
+        )
 
     specs = dict(_registry._SECTIONS)
     specs["zz-broken"] = _registry.SectionSpec("zz-broken", "Broken", 999, broken)
     specs["zz-good"] = _registry.SectionSpec("zz-good", "Good", 998, good)
     monkeypatch.setattr(_registry, "_SECTIONS", specs)
-    assert main(["atlas", "--out", str(tmp_path / "a"), "--quiet", "--epochs", "1", "--quick", "--sections", "zz-broken,zz-good"]) == 0
+    assert (
+        main(
+            [
+                "atlas",
+                "--out",
+                str(tmp_path / "a"),
+                "--quiet",
+                "--epochs",
+                "1",
+                "--quick",
+                "--sections",
+                "zz-broken,zz-good",
+            ]
+        )
+        == 0
+    )
     res = read_result(tmp_path / "a")["result"]
     st = {s["id"]: s for s in res["sections"]}
-    assert st["zz-broken"]["status"] == "failed" and "deliberately broken" in st["zz-broken"]["error"]
+    assert (
+        st["zz-broken"]["status"] == "failed" and "deliberately broken" in st["zz-broken"]["error"]
+    )
     assert st["zz-good"]["status"] == "ok" and res["sections_failed"] == ["zz-broken"]
     assert "deliberately broken" in (tmp_path / "a" / "report.html").read_text()
 
@@ -98,12 +134,32 @@ def test_report_command_rerenders(atlas_dir, tmp_path, capsys):
 
 def test_atlas_connectivity_section_trains_a_twin_and_aligns_it(tmp_path):
     out = tmp_path / "c"
-    assert main(["atlas", "--out", str(out), "--quiet", "--epochs", "2", "--quick", "--sections", "connectivity"]) == 0
+    assert (
+        main(
+            [
+                "atlas",
+                "--out",
+                str(out),
+                "--quiet",
+                "--epochs",
+                "2",
+                "--quick",
+                "--sections",
+                "connectivity",
+            ]
+        )
+        == 0
+    )
     s = read_result(out)["result"]["sections"][0]
     assert s["id"] == "connectivity" and s["status"] == "ok", s
     assert s["summary"]["twin seed"] == 1 and s["summary"]["alignment function change"] < 1e-5
     rows = {r[0]: r[1:] for r in s["tables"][0]["rows"]}
-    assert set(rows) == {"loss barrier (train)", "loss barrier (test)", "accuracy barrier (train)", "accuracy barrier (test)"}
+    assert set(rows) == {
+        "loss barrier (train)",
+        "loss barrier (test)",
+        "accuracy barrier (train)",
+        "accuracy barrier (test)",
+    }
     assert all(isinstance(v, float) for v in rows["loss barrier (test)"])
 
 
@@ -114,9 +170,22 @@ PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 
 
 def _run_with_figure(tmp_path, name="secret.png"):
-    write_run(tmp_path / "r", {"sections": [{"id": "s", "title": "S", "status": "ok",
-                                             "figures": [{"file": name, "caption": "c"}], "seconds": 0.1}]},
-              command="atlas", figures={"fine.png": PNG})
+    write_run(
+        tmp_path / "r",
+        {
+            "sections": [
+                {
+                    "id": "s",
+                    "title": "S",
+                    "status": "ok",
+                    "figures": [{"file": name, "caption": "c"}],
+                    "seconds": 0.1,
+                }
+            ]
+        },
+        command="atlas",
+        figures={"fine.png": PNG},
+    )
     return tmp_path / "r"
 
 
@@ -125,7 +194,9 @@ def test_report_never_follows_symlinks_out_of_the_run(tmp_path, capsys):
     import os
 
     secret = tmp_path / "secret.txt"
-    secret.write_bytes(PNG + b"TOP-SECRET")  # even a PNG-looking file outside the run is not embedded
+    secret.write_bytes(
+        PNG + b"TOP-SECRET"
+    )  # even a PNG-looking file outside the run is not embedded
     r = _run_with_figure(tmp_path)
     os.symlink(secret, r / "figures" / "secret.png")
     os.symlink("/etc/passwd", r / "figures" / "passwd.png")
@@ -154,27 +225,41 @@ def test_report_refuses_a_symlinked_figures_directory_and_non_png_files(tmp_path
     assert "missing figure" not in render_report(r)
 
 
-@pytest.mark.parametrize("doc, field", [
-    ('{"schema_version": "1"}', "schema_version"),
-    ('{"schema_version": true}', "schema_version"),
-    ('{"schema_version": 0}', "schema_version"),
-    ('{"schema_version": 99}', "newer"),
-    ("[]", "top level"),
-    ('{"schema_version": 1, "result": []}', "'result'"),
-    ('{"schema_version": 1, "config": "x"}', "'config'"),
-    ('{"schema_version": 1, "command": 3}', "'command'"),
-    ('{"schema_version": 1, "result": {"sections": {}}}', "result.sections"),
-    ('{"schema_version": 1, "result": {"sections": [1]}}', "result.sections[0]"),
-    ('{"schema_version": 1, "result": {"sections": [{"id": "a", "title": "t", "status": "ok", "tables": [{"rows": 1}]}]}}',
-     "tables[0].rows"),
-    ('{"schema_version": 1, "result": {"sections": [{"id": "a", "title": "t", "status": "ok", "figures": [{"file": 1}]}]}}',
-     "figures[0].file"),
-    ('{"schema_version": 1, "result": {"sections": [{"id": 5, "title": "t", "status": "ok"}]}}', "sections[0].id"),
-    ('{"schema_version": 1, "result": {"sections": [{"id": "a", "title": "t", "status": "ok", "summary": []}]}}',
-     "summary"),
-    ("{not json", "not valid JSON"),
-    ("[" * 5000 + "]" * 5000, "RUN_DIR"),
-])
+@pytest.mark.parametrize(
+    "doc, field",
+    [
+        ('{"schema_version": "1"}', "schema_version"),
+        ('{"schema_version": true}', "schema_version"),
+        ('{"schema_version": 0}', "schema_version"),
+        ('{"schema_version": 99}', "newer"),
+        ("[]", "top level"),
+        ('{"schema_version": 1, "result": []}', "'result'"),
+        ('{"schema_version": 1, "config": "x"}', "'config'"),
+        ('{"schema_version": 1, "command": 3}', "'command'"),
+        ('{"schema_version": 1, "result": {"sections": {}}}', "result.sections"),
+        ('{"schema_version": 1, "result": {"sections": [1]}}', "result.sections[0]"),
+        (
+            '{"schema_version": 1, "result": {"sections": [{"id": "a", "title": "t", "status": "ok", '
+            '"tables": [{"rows": 1}]}]}}',
+            "tables[0].rows",
+        ),
+        (
+            '{"schema_version": 1, "result": {"sections": [{"id": "a", "title": "t", "status": "ok", '
+            '"figures": [{"file": 1}]}]}}',
+            "figures[0].file",
+        ),
+        (
+            '{"schema_version": 1, "result": {"sections": [{"id": 5, "title": "t", "status": "ok"}]}}',
+            "sections[0].id",
+        ),
+        (
+            '{"schema_version": 1, "result": {"sections": [{"id": "a", "title": "t", "status": "ok", "summary": []}]}}',
+            "summary",
+        ),
+        ("{not json", "not valid JSON"),
+        ("[" * 5000 + "]" * 5000, "RUN_DIR"),
+    ],
+)
 def test_malformed_result_json_is_one_input_error_line(tmp_path, capsys, doc, field):
     r = tmp_path / "r"
     r.mkdir()
@@ -193,21 +278,24 @@ def test_non_utf8_result_json(tmp_path, capsys):
     assert "UTF-8" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("v, unit, want", [
-    (3 ** 170, None, "× 10⁸¹"),
-    (12345, None, "12,345"),
-    (0.000123456, None, "1.23 × 10⁻⁴"),
-    (0.5, "%", "50.0 %"),
-    (3.25, "s", "3.2 s"),
-    (125.0, "s", "2 min 05 s"),
-    (float("nan"), None, "NaN"),
-    ("inf", None, "∞"),
-    (None, None, "—"),
-    (True, None, "yes"),
-    (-2.5e-7, None, "−2.50 × 10⁻⁷"),
-    (1.0, None, "1"),
-    (123456.7, None, "123,457"),
-])
+@pytest.mark.parametrize(
+    "v, unit, want",
+    [
+        (3**170, None, "× 10⁸¹"),
+        (12345, None, "12,345"),
+        (0.000123456, None, "1.23 × 10⁻⁴"),
+        (0.5, "%", "50.0 %"),
+        (3.25, "s", "3.2 s"),
+        (125.0, "s", "2 min 05 s"),
+        (float("nan"), None, "NaN"),
+        ("inf", None, "∞"),
+        (None, None, "—"),
+        (True, None, "yes"),
+        (-2.5e-7, None, "−2.50 × 10⁻⁷"),
+        (1.0, None, "1"),
+        (123456.7, None, "123,457"),
+    ],
+)
 def test_numbers_are_formatted_for_people(v, unit, want):
     from tamelab.report import fmt_value
 
@@ -255,7 +343,11 @@ def test_atlas_figures_in_svg_and_pdf(tmp_path):
 
 
 def test_cli_model_flags_need_model(tmp_path, capsys):
-    for flags in (["--no-train"], ["--weights", "w.safetensors"], ["--init-weights", "w.safetensors"]):
+    for flags in (
+        ["--no-train"],
+        ["--weights", "w.safetensors"],
+        ["--init-weights", "w.safetensors"],
+    ):
         assert main(["atlas", "--out", str(tmp_path / "o"), *flags]) == 2
         err = capsys.readouterr().err.strip()
         assert len(err.splitlines()) == 1 and flags[0] in err and "--model" in err
@@ -280,7 +372,12 @@ def test_result_repr_is_short_and_html_is_escaped():
 
     r = Big()
     s = repr(r)
-    assert len(s) < 300 and "grid=<list 41×41>" in s and "arr=<array 3×4 float64>" in s and "small=[1, 2.5]" in s
+    assert (
+        len(s) < 300
+        and "grid=<list 41×41>" in s
+        and "arr=<array 3×4 float64>" in s
+        and "small=[1, 2.5]" in s
+    )
     assert "status='ok'" in s and "1.00 × 10⁸⁰" in s
     h = r._repr_html_()
     assert "<b>x</b>" not in h and "&lt;b&gt;x&lt;/b&gt;" in h and "computed and certified" in h

@@ -36,7 +36,9 @@ def _mlp_data(n=96, seed=0):
 def _image_data(n=96, seed=0):
     g = np.random.default_rng(seed)
     X = g.normal(size=(n, 1, 8, 8)).astype(np.float32)
-    y = ((X[:, 0, :4].mean((1, 2)) > 0).astype(np.int64) + (X[:, 0, 4:].mean((1, 2)) > 0.1)).astype(np.int64)
+    y = ((X[:, 0, :4].mean((1, 2)) > 0).astype(np.int64) + (X[:, 0, 4:].mean((1, 2)) > 0.1)).astype(
+        np.int64
+    )
     return X, y
 
 
@@ -64,18 +66,39 @@ def mlp_atlas(tmp_path_factory) -> AtlasResult:
     torch.manual_seed(0)
     X, y = _mlp_data()
     model = nn.Sequential(nn.Linear(8, 6), nn.ReLU(), nn.Linear(6, 3))
-    return tamelab.atlas(model, (X[:72], y[:72]), (X[72:], y[72:]), out=tmp_path_factory.mktemp("mlp") / "a",
-                         train_first=TRAIN, quick=True, progress=False)
+    return tamelab.atlas(
+        model,
+        (X[:72], y[:72]),
+        (X[72:], y[72:]),
+        out=tmp_path_factory.mktemp("mlp") / "a",
+        train_first=TRAIN,
+        quick=True,
+        progress=False,
+    )
 
 
 @pytest.fixture(scope="module")
 def cnn_atlas(tmp_path_factory) -> AtlasResult:
     torch.manual_seed(0)
     X, y = _image_data()
-    model = nn.Sequential(nn.Conv2d(1, 2, 3, padding=1), nn.BatchNorm2d(2), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
-                          nn.Linear(2 * 4 * 4, 3))
-    return tamelab.atlas(model, (X[:72], y[:72]), (X[72:], y[72:]), out=tmp_path_factory.mktemp("cnn") / "a",
-                         train_first=TRAIN, quick=True, skip=["constructions"], progress=False)
+    model = nn.Sequential(
+        nn.Conv2d(1, 2, 3, padding=1),
+        nn.BatchNorm2d(2),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Flatten(),
+        nn.Linear(2 * 4 * 4, 3),
+    )
+    return tamelab.atlas(
+        model,
+        (X[:72], y[:72]),
+        (X[72:], y[72:]),
+        out=tmp_path_factory.mktemp("cnn") / "a",
+        train_first=TRAIN,
+        quick=True,
+        skip=["constructions"],
+        progress=False,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -85,8 +108,17 @@ def ln_atlas(tmp_path_factory) -> AtlasResult:
     model = nn.Sequential(nn.Linear(8, 6), nn.LayerNorm(6), nn.GELU(), nn.Linear(6, 3))
     train = DataLoader(DictData(X[:72], y[:72]), batch_size=16, shuffle=True)
     test = DataLoader(DictData(X[72:], y[72:]), batch_size=16)
-    return tamelab.atlas(model, train, test, loss=my_loss, out=tmp_path_factory.mktemp("ln") / "a",
-                         train_first={"epochs": 2}, quick=True, skip=["constructions"], progress=False)
+    return tamelab.atlas(
+        model,
+        train,
+        test,
+        loss=my_loss,
+        out=tmp_path_factory.mktemp("ln") / "a",
+        train_first={"epochs": 2},
+        quick=True,
+        skip=["constructions"],
+        progress=False,
+    )
 
 
 def _pending(who: str):
@@ -95,24 +127,60 @@ def _pending(who: str):
 
 # (fixture, section, expected status set, regex the reason must match (not applicable) or None)
 CASES = [
-    *[("mlp_atlas", s, RAN, None) for s in ("training", "tameness", "convergence", "regions", "curvature", "landscape",
-                                            "connectivity", "bounds", "algebraic", "constructions")],
+    *[
+        ("mlp_atlas", s, RAN, None)
+        for s in (
+            "training",
+            "tameness",
+            "convergence",
+            "regions",
+            "curvature",
+            "landscape",
+            "connectivity",
+            "bounds",
+            "algebraic",
+            "constructions",
+        )
+    ],
     ("cnn_atlas", "training", RAN, None),
-    pytest.param("cnn_atlas", "tameness", RAN, None, marks=_pending("tame certificates for any module")),
+    pytest.param(
+        "cnn_atlas", "tameness", RAN, None, marks=_pending("tame certificates for any module")
+    ),
     ("cnn_atlas", "convergence", RAN, None),
-    pytest.param("cnn_atlas", "regions", RAN, None, marks=_pending("exact regions of lowered CNNs (models.lower)")),
+    pytest.param(
+        "cnn_atlas",
+        "regions",
+        RAN,
+        None,
+        marks=_pending("exact regions of lowered CNNs (models.lower)"),
+    ),
     ("cnn_atlas", "curvature", RAN, None),
     ("cnn_atlas", "landscape", RAN, None),
     ("cnn_atlas", "connectivity", RAN, None),
     ("cnn_atlas", "bounds", RAN, None),
     ("cnn_atlas", "algebraic", {"not_applicable"}, r"fully-connected.*(Conv2d|BatchNorm2d)"),
     ("ln_atlas", "training", RAN, None),
-    pytest.param("ln_atlas", "tameness", RAN, None, marks=_pending("tame certificates with callable losses")),
-    pytest.param("ln_atlas", "convergence", RAN, None, marks=_pending("the convergence report with callable losses")),
-    pytest.param("ln_atlas", "regions", {"not_applicable"}, r"(?i)(piecewise|LayerNorm|GELU|layer_norm|gelu)",
-                 marks=_pending("NotApplicableError from exact regions (models.lower)")),
+    pytest.param(
+        "ln_atlas", "tameness", RAN, None, marks=_pending("tame certificates with callable losses")
+    ),
+    pytest.param(
+        "ln_atlas",
+        "convergence",
+        RAN,
+        None,
+        marks=_pending("the convergence report with callable losses"),
+    ),
+    pytest.param(
+        "ln_atlas",
+        "regions",
+        {"not_applicable"},
+        r"(?i)(piecewise|LayerNorm|GELU|layer_norm|gelu)",
+        marks=_pending("NotApplicableError from exact regions (models.lower)"),
+    ),
     ("ln_atlas", "curvature", RAN, None),
-    pytest.param("ln_atlas", "landscape", RAN, None, marks=_pending("loss surfaces with callable losses")),
+    pytest.param(
+        "ln_atlas", "landscape", RAN, None, marks=_pending("loss surfaces with callable losses")
+    ),
     ("ln_atlas", "connectivity", RAN, None),
     ("ln_atlas", "bounds", RAN, None),
     ("ln_atlas", "algebraic", {"not_applicable"}, r"fully-connected.*LayerNorm"),
@@ -158,23 +226,37 @@ def test_atlas_of_any_model_result_and_directory(mlp_atlas):
         acc = float((m(torch.as_tensor(X[72:])).argmax(1).numpy() == y[72:]).mean())
     assert acc == pytest.approx(r.test_accuracy)
     names = sorted(p.name for p in out.iterdir())
-    assert {"report.html", "result.json", "model.safetensors", "figures", "arrays.npz"} <= set(names)
+    assert {"report.html", "result.json", "model.safetensors", "figures", "arrays.npz"} <= set(
+        names
+    )
     # result.json is the last file written
-    assert (out / "result.json").stat().st_mtime_ns >= max(p.stat().st_mtime_ns for p in out.iterdir() if p.is_file())
+    assert (out / "result.json").stat().st_mtime_ns >= max(
+        p.stat().st_mtime_ns for p in out.iterdir() if p.is_file()
+    )
 
 
 def test_untrained_model_sections_say_why(tmp_path):
     torch.manual_seed(1)
     X, y = _mlp_data()
     model = nn.Sequential(nn.Linear(8, 5), nn.ReLU(), nn.Linear(5, 3))
-    r = tamelab.atlas(model, (X, y), out=tmp_path / "a", sections=["training", "convergence", "connectivity",
-                                                                   "regions", "bounds"], quick=True, progress=False)
+    r = tamelab.atlas(
+        model,
+        (X, y),
+        out=tmp_path / "a",
+        sections=["training", "convergence", "connectivity", "regions", "bounds"],
+        quick=True,
+        progress=False,
+    )
     st = r.statuses
     assert st["training"] == st["convergence"] == st["connectivity"] == "not_applicable"
     assert "train_first=True" in r.section("training")["reason"]
-    assert st["regions"] == "ok" and r.section("regions")["data"]["counts"] == []  # no training: no counts along it
+    assert (
+        st["regions"] == "ok" and r.section("regions")["data"]["counts"] == []
+    )  # no training: no counts along it
     # no initialisation known: the PAC-Bayes prior starts from weights re-initialised with the seed
-    assert st["bounds"] in RAN and "re-initialised with seed 0" in " ".join(r.section("bounds")["paragraphs"])
+    assert st["bounds"] in RAN and "re-initialised with seed 0" in " ".join(
+        r.section("bounds")["paragraphs"]
+    )
     assert not r.trained and r.n_test == 0 and r.test_accuracy is None
 
 
@@ -196,8 +278,13 @@ def test_not_applicable_and_failure_do_not_stop_the_atlas(tmp_path, monkeypatch)
         specs[sid] = _registry.SectionSpec(sid, sid, order, fn)
     monkeypatch.setattr(_registry, "_SECTIONS", specs)
     X, y = _mlp_data()
-    r = tamelab.atlas(nn.Sequential(nn.Linear(8, 3)), (X, y), out=tmp_path / "a", sections=["zz-na", "zz-boom", "zz-good"],
-                      progress=False)
+    r = tamelab.atlas(
+        nn.Sequential(nn.Linear(8, 3)),
+        (X, y),
+        out=tmp_path / "a",
+        sections=["zz-na", "zz-boom", "zz-good"],
+        progress=False,
+    )
     assert r.statuses == {"zz-na": "not_applicable", "zz-boom": "failed", "zz-good": "ok"}
     assert r.section("zz-na")["reason"] == "widget: needs a widget this model lacks"
     assert r.sections_failed == ["zz-boom"] and r.sections_not_applicable == ["zz-na"]
@@ -206,23 +293,28 @@ def test_not_applicable_and_failure_do_not_stop_the_atlas(tmp_path, monkeypatch)
     assert "ZeroDivisionError: deliberately broken" in html
 
 
-@pytest.mark.parametrize("kw, field", [
-    ({"loss": "nope"}, "loss"),
-    ({"device": "tpu"}, "device"),
-    ({"dtype": "float16"}, "dtype"),
-    ({"sections": ["nope"]}, "sections"),
-    ({"skip": ["nope"]}, "skip"),
-    ({"format": "gif"}, "format"),
-    ({"train_first": {"epochs": 0}}, "train_first"),
-    ({"train_first": {"colour": 1}}, "train_first"),
-    ({"seed": -1}, "seed"),
-])
+@pytest.mark.parametrize(
+    "kw, field",
+    [
+        ({"loss": "nope"}, "loss"),
+        ({"device": "tpu"}, "device"),
+        ({"dtype": "float16"}, "dtype"),
+        ({"sections": ["nope"]}, "sections"),
+        ({"skip": ["nope"]}, "skip"),
+        ({"format": "gif"}, "format"),
+        ({"train_first": {"epochs": 0}}, "train_first"),
+        ({"train_first": {"colour": 1}}, "train_first"),
+        ({"seed": -1}, "seed"),
+    ],
+)
 def test_bad_arguments_are_one_input_error_before_any_work(tmp_path, kw, field):
     from tamelab.errors import InputError
 
     X, y = _mlp_data()
     with pytest.raises(InputError) as e:
-        tamelab.atlas(nn.Sequential(nn.Linear(8, 3)), (X, y), out=tmp_path / "a", progress=False, **kw)
+        tamelab.atlas(
+            nn.Sequential(nn.Linear(8, 3)), (X, y), out=tmp_path / "a", progress=False, **kw
+        )
     assert field in str(e.value) and "\n" not in str(e.value)
     assert not (tmp_path / "a").exists()
 
@@ -242,9 +334,11 @@ def test_tamelab_atlas_is_callable_and_lazy():
     import subprocess
     import sys
 
-    code = ("import sys, tamelab; assert 'tamelab.atlas' not in sys.modules and 'torch' not in sys.modules; "
-            "assert callable(tamelab.atlas) and tamelab.atlas.atlas is tamelab.atlas._atlas.atlas; "
-            "assert callable(tamelab.tame.certify); print('ok')")
+    code = (
+        "import sys, tamelab; assert 'tamelab.atlas' not in sys.modules and 'torch' not in sys.modules; "
+        "assert callable(tamelab.atlas) and tamelab.atlas.atlas is tamelab.atlas._atlas.atlas; "
+        "assert callable(tamelab.tame.certify); print('ok')"
+    )
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert r.returncode == 0 and r.stdout.strip() == "ok", r.stderr
 
@@ -270,20 +364,44 @@ def test_bound_rows_read_both_layouts():
         valid: bool
         why: str
 
-    rows = _bound_rows({"serra_upper": B(10**80, True, "upper bound"), "serra_lower": B(3 * 10**38, False, "needs width")})
-    assert rows == [["serra upper", 10**80, "yes", "upper bound"], ["serra lower", 3 * 10**38, "no", "needs width"]]
+    rows = _bound_rows(
+        {
+            "serra_upper": B(10**80, True, "upper bound"),
+            "serra_lower": B(3 * 10**38, False, "needs width"),
+        }
+    )
+    assert rows == [
+        ["serra upper", 10**80, "yes", "upper bound"],
+        ["serra lower", 3 * 10**38, "no", "needs width"],
+    ]
     rows = _bound_rows({"serra_upper": 7, "serra_lower": 9, "serra_lower_valid": False})
     assert rows == [["serra upper", 7, "yes", ""], ["serra lower", 9, "no", ""]]
 
 
 def test_progress_lines_when_stderr_is_not_a_terminal(tmp_path, capsys):
     X, y = _mlp_data()
-    tamelab.atlas(nn.Sequential(nn.Linear(8, 3)), (X, y), out=tmp_path / "a", sections=["curvature", "algebraic"],
-                  train_first={"epochs": 1}, quick=True, progress=True)
+    tamelab.atlas(
+        nn.Sequential(nn.Linear(8, 3)),
+        (X, y),
+        out=tmp_path / "a",
+        sections=["curvature", "algebraic"],
+        train_first={"epochs": 1},
+        quick=True,
+        progress=True,
+    )
     err = capsys.readouterr().err.splitlines()
     lines = [ln for ln in err if ln.startswith("atlas: ")]
-    assert any("training Sequential" in ln for ln in lines) and any(ln.startswith("atlas: training done in") for ln in lines)
-    assert any(re.match(r"atlas: \[1/2\] curvature: .*\(est\. \d+ s, about \d+ s left\) started$", ln) for ln in lines)
-    assert any(re.match(r"atlas: \[1/2\] curvature (ok|uncertified) in \d+\.\d s$", ln) for ln in lines)
-    assert any(re.match(r"atlas: \[2/2\] algebraic not_applicable in \d+\.\d s$", ln) for ln in lines)
+    assert any("training Sequential" in ln for ln in lines) and any(
+        ln.startswith("atlas: training done in") for ln in lines
+    )
+    assert any(
+        re.match(r"atlas: \[1/2\] curvature: .*\(est\. \d+ s, about \d+ s left\) started$", ln)
+        for ln in lines
+    )
+    assert any(
+        re.match(r"atlas: \[1/2\] curvature (ok|uncertified) in \d+\.\d s$", ln) for ln in lines
+    )
+    assert any(
+        re.match(r"atlas: \[2/2\] algebraic not_applicable in \d+\.\d s$", ln) for ln in lines
+    )
     assert lines[-1].startswith("atlas: wrote ")

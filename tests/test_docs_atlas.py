@@ -90,10 +90,20 @@ def test_tutorial_page_runs(tmp_path, monkeypatch):
 
 
 #: references only the project's authors can follow: design-spec files and sections, issue numbers
-INTERNAL = re.compile(r"shared/spec|\b[Ss]pec\b\s*§|^Spec:|[Ii]ssues?[ -]?#?\d|\(issue\)|\b[a-z-]+\.md\s*§"
-                      r"|\bspec (values|numbers|table)\b|\bthe spec's (table|scratch|proposed)", re.M)
+INTERNAL = re.compile(
+    r"shared/spec|\b[Ss]pec\b\s*§|^Spec:|[Ii]ssues?[ -]?#?\d|\(issue\)|\b[a-z-]+\.md\s*§"
+    r"|\bspec (values|numbers|table)\b|\bthe spec's (table|scratch|proposed)",
+    re.M,
+)
 #: pages whose owners are still rewriting them on their branches (cleaned when they merge)
-PENDING = {"algebraic.md", "landscape.md", "relu-geometry.md", "sweep-dask.md", "tame.md", "tame-convergence.md"}
+PENDING = {
+    "algebraic.md",
+    "landscape.md",
+    "relu-geometry.md",
+    "sweep-dask.md",
+    "tame.md",
+    "tame-convergence.md",
+}
 
 
 def test_docs_have_no_internal_references():

@@ -22,12 +22,28 @@ def test_mkdocs_build_strict(tmp_path):
         import mkdocstrings  # noqa: F401
     except ImportError:
         if os.environ.get("TAMELAB_DOCS"):
-            pytest.fail("TAMELAB_DOCS is set but mkdocs/mkdocstrings are not installed (pip install -e .[docs])")
+            pytest.fail(
+                "TAMELAB_DOCS is set but mkdocs/mkdocstrings are not installed (pip install -e .[docs])"
+            )
         pytest.skip("the docs extra (mkdocs, mkdocstrings) is not installed")
     exe = shutil.which("mkdocs", path=str(Path(sys.executable).parent)) or shutil.which("mkdocs")
-    cmd = [exe, "build", "--strict", "--site-dir", str(tmp_path / "site"), "--config-file", str(ROOT / "mkdocs.yml")]
-    r = subprocess.run(cmd, capture_output=True, text=True, timeout=600, cwd=ROOT,
-                       env={**os.environ, "NO_MKDOCS_2_WARNING": "1"})
+    cmd = [
+        exe,
+        "build",
+        "--strict",
+        "--site-dir",
+        str(tmp_path / "site"),
+        "--config-file",
+        str(ROOT / "mkdocs.yml"),
+    ]
+    r = subprocess.run(
+        cmd,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=ROOT,
+        env={**os.environ, "NO_MKDOCS_2_WARNING": "1"},
+    )
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     page = (tmp_path / "site" / "api" / "atlas" / "index.html").read_text(encoding="utf-8")
     assert "train_first" in page and "AtlasResult" in page

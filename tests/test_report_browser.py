@@ -24,9 +24,18 @@ from tamelab.runstore import write_run
 pytestmark = pytest.mark.browser
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         "--hide-scrollbars", "--virtual-time-budget=8000"]
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--hide-scrollbars",
+    "--virtual-time-budget=8000",
+]
 
 PROBE = """
 <script>
@@ -55,7 +64,9 @@ window.addEventListener('load', () => {
 def _need_chromium():
     if CHROMIUM is None:
         if os.environ.get("CI", "").lower() == "true":
-            pytest.fail("chromium is not installed but CI=true: .ci/run must install Debian's chromium")
+            pytest.fail(
+                "chromium is not installed but CI=true: .ci/run must install Debian's chromium"
+            )
         pytest.skip("chromium not installed")
 
 
@@ -68,21 +79,50 @@ def _artefacts(tmp_path: Path) -> Path:
 
 def probe(report: Path, tmp_path: Path, width: int = 1280) -> dict:
     probed = tmp_path / f"probed-{width}.html"
-    probed.write_text(report.read_text(encoding="utf-8").replace("<head>", "<head>" + PROBE, 1), encoding="utf-8")
-    dom = subprocess.run([CHROMIUM, *FLAGS, f"--user-data-dir={tmp_path / f'profile-{width}'}",
-                          f"--window-size={width},900", "--dump-dom", probed.as_uri()],
-                         capture_output=True, text=True, timeout=180)
+    probed.write_text(
+        report.read_text(encoding="utf-8").replace("<head>", "<head>" + PROBE, 1), encoding="utf-8"
+    )
+    dom = subprocess.run(
+        [
+            CHROMIUM,
+            *FLAGS,
+            f"--user-data-dir={tmp_path / f'profile-{width}'}",
+            f"--window-size={width},900",
+            "--dump-dom",
+            probed.as_uri(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
     m = re.search(r"data-probe=\"([^\"]*)\"", dom.stdout)
     assert m, f"probe did not run; stderr: {dom.stderr[-2000:]}"
     return json.loads(htmllib.unescape(m.group(1)))
 
 
-def screenshot(report: Path, shot: Path, tmp_path: Path, width: int = 1280, height: int = 4000,
-               dark: bool = False) -> Path:
+def screenshot(
+    report: Path,
+    shot: Path,
+    tmp_path: Path,
+    width: int = 1280,
+    height: int = 4000,
+    dark: bool = False,
+) -> Path:
     extra = ["--force-dark-mode", "--blink-settings=preferredColorScheme=0"] if dark else []
-    r = subprocess.run([CHROMIUM, *FLAGS, *extra, f"--user-data-dir={tmp_path / ('shot-' + shot.stem)}",
-                        f"--window-size={width},{height}", f"--screenshot={shot}", report.as_uri()],
-                       capture_output=True, text=True, timeout=180)
+    r = subprocess.run(
+        [
+            CHROMIUM,
+            *FLAGS,
+            *extra,
+            f"--user-data-dir={tmp_path / ('shot-' + shot.stem)}",
+            f"--window-size={width},{height}",
+            f"--screenshot={shot}",
+            report.as_uri(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
     assert shot.is_file() and shot.stat().st_size > 20_000, r.stderr[-2000:]
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     return shot
@@ -111,24 +151,56 @@ def test_atlas_report_renders_in_headless_chromium(atlas_report, tmp_path):
     art = _artefacts(tmp_path)
     screenshot(atlas_report / "report.html", art / "atlas-report.png", tmp_path)
     screenshot(atlas_report / "report.html", art / "atlas-report-dark.png", tmp_path, dark=True)
-    screenshot(atlas_report / "report.html", art / "atlas-report-phone.png", tmp_path, width=390, height=3000)
+    screenshot(
+        atlas_report / "report.html",
+        art / "atlas-report-phone.png",
+        tmp_path,
+        width=390,
+        height=3000,
+    )
 
 
 def test_huge_numbers_and_long_words_never_overflow(tmp_path):
     _need_chromium()
-    huge = 3 ** 170  # an 82-digit integer, as region-count bounds produce
+    huge = 3**170  # an 82-digit integer, as region-count bounds produce
     word = "x" * 300
-    sections = [{"id": "s", "title": "Huge", "status": "ok", "verdict": f"A verdict with {word}.",
-                 "summary": {"bound": huge, "long": word, "tiny": 1.5e-300},
-                 "tables": [{"columns": ["bound", "value", word], "rows": [["serra", huge, word]] * 3, "caption": ""}],
-                 "paragraphs": [word], "figures": [], "seconds": 1.0}]
-    write_run(tmp_path / "r", {"kind": "atlas", "sections": sections, "model": word, "seed": 0}, command="atlas")
+    sections = [
+        {
+            "id": "s",
+            "title": "Huge",
+            "status": "ok",
+            "verdict": f"A verdict with {word}.",
+            "summary": {"bound": huge, "long": word, "tiny": 1.5e-300},
+            "tables": [
+                {
+                    "columns": ["bound", "value", word],
+                    "rows": [["serra", huge, word]] * 3,
+                    "caption": "",
+                }
+            ],
+            "paragraphs": [word],
+            "figures": [],
+            "seconds": 1.0,
+        }
+    ]
+    write_run(
+        tmp_path / "r",
+        {"kind": "atlas", "sections": sections, "model": word, "seed": 0},
+        command="atlas",
+    )
     assert main(["report", str(tmp_path / "r")]) == 0
     html = (tmp_path / "r" / "report.html").read_text()
     shown = re.sub(r'<details class="raw">.*?</details>', "", html, flags=re.S)
-    assert str(huge) not in shown  # shown in scientific notation (the exact value stays in the raw JSON fold)
+    assert (
+        str(huge) not in shown
+    )  # shown in scientific notation (the exact value stays in the raw JSON fold)
     assert "× 10⁸¹" in html
     for width in (1280, 390):
         p = probe(tmp_path / "r" / "report.html", tmp_path, width)
         assert p["scroll"] <= p["inner"] and p["overflowing"] == [], p
-    screenshot(tmp_path / "r" / "report.html", _artefacts(tmp_path) / "huge-numbers.png", tmp_path, height=1600)
+    screenshot(
+        tmp_path / "r" / "report.html",
+        _artefacts(tmp_path) / "huge-numbers.png",
+        tmp_path,
+        height=1600,
+    )

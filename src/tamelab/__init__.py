@@ -26,16 +26,46 @@ from .result import Result as Result  # noqa: E402
 from .result import Status as Status  # noqa: E402
 
 _CANDIDATES = (
-    "algebraic", "atlas", "bounds", "claims", "config", "data", "exact", "inputs", "landscape", "losses", "models",
-    "parallel", "relu", "report", "result", "runstore", "tame", "tasks", "testing", "train",
+    "algebraic",
+    "atlas",
+    "bounds",
+    "claims",
+    "config",
+    "data",
+    "exact",
+    "inputs",
+    "landscape",
+    "losses",
+    "models",
+    "parallel",
+    "relu",
+    "report",
+    "result",
+    "runstore",
+    "tame",
+    "tasks",
+    "testing",
+    "train",
 )
 _HERE = _os.path.dirname(__file__)
 #: sub-packages and modules imported on first attribute access (those present in this installation)
-SUBMODULES = tuple(m for m in _CANDIDATES
-                   if _os.path.isdir(_os.path.join(_HERE, m)) or _os.path.isfile(_os.path.join(_HERE, m + ".py")))
+SUBMODULES = tuple(
+    m
+    for m in _CANDIDATES
+    if _os.path.isdir(_os.path.join(_HERE, m)) or _os.path.isfile(_os.path.join(_HERE, m + ".py"))
+)
 
-__all__ = ["__version__", "errors", "InputError", "NotApplicableError", "ComputationError", "Result", "Status",
-           "SCHEMA_VERSION", *[m for m in SUBMODULES if m not in ("errors",)]]
+__all__ = [
+    "__version__",
+    "errors",
+    "InputError",
+    "NotApplicableError",
+    "ComputationError",
+    "Result",
+    "Status",
+    "SCHEMA_VERSION",
+    *[m for m in SUBMODULES if m not in ("errors",)],
+]
 
 
 def __getattr__(name: str) -> _Any:

@@ -26,9 +26,25 @@ from ._atlas import run_atlas as run_atlas
 from ._atlas import select_sections as select_sections
 from ._run import AtlasRun as AtlasRun
 
-__all__ = ["atlas", "run_atlas", "AtlasResult", "AtlasConfig", "TrainSettings", "default_config", "select_sections",
-           "AtlasRun", "section", "all_sections", "SectionSpec", "SectionContent", "Table", "Figure", "fig_to_png",
-           "fig_to_bytes"]
+__all__ = [
+    "atlas",
+    "run_atlas",
+    "AtlasResult",
+    "AtlasConfig",
+    "TrainSettings",
+    "default_config",
+    "select_sections",
+    "AtlasRun",
+    "section",
+    "all_sections",
+    "SectionSpec",
+    "SectionContent",
+    "Table",
+    "Figure",
+    "fig_to_png",
+    "fig_to_bytes",
+]
+
 
 class _CallableModule(_types.ModuleType):
     """Makes ``tamelab.atlas(model, ...)`` call :func:`tamelab.atlas.atlas`."""

@@ -34,7 +34,15 @@ from ..train import TrainConfig
 from ._registry import FIGURE_FORMATS, SectionContent, SectionSpec, all_sections, fig_to_bytes
 from ._run import AtlasRun
 
-__all__ = ["AtlasConfig", "AtlasResult", "TrainSettings", "atlas", "run_atlas", "default_config", "select_sections"]
+__all__ = [
+    "AtlasConfig",
+    "AtlasResult",
+    "TrainSettings",
+    "atlas",
+    "run_atlas",
+    "default_config",
+    "select_sections",
+]
 
 
 class AtlasConfig(BaseModel):
@@ -78,7 +86,9 @@ def default_config() -> dict[str, Any]:
     """The shipped ``default.toml`` of the built-in atlas, as a dict."""
     import tomllib
 
-    return tomllib.loads(resources.files("tamelab.atlas").joinpath("default.toml").read_text("utf-8"))
+    return tomllib.loads(
+        resources.files("tamelab.atlas").joinpath("default.toml").read_text("utf-8")
+    )
 
 
 # --------------------------------------------------------------------------------------------------
@@ -154,8 +164,12 @@ class AtlasResult(Result):
 # --------------------------------------------------------------------------------------------------
 # validation helpers
 # --------------------------------------------------------------------------------------------------
-def select_sections(sections: Sequence[str] | None = None, skip: Sequence[str] | None = None, *,
-                    field: str = "sections") -> list[SectionSpec]:
+def select_sections(
+    sections: Sequence[str] | None = None,
+    skip: Sequence[str] | None = None,
+    *,
+    field: str = "sections",
+) -> list[SectionSpec]:
     """The registered sections to run: ``sections`` (default: every default section) minus ``skip``.
     Unknown ids are an :class:`~tamelab.errors.InputError` listing the available ones."""
     specs = all_sections()
@@ -164,10 +178,16 @@ def select_sections(sections: Sequence[str] | None = None, skip: Sequence[str] |
         if ids is None:
             continue
         if isinstance(ids, str) or not all(isinstance(i, str) for i in ids):
-            raise InputError(f, f"expected a list of section ids, got {ids!r}", f"available: {', '.join(sorted(known))}")
+            raise InputError(
+                f,
+                f"expected a list of section ids, got {ids!r}",
+                f"available: {', '.join(sorted(known))}",
+            )
         bad = [i for i in ids if i not in known]
         if bad:
-            raise InputError(f, f"unknown section(s) {bad}", f"available: {', '.join(sorted(known))}")
+            raise InputError(
+                f, f"unknown section(s) {bad}", f"available: {', '.join(sorted(known))}"
+            )
     sel = list(sections or [])
     skp = set(skip or [])
     return [s for s in specs if (s.id in sel if sel else s.default) and s.id not in skp]
@@ -185,17 +205,23 @@ def _check_out(out: str | os.PathLike, field: str = "out") -> Path:
             break
         anc = anc.parent
     if anc.exists() and (not anc.is_dir() or not os.access(anc, os.W_OK | os.X_OK)):
-        raise InputError(field, f"cannot create {p}: {anc} is not a writable directory", "choose another path")
+        raise InputError(
+            field, f"cannot create {p}: {anc} is not a writable directory", "choose another path"
+        )
     for sub in ("figures",):
         q = p / sub
         if q.is_symlink() or (q.exists() and not q.is_dir()):
-            raise InputError(field, f"{q} is a symbolic link or a file", "remove it or choose another path")
+            raise InputError(
+                field, f"{q} is a symbolic link or a file", "remove it or choose another path"
+            )
     return p
 
 
 def _check_format(fmt: str, field: str = "format") -> str:
     if fmt not in FIGURE_FORMATS:
-        raise InputError(field, f"unknown figure format {fmt!r}", f"use one of {', '.join(FIGURE_FORMATS)}")
+        raise InputError(
+            field, f"unknown figure format {fmt!r}", f"use one of {', '.join(FIGURE_FORMATS)}"
+        )
     return fmt
 
 
@@ -209,7 +235,11 @@ def _describe_model(model: nn.Module) -> tuple[str, str]:
         else:
             runs.append([name, 1])
     parts = [f"{n}×{k}" if k > 1 else n for n, k in runs]
-    arch = " → ".join(parts) if len(parts) <= 14 else " → ".join(parts[:12]) + f" → … ({len(leaves)} layers)"
+    arch = (
+        " → ".join(parts)
+        if len(parts) <= 14
+        else " → ".join(parts[:12]) + f" → … ({len(leaves)} layers)"
+    )
     return type(model).__name__, arch
 
 
@@ -233,8 +263,13 @@ class _Progress:
         if not self.quiet and self.tty and specs:
             from tqdm.auto import tqdm
 
-            self.bar = tqdm(total=len(specs), file=sys.stderr, leave=False, mininterval=0.2,
-                            bar_format="{desc} [{n_fmt}/{total_fmt}] {elapsed}")
+            self.bar = tqdm(
+                total=len(specs),
+                file=sys.stderr,
+                leave=False,
+                mininterval=0.2,
+                bar_format="{desc} [{n_fmt}/{total_fmt}] {elapsed}",
+            )
 
     def log(self, msg: str) -> None:
         if self.quiet:
@@ -251,7 +286,9 @@ class _Progress:
         if self.quiet:
             return
         remaining = sum(self._est(s) for s in self.specs[i:])
-        text = f"{spec.id}: {spec.title} (est. {self._est(spec):.0f} s, about {remaining:.0f} s left)"
+        text = (
+            f"{spec.id}: {spec.title} (est. {self._est(spec):.0f} s, about {remaining:.0f} s left)"
+        )
         if self.bar is not None:
             self.bar.set_description_str(f"atlas [{i + 1}/{len(self.specs)}] {text}")
         else:
@@ -259,7 +296,9 @@ class _Progress:
 
     def end(self, i: int, spec: SectionSpec, status: str, seconds: float) -> None:
         est = spec.estimate[1 if self.quick else 0]
-        if est > 0.5:  # calibrate on sections long enough to measure: the median of measured / estimated
+        if (
+            est > 0.5
+        ):  # calibrate on sections long enough to measure: the median of measured / estimated
             self._ratios.append(seconds / est)
             r = sorted(self._ratios)
             self.factor = min(5.0, max(0.2, r[len(r) // 2]))
@@ -267,10 +306,16 @@ class _Progress:
             return
         if self.bar is not None:
             self.bar.update(1)
-            self.bar.write(f"atlas: [{i + 1}/{len(self.specs)}] {spec.id} {status} in {seconds:.1f} s", file=sys.stderr)
+            self.bar.write(
+                f"atlas: [{i + 1}/{len(self.specs)}] {spec.id} {status} in {seconds:.1f} s",
+                file=sys.stderr,
+            )
         else:
-            print(f"atlas: [{i + 1}/{len(self.specs)}] {spec.id} {status} in {seconds:.1f} s", file=sys.stderr,
-                  flush=True)
+            print(
+                f"atlas: [{i + 1}/{len(self.specs)}] {spec.id} {status} in {seconds:.1f} s",
+                file=sys.stderr,
+                flush=True,
+            )
 
     def close(self) -> None:
         if self.bar is not None:
@@ -280,17 +325,32 @@ class _Progress:
 # --------------------------------------------------------------------------------------------------
 # running sections and writing the run directory
 # --------------------------------------------------------------------------------------------------
-def _run_section(spec: SectionSpec, run: AtlasRun, fmt: str, figures: dict[str, bytes]) -> dict[str, Any]:
+def _run_section(
+    spec: SectionSpec, run: AtlasRun, fmt: str, figures: dict[str, bytes]
+) -> dict[str, Any]:
     import matplotlib.pyplot as plt
 
     ts, cs = time.perf_counter(), time.process_time()
-    entry: dict[str, Any] = {"id": spec.id, "title": spec.title, "part": spec.part, "verdict": "", "reason": None,
-                             "error": None, "summary": {}, "units": {}, "paragraphs": [], "tables": [],
-                             "figures": [], "data": {}}
+    entry: dict[str, Any] = {
+        "id": spec.id,
+        "title": spec.title,
+        "part": spec.part,
+        "verdict": "",
+        "reason": None,
+        "error": None,
+        "summary": {},
+        "units": {},
+        "paragraphs": [],
+        "tables": [],
+        "figures": [],
+        "data": {},
+    }
     try:
         content = spec.fn(run)
         if not isinstance(content, SectionContent):
-            raise TypeError(f"section {spec.id} returned {type(content).__name__}, expected SectionContent")
+            raise TypeError(
+                f"section {spec.id} returned {type(content).__name__}, expected SectionContent"
+            )
         figs = []
         for f in content.figures:
             png = f.png if f.png is not None else fig_to_bytes(f.fig, "png", close=False)
@@ -305,23 +365,41 @@ def _run_section(spec: SectionSpec, run: AtlasRun, fmt: str, figures: dict[str, 
                 plt.close(f.fig)
             figs.append(entry_fig)
         entry.update(
-            title=content.title or spec.title, status=str(content.status), verdict=content.verdict,
-            summary=dict(content.summary), summary_order=[str(k) for k in content.summary], units=dict(content.units), paragraphs=list(content.paragraphs),
-            tables=[{"columns": list(t.columns), "rows": [list(r) for r in t.rows], "caption": t.caption}
-                    for t in content.tables],
-            figures=figs, data=content.data,
+            title=content.title or spec.title,
+            status=str(content.status),
+            verdict=content.verdict,
+            summary=dict(content.summary),
+            summary_order=[str(k) for k in content.summary],
+            units=dict(content.units),
+            paragraphs=list(content.paragraphs),
+            tables=[
+                {
+                    "columns": list(t.columns),
+                    "rows": [list(r) for r in t.rows],
+                    "caption": t.caption,
+                }
+                for t in content.tables
+            ],
+            figures=figs,
+            data=content.data,
         )
     except NotApplicableError as e:
         why = e.problem if not e.fix else f"{e.problem} ({e.fix})"
         reason = f"{e.field}: {why}"
         entry.update(status="not_applicable", reason=reason, verdict=f"Not applicable: {reason}.")
     except Exception as e:  # noqa: BLE001 - a broken section is reported, never fatal to the atlas
-        entry.update(status="failed", error=f"{type(e).__name__}: {e}", traceback=traceback.format_exc(limit=6),
-                     verdict=f"This section failed ({type(e).__name__}); its error is shown below.")
+        entry.update(
+            status="failed",
+            error=f"{type(e).__name__}: {e}",
+            traceback=traceback.format_exc(limit=6),
+            verdict=f"This section failed ({type(e).__name__}); its error is shown below.",
+        )
     finally:
         plt.close("all")
     entry["seconds"] = time.perf_counter() - ts
-    entry["cpu_seconds"] = time.process_time() - cs  # CPU time of this process (all threads): load-independent
+    entry["cpu_seconds"] = (
+        time.process_time() - cs
+    )  # CPU time of this process (all threads): load-independent
     return entry
 
 
@@ -340,9 +418,21 @@ def _evaluate(run: AtlasRun) -> dict[str, Any]:
     return out
 
 
-def _execute(run: AtlasRun, specs: list[SectionSpec], *, out: Path, fmt: str, progress: bool | None,
-             t0: float, training_seconds: float, data_name: str, test_source: str | None,
-             config: Mapping[str, Any], arrays: Mapping[str, Any], prog: _Progress | None = None) -> AtlasResult:
+def _execute(
+    run: AtlasRun,
+    specs: list[SectionSpec],
+    *,
+    out: Path,
+    fmt: str,
+    progress: bool | None,
+    t0: float,
+    training_seconds: float,
+    data_name: str,
+    test_source: str | None,
+    config: Mapping[str, Any],
+    arrays: Mapping[str, Any],
+    prog: _Progress | None = None,
+) -> AtlasResult:
     from ..report import render_document
     from ..result import provenance
     from ..runstore import dumps, write_run
@@ -364,29 +454,63 @@ def _execute(run: AtlasRun, specs: list[SectionSpec], *, out: Path, fmt: str, pr
     name, arch = _describe_model(run.model)
     x0 = run.example_input(1)
     res = AtlasResult(
-        status=Status.OK, seed=run.seed, model=name, architecture=arch, n_params=run.n_params, data=data_name,
-        n_train=run.n_train, n_test=int(run.test.count()) if run.test is not None else 0,
-        input_shape=list(x0.shape[1:]), n_classes=run.n_classes, test_source=test_source, loss=run.loss.name,
-        device=str(run.device), dtype=str(run.dtype).removeprefix("torch."), trained=run.trained,
-        training=_training_summary(run.train_result), sections=entries,
+        status=Status.OK,
+        seed=run.seed,
+        model=name,
+        architecture=arch,
+        n_params=run.n_params,
+        data=data_name,
+        n_train=run.n_train,
+        n_test=int(run.test.count()) if run.test is not None else 0,
+        input_shape=list(x0.shape[1:]),
+        n_classes=run.n_classes,
+        test_source=test_source,
+        loss=run.loss.name,
+        device=str(run.device),
+        dtype=str(run.dtype).removeprefix("torch."),
+        trained=run.trained,
+        training=_training_summary(run.train_result),
+        sections=entries,
         sections_failed=[e["id"] for e in entries if e["status"] == "failed"],
         sections_not_applicable=[e["id"] for e in entries if e["status"] == "not_applicable"],
-        quick=run.quick, figure_format=fmt, report=str(out / "report.html"), out_dir=str(out),
-        training_seconds=training_seconds, **ev,
+        quick=run.quick,
+        figure_format=fmt,
+        report=str(out / "report.html"),
+        out_dir=str(out),
+        training_seconds=training_seconds,
+        **ev,
     )
     res.seconds = time.perf_counter() - t0
-    doc = json.loads(dumps({"schema_version": res.to_dict()["schema_version"], "command": "atlas",
-                            "config": dict(config), "provenance": provenance(), "result": res.to_dict()}))
+    doc = json.loads(
+        dumps(
+            {
+                "schema_version": res.to_dict()["schema_version"],
+                "command": "atlas",
+                "config": dict(config),
+                "provenance": provenance(),
+                "result": res.to_dict(),
+            }
+        )
+    )
     html = render_document(doc, lambda f: figures.get(f))
     from ..models import save as save_model
 
     out.mkdir(parents=True, exist_ok=True)
     save_model(run.model, out / "model.safetensors")
     # report.html before result.json: result.json, written last by write_run, marks a complete run
-    write_run(out, res.to_dict(), command="atlas", config=dict(config), figures=figures, arrays=dict(arrays),
-              extra_files={"report.html": html.encode("utf-8")})
-    prog.log(f"wrote {out / 'report.html'} ({res.seconds:.1f} s in all; "
-             f"{len(res.sections_failed)} failed, {len(res.sections_not_applicable)} not applicable)")
+    write_run(
+        out,
+        res.to_dict(),
+        command="atlas",
+        config=dict(config),
+        figures=figures,
+        arrays=dict(arrays),
+        extra_files={"report.html": html.encode("utf-8")},
+    )
+    prog.log(
+        f"wrote {out / 'report.html'} ({res.seconds:.1f} s in all; "
+        f"{len(res.sections_failed)} failed, {len(res.sections_not_applicable)} not applicable)"
+    )
     return res
 
 
@@ -394,17 +518,35 @@ def _training_summary(tr: Any) -> dict[str, Any] | None:
     if tr is None:
         return None
     d = tr.to_dict()
-    keep = ("epochs_run", "steps", "final_loss", "final_train_loss", "final_test_loss", "final_train_acc",
-            "final_test_acc", "dist_init", "path_length", "optimizer", "batch_order", "test_source", "seconds",
-            "status", "config")
+    keep = (
+        "epochs_run",
+        "steps",
+        "final_loss",
+        "final_train_loss",
+        "final_test_loss",
+        "final_train_acc",
+        "final_test_acc",
+        "dist_init",
+        "path_length",
+        "optimizer",
+        "batch_order",
+        "test_source",
+        "seconds",
+        "status",
+        "config",
+    )
     return {k: d[k] for k in keep if k in d}
 
 
 # --------------------------------------------------------------------------------------------------
 # the built-in flow
 # --------------------------------------------------------------------------------------------------
-def run_atlas(config: AtlasConfig | dict[str, Any] | None = None, *, out: str | os.PathLike = "runs/atlas",
-              progress: bool | None = None) -> dict[str, Any]:
+def run_atlas(
+    config: AtlasConfig | dict[str, Any] | None = None,
+    *,
+    out: str | os.PathLike = "runs/atlas",
+    progress: bool | None = None,
+) -> dict[str, Any]:
     """Train the built-in MLP of ``config`` (default: ``default.toml``), run every selected section,
     write the run directory; return the ``result`` part of ``result.json``."""
     from ..inputs import as_data
@@ -414,11 +556,17 @@ def run_atlas(config: AtlasConfig | dict[str, Any] | None = None, *, out: str | 
     t0 = time.perf_counter()
     if config is None:
         config = default_config()
-    cfg = config if isinstance(config, AtlasConfig) else validate(AtlasConfig, config, source="atlas config")
+    cfg = (
+        config
+        if isinstance(config, AtlasConfig)
+        else validate(AtlasConfig, config, source="atlas config")
+    )
     chosen = select_sections(cfg.sections or None, cfg.skip or None)
     out = _check_out(out, "--out")
     prog = _Progress(chosen, cfg.quick, progress)
-    prog.log(f"training the built-in MLP {cfg.train.widths} on {cfg.train.data} ({cfg.train.epochs} epochs)")
+    prog.log(
+        f"training the built-in MLP {cfg.train.widths} on {cfg.train.data} ({cfg.train.epochs} epochs)"
+    )
     tt = time.perf_counter()
     res = fit(cfg.train)
     training_seconds = time.perf_counter() - tt
@@ -430,16 +578,40 @@ def run_atlas(config: AtlasConfig | dict[str, Any] | None = None, *, out: str | 
     model = res.model.eval()
     dt = next(model.parameters()).dtype
     run = AtlasRun(
-        model=model, train=as_data(res.train), test=as_data(res.test) if res.test is not None else None,
-        loss=resolve_loss(res.config.get("loss", "cross_entropy")), device=next(model.parameters()).device, dtype=dt,
-        init_model=res.init_model, history=res.history, snapshots=res.snapshots, snapshot_steps=res.snapshot_steps,
-        config=dict(res.config), train_result=res, datasets={"train": res.train, "test": res.test},
-        seed=int(res.seed or 0), quick=cfg.quick, builtin=True, out_dir=out, retrain=retrain,
+        model=model,
+        train=as_data(res.train),
+        test=as_data(res.test) if res.test is not None else None,
+        loss=resolve_loss(res.config.get("loss", "cross_entropy")),
+        device=next(model.parameters()).device,
+        dtype=dt,
+        init_model=res.init_model,
+        history=res.history,
+        snapshots=res.snapshots,
+        snapshot_steps=res.snapshot_steps,
+        config=dict(res.config),
+        train_result=res,
+        datasets={"train": res.train, "test": res.test},
+        seed=int(res.seed or 0),
+        quick=cfg.quick,
+        builtin=True,
+        out_dir=out,
+        retrain=retrain,
     )
     meta = getattr(res.test, "meta", None) or {}
-    result = _execute(run, chosen, out=out, fmt=cfg.format, progress=progress, t0=t0,
-                      training_seconds=training_seconds, data_name=str(cfg.train.data),
-                      test_source=meta.get("test_source"), config=cfg.model_dump(), arrays=res.arrays(), prog=prog)
+    result = _execute(
+        run,
+        chosen,
+        out=out,
+        fmt=cfg.format,
+        progress=progress,
+        t0=t0,
+        training_seconds=training_seconds,
+        data_name=str(cfg.train.data),
+        test_source=meta.get("test_source"),
+        config=cfg.model_dump(),
+        arrays=res.arrays(),
+        prog=prog,
+    )
     return result.to_dict()
 
 
@@ -507,8 +679,11 @@ def atlas(
     as_model(model)
     dev = resolve_device(device)
     first = next((p.dtype for p in model.parameters() if p.is_floating_point()), torch.float32)
-    dt = resolve_dtype(dtype if dtype is not None else (first if first in (torch.float32, torch.float64)
-                                                       else torch.float32))
+    dt = resolve_dtype(
+        dtype
+        if dtype is not None
+        else (first if first in (torch.float32, torch.float64) else torch.float32)
+    )
     lossf = resolve_loss(loss)
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise InputError("seed", f"must be an integer >= 0, got {seed!r}")
@@ -524,11 +699,18 @@ def atlas(
     elif isinstance(train_first, Mapping):
         settings = validate(TrainSettings, dict(train_first), source="train_first")
     else:
-        raise InputError("train_first", f"expected False, True, a dict or TrainSettings, got {type(train_first).__name__}")
+        raise InputError(
+            "train_first",
+            f"expected False, True, a dict or TrainSettings, got {type(train_first).__name__}",
+        )
     if init_model is not None:
         as_model(init_model, field="init_model")
     train_d = as_data(train, input_key=input_key, target_key=target_key, field="train", name=name)
-    test_d = as_data(test, input_key=input_key, target_key=target_key, field="test") if test is not None else None
+    test_d = (
+        as_data(test, input_key=input_key, target_key=target_key, field="test")
+        if test is not None
+        else None
+    )
     datasets = {}
     from ..data import Dataset as TLDataset
 
@@ -537,19 +719,28 @@ def atlas(
     if isinstance(test, TLDataset):
         datasets["test"] = test
     work = model_on(model, dev, dt).eval()
-    with torch.no_grad():  # the model must accept the data and the loss must evaluate, before any work
+    with (
+        torch.no_grad()
+    ):  # the model must accept the data and the loss must evaluate, before any work
         x, t = train_d.first_batch(dev, dt)
         try:
             o = work(x[:2])
         except Exception as e:  # noqa: BLE001 - any failure here is bad input
-            raise InputError("model", f"does not accept the training inputs of shape {tuple(x.shape)} "
-                             f"({type(e).__name__}: {e})", "pass data the model takes") from None
+            raise InputError(
+                "model",
+                f"does not accept the training inputs of shape {tuple(x.shape)} "
+                f"({type(e).__name__}: {e})",
+                "pass data the model takes",
+            ) from None
         try:
             v = lossf(o, t[:2])
             float(v)
         except Exception as e:  # noqa: BLE001
-            raise InputError("loss", f"{lossf.name} cannot be evaluated on the model's output "
-                             f"({type(e).__name__}: {e})", "pass a loss matching the targets") from None
+            raise InputError(
+                "loss",
+                f"{lossf.name} cannot be evaluated on the model's output ({type(e).__name__}: {e})",
+                "pass a loss matching the targets",
+            ) from None
 
     prog = _Progress(chosen, quick, progress)
     # ---- train (optional) -----------------------------------------------------------------------
@@ -558,38 +749,93 @@ def atlas(
     retrain = None
     if settings is not None:
         kw = settings.model_dump()
-        prog.log(f"training {type(model).__name__} ({kw['epochs']} epochs, {kw['optimizer']}, lr {kw['lr']:g})")
+        prog.log(
+            f"training {type(model).__name__} ({kw['epochs']} epochs, {kw['optimizer']}, lr {kw['lr']:g})"
+        )
         tt = time.perf_counter()
-        tr = train_loop(model, train, test=test, loss=lossf, device=dev, dtype=dt, seed=seed,
-                        input_key=input_key, target_key=target_key, **kw)
+        tr = train_loop(
+            model,
+            train,
+            test=test,
+            loss=lossf,
+            device=dev,
+            dtype=dt,
+            seed=seed,
+            input_key=input_key,
+            target_key=target_key,
+            **kw,
+        )
         training_seconds = time.perf_counter() - tt
         prog.log(f"training done in {training_seconds:.1f} s")
         work = tr.model.eval()
 
         def retrain(s: int):
             fresh = _reinitialised(tr.init_model, s)
-            return train_loop(fresh, train, test=test, loss=lossf, device=dev, dtype=dt, seed=s,
-                              input_key=input_key, target_key=target_key, **kw)
+            return train_loop(
+                fresh,
+                train,
+                test=test,
+                loss=lossf,
+                device=dev,
+                dtype=dt,
+                seed=s,
+                input_key=input_key,
+                target_key=target_key,
+                **kw,
+            )
 
     run = AtlasRun(
-        model=work, train=train_d, test=test_d, loss=lossf, device=dev, dtype=dt,
-        init_model=tr.init_model if tr is not None else (model_on(init_model, dev, dt) if init_model is not None
-                                                         else None),
-        history=tr.history if tr is not None else {}, snapshots=tr.snapshots if tr is not None else [],
+        model=work,
+        train=train_d,
+        test=test_d,
+        loss=lossf,
+        device=dev,
+        dtype=dt,
+        init_model=tr.init_model
+        if tr is not None
+        else (model_on(init_model, dev, dt) if init_model is not None else None),
+        history=tr.history if tr is not None else {},
+        snapshots=tr.snapshots if tr is not None else [],
         snapshot_steps=tr.snapshot_steps if tr is not None else [],
         config=dict(tr.config) if tr is not None else {"loss": lossf.name},
-        train_result=tr, datasets=datasets, seed=seed, quick=quick, out_dir=out, retrain=retrain,
+        train_result=tr,
+        datasets=datasets,
+        seed=seed,
+        quick=quick,
+        out_dir=out,
+        retrain=retrain,
     )
     meta = getattr(test, "meta", None)
-    test_source = (meta or {}).get("test_source") if isinstance(meta, dict) else ("given" if test is not None
-                                                                                   else None)
-    config = {"model": f"{type(model).__module__}.{type(model).__qualname__}", "loss": lossf.name,
-              "device": str(dev), "dtype": str(dt).removeprefix("torch."), "seed": seed, "quick": quick,
-              "sections": [s.id for s in chosen], "format": fmt,
-              "train_first": settings.model_dump() if settings is not None else False}
-    return _execute(run, chosen, out=out, fmt=fmt, progress=progress, t0=t0, training_seconds=training_seconds,
-                    data_name=train_d.name, test_source=test_source, config=config,
-                    arrays=tr.arrays() if tr is not None else {}, prog=prog)
+    test_source = (
+        (meta or {}).get("test_source")
+        if isinstance(meta, dict)
+        else ("given" if test is not None else None)
+    )
+    config = {
+        "model": f"{type(model).__module__}.{type(model).__qualname__}",
+        "loss": lossf.name,
+        "device": str(dev),
+        "dtype": str(dt).removeprefix("torch."),
+        "seed": seed,
+        "quick": quick,
+        "sections": [s.id for s in chosen],
+        "format": fmt,
+        "train_first": settings.model_dump() if settings is not None else False,
+    }
+    return _execute(
+        run,
+        chosen,
+        out=out,
+        fmt=fmt,
+        progress=progress,
+        t0=t0,
+        training_seconds=training_seconds,
+        data_name=train_d.name,
+        test_source=test_source,
+        config=config,
+        arrays=tr.arrays() if tr is not None else {},
+        prog=prog,
+    )
 
 
 def _reinitialised(model: nn.Module, seed: int) -> nn.Module:
@@ -599,10 +845,15 @@ def _reinitialised(model: nn.Module, seed: int) -> nn.Module:
 
     m = copy.deepcopy(model)
     owners = [mod for mod in m.modules() if any(True for _ in mod.parameters(recurse=False))]
-    lacking = [type(mod).__name__ for mod in owners if not callable(getattr(mod, "reset_parameters", None))]
+    lacking = [
+        type(mod).__name__ for mod in owners if not callable(getattr(mod, "reset_parameters", None))
+    ]
     if lacking:
-        raise NotApplicableError("twin model", f"module(s) {sorted(set(lacking))} own parameters but have no "
-                                 "reset_parameters(), so no independent initialisation can be drawn")
+        raise NotApplicableError(
+            "twin model",
+            f"module(s) {sorted(set(lacking))} own parameters but have no "
+            "reset_parameters(), so no independent initialisation can be drawn",
+        )
     cuda = sorted({p.device.index or 0 for p in m.parameters() if p.is_cuda})
     with torch.random.fork_rng(devices=cuda):
         torch.manual_seed(int(seed))

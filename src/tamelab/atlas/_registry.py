@@ -16,15 +16,24 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
-import io
 import pkgutil
 import re
 from typing import Any, Callable
 
 from ..report._figures import FIGURE_FORMATS, fig_to_bytes
 
-__all__ = ["SectionContent", "Table", "Figure", "section", "all_sections", "fig_to_png", "fig_to_bytes",
-           "SectionSpec", "FIGURE_FORMATS", "PARTS"]
+__all__ = [
+    "SectionContent",
+    "Table",
+    "Figure",
+    "section",
+    "all_sections",
+    "fig_to_png",
+    "fig_to_bytes",
+    "SectionSpec",
+    "FIGURE_FORMATS",
+    "PARTS",
+]
 
 #: the report's parts: sections about the model, and reference constructions that are not about it.
 PARTS = ("model", "reference")
@@ -67,7 +76,9 @@ class Figure:
         if not _NAME.match(self.name):
             raise ValueError(f"figure name {self.name!r} must match [a-z0-9-]+")
         if (self.png is None) == (self.fig is None):
-            raise ValueError("a Figure needs exactly one of png= (bytes) or fig= (a matplotlib figure)")
+            raise ValueError(
+                "a Figure needs exactly one of png= (bytes) or fig= (a matplotlib figure)"
+            )
 
 
 @dataclasses.dataclass
@@ -125,8 +136,15 @@ class SectionSpec:
 _SECTIONS: dict[str, SectionSpec] = {}
 
 
-def section(id: str, *, title: str, order: int = 100, default: bool = True, part: str = "model",
-            estimate: tuple[float, float] = (5.0, 2.0)):
+def section(
+    id: str,
+    *,
+    title: str,
+    order: int = 100,
+    default: bool = True,
+    part: str = "model",
+    estimate: tuple[float, float] = (5.0, 2.0),
+):
     """Register an atlas section. ``order`` sorts sections in the report; ``part`` is ``"model"`` or
     ``"reference"``; ``estimate`` the typical seconds ``(default, quick)`` shown by the progress display."""
     if part not in PARTS:

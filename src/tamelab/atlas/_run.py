@@ -103,8 +103,12 @@ class AtlasRun:
     def require_training(self, what: str) -> None:
         """Raise :class:`~tamelab.errors.NotApplicableError` unless the atlas trained the model."""
         if not self.trained:
-            raise NotApplicableError(what, "needs the training run (history and snapshots); the model was given "
-                                     "already trained", "pass train_first=True (CLI: drop --no-train) to train it here")
+            raise NotApplicableError(
+                what,
+                "needs the training run (history and snapshots); the model was given "
+                "already trained",
+                "pass train_first=True (CLI: drop --no-train) to train it here",
+            )
 
     def data_arg(self, split: str = "train", n: int | None = None) -> Any:
         """The data as a TameLab :class:`~tamelab.data.Dataset` (the one given, or the data read into memory
@@ -127,13 +131,16 @@ class AtlasRun:
         return self._cache[key]
 
     # ---------------------------------------------------------------------------------------------
-    def tensors(self, split: str = "train", *, n: int | None = None, dtype: torch.dtype | None = None
-                ) -> tuple[torch.Tensor, torch.Tensor]:
+    def tensors(
+        self, split: str = "train", *, n: int | None = None, dtype: torch.dtype | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """``(X, T)`` of ``split`` on the run's device (the first ``n`` samples when given), floating
         inputs/targets in ``dtype`` (default: the run's); cached."""
         d = self.train if split == "train" else self.test
         if d is None:
-            raise NotApplicableError(f"{split} data", "none was given", "pass test=... to the atlas")
+            raise NotApplicableError(
+                f"{split} data", "none was given", "pass test=... to the atlas"
+            )
         dt = dtype or self.dtype
         key = (split, n, dt)
         if key not in self._cache:
@@ -141,12 +148,13 @@ class AtlasRun:
             self._cache[key] = src.tensors(self.device, dt)
         return self._cache[key]
 
-    def batches(self, split: str = "train", *, n: int | None = None, dtype: torch.dtype | None = None
-                ) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    def batches(
+        self, split: str = "train", *, n: int | None = None, dtype: torch.dtype | None = None
+    ) -> list[tuple[torch.Tensor, torch.Tensor]]:
         """The data as a list of ``(x, t)`` batches (one batch for in-memory data)."""
         X, T = self.tensors(split, n=n, dtype=dtype)
         bs = 1024
-        return [(X[i:i + bs], T[i:i + bs]) for i in range(0, int(X.shape[0]), bs)]
+        return [(X[i : i + bs], T[i : i + bs]) for i in range(0, int(X.shape[0]), bs)]
 
     def example_input(self, n: int = 2, dtype: torch.dtype | None = None) -> torch.Tensor:
         """The first ``n`` training inputs (for tracing and shapes)."""
@@ -180,7 +188,9 @@ class AtlasRun:
         snap = self.snapshots[i]
         missing = [k for k in snap if k not in state]
         if missing:
-            raise InputError("snapshots", f"snapshot {i} has parameters the model lacks: {missing[:3]}")
+            raise InputError(
+                "snapshots", f"snapshot {i} has parameters the model lacks: {missing[:3]}"
+            )
         for k, v in snap.items():
             state[k] = v.to(device=state[k].device, dtype=state[k].dtype)
         return state
@@ -195,6 +205,10 @@ class AtlasRun:
         """A second model trained like this one from an independent initialisation with ``seed`` (a
         :class:`~tamelab.train.TrainResult`); not applicable when the atlas did not train the model."""
         if self.retrain is None:
-            raise NotApplicableError("twin model", "needs a second training run with another seed; the model was "
-                                     "given already trained", "pass train_first=True (CLI: drop --no-train)")
+            raise NotApplicableError(
+                "twin model",
+                "needs a second training run with another seed; the model was "
+                "given already trained",
+                "pass train_first=True (CLI: drop --no-train)",
+            )
         return self.retrain(seed)

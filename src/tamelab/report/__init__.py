@@ -11,6 +11,15 @@ from ._render import render_document as render_document
 from ._render import render_report as render_report
 from ._render import write_report as write_report
 
-__all__ = ["render_report", "write_report", "render_document", "load_document", "check_document", "fmt_value",
-           "fmt_seconds", "save_figure", "fig_to_bytes", "FIGURE_FORMATS"]
-
+__all__ = [
+    "render_report",
+    "write_report",
+    "render_document",
+    "load_document",
+    "check_document",
+    "fmt_value",
+    "fmt_seconds",
+    "save_figure",
+    "fig_to_bytes",
+    "FIGURE_FORMATS",
+]

@@ -17,7 +17,9 @@ def _check(fmt: str, field: str = "--format") -> str:
     if fmt not in FIGURE_FORMATS:
         from ..errors import InputError
 
-        raise InputError(field, f"unknown figure format {fmt!r}", f"use one of {', '.join(FIGURE_FORMATS)}")
+        raise InputError(
+            field, f"unknown figure format {fmt!r}", f"use one of {', '.join(FIGURE_FORMATS)}"
+        )
     return fmt
 
 
@@ -25,8 +27,11 @@ def fig_to_bytes(fig, format: str = "png", *, dpi: int = 110, close: bool = True
     """Render a matplotlib figure to ``format`` (png, svg, pdf) bytes without timestamps (the same figure
     gives the same bytes) and close it unless ``close=False``."""
     _check(format, "format")
-    meta = {"png": {"Software": None}, "svg": {"Date": None, "Creator": None},
-            "pdf": {"CreationDate": None, "ModDate": None, "Creator": None, "Producer": None}}[format]
+    meta = {
+        "png": {"Software": None},
+        "svg": {"Date": None, "Creator": None},
+        "pdf": {"CreationDate": None, "ModDate": None, "Creator": None, "Producer": None},
+    }[format]
     buf = io.BytesIO()
     kw: dict[str, Any] = {"format": format, "dpi": dpi, "bbox_inches": "tight", "metadata": meta}
     if format == "svg":
@@ -43,8 +48,9 @@ def fig_to_bytes(fig, format: str = "png", *, dpi: int = 110, close: bool = True
     return buf.getvalue()
 
 
-def save_figure(fig, path: str | os.PathLike, format: str | None = None, *, dpi: int = 110,
-                close: bool = True) -> Path:
+def save_figure(
+    fig, path: str | os.PathLike, format: str | None = None, *, dpi: int = 110, close: bool = True
+) -> Path:
     """Write a matplotlib figure atomically as ``format`` (``png``, ``svg`` or ``pdf``; default: the
     path's suffix, else PNG). The suffix of ``path`` is replaced by the format's; returns the path.
 
@@ -56,4 +62,6 @@ def save_figure(fig, path: str | os.PathLike, format: str | None = None, *, dpi:
 
     p = Path(path)
     fmt = _check(format or (p.suffix.lstrip(".").lower() if p.suffix else "png"))
-    return atomic_write_bytes(p.with_suffix("." + fmt), fig_to_bytes(fig, fmt, dpi=dpi, close=close))
+    return atomic_write_bytes(
+        p.with_suffix("." + fmt), fig_to_bytes(fig, fmt, dpi=dpi, close=close)
+    )

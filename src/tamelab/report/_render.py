@@ -28,7 +28,12 @@ __all__ = ["render_report", "write_report", "render_document", "load_document"]
 
 _FIG_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*\.png$")
 _PNG = b"\x89PNG\r\n\x1a\n"
-_STATUS_TEXT = {"ok": "ok", "uncertified": "uncertified", "not_applicable": "not applicable", "failed": "failed"}
+_STATUS_TEXT = {
+    "ok": "ok",
+    "uncertified": "uncertified",
+    "not_applicable": "not applicable",
+    "failed": "failed",
+}
 _MAX_FIGURE_BYTES = 50 * 2**20
 
 
@@ -36,7 +41,9 @@ _MAX_FIGURE_BYTES = 50 * 2**20
 # reading and validating result.json
 # --------------------------------------------------------------------------------------------------
 def _bad(field: str, problem: str) -> InputError:
-    return InputError(f"result.json field '{field}'", problem, "re-run the command that wrote the run directory")
+    return InputError(
+        f"result.json field '{field}'", problem, "re-run the command that wrote the run directory"
+    )
 
 
 def _want(obj: Any, typ: type | tuple[type, ...], field: str, what: str) -> Any:
@@ -78,13 +85,18 @@ def check_document(doc: Any) -> dict[str, Any]:
     """Check the shape of a run document (``result.json``); every problem is one ``InputError`` line."""
     _want(doc, dict, "(top level)", "an object")
     if "schema_version" not in doc:
-        raise InputError("RUN_DIR", "result.json has no schema_version", "it was not written by tamelab")
+        raise InputError(
+            "RUN_DIR", "result.json has no schema_version", "it was not written by tamelab"
+        )
     v = _want(doc["schema_version"], int, "schema_version", "an integer")
     if v < 1:
         raise _bad("schema_version", f"must be >= 1, got {v}")
     if v > SCHEMA_VERSION:
-        raise InputError("RUN_DIR", f"schema_version {v} is newer than this tamelab ({SCHEMA_VERSION})",
-                         "upgrade tamelab")
+        raise InputError(
+            "RUN_DIR",
+            f"schema_version {v} is newer than this tamelab ({SCHEMA_VERSION})",
+            "upgrade tamelab",
+        )
     if doc.get("command") is not None:
         _want(doc["command"], str, "command", "a string")
     for k in ("config", "provenance", "result"):
@@ -101,15 +113,21 @@ def load_document(run_dir: str | os.PathLike) -> dict[str, Any]:
     """Read and check ``RUN_DIR/result.json`` (one ``InputError`` line for any problem)."""
     run = Path(run_dir)
     if not run.is_dir():
-        raise InputError("RUN_DIR", f"{run} is not a directory", "pass a directory written by a tamelab command")
+        raise InputError(
+            "RUN_DIR", f"{run} is not a directory", "pass a directory written by a tamelab command"
+        )
     p = run / "result.json"
     if not p.is_file():
-        raise InputError("RUN_DIR", f"{p} not found", "pass a directory written by a tamelab command")
+        raise InputError(
+            "RUN_DIR", f"{p} not found", "pass a directory written by a tamelab command"
+        )
     try:
         raw = p.read_bytes()
         doc = json.loads(raw.decode("utf-8"))
     except UnicodeDecodeError:
-        raise InputError("RUN_DIR", f"{p} is not UTF-8 text", "re-run the command that wrote it") from None
+        raise InputError(
+            "RUN_DIR", f"{p} is not UTF-8 text", "re-run the command that wrote it"
+        ) from None
     except json.JSONDecodeError as e:
         raise InputError("RUN_DIR", f"{p} is not valid JSON ({e.msg} at line {e.lineno})") from None
     except RecursionError:
@@ -157,10 +175,17 @@ def _env():
     def loader(name: str) -> str:
         return resources.files("tamelab.report").joinpath("templates", name).read_text("utf-8")
 
-    env = jinja2.Environment(loader=jinja2.FunctionLoader(loader), autoescape=True,
-                             undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+    env = jinja2.Environment(
+        loader=jinja2.FunctionLoader(loader),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
     env.filters["fmt"] = fmt_value
-    env.filters["tojson_pretty"] = lambda v: json.dumps(v, indent=1, sort_keys=True, default=str, ensure_ascii=False)
+    env.filters["tojson_pretty"] = lambda v: json.dumps(
+        v, indent=1, sort_keys=True, default=str, ensure_ascii=False
+    )
     return env
 
 
@@ -188,7 +213,9 @@ def _loss_line(res: Mapping[str, Any]) -> str | None:
     return ", ".join(parts) or None
 
 
-def _atlas_overview(res: Mapping[str, Any], sections: list[dict[str, Any]]) -> list[tuple[str, str]]:
+def _atlas_overview(
+    res: Mapping[str, Any], sections: list[dict[str, Any]]
+) -> list[tuple[str, str]]:
     rows: list[tuple[str, str]] = []
     g = res.get
     model = str(g("model") or "?")
@@ -218,11 +245,21 @@ def _atlas_overview(res: Mapping[str, Any], sections: list[dict[str, Any]]) -> l
     if g("trained") and tr:
         cfg = tr.get("config") if isinstance(tr.get("config"), dict) else {}
         opt = tr.get("optimizer") or cfg.get("optimizer") or "?"
-        rows.append(("Training", f"trained here: {fmt_value(tr.get('epochs_run'))} epochs, "
-                                 f"{fmt_value(tr.get('steps'))} steps, {opt if isinstance(opt, str) else fmt_value(opt)}"
-                                 f"{', lr ' + fmt_value(cfg.get('lr')) if isinstance(cfg.get('lr'), (int, float)) else ''}"))
+        rows.append(
+            (
+                "Training",
+                f"trained here: {fmt_value(tr.get('epochs_run'))} epochs, "
+                f"{fmt_value(tr.get('steps'))} steps, {opt if isinstance(opt, str) else fmt_value(opt)}"
+                f"{', lr ' + fmt_value(cfg.get('lr')) if isinstance(cfg.get('lr'), (int, float)) else ''}",
+            )
+        )
     elif g("trained") is False:
-        rows.append(("Training", "given already trained (sections that need the training run are not applicable)"))
+        rows.append(
+            (
+                "Training",
+                "given already trained (sections that need the training run are not applicable)",
+            )
+        )
     tsec = g("seconds")
     if isinstance(tsec, (int, float)) and not isinstance(tsec, bool):
         t = f"{fmt_seconds(float(tsec))} in all"
@@ -240,7 +277,9 @@ def _atlas_overview(res: Mapping[str, Any], sections: list[dict[str, Any]]) -> l
     for s in sections:
         counts[s["status"]] = counts.get(s["status"], 0) + 1
     if sections:
-        rows.append(("Sections", ", ".join(f"{n} {_STATUS_TEXT.get(k, k)}" for k, n in counts.items())))
+        rows.append(
+            ("Sections", ", ".join(f"{n} {_STATUS_TEXT.get(k, k)}" for k, n in counts.items()))
+        )
     if g("seed") is not None:
         rows.append(("Seed", fmt_value(g("seed"))))
     return rows
@@ -256,21 +295,33 @@ def _generic_overview(res: Mapping[str, Any]) -> list[tuple[str, str]]:
     return rows
 
 
-def _prepare_section(s: dict[str, Any], figure_bytes: Callable[[str], bytes | None]) -> dict[str, Any]:
+def _prepare_section(
+    s: dict[str, Any], figure_bytes: Callable[[str], bytes | None]
+) -> dict[str, Any]:
     units = s.get("units") or {}
     summ = s.get("summary") or {}
     order = s.get("summary_order")
     keys = [k for k in order if k in summ] if isinstance(order, list) else []
     keys += [k for k in summ if k not in keys]
-    summary = [(k, fmt_value(summ[k], units.get(k) if isinstance(units.get(k), str) else None)) for k in keys]
+    summary = [
+        (k, fmt_value(summ[k], units.get(k) if isinstance(units.get(k), str) else None))
+        for k in keys
+    ]
     figs = []
     for f in s.get("figures") or []:
         file = f.get("file", "")
-        figs.append({"src": _src(figure_bytes(file)), "caption": f.get("caption", ""), "file": file})
+        figs.append(
+            {"src": _src(figure_bytes(file)), "caption": f.get("caption", ""), "file": file}
+        )
     tables = []
     for t in s.get("tables") or []:
-        tables.append({"caption": t.get("caption") or "", "columns": [str(c) for c in t.get("columns", [])],
-                       "rows": [[fmt_value(c) for c in r] for r in t.get("rows", [])]})
+        tables.append(
+            {
+                "caption": t.get("caption") or "",
+                "columns": [str(c) for c in t.get("columns", [])],
+                "rows": [[fmt_value(c) for c in r] for r in t.get("rows", [])],
+            }
+        )
     status = s.get("status", "?")
     verdict = s.get("verdict") or ""
     if not verdict and status == "not_applicable":
@@ -278,12 +329,22 @@ def _prepare_section(s: dict[str, Any], figure_bytes: Callable[[str], bytes | No
     if not verdict and status == "failed":
         verdict = "This section failed; its error is shown below."
     return {
-        "id": re.sub(r"[^A-Za-z0-9_-]", "-", str(s.get("id", "section"))), "title": s.get("title", "?"),
-        "status": status, "status_text": _STATUS_TEXT.get(status, status), "verdict": verdict,
-        "reason": s.get("reason"), "error": s.get("error"), "traceback": s.get("traceback"),
-        "seconds": fmt_seconds(float(s["seconds"])) if isinstance(s.get("seconds"), (int, float)) else None,
-        "summary": summary, "paragraphs": [str(p) for p in s.get("paragraphs") or []], "tables": tables,
-        "figures": figs, "part": s.get("part") if s.get("part") in ("model", "reference") else "model",
+        "id": re.sub(r"[^A-Za-z0-9_-]", "-", str(s.get("id", "section"))),
+        "title": s.get("title", "?"),
+        "status": status,
+        "status_text": _STATUS_TEXT.get(status, status),
+        "verdict": verdict,
+        "reason": s.get("reason"),
+        "error": s.get("error"),
+        "traceback": s.get("traceback"),
+        "seconds": fmt_seconds(float(s["seconds"]))
+        if isinstance(s.get("seconds"), (int, float))
+        else None,
+        "summary": summary,
+        "paragraphs": [str(p) for p in s.get("paragraphs") or []],
+        "tables": tables,
+        "figures": figs,
+        "part": s.get("part") if s.get("part") in ("model", "reference") else "model",
     }
 
 
@@ -297,7 +358,11 @@ def render_document(doc: Mapping[str, Any], figure_bytes: Callable[[str], bytes 
     sections = [_prepare_section(s, figure_bytes) for s in raw_sections]
     is_atlas = res.get("kind") == "atlas" or command == "atlas"
     overview = _atlas_overview(res, raw_sections) if is_atlas else _generic_overview(res)
-    nested = {k: v for k, v in res.items() if k != "sections" and isinstance(v, (dict, list))} if not is_atlas else {}
+    nested = (
+        {k: v for k, v in res.items() if k != "sections" and isinstance(v, (dict, list))}
+        if not is_atlas
+        else {}
+    )
     loose = []
     if not sections:
         seen = set()
@@ -319,14 +384,28 @@ def render_document(doc: Mapping[str, Any], figure_bytes: Callable[[str], bytes 
         raw = {**raw, "result": {k: v for k, v in res.items() if k != "sections"}}
     prov = doc.get("provenance") or {}
     css = resources.files("tamelab.report").joinpath("static", "report.css").read_text("utf-8")
-    title = f"TameLab {command}" + (f": {res.get('model')} on {res.get('data')}" if is_atlas and res.get("model")
-                                    else "")
-    return _env().get_template("report.html.j2").render(
-        title=title, command=command, prov=prov, overview=overview, is_atlas=is_atlas,
-        model_sections=[s for s in sections if s["part"] == "model"],
-        reference_sections=[s for s in sections if s["part"] == "reference"], sections=sections,
-        nested=nested, loose_figures=loose, raw=raw, config=doc.get("config") or {}, css=css,
-        schema_version=doc.get("schema_version"),
+    title = f"TameLab {command}" + (
+        f": {res.get('model')} on {res.get('data')}" if is_atlas and res.get("model") else ""
+    )
+    return (
+        _env()
+        .get_template("report.html.j2")
+        .render(
+            title=title,
+            command=command,
+            prov=prov,
+            overview=overview,
+            is_atlas=is_atlas,
+            model_sections=[s for s in sections if s["part"] == "model"],
+            reference_sections=[s for s in sections if s["part"] == "reference"],
+            sections=sections,
+            nested=nested,
+            loose_figures=loose,
+            raw=raw,
+            config=doc.get("config") or {},
+            css=css,
+            schema_version=doc.get("schema_version"),
+        )
     )
 
 
@@ -350,9 +429,13 @@ def write_report(run_dir: str | os.PathLike, out: str | os.PathLike | None = Non
     """Render and write ``report.html`` (atomically); returns its path."""
     run = Path(run_dir)
     if not run.is_dir():
-        raise InputError("RUN_DIR", f"{run} is not a directory", "pass a directory written by a tamelab command")
+        raise InputError(
+            "RUN_DIR", f"{run} is not a directory", "pass a directory written by a tamelab command"
+        )
     target = Path(out) if out else run / "report.html"
     if target.is_symlink() or (target.exists() and not target.is_file()):
-        raise InputError("--out", f"{target} is a symbolic link or not a regular file", "choose another path")
+        raise InputError(
+            "--out", f"{target} is a symbolic link or not a regular file", "choose another path"
+        )
     html = render_report(run)
     return atomic_write_text(target, html)

@@ -9,8 +9,19 @@ from ...errors import NotApplicableError
 from .._registry import SectionContent, Table, section
 
 #: parameter-free layers a fully-connected network may have between its Linear layers
-_PLAIN = (nn.ReLU, nn.LeakyReLU, nn.GELU, nn.Tanh, nn.Sigmoid, nn.SiLU, nn.ELU, nn.Softplus, nn.Identity, nn.Dropout,
-          nn.Flatten)
+_PLAIN = (
+    nn.ReLU,
+    nn.LeakyReLU,
+    nn.GELU,
+    nn.Tanh,
+    nn.Sigmoid,
+    nn.SiLU,
+    nn.ELU,
+    nn.Softplus,
+    nn.Identity,
+    nn.Dropout,
+    nn.Flatten,
+)
 
 
 def _depth(model: nn.Module) -> int:
@@ -18,16 +29,24 @@ def _depth(model: nn.Module) -> int:
     leaves = [m for m in model.modules() if not list(m.children())]
     other = sorted({type(m).__name__ for m in leaves if not isinstance(m, (nn.Linear, *_PLAIN))})
     if other:
-        raise NotApplicableError("architecture", f"polynomial counterparts are defined for fully-connected networks "
-                                 f"(Linear layers and activations); this model has {', '.join(other)}")
+        raise NotApplicableError(
+            "architecture",
+            f"polynomial counterparts are defined for fully-connected networks "
+            f"(Linear layers and activations); this model has {', '.join(other)}",
+        )
     depth = sum(isinstance(m, nn.Linear) for m in leaves)
     if depth < 2:
         raise NotApplicableError("architecture", f"needs at least two Linear layers, found {depth}")
     return depth
 
 
-@section("algebraic", title="Algebraic geometry of polynomial counterparts", order=80, part="reference",
-         estimate=(0.3, 0.2))
+@section(
+    "algebraic",
+    title="Algebraic geometry of polynomial counterparts",
+    order=80,
+    part="reference",
+    estimate=(0.3, 0.2),
+)
 def algebraic_section(run) -> SectionContent:
     depth = _depth(run.model)
     rows = []
@@ -39,12 +58,21 @@ def algebraic_section(run) -> SectionContent:
             res = neuromanifold_dimension(widths, r, seeds=2)
             rows.append([str(widths), r, res.dimension, res.expected, res.ambient, res.verdict])
     if not rows:
-        raise NotApplicableError("architecture", f"depth {depth} makes every polynomial counterpart too large to "
-                                 "compute exactly here (degree r^(depth−1) > 27)")
+        raise NotApplicableError(
+            "architecture",
+            f"depth {depth} makes every polynomial counterpart too large to "
+            "compute exactly here (degree r^(depth−1) > 27)",
+        )
     defective = sum(r[-1] == "defective" for r in rows)
-    verdict = (f"Of {len(rows)} polynomial networks with this model's depth ({depth} weight layers), {defective} have a "
-               "function space of smaller dimension than their parameter count predicts (defective): "
-               + ("narrow layers lose dimensions." if defective else "none loses dimensions at these sizes."))
+    verdict = (
+        f"Of {len(rows)} polynomial networks with this model's depth ({depth} weight layers), {defective} have a "
+        "function space of smaller dimension than their parameter count predicts (defective): "
+        + (
+            "narrow layers lose dimensions."
+            if defective
+            else "none loses dimensions at these sizes."
+        )
+    )
     return SectionContent(
         title="Algebraic geometry of polynomial counterparts",
         verdict=verdict,
@@ -56,6 +84,12 @@ def algebraic_section(run) -> SectionContent:
             "dimension of the set of functions it represents (Jacobian rank over GF(p)) next to the parameter count "
             "minus rescalings and the ambient dimension (Kileel, Trager and Bruna, arXiv:1905.12207)."
         ],
-        tables=[Table(["widths", "r", "dimension", "expected", "ambient", "verdict"], rows, "Neurovariety dimensions")],
+        tables=[
+            Table(
+                ["widths", "r", "dimension", "expected", "ambient", "verdict"],
+                rows,
+                "Neurovariety dimensions",
+            )
+        ],
         data={"rows": rows},
     )

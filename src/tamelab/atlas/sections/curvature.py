@@ -16,7 +16,9 @@ def _trace(run, op, model, X, T) -> tuple[float | None, str]:
     ht = getattr(landscape, "hessian_trace", None)
     if ht is not None:
         tr = ht(op, seed=run.seed)
-        how = "exact" if getattr(tr, "exact", False) else f"estimated ({getattr(tr, 'method', '?')})"
+        how = (
+            "exact" if getattr(tr, "exact", False) else f"estimated ({getattr(tr, 'method', '?')})"
+        )
         return float(getattr(tr, "trace", getattr(tr, "estimate", float("nan")))), how
     from ...models import relu_layers
 
@@ -26,7 +28,9 @@ def _trace(run, op, model, X, T) -> tuple[float | None, str]:
         return None, "not computed"
     if run.loss.name != "cross_entropy":
         return None, "not computed"
-    return float(landscape.ce_ggn_diagonal(model, X, T).sum()), "exact (diagonal GGN of a ReLU network)"
+    return float(
+        landscape.ce_ggn_diagonal(model, X, T).sum()
+    ), "exact (diagonal GGN of a ReLU network)"
 
 
 @section("curvature", title="Curvature: Hessian spectrum", order=40, estimate=(6.0, 2.5))
@@ -40,9 +44,16 @@ def curvature_section(run) -> SectionContent:
     eig = top_eigenpairs(op, 5, tol=1e-6, seed=run.seed)
     lam = [float(v) for v in eig.eigenvalues]
     res = [float(v) for v in eig.residuals]
-    rows = [[i + 1, v, r, c] for i, (v, r, c) in enumerate(zip(lam, res, eig.converged))]
-    summary = {"λ_max": lam[0], "residual of λ_max": res[0], "Hessian-vector products": eig.hvps,
-               "parameters": op.n, "samples": int(X.shape[0])}
+    rows = [
+        [i + 1, v, r, c] for i, (v, r, c) in enumerate(zip(lam, res, eig.converged, strict=True))
+    ]
+    summary = {
+        "λ_max": lam[0],
+        "residual of λ_max": res[0],
+        "Hessian-vector products": eig.hvps,
+        "parameters": op.n,
+        "samples": int(X.shape[0]),
+    }
     trace, how = _trace(run, op, model, X, T)
     if trace is not None:
         summary[f"trace ({how})"] = trace
@@ -59,21 +70,37 @@ def curvature_section(run) -> SectionContent:
     ax2.set_ylabel("quadrature weight τ_k (log scale)")
     ax2.set_title("SLQ nodes and weights (one probe)")
     ok = all(bool(c) for c in eig.converged)
-    verdict = (f"The training loss is most curved along one direction with eigenvalue λ_max = {fmt_value(lam[0])} "
-               f"(certified to ±{fmt_value(res[0])})")
+    verdict = (
+        f"The training loss is most curved along one direction with eigenvalue λ_max = {fmt_value(lam[0])} "
+        f"(certified to ±{fmt_value(res[0])})"
+    )
     if trace is not None and trace > 0:
-        verdict += (f"; the Hessian trace is {fmt_value(trace)}, so the top five directions carry "
-                    f"{fmt_value(sum(v for v in lam if v > 0) / trace, '%')} of the total curvature")
-    verdict += "." if ok else "; not every eigenvalue converged to the tolerance, so they are not all certified."
+        verdict += (
+            f"; the Hessian trace is {fmt_value(trace)}, so the top five directions carry "
+            f"{fmt_value(sum(v for v in lam if v > 0) / trace, '%')} of the total curvature"
+        )
+    verdict += (
+        "."
+        if ok
+        else "; not every eigenvalue converged to the tolerance, so they are not all certified."
+    )
     return SectionContent(
-        "Curvature: Hessian spectrum", verdict=verdict, summary=summary,
-        paragraphs=[f"Top eigenvalues of the Hessian of the mean training loss on {int(X.shape[0])} samples by Lanczos "
-                    "with full re-orthogonalisation; each is certified by its residual ‖Hv − λv‖ (an eigenvalue lies "
-                    "within the residual of the reported value). The density is stochastic Lanczos quadrature "
-                    "(Ghorbani et al., arXiv:1901.10159)."],
-        tables=[Table(["k", "eigenvalue", "residual", "converged"], rows, "Top-5 Hessian eigenpairs")],
-        figures=[Figure("density", "Spectral density of the Hessian (Gaussian-smoothed SLQ).", fig=fig),
-                 Figure("ritz", "SLQ quadrature nodes and weights (one probe).", fig=fig2)],
+        "Curvature: Hessian spectrum",
+        verdict=verdict,
+        summary=summary,
+        paragraphs=[
+            f"Top eigenvalues of the Hessian of the mean training loss on {int(X.shape[0])} samples by Lanczos "
+            "with full re-orthogonalisation; each is certified by its residual ‖Hv − λv‖ (an eigenvalue lies "
+            "within the residual of the reported value). The density is stochastic Lanczos quadrature "
+            "(Ghorbani et al., arXiv:1901.10159)."
+        ],
+        tables=[
+            Table(["k", "eigenvalue", "residual", "converged"], rows, "Top-5 Hessian eigenpairs")
+        ],
+        figures=[
+            Figure("density", "Spectral density of the Hessian (Gaussian-smoothed SLQ).", fig=fig),
+            Figure("ritz", "SLQ quadrature nodes and weights (one probe).", fig=fig2),
+        ],
         data={"eigenvalues": lam, "residuals": res},
         status="ok" if ok else "uncertified",
     )

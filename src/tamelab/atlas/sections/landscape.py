@@ -27,12 +27,18 @@ def landscape_section(run) -> SectionContent:
     surf = loss_surface(model, X, T, loss=loss, grid=grid, span=1.0, seed=run.seed)
     it = None
     if run.init_model is not None:
-        it = interpolate(run.init_model, model, X, T, loss=loss, points=11 if run.quick else 25, refine=False)
+        it = interpolate(
+            run.init_model, model, X, T, loss=loss, points=11 if run.quick else 25, refine=False
+        )
     ts = None
     if run.trained and len(run.snapshots) >= 3:
-        ts = trajectory_surface(model, run.snapshots, X, T, loss=loss, grid=9 if run.quick else 15, margin=0.3)
+        ts = trajectory_surface(
+            model, run.snapshots, X, T, loss=loss, grid=9 if run.quick else 15, margin=0.3
+        )
     panels = 1 + (it is not None) + (ts is not None)
-    fig, axes = plt.subplots(1, panels, figsize=(4.9 * panels, 4.0), squeeze=False, layout="constrained")
+    fig, axes = plt.subplots(
+        1, panels, figsize=(4.9 * panels, 4.0), squeeze=False, layout="constrained"
+    )
     axes = list(axes[0])
     ax = axes.pop(0)
     a = np.array(surf.alphas)
@@ -42,8 +48,10 @@ def landscape_section(run) -> SectionContent:
     ax.set_xlabel("direction 1 (filter-normalised units)")
     ax.set_ylabel("direction 2 (filter-normalised units)")
     ax.set_title("random plane through the weights")
-    paras = ["Left: training loss on the plane spanned by two filter-normalised Gaussian directions (Li et al., "
-             "arXiv:1712.09913); the model's weights are at the red star, the span is ±1 direction unit."]
+    paras = [
+        "Left: training loss on the plane spanned by two filter-normalised Gaussian directions (Li et al., "
+        "arXiv:1712.09913); the model's weights are at the red star, the span is ±1 direction unit."
+    ]
     if it is not None:
         ax = axes.pop(0)
         ax.plot(it.alphas, it.losses, "o-", ms=3)
@@ -51,7 +59,9 @@ def landscape_section(run) -> SectionContent:
         ax.set_xlabel("α (0 = initialisation, 1 = model)")
         ax.set_ylabel("training loss" + (" (log scale)" if sc == "log" else ""))
         ax.set_title("straight line from initialisation")
-        paras.append("Middle: the training loss on the straight line from the initialisation to the weights.")
+        paras.append(
+            "Middle: the training loss on the straight line from the initialisation to the weights."
+        )
     ev = []
     if ts is not None:
         ax = axes.pop(0)
@@ -63,29 +73,50 @@ def landscape_section(run) -> SectionContent:
         ax.set_xlabel(f"principal direction 1 ({100 * ev[0]:.0f} % of the path's variance)")
         ax.set_ylabel(f"principal direction 2 ({100 * ev[1]:.0f} %)")
         ax.set_title("training trajectory (PCA plane)")
-        paras.append("Right: the training trajectory projected on its first two (mean-centred) principal directions, "
-                     "over the training loss on that plane.")
+        paras.append(
+            "Right: the training trajectory projected on its first two (mean-centred) principal directions, "
+            "over the training loss on that plane."
+        )
     losses = np.asarray(surf.losses, dtype=float)
-    summary = {"loss at the weights": surf.center_loss, "max loss on the plane": float(np.nanmax(losses))}
+    summary = {
+        "loss at the weights": surf.center_loss,
+        "max loss on the plane": float(np.nanmax(losses)),
+    }
     units = {}
-    verdict = (f"Around the weights the training loss rises from {fmt_value(surf.center_loss)} to at most "
-               f"{fmt_value(float(np.nanmax(losses)))} within one filter-normalised unit in two random directions")
+    verdict = (
+        f"Around the weights the training loss rises from {fmt_value(surf.center_loss)} to at most "
+        f"{fmt_value(float(np.nanmax(losses)))} within one filter-normalised unit in two random directions"
+    )
     if it is not None:
         summary["barrier from initialisation"] = it.barrier_mean
         b = float(it.barrier_mean)
-        verdict += ("; the straight path from the initialisation goes downhill without a barrier" if b <= 1e-6 else
-                    f"; the straight path from the initialisation crosses a barrier of {fmt_value(b)} above the "
-                    "endpoints' mean loss")
+        verdict += (
+            "; the straight path from the initialisation goes downhill without a barrier"
+            if b <= 1e-6
+            else f"; the straight path from the initialisation crosses a barrier of {fmt_value(b)} above the "
+            "endpoints' mean loss"
+        )
     if ev:
         summary["trajectory variance in the PCA plane"] = float(sum(ev[:2]))
         units["trajectory variance in the PCA plane"] = "%"
-        verdict += (f"; the training trajectory lies {'almost entirely' if sum(ev[:2]) > 0.9 else 'largely' if sum(ev[:2]) > 0.6 else 'only partly'} "
-                    f"in a plane ({fmt_value(float(sum(ev[:2])), '%')} of its variance)")
+        share = float(sum(ev[:2]))
+        how = "almost entirely" if share > 0.9 else "largely" if share > 0.6 else "only partly"
+        verdict += f"; the training trajectory lies {how} in a plane ({fmt_value(share, '%')} of its variance)"
     verdict += "."
     return SectionContent(
-        "Loss landscape", verdict=verdict, summary=summary, units=units, paragraphs=paras,
-        figures=[Figure("surfaces", "Training loss around the weights"
-                        + (", along the line from initialisation" if it is not None else "")
-                        + (" and on the trajectory's PCA plane." if ts is not None else "."), fig=fig)],
+        "Loss landscape",
+        verdict=verdict,
+        summary=summary,
+        units=units,
+        paragraphs=paras,
+        figures=[
+            Figure(
+                "surfaces",
+                "Training loss around the weights"
+                + (", along the line from initialisation" if it is not None else "")
+                + (" and on the trajectory's PCA plane." if ts is not None else "."),
+                fig=fig,
+            )
+        ],
         data={"explained_variance_ratio": ev, "samples": int(X.shape[0])},
     )

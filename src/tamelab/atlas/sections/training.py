@@ -50,7 +50,14 @@ def training_section(run) -> SectionContent:
         ax.legend(fontsize=8)
     else:
         ax.axis("off")
-        ax.text(0.5, 0.5, "no accuracy: the targets are not class labels", ha="center", va="center", fontsize=9)
+        ax.text(
+            0.5,
+            0.5,
+            "no accuracy: the targets are not class labels",
+            ha="center",
+            va="center",
+            fontsize=9,
+        )
     ax = axes[2]
     ax.plot(steps, h["grad_norm"], lw=0.6, label="‖∇‖ (mini-batch)")
     ax.plot(steps, h["lr"], lw=1.0, label="step size")
@@ -59,8 +66,11 @@ def training_section(run) -> SectionContent:
     ax.set_ylabel("gradient norm and step size" + (" (log scale)" if sc == "log" else ""))
     ax.set_title("gradient norm, step size")
     ax.legend(fontsize=8)
-    f1 = Figure("curves", "Loss (mini-batch, and full train/test loss per epoch), accuracy, gradient norm and step size.",
-                fig=fig)
+    f1 = Figure(
+        "curves",
+        "Loss (mini-batch, and full train/test loss per epoch), accuracy, gradient norm and step size.",
+        fig=fig,
+    )
 
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.5), layout="constrained")
     axes[0].plot(steps, h["dist_init"], label="‖θ_t − θ_0‖")
@@ -76,8 +86,12 @@ def training_section(run) -> SectionContent:
     axes[1].set_xlabel("optimisation step")
     axes[1].set_ylabel("‖θ_t − θ_0‖ / path length")
     axes[1].set_title("straightness (1 = straight path)")
-    f2 = Figure("distances", "Distance from initialisation, path length, parameter norm, and their ratio "
-                "(1 = a straight path).", fig=fig)
+    f2 = Figure(
+        "distances",
+        "Distance from initialisation, path length, parameter norm, and their ratio "
+        "(1 = a straight path).",
+        fig=fig,
+    )
 
     tr_loss, te_loss = _last_finite(h.get("train_loss")), _last_finite(h.get("test_loss"))
     tr_acc = _last_finite(h.get("train_acc")) if classify else None
@@ -97,21 +111,48 @@ def training_section(run) -> SectionContent:
         summary["final test accuracy"] = te_acc
         units = {"final train accuracy": "%", "final test accuracy": "%"}
     if te_acc is not None:
-        head = f"Training reached {fmt_value(te_acc, '%')} test accuracy ({fmt_value(tr_acc, '%')} on the training data)"
+        head = (
+            f"Training reached {fmt_value(te_acc, '%')} test accuracy "
+            f"({fmt_value(tr_acc, '%')} on the training data)"
+        )
     elif tr_acc is not None:
         head = f"Training reached {fmt_value(tr_acc, '%')} training accuracy (no test data)"
     else:
         head = f"Training brought the full training loss to {fmt_value(tr_loss)}"
-    verdict = (f"{head} in {summary['steps']:,} steps; the weights ended {fmt_value(summary['distance from init'])} "
-               f"from their initialisation along a path {fmt_value(summary['path length'])} long, so the path is "
-               f"{'nearly straight' if ratio[-1] > 0.8 else 'curved' if ratio[-1] > 0.3 else 'strongly winding'} "
-               f"(straightness {fmt_value(float(ratio[-1]))}).")
+    verdict = (
+        f"{head} in {summary['steps']:,} steps; the weights ended {fmt_value(summary['distance from init'])} "
+        f"from their initialisation along a path {fmt_value(summary['path length'])} long, so the path is "
+        f"{'nearly straight' if ratio[-1] > 0.8 else 'curved' if ratio[-1] > 0.3 else 'strongly winding'} "
+        f"(straightness {fmt_value(float(ratio[-1]))})."
+    )
     cfg = run.config
     opt = cfg.get("optimizer")
-    rows = [[k, str(cfg.get(k) if k != "optimizer" else (opt.get("name") or opt.get("torch") or opt)
-                    if isinstance(opt, dict) else opt)]
-            for k in ("data", "widths", "model", "loss", "optimizer", "lr", "schedule", "epochs", "batch_size", "seed",
-                      "dtype") if k in cfg]
+    rows = [
+        [
+            k,
+            str(
+                cfg.get(k)
+                if k != "optimizer"
+                else (opt.get("name") or opt.get("torch") or opt)
+                if isinstance(opt, dict)
+                else opt
+            ),
+        ]
+        for k in (
+            "data",
+            "widths",
+            "model",
+            "loss",
+            "optimizer",
+            "lr",
+            "schedule",
+            "epochs",
+            "batch_size",
+            "seed",
+            "dtype",
+        )
+        if k in cfg
+    ]
     return SectionContent(
         title="Training",
         verdict=verdict,
@@ -124,6 +165,9 @@ def training_section(run) -> SectionContent:
         ],
         tables=[Table(["setting", "value"], rows, "Training configuration")],
         figures=[f1, f2],
-        data={"epochs": ep.tolist(), "test_acc": np.asarray(h.get("test_acc", []), dtype=float).tolist(),
-              "train_loss": np.asarray(h.get("train_loss", []), dtype=float).tolist()},
+        data={
+            "epochs": ep.tolist(),
+            "test_acc": np.asarray(h.get("test_acc", []), dtype=float).tolist(),
+            "train_loss": np.asarray(h.get("train_loss", []), dtype=float).tolist(),
+        },
     )
