@@ -1,20 +1,32 @@
 # TameLab: the two commands of the README.
 #   make atlas  -> fresh .venv, install, run `tamelab atlas` on its default config
-#   make test   -> fresh .venv, install with test extras, run the whole test suite
+#   make test   -> fresh .venv, install with test extras (pinned by constraints.txt), then lint, format
+#                  check, type check, and the whole test suite with the package's doctests
 # TORCH_SPEC pins the CPU wheel that lies on disk; override e.g. TORCH_SPEC='torch>=2.4'.
 PY ?= python3
 VENV ?= .venv
 TORCH_SPEC ?= torch==2.13.0
 PYTEST_ARGS ?=
+CONSTRAINTS ?= constraints.txt
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.tamelab-installed
 
-.PHONY: install atlas test test-all bench claims docs clean
+# Paths held to `ruff check` and `ruff format --check` today; grow them to `src tests benchmarks` as the
+# rest of the tree is cleaned (the configuration is in pyproject.toml).
+LINT_PATHS ?= src/tamelab/tasks src/tamelab/parallel src/tamelab/runstore.py src/tamelab/config.py \
+              src/tamelab/_progress.py src/tamelab/verdicts.py src/tamelab/__main__.py src/tamelab/cli/_build.py \
+              src/tamelab/cli/_common.py src/tamelab/cli/main.py src/tamelab/cli/__init__.py \
+              src/tamelab/cli/commands/__init__.py src/tamelab/cli/commands/tasks.py src/tamelab/cli/commands/sweep.py \
+              tests/test_foundation_cli.py tests/test_sweep_dask.py tests/test_architecture.py \
+              tests/test_foundation_runstore.py tests/test_bad_input.py tests/test_tolerance_table.py
+FORMAT_PATHS ?= $(LINT_PATHS)
 
-$(STAMP): pyproject.toml
+.PHONY: install atlas test test-all test-latest lint format-check typecheck constraints bench claims docs clean
+
+$(STAMP): pyproject.toml $(CONSTRAINTS)
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install -q "$(TORCH_SPEC)"
-	$(BIN)/python -m pip install -q -e ".[test]"
+	$(BIN)/python -m pip install -q -c $(CONSTRAINTS) -e ".[test]"
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -23,11 +35,33 @@ atlas: $(STAMP)
 	$(BIN)/tamelab atlas --out runs/atlas
 	@echo "report: runs/atlas/report.html"
 
-test: $(STAMP)
+lint: $(STAMP)
+	$(BIN)/ruff check $(LINT_PATHS)
+
+format-check: $(STAMP)
+	$(BIN)/ruff format --check $(FORMAT_PATHS)
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+test: lint format-check typecheck
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 test-all: $(STAMP)
 	$(BIN)/python -m pytest -m "slow or not slow" $(PYTEST_ARGS)
+
+# The newest versions the ranges in pyproject.toml allow, in a separate environment (no constraints).
+LATEST := .venv-latest
+test-latest:
+	test -x $(LATEST)/bin/python || $(PY) -m venv $(LATEST)
+	$(LATEST)/bin/python -m pip install -q "$(TORCH_SPEC)"
+	$(LATEST)/bin/python -m pip install -q -U -e ".[test]"
+	$(LATEST)/bin/python -m pytest $(PYTEST_ARGS)
+
+# Re-pin constraints.txt to what the current .venv has (torch and the benchmark anchors excepted).
+constraints: $(STAMP)
+	{ head -3 $(CONSTRAINTS); $(BIN)/python -m pip freeze --exclude-editable | \
+	  grep -v -i -E '^(torch|nvidia-|triton|tamelab)'; } > $(CONSTRAINTS).new && mv $(CONSTRAINTS).new $(CONSTRAINTS)
 
 claims: $(STAMP)
 	$(BIN)/tamelab claims run --all
@@ -44,8 +78,8 @@ bench: $(STAMP)
 
 # API reference and docs site: mkdocs-material + mkdocstrings, warnings are errors; output in build/docs (ignored)
 docs: $(STAMP)
-	$(BIN)/python -m pip install -q -e ".[docs]"
+	$(BIN)/python -m pip install -q -c $(CONSTRAINTS) -e ".[docs]"
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir build/docs
 
 clean:
-	rm -rf $(VENV) runs .pytest_cache
+	rm -rf $(VENV) $(LATEST) runs .pytest_cache

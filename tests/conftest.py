@@ -17,6 +17,18 @@ matplotlib.use("Agg")
 os.environ.setdefault("TAMELAB_QUIET", "1")
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _default_runs_outside_the_working_tree(tmp_path_factory):
+    """Commands run without --out write their default run directory under a temporary $TAMELAB_RUNS."""
+    old = os.environ.get("TAMELAB_RUNS")
+    os.environ["TAMELAB_RUNS"] = str(tmp_path_factory.mktemp("runs"))
+    yield
+    if old is None:
+        os.environ.pop("TAMELAB_RUNS", None)
+    else:
+        os.environ["TAMELAB_RUNS"] = old
+
+
 def _rotating_seed() -> int:
     if "TAMELAB_TEST_SEED" in os.environ:
         return int(os.environ["TAMELAB_TEST_SEED"]) % 100

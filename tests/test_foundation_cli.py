@@ -73,3 +73,47 @@ def test_every_command_has_help(capsys):
         assert main([name, "--help"]) == 0, name
     out = capsys.readouterr().out
     assert "Usage" in out
+
+
+def test_figures_in_svg_and_pdf(tmp_path, capsys):
+    from tamelab.models import mlp, save
+
+    save(mlp([2, 4, 2], seed=0), tmp_path / "m.safetensors")
+    for fmt, magic in (("svg", b"<?xml"), ("pdf", b"%PDF")):
+        out = tmp_path / fmt
+        assert (
+            main(
+                [
+                    "regions",
+                    str(tmp_path / "m.safetensors"),
+                    "--box",
+                    "-1,1",
+                    "--format",
+                    fmt,
+                    "--plot",
+                    str(tmp_path / f"p.{fmt}"),
+                    "--out",
+                    str(out),
+                    "--quiet",
+                ]
+            )
+            == 0
+        )
+        assert (out / "figures" / f"partition.{fmt}").read_bytes().startswith(magic)
+        assert (tmp_path / f"p.{fmt}").read_bytes().startswith(magic)
+    assert (
+        main(
+            [
+                "regions",
+                str(tmp_path / "m.safetensors"),
+                "--box",
+                "-1,1",
+                "--format",
+                "gif",
+                "--out",
+                str(tmp_path / "g"),
+            ]
+        )
+        == 2
+    )
+    assert "--format" in capsys.readouterr().err and not (tmp_path / "g").exists()

@@ -26,8 +26,14 @@ def test_atomic_write_leaves_no_partial_file(tmp_path, monkeypatch):
 
 def test_write_run_layout_and_strict_json(tmp_path):
     r = Result(status=Status.OK, seed=3, seconds=1.5)
-    doc = write_run(tmp_path / "run", {**r.to_dict(), "x": float("nan"), "v": np.arange(3)}, command="test",
-                    config={"a": 1}, arrays={"h": np.ones(4)}, figures={"f.png": b"\x89PNG"})
+    doc = write_run(
+        tmp_path / "run",
+        {**r.to_dict(), "x": float("nan"), "v": np.arange(3)},
+        command="test",
+        config={"a": 1},
+        arrays={"h": np.ones(4)},
+        figures={"f.png": b"\x89PNG"},
+    )
     raw = (tmp_path / "run" / "result.json").read_text()
     json.loads(raw)  # strict JSON: no NaN literal
     assert doc["result"]["x"] == "nan" and doc["result"]["v"] == [0, 1, 2]

@@ -78,15 +78,11 @@ def to_jsonable(obj: Any) -> Any:
         return x
     if isinstance(obj, np.ndarray):
         return to_jsonable(obj.tolist())
-    try:  # torch tensors without importing torch at module import time
-        import torch
-
-        if isinstance(obj, torch.Tensor):
-            return to_jsonable(obj.detach().cpu().numpy())
-    except ImportError:  # pragma: no cover
-        pass
     if obj is None or isinstance(obj, str):
         return obj
+    torch = sys.modules.get("torch")  # a tensor exists only if torch is loaded: never import it here
+    if torch is not None and isinstance(obj, torch.Tensor):
+        return to_jsonable(obj.detach().cpu().numpy())
     if hasattr(obj, "to_dict"):
         return to_jsonable(obj.to_dict())
     return str(obj)
@@ -227,19 +223,29 @@ class Result:
 
 
 def provenance() -> dict[str, Any]:
-    """Versions of the software that produced a result."""
-    import numpy
-    import scipy
-    import torch
+    """Versions of the software that produced a result.
+
+    Versions are read from the installed distributions, so recording them never imports torch into
+    a process that did not need it (a sweep worker running a NumPy task); ``torch_threads`` is the
+    intra-op thread count when torch is loaded, else ``None``.
+    """
+    from importlib import metadata
 
     from . import __version__
 
+    def version(dist: str) -> str | None:
+        try:
+            return metadata.version(dist)
+        except metadata.PackageNotFoundError:  # pragma: no cover - every dependency is installed
+            return None
+
+    torch_mod = sys.modules.get("torch")
     return {
         "tamelab": __version__,
         "python": sys.version.split()[0],
-        "torch": torch.__version__,
-        "numpy": numpy.__version__,
-        "scipy": scipy.__version__,
+        "torch": getattr(torch_mod, "__version__", None) or version("torch"),
+        "numpy": np.__version__,
+        "scipy": version("scipy"),
         "platform": platform.platform(),
-        "torch_threads": torch.get_num_threads(),
+        "torch_threads": torch_mod.get_num_threads() if torch_mod is not None else None,
     }

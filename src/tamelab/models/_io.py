@@ -51,6 +51,14 @@ def from_state_dict(sd: dict[str, torch.Tensor], *, source: str = "state_dict") 
         if "weight" not in p:
             raise InputError(f"{source} key '{i}.weight'", "missing")
         W = p["weight"]
+        for key, t in ((f"{i}.weight", W), (f"{i}.bias", p.get("bias"))):
+            if t is not None and not t.is_floating_point():
+                raise InputError(f"{source} key '{key}'", f"has dtype {str(t.dtype).removeprefix('torch.')}; "
+                                 "weights must be floating point", "save float32 or float64 tensors")
+        if W.dtype in (torch.float16, torch.bfloat16):  # half precisions: upcast (exactly) for the geometry
+            W = W.float()
+            if p.get("bias") is not None:
+                p["bias"] = p["bias"].float()
         if W.ndim != 2:
             raise InputError(f"{source} key '{i}.weight'", f"has shape {tuple(W.shape)}; a Linear weight must be 2-D")
         if prev_out is not None and W.shape[1] != prev_out:
