@@ -100,9 +100,7 @@ def test_failed_section_is_reported_not_fatal(tmp_path, monkeypatch):
     )
     res = read_result(tmp_path / "a")["result"]
     st = {s["id"]: s for s in res["sections"]}
-    assert (
-        st["zz-broken"]["status"] == "failed" and "deliberately broken" in st["zz-broken"]["error"]
-    )
+    assert st["zz-broken"]["status"] == "failed" and "deliberately broken" in st["zz-broken"]["error"]
     assert st["zz-good"]["status"] == "ok" and res["sections_failed"] == ["zz-broken"]
     assert "deliberately broken" in (tmp_path / "a" / "report.html").read_text()
 
@@ -194,9 +192,7 @@ def test_report_never_follows_symlinks_out_of_the_run(tmp_path, capsys):
     import os
 
     secret = tmp_path / "secret.txt"
-    secret.write_bytes(
-        PNG + b"TOP-SECRET"
-    )  # even a PNG-looking file outside the run is not embedded
+    secret.write_bytes(PNG + b"TOP-SECRET")  # even a PNG-looking file outside the run is not embedded
     r = _run_with_figure(tmp_path)
     os.symlink(secret, r / "figures" / "secret.png")
     os.symlink("/etc/passwd", r / "figures" / "passwd.png")
@@ -232,10 +228,10 @@ def test_report_refuses_a_symlinked_figures_directory_and_non_png_files(tmp_path
         ('{"schema_version": true}', "schema_version"),
         ('{"schema_version": 0}', "schema_version"),
         ('{"schema_version": 99}', "newer"),
-        ("[]", "top level"),
+        ("[]", "schema_version"),
         ('{"schema_version": 1, "result": []}', "'result'"),
-        ('{"schema_version": 1, "config": "x"}', "'config'"),
-        ('{"schema_version": 1, "command": 3}', "'command'"),
+        ('{"schema_version": 1, "result": {}, "config": "x"}', "'config'"),
+        ('{"schema_version": 1, "result": {}, "command": 3}', "'command'"),
         ('{"schema_version": 1, "result": {"sections": {}}}', "result.sections"),
         ('{"schema_version": 1, "result": {"sections": [1]}}', "result.sections[0]"),
         (
@@ -372,12 +368,7 @@ def test_result_repr_is_short_and_html_is_escaped():
 
     r = Big()
     s = repr(r)
-    assert (
-        len(s) < 300
-        and "grid=<list 41×41>" in s
-        and "arr=<array 3×4 float64>" in s
-        and "small=[1, 2.5]" in s
-    )
+    assert len(s) < 300 and "grid=<list 41×41>" in s and "arr=<array 3×4 float64>" in s and "small=[1, 2.5]" in s
     assert "status='ok'" in s and "1.00 × 10⁸⁰" in s
     h = r._repr_html_()
     assert "<b>x</b>" not in h and "&lt;b&gt;x&lt;/b&gt;" in h and "computed and certified" in h

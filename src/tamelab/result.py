@@ -132,7 +132,7 @@ def _short(v: Any) -> str:
     return f"<{type(v).__name__}>"
 
 
-def _result_repr(self) -> str:
+def _result_repr(self: Any) -> str:
     """A short summary: scalar fields as values, arrays and long containers as their shape."""
     parts = [f"{f.name}={_short(getattr(self, f.name, None))}" for f in dataclasses.fields(self) if f.repr]
     head = f"{type(self).__name__}("
@@ -147,7 +147,7 @@ def _result_repr(self) -> str:
     return head + ", ".join(out) + ")"
 
 
-def _result_repr_html(self) -> str:
+def _result_repr_html(self: Any) -> str:
     """The result as an HTML table (Jupyter's rich display): status first, then every field, shortened."""
     import html
 
@@ -201,7 +201,7 @@ class Result:
         super().__init_subclass__(**kwargs)
         # before @dataclass runs: it keeps a __repr__ the class already has, so every subclass is short too
         if "__repr__" not in cls.__dict__:
-            cls.__repr__ = _result_repr  # type: ignore[method-assign]
+            cls.__repr__ = _result_repr  # type: ignore[method-assign,assignment]
 
     __repr__ = _result_repr
     _repr_html_ = _result_repr_html

@@ -21,7 +21,7 @@ from typing import Any, Callable, Mapping
 
 from ..errors import InputError
 from ..result import SCHEMA_VERSION
-from ..runstore import atomic_write_text
+from ..runstore import atomic_write_text, read_result
 from .._format import fmt_seconds, fmt_value, humanize_key
 
 __all__ = ["render_report", "write_report", "render_document", "load_document"]
@@ -41,9 +41,7 @@ _MAX_FIGURE_BYTES = 50 * 2**20
 # reading and validating result.json
 # --------------------------------------------------------------------------------------------------
 def _bad(field: str, problem: str) -> InputError:
-    return InputError(
-        f"result.json field '{field}'", problem, "re-run the command that wrote the run directory"
-    )
+    return InputError("RUN_DIR", f"result.json field '{field}' {problem}", "re-run the command that wrote it")
 
 
 def _want(obj: Any, typ: type | tuple[type, ...], field: str, what: str) -> Any:
@@ -85,9 +83,7 @@ def check_document(doc: Any) -> dict[str, Any]:
     """Check the shape of a run document (``result.json``); every problem is one ``InputError`` line."""
     _want(doc, dict, "(top level)", "an object")
     if "schema_version" not in doc:
-        raise InputError(
-            "RUN_DIR", "result.json has no schema_version", "it was not written by tamelab"
-        )
+        raise InputError("RUN_DIR", "result.json has no schema_version", "it was not written by tamelab")
     v = _want(doc["schema_version"], int, "schema_version", "an integer")
     if v < 1:
         raise _bad("schema_version", f"must be >= 1, got {v}")
@@ -110,31 +106,12 @@ def check_document(doc: Any) -> dict[str, Any]:
 
 
 def load_document(run_dir: str | os.PathLike) -> dict[str, Any]:
-    """Read and check ``RUN_DIR/result.json`` (one ``InputError`` line for any problem)."""
+    """Read ``RUN_DIR/result.json`` (:func:`tamelab.runstore.read_result` checks the file and its top
+    level) and check the shape of what the report renders; any problem is one ``InputError`` line."""
     run = Path(run_dir)
     if not run.is_dir():
-        raise InputError(
-            "RUN_DIR", f"{run} is not a directory", "pass a directory written by a tamelab command"
-        )
-    p = run / "result.json"
-    if not p.is_file():
-        raise InputError(
-            "RUN_DIR", f"{p} not found", "pass a directory written by a tamelab command"
-        )
-    try:
-        raw = p.read_bytes()
-        doc = json.loads(raw.decode("utf-8"))
-    except UnicodeDecodeError:
-        raise InputError(
-            "RUN_DIR", f"{p} is not UTF-8 text", "re-run the command that wrote it"
-        ) from None
-    except json.JSONDecodeError as e:
-        raise InputError("RUN_DIR", f"{p} is not valid JSON ({e.msg} at line {e.lineno})") from None
-    except RecursionError:
-        raise InputError("RUN_DIR", f"{p} is nested too deeply") from None
-    except OSError as e:
-        raise InputError("RUN_DIR", f"cannot read {p} ({e.strerror})") from None
-    return check_document(doc)
+        raise InputError("RUN_DIR", f"{run} is not a directory", "pass a directory written by a tamelab command")
+    return check_document(read_result(run))
 
 
 def _dir_figures(run_dir: Path) -> Callable[[str], bytes | None]:
@@ -183,9 +160,7 @@ def _env():
         lstrip_blocks=True,
     )
     env.filters["fmt"] = fmt_value
-    env.filters["tojson_pretty"] = lambda v: json.dumps(
-        v, indent=1, sort_keys=True, default=str, ensure_ascii=False
-    )
+    env.filters["tojson_pretty"] = lambda v: json.dumps(v, indent=1, sort_keys=True, default=str, ensure_ascii=False)
     return env
 
 
@@ -213,9 +188,7 @@ def _loss_line(res: Mapping[str, Any]) -> str | None:
     return ", ".join(parts) or None
 
 
-def _atlas_overview(
-    res: Mapping[str, Any], sections: list[dict[str, Any]]
-) -> list[tuple[str, str]]:
+def _atlas_overview(res: Mapping[str, Any], sections: list[dict[str, Any]]) -> list[tuple[str, str]]:
     rows: list[tuple[str, str]] = []
     g = res.get
     model = str(g("model") or "?")
@@ -277,9 +250,7 @@ def _atlas_overview(
     for s in sections:
         counts[s["status"]] = counts.get(s["status"], 0) + 1
     if sections:
-        rows.append(
-            ("Sections", ", ".join(f"{n} {_STATUS_TEXT.get(k, k)}" for k, n in counts.items()))
-        )
+        rows.append(("Sections", ", ".join(f"{n} {_STATUS_TEXT.get(k, k)}" for k, n in counts.items())))
     if g("seed") is not None:
         rows.append(("Seed", fmt_value(g("seed"))))
     return rows
@@ -295,24 +266,17 @@ def _generic_overview(res: Mapping[str, Any]) -> list[tuple[str, str]]:
     return rows
 
 
-def _prepare_section(
-    s: dict[str, Any], figure_bytes: Callable[[str], bytes | None]
-) -> dict[str, Any]:
+def _prepare_section(s: dict[str, Any], figure_bytes: Callable[[str], bytes | None]) -> dict[str, Any]:
     units = s.get("units") or {}
     summ = s.get("summary") or {}
     order = s.get("summary_order")
     keys = [k for k in order if k in summ] if isinstance(order, list) else []
     keys += [k for k in summ if k not in keys]
-    summary = [
-        (k, fmt_value(summ[k], units.get(k) if isinstance(units.get(k), str) else None))
-        for k in keys
-    ]
+    summary = [(k, fmt_value(summ[k], units.get(k) if isinstance(units.get(k), str) else None)) for k in keys]
     figs = []
     for f in s.get("figures") or []:
         file = f.get("file", "")
-        figs.append(
-            {"src": _src(figure_bytes(file)), "caption": f.get("caption", ""), "file": file}
-        )
+        figs.append({"src": _src(figure_bytes(file)), "caption": f.get("caption", ""), "file": file})
     tables = []
     for t in s.get("tables") or []:
         tables.append(
@@ -337,9 +301,7 @@ def _prepare_section(
         "reason": s.get("reason"),
         "error": s.get("error"),
         "traceback": s.get("traceback"),
-        "seconds": fmt_seconds(float(s["seconds"]))
-        if isinstance(s.get("seconds"), (int, float))
-        else None,
+        "seconds": fmt_seconds(float(s["seconds"])) if isinstance(s.get("seconds"), (int, float)) else None,
         "summary": summary,
         "paragraphs": [str(p) for p in s.get("paragraphs") or []],
         "tables": tables,
@@ -358,11 +320,7 @@ def render_document(doc: Mapping[str, Any], figure_bytes: Callable[[str], bytes 
     sections = [_prepare_section(s, figure_bytes) for s in raw_sections]
     is_atlas = res.get("kind") == "atlas" or command == "atlas"
     overview = _atlas_overview(res, raw_sections) if is_atlas else _generic_overview(res)
-    nested = (
-        {k: v for k, v in res.items() if k != "sections" and isinstance(v, (dict, list))}
-        if not is_atlas
-        else {}
-    )
+    nested = {k: v for k, v in res.items() if k != "sections" and isinstance(v, (dict, list))} if not is_atlas else {}
     loose = []
     if not sections:
         seen = set()
@@ -429,13 +387,9 @@ def write_report(run_dir: str | os.PathLike, out: str | os.PathLike | None = Non
     """Render and write ``report.html`` (atomically); returns its path."""
     run = Path(run_dir)
     if not run.is_dir():
-        raise InputError(
-            "RUN_DIR", f"{run} is not a directory", "pass a directory written by a tamelab command"
-        )
+        raise InputError("RUN_DIR", f"{run} is not a directory", "pass a directory written by a tamelab command")
     target = Path(out) if out else run / "report.html"
     if target.is_symlink() or (target.exists() and not target.is_file()):
-        raise InputError(
-            "--out", f"{target} is a symbolic link or not a regular file", "choose another path"
-        )
+        raise InputError("--out", f"{target} is a symbolic link or not a regular file", "choose another path")
     html = render_report(run)
     return atomic_write_text(target, html)
