@@ -100,7 +100,6 @@ PENDING = {
     "algebraic.md",
     "landscape.md",
     "relu-geometry.md",
-    "sweep-dask.md",
     "tame.md",
     "tame-convergence.md",
 }
