@@ -9,7 +9,14 @@ import json
 import math
 from typing import Any
 
-__all__ = ["fmt_value", "fmt_seconds", "fmt_sci", "humanize_key"]
+__all__ = ["fmt_value", "fmt_seconds", "fmt_sci", "humanize_key", "FIXED_RANGE", "SCI_INT_FROM"]
+
+#: floats with ``FIXED_RANGE[0] <= |x| < FIXED_RANGE[1]`` are written in fixed notation, others scientific
+#: (display ranges, not numerical tolerances)
+FIXED_RANGE = (0.001, 1e6)
+#: integers from this magnitude on are written in scientific notation
+SCI_INT_FROM = 10**7
+_MS = 0.001  # one millisecond
 
 _SUP = str.maketrans("0123456789-", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻")
 _NONFINITE = {"nan": "NaN", "inf": "∞", "-inf": "−∞", "infinity": "∞", "-infinity": "−∞"}
@@ -45,7 +52,7 @@ def fmt_seconds(s: float) -> str:
     """``0.0123`` → ``12 ms``; ``4.2`` → ``4.2 s``; ``125`` → ``2 min 05 s``."""
     if not math.isfinite(s):
         return str(s)
-    if s < 1e-3:
+    if s < _MS:
         return "< 1 ms"
     if s < 1:
         return f"{1000 * s:.0f} ms"
@@ -78,7 +85,7 @@ def fmt_value(v: Any, unit: str | None = None, *, sig: int = 4) -> str:
     if isinstance(v, int):
         if unit == "%":
             return fmt_value(float(v), unit, sig=sig)
-        txt = f"{v:,}" if abs(v) < 10**7 else _sci_int(v)
+        txt = f"{v:,}" if abs(v) < SCI_INT_FROM else _sci_int(v)
         return txt + (f" {unit}" if unit and unit != "s" else " s" if unit == "s" else "")
     if isinstance(v, float):
         if math.isnan(v):
@@ -86,14 +93,14 @@ def fmt_value(v: Any, unit: str | None = None, *, sig: int = 4) -> str:
         if math.isinf(v):
             return "∞" if v > 0 else "−∞"
         if unit == "%":
-            return f"{100 * v:.1f} %" if abs(v) <= 1.0 + 1e-12 else f"{v:.4g} (fraction)"
+            return f"{100 * v:.1f} %"
         if unit == "s":
             return fmt_seconds(v)
         if v == 0:
             txt = "0"
         elif v.is_integer() and abs(v) < 1e7:
             txt = f"{int(v):,}"
-        elif 1e-3 <= abs(v) < 1e6:
+        elif FIXED_RANGE[0] <= abs(v) < FIXED_RANGE[1]:
             txt = f"{v:.{sig}g}"
             if "e" in txt:  # e.g. 1.235e+05 for 123456.7 at 4 digits
                 txt = f"{v:,.0f}"

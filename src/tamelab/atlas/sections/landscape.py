@@ -91,8 +91,9 @@ def landscape_section(run) -> SectionContent:
         summary["barrier from initialisation"] = it.barrier_mean
         b = float(it.barrier_mean)
         verdict += (
-            "; the straight path from the initialisation goes downhill without a barrier"
-            if b <= 1e-6
+            "; on the straight path from the initialisation the loss never rises above the chord between its "
+            "endpoint values (no barrier)"
+            if float(it.barrier_linear) <= 0
             else f"; the straight path from the initialisation crosses a barrier of {fmt_value(b)} above the "
             "endpoints' mean loss"
         )
