@@ -21,7 +21,7 @@ LINT_PATHS ?= src/tamelab/tasks src/tamelab/parallel src/tamelab/runstore.py src
               tests/test_foundation_runstore.py tests/test_bad_input.py tests/test_tolerance_table.py
 FORMAT_PATHS ?= $(LINT_PATHS)
 
-.PHONY: install atlas test test-all test-latest lint format-check typecheck constraints bench claims clean
+.PHONY: install atlas test test-all test-latest lint format-check typecheck constraints bench claims docs clean
 
 $(STAMP): pyproject.toml $(CONSTRAINTS)
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -75,6 +75,11 @@ bench: $(STAMP)
 	$(BIN)/python -m pip install -q -e ".[bench]"
 	$(BIN)/python -m pip install -q --no-deps $(ANCHORS)
 	for b in benchmarks/bench_*.py; do $(BIN)/python $$b || exit 1; done
+
+# API reference and docs site: mkdocs-material + mkdocstrings, warnings are errors; output in build/docs (ignored)
+docs: $(STAMP)
+	$(BIN)/python -m pip install -q -c $(CONSTRAINTS) -e ".[docs]"
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir build/docs
 
 clean:
 	rm -rf $(VENV) $(LATEST) runs .pytest_cache

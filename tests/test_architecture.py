@@ -18,6 +18,7 @@ LAYERS = {
     "core": [
         "errors",
         "result",
+        "_format",
         "verdicts",
         "_numerics",
         "_params",

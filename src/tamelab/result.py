@@ -14,11 +14,11 @@ import math
 import platform
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
-__all__ = ["SCHEMA_VERSION", "Status", "Result", "to_jsonable", "provenance"]
+__all__ = ["SCHEMA_VERSION", "Status", "Result", "Plottable", "to_jsonable", "provenance"]
 
 #: Version of the JSON layout of every result; bump on breaking changes.
 SCHEMA_VERSION = 1
@@ -88,13 +88,107 @@ def to_jsonable(obj: Any) -> Any:
     return str(obj)
 
 
+_REPR_MAX = 600  # characters of a result's repr before it is shortened
+
+
+def _short(v: Any) -> str:
+    """A value in a few characters: scalars as numbers, containers and arrays as their shape."""
+    from ._format import fmt_value
+
+    if isinstance(v, enum.Enum):
+        return repr(v.value)
+    if v is None or isinstance(v, bool):
+        return repr(v)
+    if isinstance(v, (int, np.integer)):
+        return repr(int(v)) if abs(int(v)) < 10**12 else fmt_value(int(v))
+    if isinstance(v, (float, np.floating)):
+        x = float(v)
+        if not math.isfinite(x):
+            return repr(x)
+        t = f"{x:.6g}"
+        return t + ".0" if t.lstrip("-").isdigit() else t
+    if isinstance(v, str):
+        return repr(v) if len(v) <= 60 else repr(v[:57] + "…")
+    if isinstance(v, Path):
+        return repr(str(v))
+    if isinstance(v, np.ndarray):
+        return f"<array {'×'.join(map(str, v.shape)) or 'scalar'} {v.dtype}>"
+    if type(v).__name__ in ("Tensor", "Parameter") and hasattr(v, "shape"):
+        return f"<tensor {'×'.join(map(str, tuple(v.shape))) or 'scalar'} {str(v.dtype).removeprefix('torch.')}>"
+    if isinstance(v, (list, tuple)):
+        if len(v) <= 4 and all(isinstance(x, (int, float, str, bool, np.number)) or x is None for x in v):
+            inner = ", ".join(_short(x) for x in v)
+            return f"[{inner}]" if isinstance(v, list) else f"({inner}{',' if len(v) == 1 else ''})"
+        shape = [len(v)]
+        first = v[0] if v else None
+        while isinstance(first, (list, tuple)) and len(shape) < 4:
+            shape.append(len(first))
+            first = first[0] if first else None
+        return f"<{type(v).__name__} {'×'.join(map(str, shape))}>"
+    if isinstance(v, dict):
+        if len(v) <= 3 and all(isinstance(x, (int, float, str, bool)) or x is None for x in v.values()):
+            return "{" + ", ".join(f"{k!r}: {_short(x)}" for k, x in v.items()) + "}"
+        return f"<dict with {len(v)} keys>"
+    return f"<{type(v).__name__}>"
+
+
+def _result_repr(self: Any) -> str:
+    """A short summary: scalar fields as values, arrays and long containers as their shape."""
+    parts = [f"{f.name}={_short(getattr(self, f.name, None))}" for f in dataclasses.fields(self) if f.repr]
+    head = f"{type(self).__name__}("
+    out: list[str] = []
+    size = len(head)
+    for i, p in enumerate(parts):
+        if size + len(p) + 2 > _REPR_MAX:
+            out.append(f"… {len(parts) - i} more fields")
+            break
+        out.append(p)
+        size += len(p) + 2
+    return head + ", ".join(out) + ")"
+
+
+def _result_repr_html(self: Any) -> str:
+    """The result as an HTML table (Jupyter's rich display): status first, then every field, shortened."""
+    import html
+
+    from ._format import fmt_value
+
+    rows = []
+    for f in dataclasses.fields(self):
+        if not f.repr:
+            continue
+        v = getattr(self, f.name, None)
+        txt = fmt_value(v.value if isinstance(v, enum.Enum) else v) \
+            if isinstance(v, (int, float, str, bool, enum.Enum)) or v is None else _short(v)
+        rows.append(f"<tr><th style='text-align:left;padding-right:1em'>{html.escape(f.name)}</th>"
+                    f"<td style='text-align:left'>{html.escape(txt)}</td></tr>")
+    status = Status(self.status) if self.status in Status._value2member_map_ or isinstance(self.status, Status) \
+        else None
+    msg = f" — {html.escape(status.message)}" if status is not None else ""
+    return (f"<div><strong>{html.escape(type(self).__name__)}</strong>{msg}"
+            f"<table>{''.join(rows)}</table></div>")
+
+
+@runtime_checkable
+class Plottable(Protocol):
+    """Results that have a figure implement ``plot(ax=None)``: draw on ``ax`` (a new figure when ``None``)
+    and return the matplotlib figure."""
+
+    def plot(self, ax: Any = None) -> Any: ...
+
+
 @dataclasses.dataclass
 class Result:
     """Base of every capability result.
 
-    Subclasses add their numbers and their certificate. ``seed`` is the
-    integer seed actually used; ``seconds`` the wall time (excluded from
-    reproducibility comparisons).
+    Subclasses add their numbers and their certificate. ``repr(result)`` is a short summary (arrays and
+    long lists shown by their shape); in Jupyter the result displays as a table (``_repr_html_``);
+    results with a figure implement ``plot(ax=None)`` (:class:`Plottable`).
+
+    Attributes:
+        status: the outcome (:class:`Status`; ``ok`` means computed and certified).
+        seed: the integer seed actually used (``None`` when nothing was random).
+        seconds: wall time (excluded from reproducibility comparisons).
     """
 
     status: Status = Status.OK
@@ -102,6 +196,15 @@ class Result:
     seconds: float = 0.0
 
     kind = "result"
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        # before @dataclass runs: it keeps a __repr__ the class already has, so every subclass is short too
+        if "__repr__" not in cls.__dict__:
+            cls.__repr__ = _result_repr  # type: ignore[method-assign,assignment]
+
+    __repr__ = _result_repr
+    _repr_html_ = _result_repr_html
 
     def to_dict(self) -> dict[str, Any]:
         d = to_jsonable(self)

@@ -61,6 +61,22 @@ class PathGeometry(Result):
         """The series for an ``.npz`` file (``/`` in parameter names becomes ``__``)."""
         return {k.replace("/", "__"): v for k, v in self.series.items()}
 
+    def plot(self, ax=None):
+        """Distance from the first snapshot and path length against the snapshot index (on ``ax`` when
+        given); returns the figure."""
+        import matplotlib.pyplot as plt
+
+        if ax is None:
+            fig, ax = plt.subplots(figsize=(5.5, 3.4), layout="constrained")
+        else:
+            fig = ax.figure
+        ax.plot(self.series["distance"], label="‖θ_t − θ_0‖")
+        ax.plot(self.series["path_length"], label="path length Σ‖Δθ‖")
+        ax.set_xlabel("snapshot")
+        ax.set_ylabel("Euclidean norm in parameter space")
+        ax.legend(fontsize=8)
+        return fig
+
 
 def path_geometry(snapshots: list[dict[str, torch.Tensor]], *, prior_sigma: float = 0.03) -> PathGeometry:
     r"""Geometry of the path :math:`\theta_0,\dots,\theta_T` traced by parameter snapshots.

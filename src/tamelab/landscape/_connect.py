@@ -193,6 +193,10 @@ class ConnectResult(Result):
 
     kind = "connect"
 
+    def plot(self, ax=None):
+        """Loss along the line (raw and aligned) and the Bézier curve (:func:`plot_connectivity`)."""
+        return plot_connectivity(self, ax=ax)
+
     barrier_raw: float = float("nan")
     barrier_aligned: float = float("nan")
     barrier_raw_linear: float = float("nan")
@@ -298,11 +302,15 @@ def connect_models(
     return r
 
 
-def plot_connectivity(r: ConnectResult):
-    """Loss along the straight line (raw, aligned; train and test) and along the Bézier curve."""
+def plot_connectivity(r: ConnectResult, ax=None):
+    """Loss along the straight line (raw, aligned; train and test) and along the Bézier curve (on ``ax``
+    when given); returns the figure."""
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(6.5, 3.6))
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(6.5, 3.6), layout="constrained")
+    else:
+        fig = ax.figure
     ax.plot(r.alphas, r.losses_raw, "o-", ms=3, label="line, raw (train)")
     ax.plot(r.alphas, r.losses_aligned, "s-", ms=3, label="line, aligned (train)")
     if r.test_losses_raw:
@@ -314,5 +322,4 @@ def plot_connectivity(r: ConnectResult):
     ax.set_ylabel("loss")
     ax.legend(fontsize=7)
     ax.set_title("Mode connectivity")
-    fig.tight_layout()
     return fig
