@@ -682,3 +682,56 @@ def test_fuzz_npz_arrays_load_or_one_input_error(spec):
                 load_task_data(str(p), split="train", **keys)
             except InputError as e:
                 assert "\n" not in str(e)
+
+
+# ------------------------------------------------------------------------------------------------ tamelab.data.load_npz
+def _npz_file(name: str, **arrays):
+    def make(d: Path) -> Path:
+        p = d / name
+        if arrays:
+            np.savez(p, **arrays)
+        else:
+            p.write_bytes(b"")
+        return p
+
+    return make
+
+
+# (id, how to make the file, a word the one line must contain)
+NPZ_CASES = [
+    ("zero-byte-file", _npz_file("z.npz"), "not a readable .npz"),
+    ("empty-X", _npz_file("e.npz", X=np.zeros((0, 2)), y=np.zeros(0, np.int64)), "empty"),
+    ("no-features", _npz_file("f.npz", X=np.zeros((3, 0)), y=np.zeros(3, np.int64)), "empty"),
+    ("string-X", _npz_file("s.npz", X=np.array([["a", "b"]]), y=np.array([0])), "floats"),
+    ("bytes-X", _npz_file("b.npz", X=np.array([[b"a", b"b"]]), y=np.array([0])), "floats"),
+    ("string-y", _npz_file("sy.npz", X=np.zeros((2, 2)), y=np.array(["a", "b"])), "integers"),
+    ("string-Y", _npz_file("sY.npz", X=np.zeros((2, 2)), Y=np.array(["a", "b"])), "floats"),
+    ("complex-X", _npz_file("c.npz", X=np.ones((2, 2), complex), y=np.array([0, 1])), "complex"),
+    ("complex-Y", _npz_file("cY.npz", X=np.ones((2, 2)), Y=np.ones(2, complex)), "complex"),
+    ("object-X", _npz_file("o.npz", X=np.array([[1, None]], dtype=object), y=np.array([0])), "not a readable"),
+    (
+        "empty-X-test",
+        _npz_file("et.npz", X=np.zeros((2, 2)), y=np.array([0, 1]), X_test=np.zeros((0, 2)), y_test=np.zeros(0, int)),
+        "empty",
+    ),
+]
+
+
+@pytest.mark.parametrize("split", ["all", "train"])
+@pytest.mark.parametrize("case", NPZ_CASES, ids=[c[0] for c in NPZ_CASES])
+def test_load_npz_bad_files_are_one_input_error_line(case, split, tmp_path):
+    from tamelab.data import load_npz
+    from tamelab.errors import InputError
+
+    _, make, word = case
+    p = make(tmp_path)
+    with pytest.raises(InputError) as e:
+        load_npz(p, split)
+    assert "\n" not in str(e.value) and word in str(e.value), str(e.value)
+
+
+def test_load_npz_bad_file_through_the_cli_is_one_line(tmp_path, capsys):
+    (tmp_path / "z.npz").write_bytes(b"")
+    rc, err = _run(["train", "--data", str(tmp_path / "z.npz"), "--epochs", "1", "--out", str(tmp_path / "o")], capsys)
+    assert rc == 2 and len(err) == 1 and "z.npz" in err[0], err
+    assert not (tmp_path / "o").exists()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -99,6 +100,8 @@ def validate_arrays(X, y=None, Y=None, *, source: str = "data", max_classes: int
     ``X`` must be N×d (or N×C×H×W, …), non-empty and finite; labels ``y`` integers in
     ``0..max_classes-1``; targets ``Y`` finite, N×k.
     """
+    if np.iscomplexobj(X):
+        raise InputError(f"{source}: X", "is complex", "store real features (e.g. real and imaginary parts as columns)")
     try:
         X = np.asarray(X, dtype=np.float64)
     except (TypeError, ValueError) as e:
@@ -145,7 +148,12 @@ def validate_arrays(X, y=None, Y=None, *, source: str = "data", max_classes: int
                 "relabel to 0..K-1 (np.unique(y, return_inverse=True)), or raise max_classes",
             )
     if Y is not None:
-        Y = np.asarray(Y, dtype=np.float64)
+        if np.iscomplexobj(Y):
+            raise InputError(f"{source}: Y", "is complex", "store real targets")
+        try:
+            Y = np.asarray(Y, dtype=np.float64)
+        except (TypeError, ValueError) as e:
+            raise InputError(f"{source}: Y", f"cannot be converted to floats ({e})") from e
         if Y.ndim == 1:
             Y = Y[:, None]
         if Y.ndim != 2:
@@ -206,10 +214,11 @@ def load_npz(
                     "DATA", f"{p.name} has no array 'X' (found {sorted(files)})", "save X (N×d) and y or Y"
                 )
             arrays = {k: z[k] for k in ("X", "y", "Y", "X_test", "y_test", "Y_test") if k in files}
-    except (ValueError, OSError) as e:
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as e:
         if isinstance(e, InputError):
             raise
-        raise InputError("DATA", f"{p} is not a readable .npz ({e})") from e
+        why = str(e) or type(e).__name__
+        raise InputError("DATA", f"{p} is not a readable .npz ({why})", "save it with numpy.savez(X=..., y=...)") from e
     mc = {"max_classes": max_classes}
     train = Dataset(arrays["X"], arrays.get("y"), arrays.get("Y"), name=p.stem, **mc)
     if "X_test" in arrays:
