@@ -117,3 +117,110 @@ def test_figures_in_svg_and_pdf(tmp_path, capsys):
         == 2
     )
     assert "--format" in capsys.readouterr().err and not (tmp_path / "g").exists()
+
+
+# ------------------------------------------------------------------------------------------------ flags wired in round 3
+def _json_run(argv, capsys):
+    rc = main([*argv, "--json"])
+    cap = capsys.readouterr()
+    assert rc == 0, cap.err
+    return json.loads(cap.out)
+
+
+def test_erm_max_enumeration_refuses_before_any_work(tmp_path, capsys):
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((8, 2))
+    np.savez(tmp_path / "d.npz", X=X, Y=X[:, :1] ** 2)
+    out = tmp_path / "o"
+    assert main(["erm", str(tmp_path / "d.npz"), "--width", "1", "--max-enumeration", "1", "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "max_enumeration" in err[0] and "above the limit 1" in err[0], err
+    assert not out.exists()
+    # the default limit runs, and the flag is not part of what the run computed (record=False)
+    doc = _json_run(["erm", str(tmp_path / "d.npz"), "--width", "1", "--out", str(tmp_path / "ok")], capsys)
+    from tamelab.exact import exact_erm
+
+    ref = exact_erm(X, X[:, 0] ** 2, 1)
+    assert doc["optimum"] == pytest.approx(ref.optimum, rel=1e-9, abs=1e-12)
+    saved = json.loads((tmp_path / "ok" / "result.json").read_text())
+    assert "max_enumeration" not in saved["config"]
+
+
+def test_construct_chen_ewald_paper_is_the_papers_construction(tmp_path, capsys):
+    from tamelab.exact.chen2023ewald import clustered_data
+    from tamelab.exact.chen2023ewald_paper import paper_theorems
+
+    doc = _json_run(["construct", "chen-ewald", "--paper", "--per-class", "8", "--out", str(tmp_path / "p")], capsys)
+    X, labels, Y = clustered_data(3, 8, 0.04, seed=0)
+    ref = paper_theorems(X, labels, Y=Y, seed=0).to_dict()
+    assert doc["kind"] == "chen_ewald_paper" and doc["n_parameters"] == 48 == ref["n_parameters"]
+    assert [c["s"] for c in doc["configurations"]] == [c["s"] for c in ref["configurations"]]
+    assert [c["reduced_cost"] for c in doc["configurations"]] == [c["reduced_cost"] for c in ref["configurations"]]
+    # L = Q is the paper's setting; limits refuse before work
+    for argv, field in (
+        (["--paper", "--q", "4"], "--layers"),
+        (["--paper", "--q", "7", "--layers", "7"], "--q"),
+        (["--max-parameters", "10"], "--max-parameters"),
+        (["--max-memory", "10"], "--max-memory"),
+    ):
+        assert main(["construct", "chen-ewald", *argv, "--out", str(tmp_path / "x")]) == 2, argv
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and err[0].startswith(f"error: {field}"), err
+    assert not (tmp_path / "x").exists()
+    # --jacobian-points reaches chen_ewald (0 skips the rank)
+    doc = _json_run(
+        ["construct", "chen-ewald", "--jacobian-points", "0", "--gd-runs", "0", "--out", str(tmp_path / "j")], capsys
+    )
+    assert doc["jacobian_points"] == 0 and doc["jacobian_rank"] is None
+    doc = _json_run(
+        ["construct", "chen-ewald", "--jacobian-points", "2", "--gd-runs", "0", "--out", str(tmp_path / "k")], capsys
+    )
+    assert doc["jacobian_points"] == 3 * 2 and doc["jacobian_rank"] == doc["expected_rank"] == 9
+
+
+def test_regions_box_in_3d_is_the_exact_nd_enumeration(tmp_path, capsys):
+    from tamelab.models import mlp, save
+    from tamelab.relu import Box, regions, regions_nd
+
+    m = mlp([3, 5, 4, 1], seed=0)
+    save(m, tmp_path / "m.safetensors")
+    doc = _json_run(
+        ["regions", str(tmp_path / "m.safetensors"), "--box", "-1,1", "--linear", "--out", str(tmp_path / "r")], capsys
+    )
+    ref = regions_nd(m, (-1.0, 1.0), linear=True)
+    assert doc["kind"] == "regions_nd" and doc["status"] == "ok"
+    assert doc["activation_regions"] == ref.activation_regions and doc["linear_regions"] == ref.linear_regions
+    # independent: the LP traversal of relu.regions counts the same activation regions
+    assert doc["activation_regions"] == regions(m, Box(-1.0, 1.0, 3), mode="float").activation_regions
+    # --max-vertices reaches regions_nd; --linear/--witness are refused on a 2-D box
+    assert main(["regions", str(tmp_path / "m.safetensors"), "--box", "-1,1", "--max-vertices", "3", "--out",
+                 str(tmp_path / "v")]) == 2
+    assert "--max-vertices" in capsys.readouterr().err
+    save(mlp([2, 4, 1], seed=0), tmp_path / "m2.safetensors")
+    assert main(["regions", str(tmp_path / "m2.safetensors"), "--box", "-1,1", "--witness", "--out",
+                 str(tmp_path / "w")]) == 2
+    assert "--witness" in capsys.readouterr().err
+    assert not (tmp_path / "v").exists() and not (tmp_path / "w").exists()
+
+
+def test_bound_prior_starts_only_from_data_independent_weights(tmp_path, capsys):
+    import numpy as np
+
+    from tamelab.models import mlp, save
+
+    save(mlp([2, 6, 2], seed=0), tmp_path / "m.safetensors")
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((64, 2))
+    np.savez(tmp_path / "d.npz", X=X, y=(X[:, 0] > 0).astype(np.int64))
+    fast = ["--mc-samples", "5", "--epochs", "1", "--prior-epochs", "1", "--data", str(tmp_path / "d.npz")]
+    doc = _json_run(["bound", str(tmp_path / "m.safetensors"), *fast, "--seed", "3", "--out", str(tmp_path / "b")],
+                    capsys)
+    assert doc["prior_start"] == "reinitialised(seed=3)"  # never MODEL's trained weights
+    # MODEL itself as the "initialisation" is refused in one line, nothing written
+    rc = main(["bound", str(tmp_path / "m.safetensors"), *fast, "--init-model", str(tmp_path / "m.safetensors"),
+               "--out", str(tmp_path / "c")])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2 and len(err) == 1 and "--init-model" in err[0] and "MODEL" in err[0], err
+    assert not (tmp_path / "c").exists()

@@ -78,6 +78,8 @@ _U = 2.0**-53
 _TINY = 1e-290  # absolute slack per bound: covers underflow of products of tiny numbers
 #: largest input dimension accepted (each vertex is perturbed in 2**d ways).
 MAX_DIM = 8
+#: default budget of :func:`regions_nd` on the vertices of the complex (memory guard).
+ND_MAX_VERTICES = 2_000_000
 
 
 def _gam(n: int) -> float:
@@ -1235,7 +1237,7 @@ def regions_nd(
     witness: bool = False,
     euler: bool | None = None,
     seed: int = 0,
-    max_vertices: int = 2_000_000,
+    max_vertices: int = ND_MAX_VERTICES,
     keep: bool = True,
 ) -> NDRegionsResult:
     r"""All activation regions of a piecewise-linear network on a box of :math:`\mathbb R^d`, exactly.

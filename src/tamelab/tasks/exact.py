@@ -8,6 +8,8 @@ import numpy as np
 from pydantic import field_validator, model_validator
 
 from ..errors import InputError
+from ..exact.arora2018erm import ERM_MAX_ENUMERATION, ERM_MAX_QPS
+from ..exact.chen2023ewald import CHEN_EWALD_MAX_MEMORY, CHEN_EWALD_MAX_PARAMETERS
 from ._registry import Task, register_task
 from ._spec import SeedField, check_data_spec, option
 
@@ -49,7 +51,13 @@ class ErmConfig(SeedField):
     loss: Literal["squared", "hinge", "logistic"] = option(
         "squared", "squared | hinge | logistic (hinge/logistic: labels y in {0,1} or Y in {-1,+1})"
     )
-    max_qps: int = option(2_000_000, "refuse above this many convex programs after pruning", ge=1, record=False)
+    max_qps: int = option(ERM_MAX_QPS, "refuse above this many convex programs after pruning", ge=1, record=False)
+    max_enumeration: int = option(
+        ERM_MAX_ENUMERATION,
+        "refuse before any work when the estimated enumeration (rays or combinations) exceeds this",
+        ge=1,
+        record=False,
+    )
     executor: Literal["serial", "dask"] = option("serial", "serial | dask", record=False)
     workers: int | None = option(None, "Dask LocalCluster workers", ge=1, record=False)
     scheduler: str | None = option(None, "existing Dask scheduler address, e.g. tcp://10.0.0.5:8786", record=False)
@@ -77,7 +85,16 @@ def run_erm(cfg: ErmConfig, *, out_dir: Any = None) -> Any:
     y = erm_targets(ds, cfg.loss)
     ex = get_executor(cfg.executor, workers=cfg.workers, scheduler=cfg.scheduler)
     try:
-        return exact_erm(ds.X, y, cfg.width, loss=cfg.loss, max_qps=cfg.max_qps, executor=ex, seed=cfg.seed)
+        return exact_erm(
+            ds.X,
+            y,
+            cfg.width,
+            loss=cfg.loss,
+            max_qps=cfg.max_qps,
+            executor=ex,
+            seed=cfg.seed,
+            max_enumeration=cfg.max_enumeration,
+        )
     finally:
         ex.close()
 
@@ -97,9 +114,27 @@ class ChenEwaldConfig(SeedField):
     configurations: bool | None = option(None, "analyse all 2^Q collapse subsets (default: when 2^Q <= 16)")
     gd_runs: int = option(5, "Adam runs from random inits for comparison", ge=0)
     gd_steps: int = option(1000, "Adam steps per run", ge=1)
+    jacobian_points: int = option(3, "points per class for the Jacobian rank (0 skips the rank)", ge=0)
+    paper: bool = option(
+        False,
+        "the paper's own parametrisation (CE23 Thms 2.3-2.5, L = Q): geometry, every s in {0,1}^Q, out-of-sample"
+        " checks (order/alpha/margin/configurations/gd-*/jacobian-points apply to the cone construction only)",
+    )
+    max_parameters: int = option(
+        CHEN_EWALD_MAX_PARAMETERS, "refuse networks with more parameters (L+1)(Q^2+Q) than this", ge=1, record=False
+    )
+    max_memory: float = option(
+        CHEN_EWALD_MAX_MEMORY, "refuse runs whose memory estimate exceeds this many bytes", gt=0, record=False
+    )
 
     @model_validator(mode="after")
     def _layers_cover_classes(self) -> ChenEwaldConfig:
+        if self.paper and self.layers != self.q:
+            raise InputError(
+                "layers",
+                f"the paper's construction has L = Q hidden layers, got L = {self.layers}, Q = {self.q}",
+                f"pass --layers {self.q} with --paper",
+            )
         if self.layers < self.q:
             raise InputError(
                 "layers",
@@ -110,9 +145,12 @@ class ChenEwaldConfig(SeedField):
 
 
 def run_chen_ewald(cfg: ChenEwaldConfig, *, out_dir: Any = None) -> Any:
-    """The ``construct-chen-ewald`` task: :func:`tamelab.exact.chen2023ewald.chen_ewald`."""
+    """The ``construct-chen-ewald`` task: :func:`tamelab.exact.chen2023ewald.chen_ewald`, or with ``paper``
+    :func:`tamelab.exact.chen2023ewald_paper.paper_theorems` on the same seeded clustered data."""
     from ..exact.chen2023ewald import chen_ewald
 
+    if cfg.paper:
+        return _run_paper(cfg)
     res = chen_ewald(
         cfg.q,
         cfg.layers,
@@ -125,6 +163,9 @@ def run_chen_ewald(cfg: ChenEwaldConfig, *, out_dir: Any = None) -> Any:
         configurations=cfg.configurations,
         gd_runs=cfg.gd_runs,
         gd_steps=cfg.gd_steps,
+        jacobian_points=cfg.jacobian_points,
+        max_parameters=cfg.max_parameters,
+        max_memory=cfg.max_memory,
     )
     if not res.ok and res.assumption and not res.assumption.get("passes", True):
         fails = res.assumption.get("failures") or []
@@ -132,6 +173,42 @@ def run_chen_ewald(cfg: ChenEwaldConfig, *, out_dir: Any = None) -> Any:
         raise InputError(
             "radius",
             f"clustering assumption fails: {why}",
+            "use a smaller radius (clusters must be small and separated)",
+        )
+    return res
+
+
+def _run_paper(cfg: ChenEwaldConfig) -> Any:
+    from ..exact.chen2023ewald import CHEN_EWALD_MAX_CONFIGURATIONS, chen_ewald_work_estimate, clustered_data
+    from ..exact.chen2023ewald_paper import paper_theorems
+
+    if 2**cfg.q > CHEN_EWALD_MAX_CONFIGURATIONS:
+        raise InputError(
+            "q",
+            f"--paper analyses all 2^Q = {2**cfg.q:,} configurations s, above {CHEN_EWALD_MAX_CONFIGURATIONS}",
+            f"use --q {CHEN_EWALD_MAX_CONFIGURATIONS.bit_length() - 1} or less, or drop --paper",
+        )
+    n_points = cfg.q * cfg.per_class
+    est = chen_ewald_work_estimate(cfg.q, cfg.q, n_points, jacobian_points=cfg.jacobian_points)
+    if est.parameters > cfg.max_parameters:
+        raise InputError(
+            "max_parameters",
+            f"the network has {est.parameters:,} parameters, above the limit {cfg.max_parameters:,}",
+            "use a smaller --q, or raise --max-parameters",
+        )
+    if est.memory_bytes > cfg.max_memory:
+        raise InputError(
+            "max_memory",
+            f"estimated {est.memory_bytes:.3g} bytes, above the limit {cfg.max_memory:.3g}",
+            "use a smaller --q or --per-class, or raise --max-memory",
+        )
+    X, labels, Y = clustered_data(cfg.q, cfg.per_class, cfg.radius, seed=cfg.seed)
+    res = paper_theorems(X, labels, Y=Y, seed=cfg.seed)
+    why = res.geometry.get("assumption") if isinstance(res.geometry, dict) else ""
+    if why:
+        raise InputError(
+            "radius",
+            f"the paper's assumptions fail: {why}",
             "use a smaller radius (clusters must be small and separated)",
         )
     return res

@@ -10,6 +10,7 @@ from pydantic import field_validator, model_validator
 
 from .._numerics import RANK_RTOL
 from ..errors import InputError
+from ..relu._nd import ND_MAX_VERTICES
 from ._load import load_task_model
 from ._registry import Annotated, Task, register_task
 from ._spec import ModelFields, SeedField, check_data_spec, option, parse_number_list
@@ -37,13 +38,20 @@ class RegionsConfig(ModelFields, SeedField):
     """``tamelab regions MODEL``: activation and linear regions on exactly one of a box, a plane or a segment."""
 
     box: list[float] | None = option(
-        None, "LO,HI: the box [LO,HI]^d (d=2: exact plane splitting; d>2: LP traversal)", metavar="LO,HI"
+        None,
+        "LO,HI: the box [LO,HI]^d (d=2: exact plane splitting; d>=3: exact n-D enumeration, relu.regions_nd)",
+        metavar="LO,HI",
     )
     plane: list[list[float]] | None = option(None, '"x0;x1;x2": the plane through three inputs', metavar='"x0;x1;x2"')
     segment: list[list[float]] | None = option(None, '"a;b": the segment from a to b', metavar='"a;b"')
     margin: float = option(0.25, "with --plane: the square around the three points, as a fraction", ge=0)
     mode: Literal["float", "exact"] = option("float", "float | exact (rational arithmetic; segment/plane)")
     data: str | None = option(None, "draw these data points on the partition plot (2-D inputs)")
+    linear: bool = option(False, "n-D box: also count linear regions (exact comparison of output maps)")
+    witness: bool = option(False, "n-D box: certify every region by an interior point checked against its inequalities")
+    max_vertices: int = option(
+        ND_MAX_VERTICES, "n-D box: budget on the vertices of the complex (memory guard)", ge=1, record=False
+    )
 
     @field_validator("box", mode="before")
     @classmethod
@@ -134,17 +142,33 @@ def _input_dim(model: Any) -> int:
 
 
 def run_regions(cfg: RegionsConfig, *, out_dir: Any = None) -> Any:
-    """The ``regions`` task: :func:`tamelab.relu.regions` on the config's domain."""
-    from ..relu import regions
+    """The ``regions`` task: :func:`tamelab.relu.regions` on a segment, plane or 1-/2-D box, and the exact n-D
+    enumeration :func:`tamelab.relu.regions_nd` on a box of dimension d >= 3."""
+    from ..relu import regions, regions_nd
 
     model = load_task_model(cfg.model, cfg.weights)
-    return regions(model, regions_domain(cfg, _input_dim(model)), mode=cfg.mode)
+    d = _input_dim(model)
+    if cfg.box is not None and d >= 3:
+        lo, hi = cfg.box
+        return regions_nd(
+            model,
+            (lo, hi),
+            linear=cfg.linear,
+            witness=cfg.witness,
+            seed=cfg.seed,
+            max_vertices=cfg.max_vertices,
+            keep=False,
+        )
+    for flag in ("linear", "witness"):
+        if getattr(cfg, flag):
+            raise InputError(flag, "only applies to a box in d >= 3 input dimensions", f"drop --{flag}")
+    return regions(model, regions_domain(cfg, d), mode=cfg.mode)
 
 
 def _regions_figures(r: Any, cfg: RegionsConfig) -> dict[str, Any]:
     from ..relu._plot import plot_partition
 
-    if r.domain not in ("plane", "box", "segment") or not r.regions_list:
+    if getattr(r, "domain", None) not in ("plane", "box", "segment") or not getattr(r, "regions_list", None):
         return {}
     X = None
     if cfg.data and cfg.box is not None:
