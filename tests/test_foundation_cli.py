@@ -224,3 +224,35 @@ def test_bound_prior_starts_only_from_data_independent_weights(tmp_path, capsys)
     err = capsys.readouterr().err.strip().splitlines()
     assert rc == 2 and len(err) == 1 and "--init-model" in err[0] and "MODEL" in err[0], err
     assert not (tmp_path / "c").exists()
+
+
+def test_claims_and_atlas_are_tasks_a_sweep_can_run(fake_claims, tmp_path, capsys):
+    from pathlib import Path
+
+    from tamelab.tasks import all_tasks, get_task, run_sweep
+
+    assert {"atlas", "claims"} <= set(all_tasks())
+    res = run_sweep({"command": "claims", "base": {"all": True}, "grid": {"seed": [0, 1]}}, tmp_path / "s")
+    assert res.computed == 2 and res.rows == 2
+    import pandas as pd
+
+    df = pd.read_parquet(res.table)
+    assert sorted(df["param.seed"]) == [0, 1]
+    assert list(df["result.summary.holds"]) == [1, 1] and list(df["result.summary.fails"]) == [1, 1]
+    # the atlas writes its own run directory (report.html, result.json last); the runner only reads it back
+    res = run_sweep(
+        {"command": "atlas", "base": {"epochs": 2, "quick": True, "sections": ["training"]}, "grid": {"seed": [0, 1]}},
+        tmp_path / "a",
+    )
+    assert res.computed == 2
+    df = pd.read_parquet(res.table)
+    for d in map(Path, df["run_dir"]):
+        doc = json.loads((d / "result.json").read_text())
+        assert doc["command"] == "atlas" and (d / "report.html").is_file()
+        assert [s["id"] for s in doc["result"]["sections"]] == ["training"]
+    assert sorted(df["result.seed"]) == [0, 1]
+    # a bad field is one line before any work, named as in a sweep file
+    from tamelab.errors import InputError
+
+    with pytest.raises(InputError, match="no_train"):
+        get_task("atlas").validate({"no_train": True})

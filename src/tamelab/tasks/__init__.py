@@ -49,7 +49,7 @@ _LAZY = {
     "erm_targets": "exact",
     "regions_domain": "geometry",
 }
-_MODULES = ("algebraic", "bounds", "curvature", "exact", "geometry", "ridge", "tame", "train")
+_MODULES = ("algebraic", "atlas", "bounds", "claims", "curvature", "exact", "geometry", "ridge", "tame", "train")
 
 
 def __getattr__(name: str) -> Any:
@@ -96,7 +96,9 @@ __all__ = [
     "regions_domain",
     # task modules
     "algebraic",
+    "atlas",
     "bounds",
+    "claims",
     "curvature",
     "exact",
     "geometry",

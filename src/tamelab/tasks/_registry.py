@@ -36,6 +36,9 @@ class Task:
         models: ``models(result) -> {file name: nn.Module}`` saved next to ``result.json`` with
             :func:`tamelab.models.save` (so a later task can take them as ``MODEL``).
         after: ``after(config, out_dir)`` once the run directory is complete (e.g. drop a checkpoint).
+        writes_run_dir: the task writes its own run directory (``result.json`` last, as
+            :func:`tamelab.runstore.write_run` does; e.g. the atlas with its ``report.html``): the runner
+            only validates, locks and runs it, then reads its ``result.json``.
     """
 
     name: str
@@ -45,6 +48,7 @@ class Task:
     figures: Callable[[Any, Any], Mapping[str, Any]] | None = None
     models: Callable[[Any], Mapping[str, Any]] | None = None
     after: Callable[[Any, Any], None] | None = None
+    writes_run_dir: bool = False
 
     def validate(
         self,
@@ -85,6 +89,8 @@ BUILTIN: dict[str, str] = {
     "neuromanifold": "algebraic",
     "critical": "algebraic",
     "ridge": "ridge",
+    "atlas": "atlas",
+    "claims": "claims",
 }
 
 

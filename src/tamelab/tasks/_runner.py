@@ -149,7 +149,12 @@ def run_task(
         seconds = time.perf_counter() - t0
         if hasattr(result, "seconds") and not getattr(result, "seconds", 0.0):
             result.seconds = seconds
-        doc = _write(t, cfg, result, out_dir, plot=plot, fmt=figure_format)
+        if t.writes_run_dir:
+            from ..runstore import read_result
+
+            doc = read_result(out_dir, field="--out")
+        else:
+            doc = _write(t, cfg, result, out_dir, plot=plot, fmt=figure_format)
     return TaskRun(t.name, cfg, result, out_dir, doc)
 
 

@@ -6,9 +6,17 @@ from typing import Any, Optional
 
 import typer
 
-from .._common import JSON_HELP, OUT_HELP, QUIET_HELP, finish
+from .._build import print_payload
+from .._common import JSON_HELP, OUT_HELP, QUIET_HELP
 
 _COLOUR = {"holds": "green", "fails": "red", "not reproduced": "yellow"}
+
+
+def _flag(field: str) -> str:
+    """How ``claims run`` names a field of :class:`tamelab.tasks.claims.ClaimsConfig`."""
+    from ...tasks.claims import ClaimsConfig
+
+    return {"ids": "IDS", "all": "--all"}.get(field) or ClaimsConfig.flag(field)
 
 
 def register(app: typer.Typer) -> None:
@@ -55,17 +63,23 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Run claims and print each verdict: expected, measured, holds / fails / not reproduced."""
         from ..._progress import set_quiet
-        from ...claims import run_claims
+        from ...tasks import run_task
 
         set_quiet(quiet or json_out)
-        if executor is None:
-            executor = "dask" if (workers and workers > 1) or scheduler else "serial"
-        cfg = {"ids": ids or [], "all": all_, "tags": tag or [], "quick": quick, "seed": seed, "no_slow": no_slow}
-        res = run_claims(
-            ids, all_=all_, tags=tag, seed=seed, quick=quick, include_slow=not no_slow,
-            executor=executor, workers=workers, scheduler=scheduler,
-        ).to_dict()
-        finish("claims", res, config=cfg, out=out, json_out=json_out, quiet=True)
+        given = {
+            "ids": ids or [],
+            "all": all_,
+            "tags": tag or [],
+            "quick": quick,
+            "seed": seed,
+            "no_slow": no_slow,
+            "executor": executor,
+            "workers": workers,
+            "scheduler": scheduler,
+        }
+        run = run_task("claims", given, out=out, source="command line", name=_flag)
+        res = run.to_dict()
+        print_payload("claims", res, json_out=json_out, quiet=True)
         if not json_out and not quiet:
             _print_table(res)
 
