@@ -91,12 +91,15 @@ class Loss:
         targets: ``"labels"`` (integer class labels), ``"real"`` (real targets; labels one-hot) or
             ``"any"`` (a user callable: TameLab does not inspect the targets).
         builtin: whether ``fn`` comes from the registry (fast paths may specialise on built-ins).
+        torch_fn: for a built-in, the ``torch.nn.functional`` function it computes (what a tracer records and
+            what specialised kernels key on; ``fn`` adds the target conversion); ``None`` for a user's loss.
     """
 
     name: str
     fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] = dataclasses.field(repr=False, compare=False)
     targets: TargetKind = "any"
     builtin: bool = False
+    torch_fn: Callable[..., torch.Tensor] | None = dataclasses.field(default=None, repr=False, compare=False)
 
     def __call__(self, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         """The mean loss of ``output`` against ``target`` (a 0-dimensional tensor)."""
@@ -110,12 +113,12 @@ class Loss:
 
 #: name → :class:`Loss`; the one loss registry of the package.
 LOSSES: dict[str, Loss] = {
-    "cross_entropy": Loss("cross_entropy", _cross_entropy, "labels", True),
-    "nll": Loss("nll", _nll, "labels", True),
-    "mse": Loss("mse", _mse, "real", True),
-    "l1": Loss("l1", _l1, "real", True),
-    "huber": Loss("huber", _huber, "real", True),
-    "bce_with_logits": Loss("bce_with_logits", _bce, "real", True),
+    "cross_entropy": Loss("cross_entropy", _cross_entropy, "labels", True, F.cross_entropy),
+    "nll": Loss("nll", _nll, "labels", True, F.nll_loss),
+    "mse": Loss("mse", _mse, "real", True, F.mse_loss),
+    "l1": Loss("l1", _l1, "real", True, F.l1_loss),
+    "huber": Loss("huber", _huber, "real", True, F.smooth_l1_loss),
+    "bce_with_logits": Loss("bce_with_logits", _bce, "real", True, F.binary_cross_entropy_with_logits),
 }
 
 _ALIASES = {

@@ -35,9 +35,7 @@ def _loss_kind(loss_fn) -> str | None:
     from ..losses import Loss
 
     if isinstance(loss_fn, Loss):
-        if loss_fn.builtin:
-            return {"cross_entropy": "ce", "mse": "mse"}.get(loss_fn.name)
-        return _loss_kind(loss_fn.fn)
+        return _loss_kind(loss_fn.torch_fn if loss_fn.builtin else loss_fn.fn)
     if type(loss_fn) is nn.CrossEntropyLoss:
         ok = (loss_fn.weight is None and loss_fn.reduction == "mean" and loss_fn.label_smoothing == 0.0)
         return "ce" if ok else None

@@ -109,7 +109,9 @@ def atlas_config_dict(cfg: AtlasTaskConfig) -> tuple[Any, str]:
         loss = data["train"].pop("loss", "cross_entropy")
         bad = [k for k in BUILTIN_ONLY if k in user_train]
         if bad:
-            raise InputError(f"{src} field 'train.{bad[0]}'", "describes the built-in MLP", "remove it when atlassing --model")
+            raise InputError(
+                f"{src} field 'train.{bad[0]}'", "describes the built-in MLP", "remove it when atlassing --model"
+            )
     acfg = validate(AtlasConfig, data, source=src)
     if cfg.init_weights is not None and not cfg.no_train:
         raise InputError(

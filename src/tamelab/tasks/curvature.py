@@ -14,8 +14,6 @@ import numpy as np
 import torch
 from torch import nn
 
-from pydantic import field_validator
-
 from ..errors import InputError
 from ..result import Result, to_jsonable
 from ._load import check_accepts, check_targets, data_tensors, load_task_data, load_task_model
@@ -38,26 +36,10 @@ __all__ = [
 
 #: added to a density before its log-scale plot (a display floor, not a tolerance).
 _LOG_FLOOR = 1e-12
-#: losses the surface and interpolation evaluators compute (others would be refused there).
-SURFACE_LOSSES = ("cross_entropy", "mse")
-
-
 def _dtype(name: str) -> torch.dtype:
     from ..inputs import resolve_dtype
 
     return resolve_dtype(name, allowed=(torch.float32, torch.float64))
-
-
-def _operator_loss(loss: Any) -> Any:
-    """The loss function handed to :class:`~tamelab.landscape.CurvatureOperator`.
-
-    NOTE: the operator's hand-written R-operator recognises ``torch.nn.functional.cross_entropy`` by
-    identity; until it recognises registry losses (``Loss.builtin``), the registry's cross-entropy is
-    handed over as that function (same value) so the fast path stays on.
-    """
-    if loss.builtin and loss.name == "cross_entropy":
-        return torch.nn.functional.cross_entropy
-    return loss.fn
 
 
 # ------------------------------------------------------------------------------------------------ hessian
@@ -158,7 +140,7 @@ def hessian_summary(
     m = model_on(model, dev, dt).eval()
     X, T = as_data(data).tensors(dev, dt)
     check_targets(lossf, T)
-    op = CurvatureOperator(m, _operator_loss(lossf), (X, T))
+    op = CurvatureOperator(m, lossf, (X, T))
     eig = top_eigenpairs(op, int(top_k), tol=float(tol), seed=int(seed))
     r = HessianSummary(
         status=eig.status,
@@ -279,11 +261,6 @@ class LandscapeConfig(ModelFields, DataFields, LossField, SeedField, DeviceField
     workers: int | None = option(None, "Dask LocalCluster workers", ge=1, record=False)
     max_points: int = option(1_000_000, "refuse grids with more points than this", ge=1, record=False)
 
-    @field_validator("loss")
-    @classmethod
-    def _surface_loss_only(cls, v: str) -> str:
-        return _surface_loss(v)
-
     def check(self) -> None:
         """Two ``through`` models that exist; the grid within ``max_points``."""
         if self.through:
@@ -303,12 +280,6 @@ class LandscapeConfig(ModelFields, DataFields, LossField, SeedField, DeviceField
                 f"each a pass over the data (limit {self.max_points:.3g})",
                 "use a smaller --grid or raise --max-points",
             )
-
-
-def _surface_loss(v: str) -> str:
-    if v not in SURFACE_LOSSES:
-        raise InputError("loss", f"{v} is not supported by the surface evaluator", f"use {' or '.join(SURFACE_LOSSES)}")
-    return v
 
 
 def run_landscape(cfg: LandscapeConfig, *, out_dir: Any = None) -> Any:
@@ -344,17 +315,19 @@ def plot_surface(r: Any) -> Any:
     """Contour plot of log(loss) of a 2-D surface; ``None`` for a 1-D surface.
 
     Takes a :class:`~tamelab.landscape.SurfaceResult` or a :class:`~tamelab.landscape.PlaneResult`
-    (then the three models are marked).
+    (then the three models are marked). Losses that are not all positive (``nll`` of raw scores, a
+    user's loss) are drawn as they are, not as their logarithm.
     """
     import matplotlib.pyplot as plt
 
     L = np.asarray(r.losses, dtype=float)
     if L.ndim != 2:
         return None
+    Z, label = (np.log(L), "log(loss)") if bool((L > 0).all()) else (L, "loss")
     fig, ax = plt.subplots(figsize=(5, 4.3))
     if hasattr(r, "model_coords"):
         xs, ys = np.asarray(r.xs), np.asarray(r.ys)
-        cs = ax.contourf(xs, ys, np.log(L).T, levels=30)
+        cs = ax.contourf(xs, ys, Z.T, levels=30)
         pts = np.asarray(r.model_coords)
         ax.plot(pts[:, 0], pts[:, 1], "r*", ms=10)
         for (px, py), label in zip(pts, ["MODEL", "B", "C"]):
@@ -363,11 +336,11 @@ def plot_surface(r: Any) -> Any:
         ax.set_ylabel("plane coordinate 2")
     else:
         a = np.asarray(r.alphas)
-        cs = ax.contourf(a, a, np.log(L).T, levels=30)
+        cs = ax.contourf(a, a, Z.T, levels=30)
         ax.plot(0, 0, "r*")
         ax.set_xlabel("direction 1")
         ax.set_ylabel("direction 2")
-    fig.colorbar(cs, label="log(loss)")
+    fig.colorbar(cs, label=label)
     fig.tight_layout()
     return fig
 

@@ -145,8 +145,11 @@ class ChenEwaldConfig(SeedField):
 
 
 def run_chen_ewald(cfg: ChenEwaldConfig, *, out_dir: Any = None) -> Any:
-    """The ``construct-chen-ewald`` task: :func:`tamelab.exact.chen2023ewald.chen_ewald`, or with ``paper``
-    :func:`tamelab.exact.chen2023ewald_paper.paper_theorems` on the same seeded clustered data."""
+    """The ``construct-chen-ewald`` task: the cone construction, or the paper's own.
+
+    :func:`tamelab.exact.chen2023ewald.chen_ewald`, or with ``paper``
+    :func:`tamelab.exact.chen2023ewald_paper.paper_theorems` on the same seeded clustered data.
+    """
     from ..exact.chen2023ewald import chen_ewald
 
     if cfg.paper:

@@ -142,8 +142,11 @@ def _input_dim(model: Any) -> int:
 
 
 def run_regions(cfg: RegionsConfig, *, out_dir: Any = None) -> Any:
-    """The ``regions`` task: :func:`tamelab.relu.regions` on a segment, plane or 1-/2-D box, and the exact n-D
-    enumeration :func:`tamelab.relu.regions_nd` on a box of dimension d >= 3."""
+    """The ``regions`` task: exact regions on the config's segment, plane or box.
+
+    :func:`tamelab.relu.regions` on a segment, plane or 1-/2-D box; the exact n-D enumeration
+    :func:`tamelab.relu.regions_nd` on a box of dimension d >= 3.
+    """
     from ..relu import regions, regions_nd
 
     model = load_task_model(cfg.model, cfg.weights)

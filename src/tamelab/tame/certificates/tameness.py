@@ -50,6 +50,7 @@ import torch
 from torch import nn
 
 from ...errors import InputError
+from ...losses import LOSSES as _REGISTRY
 from ...result import Result, Status
 from ._intervals import Intervals, is_bounded
 from ._structures import NONE, UNKNOWN, join_all, op_fact, poly_bounded
@@ -57,8 +58,9 @@ from ._trace import Net, Program, canonical, node_arg, trace_program
 
 __all__ = ["TamenessCertificate", "certify", "LOSSES"]
 
-#: loss names accepted by :func:`certify` (``"none"``/``None`` = the network alone; a callable is accepted too)
-LOSSES = ("cross_entropy", "nll", "mse", "l1", "huber", "bce_with_logits", "none")
+#: loss names accepted by :func:`certify`: the registry's (:data:`tamelab.losses.LOSSES`) and ``"none"``/``None``
+#: (the network alone); a callable is accepted too
+LOSSES = (*_REGISTRY, "none")
 
 
 @dataclasses.dataclass
@@ -96,11 +98,6 @@ class TamenessCertificate(Result):
     kind = "tameness_certificate"
 
 
-_TRACEABLE = {"cross_entropy": nn.functional.cross_entropy, "nll": nn.functional.nll_loss,
-              "mse": nn.functional.mse_loss, "l1": nn.functional.l1_loss, "huber": nn.functional.smooth_l1_loss,
-              "bce_with_logits": nn.functional.binary_cross_entropy_with_logits}
-
-
 def _loss_fn(loss) -> tuple[Callable | None, str]:
     """The loss as a function fx can trace (built-ins: their ``torch.nn.functional`` form), and its name."""
     from ...losses import resolve_loss
@@ -108,8 +105,8 @@ def _loss_fn(loss) -> tuple[Callable | None, str]:
     if loss is None or (isinstance(loss, str) and loss.strip().lower() == "none"):
         return None, "none"
     lossf = resolve_loss(loss)
-    if lossf.builtin:
-        return _TRACEABLE[lossf.name], lossf.name
+    if lossf.builtin and lossf.torch_fn is not None:
+        return lossf.torch_fn, lossf.name
     return lossf.fn, lossf.name
 
 

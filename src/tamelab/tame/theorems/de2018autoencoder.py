@@ -192,7 +192,7 @@ def _recorder(Xtr, Xte, checkpoints, checkpoint_epochs):
         history: dict[str, list] = {}
 
         def _record(self, ctx, epoch: int) -> None:
-            mse = torch.nn.functional.mse_loss
+            mse = ctx.loss  # the training loss: tamelab.losses "mse"
             p = {k: v.detach().clone().requires_grad_(True) for k, v in ctx.param_dict().items()}
             val = mse(torch.func.functional_call(ctx.model, p, (Xtr,)), Xtr)
             g = torch.autograd.grad(val, list(p.values()))

@@ -1,0 +1,114 @@
+"""One of each (issue 15): one loss registry, one verdict enum, one model writer — used everywhere."""
+
+from __future__ import annotations
+
+import ast
+import pathlib
+
+import pytest
+import torch
+
+SRC = pathlib.Path(__file__).resolve().parents[1] / "src" / "tamelab"
+
+
+# ------------------------------------------------------------------------------------------------ losses
+def _dict_literals_with_loss_keys(tree: ast.AST) -> list[int]:
+    """Line numbers of dict literals keyed by two or more registry loss names (a private name → function map)."""
+    from tamelab.losses import LOSSES
+
+    names = set(LOSSES)
+    hits = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Dict):
+            keys = {k.value for k in node.keys if isinstance(k, ast.Constant) and isinstance(k.value, str)}
+            if len(keys & names) >= 2:
+                hits.append(node.lineno)
+    return hits
+
+
+def test_no_private_loss_name_to_function_tables():
+    found = []
+    for f in sorted(SRC.rglob("*.py")):
+        if f.name == "losses.py" or "claims/catalog" in f.as_posix():  # claims tabulate expected values by loss
+            continue
+        for line in _dict_literals_with_loss_keys(ast.parse(f.read_text(encoding="utf-8"))):
+            found.append(f"{f.relative_to(SRC)}:{line}")
+    assert not found, "name → loss tables outside tamelab.losses: " + ", ".join(found)
+
+
+def test_the_scanner_finds_a_table():
+    tree = ast.parse('T = {"cross_entropy": f, "mse": g}\nU = {"cross_entropy": 1}\n')
+    assert _dict_literals_with_loss_keys(tree) == [1]
+
+
+def test_builtin_losses_carry_their_torch_function_and_agree_with_it():
+    import torch.nn.functional as F
+
+    from tamelab.losses import LOSSES, resolve_loss
+
+    g = torch.Generator().manual_seed(0)
+    out = torch.randn(6, 3, generator=g, dtype=torch.float64)
+    labels = torch.tensor([0, 2, 1, 1, 0, 2])
+    real = torch.rand(6, 3, generator=g, dtype=torch.float64)
+    for name, loss in LOSSES.items():
+        assert loss.builtin and loss.torch_fn is not None, name
+        t = labels if loss.targets == "labels" else real
+        o = torch.log_softmax(out, 1) if name == "nll" else out
+        assert float(loss(o, t)) == float(loss.torch_fn(o, t)), name
+    assert LOSSES["cross_entropy"].torch_fn is F.cross_entropy
+    assert resolve_loss(lambda o, t: (o - t).abs().mean()).torch_fn is None
+
+
+def test_certify_traces_the_registry_loss_and_refuses_unknown_names():
+    from tamelab.errors import InputError
+    from tamelab.losses import LOSSES
+    from tamelab.models import mlp
+    from tamelab.tame import LOSSES as CERTIFY_LOSSES
+    from tamelab.tame import certify
+
+    assert set(CERTIFY_LOSSES) == set(LOSSES) | {"none"}
+    m = mlp([3, 4, 2], seed=0)
+    X = torch.zeros(5, 3)
+    assert certify(m, X, loss="mse").loss == "mse"
+    ops = {o["canonical"] for o in certify(m, X, loss="cross_entropy").ops}
+    assert any("cross_entropy" in str(o) or "log_softmax" in str(o) for o in ops), ops
+    with pytest.raises(InputError, match="unknown loss 'msse'"):
+        certify(m, X, loss="msse")
+
+
+def test_curvature_fast_path_recognises_registry_losses():
+    from tamelab.landscape._mlp_rop import mlp_rop_plan
+    from tamelab.losses import resolve_loss
+    from tamelab.models import mlp
+
+    m = mlp([3, 4, 2], seed=0)
+    names = [k for k, _ in m.named_parameters()]
+    assert mlp_rop_plan(m, resolve_loss("cross_entropy"), names)[1] == "ce"
+    assert mlp_rop_plan(m, resolve_loss("mse"), names)[1] == "mse"
+    assert mlp_rop_plan(m, resolve_loss("l1"), names) is None  # no R-operator for l1: the generic product
+    assert mlp_rop_plan(m, torch.nn.MSELoss(), names)[1] == "mse"
+
+
+@pytest.mark.parametrize("loss", ["nll", "huber"])
+def test_landscape_task_takes_any_registry_loss(loss, tmp_path, capsys):
+    """The surface evaluator computes every registry loss (no second list of 'surface losses')."""
+    import json
+
+    import numpy as np
+
+    from tamelab.cli.main import main
+    from tamelab.landscape import loss_surface
+    from tamelab.models import load_model, mlp, save
+
+    save(mlp([2, 3, 2], seed=0), tmp_path / "m.safetensors")
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((10, 2))
+    y = (X[:, 0] > 0).astype(np.int64)
+    np.savez(tmp_path / "d.npz", X=X, y=y)
+    argv = ["landscape", str(tmp_path / "m.safetensors"), "--data", str(tmp_path / "d.npz"), "--split", "all"]
+    assert main([*argv, "--loss", loss, "--grid", "3", "--out", str(tmp_path / "o"), "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    ref = loss_surface(load_model(str(tmp_path / "m.safetensors")), (X, y), loss=loss, grid=3, seed=0)
+    assert np.allclose(doc["losses"], ref.losses, rtol=1e-6, atol=1e-7)
+    assert main([*argv, "--loss", "msse", "--out", str(tmp_path / "x")]) == 2
+    assert "--loss" in capsys.readouterr().err and not (tmp_path / "x").exists()
