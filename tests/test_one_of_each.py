@@ -112,3 +112,62 @@ def test_landscape_task_takes_any_registry_loss(loss, tmp_path, capsys):
     assert np.allclose(doc["losses"], ref.losses, rtol=1e-6, atol=1e-7)
     assert main([*argv, "--loss", "msse", "--out", str(tmp_path / "x")]) == 2
     assert "--loss" in capsys.readouterr().err and not (tmp_path / "x").exists()
+
+
+# ------------------------------------------------------------------------------------------------ verdicts
+def test_one_verdict_vocabulary():
+    """Hypothesis verdicts of the DDKL report are the :class:`tamelab.verdicts.Verdict` members; no string table."""
+    import json
+
+    from tamelab.runstore import dumps
+    from tamelab.tame import VERDICTS
+    from tamelab.tame.monitors.davis2020stochastic import Hypothesis, convergence_report
+    from tamelab.verdicts import HYPOTHESIS_VERDICTS, Verdict
+
+    assert VERDICTS is HYPOTHESIS_VERDICTS
+    h = Hypothesis("X", "x", "holds", "why")
+    assert h.verdict is Verdict.HOLDS
+    with pytest.raises(ValueError, match="hypothesis verdict"):
+        Hypothesis("X", "x", "fails", "a claim verdict is not a hypothesis verdict")
+    with pytest.raises(ValueError):
+        Hypothesis("X", "x", "maybe", "not a verdict")
+    import types
+
+    import numpy as np
+    from torch import nn
+
+    from tamelab.data import Dataset
+
+    rng = np.random.default_rng(0)
+    X, Y = rng.standard_normal((12, 3)), rng.standard_normal((12, 2))
+    snaps = [{"0.weight": torch.as_tensor(rng.standard_normal((2, 3))), "0.bias": torch.zeros(2, dtype=torch.float64)}
+             for _ in range(5)]
+    steps = np.arange(1, 201, dtype=float)
+    run = types.SimpleNamespace(
+        history={"step": steps, "lr": 0.1 / steps, "param_norm": 2 - 1 / steps, "loss": np.ones(200)},
+        snapshots=snaps, snapshot_steps=list(range(0, 201, 50)), model=nn.Sequential(nn.Linear(3, 2)).double(),
+        train=Dataset(X, None, Y),
+        config={"optimizer": "adam", "schedule": "constant", "lr": 0.1, "loss": "mse", "batch_size": 4},
+    )
+    rep = convergence_report(run, seed=0, rho_samples=2, lojasiewicz=False)
+    assert rep.verdicts()["M"] is Verdict.VIOLATED and rep.verdicts()["M"] == "violated"
+    assert all(isinstance(x.verdict, Verdict) and x.verdict in HYPOTHESIS_VERDICTS for x in rep.hypotheses)
+    doc = json.loads(dumps(rep.to_dict()))  # JSON keeps the plain strings
+    assert {x["verdict"] for x in doc["hypotheses"]} <= {"holds", "violated", "not checkable"}
+    assert doc["hypotheses"][0]["verdict"] == str(rep.hypotheses[0].verdict)
+
+
+def test_no_string_verdict_tables():
+    """Outside tamelab.verdicts, no tuple/set/dict literal lists two or more verdict words as plain strings."""
+    words = {"holds", "fails", "not reproduced", "violated", "not checkable"}
+    found = []
+    for f in sorted(SRC.rglob("*.py")):
+        if f.name == "verdicts.py" or "claims/catalog" in f.as_posix():
+            continue
+        for node in ast.walk(ast.parse(f.read_text(encoding="utf-8"))):
+            elts = node.keys if isinstance(node, ast.Dict) else getattr(node, "elts", None)
+            if isinstance(node, (ast.Dict, ast.Tuple, ast.Set, ast.List)) and elts:
+                lits = {e.value for e in elts if isinstance(e, ast.Constant) and isinstance(e.value, str)}
+                if len(lits & words) >= 2:
+                    found.append(f"{f.relative_to(SRC)}:{node.lineno}")
+    assert not found, "string verdict tables (use tamelab.verdicts.Verdict): " + ", ".join(found)

@@ -18,9 +18,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from ..verdicts import Verdict
+
 __all__ = ["load_run", "render_markdown", "render_html", "main"]
 
-_ORDER = {"fails": 0, "not reproduced": 1, "holds": 2}
+_ORDER = {Verdict.FAILS: 0, Verdict.NOT_REPRODUCED: 1, Verdict.HOLDS: 2}
 
 
 def load_run(path: str | Path) -> dict[str, Any]:
@@ -121,7 +123,7 @@ def render_html(doc: dict[str, Any]) -> str:
     """A self-contained HTML page with the same tables (one section per paper)."""
     e = html.escape
     rows = {r["id"]: r for r in doc["claims"]}
-    colour = {"holds": "#1a7f37", "fails": "#cf222e", "not reproduced": "#9a6700"}
+    colour = {Verdict.HOLDS: "#1a7f37", Verdict.FAILS: "#cf222e", Verdict.NOT_REPRODUCED: "#9a6700"}
     out = ["<!doctype html><meta charset='utf-8'><title>TameLab claims</title>",
            "<style>body{font:14px system-ui;margin:2em}table{border-collapse:collapse;width:100%}"
            "td,th{border:1px solid #ccc;padding:4px;vertical-align:top}code{font-size:12px}</style>",

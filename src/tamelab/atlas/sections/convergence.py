@@ -6,6 +6,7 @@ import numpy as np
 
 from ...report import fmt_value
 from ...tame import convergence_report
+from ...verdicts import Verdict
 from .._registry import Figure, SectionContent, Table, section
 from ._plot import set_yscale_for
 
@@ -18,8 +19,8 @@ def _short(why: str, n: int = 90) -> str:
 
 def _verdict(rep) -> str:
     c = rep.conclusion or {}
-    failed = [h for h in rep.hypotheses if h.verdict == "violated"]
-    open_ = [h for h in rep.hypotheses if h.verdict not in ("holds", "violated")]
+    failed = [h for h in rep.hypotheses if h.verdict is Verdict.VIOLATED]
+    open_ = [h for h in rep.hypotheses if h.verdict is Verdict.NOT_CHECKABLE]
     g = [v for v in rep.full_grad_norm if v is not None and np.isfinite(v)]
     measured = ""
     if len(g) >= 2:

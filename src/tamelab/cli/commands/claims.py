@@ -6,10 +6,11 @@ from typing import Any, Optional
 
 import typer
 
+from ...verdicts import Verdict
 from .._build import print_payload
 from .._common import JSON_HELP, OUT_HELP, QUIET_HELP
 
-_COLOUR = {"holds": "green", "fails": "red", "not reproduced": "yellow"}
+_COLOUR = {Verdict.HOLDS: "green", Verdict.FAILS: "red", Verdict.NOT_REPRODUCED: "yellow"}
 
 
 def _flag(field: str) -> str:

@@ -57,6 +57,7 @@ import torch
 from ..._rng import SeedLike, resolve_seed
 from ...errors import InputError
 from ...result import Result, Status
+from ...verdicts import HYPOTHESIS_VERDICTS, Verdict
 from ._noise import CAUCHY_MAX_SLOPE, NoiseEstimate, full_grad, loss_data, minibatch_noise
 
 __all__ = [
@@ -64,7 +65,9 @@ __all__ = [
     "VERDICTS", "ddkl_toy_run", "ToyRun", "stationarity_trend",
 ]
 
-VERDICTS = ("holds", "violated", "not checkable")
+#: the verdicts of a hypothesis (:data:`tamelab.verdicts.HYPOTHESIS_VERDICTS`).
+VERDICTS = HYPOTHESIS_VERDICTS
+HOLDS, VIOLATED, NOT_CHECKABLE = Verdict.HOLDS, Verdict.VIOLATED, Verdict.NOT_CHECKABLE
 #: running max of ‖θ‖ must grow less than this fraction (relative) over the last log-time window.
 BOUNDED_REL_GROWTH = 0.01
 
@@ -75,9 +78,15 @@ class Hypothesis:
 
     id: str
     name: str
-    verdict: str
+    verdict: Verdict
     why: str
     evidence: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.verdict = Verdict(self.verdict)
+        if self.verdict not in HYPOTHESIS_VERDICTS:
+            allowed = [str(v) for v in HYPOTHESIS_VERDICTS]
+            raise ValueError(f"a hypothesis verdict is one of {allowed}, got {self.verdict}")
 
 
 @dataclasses.dataclass
@@ -127,7 +136,7 @@ def schedule_hypothesis(cfg: dict[str, Any], steps: int | None = None, lr_record
         )
     except InputError as e:
         return Hypothesis(
-            "A2", "step sizes: sum = inf, sum of squares < inf", "not checkable", f"schedule not understood: {e}"
+            "A2", "step sizes: sum = inf, sum of squares < inf", NOT_CHECKABLE, f"schedule not understood: {e}"
         )
     ev: dict[str, Any] = dict(sch.describe())
     ev["decay_exponent"] = sch.exponent
@@ -140,12 +149,12 @@ def schedule_hypothesis(cfg: dict[str, Any], steps: int | None = None, lr_record
         dev = float(np.max(np.abs(np.asarray(lr_recorded) - expect) / np.maximum(np.abs(expect), 1e-300)))
         ev["recorded_lr_max_rel_deviation"] = dev
         if dev > 1e-6:
-            return Hypothesis("A2", "step sizes: sum = inf, sum of squares < inf", "not checkable",
+            return Hypothesis("A2", "step sizes: sum = inf, sum of squares < inf", NOT_CHECKABLE,
                               f"recorded step sizes deviate from the {name} formula by {dev:.3g} (relative)", ev)
     p = sch.exponent
     if sch.robbins_monro_conditions:
         why = f"alpha_t ~ t^-{p:g} with 1/2 < {p:g} <= 1: sum diverges, squares summable (analytic)"
-        return Hypothesis("A2", "step sizes: sum = inf, sum of squares < inf", "holds", why, ev)
+        return Hypothesis("A2", "step sizes: sum = inf, sum of squares < inf", HOLDS, why, ev)
     parts = []
     if not sch.sum_diverges:
         parts.append(f"sum alpha < inf (exponent {p:g} > 1: iterates can stop short of a critical point)")
@@ -153,7 +162,7 @@ def schedule_hypothesis(cfg: dict[str, Any], steps: int | None = None, lr_record
         parts.append(
             f"sum alpha^2 = inf (exponent {p:g} <= 1/2{', constant step' if p == 0 else ''}: noise is not averaged out)"
         )
-    return Hypothesis("A2", "step sizes: sum = inf, sum of squares < inf", "violated", "; ".join(parts), ev)
+    return Hypothesis("A2", "step sizes: sum = inf, sum of squares < inf", VIOLATED, "; ".join(parts), ev)
 
 
 def boundedness_hypothesis(steps, param_norm) -> Hypothesis:
@@ -168,7 +177,7 @@ def boundedness_hypothesis(steps, param_norm) -> Hypothesis:
     r = np.asarray(param_norm, dtype=np.float64)
     name = "bounded iterates sup_k ||x_k|| < inf (observed)"
     if k.size < 4 or not np.all(np.isfinite(r)):
-        return Hypothesis("A1", name, "not checkable", f"need >= 4 finite recorded parameter norms, got {k.size}")
+        return Hypothesis("A1", name, NOT_CHECKABLE, f"need >= 4 finite recorded parameter norms, got {k.size}")
     runmax = np.maximum.accumulate(r)
     lk = np.log(np.maximum(k, 1.0))
     cut = [lk[-1] - (lk[-1] - lk[0]) / 2 * f for f in (1.0, 0.5, 0.0)]
@@ -178,10 +187,10 @@ def boundedness_hypothesis(steps, param_norm) -> Hypothesis:
     ev = {"max_param_norm": float(runmax[-1]), "final_param_norm": float(r[-1]), "growth_prev_log_window": d1,
           "growth_last_log_window": d2, "relative_growth_last_window": rel2}
     if rel2 < BOUNDED_REL_GROWTH or d2 < 0.5 * d1:
-        return Hypothesis("A1", name, "holds",
+        return Hypothesis("A1", name, HOLDS,
                           f"running max of ||theta|| grew {100 * rel2:.2f}% over the last log-time window "
                           f"({'decelerating' if d2 < 0.5 * d1 else 'flat'}); observed, not proved", ev)
-    return Hypothesis("A1", name, "violated",
+    return Hypothesis("A1", name, VIOLATED,
                       f"running max of ||theta|| still grows about linearly in log k ({100 * rel2:.2f}% over the last "
                       f"log-time window, {d2:.3g} vs {d1:.3g} before): boundedness not observed", ev)
 
@@ -194,11 +203,11 @@ def _method_hypothesis(cfg: dict[str, Any]) -> Hypothesis:
         return Hypothesis(
             "M",
             name,
-            "holds",
+            HOLDS,
             "plain SGD" + (f" on f + {wd:g}/2 ||x||^2 (weight decay keeps f tame)" if wd else ""),
             {"optimizer": opt},
         )
-    return Hypothesis("M", name, "violated",
+    return Hypothesis("M", name, VIOLATED,
                       f"optimizer {opt!r} uses momentum or adaptive preconditioning; DDKL's corollary covers the "
                       "stochastic subgradient method only (heavy ball: see Le, arXiv:2304.13328)", {"optimizer": opt})
 
@@ -210,16 +219,16 @@ def _tameness_hypothesis(model, X, lossf) -> Hypothesis:
 
     name = "f locally Lipschitz and definable in an o-minimal structure (Whitney stratifiable)"
     if model is None or X is None:
-        return Hypothesis("B", name, "not checkable", "no model or data attached to the run")
+        return Hypothesis("B", name, NOT_CHECKABLE, "no model or data attached to the run")
     cert = certify(model, X[:2], loss=lossf)
     ev = {"structure": cert.structure, "local_structure": cert.local_structure,
           "locally_lipschitz": cert.locally_lipschitz, "finite_sum": cert.finite_sum, "tracer": cert.tracer,
           "certificate_status": Status(cert.status).value}
     if cert.structure == UNKNOWN or cert.tracer is None:
-        return Hypothesis("B", name, "not checkable", f"tameness certificate: {cert.why}", ev)
+        return Hypothesis("B", name, NOT_CHECKABLE, f"tameness certificate: {cert.why}", ev)
     if cert.structure == NONE or not cert.locally_lipschitz:
-        return Hypothesis("B", name, "violated", f"tameness certificate: {cert.why}", ev)
-    return Hypothesis("B", name, "holds", f"finite average of a program definable in {cert.structure}, locally "
+        return Hypothesis("B", name, VIOLATED, f"tameness certificate: {cert.why}", ev)
+    return Hypothesis("B", name, HOLDS, f"finite average of a program definable in {cert.structure}, locally "
                       f"Lipschitz (tameness certificate, {cert.tracer} trace)", ev)
 
 
@@ -250,15 +259,15 @@ def _monitored_hypotheses(mon: dict[str, Any]) -> tuple[dict[str, Any], Hypothes
         )
     }
     if ns.get("cauchy") is None:
-        hs = Hypothesis("S", name, "not checkable", ns.get("why", "too few recorded steps"), ev_s)
+        hs = Hypothesis("S", name, NOT_CHECKABLE, ns.get("why", "too few recorded steps"), ev_s)
     elif ns.get("qv_loglog_slope") is None:
-        hs = Hypothesis("S", name, "holds", ns["why"], ev_s)
+        hs = Hypothesis("S", name, HOLDS, ns["why"], ev_s)
     elif ns["cauchy"]:
         inc = ns["increment_loglog_slope"]
         hs = Hypothesis(
             "S",
             name,
-            "holds",
+            HOLDS,
             f"quadratic variation of S_N over dyadic windows decays like N^{ns['qv_loglog_slope']:.2f} "
             f"(increments ||S_N - S_N/2||: {'slope ' + format(inc, '.2f') if inc is not None else 'not kept'}); "
             "observed, not proved",
@@ -268,7 +277,7 @@ def _monitored_hypotheses(mon: dict[str, Any]) -> tuple[dict[str, Any], Hypothes
         hs = Hypothesis(
             "S",
             name,
-            "violated",
+            VIOLATED,
             f"quadratic variation of S_N over dyadic windows does not shrink (slope "
             f"{ns['qv_loglog_slope']:.2f} >= {CAUCHY_MAX_SLOPE}): sum alpha^2 E||xi||^2 not observed finite",
             ev_s,
@@ -340,11 +349,11 @@ def convergence_report(
     rep.needs = [] if mon else _NEEDS
     ev = _Evidence.build(train_result, data, loss, cfg, device, max_snapshots)
     if ev is None:
-        hyps.append(Hypothesis("A3", _A3, "not checkable", "no training data, model or snapshots attached to the run"))
+        hyps.append(Hypothesis("A3", _A3, NOT_CHECKABLE, "no training data, model or snapshots attached to the run"))
         hyps.append(Hypothesis("B", "f locally Lipschitz and definable in an o-minimal structure (Whitney "
-                               "stratifiable)", "not checkable", "no model or data attached to the run"))
+                               "stratifiable)", NOT_CHECKABLE, "no model or data attached to the run"))
         rep.hypotheses, rep.conclusion = hyps, {"evidence": "not checkable: no data/model/snapshots"}
-        rep.applicable = False if any(x.verdict == "violated" for x in hyps) else None
+        rep.applicable = False if any(x.verdict == VIOLATED for x in hyps) else None
         rep.status = Status.UNCERTIFIED
         rep.seconds = time.perf_counter() - t0
         return rep
@@ -356,7 +365,7 @@ def convergence_report(
     rep.rho, gaps = ev.rho(rho_snapshots, rho_eps, rho_samples, s)
     rep.conclusion = _conclusion(ev, rep.rho, gaps, mon, lojasiewicz, s)
     verdicts = [x.verdict for x in hyps]
-    rep.applicable = False if "violated" in verdicts else (True if all(v == "holds" for v in verdicts) else None)
+    rep.applicable = False if VIOLATED in verdicts else (True if all(v == HOLDS for v in verdicts) else None)
     rep.conclusion["ddkl_conclusion"] = (
         "hypotheses hold as observed: limit points Clarke critical, f(x_k) converges (a.s.)" if rep.applicable
         else "theorem does not apply to this run (see violated hypotheses); evidence reported for information"
@@ -464,7 +473,7 @@ def _noise_hypotheses(noise: list[NoiseEstimate], mon, bs: int, n: int) -> list[
                            "sampling": "per-epoch reshuffle, batches without replacement"}
     out: list[Hypothesis] = []
     if bs >= n:
-        return [Hypothesis("A3", _A3, "holds", "full-batch steps: xi_k = 0", ev3)] + (
+        return [Hypothesis("A3", _A3, HOLDS, "full-batch steps: xi_k = 0", ev3)] + (
             [_monitored_hypotheses(mon)[1]] if mon else [])
     if mon:
         ev_m, row_s = _monitored_hypotheses(mon)
@@ -472,24 +481,24 @@ def _noise_hypotheses(noise: list[NoiseEstimate], mon, bs: int, n: int) -> list[
         g3 = _fmt3
         if ev_m["rejecting"] or ev_m["variance_bounded"] is False or fails or not math.isfinite(varmax):
             where = ev_m["rejecting"] + [f"snapshot step {st}" for st in fails]
-            out.append(Hypothesis("A3", _A3, "violated", f"zero-mean test rejected ({', '.join(where) or 'none'}) or "
+            out.append(Hypothesis("A3", _A3, VIOLATED, f"zero-mean test rejected ({', '.join(where) or 'none'}) or "
                                   f"E||xi||^2 growing (last/max previous window "
                                   f"{g3(ev_m['variance_last_over_max_previous'])})", ev3))
         else:
             p_rs = [v for v in ev_m["resample_tests_p"].values() if v is not None]
             out.append(Hypothesis(
-                "A3", _A3, "holds", f"i.i.d. batches make E[d_k | F_k] = grad F(theta_k) exactly; recorded xi_k = d_k "
+                "A3", _A3, HOLDS, f"i.i.d. batches make E[d_k | F_k] = grad F(theta_k) exactly; recorded xi_k = d_k "
                 f"- grad F(theta_k) at {ev_m['recorded']} steps: t-test of zero mean p = "
                 f"{g3(ev_m['trajectory_mean_test_p'])} (trajectory), resampled batches p = "
                 f"{g3(min(p_rs) if p_rs else None)}; E||xi||^2 not growing (last/max previous window "
                 f"{g3(ev_m['variance_last_over_max_previous'])}); observed", ev3))
         return out + [row_s]
     if not fails and math.isfinite(varmax):
-        return [Hypothesis("A3", _A3, "holds", f"resampled noise mean consistent with 0 (max ratio {max(ratios):.2f}, "
+        return [Hypothesis("A3", _A3, HOLDS, f"resampled noise mean consistent with 0 (max ratio {max(ratios):.2f}, "
                            f"below the 1e-6 quantile at every snapshot); E||xi||^2 <= {varmax:.3g} at the measured "
                            "snapshots (observed; per-epoch reshuffling makes the conditional mean zero only on average "
                            "over an epoch)", ev3)]
-    return [Hypothesis("A3", _A3, "violated", f"resampled noise mean not consistent with 0 at steps {fails} (max ratio "
+    return [Hypothesis("A3", _A3, VIOLATED, f"resampled noise mean not consistent with 0 at steps {fails} (max ratio "
                        f"{max(ratios):.2f}) or unbounded variance", ev3)]
 
 
