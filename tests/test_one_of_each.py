@@ -171,3 +171,25 @@ def test_no_string_verdict_tables():
                 if len(lits & words) >= 2:
                     found.append(f"{f.relative_to(SRC)}:{node.lineno}")
     assert not found, "string verdict tables (use tamelab.verdicts.Verdict): " + ", ".join(found)
+
+
+# ------------------------------------------------------------------------------------------------ model files
+def test_one_model_file_writer():
+    """Model files are written only by :func:`tamelab.models.save` (the training checkpoint is its own format)."""
+    writers = {"models/_io.py", "train/_checkpoint.py"}
+    found = []
+    for f in sorted(SRC.rglob("*.py")):
+        rel = f.relative_to(SRC).as_posix()
+        src = f.read_text(encoding="utf-8")
+        if rel not in writers and ("save_file(" in src or "torch.save(" in src or "safetensors.torch import save" in src):
+            found.append(rel)
+    assert not found, "model files written outside tamelab.models.save: " + ", ".join(found)
+
+
+def test_atlas_and_train_write_model_files_that_models_load(tmp_path):
+    from tamelab.models import load, mlp, save
+
+    m = mlp([2, 3, 2], seed=0)
+    p = save(m, tmp_path / "m.safetensors")
+    back = load(p)
+    assert all(torch.equal(a, b) for a, b in zip(m.state_dict().values(), back.state_dict().values()))
