@@ -28,6 +28,9 @@ __all__ = [
     "BALL_ROUNDING_RTOL",
     "FILTER_SAFETY",
     "allclose_report",
+    "FLOAT64_RTOL",
+    "ULP_RTOL",
+    "TINY",
 ]
 
 #: torch dtype of exact-geometry / certificate computations.
@@ -122,6 +125,27 @@ def mean_cross_entropy(logits: torch.Tensor, y: torch.Tensor, *, class_dim: int 
 
 
 # --- exact solvers (tamelab.exact) ------------------------------------------------------------
+#: a loss equals its closed form to this relative accuracy (deep linear nets, Chen–Ewald costs).
+CLOSED_FORM_RTOL = 1e-9
+#: the gradient norm of a closed-form critical point is zero to this relative accuracy (float64 products).
+CRITICAL_GRAD_RTOL = 1e-7
+#: eigenvalues closer than this (relative) are treated as repeated (degenerate spectrum).
+EIGEN_GAP_RTOL = 1e-9
+#: a Hessian whose asymmetry exceeds this × its scale is refused (it is not a second derivative).
+HESSIAN_SYMMETRY_RTOL = 1e-8
+#: QP feasibility of a candidate: G z <= this × (1 + |z|∞).
+QP_FEAS_RTOL = 1e-10
+#: a convex sub-problem's duality gap below this × (1 + |objective|) is closed.
+DUALITY_GAP_RTOL = 1e-8
+#: the network's loss equals the QP objective (+ constant) to this relative accuracy.
+OBJECTIVE_RTOL = 1e-7
+#: below this, a (squared) geometric length in the Chen–Ewald constructions is zero (the vectors coincide).
+GEOM_ZERO_LENGTH = 1e-12
+#: two points closer than this coincide (float64 rounding of O(1) coordinates).
+POINT_COINCIDE_ATOL = 1e-14
+#: gradient-descent error curves: values below this are the float64 floor and are left out of slope fits.
+ERROR_FLOOR = 1e-13
+
 #: safety factor on the first-order float64 error bounds of filtered predicates (dichotomy signs and
 #: subset ranks): a sign is decided in float only when |value| exceeds FILTER_SAFETY · (bound); otherwise
 #: it is decided in exact integer arithmetic.
@@ -154,3 +178,49 @@ SIMPLEX_DET_RTOL = 1e-14
 DUAL_SUPPORT_RTOL = 1e-9
 #: lowering self-check: the program reproduces the float64 torch model to this relative accuracy.
 LOWER_CHECK_RTOL = 1e-9
+
+
+# --- shared ----------------------------------------------------------------------------------
+#: agreement to float64 rounding of a short computation: |a − b| <= FLOAT64_RTOL · max(1, |b|).
+FLOAT64_RTOL = 1e-12
+#: agreement to a few ulps of one float64 operation (comparisons of values that should be bitwise equal).
+ULP_RTOL = 1e-15
+#: floor of a denominator or a scale (not a tolerance): ``x / max(d, TINY)`` never divides by zero.
+TINY = 1e-300
+
+
+# --- tame optimisation (tamelab.tame) --------------------------------------------------------
+#: Wolfe's nearest point: a barycentric weight at or below this leaves the corral.
+WOLFE_WEIGHT_TOL = 1e-15
+#: Wolfe's nearest point: ρ² at or below this times the largest ‖g‖² is ρ = 0 (0 lies in the hull).
+WOLFE_ZERO_RHO2 = 1e-30
+#: Frank–Wolfe polish of the hull weights: stop when the duality gap is below this × max(1, λᵀKλ).
+FW_GAP_RTOL = 1e-15
+#: a hull weight above this counts in the support of the minimal-norm element.
+HULL_SUPPORT_TOL = 1e-12
+#: noise test: a squared mean below this is zero when the exact variance is zero.
+NOISE_ZERO_MEAN_SQ = 1e-28
+#: noise test: a coordinate whose standard deviation is below this × |mean| is constant (not tested).
+NOISE_LIVE_RTOL = 1e-8
+#: Łojasiewicz fit: bootstrap samples whose exponents spread less than this (relative) are degenerate.
+LOJ_SPREAD_RTOL = 1e-9
+#: recorded learning rates agree with the stated schedule to this relative accuracy.
+LR_RECORD_RTOL = 1e-6
+#: a step size equals the theorem's step size to this relative accuracy.
+THEOREM_STEP_RTOL = 1e-9
+#: AD vs Clarke probe: the AD value is inconsistent when its distance to the sampled hull exceeds this × scale.
+AD_HULL_RTOL = 1e-6
+#: AD vs Clarke probe: finite-difference error allowed when the hull's support dominates a one-sided derivative.
+FD_SUPPORT_RTOL = 1e-4
+
+
+# --- curvature (tamelab.landscape) -----------------------------------------------------------
+#: Lanczos re-orthogonalisation: a norm below this fraction of its value before means heavy cancellation,
+#: and one more full pass is made (Daniel–Gragg–Kaufman–Stewart).
+REORTH_CANCELLATION = 1e-3
+
+
+# --- PAC-Bayes (tamelab.bounds) --------------------------------------------------------------
+#: the batched stochastic forward agrees with the plain one (float32 accumulation order) to these tolerances.
+BATCHED_FORWARD_RTOL = 1e-5
+BATCHED_FORWARD_ATOL = 1e-6

@@ -21,6 +21,7 @@ import torch
 from torch import nn
 from torch.func import functional_call, vmap
 
+from .._numerics import BATCHED_FORWARD_ATOL, BATCHED_FORWARD_RTOL
 from .._params import param_dict, unflatten
 from ..errors import InputError, NotApplicableError
 
@@ -227,6 +228,6 @@ class StochasticNet:
             with torch.no_grad():
                 a = self._batched()(torch.stack([mu, mu]), x[:2])
                 b = self(mu, x[:2])
-            return bool(torch.allclose(a[0], b, rtol=1e-5, atol=1e-6))
+            return bool(torch.allclose(a[0], b, rtol=BATCHED_FORWARD_RTOL, atol=BATCHED_FORWARD_ATOL))
         except (RuntimeError, NotImplementedError, ValueError):  # an op without a batching rule: loop instead
             return False

@@ -52,7 +52,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .._numerics import one_thread
+from .._numerics import ULP_RTOL, one_thread
 from .._params import flatten, param_dict
 from .._progress import progress
 from .._rng import resolve_seed
@@ -653,7 +653,7 @@ def pac_bayes_certificate(
                 "evaluated on the bound half, not evidence about what training on that half learned."
             )
         finite = all(math.isfinite(v) for v in (bound, e_mc, e_bar, kl_val))
-        ok = ledger.check() and finite and 0 <= bound <= 1 and bound >= e_bar - 1e-15
+        ok = ledger.check() and finite and 0 <= bound <= 1 and bound >= e_bar - ULP_RTOL
         if not ledger.check():
             note = (
                 f"confidence accounting failed: spent {ledger.total:.6g} > δ + δ' = {delta + delta_mc:.6g}. " + note

@@ -33,6 +33,7 @@ from typing import Sequence
 
 import numpy as np
 
+from .._numerics import CLOSED_FORM_RTOL, CRITICAL_GRAD_RTOL, EIGEN_GAP_RTOL, FLOAT64_RTOL
 from .._rng import resolve_seed
 from ..errors import InputError
 from ..result import Result, Status
@@ -230,7 +231,8 @@ def deep_linear_optimum(X, Y, widths: Sequence[int] = ()) -> DeepLinearOptimum:
     gn = math.sqrt(sum(float((G * G).sum()) for G in g))
     ferr = float(np.abs(_product(Ws) - Wstar).max())
     scale = max(1.0, float((Y * Y).sum()))
-    ok = abs(loss - closed) <= 1e-9 * scale and gn <= 1e-7 * scale * max(1.0, float(np.linalg.norm(X)))
+    grad_tol = CRITICAL_GRAD_RTOL * scale * max(1.0, float(np.linalg.norm(X)))
+    ok = abs(loss - closed) <= CLOSED_FORM_RTOL * scale and gn <= grad_tol
     return DeepLinearOptimum(
         status=Status.OK if ok else Status.UNCERTIFIED,
         seconds=time.perf_counter() - t0,
@@ -310,7 +312,7 @@ def classify_critical_point(
     restricted = None
     try:
         opt = deep_linear_optimum(X, Y, [a for a, _ in shapes[:-1]])
-        if abs(l0 - opt.loss_closed_form) <= 1e-9 * max(1.0, float((Y * Y).sum())):
+        if abs(l0 - opt.loss_closed_form) <= CLOSED_FORM_RTOL * max(1.0, float((Y * Y).sum())):
             restricted = (
                 "global_minimum",
                 f"the loss equals the closed-form global optimum L* = {opt.loss_closed_form:.10g}",
@@ -385,13 +387,13 @@ def deep_linear_critical_points(X, Y, width: int, *, seed=0, classify: bool = Tr
     if d < 1:
         raise InputError("width", f"must be >= 1, got {d}")
     gaps = np.abs(np.diff(lam))
-    if lam.size > 1 and gaps.min() <= 1e-9 * max(1.0, abs(lam[0])):
+    if lam.size > 1 and gaps.min() <= EIGEN_GAP_RTOL * max(1.0, abs(lam[0])):
         raise InputError(
             "Y",
             f"Σ has repeated eigenvalues (smallest gap {gaps.min():.3g}); critical points are not isolated",
             "use generic data",
         )
-    if lam[-1] <= 1e-12 * max(1.0, lam[0]):
+    if lam[-1] <= FLOAT64_RTOL * max(1.0, lam[0]):
         raise InputError("Y", "Σ = YXᵀ(XXᵀ)⁻¹XYᵀ is singular (rank(YXᵀ) < dy)", "use dy <= dx and generic data")
     p = min(dx, dy, d)
     trYY = float((Y * Y).sum())

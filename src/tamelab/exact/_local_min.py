@@ -37,6 +37,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from .._numerics import HESSIAN_SYMMETRY_RTOL
 from .._rng import resolve_seed
 from ..result import Result, Status
 
@@ -118,7 +119,7 @@ def _dense_hessian(f, th) -> np.ndarray:
             H[i] = 0.0 if row is None else row.detach().cpu().numpy()
     asym = float(np.abs(H - H.T).max()) if H.size else 0.0
     scale = float(np.abs(H).max()) if H.size else 0.0
-    if asym > 1e-8 * max(1.0, scale):
+    if asym > HESSIAN_SYMMETRY_RTOL * max(1.0, scale):
         from ..errors import ComputationError
 
         raise ComputationError(f"local minimality: the autograd Hessian is not symmetric (|H − Hᵀ| = {asym:.3g})")

@@ -15,6 +15,8 @@ from typing import Iterator
 
 import numpy as np
 
+from .._numerics import QP_FEAS_RTOL
+
 __all__ = ["solve_qp", "kkt_residual", "QP_ACTIVE_TOL"]
 
 #: a constraint counts as active when |g·z| ≤ QP_ACTIVE_TOL · (1 + |z|).
@@ -105,7 +107,7 @@ def solve_qp(Q: np.ndarray, c: np.ndarray, G: np.ndarray) -> tuple[np.ndarray | 
     # HiGHS' active set can stop far from the optimum on ill-conditioned QPs (measured: 2.2e-4 where the
     # optimum is 0, with a small gradient); an SQP polish from its point fixes that, the better feasible point wins
     zp = _fallback(Q, c, G, z0=z)
-    if zp is not None and (G @ zp).max(initial=0.0) <= 1e-10 * (1 + np.abs(zp).max()):
+    if zp is not None and (G @ zp).max(initial=0.0) <= QP_FEAS_RTOL * (1 + np.abs(zp).max()):
         if 0.5 * zp @ Q @ zp + c @ zp < 0.5 * z @ Q @ z + c @ z:
             z = zp
     return z, float(0.5 * z @ Q @ z + c @ z)

@@ -39,7 +39,7 @@ import math
 import time
 import numpy as np
 
-from .._numerics import KKT_TOL
+from .._numerics import DUALITY_GAP_RTOL, FLOAT64_RTOL, KKT_TOL, OBJECTIVE_RTOL
 from ..errors import ComputationError, InputError
 from ..result import Result, Status
 from ._dichotomies import dichotomy_count, enumerate_dichotomies, ray_subsets
@@ -188,7 +188,7 @@ def _ls_relaxation(combos, act_all, pos_all, Xh, y):
     Z = torch.linalg.lstsq(Mt, Y, driver="gelsd").solution[..., 0].numpy()  # B, w*p (minimum-norm)
     val = ((np.einsum("bdk,bk->bd", M, Z) - y) ** 2).mean(1)
     pre = np.einsum("dp,bwp->bwd", Xh, Z.reshape(B, w, p))
-    feas = np.all(np.where(acts, pre >= -1e-12, pre <= 1e-12), axis=(1, 2))
+    feas = np.all(np.where(acts, pre >= -FLOAT64_RTOL, pre <= FLOAT64_RTOL), axis=(1, 2))
     return val, feas
 
 
@@ -305,7 +305,7 @@ def _affine_rank_estimate(X: np.ndarray) -> int:
         return 0
     C = X - X.mean(0)
     s = np.linalg.svd(C, compute_uv=False)
-    return int((s > 1e-12 * max(1.0, s[0] if s.size else 0.0)).sum())
+    return int((s > FLOAT64_RTOL * max(1.0, s[0] if s.size else 0.0)).sum())
 
 
 def _check_int(name: str, v, lo: int, fix: str) -> int:
@@ -434,10 +434,10 @@ def exact_erm(
     opt = max(float(f + const), 0.0)
     cert = {
         "kkt_residual_below_tol": bool(kkt["kkt_residual"] < KKT_TOL),
-        "duality_gap_below_tol": bool(kkt.get("duality_gap", 0.0) <= 1e-8 * (1 + abs(f + const)))
+        "duality_gap_below_tol": bool(kkt.get("duality_gap", 0.0) <= DUALITY_GAP_RTOL * (1 + abs(f + const)))
         if loss == "squared"
         else True,
-        "network_loss_equals_optimum": bool(abs(net - (f + const)) < 1e-7 * (1 + abs(net))),
+        "network_loss_equals_optimum": bool(abs(net - (f + const)) < OBJECTIVE_RTOL * (1 + abs(net))),
         # the global part: no achievable loss we know of is below the optimum (a missed dichotomy shows here)
         "optimum_below_every_incumbent": bool(opt <= inc0 + ERM_INCUMBENT_RTOL * (1 + inc0)),
     }

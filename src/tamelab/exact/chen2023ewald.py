@@ -49,6 +49,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from .._numerics import FLOAT64_RTOL, GEOM_ZERO_LENGTH, POINT_COINCIDE_ATOL, TINY
 from .._rng import resolve_seed
 from ..errors import InputError
 from ..result import Result, Status
@@ -249,7 +250,7 @@ def _simplex_generators(f: np.ndarray, theta: float) -> np.ndarray:
     u = np.full(q, 1.0 / math.sqrt(q))
     v = u - f
     vv = float(v @ v)
-    if vv > 1e-24:
+    if vv > GEOM_ZERO_LENGTH**2:
         S = S - 2.0 * np.outer(S @ v, v) / vv  # rows reflected: s_i = H s~_i
     return math.cos(theta) * f[:, None] + math.sin(theta) * S.T
 
@@ -301,7 +302,7 @@ def _collapse_steps(blocks, sqs, means, classes, alpha, margin):
         xhat = reps.mean(axis=1)
         d = xhat - means[:, c]
         dn = float(np.linalg.norm(d))
-        if dn <= 1e-14:
+        if dn <= POINT_COINCIDE_ATOL:
             raise _Assumption(ell, c, f"class {c} mean coincides with the barycentre of the representatives (A0)")
         f = d / dn
         p = means[:, c] + alpha * dn * f
@@ -397,7 +398,7 @@ def _find_order(blocks, sqs, means, order, alpha, margin):
         raise InputError("margin", f"must lie in [0, pi/2), got {margin}")
     fails: list[dict[str, Any]] = []
     sv = np.linalg.svd(means, compute_uv=False)
-    if sv[-1] <= 1e-12 * sv[0]:
+    if sv[-1] <= FLOAT64_RTOL * sv[0]:
         return {
             "passes": False,
             "order": None,
@@ -721,7 +722,7 @@ def shallow_upper_bound(X: np.ndarray, labels: np.ndarray, *, Y=None, norm: floa
     Qm, _ = np.linalg.qr(X.T)
     c_lin = norm * float(((Yext - (Yext @ Qm) @ Qm.T) ** 2).sum())
     bound = n * norm * float(np.linalg.norm(Y, 2)) ** 2 * st.delta_p**2
-    gap = (c_ub - c_lin) / c_ub if c_ub > 1e-300 else 0.0
+    gap = (c_ub - c_lin) / c_ub if c_ub > TINY else 0.0
     return ShallowBound(
         cost_upper_bound=c_ub,
         cost_measured=measured,

@@ -50,7 +50,7 @@ from typing import Sequence
 
 import numpy as np
 
-from .._numerics import ZERO_COST
+from .._numerics import FLOAT64_RTOL, GEOM_ZERO_LENGTH, ZERO_COST
 from ..errors import InputError
 from ..result import Result, Status
 from .chen2023ewald import _check_data, forward, layerwise_parameters, local_minimality
@@ -126,7 +126,7 @@ def rotation_to_diagonal(f: np.ndarray) -> np.ndarray:
     v = (f - b) / np.linalg.norm(f - b)  # reflect f to b, then a reflection fixing b with normal in the plane
     w = f - c * b
     w -= (w @ b) * b
-    if np.linalg.norm(w) < 1e-12:
+    if np.linalg.norm(w) < GEOM_ZERO_LENGTH:
         w = np.zeros(q)
         w[0], w[1] = 1.0, -1.0
     w /= np.linalg.norm(w)
@@ -652,7 +652,7 @@ def analyse_configuration(
         reduced_cost=r0.paper,
         scan_min=min(vals),
         scan_max=vmax,
-        scan_relative_spread=(vmax - min(vals)) / vmax if vmax > 1e-12 else 0.0,
+        scan_relative_spread=(vmax - min(vals)) / vmax if vmax > FLOAT64_RTOL else 0.0,
         scan_points=len(vals),
         single_coordinate_scan=sweep,
         closed_form_printed=closed_form_cost(X, labels, s, Y=Y),

@@ -36,6 +36,7 @@ import dataclasses
 
 import numpy as np
 
+from .._numerics import ERROR_FLOOR
 from ..errors import InputError
 
 __all__ = ["GateRun", "LabelAttack", "gate_constants", "train_relu_gate", "laplace_inputs", "poisoning_bound"]
@@ -117,7 +118,7 @@ class GateRun:
     def log_slope(self) -> float:
         """Least-squares slope of log ‖w_t − w*‖ against t over the part above 1e-13 (numerical floor)."""
         e = self.errors
-        ok = e > 1e-13
+        ok = e > ERROR_FLOOR
         t = np.arange(len(e))[ok]
         return float(np.polyfit(t, np.log(e[ok]), 1)[0]) if ok.sum() > 2 else float("-inf")
 

@@ -47,6 +47,7 @@ import time
 import numpy as np
 import torch
 
+from .._numerics import REORTH_CANCELLATION
 from .._rng import resolve_seed
 from ..errors import InputError
 from ..result import Result, Status
@@ -206,7 +207,7 @@ class _Krylov:
                 for _ in range(2):
                     w = w - (Qo @ w) @ Qo
             nw = float(w.norm())
-            if nw < 1e-3 * float(n0[j]):  # heavy cancellation: one more full pass (Daniel–Gragg–Kaufman–Stewart)
+            if nw < REORTH_CANCELLATION * float(n0[j]):  # heavy cancellation: one more full pass
                 if B.shape[0]:
                     w = w - (B @ w) @ B
                 if Qo is not None:

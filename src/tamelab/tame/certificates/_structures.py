@@ -38,6 +38,8 @@ import math
 from fractions import Fraction
 from typing import Any
 
+from ..._numerics import ULP_RTOL
+
 __all__ = ["STRUCTURES", "NONE", "UNKNOWN", "leq", "join", "join_all", "poly_bounded", "OpFact", "OP_FACTS", "op_fact",
            "BOUNDED_OUTPUT"]
 
@@ -368,7 +370,7 @@ _TRIG = ("sin", "cos")
 
 
 def _is_rational(r: float, max_den: int = 10**6) -> bool:
-    return abs(float(Fraction(r).limit_denominator(max_den)) - r) <= 1e-15 * max(1.0, abs(r))
+    return abs(float(Fraction(r).limit_denominator(max_den)) - r) <= ULP_RTOL * max(1.0, abs(r))
 
 
 def op_fact(name: str, *, input_bounded: bool | None = None, exponent: Any = None, approximate: str | None = None,

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from ..._numerics import HULL_SUPPORT_TOL, NOISE_LIVE_RTOL, NOISE_ZERO_MEAN_SQ, TINY
 from ..._params import flatten
 from ..._rng import SeedLike, np_rng
 from ...errors import InputError
@@ -170,7 +171,7 @@ def minibatch_noise(model, params, X, T, loss_fn, *, batch_size: int, resamples:
                         for idx in (torch.as_tensor(rng.choice(n, b, replace=False), device=X.device)
                                     for _ in range(int(resamples)))])
     mean_sq = float((xi_t.mean(0) ** 2).sum())
-    ratio = mean_sq / (var_exact / resamples) if var_exact > 0 else (0.0 if mean_sq < 1e-28 else math.inf)
+    ratio = mean_sq / (var_exact / resamples) if var_exact > 0 else (0.0 if mean_sq < NOISE_ZERO_MEAN_SQ else math.inf)
     return NoiseEstimate(
         noise_var_exact=var_exact, noise_var_resampled=float((xi_t**2).sum(1).mean()), mean_sq=mean_sq,
         mean_ratio=ratio, mean_ratio_threshold=thr, dof_eff=dof,
@@ -216,7 +217,8 @@ def sampled_stationarity(grad_fn, x: torch.Tensor, *, eps: float, m: int = 16, s
     G = np.stack([grad_fn(u).detach().double().cpu().numpy().reshape(-1) for u in U])
     mp = min_norm_hull(G, method=method)
     return SampledStationarity(rho=mp.rho, eps=float(eps), m=int(m), duality_gap=mp.duality_gap,
-                               support=int((mp.lam > 1e-12).sum()), qp_method=mp.method, qp_converged=mp.converged,
+                               support=int((mp.lam > HULL_SUPPORT_TOL).sum()), qp_method=mp.method,
+                               qp_converged=mp.converged,
                                seed=int(seed) if isinstance(seed, (int, np.integer)) else None)
 
 
@@ -241,7 +243,7 @@ def t_test_zero_mean(Z: np.ndarray, *, directions: int = 16, seed: SeedLike = 20
     U = np_rng(seed).standard_normal((p, int(directions)))
     Y = Z @ U
     mu, sd = Y.mean(0), Y.std(0, ddof=1)
-    live = sd > np.maximum(1e-8 * np.abs(mu), 1e-300)
+    live = sd > np.maximum(NOISE_LIVE_RTOL * np.abs(mu), TINY)
     if not live.any():
         return {"n": R, "p_value": 0.0, "rejects": True, "max_abs_t": float("inf"), "directions": 0,
                 "why": "constant nonzero noise"}

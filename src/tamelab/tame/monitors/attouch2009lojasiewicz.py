@@ -48,6 +48,7 @@ from typing import Any
 
 import numpy as np
 
+from ..._numerics import FLOAT64_RTOL, LOJ_SPREAD_RTOL
 from ..._rng import SeedLike, np_rng, resolve_seed
 from ...errors import InputError
 from ...result import Result, Status
@@ -272,7 +273,7 @@ def _limit_value(F: np.ndarray, k: np.ndarray, f_star, flags: list[str]) -> tupl
     """``(f*, source)``: the given limit value (checked) or a tail fit clamped to ``<= min F``."""
     if f_star is not None:
         fs = float(f_star)
-        if F.min() < fs - 1e-12 * max(1.0, abs(fs)):
+        if F.min() < fs - FLOAT64_RTOL * max(1.0, abs(fs)):
             flags.append(f"min F = {F.min():.6g} < f* = {fs:.6g}: f* is not the limit value")
         return fs, "known"
     nz = np.flatnonzero(F > F.min())
@@ -292,7 +293,7 @@ def _slope_estimate(res: LojasiewiczEstimate, le, lg, e, g, bootstrap: int, s: i
     boots = []
     for _ in range(int(bootstrap)):
         j = rng.integers(0, le.size, le.size)
-        if np.ptp(le[j]) > 1e-9 * max(1.0, float(np.abs(le).max())):
+        if np.ptp(le[j]) > LOJ_SPREAD_RTOL * max(1.0, float(np.abs(le).max())):
             boots.append(np.polyfit(le[j], lg[j], 1)[0])
     if boots:
         res.theta_slope_ci = (float(np.percentile(boots, 2.5)), float(np.percentile(boots, 97.5)))

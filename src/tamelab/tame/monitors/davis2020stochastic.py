@@ -54,6 +54,7 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
+from ..._numerics import LR_RECORD_RTOL
 from ..._rng import SeedLike, resolve_seed
 from ...errors import InputError
 from ...result import Result, Status
@@ -148,7 +149,7 @@ def schedule_hypothesis(cfg: dict[str, Any], steps: int | None = None, lr_record
         expect = np.array([sch(int(s) - 1) for s in lr_steps])
         dev = float(np.max(np.abs(np.asarray(lr_recorded) - expect) / np.maximum(np.abs(expect), 1e-300)))
         ev["recorded_lr_max_rel_deviation"] = dev
-        if dev > 1e-6:
+        if dev > LR_RECORD_RTOL:
             return Hypothesis("A2", "step sizes: sum = inf, sum of squares < inf", NOT_CHECKABLE,
                               f"recorded step sizes deviate from the {name} formula by {dev:.3g} (relative)", ev)
     p = sch.exponent

@@ -18,6 +18,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 import torch
 
+from ..._numerics import AD_HULL_RTOL, FD_SUPPORT_RTOL, FLOAT64_RTOL
 from ..._rng import SeedLike, resolve_seed
 from ...result import Result, Status
 from .goldstein1977optimization import check_radius, sample_ball
@@ -85,8 +86,8 @@ def ad_clarke_probe(f: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, 
         status=Status.OK if hull.converged and shift.converged else Status.NOT_CONVERGED, seed=s,
         ad=a.reshape(-1).tolist(), rho=hull.rho, hull_lambda=hull.lam.tolist(),
         sampled_interval=(float(G.min()), float(G.max())) if G.shape[1] == 1 else None, dist_ad_to_hull=shift.rho,
-        ad_inconsistent=bool(shift.rho > 1e-6 * scale), eps=eps, m=m, directions=dirs,
-        support_dominates_fd=bool(all(dd["support_sampled_hull"] >= dd["one_sided_derivative"] - 1e-4 * scale
+        ad_inconsistent=bool(shift.rho > AD_HULL_RTOL * scale), eps=eps, m=m, directions=dirs,
+        support_dominates_fd=bool(all(dd["support_sampled_hull"] >= dd["one_sided_derivative"] - FD_SUPPORT_RTOL * scale
                                       for dd in dirs)))
 
 
@@ -160,8 +161,8 @@ def ad_vs_clarke_examples(s_values: Sequence[float] = (0.0, 0.5, 1.0), *, eps: f
                     "ad_at_0": ad,
                     "clarke_at_0": list(clarke),
                     "sampled_hull_at_0": [lo, hi],
-                    "ad_in_clarke": bool(clarke[0] - 1e-12 <= ad <= clarke[1] + 1e-12),
-                    "ad_in_sampled_hull": bool(lo - 1e-12 <= ad <= hi + 1e-12),
+                    "ad_in_clarke": bool(clarke[0] - FLOAT64_RTOL <= ad <= clarke[1] + FLOAT64_RTOL),
+                    "ad_in_sampled_hull": bool(lo - FLOAT64_RTOL <= ad <= hi + FLOAT64_RTOL),
                     "rho_eps_at_0": pr.rho,
                     "dist_ad_to_sampled_hull": pr.dist_ad_to_hull,
                 }

@@ -24,6 +24,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from ..._numerics import FW_GAP_RTOL, WOLFE_WEIGHT_TOL, WOLFE_ZERO_RHO2
 from ...errors import InputError
 
 __all__ = ["MinNormPoint", "min_norm_hull", "MIN_NORM_METHODS", "min_norm_hull_exact", "QP_GAP_RTOL"]
@@ -147,7 +148,8 @@ def _wolfe_weights(K: np.ndarray, tol: float, max_iter: int) -> tuple[np.ndarray
         Kl = K @ lam
         q = float(lam @ Kl)
         jn = int(np.argmin(Kl))
-        if q - Kl[jn] <= tol * q or q <= 1e-30 * scale or jn in S:  # relative accuracy of ρ², or ρ = 0, or stuck
+        # relative accuracy of ρ², or ρ = 0, or stuck
+        if q - Kl[jn] <= tol * q or q <= WOLFE_ZERO_RHO2 * scale or jn in S:
             break
         S.append(jn)
         w = np.append(w, 0.0)
@@ -162,14 +164,14 @@ def _wolfe_weights(K: np.ndarray, tol: float, max_iter: int) -> tuple[np.ndarray
             rhs[k] = 1.0
             sol = np.linalg.lstsq(A, rhs, rcond=None)[0]
             alpha = sol[:k]
-            if np.all(alpha > 1e-15):
+            if np.all(alpha > WOLFE_WEIGHT_TOL):
                 w = alpha
                 break
-            neg = alpha <= 1e-15
+            neg = alpha <= WOLFE_WEIGHT_TOL
             ratios = w[neg] / np.maximum(w[neg] - alpha[neg], 1e-300)
             theta = float(min(1.0, ratios.min()))
             w = theta * alpha + (1 - theta) * w
-            keep = w > 1e-15
+            keep = w > WOLFE_WEIGHT_TOL
             if keep.sum() == 0:
                 keep[np.argmax(w)] = True
             S = [s for s, kp in zip(S, keep) if kp]
@@ -200,7 +202,7 @@ def _nnls_weights(K: np.ndarray, ridge: float) -> tuple[np.ndarray, int]:
         d[i] += 1.0
         dKd = float(d @ K @ d)
         gap = float(lam @ grad - grad[i])
-        if gap <= 1e-15 * max(1.0, float(lam @ grad)) or dKd <= 0:
+        if gap <= FW_GAP_RTOL * max(1.0, float(lam @ grad)) or dKd <= 0:
             break
         lam = lam + min(1.0, gap / dKd) * d
     return lam, it

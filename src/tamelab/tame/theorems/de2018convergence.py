@@ -45,7 +45,7 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
-from ..._numerics import one_thread
+from ..._numerics import THEOREM_STEP_RTOL, one_thread
 from ..._rng import SeedLike, np_rng, resolve_seed
 from ...errors import InputError
 from ...result import Result, Status
@@ -174,7 +174,7 @@ def _rmsprop_det(
     out.step_size_theorem = a_th
     conds = [_cond("beta1 == 0 (RMSProp)", beta1, "0", beta1 == 0),
              _cond("step size == theorem step", a if a is not None else a_th, f"{a_th:.6g}",
-                   a is None or abs(a - a_th) <= 1e-9 * a_th)]
+                   a is None or abs(a - a_th) <= THEOREM_STEP_RTOL * a_th)]
     out.rate = "O(eps^-2)"
     if gap is not None:
         if eps is not None:
@@ -213,7 +213,7 @@ def _rmsprop_stoch(out: TheoremCheck, *, beta1, beta2, xi, a, L, sig, T, eps, ga
         a_th = math.sqrt(2 * xi * (1 - beta2) * gap / (sig**2 * L)) / math.sqrt(T)
         out.step_size_theorem = a_th
         conds.append(_cond("step size == theorem step", a if a is not None else a_th, f"{a_th:.6g}",
-                           a is None or abs(a - a_th) <= 1e-9 * a_th))
+                           a is None or abs(a - a_th) <= THEOREM_STEP_RTOL * a_th))
         out.bound_min_grad_norm = (2 * L * sig**2 * (sig**2 + xi) * gap / ((1 - beta2) * xi * T)) ** 0.25
     if eps is not None and gap is not None:
         out.steps_to_eps = 2 * L * sig**2 * (sig**2 + xi) * gap / ((1 - beta2) * xi * eps**4)
