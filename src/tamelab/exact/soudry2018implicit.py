@@ -134,27 +134,19 @@ def hard_margin_svm(X, y, *, tol: float = 1e-10) -> SVMSolution:
         w = Z @ alpha
         cons = Z.T @ w
         kkt = max(float(np.abs(cons[S] - 1).max()), float(max(0.0, -alpha.min())), float(max(0.0, 1 - cons.min())))
-        if kkt <= tol * max(1.0, np.abs(w).max()):
-            out = SVMSolution(
-                status=Status.OK,
-                w=w,
-                alpha=alpha,
-                support=S,
-                margin=float(1 / np.linalg.norm(w)),
-                kkt_residual=kkt,
-                min_constraint=float(cons.min()),
-            )
-            break
+        certified = kkt <= tol * max(1.0, np.abs(w).max())
         out = SVMSolution(
-            status=Status.UNCERTIFIED,
+            status=Status.OK if certified else Status.UNCERTIFIED,
             w=w,
             alpha=alpha,
             support=S,
             margin=float(1 / np.linalg.norm(w)),
             kkt_residual=kkt,
             min_constraint=float(cons.min()),
-            note="KKT certificate failed",
+            note="" if certified else "KKT certificate failed",
         )
+        if certified:
+            break
     out.seconds = time.perf_counter() - t0
     return out
 

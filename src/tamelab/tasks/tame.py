@@ -89,16 +89,11 @@ def run_stationarity(cfg: StationarityConfig, *, out_dir: Any = None) -> Any:
     return Annotated(res, {"data": cfg.data, "split": cfg.split, "n": data.n})
 
 
-class ReluPrimeZeroConfig(TaskConfig):
-    """``tamelab study relu-prime-zero``: precision × ReLU'(0) (Bertoin et al., NeurIPS 2021) on digits."""
+class _StudyFields(TaskConfig):
+    """Fields of every study: the seeds it averages over and the training epochs."""
 
     seeds: list[int] = option([0, 1, 2], "comma-separated training seeds")
     epochs: int | None = option(None, "training epochs (default: the study's)", ge=1)
-    dtypes: list[Literal["float16", "bfloat16", "float32", "float64"]] = option(
-        ["float16", "float32", "float64"], "float16 (emulated), bfloat16, float32, float64"
-    )
-    s_values: list[float] = option([0.0, 1.0], "values of ReLU'(0) to compare, in [0, 1]")
-    quick: bool = option(False, "CI-sized: fewer seeds, epochs and samples")
 
     @field_validator("seeds", mode="before")
     @classmethod
@@ -107,6 +102,16 @@ class ReluPrimeZeroConfig(TaskConfig):
         if not s or min(s) < 0:
             raise InputError("seeds", f"need one or more seeds >= 0, got {s}")
         return s
+
+
+class ReluPrimeZeroConfig(_StudyFields):
+    """``tamelab study relu-prime-zero``: precision × ReLU'(0) (Bertoin et al., NeurIPS 2021) on digits."""
+
+    dtypes: list[Literal["float16", "bfloat16", "float32", "float64"]] = option(
+        ["float16", "float32", "float64"], "float16 (emulated), bfloat16, float32, float64"
+    )
+    s_values: list[float] = option([0.0, 1.0], "values of ReLU'(0) to compare, in [0, 1]")
+    quick: bool = option(False, "CI-sized: fewer seeds, epochs and samples")
 
     @field_validator("dtypes", mode="before")
     @classmethod
@@ -139,21 +144,11 @@ def _relu_prime_zero_figures(res: dict[str, Any], cfg: ReluPrimeZeroConfig) -> d
     return {"relu_prime_zero": plot_relu_prime_zero(res)}
 
 
-class AdamVsNagConfig(TaskConfig):
+class AdamVsNagConfig(_StudyFields):
     """``tamelab study adam-vs-nag``: Adam (β1 = 0.99) vs NAG vs RMSProp on a digits autoencoder."""
 
-    seeds: list[int] = option([0, 1, 2], "comma-separated seeds")
-    epochs: int | None = option(None, "training epochs (default: the study's)", ge=1)
     hidden: list[int] | None = option(None, "autoencoder hidden widths, e.g. 32,16,32")
     quick: bool = option(False, "CI-sized run")
-
-    @field_validator("seeds", mode="before")
-    @classmethod
-    def _seeds(cls, v: Any) -> Any:
-        s = parse_int_list(v, field="seeds")
-        if not s or min(s) < 0:
-            raise InputError("seeds", f"need one or more seeds >= 0, got {s}")
-        return s
 
     @field_validator("hidden", mode="before")
     @classmethod
