@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import math
 import pathlib
 
 import pytest
@@ -193,3 +194,34 @@ def test_atlas_and_train_write_model_files_that_models_load(tmp_path):
     p = save(m, tmp_path / "m.safetensors")
     back = load(p)
     assert all(torch.equal(a, b) for a, b in zip(m.state_dict().values(), back.state_dict().values()))
+
+
+# ------------------------------------------------------------------------------------------------ barriers
+def test_one_barrier_definition():
+    """``interpolate`` (Li et al.) and ``barrier`` (weight space) share :func:`line_barriers`; check it on a closed form."""
+    import numpy as np
+
+    from tamelab.landscape import barrier, interpolate
+    from tamelab.landscape.li2018visualizing import line_barriers
+    from tamelab.models import mlp
+
+    # L(t) = 1 + t + sin(pi t): the refined mean barrier against a fine grid; the chord barrier is max sin = 1
+    def ev(t):
+        return 1.0 + t + math.sin(math.pi * t), 1.0 - 0.5 * math.sin(math.pi * t)
+
+    r = line_barriers(ev, 11)
+    ts = np.linspace(0, 1, 200001)
+    mean_ref = float(np.max(1 + ts + np.sin(np.pi * ts) - 1.5))
+    assert r["barrier_mean"] == pytest.approx(mean_ref, abs=1e-9)
+    assert r["barrier_linear"] == pytest.approx(1.0, abs=1e-9)  # sin(pi t) peaks at 1 on the chord
+    assert r["accuracy_barrier"] == pytest.approx(0.5, abs=1e-12)
+    assert math.isnan(line_barriers(lambda t: (t, None), 3)["accuracy_barrier"])  # no accuracies: NaN
+    a, b = mlp([2, 4, 2], seed=0), mlp([2, 4, 2], seed=1)
+    g = torch.Generator().manual_seed(0)
+    X, y = torch.randn(20, 2, generator=g), torch.randint(0, 2, (20,), generator=g)
+    i, w = interpolate(a, b, (X, y), points=9), barrier(a, b, (X, y), points=9)
+    # float32 models: the two evaluators sum in different orders
+    assert i.losses == pytest.approx(w.losses, rel=1e-5) and i.barrier_mean == pytest.approx(w.barrier_mean, abs=1e-6)
+
+
+

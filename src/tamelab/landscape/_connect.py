@@ -31,6 +31,7 @@ from ..losses import Loss, resolve_loss
 from ..result import Result, Status
 from .ainsworth2023rebasin import weight_matching
 from .garipov2018curves import fit_curve
+from .li2018visualizing import line_barriers
 
 __all__ = ["ConnectResult", "BarrierResult", "barrier", "connect_models", "plot_connectivity", "interpolated_state"]
 
@@ -148,41 +149,9 @@ def barrier(
     dev = resolve_device(device) if device is not None else p.device
     dt = resolve_dtype(dtype, default=p.dtype if p.dtype in (torch.float32, torch.float64) else torch.float32)
     line = _Line(model_a, model_b, d, lossf, bn, bd, dev, dt)
-    al = np.linspace(0, 1, points)
-    vals = [line(float(a)) for a in al]
-    Ls = np.array([v[0] for v in vals])
-    As = [v[1] for v in vals]
-    La, Lb = Ls[0], Ls[-1]
-    i = int(np.argmax(Ls - 0.5 * (La + Lb)))
-    amax, lmax = float(al[i]), float(Ls[i])
-    if refine and 0 < i < points - 1:
-        lo, hi = al[i - 1], al[i + 1]
-        gr = (np.sqrt(5) - 1) / 2
-        for _ in range(30):
-            c, e = hi - gr * (hi - lo), lo + gr * (hi - lo)
-            if line(float(c))[0] > line(float(e))[0]:
-                hi = e
-            else:
-                lo = c
-        a2 = float(0.5 * (lo + hi))
-        l2 = line(a2)[0]
-        if l2 > lmax:
-            amax, lmax = a2, l2
-    lin = float(np.max(Ls - ((1 - al) * La + al * Lb)))
-    accb = float(0.5 * (As[0] + As[-1]) - min(As)) if all(a is not None for a in As) else float("nan")
-    finite = bool(np.all(np.isfinite(Ls)))
-    return BarrierResult(
-        status=Status.OK if finite else Status.FAILED,
-        seconds=time.perf_counter() - t0,
-        alphas=al.tolist(),
-        losses=Ls.tolist(),
-        accuracies=[float("nan") if a is None else a for a in As],
-        barrier_mean=lmax - 0.5 * (La + Lb),
-        barrier_linear=max(lin, lmax - ((1 - amax) * La + amax * Lb)),
-        accuracy_barrier=accb,
-        argmax_alpha=amax,
-        bn=bn,
-    )
+    r = line_barriers(line, points, refine=refine)
+    finite = bool(np.all(np.isfinite(r["losses"])))
+    return BarrierResult(status=Status.OK if finite else Status.FAILED, seconds=time.perf_counter() - t0, bn=bn, **r)
 
 
 @dataclasses.dataclass

@@ -651,31 +651,50 @@ def interpolate(model_a: nn.Module, model_b: nn.Module, data, targets=None, *, l
     def ev(a):
         return _eval_chunk((model_a, ta, [delta], [(a,)], X, T, loss))[0]
 
+    r = line_barriers(ev, points, refine=refine)
+    return InterpolationResult(status=Status.OK, seconds=time.perf_counter() - t0, **r)
+
+
+def line_barriers(ev, points: int, *, refine: bool = True) -> dict:
+    r"""Loss and accuracy barriers of a path :math:`t\in[0,1]` evaluated by ``ev(t) -> (loss, accuracy | None)``.
+
+    On ``points`` equispaced :math:`t`: ``barrier_mean`` :math:`=\max_t L(t)-\frac12(L(0)+L(1))` (the maximum
+    refined by a golden-section search around the grid's argmax when ``refine``), ``barrier_linear``
+    :math:`=\max_t L(t)-((1-t)L(0)+tL(1))` and ``accuracy_barrier`` :math:`=\frac12(A(0)+A(1))-\min_t A(t)` (NaN
+    when an accuracy is missing or non-finite). The one barrier definition of :func:`interpolate` and
+    :func:`tamelab.landscape.barrier`.
+    """
     al = np.linspace(0, 1, points)
-    vals = [ev(a) for a in al]
-    Ls = np.array([v[0] for v in vals])
-    As = np.array([v[1] for v in vals])
+    vals = [ev(float(a)) for a in al]
+    Ls = np.array([v[0] for v in vals], dtype=float)
+    As = np.array([np.nan if v[1] is None else v[1] for v in vals], dtype=float)
     La, Lb = Ls[0], Ls[-1]
     i = int(np.argmax(Ls - 0.5 * (La + Lb)))
-    amax, lmax = al[i], Ls[i]
+    amax, lmax = float(al[i]), float(Ls[i])
     if refine and 0 < i < points - 1:
         lo, hi = al[i - 1], al[i + 1]
         gr = (np.sqrt(5) - 1) / 2
         for _ in range(30):
             c, d = hi - gr * (hi - lo), lo + gr * (hi - lo)
-            if ev(c)[0] > ev(d)[0]:
+            if ev(float(c))[0] > ev(float(d))[0]:
                 hi = d
             else:
                 lo = c
-        a2 = 0.5 * (lo + hi)
+        a2 = float(0.5 * (lo + hi))
         l2 = ev(a2)[0]
         if l2 > lmax:
-            amax, lmax = a2, l2
+            amax, lmax = a2, float(l2)
     lin = float(np.max(Ls - ((1 - al) * La + al * Lb)))
     accb = float(0.5 * (As[0] + As[-1]) - As.min()) if np.isfinite(As).all() else float("nan")
-    return InterpolationResult(status=Status.OK, seconds=time.perf_counter() - t0, alphas=al.tolist(), losses=Ls.tolist(),
-                               accuracies=As.tolist(), barrier_mean=float(lmax - 0.5 * (La + Lb)), barrier_linear=max(lin, float(lmax - ((1 - amax) * La + amax * Lb))),
-                               accuracy_barrier=accb, argmax_alpha=float(amax))
+    return {
+        "alphas": al.tolist(),
+        "losses": Ls.tolist(),
+        "accuracies": As.tolist(),
+        "barrier_mean": float(lmax - 0.5 * (La + Lb)),
+        "barrier_linear": max(lin, float(lmax - ((1 - amax) * La + amax * Lb))),
+        "accuracy_barrier": accb,
+        "argmax_alpha": float(amax),
+    }
 
 
 @dataclasses.dataclass
