@@ -225,3 +225,20 @@ def test_one_barrier_definition():
 
 
 
+
+
+def test_one_default_dtype_rule():
+    """Every capability computes in the model's float32/float64 dtype unless told (one helper)."""
+    from tamelab.errors import InputError
+    from tamelab.inputs import model_dtype
+
+    lin = torch.nn.Linear(2, 1)
+    assert model_dtype(lin) == torch.float32 and model_dtype(lin.double()) == torch.float64
+    assert model_dtype(torch.nn.Linear(2, 1).half()) == torch.float32  # half precisions compute in float32
+    assert model_dtype(torch.nn.ReLU()) == torch.float32 and model_dtype(lin, "float64") == torch.float64
+    with pytest.raises(InputError, match="dtype"):
+        model_dtype(lin, "float16")
+    hits = [f.relative_to(SRC).as_posix() for f in SRC.rglob("*.py")
+            if "in (torch.float32, torch.float64) else torch.float32" in f.read_text(encoding="utf-8")
+            and f.name != "inputs.py"]
+    assert not hits, hits

@@ -670,7 +670,7 @@ def atlas(
     Returns:
         :class:`AtlasResult` (also written as ``out/result.json``; the report is ``out/report.html``).
     """
-    from ..inputs import as_data, as_model, model_on, resolve_device, resolve_dtype
+    from ..inputs import as_data, as_model, model_dtype, model_on, resolve_device
     from ..losses import resolve_loss
     from ..train import train as train_loop
 
@@ -678,12 +678,7 @@ def atlas(
     # ---- validate everything before any work ---------------------------------------------------
     as_model(model)
     dev = resolve_device(device)
-    first = next((p.dtype for p in model.parameters() if p.is_floating_point()), torch.float32)
-    dt = resolve_dtype(
-        dtype
-        if dtype is not None
-        else (first if first in (torch.float32, torch.float64) else torch.float32)
-    )
+    dt = model_dtype(model, dtype)
     lossf = resolve_loss(loss)
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise InputError("seed", f"must be an integer >= 0, got {seed!r}")

@@ -57,7 +57,7 @@ from .._params import flatten, param_dict
 from .._progress import progress
 from .._rng import resolve_seed
 from ..errors import InputError, NotApplicableError
-from ..inputs import as_data, as_model, resolve_device, resolve_dtype
+from ..inputs import as_data, as_model, model_dtype, resolve_device
 from ..losses import Loss, resolve_loss
 from ..result import Result, Status
 from ._confidence import ConfidenceLedger
@@ -468,8 +468,7 @@ def pac_bayes_certificate(
     lossf = resolve_loss(loss)
     params0 = list(model.parameters())
     dev = resolve_device(device) if device is not None else (params0[0].device if params0 else torch.device("cpu"))
-    model_dt = next((p.dtype for p in params0 if p.is_floating_point()), torch.float32)
-    dt = resolve_dtype(dtype, default=model_dt if model_dt in (torch.float32, torch.float64) else torch.float32)
+    dt = model_dtype(model, dtype)
     tr = as_data(train, input_key=input_key, target_key=target_key, field="train")
     X, Y = tr.tensors(dev, dt)
     if Y.is_floating_point():

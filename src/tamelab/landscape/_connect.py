@@ -26,7 +26,7 @@ import torch
 from torch import nn
 
 from ..errors import InputError
-from ..inputs import as_data, evaluate, resolve_device, resolve_dtype
+from ..inputs import as_data, evaluate, model_dtype, resolve_device
 from ..losses import Loss, resolve_loss
 from ..result import Result, Status
 from .ainsworth2023rebasin import weight_matching
@@ -147,7 +147,7 @@ def barrier(
     bd = as_data(bn_data, input_key=input_key, target_key=target_key) if bn_data is not None else d
     p = next(model_a.parameters())
     dev = resolve_device(device) if device is not None else p.device
-    dt = resolve_dtype(dtype, default=p.dtype if p.dtype in (torch.float32, torch.float64) else torch.float32)
+    dt = model_dtype(model_a, dtype)
     line = _Line(model_a, model_b, d, lossf, bn, bd, dev, dt)
     r = line_barriers(line, points, refine=refine)
     finite = bool(np.all(np.isfinite(r["losses"])))

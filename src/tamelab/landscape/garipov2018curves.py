@@ -21,7 +21,7 @@ from torch.func import functional_call
 
 from .._rng import resolve_seed
 from ..errors import InputError
-from ..inputs import as_data, resolve_device, resolve_dtype
+from ..inputs import as_data, model_dtype, resolve_device
 from ..losses import Loss, resolve_loss
 from ..result import Result, Status
 
@@ -94,7 +94,7 @@ def fit_curve(
         raise InputError("models", "have different architectures")
     p0 = next(iter(ta.values()))
     dev = resolve_device(device) if device is not None else p0.device
-    dt = resolve_dtype(dtype, default=p0.dtype if p0.dtype in (torch.float32, torch.float64) else torch.float32)
+    dt = model_dtype(model_a, dtype)
     ta = {k: v.to(dev, dt) for k, v in ta.items()}
     tb = {k: v.to(dev, dt) for k, v in tb.items()}
     ba = {k: v.detach().to(dev, dt) for k, v in model_a.named_buffers() if v.is_floating_point()}

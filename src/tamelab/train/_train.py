@@ -36,7 +36,7 @@ from torch import nn
 from .._progress import progress
 from .._rng import resolve_seed
 from ..errors import ComputationError, InputError
-from ..inputs import Data, as_data, as_model, resolve_device, resolve_dtype
+from ..inputs import Data, as_data, as_model, model_dtype, resolve_device
 from ..losses import Loss, resolve_loss
 from ..result import Result, Status, to_jsonable
 from ._checkpoint import flatten_state, load_checkpoint, save_checkpoint, unflatten_state
@@ -516,12 +516,7 @@ def train(
     # ---- validate everything before any work -------------------------------------------------
     src_model = as_model(model)
     dev = resolve_device(device)
-    first_float = next((p.dtype for p in src_model.parameters() if p.is_floating_point()), torch.float32)
-    dt = resolve_dtype(
-        dtype
-        if dtype is not None
-        else (first_float if first_float in (torch.float32, torch.float64) else torch.float32)
-    )
+    dt = model_dtype(src_model, dtype)
     lossf = resolve_loss(loss)
     epochs = _pos_int("epochs", epochs)
     if batch_size is not None:
