@@ -78,22 +78,6 @@ def test_the_scanner_finds_a_literal(tmp_path):
 
 
 ALLOWED: dict[str, list[str]] = {
-    'algebraic/_critical.py': [
-        'np.abs(sol.imag).max() > 1e-6 * max(1.0, np.abs(sol).max())',  # line 180
-        'np.allclose(z, q, atol=1e-9)',  # line 190
-        'ev.min() < -1e-10',  # line 195
-        'ev.min() > 1e-10',  # line 195
-    ],
-    'algebraic/_homotopy.py': [
-        'norms[-1] < 1e-9',  # line 218
-        'norms[1] <= 0.25 * norms[0] + 1e-13',  # line 218
-    ],
-    'algebraic/_waring.py': [
-        'rel < 1e-6',  # line 123
-    ],
-    'algebraic/kileel2019neuromanifold.py': [
-        's[-1] / s[0] > 1e-8',  # line 127
-    ],
     'claims/catalog/ainsworth2023rebasin.py': [
         'de < 1e-9',  # line 41
         'dout < 1e-12',  # line 41

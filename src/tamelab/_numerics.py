@@ -224,3 +224,20 @@ REORTH_CANCELLATION = 1e-3
 #: the batched stochastic forward agrees with the plain one (float32 accumulation order) to these tolerances.
 BATCHED_FORWARD_RTOL = 1e-5
 BATCHED_FORWARD_ATOL = 1e-6
+
+
+# --- algebraic geometry (tamelab.algebraic) --------------------------------------------------
+#: a homotopy endpoint is real when its imaginary part is below this × max(1, |z|).
+REAL_ROOT_RTOL = 1e-6
+#: two real critical points closer than this (absolute, per coordinate) are the same point.
+CRITICAL_MERGE_ATOL = 1e-9
+#: Hessian eigenvalues beyond ±this classify a critical point (minimum / saddle; between: degenerate).
+HESSIAN_EIG_ATOL = 1e-10
+#: Newton's corrector has converged when its relative step is below this.
+NEWTON_STEP_RTOL = 1e-9
+#: Newton's corrector contracts: the second step is at most a quarter of the first, plus this rounding slack.
+NEWTON_CONTRACTION_SLACK = 1e-13
+#: a Waring decomposition reproduces its tensor to this relative accuracy (else uncertified).
+WARING_RTOL = 1e-6
+#: Jacobian rank: no singular value gap when the smallest singular value is above this × the largest.
+JACOBIAN_RANK_RTOL = 1e-8

@@ -21,6 +21,7 @@ from fractions import Fraction
 
 import numpy as np
 
+from .._numerics import CRITICAL_MERGE_ATOL, HESSIAN_EIG_ATOL, REAL_ROOT_RTOL
 from .._rng import np_rng, resolve_seed
 from ..errors import InputError
 from ..result import Result, Status
@@ -177,7 +178,7 @@ def linear_net_critical_points(hidden_layers: int = 1, width: int = 1, dx: int =
         mins = sads = 0
         seen: list[np.ndarray] = []
         for sol in sols:
-            if np.abs(sol.imag).max() > 1e-6 * max(1.0, np.abs(sol).max()):
+            if np.abs(sol.imag).max() > REAL_ROOT_RTOL * max(1.0, np.abs(sol).max()):
                 continue
             z = sol.real.astype(float)
             for _ in range(20):  # Newton polish on the gradient system (float64)
@@ -187,12 +188,13 @@ def linear_net_critical_points(hidden_layers: int = 1, width: int = 1, dx: int =
                     z = z - np.linalg.solve(Hn, g)
                 except np.linalg.LinAlgError:
                     break
-            if any(np.allclose(z, q, atol=1e-9) for q in seen):
+            if any(np.allclose(z, q, atol=CRITICAL_MERGE_ATOL) for q in seen):
                 continue
             seen.append(z)
             g = np.asarray(grad_f(*z), dtype=float)
             ev = np.linalg.eigvalsh(np.asarray(hess_f(*z), dtype=float))
-            kind = "minimum" if ev.min() > 1e-10 else ("saddle" if ev.min() < -1e-10 else "degenerate")
+            lo = ev.min()
+            kind = "minimum" if lo > HESSIAN_EIG_ATOL else ("saddle" if lo < -HESSIAN_EIG_ATOL else "degenerate")
             mins += kind == "minimum"
             sads += kind == "saddle"
             pts.append({"point": z.tolist(), "loss": float(loss_f(*z)), "gradient_norm": float(np.linalg.norm(g)),

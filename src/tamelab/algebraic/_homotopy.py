@@ -24,6 +24,7 @@ import time
 
 import numpy as np
 
+from .._numerics import NEWTON_CONTRACTION_SLACK, NEWTON_STEP_RTOL
 from .._rng import np_rng, resolve_seed
 from ..errors import InputError
 from ..result import Result, Status
@@ -215,7 +216,8 @@ def solve_total_degree(system: PolySystem, *, seed=0, max_steps: int = 3000, max
             Yp = Yp - step
             norms.append(np.linalg.norm(step, axis=1) / np.linalg.norm(Yp, axis=1))
         with np.errstate(invalid="ignore"):
-            ok = np.isfinite(Yp).all(1) & (norms[-1] < 1e-9) & (norms[1] <= 0.25 * norms[0] + 1e-13)
+            contracts = norms[1] <= 0.25 * norms[0] + NEWTON_CONTRACTION_SLACK
+            ok = np.isfinite(Yp).all(1) & (norms[-1] < NEWTON_STEP_RTOL) & contracts
         acc, rej = idx[ok], idx[~ok]
         Z[acc], s[acc] = Yp[ok], sp_[ok]
         ds[acc] = np.minimum(ds[acc] * 2.0, MAX_STEP)

@@ -26,6 +26,7 @@ import string
 
 import numpy as np
 
+from .._numerics import WARING_RTOL
 from .._rng import np_rng
 from ..errors import InputError
 from ..result import Result, Status
@@ -120,6 +121,6 @@ def decompose(T: np.ndarray, k: int | None = None, *, seed=0, tol: float = 1e-8)
         c = np.linalg.lstsq(A, T.ravel(), rcond=None)[0]
     R = waring_tensor(W, c, d)
     rel = float(np.linalg.norm(R - T) / max(np.linalg.norm(T), 1e-300))
-    status = Status.OK if rel < 1e-6 else Status.UNCERTIFIED
+    status = Status.OK if rel < WARING_RTOL else Status.UNCERTIFIED
     return WaringResult(status=status, seed=None, W=W, c=np.asarray(c), rank=len(c), degree=d, relative_residual=rel,
                         max_imag=imag, method=method)

@@ -26,6 +26,7 @@ from typing import Sequence
 
 import numpy as np
 
+from .._numerics import JACOBIAN_RANK_RTOL
 from .._rng import resolve_seed
 from ..errors import InputError
 from ..result import Result, Status
@@ -124,7 +125,7 @@ def float_rank(widths: Sequence[int], power: int, seed: int = 0) -> tuple[int, f
     ls = np.log10(s)
     gaps = ls[:-1] - ls[1:]
     k = int(np.argmax(gaps))
-    if s[-1] / s[0] > 1e-8:  # no gap: full rank
+    if s[-1] / s[0] > JACOBIAN_RANK_RTOL:  # no gap: full rank
         return int(s.size), 0.0
     return k + 1, float(gaps[k])
 
