@@ -153,12 +153,6 @@ ALLOWED: dict[str, list[str]] = {
         'abs(glob - closed) < 1e-10',  # line 100
         'abs(origin[0]["loss"] - 0.5) < 1e-12',  # line 101
     ],
-    'landscape/_spectrum.py': [
-        'b < 1e-12 * max(1.0, abs(a))',  # line 141
-    ],
-    'landscape/li2018visualizing.py': [
-        'cy <= 1e-12 * max(n1, math.sqrt(_dot(d2, d2)))',  # line 590
-    ],
 }
 
 if __name__ == "__main__":  # print today's offenders in ALLOWED's format (to review a shrink)

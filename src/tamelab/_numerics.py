@@ -215,6 +215,10 @@ FD_SUPPORT_RTOL = 1e-4
 
 
 # --- curvature (tamelab.landscape) -----------------------------------------------------------
+#: Lanczos breakdown: the next β below this × max(1, |α|) means an invariant subspace was found.
+LANCZOS_BREAKDOWN_RTOL = 1e-12
+#: plane through three models: collinear when the second direction's orthogonal part is below this (relative).
+COLLINEAR_RTOL = 1e-12
 #: Lanczos re-orthogonalisation: a norm below this fraction of its value before means heavy cancellation,
 #: and one more full pass is made (Daniel–Gragg–Kaufman–Stewart).
 REORTH_CANCELLATION = 1e-3

@@ -28,6 +28,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from .._numerics import LANCZOS_BREAKDOWN_RTOL
 from .._rng import resolve_seed
 from ..errors import InputError
 from ..result import Result, Status
@@ -138,7 +139,7 @@ def lanczos(op, m: int, v0: torch.Tensor, state: dict | None = None, *, keep_pro
             w = w - Vj.T @ (Vj @ w)
         alpha.append(a)
         b = float(w.norm())
-        if b < 1e-12 * max(1.0, abs(a)):
+        if b < LANCZOS_BREAKDOWN_RTOL * max(1.0, abs(a)):
             # invariant subspace: continue with a random vector orthogonal to the basis
             r = torch.randn(n, dtype=torch.float64, generator=state["gen"]).to(dtype=v0.dtype, device=v0.device)
             r = r - Vj.T @ (Vj @ r)

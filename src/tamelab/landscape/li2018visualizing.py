@@ -23,7 +23,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .._numerics import mean_cross_entropy
+from .._numerics import COLLINEAR_RTOL, mean_cross_entropy
 from .._rng import resolve_seed
 from ..errors import ComputationError, InputError
 from ..models import linear_relu_forward, linear_relu_modules
@@ -587,7 +587,7 @@ def plane_through_models(model_a: nn.Module, model_b: nn.Module, model_c: nn.Mod
     cx = _dot(d2, u)
     w = {k: d2[k] - cx * u[k] for k in d2}
     cy = math.sqrt(max(_dot(w, w), 0.0))
-    if cy <= 1e-12 * max(n1, math.sqrt(_dot(d2, d2))):
+    if cy <= COLLINEAR_RTOL * max(n1, math.sqrt(_dot(d2, d2))):
         raise InputError("models", "the three models are collinear: they span no plane", "pass three non-collinear models")
     v = {k: x / cy for k, x in w.items()}
     dt = {k: p.dtype for k, p in ta.items()}
