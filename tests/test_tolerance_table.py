@@ -166,3 +166,14 @@ if __name__ == "__main__":  # print today's offenders in ALLOWED's format (to re
             print(f"        {seg!r},  # line {line}")
         print("    ],")
     print("}")
+
+
+def test_every_named_tolerance_is_used():
+    """The table holds no dead names (a name nobody imports is a tolerance nobody applies)."""
+    import re
+
+    text = (SRC / "_numerics.py").read_text(encoding="utf-8")
+    names = re.findall(r"^([A-Z][A-Z0-9_]+) =", text, re.M)
+    others = "\n".join(f.read_text(encoding="utf-8") for f in SRC.rglob("*.py") if f.name != "_numerics.py")
+    unused = [n for n in names if not re.search(rf"\b{n}\b", others)]
+    assert not unused, f"named in _numerics but never used: {unused}"

@@ -1,7 +1,8 @@
-"""Named tolerances and the dtype policy, in one place.
+"""Named tolerances, in one place (the package's one tolerance table).
 
-Exact geometry defaults to float64. Every tolerance used by a geometry or
-solver routine is named here so that it can be audited and changed together.
+Every numerical tolerance in ``src/`` is a named constant here or a documented argument
+(``tests/test_tolerance_table.py`` finds float literals in comparisons; every name here is used).
+Exact geometry defaults to float64.
 """
 
 from __future__ import annotations
@@ -15,11 +16,6 @@ import torch
 __all__ = [
     "one_thread",
     "mean_cross_entropy",
-    "DEFAULT_DTYPE",
-    "NP_DTYPE",
-    "GEOM_ATOL",
-    "LP_FEAS_TOL",
-    "INTERIOR_MARGIN",
     "MERGE_ATOL",
     "RANK_RTOL",
     "KKT_TOL",
@@ -33,17 +29,6 @@ __all__ = [
     "TINY",
 ]
 
-#: torch dtype of exact-geometry / certificate computations.
-DEFAULT_DTYPE = torch.float64
-#: numpy dtype of exact-geometry computations.
-NP_DTYPE = np.float64
-
-#: absolute tolerance for "on the hyperplane" tests of pre-activations (float mode).
-GEOM_ATOL = 1e-9
-#: primal feasibility tolerance passed to LP solvers.
-LP_FEAS_TOL = 1e-9
-#: minimum Chebyshev radius / LP margin for a region to count as full-dimensional.
-INTERIOR_MARGIN = 1e-7
 #: tolerance for merging affine maps (slopes/intercepts) into one linear region.
 MERGE_ATOL = 1e-9
 #: relative singular-value threshold for numerical ranks (always report the gap too).
