@@ -13,9 +13,10 @@ kind of network — the Dziugaite–Roy/Pérez-Ortiz certificate with its KL ter
 
 from __future__ import annotations
 
-from ...bounds import pac_bayes_certificate, path_geometry
+from ...bounds import path_geometry
 from ...train import fit
 from .._registry import ClaimContext, Measured, claim
+from .dziugaite2017nonvacuous import trained_certificate
 
 _UNAVAILABLE = (
     "the chapter's text was not retrievable here (only the thesis abstract is in the searchable corpus; "
@@ -34,16 +35,7 @@ _UNAVAILABLE = (
     expected_from="paper",
 )
 def thesis_bound(ctx: ClaimContext) -> Measured:
-    r = fit({"epochs": 10 if ctx.quick else 20, "widths": [64, 64, 10], "seed": ctx.seed})
-    c = pac_bayes_certificate(
-        r.model,
-        r.train,
-        r.test,
-        prior="data",
-        init_model=r.init_model,
-        mode="fast" if ctx.quick else "full",
-        seed=ctx.seed,
-    )
+    _, c = trained_certificate(ctx)
     vals = {
         "dziugaite_roy_bound": c.bound,
         "kl": c.kl,
