@@ -272,6 +272,16 @@ def trace():
         right = abs(r.trace - truth) <= (1e-9 * abs(truth) if r.exact else 6 * r.stderr)
         rows.append((f"trace: {name} MLP", says, f"{truth:.4f}",
                      "STILL LIES" if (r.exact and not right) else ("right" if right else "STILL LIES")))
+        from tamelab.tasks.curvature import hessian_summary  # what `tamelab hessian --trace` runs
+
+        h = hessian_summary(m, (X, y), trace=True, top_k=1)
+        if h.trace is None:
+            says, v = f"{h.status.value} trace=None, estimate {h.trace_estimate:.4f}±{h.trace_estimate_stderr:.3f}", (
+                "right" if abs(h.trace_estimate - truth) <= 6 * h.trace_estimate_stderr else "STILL LIES")
+        else:
+            says = f"{h.status.value} exact trace {h.trace:.4f} stderr {h.trace_stderr}"
+            v = "right" if abs(h.trace - truth) <= 1e-9 * abs(truth) else "STILL LIES"
+        rows.append((f"hessian task --trace: {name}", says, f"{truth:.4f}", v))
     return rows
 
 

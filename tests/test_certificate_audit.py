@@ -465,6 +465,44 @@ def test_trace_exact_only_on_piecewise_linear_models(name):
         hessian_trace(m, (X, y), "cross_entropy", method="ggn-diagonal")
 
 
+def test_hessian_task_trace_is_exact_only_under_the_premise():
+    """The ``hessian`` task (``tamelab hessian --trace``) reported the GGN-diagonal sum as the exact ``trace`` with
+    stderr 0 on any model: 2.516 against the dense 1.896 (tanh), 5.045 against 3.543 (ReLU + LayerNorm). Found by
+    this audit; the task now asks :func:`tamelab.landscape.hessian_trace`, which checks the premise."""
+    from tamelab.models import mlp
+    from tamelab.tasks.curvature import hessian_summary
+    from tamelab.testing import dense_hessian
+
+    g = torch.Generator().manual_seed(0)
+    X, y = torch.randn(30, 4, dtype=F64, generator=g), torch.randint(0, 3, (30,), generator=g)
+    torch.manual_seed(0)
+    for m in (nn.Sequential(nn.Linear(4, 5), nn.Tanh(), nn.Linear(5, 3)).double(),
+              nn.Sequential(nn.Linear(4, 5), nn.LayerNorm(5), nn.ReLU(), nn.Linear(5, 3)).double(),
+              mlp([4, 6, 3], seed=0, dtype=F64)):
+        truth = float(torch.trace(dense_hessian(m, "cross_entropy", X, y)))
+        r = hessian_summary(m, (X, y), trace=True, top_k=1)
+        if r.trace is not None:  # labelled exact: must be the trace
+            assert r.trace_stderr == 0 and r.trace == pytest.approx(truth, rel=1e-9)
+        assert abs(r.trace_estimate - truth) <= 6 * r.trace_estimate_stderr + 1e-9
+    assert r.trace is not None  # the ReLU MLP keeps its exact trace
+
+
+def test_hessian_cli_trace_of_a_tanh_model_is_not_labelled_exact(tmp_path, capsys, monkeypatch):
+    (tmp_path / "auditnets.py").write_text(
+        "import torch\n"
+        "def tanh_mlp():\n"
+        "    return torch.nn.Sequential(torch.nn.Linear(4, 5), torch.nn.Tanh(), torch.nn.Linear(5, 3))\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    rng = np.random.default_rng(0)
+    np.savez(tmp_path / "d.npz", X=rng.standard_normal((40, 4)), y=rng.integers(0, 3, 40))
+    rc, err, out = _cli(["hessian", "auditnets:tanh_mlp", "--data", tmp_path / "d.npz", "--top-k", "1", "--trace",
+                         "--json", "--out", tmp_path / "h"], capsys)
+    assert rc == 0, err
+    d = json.loads(out)
+    assert d["trace"] is None and d["trace_exact_method"] is None and d["trace_estimate_stderr"] > 0
+
+
 # ================================================================== 8. PAC-Bayes δ′ ledger
 def test_pac_bayes_confidence_accounts_for_every_monte_carlo_estimate(seed):
     """Mode ``full`` estimates the Monte-Carlo term for 4 prior scales before choosing: δ′ must be split over them
