@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -503,6 +504,23 @@ def test_hessian_cli_trace_of_a_tanh_model_is_not_labelled_exact(tmp_path, capsy
     assert d["trace"] is None and d["trace_exact_method"] is None and d["trace_estimate_stderr"] > 0
 
 
+# ================================================================== algebraic: a decomposition that does not fit
+def test_waring_with_too_few_terms_is_not_certified(seed):
+    """A rank-4 cubic decomposed with 3 or 2 terms cannot reach the residual: never ``ok``; with 4 it is exact."""
+    from tamelab.algebraic import decompose, evaluate_waring, waring_tensor
+
+    rng = np.random.default_rng([seed, 4])
+    W, c = rng.standard_normal((4, 5)), rng.uniform(0.5, 2.0, 4) * rng.choice([-1, 1], 4)
+    T = waring_tensor(W, c, 3)
+    for k in (3, 2):
+        assert decompose(T, k, seed=seed).status is not Status.OK
+    r = decompose(T, 4, seed=seed)
+    if r.status is Status.OK:  # the certificate: the recovered network computes the same cubic
+        X = rng.standard_normal((20, 5))
+        want = evaluate_waring(W, c, 3, X)
+        assert np.allclose(evaluate_waring(r.W, r.c, 3, X), want, atol=1e-6 * (1 + np.abs(want).max()))
+
+
 # ================================================================== 8. PAC-Bayes δ′ ledger
 def test_pac_bayes_confidence_accounts_for_every_monte_carlo_estimate(seed):
     """Mode ``full`` estimates the Monte-Carlo term for 4 prior scales before choosing: δ′ must be split over them
@@ -520,3 +538,66 @@ def test_pac_bayes_confidence_accounts_for_every_monte_carlo_estimate(seed):
     assert len(mc) == 4 and sum(mc) == pytest.approx(delta_mc, rel=1e-12)
     assert spent == pytest.approx(delta + delta_mc, rel=1e-12)
     assert r.confidence == pytest.approx(1 - spent, abs=1e-15)
+
+
+# ================================================================== the docs name every certificate
+#: every public result class that carries a certificate (a status that can be ``ok`` on a proved statement, or a
+#: verdict/certified/exact flag); docs/certificates.md must name each one.
+CERTIFICATE_CLASSES = [
+    "tamelab.relu.RegionsResult",
+    "tamelab.relu.AlongResult",
+    "tamelab.relu.NDRegionsResult",
+    "tamelab.relu.TropicalForm",
+    "tamelab.exact.ERMResult",
+    "tamelab.exact.LocalMinResult",
+    "tamelab.exact.CriticalPoint",
+    "tamelab.exact.CriticalPointClass",
+    "tamelab.exact.DeepLinearOptimum",
+    "tamelab.exact.soudry2018implicit.SVMSolution",
+    "tamelab.landscape.EigResult",
+    "tamelab.landscape.TraceResult",
+    "tamelab.landscape.DensityResult",
+    "tamelab.landscape.BarrierResult",
+    "tamelab.landscape.ConnectResult",
+    "tamelab.landscape.AlignResult",
+    "tamelab.landscape.PlaneResult",
+    "tamelab.landscape.SurfaceResult",
+    "tamelab.tame.TamenessCertificate",
+    "tamelab.tame.GoldsteinResult",
+    "tamelab.tame.GradientSamplingResult",
+    "tamelab.tame.HessianEigenvalue",
+    "tamelab.tame.SampledStationarity",
+    "tamelab.bounds.PacBayesResult",
+    "tamelab.algebraic.CriticalResult",
+    "tamelab.algebraic.HomotopyResult",
+    "tamelab.algebraic.HomotopyCount",
+    "tamelab.algebraic.NeuromanifoldResult",
+    "tamelab.algebraic.WaringResult",
+    "tamelab.claims.ClaimsRun",
+    "tamelab.exact.ChenEwaldResult",
+    "tamelab.tame.ConvergenceReport",
+    "tamelab.tasks.curvature.HessianSummary",
+    "tamelab.relu.arora2016pwl.ExactCheck",
+    "tamelab.landscape.CurveResult",
+    "tamelab.landscape.InterpolationResult",
+    "tamelab.landscape.TrajectorySurface",
+]
+
+
+@pytest.mark.parametrize("path", CERTIFICATE_CLASSES)
+def test_every_certificate_class_is_public_and_documented(path):
+    import importlib
+
+    mod, name = path.rsplit(".", 1)
+    cls = getattr(importlib.import_module(mod), name)
+    assert isinstance(cls, type)
+    page = (REPO / "docs" / "certificates.md").read_text()
+    assert re.search(rf"`{name}`", page), f"{name} is not named in docs/certificates.md"
+
+
+def test_certificates_page_has_no_internal_references_and_is_in_the_nav():
+    page = (REPO / "docs" / "certificates.md").read_text()
+    assert not re.search(r"\bissue\s*#?\d+|spec\s*§|§\s*\d|\bround\s*\d", page, re.IGNORECASE)
+    assert "certificates.md" in (REPO / "mkdocs.yml").read_text()
+    for link in re.findall(r"\]\(([a-z0-9-]+\.md)(?:#[^)]*)?\)", page):
+        assert (REPO / "docs" / link).exists(), link
