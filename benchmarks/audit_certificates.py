@@ -146,6 +146,21 @@ def lanczos():
         ok = np.allclose(r.eigenvalues, truth, atol=1e-6)
         rows.append((name, f"{r.status.value} {np.round(r.eigenvalues, 4).tolist()} ({r.extremality})",
                      f"{truth.tolist()}", _verdict(r, None, ok)))
+
+    class MatvecOp(Diag):
+        def __init__(self, A):
+            self.A, self.shape, self.dtype = A, tuple(A.shape), A.dtype
+
+        def matvec(self, v):
+            return self.A @ v
+
+    J = torch.diag(torch.ones(59, dtype=F64), 1)  # a Jordan block: every eigenvalue is 0
+    start = 0.5 ** torch.arange(60, dtype=F64)  # J start = 0.5 start - 0.5^60 e_59: residual 1e-18 at θ = 0.5
+    for name, op in (("Lanczos Jordan block, dense", J), ("Lanczos Jordan block, operator", MatvecOp(J))):
+        r, why = refused(lambda op=op: top_eigenpairs(op, 1, tol=1e-6, seed=0, v0=start))
+        says = why or f"{r.status.value} {np.round(r.eigenvalues, 4).tolist()} ±{r.radii[0]:.1e}"
+        right = r is not None and abs(r.eigenvalues[0]) < 1e-6
+        rows.append((name, says, "[0.0] (not symmetric)", _verdict(r, why, right)))
     return rows
 
 

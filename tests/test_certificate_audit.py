@@ -255,6 +255,53 @@ def test_lanczos_extreme_eigenvector_orthogonal_to_the_start():
     assert off.eigenvalues[0] == pytest.approx(-1, abs=1e-6) and off.extremality == "not checked"
 
 
+class _MatvecOp:
+    def __init__(self, A):
+        self.A, self.shape, self.dtype = A, tuple(A.shape), A.dtype
+
+    def matvec(self, v):
+        return self.A @ v
+
+
+def test_lanczos_refuses_a_non_symmetric_operator():
+    """Found by this audit: a Jordan block (every eigenvalue 0) with the start vector (0.5^k) gave ``ok`` with an
+    eigenvalue 0.5 certified to ±3.5e-16 — the residual bound needs a symmetric operator, which nothing checked.
+    A dense matrix is now checked up front; an operator by a symmetry probe against the product error."""
+    from tamelab.landscape import top_eigenpairs
+
+    n = 60
+    J = torch.diag(torch.ones(n - 1, dtype=F64), 1)
+    v0 = 0.5 ** torch.arange(n, dtype=F64)
+    with pytest.raises(InputError, match="symmetric"):
+        top_eigenpairs(J, 1, v0=v0, seed=0)
+    for start in (v0, None):
+        r = top_eigenpairs(_MatvecOp(J), 1, tol=1e-6, seed=0, v0=start)
+        assert r.status is not Status.OK and "not symmetric" in r.notes[0]
+
+
+def test_lanczos_randomised_non_symmetric_operators(seed):
+    """Randomised adversary: symmetric matrices plus a skew part of random size (1e-8 / 1e-3 ..1 relative), float64 and
+    float32, random or warm starts: never ``ok`` when skewed; always ``ok`` (and right) when symmetric."""
+    from tamelab.landscape import top_eigenpairs
+
+    rng = np.random.default_rng([seed, 2])
+    for trial in range(4):
+        n = int(rng.integers(30, 80))
+        dt = F64 if trial % 2 == 0 else torch.float32
+        S = torch.as_tensor(rng.standard_normal((n, n)))
+        S = S + S.T
+        K = torch.as_tensor(rng.standard_normal((n, n)))
+        lo = -8 if dt == F64 else -3  # well above the rounding of the products (else it is part of the error)
+        skew = (K - K.T) * float(S.abs().max()) * 10.0 ** rng.uniform(lo, 0)
+        v0 = torch.as_tensor(rng.standard_normal(n)) if trial >= 2 else None
+        bad = top_eigenpairs(_MatvecOp((S + skew).to(dt)), 2, tol=1e-4, seed=seed, v0=v0)
+        assert bad.status is not Status.OK, (trial, bad.eigenvalues, bad.notes)
+        good = top_eigenpairs(_MatvecOp(S.to(dt)), 2, tol=1e-4 if dt == torch.float32 else 1e-9, seed=seed, v0=v0)
+        assert good.status is Status.OK, good.notes
+        ev = np.sort(np.linalg.eigvalsh(S.to(dt).double().numpy()))[::-1][:2]
+        assert np.all(np.abs(np.array(good.eigenvalues) - ev) <= np.array(good.radii) + 1e-12)
+
+
 def test_min_hessian_eigenvalue_relies_on_a_checked_lanczos(seed):
     """``min_hessian_eigenvalue`` on a model whose Hessian is known: a least-squares linear model
     (H = 2XᵀX/N, dense reference)."""
