@@ -186,6 +186,12 @@ def goldstein():
         says = why or f"{res.status.value} rho={res.rho}"
         rows.append((f"Goldstein eps={eps:g} {str(dt)[6:]}", says, "rho = 1", _verdict(res, why, res and res.rho > .9)))
 
+    r, why = refused(lambda: goldstein_stationarity(lambda w: (torch.relu(w) - torch.relu(-w)).sum(),
+                                                    torch.full((3,), 1e300, dtype=F64), eps=1e290, m=8, seed=0))
+    says = why or f"{r.status.value} rho={r.rho:.4f} radius={r.eps_effective:.3g}"
+    right = r is not None and abs(r.rho - 3**0.5) < 1e-9 and r.eps_effective <= 1e290 * (1 + 1e-6)
+    rows.append(("Goldstein at x = 1e300, eps = 1e290", says, "rho = sqrt(3), radius <= 1e290", _verdict(r, why, right)))
+
     def artefact(x):  # (x - 1) + (x - 1)^2 / 2 with relu'(0) = 0 at the kink x = 1
         x = float(x[0])
         return max(x - 1, 0.0) - max(1 - x, 0.0) + 0.5 * (x - 1) ** 2, np.array([float(x != 1) + (x - 1)])

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import json
+import math
 import re
 from pathlib import Path
 
@@ -355,6 +356,19 @@ def test_goldstein_radius_below_resolution(dtype, eps):
         assert e.field == "eps"
     else:
         assert r.status is not Status.OK or r.rho == pytest.approx(1.0, abs=1e-6)  # truth: |f'| = 1
+
+
+def test_goldstein_realised_radius_is_finite_at_huge_points():
+    """Found by this audit: at x = 1e300 the realised radius was computed as inf (sum of squares overflow) and the
+    status was still ``ok`` — a certificate with a non-finite radius. Norms are now scaled."""
+    from tamelab.tame import goldstein_stationarity
+
+    def f(w):
+        return (torch.relu(w) - torch.relu(-w)).sum()
+
+    r = goldstein_stationarity(f, torch.full((3,), 1e300, dtype=F64), eps=1e290, m=8, seed=0)
+    assert math.isfinite(r.eps_effective) and r.eps_effective <= 1e290 * (1 + 1e-6)
+    assert r.status is Status.OK and r.rho == pytest.approx(3**0.5, rel=1e-9)  # ∇f = (1, 1, 1) everywhere
 
 
 def test_burke_lewis_overton_never_certifies_an_ad_artefact():
