@@ -190,7 +190,8 @@ def goldstein():
                                                     torch.full((3,), 1e300, dtype=F64), eps=1e290, m=8, seed=0))
     says = why or f"{r.status.value} rho={r.rho:.4f} radius={r.eps_effective:.3g}"
     right = r is not None and abs(r.rho - 3**0.5) < 1e-9 and r.eps_effective <= 1e290 * (1 + 1e-6)
-    rows.append(("Goldstein at x = 1e300, eps = 1e290", says, "rho = sqrt(3), radius <= 1e290", _verdict(r, why, right)))
+    rows.append(("Goldstein at x = 1e300, eps = 1e290", says, "rho = sqrt(3), radius <= 1e290",
+                 _verdict(r, why, right)))
 
     def artefact(x):  # (x - 1) + (x - 1)^2 / 2 with relu'(0) = 0 at the kink x = 1
         x = float(x[0])
