@@ -36,14 +36,20 @@ def from_state_dict(sd: dict[str, torch.Tensor], *, source: str = "state_dict") 
     for k, v in sd.items():
         m = _KEY.match(k)
         if not m:
-            raise InputError(f"{source} key '{k}'", "is not of the form '<index>.weight' or '<index>.bias'", "expected a Sequential of Linear/ReLU")
+            raise InputError(
+                f"{source} key '{k}'",
+                "is not of the form '<index>.weight' or '<index>.bias'",
+                "expected a Sequential of Linear/ReLU",
+            )
         i = int(m.group(1))
         if i % 2 != 0:
             raise InputError(f"{source} key '{k}'", f"index {i} is odd: odd positions must be parameter-free ReLUs")
         idx.setdefault(i, {})[m.group(2)] = v
     order = sorted(idx)
     if order != list(range(0, 2 * len(order), 2)):
-        raise InputError(f"{source} keys", f"layer indices {order} are not 0,2,4,...", "layers must alternate Linear/ReLU")
+        raise InputError(
+            f"{source} keys", f"layer indices {order} are not 0,2,4,...", "layers must alternate Linear/ReLU"
+        )
     layers: list[nn.Module] = []
     prev_out = None
     for j, i in enumerate(order):
@@ -62,7 +68,9 @@ def from_state_dict(sd: dict[str, torch.Tensor], *, source: str = "state_dict") 
         if W.ndim != 2:
             raise InputError(f"{source} key '{i}.weight'", f"has shape {tuple(W.shape)}; a Linear weight must be 2-D")
         if prev_out is not None and W.shape[1] != prev_out:
-            raise InputError(f"{source} key '{i}.weight'", f"input width {W.shape[1]} != previous output width {prev_out}")
+            raise InputError(
+                f"{source} key '{i}.weight'", f"input width {W.shape[1]} != previous output width {prev_out}"
+            )
         b = p.get("bias")
         if b is not None and (b.ndim != 1 or b.shape[0] != W.shape[0]):
             raise InputError(f"{source} key '{i}.bias'", f"has shape {tuple(b.shape)}, expected ({W.shape[0]},)")
@@ -91,7 +99,9 @@ def load(path: str | os.PathLike) -> nn.Sequential:
     try:
         sd = load_file(str(p))
     except (SafetensorError, OSError, ValueError) as e:
-        raise InputError("MODEL", f"{p} is not a readable safetensors file ({e})", "pickled .pt files are not accepted") from e
+        raise InputError(
+            "MODEL", f"{p} is not a readable safetensors file ({e})", "pickled .pt files are not accepted"
+        ) from e
     return from_state_dict(sd, source=p.name)
 
 
