@@ -34,6 +34,7 @@ def _planted(D, n, w, noise, seed):
     tags=("exact",),
 )
 def erm_vs_restarts(ctx: ClaimContext) -> Measured:
+    """Measure the claim ``arora-exact-erm-below-every-restart`` (statement in the decorator)."""
     from ...exact.arora2018erm import _restarts, dichotomy_count, exact_erm
 
     got, ok = {}, True

@@ -45,6 +45,7 @@ def _run(schedule, A, y, steps, rng, batch):
     expected_from="theory",
 )
 def robbins_monro(ctx: ClaimContext) -> Measured:
+    """Measure the claim ``robbins-monro-sgd-gradient-to-zero`` (statement in the decorator)."""
     rng = np.random.default_rng(ctx.seed)
     n, d = 400, 5
     A = rng.standard_normal((n, d))
