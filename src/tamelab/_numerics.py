@@ -7,7 +7,7 @@ solver routine is named here so that it can be audited and changed together.
 from __future__ import annotations
 
 import contextlib
-from typing import Iterator
+from typing import Any, Iterator
 
 import numpy as np
 import torch
@@ -56,7 +56,7 @@ BALL_RESOLUTION = 100.0
 BALL_ROUNDING_RTOL = 0.05
 
 
-def allclose_report(a, b, *, rtol: float = 1e-7, atol: float = 0.0) -> tuple[bool, str]:
+def allclose_report(a: Any, b: Any, *, rtol: float = 1e-7, atol: float = 0.0) -> tuple[bool, str]:
     """Compare two arrays and return ``(ok, message)`` with the worst entry."""
     a = np.asarray(a, dtype=float)
     b = np.asarray(b, dtype=float)
@@ -95,10 +95,10 @@ def one_thread() -> Iterator[None]:
         torch.set_num_threads(n)
 
 
-_BLAS_CTL: list = []
+_BLAS_CTL: list[Any] = []
 
 
-def _blas_controller():
+def _blas_controller() -> Any:
     """A cached ``threadpoolctl.ThreadpoolController`` (1 ms to build; a limit then costs ~15 µs)."""
     if not _BLAS_CTL:
         try:

@@ -213,7 +213,7 @@ class Result:
 
     def to_dict(self) -> dict[str, Any]:
         """The result as JSON-ready data, with ``schema_version``, ``kind`` and ``status_message``."""
-        d = to_jsonable(self)
+        d: dict[str, Any] = to_jsonable(self)
         d["schema_version"] = SCHEMA_VERSION
         d["kind"] = type(self).kind
         d["status_message"] = Status(self.status).message
