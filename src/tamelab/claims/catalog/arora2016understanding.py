@@ -41,7 +41,7 @@ BOUND_SLACK = 1e-12
     expected_from="paper",
 )
 def pwl_depth(ctx: ClaimContext) -> Measured:
-    """Measure the claim ``arora-pwl-to-relu-depth-bound`` (statement in the decorator)."""
+    """Claim: Every PWL function on R^n is exactly a ReLU net of depth ⌈log2(n+1)⌉+1 (Arora et al. Thm 2.1)."""
     per_n = 1 if ctx.quick else 5
     ns = (1, 2, 3) if ctx.quick else (1, 2, 3, 4)
     rows, mism, depth_ok, err = {}, 0, True, 0.0
@@ -102,7 +102,7 @@ def pwl_depth(ctx: ClaimContext) -> Measured:
     expected_from="paper",
 )
 def lemma_d5(ctx: ClaimContext) -> Measured:
-    """Measure the claim ``arora-lemma-d5-piece-bound`` (statement in the decorator)."""
+    """Claim: A depth-(k+1) R→R ReLU net has at most 2^(k-1)(w_1+1)w_2⋯w_k pieces (Lemma D.5), by exact counts."""
     rng = np.random.default_rng(ctx.seed)
     nets = 12 if ctx.quick else 60
     viol, tight_k1, rows, ratio = 0, True, [], 0.0
@@ -162,7 +162,7 @@ def lemma_d5(ctx: ClaimContext) -> Measured:
     expected_from="paper",
 )
 def depth_size_gap(ctx: ClaimContext) -> Measured:
-    """Measure the claim ``arora-depth-size-gap`` (statement in the decorator)."""
+    """Claim: The hard family H has w^k pieces; shallower nets need size ≥ ½k'w^(k/k') − 1 (Thm 3.1, Cor 3.4)."""
     rng = np.random.default_rng(ctx.seed)
     cases = [(2, 3), (3, 2), (2, 4), (3, 3)] if ctx.quick else [(2, 3), (3, 2), (2, 4), (4, 2), (3, 3), (2, 6), (4, 3)]
     rows, ok = {}, True

@@ -47,7 +47,7 @@ _DYADIC = {2: [0.5], 3: [0.25, 0.5], 4: [0.25, 0.5, 0.75]}
     expected_from="theory",
 )
 def hfam(ctx: ClaimContext) -> Measured:
-    """Measure the claim ``arora-H-family-w^k-pieces`` (statement in the decorator)."""
+    """Claim: The composition of k sawtooth layers h_a of width w has w^k linear pieces on [0, M]."""
     got, ok = {}, True
     for w, k in [(2, 1), (3, 2), (2, 3), (4, 2), (2, 4)]:
         r = regions(H_net([_DYADIC[w]] * k), Segment([0.0], [1.0]))
@@ -73,7 +73,7 @@ def hfam(ctx: ClaimContext) -> Measured:
     expected_from="regression",
 )
 def fixed(ctx: ClaimContext) -> Measured:
-    """Measure the claim ``fixed-net-14-activation-7-linear`` (statement in the decorator)."""
+    """Claim: The fixed 2-3-3-1 network has 14 activation and 7 linear regions (spec geometry.md §1.7)."""
     r = regions(from_layers(FIXED), Plane.box2d(-1e4, 1e4))
     return Measured(
         {
@@ -98,7 +98,7 @@ def fixed(ctx: ClaimContext) -> Measured:
     expected_from="theory",
 )
 def below(ctx: ClaimContext) -> Measured:
-    """Measure the claim ``exact-count-below-upper-bounds`` (statement in the decorator)."""
+    """Claim: Exact region counts of random networks never exceed the Serra, Montúfar and ZNL upper bounds."""
     viol, rows, certified = 0, [], True
     nets = [(2, 3, 3), (2, 4, 4), (2, 8, 8), (2, 6, 6, 6), (2, 5, 1)] * (1 if ctx.quick else 4)
     for i, w in enumerate(nets):
@@ -157,7 +157,7 @@ def _zero_level_points(model, n_points: int, seed: int, radius: float = 8.0) -> 
     expected_from="regression",
 )
 def tropical_fixed(ctx: ClaimContext) -> Measured:
-    """Measure the claim ``tropical-fixed-net-10-7-monomials`` (statement in the decorator)."""
+    """Claim: The fixed 2-3-3-1 network is F − G with 10 and 7 non-dominated monomials; its zero set ties F ⊕ G."""
     from ...relu import boundary_ties, tropical
 
     model = from_layers(FIXED)
@@ -200,7 +200,7 @@ def tropical_fixed(ctx: ClaimContext) -> Measured:
     expected_from="regression",
 )
 def zonotope(ctx: ClaimContext) -> Measured:
-    """Measure the claim ``arora-zonotope-family-pieces`` (statement in the decorator)."""
+    """Claim: ZONOTOPE^2_{k,w,m} = H ∘ γ_Z has at least Σ_{i<n} C(m−1,i)·w^k pieces (measured: twice that)."""
     from ...relu import zonotope_net, zonotope_piece_counts, zonotope_sublevel_polygon, zonotope_vertices
 
     rng = np.random.default_rng(ctx.seed)
@@ -238,7 +238,7 @@ def zonotope(ctx: ClaimContext) -> Measured:
     expected_from="theory",
 )
 def max_affine(ctx: ClaimContext) -> Measured:
-    """Measure the claim ``arora-max-of-affine-depth`` (statement in the decorator)."""
+    """Claim: A max of m affine maps on R^3 is computed exactly by a ReLU net with ⌈log2 m⌉ hidden layers."""
     from math import ceil, log2
 
     from ...relu import max_affine_net
@@ -271,7 +271,7 @@ def max_affine(ctx: ClaimContext) -> Measured:
     expected_from="paper",
 )
 def hanin(ctx: ClaimContext) -> Measured:
-    """Measure the claim ``hanin-rolnick-regions-linear-in-neurons`` (statement in the decorator)."""
+    """Claim: At He init a random segment crosses about N regions (N neurons), independent of depth."""
     from ...relu import hanin_rolnick
 
     nets = 5 if ctx.quick else 30

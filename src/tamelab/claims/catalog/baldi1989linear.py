@@ -37,7 +37,7 @@ def _data(seed, dx=4, dy=3, m=30):
     tags=("linear", "exact"),
 )
 def gd_limit(ctx: ClaimContext) -> Measured:
-    """Measure the claim ``deep-linear-closed-form-equals-gd-limit`` (statement in the decorator)."""
+    """Claim: GD on a deep linear net converges to the closed-form reduced-rank regression minimum."""
     X, Y = _data(ctx.seed)
     m = {}
     ok = True
@@ -65,7 +65,7 @@ def gd_limit(ctx: ClaimContext) -> Measured:
     tags=("linear", "exact"),
 )
 def baldi_hornik(ctx: ClaimContext) -> Measured:
-    """Measure the claim ``baldi-hornik-critical-points`` (statement in the decorator)."""
+    """Claim: One hidden layer: critical points ↔ eigenvector index sets; only the top-p set is a minimum."""
     X, Y = _data(ctx.seed)
     cps = deep_linear_critical_points(X, Y, 2, seed=ctx.seed)
     kinds = {str(c.indices): c.classification for c in cps}
@@ -92,7 +92,7 @@ def baldi_hornik(ctx: ClaimContext) -> Measured:
     tags=("linear", "exact"),
 )
 def kawaguchi(ctx: ClaimContext) -> Measured:
-    """Measure the claim ``kawaguchi-degenerate-saddle`` (statement in the decorator)."""
+    """Claim: The origin of a deep linear net is a strict saddle for H = 1 and a degenerate saddle for H ≥ 2."""
     X, Y = _data(ctx.seed)
     one = classify_critical_point([np.zeros((2, 4)), np.zeros((3, 2))], X, Y, seed=ctx.seed)
     two = classify_critical_point([np.zeros((2, 4)), np.zeros((2, 2)), np.zeros((3, 2))], X, Y, seed=ctx.seed)
@@ -122,7 +122,7 @@ def kawaguchi(ctx: ClaimContext) -> Measured:
     tags=("linear", "algebraic"),
 )
 def spurious(ctx: ClaimContext) -> Measured:
-    """Measure the claim ``deep-linear-regularisation-creates-spurious-minima`` (statement in the decorator)."""
+    """Claim: Deep linear nets have no spurious minima unregularised; with L2 regularisation they appear."""
     X, Y = _data(ctx.seed)
     opt = deep_linear_optimum(X, Y, [2])
     cps = deep_linear_critical_points(X, Y, 2, seed=ctx.seed)

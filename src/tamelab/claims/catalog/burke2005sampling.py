@@ -32,7 +32,7 @@ from .._registry import ClaimContext, Measured, claim
     expected_from="theory",
 )
 def blo_gradient_sampling(ctx: ClaimContext) -> Measured:
-    """Measure the claim ``blo-gradient-sampling-minimises-nonsmooth`` (statement in the decorator)."""
+    """Claim: BLO gradient sampling converges on nonsmooth functions, with a certified Goldstein stationarity."""
     from scipy.optimize import linprog
 
     def l1(x):

@@ -34,7 +34,7 @@ CE23 = "arXiv:2309.10639 (v4)"
     tags=("exact", "construction", "relu"),
 )
 def zero_cost(ctx: ClaimContext) -> Measured:
-    """Measure the claim ``chen-ewald-zero-cost-minimizer`` (statement in the decorator)."""
+    """Claim: For L ≥ Q layers an explicit cone-truncation network attains cost 0 at a degenerate minimum."""
     qs = (2, 3, 4) if ctx.quick else (2, 3, 4, 6, 8)
     per_q = {}
     ok = True
@@ -72,7 +72,7 @@ def zero_cost(ctx: ClaimContext) -> Measured:
     tags=("exact", "construction", "relu", "reconstructed"),
 )
 def intermediate(ctx: ClaimContext) -> Measured:
-    """Measure the claim ``chen-ewald-intermediate-local-minima`` (statement in the decorator)."""
+    """Claim: Besides the global minima there are 2^Q − 1 degenerate local minima (a proper subset collapsed)."""
     q = 3
     r = chen_ewald(
         q,
@@ -136,7 +136,7 @@ def intermediate(ctx: ClaimContext) -> Measured:
     tags=("exact", "construction", "relu", "training"),
 )
 def versus_gd(ctx: ClaimContext) -> Measured:
-    """Measure the claim ``chen-ewald-construction-vs-gd`` (statement in the decorator)."""
+    """Claim: The explicit construction reaches cost 0 in one pass; Adam restarts do not reliably reach it."""
     import time
 
     q = 4
@@ -188,7 +188,7 @@ def versus_gd(ctx: ClaimContext) -> Measured:
     tags=("exact", "construction", "relu", "reconstructed"),
 )
 def shallow_gap(ctx: ClaimContext) -> Measured:
-    """Measure the claim ``chen-ewald-shallow-relative-gap`` (statement in the decorator)."""
+    """Claim: A shallow explicit network has cost O(δ_P²) and is within O(δ_P²) of the exact minimum."""
     from ...exact.chen2023ewald import shallow_upper_bound
 
     deltas = (0.2, 0.1, 0.05, 0.025)
@@ -244,7 +244,7 @@ def _paper_data(q, ctx, per_class=None):
     tags=("exact", "construction", "relu", "paper-construction"),
 )
 def thm_2_3(ctx: ClaimContext) -> Measured:
-    """Measure the claim ``chen-ewald-thm-2-3`` (statement in the decorator)."""
+    """Claim: Theorem 2.3: the paper's construction has cost 0 on a whole box of μ (a degenerate family of minima)."""
     from ...exact.chen2023ewald_paper import paper_geometry, zero_cost_family
 
     got, ok = {}, True
@@ -302,7 +302,7 @@ def thm_2_3(ctx: ClaimContext) -> Measured:
     tags=("exact", "construction", "relu", "paper-construction"),
 )
 def thm_2_4(ctx: ClaimContext) -> Measured:
-    """Measure the claim ``chen-ewald-thm-2-4`` (statement in the decorator)."""
+    """Claim: Theorem 2.4: with every μ_l in I1 the reduced cost does not depend on μ; a degenerate local minimum."""
     from ...exact.chen2023ewald_paper import analyse_configuration, mu_inside, paper_construction, paper_geometry
 
     q = 3
@@ -366,7 +366,7 @@ def thm_2_4(ctx: ClaimContext) -> Measured:
     tags=("exact", "construction", "relu", "paper-construction"),
 )
 def thm_2_5(ctx: ClaimContext) -> Measured:
-    """Measure the claim ``chen-ewald-thm-2-5`` (statement in the decorator)."""
+    """Claim: Theorem 2.5: for every s ∈ {0,1}^Q the reduced cost is constant on its box; a degenerate local minimum."""
     from ...exact.chen2023ewald_paper import all_s, analyse_configuration, paper_geometry
 
     q = 3
@@ -440,7 +440,7 @@ def thm_2_5(ctx: ClaimContext) -> Measured:
     tags=("exact", "construction", "relu", "paper-construction"),
 )
 def out_of_sample_claim(ctx: ClaimContext) -> Measured:
-    """Measure the claim ``chen-ewald-out-of-sample`` (statement in the decorator)."""
+    """Claim: The zero-cost network classifies new inputs by the nearest truncated class mean (2.61)-(2.68)."""
     from ...exact.chen2023ewald_paper import out_of_sample, paper_geometry
 
     got, ok = {}, True

@@ -35,7 +35,7 @@ from .._registry import ClaimContext, Measured, claim
     expected_from="theory",
 )
 def ddkl_toy(ctx: ClaimContext) -> Measured:
-    """Measure the claim ``ddkl-sgd-tame-toy-critical`` (statement in the decorator)."""
+    """Claim: The stochastic subgradient method approaches the Clarke critical points of a tame toy function."""
     seeds, steps = (20, 30_000) if ctx.quick else (20, 100_000)
     rm = make_schedule("robbins_monro", 0.1 * 10**0.75, b=10.0, p=0.75)  # = 0.1 (k+10)^-0.75 * 10^0.75 / 10^0.75
     rm_sched = lambda k: 0.1 * (k + 10) ** -0.75  # noqa: E731 - spec's exact formula
@@ -114,7 +114,7 @@ def ddkl_monitor_check(ctx: ClaimContext, *, run_fn: Callable = monitored_sgd, l
     expected_from="theory",
 )
 def ddkl_monitor(ctx: ClaimContext) -> Measured:
-    """Measure the claim ``ddkl-monitor-digits-sgd-bounded`` (statement in the decorator)."""
+    """Claim: SGD on a tame finite sum: with every DDKL hypothesis observed, the stationarity measure decreases."""
     return ddkl_monitor_check(ctx)
 
 
@@ -139,7 +139,7 @@ def ddkl_monitor(ctx: ClaimContext) -> Measured:
     expected_from="theory",
 )
 def ddkl_noise_sum(ctx: ClaimContext) -> Measured:
-    """Measure the claim ``ddkl-noise-sum-cauchy-least-squares`` (statement in the decorator)."""
+    """Claim: SGD noise has zero mean and bounded variance, and its weighted sum is Cauchy for decaying steps."""
     import torch
     from torch import nn
 

@@ -44,7 +44,7 @@ def _mean_below(runs, sigmas: float = 3.0) -> tuple[bool, float]:
                  "sgd_moves_from_0": False},
        tags=("exact",))
 def tron(ctx: ClaimContext) -> Measured:
-    """Measure the claim ``tron-relu-gate-geometric-rate`` (statement in the decorator)."""
+    """Claim: On Laplace inputs the Tron update converges to w* geometrically, within the theorem's bound."""
     from ...exact.karmakar2020gate import gate_constants, laplace_inputs, train_relu_gate
 
     T = 1000 if ctx.quick else 3000
@@ -105,7 +105,7 @@ ATTACKS = [(0.0, 1.0), (0.05, 0.5), (0.1, 0.5), (0.1, 1.0), (0.2, 1.0), (0.3, 1.
     tags=("exact",),
 )
 def poisoning(ctx: ClaimContext) -> Measured:
-    """Measure the claim ``tron-relu-gate-poisoning-floor`` (statement in the decorator)."""
+    """Claim: Under label poisoning Tron converges to a neighbourhood of w* below the derived floor bound."""
     from ...exact.karmakar2020gate import LabelAttack, gate_constants, laplace_inputs, train_relu_gate
 
     T, b = (800 if ctx.quick else 2000), 8
@@ -147,7 +147,7 @@ def poisoning(ctx: ClaimContext) -> Measured:
                  "median over runs of max_t |log err_tron - log err_sgd|": "<= log 4"},
        tags=("exact",))
 def similarity(ctx: ClaimContext) -> Measured:
-    """Measure the claim ``tron-sgd-trajectory-similarity`` (statement in the decorator)."""
+    """Claim: From the same start and samples, Tron and SGD on the squared loss follow similar trajectories."""
     from ...exact.karmakar2020gate import gate_constants, laplace_inputs, train_relu_gate
 
     T = 1000 if ctx.quick else 1500

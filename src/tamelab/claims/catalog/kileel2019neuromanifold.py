@@ -49,7 +49,7 @@ def reference_dimension(widths, r) -> tuple[int, str] | None:
     tags=("algebraic",),
 )
 def ktb_table(ctx: ClaimContext) -> Measured:
-    """Measure the claim ``ktb-neuromanifold-dimension-table`` (statement in the decorator)."""
+    """Claim: Neurovariety dimensions of polynomial networks match the 20-architecture table, defects included."""
     measured, mism, sources = {}, [], {}
     for w, r, d in KTB_TABLE:
         res = neuromanifold_dimension(w, r, seeds=2 if ctx.quick else 3, seed=ctx.seed)
@@ -92,7 +92,7 @@ def ktb_table(ctx: ClaimContext) -> Measured:
     tags=("algebraic",),
 )
 def ah_defects(ctx: ClaimContext) -> Measured:
-    """Measure the claim ``alexander-hirschowitz-secant-defects`` (statement in the decorator)."""
+    """Claim: Shallow t^d networks fill the expected dimension except the four Alexander–Hirschowitz defects."""
     cases = [(n, d, k) for n in (2, 3, 4, 5) for d in (3, 4) for k in range(1, 15)]
     if ctx.quick:
         cases = [c for c in cases if c[2] <= 9 or c == (5, 4, 14)]

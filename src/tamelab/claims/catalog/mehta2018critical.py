@@ -44,7 +44,7 @@ QUICK_HOMOTOPY = ((1, 1, 1, 1), (2, 1, 1, 1))
     tags=("algebraic", "linear"),
 )
 def counts(ctx: ClaimContext) -> Measured:
-    """Measure the claim ``linear-net-critical-point-counts`` (statement in the decorator)."""
+    """Claim: With L2 regularisation deep linear nets have finitely many complex critical points (table counts)."""
     m, ok, notes = {}, True, []
     seeds = [ctx.seed] if ctx.quick else [ctx.seed, ctx.seed + 1]
     for key, (nc_pub, ncs_pub) in PUBLISHED.items():
@@ -92,7 +92,7 @@ def counts(ctx: ClaimContext) -> Measured:
     tags=("algebraic", "linear"),
 )
 def spurious(ctx: ClaimContext) -> Measured:
-    """Measure the claim ``regularised-linear-net-spurious-minimum`` (statement in the decorator)."""
+    """Claim: With L2 regularisation a deep linear net has a non-global local minimum (the origin, loss 0.5)."""
     import numpy as np
 
     r = linear_net_critical_points(2, 1, 1, 1, regularization=0.1, x=[1], y=[1])

@@ -76,7 +76,7 @@ def thesis_bound(ctx: ClaimContext) -> Measured:
     expected_from="paper",
 )
 def thesis_paths(ctx: ClaimContext) -> Measured:
-    """Measure the claim ``thesis-ch6-weight-space-paths`` (statement in the decorator)."""
+    """Claim: Thesis ch. 6: geometric properties of the paths in weight space traced during training."""
     r = fit({"epochs": 10 if ctx.quick else 20, "widths": [64, 64, 10], "seed": ctx.seed})
     pg = path_geometry(r.snapshots)
     vals = {

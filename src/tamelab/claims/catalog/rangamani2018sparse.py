@@ -23,7 +23,7 @@ P_SPARSITY = 0.15
                  "grad_loglog_slope(neighbourhood max)": "< -0.3"},
        tags=("exact",))
 def sparse_trend(ctx: ClaimContext) -> Measured:
-    """Measure the claim ``sparse-coding-support-recovery-and-vanishing-gradient`` (statement in the decorator)."""
+    """Claim: Near A*ᵀ the ReLU layer recovers the sparse support and the expected gradient shrinks with n."""
     from ...exact.rangamani2018sparse import sparse_coding_trend
 
     ns = (128, 256, 512) if ctx.quick else (128, 256, 512, 1024)
@@ -59,7 +59,7 @@ def sparse_trend(ctx: ClaimContext) -> Measured:
     tags=("exact",),
 )
 def sparse_local_min(ctx: ClaimContext) -> Measured:
-    """Measure the claim ``sparse-coding-local-minimum`` (statement in the decorator)."""
+    """Claim: Gradient descent started near A*ᵀ stays near A* (direction distance at most 1.1x the initial one)."""
     from ...exact.rangamani2018sparse import local_minimum_descent
 
     ns, steps = ((128,), 100) if ctx.quick else ((128, 256), 300)

@@ -30,7 +30,7 @@ from .._registry import ClaimContext, Measured, claim
     expected_from="paper",
 )
 def bad_minima(ctx: ClaimContext) -> Measured:
-    """Measure the claim ``bad-minima-vanish-with-width`` (statement in the decorator)."""
+    """Claim: GD often ends at spurious minima for student width k; mild over-parameterisation removes them."""
     if ctx.quick:
         ks, restarts, steps, lr, extra = (10,), 60, 1500, 0.2, ()
     else:

@@ -44,7 +44,7 @@ def _mse(o, t):
     expected_from="theory",
 )
 def hessian_rank(ctx: ClaimContext) -> Measured:
-    """Measure the claim ``hessian-rank-tracks-data-dimension`` (statement in the decorator)."""
+    """Claim: Inputs in a k-dim subspace bound the Hessian rank by P − h1(d−k), attained at generic points."""
     archs = [(6, 5, 2, 40)] if ctx.quick else [(6, 5, 2, 40), (12, 8, 3, 80), (20, 10, 2, 120)]
     rows, ok = {}, True
     for d, h, o, n in archs:

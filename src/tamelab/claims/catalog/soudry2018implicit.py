@@ -35,7 +35,7 @@ CONTROL_MIN_OFFSET = 1e-4
     expected_from="theory",
 )
 def min_norm(ctx: ClaimContext) -> Measured:
-    """Measure the claim ``implicit-bias-least-squares-min-norm`` (statement in the decorator)."""
+    """Claim: GD from the origin on underdetermined least squares converges to the minimum-norm solution X⁺y."""
     rng = np.random.default_rng(ctx.seed)
     shapes = [(5, 20), (10, 30), (20, 25)] if ctx.quick else [(5, 20), (10, 30), (20, 25), (50, 200), (30, 31)]
     rows, ok = {}, True
@@ -83,7 +83,7 @@ def min_norm(ctx: ClaimContext) -> Measured:
     expected_from="paper",
 )
 def max_margin(ctx: ClaimContext) -> Measured:
-    """Measure the claim ``implicit-bias-logistic-max-margin`` (statement in the decorator)."""
+    """Claim: GD on the logistic loss of separable data converges in direction to the hard-margin SVM solution."""
     sets = 2 if ctx.quick else 3
     last = 10_000 if ctx.quick else 1_000_000
     cps = [10**j for j in range(1, int(np.log10(last)) + 1)]

@@ -45,7 +45,7 @@ BAD_MIN_RTOL = 1e-9
     expected_from="theory",
 )
 def pure_spurious(ctx: ClaimContext) -> Measured:
-    """Measure the claim ``tkb-pure-spurious-critical-points`` (statement in the decorator)."""
+    """Claim: Critical points of deep linear nets are Eckart–Young points of their rank stratum; pure iff e = r."""
     rng = np.random.default_rng(ctx.seed)
     archs = [(3, (2,), 3)] if ctx.quick else [(3, (2,), 3), (3, (2, 2), 3), (4, (2, 3), 3)]
     starts = 10 if ctx.quick else 24

@@ -123,7 +123,7 @@ def _sign_changes(model: nn.Module, R: float, seed: int, per_unit: int = 20) -> 
     expected_from="theory",
 )
 def zoo_claim(ctx: ClaimContext) -> Measured:
-    """Measure the claim ``tameness-certificate-zoo`` (statement in the decorator)."""
+    """Claim: The tameness certificate returns the smallest known o-minimal structure of each model and loss."""
     models = zoo()
     x = torch.randn(5, 4, generator=torch.Generator().manual_seed(ctx.seed))
     rows, mism = {}, 0
