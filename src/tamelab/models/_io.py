@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import nn
@@ -17,7 +18,7 @@ __all__ = ["save", "load", "from_state_dict", "load_model", "load_weights"]
 _KEY = re.compile(r"^(\d+)\.(weight|bias)$")
 
 
-def save(model: nn.Module, path: str | os.PathLike) -> Path:
+def save(model: nn.Module, path: str | os.PathLike[str]) -> Path:
     """Save a model's ``state_dict`` as safetensors (atomically)."""
     from safetensors.torch import save as st_save
 
@@ -88,7 +89,7 @@ def from_state_dict(sd: dict[str, torch.Tensor], *, source: str = "state_dict") 
     return nn.Sequential(*layers)
 
 
-def load(path: str | os.PathLike) -> nn.Sequential:
+def load(path: str | os.PathLike[str]) -> nn.Sequential:
     """Load a ReLU MLP from a safetensors file (no pickle is ever read)."""
     p = Path(path)
     if not p.is_file():
@@ -118,7 +119,7 @@ def _read_safetensors(p: Path, field: str) -> dict[str, torch.Tensor]:
                          "pickled .pt files are not accepted: save with safetensors.torch.save_file") from e
 
 
-def load_weights(model: nn.Module, path: str | os.PathLike, *, field: str = "--weights") -> nn.Module:
+def load_weights(model: nn.Module, path: str | os.PathLike[str], *, field: str = "--weights") -> nn.Module:
     """Load a safetensors ``state_dict`` into ``model`` (strict: names and shapes must match)."""
     sd = _read_safetensors(Path(path), field)
     own = model.state_dict()
@@ -136,8 +137,8 @@ def load_weights(model: nn.Module, path: str | os.PathLike, *, field: str = "--w
     return model
 
 
-def load_model(spec: str | os.PathLike, weights: str | os.PathLike | None = None, *,
-               kwargs: dict | None = None, field: str = "--model") -> nn.Module:
+def load_model(spec: str | os.PathLike[str], weights: str | os.PathLike[str] | None = None, *,
+               kwargs: dict[str, Any] | None = None, field: str = "--model") -> nn.Module:
     """A model from a file or a factory.
 
     ``spec`` is either a ``.safetensors`` file written by :func:`save` for a ReLU MLP (TameLab's
