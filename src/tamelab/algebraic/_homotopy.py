@@ -37,8 +37,8 @@ MAX_PATHS = 20_000
 STALL_S = 1e-3
 INFINITY_TOL = 1e-2
 #: the endgame starts at s = 1 - ENDGAME_S; a path stalling later whose |z0| fell below SHRINK times its value at the
-# : start of the endgame is heading to infinity (|z0| ~ (1 - s)^(1/c) falls by (STALL_S/ENDGAME_S)^(1/c) >= 2.2 for c <=
-# 8).
+#: start of the endgame is heading to infinity (|z0| ~ (1 - s)^(1/c) falls by (STALL_S/ENDGAME_S)^(1/c) >= 2.2
+#: for c <= 8).
 ENDGAME_S = 1e-2
 SHRINK = 0.5
 #: a path whose step fell below this stalls.

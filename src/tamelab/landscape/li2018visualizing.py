@@ -51,8 +51,8 @@ def filter_normalized_direction(model: nn.Module, *, seed=0, ignore: str = "bias
     return out
 
 
-# : exact module types that are affine in (weight, bias) jointly: f(X; W + Σ cᵢDᵢ, b + Σ cᵢdᵢ) = f(X; W, b) + Σ cᵢ f(X;
-# Dᵢ, dᵢ).
+#: exact module types that are affine in (weight, bias) jointly:
+#: f(X; W + Σ cᵢDᵢ, b + Σ cᵢdᵢ) = f(X; W, b) + Σ cᵢ f(X; Dᵢ, dᵢ).
 _AFFINE_FIRST = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d)
 
 

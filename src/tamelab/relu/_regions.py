@@ -807,13 +807,13 @@ def _decision_boundary(regs, domain: str):
     """
     segs = []
     for r in regs:
-        origin = np.asarray(r.affine, dtype=float)
-        k = origin.shape[0]
+        out_map = np.asarray(r.affine, dtype=float)
+        k = out_map.shape[0]
         if domain == "segment":
             V = np.array([[r.vertices[0], 1.0], [r.vertices[1], 1.0]])
         else:
             V = np.hstack([np.asarray(r.vertices, dtype=float), np.ones((len(r.vertices), 1))])
-        vals = origin @ V.T  # k × vertices
+        vals = out_map @ V.T  # k × vertices
         if k == 1:
             if vals.max() > 0 > vals.min() or (vals == 0).any() and vals.max() > 0:
                 pairs = [(0, None)]
@@ -828,13 +828,13 @@ def _decision_boundary(regs, domain: str):
                 continue
             pairs = [(i, j) for a_, i in enumerate(live) for j in live[a_ + 1 :]]
         for i, j in pairs:
-            line = origin[i] if j is None else origin[i] - origin[j]
+            line = out_map[i] if j is None else out_map[i] - out_map[j]
             if domain == "segment":
                 s, c = line
                 if abs(s) > ROW_NORM_FLOOR:
                     t = -c / s
                     if r.vertices[0] < t < r.vertices[1]:
-                        val = origin[:, 0] * t + origin[:, 1]
+                        val = out_map[:, 0] * t + out_map[:, 1]
                         if j is None or val[i] >= val.max() - BOUNDARY_TIE_TOL * max(1.0, abs(val.max())):
                             segs.append([float(t)])
                 continue
@@ -842,7 +842,7 @@ def _decision_boundary(regs, domain: str):
             if j is not None:
                 for m in range(k):
                     if m not in (i, j):
-                        poly = _clip_float(poly, origin[i] - origin[m])
+                        poly = _clip_float(poly, out_map[i] - out_map[m])
                         if len(poly) < 2:
                             break
                 if len(poly) < 2:
