@@ -571,3 +571,20 @@ def test_relu_of_an_off_relu_and_ties_through_a_view():
         assert checked and (count > 0) is (b[0] > 0) and diff is (b[0] < 0)
     counted, why = kink_counted(lambda t: torch.relu(torch.relu(t) - 1.0).sum())
     assert why == "" and int(counted(torch.tensor([-1.0, 0.5, 1.0]))[1]) == 1  # relu(t) - 1 == 0 at t = 1 (moving)
+
+
+def test_random_cnn_ties_counter_agrees_with_brute_force(seed):
+    """Randomised adversary of the same kind: the CNN on raw digits (duplicate pixels) with generic weights, or with a
+    1×1 convolution of weight 0 and a random bias that is negative (all ties at 0), positive (ties among entries
+    that move with the weight by different pixels, and among blank-region entries that are the same function) or
+    exactly 0 (ReLU kinks). The counter says "kink" exactly when the brute-force check finds a corner."""
+    rng = np.random.default_rng([seed, 17])
+    X, y = _digits(10)
+    mode = int(rng.integers(0, 4))
+    mag = float(rng.uniform(0.2, 1.0))
+    kw = [{}, dict(conv_w=0.0, conv_b=-mag), dict(conv_w=0.0, conv_b=mag), dict(conv_w=0.0, conv_b=0.0)][mode]
+    model = _cnn(**kw)
+    f, theta, checked, _ = model_loss_function(model, X, y, "cross_entropy")
+    count = int(f(theta)[1])
+    assert checked and (count > 0) is (mode >= 2)
+    assert _brute_force_differentiable(f, theta, seed=seed) is (count == 0)
