@@ -588,3 +588,22 @@ def test_random_cnn_ties_counter_agrees_with_brute_force(seed):
     count = int(f(theta)[1])
     assert checked and (count > 0) is (mode >= 2)
     assert _brute_force_differentiable(f, theta, seed=seed) is (count == 0)
+
+
+def test_op_without_forward_mode_ad_falls_back_to_counting_every_tie():
+    """A custom autograd.Function without a jvp (ReLUPrime) cannot run under forward-mode AD: the counter then counts
+    every tie (the conservative rule) instead of failing: a zero pre-activation still counts, a generic point not."""
+    from tamelab.tame.relu_prime import ReLUPrime
+
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(3, 5), ReLUPrime(0.5), torch.nn.Linear(5, 2)).double()
+    X, y = torch.randn(20, 3, dtype=torch.float64), torch.randint(0, 2, (20,))
+    f, theta, checked, _ = model_loss_function(model, X, y, "cross_entropy")
+    assert checked and int(f(theta)[1]) == 0
+    with torch.no_grad():
+        model[0].weight[0] = 0.0
+        model[0].bias[0] = 0.0
+    f, theta, _, _ = model_loss_function(model, X, y, "cross_entropy")
+    assert int(f(theta)[1]) == 20
+    r = stationarity(model, (X, y), eps=1e-2, m=8, seed=0)
+    assert r.status is Status.OK and not r.center_used

@@ -323,7 +323,8 @@ def counted_jvp(fn: Callable, primals: tuple, recorder: Recorder) -> tuple[Any, 
     """``(fn(*primals), kink hits)`` of ``fn`` evaluated under forward-mode AD.
 
     ``fn`` runs under ``torch.func.jvp`` along :func:`direction_like` of each primal, recording into ``recorder``; the
-    rules are then applied to the recorded values and tangents.
+    rules are then applied to the recorded values and tangents. If the program has an op without forward-mode AD,
+    the tangents are unknown and every tie counts (the conservative rule).
     """
     from torch.func import jvp
 
@@ -333,7 +334,12 @@ def counted_jvp(fn: Callable, primals: tuple, recorder: Recorder) -> tuple[Any, 
         return (out, *recorder.outputs()), recorder.aux()
 
     tangents = tuple(direction_like(p) for p in primals)
-    outs, touts, aux = jvp(g, primals, tangents, has_aux=True)
+    try:
+        outs, touts, aux = jvp(g, primals, tangents, has_aux=True)
+    except Exception:  # noqa: BLE001 - an op without forward-mode AD (e.g. a custom autograd.Function without jvp)
+        (out, *vals), aux = g(*primals)
+        # unknown tangents (NaN differs from everything): every tie counts, as if the tied quantities moved apart
+        return out, recorder.count(vals, [torch.full_like(v, float("nan")) for v in vals], aux)
     return outs[0], recorder.count(outs[1:], touts[1:], aux)
 
 
