@@ -337,10 +337,18 @@ def counted_jvp(fn: Callable, primals: tuple, recorder: Recorder) -> tuple[Any, 
     try:
         outs, touts, aux = jvp(g, primals, tangents, has_aux=True)
     except Exception:  # noqa: BLE001 - an op without forward-mode AD (e.g. a custom autograd.Function without jvp)
-        (out, *vals), aux = g(*primals)
-        # unknown tangents (NaN differs from everything): every tie counts, as if the tied quantities moved apart
-        return out, recorder.count(vals, [torch.full_like(v, float("nan")) for v in vals], aux)
+        return counted_screen(fn, primals, recorder)
     return outs[0], recorder.count(outs[1:], touts[1:], aux)
+
+
+def counted_screen(fn: Callable, primals: tuple, recorder: Recorder) -> tuple[Any, torch.Tensor]:
+    """``(fn(*primals), tie count)`` without tangents: every tie counts (an upper bound of :func:`counted_jvp`'s
+    count, so a zero proves there is no kink; a plain evaluation, no forward-mode pass)."""
+    recorder.__init__()
+    out = fn(*primals)
+    vals = list(recorder.outputs())
+    # unknown tangents (NaN differs from everything): every tie counts, as if the tied quantities moved apart
+    return out, recorder.count(vals, [torch.full_like(v, float("nan")) for v in vals], recorder.aux())
 
 
 class KinkCounted(nn.Module):

@@ -63,7 +63,8 @@ def model_loss_function(model: nn.Module, X: torch.Tensor, T: torch.Tensor, loss
                         ) -> tuple[Callable, torch.Tensor, bool, str]:
     """``(f, θ0, kinks_checked, why)``: the full-batch loss as a function of the flat parameter vector.
 
-    ``f(θ) -> (loss, kinks)``, where ``kinks`` counts the kink hits of the whole evaluation in θ (every nonsmooth op
+    ``f(θ) -> (loss, kinks)`` (and ``f.screen``, the same with a cheaper count that counts every tie: an upper bound,
+    used to find the points that need the exact count), where ``kinks`` counts the kink hits of the whole evaluation in θ (every nonsmooth op
     of the traced model and the loss, evaluated under forward-mode AD: a tie counts only where the tied quantities
     move differently with θ; :mod:`tamelab.tame.nonsmooth._kinks`). When the program cannot be traced, or contains a
     nonsmooth op without a kink rule, ``kinks`` is always 0 and ``kinks_checked`` is False with the reason ``why``.
@@ -73,7 +74,7 @@ def model_loss_function(model: nn.Module, X: torch.Tensor, T: torch.Tensor, loss
     from torch.func import functional_call
 
     from ...losses import resolve_loss
-    from ._kinks import Recorder, counted_jvp, kink_counted
+    from ._kinks import Recorder, counted_jvp, counted_screen, kink_counted
 
     lossf = resolve_loss(loss)
     m = copy.deepcopy(model).eval()
@@ -103,6 +104,13 @@ def model_loss_function(model: nn.Module, X: torch.Tensor, T: torch.Tensor, loss
         rec = Recorder()
         return counted_jvp(lambda t: run(t, rec), (th,), rec)
 
+    def screen(th):
+        if counted is None:
+            return run(th, Recorder()), zero
+        rec = Recorder()
+        return counted_screen(lambda t: run(t, rec), (th,), rec)
+
+    f.screen = screen  # same value, a tie count >= f's (0 proves no kink) without the forward-mode pass
     return f, theta0, checked, "; ".join(w for w in (why, why_loss) if w)
 
 
