@@ -342,8 +342,10 @@ def counted_jvp(fn: Callable, primals: tuple, recorder: Recorder) -> tuple[Any, 
 
 
 def counted_screen(fn: Callable, primals: tuple, recorder: Recorder) -> tuple[Any, torch.Tensor]:
-    """``(fn(*primals), tie count)`` without tangents: every tie counts (an upper bound of :func:`counted_jvp`'s
-    count, so a zero proves there is no kink; a plain evaluation, no forward-mode pass)."""
+    """``(fn(*primals), tie count)`` without tangents: every tie counts.
+
+    An upper bound of :func:`counted_jvp`'s count (a zero proves there is no kink), from a plain evaluation.
+    """
     recorder.__init__()
     out = fn(*primals)
     vals = list(recorder.outputs())

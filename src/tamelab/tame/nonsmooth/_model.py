@@ -63,13 +63,13 @@ def model_loss_function(model: nn.Module, X: torch.Tensor, T: torch.Tensor, loss
                         ) -> tuple[Callable, torch.Tensor, bool, str]:
     """``(f, θ0, kinks_checked, why)``: the full-batch loss as a function of the flat parameter vector.
 
-    ``f(θ) -> (loss, kinks)`` (and ``f.screen``, the same with a cheaper count that counts every tie: an upper bound,
-    used to find the points that need the exact count), where ``kinks`` counts the kink hits of the whole evaluation in θ (every nonsmooth op
+    ``f(θ) -> (loss, kinks)``, where ``kinks`` counts the kink hits of the whole evaluation in θ (every nonsmooth op
     of the traced model and the loss, evaluated under forward-mode AD: a tie counts only where the tied quantities
-    move differently with θ; :mod:`tamelab.tame.nonsmooth._kinks`). When the program cannot be traced, or contains a
-    nonsmooth op without a kink rule, ``kinks`` is always 0 and ``kinks_checked`` is False with the reason ``why``.
-    Works under ``torch.func.vmap`` / ``grad``. The model is copied (eval mode, ``dtype`` if given); ``params``
-    (name → tensor) replaces its parameters at θ0.
+    move differently with θ; :mod:`tamelab.tame.nonsmooth._kinks`). ``f.screen`` is the same function with a cheaper
+    count that counts every tie (an upper bound, used to find the points that need the exact count). When the
+    program cannot be traced, or contains a nonsmooth op without a kink rule, ``kinks`` is always 0 and
+    ``kinks_checked`` is False with the reason ``why``. Works under ``torch.func.vmap`` / ``grad``. The model is
+    copied (eval mode, ``dtype`` if given); ``params`` (name → tensor) replaces its parameters at θ0.
     """
     from torch.func import functional_call
 
