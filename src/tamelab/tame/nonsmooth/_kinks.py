@@ -128,7 +128,10 @@ def _pool_geometry(args, kwargs, mod: nn.Module | None, dims: int):
                            get(4, "dilation", 1))
     if k is None or get(5, "ceil_mode", False):
         return None
-    tup = (lambda v: (v,) * dims if isinstance(v, int) else tuple(v))
+
+    def tup(v):
+        return (v,) * dims if isinstance(v, int) else tuple(v)
+
     k, pad, dil = tup(k), tup(pad), tup(dil)
     stride = k if stride is None or stride == [] or stride == () else tup(stride)
     if dims == 1:
