@@ -74,7 +74,11 @@ def check_radius(eps, x: torch.Tensor, *, field: str = "eps") -> float:
     if not isinstance(x, torch.Tensor) or not x.is_floating_point():
         raise InputError("x", "must be a floating-point torch.Tensor")
     fi = torch.finfo(x.dtype)
-    norm = float(torch.linalg.vector_norm(x.detach().to(torch.float64)))
+    x64 = x.detach().to(torch.float64)
+    big = float(x64.abs().max()) if x64.numel() else 0.0
+    if not math.isfinite(big):
+        raise InputError("x", "has NaN or inf entries", "evaluate at a finite point")
+    norm = big * float(torch.linalg.vector_norm(x64 / big)) if big > 0 else 0.0  # scaled: no overflow at 1e300
     floor = BALL_RESOLUTION * (fi.eps * norm + fi.tiny)
     if float(eps) < floor:
         raise InputError(
@@ -86,17 +90,27 @@ def check_radius(eps, x: torch.Tensor, *, field: str = "eps") -> float:
     return float(eps)
 
 
+def _row_norms(A: np.ndarray) -> np.ndarray:
+    """Euclidean norms of the rows without overflow (scaled by each row's largest entry).
+
+    At ‖x‖ ~ 1e300 the plain sum of squares overflows to inf.
+    """
+    s = np.abs(A).max(axis=1, keepdims=True)
+    s[s == 0] = 1.0
+    return s[:, 0] * np.linalg.norm(A / s, axis=1)
+
+
 def _realised_radius(U: torch.Tensor, u64: np.ndarray, x: torch.Tensor, eps: float) -> float:
     """Largest distance of the rounded samples from x; refuses samples moved by rounding more than allowed."""
     from ..._numerics import BALL_ROUNDING_RTOL
 
     Ur = U.detach().reshape(U.shape[0], -1).to(torch.float64).cpu().numpy()
     x64 = x.detach().reshape(1, -1).to(torch.float64).cpu().numpy()
-    moved = float(np.linalg.norm(Ur - u64, axis=1).max())
+    moved = float(_row_norms(Ur - u64).max())
     if moved > BALL_ROUNDING_RTOL * eps or np.any(np.all(Ur == x64, axis=1)):
         raise InputError("eps", f"rounding to {str(U.dtype).replace('torch.', '')} moves the samples by {moved:.3g} "
                          f"(> {BALL_ROUNDING_RTOL:g}·eps) or onto x", "increase eps or use float64")
-    return float(np.linalg.norm(Ur - x64, axis=1).max())
+    return float(_row_norms(Ur - x64).max())
 
 
 @dataclasses.dataclass
@@ -285,6 +299,9 @@ def _solve(res: GoldsteinResult, Gn: np.ndarray, assume_differentiable: bool) ->
                      "gradients)")
     if not mp.converged:
         res.status = Status.NOT_CONVERGED
+    elif not (math.isfinite(radius) and math.isfinite(mp.rho)):
+        res.status = Status.UNCERTIFIED
+        res.statement += "; NOT certified: the realised radius or rho is not finite"
     elif not res.kinks_checked and not assume_differentiable:
         res.status = Status.UNCERTIFIED
         res.statement += f"; NOT certified: kinks could not be checked ({res.kinks_why}), so a sample on a kink " \
