@@ -153,17 +153,31 @@ class GoldsteinResult(Result):
 
 
 def batched_grads(fa: Callable, U: torch.Tensor, chunk: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """∇f and the kink counts at the rows of U (vmap(grad) in chunks; autograd loop as a fallback)."""
+    """∇f and the kink counts at the rows of U (vmap(grad) in chunks; autograd loop as a fallback).
+
+    When ``fa`` has a ``screen`` (same value, a kink count that bounds ``fa``'s from above, cheaper: see
+    :func:`tamelab.tame.nonsmooth._model.model_loss_function`), the gradients come from the screen and only the rows
+    it flags are recounted with ``fa``.
+    """
     from torch.func import grad, vmap
 
-    g_fn = vmap(grad(fa, has_aux=True))
+    screen = getattr(fa, "screen", None)
+    g_fn = vmap(grad(screen or fa, has_aux=True))
     out_g, out_k = [], []
     try:
         for i in range(0, U.shape[0], chunk):
             g, k = g_fn(U[i:i + chunk])
             out_g.append(g)
             out_k.append(torch.as_tensor(k).reshape(-1))
-        return torch.cat(out_g), torch.cat(out_k)
+        G, K = torch.cat(out_g), torch.cat(out_k)
+        flagged = (K != 0).nonzero().reshape(-1)
+        if screen is not None and flagged.numel():
+            exact = vmap(fa)
+            K = K.clone()
+            for i in range(0, flagged.numel(), chunk):
+                rows = flagged[i:i + chunk]
+                K[rows] = torch.as_tensor(exact(U[rows])[1]).reshape(-1).to(K.dtype)
+        return G, K
     except Exception:  # noqa: BLE001 - functions that vmap cannot batch: plain loop
         gs, ks = [], []
         for u in U:
