@@ -174,7 +174,9 @@ def test_gd_limit_fails_with_a_wrong_optimum(monkeypatch):
 
     assert _holds("deep-linear-closed-form-equals-gd-limit")
     real = cat.deep_linear_optimum
-    monkeypatch.setattr(cat, "deep_linear_optimum", lambda *a, **k: dataclasses.replace(real(*a, **k), loss=0.9 * real(*a, **k).loss))
+    monkeypatch.setattr(
+        cat, "deep_linear_optimum", lambda *a, **k: dataclasses.replace(real(*a, **k), loss=0.9 * real(*a, **k).loss)
+    )
     assert _holds("deep-linear-closed-form-equals-gd-limit") is False
 
 
@@ -198,7 +200,9 @@ def test_kawaguchi_fails_with_a_second_order_only_classifier(monkeypatch):
     assert _holds("kawaguchi-degenerate-saddle")
     real = dl.local_min_verdict
     # no perturbations and no higher-order test along the Hessian's null space: the H = 2 origin looks undecided
-    monkeypatch.setattr(dl, "local_min_verdict", lambda *a, **k: real(*a, **{**k, "perturbations": 0, "null_directions": 0}))
+    monkeypatch.setattr(
+        dl, "local_min_verdict", lambda *a, **k: real(*a, **{**k, "perturbations": 0, "null_directions": 0})
+    )
     assert _holds("kawaguchi-degenerate-saddle") is False
 
 
@@ -207,6 +211,9 @@ def test_regularisation_claim_fails_with_wrong_counts(monkeypatch):
 
     assert _holds("deep-linear-regularisation-creates-spurious-minima")
     real = cat.linear_net_critical_points
-    monkeypatch.setattr(cat, "linear_net_critical_points",
-                        lambda *a, **k: dataclasses.replace(real(*a, **k), complex_count=real(*a, **k).complex_count + 1))
+    monkeypatch.setattr(
+        cat,
+        "linear_net_critical_points",
+        lambda *a, **k: dataclasses.replace(real(*a, **k), complex_count=real(*a, **k).complex_count + 1),
+    )
     assert _holds("deep-linear-regularisation-creates-spurious-minima") is False

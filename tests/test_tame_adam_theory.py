@@ -203,7 +203,7 @@ def tiny_study():
 def test_study_structure_and_reproducibility(tiny_study):
     r = tiny_study
     assert set(r.best) == {"adam_b1_0.99", "adam_b1_0.9", "rmsprop", "nag_0.9", "nag_0.99"}
-    for name, b in r.best.items():
+    for b in r.best.values():
         assert len(b["curves"]["train_loss"]) == 3  # init + 2 epochs
         assert b["final_train_loss"] == pytest.approx(b["curves"]["train_loss"][-1])
     nag = r.runs["nag_0.9"]
@@ -368,5 +368,5 @@ def test_min_hessian_eigenvalue_input_contract_vs_dense():
     mse = lambda o, t: ((o - t) ** 2).mean()  # noqa: E731
     for data, loss in (((X, Y), "mse"), (loader, "mse"), ((X, Y), mse)):
         r = min_hessian_eigenvalue(model, data, loss=loss, tol=1e-10, max_dim=theta.numel())
-        assert r.converged and r.status.value == "ok" and not r.extremal_certified
+        assert r.converged and r.status.value == "ok" and r.extremal_certified and r.extremality in ("exact", "probabilistic")
         assert r.lambda_min == pytest.approx(ref, rel=1e-7, abs=1e-10) and r.p == theta.numel()

@@ -8,7 +8,7 @@ Exact geometry defaults to float64.
 from __future__ import annotations
 
 import contextlib
-from typing import Iterator
+from typing import Any, Iterator
 
 import numpy as np
 import torch
@@ -22,6 +22,7 @@ __all__ = [
     "ZERO_COST",
     "BALL_RESOLUTION",
     "BALL_ROUNDING_RTOL",
+    "KINK_DIRECTION_SEED",
     "FILTER_SAFETY",
     "allclose_report",
     "FLOAT64_RTOL",
@@ -42,9 +43,12 @@ ZERO_COST = 1e-20
 BALL_RESOLUTION = 100.0
 #: gradient sampling: rounding a sample to the dtype may move it by at most this fraction of the radius.
 BALL_ROUNDING_RTOL = 0.05
+#: kink detection: seed of the fixed pseudo-random tangent direction along which ties are compared (a tie is a kink
+#: when the tied quantities' tangents differ; tamelab.tame.nonsmooth._kinks).
+KINK_DIRECTION_SEED = 20260519
 
 
-def allclose_report(a, b, *, rtol: float = 1e-7, atol: float = 0.0) -> tuple[bool, str]:
+def allclose_report(a: Any, b: Any, *, rtol: float = 1e-7, atol: float = 0.0) -> tuple[bool, str]:
     """Compare two arrays and return ``(ok, message)`` with the worst entry."""
     a = np.asarray(a, dtype=float)
     b = np.asarray(b, dtype=float)
@@ -61,8 +65,10 @@ def allclose_report(a, b, *, rtol: float = 1e-7, atol: float = 0.0) -> tuple[boo
 
 @contextlib.contextmanager
 def one_thread() -> Iterator[None]:
-    """Run tiny, latency-bound kernels on one thread: torch's intra-op pool and numpy/SciPy's BLAS
-    (through threadpoolctl, when installed); the previous settings are restored.
+    """Run tiny, latency-bound kernels on one thread:
+
+    torch's intra-op pool and numpy/SciPy's BLAS (through threadpoolctl, when installed); the previous settings are
+    restored.
 
     On a shared 2-core machine OpenMP contention made small-matmul loops 30-100x slower with the
     default two threads (measured in the ReLU'(0) and Adam-vs-NAG studies), and two-thread OpenBLAS
@@ -81,10 +87,10 @@ def one_thread() -> Iterator[None]:
         torch.set_num_threads(n)
 
 
-_BLAS_CTL: list = []
+_BLAS_CTL: list[Any] = []
 
 
-def _blas_controller():
+def _blas_controller() -> Any:
     """A cached ``threadpoolctl.ThreadpoolController`` (1 ms to build; a limit then costs ~15 µs)."""
     if not _BLAS_CTL:
         try:
@@ -102,7 +108,8 @@ def mean_cross_entropy(logits: torch.Tensor, y: torch.Tensor, *, class_dim: int 
     ``logits`` is N×C (``class_dim=1``) or C×N (``class_dim=0``, the layout a last layer computed as
     ``W @ hᵀ`` produces). Same value as ``torch.nn.functional.cross_entropy`` (to float rounding) and the
     same predictions as ``argmax`` (first maximum), in one ``max`` pass plus an explicit log-sum-exp: for
-    C = 10 on CPU, PyTorch's log-softmax kernel costs ~4x more than the whole of this."""
+    C = 10 on CPU, PyTorch's log-softmax kernel costs ~4x more than the whole of this.
+    """
     mx, pred = logits.max(class_dim)
     lse = mx + torch.log(torch.exp(logits - mx.unsqueeze(class_dim)).sum(class_dim))
     picked = logits.gather(class_dim, y.unsqueeze(class_dim))

@@ -104,10 +104,22 @@ def render_markdown(doc: dict[str, Any], *, command: str | None = None) -> str:
                   "|---|---|---|---|---|---|---|"]
         for cid in g["claims"]:
             r = rows[cid]
-            lines.append("| " + " | ".join(_cell(x) for x in (
-                f"`{cid}`", r.get("statement", ""), f"{r.get('source') or r.get('paper')} ({r.get('expected_from') or '?'})",
-                _compact(r.get("expected"), 220), _compact(r.get("measured"), 420), f"**{r['verdict']}**",
-                _why(r))) + " |")
+            lines.append(
+                "| "
+                + " | ".join(
+                    _cell(x)
+                    for x in (
+                        f"`{cid}`",
+                        r.get("statement", ""),
+                        f"{r.get('source') or r.get('paper')} ({r.get('expected_from') or '?'})",
+                        _compact(r.get("expected"), 220),
+                        _compact(r.get("measured"), 420),
+                        f"**{r['verdict']}**",
+                        _why(r),
+                    )
+                )
+                + " |"
+            )
         lines.append("")
     neg = sorted((r for r in rows.values() if r["verdict"] != "holds"), key=lambda r: (_ORDER[r["verdict"]], r["id"]))
     lines += ["## Negative findings", ""]
@@ -133,16 +145,28 @@ def render_html(doc: dict[str, Any]) -> str:
                    "<th>source (from)</th><th>expected</th><th>measured</th><th>verdict</th><th>why</th></tr>")
         for cid in g["claims"]:
             r = rows[cid]
-            out.append("<tr>" + "".join(f"<td>{c}</td>" for c in (
-                f"<code>{e(cid)}</code>", e(r.get("statement", "")),
-                e(f"{r.get('source') or r.get('paper')} ({r.get('expected_from') or '?'})"),
-                f"<code>{e(_compact(r.get('expected'), 400))}</code>", f"<code>{e(_compact(r.get('measured'), 800))}</code>",
-                f"<b style='color:{colour[r['verdict']]}'>{e(r['verdict'])}</b>", e(_why(r, 1200)))) + "</tr>")
+            out.append(
+                "<tr>"
+                + "".join(
+                    f"<td>{c}</td>"
+                    for c in (
+                        f"<code>{e(cid)}</code>",
+                        e(r.get("statement", "")),
+                        e(f"{r.get('source') or r.get('paper')} ({r.get('expected_from') or '?'})"),
+                        f"<code>{e(_compact(r.get('expected'), 400))}</code>",
+                        f"<code>{e(_compact(r.get('measured'), 800))}</code>",
+                        f"<b style='color:{colour[r['verdict']]}'>{e(r['verdict'])}</b>",
+                        e(_why(r, 1200)),
+                    )
+                )
+                + "</tr>"
+            )
         out.append("</table>")
     return "\n".join(out) + "\n"
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Command-line entry point: render a claims run as Markdown or HTML; returns the exit status."""
     ap = argparse.ArgumentParser(prog="python -m tamelab.claims.docs", description=__doc__.splitlines()[0])
     ap.add_argument("run", help="claims run JSON (tamelab claims run --json) or its run directory")
     ap.add_argument("--html", action="store_true", help="HTML instead of Markdown")

@@ -61,6 +61,7 @@ FLOOR_EPS_FACTOR = 16.0  # ... plus this × eps(float64) × max |θ| (the float6
 STAGNATION_STEPS = 4  # residual tests without a 10 % improvement that end the iteration
 KW_CONSTANT = 1.648  # Kuczyński–Woźniakowski constant
 EPS64 = float(np.finfo(np.float64).eps)
+SYMMETRY_FACTOR = 16.0  # a dense matrix is symmetric when max|A − Aᵀ| ≤ this × n × eps(dtype) × max|A|
 TWIN_DATA_BYTES = 2**30  # largest data a float64 twin of a float32 operator may copy (noise measurement)
 
 
@@ -87,7 +88,7 @@ def _op_dtype_device(op) -> tuple[torch.dtype, torch.device]:
 
 @dataclasses.dataclass
 class EigResult(Result):
-    """Extreme eigenpairs with their certificates (module docstring: what each field proves).
+    r"""Extreme eigenpairs with their certificates (module docstring: what each field proves).
 
     Attributes:
         eigenvalues: Ritz values, descending for ``which="largest"``, ascending for ``"smallest"``.
@@ -97,8 +98,8 @@ class EigResult(Result):
             :math:`[\\theta_i-\\rho_i,\\theta_i+\\rho_i]`).
         block_radius: :math:`\\|R\\|_2+\\delta\\sqrt k+2\\eta\\max|\\theta|` — k eigenvalues, counted with multiplicity,
             one within it of each :math:`\\theta_i`.
-        error_bounds: the Kato–Temple *estimate* :math:`\\min(r,r^2/\\hat\\delta)` with the gap :math:`\\hat\\delta` to the
-            other Ritz values (valid only if no eigenvalue near θ was missed; never used to certify).
+        error_bounds: the Kato–Temple *estimate* :math:`\\min(r,r^2/\\hat\\delta)` with the gap :math:`\\hat\\delta` to
+            the other Ritz values (valid only if no eigenvalue near θ was missed; never used to certify).
         noise, noise_relative: the product error model :math:`\\|\\tilde Hv-Hv\\|\\le\\delta+\\rho\\|Hv\\|` for unit
             v, measured on one vector (linearity defect; for a float32 CurvatureOperator also against its float64
             twin, which sees errors that are linear in v).
@@ -144,8 +145,10 @@ class EigResult(Result):
 
 
 class _Krylov:
-    """Orthonormal basis ``V`` (rows), optionally its products ``HV``, the projection ``M = V H Vᵀ`` and the
-    *frontier*: the newest vectors, whose products' components outside the basis are not yet in it."""
+    """Orthonormal basis ``V`` (rows), optionally its products ``HV``, the projection ``M = V H Vᵀ`` and the *frontier*:
+
+    the newest vectors, whose products' components outside the basis are not yet in it.
+    """
 
     def __init__(self, op, n: int, dtype, device, cap: int, keep: bool) -> None:
         self.op, self.n, self.dtype, self.device, self.cap, self.keep = op, n, dtype, device, cap, keep
@@ -164,6 +167,8 @@ class _Krylov:
         self.ritz_seconds = 0.0
         self.ritz_calls = 0
         self.second_passes = 0
+        self.user_start = False  # a caller's start vector: the symmetry probe uses a fresh random vector
+        self.asym, self.asym_tol = 0.0, 0.0  # measured |bᵀHa − aᵀHb| and what the product error allows
 
     def mv(self, Q: torch.Tensor) -> torch.Tensor:
         t = time.perf_counter()
@@ -186,9 +191,12 @@ class _Krylov:
 
     def orth(self, W: torch.Tensor, ref: torch.Tensor | None = None, extra: torch.Tensor | None = None,
              passes: int = 2) -> torch.Tensor:
-        """Rows of ``W`` orthonormalised against the basis (and ``extra`` rows) and each other (classical
+        """Rows of ``W`` orthonormalised against the basis, ``extra`` and each other.
+
+        Rows of ``W`` orthonormalised against the basis (and ``extra`` rows) and each other (classical
         Gram–Schmidt twice, a third pass when a norm collapses); rows that vanish (norm ≤ 10 eps × ``ref``) are
-        dropped."""
+        dropped.
+        """
         B = self.V[: self.m]
         if extra is not None and extra.shape[0]:
             B = torch.cat([B, extra]) if self.m else extra
@@ -247,7 +255,8 @@ class _Krylov:
 
         The first Gram–Schmidt pass takes its coefficients from ``M`` (computed in float64 when the products
         arrived: no pass over the basis); the second pass runs only where the first cancelled more than 1/√2 of a
-        vector's norm (Daniel–Gragg–Kaufman–Stewart), which is where orthogonality would otherwise be lost."""
+        vector's norm (Daniel–Gragg–Kaufman–Stewart), which is where orthogonality would otherwise be lost.
+        """
         Vm = self.V[: self.m]
         C1 = torch.from_numpy(np.ascontiguousarray(self.M[: self.m, self.F].T)).to(self.dtype).to(self.device)
         W = self.PF - C1 @ Vm
@@ -265,8 +274,11 @@ class _Krylov:
         return out
 
     def worth_testing(self, since: int) -> bool:
-        """Test after every step while a Rayleigh–Ritz solve costs under a quarter of the products made since the
-        last test (a late test costs at most a few products; a test per step can cost more than the product)."""
+        """Whether a Rayleigh–Ritz test is due now (it must cost under a quarter of the products since the last).
+
+        Test after every step while a Rayleigh–Ritz solve costs under a quarter of the products made since the
+        last test (a late test costs at most a few products; a test per step can cost more than the product).
+        """
         if self.ritz_calls == 0 or self.products == 0 or since >= max(4, self.m // 10):
             return True
         per_ritz = self.ritz_seconds / self.ritz_calls
@@ -303,8 +315,11 @@ class _Krylov:
         return out
 
     def restart(self, Y: np.ndarray) -> None:
-        """Thick restart: the basis becomes the Ritz vectors ``Yᵀ V`` (their products ``Yᵀ HV``); the caller then
-        adds the pending outside block, so the frontier's information is kept."""
+        """Thick restart:
+
+        the basis becomes the Ritz vectors ``Yᵀ V`` (their products ``Yᵀ HV``); the caller then adds the pending outside
+        block, so the frontier's information is kept.
+        """
         p = Y.shape[1]
         U = self.combine(Y, "V").to(self.dtype)
         HU = self.combine(Y, "HV").to(self.dtype) if self.keep else None
@@ -326,7 +341,8 @@ def _projection64(eng: _Krylov) -> tuple[np.ndarray, np.ndarray]:
     A float32 basis is orthonormal only to ~1e-7, which a float32 dot product cannot even resolve; a Rayleigh–Ritz
     step that ignores it (``M y = θ y`` instead of ``M y = θ G y``) left residuals of 2e-6·θ (85k parameters) and
     1e-5·θ (670k) however long Lanczos ran. Computing both matrices once per certification costs O(n·m²) flops in
-    one pass, where doing it at every step cost a float64 conversion of the basis per step (40 % of the run)."""
+    one pass, where doing it at every step cost a float64 conversion of the basis per step (40 % of the run).
+    """
     m = eng.m
     if eng.dtype == torch.float64 or not eng.keep:
         G = (eng.V[:m] @ eng.V[:m].T).to(torch.float64) if eng.dtype != torch.float64 else eng.V[:m] @ eng.V[:m].T
@@ -369,6 +385,8 @@ def top_eigenpairs(op, k: int = 5, *, which: str = "largest", tol: float = 1e-6,
     Args:
         op: a symmetric operator: :class:`~tamelab.landscape.CurvatureOperator`, anything with ``matvec``
             (and ``shape``, ``dtype``, ``device``), or a dense tensor.
+        k: how many eigenpairs.
+        which: ``"largest"`` or ``"smallest"`` (algebraic).
         tol: relative residual tolerance :math:`\|Hu-\theta u\|\le\mathrm{tol}\,|\theta|`, raised to the floor
             where it is below it (``tol_raised``).
         max_dim: largest basis (thick restart beyond; default ``max(300, 20k)``, capped by ``memory_limit``).
@@ -382,12 +400,17 @@ def top_eigenpairs(op, k: int = 5, *, which: str = "largest", tol: float = 1e-6,
         failure_probability: ``p`` of the extremality bound.
         keep_products: store ``HV`` so residuals cost no product (default: when it fits ``memory_limit``).
         m0: basis size before the first convergence test.
+        seed: seed of the random start and check vectors.
+        memory_limit: bytes the stored basis (and products) may take; bounds ``max_dim``.
         v0: start vector(s) (``n`` or ``b × n``; e.g. a warm start from earlier eigenvectors) instead of random
             ones; the checks still start from fresh random vectors.
 
     Returns:
         :class:`EigResult`; status ``ok`` when every pair is certified and the check passed (or was
-        switched off), ``not_converged`` otherwise (with the reason in ``notes``).
+        switched off), ``not_converged`` otherwise (with the reason in ``notes``), ``uncertified`` when the
+        operator is not symmetric (a dense matrix that is not is an :class:`~tamelab.errors.InputError`; for an
+        operator, ``|bᵀHa − aᵀHb|`` on orthonormal a, b — b random when ``v0`` is given — is compared with the
+        measured product error).
     """
     t0 = time.perf_counter()
     n = int(op.shape[0])
@@ -405,6 +428,13 @@ def top_eigenpairs(op, k: int = 5, *, which: str = "largest", tol: float = 1e-6,
         raise InputError("failure_probability", f"must be in (0, 1), got {failure_probability}")
     s = resolve_seed(seed)
     dtype, device = _op_dtype_device(op)
+    if isinstance(op, torch.Tensor):
+        if op.dim() != 2 or op.shape[0] != op.shape[1]:
+            raise InputError("op", f"must be a square matrix, got shape {tuple(op.shape)}")
+        asym, big = float((op - op.T).abs().max()), float(op.abs().max())
+        if not math.isfinite(big) or asym > SYMMETRY_FACTOR * n * torch.finfo(op.dtype).eps * big:
+            raise InputError("op", f"is not symmetric (max |A − Aᵀ| = {asym:.3g}, max |A| = {big:.3g})",
+                             "eigenpair certificates need a symmetric matrix: pass (A + A.T) / 2")
     bytes_per = torch.finfo(dtype).bits // 8 * n
     want = min(n, max(int(max_dim or max(300, 20 * k)), k + 2 * block_size + 2))
     need = min(n, k + 2 * block_size + 2)
@@ -419,6 +449,7 @@ def top_eigenpairs(op, k: int = 5, *, which: str = "largest", tol: float = 1e-6,
     budget = int(max_hvps) if max_hvps is not None else 2 * want
     sign = 1.0 if which == "largest" else -1.0
     eng = _Krylov(op, n, dtype, device, cap, bool(keep_products))
+    eng.user_start = v0 is not None
     notes: list[str] = []
     if v0 is not None:
         start = torch.as_tensor(v0).to(dtype=dtype, device=device).reshape(-1, n)
@@ -506,8 +537,10 @@ def top_eigenpairs(op, k: int = 5, *, which: str = "largest", tol: float = 1e-6,
                 separated = bool(sign * ext_bound < sign * th_sel[-1] - block_r)
                 extremality = "probabilistic"
                 break
-            notes.append(f"check {checks}: a Ritz value {th_c:.6g} beyond the {k}-th ({th_sel[-1]:.6g}) was missed by the "
-                         "Krylov space (repeated or hidden eigenvalue); its vector joined the basis")
+            notes.append(
+                f"check {checks}: a Ritz value {th_c:.6g} beyond the {k}-th ({th_sel[-1]:.6g}) was missed by the "
+                "Krylov space (repeated or hidden eigenvalue); its vector joined the basis"
+            )
             one = torch.ones(1, dtype=dtype, device=device)
             zq = eng.orth(z[None])  # ⊥ the whole basis, not only U
             if zq.shape[0]:
@@ -550,6 +583,10 @@ def top_eigenpairs(op, k: int = 5, *, which: str = "largest", tol: float = 1e-6,
         U, th_sel, res, rad, block_r, _ = _true_residuals(eng, Y[:, sel], th_sel, noise, rho, which)
         conv = [False] * len(res)
     ok = all(conv) and len(conv) == k and extremality in ("exact", "probabilistic", "not checked")
+    symmetric = eng.asym <= eng.asym_tol
+    if not symmetric:
+        notes.insert(0, f"the operator is not symmetric: |bᵀHa − aᵀHb| = {eng.asym:.3e} > {eng.asym_tol:.3e} (the "
+                     "product error) for orthonormal a, b; residuals certify eigenvalues only of symmetric operators")
     if tol_raised:
         notes.append(f"tol={tol:g} is below the achievable residual {floor:.3e} (product error {noise:.2e} + "
                      f"{rho:.2e}·|Hv|); "
@@ -557,20 +594,47 @@ def top_eigenpairs(op, k: int = 5, *, which: str = "largest", tol: float = 1e-6,
     if status_reason:
         notes.append(status_reason)
     bounds = _kato_temple(th_sel, res, eng)
-    return EigResult(status=Status.OK if ok else Status.NOT_CONVERGED, seed=s, seconds=time.perf_counter() - t0,
-                     eigenvalues=[float(x) for x in th_sel], residuals=[float(r) for r in res], converged=conv,
-                     error_bounds=bounds, hvps=int(eng.products), krylov_dim=int(eng.m), which=which,
-                     radii=[float(r) for r in rad], block_radius=float(block_r), tol=float(tol), tol_raised=tol_raised,
-                     noise=float(noise), noise_relative=float(rho), floor=float(floor), extremality=extremality, extremality_bound=float(ext_bound),
-                     extremality_p=float(failure_probability) if extremality == "probabilistic" else 0.0,
-                     separated=separated, check_hvps=int(check_hvps), checks=checks, restarts=restarts,
-                     block_size=int(eng.width), product_seconds=float(eng.mv_seconds), notes=notes, eigenvectors=U.T.to(dtype) if U is not None else None)
+    status = Status.UNCERTIFIED if not symmetric else Status.OK if ok else Status.NOT_CONVERGED
+    return EigResult(
+        status=status,
+        seed=s,
+        seconds=time.perf_counter() - t0,
+        eigenvalues=[float(x) for x in th_sel],
+        residuals=[float(r) for r in res],
+        converged=conv,
+        error_bounds=bounds,
+        hvps=int(eng.products),
+        krylov_dim=int(eng.m),
+        which=which,
+        radii=[float(r) for r in rad],
+        block_radius=float(block_r),
+        tol=float(tol),
+        tol_raised=tol_raised,
+        noise=float(noise),
+        noise_relative=float(rho),
+        floor=float(floor),
+        extremality=extremality,
+        extremality_bound=float(ext_bound),
+        extremality_p=float(failure_probability) if extremality == "probabilistic" else 0.0,
+        separated=separated,
+        check_hvps=int(check_hvps),
+        checks=checks,
+        restarts=restarts,
+        block_size=int(eng.width),
+        product_seconds=float(eng.mv_seconds),
+        notes=notes,
+        eigenvectors=U.T.to(dtype) if U is not None else None,
+    )
 
 
 def _measure_noise(eng: _Krylov, seed: int) -> tuple[float, float]:
-    """The product error model ``(δ, ρ)``: ‖H̃v − Hv‖ ≲ δ + ρ‖Hv‖ for unit v, from the linearity defect
-    ‖H̃z − (H̃a + H̃b)/√2‖/√2 with z = (a + b)/√2 for two orthonormal basis vectors (one extra product with stored
-    products) and, for an operator with a float64 twin (``astype``), the error of one product against it."""
+    """The product error model ``(δ, ρ)``:
+
+    ‖H̃v − Hv‖ ≲ δ + ρ‖Hv‖ for unit v, from the linearity defect ‖H̃z − (H̃a + H̃b)/√2‖/√2 with z = (a + b)/√2 for two
+    orthonormal basis vectors (one extra product with stored products) and, for an operator with a float64 twin
+    (``astype``), the error of one product against it.
+    """
+    eng.asym, eng.asym_tol = 0.0, 0.0
     if eng.n < 2:
         return 0.0, 0.0
 
@@ -581,9 +645,9 @@ def _measure_noise(eng: _Krylov, seed: int) -> tuple[float, float]:
         return eng.PF[int(hit[0])] if hit.size else eng.mv(eng.V[i][None])[0]
 
     a, pa = eng.V[0], prod(0)
-    if eng.m >= 2:
+    if eng.m >= 2 and not eng.user_start:
         b, pb = eng.V[1], prod(1)
-    else:
+    else:  # a random b: also the symmetry probe below, which a caller's start vector could otherwise defeat
         r = _start(eng.n, 1, seed, 99_999, eng.dtype, eng.device)[0]
         for _ in range(2):
             r = r - (r @ a) * a
@@ -594,6 +658,10 @@ def _measure_noise(eng: _Krylov, seed: int) -> tuple[float, float]:
     d = pz - (pa.to(torch.float64) + pb.to(torch.float64)) / math.sqrt(2.0)
     delta = float(d.norm()) / math.sqrt(2.0)
     rho = delta / max(float(pz.norm()), torch.finfo(torch.float64).tiny)
+    # the premise of every radius: H symmetric, so bᵀ(Ha) = aᵀ(Hb) up to the product error
+    pa64, pb64 = pa.to(torch.float64), pb.to(torch.float64)
+    eng.asym = abs(float(b.to(torch.float64) @ pa64 - a.to(torch.float64) @ pb64))
+    scale = float(pa64.norm() + pb64.norm())
     # rounding that is linear in v (a float32 forward state, for instance) makes no linearity defect: compare one
     # product with the float64 twin of the operator when it has one (and it fits in memory)
     twin = getattr(eng.op, "astype", None)
@@ -607,6 +675,7 @@ def _measure_noise(eng: _Krylov, seed: int) -> tuple[float, float]:
             rho = max(rho, err / max(float(exact.norm()), torch.finfo(torch.float64).tiny))
         except (RuntimeError, MemoryError):  # no room for the twin: the linearity defect alone
             pass
+    eng.asym_tol = 2 * ERROR_SAFETY * (delta + rho * scale) + FLOOR_EPS_FACTOR * EPS64 * scale
     return delta, rho
 
 
@@ -621,7 +690,8 @@ def _true_residuals(eng: _Krylov, Ysel: np.ndarray, th: np.ndarray, noise: float
     The Ritz vectors ``U = Yᵀ V`` and their products ``HU = Yᵀ HV`` are formed in float64; a k×k Rayleigh–Ritz
     step on span(U) with its Gram matrix (``eigh(U HUᵀ, U Uᵀ)``) then removes the effect of the basis' float32
     orthonormality defect, which otherwise put a floor of about θ·‖VVᵀ − I‖ (≈ 3e-6·θ on an 85k-parameter
-    Hessian) under the residuals. η = ‖UUᵀ − I‖₂ of the final vectors."""
+    Hessian) under the residuals. η = ‖UUᵀ − I‖₂ of the final vectors.
+    """
     from scipy.linalg import eigh
 
     k = len(th)
@@ -671,7 +741,8 @@ def _deflated_check(eng: _Krylov, U: torch.Tensor, th_k: float, rad_k: float, wh
     """Lanczos (full re-orthogonalisation) on P H P, P = I − UᵀU, from a Gaussian start in U^⊥, for up to q steps.
 
     Returns ``(found, θ_c, z, products, min Ritz, max Ritz)``: ``found`` when a Ritz value lies beyond
-    θ_k ± its radius (``z`` its vector, in U^⊥), else θ_c is the extreme Ritz value after the steps run."""
+    θ_k ± its radius (``z`` its vector, in U^⊥), else θ_c is the extreme Ritz value after the steps run.
+    """
     sign = 1.0 if which == "largest" else -1.0
     c = _start(eng.n, 1, seed, stream, eng.dtype, eng.device)[0]
     for _ in range(2):

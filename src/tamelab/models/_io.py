@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import nn
@@ -12,17 +13,36 @@ from torch import nn
 from ..errors import InputError
 from ..runstore import atomic_write_bytes
 
-__all__ = ["save", "load", "from_state_dict", "load_model", "load_weights"]
+__all__ = ["save", "load", "from_state_dict", "load_model", "load_weights", "is_relu_mlp", "FORMAT_KEY"]
 
 _KEY = re.compile(r"^(\d+)\.(weight|bias)$")
 
 
-def save(model: nn.Module, path: str | os.PathLike) -> Path:
-    """Save a model's ``state_dict`` as safetensors (atomically)."""
+#: safetensors metadata key naming what the file holds: ``relu-mlp`` (a ``Sequential`` of Linear/ReLU ending in a
+#: Linear: :func:`load` rebuilds it from the weights alone) or ``state-dict`` (any other module: the file holds only
+#: its weights, and loading needs the factory, ``load_model("pkg.mod:factory", weights=...)``).
+FORMAT_KEY = "tamelab_format"
+
+
+def is_relu_mlp(model: nn.Module) -> bool:
+    """Whether ``model`` is ``Sequential(Linear, ReLU, ..., Linear)``: the layout a weights-only file can rebuild."""
+    if type(model) is not nn.Sequential or len(model) == 0 or len(model) % 2 == 0:
+        return False
+    return all(type(m) is (nn.Linear if i % 2 == 0 else nn.ReLU) for i, m in enumerate(model))
+
+
+def save(model: nn.Module, path: str | os.PathLike[str]) -> Path:
+    """Save a model's ``state_dict`` as safetensors (atomically), tagged with what :func:`load` can rebuild.
+
+    A ReLU MLP (:func:`is_relu_mlp`) is tagged ``relu-mlp`` and loads from the file alone; any other module is
+    tagged ``state-dict``: its architecture is not in the file, so :func:`load` refuses it (a Tanh MLP would
+    otherwise come back as a ReLU MLP, a different function) and ``load_model(factory, weights=path)`` loads it.
+    """
     from safetensors.torch import save as st_save
 
     sd = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    return atomic_write_bytes(path, st_save(sd))
+    fmt = "relu-mlp" if is_relu_mlp(model) else "state-dict"
+    return atomic_write_bytes(path, st_save(sd, metadata={FORMAT_KEY: fmt, "class": type(model).__name__}))
 
 
 def from_state_dict(sd: dict[str, torch.Tensor], *, source: str = "state_dict") -> nn.Sequential:
@@ -36,14 +56,20 @@ def from_state_dict(sd: dict[str, torch.Tensor], *, source: str = "state_dict") 
     for k, v in sd.items():
         m = _KEY.match(k)
         if not m:
-            raise InputError(f"{source} key '{k}'", "is not of the form '<index>.weight' or '<index>.bias'", "expected a Sequential of Linear/ReLU")
+            raise InputError(
+                f"{source} key '{k}'",
+                "is not of the form '<index>.weight' or '<index>.bias'",
+                "expected a Sequential of Linear/ReLU",
+            )
         i = int(m.group(1))
         if i % 2 != 0:
             raise InputError(f"{source} key '{k}'", f"index {i} is odd: odd positions must be parameter-free ReLUs")
         idx.setdefault(i, {})[m.group(2)] = v
     order = sorted(idx)
     if order != list(range(0, 2 * len(order), 2)):
-        raise InputError(f"{source} keys", f"layer indices {order} are not 0,2,4,...", "layers must alternate Linear/ReLU")
+        raise InputError(
+            f"{source} keys", f"layer indices {order} are not 0,2,4,...", "layers must alternate Linear/ReLU"
+        )
     layers: list[nn.Module] = []
     prev_out = None
     for j, i in enumerate(order):
@@ -62,7 +88,9 @@ def from_state_dict(sd: dict[str, torch.Tensor], *, source: str = "state_dict") 
         if W.ndim != 2:
             raise InputError(f"{source} key '{i}.weight'", f"has shape {tuple(W.shape)}; a Linear weight must be 2-D")
         if prev_out is not None and W.shape[1] != prev_out:
-            raise InputError(f"{source} key '{i}.weight'", f"input width {W.shape[1]} != previous output width {prev_out}")
+            raise InputError(
+                f"{source} key '{i}.weight'", f"input width {W.shape[1]} != previous output width {prev_out}"
+            )
         b = p.get("bias")
         if b is not None and (b.ndim != 1 or b.shape[0] != W.shape[0]):
             raise InputError(f"{source} key '{i}.bias'", f"has shape {tuple(b.shape)}, expected ({W.shape[0]},)")
@@ -80,7 +108,7 @@ def from_state_dict(sd: dict[str, torch.Tensor], *, source: str = "state_dict") 
     return nn.Sequential(*layers)
 
 
-def load(path: str | os.PathLike) -> nn.Sequential:
+def load(path: str | os.PathLike[str]) -> nn.Sequential:
     """Load a ReLU MLP from a safetensors file (no pickle is ever read)."""
     p = Path(path)
     if not p.is_file():
@@ -90,9 +118,28 @@ def load(path: str | os.PathLike) -> nn.Sequential:
 
     try:
         sd = load_file(str(p))
+        meta = _metadata(p)
     except (SafetensorError, OSError, ValueError) as e:
-        raise InputError("MODEL", f"{p} is not a readable safetensors file ({e})", "pickled .pt files are not accepted") from e
+        raise InputError(
+            "MODEL", f"{p} is not a readable safetensors file ({e})", "pickled .pt files are not accepted"
+        ) from e
+    if meta.get(FORMAT_KEY, "relu-mlp") != "relu-mlp":
+        raise InputError(
+            "MODEL",
+            f"{p.name} holds the weights of a {meta.get('class', 'custom')} module, not a ReLU MLP: the file does not "
+            "record its architecture",
+            "load it with its factory: --model package.module:factory --weights FILE "
+            "(Python: tamelab.models.load_model('pkg.mod:factory', weights=FILE))",
+        )
     return from_state_dict(sd, source=p.name)
+
+
+def _metadata(p: Path) -> dict[str, str]:
+    """The safetensors header's ``__metadata__`` (``{}`` when absent)."""
+    from safetensors import safe_open
+
+    with safe_open(str(p), framework="pt") as f:
+        return dict(f.metadata() or {})
 
 
 def _read_safetensors(p: Path, field: str) -> dict[str, torch.Tensor]:
@@ -108,7 +155,7 @@ def _read_safetensors(p: Path, field: str) -> dict[str, torch.Tensor]:
                          "pickled .pt files are not accepted: save with safetensors.torch.save_file") from e
 
 
-def load_weights(model: nn.Module, path: str | os.PathLike, *, field: str = "--weights") -> nn.Module:
+def load_weights(model: nn.Module, path: str | os.PathLike[str], *, field: str = "--weights") -> nn.Module:
     """Load a safetensors ``state_dict`` into ``model`` (strict: names and shapes must match)."""
     sd = _read_safetensors(Path(path), field)
     own = model.state_dict()
@@ -126,8 +173,8 @@ def load_weights(model: nn.Module, path: str | os.PathLike, *, field: str = "--w
     return model
 
 
-def load_model(spec: str | os.PathLike, weights: str | os.PathLike | None = None, *,
-               kwargs: dict | None = None, field: str = "--model") -> nn.Module:
+def load_model(spec: str | os.PathLike[str], weights: str | os.PathLike[str] | None = None, *,
+               kwargs: dict[str, Any] | None = None, field: str = "--model") -> nn.Module:
     """A model from a file or a factory.
 
     ``spec`` is either a ``.safetensors`` file written by :func:`save` for a ReLU MLP (TameLab's
