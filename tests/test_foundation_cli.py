@@ -119,7 +119,7 @@ def test_figures_in_svg_and_pdf(tmp_path, capsys):
     assert "--format" in capsys.readouterr().err and not (tmp_path / "g").exists()
 
 
-# ------------------------------------------------------------------------------------------------ flags wired in round 3
+# ---------------------------------------------------------------------------------------------- flags wired in round 3
 def _json_run(argv, capsys):
     rc = main([*argv, "--json"])
     cap = capsys.readouterr()

@@ -182,7 +182,8 @@ def test_one_model_file_writer():
     for f in sorted(SRC.rglob("*.py")):
         rel = f.relative_to(SRC).as_posix()
         src = f.read_text(encoding="utf-8")
-        if rel not in writers and ("save_file(" in src or "torch.save(" in src or "safetensors.torch import save" in src):
+        writes = ("save_file(" in src) or ("torch.save(" in src) or ("safetensors.torch import save" in src)
+        if rel not in writers and writes:
             found.append(rel)
     assert not found, "model files written outside tamelab.models.save: " + ", ".join(found)
 
@@ -198,7 +199,7 @@ def test_atlas_and_train_write_model_files_that_models_load(tmp_path):
 
 # ------------------------------------------------------------------------------------------------ barriers
 def test_one_barrier_definition():
-    """``interpolate`` (Li et al.) and ``barrier`` (weight space) share :func:`line_barriers`; check it on a closed form."""
+    """``interpolate`` (Li et al.) and ``barrier`` (weight space) share :func:`line_barriers`; a closed-form check."""
     import numpy as np
 
     from tamelab.landscape import barrier, interpolate

@@ -147,14 +147,17 @@ def resolve_dtype(
 
 
 def model_dtype(model: nn.Module, dtype: str | torch.dtype | None = None, *, field: str = "dtype") -> torch.dtype:
-    """``dtype`` (checked), or by default the model's: its first floating parameter's dtype when that is float32
-    or float64, else float32 (half precisions compute in float32).
+    """``dtype`` (checked), or by default the model's own float32/float64 dtype.
+
+    The default is the dtype of the model's first floating parameter when that is float32 or float64,
+    else float32 (half precisions compute in float32).
 
     >>> model_dtype(torch.nn.Linear(2, 1).double())
     torch.float64
     """
     first = next((p.dtype for p in model.parameters() if p.is_floating_point()), torch.float32)
-    return resolve_dtype(dtype, default=first if first in (torch.float32, torch.float64) else torch.float32, field=field)
+    default = first if first in (torch.float32, torch.float64) else torch.float32
+    return resolve_dtype(dtype, default=default, field=field)
 
 
 def _dtype_names(allowed: Sequence[torch.dtype]) -> list[str]:

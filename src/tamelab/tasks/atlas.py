@@ -41,7 +41,7 @@ class AtlasTaskConfig(TaskConfig):
     )
     no_train: bool = option(False, "atlas MODEL as given (already trained)")
     loss: str | None = option(None, "loss name (cross_entropy, mse, nll, ...)")
-    device: str | None = option(None, DeviceField.model_fields["device"].description)
+    device: str | None = option(None, DeviceField.model_fields["device"].description or "")
     dtype: Literal["float32", "float64"] | None = option(None, "float32 | float64")
     format: Literal["png", "svg", "pdf"] = option("png", "also write every figure as svg or pdf (png: PNG only)")
     quick: bool = option(False, "CI-sized sections")
