@@ -142,11 +142,21 @@ def test_cli_run_workers_json_carries_provenance_and_groups(fake_claims, capsys,
 # --- provenance of every registered claim ---------------------------------------------------------------------
 
 
-@pytest.mark.xfail(strict=False, reason="other helpers' claim modules get source/expected_from in their branches; "
-                   "the lead removes this xfail once all are merged")
 def test_every_registered_claim_has_provenance():
     missing = [c.id for c in all_claims() if not c.source or c.expected_from not in _registry.EXPECTED_FROM]
     assert not missing, f"claims without source/expected_from: {missing}"
+
+
+def test_cli_list_shows_provenance_of_every_registered_claim(capsys):
+    from tamelab.cli.main import main
+
+    assert main(["claims", "list", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)["claims"]
+    assert {r["id"] for r in rows} == {c.id for c in all_claims()}
+    assert all(r["source"] and r["expected_from"] in _registry.EXPECTED_FROM for r in rows)
+    assert main(["claims", "list"]) == 0
+    text = capsys.readouterr().out
+    assert "missing" not in text and "61 claims".replace("61", str(len(rows))) in text
 
 
 OWN_MODULES = ("karmakar2020gate", "rangamani2018sparse", "kileel2019neuromanifold", "mehta2018critical",
