@@ -156,7 +156,7 @@ def test_cli_list_shows_provenance_of_every_registered_claim(capsys):
     assert all(r["source"] and r["expected_from"] in _registry.EXPECTED_FROM for r in rows)
     assert main(["claims", "list"]) == 0
     text = capsys.readouterr().out
-    assert "missing" not in text and "61 claims".replace("61", str(len(rows))) in text
+    assert "missing" not in text and f"{len(rows)} claims" in text
 
 
 OWN_MODULES = ("karmakar2020gate", "rangamani2018sparse", "kileel2019neuromanifold", "mehta2018critical",
