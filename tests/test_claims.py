@@ -203,3 +203,22 @@ def test_docs_table_from_a_run(fake_claims, tmp_path, capsys):
     (tmp_path / "bad.json").write_text("{}", encoding="utf-8")
     with pytest.raises(InputError):
         docs.load_run(tmp_path / "bad.json")
+
+
+def test_docs_page_states_run_times_and_hides_internal_references(fake_claims, tmp_path, capsys):
+    from tamelab.claims import docs
+
+    assert docs.public("values: spec geometry.md §3.4, checked") == "values: TameLab's design notes, checked"
+    assert docs.public("on the cone (spec §1.7); rank") == "on the cone; rank"
+    assert docs.public("optimum was 2.605 (issue 17: collinear)") == "optimum was 2.605"
+    assert docs.public("spectrum of the specification") == "spectrum of the specification"  # words are kept
+    full = run_claims(all_=True).to_dict()
+    quick = run_claims(all_=True, quick=True).to_dict()
+    for name, d in (("full.json", full), ("quick.json", quick)):
+        (tmp_path / name).write_text(json.dumps(d), encoding="utf-8")
+    assert docs.main([str(tmp_path / "full.json"), "--quick-run", str(tmp_path / "quick.json"), "--command", "FULL",
+                      "--quick-command", "QUICK", "--load", "2 cores, load 3.1", "--notes", "claims-notes.md"]) == 0
+    md = capsys.readouterr().out
+    assert "## Run time" in md and "**full run**" in md and "**quick run**" in md
+    assert "`FULL`" in md and "`QUICK`" in md and "load 3.1" in md and "(claims-notes.md)" in md
+    assert "Slowest claims" in md and md.index("## Run time") < md.index("## Negative findings")

@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import html
 import json
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -53,8 +54,28 @@ def _compact(x: Any, limit: int) -> str:
     return s if len(s) <= limit else s[: limit - 1] + "…"
 
 
+#: internal references (design-spec sections, tracker issues) rewritten for readers of the published table.
+_INTERNAL = [
+    (re.compile(r"\s*\((?:see )?spec\b[^()]*\)"), ""),
+    (re.compile(r"\s*\((?:see )?issue \d+[^()]*\)", re.I), ""),
+    (re.compile(r"\bissue \d+:?\s*", re.I), ""),
+    (re.compile(r"\bthe spec measured\b"), "we measured"),
+    (re.compile(r"\bspec values\b"), "reference values"),
+    (re.compile(r"\b(?:the )?spec(?: [\w-]+(?:\.md)?)?,? ?(?:§ ?[\w.–-]*\d\w*|E\d+)"), "TameLab's design notes"),
+    (re.compile(r"\b([Tt])he spec's reading\b"), r"\1he stricter reading"),
+    (re.compile(r"\bthe spec\b"), "TameLab's reference"),
+]
+
+
+def public(text: str) -> str:
+    """``text`` without internal references (design-spec sections, issue numbers): what a reader can follow."""
+    for pat, rep in _INTERNAL:
+        text = pat.sub(rep, text)
+    return text
+
+
 def _cell(s: str) -> str:
-    return " ".join(str(s).split()).replace("|", "\\|")
+    return " ".join(public(str(s)).split()).replace("|", "\\|")
 
 
 def _why(row: dict[str, Any], limit: int = 600) -> str:
@@ -73,8 +94,40 @@ def _groups(doc: dict[str, Any]) -> list[dict[str, Any]]:
     return group_by_paper(doc["claims"])
 
 
-def render_markdown(doc: dict[str, Any], *, command: str | None = None) -> str:
-    """The Markdown page: summary, one table per paper, then the negative findings with their explanation."""
+def _cpu(doc: dict[str, Any]) -> float:
+    return float(sum(r.get("cpu_seconds") or 0.0 for r in doc["claims"]))
+
+
+def _timing(doc: dict[str, Any], command: str | None, quick: dict[str, Any] | None, quick_command: str | None,
+            load: str | None) -> list[str]:
+    """The run-time section: wall time of the full (and quick) run, with the commands, CPU seconds, slowest claims."""
+    def line(d: dict[str, Any], cmd: str | None, what: str) -> str:
+        wall = d.get("seconds")
+        w = f"{wall:.0f} s wall ({wall / 60:.1f} min)" if isinstance(wall, (int, float)) else "wall time not recorded"
+        ex = f", executor {d.get('executor')}" + (f" × {d['workers']}" if d.get("workers") else "")
+        return (f"- **{what}**: {w}, {_cpu(d):.0f} CPU seconds summed over the claims{ex}"
+                + (f" — `{cmd}`" if cmd else "") + ".")
+
+    out = ["## Run time", ""]
+    out.append(line(doc, command, "quick run" if doc.get("quick") else "full run"))
+    if quick is not None:
+        out.append(line(quick, quick_command, "quick run" if quick.get("quick") else "full run"))
+    if load:
+        out.append(f"- Machine: {load}")
+    slow = sorted(doc["claims"], key=lambda r: -(r.get("seconds") or 0.0))[:10]
+    out += ["", "Slowest claims of the table's run (wall / CPU seconds): "
+            + ", ".join(f"`{r['id']}` {r.get('seconds', 0):.0f} / {r.get('cpu_seconds') or 0:.0f}" for r in slow)
+            + ".", ""]
+    return out
+
+
+def render_markdown(doc: dict[str, Any], *, command: str | None = None, quick: dict[str, Any] | None = None,
+                    quick_command: str | None = None, load: str | None = None, notes: str | None = None) -> str:
+    """The Markdown page: summary, run time, one table per paper, then the negative findings with their explanation.
+
+    ``quick`` is a second (quick) run whose wall time is stated beside the table's; ``load`` describes the machine
+    (cores, load average); ``notes`` is the path of a companion page (constructions, criteria) linked from the top.
+    """
     rows = {r["id"]: r for r in doc["claims"]}
     s = doc.get("summary", {})
     lines = [
@@ -93,9 +146,14 @@ def render_markdown(doc: dict[str, Any], *, command: str | None = None) -> str:
         "",
         "Columns: *source* is the paper's theorem / table / equation; *from* says where the expected value comes "
         "from — `paper` (printed there), `theory` (derived), `regression` (our own earlier value). Each claim has "
-        "a test that feeds it a wrong implementation or constant and sees it fail.",
+        "a test that feeds it a wrong implementation or constant and sees it fail (the two claims that cannot be "
+        "checked here, because the source text is unavailable, are `not reproduced` by construction).",
         "",
     ]
+    if notes:
+        lines += [f"How each claim is measured — constructions, criteria fixed in advance, what could not be "
+                  f"retrieved — is in [{notes}]({notes}).", ""]
+    lines += _timing(doc, command, quick, quick_command, load)
     for g in _groups(doc):
         lines += [f"## {_cell(g.get('title') or g['group'])}", "",
                   "| claim | statement | source (from) | expected | measured | verdict | why |",
@@ -112,14 +170,17 @@ def render_markdown(doc: dict[str, Any], *, command: str | None = None) -> str:
     if not neg:
         lines.append("None: every claim holds in this run.")
     for r in neg:
-        lines.append(f"- `{r['id']}` — **{r['verdict']}** ({r.get('source') or r.get('paper')}): {_why(r, 1200)}")
+        src = r.get("source") or r.get("paper")
+        lines.append(public(f"- `{r['id']}` — **{r['verdict']}** ({src}): {_why(r, 1200)}"))
     lines.append("")
     return "\n".join(lines)
 
 
 def render_html(doc: dict[str, Any]) -> str:
     """A self-contained HTML page with the same tables (one section per paper)."""
-    e = html.escape
+    def e(x: Any) -> str:
+        return html.escape(public(str(x)))
+
     rows = {r["id"]: r for r in doc["claims"]}
     colour = {"holds": "#1a7f37", "fails": "#cf222e", "not reproduced": "#9a6700"}
     out = ["<!doctype html><meta charset='utf-8'><title>TameLab claims</title>",
@@ -141,13 +202,20 @@ def render_html(doc: dict[str, Any]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """``python -m tamelab.claims.docs RUN.json [--html] [--quick-run QUICK.json] ...``: print the page."""
     ap = argparse.ArgumentParser(prog="python -m tamelab.claims.docs", description=__doc__.splitlines()[0])
     ap.add_argument("run", help="claims run JSON (tamelab claims run --json) or its run directory")
     ap.add_argument("--html", action="store_true", help="HTML instead of Markdown")
     ap.add_argument("--command", default=None, help="the command that produced RUN.json (printed in the page)")
+    ap.add_argument("--quick-run", default=None, help="a quick run's JSON: its wall time is stated beside the table's")
+    ap.add_argument("--quick-command", default=None, help="the command that produced the quick run")
+    ap.add_argument("--load", default=None, help="the machine and its load while the runs ran (printed in the page)")
+    ap.add_argument("--notes", default=None, help="companion page (relative link) with the claims' constructions")
     a = ap.parse_args(argv)
     doc = load_run(a.run)
-    sys.stdout.write(render_html(doc) if a.html else render_markdown(doc, command=a.command))
+    quick = load_run(a.quick_run) if a.quick_run else None
+    sys.stdout.write(render_html(doc) if a.html else render_markdown(
+        doc, command=a.command, quick=quick, quick_command=a.quick_command, load=a.load, notes=a.notes))
     return 0
 
 
