@@ -98,9 +98,41 @@ def test_run_claims_through_an_executor_object_orders_slow_first(fake_claims):
             raise AssertionError("an executor passed in is the caller's to close")
 
     res = run_claims(all_=True, executor=Recorder(), workers=2)
-    assert seen[0][0] == "t-none"  # the slow claim is queued first
+    assert seen[0][0] == ("t-none",)  # the slow claim is queued first
     assert all(single_thread for *_, single_thread in seen)  # parallel executors run claims on one thread
     assert res.executor == "recorder" and res.summary["holds"] == 1
+
+
+def test_claims_sharing_a_study_run_as_one_task_once(fake_claims):
+    calls = []
+
+    def _study():
+        calls.append(1)
+        return 42
+
+    cache: dict = {}
+    for cid in ("t-study-a", "t-study-b"):
+        @_registry.claim(cid, paper="x", statement="s", expected=42, tags=("study",), source="x Thm 1",
+                         expected_from="paper")
+        def _s(ctx):
+            if "v" not in cache:
+                cache["v"] = _study()
+            return Measured({"v": cache["v"]}, holds=cache["v"] == 42)
+
+    seen = []
+
+    class Recorder:
+        name = "recorder"
+
+        def map(self, fn, items, desc=""):
+            seen.extend(items)
+            return [fn(x) for x in items]
+
+    res = run_claims(all_=True, executor=Recorder(), workers=2)
+    tasks = [ids for ids, *_ in seen]
+    assert ("t-study-a", "t-study-b") in tasks and len(tasks) == len(res.claims) - 1
+    assert len(calls) == 1 and [r["id"] for r in res.claims] == sorted(r["id"] for r in res.claims)
+    assert {r["id"]: r["verdict"] for r in res.claims}["t-study-b"] == "holds"
 
 
 def test_run_claims_refuses_an_empty_selection(fake_claims):
