@@ -1,6 +1,6 @@
 # TameLab: the two commands of the README.
 #   make atlas  -> fresh .venv, install, run `tamelab atlas` on its default config
-#   make test   -> fresh .venv, install with test extras (pinned by constraints.txt), then lint, format
+#   make test   -> fresh .venv, install with test + docs extras (pinned by constraints.txt), then lint, format
 #                  check, type check, and the whole test suite with the package's doctests
 # TORCH_SPEC pins the CPU wheel that lies on disk; override e.g. TORCH_SPEC='torch>=2.4'.
 PY ?= python3
@@ -26,7 +26,7 @@ FORMAT_PATHS ?= $(LINT_PATHS)
 $(STAMP): pyproject.toml $(CONSTRAINTS)
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install -q "$(TORCH_SPEC)"
-	$(BIN)/python -m pip install -q -c $(CONSTRAINTS) -e ".[test]"
+	$(BIN)/python -m pip install -q -c $(CONSTRAINTS) -e ".[test,docs]"
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -21,8 +21,19 @@ DOCS = Path(__file__).resolve().parents[1] / "docs"
 BLOCK = re.compile(r"^```(\w+)([^\n]*)\n(.*?)^```", re.S | re.M)
 
 
-def blocks(page: str) -> list[tuple[str, str | None, str]]:
-    text = (DOCS / page).read_text(encoding="utf-8")
+README = DOCS.parent / "README.md"
+
+
+def readme_section(title: str) -> str:
+    """The text of the README section ``## title`` (up to the next ``## `` heading)."""
+    text = README.read_text(encoding="utf-8")
+    start = text.index(f"## {title}\n")
+    end = text.find("\n## ", start + 3)
+    return text[start : end if end > 0 else None]
+
+
+def blocks(page: str, text: str | None = None) -> list[tuple[str, str | None, str]]:
+    text = (DOCS / page).read_text(encoding="utf-8") if text is None else text
     out = []
     for lang, info, body in BLOCK.findall(text):
         m = re.search(r'title="([^"]+)"', info)
@@ -30,14 +41,14 @@ def blocks(page: str) -> list[tuple[str, str | None, str]]:
     return out
 
 
-def run_page(page: str, tmp_path: Path, monkeypatch) -> dict:
+def run_page(page: str, tmp_path: Path, monkeypatch, text: str | None = None) -> dict:
     from tamelab.cli.main import main
 
     monkeypatch.chdir(tmp_path)
     monkeypatch.syspath_prepend(str(tmp_path))
     ns: dict = {"__name__": "__docs__"}
     ran = {"python": 0, "bash": 0}
-    for lang, title, body in blocks(page):
+    for lang, title, body in blocks(page, text):
         if lang == "python" and title:
             (tmp_path / title).write_text(body, encoding="utf-8")
         elif lang == "python":
@@ -64,6 +75,20 @@ def _fresh_modules():
             del sys.modules[name]
 
 
+def test_readme_bring_your_own_model_runs(tmp_path, monkeypatch, capsys):
+    """The README's "Bring your own model" section, run as written (Python and CLI)."""
+    out = run_page("README.md", tmp_path, monkeypatch, text=readme_section("Bring your own model"))
+    assert out["ran"] == {"python": 1, "bash": 1}
+    res = out["ns"]["result"]
+    assert "Conv2d" in res.architecture and res.test_accuracy > 0.5
+    assert res.statuses["training"] == "not_applicable"
+    for d in ("my-cnn", "my-cnn-cli"):
+        assert (tmp_path / "runs" / d / "report.html").is_file()
+    doc = json.loads((tmp_path / "runs" / "my-cnn-cli" / "result.json").read_text())["result"]
+    assert doc["trained"] is False
+
+
+@pytest.mark.slow  # the same CNN atlas (Python + CLI) as the README test above, which the default suite runs
 def test_bring_your_own_model_page_runs(tmp_path, monkeypatch, capsys):
     out = run_page("bring-your-own-model.md", tmp_path, monkeypatch)
     assert out["ran"] == {"python": 1, "bash": 1}
