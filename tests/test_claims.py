@@ -275,8 +275,10 @@ def test_docs_page_states_run_times_and_hides_internal_references(fake_claims, t
     for name, d in (("full.json", full), ("quick.json", quick)):
         (tmp_path / name).write_text(json.dumps(d), encoding="utf-8")
     assert docs.main([str(tmp_path / "full.json"), "--quick-run", str(tmp_path / "quick.json"), "--command", "FULL",
-                      "--quick-command", "QUICK", "--load", "2 cores, load 3.1", "--notes", "claims-notes.md"]) == 0
+                      "--quick-command", "QUICK", "--load", "2 cores, load 3.1", "--notes", "claims-notes.md",
+                      "--timing-note", "full run: 20 min (spec §9)"]) == 0
     md = capsys.readouterr().out
     assert "## Run time" in md and "**full run**" in md and "**quick run**" in md
     assert "`FULL`" in md and "`QUICK`" in md and "load 3.1" in md and "(claims-notes.md)" in md
+    assert "- full run: 20 min\n" in md
     assert "Slowest claims" in md and md.index("## Run time") < md.index("## Negative findings")

@@ -99,7 +99,7 @@ def _cpu(doc: dict[str, Any]) -> float:
 
 
 def _timing(doc: dict[str, Any], command: str | None, quick: dict[str, Any] | None, quick_command: str | None,
-            load: str | None) -> list[str]:
+            load: str | None, notes: list[str] | None = None) -> list[str]:
     """The run-time section: wall time of the full (and quick) run, with the commands, CPU seconds, slowest claims."""
     def line(d: dict[str, Any], cmd: str | None, what: str) -> str:
         wall = d.get("seconds")
@@ -114,6 +114,7 @@ def _timing(doc: dict[str, Any], command: str | None, quick: dict[str, Any] | No
         out.append(line(quick, quick_command, "quick run" if quick.get("quick") else "full run"))
     if load:
         out.append(f"- Machine: {load}")
+    out += [f"- {public(n)}" for n in notes or ()]
     slow = sorted(doc["claims"], key=lambda r: -(r.get("seconds") or 0.0))[:10]
     out += ["", "Slowest claims of the table's run (wall / CPU seconds): "
             + ", ".join(f"`{r['id']}` {r.get('seconds', 0):.0f} / {r.get('cpu_seconds') or 0:.0f}" for r in slow)
@@ -122,7 +123,8 @@ def _timing(doc: dict[str, Any], command: str | None, quick: dict[str, Any] | No
 
 
 def render_markdown(doc: dict[str, Any], *, command: str | None = None, quick: dict[str, Any] | None = None,
-                    quick_command: str | None = None, load: str | None = None, notes: str | None = None) -> str:
+                    quick_command: str | None = None, load: str | None = None, notes: str | None = None,
+                    timing_notes: list[str] | None = None) -> str:
     """The Markdown page: summary, run time, one table per paper, then the negative findings with their explanation.
 
     ``quick`` is a second (quick) run whose wall time is stated beside the table's; ``load`` describes the machine
@@ -153,7 +155,7 @@ def render_markdown(doc: dict[str, Any], *, command: str | None = None, quick: d
     if notes:
         lines += [f"How each claim is measured — constructions, criteria fixed in advance, what could not be "
                   f"retrieved — is in [{notes}]({notes}).", ""]
-    lines += _timing(doc, command, quick, quick_command, load)
+    lines += _timing(doc, command, quick, quick_command, load, timing_notes)
     for g in _groups(doc):
         lines += [f"## {_cell(g.get('title') or g['group'])}", "",
                   "| claim | statement | source (from) | expected | measured | verdict | why |",
@@ -211,11 +213,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--quick-command", default=None, help="the command that produced the quick run")
     ap.add_argument("--load", default=None, help="the machine and its load while the runs ran (printed in the page)")
     ap.add_argument("--notes", default=None, help="companion page (relative link) with the claims' constructions")
+    ap.add_argument("--timing-note", action="append", default=None,
+                    help="a further line for the run-time section (e.g. a full run measured separately); repeatable")
     a = ap.parse_args(argv)
     doc = load_run(a.run)
     quick = load_run(a.quick_run) if a.quick_run else None
     sys.stdout.write(render_html(doc) if a.html else render_markdown(
-        doc, command=a.command, quick=quick, quick_command=a.quick_command, load=a.load, notes=a.notes))
+        doc, command=a.command, quick=quick, quick_command=a.quick_command, load=a.load, notes=a.notes,
+        timing_notes=a.timing_note))
     return 0
 
 
