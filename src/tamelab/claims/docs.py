@@ -63,6 +63,8 @@ _INTERNAL = [
     (re.compile(r"\bspec values\b"), "reference values"),
     (re.compile(r"\b(?:the )?spec(?: [\w-]+(?:\.md)?)?,? ?(?:§ ?[\w.–-]*\d\w*|E\d+)"), "TameLab's design notes"),
     (re.compile(r"\b([Tt])he spec's reading\b"), r"\1he stricter reading"),
+    (re.compile(r"\b([Tt])he spec's values\b"), r"\1he design notes' values"),
+    (re.compile(r"\b([Tt])he spec's\b"), r"\1he design notes'"),
     (re.compile(r"\bthe spec\b"), "TameLab's reference"),
 ]
 
