@@ -23,8 +23,12 @@ def main():
     for w, r in cases:
         J = jacobian_mod_p(w, r, np.random.default_rng(0))
         Js = J % 1000  # sympy on the same-sized integer matrix (smaller entries so it finishes)
-        t = time.perf_counter(); rk = rank_mod(Js); t_ours = time.perf_counter() - t
-        t = time.perf_counter(); rs = sp.Matrix(Js.tolist()).rank(); t_sp = time.perf_counter() - t
+        t = time.perf_counter()
+        rk = rank_mod(Js)
+        t_ours = time.perf_counter() - t
+        t = time.perf_counter()
+        rs = sp.Matrix(Js.tolist()).rank()
+        t_sp = time.perf_counter() - t
         assert rk == rs, (rk, rs)
         print(f"{str(w)+'^'+str(r):>16} {str(J.shape):>10} {t_ours:9.4f} {t_sp:10.3f} {t_sp / t_ours:7.0f} {rk:5d}")
     t = time.perf_counter()

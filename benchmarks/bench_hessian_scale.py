@@ -18,9 +18,9 @@ check (the default; its products are counted) and without it (``check=False``: w
 
 Floor: our Krylov products (``krylov_dim``, the products the Lanczos recurrence itself needs) × the time of one
 of our products, timed inside the same run (``EigResult.product_seconds``: on a loaded machine a product timed
-separately can be 10x off); "× floor" is our time (operator construction included) over that. The scaling exponent is the slope of log(seconds) against
-log(parameters) over the MLP sizes run. Surfaces (``--surfaces``): 21×21 filter-normalised plane, ours vs
-loss-landscapes ``random_plane`` (same grid, ``steps=21``), on the 26k MLP and the CNN.
+separately can be 10x off); "× floor" is our time (operator construction included) over that. The scaling exponent is
+the slope of log(seconds) against log(parameters) over the MLP sizes run. Surfaces (``--surfaces``): 21×21
+filter-normalised plane, ours vs loss-landscapes ``random_plane`` (same grid, ``steps=21``), on the 26k MLP and the CNN.
 
 Run: python benchmarks/bench_hessian_scale.py [--sizes 3k,26k,85k,670k,cnn,resnet] [--rounds 2] [--tol 1e-6]
      [--no-anchors] [--surfaces]
@@ -85,8 +85,17 @@ def case(name):
                           nn.Linear(16 * 7 * 7, 10))
         return _bn_stats(m), torch.rand(256, 1, 28, 28, generator=g), torch.randint(0, 10, (256,), generator=g)
     if name == "resnet":
-        m = nn.Sequential(nn.Conv2d(3, 96, 3, stride=2, padding=1, bias=False), nn.BatchNorm2d(96), nn.ReLU(),
-                          nn.MaxPool2d(2), Block(96), Block(96), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(96, 10))
+        m = nn.Sequential(
+            nn.Conv2d(3, 96, 3, stride=2, padding=1, bias=False),
+            nn.BatchNorm2d(96),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+            Block(96),
+            Block(96),
+            nn.AdaptiveAvgPool2d(1),
+            nn.Flatten(),
+            nn.Linear(96, 10),
+        )
         return _bn_stats(m), torch.rand(64, 3, 32, 32, generator=g), torch.randint(0, 10, (64,), generator=g)
     raise SystemExit(f"unknown size {name!r}; use {','.join(SIZES)}")
 
@@ -135,7 +144,13 @@ def curvlinops_eigsh(m, X, y, tol):
 
     H._matvec, H._matmat = cmv, cmm
     vals = eigsh(H, k=5, which="LA", tol=tol, return_eigenvectors=False)
-    return {"values": sorted(vals.tolist(), reverse=True), "hvps": count[0], "ok": "ok", "note": "", "path": "jvp(jacrev)"}
+    return {
+        "values": sorted(vals.tolist(), reverse=True),
+        "hvps": count[0],
+        "ok": "ok",
+        "note": "",
+        "path": "jvp(jacrev)",
+    }
 
 
 def pyhessian_top(m, X, y, tol):
@@ -197,7 +212,7 @@ def main():
         for rnd in range(a.rounds):
             order = run if rnd % 2 == 0 else run[::-1]
             for meth in order:
-                r, t = _timed(lambda: methods[meth](m, X, y))
+                r, t = _timed(lambda meth=meth, m=m, X=X, y=y: methods[meth](m, X, y))
                 if meth not in best or t < best[meth][1]:
                     best[meth] = (r, t)
         ref = np.array(best["ours"][0]["values"])
@@ -238,10 +253,12 @@ def surfaces(rounds, grid=21):
         metric = loss_landscapes.metrics.Loss(nn.CrossEntropyLoss(), X, y)
         best = {}
         for rnd in range(rounds):
-            runs = {"ours": lambda: loss_surface(m, X, y, grid=grid, span=1.0, seed=0),
-                    "loss-landscapes": lambda: loss_landscapes.random_plane(copy.deepcopy(m), metric, distance=1,
-                                                                            steps=grid, normalization="filter",
-                                                                            deepcopy_model=True)}
+            runs = {
+                "ours": lambda m=m, X=X, y=y: loss_surface(m, X, y, grid=grid, span=1.0, seed=0),
+                "loss-landscapes": lambda m=m, metric=metric: loss_landscapes.random_plane(
+                    copy.deepcopy(m), metric, distance=1, steps=grid, normalization="filter", deepcopy_model=True
+                ),
+            }
             for meth in (runs if rnd % 2 == 0 else dict(reversed(list(runs.items())))):
                 _, t = _timed(runs[meth])
                 best[meth] = min(best.get(meth, math.inf), t)

@@ -19,7 +19,15 @@ import torch
 
 from tamelab._numerics import one_thread
 from tamelab.data import load_data
-from tamelab.landscape import CurvatureOperator, ce_ggn_diagonal, hutchinson, hutchpp, loss_surface, top_eigenpairs, xtrace
+from tamelab.landscape import (
+    CurvatureOperator,
+    ce_ggn_diagonal,
+    hutchinson,
+    hutchpp,
+    loss_surface,
+    top_eigenpairs,
+    xtrace,
+)
 
 
 def _timed(f):
@@ -75,16 +83,26 @@ def _curvature(model, X, y, crit, k, known):
     eig, t_ours = _timed(lambda: top_eigenpairs(op, k, tol=1e-6))
     err = np.abs(np.array(eig.eigenvalues) - known) / known
     print(f"{'top-k eigenvalues':>26} {'seconds':>8} {'HVPs':>6}  values (max residual/|λ|; max |λ-known|/known)")
-    print(f"{'ours (Lanczos, certified)':>26} {t_ours:8.2f} {eig.hvps:6d}  {np.round(eig.eigenvalues, 6).tolist()} "
-          f"({max(r / abs(l) for r, l in zip(eig.residuals, eig.eigenvalues)):.1e}; {err.max():.1e}, known to 6 decimals)")
+    print(
+        f"{'ours (Lanczos, certified)':>26} {t_ours:8.2f} {eig.hvps:6d}  {np.round(eig.eigenvalues, 6).tolist()} "
+        f"({max(r / abs(lam) for r, lam in zip(eig.residuals, eig.eigenvalues)):.1e}; {err.max():.1e}, "
+        "known to 6 decimals)"
+    )
     try:
         from pyhessian import hessian
 
         for tol, max_iter in ((1e-3, 100), (1e-6, 1000)):
-            vals, t_ph = _timed(lambda: hessian(model, crit, data=(X, y), cuda=False).eigenvalues(top_n=k, maxIter=max_iter, tol=tol)[0])
+            vals, t_ph = _timed(
+                lambda max_iter=max_iter, tol=tol: hessian(model, crit, data=(X, y), cuda=False).eigenvalues(
+                    top_n=k, maxIter=max_iter, tol=tol
+                )[0]
+            )
             e = max(abs(a - b) / abs(b) for a, b in zip(sorted(vals, reverse=True), eig.eigenvalues))
-            print(f"{'PyHessian tol ' + format(tol, '.0e'):>26} {t_ph:8.2f} {'':>6}  {np.round(sorted(vals, reverse=True), 6).tolist()}   "
-                  f"ratio {t_ph / t_ours:.1f}x, rel. error {e:.1e}")
+            print(
+                f"{'PyHessian tol ' + format(tol, '.0e'):>26} {t_ph:8.2f} {'':>6}  "
+                f"{np.round(sorted(vals, reverse=True), 6).tolist()}   "
+                f"ratio {t_ph / t_ours:.1f}x, rel. error {e:.1e}"
+            )
     except ImportError:
         pass
     try:
@@ -105,20 +123,31 @@ def _curvature(model, X, y, crit, k, known):
     exact, t_ex = _timed(lambda: float(ce_ggn_diagonal(model, X, y).sum()))
     print(f"{'ours exact (ReLU: H_ii = G_ii)':>26} {t_ex:8.2f} {exact:.7f}   (10 per-sample-gradient passes, no HVP)")
     for name, est in (("Hutch++", hutchpp), ("XTrace", xtrace), ("Hutchinson", hutchinson)):
-        runs, t_tr = _timed(lambda: [est(op, 100, seed=s) for s in range(5)])
+        runs, t_tr = _timed(lambda est=est: [est(op, 100, seed=s) for s in range(5)])
         errs = [abs(r.trace - exact) / exact for r in runs]
         cover = sum(abs(r.trace - exact) <= 2 * r.stderr for r in runs)
-        print(f"{'ours ' + name + ' (100 HVPs)':>26} {t_tr / 5:8.2f} {runs[0].trace:.4f} ± {runs[0].stderr:.4f}; 5 seeds: "
-              f"|err| {np.mean(errs):.1%} mean, {max(errs):.1%} max; 2·stderr covers {cover}/5")
+        print(
+            f"{'ours ' + name + ' (100 HVPs)':>26} {t_tr / 5:8.2f} {runs[0].trace:.4f} ± {runs[0].stderr:.4f}; "
+            "5 seeds: "
+            f"|err| {np.mean(errs):.1%} mean, {max(errs):.1%} max; 2·stderr covers {cover}/5"
+        )
     # Hutchinson with Rademacher probes: Var = 2(‖H‖_F² − Σ H_ii²); a 2 % stderr needs m = Var/(0.02 tr)² probes
     runs = hutchinson(op, 100, seed=0)
     m_needed = (runs.stderr * 10 / (0.02 * exact)) ** 2
-    print(f"{'':>26} a 2 % stochastic estimate here needs ≈ {m_needed:,.0f} Hutchinson probes (flat, indefinite spectrum)")
+    print(
+        f"{'':>26} a 2 % stochastic estimate here needs ≈ {m_needed:,.0f} Hutchinson probes "
+        "(flat, indefinite spectrum)"
+    )
     try:
         from pyhessian import hessian
 
-        tr_ph, t_trph = _timed(lambda: float(np.mean(hessian(model, crit, data=(X, y), cuda=False).trace(maxIter=100, tol=1e-3))))
-        print(f"{'PyHessian Hutchinson':>26} {t_trph:8.2f} {tr_ph:.4f}   (|err| {abs(tr_ph - exact) / exact:.1%}; exact ratio {t_trph / t_ex:.1f}x)")
+        tr_ph, t_trph = _timed(
+            lambda: float(np.mean(hessian(model, crit, data=(X, y), cuda=False).trace(maxIter=100, tol=1e-3)))
+        )
+        print(
+            f"{'PyHessian Hutchinson':>26} {t_trph:8.2f} {tr_ph:.4f}   (|err| {abs(tr_ph - exact) / exact:.1%}; "
+            f"exact ratio {t_trph / t_ex:.1f}x)"
+        )
     except ImportError:
         pass
 
@@ -133,9 +162,15 @@ def _surface(model, X, y, crit, g, workers):
         import loss_landscapes.metrics
 
         metric = loss_landscapes.metrics.Loss(crit, X, y)
-        ll, t_ll = _timed(lambda: loss_landscapes.random_plane(model, metric, distance=1.0, steps=g, normalization="filter",
-                                                                deepcopy_model=True))
-        print(f"{'loss-landscapes':>26} {t_ll:8.2f} (shape {np.asarray(ll).shape})   ratio {t_ll / t_s:.2f}x (target >= 1.5x)")
+        ll, t_ll = _timed(
+            lambda: loss_landscapes.random_plane(
+                model, metric, distance=1.0, steps=g, normalization="filter", deepcopy_model=True
+            )
+        )
+        print(
+            f"{'loss-landscapes':>26} {t_ll:8.2f} (shape {np.asarray(ll).shape})   "
+            f"ratio {t_ll / t_s:.2f}x (target >= 1.5x)"
+        )
     except ImportError:
         print("loss-landscapes not installed (pip install loss-landscapes --no-deps)")
     if workers:
@@ -151,9 +186,12 @@ def _surface(model, X, y, crit, g, workers):
             loss_surface(model, X, y, grid=5, span=1.0, seed=0, executor=ex)
             sd, t_d = _timed(lambda: loss_surface(model, X, y, grid=g, span=1.0, seed=0, executor=ex))
             same = np.array_equal(np.asarray(sd.losses), np.asarray(surf.losses))
-            print(f"{'ours, Dask ' + str(workers) + ' workers':>26} {t_d:8.2f} (cluster start {t_start:.1f} s, not included; "
-                  f"identical to serial: {same})   speed-up {t_s / t_d:.2f}x (target >= 1.8x)"
-                  + (f", vs loss-landscapes {t_ll / t_d:.2f}x" if t_ll else ""))
+            print(
+                f"{'ours, Dask ' + str(workers) + ' workers':>26} {t_d:8.2f} "
+                f"(cluster start {t_start:.1f} s, not included; "
+                f"identical to serial: {same})   speed-up {t_s / t_d:.2f}x (target >= 1.8x)"
+                + (f", vs loss-landscapes {t_ll / t_d:.2f}x" if t_ll else "")
+            )
         finally:
             ex.close()
 
@@ -162,8 +200,16 @@ def _matching():
     from tamelab.landscape import weight_matching
 
     torch.manual_seed(1)
-    mk = lambda: torch.nn.Sequential(torch.nn.Linear(64, 128), torch.nn.ReLU(), torch.nn.Linear(128, 128), torch.nn.ReLU(),  # noqa: E731
-                                     torch.nn.Linear(128, 10))
+
+    def mk():
+        return torch.nn.Sequential(
+            torch.nn.Linear(64, 128),
+            torch.nn.ReLU(),
+            torch.nn.Linear(128, 128),
+            torch.nn.ReLU(),
+            torch.nn.Linear(128, 10),
+        )
+
     A, B = mk(), mk()
     weight_matching(A, B)
     t = time.perf_counter()

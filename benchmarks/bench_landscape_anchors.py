@@ -70,7 +70,10 @@ def _curvature(model, crit, X, y, k):
     op.matvec(torch.randn(op.theta.numel(), dtype=torch.float64))  # warm-up
     eig, t_ours = _timed(lambda: top_eigenpairs(op, k, tol=1e-6))
     ours = np.asarray(eig.eigenvalues)
-    print(f"\n{'top-5 eigenvalues, tol 1e-6':>34} {'seconds':>8} {'HVPs':>5} {'conv':>4} {'err/known':>9} {'err/ours':>8}  values")
+    print(
+        f"\n{'top-5 eigenvalues, tol 1e-6':>34} {'seconds':>8} {'HVPs':>5} {'conv':>4} "
+        f"{'err/known':>9} {'err/ours':>8}  values"
+    )
 
     def row(name, vals, t, hvps, conv, note=""):
         vals = np.sort(np.asarray(vals, dtype=np.float64))[::-1]
@@ -95,7 +98,11 @@ def _curvature(model, crit, X, y, k):
             # no restart in the library: double m until every Ritz pair passes its own tolerance test
             m, hvps, total = 2 * k, 0, 0.0
             while True:
-                r, t = _timed(lambda: he.lanczos(H, k=k, max_iter=m, tol=1e-6, which="LA", seed=0, reorthogonalize=reorth))
+                r, t = _timed(
+                    lambda m=m, reorth=reorth: he.lanczos(
+                        H, k=k, max_iter=m, tol=1e-6, which="LA", seed=0, reorthogonalize=reorth
+                    )
+                )
                 hvps, total = hvps + r.iterations, total + t
                 if bool(r.converged.all()) or 2 * m > 320:
                     break
@@ -109,7 +116,10 @@ def _curvature(model, crit, X, y, k):
 
     print(f"\n{'trace':>34} {'seconds':>8} {'HVPs':>5} value (rel. error vs {KNOWN_TRACE})")
     exact, t_ex = _timed(lambda: float(ce_ggn_diagonal(model, X, y).sum()))
-    print(f"{'ours exact (ReLU: H = GGN)':>34} {t_ex:8.2f} {0:5d} {exact:.7f} ({abs(exact - KNOWN_TRACE) / KNOWN_TRACE:.1e})")
+    print(
+        f"{'ours exact (ReLU: H = GGN)':>34} {t_ex:8.2f} {0:5d} {exact:.7f} "
+        f"({abs(exact - KNOWN_TRACE) / KNOWN_TRACE:.1e})"
+    )
     tp, t_tp = _timed(lambda: hutchpp(op, 99, seed=0))
     print(f"{'ours Hutch++':>34} {t_tp:8.2f} {tp.hvps:5d} {tp.trace:.4f} ± {tp.stderr:.4f} "
           f"({abs(tp.trace - KNOWN_TRACE) / KNOWN_TRACE:.1e})")
@@ -119,7 +129,7 @@ def _curvature(model, crit, X, y, k):
         H = he.HessianOperator(model, [(X, y)], he.supervised_loss(crit))
         for method in ("hutch++", "hutchinson"):
             m = 99 if method == "hutch++" else 100
-            r, t = _timed(lambda: he.trace(H, num_matvecs=m, method=method, seed=0))
+            r, t = _timed(lambda m=m, method=method: he.trace(H, num_matvecs=m, method=method, seed=0))
             print(f"{'eigenthings ' + method:>34} {t:8.2f} {m:5d} {r.estimate:.4f} ± {r.stderr:.4f} "
                   f"({abs(r.estimate - KNOWN_TRACE) / KNOWN_TRACE:.1e})   ratio {t / t_tp:.1f}x vs our Hutch++, "
                   f"{t / t_ex:.1f}x vs our exact")
@@ -148,17 +158,26 @@ def _matching(X):
     torch.manual_seed(1)
     A, B = _mlp(), _mlp()
     a0 = copy.deepcopy(A.state_dict())
-    print(f"\n{'weight matching 64-128-128-10':>34} {'seconds':>8} {'max|Δf|':>8} {'ok':>3}  ||θ_A − π(θ_B)||  <θ_A, π(θ_B)>  "
-          f"(unpermuted {_dist(A, B):.4f}, {_inner(A, B):.4f})")
+    print(
+        f"\n{'weight matching 64-128-128-10':>34} {'seconds':>8} {'max|Δf|':>8} {'ok':>3}  "
+        "||θ_A − π(θ_B)||  <θ_A, π(θ_B)>  "
+        f"(unpermuted {_dist(A, B):.4f}, {_inner(A, B):.4f})"
+    )
     weight_matching(A, B)  # warm-up
     r, t_ours = _timed(lambda: weight_matching(A, B))
     ch = _fn_change(r.model, B, X)
     d_ours = _dist(A, r.model)
-    print(f"{'ours (' + str(r.sweeps) + ' sweeps)':>34} {t_ours:8.4f} {ch:8.1e} {'yes' if ch <= 1e-5 else 'NO':>3}  {d_ours:16.4f}  {_inner(A, r.model):13.4f}")
+    print(
+        f"{'ours (' + str(r.sweeps) + ' sweeps)':>34} {t_ours:8.4f} {ch:8.1e} {'yes' if ch <= 1e-5 else 'NO':>3}  "
+        f"{d_ours:16.4f}  {_inner(A, r.model):13.4f}"
+    )
     r16, t16 = _timed(lambda: weight_matching(A, B, restarts=16))
     ch16 = _fn_change(r16.model, B, X)
-    print(f"{'ours, restarts=16':>34} {t16:8.4f} {ch16:8.1e} {'yes' if ch16 <= 1e-5 else 'NO':>3}  {_dist(A, r16.model):16.4f}  "
-          f"{_inner(A, r16.model):13.4f}")
+    print(
+        f"{'ours, restarts=16':>34} {t16:8.4f} {ch16:8.1e} {'yes' if ch16 <= 1e-5 else 'NO':>3}  "
+        f"{_dist(A, r16.model):16.4f}  "
+        f"{_inner(A, r16.model):13.4f}"
+    )
     try:
         from rebasin import PermutationCoordinateDescent
 
@@ -174,9 +193,13 @@ def _matching(X):
         ch = _fn_change(Bt, B, X)
         same_a = all(torch.equal(a0[n], v) for n, v in A.state_dict().items())
         d_t = _dist(A, Bt)
-        print(f"{'rebasin PermutationCoordDescent':>34} {t_init + t_run:8.4f} {ch:8.1e} {'yes' if ch <= 1e-5 else 'NO':>3}  "
-              f"{d_t:16.4f}  {_inner(A, Bt):13.4f}   ratio {(t_init + t_run) / t_ours:.1f}x (graph tracing {t_init:.4f} s + matching {t_run:.4f} s, "
-              f"{t_run / t_ours:.1f}x){'' if same_a else '  (model A was modified!)'}")
+        print(
+            f"{'rebasin PermutationCoordDescent':>34} {t_init + t_run:8.4f} {ch:8.1e} "
+            f"{'yes' if ch <= 1e-5 else 'NO':>3}  "
+            f"{d_t:16.4f}  {_inner(A, Bt):13.4f}   ratio {(t_init + t_run) / t_ours:.1f}x "
+            f"(graph tracing {t_init:.4f} s + matching {t_run:.4f} s, "
+            f"{t_run / t_ours:.1f}x){'' if same_a else '  (model A was modified!)'}"
+        )
         print(f"{'':>34} ours − theirs distance: {d_ours - d_t:+.4f} ({(d_ours - d_t) / d_t:+.2%})")
     except ImportError as e:
         print(f"rebasin not importable (pip install --no-deps rebasin torchview graphviz): {_why(e)}")

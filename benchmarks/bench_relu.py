@@ -86,8 +86,13 @@ def main():
     for w in cases[: 2 if a.quick else None]:
         m = mlp(w, seed=0, dtype=torch.float64)
         with one_thread():
-            fx = lambda: regions(m, Plane.box2d(-1.0, 1.0), boundary=False)
-            ff = lambda: regions(m, Plane.box2d(-1.0, 1.0), mode="float", boundary=False)
+
+            def fx(m=m):
+                return regions(m, Plane.box2d(-1.0, 1.0), boundary=False)
+
+            def ff(m=m):
+                return regions(m, Plane.box2d(-1.0, 1.0), mode="float", boundary=False)
+
             tx = tf = float("inf")
             for _ in range(reps):  # interleaved, best of reps
                 rx, t = _best(fx, 1)
@@ -117,8 +122,8 @@ def main():
     for margin in [0.0] if a.quick else [0.0, 0.25]:
         pl = Plane.through(*imgs, margin=margin)
         with one_thread():
-            r, tx = _best(lambda: regions(net, pl, boundary=False), reps)
-            ng, tg = _best(lambda: grid_patterns(model, pl, 401), reps)
+            r, tx = _best(lambda pl=pl: regions(net, pl, boundary=False), reps)
+            ng, tg = _best(lambda pl=pl: grid_patterns(model, pl, 401), reps)
         assert ng <= r.activation_regions
         print(
             f"{'[%g, %g]^2' % (-margin, 1 + margin):>22} {r.activation_regions:8d} {tx:8.3f} {tg:12.3f} {ng:13d} "
@@ -128,13 +133,14 @@ def main():
 
     print("\n3. n-D LP traversal on [-1,1]^d vs relucent (cube_mode='intersect', 1 worker)")
     print(
-        f"{'widths':>18} {'regions':>8} {'ours (s)':>9} {'LPs':>7} {'regions/s':>10} {'relucent':>9} {'(s)':>8} {'ratio':>6}"
+        f"{'widths':>18} {'regions':>8} {'ours (s)':>9} {'LPs':>7} {'regions/s':>10} "
+        f"{'relucent':>9} {'(s)':>8} {'ratio':>6}"
     )
     cases = [[3, 8, 8, 1], [4, 8, 8, 1], [4, 12, 12, 1]] + ([] if a.quick else [[4, 16, 16, 1]])
     for w in cases:
         m = mlp(w, seed=0, dtype=torch.float64)
         with one_thread():
-            r, t = _best(lambda: regions(m, Box(-1.0, 1.0, w[0])), 1)
+            r, t = _best(lambda m=m, w=w: regions(m, Box(-1.0, 1.0, w[0])), 1)
         if a.no_anchor:
             rc, tr = "-", float("nan")
         else:

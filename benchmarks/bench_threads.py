@@ -78,8 +78,14 @@ def run(policy: str, quick: bool) -> dict:
                                                             "MKL_NUM_THREADS", "OMP_WAIT_POLICY", "TAMELAB_THREADS")}
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
-    out = subprocess.run([sys.executable, "-c", WORKLOAD, policy, "1" if quick else "0"], capture_output=True, check=False,
-                         text=True, env=env, timeout=3600)
+    out = subprocess.run(
+        [sys.executable, "-c", WORKLOAD, policy, "1" if quick else "0"],
+        capture_output=True,
+        check=False,
+        text=True,
+        env=env,
+        timeout=3600,
+    )
     wall = time.perf_counter() - t0
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if out.returncode:

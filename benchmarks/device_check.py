@@ -109,7 +109,9 @@ def check_hvp(device) -> Row:
     a, ta = _timed(lambda: dev.matvec(v).cpu())
     b, tb = _timed(lambda: cpu.matvec(v))
     err = float((a.double() - b).norm() / b.norm())
-    return Row("hvp (CNN, 9146 params)", f"|Hv|={float(a.norm()):.6g}", f"|Hv|={float(b.norm()):.6g}", err, 1e-4, ta, tb)
+    return Row(
+        "hvp (CNN, 9146 params)", f"|Hv|={float(a.norm()):.6g}", f"|Hv|={float(b.norm()):.6g}", err, 1e-4, ta, tb
+    )
 
 
 @check("ggn")
@@ -133,8 +135,16 @@ def check_top5(device) -> Row:
     slack = np.array(a.radii) + np.array(b.radii)
     err = _rel(a.eigenvalues, b.eigenvalues)
     ok = bool(a.status.value == "ok" and b.status.value == "ok" and np.all(diff <= slack))
-    return Row("top-5 eigenvalues (certified)", f"{a.status.value} {a.eigenvalues[0]:.6g}..{a.eigenvalues[-1]:.6g}",
-               f"{b.status.value} {b.eigenvalues[0]:.6g}..{b.eigenvalues[-1]:.6g}", err, float(np.max(slack)), ta, tb, ok)
+    return Row(
+        "top-5 eigenvalues (certified)",
+        f"{a.status.value} {a.eigenvalues[0]:.6g}..{a.eigenvalues[-1]:.6g}",
+        f"{b.status.value} {b.eigenvalues[0]:.6g}..{b.eigenvalues[-1]:.6g}",
+        err,
+        float(np.max(slack)),
+        ta,
+        tb,
+        ok,
+    )
 
 
 @check("trace")
@@ -159,7 +169,9 @@ def check_surface(device) -> Row:
     a, ta = _timed(lambda: loss_surface(m, X, y, grid=9, span=0.5, directions=d, device=device, dtype="float32"))
     b, tb = _timed(lambda: loss_surface(m, X, y, grid=9, span=0.5, directions=d, device="cpu", dtype="float64"))
     err = _rel(a.losses, b.losses)
-    return Row("9x9 loss surface (CNN)", f"centre {a.center_loss:.6g}", f"centre {b.center_loss:.6g}", err, 1e-4, ta, tb)
+    return Row(
+        "9x9 loss surface (CNN)", f"centre {a.center_loss:.6g}", f"centre {b.center_loss:.6g}", err, 1e-4, ta, tb
+    )
 
 
 def run(device: torch.device, only: list[str] | None = None) -> list[Row]:

@@ -84,7 +84,9 @@ def test_quadratic_decomposition_matches_function(seed):
     assert res.rank == 3 and np.allclose(evaluate_waring(res.W, res.c, 2, X), evaluate_waring(W, c, 2, X))
 
 
-@pytest.mark.parametrize("arch, count", [((1, 1, 1, 1), 5), ((1, 1, 2, 1), 5), ((1, 1, 1, 2), 9), ((1, 2, 1, 1), 9), ((2, 1, 1, 1), 17)])
+@pytest.mark.parametrize(
+    "arch, count", [((1, 1, 1, 1), 5), ((1, 1, 2, 1), 5), ((1, 1, 1, 2), 9), ((1, 2, 1, 1), 9), ((2, 1, 1, 1), 17)]
+)
 def test_critical_point_counts(arch, count, seed):
     r = linear_net_critical_points(*arch, seed=seed)
     assert r.complex_count == count

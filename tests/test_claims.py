@@ -18,20 +18,40 @@ def fake_claims(monkeypatch):
     monkeypatch.setattr(_registry, "_REGISTRY", reg)
     monkeypatch.setattr(_registry, "_DISCOVERED", True)
 
-    @_registry.claim("t-holds", paper="arXiv:0000.00001", statement="1+1=2", expected={"sum": 2},
-                     source="arXiv:0000.00001 Eq. (1)", expected_from="theory")
+    @_registry.claim(
+        "t-holds",
+        paper="arXiv:0000.00001",
+        statement="1+1=2",
+        expected={"sum": 2},
+        source="arXiv:0000.00001 Eq. (1)",
+        expected_from="theory",
+    )
     def _a(ctx):
         return Measured({"sum": 1 + 1, "seed": ctx.seed, "quick": ctx.quick}, holds=(1 + 1 == 2))
 
-    @_registry.claim("t-fails", paper="arXiv:0000.00002", statement="pi is 3", expected={"pi": 3}, tags=("x",),
-                     source="Bible, 1 Kings 7:23", expected_from="paper")
+    @_registry.claim(
+        "t-fails",
+        paper="arXiv:0000.00002",
+        statement="pi is 3",
+        expected={"pi": 3},
+        tags=("x",),
+        source="Bible, 1 Kings 7:23",
+        expected_from="paper",
+    )
     def _b(ctx):
         import math
 
         return Measured({"pi": math.pi}, holds=abs(math.pi - 3) < 1e-9)
 
-    @_registry.claim("t-none", paper="arXiv:0000.00003", statement="undecidable here", expected=None, slow=True,
-                     source="arXiv:0000.00003 Thm 1", expected_from="regression")
+    @_registry.claim(
+        "t-none",
+        paper="arXiv:0000.00003",
+        statement="undecidable here",
+        expected=None,
+        slow=True,
+        source="arXiv:0000.00003 Thm 1",
+        expected_from="regression",
+    )
     def _c(ctx):
         return Measured({"x": 1}, holds=None)
 
@@ -112,8 +132,10 @@ def test_claims_sharing_a_study_run_as_one_task_once(fake_claims):
 
     cache: dict = {}
     for cid in ("t-study-a", "t-study-b"):
-        @_registry.claim(cid, paper="x", statement="s", expected=42, tags=("study",), source="x Thm 1",
-                         expected_from="paper")
+
+        @_registry.claim(
+            cid, paper="x", statement="s", expected=42, tags=("study",), source="x Thm 1", expected_from="paper"
+        )
         def _s(ctx):
             if "v" not in cache:
                 cache["v"] = _study()
@@ -191,8 +213,13 @@ def test_cli_list_shows_provenance_of_every_registered_claim(capsys):
     assert "missing" not in text and f"{len(rows)} claims" in text
 
 
-OWN_MODULES = ("karmakar2020gate", "rangamani2018sparse", "kileel2019neuromanifold", "mehta2018critical",
-               "baldi1989linear")
+OWN_MODULES = (
+    "karmakar2020gate",
+    "rangamani2018sparse",
+    "kileel2019neuromanifold",
+    "mehta2018critical",
+    "baldi1989linear",
+)
 
 
 def test_claims_of_this_area_have_provenance():
@@ -209,16 +236,30 @@ SMOKE_IDS = [c.id for c in all_claims()]
 #: claims added late (thesis ch. 2, implicit bias, width, pure/spurious points, Hessian rank, zoo; the tame claims):
 #: the smoke test below must run each of them, whatever module registers it.
 MUST_SMOKE = [
-    "arora-pwl-to-relu-depth-bound", "arora-lemma-d5-piece-bound", "arora-depth-size-gap",
-    "implicit-bias-least-squares-min-norm", "implicit-bias-logistic-max-margin", "bad-minima-vanish-with-width",
-    "tkb-pure-spurious-critical-points", "hessian-rank-tracks-data-dimension", "tameness-certificate-zoo",
-    "lojasiewicz-exponent-gd-known-exponents", "dmu-rmsprop-deterministic-within-T",
-    "dmu-rmsprop-stochastic-sign-condition", "thesis-ch5-adam-small-beta1-large-xi-critical",
-    "bolte-pauwels-ad-artificial-critical-point", "gradient-sampling-certificate-spec-numbers",
-    "blo-gradient-sampling-minimises-nonsmooth", "ddkl-sgd-tame-toy-critical", "ddkl-noise-sum-cauchy-least-squares",
-    "ddkl-monitor-digits-sgd-bounded", "dmu-adam-vs-nag-autoencoder-train-loss",
-    "dmu-nag-smaller-gradient-norm-autoencoder", "dmu-nag-min-hessian-eigenvalue-increasing",
-    "robbins-monro-sgd-gradient-to-zero", "bertoin2021-relu-prime-zero-precision",
+    "arora-pwl-to-relu-depth-bound",
+    "arora-lemma-d5-piece-bound",
+    "arora-depth-size-gap",
+    "implicit-bias-least-squares-min-norm",
+    "implicit-bias-logistic-max-margin",
+    "bad-minima-vanish-with-width",
+    "tkb-pure-spurious-critical-points",
+    "hessian-rank-tracks-data-dimension",
+    "tameness-certificate-zoo",
+    "lojasiewicz-exponent-gd-known-exponents",
+    "dmu-rmsprop-deterministic-within-T",
+    "dmu-rmsprop-stochastic-sign-condition",
+    "thesis-ch5-adam-small-beta1-large-xi-critical",
+    "bolte-pauwels-ad-artificial-critical-point",
+    "gradient-sampling-certificate-spec-numbers",
+    "blo-gradient-sampling-minimises-nonsmooth",
+    "ddkl-sgd-tame-toy-critical",
+    "ddkl-noise-sum-cauchy-least-squares",
+    "ddkl-monitor-digits-sgd-bounded",
+    "dmu-adam-vs-nag-autoencoder-train-loss",
+    "dmu-nag-smaller-gradient-norm-autoencoder",
+    "dmu-nag-min-hessian-eigenvalue-increasing",
+    "robbins-monro-sgd-gradient-to-zero",
+    "bertoin2021-relu-prime-zero-precision",
 ]
 
 
@@ -274,9 +315,26 @@ def test_docs_page_states_run_times_and_hides_internal_references(fake_claims, t
     quick = run_claims(all_=True, quick=True).to_dict()
     for name, d in (("full.json", full), ("quick.json", quick)):
         (tmp_path / name).write_text(json.dumps(d), encoding="utf-8")
-    assert docs.main([str(tmp_path / "full.json"), "--quick-run", str(tmp_path / "quick.json"), "--command", "FULL",
-                      "--quick-command", "QUICK", "--load", "2 cores, load 3.1", "--notes", "claims-notes.md",
-                      "--timing-note", "full run: 20 min (spec §9)"]) == 0
+    assert (
+        docs.main(
+            [
+                str(tmp_path / "full.json"),
+                "--quick-run",
+                str(tmp_path / "quick.json"),
+                "--command",
+                "FULL",
+                "--quick-command",
+                "QUICK",
+                "--load",
+                "2 cores, load 3.1",
+                "--notes",
+                "claims-notes.md",
+                "--timing-note",
+                "full run: 20 min (spec §9)",
+            ]
+        )
+        == 0
+    )
     md = capsys.readouterr().out
     assert "## Run time" in md and "**full run**" in md and "**quick run**" in md
     assert "`FULL`" in md and "`QUICK`" in md and "load 3.1" in md and "(claims-notes.md)" in md

@@ -175,7 +175,9 @@ def test_gd_limit_fails_with_a_wrong_optimum(monkeypatch):
 
     assert _holds("deep-linear-closed-form-equals-gd-limit")
     real = cat.deep_linear_optimum
-    monkeypatch.setattr(cat, "deep_linear_optimum", lambda *a, **k: dataclasses.replace(real(*a, **k), loss=0.9 * real(*a, **k).loss))
+    monkeypatch.setattr(
+        cat, "deep_linear_optimum", lambda *a, **k: dataclasses.replace(real(*a, **k), loss=0.9 * real(*a, **k).loss)
+    )
     assert _holds("deep-linear-closed-form-equals-gd-limit") is False
 
 
@@ -199,7 +201,9 @@ def test_kawaguchi_fails_with_a_second_order_only_classifier(monkeypatch):
     assert _holds("kawaguchi-degenerate-saddle")
     real = dl.local_min_verdict
     # no perturbations and no higher-order test along the Hessian's null space: the H = 2 origin looks undecided
-    monkeypatch.setattr(dl, "local_min_verdict", lambda *a, **k: real(*a, **{**k, "perturbations": 0, "null_directions": 0}))
+    monkeypatch.setattr(
+        dl, "local_min_verdict", lambda *a, **k: real(*a, **{**k, "perturbations": 0, "null_directions": 0})
+    )
     assert _holds("kawaguchi-degenerate-saddle") is False
 
 
@@ -208,8 +212,11 @@ def test_regularisation_claim_fails_with_wrong_counts(monkeypatch):
 
     assert _holds("deep-linear-regularisation-creates-spurious-minima")
     real = cat.linear_net_critical_points
-    monkeypatch.setattr(cat, "linear_net_critical_points",
-                        lambda *a, **k: dataclasses.replace(real(*a, **k), complex_count=real(*a, **k).complex_count + 1))
+    monkeypatch.setattr(
+        cat,
+        "linear_net_critical_points",
+        lambda *a, **k: dataclasses.replace(real(*a, **k), complex_count=real(*a, **k).complex_count + 1),
+    )
     assert _holds("deep-linear-regularisation-creates-spurious-minima") is False
 
 
@@ -385,8 +392,11 @@ def test_robbins_monro_claim_fails_with_a_frozen_step(monkeypatch):
     real = cat.make_schedule
     assert _holds("robbins-monro-sgd-gradient-to-zero")
     # the 'Robbins–Monro' schedule frozen at its first step: sum alpha^2 = inf, the noise floor stays
-    monkeypatch.setattr(cat, "make_schedule", lambda name, lr, **k: real("constant", lr / k["b"])
-                        if name == "robbins_monro" else real(name, lr, **k))
+    monkeypatch.setattr(
+        cat,
+        "make_schedule",
+        lambda name, lr, **k: real("constant", lr / k["b"]) if name == "robbins_monro" else real(name, lr, **k),
+    )
     assert _holds("robbins-monro-sgd-gradient-to-zero") is False
 
 
@@ -405,8 +415,11 @@ def test_ddkl_noise_sum_claim_fails_when_the_decaying_step_is_constant(monkeypat
 
     def no_decay(*a, **k):
         if k.get("schedule") == "robbins_monro":
-            k = {**{x: v for x, v in k.items() if x not in ("schedule_b", "schedule_p")}, "schedule": "constant",
-                 "lr": 0.05}
+            k = {
+                **{x: v for x, v in k.items() if x not in ("schedule_b", "schedule_p")},
+                "schedule": "constant",
+                "lr": 0.05,
+            }
         return real(*a, **k)
 
     monkeypatch.setattr(cat, "monitored_sgd", no_decay)

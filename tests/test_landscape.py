@@ -8,8 +8,22 @@ from torch import nn
 
 from tamelab import ComputationError, InputError, Status
 from tamelab.landscape import (
-    CurvatureOperator, activation_matching, ce_ggn_diagonal, filter_normalized_direction, fit_curve, hutchinson, hutchpp,
-    interpolate, lanczos, loss_surface, permute_mlp, slq_density, top_eigenpairs, trajectory_pca, weight_matching, xtrace,
+    CurvatureOperator,
+    activation_matching,
+    ce_ggn_diagonal,
+    filter_normalized_direction,
+    fit_curve,
+    hutchinson,
+    hutchpp,
+    interpolate,
+    lanczos,
+    loss_surface,
+    permute_mlp,
+    slq_density,
+    top_eigenpairs,
+    trajectory_pca,
+    weight_matching,
+    xtrace,
 )
 from tamelab.models import mlp
 from tamelab.testing import dense_ggn, dense_hessian
@@ -76,7 +90,7 @@ def test_lanczos_topk_matches_dense_spectrum_with_certified_residuals(which, see
     r = top_eigenpairs(op, 4, which=which, tol=1e-8, seed=seed)
     ref = ev[::-1][:4] if which == "largest" else ev[:4]
     assert r.status == Status.OK and np.allclose(r.eigenvalues, ref, atol=1e-9)
-    assert all(res <= 1e-8 * abs(l) + 1e-12 for res, l in zip(r.residuals, r.eigenvalues))
+    assert all(res <= 1e-8 * abs(lam) + 1e-12 for res, lam in zip(r.residuals, r.eigenvalues))
 
 
 def test_unconverged_is_reported_as_such():
@@ -410,9 +424,22 @@ def test_surface_fast_evaluator_matches_functional_reference_on_every_point(arch
     ref = _reference_surface(m, X, y, d, np.linspace(-0.7, 0.7, 5))
     assert np.allclose(np.array(r.losses), ref, rtol=1e-12)
     with torch.no_grad():
-        acc = [[float((torch.func.functional_call(m, {k: v + a * d[0][k] + b * d[1][k] for k, v in m.named_parameters()},
-                                                  (X,)).argmax(1) == y).double().mean())
-                for b in r.betas] for a in r.alphas]
+        acc = [
+            [
+                float(
+                    (
+                        torch.func.functional_call(
+                            m, {k: v + a * d[0][k] + b * d[1][k] for k, v in m.named_parameters()}, (X,)
+                        ).argmax(1)
+                        == y
+                    )
+                    .double()
+                    .mean()
+                )
+                for b in r.betas
+            ]
+            for a in r.alphas
+        ]
     assert np.array_equal(np.array(r.accuracies), np.array(acc))
     assert all(torch.equal(p, q) for p, q in zip(m.parameters(), before))  # the caller's model is untouched
     ev = _GridEvaluator(m, None, d, X, y, "cross_entropy")
@@ -433,7 +460,9 @@ def test_surface_evaluator_centres_on_the_given_theta_not_the_models_parameters(
     got = _eval_chunk((m, theta, d, [(0.0, 0.0), (0.3, -0.2)], X, y, "cross_entropy"))
     with torch.no_grad():
         want0 = float(CE(other(X), y))
-        want1 = float(CE(torch.func.functional_call(m, {k: theta[k] + 0.3 * d[0][k] - 0.2 * d[1][k] for k in theta}, (X,)), y))
+        want1 = float(
+            CE(torch.func.functional_call(m, {k: theta[k] + 0.3 * d[0][k] - 0.2 * d[1][k] for k in theta}, (X,)), y)
+        )
     assert got[0][0] == pytest.approx(want0, rel=1e-12) and got[1][0] == pytest.approx(want1, rel=1e-12)
 
 
@@ -451,14 +480,20 @@ def test_packed_chunk_payload_round_trips_exactly():
     d = [filter_normalized_direction(m, seed=s) for s in (1, 2)]
     coords = [(0.0, 0.0), (0.5, -0.25), (-1.0, 1.0)]
     packed = pickle.loads(pickle.dumps(_pack_chunk_payload(m, d, X, y)))
-    assert _eval_chunk_packed((packed, coords, "cross_entropy")) == _eval_chunk((m, None, d, coords, X, y, "cross_entropy"))
+    assert _eval_chunk_packed((packed, coords, "cross_entropy")) == _eval_chunk(
+        (m, None, d, coords, X, y, "cross_entropy")
+    )
     assert _pack_chunk_payload(m.to(torch.bfloat16), [], X, y) is None  # no NumPy dtype: plain payload instead
 
 
 def test_plane_through_three_models_puts_each_model_at_its_coordinates():
     from tamelab.landscape import model_direction, plane_through_models
 
-    (a, X, y), b, c = _tiny(1), mlp([3, 5, 4, 3], seed=2, dtype=torch.float64), mlp([3, 5, 4, 3], seed=3, dtype=torch.float64)
+    (a, X, y), b, c = (
+        _tiny(1),
+        mlp([3, 5, 4, 3], seed=2, dtype=torch.float64),
+        mlp([3, 5, 4, 3], seed=3, dtype=torch.float64),
+    )
     r = plane_through_models(a, b, c, X, y, grid=7, margin=0.2)
     assert r.status == Status.OK and r.max_model_mismatch < 1e-12
     flat = lambda m: torch.cat([p.detach().reshape(-1) for p in m.parameters()])  # noqa: E731

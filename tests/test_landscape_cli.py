@@ -9,14 +9,44 @@ from tamelab.cli.main import main
 def two_models(tmp_path_factory):
     d = tmp_path_factory.mktemp("m")
     for s in (1, 2):
-        assert main(["train", "--widths", "64,16,10", "--epochs", "3", "--seed", str(s), "--out", str(d / f"m{s}"), "--quiet"]) == 0
+        assert (
+            main(
+                [
+                    "train",
+                    "--widths",
+                    "64,16,10",
+                    "--epochs",
+                    "3",
+                    "--seed",
+                    str(s),
+                    "--out",
+                    str(d / f"m{s}"),
+                    "--quiet",
+                ]
+            )
+            == 0
+        )
     assert main(["train", "--widths", "64,8,10", "--epochs", "1", "--out", str(d / "other"), "--quiet"]) == 0
     return d
 
 
 def test_hessian_cli_contract(two_models, tmp_path, capsys):
-    assert main(["hessian", str(two_models / "m1" / "model.safetensors"), "--top-k", "3", "--trace", "--density", "--json",
-                 "--out", str(tmp_path / "h")]) == 0
+    assert (
+        main(
+            [
+                "hessian",
+                str(two_models / "m1" / "model.safetensors"),
+                "--top-k",
+                "3",
+                "--trace",
+                "--density",
+                "--json",
+                "--out",
+                str(tmp_path / "h"),
+            ]
+        )
+        == 0
+    )
     d = json.loads(capsys.readouterr().out)
     assert {"eigenvalues", "residuals", "trace", "trace_stderr", "hvps", "seconds"} <= set(d)
     assert d["eigenvalues"] == sorted(d["eigenvalues"], reverse=True) and len(d["eigenvalues"]) == 3
@@ -35,7 +65,23 @@ def test_landscape_cli_contract(two_models, tmp_path, capsys):
 
 def test_connect_cli_and_errors(two_models, tmp_path, capsys):
     a, b = str(two_models / "m1" / "model.safetensors"), str(two_models / "m2" / "model.safetensors")
-    assert main(["connect", a, b, "--curve-steps", "50", "--json", "--plot", str(tmp_path / "c.png"), "--out", str(tmp_path / "c")]) == 0
+    assert (
+        main(
+            [
+                "connect",
+                a,
+                b,
+                "--curve-steps",
+                "50",
+                "--json",
+                "--plot",
+                str(tmp_path / "c.png"),
+                "--out",
+                str(tmp_path / "c"),
+            ]
+        )
+        == 0
+    )
     d = json.loads(capsys.readouterr().out)
     assert d["barrier_aligned"] <= d["barrier_raw"] + 1e-6 and d["alignment_function_change"] < 1e-5
     tl = d["test_losses_raw"]

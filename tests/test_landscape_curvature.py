@@ -4,9 +4,24 @@ import numpy as np
 import pytest
 import torch
 from torch import nn
+from torch.utils.data import DataLoader, Dataset
 
 from tamelab import ComputationError, InputError, Status
-from tamelab.landscape import CurvatureOperator
+from tamelab.errors import NotApplicableError
+from tamelab.landscape import (
+    CurvatureOperator,
+    filter_normalized_direction,
+    hessian_trace,
+    interpolate,
+    loss_surface,
+    model_direction,
+    plane_through_models,
+    second_order_premise,
+    slq_density,
+    top_eigenpairs,
+    trajectory_surface,
+)
+from tamelab.landscape._eigen import _start
 from tamelab.testing import HESSIAN_METHODS, check_symmetric, dense_ggn, dense_hessian
 
 CE = nn.functional.cross_entropy
@@ -125,8 +140,6 @@ def test_every_product_path_matches_the_double_backward_reference(kind, seed):
 
 
 # ------------------------------------------------------------------------ item 2/4: certified spectra
-from tamelab.landscape import top_eigenpairs
-from tamelab.landscape._eigen import _start
 
 
 class RotatedDiag:
@@ -300,8 +313,13 @@ def test_thick_restart_small_basis_block_and_no_stored_products_agree(seed):
 
 def test_invalid_arguments_are_one_line_input_errors():
     A = torch.eye(5, dtype=F64)
-    for kw, field in [({"k": 0}, "k"), ({"which": "both"}, "which"), ({"tol": 0}, "tol"), ({"block_size": 0}, "block_size"),
-                      ({"failure_probability": 1.5}, "failure_probability")]:
+    for kw, field in [
+        ({"k": 0}, "k"),
+        ({"which": "both"}, "which"),
+        ({"tol": 0}, "tol"),
+        ({"block_size": 0}, "block_size"),
+        ({"failure_probability": 1.5}, "failure_probability"),
+    ]:
         with pytest.raises(InputError, match=field):
             top_eigenpairs(A, **{"k": 1, **kw})
     with pytest.raises(InputError, match="memory_limit"):
@@ -309,8 +327,6 @@ def test_invalid_arguments_are_one_line_input_errors():
 
 
 # ------------------------------------------------------------------------------- item 3: exact trace
-from tamelab.errors import NotApplicableError
-from tamelab.landscape import hessian_trace, second_order_premise
 
 
 class ResBlock(nn.Module):
@@ -434,17 +450,6 @@ def test_trace_from_an_operator_and_the_premise_for_subsets_and_other_losses():
 
 
 # ---------------------------------------------------------------------- item 6: the input contract
-from torch.utils.data import DataLoader, Dataset
-
-from tamelab.landscape import (
-    filter_normalized_direction,
-    interpolate,
-    loss_surface,
-    model_direction,
-    plane_through_models,
-    slq_density,
-    trajectory_surface,
-)
 
 
 class DictSet(Dataset):
@@ -510,7 +515,10 @@ def test_slices_take_named_and_callable_losses_and_loaders_without_targets():
                                                                              for di in d])
     ce = loss_surface(m, X, y, loss="cross_entropy", grid=3, span=0.3, directions=d)
     assert np.allclose(nll.losses, ce.losses, rtol=1e-12)  # nll of log-softmax = cross-entropy (was MSE before)
-    sq = lambda o, t: ((o - nn.functional.one_hot(t, 3)) ** 2).sum(1).mean()
+
+    def sq(o, t):
+        return ((o - nn.functional.one_hot(t, 3)) ** 2).sum(1).mean()
+
     r = loss_surface(m, X, y, loss=sq, grid=3, span=0.3, directions=d)
     with torch.no_grad():
         want = float(sq(torch.func.functional_call(m, {k: v + 0.3 * d[0][k] - 0.3 * d[1][k]

@@ -203,7 +203,7 @@ def tiny_study():
 def test_study_structure_and_reproducibility(tiny_study):
     r = tiny_study
     assert set(r.best) == {"adam_b1_0.99", "adam_b1_0.9", "rmsprop", "nag_0.9", "nag_0.99"}
-    for name, b in r.best.items():
+    for b in r.best.values():
         assert len(b["curves"]["train_loss"]) == 3  # init + 2 epochs
         assert b["final_train_loss"] == pytest.approx(b["curves"]["train_loss"][-1])
     nag = r.runs["nag_0.9"]

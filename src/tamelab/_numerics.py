@@ -7,7 +7,7 @@ solver routine is named here so that it can be audited and changed together.
 from __future__ import annotations
 
 import contextlib
-from typing import Iterator
+from typing import Any, Iterator
 
 import numpy as np
 import torch
@@ -56,7 +56,7 @@ BALL_RESOLUTION = 100.0
 BALL_ROUNDING_RTOL = 0.05
 
 
-def allclose_report(a, b, *, rtol: float = 1e-7, atol: float = 0.0) -> tuple[bool, str]:
+def allclose_report(a: Any, b: Any, *, rtol: float = 1e-7, atol: float = 0.0) -> tuple[bool, str]:
     """Compare two arrays and return ``(ok, message)`` with the worst entry."""
     a = np.asarray(a, dtype=float)
     b = np.asarray(b, dtype=float)
@@ -73,8 +73,10 @@ def allclose_report(a, b, *, rtol: float = 1e-7, atol: float = 0.0) -> tuple[boo
 
 @contextlib.contextmanager
 def one_thread() -> Iterator[None]:
-    """Run tiny, latency-bound kernels on one thread: torch's intra-op pool and numpy/SciPy's BLAS
-    (through threadpoolctl, when installed); the previous settings are restored.
+    """Run tiny, latency-bound kernels on one thread:
+
+    torch's intra-op pool and numpy/SciPy's BLAS (through threadpoolctl, when installed); the previous settings are
+    restored.
 
     On a shared 2-core machine OpenMP contention made small-matmul loops 30-100x slower with the
     default two threads (measured in the ReLU'(0) and Adam-vs-NAG studies), and two-thread OpenBLAS
@@ -93,10 +95,10 @@ def one_thread() -> Iterator[None]:
         torch.set_num_threads(n)
 
 
-_BLAS_CTL: list = []
+_BLAS_CTL: list[Any] = []
 
 
-def _blas_controller():
+def _blas_controller() -> Any:
     """A cached ``threadpoolctl.ThreadpoolController`` (1 ms to build; a limit then costs ~15 µs)."""
     if not _BLAS_CTL:
         try:
@@ -114,7 +116,8 @@ def mean_cross_entropy(logits: torch.Tensor, y: torch.Tensor, *, class_dim: int 
     ``logits`` is N×C (``class_dim=1``) or C×N (``class_dim=0``, the layout a last layer computed as
     ``W @ hᵀ`` produces). Same value as ``torch.nn.functional.cross_entropy`` (to float rounding) and the
     same predictions as ``argmax`` (first maximum), in one ``max`` pass plus an explicit log-sum-exp: for
-    C = 10 on CPU, PyTorch's log-softmax kernel costs ~4x more than the whole of this."""
+    C = 10 on CPU, PyTorch's log-softmax kernel costs ~4x more than the whole of this.
+    """
     mx, pred = logits.max(class_dim)
     lse = mx + torch.log(torch.exp(logits - mx.unsqueeze(class_dim)).sum(class_dim))
     picked = logits.gather(class_dim, y.unsqueeze(class_dim))

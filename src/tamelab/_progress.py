@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Iterable, TypeVar
+from typing import Iterable, TypeVar, cast
 
 T = TypeVar("T")
 _QUIET = False
@@ -27,4 +27,4 @@ def progress(it: Iterable[T], *, desc: str = "", total: int | None = None, leave
         return it
     from tqdm.auto import tqdm
 
-    return tqdm(it, desc=desc, total=total, leave=leave, file=sys.stderr, mininterval=0.5)
+    return cast(Iterable[T], tqdm(it, desc=desc, total=total, leave=leave, file=sys.stderr, mininterval=0.5))

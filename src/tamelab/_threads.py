@@ -1,5 +1,6 @@
-"""The thread policy: one place decides torch's intra-op threads and the BLAS threads, for every command
-and every Dask worker.
+"""The thread policy:
+
+one place decides torch's intra-op threads and the BLAS threads, for every command and every Dask worker.
 
 Why: on a shared 2-core machine with load 7, the default (torch and OpenBLAS each start one thread per
 core; OpenMP threads spin while they wait at a barrier) made the atlas's PAC-Bayes section take 436 s
@@ -85,7 +86,8 @@ def plan_threads(workers: int = 1, threads: int | None = None, *, load: float | 
     Args:
         workers: processes that will compute at the same time (Dask workers, or 1).
         threads: an explicit count (wins over everything; ``TAMELAB_THREADS`` is read when ``None``).
-        load, cores: override the measured 1-minute load average / available cores (tests, benchmarks).
+        load: overrides the measured 1-minute load average (tests, benchmarks).
+        cores: overrides the number of available cores (tests, benchmarks).
     """
     from .errors import InputError
 
@@ -115,9 +117,12 @@ _EXPORTED: set[str] = set()
 
 
 def configure_threads(workers: int = 1, threads: int | None = None, *, plan: ThreadPlan | None = None) -> ThreadPlan:
-    """Decide (:func:`plan_threads`) and apply: environment for this process's OpenMP runtime (effective when
-    torch is not imported yet) and its children, ``torch.set_num_threads`` when torch is loaded, and a
-    process-wide BLAS limit through threadpoolctl. Variables the user set are kept. Returns the plan."""
+    """Decide (:func:`plan_threads`) and apply:
+
+    environment for this process's OpenMP runtime (effective when torch is not imported yet) and its children,
+    ``torch.set_num_threads`` when torch is loaded, and a process-wide BLAS limit through threadpoolctl. Variables the
+    user set are kept. Returns the plan.
+    """
     plan = plan or plan_threads(workers, threads)
     for k, v in plan.env().items():
         if k not in os.environ or k in _EXPORTED or (k in THREAD_ENV and plan.reason == "requested"):
@@ -143,6 +148,9 @@ def current_plan() -> ThreadPlan | None:
 
 
 def worker_env(n_workers: int, threads: int | None = None) -> dict[str, str]:
-    """Environment for ``n_workers`` Dask worker processes started together (pass it as the nanny's
-    ``pre-spawn-environ``): each gets its share of the free cores and the passive wait policy."""
+    """Thread environment for ``n_workers`` Dask worker processes started together.
+
+    Environment for ``n_workers`` Dask worker processes started together (pass it as the nanny's
+    ``pre-spawn-environ``): each gets its share of the free cores and the passive wait policy.
+    """
     return plan_threads(n_workers, threads).env()

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
+from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence, Sized, cast
 
 import numpy as np
 import torch
@@ -275,7 +275,7 @@ class Data:
 
     X: torch.Tensor | None = None
     T: torch.Tensor | None = None
-    loader: Iterable | None = dataclasses.field(default=None, repr=False)
+    loader: Iterable[Any] | None = dataclasses.field(default=None, repr=False)
     n: int | None = None
     batch_size: int | None = None
     input_key: str | None = None
@@ -294,9 +294,10 @@ class Data:
         """Yield ``(x, t)`` on ``device``; floating inputs/targets cast to ``dtype`` (integer inputs too)."""
         dev = resolve_device(device) if device is not None else None
         if self.in_memory:
-            bs = self.batch_size or int(self.X.shape[0])
-            for i in range(0, int(self.X.shape[0]), bs):
-                yield self._cast(self.X[i : i + bs], self.T[i : i + bs], dev, dtype)
+            X, T = cast(torch.Tensor, self.X), cast(torch.Tensor, self.T)
+            bs = self.batch_size or int(X.shape[0])
+            for i in range(0, int(X.shape[0]), bs):
+                yield self._cast(X[i : i + bs], T[i : i + bs], dev, dtype)
             return
         seen = False
         for b in self.loader:  # type: ignore[union-attr]
@@ -309,7 +310,9 @@ class Data:
             raise InputError("data", "the loader yielded no batches", "check the Dataset's length")
 
     @staticmethod
-    def _cast(x: torch.Tensor, t: torch.Tensor, dev, dtype) -> tuple[torch.Tensor, torch.Tensor]:
+    def _cast(
+        x: torch.Tensor, t: torch.Tensor, dev: torch.device | None, dtype: torch.dtype | None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         if dtype is not None:
             if x.is_floating_point() or x.dtype in (torch.uint8, torch.int8, torch.int16, torch.int32, torch.bool):
                 x = x.to(dtype)
@@ -330,7 +333,8 @@ class Data:
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """All the data as two tensors (concatenating a loader's batches; refused past ``max_bytes``)."""
         if self.in_memory:
-            x, t = self._cast(self.X, self.T, resolve_device(device) if device is not None else None, dtype)
+            X, T = cast(torch.Tensor, self.X), cast(torch.Tensor, self.T)
+            x, t = self._cast(X, T, resolve_device(device) if device is not None else None, dtype)
             return x, t
         xs, ts, size = [], [], 0
         for x, t in self.batches(device, dtype):
@@ -345,7 +349,9 @@ class Data:
             ts.append(t)
         return torch.cat(xs), torch.cat(ts)
 
-    def first_batch(self, device=None, dtype=None) -> tuple[torch.Tensor, torch.Tensor]:
+    def first_batch(
+        self, device: torch.device | str | None = None, dtype: torch.dtype | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """The first batch (for shapes and tracing)."""
         return next(iter(self.batches(device, dtype)))
 
@@ -358,7 +364,7 @@ class Data:
     @property
     def labels(self) -> bool:
         """Whether the targets are integer class labels (from the first batch)."""
-        t = self.T if self.in_memory else self.first_batch()[1]
+        t = cast(torch.Tensor, self.T) if self.in_memory else self.first_batch()[1]
         return not t.is_floating_point()
 
     def subset(self, n: int) -> "Data":
@@ -446,7 +452,11 @@ def as_data(
                 raise InputError(field, "the Dataset is empty or has no __len__", "pass a non-empty map-style Dataset")
             loader = DataLoader(data, batch_size=batch_size or 256, shuffle=False)
             d = Data(
-                loader=loader, n=len(data), input_key=input_key, target_key=target_key, name=name or type(data).__name__
+                loader=loader,
+                n=len(cast(Sized, data)),
+                input_key=input_key,
+                target_key=target_key,
+                name=name or type(data).__name__,
             )
         d.first_batch()
         return d
@@ -527,7 +537,7 @@ def _correct(out: torch.Tensor, t: torch.Tensor, loss: Loss) -> int | None:
 def evaluate(
     model: nn.Module,
     data: Any,
-    loss: str | Callable | Loss | None = "cross_entropy",
+    loss: str | Callable[..., Any] | Loss | None = "cross_entropy",
     *,
     device: str | torch.device | None = None,
     dtype: str | torch.dtype | None = None,

@@ -26,7 +26,7 @@ labels.
 from __future__ import annotations
 
 import dataclasses
-from typing import Callable, Literal
+from typing import Any, Callable, Literal
 
 import torch
 import torch.nn.functional as F
@@ -135,7 +135,7 @@ def loss_names() -> list[str]:
 
 
 def resolve_loss(
-    loss: str | Callable | Loss | None, *, default: str | None = "cross_entropy", field: str = "loss"
+    loss: str | Callable[..., Any] | Loss | None, *, default: str | None = "cross_entropy", field: str = "loss"
 ) -> Loss:
     """Turn a loss name, a callable or a :class:`Loss` into a :class:`Loss`.
 

@@ -36,6 +36,7 @@ class Status(str, enum.Enum):
 
     @property
     def message(self) -> str:
+        """What the status means, in one sentence."""
         return _STATUS_MESSAGES[self]
 
 
@@ -171,10 +172,14 @@ def _result_repr_html(self: Any) -> str:
 
 @runtime_checkable
 class Plottable(Protocol):
-    """Results that have a figure implement ``plot(ax=None)``: draw on ``ax`` (a new figure when ``None``)
-    and return the matplotlib figure."""
+    """Results that have a figure implement ``plot(ax=None)``:
 
-    def plot(self, ax: Any = None) -> Any: ...
+    draw on ``ax`` (a new figure when ``None``) and return the matplotlib figure.
+    """
+
+    def plot(self, ax: Any = None) -> Any:
+        """Draw on ``ax`` (a new figure when ``None``) and return the matplotlib figure."""
+        ...
 
 
 @dataclasses.dataclass
@@ -207,7 +212,8 @@ class Result:
     _repr_html_ = _result_repr_html
 
     def to_dict(self) -> dict[str, Any]:
-        d = to_jsonable(self)
+        """The result as JSON-ready data, with ``schema_version``, ``kind`` and ``status_message``."""
+        d: dict[str, Any] = to_jsonable(self)
         d["schema_version"] = SCHEMA_VERSION
         d["kind"] = type(self).kind
         d["status_message"] = Status(self.status).message
@@ -219,6 +225,7 @@ class Result:
 
     @property
     def ok(self) -> bool:
+        """Whether the status is ``ok`` (computed and certified)."""
         return Status(self.status) is Status.OK
 
 

@@ -34,11 +34,30 @@ KTB_TABLE = [
 
 __all__ = [
     # neuromanifolds
-    "neuromanifold_dimension", "NeuromanifoldResult", "expected_dimension", "ambient_dimension", "float_rank",
-    "filling_widths", "KTB_TABLE", "rank_mod", "P",
+    "neuromanifold_dimension",
+    "NeuromanifoldResult",
+    "expected_dimension",
+    "ambient_dimension",
+    "float_rank",
+    "filling_widths",
+    "KTB_TABLE",
+    "rank_mod",
+    "P",
     # Waring
-    "waring_tensor", "evaluate_waring", "decompose", "WaringResult", "generic_waring_rank", "secant_dimension", "AH_EXCEPTIONS",
+    "waring_tensor",
+    "evaluate_waring",
+    "decompose",
+    "WaringResult",
+    "generic_waring_rank",
+    "secant_dimension",
+    "AH_EXCEPTIONS",
     # critical points
-    "linear_net_critical_points", "CriticalResult", "count_standard_monomials", "critical_points_homotopy",
-    "HomotopyCount", "solve_total_degree", "PolySystem", "HomotopyResult",
+    "linear_net_critical_points",
+    "CriticalResult",
+    "count_standard_monomials",
+    "critical_points_homotopy",
+    "HomotopyCount",
+    "solve_total_degree",
+    "PolySystem",
+    "HomotopyResult",
 ]

@@ -57,9 +57,11 @@ def standard_monomials(G, gens) -> list[tuple[int, ...]] | None:
 
 
 def _solutions_by_eigenvalues(G, gens, rng) -> np.ndarray:
-    """All (complex) solutions of a zero-dimensional radical system: eigenvectors of the transposed
-    multiplication matrix of a random linear form on the quotient ring (Stickelberger); coordinates
-    by Rayleigh quotients of the coordinate multiplication matrices."""
+    """All (complex) solutions of a zero-dimensional radical system:
+
+    eigenvectors of the transposed multiplication matrix of a random linear form on the quotient ring (Stickelberger);
+    coordinates by Rayleigh quotients of the coordinate multiplication matrices.
+    """
     import sympy as sp
 
     B = standard_monomials(G, gens)
@@ -145,8 +147,14 @@ def _critical_system(hidden_layers, width, dx, dy, rng, regularization=None, x=N
         P = Wi * P
     r = P * xm - ym
     L = sp.Rational(1, 2) * (r.T * r)[0, 0] + sp.Rational(1, 2) * sum(
-        (lams[k][i, j] * Ws[k][i, j] ** 2 for k in range(len(Ws)) for i in range(shapes[k][0]) for j in range(shapes[k][1])),
-        sp.Integer(0))
+        (
+            lams[k][i, j] * Ws[k][i, j] ** 2
+            for k in range(len(Ws))
+            for i in range(shapes[k][0])
+            for j in range(shapes[k][1])
+        ),
+        sp.Integer(0),
+    )
     eqs = [sp.expand(sp.diff(L, v)) for v in syms]
     return _System(syms, eqs, L, xm, ym, lams, H, d, nv)
 
@@ -165,8 +173,11 @@ def linear_net_critical_points(hidden_layers: int = 1, width: int = 1, dx: int =
     G = sp.groebner(eqs, *syms, order="grevlex")
     cnt = count_standard_monomials(G, syms)
     if cnt is None:
-        raise InputError("regularization", "the critical ideal is not zero-dimensional (rescaling symmetry makes critical "
-                         "points come in families)", "use a generic positive regularization")
+        raise InputError(
+            "regularization",
+            "the critical ideal is not zero-dimensional (rescaling symmetry makes critical points come in families)",
+            "use a generic positive regularization",
+        )
     pts = []
     mins = sads = None
     if real:

@@ -37,7 +37,8 @@ MAX_PATHS = 20_000
 STALL_S = 1e-3
 INFINITY_TOL = 1e-2
 #: the endgame starts at s = 1 - ENDGAME_S; a path stalling later whose |z0| fell below SHRINK times its value at the
-#: start of the endgame is heading to infinity (|z0| ~ (1 - s)^(1/c) falls by (STALL_S/ENDGAME_S)^(1/c) >= 2.2 for c <= 8).
+#: start of the endgame is heading to infinity (|z0| ~ (1 - s)^(1/c) falls by (STALL_S/ENDGAME_S)^(1/c) >= 2.2
+#: for c <= 8).
 ENDGAME_S = 1e-2
 SHRINK = 0.5
 #: a path whose step fell below this stalls.
@@ -143,7 +144,7 @@ class PolySystem:
 
 def solve_total_degree(system: PolySystem, *, seed=0, max_steps: int = 3000, max_paths: int = MAX_PATHS
                        ) -> HomotopyResult:
-    """Track all Bézout paths of ``system`` (a :class:`PolySystem`) homogenised, in a random affine patch.
+    r"""Track all Bézout paths of ``system`` (a :class:`PolySystem`) homogenised, in a random affine patch.
 
     Working projectively keeps every path bounded: a path that tends to a solution at infinity ends with
     :math:`z_0\to0` instead of escaping. Paths reaching :math:`s=1` with :math:`|z_0|` not small give the finite
@@ -199,7 +200,7 @@ def solve_total_degree(system: PolySystem, *, seed=0, max_steps: int = 3000, max
     stalled = np.zeros(P, dtype=bool)
     z0_enter = np.full(P, np.nan)  # relative |z0| when the path enters the endgame (s >= 1 - ENDGAME_S)
     n_iter = 0
-    for n_iter in range(max_steps):
+    for n_iter in range(max_steps):  # noqa: B007 (the count is reported after the loop)
         idx = np.nonzero(active)[0]
         if idx.size == 0:
             break
@@ -253,16 +254,28 @@ def solve_total_degree(system: PolySystem, *, seed=0, max_steps: int = 3000, max
     n_real = int(sum(np.abs(r.imag).max() <= REAL_TOL * (1 + np.abs(r).max()) for r in roots))
     bad_end = int((~good).sum())  # finite end points that are not roots: a tracking failure
     return HomotopyResult(
-        status=Status.OK if not failed.any() and bad_end == 0 else Status.UNCERTIFIED, seed=s0,
-        seconds=time.perf_counter() - t0, n_variables=n, degrees=degrees, n_paths=P, n_converged=int(good.sum()),
-        n_diverged=int(at_inf.sum()), n_failed=int(failed.sum()) + bad_end, iterations=n_iter + 1, roots=roots, n_distinct=len(roots),
-        n_real=n_real, max_residual=float(rel[good].max()) if good.any() else float("nan"),
+        status=Status.OK if not failed.any() and bad_end == 0 else Status.UNCERTIFIED,
+        seed=s0,
+        seconds=time.perf_counter() - t0,
+        n_variables=n,
+        degrees=degrees,
+        n_paths=P,
+        n_converged=int(good.sum()),
+        n_diverged=int(at_inf.sum()),
+        n_failed=int(failed.sum()) + bad_end,
+        iterations=n_iter + 1,
+        roots=roots,
+        n_distinct=len(roots),
+        n_real=n_real,
+        max_residual=float(rel[good].max()) if good.any() else float("nan"),
     )
 
 
 def distinct_points(Z: np.ndarray, tol: float | None = None) -> np.ndarray:
-    """Merge points closer than ``tol·(1+|x|)`` (max norm, default :data:`MERGE_TOL`); one representative per
-    cluster."""
+    """Merge points closer than ``tol·(1+|x|)`` (max norm, default :data:`MERGE_TOL`);
+
+    one representative per cluster.
+    """
     tol = MERGE_TOL if tol is None else tol
     reps: list[np.ndarray] = []
     for z in Z:

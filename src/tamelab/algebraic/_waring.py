@@ -30,7 +30,15 @@ from .._rng import np_rng
 from ..errors import InputError
 from ..result import Result, Status
 
-__all__ = ["waring_tensor", "evaluate_waring", "decompose", "WaringResult", "generic_waring_rank", "AH_EXCEPTIONS", "secant_dimension"]
+__all__ = [
+    "waring_tensor",
+    "evaluate_waring",
+    "decompose",
+    "WaringResult",
+    "generic_waring_rank",
+    "AH_EXCEPTIONS",
+    "secant_dimension",
+]
 
 AH_EXCEPTIONS = {(3, 4): 6, (4, 4): 10, (5, 4): 15, (5, 3): 8}
 
@@ -55,10 +63,10 @@ def secant_dimension(n: int, d: int, k: int) -> int:
 
 
 def waring_tensor(W: np.ndarray, c: np.ndarray, d: int) -> np.ndarray:
-    """:math:`T=\\sum_ic_iw_i^{\\otimes d}` for rows ``W[i]`` (shape ``(n,)*d``)."""
+    r""":math:`T=\sum_ic_iw_i^{\otimes d}` for rows ``W[i]`` (shape ``(n,)*d``)."""
     W = np.asarray(W, float)
     letters = string.ascii_lowercase[:d]
-    spec = ",".join(f"i{l}" for l in letters)
+    spec = ",".join(f"i{c}" for c in letters)
     return np.einsum(f"i,{spec}->{letters}", np.asarray(c, float), *([W] * d))
 
 

@@ -48,18 +48,22 @@ def _check(widths: Sequence[int], power: int) -> list[int]:
 
 
 def ambient_dimension(widths: Sequence[int], power: int) -> int:
+    """Dimension of the ambient space: ``d_L`` tuples of forms of degree ``r^(L-1)`` in ``d_0`` variables."""
     w = _check(widths, power)
     deg = power ** (len(w) - 2)
     return w[-1] * math.comb(w[0] + deg - 1, deg)
 
 
 def expected_dimension(widths: Sequence[int], power: int) -> int:
+    """Expected dimension ``min(d_L + Σ_i (d_i − 1) d_{i+1}, ambient)`` (parameters minus the rescaling symmetry)."""
     w = _check(widths, power)
     n = w[-1] + sum((w[i] - 1) * w[i + 1] for i in range(len(w) - 1))
     return min(n, ambient_dimension(w, power))
 
 
-def jacobian_mod_p(widths: Sequence[int], power: int, rng: np.random.Generator, n_points: int | None = None, p: int = P) -> np.ndarray:
+def jacobian_mod_p(
+    widths: Sequence[int], power: int, rng: np.random.Generator, n_points: int | None = None, p: int = P
+) -> np.ndarray:
     """Evaluation Jacobian mod p: rows (output j, point s), columns all weights (layer-major, row-major)."""
     w = _check(widths, power)
     h = len(w) - 1
@@ -131,6 +135,8 @@ def float_rank(widths: Sequence[int], power: int, seed: int = 0) -> tuple[int, f
 
 @dataclasses.dataclass
 class NeuromanifoldResult(Result):
+    """The exact dimension of a neurovariety next to its expected and ambient dimensions, and the verdict."""
+
     kind = "neuromanifold"
 
     widths: list[int] = dataclasses.field(default_factory=list)
@@ -149,8 +155,10 @@ class NeuromanifoldResult(Result):
     float_gap_decades: float | None = None
 
 
-def neuromanifold_dimension(widths: Sequence[int], power: int, *, seeds: int = 3, seed: int = 0, check_float: bool = False) -> NeuromanifoldResult:
-    """Exact dimension of the neurovariety :math:`V_{\\mathbf d,r}` with its expected and ambient dimension."""
+def neuromanifold_dimension(
+    widths: Sequence[int], power: int, *, seeds: int = 3, seed: int = 0, check_float: bool = False
+) -> NeuromanifoldResult:
+    r"""Exact dimension of the neurovariety :math:`V_{\mathbf d,r}` with its expected and ambient dimension."""
     t0 = time.perf_counter()
     w = _check(widths, power)
     s0 = resolve_seed(seed)
@@ -159,8 +167,11 @@ def neuromanifold_dimension(widths: Sequence[int], power: int, *, seeds: int = 3
     deg = power ** (len(w) - 2)
     rows = w[-1] * (math.comb(w[0] + deg - 1, deg) + 5)
     if rows * n_params > MAX_JACOBIAN_ENTRIES:
-        raise InputError("--widths/--power", f"the exact Jacobian would have {rows}×{n_params} entries, over the budget of "
-                         f"{MAX_JACOBIAN_ENTRIES}", "use fewer layers, a lower power, or smaller widths")
+        raise InputError(
+            "--widths/--power",
+            f"the exact Jacobian would have {rows}×{n_params} entries, over the budget of {MAX_JACOBIAN_ENTRIES}",
+            "use fewer layers, a lower power, or smaller widths",
+        )
     ranks = []
     shape = None
     for k in range(max(1, seeds)):

@@ -36,6 +36,7 @@ __all__ = ["StratumAnalysis", "bottleneck", "find_critical_points", "stratum_ana
 
 
 def bottleneck(dx: int, widths: Sequence[int], dy: int) -> int:
+    """The bottleneck width ``r = min(d_x, d_y, widths)``: the largest rank the end-to-end matrix can reach."""
     return int(min(dx, dy, *widths)) if widths else int(min(dx, dy))
 
 
@@ -86,6 +87,8 @@ def find_critical_points(Y: np.ndarray, widths: Sequence[int], *, starts: int = 
 
 @dataclasses.dataclass
 class StratumAnalysis:
+    """Where a deep linear network's end-to-end matrix sits: its rank stratum, criticality residuals, purity."""
+
     rank: int  # e = rk μ(θ)
     bottleneck: int  # r
     loss: float
@@ -101,7 +104,8 @@ def stratum_analysis(Ws: Sequence[np.ndarray], Y: np.ndarray, *, rank_tol: float
     """Rank stratum of μ(θ), the criticality of ℓ on it, its Eckart–Young index set and pure/spurious status.
 
     ``rank_tol``: singular values of W above ``rank_tol``·σ₁(Y) count for the rank; ``match_tol``: Y's singular
-    triple i belongs to the Eckart–Young set when |u_iᵀWv_i − σ_i| ≤ ``match_tol``·σ₁(Y)."""
+    triple i belongs to the Eckart–Young set when |u_iᵀWv_i − σ_i| ≤ ``match_tol``·σ₁(Y).
+    """
     Y = np.asarray(Y, float)
     W = Ws[0]
     for M in Ws[1:]:
@@ -117,8 +121,8 @@ def stratum_analysis(Ws: Sequence[np.ndarray], Y: np.ndarray, *, rank_tol: float
     PV = np.eye(W.shape[1]) - Ve @ Ve.T
     normal = float(np.linalg.norm(PU @ R @ PV))
     Uy, sy, Vty = np.linalg.svd(Y)
-    I = tuple(int(i) + 1 for i in range(len(sy)) if abs(float(Uy[:, i] @ W @ Vty[i]) - sy[i]) <= match_tol * sy[0])
-    WI = sum((sy[i - 1] * np.outer(Uy[:, i - 1], Vty[i - 1]) for i in I), np.zeros_like(W))
+    idx = tuple(int(i) + 1 for i in range(len(sy)) if abs(float(Uy[:, i] @ W @ Vty[i]) - sy[i]) <= match_tol * sy[0])
+    WI = sum((sy[i - 1] * np.outer(Uy[:, i - 1], Vty[i - 1]) for i in idx), np.zeros_like(W))
     return StratumAnalysis(rank=e, bottleneck=r, loss=0.5 * float((R * R).sum()), own_stratum_residual=own,
-                           eckart_young_set=I, eckart_young_error=float(np.abs(W - WI).max()), normal_residual=normal,
+                           eckart_young_set=idx, eckart_young_error=float(np.abs(W - WI).max()), normal_residual=normal,
                            pure=e == r)

@@ -64,8 +64,9 @@ class AtlasConfig(BaseModel):
 
 
 class TrainSettings(BaseModel):
-    """How :func:`atlas` trains a model when ``train_first`` asks for it (keyword arguments of
-    :func:`tamelab.train.train`).
+    """How :func:`atlas` trains a model when ``train_first`` asks for it.
+
+    The fields are keyword arguments of :func:`tamelab.train.train`.
 
     Attributes:
         optimizer: a name of :data:`tamelab.train.OPTIMIZERS` (``adam``, ``sgd``, ...).
@@ -171,7 +172,9 @@ def select_sections(
     field: str = "sections",
 ) -> list[SectionSpec]:
     """The registered sections to run: ``sections`` (default: every default section) minus ``skip``.
-    Unknown ids are an :class:`~tamelab.errors.InputError` listing the available ones."""
+
+    Unknown ids are an :class:`~tamelab.errors.InputError` listing the available ones.
+    """
     specs = all_sections()
     known = {s.id for s in specs}
     for f, ids in ((field, sections), ("skip", skip)):
@@ -247,8 +250,11 @@ def _describe_model(model: nn.Module) -> tuple[str, str]:
 # progress
 # --------------------------------------------------------------------------------------------------
 class _Progress:
-    """Names the running section with an estimate. On a terminal: a tqdm bar whose description is the
-    running section; otherwise one plain line per section start and end (with seconds) on stderr."""
+    """Names the running section with an estimate.
+
+    On a terminal: a tqdm bar whose description is the running section; otherwise one plain line per section start and
+    end (with seconds) on stderr.
+    """
 
     def __init__(self, specs: list[SectionSpec], quick: bool, enabled: bool | None) -> None:
         from .._progress import is_quiet
@@ -547,8 +553,11 @@ def run_atlas(
     out: str | os.PathLike = "runs/atlas",
     progress: bool | None = None,
 ) -> dict[str, Any]:
-    """Train the built-in MLP of ``config`` (default: ``default.toml``), run every selected section,
-    write the run directory; return the ``result`` part of ``result.json``."""
+    """Train the built-in MLP of ``config``, run every selected section and write the run directory.
+
+    Train the built-in MLP of ``config`` (default: ``default.toml``), run every selected section,
+    write the run directory; return the ``result`` part of ``result.json``.
+    """
     from ..inputs import as_data
     from ..losses import resolve_loss
     from ..train import fit
@@ -652,17 +661,19 @@ def atlas(
         test: held-out data in the same forms (optional; test numbers are then absent).
         loss: a name (``cross_entropy``, ``mse``, ``nll``, ...) or a callable ``(output, target) -> mean``.
         out: the run directory to write (``report.html``, ``result.json``, figures, model).
-        device: ``cpu`` (default), ``cuda``, ``cuda:N`` or ``auto``; dtype: ``float32``/``float64``
-            (default: the model's).
+        device: ``cpu`` (default), ``cuda``, ``cuda:N`` or ``auto``.
+        dtype: ``float32``/``float64`` (default: the model's).
         train_first: ``False`` (default): the model is atlassed as given (sections that need a training
             run say "not applicable"); ``True``: train it first with :class:`TrainSettings` defaults; a
             dict or :class:`TrainSettings`: train with these settings.
         init_model: the model at initialisation, when ``train_first`` is False and it is known (the
             data-independent PAC-Bayes prior and interpolation start); ignored when training here.
-        sections, skip: section ids to run / leave out (default: every default section).
+        sections: section ids to run (default: every default section).
+        skip: section ids to leave out.
         quick: CI-sized work in every section.
         seed: training, random directions and samples.
-        input_key, target_key: keys of dict batches (found automatically when not given).
+        input_key: the input key of dict batches (found automatically when not given).
+        target_key: the target key of dict batches (found automatically when not given).
         format: figures are also written as ``svg`` or ``pdf`` (``png``: PNG only).
         progress: ``None`` (default: on unless quiet), ``True`` or ``False``.
         name: the data's name in the report.
@@ -839,8 +850,11 @@ def atlas(
 
 
 def _reinitialised(model: nn.Module, seed: int) -> nn.Module:
-    """A copy of ``model`` with every parameter re-drawn by its module's ``reset_parameters`` under
-    ``seed`` (torch's global generator is restored afterwards)."""
+    """A copy of ``model`` with every parameter re-drawn by its module's ``reset_parameters`` under ``seed``.
+
+    A copy of ``model`` with every parameter re-drawn by its module's ``reset_parameters`` under
+    ``seed`` (torch's global generator is restored afterwards).
+    """
     import copy
 
     m = copy.deepcopy(model)

@@ -145,8 +145,11 @@ def section(
     part: str = "model",
     estimate: tuple[float, float] = (5.0, 2.0),
 ):
-    """Register an atlas section. ``order`` sorts sections in the report; ``part`` is ``"model"`` or
-    ``"reference"``; ``estimate`` the typical seconds ``(default, quick)`` shown by the progress display."""
+    """Register an atlas section.
+
+    ``order`` sorts sections in the report; ``part`` is ``"model"`` or ``"reference"``; ``estimate`` the typical seconds
+    ``(default, quick)`` shown by the progress display.
+    """
     if part not in PARTS:
         raise ValueError(f"part must be one of {PARTS}, got {part!r}")
 

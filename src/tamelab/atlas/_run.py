@@ -77,8 +77,11 @@ class AtlasRun:
 
     @property
     def classification(self) -> bool:
-        """Whether the model is read as a classifier: integer labels with a classification loss
-        (cross-entropy / NLL), or with a user's callable loss and one output score per class (N×C, C ≥ 2)."""
+        """Whether the model is read as a classifier:
+
+        integer labels with a classification loss (cross-entropy / NLL), or with a user's callable loss and one output
+        score per class (N×C, C ≥ 2).
+        """
         if "classification" not in self._cache:
             if not self.train.labels:
                 c = False
@@ -111,9 +114,12 @@ class AtlasRun:
             )
 
     def data_arg(self, split: str = "train", n: int | None = None) -> Any:
-        """The data as a TameLab :class:`~tamelab.data.Dataset` (the one given, or the data read into memory
+        """The data as a TameLab :class:`~tamelab.data.Dataset`: the form every capability takes.
+
+        The data as a TameLab :class:`~tamelab.data.Dataset` (the one given, or the data read into memory
         as float64 inputs with integer labels ``y`` or real targets ``Y``; the first ``n`` samples when given):
-        the form every capability takes."""
+        the form every capability takes.
+        """
         ds = self.datasets.get(split)
         if ds is not None:
             return ds if n is None or n >= ds.n else ds.subset(np.arange(n))
@@ -134,8 +140,11 @@ class AtlasRun:
     def tensors(
         self, split: str = "train", *, n: int | None = None, dtype: torch.dtype | None = None
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """``(X, T)`` of ``split`` on the run's device (the first ``n`` samples when given), floating
-        inputs/targets in ``dtype`` (default: the run's); cached."""
+        """``(X, T)`` of ``split`` on the run's device in ``dtype`` (cached).
+
+        ``(X, T)`` of ``split`` on the run's device (the first ``n`` samples when given), floating
+        inputs/targets in ``dtype`` (default: the run's); cached.
+        """
         d = self.train if split == "train" else self.test
         if d is None:
             raise NotApplicableError(
@@ -202,8 +211,11 @@ class AtlasRun:
         return m.eval()
 
     def twin(self, seed: int) -> Any:
-        """A second model trained like this one from an independent initialisation with ``seed`` (a
-        :class:`~tamelab.train.TrainResult`); not applicable when the atlas did not train the model."""
+        """A second model trained like this one from an independent initialisation with ``seed``.
+
+        A second model trained like this one from an independent initialisation with ``seed`` (a
+        :class:`~tamelab.train.TrainResult`); not applicable when the atlas did not train the model.
+        """
         if self.retrain is None:
             raise NotApplicableError(
                 "twin model",

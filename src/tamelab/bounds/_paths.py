@@ -62,8 +62,10 @@ class PathGeometry(Result):
         return {k.replace("/", "__"): v for k, v in self.series.items()}
 
     def plot(self, ax=None):
-        """Distance from the first snapshot and path length against the snapshot index (on ``ax`` when
-        given); returns the figure."""
+        """Distance from the first snapshot and path length against the snapshot index (on ``ax`` when given);
+
+        returns the figure.
+        """
         import matplotlib.pyplot as plt
 
         if ax is None:

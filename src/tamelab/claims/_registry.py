@@ -160,7 +160,9 @@ def claim(
         try:
             expected_from = ExpectedFrom(expected_from).value
         except ValueError:
-            raise ValueError(f"claim {id!r}: expected_from must be one of {EXPECTED_FROM}, got {expected_from!r}") from None
+            raise ValueError(
+                f"claim {id!r}: expected_from must be one of {EXPECTED_FROM}, got {expected_from!r}"
+            ) from None
     if source is not None and not str(source).strip():
         raise ValueError(f"claim {id!r}: source must name the paper's theorem/table/equation, got an empty string")
 

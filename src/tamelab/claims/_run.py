@@ -167,6 +167,14 @@ def run_claims(
     rows = [by_id[c.id] for c in selected]
     errors = [r["id"] for r in rows if isinstance(r.get("measured"), dict) and "error" in r["measured"]]
     return ClaimsRun(
-        status=Status.OK, seed=seed, seconds=time.perf_counter() - t0, claims=rows, summary=summarize(rows),
-        papers=group_by_paper(rows), quick=quick, executor=name, workers=workers if parallel else None, errors=errors,
+        status=Status.OK,
+        seed=seed,
+        seconds=time.perf_counter() - t0,
+        claims=rows,
+        summary=summarize(rows),
+        papers=group_by_paper(rows),
+        quick=quick,
+        executor=name,
+        workers=workers if parallel else None,
+        errors=errors,
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import inspect
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 
@@ -27,7 +27,7 @@ from ._synthetic import sparse_coding as sparse_coding
 from ._synthetic import spirals as spirals
 from ._synthetic import teacher_student as teacher_student
 
-GENERATORS = {
+GENERATORS: dict[str, Callable[..., Dataset]] = {
     "clusters": gaussian_clusters,
     "teacher": teacher_student,
     "sparse-coding": sparse_coding,

@@ -5,11 +5,14 @@ from __future__ import annotations
 import dataclasses
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ..errors import InputError
+
+if TYPE_CHECKING:
+    from .._rng import SeedLike
 
 __all__ = ["Dataset", "validate_arrays", "load_npz", "save_npz", "seeded_split", "MAX_CLASSES"]
 
@@ -79,7 +82,7 @@ class Dataset:
             max_classes=self.max_classes,
         )
 
-    def torch(self, dtype=None, device=None):
+    def torch(self, dtype: Any = None, device: Any = None) -> tuple[Any, Any]:
         """``(X, target)`` as torch tensors on ``device`` (default CPU): labels (long) if present, else targets."""
         import torch
 
@@ -93,7 +96,9 @@ class Dataset:
         return X, torch.as_tensor(self.Y, dtype=dtype, device=dev)
 
 
-def validate_arrays(X, y=None, Y=None, *, source: str = "data", max_classes: int = MAX_CLASSES):
+def validate_arrays(
+    X: Any, y: Any = None, Y: Any = None, *, source: str = "data", max_classes: int = MAX_CLASSES
+) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
     """Validate and convert; raises one clear :class:`InputError` per problem.
 
     ``X`` must be N×d (or N×C×H×W, …), non-empty and finite; labels ``y`` integers in
@@ -177,10 +182,10 @@ def seeded_split(n: int, split: str, *, seed: int, test_fraction: float, source:
 
 
 def load_npz(
-    path: str | os.PathLike,
+    path: str | os.PathLike[str],
     split: str = "all",
     *,
-    seed: int = 0,
+    seed: SeedLike = 0,
     test_fraction: float = 0.2,
     max_classes: int = MAX_CLASSES,
 ) -> Dataset:
@@ -210,7 +215,7 @@ def load_npz(
         if isinstance(e, InputError):
             raise
         raise InputError("DATA", f"{p} is not a readable .npz ({e})") from e
-    mc = {"max_classes": max_classes}
+    mc: dict[str, Any] = {"max_classes": max_classes}
     train = Dataset(arrays["X"], arrays.get("y"), arrays.get("Y"), name=p.stem, **mc)
     if "X_test" in arrays:
         if ("y" in arrays) != ("y_test" in arrays) or ("Y" in arrays) != ("Y_test" in arrays):
@@ -226,7 +231,7 @@ def load_npz(
                 f"{p.name}: X_test samples have shape {test.sample_shape}, X samples {train.sample_shape}",
                 "use the same features in both",
             )
-        meta = {"source": str(p), "test_source": "file"}
+        meta: dict[str, Any] = {"source": str(p), "test_source": "file"}
         if split == "all":
             Y = None if train.Y is None else np.concatenate([train.Y, test.Y])
             y = None if train.y is None else np.concatenate([train.y, test.y])
@@ -256,7 +261,7 @@ def load_npz(
     )
 
 
-def save_npz(ds: Dataset, path: str | os.PathLike, *, test: Dataset | None = None) -> Path:
+def save_npz(ds: Dataset, path: str | os.PathLike[str], *, test: Dataset | None = None) -> Path:
     """Write ``ds`` (and ``test`` as ``X_test``/``y_test``/``Y_test``) atomically; :func:`load_npz` reads it."""
     from ..runstore import atomic_write_npz
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 import functools
 import os
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -64,7 +64,7 @@ def _classes(root: Path, field: str) -> list[tuple[str, list[Path]]]:
     return out
 
 
-def _fingerprint(files: Sequence[Path]) -> tuple:
+def _fingerprint(files: Sequence[Path]) -> tuple[tuple[str, int, int], ...]:
     return tuple((str(f), (st := f.stat()).st_size, st.st_mtime_ns) for f in files)
 
 
@@ -124,12 +124,14 @@ def _read(files: tuple[Path, ...], size: tuple[int, int] | None, mode: str, max_
 
 
 @functools.lru_cache(maxsize=4)
-def _cached(fingerprint: tuple, size, mode: str, max_bytes: float, field: str) -> np.ndarray:
+def _cached(
+    fingerprint: tuple[tuple[str, int, int], ...], size: Any, mode: str, max_bytes: float, field: str
+) -> np.ndarray:
     return _read(tuple(Path(f) for f, _, _ in fingerprint), size, mode, max_bytes, field)
 
 
 def _load_tree(
-    root: Path, size, mode, max_bytes, field, classes: list[str] | None = None
+    root: Path, size: Any, mode: str, max_bytes: float, field: str, classes: list[str] | None = None
 ) -> tuple[np.ndarray, np.ndarray, list[str]]:
     tree = _classes(root, field)
     names = [c for c, _ in tree]
@@ -146,7 +148,7 @@ def _load_tree(
 
 
 def image_folder(
-    root: str | os.PathLike,
+    root: str | os.PathLike[str],
     split: str = "all",
     *,
     size: Sequence[int] | None = None,
@@ -205,7 +207,7 @@ def image_folder(
                 f"train images have {Xtr.shape[1]} channel(s), test images {Xte.shape[1]}",
                 "pass mode='RGB' or mode='L'",
             )
-        meta = {"source": str(p), "classes": classes, "test_source": "folder", "split": split}
+        meta: dict[str, Any] = {"source": str(p), "classes": classes, "test_source": "folder", "split": split}
         if split == "all":
             return Dataset(np.concatenate([Xtr, Xte]), np.concatenate([ytr, yte]), name=p.name, meta=meta)
         X, y = (Xtr, ytr) if split == "train" else (Xte, yte)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Sequence
+
 import numpy as np
 
 from .._rng import SeedLike, np_rng, resolve_seed
@@ -75,7 +77,9 @@ def gaussian_clusters(
     return Dataset(X, y, np.eye(q)[y], name="clusters", meta={"means": means.T.tolist(), "radius": radius})
 
 
-def teacher_student(n: int = 200, d: int = 2, widths=(4,), *, noise: float = 0.0, seed: SeedLike = 0) -> Dataset:
+def teacher_student(
+    n: int = 200, d: int = 2, widths: Sequence[int] = (4,), *, noise: float = 0.0, seed: SeedLike = 0
+) -> Dataset:
     """Targets from a random ReLU teacher MLP ``d-widths-1`` (+ Gaussian noise)."""
     rng = np_rng(seed)
     X = rng.standard_normal((n, d))

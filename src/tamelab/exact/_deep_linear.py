@@ -77,8 +77,10 @@ def _check_xy(X, Y):
 
 @dataclasses.dataclass
 class LinearStatistics(Result):
-    r""":math:`\Sigma_{XX}=XX^\top`, :math:`W_{\rm ols}`, :math:`\Sigma=W_{\rm ols}\Sigma_{XX}W_{\rm ols}^\top`, its eigenvalues
-    (descending) and eigenvectors, and cond(:math:`\Sigma_{XX}`).
+    r"""The second-moment statistics of the data and the OLS map, with the spectrum of Σ and cond(Σ_XX).
+
+    :math:`\Sigma_{XX}=XX^\top`, :math:`W_{\rm ols}`, :math:`\Sigma=W_{\rm ols}\Sigma_{XX}W_{\rm ols}^\top`, its
+    eigenvalues (descending) and eigenvectors, and cond(:math:`\Sigma_{XX}`).
     """
 
     kind = "linear_statistics"
@@ -208,7 +210,9 @@ class DeepLinearOptimum(Result):
 
 
 def deep_linear_optimum(X, Y, widths: Sequence[int] = ()) -> DeepLinearOptimum:
-    r"""Closed-form global minimizer of :math:`\tfrac12\|W_{H+1}\cdots W_1X-Y\|^2` (reduced-rank regression when
+    r"""Closed-form global minimizer of the deep linear least-squares loss, with balanced factors and a certificate.
+
+    Closed-form global minimizer of :math:`\tfrac12\|W_{H+1}\cdots W_1X-Y\|^2` (reduced-rank regression when
     the bottleneck :math:`p<\min(d_x,d_y)`), with a balanced factorisation and its certificate: the
     gradient norm at the factors and :math:`|L(\text{factors})-L^*|`.
     """
@@ -249,7 +253,10 @@ def deep_linear_optimum(X, Y, widths: Sequence[int] = ()) -> DeepLinearOptimum:
 
 @dataclasses.dataclass
 class CriticalPointClass(Result):
-    """Classification of a critical point of a deep linear net, with the evidence (see :func:`classify_critical_point`)."""
+    """Classification of a critical point of a deep linear net, with the evidence.
+
+    See :func:`classify_critical_point`.
+    """
 
     kind = "critical_point_class"
 
@@ -279,7 +286,9 @@ def classify_critical_point(
     eig_tol: float = 1e-8,
     grad_tol: float = 1e-8,
 ) -> CriticalPointClass:
-    """Classify a critical point by its dense Hessian, random perturbations and the higher-order test along the
+    """Classify a critical point by its dense Hessian, random perturbations and a higher-order test.
+
+    Classify a critical point by its dense Hessian, random perturbations and the higher-order test along the
     Hessian's null directions (:func:`tamelab.exact._local_min.local_min_verdict`).
 
     ``classification``: ``"not_critical"``; ``"saddle"`` (a negative Hessian eigenvalue); ``"degenerate_saddle"``
@@ -371,9 +380,11 @@ class CriticalPoint(Result):
 
 
 def deep_linear_critical_points(X, Y, width: int, *, seed=0, classify: bool = True) -> list[CriticalPoint]:
-    r"""All Baldi–Hornik critical points of the one-hidden-layer net (width ``width``): for each index set
-    :math:`I\subseteq\{1..d_y\}`, :math:`|I|\le p`, the factors :math:`W_2=[U_I,0]`, :math:`W_1=[U_I^\top W_{\rm ols};0]`,
-    the closed-form and measured loss, and (``classify``) the dense-Hessian classification.
+    r"""All Baldi–Hornik critical points of the one-hidden-layer net (width ``width``):
+
+    for each index set :math:`I\subseteq\{1..d_y\}`, :math:`|I|\le p`, the factors :math:`W_2=[U_I,0]`,
+    :math:`W_1=[U_I^\top W_{\rm ols};0]`, the closed-form and measured loss, and (``classify``) the dense-Hessian
+    classification.
 
     Needs distinct eigenvalues of :math:`\Sigma` (else the critical sets are not isolated up to GL(p)).
     """
@@ -397,19 +408,19 @@ def deep_linear_critical_points(X, Y, width: int, *, seed=0, classify: bool = Tr
     trYY = float((Y * Y).sum())
     out = []
     for k in range(p + 1):
-        for I in itertools.combinations(range(dy), k):
-            I = list(I)
+        for idx in itertools.combinations(range(dy), k):
+            idx = list(idx)
             W2 = np.zeros((dy, d))
             W1 = np.zeros((d, dx))
-            W2[:, :k] = U[:, I]
-            W1[:k] = U[:, I].T @ Wols
+            W2[:, :k] = U[:, idx]
+            W1[:k] = U[:, idx].T @ Wols
             rec = CriticalPoint(
                 seed=resolve_seed(seed),
-                indices=I,
-                loss_closed_form=0.5 * (trYY - float(lam[I].sum())),
+                indices=idx,
+                loss_closed_form=0.5 * (trYY - float(lam[idx].sum())),
                 loss=deep_linear_loss([W1, W2], X, Y),
                 weights=[W1, W2],
-                is_top_p=I == list(range(p)),
+                is_top_p=idx == list(range(p)),
             )
             if classify:
                 c = classify_critical_point([W1, W2], X, Y, seed=seed)

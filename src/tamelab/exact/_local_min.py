@@ -101,8 +101,10 @@ def _hvp_fn(f, th):
 
 
 def _dense_hessian(f, th) -> np.ndarray:
-    """Dense Hessian by double backward, symmetry checked: one backward pass per row for small K (no vmap warm-up,
-    which costs seconds on first use), batched rows (``vectorize=True``) above ``_LOOP_ROWS``.
+    """Dense Hessian by double backward, symmetry checked:
+
+    one backward pass per row for small K (no vmap warm-up, which costs seconds on first use), batched rows
+    (``vectorize=True``) above ``_LOOP_ROWS``.
     """
     import torch
 
@@ -179,6 +181,8 @@ def local_min_verdict(
     r"""Classify the point ``theta`` (a 1-D float64 tensor) of the scalar torch function ``f``.
 
     Args:
+        f: the scalar function (torch tensor in, 0-d tensor out).
+        theta: the point, a 1-D float64 tensor.
         grad_tol: absolute gradient-norm tolerance for "critical".
         eig_tol: eigenvalues with :math:`|\lambda|\le` ``eig_tol``·max(1, |λ_max|) count as zero.
         kink_margin: distance of the nearest pre-activation from a ReLU kink (≤ 0: not smooth here, the
@@ -186,9 +190,14 @@ def local_min_verdict(
         stratum: optional map θ ↦ activation pattern; a descent counts only on the same pattern.
         restricted: ``(verdict, why)`` — a proof of minimality from a restricted analysis by the caller,
             used only when the Hessian is degenerate and no descent is found.
-        perturbations, radius: random perturbations of norm ``radius`` (descent detector).
-        null_directions, step, ladder: the higher-order test along the Hessian's null space.
-        max_dense: dense Hessian up to this many parameters, Lanczos above (``lanczos_k`` eigenpairs).
+        seed: seed of the random perturbations and null directions.
+        perturbations: how many random perturbations (descent detector).
+        radius: norm of the random perturbations.
+        null_directions: how many directions of the Hessian's null space the higher-order test tries.
+        step: the largest step ``t_0`` of the higher-order test.
+        ladder: the number of steps ``t_k = t_0 2^{-k}`` of the higher-order test.
+        max_dense: dense Hessian up to this many parameters, Lanczos above.
+        lanczos_k: eigenpairs computed by Lanczos above ``max_dense``.
         hessian_always: also compute (and report) the Hessian's eigenvalues at a non-critical point.
     """
     import torch

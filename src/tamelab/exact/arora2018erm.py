@@ -171,8 +171,10 @@ def _qp_data(X, y, signs, actives):
 
 
 def _ls_relaxation(combos, act_all, pos_all, Xh, y):
-    """Batched least squares without the dichotomy constraints: a lower bound for each combination, and
-    whether its minimiser already satisfies the constraints (then it is the QP optimum).
+    """Batched least squares without the dichotomy constraints:
+
+    a lower bound for each combination, and whether its minimiser already satisfies the constraints (then it is the QP
+    optimum).
     """
     import torch
 
@@ -290,9 +292,11 @@ class ERMWorkEstimate(Result):
 
 
 def erm_work_estimate(D: int, n: int, width: int, *, affine_rank: int | None = None) -> ERMWorkEstimate:
-    """Work of :func:`exact_erm` before it starts: candidate rays ``C(D, r)`` of the dichotomy enumeration,
-    the dichotomy count ``K ≤ 2 Σ_{i≤r} C(D−1, i)`` (equality in general position) and the number of
-    (sign, dichotomy) combinations ``C(2K + w − 1, w)`` that are bounded one by one.
+    """Work of :func:`exact_erm` before it starts:
+
+    candidate rays ``C(D, r)`` of the dichotomy enumeration, the dichotomy count ``K ≤ 2 Σ_{i≤r} C(D−1, i)`` (equality
+    in general position) and the number of (sign, dichotomy) combinations ``C(2K + w − 1, w)`` that are bounded one by
+    one.
     """
     r = n if affine_rank is None else int(affine_rank)
     K = dichotomy_count(D, r)
@@ -330,10 +334,15 @@ def exact_erm(
     """Global minimum of the empirical loss over one-hidden-layer ReLU nets of ``width`` units (no output bias).
 
     Args:
-        X, y: data (D×n, D). ``loss``: ``"squared"`` (one QP per combination), ``"hinge"`` (one LP) or
-            ``"logistic"`` (one smooth convex program); hinge/logistic need labels in {−1, +1}.
+        X: the inputs (D×n).
+        y: the targets (D).
+        width: the number of hidden units.
+        loss: ``"squared"`` (one QP per combination), ``"hinge"`` (one LP) or ``"logistic"`` (one smooth
+            convex program); hinge/logistic need labels in {−1, +1}.
         max_qps: refuse (status ``budget_exceeded``) when more combinations than this survive the bound.
         executor: a :mod:`tamelab.parallel` executor to fan chunks of QPs out (default serial).
+        chunk: combinations per chunk.
+        seed: seed of the L-BFGS restarts that give the default incumbent.
         incumbent: a known achievable loss (e.g. the best of some gradient-descent restarts) to prune with;
             by default the best of 20 seeded L-BFGS restarts. The certificate checks the optimum against it.
         max_enumeration: refuse (:class:`InputError`, before any work) when the estimated enumeration
@@ -473,9 +482,10 @@ def exact_erm(
 
 
 def _search(X, y, width, loss, K, act_all, pos_all, sign_table, best_val, max_qps, executor, chunk):
-    """Branch over the (sign, dichotomy) multisets: cheap bound, least-squares relaxation, then QPs in order of their
-    relaxation bound. Returns (best combination or None, pruned, QPs solved, closed forms), or None when more than
-    ``max_qps`` combinations survive the bounds.
+    """Branch over the (sign, dichotomy) multisets:
+
+    cheap bound, least-squares relaxation, then QPs in order of their relaxation bound. Returns (best combination or
+    None, pruned, QPs solved, closed forms), or None when more than ``max_qps`` combinations survive the bounds.
     """
     from ..parallel import get_executor
 

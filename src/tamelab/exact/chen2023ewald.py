@@ -113,7 +113,10 @@ def truncate(W: np.ndarray, b: np.ndarray, X: np.ndarray) -> np.ndarray:
 def cumulative_parameters(
     Ws: Sequence[np.ndarray], bs: Sequence[np.ndarray]
 ) -> tuple[list[np.ndarray], list[np.ndarray]]:
-    r"""Layerwise → cumulative: :math:`W^{(\ell)}=W_\ell W^{(\ell-1)}`, :math:`b^{(\ell)}=W_\ell b^{(\ell-1)}+b_\ell`."""
+    r"""Layerwise → cumulative parameters.
+
+    :math:`W^{(\ell)}=W_\ell W^{(\ell-1)}`, :math:`b^{(\ell)}=W_\ell b^{(\ell-1)}+b_\ell`.
+    """
     Wc, bc = [np.asarray(Ws[0], float)], [np.asarray(bs[0], float)]
     for W, b in zip(Ws[1:], bs[1:]):
         Wc.append(W @ Wc[-1])
@@ -124,7 +127,10 @@ def cumulative_parameters(
 def layerwise_parameters(
     Wc: Sequence[np.ndarray], bc: Sequence[np.ndarray]
 ) -> tuple[list[np.ndarray], list[np.ndarray]]:
-    r"""Cumulative → layerwise: :math:`W_\ell=W^{(\ell)}(W^{(\ell-1)})^{-1}` (by solves), :math:`b_\ell=b^{(\ell)}-W_\ell b^{(\ell-1)}`."""
+    r"""Cumulative → layerwise parameters (by solves).
+
+    :math:`W_\ell=W^{(\ell)}(W^{(\ell-1)})^{-1}`, :math:`b_\ell=b^{(\ell)}-W_\ell b^{(\ell-1)}`.
+    """
     Ws, bs = [np.asarray(Wc[0], float)], [np.asarray(bc[0], float)]
     for k in range(1, len(Wc)):
         W = np.linalg.solve(np.asarray(Wc[k - 1]).T, np.asarray(Wc[k]).T).T
@@ -144,7 +150,10 @@ def forward(Ws: Sequence[np.ndarray], bs: Sequence[np.ndarray], X: np.ndarray) -
 
 
 def truncation_forward(Wc: Sequence[np.ndarray], bc: Sequence[np.ndarray], X: np.ndarray) -> np.ndarray:
-    r"""The same network through truncations: :math:`z_\ell=\tau_{W^{(\ell)},b^{(\ell)}}(z_{\ell-1})`, output :math:`W^{(L+1)}z_L+b^{(L+1)}`."""
+    r"""The same network through truncations.
+
+    :math:`z_\ell=\tau_{W^{(\ell)},b^{(\ell)}}(z_{\ell-1})`, output :math:`W^{(L+1)}z_L+b^{(L+1)}`.
+    """
     z = np.asarray(X, float)
     for W, b in zip(Wc[:-1], bc[:-1]):
         z = truncate(W, b, z)
@@ -165,9 +174,11 @@ def cone_of(W: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def clustered_data(
     q: int, per_class: int, radius: float, *, seed=0, spread: float = 0.2
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    r"""Seeded clustered data (spec §1.6) in the column layout of this module: ``X`` (Q, Q·per_class), ``labels`` (N,),
-    ``Y = I``. Means :math:`I+\mathrm{spread}\,G`, exactly centred deviations of maximal norm ``radius`` (= δ).
-    The one generator is :func:`tamelab.data.gaussian_clusters` (same seed → same data).
+    r"""Seeded clustered data (spec §1.6) in the column layout of this module:
+
+    ``X`` (Q, Q·per_class), ``labels`` (N,), ``Y = I``. Means :math:`I+\mathrm{spread}\,G`, exactly centred deviations
+    of maximal norm ``radius`` (= δ). The one generator is :func:`tamelab.data.gaussian_clusters` (same seed → same
+    data).
     """
     from ..data import gaussian_clusters
 
@@ -205,7 +216,9 @@ def _check_data(X, labels, Y):
 
 @dataclasses.dataclass
 class ClassStatistics(Result):
-    r"""Class means :math:`\bar x_j` (columns), radii :math:`\delta_j=\max_i|\Delta x_{j,i}|`, counts, :math:`\delta`
+    r"""Class means, radii, counts and the projected noise-to-signal ratio of the data (spec §1.8).
+
+    Class means :math:`\bar x_j` (columns), radii :math:`\delta_j=\max_i|\Delta x_{j,i}|`, counts, :math:`\delta`
     and the projected noise-to-signal ratio :math:`\delta_P=\|\bar X^+\|_{op}\max|P\Delta x|` (spec §1.8).
     """
 
@@ -358,8 +371,10 @@ def _collapse_steps(blocks, sqs, means, classes, alpha, margin):
 
 @dataclasses.dataclass
 class ClusteringTest(Result):
-    """Outcome of the clustering test: the class order found (or None), orders tried, the last failures (each
-    ``{order, step, class, reason}`` naming the failed assumption), and the cones' angles and sign margins.
+    """Outcome of the clustering test:
+
+    the class order found (or None), orders tried, the last failures (each ``{order, step, class, reason}`` naming the
+    failed assumption), and the cones' angles and sign margins.
     """
 
     kind = "clustering_test"
@@ -376,10 +391,11 @@ class ClusteringTest(Result):
 def clustering_test(
     X: np.ndarray, labels: np.ndarray, *, order: str | Sequence[int] = "auto", alpha: float = 0.2, margin: float = 0.05
 ) -> ClusteringTest:
-    r"""Checkable clustering assumption (A0)+(A1) of spec §1.4: find a class order whose §1.5 cones pass
-    the strict sign tests. ``order``: an explicit permutation, ``"identity"``, ``"greedy"`` (smallest
-    needed angle first), ``"search"`` (all Q! orders, Q ≤ 6), or ``"auto"`` (identity, greedy, then search).
-    ``passes`` False names the failed assumption in ``failures``.
+    r"""Checkable clustering assumption (A0)+(A1) of spec §1.4:
+
+    find a class order whose §1.5 cones pass the strict sign tests. ``order``: an explicit permutation, ``"identity"``,
+    ``"greedy"`` (smallest needed angle first), ``"search"`` (all Q! orders, Q ≤ 6), or ``"auto"`` (identity, greedy,
+    then search). ``passes`` False names the failed assumption in ``failures``.
     """
     X, labels, _, _ = _check_data(X, labels, None)
     q = X.shape[0]
@@ -495,6 +511,7 @@ class ChenEwaldConstruction:
 
     @property
     def layers(self) -> int:
+        """The number of hidden layers L."""
         return len(self.Ws) - 1
 
 
@@ -510,11 +527,12 @@ def construct_minimizer(
     collapse: Sequence[int] | None = None,
     output: str = "apex",
 ) -> ChenEwaldConstruction:
-    r"""The §1.5 construction. ``collapse`` = the subset S of classes to collapse (default: all, the
-    zero-cost global minimizer; needs ``layers >= Q``). Layers beyond the collapses pass everything
-    through (:math:`W_\ell=I`, :math:`b_\ell=\beta 1`, keeping collapsed points off the ReLU kink).
-    ``output``: ``"apex"`` (:math:`W^{(L+1)}=YR_S^{-1}`, :math:`b=0`: maps representatives to labels) or
-    ``"affine"`` (the least-squares affine output on the truncated data, spec §1.7).
+    r"""The §1.5 construction.
+
+    ``collapse`` = the subset S of classes to collapse (default: all, the zero-cost global minimizer; needs
+    ``layers >= Q``). Layers beyond the collapses pass everything through (:math:`W_\ell=I`, :math:`b_\ell=\beta 1`,
+    keeping collapsed points off the ReLU kink). ``output``: ``"apex"`` (:math:`W^{(L+1)}=YR_S^{-1}`, :math:`b=0`: maps
+    representatives to labels) or ``"affine"`` (the least-squares affine output on the truncated data, spec §1.7).
 
     Raises :class:`InputError` naming the failed assumption when no order passes the sign tests.
     """
@@ -698,12 +716,14 @@ class ShallowBound(Result):
 
 
 def shallow_upper_bound(X: np.ndarray, labels: np.ndarray, *, Y=None, norm: float | None = None) -> ShallowBound:
-    r"""Shallow companion (arXiv:2309.10370; spec §1.8, our reconstruction) for M = Q: the network
-    :math:`W_1=\bar X^{-1}`, :math:`b_1=\beta 1` (all pre-activations ≥ 1), :math:`W_2=Y`, :math:`b_2=-Yb_1`
-    computes :math:`Y\bar X^{-1}x`; its cost :math:`C_{ub}=\mathrm{norm}\sum|Y\bar X^{-1}\Delta x|^2\le
-    N\,\mathrm{norm}\,\|Y\|_{op}^2\delta_P^2`. The best cost in the same (linear-output) structure is
-    :math:`C_{lin}=\mathrm{norm}\|Y^{ext}(I-\Pi_X)\|^2`; the relative gap :math:`(C_{ub}-C_{lin})/C_{ub}` is
-    :math:`O(\delta_P^2)`. Returns closed forms, the cost measured by a forward pass, and the weights.
+    r"""Shallow companion (arXiv:2309.10370; spec §1.8, our reconstruction) for M = Q:
+
+    the network :math:`W_1=\bar X^{-1}`, :math:`b_1=\beta 1` (all pre-activations ≥ 1), :math:`W_2=Y`, :math:`b_2=-Yb_1`
+    computes :math:`Y\bar X^{-1}x`; its cost
+    :math:`C_{ub}=\mathrm{norm}\sum|Y\bar X^{-1}\Delta x|^2\le N\,\mathrm{norm}\,\|Y\|_{op}^2\delta_P^2`. The best cost
+    in the same (linear-output) structure is :math:`C_{lin}=\mathrm{norm}\|Y^{ext}(I-\Pi_X)\|^2`; the relative gap
+    :math:`(C_{ub}-C_{lin})/C_{ub}` is :math:`O(\delta_P^2)`. Returns closed forms, the cost measured by a forward pass,
+    and the weights.
     """
     X, labels, Y, _ = _check_data(X, labels, Y)
     q, n = X.shape
@@ -758,8 +778,10 @@ def unflatten_params(theta, q: int, layers: int):
 
 @contextlib.contextmanager
 def _few_threads(work: int, limit: int = 2_000_000):
-    """Tiny torch problems run single-threaded: intra-op threads only add synchronisation (and spin badly
-    on a loaded machine, ~25x slower measured); the previous thread count is restored.
+    """Tiny torch problems run single-threaded:
+
+    intra-op threads only add synchronisation (and spin badly on a loaded machine, ~25x slower measured); the previous
+    thread count is restored.
     """
     import torch
 
@@ -791,7 +813,9 @@ def network_cost(theta, X, Yext, q: int, layers: int, norm: float):
 
 
 def output_jacobian(con: ChenEwaldConstruction, X: np.ndarray) -> np.ndarray:
-    """Jacobian of all outputs (columns of X stacked, Q each) w.r.t. the K layerwise parameters (reverse mode, one
+    """Jacobian of all outputs w.r.t. the K layerwise parameters (reverse mode, one backward pass per output).
+
+    Jacobian of all outputs (columns of X stacked, Q each) w.r.t. the K layerwise parameters (reverse mode, one
     backward pass per output: no torch.func warm-up, which costs seconds on first use).
     """
     import torch
@@ -826,7 +850,9 @@ def local_minimality(
     max_dense: int = MAX_DENSE_HESSIAN,
     hessian_always: bool = False,
 ) -> LocalMinResult:
-    r"""Local-minimality verdict of a constructed network in the full parameter space (all :math:`K` weights and
+    r"""Local-minimality verdict of a constructed network in the full parameter space.
+
+    Local-minimality verdict of a constructed network in the full parameter space (all :math:`K` weights and
     biases), by :func:`tamelab.exact._local_min.local_min_verdict`: gradient, Hessian (dense up to ``max_dense``
     parameters, Lanczos above — never skipped), random perturbations, the higher-order test along the Hessian's
     null directions (on the same activation pattern), and two restricted analyses that can decide a degenerate
@@ -960,7 +986,9 @@ def gd_baseline(
     seed=0,
     max_points: int = 4000,
 ) -> GDBaseline:
-    """Adam (full batch on at most ``max_points`` points, stratified) from ``runs`` seeded random inits
+    """Adam from ``runs`` seeded random inits for the same architecture; final costs on all data.
+
+    Adam (full batch on at most ``max_points`` points, stratified) from ``runs`` seeded random inits
     (uniform ±1/√Q, PyTorch's default scale) for the same architecture; final costs evaluated on all data.
     """
     import torch
@@ -1088,9 +1116,11 @@ def chen_ewald_work_estimate(
     configurations: bool = False,
     max_dense_hessian: int = MAX_DENSE_HESSIAN,
 ) -> ChenEwaldWorkEstimate:
-    """Size of :func:`chen_ewald` before it starts: parameters ``K = (L+1)(Q²+Q)``, configurations analysed, and the
-    memory (bytes) of the data, the weights (layerwise + cumulative), the output Jacobian (``Q·jacobian_points`` points
-    × Q outputs × K) and a dense Hessian (K² when K ≤ ``max_dense_hessian``).
+    """Size of :func:`chen_ewald` before it starts:
+
+    parameters ``K = (L+1)(Q²+Q)``, configurations analysed, and the memory (bytes) of the data, the weights (layerwise
+    + cumulative), the output Jacobian (``Q·jacobian_points`` points × Q outputs × K) and a dense Hessian (K² when K ≤
+    ``max_dense_hessian``).
     """
     K = (layers + 1) * (q * q + q)
     jac = q * jacobian_points * q * K

@@ -110,9 +110,10 @@ class PaperGeometry(Result):
 
 
 def rotation_to_diagonal(f: np.ndarray) -> np.ndarray:
-    r""":math:`R\in SO(Q)` with :math:`Rf=u_Q/|u_Q|` for a unit vector ``f``: the rotation in the plane of ``f`` and
-    :math:`b=u_Q/|u_Q|`, computed stably as a product of two Householder reflections whose normals lie in that plane
-    (a half turn in a plane containing :math:`b` when :math:`f=-b`).
+    r""":math:`R\in SO(Q)` with :math:`Rf=u_Q/|u_Q|` for a unit vector ``f``:
+
+    the rotation in the plane of ``f`` and :math:`b=u_Q/|u_Q|`, computed stably as a product of two Householder
+    reflections whose normals lie in that plane (a half turn in a plane containing :math:`b` when :math:`f=-b`).
     """
     f = np.asarray(f, float)
     f = f / np.linalg.norm(f)
@@ -134,7 +135,9 @@ def rotation_to_diagonal(f: np.ndarray) -> np.ndarray:
 
 
 def _cone_half_angle(apex: np.ndarray, axis: np.ndarray, centres: np.ndarray, r: float) -> float:
-    """Smallest half-angle of the cone apex + C[axis] containing the balls B_r(centre) (inf if a ball holds the
+    """Smallest half-angle of the cone apex + C[axis] containing the balls B_r(centre).
+
+    Smallest half-angle of the cone apex + C[axis] containing the balls B_r(centre) (inf if a ball holds the
     apex).
     """
     d = centres - apex[:, None]
@@ -241,19 +244,23 @@ class PaperConstruction:
 
     @property
     def layers(self) -> int:
+        """The number of hidden layers L."""
         return len(self.Ws) - 1
 
     @property
     def certified(self) -> bool:
-        """Every layer's sign conditions hold strictly (collapse for s = 0, identity on the data for s = 1) and the
+        """Whether every layer's sign conditions hold strictly and the truncation is rank preserving.
+
+        Every layer's sign conditions hold strictly (collapse for s = 0, identity on the data for s = 1) and the
         truncation is rank preserving (the truncated class means are linearly independent).
         """
         return all(m > 0 for m in self.sign_margins) and self.cond_truncated_means < 1e12
 
 
 def mu_inside(geo: PaperGeometry, s: Sequence[int], *, where: float = 0.5) -> np.ndarray:
-    """A µ inside the paper's box ∏ I_{s_j}: the point at fraction ``where`` ∈ (0, 1) of I0 (log-scale) or at
-    (1 + where)·2δ|u_Q|·2 inside I1.
+    """A µ inside the paper's box ∏ I_{s_j}:
+
+    the point at fraction ``where`` ∈ (0, 1) of I0 (log-scale) or at (1 + where)·2δ|u_Q|·2 inside I1.
     """
     lo0, hi0 = geo.I0
     lo1 = geo.I1[0]
@@ -286,13 +293,14 @@ def paper_construction(
     geometry: PaperGeometry | None = None,
     theta0: float = THETA0,
 ) -> PaperConstruction:
-    r"""Build the CE23 network for the given :math:`\mu` (one value per class): cumulative weights
-    :math:`W_*R_\ell`, biases :math:`-W_*R_\ell\bar x_\ell+\mu_\ell R_\ell f_\ell`, then the output layer —
-    ``"apex"`` (:math:`Y(X_0^{red}[\mu])^{-1}`, :math:`b=0`; Thm 2.3, needs every class collapsed),
-    ``"ls"`` (the weighted affine least-squares output that attains the reduced cost), ``"auto"``
-    (apex when every :math:`\mu_j<0` collapses its class, else ls). ``layers`` > Q adds pass-through layers
-    (:math:`W_\ell=I`, :math:`b_\ell=\beta 1` keeping everything positive). ``s_j`` is read off the exact
-    sign conditions (collapse → 0, identity → 1); ``sign_margins`` certify them (> 0).
+    r"""Build the CE23 network for the given :math:`\mu` (one value per class):
+
+    cumulative weights :math:`W_*R_\ell`, biases :math:`-W_*R_\ell\bar x_\ell+\mu_\ell R_\ell f_\ell`, then the output
+    layer — ``"apex"`` (:math:`Y(X_0^{red}[\mu])^{-1}`, :math:`b=0`; Thm 2.3, needs every class collapsed), ``"ls"``
+    (the weighted affine least-squares output that attains the reduced cost), ``"auto"`` (apex when every
+    :math:`\mu_j<0` collapses its class, else ls). ``layers`` > Q adds pass-through layers (:math:`W_\ell=I`,
+    :math:`b_\ell=\beta 1` keeping everything positive). ``s_j`` is read off the exact sign conditions (collapse → 0,
+    identity → 1); ``sign_margins`` certify them (> 0).
     """
     X, labels, Y, counts = _check_data(X, labels, Y)
     q, n = X.shape
@@ -394,8 +402,10 @@ def paper_cost(out: np.ndarray, labels: np.ndarray, Y: np.ndarray) -> float:
 
 @dataclasses.dataclass
 class ReducedCost(Result):
-    """The reduced cost at one µ: the paper's C_N minimised over the output layer, the same with b^(L+1) = 0, our
-    1/N cost of the same network, and whether the construction's sign conditions hold.
+    """The reduced cost at one µ:
+
+    the paper's C_N minimised over the output layer, the same with b^(L+1) = 0, our 1/N cost of the same network, and
+    whether the construction's sign conditions hold.
     """
 
     kind = "chen_ewald_reduced_cost"
@@ -407,7 +417,9 @@ class ReducedCost(Result):
 
 
 def reduced_cost(X, labels, mu, *, Y=None, order=None, geometry: PaperGeometry | None = None) -> ReducedCost:
-    r"""The reduced cost :math:`\min_{W_{L+1},b_{L+1}}C_N` at :math:`\mu` (weighted affine least squares, measured by a
+    r"""The reduced cost at μ (weighted affine least squares), the same with a linear output, and our 1/N cost.
+
+    The reduced cost :math:`\min_{W_{L+1},b_{L+1}}C_N` at :math:`\mu` (weighted affine least squares, measured by a
     plain layerwise forward pass), the same with a linear output (:math:`b^{(L+1)}=0` in cumulative form) and
     our :math:`1/N` cost of the same network.
     """
@@ -426,9 +438,11 @@ def reduced_cost(X, labels, mu, *, Y=None, order=None, geometry: PaperGeometry |
 
 
 def closed_form_cost(X, labels, s: Sequence[int], *, Y=None, truncated_means: np.ndarray | None = None) -> float:
-    r"""CE23 (2.85): :math:`\|Y|\Delta_2[s]|^{1/2}(1+\Delta_2[s])^{-1/2}\|_{HS}` with (2.80)–(2.83),
-    :math:`\Delta_1[s]=(X_0^{red})^{-1}\Delta X_0[s]` (untruncated means, as printed); pass
-    ``truncated_means`` to use :math:`((\tau X_0)^{red})^{-1}` instead (the form (2.55) of Thm 2.3).
+    r"""CE23 (2.85):
+
+    :math:`\|Y|\Delta_2[s]|^{1/2}(1+\Delta_2[s])^{-1/2}\|_{HS}` with (2.80)–(2.83),
+    :math:`\Delta_1[s]=(X_0^{red})^{-1}\Delta X_0[s]` (untruncated means, as printed); pass ``truncated_means`` to use
+    :math:`((\tau X_0)^{red})^{-1}` instead (the form (2.55) of Thm 2.3).
     """
     X, labels, Y, counts = _check_data(X, labels, Y)
     q = X.shape[0]
@@ -456,7 +470,9 @@ def paper_local_minimality(
     radius: float = 1e-3,
     hessian_always: bool = True,
 ) -> LocalMinResult:
-    """Local-minimality verdict of the constructed network in the full parameter space, for the paper's cost (2.36)
+    """Local-minimality verdict of the constructed network in the full parameter space, for the paper's cost.
+
+    Local-minimality verdict of the constructed network in the full parameter space, for the paper's cost (2.36)
     squared (same minimisers; the root is not differentiable at 0).
     """
     X, labels, Y, counts = _check_data(X, labels, Y)
@@ -487,9 +503,10 @@ class InputClassification(Result):
 
 
 def classify_inputs(con: PaperConstruction, X_new: np.ndarray, *, Y=None) -> InputClassification:
-    r"""CE23 (2.61)–(2.62): how the constructed network classifies new inputs. Returns the class chosen by the
-    network (:math:`\arg\min_j|x^{(L+1)}(x)-y_j|`, plain layerwise forward pass), the class of the nearest
-    truncated class mean :math:`\bar x_j[\mu_j]` to :math:`\tau(x)` in the metric
+    r"""CE23 (2.61)–(2.62): how the constructed network classifies new inputs.
+
+    Returns the class chosen by the network (:math:`\arg\min_j|x^{(L+1)}(x)-y_j|`, plain layerwise forward pass), the
+    class of the nearest truncated class mean :math:`\bar x_j[\mu_j]` to :math:`\tau(x)` in the metric
     :math:`d(x,x')=|Y(X_0^{red}[\mu])^{-1}(x-x')|` (2.62), both distance tables and :math:`\tau(x)`.
     """
     X_new = np.asarray(X_new, float)
@@ -537,8 +554,10 @@ class ConfigurationAnalysis:
 
 @dataclasses.dataclass
 class ZeroCostFamily(Result):
-    """Thm 2.3 measured: the cost over random µ in the paper's box I0^Q (and its far corner), the Jacobian rank at the
-    box's centre (rank < K: degenerate) and the full-space verdict there.
+    """Thm 2.3 measured:
+
+    the cost over random µ in the paper's box I0^Q (and its far corner), the Jacobian rank at the box's centre (rank <
+    K: degenerate) and the full-space verdict there.
     """
 
     kind = "chen_ewald_zero_cost_family"
@@ -620,9 +639,11 @@ def analyse_configuration(
     seed=0,
     perturbations: int = 50,
 ) -> ConfigurationAnalysis:
-    """Thm 2.5 for one s: the reduced cost at 2·``scan`` µ inside ∏ I_{s_j} (a diagonal sweep and random points), a
-    sweep of the first collapsed coordinate across I0, the closed forms, and the full-space local-minimality
-    verdict at the box's centre (paper's cost (2.36) squared; gradient, Hessian, perturbations).
+    """Thm 2.5 for one s:
+
+    the reduced cost at 2·``scan`` µ inside ∏ I_{s_j} (a diagonal sweep and random points), a sweep of the first
+    collapsed coordinate across I0, the closed forms, and the full-space local-minimality verdict at the box's centre
+    (paper's cost (2.36) squared; gradient, Hessian, perturbations).
     """
     X, labels, Y, _ = _check_data(X, labels, Y)
     geo = geometry if geometry is not None else paper_geometry(X, labels)
@@ -726,9 +747,10 @@ def out_of_sample(
 def paper_theorems(
     X, labels, *, Y=None, seed=0, scan: int = 5, box_samples: int = 20, perturbations: int = 50, samples: int = 200
 ) -> PaperTheoremsResult:
-    """Measure CE23 Thms 2.3–2.5 and (2.61)–(2.68) on the data (L = Q): geometry and intervals, the zero cost over
-    random µ in I0^Q with the Jacobian rank (degeneracy), every s ∈ {0,1}^Q (:func:`analyse_configuration`),
-    and the out-of-sample checks (:func:`out_of_sample`).
+    """Measure CE23 Thms 2.3–2.5 and (2.61)–(2.68) on the data (L = Q):
+
+    geometry and intervals, the zero cost over random µ in I0^Q with the Jacobian rank (degeneracy), every s ∈ {0,1}^Q
+    (:func:`analyse_configuration`), and the out-of-sample checks (:func:`out_of_sample`).
     """
     import time
 

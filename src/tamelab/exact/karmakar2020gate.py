@@ -10,15 +10,17 @@ differs from SGD on :math:`\tfrac12(y-\sigma(w\cdot x))^2` only by dropping the 
 :math:`\mathbb E[(\sigma(w^*\cdot x)-\sigma(w\cdot x))x]=\tfrac12\Sigma(w^*-w)`, which gives (derivation in the
 spec) :math:`\mathbb E\|w_T-w^*\|^2\le(1-\rho)^{T-1}\|w^*\|^2` with
 :math:`\rho=\lambda_{\min}^2/(4(\tfrac14\lambda_{\max}^2+m_4/b))` for the step
-:math:`\eta=\lambda_{\min}/(2(\tfrac14\lambda_{\max}^2+m_4/b))`, where :math:`m_4=\sup_{|u|=1}\mathbb E[(u\cdot x)^2|x|^2]`.
-The paper's constants may differ; the geometric rate is what is tested.
+:math:`\eta=\lambda_{\min}/(2(\tfrac14\lambda_{\max}^2+m_4/b))`, where
+:math:`m_4=\sup_{|u|=1}\mathbb E[(u\cdot x)^2|x|^2]`. The paper's constants may differ; the geometric rate is what is
+tested.
 
 **Label poisoning** (the paper's second setting): each label is, with probability :math:`\beta` (independently of
 :math:`x`), replaced by :math:`y+\xi` with :math:`|\xi|\le\theta^*` chosen by an adversary. Writing
 :math:`g=g_0+g_\xi`, :math:`|\mathbb E[\xi\,\Delta\cdot x]|\le\beta\theta^*M_1|\Delta|` with
 :math:`M_1=\sup_{|u|=1}\mathbb E|u\cdot x|\le\sqrt{\lambda_{\max}}`, :math:`\mathbb E|g|^2\le\tfrac32\mathbb E|g_0|^2
-+3\mathbb E|g_\xi|^2` and :math:`\mathbb E|g_\xi|^2\le\beta\theta^{*2}\mathbb E|x|^2/b+(1-\tfrac1b)(\beta\theta^*M_1)^2`;
-with the same step :math:`\eta`, :math:`e_t=\mathbb E|\Delta_t|^2` obeys (our derivation)
++3\mathbb E|g_\xi|^2` and :math:`\mathbb E|g_\xi|^2\le\beta\theta^{*2}\mathbb
+E|x|^2/b+(1-\tfrac1b)(\beta\theta^*M_1)^2`; with the same step :math:`\eta`, :math:`e_t=\mathbb E|\Delta_t|^2` obeys
+(our derivation)
 
 .. math:: e_{t+1}\le(1-\tfrac\rho2)\,e_t+A\sqrt{e_t}+B,\qquad A=2\eta\beta\theta^*M_1,\quad
           B=3\eta^2\big(\beta\theta^{*2}\mathbb E|x|^2/b+(1-\tfrac1b)\beta^2\theta^{*2}M_1^2\big),
@@ -47,8 +49,11 @@ def laplace_inputs(rng: np.random.Generator, n: int, d: int) -> np.ndarray:
 
 
 def gate_constants(sampler, d: int, b: int, *, seed: int = 0, n_mc: int = 200_000) -> dict[str, float]:
-    """λ_min, λ_max of Σ = E[xxᵀ], the fourth-moment constant m_4 (Monte-Carlo; E|x|⁴ upper bound and the
-    sup over eigen-directions), the theorem's step η and rate ρ for batch size ``b``."""
+    """The theorem's constants for batch size ``b``: λ_min, λ_max of E[xxᵀ], m_4, the step η and the rate ρ.
+
+    λ_min, λ_max of Σ = E[xxᵀ], the fourth-moment constant m_4 (Monte-Carlo; E|x|⁴ upper bound and the
+    sup over eigen-directions), the theorem's step η and rate ρ for batch size ``b``.
+    """
     rng = np.random.default_rng([seed, 99])
     X = sampler(rng, n_mc, d)
     S = X.T @ X / n_mc
@@ -63,8 +68,11 @@ def gate_constants(sampler, d: int, b: int, *, seed: int = 0, n_mc: int = 200_00
 
 @dataclasses.dataclass
 class LabelAttack:
-    """Online label poisoning: with probability ``prob`` a label gets ``magnitude·sign(direction·x)`` added
-    (``|ξ| <= magnitude``); ``direction`` defaults to the first coordinate axis."""
+    """Online label poisoning:
+
+    with probability ``prob`` a label gets ``magnitude·sign(direction·x)`` added (``|ξ| <= magnitude``); ``direction``
+    defaults to the first coordinate axis.
+    """
 
     prob: float
     magnitude: float
@@ -75,6 +83,7 @@ class LabelAttack:
             raise InputError("attack", f"need 0 <= prob <= 1 and magnitude >= 0, got {self.prob}, {self.magnitude}")
 
     def noise(self, rng: np.random.Generator, X: np.ndarray) -> np.ndarray:
+        """The label noise ξ for the rows of ``X``: ``magnitude·sign(direction·x)`` with probability ``prob``."""
         u = np.eye(X.shape[1])[0] if self.direction is None else np.asarray(self.direction, dtype=float)
         hit = rng.random(X.shape[0]) < self.prob
         return np.where(hit, self.magnitude * np.sign(X @ u), 0.0)
@@ -82,8 +91,11 @@ class LabelAttack:
 
 def poisoning_bound(const: dict[str, float], prob: float, magnitude: float, batch: int, steps: int,
                     w_star_norm: float) -> tuple[np.ndarray, float]:
-    """The derived bound on sqrt(E|w_t - w*|^2) under label poisoning (module docstring) for t = 0..steps, and its
-    limit sqrt(e*) (the error floor). Uses M1 <= sqrt(lambda_max) and the Monte-Carlo E|x|^2 of ``const``."""
+    """The derived bound on sqrt(E|w_t - w*|^2) under label poisoning for t = 0..steps, and its limit.
+
+    The derived bound on sqrt(E|w_t - w*|^2) under label poisoning (module docstring) for t = 0..steps, and its
+    limit sqrt(e*) (the error floor). Uses M1 <= sqrt(lambda_max) and the Monte-Carlo E|x|^2 of ``const``.
+    """
     eta, rho = const["eta"], const["rho"]
     M1 = np.sqrt(const["lambda_max"])
     A = 2 * eta * prob * magnitude * M1
@@ -98,6 +110,8 @@ def poisoning_bound(const: dict[str, float], prob: float, magnitude: float, batc
 
 @dataclasses.dataclass
 class GateRun:
+    """One run of Tron or SGD on a ReLU gate: errors ‖w_t − w*‖ against the theorem's bound."""
+
     method: str
     batch: int
     eta: float
@@ -112,6 +126,7 @@ class GateRun:
 
     @property
     def final_error(self) -> float:
+        """The last error ‖w_{T+1} − w*‖."""
         return float(self.errors[-1])
 
     def log_slope(self) -> float:
@@ -125,12 +140,15 @@ class GateRun:
 def train_relu_gate(w_star, *, steps: int = 3000, batch: int = 8, method: str = "tron", eta: float | None = None,
                     sampler=laplace_inputs, seed: int = 0, relu_prime_zero: float = 0.0, w0=None,
                     attack: LabelAttack | None = None, constants: dict[str, float] | None = None) -> GateRun:
-    """Stream fresh mini-batches and run the Tron update (``method="tron"``) or SGD on the squared loss
+    """Stream fresh mini-batches and run the Tron update or SGD on the squared loss, optionally under attack.
+
+    Stream fresh mini-batches and run the Tron update (``method="tron"``) or SGD on the squared loss
     (``method="sgd"``, derivative ``relu_prime_zero`` at 0), from ``w0`` (default 0), optionally under a label
     ``attack``. The data stream depends on ``seed`` only (not on the method or the attack), so runs with the same
     seed see the same inputs. ``constants``: a :func:`gate_constants` result for this sampler, d and batch (computed
     when omitted; pass it to share one Monte-Carlo estimate between runs). Returns the error trajectory and the
-    theorem's bound."""
+    theorem's bound.
+    """
     w_star = np.asarray(w_star, dtype=float).reshape(-1)
     d = w_star.shape[0]
     if method not in ("tron", "sgd"):

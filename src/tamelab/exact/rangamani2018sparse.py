@@ -31,9 +31,20 @@ import torch
 
 from ..errors import InputError
 
-__all__ = ["sparse_coding_data", "autoencoder_gradient", "SparseCodingPoint", "sparse_coding_trend", "plot_sparse_coding",
-           "support_size", "expected_gradient_norm", "GradientNorm", "neighbourhood_point", "DescentRun",
-           "local_minimum_descent", "row_direction_distance"]
+__all__ = [
+    "sparse_coding_data",
+    "autoencoder_gradient",
+    "SparseCodingPoint",
+    "sparse_coding_trend",
+    "plot_sparse_coding",
+    "support_size",
+    "expected_gradient_norm",
+    "GradientNorm",
+    "neighbourhood_point",
+    "DescentRun",
+    "local_minimum_descent",
+    "row_direction_distance",
+]
 
 
 #: ε = EPS_SCALE·√(k ln h / n) (our scaling: above the interference level, shrinking with n).
@@ -58,7 +69,9 @@ def sparse_coding_data(n: int, h: int, k: int, N: int, *, seed: int = 0, a_min: 
     return A, X, A @ X
 
 
-def autoencoder_gradient(W: torch.Tensor, Y: torch.Tensor, eps: float) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def autoencoder_gradient(
+    W: torch.Tensor, Y: torch.Tensor, eps: float
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Mean gradient over the columns of Y (closed form above), the hidden codes R and the mean loss."""
     Z = W @ Y
     R = torch.relu(Z - eps)
@@ -69,8 +82,11 @@ def autoencoder_gradient(W: torch.Tensor, Y: torch.Tensor, eps: float) -> tuple[
 
 @dataclasses.dataclass
 class GradientNorm:
-    """‖E∇L‖_F estimated from ``chunks`` independent chunk means: ``norm`` (unbiased for the square, clipped at 0),
-    ``naive`` (norm of the overall mean, biased upward by noise) and ``noise`` (the noise norm of the overall mean)."""
+    """‖E∇L‖_F estimated from ``chunks`` independent chunk means:
+
+    ``norm`` (unbiased for the square, clipped at 0), ``naive`` (norm of the overall mean, biased upward by noise) and
+    ``noise`` (the noise norm of the overall mean).
+    """
 
     norm: float
     naive: float
@@ -92,8 +108,10 @@ def expected_gradient_norm(W: torch.Tensor, Y: torch.Tensor, eps: float, chunks:
 
 
 def neighbourhood_point(A: np.ndarray, delta: float, rng: np.random.Generator) -> np.ndarray:
-    """W with rows A*_i + δ·u_i (u_i uniform on the sphere), renormalised to unit length: a random point of the
-    δ-neighbourhood of A*ᵀ (row distance ≤ δ before renormalisation)."""
+    """W with rows A*_i + δ·u_i (u_i uniform on the sphere), renormalised to unit length:
+
+    a random point of the δ-neighbourhood of A*ᵀ (row distance ≤ δ before renormalisation).
+    """
     P = rng.standard_normal(A.T.shape)
     P /= np.linalg.norm(P, axis=1, keepdims=True)
     W = A.T + delta * P
@@ -106,6 +124,8 @@ def _recovery(R: torch.Tensor, X: np.ndarray) -> float:
 
 @dataclasses.dataclass
 class SparseCodingPoint:
+    """One size n of the sparse-coding study: support recovery and the expected gradient at A* and nearby."""
+
     n: int
     h: int
     k: int
@@ -125,8 +145,10 @@ class SparseCodingPoint:
 
 def sparse_coding_trend(ns=(128, 256, 512, 1024), *, p: float = 0.15, samples: int = 4000, seed: int = 0,
                         delta: float = 0.05, neighbours: int = 3, chunks: int = 4) -> list[SparseCodingPoint]:
-    """For each n (h = 2n, k = ⌈h^p⌉): support recovery and the unbiased ‖E∇L‖_F at W = A*ᵀ and at ``neighbours``
-    random points of its δ-neighbourhood."""
+    """For each n (h = 2n, k = ⌈h^p⌉):
+
+    support recovery and the unbiased ‖E∇L‖_F at W = A*ᵀ and at ``neighbours`` random points of its δ-neighbourhood.
+    """
     out = []
     for n in ns:
         h = 2 * n
@@ -179,9 +201,12 @@ class DescentRun:
 
 def local_minimum_descent(n: int = 128, *, p: float = 0.15, delta: float = 0.1, lr: float = 0.1, steps: int = 200,
                           batch: int = 1000, seed: int = 0, every: int = 10) -> DescentRun:
-    """The paper's 'A* is a local minimum' experiment: start at A*ᵀ + δ·(random unit rows), run gradient descent on
-    fresh mini-batches (an estimate of the expected gradient, no sample reuse), and track how far the rows'
-    directions are from A*. Row norms are free: they grow to compensate the bias −ε."""
+    """The paper's 'A* is a local minimum' experiment:
+
+    start at A*ᵀ + δ·(random unit rows), run gradient descent on fresh mini-batches (an estimate of the expected
+    gradient, no sample reuse), and track how far the rows' directions are from A*. Row norms are free: they grow to
+    compensate the bias −ε.
+    """
     h = 2 * n
     k = support_size(h, p)
     A, _, _ = sparse_coding_data(n, h, k, 1, seed=seed)
@@ -211,6 +236,7 @@ def _sparse_codes(h: int, k: int, N: int, rng: np.random.Generator, a_min: float
 
 
 def plot_sparse_coding(points: list[SparseCodingPoint]):
+    """Support recovery and expected-gradient norms against n (two panels); returns the figure."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -219,9 +245,14 @@ def plot_sparse_coding(points: list[SparseCodingPoint]):
     ns = [p.n for p in points]
     fig, ax = plt.subplots(1, 2, figsize=(9, 3.4))
     ax[0].plot(ns, [p.support_recovery for p in points], "o-")
-    ax[0].set_xscale("log", base=2); ax[0].set_xlabel("n"); ax[0].set_ylabel("support recovered"); ax[0].set_ylim(-0.02, 1.02)
+    ax[0].set_xscale("log", base=2)
+    ax[0].set_xlabel("n")
+    ax[0].set_ylabel("support recovered")
+    ax[0].set_ylim(-0.02, 1.02)
     ax[1].loglog(ns, [p.grad_norm_at_A for p in points], "o-", label="at A*")
     ax[1].loglog(ns, [p.grad_norm_neighbourhood for p in points], "s--", label="δ-neighbourhood (max)")
-    ax[1].set_xlabel("n"); ax[1].set_ylabel("‖E ∇L‖_F"); ax[1].legend(fontsize=8)
+    ax[1].set_xlabel("n")
+    ax[1].set_ylabel("‖E ∇L‖_F")
+    ax[1].legend(fontsize=8)
     fig.tight_layout()
     return fig

@@ -1,4 +1,6 @@
-r"""Implicit bias of gradient descent on linear models (Soudry, Hoffer, Nacson, Gunasekar & Srebro,
+r"""Implicit bias of gradient descent on linear models (Soudry et al., arXiv:1710.10345, JMLR 19 (2018)).
+
+Implicit bias of gradient descent on linear models (Soudry, Hoffer, Nacson, Gunasekar & Srebro,
 arXiv:1710.10345, JMLR 19 (2018)).
 
 * **Least squares** (their §1, a known fact they restate): GD from :math:`w_0=0` on an underdetermined
@@ -40,6 +42,8 @@ __all__ = [
 
 @dataclasses.dataclass
 class MinNormRun(Result):
+    """GD on least squares against the minimum-norm solution X⁺y: relative distance and residual."""
+
     w: np.ndarray | None = dataclasses.field(default=None, repr=False)
     min_norm: np.ndarray | None = dataclasses.field(default=None, repr=False)
     relative_distance: float = float("nan")
@@ -75,6 +79,8 @@ def least_squares_gd(X, y, *, steps: int = 5000, lr: float | None = None, w0=Non
 
 @dataclasses.dataclass
 class SVMSolution(Result):
+    """The hard-margin SVM direction ŵ, its dual variables and support vectors."""
+
     w: np.ndarray | None = dataclasses.field(default=None, repr=False)
     alpha: np.ndarray | None = dataclasses.field(default=None, repr=False)
     support: list[int] = dataclasses.field(default_factory=list)
@@ -160,8 +166,9 @@ def hard_margin_svm(X, y, *, tol: float = 1e-10) -> SVMSolution:
 
 
 def separable_data(n: int = 20, d: int = 2, *, seed=0, gap: float = 0.3) -> tuple[np.ndarray, np.ndarray, int]:
-    """Linearly separable (through the origin) Gaussian data: labels from a random direction, points within
-    ``gap`` of the separating hyperplane removed.
+    """Linearly separable (through the origin) Gaussian data:
+
+    labels from a random direction, points within ``gap`` of the separating hyperplane removed.
     """
     s = resolve_seed(seed)
     rng = np.random.default_rng(s)
@@ -176,11 +183,14 @@ def separable_data(n: int = 20, d: int = 2, *, seed=0, gap: float = 0.3) -> tupl
 
 
 def direction_gap(w: np.ndarray, w_hat: np.ndarray) -> float:
+    """‖w/‖w‖ − ŵ/‖ŵ‖‖: the distance between the directions of ``w`` and ``w_hat``."""
     return float(np.linalg.norm(w / np.linalg.norm(w) - w_hat / np.linalg.norm(w_hat)))
 
 
 @dataclasses.dataclass
 class LogisticRun(Result):
+    """GD on the logistic loss: gaps to the max-margin direction, norms and losses at checkpoints."""
+
     checkpoints: list[int] = dataclasses.field(default_factory=list)
     gaps: list[float] = dataclasses.field(default_factory=list)
     norms: list[float] = dataclasses.field(default_factory=list)
@@ -193,7 +203,9 @@ class LogisticRun(Result):
 def logistic_gd(
     X, y, w_hat: np.ndarray, *, checkpoints=(10, 100, 1000, 10_000, 100_000), lr: float | None = None, w0=None
 ) -> LogisticRun:
-    r"""GD on :math:`\sum_i\log(1+e^{-y_ix_i^\top w})` (Soudry et al.'s setting, step
+    r"""GD on the logistic loss (Soudry et al.'s setting); the direction gap to ``w_hat`` at each checkpoint.
+
+    GD on :math:`\sum_i\log(1+e^{-y_ix_i^\top w})` (Soudry et al.'s setting, step
     :math:`\eta=1/\sigma_{\max}^2(X)<2\beta^{-1}\sigma_{\max}^{-2}`, β = 1/4); the direction gap to ``w_hat``
     at each checkpoint.
     """

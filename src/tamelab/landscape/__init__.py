@@ -1,5 +1,7 @@
-"""Curvature and loss-landscape geometry of any nn.Module: operators, spectra, slices, barriers,
-mode connectivity, permutation alignment, trajectory PCA."""
+"""Curvature and loss-landscape geometry of any nn.Module:
+
+operators, spectra, slices, barriers, mode connectivity, permutation alignment, trajectory PCA.
+"""
 
 from ._connect import BarrierResult as BarrierResult
 from ._connect import ConnectResult as ConnectResult
@@ -52,17 +54,56 @@ from .li2018visualizing import trajectory_surface as trajectory_surface
 
 __all__ = [
     # operators
-    "CurvatureOperator", "flat_params", "set_flat_params", "ce_ggn_diagonal", "ggn_diagonal", "as_operator",
+    "CurvatureOperator",
+    "flat_params",
+    "set_flat_params",
+    "ce_ggn_diagonal",
+    "ggn_diagonal",
+    "as_operator",
     # spectra
-    "lanczos", "top_eigenpairs", "EigResult", "hutchinson", "hutchpp", "xtrace", "diagonal", "TraceResult",
-    "slq_density", "DensityResult", "hessian_trace", "second_order_premise",
+    "lanczos",
+    "top_eigenpairs",
+    "EigResult",
+    "hutchinson",
+    "hutchpp",
+    "xtrace",
+    "diagonal",
+    "TraceResult",
+    "slq_density",
+    "DensityResult",
+    "hessian_trace",
+    "second_order_premise",
     # slices and barriers
-    "filter_normalized_direction", "loss_surface", "SurfaceResult", "interpolate", "InterpolationResult",
-    "model_direction", "plane_through_models", "PlaneResult",
+    "filter_normalized_direction",
+    "loss_surface",
+    "SurfaceResult",
+    "interpolate",
+    "InterpolationResult",
+    "model_direction",
+    "plane_through_models",
+    "PlaneResult",
     # connectivity and alignment
-    "fit_curve", "curve_coefficients", "CurveResult", "weight_matching", "activation_matching", "permute_mlp", "AlignResult",
-    "connect_models", "ConnectResult", "plot_connectivity", "barrier", "BarrierResult",
-    "PermutationSpec", "Axis", "derive_spec", "mlp_spec", "permute", "resolve_spec", "matching_objective",
+    "fit_curve",
+    "curve_coefficients",
+    "CurveResult",
+    "weight_matching",
+    "activation_matching",
+    "permute_mlp",
+    "AlignResult",
+    "connect_models",
+    "ConnectResult",
+    "plot_connectivity",
+    "barrier",
+    "BarrierResult",
+    "PermutationSpec",
+    "Axis",
+    "derive_spec",
+    "mlp_spec",
+    "permute",
+    "resolve_spec",
+    "matching_objective",
     # trajectories
-    "trajectory_pca", "trajectory_surface", "TrajectorySurface",
+    "trajectory_pca",
+    "trajectory_surface",
+    "TrajectorySurface",
 ]

@@ -1,5 +1,7 @@
-r"""Connectivity of two trained models: loss barriers before/after permutation alignment, on the training
-and test data, and on a Bézier curve — for any architecture a permutation spec covers.
+r"""Connectivity of two trained models:
+
+loss barriers before/after permutation alignment, on the training and test data, and on a Bézier curve — for any
+architecture a permutation spec covers.
 
 * Linear path :math:`\theta(t)=(1-t)\theta_A+t\theta_B` over the parameters **and** the floating
   buffers (BatchNorm running statistics interpolate with the weights). ``bn="reset"`` instead
@@ -187,7 +189,9 @@ def barrier(
 
 @dataclasses.dataclass
 class ConnectResult(Result):
-    """Barriers between two models, before and after aligning B to A, on train (and test) data, and on a
+    """Loss barriers between two models, before and after aligning B to A, and on a Bézier curve.
+
+    Barriers between two models, before and after aligning B to A, on train (and test) data, and on a
     Bézier curve from A to the aligned B.
     """
 
@@ -247,6 +251,7 @@ def connect_models(
     target_key: str | None = None,
 ) -> ConnectResult:
     """Barriers between ``model_a`` and ``model_b`` on train (and test) data, raw and after weight matching;
+
     with ``curve_steps > 0`` also a quadratic Bézier curve from A to the aligned B trained on the train data.
 
     Data take any form of :func:`tamelab.inputs.as_data` (``connect_models(a, b, X, T)`` still works);
@@ -303,8 +308,10 @@ def connect_models(
 
 
 def plot_connectivity(r: ConnectResult, ax=None):
-    """Loss along the straight line (raw, aligned; train and test) and along the Bézier curve (on ``ax``
-    when given); returns the figure."""
+    """Loss along the straight line (raw, aligned; train and test) and along the Bézier curve (on ``ax`` when given);
+
+    returns the figure.
+    """
     import matplotlib.pyplot as plt
 
     if ax is None:

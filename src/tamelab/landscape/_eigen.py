@@ -86,7 +86,7 @@ def _op_dtype_device(op) -> tuple[torch.dtype, torch.device]:
 
 @dataclasses.dataclass
 class EigResult(Result):
-    """Extreme eigenpairs with their certificates (module docstring: what each field proves).
+    r"""Extreme eigenpairs with their certificates (module docstring: what each field proves).
 
     Attributes:
         eigenvalues: Ritz values, descending for ``which="largest"``, ascending for ``"smallest"``.
@@ -96,8 +96,8 @@ class EigResult(Result):
             :math:`[\\theta_i-\\rho_i,\\theta_i+\\rho_i]`).
         block_radius: :math:`\\|R\\|_2+\\delta\\sqrt k+2\\eta\\max|\\theta|` — k eigenvalues, counted with multiplicity,
             one within it of each :math:`\\theta_i`.
-        error_bounds: the Kato–Temple *estimate* :math:`\\min(r,r^2/\\hat\\delta)` with the gap :math:`\\hat\\delta` to the
-            other Ritz values (valid only if no eigenvalue near θ was missed; never used to certify).
+        error_bounds: the Kato–Temple *estimate* :math:`\\min(r,r^2/\\hat\\delta)` with the gap :math:`\\hat\\delta` to
+            the other Ritz values (valid only if no eigenvalue near θ was missed; never used to certify).
         noise, noise_relative: the product error model :math:`\\|\\tilde Hv-Hv\\|\\le\\delta+\\rho\\|Hv\\|` for unit
             v, measured on one vector (linearity defect; for a float32 CurvatureOperator also against its float64
             twin, which sees errors that are linear in v).
@@ -143,8 +143,10 @@ class EigResult(Result):
 
 
 class _Krylov:
-    """Orthonormal basis ``V`` (rows), optionally its products ``HV``, the projection ``M = V H Vᵀ`` and the
-    *frontier*: the newest vectors, whose products' components outside the basis are not yet in it."""
+    """Orthonormal basis ``V`` (rows), optionally its products ``HV``, the projection ``M = V H Vᵀ`` and the *frontier*:
+
+    the newest vectors, whose products' components outside the basis are not yet in it.
+    """
 
     def __init__(self, op, n: int, dtype, device, cap: int, keep: bool) -> None:
         self.op, self.n, self.dtype, self.device, self.cap, self.keep = op, n, dtype, device, cap, keep
@@ -185,9 +187,12 @@ class _Krylov:
 
     def orth(self, W: torch.Tensor, ref: torch.Tensor | None = None, extra: torch.Tensor | None = None,
              passes: int = 2) -> torch.Tensor:
-        """Rows of ``W`` orthonormalised against the basis (and ``extra`` rows) and each other (classical
+        """Rows of ``W`` orthonormalised against the basis, ``extra`` and each other.
+
+        Rows of ``W`` orthonormalised against the basis (and ``extra`` rows) and each other (classical
         Gram–Schmidt twice, a third pass when a norm collapses); rows that vanish (norm ≤ 10 eps × ``ref``) are
-        dropped."""
+        dropped.
+        """
         B = self.V[: self.m]
         if extra is not None and extra.shape[0]:
             B = torch.cat([B, extra]) if self.m else extra
@@ -246,7 +251,8 @@ class _Krylov:
 
         The first Gram–Schmidt pass takes its coefficients from ``M`` (computed in float64 when the products
         arrived: no pass over the basis); the second pass runs only where the first cancelled more than 1/√2 of a
-        vector's norm (Daniel–Gragg–Kaufman–Stewart), which is where orthogonality would otherwise be lost."""
+        vector's norm (Daniel–Gragg–Kaufman–Stewart), which is where orthogonality would otherwise be lost.
+        """
         Vm = self.V[: self.m]
         C1 = torch.from_numpy(np.ascontiguousarray(self.M[: self.m, self.F].T)).to(self.dtype).to(self.device)
         W = self.PF - C1 @ Vm
@@ -264,8 +270,11 @@ class _Krylov:
         return out
 
     def worth_testing(self, since: int) -> bool:
-        """Test after every step while a Rayleigh–Ritz solve costs under a quarter of the products made since the
-        last test (a late test costs at most a few products; a test per step can cost more than the product)."""
+        """Whether a Rayleigh–Ritz test is due now (it must cost under a quarter of the products since the last).
+
+        Test after every step while a Rayleigh–Ritz solve costs under a quarter of the products made since the
+        last test (a late test costs at most a few products; a test per step can cost more than the product).
+        """
         if self.ritz_calls == 0 or self.products == 0 or since >= max(4, self.m // 10):
             return True
         per_ritz = self.ritz_seconds / self.ritz_calls
@@ -302,8 +311,11 @@ class _Krylov:
         return out
 
     def restart(self, Y: np.ndarray) -> None:
-        """Thick restart: the basis becomes the Ritz vectors ``Yᵀ V`` (their products ``Yᵀ HV``); the caller then
-        adds the pending outside block, so the frontier's information is kept."""
+        """Thick restart:
+
+        the basis becomes the Ritz vectors ``Yᵀ V`` (their products ``Yᵀ HV``); the caller then adds the pending outside
+        block, so the frontier's information is kept.
+        """
         p = Y.shape[1]
         U = self.combine(Y, "V").to(self.dtype)
         HU = self.combine(Y, "HV").to(self.dtype) if self.keep else None
@@ -325,7 +337,8 @@ def _projection64(eng: _Krylov) -> tuple[np.ndarray, np.ndarray]:
     A float32 basis is orthonormal only to ~1e-7, which a float32 dot product cannot even resolve; a Rayleigh–Ritz
     step that ignores it (``M y = θ y`` instead of ``M y = θ G y``) left residuals of 2e-6·θ (85k parameters) and
     1e-5·θ (670k) however long Lanczos ran. Computing both matrices once per certification costs O(n·m²) flops in
-    one pass, where doing it at every step cost a float64 conversion of the basis per step (40 % of the run)."""
+    one pass, where doing it at every step cost a float64 conversion of the basis per step (40 % of the run).
+    """
     m = eng.m
     if eng.dtype == torch.float64 or not eng.keep:
         G = (eng.V[:m] @ eng.V[:m].T).to(torch.float64) if eng.dtype != torch.float64 else eng.V[:m] @ eng.V[:m].T
@@ -368,6 +381,8 @@ def top_eigenpairs(op, k: int = 5, *, which: str = "largest", tol: float = 1e-6,
     Args:
         op: a symmetric operator: :class:`~tamelab.landscape.CurvatureOperator`, anything with ``matvec``
             (and ``shape``, ``dtype``, ``device``), or a dense tensor.
+        k: how many eigenpairs.
+        which: ``"largest"`` or ``"smallest"`` (algebraic).
         tol: relative residual tolerance :math:`\|Hu-\theta u\|\le\mathrm{tol}\,|\theta|`, raised to the floor
             where it is below it (``tol_raised``).
         max_dim: largest basis (thick restart beyond; default ``max(300, 20k)``, capped by ``memory_limit``).
@@ -381,6 +396,8 @@ def top_eigenpairs(op, k: int = 5, *, which: str = "largest", tol: float = 1e-6,
         failure_probability: ``p`` of the extremality bound.
         keep_products: store ``HV`` so residuals cost no product (default: when it fits ``memory_limit``).
         m0: basis size before the first convergence test.
+        seed: seed of the random start and check vectors.
+        memory_limit: bytes the stored basis (and products) may take; bounds ``max_dim``.
         v0: start vector(s) (``n`` or ``b × n``; e.g. a warm start from earlier eigenvectors) instead of random
             ones; the checks still start from fresh random vectors.
 
@@ -505,8 +522,10 @@ def top_eigenpairs(op, k: int = 5, *, which: str = "largest", tol: float = 1e-6,
                 separated = bool(sign * ext_bound < sign * th_sel[-1] - block_r)
                 extremality = "probabilistic"
                 break
-            notes.append(f"check {checks}: a Ritz value {th_c:.6g} beyond the {k}-th ({th_sel[-1]:.6g}) was missed by the "
-                         "Krylov space (repeated or hidden eigenvalue); its vector joined the basis")
+            notes.append(
+                f"check {checks}: a Ritz value {th_c:.6g} beyond the {k}-th ({th_sel[-1]:.6g}) was missed by the "
+                "Krylov space (repeated or hidden eigenvalue); its vector joined the basis"
+            )
             one = torch.ones(1, dtype=dtype, device=device)
             zq = eng.orth(z[None])  # ⊥ the whole basis, not only U
             if zq.shape[0]:
@@ -556,20 +575,45 @@ def top_eigenpairs(op, k: int = 5, *, which: str = "largest", tol: float = 1e-6,
     if status_reason:
         notes.append(status_reason)
     bounds = _kato_temple(th_sel, res, eng)
-    return EigResult(status=Status.OK if ok else Status.NOT_CONVERGED, seed=s, seconds=time.perf_counter() - t0,
-                     eigenvalues=[float(x) for x in th_sel], residuals=[float(r) for r in res], converged=conv,
-                     error_bounds=bounds, hvps=int(eng.products), krylov_dim=int(eng.m), which=which,
-                     radii=[float(r) for r in rad], block_radius=float(block_r), tol=float(tol), tol_raised=tol_raised,
-                     noise=float(noise), noise_relative=float(rho), floor=float(floor), extremality=extremality, extremality_bound=float(ext_bound),
-                     extremality_p=float(failure_probability) if extremality == "probabilistic" else 0.0,
-                     separated=separated, check_hvps=int(check_hvps), checks=checks, restarts=restarts,
-                     block_size=int(eng.width), product_seconds=float(eng.mv_seconds), notes=notes, eigenvectors=U.T.to(dtype) if U is not None else None)
+    return EigResult(
+        status=Status.OK if ok else Status.NOT_CONVERGED,
+        seed=s,
+        seconds=time.perf_counter() - t0,
+        eigenvalues=[float(x) for x in th_sel],
+        residuals=[float(r) for r in res],
+        converged=conv,
+        error_bounds=bounds,
+        hvps=int(eng.products),
+        krylov_dim=int(eng.m),
+        which=which,
+        radii=[float(r) for r in rad],
+        block_radius=float(block_r),
+        tol=float(tol),
+        tol_raised=tol_raised,
+        noise=float(noise),
+        noise_relative=float(rho),
+        floor=float(floor),
+        extremality=extremality,
+        extremality_bound=float(ext_bound),
+        extremality_p=float(failure_probability) if extremality == "probabilistic" else 0.0,
+        separated=separated,
+        check_hvps=int(check_hvps),
+        checks=checks,
+        restarts=restarts,
+        block_size=int(eng.width),
+        product_seconds=float(eng.mv_seconds),
+        notes=notes,
+        eigenvectors=U.T.to(dtype) if U is not None else None,
+    )
 
 
 def _measure_noise(eng: _Krylov, seed: int) -> tuple[float, float]:
-    """The product error model ``(δ, ρ)``: ‖H̃v − Hv‖ ≲ δ + ρ‖Hv‖ for unit v, from the linearity defect
-    ‖H̃z − (H̃a + H̃b)/√2‖/√2 with z = (a + b)/√2 for two orthonormal basis vectors (one extra product with stored
-    products) and, for an operator with a float64 twin (``astype``), the error of one product against it."""
+    """The product error model ``(δ, ρ)``:
+
+    ‖H̃v − Hv‖ ≲ δ + ρ‖Hv‖ for unit v, from the linearity defect ‖H̃z − (H̃a + H̃b)/√2‖/√2 with z = (a + b)/√2 for two
+    orthonormal basis vectors (one extra product with stored products) and, for an operator with a float64 twin
+    (``astype``), the error of one product against it.
+    """
     if eng.n < 2:
         return 0.0, 0.0
 
@@ -620,7 +664,8 @@ def _true_residuals(eng: _Krylov, Ysel: np.ndarray, th: np.ndarray, noise: float
     The Ritz vectors ``U = Yᵀ V`` and their products ``HU = Yᵀ HV`` are formed in float64; a k×k Rayleigh–Ritz
     step on span(U) with its Gram matrix (``eigh(U HUᵀ, U Uᵀ)``) then removes the effect of the basis' float32
     orthonormality defect, which otherwise put a floor of about θ·‖VVᵀ − I‖ (≈ 3e-6·θ on an 85k-parameter
-    Hessian) under the residuals. η = ‖UUᵀ − I‖₂ of the final vectors."""
+    Hessian) under the residuals. η = ‖UUᵀ − I‖₂ of the final vectors.
+    """
     from scipy.linalg import eigh
 
     k = len(th)
@@ -670,7 +715,8 @@ def _deflated_check(eng: _Krylov, U: torch.Tensor, th_k: float, rad_k: float, wh
     """Lanczos (full re-orthogonalisation) on P H P, P = I − UᵀU, from a Gaussian start in U^⊥, for up to q steps.
 
     Returns ``(found, θ_c, z, products, min Ritz, max Ritz)``: ``found`` when a Ritz value lies beyond
-    θ_k ± its radius (``z`` its vector, in U^⊥), else θ_c is the extreme Ritz value after the steps run."""
+    θ_k ± its radius (``z`` its vector, in U^⊥), else θ_c is the extreme Ritz value after the steps run.
+    """
     sign = 1.0 if which == "largest" else -1.0
     c = _start(eng.n, 1, seed, stream, eng.dtype, eng.device)[0]
     for _ in range(2):

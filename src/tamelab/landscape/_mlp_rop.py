@@ -12,7 +12,8 @@ by the Hessian*, Neural Computation 6, 1994) with :math:`v=(V_l,c_l)` and masks 
     \mathcal Rz_l &= a_{l-1}V_l^\top+c_l+\mathcal Ra_{l-1}W_l^\top,\quad \mathcal Ra_l=m_l\odot\mathcal Rz_l,\\
     \mathcal R\delta_L &= \nabla^2\ell(z_L)\,\mathcal Rz_L,\quad
     \mathcal R\delta_{l-1}=m_{l-1}\odot(\mathcal R\delta_lW_l+\delta_lV_l),\\
-    (Hv)_{W_l} &= \mathcal R\delta_l^\top a_{l-1}+\delta_l^\top\mathcal Ra_{l-1},\quad (Hv)_{b_l}=\textstyle\sum_n\mathcal R\delta_l .
+    (Hv)_{W_l} &= \mathcal R\delta_l^\top a_{l-1}+\delta_l^\top\mathcal Ra_{l-1},\quad
+    (Hv)_{b_l}=\textstyle\sum_n\mathcal R\delta_l .
 
 This is the same set of matrix products as reverse-over-reverse autograd (about 14 for three layers)
 without the autograd engine's zero-filling, accumulation and log-softmax double-backward; it is used
@@ -111,14 +112,17 @@ class MlpHvp:
         return torch.cat([h.reshape(Q.shape[0], -1) for h in out], 1)
 
     def batched(self, vs: list[torch.Tensor]) -> list[torch.Tensor]:
-        """The products for ``b`` directions at once: every block of ``vs`` has a leading dimension ``b``
-        (the same formulas as :meth:`__call__` with batched matrix products)."""
+        """The products for ``b`` directions at once:
+
+        every block of ``vs`` has a leading dimension ``b`` (the same formulas as :meth:`__call__` with batched matrix
+        products).
+        """
         L = len(self.W)
         V, c, i = [], [], 0
-        for l in range(L):
+        for li in range(L):
             V.append(vs[i])
             i += 1
-            if self.has_b[l]:
+            if self.has_b[li]:
                 c.append(vs[i])
                 i += 1
             else:
@@ -126,40 +130,40 @@ class MlpHvp:
         with torch.no_grad():
             Ra = [None]
             Rz = None
-            for l in range(L):
-                Rz = torch.matmul(self.a[l], V[l].transpose(1, 2))  # (b, N, out)
-                if c[l] is not None:
-                    Rz += c[l][:, None, :]
-                if Ra[l] is not None:
-                    Rz += torch.matmul(Ra[l], self.W[l].T)
-                if l < L - 1:
-                    Ra.append(Rz.mul_(self.masks[l]))
+            for li in range(L):
+                Rz = torch.matmul(self.a[li], V[li].transpose(1, 2))  # (b, N, out)
+                if c[li] is not None:
+                    Rz += c[li][:, None, :]
+                if Ra[li] is not None:
+                    Rz += torch.matmul(Ra[li], self.W[li].T)
+                if li < L - 1:
+                    Ra.append(Rz.mul_(self.masks[li]))
             if self.kind == "ce":
                 pr = self.p * Rz
                 Rd = (pr - self.p * pr.sum(-1, keepdim=True)).mul_(self.scale)
             else:
                 Rd = Rz.mul_(self.scale)
             out: list[torch.Tensor] = []
-            for l in range(L - 1, -1, -1):
-                gW = torch.matmul(Rd.transpose(1, 2), self.a[l])
-                if Ra[l] is not None:
-                    gW += torch.matmul(self.deltas[l].T, Ra[l])
+            for li in range(L - 1, -1, -1):
+                gW = torch.matmul(Rd.transpose(1, 2), self.a[li])
+                if Ra[li] is not None:
+                    gW += torch.matmul(self.deltas[li].T, Ra[li])
                 blk = [gW]
-                if self.has_b[l]:
+                if self.has_b[li]:
                     blk.append(Rd.sum(1))
                 out[:0] = blk
-                if l > 0:
-                    Rd = (torch.matmul(self.deltas[l], V[l]) + torch.matmul(Rd, self.W[l])).mul_(self.masks[l - 1])
+                if li > 0:
+                    Rd = (torch.matmul(self.deltas[li], V[li]) + torch.matmul(Rd, self.W[li])).mul_(self.masks[li - 1])
         return out
 
     def __call__(self, vs: list[torch.Tensor]) -> list[torch.Tensor]:
         """``vs``: direction blocks in ``named_parameters`` order (weight, [bias]) per layer."""
         L = len(self.W)
         V, c, i = [], [], 0
-        for l in range(L):
+        for li in range(L):
             V.append(vs[i])
             i += 1
-            if self.has_b[l]:
+            if self.has_b[li]:
                 c.append(vs[i])
                 i += 1
             else:
@@ -167,30 +171,30 @@ class MlpHvp:
         with torch.no_grad():
             Ra = [None]
             Rz = None
-            for l in range(L):
-                Rz = self.a[l] @ V[l].T
-                if c[l] is not None:
-                    Rz += c[l]
-                if Ra[l] is not None:
-                    Rz.addmm_(Ra[l], self.W[l].T)
-                if l < L - 1:
-                    Ra.append(Rz.mul_(self.masks[l]))
+            for li in range(L):
+                Rz = self.a[li] @ V[li].T
+                if c[li] is not None:
+                    Rz += c[li]
+                if Ra[li] is not None:
+                    Rz.addmm_(Ra[li], self.W[li].T)
+                if li < L - 1:
+                    Ra.append(Rz.mul_(self.masks[li]))
             if self.kind == "ce":
                 pr = self.p * Rz
                 Rd = (pr - self.p * pr.sum(1, keepdim=True)).mul_(self.scale)
             else:
                 Rd = Rz.mul_(self.scale)
             out: list[torch.Tensor] = []
-            for l in range(L - 1, -1, -1):
-                gW = Rd.T @ self.a[l]
-                if Ra[l] is not None:
-                    gW.addmm_(self.deltas[l].T, Ra[l])
+            for li in range(L - 1, -1, -1):
+                gW = Rd.T @ self.a[li]
+                if Ra[li] is not None:
+                    gW.addmm_(self.deltas[li].T, Ra[li])
                 blk = [gW]
-                if self.has_b[l]:
+                if self.has_b[li]:
                     blk.append(Rd.sum(0))
                 out[:0] = blk
-                if l > 0:
-                    Rd = torch.addmm(self.deltas[l] @ V[l], Rd, self.W[l]).mul_(self.masks[l - 1])
+                if li > 0:
+                    Rd = torch.addmm(self.deltas[li] @ V[li], Rd, self.W[li]).mul_(self.masks[li - 1])
         return out
 
 
@@ -218,16 +222,17 @@ def mlp_ggn_diagonal(linears: list[nn.Linear], kind: str, X: torch.Tensor, T: to
         if kind == "ce":
             p = torch.softmax(z, dim=1)
             eye = torch.eye(C, dtype=z.dtype)
-            B = (p.sqrt().T[:, :, None] * (eye[:, None, :] - p[None, :, :])) / N ** 0.5  # (C, N, C): [c, n, :] = s_{n,c}
+            # (C, N, C): [c, n, :] = s_{n,c}
+            B = (p.sqrt().T[:, :, None] * (eye[:, None, :] - p[None, :, :])) / N ** 0.5
         else:
             B = torch.eye(C, dtype=z.dtype)[:, None, :].expand(C, N, C) * (2.0 / (N * C)) ** 0.5
         out: list[torch.Tensor] = []
-        for l in range(len(linears) - 1, -1, -1):
+        for li in range(len(linears) - 1, -1, -1):
             B2 = (B * B).sum(0)
-            blk = [B2.T @ (a[l] * a[l])]
-            if linears[l].bias is not None:
+            blk = [B2.T @ (a[li] * a[li])]
+            if linears[li].bias is not None:
                 blk.append(B2.sum(0))
             out[:0] = blk
-            if l > 0:
-                B = (B @ W[l]) * masks[l - 1]
+            if li > 0:
+                B = (B @ W[li]) * masks[li - 1]
     return out

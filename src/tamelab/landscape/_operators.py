@@ -17,10 +17,10 @@ Hessian-vector products (HVPs), chosen per model (``hvp=``, property :attr:`Curv
 
 ``"auto"`` takes the R-operator where it applies, else double backward when the gradient graphs fit
 the cache budget (one backward pass per product: 1.9–2.6× faster than forward-over-reverse on
-tanh and LayerNorm/GELU MLPs and a CNN, measured on one CPU thread), else forward-over-reverse. GGN products are a JVP through the network, the output-space Hessian (a JVP of the
-loss gradient in the outputs) and a VJP whose closure is kept per batch; batched with ``vmap``.
-Every path is tested against the double-backward dense Hessian on an MLP, a LayerNorm/GELU MLP and
-a CNN (Conv/BatchNorm-eval/ReLU/MaxPool/Linear).
+tanh and LayerNorm/GELU MLPs and a CNN, measured on one CPU thread), else forward-over-reverse. GGN products are a JVP
+through the network, the output-space Hessian (a JVP of the loss gradient in the outputs) and a VJP whose closure is
+kept per batch; batched with ``vmap``. Every path is tested against the double-backward dense Hessian on an MLP, a
+LayerNorm/GELU MLP and a CNN (Conv/BatchNorm-eval/ReLU/MaxPool/Linear).
 
 The operator takes the input contract of :mod:`tamelab.inputs`: any ``nn.Module``, data as tensors,
 NumPy arrays, datasets or loaders (tuple or dict batches), a loss name or callable, ``device=``,
@@ -86,9 +86,16 @@ class CurvatureOperator:
         self.loss_spec = resolve_loss(loss, default=None)
         self.loss_fn = self.loss_spec  # callable (outputs, targets) -> mean loss
         first = next(iter(model.parameters()), None)
-        dev = resolve_device(device) if device is not None else (first.device if first is not None else torch.device("cpu"))
-        dt = resolve_dtype(dtype) if dtype is not None else (first.dtype if first is not None and first.is_floating_point()
-                                                              else torch.float32)
+        dev = (
+            resolve_device(device)
+            if device is not None
+            else (first.device if first is not None else torch.device("cpu"))
+        )
+        dt = (
+            resolve_dtype(dtype)
+            if dtype is not None
+            else (first.dtype if first is not None and first.is_floating_point() else torch.float32)
+        )
         model = model_on(model, dev, dt)
         all_params = dict(model.named_parameters())
         if not all_params:
@@ -113,8 +120,11 @@ class CurvatureOperator:
         for X, T in d.batches(dev, self.dtype):
             size += X.element_size() * X.numel() + T.element_size() * T.numel()
             if size > max_data_bytes:
-                raise InputError("data", f"holding the batches on {dev} needs more than {max_data_bytes / 2**30:.1f} GiB",
-                                 "pass max_data_bytes=... or a subset of the data")
+                raise InputError(
+                    "data",
+                    f"holding the batches on {dev} needs more than {max_data_bytes / 2**30:.1f} GiB",
+                    "pass max_data_bytes=... or a subset of the data",
+                )
             self.batches.append((X, T))
         if not self.batches:
             raise InputError("data", "is empty")
@@ -189,8 +199,10 @@ class CurvatureOperator:
         l1, l2 = self.loss(), self.loss()
         g1, g2 = self.gradient(), self.gradient()
         if l1 != l2 or not torch.equal(g1, g2):
-            raise ComputationError("two passes over the data gave different losses/gradients (dropout, BN in train mode, "
-                                   "or a non-deterministic loader?); curvature would be meaningless")
+            raise ComputationError(
+                "two passes over the data gave different losses/gradients (dropout, BN in train mode, "
+                "or a non-deterministic loader?); curvature would be meaningless"
+            )
 
     # -- products ----------------------------------------------------------
     def _as_vectors(self, V) -> torch.Tensor:
@@ -239,7 +251,10 @@ class CurvatureOperator:
                 return torch.cat([self._batch_products(method, X, T, Q[i : i + 1]) for i in range(Q.shape[0])])
         if method == "forward_over_reverse":
             g = grad(lambda f: self._loss(f, X, T))
-            fn = lambda v: jvp(g, (self.theta,), (v,))[1]
+
+            def fn(v):
+                return jvp(g, (self.theta,), (v,))[1]
+
             return vmap(fn)(Q) if Q.shape[0] > 1 else fn(Q[0])[None]
         # GGN: J^T H_out J v with the VJP closure kept per batch
         out, pull = self._cached(("ggn", id(X)), lambda: vjp(lambda f: self._outputs(f, X), self.theta))
@@ -274,8 +289,10 @@ class CurvatureOperator:
 
     @property
     def path(self) -> str:
-        """Which product is used: ``"mlp-rop"``, ``"autograd"`` (double backward), ``"forward-over-reverse"``
-        or ``"ggn"``."""
+        """Which product is used:
+
+        ``"mlp-rop"``, ``"autograd"`` (double backward), ``"forward-over-reverse"`` or ``"ggn"``.
+        """
         return {"rop": "mlp-rop", "double_backward": "autograd", "forward_over_reverse": "forward-over-reverse",
                 "ggn": "ggn"}[self._method]
 
@@ -298,8 +315,10 @@ class CurvatureOperator:
         return (self.n, self.n)
 
     def astype(self, dtype) -> CurvatureOperator:
-        """The same operator (model, data, loss, parameters, product path) computed in ``dtype``; the solver uses
-        a float64 twin to measure the error of a float32 product against the exact one."""
+        """The same operator (model, data, loss, parameters, product path) computed in ``dtype``;
+
+        the solver uses a float64 twin to measure the error of a float32 product against the exact one.
+        """
         if self._method == "rop":
             hvp = "rop"
         elif self._method == "ggn":

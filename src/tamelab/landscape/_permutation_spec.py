@@ -1,5 +1,7 @@
-r"""Permutation specs: which parameter axes share a hidden-unit permutation (Git Re-Basin's
-``PermutationSpec``; Ainsworth, Hayase & Srinivasa, arXiv:2209.04836, §3 and App. A).
+r"""Permutation specs:
+
+which parameter axes share a hidden-unit permutation (Git Re-Basin's ``PermutationSpec``; Ainsworth, Hayase & Srinivasa,
+arXiv:2209.04836, §3 and App. A).
 
 A network :math:`f_\theta` with hidden units that can be reordered without changing the function has a
 group of symmetries :math:`\pi=(P_1,\dots,P_K)`. A :class:`PermutationSpec` names the permutations
@@ -179,7 +181,9 @@ def permute(
     *,
     state: Mapping[str, torch.Tensor] | None = None,
 ) -> nn.Module:
-    """A copy of ``model`` with its parameters and buffers permuted by ``perms`` (the function is unchanged
+    """A copy of ``model`` with its parameters and buffers permuted by ``perms``.
+
+    A copy of ``model`` with its parameters and buffers permuted by ``perms`` (the function is unchanged
     when ``spec`` is right). ``state``: the model's parameters and buffers, if already collected.
     """
     st = _state(model) if state is None else state
@@ -750,7 +754,7 @@ def derive_spec(
     # groups → permutations
     perms: dict[str, int] = {}
     names: dict[int, str] = {}
-    for (tensor, axis), (g, inner) in sorted(D.assign.items(), key=lambda kv: kv[1][0]):
+    for (_tensor, _axis), (g, _inner) in sorted(D.assign.items(), key=lambda kv: kv[1][0]):
         r = D.find(g)
         if r == D.FIXED or r in names:
             continue

@@ -6,9 +6,9 @@ r"""Hessian traces: exact where the network is piecewise-linear in each paramete
           +\tfrac1N\textstyle\sum_n\nabla_f\ell^\top\,\partial^2f(x_n)/\partial\theta_i^2 .
 
 If every single parameter enters the network's output affinely within each activation region
-(:math:`\partial^2f/\partial\theta_i^2=0` a.e.), the second term vanishes and :math:`\operatorname{tr}H=\operatorname{tr}G`:
-the trace is the GGN diagonal's sum, computed exactly with ``C`` batched backward passes (no
-sampling error). This holds when the traced network uses only ``Linear``/``Conv``/``BatchNorm`` in
+(:math:`\partial^2f/\partial\theta_i^2=0` a.e.), the second term vanishes and
+:math:`\operatorname{tr}H=\operatorname{tr}G`: the trace is the GGN diagonal's sum, computed exactly with ``C`` batched
+backward passes (no sampling error). This holds when the traced network uses only ``Linear``/``Conv``/``BatchNorm`` in
 eval mode (affine in their own parameters), ``ReLU``/``LeakyReLU``/``MaxPool``/``AvgPool``/``Flatten``/
 ``Identity``/``Dropout`` in eval mode, reshapes and residual additions, and every parameter is used
 once (a parameter used twice, e.g. tied weights, can enter quadratically). ``LayerNorm``, ``GELU``,
@@ -84,7 +84,10 @@ def second_order_premise(model: nn.Module) -> tuple[bool, str]:
             if node.target in (operator.mul, torch.mul, operator.truediv, torch.div):
                 tensors = [a for a in node.args if isinstance(a, torch.fx.Node)]
                 if len(tensors) > 1:
-                    return False, f"{node.name}: product of two tensors ({getattr(node.target, '__name__', node.target)})"
+                    return (
+                        False,
+                        f"{node.name}: product of two tensors ({getattr(node.target, '__name__', node.target)})",
+                    )
                 continue
             if node.target not in _PWL_FUNCTIONS:
                 return False, f"{node.name}: {getattr(node.target, '__name__', node.target)} is not piecewise-linear"
@@ -112,21 +115,30 @@ def _loss_kind(loss) -> str | None:
 
 def ggn_diagonal(model: nn.Module, X: torch.Tensor, T: torch.Tensor, loss="cross_entropy", *, chunk: int = 512,
                  fast_path: bool = True) -> torch.Tensor:
-    r"""Exact diagonal of the GGN of the mean cross-entropy or mean squared error (flat, ``named_parameters``
-    order): :math:`\operatorname{diag}G=\sum_n\sum_c(\nabla_\theta\,s_{n,c}^\top f_n)^{\odot2}` with the output-Hessian
-    factor columns :math:`s_{n,c}` (module docstring), C per-sample-gradient passes under ``torch.func.vmap``.
-    A plain ``Linear``/``ReLU`` ``Sequential`` takes the batched closed form
-    (:func:`tamelab.landscape._mlp_rop.mlp_ggn_diagonal`, ~100x faster)."""
+    r"""Exact diagonal of the GGN of the mean cross-entropy or mean squared error (flat, ``named_parameters`` order):
+
+    :math:`\operatorname{diag}G=\sum_n\sum_c(\nabla_\theta\,s_{n,c}^\top f_n)^{\odot2}` with the output-Hessian factor
+    columns :math:`s_{n,c}` (module docstring), C per-sample-gradient passes under ``torch.func.vmap``. A plain
+    ``Linear``/``ReLU`` ``Sequential`` takes the batched closed form
+    (:func:`tamelab.landscape._mlp_rop.mlp_ggn_diagonal`, ~100x faster).
+    """
     from ..losses import resolve_loss
     from ._mlp_rop import mlp_ggn_diagonal, mlp_rop_plan
 
     kind = _loss_kind(resolve_loss(loss))
     if kind not in ("ce", "mse"):
-        raise NotApplicableError("loss", f"the GGN diagonal is implemented for mean cross-entropy and MSE, not {loss!r}")
+        raise NotApplicableError(
+            "loss", f"the GGN diagonal is implemented for mean cross-entropy and MSE, not {loss!r}"
+        )
     params = {k: v.detach() for k, v in model.named_parameters()}
     buffers = {k: v.detach() for k, v in model.named_buffers()}
     plan = mlp_rop_plan(model, nn.functional.cross_entropy if kind == "ce" else nn.functional.mse_loss, list(params))
-    if fast_path and plan is not None and X.dim() == 2 and (kind == "mse" or (T.dim() == 1 and not T.is_floating_point())):
+    if (
+        fast_path
+        and plan is not None
+        and X.dim() == 2
+        and (kind == "mse" or (T.dim() == 1 and not T.is_floating_point()))
+    ):
         return torch.cat([b.reshape(-1) for b in mlp_ggn_diagonal(plan[0], kind, X, T)])
     N = X.shape[0]
     with torch.no_grad():
@@ -158,7 +170,8 @@ def ce_ggn_diagonal(model: nn.Module, X: torch.Tensor, y: torch.Tensor, *, chunk
     """Exact diagonal of the GGN of mean cross-entropy (:func:`ggn_diagonal` with ``loss="cross_entropy"``).
 
     Its sum is the Hessian trace only under :func:`second_order_premise`; use :func:`hessian_trace`,
-    which checks it."""
+    which checks it.
+    """
     return ggn_diagonal(model, X, y, "cross_entropy", chunk=chunk, fast_path=fast_path)
 
 
@@ -169,7 +182,13 @@ def hessian_trace(model_or_op, data=None, loss=None, *, method: str = "auto", hv
     Args:
         model_or_op: an ``nn.Module`` (with ``data`` and ``loss``) or a
             :class:`~tamelab.landscape.CurvatureOperator` (its model, data and loss are used).
-        data, loss, device, dtype, params: the input contract (:class:`~tamelab.landscape.CurvatureOperator`).
+        data: the data in any form of the input contract (:class:`~tamelab.landscape.CurvatureOperator`).
+        loss: a loss name, callable or ``nn.Module`` loss.
+        device: where to compute (default: the model's device).
+        dtype: the compute dtype (default: the model's).
+        params: the parameters to differentiate (default: all).
+        seed: seed of the stochastic estimators.
+        **data_kw: passed to :func:`tamelab.inputs.as_data` (``targets``, ``batch_size``, keys).
         method: ``"auto"`` (exact GGN diagonal when :func:`second_order_premise` holds and the loss is
             cross-entropy/MSE on all parameters; else ``n`` unit-vector products when ``n ≤ hvps``; else
             Hutch++), ``"exact"`` (the first two only: :class:`~tamelab.errors.NotApplicableError` otherwise),

@@ -53,8 +53,11 @@ PROBE_BLOCK = 16
 
 
 def as_operator(op, data=None, loss=None, *, kind: str = "hessian", device=None, dtype=None, **kw):
-    """``op`` itself, or ``CurvatureOperator(op, loss, data, kind=, device=, dtype=, **kw)`` when ``op`` is a
-    model (then ``data`` is required; ``loss`` defaults to cross-entropy)."""
+    """``op`` itself, or the curvature operator of ``op`` when it is a model.
+
+    ``op`` itself, or ``CurvatureOperator(op, loss, data, kind=, device=, dtype=, **kw)`` when ``op`` is a
+    model (then ``data`` is required; ``loss`` defaults to cross-entropy).
+    """
     if isinstance(op, nn.Module):
         from ._operators import CurvatureOperator
 
@@ -73,8 +76,11 @@ def as_operator(op, data=None, loss=None, *, kind: str = "hessian", device=None,
 
 def top_eigenpairs(op, k: int = 5, *, data=None, loss=None, kind: str = "hessian", device=None, dtype=None,
                    **kwargs) -> EigResult:
-    """:func:`tamelab.landscape._eigen.top_eigenpairs` on ``op`` or on the curvature of a model
-    (``top_eigenpairs(model, 5, data=(X, y), loss="cross_entropy", dtype="float64")``)."""
+    """Top eigenpairs of ``op`` or of the curvature of a model.
+
+    :func:`tamelab.landscape._eigen.top_eigenpairs` on ``op`` or on the curvature of a model
+    (``top_eigenpairs(model, 5, data=(X, y), loss="cross_entropy", dtype="float64")``).
+    """
     return _top_eigenpairs(as_operator(op, data, loss, kind=kind, device=device, dtype=dtype), k, **kwargs)
 
 
@@ -83,12 +89,17 @@ top_eigenpairs.__doc__ = (top_eigenpairs.__doc__ or "") + "\n" + (_top_eigenpair
 
 def _rows(op, Z: torch.Tensor) -> torch.Tensor:
     """Products of the columns of ``Z`` (n × m) as rows (m × n), PROBE_BLOCK at a time."""
-    return torch.cat([products(op, Z[:, i : i + PROBE_BLOCK].T.contiguous()) for i in range(0, Z.shape[1], PROBE_BLOCK)])
+    return torch.cat(
+        [products(op, Z[:, i : i + PROBE_BLOCK].T.contiguous()) for i in range(0, Z.shape[1], PROBE_BLOCK)]
+    )
 
 
 def _tridiag_eigh(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Eigenpairs of the Lanczos tridiagonal (LAPACK stemr via SciPy: ~0.2 ms at m=56, where a dense
-    ``numpy.linalg.eigh`` took 16-48 ms on a busy 2-core machine through OpenBLAS threads)."""
+    """Eigenpairs of the Lanczos tridiagonal (LAPACK stemr via SciPy).
+
+    Eigenpairs of the Lanczos tridiagonal (LAPACK stemr via SciPy: ~0.2 ms at m=56, where a dense
+    ``numpy.linalg.eigh`` took 16-48 ms on a busy 2-core machine through OpenBLAS threads).
+    """
     from scipy.linalg import eigh_tridiagonal
 
     if len(a) == 1:
@@ -111,14 +122,21 @@ def lanczos(op, m: int, v0: torch.Tensor, state: dict | None = None, *, keep_pro
     Pass the returned ``state`` back with a larger ``m`` to *extend* the same Krylov space
     (no product is recomputed). With ``keep_products`` the raw products :math:`Hv_j` are kept in
     ``state["HV"]`` (one more n×m block), so the true residual :math:`\|H(Vy)-\theta Vy\|=\|(HV)y-\theta Vy\|`
-    of any Ritz pair costs no further product (H is linear; only float rounding differs)."""
+    of any Ritz pair costs no further product (H is linear; only float rounding differs).
+    """
     n = v0.numel()
     m = min(m, n)
     if state is None:
         cap = min(n, max(m, 64))
         z = {"dtype": v0.dtype, "device": v0.device}
-        state = {"Vbuf": torch.zeros(cap, n, **z), "alpha": [], "beta": [], "next": v0 / v0.norm(),
-                 "gen": torch.Generator().manual_seed(12345), "HVbuf": torch.zeros(cap, n, **z) if keep_products else None}
+        state = {
+            "Vbuf": torch.zeros(cap, n, **z),
+            "alpha": [],
+            "beta": [],
+            "next": v0 / v0.norm(),
+            "gen": torch.Generator().manual_seed(12345),
+            "HVbuf": torch.zeros(cap, n, **z) if keep_products else None,
+        }
     alpha, beta, v = state["alpha"], state["beta"], state["next"]
     Vb = state["Vbuf"] = _grow(state["Vbuf"], m)
     HVb = state["HVbuf"]
@@ -209,7 +227,8 @@ def hutchpp(op, m: int = 99, *, seed=0, n_boot: int = 10, data=None, loss=None, 
     """Hutch++ with ``m`` products (m/3 sketch, m/3 projection, m/3 Hutchinson on the deflated rest).
 
     Standard error: the Hutchinson part's sample std / sqrt(m/3) (the low-rank part is deterministic
-    given the sketch)."""
+    given the sketch).
+    """
     t0 = time.perf_counter()
     op, s, n, dt, dev = _prep(op, data, loss, kind, device, dtype, m, seed)
     g = torch.Generator().manual_seed(s)
@@ -229,10 +248,11 @@ def hutchpp(op, m: int = 99, *, seed=0, n_boot: int = 10, data=None, loss=None, 
 
 def xtrace(op, m: int = 100, *, seed=0, data=None, loss=None, kind: str = "hessian", device=None,
            dtype=None) -> TraceResult:
-    """XTrace (Epperly, Tropp & Webber, arXiv:2301.07825) with ``m`` products: the exchangeable
-    average over i of tr(Q_i^T H Q_i) + ω_i^T P_i H P_i ω_i, where Q_i spans H Ω without column i.
-    Every term is computed from Y = HΩ and Z = HQ (2k products, k = m/2); stderr from the k
-    exchangeable estimates."""
+    """XTrace (Epperly, Tropp & Webber, arXiv:2301.07825) with ``m`` products:
+
+    the exchangeable average over i of tr(Q_i^T H Q_i) + ω_i^T P_i H P_i ω_i, where Q_i spans H Ω without column i.
+    Every term is computed from Y = HΩ and Z = HQ (2k products, k = m/2); stderr from the k exchangeable estimates.
+    """
     t0 = time.perf_counter()
     op, s, n, dt, dev = _prep(op, data, loss, kind, device, dtype, m, seed)
     k = max(2, m // 2)

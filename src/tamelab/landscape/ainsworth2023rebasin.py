@@ -1,4 +1,6 @@
-r"""Permutation alignment of any network with a permutation spec (Git Re-Basin; Ainsworth, Hayase &
+r"""Permutation alignment of any network with a permutation spec (Git Re-Basin weight matching).
+
+Permutation alignment of any network with a permutation spec (Git Re-Basin; Ainsworth, Hayase &
 Srinivasa, arXiv:2209.04836, §3.2 "weight matching", Algorithm 1).
 
 Weight matching maximises :math:`J(\pi)=\sum_w\langle\theta^A_w,\pi(\theta^B)_w\rangle` over the
@@ -149,7 +151,9 @@ def resolve_spec(
     example_input: Any = None,
     check: bool = True,
 ) -> PermutationSpec:
-    """``spec`` as given (checked against the model), the MLP spec of a plain ``Sequential`` of Linear and
+    """The permutation spec to use for ``model``: given, derived from a plain ``Sequential``, or traced.
+
+    ``spec`` as given (checked against the model), the MLP spec of a plain ``Sequential`` of Linear and
     elementwise layers, or :func:`derive_spec` on a traced example input (certified on it unless
     ``check=False``).
     """
@@ -216,12 +220,13 @@ class _Matcher:
         return float(sum((self.A[k] * Bp[k]).sum() for k in self.A))
 
     def cost(self, p: str, perms: Mapping[str, np.ndarray], Bp: Mapping[str, torch.Tensor]) -> torch.Tensor:
-        """``S[i, j] = Σ ⟨A's unit i, B's original unit j⟩`` with every other permutation applied. Undoing
-        ``P_k`` on its axes is a column reordering of the product with the fully permuted B.
+        """``S[i, j] = Σ ⟨A's unit i, B's original unit j⟩`` with every other permutation applied.
+
+        Undoing ``P_k`` on its axes is a column reordering of the product with the fully permuted B.
         """
         n = self.spec.perms[p]
         S = None
-        for w, a, inner in self.p2a[p]:
+        for w, a, _inner in self.p2a[p]:
             c = self.Amat[(w, a)] @ self._mat(Bp[w], a, n).T
             S = c if S is None else S + c
         inv = torch.as_tensor(np.argsort(perms[p]), dtype=torch.long, device=S.device)
@@ -231,8 +236,9 @@ class _Matcher:
         return float(sum((self.A[w] * Bp[w]).sum() for w in {t[0] for t in self.p2a[p]}))
 
     def reapply(self, p: str, old: np.ndarray, new: np.ndarray, Bp: dict) -> dict:
-        """``Bp`` with ``P_k`` changed from ``old`` to ``new`` on its axes: new unit ``i`` is original unit
-        ``new[i]``, which sits at position ``old⁻¹[new[i]]`` of ``Bp``.
+        """``Bp`` with ``P_k`` changed from ``old`` to ``new`` on its axes:
+
+        new unit ``i`` is original unit ``new[i]``, which sits at position ``old⁻¹[new[i]]`` of ``Bp``.
         """
         out = dict(Bp)
         idx = torch.as_tensor(np.argsort(old)[new], dtype=torch.long, device=next(iter(Bp.values())).device)
@@ -246,7 +252,7 @@ class _Matcher:
         keys = [p for p in self.spec.perms if self.p2a[p]]
         Bp = self.permuted(perms)
         sweeps, converged = 0, False
-        for sweeps in range(1, max_sweeps + 1):
+        for sweeps in range(1, max_sweeps + 1):  # noqa: B007 (the count is returned)
             changed = False
             for i in rng.permutation(len(keys)):
                 p = keys[i]
@@ -319,14 +325,19 @@ def weight_matching(
     r"""Permute ``model_b``'s hidden units (a permutation spec) to match ``model_a`` by weight matching.
 
     Args:
-        model_a, model_b: two networks of the same architecture (any ``nn.Module`` the spec covers).
+        model_a: the reference network (any ``nn.Module`` the spec covers).
+        model_b: the network whose hidden units are permuted; same architecture as ``model_a``.
         spec: a :class:`~tamelab.landscape.PermutationSpec` (or its dict form); default: derived.
-        data, example_input, X: data in any form of :func:`tamelab.inputs.as_data` (or a bare input
-            batch ``X``): used to derive the spec (shape tracing) and to certify that the aligned model
-            computes the same function as B.
-        max_sweeps, restarts, seed: coordinate descent; restart 0 starts from the identity, the others
-            from seeded random permutations; the best objective is kept.
+        data: data in any form of :func:`tamelab.inputs.as_data`: used to derive the spec (shape tracing)
+            and to certify that the aligned model computes the same function as B.
+        example_input: an input batch used to trace the spec (default: taken from ``data``).
+        X: a bare input batch, used as ``data`` when ``data`` is not given.
+        max_sweeps: coordinate-descent sweeps per restart.
+        restarts: restart 0 starts from the identity, the others from seeded random permutations; the best
+            objective is kept.
+        seed: seed of the random restarts.
         exhaustive: enumerate all permutations but one (tiny networks; refused past ``max_enumeration``).
+        max_enumeration: the most permutations ``exhaustive`` may enumerate.
         include_buffers: also match BatchNorm running statistics (they are always permuted).
         device: where the products run (default: model A's device).
         check_samples: how many of the data's first inputs the function certificate evaluates.
@@ -441,14 +452,14 @@ def _objective(la, lb, perms):
     """Matching objective of two ReLU MLPs given as ``relu_layers`` lists (one permutation per hidden layer)."""
     tot = 0.0
     prev = None
-    for l, (W, b) in enumerate(lb):
+    for ell, (W, b) in enumerate(lb):
         Wp, bp = W, b
-        if l < len(perms):
-            Wp, bp = Wp[perms[l]], bp[perms[l]]
+        if ell < len(perms):
+            Wp, bp = Wp[perms[ell]], bp[perms[ell]]
         if prev is not None:
             Wp = Wp[:, prev]
-        prev = perms[l] if l < len(perms) else None
-        tot += float((la[l][0] * Wp).sum() + (la[l][1] * bp).sum())
+        prev = perms[ell] if ell < len(perms) else None
+        tot += float((la[ell][0] * Wp).sum() + (la[ell][1] * bp).sum())
     return tot
 
 

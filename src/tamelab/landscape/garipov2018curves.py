@@ -29,6 +29,7 @@ __all__ = ["CurveResult", "curve_coefficients", "fit_curve"]
 
 
 def curve_coefficients(t: float, kind: str = "bezier") -> tuple[float, float, float]:
+    """Weights of the three control points θ_A, θ, θ_B at ``t`` ∈ [0, 1] on a Bézier or polychain curve."""
     if kind == "bezier":
         return ((1 - t) ** 2, 2 * t * (1 - t), t**2)
     if kind == "polychain":

@@ -34,6 +34,7 @@ __all__ = ["filter_normalized_direction", "SurfaceResult", "loss_surface", "inte
 
 
 def filter_normalized_direction(model: nn.Module, *, seed=0, ignore: str = "biasbn") -> dict[str, torch.Tensor]:
+    """A random Gaussian direction with every filter rescaled to the norm of the model's filter (Li et al. 2018)."""
     if ignore not in ("biasbn", "none"):
         raise InputError("ignore", f"unknown {ignore!r}", "use biasbn or none")
     g = torch.Generator().manual_seed(resolve_seed(seed))
@@ -50,15 +51,18 @@ def filter_normalized_direction(model: nn.Module, *, seed=0, ignore: str = "bias
     return out
 
 
-#: exact module types that are affine in (weight, bias) jointly: f(X; W + Σ cᵢDᵢ, b + Σ cᵢdᵢ) = f(X; W, b) + Σ cᵢ f(X; Dᵢ, dᵢ).
+#: exact module types that are affine in (weight, bias) jointly:
+#: f(X; W + Σ cᵢDᵢ, b + Σ cᵢdᵢ) = f(X; W, b) + Σ cᵢ f(X; Dᵢ, dᵢ).
 _AFFINE_FIRST = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d)
 
 
 def _prepare(model: nn.Module, data, targets, loss, device, dtype, input_key=None, target_key=None, batch_size=None,
              *, field: str = "data"):
-    """The input contract for every slice: ``(model on device/dtype, X, T, Loss)`` with the data held as two tensors
-    on the model's device (a loader's batches are concatenated once; the surface evaluates every sample at every
-    grid point). The caller's model is never changed."""
+    """The input contract for every slice:
+
+    ``(model on device/dtype, X, T, Loss)`` with the data held as two tensors on the model's device (a loader's batches
+    are concatenated once; the surface evaluates every sample at every grid point). The caller's model is never changed.
+    """
     from ..inputs import as_data, as_model, model_on, resolve_device, resolve_dtype
     from ..losses import resolve_loss
 
@@ -180,8 +184,10 @@ class _GridEvaluator:
             torch._foreach_add_(self.P, self.D[0], alpha=float(c[0]))
 
     def _tail(self, h: torch.Tensor) -> tuple[torch.Tensor, int]:
-        """The rest of the network; returns the outputs and their class dimension. ``h`` is our own
-        buffer, so the first ReLU may overwrite it; with the fast cross-entropy the logits come as C×N."""
+        """The rest of the network; returns the outputs and their class dimension.
+
+        ``h`` is our own buffer, so the first ReLU may overwrite it; with the fast cross-entropy the logits come as C×N.
+        """
         if self._plan is None:
             return self.rest(h), 1
         return linear_relu_forward(self._plan, h, logits_t=self._fast_ce, inplace_input=True), 0 if self._fast_ce else 1
@@ -197,7 +203,11 @@ class _GridEvaluator:
                     base.add_(Ai, alpha=float(ci))
             self._key, self._base = key, base
             self._buf = torch.empty_like(base)
-        h = torch.add(self._base, self.A[0], alpha=float(c[0]), out=self._buf) if c[0] != 0.0 else self._buf.copy_(self._base)
+        h = (
+            torch.add(self._base, self.A[0], alpha=float(c[0]), out=self._buf)
+            if c[0] != 0.0
+            else self._buf.copy_(self._base)
+        )
         return self._tail(h)
 
     def _score(self, o: torch.Tensor, cdim: int) -> tuple[float, float]:
@@ -221,9 +231,12 @@ class _GridEvaluator:
         return out
 
     def _batched(self, coords) -> list[tuple[float, float]]:
-        """``points_per_batch`` grid points per forward pass: the parameters θ + Σ cᵢδᵢ of a group of points are
-        stacked and the network runs under ``torch.func.vmap`` (one batched kernel per layer; pays off on GPUs,
-        where one point leaves the device idle; on one CPU thread it measured no faster than the loop)."""
+        """``points_per_batch`` grid points per forward pass:
+
+        the parameters θ + Σ cᵢδᵢ of a group of points are stacked and the network runs under ``torch.func.vmap`` (one
+        batched kernel per layer; pays off on GPUs, where one point leaves the device idle; on one CPU thread it
+        measured no faster than the loop).
+        """
         from torch.func import functional_call, vmap
 
         mod = self.rest if self.first is not None else self.m
@@ -274,9 +287,12 @@ class _TracedTail(nn.Module):
 
 
 def _traced_first_layer(model: nn.Module, X: torch.Tensor):
-    """For any model that ``torch.fx`` traces and whose input goes straight into one Linear/Conv layer (called once,
+    """``(path, layer, tail)`` when the input goes straight into one Linear/Conv layer, else ``None``.
+
+    For any model that ``torch.fx`` traces and whose input goes straight into one Linear/Conv layer (called once,
     parameters not shared): ``(path, layer, tail)`` so the first-layer reuse also works for models written as
-    classes (ResNets, custom MLPs); ``None`` otherwise (the plain forward pass is used)."""
+    classes (ResNets, custom MLPs); ``None`` otherwise (the plain forward pass is used).
+    """
     try:
         gm = torch.fx.symbolic_trace(model)
     except Exception:  # noqa: BLE001 - not traceable: no reuse, same results
@@ -315,10 +331,23 @@ def _module_path(model: nn.Module, mod: nn.Module) -> str:
 
 
 def _linear_part(mod: nn.Module, prefix: str, dirs: list[dict]):
-    """For a module affine in its input whose parameters do not move along any direction: its linear part
-    (``x ↦ g(x) − g(0)``), else ``None``."""
-    if isinstance(mod, (nn.Identity, nn.Flatten, nn.AvgPool1d, nn.AvgPool2d, nn.AvgPool3d, nn.AdaptiveAvgPool1d,
-                        nn.AdaptiveAvgPool2d, nn.AdaptiveAvgPool3d)) or (isinstance(mod, nn.Dropout) and not mod.training):
+    """For a module affine in its input whose parameters do not move along any direction:
+
+    its linear part (``x ↦ g(x) − g(0)``), else ``None``.
+    """
+    if isinstance(
+        mod,
+        (
+            nn.Identity,
+            nn.Flatten,
+            nn.AvgPool1d,
+            nn.AvgPool2d,
+            nn.AvgPool3d,
+            nn.AdaptiveAvgPool1d,
+            nn.AdaptiveAvgPool2d,
+            nn.AdaptiveAvgPool3d,
+        ),
+    ) or (isinstance(mod, nn.Dropout) and not mod.training):
         return mod
     if isinstance(mod, (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d)):
         if mod.training or mod.running_var is None:
@@ -338,7 +367,10 @@ def _linear_part(mod: nn.Module, prefix: str, dirs: list[dict]):
 
 
 def _eval_chunk(args: tuple) -> list[tuple[float, float]]:
-    """Top-level (picklable) chunk evaluator: (model, θ or None, dirs, coords, X, T, loss name or Loss) -> [(loss, acc)].
+    """Top-level (picklable) chunk evaluator returning ``[(loss, acc)]`` for each grid point.
+
+    Top-level (picklable) chunk evaluator: (model, θ or None, dirs, coords, X, T, loss name or Loss) -> [(loss,
+    acc)].
 
     ``θ = None`` means the model's own parameters (and keeps them out of the task payload).
 
@@ -356,9 +388,12 @@ def _eval_chunk(args: tuple) -> list[tuple[float, float]]:
 
 
 def _pack_chunk_payload(model: nn.Module, dirs: list[dict], X: torch.Tensor, T: torch.Tensor):
-    """The shared part of a chunk's arguments with every tensor as a NumPy array and the model as a
+    """The shared part of a chunk's arguments as NumPy arrays and a meta-device model skeleton, or ``None``.
+
+    The shared part of a chunk's arguments with every tensor as a NumPy array and the model as a
     meta-device skeleton: Dask ships NumPy buffers without pickling them (a ~1 MB payload started a task
-    after ~6-15 ms instead of ~30-65 ms). ``None`` if some tensor has no NumPy dtype (e.g. bfloat16)."""
+    after ~6-15 ms instead of ~30-65 ms). ``None`` if some tensor has no NumPy dtype (e.g. bfloat16).
+    """
     import copy
 
     try:
@@ -388,6 +423,8 @@ def _eval_chunk_packed(args: tuple) -> list[tuple[float, float]]:
 
 @dataclasses.dataclass
 class SurfaceResult(Result):
+    """The loss (and accuracy) on a grid in the plane (or line) of two (one) directions around the model."""
+
     kind = "landscape"
 
     losses: list = dataclasses.field(default_factory=list)
@@ -401,6 +438,7 @@ class SurfaceResult(Result):
     executor: str = "serial"
 
     def arrays(self):
+        """The loss grid, stored in ``arrays.npz``."""
         return {"losses": np.asarray(self.losses, dtype=float)}
 
 
@@ -414,8 +452,11 @@ def _points_per_batch(points_per_batch, X: torch.Tensor) -> int:
 
 def _evaluate_grid(model: nn.Module, dirs: list[dict], coords: list[tuple], X, T, loss, executor,
                    chunks: int | None, points_per_batch: int | None = None) -> dict[tuple, tuple[float, float]]:
-    """(loss, accuracy) at ``θ_model + Σ c_i dirs_i`` for every c, in chunks of whole grid rows through the
-    executor (default: one chunk per worker)."""
+    """(loss, accuracy) at ``θ_model + Σ c_i dirs_i`` for every c, evaluated in chunks through the executor.
+
+    (loss, accuracy) at ``θ_model + Σ c_i dirs_i`` for every c, in chunks of whole grid rows through the
+    executor (default: one chunk per worker).
+    """
     from ..parallel import SerialExecutor
 
     ppb = _points_per_batch(points_per_batch, X)
@@ -496,10 +537,20 @@ def loss_surface(model: nn.Module, data, targets=None, *, loss="cross_entropy", 
     shape = (grid,) if dims == 1 else (grid, grid)
     zero = (0.0,) * dims  # on the grid for odd sizes; evaluated on its own otherwise
     center = vals[zero][0] if zero in vals else _eval_chunk((model, theta, dirs, [zero], X, T, loss))[0][0]
-    return SurfaceResult(status=Status.OK, seed=s, seconds=time.perf_counter() - t0, losses=L.reshape(shape).tolist(),
-                         accuracies=A.reshape(shape).tolist(), alphas=alphas.tolist(), betas=alphas.tolist() if dims == 2 else [],
-                         center_loss=center, grid=grid, span=span, dims=dims,
-                         executor=(executor.name if executor is not None else "serial"))
+    return SurfaceResult(
+        status=Status.OK,
+        seed=s,
+        seconds=time.perf_counter() - t0,
+        losses=L.reshape(shape).tolist(),
+        accuracies=A.reshape(shape).tolist(),
+        alphas=alphas.tolist(),
+        betas=alphas.tolist() if dims == 2 else [],
+        center_loss=center,
+        grid=grid,
+        span=span,
+        dims=dims,
+        executor=(executor.name if executor is not None else "serial"),
+    )
 
 
 def _same_architecture(models: list[nn.Module]) -> list[dict[str, torch.Tensor]]:
@@ -509,7 +560,9 @@ def _same_architecture(models: list[nn.Module]) -> list[dict[str, torch.Tensor]]
         raise InputError("model", "has no parameters")
     for t in thetas[1:]:
         if t.keys() != ref.keys() or any(t[k].shape != ref[k].shape for k in ref):
-            raise InputError("models", "architectures differ (parameter names or shapes)", "use models of one architecture")
+            raise InputError(
+                "models", "architectures differ (parameter names or shapes)", "use models of one architecture"
+            )
     return thetas
 
 
@@ -542,6 +595,7 @@ class PlaneResult(Result):
     executor: str = "serial"
 
     def arrays(self):
+        """The loss grid, stored in ``arrays.npz``."""
         return {"losses": np.asarray(self.losses, dtype=float)}
 
 
@@ -588,7 +642,9 @@ def plane_through_models(model_a: nn.Module, model_b: nn.Module, model_c: nn.Mod
     w = {k: d2[k] - cx * u[k] for k in d2}
     cy = math.sqrt(max(_dot(w, w), 0.0))
     if cy <= 1e-12 * max(n1, math.sqrt(_dot(d2, d2))):
-        raise InputError("models", "the three models are collinear: they span no plane", "pass three non-collinear models")
+        raise InputError(
+            "models", "the three models are collinear: they span no plane", "pass three non-collinear models"
+        )
     v = {k: x / cy for k, x in w.items()}
     dt = {k: p.dtype for k, p in ta.items()}
     dirs = [{k: u[k].to(dt[k]) for k in u}, {k: v[k].to(dt[k]) for k in v}]
@@ -605,14 +661,27 @@ def plane_through_models(model_a: nn.Module, model_b: nn.Module, model_c: nn.Mod
         raise ComputationError("non-finite loss on the plane; reduce margin")
     at_models = [v_[0] for v_ in _eval_chunk((model_a, None, dirs, [tuple(p) for p in pts], X, T, loss))]
     own = [_eval_chunk((m, None, dirs, [(0.0, 0.0)], X, T, loss))[0][0] for m in (model_a, model_b, model_c)]
-    return PlaneResult(status=Status.OK, seconds=time.perf_counter() - t0, losses=L.tolist(), accuracies=A.tolist(),
-                       xs=xs.tolist(), ys=ys.tolist(), model_coords=pts.tolist(), model_losses=own,
-                       plane_losses_at_models=at_models, max_model_mismatch=float(np.max(np.abs(np.subtract(at_models, own)))),
-                       grid=grid, margin=margin, executor=(executor.name if executor is not None else "serial"))
+    return PlaneResult(
+        status=Status.OK,
+        seconds=time.perf_counter() - t0,
+        losses=L.tolist(),
+        accuracies=A.tolist(),
+        xs=xs.tolist(),
+        ys=ys.tolist(),
+        model_coords=pts.tolist(),
+        model_losses=own,
+        plane_losses_at_models=at_models,
+        max_model_mismatch=float(np.max(np.abs(np.subtract(at_models, own)))),
+        grid=grid,
+        margin=margin,
+        executor=(executor.name if executor is not None else "serial"),
+    )
 
 
 @dataclasses.dataclass
 class InterpolationResult(Result):
+    """The loss along the straight line between two models, with its barriers."""
+
     kind = "interpolation"
 
     alphas: list[float] = dataclasses.field(default_factory=list)
@@ -673,9 +742,17 @@ def interpolate(model_a: nn.Module, model_b: nn.Module, data, targets=None, *, l
             amax, lmax = a2, l2
     lin = float(np.max(Ls - ((1 - al) * La + al * Lb)))
     accb = float(0.5 * (As[0] + As[-1]) - As.min()) if np.isfinite(As).all() else float("nan")
-    return InterpolationResult(status=Status.OK, seconds=time.perf_counter() - t0, alphas=al.tolist(), losses=Ls.tolist(),
-                               accuracies=As.tolist(), barrier_mean=float(lmax - 0.5 * (La + Lb)), barrier_linear=max(lin, float(lmax - ((1 - amax) * La + amax * Lb))),
-                               accuracy_barrier=accb, argmax_alpha=float(amax))
+    return InterpolationResult(
+        status=Status.OK,
+        seconds=time.perf_counter() - t0,
+        alphas=al.tolist(),
+        losses=Ls.tolist(),
+        accuracies=As.tolist(),
+        barrier_mean=float(lmax - 0.5 * (La + Lb)),
+        barrier_linear=max(lin, float(lmax - ((1 - amax) * La + amax * Lb))),
+        accuracy_barrier=accb,
+        argmax_alpha=float(amax),
+    )
 
 
 @dataclasses.dataclass
@@ -693,6 +770,7 @@ class TrajectorySurface(Result):
     margin: float = 0.0
 
     def arrays(self):
+        """The loss grid and the projected trajectory, stored in ``arrays.npz``."""
         return {"losses": np.asarray(self.losses, dtype=float), "path": np.asarray(self.path, dtype=float)}
 
 
@@ -729,6 +807,14 @@ def trajectory_surface(model: nn.Module, snapshots: list[dict[str, torch.Tensor]
     coords = [(x, y) for x in xs for y in ys]
     vals = _evaluate_grid(model, _check_dirs(model, pca["directions"]), coords, X, T, loss, executor, chunks)
     L = np.array([vals[p][0] for p in coords]).reshape(grid, grid)
-    return TrajectorySurface(status=Status.OK, seconds=time.perf_counter() - t0, losses=L.tolist(), xs=xs.tolist(),
-                             ys=ys.tolist(), path=c.tolist(), explained_variance_ratio=list(pca["explained_variance_ratio"]),
-                             grid=grid, margin=margin)
+    return TrajectorySurface(
+        status=Status.OK,
+        seconds=time.perf_counter() - t0,
+        losses=L.tolist(),
+        xs=xs.tolist(),
+        ys=ys.tolist(),
+        path=c.tolist(),
+        explained_variance_ratio=list(pca["explained_variance_ratio"]),
+        grid=grid,
+        margin=margin,
+    )

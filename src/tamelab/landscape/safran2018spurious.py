@@ -1,4 +1,6 @@
-r"""Spurious local minima of two-layer ReLU teacher–student nets and their disappearance with width
+r"""Spurious local minima of two-layer ReLU teacher–student nets (Safran & Shamir, arXiv:1712.08968).
+
+Spurious local minima of two-layer ReLU teacher–student nets and their disappearance with width
 (Safran & Shamir, arXiv:1712.08968, ICML 2018).
 
 Objective (population loss, x ~ N(0, I_d), teacher with orthonormal :math:`v_1..v_k`, student of width n):
@@ -38,7 +40,9 @@ def _kappa(A: torch.Tensor, B: torch.Tensor) -> torch.Tensor:
 
 
 def population_gradient(W: torch.Tensor, V: torch.Tensor) -> torch.Tensor:
-    r"""Closed-form ∇F: :math:`\nabla_{w_i}F=\sum_j g(w_i,w_j)-\sum_j g(w_i,v_j)`,
+    r"""Closed-form ∇F:
+
+    :math:`\nabla_{w_i}F=\sum_j g(w_i,w_j)-\sum_j g(w_i,v_j)`,
     :math:`g(w,u)=\frac1{2\pi}\big(\|u\|\sin\theta\,\hat w+(\pi-\theta)u\big)` (batched over W's leading dims).
     """
     U = torch.cat([W, V.expand(*W.shape[:-2], *V.shape)], -2)
@@ -68,6 +72,8 @@ def mc_loss(W: torch.Tensor, V: torch.Tensor, samples: int = 200_000, seed: int 
 
 @dataclasses.dataclass
 class RestartStudy(Result):
+    """Fractions of random restarts of gradient descent that end at global, spurious or no minima."""
+
     k: int = 0
     width: int = 0
     restarts: int = 0

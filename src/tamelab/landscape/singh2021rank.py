@@ -1,4 +1,6 @@
-r"""Hessian rank when the data live on a low-dimensional subspace (Singh, Bachmann & Hofmann, arXiv:2106.16225:
+r"""Hessian rank when the data live on a low-dimensional subspace (Singh et al., arXiv:2106.16225).
+
+Hessian rank when the data live on a low-dimensional subspace (Singh, Bachmann & Hofmann, arXiv:2106.16225:
 the Hessian rank is governed by the rank of the input covariance).
 
 If every input lies in a :math:`k`-dimensional subspace :math:`\mathrm{span}(B)\subset\mathbb R^d`, the loss
@@ -116,6 +118,8 @@ def predicted_rank(model: nn.Sequential, d: int, k: int) -> int:
 
 @dataclasses.dataclass
 class HessianRankRow:
+    """One row of the rank study: the Hessian rank for input rank ``k``, measured two ways, and predicted."""
+
     k: int
     rank_dense: int
     rank_operator: int

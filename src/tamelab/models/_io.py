@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import nn
@@ -17,7 +18,7 @@ __all__ = ["save", "load", "from_state_dict", "load_model", "load_weights"]
 _KEY = re.compile(r"^(\d+)\.(weight|bias)$")
 
 
-def save(model: nn.Module, path: str | os.PathLike) -> Path:
+def save(model: nn.Module, path: str | os.PathLike[str]) -> Path:
     """Save a model's ``state_dict`` as safetensors (atomically)."""
     from safetensors.torch import save as st_save
 
@@ -36,14 +37,20 @@ def from_state_dict(sd: dict[str, torch.Tensor], *, source: str = "state_dict") 
     for k, v in sd.items():
         m = _KEY.match(k)
         if not m:
-            raise InputError(f"{source} key '{k}'", "is not of the form '<index>.weight' or '<index>.bias'", "expected a Sequential of Linear/ReLU")
+            raise InputError(
+                f"{source} key '{k}'",
+                "is not of the form '<index>.weight' or '<index>.bias'",
+                "expected a Sequential of Linear/ReLU",
+            )
         i = int(m.group(1))
         if i % 2 != 0:
             raise InputError(f"{source} key '{k}'", f"index {i} is odd: odd positions must be parameter-free ReLUs")
         idx.setdefault(i, {})[m.group(2)] = v
     order = sorted(idx)
     if order != list(range(0, 2 * len(order), 2)):
-        raise InputError(f"{source} keys", f"layer indices {order} are not 0,2,4,...", "layers must alternate Linear/ReLU")
+        raise InputError(
+            f"{source} keys", f"layer indices {order} are not 0,2,4,...", "layers must alternate Linear/ReLU"
+        )
     layers: list[nn.Module] = []
     prev_out = None
     for j, i in enumerate(order):
@@ -62,7 +69,9 @@ def from_state_dict(sd: dict[str, torch.Tensor], *, source: str = "state_dict") 
         if W.ndim != 2:
             raise InputError(f"{source} key '{i}.weight'", f"has shape {tuple(W.shape)}; a Linear weight must be 2-D")
         if prev_out is not None and W.shape[1] != prev_out:
-            raise InputError(f"{source} key '{i}.weight'", f"input width {W.shape[1]} != previous output width {prev_out}")
+            raise InputError(
+                f"{source} key '{i}.weight'", f"input width {W.shape[1]} != previous output width {prev_out}"
+            )
         b = p.get("bias")
         if b is not None and (b.ndim != 1 or b.shape[0] != W.shape[0]):
             raise InputError(f"{source} key '{i}.bias'", f"has shape {tuple(b.shape)}, expected ({W.shape[0]},)")
@@ -80,7 +89,7 @@ def from_state_dict(sd: dict[str, torch.Tensor], *, source: str = "state_dict") 
     return nn.Sequential(*layers)
 
 
-def load(path: str | os.PathLike) -> nn.Sequential:
+def load(path: str | os.PathLike[str]) -> nn.Sequential:
     """Load a ReLU MLP from a safetensors file (no pickle is ever read)."""
     p = Path(path)
     if not p.is_file():
@@ -91,7 +100,9 @@ def load(path: str | os.PathLike) -> nn.Sequential:
     try:
         sd = load_file(str(p))
     except (SafetensorError, OSError, ValueError) as e:
-        raise InputError("MODEL", f"{p} is not a readable safetensors file ({e})", "pickled .pt files are not accepted") from e
+        raise InputError(
+            "MODEL", f"{p} is not a readable safetensors file ({e})", "pickled .pt files are not accepted"
+        ) from e
     return from_state_dict(sd, source=p.name)
 
 
@@ -108,7 +119,7 @@ def _read_safetensors(p: Path, field: str) -> dict[str, torch.Tensor]:
                          "pickled .pt files are not accepted: save with safetensors.torch.save_file") from e
 
 
-def load_weights(model: nn.Module, path: str | os.PathLike, *, field: str = "--weights") -> nn.Module:
+def load_weights(model: nn.Module, path: str | os.PathLike[str], *, field: str = "--weights") -> nn.Module:
     """Load a safetensors ``state_dict`` into ``model`` (strict: names and shapes must match)."""
     sd = _read_safetensors(Path(path), field)
     own = model.state_dict()
@@ -126,8 +137,8 @@ def load_weights(model: nn.Module, path: str | os.PathLike, *, field: str = "--w
     return model
 
 
-def load_model(spec: str | os.PathLike, weights: str | os.PathLike | None = None, *,
-               kwargs: dict | None = None, field: str = "--model") -> nn.Module:
+def load_model(spec: str | os.PathLike[str], weights: str | os.PathLike[str] | None = None, *,
+               kwargs: dict[str, Any] | None = None, field: str = "--model") -> nn.Module:
     """A model from a file or a factory.
 
     ``spec`` is either a ``.safetensors`` file written by :func:`save` for a ReLU MLP (TameLab's

@@ -167,8 +167,11 @@ _NOT_PWL_FUNCS = {
 
 # ----------------------------------------------------------------------------------------- values
 class _Aff:
-    """``Σ_s T_s y_s + b``: ``terms[s]`` is ``None`` (identity on node s, same shape) or a tensor
-    ``(width_s, 1, *shape)`` (column j = the value's dependence on unit j of node s); ``b`` is ``(1, *shape)``."""
+    """``Σ_s T_s y_s + b``:
+
+    ``terms[s]`` is ``None`` (identity on node s, same shape) or a tensor ``(width_s, 1, *shape)`` (column j = the
+    value's dependence on unit j of node s); ``b`` is ``(1, *shape)``.
+    """
 
     __slots__ = ("b", "terms")
 
@@ -238,8 +241,10 @@ class _Lowerer:
     def linear(
         self, f: Callable[..., torch.Tensor], v: _Aff, bias_f: Callable[..., torch.Tensor] | None = None
     ) -> _Aff:
-        """Apply ``f`` (linear in its tensor argument, batch-1 semantics) to ``v``; the bias is
-        ``bias_f(v.b)`` when given (for affine ops), else ``f(v.b)``."""
+        """Apply ``f`` (linear in its tensor argument, batch-1 semantics) to ``v``;
+
+        the bias is ``bias_f(v.b)`` when given (for affine ops), else ``f(v.b)``.
+        """
         b = (bias_f or f)(v.b)
         if not isinstance(b, torch.Tensor):
             raise NotApplicableError(self.where, "does not return a tensor")
@@ -252,7 +257,9 @@ class _Lowerer:
 
     def joint(self, f: Callable[..., torch.Tensor], args: list[Any]) -> _Aff:
         """Apply ``f(*args)``, jointly linear in the :class:`_Aff` arguments, constants entering additively:
-        terms of source s = f(T_s of each arg (0 if absent), constants → 0); bias = f(biases, constants)."""
+
+        terms of source s = f(T_s of each arg (0 if absent), constants → 0); bias = f(biases, constants).
+        """
         affs = [a for a in args if isinstance(a, _Aff)]
         b = f(*[a.b if isinstance(a, _Aff) else a for a in args])
         srcs = sorted({s for a in affs for s in a.terms})
@@ -325,8 +332,11 @@ class _Lowerer:
         return self.joint(lambda x: (x[:, :n] + x[:, n:]).reshape(shape), [r])
 
     def max_groups(self, v: _Aff, f: Callable[[torch.Tensor], torch.Tensor], name: str) -> _Aff:
-        """``y = f(x)`` for a max-type ``f`` (pooling, amax): the windows are read off by applying ``f``
-        to the indicator of every input unit (exactly: 1 where the unit is in the window, else 0)."""
+        """``y = f(x)`` for a max-type ``f`` (pooling, amax):
+
+        the windows are read off by applying ``f`` to the indicator of every input unit (exactly: 1 where the unit is in
+        the window, else 0).
+        """
         s = self.materialize(v, name + ".in")
         n = self.widths[s]
         shape = v.shape
@@ -957,6 +967,7 @@ def lower(
         max_entries: limit on the float64 entries of any dense matrix formed (resource guard).
         check: compare the program with the float64 model on 8 seeded Gaussian inputs (relative
             accuracy :data:`LOWER_CHECK_RTOL`); a mismatch is a :class:`ComputationError`.
+        seed: seed of the check inputs.
 
     Raises:
         NotApplicableError: a layer or operation is not piecewise linear (named), or fx cannot trace.

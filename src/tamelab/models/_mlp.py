@@ -63,14 +63,22 @@ def relu_layers(model: nn.Module, *, dtype=np.float64) -> list[tuple[np.ndarray,
     for i, m in enumerate(mods):
         want_linear = i % 2 == 0
         if want_linear and not isinstance(m, nn.Linear):
-            raise InputError(f"layer {i}", f"expected nn.Linear, found {type(m).__name__}", "only Linear/ReLU MLPs are supported here")
+            raise InputError(
+                f"layer {i}",
+                f"expected nn.Linear, found {type(m).__name__}",
+                "only Linear/ReLU MLPs are supported here",
+            )
         if not want_linear and not isinstance(m, nn.ReLU):
-            raise InputError(f"layer {i}", f"expected nn.ReLU, found {type(m).__name__}", "only Linear/ReLU MLPs are supported here")
+            raise InputError(
+                f"layer {i}", f"expected nn.ReLU, found {type(m).__name__}", "only Linear/ReLU MLPs are supported here"
+            )
         if want_linear:
             W = m.weight.detach().cpu().numpy().astype(dtype)
             b = (m.bias.detach().cpu().numpy().astype(dtype) if m.bias is not None else np.zeros(W.shape[0], dtype))
             if out and out[-1][0].shape[0] != W.shape[1]:
-                raise InputError(f"layer {i}", f"input width {W.shape[1]} does not match previous output {out[-1][0].shape[0]}")
+                raise InputError(
+                    f"layer {i}", f"input width {W.shape[1]} does not match previous output {out[-1][0].shape[0]}"
+                )
             out.append((W, b))
     if not isinstance(mods[-1], nn.Linear):
         raise InputError(f"layer {len(mods) - 1}", "the last layer must be nn.Linear (no output activation)")
@@ -91,8 +99,11 @@ def widths_of(model: nn.Module) -> list[int]:
 
 
 def linear_relu_modules(model: nn.Module) -> list[nn.Module] | None:
-    """The modules of a plain ``nn.Sequential`` made only of ``nn.Linear``/``nn.ReLU`` (exact types, so no
-    subclass with another forward) and ending in ``nn.Linear``; ``None`` for any other model."""
+    """The modules of a plain Linear/ReLU ``nn.Sequential`` ending in ``nn.Linear``; ``None`` otherwise.
+
+    The modules of a plain ``nn.Sequential`` made only of ``nn.Linear``/``nn.ReLU`` (exact types, so no
+    subclass with another forward) and ending in ``nn.Linear``; ``None`` for any other model.
+    """
     mods = list(model) if type(model) is nn.Sequential else []
     if not mods or type(mods[-1]) is not nn.Linear or any(type(m) not in (nn.Linear, nn.ReLU) for m in mods):
         return None
@@ -106,7 +117,8 @@ def linear_relu_forward(mods: list[nn.Module], h: torch.Tensor, *, logits_t: boo
     ReLUs work in place on intermediate results, and on ``h`` itself only with ``inplace_input``. With
     ``logits_t`` the last layer is computed as ``W·hᵀ`` (C×N): for a narrow output layer this is ~40 %
     faster than ``h·Wᵀ`` on CPU, and reductions over classes then run along contiguous rows. Call it
-    under ``torch.no_grad``/``inference_mode``."""
+    under ``torch.no_grad``/``inference_mode``.
+    """
     x = h
     for m in mods[:-1]:
         if type(m) is nn.ReLU:

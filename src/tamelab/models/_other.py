@@ -67,7 +67,9 @@ def poly_net(widths: Sequence[int], power: int, *, seed: SeedLike = 0, dtype=tor
 class TiedAutoencoder(nn.Module):
     """Tied ReLU autoencoder ``y -> W^T relu(W y - eps)`` with ``W`` of shape ``(h, n)``."""
 
-    def __init__(self, n: int, h: int, *, eps: float | torch.Tensor = 0.0, seed: SeedLike = 0, dtype=torch.float64) -> None:
+    def __init__(
+        self, n: int, h: int, *, eps: float | torch.Tensor = 0.0, seed: SeedLike = 0, dtype=torch.float64
+    ) -> None:
         super().__init__()
         g = torch.Generator().manual_seed(resolve_seed(seed))
         W = torch.randn(h, n, generator=g, dtype=dtype)

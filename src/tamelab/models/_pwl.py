@@ -111,8 +111,11 @@ class PWLNet:
         return vals
 
     def patterns(self, X: np.ndarray) -> np.ndarray:
-        """Activation patterns of the rows of ``X``: for every ReLU unit ``[z > 0]`` and for every
-        Max group the position of its (first) maximum, in node order (``N × n_neurons``, int16)."""
+        """Activation patterns of the rows of ``X``:
+
+        for every ReLU unit ``[z > 0]`` and for every Max group the position of its (first) maximum, in node order
+        (``N × n_neurons``, int16).
+        """
         vals = self.values(X)
         cols = []
         for node in self.nodes[1:]:

@@ -6,10 +6,12 @@ r"""Bounds on the number of linear regions of ReLU networks (spec geometry.md §
   for all :math:`N=\sum n_l` units in one layer.
 * Serra, Tjandraatmadja & Ramalingam (arXiv:1711.02114) upper bound:
   :math:`\sum_{j\in J}\prod_l\binom{n_l}{j_l}`, :math:`J=\{0\le j_l\le\min(n_0,n_1-j_1,\dots,n_{l-1}-j_{l-1},n_l)\}`.
-* Montúfar (arXiv:1704.08045) upper bound: :math:`\prod_l\sum_{j\le d_l}\binom{n_l}{j}`, :math:`d_l=\min(n_0,\dots,n_l)`.
+* Montúfar (arXiv:1704.08045) upper bound: :math:`\prod_l\sum_{j\le d_l}\binom{n_l}{j}`,
+:math:`d_l=\min(n_0,\dots,n_l)`.
 * Zhang, Naitzat & Lim (arXiv:1805.07091): :math:`\prod_l\sum_{i\le n_0}\binom{n_l}{i}` (valid when every
   :math:`n_l\ge n_0`).
-* Lower bounds: Montúfar et al. 2014 (arXiv:1402.1869) :math:`\prod_{l<L}\lfloor n_l/n_0\rfloor^{n_0}\sum_{j\le n_0}\binom{n_L}{j}`
+* Lower bounds: Montúfar et al. 2014 (arXiv:1402.1869)
+:math:`\prod_{l<L}\lfloor n_l/n_0\rfloor^{n_0}\sum_{j\le n_0}\binom{n_L}{j}`
   (valid for :math:`n_l\ge n_0`), Serra et al. :math:`\prod_{l<L}(\lfloor n_l/n_0\rfloor+1)^{n_0}\sum_j\binom{n_L}{j}`
   (valid for :math:`n_l\ge3n_0`); Raghu et al. (arXiv:1606.05336): :math:`O(k^{n_0L})`, reported as :math:`k^{n_0L}`.
 
@@ -41,8 +43,11 @@ __all__ = [
 
 @dataclasses.dataclass(frozen=True)
 class Bound:
-    """One region-count bound: ``value`` and whether its hypotheses hold here (``valid``; ``why`` says
-    which hypothesis fails, or what the number means)."""
+    """One region-count bound:
+
+    ``value`` and whether its hypotheses hold here (``valid``; ``why`` says which hypothesis fails, or what the number
+    means).
+    """
 
     value: int
     kind: str  # "upper" (every network), "max-lower" (some weights reach it), "order", "reference"
@@ -70,12 +75,12 @@ def serra_upper(widths: Sequence[int]) -> int:
     n0, hs = int(widths[0]), [int(w) for w in widths[1:]]
 
     @cache
-    def rec(l: int, cap: int) -> int:
-        if l == len(hs):
+    def rec(ell: int, cap: int) -> int:
+        if ell == len(hs):
             return 1
         tot = 0
-        for j in range(min(cap, hs[l]) + 1):
-            tot += comb(hs[l], j) * rec(l + 1, min(cap, hs[l] - j))
+        for j in range(min(cap, hs[ell]) + 1):
+            tot += comb(hs[ell], j) * rec(ell + 1, min(cap, hs[ell] - j))
         return tot
 
     return rec(0, n0)

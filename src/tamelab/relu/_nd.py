@@ -187,6 +187,7 @@ def _program(net: PWLNet) -> _Prog:
 # ----------------------------------------------------------------------------------- certified solve
 def _inv_bl(A: np.ndarray) -> np.ndarray:
     """Inverses of a batch of ``d × d`` matrices stored batch-last (``A[i, j]`` is a ``(k,)`` vector):
+
     explicit adjugates for ``d <= 4`` (elementwise vector operations; inf/nan where singular).
     """
     d = A.shape[0]
@@ -251,7 +252,9 @@ def _inv_bl(A: np.ndarray) -> np.ndarray:
 
 
 def _certified_solve(J: np.ndarray, Je: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    r"""Solve ``A x + c = 0`` for each stacked row system ``J = [A | c]`` (``(k, d, d+1)``) whose exact
+    r"""Certified solves of the stacked row systems ``A x + c = 0`` with entry-wise error bounds.
+
+    Solve ``A x + c = 0`` for each stacked row system ``J = [A | c]`` (``(k, d, d+1)``) whose exact
     entries differ from ``J`` by at most ``Je`` (per row). Returns ``x̂``, a rigorous
     :math:`\delta \ge \|x^* - \hat x\|_\infty` (``inf`` when the bound fails) and the mask of failed solves.
 
@@ -288,10 +291,11 @@ def _certified_solve(J: np.ndarray, Je: np.ndarray) -> tuple[np.ndarray, np.ndar
 
 
 def _group(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Group the rows of ``keys`` (``(n, 2)`` int64 hash pairs): ``(first, inv)`` with ``first`` the first
-    index of every group and ``inv`` the group of every row. Sorts on the first hash with the row index packed
-    into its low bits (one ``np.sort``), then verifies every group on both hashes; on any disagreement it
-    regroups exactly on the pair (``np.lexsort``).
+    """Group the rows of ``keys`` (``(n, 2)`` int64 hash pairs):
+
+    ``(first, inv)`` with ``first`` the first index of every group and ``inv`` the group of every row. Sorts on the
+    first hash with the row index packed into its low bits (one ``np.sort``), then verifies every group on both hashes;
+    on any disagreement it regroups exactly on the pair (``np.lexsort``).
     """
     n = len(keys)
     if n == 0:
@@ -326,10 +330,11 @@ def _group(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 # ----------------------------------------------------------------------------------- the enumerator
 class _Enum:
-    """State of one run (see the module docstring). Vertices and edges live in capacity-doubling arrays;
-    every hash is a pair of independent 64-bit hashes (``(…, 2)`` int64 arrays): ``HF`` = box and finished
-    stages, ``HP`` = finished stages only (the key of the coarse cell), the current stage's part is recomputed
-    from the stored signs when needed.
+    """State of one run (see the module docstring).
+
+    Vertices and edges live in capacity-doubling arrays; every hash is a pair of independent 64-bit hashes (``(…, 2)``
+    int64 arrays): ``HF`` = box and finished stages, ``HP`` = finished stages only (the key of the coarse cell), the
+    current stage's part is recomputed from the stored signs when needed.
     """
 
     def __init__(self, prog: _Prog, lo: np.ndarray, hi: np.ndarray, *, seed: int, max_vertices: int) -> None:
@@ -476,7 +481,9 @@ class _Enum:
 
     # ---------------------------------------------------------------- values at vertices
     def _eval(self, preT, preE, cells, X, dl):
-        """Values and rigorous radii of the pre-activation rows ``preT[:, :, cell]`` (component-major maps,
+        """Values and rigorous radii of the pre-activation rows of each cell at the given vertices.
+
+        Values and rigorous radii of the pre-activation rows ``preT[:, :, cell]`` (component-major maps,
         ``(d+1, n, R)``) at vertices ``(X, dl)``.
         """
         d = self.d
@@ -557,7 +564,9 @@ class _Enum:
         return out
 
     def _cells(self, vs: np.ndarray) -> np.ndarray:
-        """Current cells of vertices ``vs``, looking up those created in this stage (a cell containing the
+        """Current cells of vertices ``vs``, looking up those created in this stage.
+
+        Current cells of vertices ``vs``, looking up those created in this stage (a cell containing the
         vertex: its prefix signs with its prefix zeros perturbed to +).
         """
         miss = vs[self.vcell[vs] < 0]
@@ -578,8 +587,10 @@ class _Enum:
             self._anchor(fresh)
 
     def _anchor(self, vs: np.ndarray) -> None:
-        """Certified coordinates and radius of the (not yet anchored) vertices ``vs``: the d×d solve of their
-        defining rows on their cell; where it fails, the point interpolated on the creating edge, radius inf.
+        """Certified coordinates and radius of the (not yet anchored) vertices ``vs``:
+
+        the d×d solve of their defining rows on their cell; where it fails, the point interpolated on the creating edge,
+        radius inf.
         """
         idx = self._row_index(self._cells(vs), self.vZ[vs])
         x, dl, bad = _certified_solve(self.ROWS[idx], self.RERR[idx])
@@ -853,8 +864,10 @@ class _Enum:
         return acc, E
 
     def run(self) -> None:
-        """Insert every ReLU stage. The nodes after the last stage (its ReLU map and the output affine map on
-        every region) are evaluated lazily by :meth:`output_map`.
+        """Insert every ReLU stage.
+
+        The nodes after the last stage (its ReLU map and the output affine map on every region) are evaluated lazily by
+        :meth:`output_map`.
         """
         p, d = self.p, self.d
         M0 = np.zeros((d, 1, d + 1))
@@ -902,7 +915,9 @@ class _Enum:
             maps[i] = (Mp * f[:, :, None], Er + _TINY)
 
     def output_map(self) -> tuple[np.ndarray, np.ndarray]:
-        """The output affine map on every region, ``(out, R, d+1)`` (``R`` may be 1: the same on all), with
+        """The output affine map on every region, with entry-wise error bounds.
+
+        The output affine map on every region, ``(out, R, d+1)`` (``R`` may be 1: the same on all), with
         entry-wise error bounds ``(out, R)``.
         """
         if self._tail is not None:
@@ -922,7 +937,9 @@ class _Enum:
 
 # ----------------------------------------------------------------------------------- certificate pieces
 def _witness_signs(en: _Enum, cen: np.ndarray, rc: np.ndarray) -> np.ndarray:
-    """Certified signs (−1, 0 = undecided, +1) at each region's point ``cen[r]`` (known to radius ``rc[r]``)
+    """Certified signs of every neuron's pre-activation at each region's point.
+
+    Certified signs (−1, 0 = undecided, +1) at each region's point ``cen[r]`` (known to radius ``rc[r]``)
     of every neuron's pre-activation, evaluated with the region's own affine rows (the H-representation of
     its pattern): if all are decided and agree with the pattern, the point lies in the open region.
     """
@@ -964,9 +981,10 @@ def _distinct_rows(P: np.ndarray) -> bool:
 
 
 def _f_vector(en: _Enum) -> list[int]:
-    """Face numbers ``f_0..f_d`` of the computed complex: vertices, edges and regions as stored; every
-    ``j``-face for ``2 <= j < d`` counted once through its sign vector (a vertex sign vector with ``j`` of its
-    zeros perturbed, inwards for box zeros).
+    """Face numbers ``f_0..f_d`` of the computed complex:
+
+    vertices, edges and regions as stored; every ``j``-face for ``2 <= j < d`` counted once through its sign vector (a
+    vertex sign vector with ``j`` of its zeros perturbed, inwards for box zeros).
     """
     d, nb, nv = en.d, en.nb, en.nv
     Z = en.vZ[:nv]
@@ -997,12 +1015,13 @@ def _distinct(K: np.ndarray) -> bool:
 
 
 def _incidence_check(en: _Enum) -> dict[str, bool]:
-    """Exact combinatorial checks of the computed complex (see the module docstring): distinct vertices and
-    edges; every edge's constraints are shared by both endpoints, each endpoint lies on exactly one more
-    constraint, and the endpoint's sign vector is the edge's with that entry zeroed (hash difference
-    ``±r``, ``+r`` for a box face); every vertex has the ``2·(#neuron zeros) + #box zeros`` edges of a simple
-    vertex; every region has at least ``d + 1`` vertices. Set inclusions are compared through a random
-    64-bit set hash ``Σ_{z∈Z} q_z``.
+    """Exact combinatorial checks of the computed complex (see the module docstring):
+
+    distinct vertices and edges; every edge's constraints are shared by both endpoints, each endpoint lies on exactly
+    one more constraint, and the endpoint's sign vector is the edge's with that entry zeroed (hash difference ``±r``,
+    ``+r`` for a box face); every vertex has the ``2·(#neuron zeros) + #box zeros`` edges of a simple vertex; every
+    region has at least ``d + 1`` vertices. Set inclusions are compared through a random 64-bit set hash
+    ``Σ_{z∈Z} q_z``.
     """
     d, nb, nv, ne = en.d, en.nb, en.nv, en.ne
     P = en.eP[:ne]
@@ -1055,7 +1074,9 @@ class NDRegion:
     _res: Any = dataclasses.field(repr=False, default=None)
 
     def affine(self, exact: bool = False):
-        """The network's output map on the region, ``(out, d+1)`` = ``[A | c]`` (float64, or exact
+        """The network's output map ``[A | c]`` on the region.
+
+        The network's output map on the region, ``(out, d+1)`` = ``[A | c]`` (float64, or exact
         :class:`fractions.Fraction` entries with ``exact=True``).
         """
         return self._res._affine(self.index, exact)
@@ -1212,13 +1233,15 @@ def _as_box(box, d: int) -> tuple[np.ndarray, np.ndarray]:
     else:
         try:
             lo, hi = box
-        except (TypeError, ValueError):
-            raise InputError("box", f"cannot read a box from {type(box).__name__}", "use (lo, hi) or Box(lo, hi, dim)")
+        except (TypeError, ValueError) as e:
+            raise InputError(
+                "box", f"cannot read a box from {type(box).__name__}", "use (lo, hi) or Box(lo, hi, dim)"
+            ) from e
     try:
         lo = np.broadcast_to(np.asarray(lo, dtype=np.float64), (d,)).copy()
         hi = np.broadcast_to(np.asarray(hi, dtype=np.float64), (d,)).copy()
-    except (TypeError, ValueError):
-        raise InputError("box", f"bounds must be numbers or length-{d} vectors")
+    except (TypeError, ValueError) as e:
+        raise InputError("box", f"bounds must be numbers or length-{d} vectors") from e
     if not (np.all(np.isfinite(lo)) and np.all(np.isfinite(hi))):
         raise InputError("box", "bounds must be finite", "e.g. (-1, 1)")
     if not np.all(lo < hi):
@@ -1452,8 +1475,10 @@ def _linear_regions(en: _Enum, prog: _Prog, patterns: np.ndarray) -> tuple[int, 
 
 
 def _structurally_zero(prog: _Prog, bits: np.ndarray, g: np.ndarray, st: np.ndarray) -> np.ndarray:
-    """For each (pattern, neuron ``g`` of stage ``st``): is ``∂out/∂h_g`` zero because every path from the
-    neuron's ReLU output to the output passes through a zero weight or an inactive ReLU (slope 0)?
+    """For each (pattern, neuron ``g`` of stage ``st``):
+
+    is ``∂out/∂h_g`` zero because every path from the neuron's ReLU output to the output passes through a zero weight or
+    an inactive ReLU (slope 0)?
     """
     P = len(g)
     zero = np.zeros(P, bool)

@@ -123,7 +123,9 @@ def det(M: Sequence[Sequence[int]]) -> int:
 
 
 def solve(J: Sequence[Sequence[int]], c: Sequence[int]) -> tuple[list[int], int] | None:
-    """The exact solution of ``J x + c = 0`` (integer ``J``, ``c``) as ``(numerators, D)`` with ``D > 0``,
+    """The exact solution of ``J x + c = 0`` (integer ``J``, ``c``) over a common denominator.
+
+    The exact solution of ``J x + c = 0`` (integer ``J``, ``c``) as ``(numerators, D)`` with ``D > 0``,
     ``x_i = numerators[i] / D``; ``None`` when ``J`` is singular.
     """
     n = len(J)
@@ -183,7 +185,9 @@ class ExactProgram:
         return self._aff[i]
 
     def _run(self, X0: Dy, kvec: Dy, upto_stage: int, bits=None, eps: bool = False):
-        """Run the nodes up to the pre-activation of ReLU stage ``upto_stage`` on the maps ``X0``
+        """Run the nodes up to the pre-activation of ReLU stage ``upto_stage`` on the maps ``X0``.
+
+        Run the nodes up to the pre-activation of ReLU stage ``upto_stage`` on the maps ``X0``
         (``d × ncols``; ``kvec`` the ``1 × ncols`` row the biases multiply). ``bits[m]`` fixes the
         pattern of stage ``m`` (else it is read off the signs: ``z > 0`` active). With ``eps`` the
         columns ``ncols - N ...`` carry the perturbations ``ε_g`` added to each pre-activation.
@@ -227,7 +231,9 @@ class ExactProgram:
         return pres
 
     def cell_pre(self, prefix_bits: np.ndarray, stage: int, eps: bool = False) -> list[Dy]:
-        """Exact pre-activation maps (``n_m × (d+1)``, or ``× (d+1+N)`` with ``eps``) of stages
+        """Exact pre-activation maps of stages ``0..stage`` on the cell given by ``prefix_bits``.
+
+        Exact pre-activation maps (``n_m × (d+1)``, or ``× (d+1+N)`` with ``eps``) of stages
         ``0..stage`` on the cell whose pattern over the earlier stages is ``prefix_bits``.
         """
         p = self.p
@@ -308,7 +314,9 @@ def stack_rows(rows: Sequence[Dy]) -> tuple[np.ndarray, int]:
 
 
 def sos_sign(zrows: Sequence[Dy], krow: Dy, d: int, N: int) -> int:
-    r"""Sign of :math:`z_k(v(\varepsilon))` for the vertex :math:`v(\varepsilon)` where the constraints
+    r"""Sign of the pre-activation of unit k at a perturbed vertex (symbolic perturbation).
+
+    Sign of :math:`z_k(v(\varepsilon))` for the vertex :math:`v(\varepsilon)` where the constraints
     ``zrows`` (``d`` rows of width ``d+1+N``: gradient, constant, ε-coefficients) vanish.
 
     With :math:`J` the gradients, :math:`P_Z` the ε-coefficients of the defining rows and :math:`a_k, p_k`
@@ -344,7 +352,9 @@ def sos_sign(zrows: Sequence[Dy], krow: Dy, d: int, N: int) -> int:
 
 # ----------------------------------------------------------------------------------- exact LP
 def lp_max_margin(G: Sequence[Sequence[Fraction]], h: Sequence[Fraction], t_index: int) -> Fraction:
-    r"""Exact optimum of :math:`\max\{y_t : G y \le h\}` (variables free; the problem must be feasible and
+    r"""Exact optimum of the LP max y_t subject to G y ≤ h, by Bland's-rule simplex in rationals.
+
+    Exact optimum of :math:`\max\{y_t : G y \le h\}` (variables free; the problem must be feasible and
     bounded), by Bland's-rule simplex on the dual :math:`\min\{h^\top\lambda : G^\top\lambda = e_t,\
     \lambda\ge0\}` in rational arithmetic.
     """

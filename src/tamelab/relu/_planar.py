@@ -99,8 +99,11 @@ class _Exact:
 
 # ---------------------------------------------------------------------------------- node values
 class _Val:
-    """A node's value on a piece: float map ``M`` (n×3), error bound ``E`` (or None in float mode),
-    and how to recompute it exactly (``kind``, ``src``, ``info``)."""
+    """A node's value on a piece:
+
+    float map ``M`` (n×3), error bound ``E`` (or None in float mode), and how to recompute it exactly (``kind``,
+    ``src``, ``info``).
+    """
 
     __slots__ = ("E", "M", "_x", "info", "kind", "node", "src")
 
@@ -146,8 +149,8 @@ class _Val:
 class _Line:
     __slots__ = ("_x", "e", "kind", "l", "ref")
 
-    def __init__(self, l, e, kind, ref):
-        self.l, self.e, self.kind, self.ref, self._x = l, e, kind, ref, None
+    def __init__(self, ell, e, kind, ref):
+        self.l, self.e, self.kind, self.ref, self._x = ell, e, kind, ref, None
 
     def exact(self, ex: _Exact) -> tuple[int, int, int]:
         if self._x is None:
@@ -239,18 +242,18 @@ class _Ctx:
 
     # ---- the predicate
     def sign(self, L: _Line, P: _Pt) -> int:
-        l, el, p, ep = L.l, L.e, P.p, P.e
-        v = l[0] * p[0] + l[1] * p[1] + l[2] * p[2]
+        ell, el, p, ep = L.l, L.e, P.p, P.e
+        v = ell[0] * p[0] + ell[1] * p[1] + ell[2] * p[2]
         self.stats.decisions += 1
         if not self.exact:
-            sc = abs(l[0] * p[0]) + abs(l[1] * p[1]) + abs(l[2] * p[2])
+            sc = abs(ell[0] * p[0]) + abs(ell[1] * p[1]) + abs(ell[2] * p[2])
             if v > FLOAT_SIGN_RTOL * sc:
                 return 1
             if v < -FLOAT_SIGN_RTOL * sc:
                 return -1
             return 0
         ap0, ap1, ap2 = abs(p[0]), abs(p[1]), abs(p[2])
-        al0, al1, al2 = abs(l[0]), abs(l[1]), abs(l[2])
+        al0, al1, al2 = abs(ell[0]), abs(ell[1]), abs(ell[2])
         bound = (
             al0 * ep[0]
             + al1 * ep[1]
@@ -299,9 +302,11 @@ class _Ctx:
         return sg
 
     def max_alive(self, val: _Val, cands: np.ndarray, ncand: np.ndarray, pts: list[_Pt]) -> np.ndarray:
-        """For each group (row of ``cands``, first ``ncand`` entries distinct): which candidates may be the
-        first maximum somewhere in the polygon (c is dropped when a d is >= c at every vertex, and for
-        identically equal candidates the later one is dropped)."""
+        """For each group (row of ``cands``, first ``ncand`` entries distinct):
+
+        which candidates may be the first maximum somewhere in the polygon (c is dropped when a d is >= c at every
+        vertex, and for identically equal candidates the later one is dropped).
+        """
         g, kk = cands.shape
         S, B = self._vals(val.M[cands.ravel()], None if val.E is None else val.E[cands.ravel()], pts)
         V = S.shape[1]
@@ -568,10 +573,12 @@ def split_input(
 
 
 def _split_relu(ctx: _Ctx, pieces: list[_Poly], k: int, node: ReLU, max_pieces: int | None) -> list[_Poly]:
-    """Refine every piece by the zero lines of the source's units: recursively, the sign matrix of the
-    still undecided units at the polygon's vertices decides which units are on/off and which cut; the
-    polygon is cut by the first cutting unit and both halves recurse (a unit that does not cut a
-    polygon cannot cut its sub-polygons)."""
+    """Refine every piece by the zero lines of the source's units:
+
+    recursively, the sign matrix of the still undecided units at the polygon's vertices decides which units are on/off
+    and which cut; the polygon is cut by the first cutting unit and both halves recurse (a unit that does not cut a
+    polygon cannot cut its sub-polygons).
+    """
     new: list[_Poly] = []
     slope = float(node.slope)
     for pc in pieces:
@@ -614,9 +621,12 @@ def _split_relu(ctx: _Ctx, pieces: list[_Poly], k: int, node: ReLU, max_pieces: 
 
 
 def _split_max(ctx: _Ctx, pieces: list[_Poly], k: int, node: Max, max_pieces: int | None) -> list[_Poly]:
-    """Refine every piece by the cells of each max group: a candidate is dropped on a polygon when another
-    one is >= it at every vertex (for identical candidates the later position is dropped); a group with
-    several live candidates splits the polygon into their cells (clipping by ``z_c >= z_d``)."""
+    """Refine every piece by the cells of each max group:
+
+    a candidate is dropped on a polygon when another one is >= it at every vertex (for identical candidates the later
+    position is dropped); a group with several live candidates splits the polygon into their cells (clipping by
+    ``z_c >= z_d``).
+    """
     groups = node.groups
     m, kk = groups.shape
     # candidates: distinct source rows in order of first position, padded by repeating the first
@@ -702,10 +712,13 @@ def _split_max(ctx: _Ctx, pieces: list[_Poly], k: int, node: Max, max_pieces: in
 
 # ---------------------------------------------------------------------------------- adjacency
 def linear_pairs(ctx: _Ctx, pieces: list[Piece]) -> list[tuple[int, int]]:
-    """Pairs of pieces that share a boundary segment of positive length *and* have the same output map
+    """Pairs of pieces that share a boundary segment and have the same output map.
+
+    Pairs of pieces that share a boundary segment of positive length *and* have the same output map
     (the edges of the linear-region graph). Both sides of every cut carry its tag; per tag, candidate
     pairs are found by a float sweep along the line with slack, pairs with certifiably different maps
-    are dropped, and the rest are decided with the exact overlap and map predicates."""
+    are dropped, and the rest are decided with the exact overlap and map predicates.
+    """
     by_tag: dict[int, list[tuple[int, _Pt, _Pt]]] = {}
     lines: dict[int, _Line] = {}
     for i, pc in enumerate(pieces):
@@ -741,12 +754,12 @@ def linear_pairs(ctx: _Ctx, pieces: list[Piece]) -> list[tuple[int, int]]:
         return []
     # certifiably different output maps (vectorised) need no further look
     outs = np.stack([pc.out for pc in pieces])
-    I = np.array([c[0] for c in cand])
+    idx = np.array([c[0] for c in cand])
     J = np.array([c[1] for c in cand])
-    D = np.abs(outs[I] - outs[J]).reshape(len(cand), -1)
+    D = np.abs(outs[idx] - outs[J]).reshape(len(cand), -1)
     if ctx.exact:
         errs = np.stack([pc.out_err for pc in pieces])
-        B = ((errs[I] + errs[J]).reshape(len(cand), -1) + U * D) * _INFL + _TINY
+        B = ((errs[idx] + errs[J]).reshape(len(cand), -1) + U * D) * _INFL + _TINY
         maybe = ~(D > B).any(1)
     else:
         from ._regions import MAP_ATOL
@@ -804,7 +817,8 @@ def same_map(ctx: _Ctx, a: Piece, b: Piece) -> bool:
 
     Exact mode: equal structural signatures (the same source values through the same selections and
     masks) prove equality; float error bounds prove inequality; otherwise the maps are compared in
-    exact arithmetic."""
+    exact arithmetic.
+    """
     D = a.out - b.out
     if not ctx.exact:
         from ._regions import MAP_ATOL

@@ -96,8 +96,10 @@ class Plane:
 
     @classmethod
     def through(cls, x0, x1, x2, margin: float = 0.25) -> Plane:
-        """The plane through three inputs (any shape: flattened); polygon = the bounding square of their
-        triangle with a margin. Collinear points are an :class:`InputError`."""
+        """The plane through three inputs (any shape: flattened);
+
+        polygon = the bounding square of their triangle with a margin. Collinear points are an :class:`InputError`.
+        """
         x0, x1, x2 = (np.asarray(_np(x), dtype=float).ravel() for x in (x0, x1, x2))
         if not (x0.shape == x1.shape == x2.shape):
             raise InputError("plane", f"the three points have different sizes {x0.size}, {x1.size}, {x2.size}")
@@ -188,8 +190,10 @@ def _exact_gram_det(u: np.ndarray, v: np.ndarray) -> Fraction:
 
 
 def _convex_polygon(poly, field: str) -> list[tuple[float, float]]:
-    """Check a polygon (exactly): >= 3 finite vertices, convex, positive area; returns it counter-clockwise
-    without collinear vertices."""
+    """Check a polygon (exactly):
+
+    >= 3 finite vertices, convex, positive area; returns it counter-clockwise without collinear vertices.
+    """
     try:
         pts = [(float(a), float(b)) for a, b in poly]
     except (TypeError, ValueError):
@@ -227,7 +231,7 @@ def _plane_input(domain: Plane, d: int):
         D = [(_dyadic(np.stack([x1, x0], 1))), (_dyadic(np.stack([x2, x0], 1))), _dyadic(x0[:, None])]
         cols = []
         e = min(t[1] for t in D)
-        for (ints, ex), sub in zip(D[:2], (True, True)):
+        for ints, ex in D[:2]:
             ints = ints * (1 << (ex - e))
             cols.append(ints[:, 0] - ints[:, 1])
         p_ints, ex = D[2]
@@ -306,9 +310,12 @@ def _bounds(net: PWLNet) -> dict[str, Any]:
 
 # ----------------------------------------------------------------------------------- guards
 def _estimate_first_layer(net: PWLNet, M0: np.ndarray, polygon) -> int | None:
-    """Regions cut by the first nonlinear node alone: 1 + crossing lines + pairwise crossings inside the
-    polygon (exact for lines in general position; a lower bound estimate of the final count)."""
-    for k, node in enumerate(net.nodes[1:], start=1):
+    """Regions cut by the first nonlinear node alone:
+
+    1 + crossing lines + pairwise crossings inside the polygon (exact for lines in general position; a lower bound
+    estimate of the final count).
+    """
+    for k, node in enumerate(net.nodes[1:], start=1):  # noqa: B007 (k is the first nonlinear node)
         if isinstance(node, (ReLU, Max)):
             break
     else:
@@ -373,6 +380,9 @@ def regions(
             ``Plane.through(img0, img1, img2)``). A ``Box`` of dimension 1 or 2 is split exactly as a
             segment or square; higher dimensions use the n-D traversal.
         mode: ``"exact"`` (default; certified counts on segments and planes) or ``"float"``.
+        boundary: also compute the decision boundary (the zero set of the output) on segments and planes.
+        in_shape: the per-sample input shape, for models that do not start with ``nn.Linear``.
+        example_input: an input batch (only its shape is used), in place of ``in_shape``.
         max_regions: stop (status ``budget_exceeded``) past this many pieces; refused up front when the
             first layer alone is estimated to exceed it.
         max_dim: refuse the n-D traversal above this input dimension.
@@ -630,8 +640,11 @@ def _volume(A, beta, x0):
 
 
 def _facets_qhull(A, beta, x0):
-    """Non-redundant inequalities of {A x <= beta}, a relative-interior point of each facet, and the volume,
-    from one Qhull halfspace intersection around the interior point ``x0``."""
+    """Non-redundant inequalities of {A x <= beta}, a point of each facet, and the volume (one Qhull call).
+
+    Non-redundant inequalities of {A x <= beta}, a relative-interior point of each facet, and the volume,
+    from one Qhull halfspace intersection around the interior point ``x0``.
+    """
     from scipy.spatial import ConvexHull, HalfspaceIntersection
 
     hs = HalfspaceIntersection(np.hstack([A, -beta[:, None]]), x0)
@@ -790,16 +803,17 @@ def _decision_boundary(regs, domain: str):
 
     Float geometry on the exact regions (for plots; not part of the certificate). In a region, a class
     that is <= another at every vertex is never the unique top (affine functions on a convex polygon),
-    so only pairs of live classes are examined."""
+    so only pairs of live classes are examined.
+    """
     segs = []
     for r in regs:
-        O = np.asarray(r.affine, dtype=float)
-        k = O.shape[0]
+        out_map = np.asarray(r.affine, dtype=float)
+        k = out_map.shape[0]
         if domain == "segment":
             V = np.array([[r.vertices[0], 1.0], [r.vertices[1], 1.0]])
         else:
             V = np.hstack([np.asarray(r.vertices, dtype=float), np.ones((len(r.vertices), 1))])
-        vals = O @ V.T  # k × vertices
+        vals = out_map @ V.T  # k × vertices
         if k == 1:
             if vals.max() > 0 > vals.min() or (vals == 0).any() and vals.max() > 0:
                 pairs = [(0, None)]
@@ -814,13 +828,13 @@ def _decision_boundary(regs, domain: str):
                 continue
             pairs = [(i, j) for a_, i in enumerate(live) for j in live[a_ + 1 :]]
         for i, j in pairs:
-            line = O[i] if j is None else O[i] - O[j]
+            line = out_map[i] if j is None else out_map[i] - out_map[j]
             if domain == "segment":
                 s, c = line
                 if abs(s) > ROW_NORM_FLOOR:
                     t = -c / s
                     if r.vertices[0] < t < r.vertices[1]:
-                        val = O[:, 0] * t + O[:, 1]
+                        val = out_map[:, 0] * t + out_map[:, 1]
                         if j is None or val[i] >= val.max() - BOUNDARY_TIE_TOL * max(1.0, abs(val.max())):
                             segs.append([float(t)])
                 continue
@@ -828,7 +842,7 @@ def _decision_boundary(regs, domain: str):
             if j is not None:
                 for m in range(k):
                     if m not in (i, j):
-                        poly = _clip_float(poly, O[i] - O[m])
+                        poly = _clip_float(poly, out_map[i] - out_map[m])
                         if len(poly) < 2:
                             break
                 if len(poly) < 2:

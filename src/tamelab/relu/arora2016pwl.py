@@ -1,4 +1,6 @@
-r"""Every continuous piecewise-linear (PWL) function on :math:`\mathbb R^n` is a ReLU net of depth
+r"""Every continuous PWL function on R^n is a ReLU net of depth ⌈log2(n+1)⌉+1 (Arora et al., arXiv:1611.01491).
+
+Every continuous piecewise-linear (PWL) function on :math:`\mathbb R^n` is a ReLU net of depth
 :math:`\lceil\log_2(n+1)\rceil+1`, built exactly; and the depth–size gap arithmetic
 (Arora, Basu, Mianjy & Mukherjee, arXiv:1611.01491, Thm 2.1, Lemma D.5, Lemma D.6, Thm 3.1, Cor 3.4;
 Mukherjee's thesis arXiv:2104.14033 ch. 2).
@@ -91,13 +93,16 @@ class LatticePWL:
 
     @property
     def n(self) -> int:
+        """The input dimension."""
         return int(self.A.shape[1])
 
     def exact(self, x: Sequence[Fraction]) -> Fraction:
+        """The value ``max_g min_{j∈g} (a_j·x + c_j)`` at ``x`` in exact rational arithmetic."""
         vals = [sum((self.A[j, i] * x[i] for i in range(self.n)), Fraction(0)) + self.c[j] for j in range(len(self.c))]
         return max(min(vals[j] for j in g) for g in self.groups)
 
     def __call__(self, X: np.ndarray) -> np.ndarray:
+        """The values at the rows of ``X`` (float)."""
         V = np.asarray(X, float) @ self.A.astype(float).T + self.c.astype(float)
         return np.max(np.stack([V[:, list(g)].min(1) for g in self.groups], 1), 1)
 
@@ -169,7 +174,9 @@ def _interior_faces(simplices: list[tuple[int, ...]], d: int) -> list[tuple[tupl
 
 
 def max_affine_terms(A, c, *, hull_tol: float = 1e-12) -> list[tuple[int, tuple[int, ...]]]:
-    r"""Write :math:`\max_j(\langle a_j,x\rangle+c_j)` as :math:`\sum_F\epsilon_F\max_{j\in F}\ell_j` with
+    r"""Write a max of affine functions as a signed sum of maxes of at most n+1 affine functions.
+
+    Write :math:`\max_j(\langle a_j,x\rangle+c_j)` as :math:`\sum_F\epsilon_F\max_{j\in F}\ell_j` with
     :math:`|F|\le n+1`, :math:`\epsilon_F=\pm1` (regular triangulation of the lifted gradients; see module doc).
 
     ``hull_tol``: a lifted-hull facet is an upper facet when the last component of its unit normal exceeds
@@ -246,8 +253,8 @@ def hinge_terms(f: LatticePWL, *, max_groups: int = 10) -> list[HingeTerm]:
         raise InputError("f.groups", f"{q} groups: inclusion–exclusion has 2^{q} terms", f"use <= {max_groups} groups")
     acc: dict[tuple[int, tuple[int, ...]], int] = {}
     for k in range(1, q + 1):
-        for I in itertools.combinations(range(q), k):
-            U = sorted(set().union(*(f.groups[g] for g in I)))
+        for subset in itertools.combinations(range(q), k):
+            U = sorted(set().union(*(f.groups[g] for g in subset)))
             sgn = (-1) ** (k + 1)
             # min_U ℓ = −max_U(−ℓ)
             for eps, idx in max_affine_terms(-f.A[U], -f.c[U]):
@@ -266,6 +273,7 @@ class PWLReLUNet:
 
     @property
     def hidden_layers(self) -> int:
+        """The number of hidden (ReLU) layers."""
         return len(self.layers) - 1
 
     @property
@@ -275,12 +283,15 @@ class PWLReLUNet:
 
     @property
     def size(self) -> int:
+        """The paper's size: the number of hidden units."""
         return sum(W.shape[0] for W, _ in self.layers[:-1])
 
     def exact(self, x: Sequence[Fraction]) -> Fraction:
+        """The network's value at ``x`` in exact rational arithmetic."""
         return eval_layers_exact(self.layers, x)[0]
 
     def torch(self, dtype=torch.float64) -> nn.Sequential:
+        """The network as a ``Linear``/``ReLU`` ``nn.Sequential`` in ``dtype``."""
         from .arora2018hard import from_layers
 
         return from_layers([(W.astype(float), b.astype(float)) for W, b in self.layers], dtype=dtype)
@@ -402,6 +413,8 @@ def arrangement_vertices(f: LatticePWL, *, limit: int = 200, seed: int = 0) -> l
 
 @dataclasses.dataclass
 class ExactCheck:
+    """The result of checking a constructed network against the PWL function exactly, at points and vertices."""
+
     points: int
     vertices: int
     mismatches: int
@@ -417,8 +430,10 @@ def check_exact(
     seed: int = 0,
     vertex_limit: int = 100,
 ) -> ExactCheck:
-    """Compare ``net`` with ``f``: exactly (rationals) at arrangement vertices and random rational points, and in
-    float64 on ``float_points`` Gaussian points (scale 3).
+    """Compare ``net`` with ``f``:
+
+    exactly (rationals) at arrangement vertices and random rational points, and in float64 on ``float_points`` Gaussian
+    points (scale 3).
     """
     rng = np.random.default_rng(seed)
     verts = arrangement_vertices(f, limit=vertex_limit, seed=seed)
@@ -462,8 +477,9 @@ def max_pieces_at_size(size: int, k: int) -> int:
 
 
 def min_size_for_pieces(pieces: int, k: int) -> int:
-    """Smallest size s such that some depth-(k+1) width vector of size s has Lemma D.5 bound ≥ ``pieces``: every
-    depth-(k+1) net with that many pieces has at least this many units.
+    """Smallest size s such that some depth-(k+1) width vector of size s has Lemma D.5 bound ≥ ``pieces``:
+
+    every depth-(k+1) net with that many pieces has at least this many units.
     """
     s = k
     while max_pieces_at_size(s, k) < pieces:
@@ -477,7 +493,9 @@ def gap_size_lower_bound(w: int, k: int, kp: int) -> float:
 
 
 def pieces_1d(layers: Sequence[tuple], *, exact: bool = True) -> tuple[int, list]:
-    """Exact number of linear pieces on all of ℝ of a ℝ→ℝ ReLU net ``[(W, b), ...]`` (last layer linear), by
+    """Exact number of linear pieces on ℝ of a ℝ→ℝ ReLU net, by propagating breakpoints.
+
+    Exact number of linear pieces on all of ℝ of a ℝ→ℝ ReLU net ``[(W, b), ...]`` (last layer linear), by
     propagating breakpoints layer by layer; adjacent pieces with equal (slope, intercept) are merged.
 
     Returns ``(pieces, breakpoints)``.
@@ -555,8 +573,10 @@ def h_a_layers_exact(a: Sequence, M=1) -> list[tuple[np.ndarray, np.ndarray]]:
 
 
 def pwl_1d_layers_exact(breaks: Sequence, slopes: Sequence, value_at_last) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Thm 2.2 (n = 1), rational: the p-piece function with breakpoints a_1<…<a_{p−1}, slopes m_1..m_p and
-    value h(a_{p−1}) as one hidden layer of p units, h = h(a_{p−1}) + m_p σ(x−a_{p−1}) − Σ_l t_l σ(a_l − x).
+    """Thm 2.2 (n = 1), rational:
+
+    the p-piece function with breakpoints a_1<…<a_{p−1}, slopes m_1..m_p and value h(a_{p−1}) as one hidden layer of p
+    units, h = h(a_{p−1}) + m_p σ(x−a_{p−1}) − Σ_l t_l σ(a_l − x).
     """
     a, m = [Fraction(v) for v in breaks], [Fraction(v) for v in slopes]
     p = len(m)
@@ -589,13 +609,17 @@ def H_layers_exact(a_list: Sequence[Sequence], M=1) -> list[tuple[np.ndarray, np
 
 
 def shallow_equivalent(layers: Sequence[tuple]) -> list[tuple[np.ndarray, np.ndarray]]:
-    """The one-hidden-layer net (Thm 2.2) computing the same ℝ→ℝ function as ``layers``: read off the exact
-    breakpoints and slopes by :func:`pieces_1d`, then build p units (p = pieces on ℝ).
+    """The one-hidden-layer net (Thm 2.2) computing the same ℝ→ℝ function as ``layers``:
+
+    read off the exact breakpoints and slopes by :func:`pieces_1d`, then build p units (p = pieces on ℝ).
     """
     _, bps = pieces_1d(layers)
     if not bps:
         raise InputError("layers", "the function is affine: no hidden layer is needed")
-    f = lambda x: eval_layers_exact(layers, [x])[0]
+
+    def f(x):
+        return eval_layers_exact(layers, [x])[0]
+
     pts = [bps[0] - 1] + [(u + v) / 2 for u, v in zip(bps, bps[1:])] + [bps[-1] + 1]
     slopes = [f(x + Fraction(1, 10**9)) - f(x) for x in pts]
     slopes = [s * 10**9 for s in slopes]

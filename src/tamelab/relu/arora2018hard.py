@@ -30,6 +30,7 @@ __all__ = ["from_layers", "tent_net", "pwl_1d_net", "h_a_net", "H_net", "zonotop
 
 
 def from_layers(layers: Sequence[tuple], dtype=torch.float64) -> nn.Sequential:
+    """The ``Linear``/``ReLU`` ``nn.Sequential`` of ``[(W, b), ...]`` (ReLU between layers, last one linear)."""
     mods: list[nn.Module] = []
     for i, (W, b) in enumerate(layers):
         W = np.atleast_2d(np.asarray(W, dtype=float))
@@ -44,6 +45,7 @@ def from_layers(layers: Sequence[tuple], dtype=torch.float64) -> nn.Sequential:
 
 
 def tent_net(L: int) -> nn.Sequential:
+    """The depth-``L`` composition of tent maps (Telgarsky's sawtooth): ``2^L`` linear pieces on [0, 1]."""
     if L < 1:
         raise InputError("L", f"must be >= 1, got {L}")
     layers = [([[1.0], [1.0]], [0.0, -0.5])]
@@ -54,16 +56,19 @@ def tent_net(L: int) -> nn.Sequential:
 
 
 def pwl_1d_net(breaks: Sequence[float], slopes: Sequence[float], value_at_last: float) -> list[tuple]:
-    """One hidden layer realising the 1-D PWL function with breakpoints a_1<…<a_{p-1} and slopes m_1..m_p
-    (Arora et al. Thm 2.2 construction): h = h(a_{p-1}) + m_p σ(x−a_{p−1}) − Σ_l t_l σ(a_l − x)."""
+    """One hidden layer realising a 1-D PWL function from its breakpoints and slopes (Arora et al. Thm 2.2).
+
+    One hidden layer realising the 1-D PWL function with breakpoints a_1<…<a_{p-1} and slopes m_1..m_p
+    (Arora et al. Thm 2.2 construction): h = h(a_{p-1}) + m_p σ(x−a_{p−1}) − Σ_l t_l σ(a_l − x).
+    """
     a, m = list(breaks), list(slopes)
     p = len(m)
     if len(a) != p - 1 or any(x >= y for x, y in zip(a, a[1:])):
         raise InputError("breaks", "need p-1 increasing breakpoints for p slopes")
-    t = [m[l] - m[l + 1] for l in range(p - 2)] + [m[p - 2]]
+    t = [m[ell] - m[ell + 1] for ell in range(p - 2)] + [m[p - 2]]
     W1 = [[1.0]] + [[-1.0] for _ in range(p - 1)]
-    b1 = [-a[-1]] + [a[l] for l in range(p - 1)]
-    W2 = [[m[-1]] + [-t[l] for l in range(p - 1)]]
+    b1 = [-a[-1]] + [a[ell] for ell in range(p - 1)]
+    W2 = [[m[-1]] + [-t[ell] for ell in range(p - 1)]]
     return [(W1, b1), (W2, [value_at_last])]
 
 
@@ -145,7 +150,11 @@ def zonotope_piece_counts(m: int, n: int, w: int, k: int) -> dict[str, int]:
     from math import comb
 
     base = sum(comb(m - 1, i) for i in range(n))
-    return {"paper_formula": base * w**k, "spec_measured_formula": 2 * base * w**k, "zonotope_vertices_generic": 2 * base}
+    return {
+        "paper_formula": base * w**k,
+        "spec_measured_formula": 2 * base * w**k,
+        "zonotope_vertices_generic": 2 * base,
+    }
 
 
 def max_affine_net(A, c) -> nn.Sequential:

@@ -64,7 +64,9 @@ class HaninRolnickStats:
 
 def hanin_rolnick(widths: Sequence[int], *, nets: int = 30, seed: int = 0, length: float = 4.0, bias_std: float = 0.1,
                   plane_side: float | None = None) -> HaninRolnickStats:
-    """Regions crossed by a random segment of ``length`` through 0 (and, if ``plane_side``, regions per
+    """Regions crossed by random segments (and per unit area of random 2-D slices) of He-initialised nets.
+
+    Regions crossed by a random segment of ``length`` through 0 (and, if ``plane_side``, regions per
     unit area of a random 2-D slice ``[-side/2, side/2]²`` through 0), over ``nets`` seeded He-initialised nets.
 
     ``widths`` = (n0, n1, ..., nL, 1). Segment direction: uniform on the sphere, per net.

@@ -85,7 +85,8 @@ class TropicalPoly:
 
     The monomials are also kept exactly (``exact``: ``(exponent tuple, coefficient)`` pairs of
     :class:`~fractions.Fraction`): every semiring operation is exact, equal exponents are merged exactly,
-    and the float arrays are the rounded exact values (for evaluation and as LP data)."""
+    and the float arrays are the rounded exact values (for evaluation and as LP data).
+    """
 
     exponents: np.ndarray
     coeffs: np.ndarray
@@ -107,6 +108,7 @@ class TropicalPoly:
 
     @property
     def n_vars(self) -> int:
+        """The number of variables ``n``."""
         return self.exponents.shape[1]
 
     def __len__(self) -> int:
@@ -115,10 +117,12 @@ class TropicalPoly:
     # ---- semiring operations (exact)
     @classmethod
     def constant(cls, c: float, n: int) -> TropicalPoly:
+        """The constant ``c`` as a tropical polynomial in ``n`` variables."""
         return cls(np.zeros((1, n)), [c])
 
     @classmethod
     def variable(cls, j: int, n: int) -> TropicalPoly:
+        """The variable ``x_j`` as a tropical polynomial in ``n`` variables."""
         e = np.zeros((1, n))
         e[0, j] = 1.0
         return cls(e, [0.0])
@@ -152,7 +156,8 @@ class TropicalPoly:
         K = _F(k)
         return TropicalPoly._of([(tuple(K * v for v in e), K * c) for e, c in self.exact], self.n_vars)
 
-    def shift(self, c: float) -> TropicalPoly:  # c ⊙ P
+    def shift(self, c: float) -> TropicalPoly:
+        """``c ⊙ P``: every coefficient plus ``c`` (exact)."""
         C = _F(c)
         return TropicalPoly._of([(e, v + C) for e, v in self.exact], self.n_vars)
 
@@ -161,22 +166,23 @@ class TropicalPoly:
 
     # ---- evaluation
     def __call__(self, X) -> np.ndarray:
+        """The value ``max_i (a_i·x + c_i)`` at every row of ``X`` (float)."""
         X = np.atleast_2d(np.asarray(X, dtype=float))
         return (X @ self.exponents.T + self.coeffs).max(axis=1)
 
     def argmax(self, X) -> np.ndarray:
+        """The index of the maximising monomial at every row of ``X``."""
         X = np.atleast_2d(np.asarray(X, dtype=float))
         return (X @ self.exponents.T + self.coeffs).argmax(axis=1)
 
     # ---- pruning
     def dominant_exact(self) -> tuple[np.ndarray, bool]:
-        """Monomials that are the unique maximum on an open set of :math:`\\mathbb R^n`, and whether every
-        decision is certified.
+        r"""Monomials that are the unique maximum on an open set of R^n, and whether every decision is certified.
 
-        One LP per monomial *over all of* :math:`\\mathbb R^n` (no box): maximise :math:`\varepsilon\\le1` subject
-        to :math:`(a_j-a_i)\\cdot x+\varepsilon\\le c_i-c_j`. A kept monomial is certified by its witness
+        One LP per monomial *over all of* :math:`\mathbb R^n` (no box): maximise :math:`\varepsilon\le1` subject
+        to :math:`(a_j-a_i)\cdot x+\varepsilon\le c_i-c_j`. A kept monomial is certified by its witness
         :math:`x^*` (strict dominance checked in exact rational arithmetic); a dropped one by a Farkas
-        certificate :math:`y\\ge0`, :math:`\\sum y=1`, :math:`\\sum_j y_ja_j=a_i`, :math:`\\sum_j y_jc_j\\ge c_i`
+        certificate :math:`y\ge0`, :math:`\sum y=1`, :math:`\sum_j y_ja_j=a_i`, :math:`\sum_j y_jc_j\ge c_i`
         (rebuilt exactly on the LP dual's support). A monomial neither certificate settles is kept
         (keeping a dominated monomial never changes the function) and the result is marked uncertified.
         """
@@ -230,9 +236,12 @@ class TropicalPoly:
         return _strict_witness(E, C, i, x)
 
     def _hull_certificates(self, E, C, keep: np.ndarray, done: np.ndarray) -> None:
-        """Decide most monomials without LPs: Qhull's upper hull proposes; a kept vertex is certified by a
-        witness point inside its normal cone, a dropped point by the barycentric (Farkas) certificate of an
-        upper facet above it, both verified exactly. Undecided monomials are left for the LP."""
+        """Decide most monomials without LPs:
+
+        Qhull's upper hull proposes; a kept vertex is certified by a witness point inside its normal cone, a dropped
+        point by the barycentric (Farkas) certificate of an upper facet above it, both verified exactly. Undecided
+        monomials are left for the LP.
+        """
         from scipy.spatial import ConvexHull, QhullError
 
         n = self.exponents.shape[1]
@@ -282,13 +291,19 @@ class TropicalPoly:
                         break
 
     def dominant_lp(self) -> np.ndarray:
-        r"""Boolean mask of the monomials whose dominance set has interior in :math:`\mathbb R^n` (see
-        :meth:`dominant_exact`)."""
+        r"""Boolean mask of the monomials whose dominance set has interior in R^n.
+
+        Boolean mask of the monomials whose dominance set has interior in :math:`\mathbb R^n` (see
+        :meth:`dominant_exact`).
+        """
         return self.dominant_exact()[0]
 
     def dominant_hull(self) -> np.ndarray | None:
-        """Boolean mask: vertices of the upper hull of the lifted points ``(a_i, c_i)`` (Qhull, float);
-        ``None`` if degenerate. An independent cross-check of :meth:`dominant_exact`, not a certificate."""
+        """Boolean mask:
+
+        vertices of the upper hull of the lifted points ``(a_i, c_i)`` (Qhull, float); ``None`` if degenerate. An
+        independent cross-check of :meth:`dominant_exact`, not a certificate.
+        """
         from scipy.spatial import ConvexHull, QhullError
 
         m, n = self.exponents.shape
@@ -308,8 +323,11 @@ class TropicalPoly:
         return keep & vert
 
     def pruned(self, method: str = "lp") -> TropicalPoly:
-        """The same function with only the monomials whose dominance set has interior (``"lp"``: exact LP
-        route, :meth:`dominant_exact`; ``"hull"``: Qhull's upper hull, LP where Qhull fails)."""
+        """The same function with only the monomials whose dominance set has interior.
+
+        The same function with only the monomials whose dominance set has interior (``"lp"``: exact LP
+        route, :meth:`dominant_exact`; ``"hull"``: Qhull's upper hull, LP where Qhull fails).
+        """
         if method not in ("lp", "hull"):
             raise InputError("method", f"unknown pruning method {method!r}", "use lp or hull")
         mask = self.dominant_hull() if method == "hull" else None
@@ -318,6 +336,7 @@ class TropicalPoly:
         return self._subset(mask)
 
     def pruned_exact(self) -> tuple[TropicalPoly, bool]:
+        """The polynomial with the dominated monomials dropped by :meth:`dominant_exact`, and whether certified."""
         mask, ok = self.dominant_exact()
         return self._subset(mask), ok
 
@@ -331,8 +350,11 @@ def _strict_witness(E, C, i: int, x: np.ndarray) -> bool:
 
 
 def _farkas(E, C, i: int, idx: np.ndarray, y: np.ndarray) -> bool:
-    """Exactly verify a dominance certificate on the support of the LP dual ``y``: y >= 0 with Σy = 1,
-    Σ y_j a_j = a_i and Σ y_j c_j >= c_i (then c_i + a_i·x <= Σ y_j (c_j + a_j·x) <= max_j for every x)."""
+    """Exactly verify a dominance certificate on the support of the LP dual ``y``:
+
+    y >= 0 with Σy = 1, Σ y_j a_j = a_i and Σ y_j c_j >= c_i (then c_i + a_i·x <= Σ y_j (c_j + a_j·x) <= max_j for every
+    x).
+    """
     if not np.all(np.isfinite(y)) or y.max(initial=0.0) <= 0:
         return False
     order = np.argsort(-y)
@@ -405,7 +427,8 @@ class TropicalForm(Result):
     ``status`` is ``ok`` when the identity spot check passed at every check point (seeded Gaussian points
     and points along seeded lines between and beyond every breakpoint of ``f``, ``F`` and ``G``) and every
     pruning decision is certified (``pruning_certified``; then ``monomials_F``/``monomials_G`` are the
-    minimal counts)."""
+    minimal counts).
+    """
 
     kind = "tropical"
 
@@ -429,8 +452,11 @@ class TropicalForm(Result):
         return np.stack([f(X) - g(X) for f, g in zip(self.F, self.G)], axis=1)
 
     def cells(self, output: int = 0) -> int:
-        """Cells of the common refinement of ``F`` and ``G`` (pairs whose dominance sets meet with interior in
-        R^n, spec §1.4; one LP per pair, float tolerance :data:`CELLS_LP_TOL`)."""
+        """Cells of the common refinement of ``F`` and ``G`` (one LP per pair).
+
+        Cells of the common refinement of ``F`` and ``G`` (pairs whose dominance sets meet with interior in
+        R^n, spec §1.4; one LP per pair, float tolerance :data:`CELLS_LP_TOL`).
+        """
         from scipy.optimize import linprog
 
         F, G = self.F[output], self.G[output]
@@ -467,8 +493,9 @@ def _edges(v: int, D: int) -> int:
 
 def _mink_vertices(counts: Sequence[int], D: int) -> int:
     """Upper bound on the vertices of a Minkowski sum of polytopes with the given vertex counts in R^D:
-    min(product, 2 Σ_{j<D} C(E−1, j)) with E edge directions, at most the edges of the summands
-    (Gritzmann–Sturmfels)."""
+
+    min(product, 2 Σ_{j<D} C(E−1, j)) with E edge directions, at most the edges of the summands (Gritzmann–Sturmfels).
+    """
     counts = [c for c in counts if c > 1]
     if not counts:
         return 1
@@ -483,14 +510,20 @@ def _mink_vertices(counts: Sequence[int], D: int) -> int:
 
 
 def monomial_bound(net: PWLNet) -> int:
-    """An upper bound on the total number of monomials (over all units of all nodes, after pruning) of the
-    tropical form of ``net``."""
+    """An upper bound on the total number of monomials of the tropical form of ``net``.
+
+    An upper bound on the total number of monomials (over all units of all nodes, after pruning) of the
+    tropical form of ``net``.
+    """
     return _bounds(net)[0]
 
 
 def tropical_work(net: PWLNet) -> int:
-    """Work estimate of :func:`tropical`: pruning a polynomial of ``m`` monomials in ``n`` variables costs ``m``
-    LPs with ``m`` constraints in ``n + 1`` variables; the estimate is ``Σ m² (n + 1)`` over the bounds."""
+    """Work estimate of :func:`tropical`:
+
+    pruning a polynomial of ``m`` monomials in ``n`` variables costs ``m`` LPs with ``m`` constraints in ``n + 1``
+    variables; the estimate is ``Σ m² (n + 1)`` over the bounds.
+    """
     return _bounds(net)[1]
 
 
@@ -555,6 +588,8 @@ def tropical(
         prune: drop dominated monomials after every node (exact pruning; never changes the function).
         check_points: number of seeded Gaussian check points (scaled by 3); as many again lie on 8 seeded
             lines, between and beyond every breakpoint of the network and of F and G along them.
+        seed: seed of the check points and lines.
+        in_shape: the per-sample input shape, for models that do not start with ``nn.Linear``.
         budget: refuse (``InputError``) when the work estimate :func:`tropical_work` exceeds it.
 
     Recursion: input ``(x_j, 0)``; affine ``(H, G') = (W^+F + W^-G + b, W^-F + W^+G)`` summed over sources;
@@ -695,8 +730,10 @@ def tropical(
 
 
 def _line_breaks(net: PWLNet, c: np.ndarray, u: np.ndarray) -> list[float]:
-    """Breakpoints (float) of the network along the whole line x = c + t u, t ∈ R: a 1-D walk over
-    intervals that may be unbounded."""
+    """Breakpoints (float) of the network along the whole line x = c + t u, t ∈ R:
+
+    a 1-D walk over intervals that may be unbounded.
+    """
     d = net.in_dim
     pieces: list[tuple[float, float, list[np.ndarray]]] = [(-math.inf, math.inf, [np.stack([u, c], 1)])]
     breaks: set[float] = set()
@@ -747,7 +784,7 @@ def _line_breaks(net: PWLNet, c: np.ndarray, u: np.ndarray) -> list[float]:
 
 
 def _spot_check(form: TropicalForm, net: PWLNet, check_points: int, seed: int) -> tuple[float, int]:
-    """max over check points of |F − G − f| / max(1, |F|, |G|, |f|), and the number of points on lines."""
+    """Max over check points of |F − G − f| / max(1, |F|, |G|, |f|), and the number of points on lines."""
     if check_points == 0:
         return float("nan"), 0
     n = net.in_dim

@@ -24,8 +24,11 @@ def _check(fmt: str, field: str = "--format") -> str:
 
 
 def fig_to_bytes(fig, format: str = "png", *, dpi: int = 110, close: bool = True) -> bytes:
-    """Render a matplotlib figure to ``format`` (png, svg, pdf) bytes without timestamps (the same figure
-    gives the same bytes) and close it unless ``close=False``."""
+    """Render a matplotlib figure to ``format`` bytes, reproducibly (no timestamps).
+
+    Render a matplotlib figure to ``format`` (png, svg, pdf) bytes without timestamps (the same figure
+    gives the same bytes) and close it unless ``close=False``.
+    """
     _check(format, "format")
     meta = {
         "png": {"Software": None},
@@ -51,7 +54,9 @@ def fig_to_bytes(fig, format: str = "png", *, dpi: int = 110, close: bool = True
 def save_figure(
     fig, path: str | os.PathLike, format: str | None = None, *, dpi: int = 110, close: bool = True
 ) -> Path:
-    """Write a matplotlib figure atomically as ``format`` (``png``, ``svg`` or ``pdf``; default: the
+    """Write a matplotlib figure atomically as ``format`` (``png``, ``svg`` or ``pdf``).
+
+    Write a matplotlib figure atomically as ``format`` (``png``, ``svg`` or ``pdf``; default: the
     path's suffix, else PNG). The suffix of ``path`` is replaced by the format's; returns the path.
 
     Example (a CLI command with ``--format``)::

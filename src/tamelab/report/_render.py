@@ -106,8 +106,11 @@ def check_document(doc: Any) -> dict[str, Any]:
 
 
 def load_document(run_dir: str | os.PathLike) -> dict[str, Any]:
-    """Read ``RUN_DIR/result.json`` (:func:`tamelab.runstore.read_result` checks the file and its top
-    level) and check the shape of what the report renders; any problem is one ``InputError`` line."""
+    """Read ``RUN_DIR/result.json`` and check the shape of what the report renders.
+
+    Read ``RUN_DIR/result.json`` (:func:`tamelab.runstore.read_result` checks the file and its top
+    level) and check the shape of what the report renders; any problem is one ``InputError`` line.
+    """
     run = Path(run_dir)
     if not run.is_dir():
         raise InputError("RUN_DIR", f"{run} is not a directory", "pass a directory written by a tamelab command")
@@ -311,8 +314,10 @@ def _prepare_section(s: dict[str, Any], figure_bytes: Callable[[str], bytes | No
 
 
 def render_document(doc: Mapping[str, Any], figure_bytes: Callable[[str], bytes | None]) -> str:
-    """The report HTML for a run document (the content of ``result.json``); ``figure_bytes(file)``
-    returns a figure's PNG bytes or ``None``."""
+    """The report HTML for a run document (the content of ``result.json``);
+
+    ``figure_bytes(file)`` returns a figure's PNG bytes or ``None``.
+    """
     doc = check_document(json.loads(json.dumps(doc, default=str)))
     res = doc.get("result") or {}
     command = doc.get("command") or "?"

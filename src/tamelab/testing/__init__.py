@@ -1,5 +1,8 @@
-"""Shipped reference implementations used by the tests (dense Hessian by three independent methods,
-dense GGN, symmetry check); none uses ``torch.func.hessian`` (wrong on affine LayerNorm in torch 2.13)."""
+"""Shipped reference implementations used by the tests (dense Hessian, dense GGN, symmetry check).
+
+Shipped reference implementations used by the tests (dense Hessian by three independent methods,
+dense GGN, symmetry check); none uses ``torch.func.hessian`` (wrong on affine LayerNorm in torch 2.13).
+"""
 
 from .reference import HESSIAN_METHODS as HESSIAN_METHODS
 from .reference import check_symmetric as check_symmetric

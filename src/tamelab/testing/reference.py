@@ -67,13 +67,17 @@ def _setup(model, names):
 
 def check_symmetric(H: torch.Tensor, *, rtol: float = 1e-8, what: str = "Hessian") -> float:
     """Raise :class:`~tamelab.errors.ComputationError` unless ``H`` is symmetric to ``rtol·max|H|``;
-    returns the relative asymmetry ``max|H − Hᵀ| / max(max|H|, tiny)``."""
+
+    returns the relative asymmetry ``max|H − Hᵀ| / max(max|H|, tiny)``.
+    """
     scale = float(H.abs().max()) if H.numel() else 0.0
     asym = float((H - H.T).abs().max()) if H.numel() else 0.0
     rel = asym / max(scale, torch.finfo(H.dtype).tiny)
     if not rel <= rtol:
-        raise ComputationError(f"the dense {what} is not symmetric (max |H - H^T| = {asym:.3e}, "
-                               f"{rel:.2e} relative); the reference is wrong or the loss is not twice differentiable here")
+        raise ComputationError(
+            f"the dense {what} is not symmetric (max |H - H^T| = {asym:.3e}, "
+            f"{rel:.2e} relative); the reference is wrong or the loss is not twice differentiable here"
+        )
     return rel
 
 
@@ -82,6 +86,11 @@ def dense_hessian(model, loss_fn: Callable | str, X, T, params: Sequence[str] | 
     """The full Hessian of ``loss_fn(model(X), T)`` w.r.t. the flat parameters (``named_parameters`` order).
 
     Args:
+        model: any ``nn.Module``.
+        loss_fn: a loss name or a callable ``loss_fn(outputs, targets)``.
+        X: the inputs.
+        T: the targets.
+        params: names of the parameters to differentiate (default: all, in ``named_parameters`` order).
         method: ``"double_backward"``, ``"jvp_grad"`` or ``"finite_difference"`` (module docstring).
         h: finite-difference step.
         symmetry_rtol: raise if ``max|H − Hᵀ| > symmetry_rtol·max|H|`` (``None``: no check; finite
@@ -126,8 +135,11 @@ def dense_hessian(model, loss_fn: Callable | str, X, T, params: Sequence[str] | 
 
 def dense_ggn(model, loss_fn: Callable | str, X, T, params: Sequence[str] | None = None, *,
               symmetry_rtol: float | None = 1e-8) -> torch.Tensor:
-    r"""Dense GGN :math:`J^\top\nabla^2_f\ell\,J` from the full Jacobian (reverse mode, row by row) and the
-    output Hessian (double backward, row by row; never ``torch.func.hessian``)."""
+    r"""Dense GGN from the full Jacobian and the output Hessian.
+
+    Dense GGN :math:`J^\top\nabla^2_f\ell\,J` from the full Jacobian (reverse mode, row by row) and the
+    output Hessian (double backward, row by row; never ``torch.func.hessian``).
+    """
     loss_fn = _resolve(loss_fn)
     theta, fixed, unflat = _setup(model, params)
 

@@ -48,6 +48,7 @@ def _depth(model: nn.Module) -> int:
     estimate=(0.3, 0.2),
 )
 def algebraic_section(run) -> SectionContent:
+    """The section for ``run``: polynomial-activation counterparts of the model's fully-connected architecture."""
     depth = _depth(run.model)
     rows = []
     for w in range(1, 4 if run.quick else 5):

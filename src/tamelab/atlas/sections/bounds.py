@@ -43,6 +43,7 @@ def _certificate(run):
     estimate=(40.0, 6.0),
 )
 def bounds_section(run) -> SectionContent:
+    """The section for ``run``: PAC-Bayes certificate next to the test error, and weight-space path geometry."""
     import matplotlib.pyplot as plt
 
     c, why = _certificate(run)

@@ -38,6 +38,7 @@ def _verdict(r) -> str:
     estimate=(8.0, 4.0),
 )
 def connectivity_section(run) -> SectionContent:
+    """The section for ``run``: mode connectivity of the model and an independently trained twin."""
     twin_seed = int(run.seed) + 1
     twin = run.twin(
         twin_seed

@@ -17,6 +17,7 @@ from .._registry import Figure, SectionContent, Table, section
     estimate=(2.0, 1.5),
 )
 def constructions_section(run) -> SectionContent:
+    """The section for ``run``: the Chen–Muñoz Ewald explicit zero-cost minimizer on clustered data."""
     import matplotlib.pyplot as plt
 
     seed = int(getattr(run, "seed", 0) or 0)

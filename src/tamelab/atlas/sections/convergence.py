@@ -54,6 +54,7 @@ def _verdict(rep) -> str:
     estimate=(10.0, 4.0),
 )
 def convergence_section(run) -> SectionContent:
+    """The atlas section for ``run`` (what it shows: the module docstring)."""
     import matplotlib.pyplot as plt
 
     run.require_training("convergence report")

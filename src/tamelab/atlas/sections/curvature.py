@@ -35,6 +35,7 @@ def _trace(run, op, model, X, T) -> tuple[float | None, str]:
 
 @section("curvature", title="Curvature: Hessian spectrum", order=40, estimate=(6.0, 2.5))
 def curvature_section(run) -> SectionContent:
+    """The section for ``run``: Hessian spectrum of the model's training loss (Lanczos, trace, SLQ density)."""
     import matplotlib.pyplot as plt
 
     model = run.model_copy(torch.float64)

@@ -17,6 +17,7 @@ def _log10(a) -> np.ndarray:
 
 @section("landscape", title="Loss landscape", order=50, estimate=(6.0, 2.5))
 def landscape_section(run) -> SectionContent:
+    """The section for ``run``: loss surface around the weights, interpolation from initialisation, trajectory PCA."""
     import matplotlib.pyplot as plt
 
     n = min(run.n_train, 512 if run.quick else 2048)

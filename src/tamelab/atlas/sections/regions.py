@@ -14,8 +14,10 @@ from .._registry import Figure, SectionContent, Table, section
 
 
 def _bound_rows(bounds) -> list[list]:
-    """Rows ``[bound, value, holds here, meaning]`` from either bound layout: entries with ``value``/``valid``/
-    ``why`` attributes, or plain values with ``<name>_valid`` flags next to them."""
+    """Rows ``[bound, value, holds here, meaning]`` from either bound layout:
+
+    entries with ``value``/``valid``/ ``why`` attributes, or plain values with ``<name>_valid`` flags next to them.
+    """
     rows = []
     if not isinstance(bounds, dict):
         return rows
@@ -53,6 +55,7 @@ def _pick_points(run) -> np.ndarray:
     estimate=(5.0, 2.5),
 )
 def regions_section(run) -> SectionContent:
+    """The section for ``run``: exact linear regions on the plane through three training inputs, and along training."""
     import matplotlib.pyplot as plt
 
     pts = _pick_points(run)

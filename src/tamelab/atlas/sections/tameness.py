@@ -29,6 +29,7 @@ def _name(structure: str) -> str:
     estimate=(8.0, 3.0),
 )
 def tameness_section(run) -> SectionContent:
+    """The atlas section for ``run`` (what it shows: the module docstring)."""
     import matplotlib.pyplot as plt
 
     q = run.quick

@@ -17,6 +17,7 @@ def _last_finite(a) -> float | None:
 
 @section("training", title="Training", order=10, estimate=(1.5, 1.0))
 def training_section(run) -> SectionContent:
+    """The section for ``run``: training curves, accuracy, distances and path length (needs the atlas' training run)."""
     import matplotlib.pyplot as plt
 
     run.require_training("training curves")

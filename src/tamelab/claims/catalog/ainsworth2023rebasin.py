@@ -26,6 +26,7 @@ CE = nn.functional.cross_entropy
     expected_from="theory",
 )
 def perm_invariance(ctx: ClaimContext) -> Measured:
+    """Claim: Permuting hidden units leaves an MLP's function and Hessian spectrum unchanged."""
     g = torch.Generator().manual_seed(ctx.seed)
     m = mlp([6, 8, 7, 3], seed=ctx.seed, dtype=torch.float64)
     X, y = torch.randn(40, 6, dtype=torch.float64, generator=g), torch.randint(0, 3, (40,), generator=g)
@@ -68,6 +69,7 @@ def _twin(width: int, epochs: int, seed: int):
     expected_from="paper",
 )
 def rebasin(ctx: ClaimContext) -> Measured:
+    """Claim: Barriers between trained twins fall with width and weight matching removes most of them."""
     widths = [32, 128] if ctx.quick else [8, 32, 128, 512]
     ep = 10 if ctx.quick else 20
     raw, ali = [], []
@@ -99,14 +101,15 @@ def rebasin(ctx: ClaimContext) -> Measured:
 @claim(
     "lanczos-topk-equals-dense",
     paper="arXiv:1901.10159",
-    statement="Lanczos with full re-orthogonalisation returns the top-k Hessian eigenvalues of the dense spectrum, each "
-    "certified by its residual.",
+    statement="Lanczos with full re-orthogonalisation returns the top-k Hessian eigenvalues of the dense spectrum, "
+    "each certified by its residual.",
     expected={"max_abs_error": "< 1e-8", "all_converged": True},
     tags=("landscape",),
     source="arXiv:1901.10159 §2 (Lanczos for the Hessian spectrum)",
     expected_from="theory",
 )
 def lanczos_dense(ctx: ClaimContext) -> Measured:
+    """Claim: Certified Lanczos top-k Hessian eigenvalues equal those of the dense spectrum."""
     g = torch.Generator().manual_seed(ctx.seed)
     m = mlp([8, 12, 10, 4], seed=ctx.seed, dtype=torch.float64)
     X, y = torch.randn(60, 8, dtype=torch.float64, generator=g), torch.randint(0, 4, (60,), generator=g)

@@ -1,4 +1,6 @@
-"""Arora, Basu, Mianjy & Mukherjee, "Understanding deep neural networks with rectified linear units"
+"""Claims of Arora, Basu, Mianjy & Mukherjee, "Understanding deep neural networks with rectified linear units".
+
+Arora, Basu, Mianjy & Mukherjee, "Understanding deep neural networks with rectified linear units"
 (arXiv:1611.01491, ICLR 2018) = chapter 2 of Mukherjee's thesis (arXiv:2104.14033): every PWL function on R^n
 is a ReLU net of depth ceil(log2(n+1))+1 (Thm 2.1), and the depth–size gap (Lemma D.5, Thm 3.1, Cor 3.4).
 
@@ -39,6 +41,7 @@ BOUND_SLACK = 1e-12
     expected_from="paper",
 )
 def pwl_depth(ctx: ClaimContext) -> Measured:
+    """Claim: Every PWL function on R^n is exactly a ReLU net of depth ⌈log2(n+1)⌉+1 (Arora et al. Thm 2.1)."""
     per_n = 1 if ctx.quick else 5
     ns = (1, 2, 3) if ctx.quick else (1, 2, 3, 4)
     rows, mism, depth_ok, err = {}, 0, True, 0.0
@@ -99,6 +102,7 @@ def pwl_depth(ctx: ClaimContext) -> Measured:
     expected_from="paper",
 )
 def lemma_d5(ctx: ClaimContext) -> Measured:
+    """Claim: A depth-(k+1) R→R ReLU net has at most 2^(k-1)(w_1+1)w_2⋯w_k pieces (Lemma D.5), by exact counts."""
     rng = np.random.default_rng(ctx.seed)
     nets = 12 if ctx.quick else 60
     viol, tight_k1, rows, ratio = 0, True, [], 0.0
@@ -158,6 +162,7 @@ def lemma_d5(ctx: ClaimContext) -> Measured:
     expected_from="paper",
 )
 def depth_size_gap(ctx: ClaimContext) -> Measured:
+    """Claim: The hard family H has w^k pieces; shallower nets need size ≥ ½k'w^(k/k') − 1 (Thm 3.1, Cor 3.4)."""
     rng = np.random.default_rng(ctx.seed)
     cases = [(2, 3), (3, 2), (2, 4), (3, 3)] if ctx.quick else [(2, 3), (3, 2), (2, 4), (4, 2), (3, 3), (2, 6), (4, 3)]
     rows, ok = {}, True

@@ -34,6 +34,7 @@ def _planted(D, n, w, noise, seed):
     tags=("exact",),
 )
 def erm_vs_restarts(ctx: ClaimContext) -> Measured:
+    """Claim: Exact ERM of a one-hidden-layer ReLU net is no worse than any gradient restart, KKT-certified."""
     from ...exact.arora2018erm import _restarts, dichotomy_count, exact_erm
 
     got, ok = {}, True

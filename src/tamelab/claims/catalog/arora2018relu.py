@@ -26,6 +26,7 @@ FIXED = [
     expected_from="theory",
 )
 def tent(ctx: ClaimContext) -> Measured:
+    """Measure the claim: Composing the tent map L times (2 ReLUs per layer) gives 2^L linear pieces on [0, 1]."""
     rs = [regions(tent_net(L), Segment([0.0], [1.0])) for L in range(1, 7)]
     got = {str(L): r.linear_regions for L, r in zip(range(1, 7), rs)}
     ok = all(got[str(L)] == 2**L for L in range(1, 7)) and all(r.ok for r in rs)
@@ -38,13 +39,15 @@ _DYADIC = {2: [0.5], 3: [0.25, 0.5], 4: [0.25, 0.5, 0.75]}
 @claim(
     "arora-H-family-w^k-pieces",
     paper="arXiv:1611.01491",
-    statement="H = h_{a^1} ∘ … ∘ h_{a^k} with w-piece sawtooth-like h_a (k hidden layers of width w) has w^k pieces on [0, M].",
+    statement="H = h_{a^1} ∘ … ∘ h_{a^k} with w-piece sawtooth-like h_a (k hidden layers of width w) has w^k pieces on "
+    "[0, M].",
     expected={"(w,k)": "w^k for (2,1),(3,2),(2,3),(4,2),(2,4)"},
     tags=("relu",),
     source="arXiv:1611.01491 (the smoothly parameterised hard family H_{a^1,...,a^k} of the gap theorems)",
     expected_from="theory",
 )
 def hfam(ctx: ClaimContext) -> Measured:
+    """Claim: The composition of k sawtooth layers h_a of width w has w^k linear pieces on [0, M]."""
     got, ok = {}, True
     for w, k in [(2, 1), (3, 2), (2, 3), (4, 2), (2, 4)]:
         r = regions(H_net([_DYADIC[w]] * k), Segment([0.0], [1.0]))
@@ -62,8 +65,8 @@ def hfam(ctx: ClaimContext) -> Measured:
 @claim(
     "fixed-net-14-activation-7-linear",
     paper="arXiv:1805.07091",
-    statement="The fixed 2-3-3-1 network (FIXED in this module) has 14 activation and 7 linear regions on [-1e4, 1e4]^2 "
-    "(Serra bound 40).",
+    statement="The fixed 2-3-3-1 network (FIXED in this module) has 14 activation and 7 linear regions on [-1e4, "
+    "1e4]^2 (Serra bound 40).",
     expected={"activation_regions": 14, "linear_regions": 7, "serra_upper": 40},
     tags=("relu",),
     source="Zhang–Naitzat–Lim arXiv:1805.07091 setting on a fixed example network (our counts); Serra et al. "
@@ -71,6 +74,7 @@ def hfam(ctx: ClaimContext) -> Measured:
     expected_from="regression",
 )
 def fixed(ctx: ClaimContext) -> Measured:
+    """Claim: The fixed 2-3-3-1 network has 14 activation and 7 linear regions (spec geometry.md §1.7)."""
     r = regions(from_layers(FIXED), Plane.box2d(-1e4, 1e4))
     return Measured(
         {
@@ -95,6 +99,7 @@ def fixed(ctx: ClaimContext) -> Measured:
     expected_from="theory",
 )
 def below(ctx: ClaimContext) -> Measured:
+    """Claim: Exact region counts of random networks never exceed the Serra, Montúfar and ZNL upper bounds."""
     viol, rows, certified = 0, [], True
     nets = [(2, 3, 3), (2, 4, 4), (2, 8, 8), (2, 6, 6, 6), (2, 5, 1)] * (1 if ctx.quick else 4)
     for i, w in enumerate(nets):
@@ -114,7 +119,10 @@ def _zero_level_points(model, n_points: int, seed: int, radius: float = 8.0) -> 
     """Points on {f = 0}: bisection on sign changes of f along seeded random segments."""
     rng = np.random.default_rng(seed)
     pts = []
-    f = lambda X: model(torch.as_tensor(X)).detach().numpy()[:, 0]
+
+    def f(X):
+        return model(torch.as_tensor(X)).detach().numpy()[:, 0]
+
     while len(pts) < n_points:
         a, b = radius * rng.standard_normal(2), radius * rng.standard_normal(2)
         t = np.linspace(0, 1, 257)
@@ -135,8 +143,8 @@ def _zero_level_points(model, n_points: int, seed: int, radius: float = 8.0) -> 
 @claim(
     "tropical-fixed-net-10-7-monomials",
     paper="arXiv:1805.07091",
-    statement="The fixed 2-3-3-1 network (FIXED in this module) equals F - G with F of 10 and G of 7 non-dominated monomials "
-    "(LP pruning = upper-hull vertices), and every point of its zero level set is a tie of F ⊕ G.",
+    statement="The fixed 2-3-3-1 network (FIXED in this module) equals F - G with F of 10 and G of 7 non-dominated "
+    "monomials (LP pruning = upper-hull vertices), and every point of its zero level set is a tie of F ⊕ G.",
     expected={
         "monomials_F": 10,
         "monomials_G": 7,
@@ -150,6 +158,7 @@ def _zero_level_points(model, n_points: int, seed: int, radius: float = 8.0) -> 
     expected_from="regression",
 )
 def tropical_fixed(ctx: ClaimContext) -> Measured:
+    """Claim: The fixed 2-3-3-1 network is F − G with 10 and 7 non-dominated monomials; its zero set ties F ⊕ G."""
     from ...relu import boundary_ties, tropical
 
     model = from_layers(FIXED)
@@ -181,7 +190,8 @@ def tropical_fixed(ctx: ClaimContext) -> Measured:
 @claim(
     "arora-zonotope-family-pieces",
     paper="arXiv:1611.01491",
-    statement="ZONOTOPE^2_{k,w,m} = H ∘ γ_Z has at least the paper's Σ_{i<n} C(m-1,i)·w^k pieces; we measured exactly "
+    statement="ZONOTOPE^2_{k,w,m} = H ∘ γ_Z has at least the paper's Σ_{i<n} C(m-1,i)·w^k pieces; we measured "
+    "exactly "
     "twice that (#vertices(Z)·w^k) on {γ_Z ≤ M} for generic generators.",
     expected={
         "(m,w,k)": "(3,2,1)->12, (3,3,1)->18, (4,2,1)->16, (3,2,2)->24, (5,2,1)->20 (paper formula: half of each)"
@@ -191,6 +201,7 @@ def tropical_fixed(ctx: ClaimContext) -> Measured:
     expected_from="regression",
 )
 def zonotope(ctx: ClaimContext) -> Measured:
+    """Claim: ZONOTOPE^2_{k,w,m} = H ∘ γ_Z has at least Σ_{i<n} C(m−1,i)·w^k pieces (measured: twice that)."""
     from ...relu import zonotope_net, zonotope_piece_counts, zonotope_sublevel_polygon, zonotope_vertices
 
     rng = np.random.default_rng(ctx.seed)
@@ -228,6 +239,7 @@ def zonotope(ctx: ClaimContext) -> Measured:
     expected_from="theory",
 )
 def max_affine(ctx: ClaimContext) -> Measured:
+    """Claim: A max of m affine maps on R^3 is computed exactly by a ReLU net with ⌈log2 m⌉ hidden layers."""
     from math import ceil, log2
 
     from ...relu import max_affine_net
@@ -248,8 +260,8 @@ def max_affine(ctx: ClaimContext) -> Measured:
 @claim(
     "hanin-rolnick-regions-linear-in-neurons",
     paper="arXiv:1901.09021",
-    statement="At He initialisation the number of regions a random segment (length 4 through 0, n0=8) crosses is about the "
-    "number of neurons N, independently of depth; regions per unit area of a 2-D slice grow like N^2.",
+    statement="At He initialisation the number of regions a random segment (length 4 through 0, n0=8) crosses is about "
+    "the number of neurons N, independently of depth; regions per unit area of a 2-D slice grow like N^2.",
     expected={
         "regions_per_neuron": "in [0.8, 1.1] for width 16, depths 1-4",
         "area_density_loglog_slope": "≈ 2 (in [1.6, 2.4])",
@@ -260,6 +272,7 @@ def max_affine(ctx: ClaimContext) -> Measured:
     expected_from="paper",
 )
 def hanin(ctx: ClaimContext) -> Measured:
+    """Claim: At He init a random segment crosses about N regions (N neurons), independent of depth."""
     from ...relu import hanin_rolnick
 
     nets = 5 if ctx.quick else 30

@@ -58,4 +58,5 @@ def lojasiewicz_check(ctx: ClaimContext, *, estimator: Callable = estimate_lojas
     expected_from="theory",
 )
 def lojasiewicz_known_exponents(ctx: ClaimContext) -> Measured:
+    """Claim: Łojasiewicz exponents estimated from GD trajectories match the known ones and the rate trichotomy."""
     return lojasiewicz_check(ctx)

@@ -30,12 +30,14 @@ def _data(seed, dx=4, dy=3, m=30):
     source="Baldi & Hornik 1989, main theorem (the global minimum is the projection onto the top-p eigenvectors "
     "of Σ); Kawaguchi arXiv:1605.07110 Thm 2.3 (every local minimum of a deep linear net is global)",
     expected_from="theory",
-    statement="The global minimum of 1/2 |W_{H+1}...W_1 X - Y|^2 is the reduced-rank regression U_p U_p^T W_ols with loss "
+    statement="The global minimum of 1/2 |W_{H+1}...W_1 X - Y|^2 is the reduced-rank regression U_p U_p^T W_ols with "
+    "loss "
     "1/2(tr YY^T - sum_{i<=p} lambda_i); gradient descent from a small random init converges to it.",
     expected={"gd_minus_closed_form": "< 1e-6 relative", "product_error": "< 1e-3"},
     tags=("linear", "exact"),
 )
 def gd_limit(ctx: ClaimContext) -> Measured:
+    """Claim: GD on a deep linear net converges to the closed-form reduced-rank regression minimum."""
     X, Y = _data(ctx.seed)
     m = {}
     ok = True
@@ -53,15 +55,17 @@ def gd_limit(ctx: ClaimContext) -> Measured:
 @claim(
     "baldi-hornik-critical-points",
     paper="Baldi & Hornik 1989, doi:10.1016/0893-6080(89)90014-2",
-    source="Baldi & Hornik 1989, main theorem (critical points ↔ index sets of eigenvectors of Σ; only the top-p set is "
-    "a minimum, every other critical point a saddle)",
+    source="Baldi & Hornik 1989, main theorem (critical points ↔ index sets of eigenvectors of Σ; only the top-p set "
+    "is a minimum, every other critical point a saddle)",
     expected_from="paper",
     statement="With one hidden layer of width p, the critical points correspond to index sets I of eigenvectors of "
-    "Sigma = Y X^T (X X^T)^-1 X Y^T with |I| <= p; only I = {1..p} is a local (= global) minimum, all others are saddles.",
+    "Sigma = Y X^T (X X^T)^-1 X Y^T with |I| <= p; only I = {1..p} is a local (= global) minimum, all others are "
+    "saddles.",
     expected={"minima": 1, "saddles": "all other index sets, each with a negative Hessian eigenvalue"},
     tags=("linear", "exact"),
 )
 def baldi_hornik(ctx: ClaimContext) -> Measured:
+    """Claim: One hidden layer: critical points ↔ eigenvector index sets; only the top-p set is a minimum."""
     X, Y = _data(ctx.seed)
     cps = deep_linear_critical_points(X, Y, 2, seed=ctx.seed)
     kinds = {str(c.indices): c.classification for c in cps}
@@ -78,20 +82,24 @@ def baldi_hornik(ctx: ClaimContext) -> Measured:
 @claim(
     "kawaguchi-degenerate-saddle",
     paper="Kawaguchi 2016, arXiv:1605.07110",
-    source="Kawaguchi arXiv:1605.07110 Thm 2.3 (iv)-(v): with more than one hidden layer there are saddles whose Hessian "
-    "has no negative eigenvalue; (iii) with one hidden layer every saddle is strict",
+    source="Kawaguchi arXiv:1605.07110 Thm 2.3 (iv)-(v): with more than one hidden layer there are saddles whose "
+    "Hessian has no negative eigenvalue; (iii) with one hidden layer every saddle is strict",
     expected_from="paper",
-    statement="Deep linear networks: with one hidden layer the origin is a strict saddle (negative Hessian eigenvalue); "
-    "with two or more hidden layers it is a saddle whose Hessian has no negative eigenvalue (here exactly zero).",
+    statement="Deep linear networks: with one hidden layer the origin is a strict saddle (negative Hessian "
+    "eigenvalue); with two or more hidden layers it is a saddle whose Hessian has no negative eigenvalue (here exactly "
+    "zero).",
     expected={"H=1": "saddle with negative eigenvalue", "H=2": "Hessian == 0, descent direction exists"},
     tags=("linear", "exact"),
 )
 def kawaguchi(ctx: ClaimContext) -> Measured:
+    """Claim: The origin of a deep linear net is a strict saddle for H = 1 and a degenerate saddle for H ≥ 2."""
     X, Y = _data(ctx.seed)
     one = classify_critical_point([np.zeros((2, 4)), np.zeros((3, 2))], X, Y, seed=ctx.seed)
     two = classify_critical_point([np.zeros((2, 4)), np.zeros((2, 2)), np.zeros((3, 2))], X, Y, seed=ctx.seed)
     ok = one.classification == "saddle" and two.hessian_abs_max == 0.0 and two.classification == "degenerate_saddle"
-    return Measured({"H=1": one, "H=2": two}, bool(ok), "random perturbations of norm 1e-2 detect the third-order descent")
+    return Measured(
+        {"H=1": one, "H=2": two}, bool(ok), "random perturbations of norm 1e-2 detect the third-order descent"
+    )
 
 
 @claim(
@@ -101,13 +109,20 @@ def kawaguchi(ctx: ClaimContext) -> Measured:
     "(regularisation makes critical points isolated and creates non-global local minima); counts from Bharadwaj's "
     "table (see linear-net-critical-point-counts)",
     expected_from="paper",
-    statement="Without regularisation every local minimum of a deep linear net is global; with generic L2 regularisation "
-    "critical points become isolated (5, 5, 9, 9, 17 complex ones for (H,d,dx,dy) = (1,1,1,1), (1,1,2,1), (1,1,1,2), "
-    "(1,2,1,1), (2,1,1,1)) and for H = 2 a non-global local minimum appears (origin 0.5 vs global 0.144818819).",
-    expected={"unregularised_spurious_minima": 0, "counts": [5, 5, 9, 9, 17], "global_min": 0.144818819, "origin": "minimum, 0.5"},
+    statement="Without regularisation every local minimum of a deep linear net is global; with generic L2 "
+    "regularisation critical points become isolated (5, 5, 9, 9, 17 complex ones for (H,d,dx,dy) = (1,1,1,1), "
+    "(1,1,2,1), (1,1,1,2), (1,2,1,1), (2,1,1,1)) and for H = 2 a non-global local minimum appears (origin 0.5 vs "
+    "global 0.144818819).",
+    expected={
+        "unregularised_spurious_minima": 0,
+        "counts": [5, 5, 9, 9, 17],
+        "global_min": 0.144818819,
+        "origin": "minimum, 0.5",
+    },
     tags=("linear", "algebraic"),
 )
 def spurious(ctx: ClaimContext) -> Measured:
+    """Claim: Deep linear nets have no spurious minima unregularised; with L2 regularisation they appear."""
     X, Y = _data(ctx.seed)
     opt = deep_linear_optimum(X, Y, [2])
     cps = deep_linear_critical_points(X, Y, 2, seed=ctx.seed)

@@ -26,6 +26,7 @@ from .._registry import ClaimContext, Measured, claim
     expected_from="paper",
 )
 def relu_prime_zero(ctx: ClaimContext) -> Measured:
+    """Claim: Backprop with ReLU'(0) = 0 vs 1 differs on a set whose size is ordered fp16 >> fp32 >= fp64 = 0."""
     cfg = {"quick": True, "seeds": [ctx.seed]} if ctx.quick else {"seeds": [ctx.seed + i for i in range(4)]}
     r = relu_prime_zero_study(cfg)
     s, v = r.summary, r.volume

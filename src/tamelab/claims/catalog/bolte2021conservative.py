@@ -65,6 +65,7 @@ def ad_vs_clarke_check(ctx: ClaimContext, *, examples: Callable = ad_vs_clarke_e
     expected_from="theory",
 )
 def ad_vs_clarke(ctx: ClaimContext) -> Measured:
+    """Claim: Backprop returns an element of a conservative field, not of the Clarke subdifferential."""
     return ad_vs_clarke_check(ctx)
 
 
@@ -81,6 +82,7 @@ def ad_vs_clarke(ctx: ClaimContext) -> Measured:
     expected_from="theory",
 )
 def gradient_sampling_numbers(ctx: ClaimContext) -> Measured:
+    """Claim: The min-norm element of sampled gradients reproduces the spec's Goldstein numbers for |x1|+2|x2|."""
     f = lambda x: x[0].abs() + 2 * x[1].abs()  # noqa: E731
     cases = {"(1e-3,0) eps=1e-1": ((1e-3, 0.0), 1e-1, 0.0), "(1e-3,0) eps=1e-2": ((1e-3, 0.0), 1e-2, 0.0),
              "(1e-3,0) eps=1e-4": ((1e-3, 0.0), 1e-4, 1.0), "(0.5,0) eps=1e-1": ((0.5, 0.0), 1e-1, 1.0),

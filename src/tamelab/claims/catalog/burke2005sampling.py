@@ -32,6 +32,7 @@ from .._registry import ClaimContext, Measured, claim
     expected_from="theory",
 )
 def blo_gradient_sampling(ctx: ClaimContext) -> Measured:
+    """Claim: BLO gradient sampling converges on nonsmooth functions, with a certified Goldstein stationarity."""
     from scipy.optimize import linprog
 
     def l1(x):

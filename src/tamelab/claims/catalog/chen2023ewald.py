@@ -24,9 +24,8 @@ CE23 = "arXiv:2309.10639 (v4)"
     "chen-ewald-zero-cost-minimizer",
     paper="Chen & Muñoz Ewald, arXiv:2309.10639 (v4); arXiv:2405.07098",
     statement="For L >= Q hidden layers and small, well-separated clusters, an explicit network (one class "
-    "collapsed per "
-    "layer by a cone truncation, output mapping the apexes to the labels) attains cost 0; the minimum is degenerate: "
-    "the output Jacobian w.r.t. the K = (L+1)(Q^2+Q) parameters has rank Q^2, so the zero-cost set has "
+    "collapsed per layer by a cone truncation, output mapping the apexes to the labels) attains cost 0; the minimum is "
+    "degenerate: the output Jacobian w.r.t. the K = (L+1)(Q^2+Q) parameters has rank Q^2, so the zero-cost set has "
     "dimension K - Q^2.",
     expected={"cost": "< 1e-20 (float zero)", "jacobian_rank": "= Q^2 for every Q"},
     source=f"{CE23} Thm 2.3 (zero cost, degenerate); construction: our cone reconstruction (spec §1.5); rank Q² "
@@ -35,6 +34,7 @@ CE23 = "arXiv:2309.10639 (v4)"
     tags=("exact", "construction", "relu"),
 )
 def zero_cost(ctx: ClaimContext) -> Measured:
+    """Claim: For L ≥ Q layers an explicit cone-truncation network attains cost 0 at a degenerate minimum."""
     qs = (2, 3, 4) if ctx.quick else (2, 3, 4, 6, 8)
     per_q = {}
     ok = True
@@ -65,14 +65,14 @@ def zero_cost(ctx: ClaimContext) -> Measured:
     paper="Chen & Muñoz Ewald, arXiv:2309.10639 (v4)",
     statement="Besides the global minima there are 2^Q - 1 distinct degenerate local minima (read here, in the cone "
     "reconstruction, as: collapse only a proper subset S of the classes, least-squares affine output); tested "
-    "in the full "
-    "parameter space. The paper's own construction is tested by chen-ewald-thm-2-5.",
+    "in the full parameter space. The paper's own construction is tested by chen-ewald-thm-2-5.",
     expected={"proper_subsets": "2^Q - 1", "local_minima_in_full_space": "2^Q - 1 (paper)"},
     source=f"{CE23} Thm 2.5 (2^Q − 1 degenerate local minima), on the cone reconstruction (spec §1.7)",
     expected_from="paper",
     tags=("exact", "construction", "relu", "reconstructed"),
 )
 def intermediate(ctx: ClaimContext) -> Measured:
+    """Claim: Besides the global minima there are 2^Q − 1 degenerate local minima (a proper subset collapsed)."""
     q = 3
     r = chen_ewald(
         q,
@@ -124,9 +124,8 @@ def intermediate(ctx: ClaimContext) -> Measured:
     "chen-ewald-construction-vs-gd",
     paper="Chen & Muñoz Ewald, arXiv:2309.10639 (v4)",
     statement="The explicit construction attains the global minimum (cost 0) in one pass; Adam from random "
-    "initialisations "
-    "on the same architecture and data does not reliably reach it: at most half of the restarts end within 1e-6 of the "
-    "constructed minimum, and none ends below it.",
+    "initialisations on the same architecture and data does not reliably reach it: at most half of the restarts end "
+    "within 1e-6 of the constructed minimum, and none ends below it.",
     expected={
         "construction_cost": "< 1e-20",
         "fraction of GD restarts with cost <= 1e-6": "<= 0.5",
@@ -137,6 +136,7 @@ def intermediate(ctx: ClaimContext) -> Measured:
     tags=("exact", "construction", "relu", "training"),
 )
 def versus_gd(ctx: ClaimContext) -> Measured:
+    """Claim: The explicit construction reaches cost 0 in one pass; Adam restarts do not reliably reach it."""
     import time
 
     q = 4
@@ -177,9 +177,8 @@ def versus_gd(ctx: ClaimContext) -> Measured:
     "chen-ewald-shallow-relative-gap",
     paper="Chen & Muñoz Ewald, arXiv:2309.10370",
     statement="Shallow nets R^Q -> R^Q: an explicit network (W_1 = Xbar^-1, positive bias, W_2 = Y) has cost "
-    "O(delta_P^2) "
-    "(root cost O(delta_P)) and differs from the exact minimum of the same linear-output structure by a relative error "
-    "O(delta_P^2), delta_P the projected noise-to-signal ratio.",
+    "O(delta_P^2) (root cost O(delta_P)) and differs from the exact minimum of the same linear-output structure by a "
+    "relative error O(delta_P^2), delta_P the projected noise-to-signal ratio.",
     expected={
         "cost_upper_bound <= N norm |Y|^2 delta_P^2": True,
         "relative_gap / delta_P^2": "tends to a constant as delta -> 0",
@@ -189,6 +188,7 @@ def versus_gd(ctx: ClaimContext) -> Measured:
     tags=("exact", "construction", "relu", "reconstructed"),
 )
 def shallow_gap(ctx: ClaimContext) -> Measured:
+    """Claim: A shallow explicit network has cost O(δ_P²) and is within O(δ_P²) of the exact minimum."""
     from ...exact.chen2023ewald import shallow_upper_bound
 
     deltas = (0.2, 0.1, 0.05, 0.025)
@@ -233,9 +233,8 @@ def _paper_data(q, ctx, per_class=None):
     "chen-ewald-thm-2-3",
     paper="Chen & Muñoz Ewald, arXiv:2309.10639 (v4)",
     statement="Theorem 2.3 in the paper's construction: for L = Q and data satisfying the cone condition "
-    "(2.51)-(2.52), "
-    "the network W^(l) = W* R_l, b^(l) = -W^(l) xbar_l + mu_l R_l f_l has cost 0 for every mu in the box "
-    "(-D, -2 delta |u_Q|)^Q of (2.58): a degenerate family of global minima.",
+    "(2.51)-(2.52), the network W^(l) = W* R_l, b^(l) = -W^(l) xbar_l + mu_l R_l f_l has cost 0 for every mu in the "
+    "box (-D, -2 delta |u_Q|)^Q of (2.58): a degenerate family of global minima.",
     expected={
         "cost for random mu in I0^Q (and its far corner)": "0 for every sample",
         "jacobian_rank": "< K (degenerate)",
@@ -245,6 +244,7 @@ def _paper_data(q, ctx, per_class=None):
     tags=("exact", "construction", "relu", "paper-construction"),
 )
 def thm_2_3(ctx: ClaimContext) -> Measured:
+    """Claim: Theorem 2.3: the paper's construction has cost 0 on a whole box of μ (a degenerate family of minima)."""
     from ...exact.chen2023ewald_paper import paper_geometry, zero_cost_family
 
     got, ok = {}, True
@@ -291,8 +291,7 @@ def thm_2_3(ctx: ClaimContext) -> Measured:
     paper="Chen & Muñoz Ewald, arXiv:2309.10639 (v4)",
     statement="Theorem 2.4: with every mu_l in I1 = (2 delta |u_Q|, inf) (s = 1...1) the truncation fixes the data "
     "(2.70) and the reduced cost min_{W_{L+1}, b_{L+1}} C_N does not depend on mu; the point is a degenerate "
-    "local minimum "
-    "in the full parameter space.",
+    "local minimum in the full parameter space.",
     expected={
         "tau(X0) = X0": "to rounding",
         "reduced cost relative spread over mu in I1^Q": "< 1e-10",
@@ -303,6 +302,7 @@ def thm_2_3(ctx: ClaimContext) -> Measured:
     tags=("exact", "construction", "relu", "paper-construction"),
 )
 def thm_2_4(ctx: ClaimContext) -> Measured:
+    """Claim: Theorem 2.4: with every μ_l in I1 the reduced cost does not depend on μ; a degenerate local minimum."""
     from ...exact.chen2023ewald_paper import analyse_configuration, mu_inside, paper_construction, paper_geometry
 
     q = 3
@@ -345,8 +345,8 @@ def thm_2_4(ctx: ClaimContext) -> Measured:
         },
         bool(ok),
         "the reduced cost is measured by a weighted affine least-squares output and a plain forward pass; the "
-        "closed form "
-        "(2.71) equals the minimum with b^(L+1) = 0 (linear output in truncated coordinates), not the minimum over "
+        "closed form (2.71) equals the minimum with b^(L+1) = 0 (linear output in truncated coordinates), not the "
+        "minimum over "
         "(W_{L+1}, b_{L+1}), which is lower (ratio reported)",
     )
 
@@ -366,6 +366,7 @@ def thm_2_4(ctx: ClaimContext) -> Measured:
     tags=("exact", "construction", "relu", "paper-construction"),
 )
 def thm_2_5(ctx: ClaimContext) -> Measured:
+    """Claim: Theorem 2.5: for every s ∈ {0,1}^Q the reduced cost is constant on its box; a degenerate local minimum."""
     from ...exact.chen2023ewald_paper import all_s, analyse_configuration, paper_geometry
 
     q = 3
@@ -417,10 +418,9 @@ def thm_2_5(ctx: ClaimContext) -> Measured:
         bool(ok),
         "holds for s = 0..0 and s = 1..1 only. For mixed s the reduced cost changes inside the box and the constructed "
         "points are not critical (non-zero gradient, negative Hessian eigenvalues). Reason: (2.81) uses the "
-        "untruncated "
-        "means (X0^red)^-1, but a collapsed class's column of the truncated mean matrix is its apex xbar_j - mu_j f_j, "
-        "which moves with mu_j. With the truncated means the formula (2.85) reproduces the measured linear-output cost "
-        "exactly (max relative difference reported) and depends on mu.",
+        "untruncated means (X0^red)^-1, but a collapsed class's column of the truncated mean matrix is its apex xbar_j "
+        "- mu_j f_j, which moves with mu_j. With the truncated means the formula (2.85) reproduces the measured "
+        "linear-output cost exactly (max relative difference reported) and depends on mu.",
     )
 
 
@@ -428,9 +428,8 @@ def thm_2_5(ctx: ClaimContext) -> Measured:
     "chen-ewald-out-of-sample",
     paper="Chen & Muñoz Ewald, arXiv:2309.10639 (v4)",
     statement="The zero-cost network classifies a new input x by the truncated class mean nearest to tau(x) in "
-    "the metric "
-    "d(x, x') = |Y (X0^red[mu])^-1 (x - x')| (2.61)-(2.62), and maps each ball B_delta(xbar_j) to the single point "
-    "xbar_j - mu_j f_j (2.68).",
+    "the metric d(x, x') = |Y (X0^red[mu])^-1 (x - x')| (2.61)-(2.62), and maps each ball B_delta(xbar_j) to the "
+    "single point xbar_j - mu_j f_j (2.68).",
     expected={
         "ball -> point error": "to rounding",
         "fresh in-ball points classified correctly": 1.0,
@@ -441,6 +440,7 @@ def thm_2_5(ctx: ClaimContext) -> Measured:
     tags=("exact", "construction", "relu", "paper-construction"),
 )
 def out_of_sample_claim(ctx: ClaimContext) -> Measured:
+    """Claim: The zero-cost network classifies new inputs by the nearest truncated class mean (2.61)-(2.68)."""
     from ...exact.chen2023ewald_paper import out_of_sample, paper_geometry
 
     got, ok = {}, True

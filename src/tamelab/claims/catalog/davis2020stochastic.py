@@ -35,6 +35,7 @@ from .._registry import ClaimContext, Measured, claim
     expected_from="theory",
 )
 def ddkl_toy(ctx: ClaimContext) -> Measured:
+    """Claim: The stochastic subgradient method approaches the Clarke critical points of a tame toy function."""
     seeds, steps = (20, 30_000) if ctx.quick else (20, 100_000)
     rm = make_schedule("robbins_monro", 0.1 * 10**0.75, b=10.0, p=0.75)  # = 0.1 (k+10)^-0.75 * 10^0.75 / 10^0.75
     rm_sched = lambda k: 0.1 * (k + 10) ** -0.75  # noqa: E731 - spec's exact formula
@@ -113,6 +114,7 @@ def ddkl_monitor_check(ctx: ClaimContext, *, run_fn: Callable = monitored_sgd, l
     expected_from="theory",
 )
 def ddkl_monitor(ctx: ClaimContext) -> Measured:
+    """Claim: SGD on a tame finite sum: with every DDKL hypothesis observed, the stationarity measure decreases."""
     return ddkl_monitor_check(ctx)
 
 
@@ -122,10 +124,9 @@ def ddkl_monitor(ctx: ClaimContext) -> Measured:
     statement="Mini-batch SGD with i.i.d. batches on a least-squares finite sum: the recorded noise xi_k = d_k - "
         "grad F(theta_k) "
     "has zero mean and bounded E||xi||^2 (A3); with alpha_k = c (k+10)^-0.75 the weighted sum S_N = sum alpha_k "
-    "xi_k is Cauchy "
-    "(quadratic variation over (N/2, N] ~ N^-0.25) while a constant step is not (~ N^0.5); full-batch GD satisfies "
-    "the energy "
-    "identity F(theta_N) - F(theta_0) + sum alpha_k <grad F, d_k> = O(alpha) (relative residual halves when the "
+    "xi_k is Cauchy (quadratic variation over (N/2, N] ~ N^-0.25) while a constant step is not (~ N^0.5); full-batch "
+    "GD satisfies the energy identity F(theta_N) - F(theta_0) + sum alpha_k <grad F, d_k> = O(alpha) (relative "
+    "residual halves when the "
     "step halves).",
     expected={
         "A3": "holds",
@@ -138,6 +139,7 @@ def ddkl_monitor(ctx: ClaimContext) -> Measured:
     expected_from="theory",
 )
 def ddkl_noise_sum(ctx: ClaimContext) -> Measured:
+    """Claim: SGD noise has zero mean and bounded variance, and its weighted sum is Cauchy for decaying steps."""
     import torch
     from torch import nn
 

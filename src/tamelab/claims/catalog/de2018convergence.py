@@ -62,8 +62,7 @@ def rmsprop_det_check(ctx: ClaimContext, *, runner: Callable = run_dmu, theorem:
     statement="Deterministic RMSProp (xi outside the sqrt, no bias correction) with step (1-beta2) xi / (L "
         "sqrt(sigma^2+xi)) "
     "reaches ||grad f|| <= eps within T(eps) = 2L(sigma^2+xi)(f(x1)-f*)/((1-beta2) xi eps^2) (constants as recalled "
-    "in the "
-    "spec) on f(x) = sum log(1+x_i^2) (L=2, sigma=sqrt(10)).",
+    "in the spec) on f(x) = sum log(1+x_i^2) (L=2, sigma=sqrt(10)).",
     expected={
         "every run": "hit_step <= T(eps)",
         "verdict when no run violates": "not reproduced (constants unverified)",
@@ -73,6 +72,7 @@ def rmsprop_det_check(ctx: ClaimContext, *, runner: Callable = run_dmu, theorem:
     expected_from="paper",
 )
 def rmsprop_det(ctx: ClaimContext) -> Measured:
+    """Claim: Deterministic RMSProp reaches ||∇f|| ≤ ε within the theorem's T(ε) (De–Mukherjee–Ullah Thm 1)."""
     return rmsprop_det_check(ctx)
 
 
@@ -123,6 +123,7 @@ def rmsprop_stoch_check(
     expected_from="paper",
 )
 def rmsprop_stoch(ctx: ClaimContext) -> Measured:
+    """Claim: Stochastic RMSProp under the sign condition meets the theorem's min-gradient bound (Thm 2)."""
     return rmsprop_stoch_check(ctx)
 
 
@@ -167,6 +168,7 @@ def adam_small_beta1_check(ctx: ClaimContext, *, runner: Callable = run_dmu) -> 
     expected_from="paper",
 )
 def adam_small_beta1(ctx: ClaimContext) -> Measured:
+    """Claim: Deterministic Adam with small β1 and large ξ reaches an ε-critical point in O(ε^-2) steps (Thm 3)."""
     return adam_small_beta1_check(ctx)
 
 
@@ -201,6 +203,7 @@ def _study_values(res) -> dict:
 
 
 def adam_vs_nag_train_check(ctx: ClaimContext, *, study_fn: Callable | None = None) -> Measured:
+    """Whether Adam with beta1 = 0.99 ends at a lower training loss than the best NAG, from a study (injectable)."""
     res = _study(ctx, study_fn)
     c, vals = res.conclusion, _study_values(res)
     if not c.get("lr_optima_inside_grids"):
@@ -215,9 +218,8 @@ def adam_vs_nag_train_check(ctx: ClaimContext, *, study_fn: Callable | None = No
     paper="arXiv:1807.06766",
     statement="On a wide fully connected ReLU autoencoder trained with mini-batches, ADAM with beta1 = 0.99 reaches a "
     "lower final training loss than NAG at its best momentum (0.9 or 0.99), every method's learning rate tuned on a "
-    "grid "
-    "that contains its optimum; full: MNIST-1D (8000 samples), 40-256-32-256-40, batch 128, 3 seeds, 20 epochs; quick: "
-    "digits, 64-256-32-256-64, 1 seed, 6 epochs.",
+    "grid that contains its optimum; full: MNIST-1D (8000 samples), 40-256-32-256-40, batch 128, 3 seeds, 20 epochs; "
+    "quick: digits, 64-256-32-256-64, 1 seed, 6 epochs.",
     expected={"adam_0.99_beats_nag_train": True, "lr_optima_inside_grids": True},
     tags=("tame", "adaptive", "study"),
     slow=True,
@@ -225,10 +227,12 @@ def adam_vs_nag_train_check(ctx: ClaimContext, *, study_fn: Callable | None = No
     expected_from="paper",
 )
 def adam_vs_nag_train(ctx: ClaimContext) -> Measured:
+    """Claim: On a wide ReLU autoencoder Adam (β1 = 0.99) ends at a lower training loss than tuned NAG."""
     return adam_vs_nag_train_check(ctx)
 
 
 def nag_grad_norm_check(ctx: ClaimContext, *, study_fn: Callable | None = None) -> Measured:
+    """Whether the best NAG ends with a smaller gradient norm than the best Adam, from a study (injectable)."""
     res = _study(ctx, study_fn)
     c, vals = res.conclusion, _study_values(res)
     if not c.get("lr_optima_inside_grids"):
@@ -249,10 +253,12 @@ def nag_grad_norm_check(ctx: ClaimContext, *, study_fn: Callable | None = None) 
     expected_from="paper",
 )
 def nag_grad_norm(ctx: ClaimContext) -> Measured:
+    """Claim: In the same study tuned NAG ends with a smaller full-batch gradient norm than Adam (β1 = 0.99)."""
     return nag_grad_norm_check(ctx)
 
 
 def nag_min_eig_check(ctx: ClaimContext, *, study_fn: Callable | None = None) -> Measured:
+    """Whether the minimum Hessian eigenvalue along the best NAG run increases, from a study (injectable)."""
     res = _study(ctx, study_fn)
     c = res.conclusion
     me = res.min_eig.get(c.get("best_nag"), {})
@@ -280,4 +286,5 @@ def nag_min_eig_check(ctx: ClaimContext, *, study_fn: Callable | None = None) ->
     expected_from="paper",
 )
 def nag_min_eig(ctx: ClaimContext) -> Measured:
+    """Claim: Along the best NAG run the smallest Hessian eigenvalue of the full-batch loss trends upward."""
     return nag_min_eig_check(ctx)

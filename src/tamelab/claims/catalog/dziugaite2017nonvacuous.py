@@ -22,6 +22,7 @@ from .._registry import ClaimContext, Measured, claim
     expected_from="paper",
 )
 def nonvacuous(ctx: ClaimContext) -> Measured:
+    """Claim: A Gaussian posterior around a trained MLP has a non-vacuous PAC-Bayes risk certificate."""
     r = fit({"epochs": 10 if ctx.quick else 20, "widths": [64, 64, 10], "seed": ctx.seed})
     c = pac_bayes_certificate(
         r.model,
@@ -52,14 +53,16 @@ def nonvacuous(ctx: ClaimContext) -> Measured:
 @claim(
     "pac-bayes-bound-ordering",
     paper="arXiv:2007.12911",
-    statement="The optimal-λ bound equals the quadratic bound, and the kl bound is never larger than the quadratic or the "
-    "classic (Pinsker) bound; spec values n=30000, KL=1000, δ=0.025, L̂=0.02 → kl 0.079339, classic 0.149714, quad 0.103435.",
+    statement="The optimal-λ bound equals the quadratic bound, and the kl bound is never larger than the quadratic or "
+    "the classic (Pinsker) bound; spec values n=30000, KL=1000, δ=0.025, L̂=0.02 → kl 0.079339, classic 0.149714, quad "
+    "0.103435.",
     expected={"kl": 0.079339, "classic": 0.149714, "quad": 0.103435, "lambda_opt": 0.103435, "violations": 0},
     tags=("bounds",),
     source="arXiv:2007.12911 §2 (kl, classic/Pinsker, quadratic and λ bounds); values: spec tame-optimization.md §7.7",
     expected_from="theory",
 )
 def ordering(ctx: ClaimContext) -> Measured:
+    """Claim: The optimal-λ bound equals the quadratic bound; the kl bound is never larger than the others."""
     n, KL, d, L = 30000, 1000, 0.025, 0.02
     rng = np.random.default_rng(ctx.seed)
     viol = 0

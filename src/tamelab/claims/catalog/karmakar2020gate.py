@@ -17,8 +17,11 @@ def _w_star(s: int) -> np.ndarray:
 
 
 def _mean_below(runs, sigmas: float = 3.0) -> tuple[bool, float]:
-    """Is the Monte-Carlo mean of ‖w_t − w*‖² below the bound on E‖w_t − w*‖² at every t (``sigmas`` standard
-    errors allowed)? Also returns the worst ratio mean / bound² over t where the bound is above the float floor."""
+    """Is the Monte-Carlo mean of ‖w_t − w*‖² below the bound on E‖w_t − w*‖² at every t?
+
+    Is the Monte-Carlo mean of ‖w_t − w*‖² below the bound on E‖w_t − w*‖² at every t (``sigmas`` standard
+    errors allowed)? Also returns the worst ratio mean / bound² over t where the bound is above the float floor.
+    """
     E = np.stack([r.errors**2 for r in runs])
     B = runs[0].bound ** 2
     mean = E.mean(0)
@@ -41,6 +44,7 @@ def _mean_below(runs, sigmas: float = 3.0) -> tuple[bool, float]:
                  "sgd_moves_from_0": False},
        tags=("exact",))
 def tron(ctx: ClaimContext) -> Measured:
+    """Claim: On Laplace inputs the Tron update converges to w* geometrically, within the theorem's bound."""
     from ...exact.karmakar2020gate import gate_constants, laplace_inputs, train_relu_gate
 
     T = 1000 if ctx.quick else 3000
@@ -82,18 +86,26 @@ def tron(ctx: ClaimContext) -> Measured:
 ATTACKS = [(0.0, 1.0), (0.05, 0.5), (0.1, 0.5), (0.1, 1.0), (0.2, 1.0), (0.3, 1.0)]
 
 
-@claim("tron-relu-gate-poisoning-floor", paper="arXiv:2005.04211",
-       source="arXiv:2005.04211 poisoning theorem (online label attack with probability β, |ξ| ≤ θ*: approximate "
-       "recovery, 'degrades gracefully with increasing probability of attack and its magnitude'); the floor bound "
-       "is our derivation for the reconstructed update (tamelab.exact.karmakar2020gate)",
-       expected_from="theory",
-       statement="Under an online label-poisoning attack (probability β, magnitude ≤ θ*) the Tron update (b = 8, same "
-       "step) still converges to a neighbourhood of w*: the error floor is 0 without attack, grows with β·θ*, and "
-       "stays below the derived floor bound sqrt(e*); E‖w_t − w*‖² stays below the derived trajectory bound at every t.",
-       expected={"floor(beta=0)": "< 1e-6", "floor increasing in beta*theta": True, "floor <= bound floor": True,
-                 "mean below trajectory bound": True},
-       tags=("exact",))
+@claim(
+    "tron-relu-gate-poisoning-floor",
+    paper="arXiv:2005.04211",
+    source="arXiv:2005.04211 poisoning theorem (online label attack with probability β, |ξ| ≤ θ*: approximate "
+    "recovery, 'degrades gracefully with increasing probability of attack and its magnitude'); the floor bound "
+    "is our derivation for the reconstructed update (tamelab.exact.karmakar2020gate)",
+    expected_from="theory",
+    statement="Under an online label-poisoning attack (probability β, magnitude ≤ θ*) the Tron update (b = 8, same "
+    "step) still converges to a neighbourhood of w*: the error floor is 0 without attack, grows with β·θ*, and "
+    "stays below the derived floor bound sqrt(e*); E‖w_t − w*‖² stays below the derived trajectory bound at every t.",
+    expected={
+        "floor(beta=0)": "< 1e-6",
+        "floor increasing in beta*theta": True,
+        "floor <= bound floor": True,
+        "mean below trajectory bound": True,
+    },
+    tags=("exact",),
+)
 def poisoning(ctx: ClaimContext) -> Measured:
+    """Claim: Under label poisoning Tron converges to a neighbourhood of w* below the derived floor bound."""
     from ...exact.karmakar2020gate import LabelAttack, gate_constants, laplace_inputs, train_relu_gate
 
     T, b = (800 if ctx.quick else 2000), 8
@@ -135,6 +147,7 @@ def poisoning(ctx: ClaimContext) -> Measured:
                  "median over runs of max_t |log err_tron - log err_sgd|": "<= log 4"},
        tags=("exact",))
 def similarity(ctx: ClaimContext) -> Measured:
+    """Claim: From the same start and samples, Tron and SGD on the squared loss follow similar trajectories."""
     from ...exact.karmakar2020gate import gate_constants, laplace_inputs, train_relu_gate
 
     T = 1000 if ctx.quick else 1500

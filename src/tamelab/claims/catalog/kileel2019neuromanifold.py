@@ -12,8 +12,10 @@ AH_DEFECTS = [[3, 4, 5], [4, 4, 9], [5, 4, 14], [5, 3, 7]]
 
 
 def reference_dimension(widths, r) -> tuple[int, str] | None:
-    """An independent value for dim V_{d,r} from a published theorem or a closed form, with its source; None where
-    we know none (those rows are regression values checked by a second method only)."""
+    """An independent value for dim V_{d,r} from a published theorem or a closed form, with its source;
+
+    None where we know none (those rows are regression values checked by a second method only).
+    """
     w = list(widths)
     A = ambient_dimension(w, r)
     if len(w) == 3 and w[-1] == 1:
@@ -47,6 +49,7 @@ def reference_dimension(widths, r) -> tuple[int, str] | None:
     tags=("algebraic",),
 )
 def ktb_table(ctx: ClaimContext) -> Measured:
+    """Claim: Neurovariety dimensions of polynomial networks match the 20-architecture table, defects included."""
     measured, mism, sources = {}, [], {}
     for w, r, d in KTB_TABLE:
         res = neuromanifold_dimension(w, r, seeds=2 if ctx.quick else 3, seed=ctx.seed)
@@ -54,8 +57,13 @@ def ktb_table(ctx: ClaimContext) -> Measured:
         ref = reference_dimension(w, r)
         key = f"{w}^{r}"
         measured[key] = res.dimension
-        sources[key] = {"exact_GF(p)": res.dimension, "float_svd": fr, "expected_dim": res.expected,
-                        "reference": ref[0] if ref else None, "reference_source": ref[1] if ref else "none (regression)"}
+        sources[key] = {
+            "exact_GF(p)": res.dimension,
+            "float_svd": fr,
+            "expected_dim": res.expected,
+            "reference": ref[0] if ref else None,
+            "reference_source": ref[1] if ref else "none (regression)",
+        }
         if res.dimension != d:
             mism.append(f"{key}: {res.dimension} != table {d}")
         if fr != res.dimension:
@@ -84,6 +92,7 @@ def ktb_table(ctx: ClaimContext) -> Measured:
     tags=("algebraic",),
 )
 def ah_defects(ctx: ClaimContext) -> Measured:
+    """Claim: Shallow t^d networks fill the expected dimension except the four Alexander–Hirschowitz defects."""
     cases = [(n, d, k) for n in (2, 3, 4, 5) for d in (3, 4) for k in range(1, 15)]
     if ctx.quick:
         cases = [c for c in cases if c[2] <= 9 or c == (5, 4, 14)]

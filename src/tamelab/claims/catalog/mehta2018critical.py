@@ -1,5 +1,7 @@
-"""Mehta, Chen, Tang & Hauenstein (arXiv:1810.07716) and Bharadwaj's counts: critical points of regularised deep
-linear networks."""
+"""Mehta, Chen, Tang & Hauenstein (arXiv:1810.07716) and Bharadwaj's counts:
+
+critical points of regularised deep linear networks.
+"""
 
 from __future__ import annotations
 
@@ -12,10 +14,16 @@ from .._registry import ClaimContext, Measured, claim
 PUBLISHED = {(1, 1, 1, 1): (5, 4), (1, 1, 2, 1): (5, 4), (1, 1, 1, 2): (9, 8), (1, 2, 1, 1): (9, 0),
              (2, 1, 2, 1): (17, 16), (2, 1, 1, 1): (16, None)}
 #: what we expect where we disagree with the printed number, and why.
-DISAGREEMENT = {(2, 1, 1, 1): (17, 16, "the printed 16 is NC*, not NC: the thesis itself notes that NC does not depend on "
-                               "d_x and prints NC = 17, NC* = 16 for (2,1,2,1); both our methods find 17 distinct "
-                               "complex critical points (all simple), 16 of them with every coordinate non-zero "
-                               "(the 17th is the origin)")}
+DISAGREEMENT = {
+    (2, 1, 1, 1): (
+        17,
+        16,
+        "the printed 16 is NC*, not NC: the thesis itself notes that NC does not depend on "
+        "d_x and prints NC = 17, NC* = 16 for (2,1,2,1); both our methods find 17 distinct "
+        "complex critical points (all simple), 16 of them with every coordinate non-zero "
+        "(the 17th is the origin)",
+    )
+}
 #: homotopy rows run in quick mode (the others need more paths).
 QUICK_HOMOTOPY = ((1, 1, 1, 1), (2, 1, 1, 1))
 
@@ -36,6 +44,7 @@ QUICK_HOMOTOPY = ((1, 1, 1, 1), (2, 1, 1, 1))
     tags=("algebraic", "linear"),
 )
 def counts(ctx: ClaimContext) -> Measured:
+    """Claim: With L2 regularisation deep linear nets have finitely many complex critical points (table counts)."""
     m, ok, notes = {}, True, []
     seeds = [ctx.seed] if ctx.quick else [ctx.seed, ctx.seed + 1]
     for key, (nc_pub, ncs_pub) in PUBLISHED.items():
@@ -83,6 +92,7 @@ def counts(ctx: ClaimContext) -> Measured:
     tags=("algebraic", "linear"),
 )
 def spurious(ctx: ClaimContext) -> Measured:
+    """Claim: With L2 regularisation a deep linear net has a non-global local minimum (the origin, loss 0.5)."""
     import numpy as np
 
     r = linear_net_critical_points(2, 1, 1, 1, regularization=0.1, x=[1], y=[1])
@@ -90,13 +100,25 @@ def spurious(ctx: ClaimContext) -> Measured:
     glob = min(p["loss"] for p in mins)
     origin = [p for p in r.real_points if max(abs(v) for v in p["point"]) < 1e-12]
     okind = origin[0]["kind"] if origin else None
-    # independent value: t is the largest real root of t^4 - t + 0.1 (closed-form quartic by numpy), L = (t^3-1)^2/2 + 0.15 t^2
+    # independent value: t is the largest real root of t^4 - t + 0.1 (closed-form quartic by numpy), L = (t^3-1)^2/2 +
+    # 0.15 t^2
     t = max(z.real for z in np.roots([1, 0, 0, -1, 0.1]) if abs(z.imag) < 1e-12)
     closed = 0.5 * (t**3 - 1) ** 2 + 0.15 * t**2
     return Measured(
-        {"global_min": glob, "closed_form_global_min": closed, "n_global_minima": sum(abs(p["loss"] - glob) < 1e-9 for p in mins),
-         "origin_loss": origin[0]["loss"] if origin else None, "origin_kind": okind, "complex_critical_points": r.complex_count,
-         "real_critical_points": r.real_count},
-        bool(abs(glob - 0.144818819) < 1e-8 and abs(glob - closed) < 1e-10 and okind == "minimum" and origin
-             and abs(origin[0]["loss"] - 0.5) < 1e-12),
+        {
+            "global_min": glob,
+            "closed_form_global_min": closed,
+            "n_global_minima": sum(abs(p["loss"] - glob) < 1e-9 for p in mins),
+            "origin_loss": origin[0]["loss"] if origin else None,
+            "origin_kind": okind,
+            "complex_critical_points": r.complex_count,
+            "real_critical_points": r.real_count,
+        },
+        bool(
+            abs(glob - 0.144818819) < 1e-8
+            and abs(glob - closed) < 1e-10
+            and okind == "minimum"
+            and origin
+            and abs(origin[0]["loss"] - 0.5) < 1e-12
+        ),
     )

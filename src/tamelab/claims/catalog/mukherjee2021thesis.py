@@ -1,5 +1,7 @@
-"""Mukherjee's thesis, chapter 6 (arXiv:2104.14033): PAC-Bayesian risk bounds for stochastic neural nets and
-the geometry of the paths in weight space traced out during training.
+"""Mukherjee's thesis, chapter 6 (arXiv:2104.14033):
+
+PAC-Bayesian risk bounds for stochastic neural nets and the geometry of the paths in weight space traced out during
+training.
 
 The thesis abstract promises "new and improved PAC-Bayesian bounds for the risk of stochastic neural nets"
 and "an experimental investigation revealing new geometric properties of the paths in weight space that
@@ -34,6 +36,7 @@ _UNAVAILABLE = (
     expected_from="paper",
 )
 def thesis_bound(ctx: ClaimContext) -> Measured:
+    """Measure the claim: Thesis ch. 6: new and improved PAC-Bayesian bounds on the risk of stochastic neural nets."""
     r = fit({"epochs": 10 if ctx.quick else 20, "widths": [64, 64, 10], "seed": ctx.seed})
     c = pac_bayes_certificate(
         r.model,
@@ -73,6 +76,7 @@ def thesis_bound(ctx: ClaimContext) -> Measured:
     expected_from="paper",
 )
 def thesis_paths(ctx: ClaimContext) -> Measured:
+    """Claim: Thesis ch. 6: geometric properties of the paths in weight space traced during training."""
     r = fit({"epochs": 10 if ctx.quick else 20, "widths": [64, 64, 10], "seed": ctx.seed})
     pg = path_geometry(r.snapshots)
     vals = {

@@ -23,6 +23,7 @@ P_SPARSITY = 0.15
                  "grad_loglog_slope(neighbourhood max)": "< -0.3"},
        tags=("exact",))
 def sparse_trend(ctx: ClaimContext) -> Measured:
+    """Claim: Near A*ᵀ the ReLU layer recovers the sparse support and the expected gradient shrinks with n."""
     from ...exact.rangamani2018sparse import sparse_coding_trend
 
     ns = (128, 256, 512) if ctx.quick else (128, 256, 512, 1024)
@@ -46,15 +47,19 @@ def sparse_trend(ctx: ClaimContext) -> Measured:
                     "A*_i + δu_i renormalised")
 
 
-@claim("sparse-coding-local-minimum", paper="arXiv:1708.03735",
-       source="arXiv:1708.03735 experiments ('we also conduct experiments to suggest that A* is a local minimum'); the "
-       "protocol (δ = 0.1, step 0.1, fresh mini-batches of 1000, directions compared) is ours (spec constructive.md §3.2)",
-       expected_from="paper",
-       statement="Gradient descent on the squared loss started at A*ᵀ + δ-noise (δ = 0.1) stays near A*: after the run "
-       "the mean distance of the rows' directions to the columns of A* is at most 1.1 times its initial value.",
-       expected={"final / initial direction distance": "<= 1.1 for every n"},
-       tags=("exact",))
+@claim(
+    "sparse-coding-local-minimum",
+    paper="arXiv:1708.03735",
+    source="arXiv:1708.03735 experiments ('we also conduct experiments to suggest that A* is a local minimum'); the "
+    "protocol (δ = 0.1, step 0.1, fresh mini-batches of 1000, directions compared) is ours (spec constructive.md §3.2)",
+    expected_from="paper",
+    statement="Gradient descent on the squared loss started at A*ᵀ + δ-noise (δ = 0.1) stays near A*: after the run "
+    "the mean distance of the rows' directions to the columns of A* is at most 1.1 times its initial value.",
+    expected={"final / initial direction distance": "<= 1.1 for every n"},
+    tags=("exact",),
+)
 def sparse_local_min(ctx: ClaimContext) -> Measured:
+    """Claim: Gradient descent started near A*ᵀ stays near A* (direction distance at most 1.1x the initial one)."""
     from ...exact.rangamani2018sparse import local_minimum_descent
 
     ns, steps = ((128,), 100) if ctx.quick else ((128, 256), 300)
@@ -65,6 +70,10 @@ def sparse_local_min(ctx: ClaimContext) -> Measured:
                          "ratio": r.distance_ratio, "row_norm_end": r.row_norm[-1], "loss_end": r.loss[-1],
                          "k": r.k, "eps": r.eps}
         ok &= r.distance_ratio <= 1.1
-    return Measured(got, bool(ok), "fresh samples every step (the expected-gradient dynamics, no overfitting of a fixed "
-                    "sample); directions, not rows, are compared: the row norms grow to compensate the bias −ε, "
-                    "which is not a departure from A*")
+    return Measured(
+        got,
+        bool(ok),
+        "fresh samples every step (the expected-gradient dynamics, no overfitting of a fixed "
+        "sample); directions, not rows, are compared: the row norms grow to compensate the bias −ε, "
+        "which is not a departure from A*",
+    )

@@ -45,6 +45,7 @@ def _run(schedule, A, y, steps, rng, batch):
     expected_from="theory",
 )
 def robbins_monro(ctx: ClaimContext) -> Measured:
+    """Claim: SGD with Robbins–Monro steps drives the full gradient to 0; a constant step stalls at a noise floor."""
     rng = np.random.default_rng(ctx.seed)
     n, d = 400, 5
     A = rng.standard_normal((n, d))

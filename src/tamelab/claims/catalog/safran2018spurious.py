@@ -1,4 +1,6 @@
-"""Bad minima disappearing with width (interview 002; Safran & Shamir, "Spurious local minima are common in two-layer
+"""Claim: bad minima disappear with width (Safran & Shamir, arXiv:1712.08968, ICML 2018).
+
+Bad minima disappearing with width (interview 002; Safran & Shamir, "Spurious local minima are common in two-layer
 ReLU neural networks", arXiv:1712.08968, ICML 2018). Library code: :mod:`tamelab.landscape.safran2018spurious`.
 """
 
@@ -28,6 +30,7 @@ from .._registry import ClaimContext, Measured, claim
     expected_from="paper",
 )
 def bad_minima(ctx: ClaimContext) -> Measured:
+    """Claim: GD often ends at spurious minima for student width k; mild over-parameterisation removes them."""
     if ctx.quick:
         ks, restarts, steps, lr, extra = (10,), 60, 1500, 0.2, ()
     else:

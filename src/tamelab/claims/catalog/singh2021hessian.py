@@ -1,4 +1,6 @@
-"""Low-dimensional data -> low Hessian rank (interview 002; Singh, Bachmann & Hofmann, arXiv:2106.16225, show the
+"""Claim: low-dimensional data give a low Hessian rank (Singh, Bachmann & Hofmann, arXiv:2106.16225).
+
+Low-dimensional data -> low Hessian rank (interview 002; Singh, Bachmann & Hofmann, arXiv:2106.16225, show the
 Hessian rank is governed by the rank of the input covariance). Library code: :mod:`tamelab.landscape.singh2021rank`.
 """
 
@@ -42,6 +44,7 @@ def _mse(o, t):
     expected_from="theory",
 )
 def hessian_rank(ctx: ClaimContext) -> Measured:
+    """Claim: Inputs in a k-dim subspace bound the Hessian rank by P − h1(d−k), attained at generic points."""
     archs = [(6, 5, 2, 40)] if ctx.quick else [(6, 5, 2, 40), (12, 8, 3, 80), (20, 10, 2, 120)]
     rows, ok = {}, True
     for d, h, o, n in archs:

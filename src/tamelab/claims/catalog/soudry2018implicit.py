@@ -1,6 +1,7 @@
 """Implicit bias of gradient descent (Soudry, Hoffer, Nacson, Gunasekar & Srebro, arXiv:1710.10345, JMLR 2018):
-GD from 0 on underdetermined least squares -> the minimum-norm solution; GD on the logistic loss on separable data
--> the hard-margin SVM direction, at rate O(1/log t). Library code: :mod:`tamelab.exact.soudry2018implicit`.
+
+GD from 0 on underdetermined least squares -> the minimum-norm solution; GD on the logistic loss on separable data ->
+the hard-margin SVM direction, at rate O(1/log t). Library code: :mod:`tamelab.exact.soudry2018implicit`.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ CONTROL_MIN_OFFSET = 1e-4
     expected_from="theory",
 )
 def min_norm(ctx: ClaimContext) -> Measured:
+    """Claim: GD from the origin on underdetermined least squares converges to the minimum-norm solution X⁺y."""
     rng = np.random.default_rng(ctx.seed)
     shapes = [(5, 20), (10, 30), (20, 25)] if ctx.quick else [(5, 20), (10, 30), (20, 25), (50, 200), (30, 31)]
     rows, ok = {}, True
@@ -81,6 +83,7 @@ def min_norm(ctx: ClaimContext) -> Measured:
     expected_from="paper",
 )
 def max_margin(ctx: ClaimContext) -> Measured:
+    """Claim: GD on the logistic loss of separable data converges in direction to the hard-margin SVM solution."""
     sets = 2 if ctx.quick else 3
     last = 10_000 if ctx.quick else 1_000_000
     cps = [10**j for j in range(1, int(np.log10(last)) + 1)]

@@ -1,4 +1,6 @@
-"""Critical points vs singular points of the neurovariety of deep linear nets (interview 002; Trager, Kohn & Bruna,
+"""Claim: critical vs singular points of the neurovariety of deep linear nets (Trager et al., arXiv:1910.01671).
+
+Critical points vs singular points of the neurovariety of deep linear nets (interview 002; Trager, Kohn & Bruna,
 "Pure and spurious critical points: a geometric study of linear networks", arXiv:1910.01671, ICLR 2020).
 Library code: :mod:`tamelab.algebraic.trager2020pure`.
 """
@@ -43,6 +45,7 @@ BAD_MIN_RTOL = 1e-9
     expected_from="theory",
 )
 def pure_spurious(ctx: ClaimContext) -> Measured:
+    """Claim: Critical points of deep linear nets are Eckart–Young points of their rank stratum; pure iff e = r."""
     rng = np.random.default_rng(ctx.seed)
     archs = [(3, (2,), 3)] if ctx.quick else [(3, (2,), 3), (3, (2, 2), 3), (4, (2, 3), 3)]
     starts = 10 if ctx.quick else 24

@@ -1,6 +1,7 @@
-"""Tameness certificates over a zoo of architectures (seed 000): :func:`tamelab.tame.certify` must return the known
-smallest o-minimal structure of each program, against a table of expected classes with their sources
-(spec tame-optimization.md §1.1–1.6).
+"""Tameness certificates over a zoo of architectures (seed 000):
+
+:func:`tamelab.tame.certify` must return the known smallest o-minimal structure of each program, against a table of
+expected classes with their sources (spec tame-optimization.md §1.1–1.6).
 
 Sources of the expected classes: semialgebraic sets (Tarski–Seidenberg) for polynomial / piecewise-polynomial ops
 (ReLU, max, abs, max-pool, LayerNorm's sqrt and division); R_exp (Wilkie 1996) for exp, tanh, sigmoid, softplus,
@@ -40,6 +41,7 @@ def _mlp(act: nn.Module) -> nn.Module:
 
 
 def zoo() -> dict[str, nn.Module]:
+    """The seeded models of the tameness-certificate zoo, by name (definable and non-definable activations)."""
     torch.manual_seed(0)
     return {
         "mlp_relu": _mlp(nn.ReLU()),
@@ -105,7 +107,7 @@ def _sign_changes(model: nn.Module, R: float, seed: int, per_unit: int = 20) -> 
 
 @claim(
     "tameness-certificate-zoo",
-    paper="van den Dries & Miller, Duke Math. J. 84 (1996); Wilkie, JAMS 9 (1996); spec tame-optimization.md §1.4",
+    paper="van den Dries & Miller, Duke Math. J. 84 (1996); Wilkie, JAMS 9 (1996)",
     statement="The tameness certificate returns the smallest known o-minimal structure of each (architecture, loss) "
     "program: semialgebraic for ReLU/max/abs/max-pool/LayerNorm/residual nets with MSE; R_exp for tanh, sigmoid, "
     "softplus, tanh-GELU nets and for cross-entropy; Pfaffian for exact (erf) GELU; R_an,exp for sin after tanh; "
@@ -121,6 +123,7 @@ def _sign_changes(model: nn.Module, R: float, seed: int, per_unit: int = 20) -> 
     expected_from="theory",
 )
 def zoo_claim(ctx: ClaimContext) -> Measured:
+    """Claim: The tameness certificate returns the smallest known o-minimal structure of each model and loss."""
     models = zoo()
     x = torch.randn(5, 4, generator=torch.Generator().manual_seed(ctx.seed))
     rows, mism = {}, 0

@@ -38,6 +38,7 @@ def _split_list(v: Optional[str]) -> Optional[list[str]]:
 
 
 def register(app: typer.Typer) -> None:
+    """Add the ``atlas`` command to ``app``."""
     @app.command("atlas")
     def atlas_cmd(
         config: Optional[Path] = typer.Option(

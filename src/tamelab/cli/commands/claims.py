@@ -12,6 +12,7 @@ _COLOUR = {"holds": "green", "fails": "red", "not reproduced": "yellow"}
 
 
 def register(app: typer.Typer) -> None:
+    """Add the ``claims`` command group (``list``, ``run``) to ``app``."""
     claims_app = typer.Typer(help="Published claims, reproduced: expected, measured, verdict.", no_args_is_help=True)
     app.add_typer(claims_app, name="claims")
 
@@ -34,8 +35,12 @@ def register(app: typer.Typer) -> None:
         for col in ("id", "source", "expected from", "statement"):
             t.add_column(col, overflow="fold")
         for r in sorted(rows, key=lambda r: (r["group"], r["id"])):
-            t.add_row(r["id"], r["source"] or f"[red]missing[/] ({r['paper']})", r["expected_from"] or "[red]missing[/]",
-                      r["statement"])
+            t.add_row(
+                r["id"],
+                r["source"] or f"[red]missing[/] ({r['paper']})",
+                r["expected_from"] or "[red]missing[/]",
+                r["statement"],
+            )
         Console().print(t)
 
     @claims_app.command("run")
@@ -46,7 +51,9 @@ def register(app: typer.Typer) -> None:
         quick: bool = typer.Option(False, "--quick", help="CI-sized versions of each claim"),
         no_slow: bool = typer.Option(False, "--no-slow", help="skip claims marked slow"),
         seed: int = typer.Option(0, "--seed", min=0, help="seed passed to every claim"),
-        executor: Optional[str] = typer.Option(None, "--executor", help="serial | dask (default: dask when --workers > 1)"),
+        executor: Optional[str] = typer.Option(
+            None, "--executor", help="serial | dask (default: dask when --workers > 1)"
+        ),
         workers: Optional[int] = typer.Option(None, "--workers", min=1, help="run claims in N worker processes (Dask)"),
         scheduler: Optional[str] = typer.Option(None, "--scheduler", help="existing Dask scheduler tcp://host:port"),
         out: Optional[str] = typer.Option(None, "--out", help=OUT_HELP),

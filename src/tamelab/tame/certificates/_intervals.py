@@ -1,5 +1,6 @@
-r"""Interval bounds of fx nodes, as functions of *all* inputs (data and parameters): enough to prove that the input
-of ``sin``/``cos`` lies in a bounded interval, which makes it restricted-analytic.
+r"""Interval bounds of fx nodes, as functions of *all* inputs (data and parameters):
+
+enough to prove that the input of ``sin``/``cos`` lies in a bounded interval, which makes it restricted-analytic.
 
 Every node gets an interval ``(lo, hi)`` with ``lo, hi`` in the extended reals; ``(-inf, inf)`` means "no bound
 known". Inputs and parameters are unbounded (the certificate is about the function of (θ, x) on its whole domain);

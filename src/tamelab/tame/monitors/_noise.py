@@ -98,8 +98,11 @@ def _per_sample_rows(model, p0: dict[str, torch.Tensor], X, T, loss_fn, chunk: i
 
 
 def _scatter(rows, n: int, p_dim: int, chunk: int, dense: bool, Z) -> tuple[torch.Tensor, float, float]:
-    r"""Mean :math:`\bar g`, spread :math:`\frac1n\sum\|g_i-\bar g\|^2` (Chan's pairwise update) and
-    :math:`\|C\|_F^2` of the per-sample covariance (dense Gram matrix, or Hutchinson with the probes ``Z``)."""
+    r"""Mean, spread and squared Frobenius norm of the covariance of the per-sample gradients.
+
+    Mean :math:`\bar g`, spread :math:`\frac1n\sum\|g_i-\bar g\|^2` (Chan's pairwise update) and
+    :math:`\|C\|_F^2` of the per-sample covariance (dense Gram matrix, or Hutchinson with the probes ``Z``).
+    """
     mean = torch.zeros(p_dim, dtype=torch.float64)
     m2, cnt = 0.0, 0
     blocks, gz = [], []
@@ -221,8 +224,10 @@ def sampled_stationarity(grad_fn, x: torch.Tensor, *, eps: float, m: int = 16, s
 
 
 def t_test_zero_mean(Z: np.ndarray, *, directions: int = 16, seed: SeedLike = 20200213) -> dict[str, Any]:
-    r"""Zero mean of the rows of ``Z`` (noise vectors): one-sample t-tests of their projections on ``directions``
-    fixed Gaussian directions, Bonferroni-combined (level ``NOISE_TTEST_LEVEL``).
+    r"""Zero mean of the rows of ``Z`` (noise vectors):
+
+    one-sample t-tests of their projections on ``directions`` fixed Gaussian directions, Bonferroni-combined (level
+    ``NOISE_TTEST_LEVEL``).
 
     # NOTE [projections, not coordinates]: per-coordinate t-tests are invalid for network gradients: a weight that
     # only a
@@ -253,8 +258,10 @@ def t_test_zero_mean(Z: np.ndarray, *, directions: int = 16, seed: SeedLike = 20
 
 
 def dyadic_windows(noise_steps: np.ndarray, min_points: int = 4) -> list[tuple[int, int, int]]:
-    """``(N, i_lo, i_hi)``: recorded indices with ``N/2 < k + 1 <= N`` for N = last, last/2, ... (>= min_points
-    each)."""
+    """``(N, i_lo, i_hi)``: recorded indices with ``N/2 < k + 1 <= N`` for N = last, last/2, ...
+
+    (>= min_points each).
+    """
     k1 = noise_steps.astype(np.float64) + 1.0
     out = []
     N = float(k1[-1])
@@ -269,8 +276,11 @@ def dyadic_windows(noise_steps: np.ndarray, min_points: int = 4) -> list[tuple[i
 
 def noise_sum_stats(steps: np.ndarray, alpha: np.ndarray, Xi: np.ndarray | None, sq: np.ndarray, K: int,
                      S_path: np.ndarray | None) -> dict[str, Any]:
-    r"""Cauchy test of :math:`S_N=K\sum\alpha_k\xi_k` over dyadic horizons (observed increments and their
-    quadratic variation :math:`Q_N=K(\sum_{N/2<k\le N}\alpha_k^2\|\xi_k\|^2)^{1/2}`)."""
+    r"""Cauchy test of the noise sum S_N over dyadic horizons.
+
+    Cauchy test of :math:`S_N=K\sum\alpha_k\xi_k` over dyadic horizons (observed increments and their
+    quadratic variation :math:`Q_N=K(\sum_{N/2<k\le N}\alpha_k^2\|\xi_k\|^2)^{1/2}`).
+    """
     wins = dyadic_windows(steps)
     if sq.size and not np.any(sq > 0):
         return {"windows": len(wins), "cauchy": True, "qv_loglog_slope": None, "increment_loglog_slope": None,
@@ -320,8 +330,11 @@ def loss_data(model, data, targets, loss, *, dtype: torch.dtype, device=None, fi
 
 
 def model_and_data(model, data, targets, loss, *, dtype, device):
-    """``(model copy, X, T, loss)`` on ``device`` in ``dtype`` (eval mode; the caller's model untouched), checked by one
-    forward pass and loss evaluation before any work starts."""
+    """``(model copy, X, T, loss)`` on ``device`` in ``dtype``, checked by one forward pass before any work.
+
+    ``(model copy, X, T, loss)`` on ``device`` in ``dtype`` (eval mode; the caller's model untouched), checked by one
+    forward pass and loss evaluation before any work starts.
+    """
     import copy
 
     from ...inputs import as_model, resolve_device, resolve_dtype

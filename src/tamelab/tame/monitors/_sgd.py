@@ -141,18 +141,25 @@ def monitored_sgd(
 
     Args:
         model: any ``nn.Module`` (copied to ``device``/``dtype``; the caller's model is not changed).
-        data, targets: any form of :func:`tamelab.inputs.as_data` (``(X, y)``, ``X`` with ``targets=y``, a
+        data: any form of :func:`tamelab.inputs.as_data` (``(X, y)``, ``X`` with ``targets=y``, a
             ``Dataset``, a ``DataLoader`` with tuple or dict batches); the whole data is held in memory.
+        targets: the targets when ``data`` holds only the inputs.
         loss: a name of :data:`tamelab.losses.LOSSES` or a callable ``(output, target) -> scalar`` (a mean over the
             batch: the finite-sum structure the monitor relies on).
-        lr, schedule, schedule_b, schedule_p: the step sizes, :func:`tamelab.train.make_schedule`
-            (``robbins_monro``: ``lr / (schedule_b + k)**schedule_p``).
-        steps: number of SGD steps N; batch_size: b (``b = n`` gives full-batch GD, ξ ≡ 0).
-        noise_every: K >= 1. seed: batch sampling seed (recorded). snapshots: parameter snapshots kept
-            (evenly spaced, first and last included) for :func:`convergence_report`.
-        dtype, device: where the run computes (float64 by default).
-        resamples: fresh batches per resampling t-test. keep_noise: keep the ξ vectors (default: when
-            (N/K)·p <= 5e6).
+        lr: the base step size of :func:`tamelab.train.make_schedule`.
+        schedule: the step-size schedule (``robbins_monro``: ``lr / (schedule_b + k)**schedule_p``).
+        schedule_b: the schedule's offset b.
+        schedule_p: the schedule's exponent p.
+        steps: number of SGD steps N.
+        batch_size: b (``b = n`` gives full-batch GD, ξ ≡ 0).
+        noise_every: K >= 1.
+        seed: batch sampling seed (recorded).
+        snapshots: parameter snapshots kept (evenly spaced, first and last included) for
+            :func:`convergence_report`.
+        dtype: the compute dtype (float64 by default).
+        device: where the run computes.
+        resamples: fresh batches per resampling t-test.
+        keep_noise: keep the ξ vectors (default: when (N/K)·p <= 5e6).
         weight_decay: λ >= 0: the objective is :math:`F(\theta)+\frac\lambda2\|\theta\|^2` (coercive for λ > 0, so
             the iterates stay bounded, hypothesis (A1)); the noise ξ is unchanged, values and gradients include it.
     """
@@ -236,8 +243,11 @@ class _Trajectory:
         return val, g.to(torch.float64)
 
     def run(self) -> None:
-        """Plain SGD by :func:`tamelab.train.train` on i.i.d. batches (:class:`_IidBatches`), monitored by
-        :class:`_Monitor` (a recorder), with one intra-op thread (small kernels; restored afterwards)."""
+        """Plain SGD by :func:`tamelab.train.train` on i.i.d.
+
+        batches (:class:`_IidBatches`), monitored by :class:`_Monitor` (a recorder), with one intra-op thread (small
+        kernels; restored afterwards).
+        """
         from torch.utils.data import DataLoader, TensorDataset
 
         from ..._numerics import one_thread
@@ -258,8 +268,11 @@ class _Trajectory:
         self.Sp = np.stack(self.S_path) if self.keep else None
 
     def on_step(self, k: int, d: torch.Tensor, a: float, batch_loss: float, kinks: int, kc) -> None:
-        """SGD step k (θ_k = ``self.theta``, the batch gradient ``d`` at θ_k, the step ``a``), then θ_{k+1} =
-        ``new``."""
+        """Record SGD step k (from θ_k = ``self.theta`` with batch gradient ``d`` and step ``a`` to ``new``).
+
+        SGD step k (θ_k = ``self.theta``, the batch gradient ``d`` at θ_k, the step ``a``), then θ_{k+1} =
+        ``new``.
+        """
         if k in self.snap_at:
             self._snapshot(k)
         flat = torch.cat([v.reshape(-1) for v in self.theta.values()]).to(torch.float64)
@@ -358,9 +371,12 @@ def _variance(steps: np.ndarray, sq: np.ndarray) -> dict[str, Any]:
 
 
 class _IidBatches:
-    """Batch sampler of :func:`monitored_sgd`: ``N`` batches of ``b`` distinct indices drawn uniformly and independently
+    """Batch sampler of :func:`monitored_sgd`:
+
+    ``N`` batches of ``b`` distinct indices drawn uniformly and independently
     (``np.random.default_rng(seed).choice(n, b, replace=False)`` per step; ``b = n``: the data in order). Every pass
-    restarts the generator, so every reading of the loader sees the same batches."""
+    restarts the generator, so every reading of the loader sees the same batches.
+    """
 
     def __init__(self, n: int, b: int, N: int, seed: int) -> None:
         self.n, self.b, self.N, self.seed = n, b, N, seed
@@ -375,8 +391,11 @@ class _IidBatches:
 
 
 def _monitor(tr: _Trajectory):
-    """The :class:`tamelab.train.Recorder` that hands each SGD step of the training loop to ``tr``, with the exact
-    kink count of the step's forward pass (:class:`~tamelab.tame.relu_prime.KinkCounter` on the training model)."""
+    """The :class:`tamelab.train.Recorder` that hands each SGD step of the training loop to ``tr``.
+
+    The :class:`tamelab.train.Recorder` that hands each SGD step of the training loop to ``tr``, with the exact
+    kink count of the step's forward pass (:class:`~tamelab.tame.relu_prime.KinkCounter` on the training model).
+    """
     from ...train import Recorder
     from ..relu_prime._ops import KinkCounter
 

@@ -201,17 +201,17 @@ def estimate_lojasiewicz(
     bootstrap: int = 200,
     seed: SeedLike = 0,
 ) -> LojasiewiczEstimate:
-    """Estimate the Łojasiewicz exponent at the limit of a trajectory (spec §5.3).
+    r"""Estimate the Łojasiewicz exponent at the limit of a trajectory (spec §5.3).
 
     Args:
         values: full-batch objective values :math:`F_k` at the checkpoints.
-        stationarity: :math:`g_k` — :math:`\\|\\nabla F\\|` (smooth) or a sampled-hull
-            measure :math:`\\rho_\\varepsilon` (nonsmooth), same length.
+        stationarity: :math:`g_k` — :math:`\|\nabla F\|` (smooth) or a sampled-hull
+            measure :math:`\rho_\varepsilon` (nonsmooth), same length.
         f_star: the limit value if known; otherwise fitted (:func:`fit_tail_fstar`, clamped to
-            :math:`\\le\\min F`).
+            :math:`\le\min F`).
         steps: iteration counts of the checkpoints (default 1, 2, …).
         iterates: optional ``(K, p)`` array of checkpoints; the final phase then starts where
-            :math:`\\|\\theta_k-\\theta_K\\|` becomes monotonically decreasing.
+            :math:`\|\theta_k-\theta_K\|` becomes monotonically decreasing.
         tail: fraction of the usable points kept as the final phase (when ``iterates`` is None).
         bootstrap: resamples for the CI of the slope estimator.
         seed: seed of the bootstrap (recorded).
@@ -404,8 +404,11 @@ def _deep_linear(x0, why, theta) -> LojasiewiczProblem:
 
 
 def _relu_teacher(seed: SeedLike) -> LojasiewiczProblem:
-    """Least squares of a 2-3-1 ReLU net on 60 fixed points labelled by a fixed teacher of the same shape (hidden
-    directions 120° apart), started at the teacher plus ``N(0, 0.02²)`` noise (``seed``); step 1/λ_max(∇²f) there."""
+    """Least squares of a 2-3-1 ReLU net on 60 points labelled by a teacher, started near the teacher.
+
+    Least squares of a 2-3-1 ReLU net on 60 fixed points labelled by a fixed teacher of the same shape (hidden
+    directions 120° apart), started at the teacher plus ``N(0, 0.02²)`` noise (``seed``); step 1/λ_max(∇²f) there.
+    """
     n, d, h = 60, 2, 3
     X = np.random.default_rng(20090802).standard_normal((n, d))
     teacher = np.array([1.0, 0.0, -0.5, 0.866, -0.5, -0.866, 0.2, -0.1, 0.3, 1.0, -1.0, 0.8, 0.1])
@@ -438,14 +441,14 @@ def _relu_teacher(seed: SeedLike) -> LojasiewiczProblem:
 
 
 def lojasiewicz_problems(seed: SeedLike = 0) -> list[LojasiewiczProblem]:
-    """Problems whose Łojasiewicz exponent at the GD limit is known and is *not* read off the objective's formula.
+    r"""Problems whose Łojasiewicz exponent at the GD limit is known and is *not* read off the objective's formula.
 
     * ``quartic-2d``: :math:`x^4+x^2y^2+y^4`, homogeneous of degree 4 and positive definite, so
-      :math:`|\\nabla f|\\asymp r^3`, :math:`f\\asymp r^4`: θ = 3/4 at the isolated degenerate minimum 0;
-    * ``deep-linear-3-balanced``: the scalar deep linear net :math:`\\tfrac12(w_1w_2w_3)^2` from a balanced start
+      :math:`|\nabla f|\asymp r^3`, :math:`f\asymp r^4`: θ = 3/4 at the isolated degenerate minimum 0;
+    * ``deep-linear-3-balanced``: the scalar deep linear net :math:`\tfrac12(w_1w_2w_3)^2` from a balanced start
       (GD keeps :math:`w_1=w_2=w_3=t`, :math:`f=t^6/2`): θ = 5/6 at the degenerate minimum 0;
     * ``deep-linear-3-unbalanced``: the same net from an unbalanced start converges to a point of
-      :math:`\\{w_1w_2w_3=0\\}` with the other two weights nonzero, where the minimum set is a smooth manifold and
+      :math:`\{w_1w_2w_3=0\}` with the other two weights nonzero, where the minimum set is a smooth manifold and
       the Hessian is nondegenerate across it (Morse–Bott): θ = 1/2;
     * ``relu-net-near-global-min``: see :func:`_relu_teacher` (θ = 1/2).
     """

@@ -103,6 +103,7 @@ class ConvergenceReport(Result):
         return {h.id: h.verdict for h in self.hypotheses}
 
     def arrays(self) -> dict[str, np.ndarray]:
+        """Snapshot steps, full-batch losses and gradient norms, stored in ``arrays.npz``."""
         return {"snapshot_steps": np.asarray(self.snapshot_steps, dtype=np.int64),
                 "full_loss": np.asarray(self.full_loss), "full_grad_norm": np.asarray(self.full_grad_norm)}
 
@@ -303,7 +304,7 @@ def convergence_report(
     lojasiewicz: bool = True,
     device=None,
 ) -> ConvergenceReport:
-    """Check the DDKL hypotheses on a finished run and collect the evidence for the conclusion.
+    r"""Check the DDKL hypotheses on a finished run and collect the evidence for the conclusion.
 
     Args:
         train_result: a :class:`tamelab.train.TrainResult`, a :class:`MonitoredRun` (or anything with
@@ -316,8 +317,9 @@ def convergence_report(
         max_snapshots: snapshots evaluated full-batch (evenly spaced, first and last included).
         noise_snapshots: snapshots at which the mini-batch noise is measured.
         noise_resamples: batches drawn per noise measurement.
-        rho_snapshots: snapshots at which :math:`\\rho_\\varepsilon` is computed for each ``rho_eps``.
-        rho_samples: gradient samples per :math:`\\rho_\\varepsilon`.
+        rho_snapshots: snapshots at which :math:`\rho_\varepsilon` is computed for each ``rho_eps``.
+        rho_eps: the radii ε at which :math:`\rho_\varepsilon` is computed.
+        rho_samples: gradient samples per :math:`\rho_\varepsilon`.
         lojasiewicz: also estimate a Łojasiewicz exponent from the snapshot values (illustrative).
         device: where the float64 evaluations run.
 
@@ -428,8 +430,11 @@ class _Evidence:
         return out
 
     def rho(self, k: int, eps_list, m: int, s: int) -> tuple[dict[str, list[float | None]], list[float]]:
-        """Goldstein ρ_ε at ``k`` snapshots (kinks of any traced model detected; see
-        :func:`tamelab.tame.stationarity`)."""
+        """Goldstein ρ_ε at ``k`` snapshots (see :func:`tamelab.tame.stationarity`).
+
+        Goldstein ρ_ε at ``k`` snapshots (kinks of any traced model detected; see
+        :func:`tamelab.tame.stationarity`).
+        """
         from ..nonsmooth._model import model_loss_function
         from ..nonsmooth.goldstein1977optimization import goldstein_stationarity
 
@@ -498,7 +503,9 @@ TREND_LEVEL = 0.01
 
 
 def stationarity_trend(steps, g, *, burn_in: float = 0.0) -> dict[str, Any]:
-    """Kendall's τ between the step and the stationarity measure over the points after ``burn_in`` (a fraction of the
+    """Kendall's τ between the step and the stationarity measure, with its one-sided p-value.
+
+    Kendall's τ between the step and the stationarity measure over the points after ``burn_in`` (a fraction of the
     last step), with its one-sided p-value for a decreasing trend; ``decreasing``: τ < 0 and p < ``TREND_LEVEL``.
 
     The criterion is fixed in advance (no threshold at a finite horizon): the theorem predicts criticality of limit

@@ -90,7 +90,10 @@ def _pool_ties(args, kwargs, mod: nn.Module | None, dims: int) -> torch.Tensor |
     ceil = get(5, "ceil_mode", False)
     if k is None or ceil:
         return None
-    tup = (lambda v: (v,) * dims if isinstance(v, int) else tuple(v))
+
+    def tup(v):
+        return (v,) * dims if isinstance(v, int) else tuple(v)
+
     k, pad, dil = tup(k), tup(pad), tup(dil)
     stride = k if stride is None or stride == [] or stride == () else tup(stride)
     if dims == 1:

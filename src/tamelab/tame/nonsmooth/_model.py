@@ -96,10 +96,18 @@ def stationarity(model: nn.Module, data, targets=None, *, loss="cross_entropy", 
     Args:
         model: any ``nn.Module`` (copied; evaluated in eval mode). Kinks are detected for every model ``torch.fx``
             can trace; otherwise the result is ``uncertified`` (see :func:`goldstein_stationarity`).
-        data, targets: any form of :func:`tamelab.inputs.as_data` (``(X, y)``, a ``Dataset``, a ``DataLoader`` with
+        data: any form of :func:`tamelab.inputs.as_data` (``(X, y)``, a ``Dataset``, a ``DataLoader`` with
             tuple or dict batches, NumPy arrays); held in memory.
+        targets: the targets when ``data`` holds only the inputs.
         loss: a loss name (:data:`tamelab.losses.LOSSES`) or a callable ``(output, target) -> scalar``.
-        eps, m, seed: radius, samples and seed of the gradient sampling. dtype, device: where it computes.
+        eps: radius of the gradient sampling.
+        m: number of gradient samples.
+        seed: seed of the gradient sampling.
+        dtype: the compute dtype.
+        device: where it computes.
+        chunk: samples per batched gradient evaluation.
+        assume_differentiable: accept the result as ``ok`` when kinks cannot be checked (see
+            :func:`goldstein_stationarity`).
     """
     from ..monitors._noise import model_and_data
 

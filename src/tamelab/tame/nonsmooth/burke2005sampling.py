@@ -125,6 +125,7 @@ class GradientSamplingResult(Result):
     statement: str = ""
 
     def arrays(self) -> dict[str, np.ndarray]:
+        """The per-iteration history (f, ε, ν, ρ, t and, when kept, the iterates), stored in ``arrays.npz``."""
         out = {
             k: np.asarray(self.history[k], dtype=np.float64)
             for k in ("f", "eps", "nu", "rho", "t")
@@ -286,18 +287,24 @@ def gradient_sampling_minimize(
             ``(value, kink_count)`` with ``has_aux=True``), differentiated by ``torch.func``; evaluations use
             ``x0``'s dtype (float64 recommended).
         x0: starting point (should be a point of differentiability; a kink is perturbed away first).
-        eps0, nu0: initial sampling radius and optimality tolerance (> 0).
-        theta_eps, theta_nu: reduction factors of ε and ν on null steps, in (0, 1).
-        beta: Armijo sufficient-decrease constant in (0, 1); gamma: backtracking factor in (0, 1).
+        eps0: initial sampling radius ε (> 0).
+        nu0: initial optimality tolerance ν (> 0).
+        theta_eps: reduction factor of ε on null steps, in (0, 1).
+        theta_nu: reduction factor of ν on null steps, in (0, 1).
+        beta: Armijo sufficient-decrease constant in (0, 1).
+        gamma: backtracking factor in (0, 1).
         m: gradient samples per iteration (default ``2p``; BLO's theory wants ``m >= p + 1``).
-        max_iter: iteration budget (descent and null steps). eps_tol, nu_tol: stop when a hull sampled at
-            radius ``<= eps_tol`` has min-norm ``<= nu_tol`` (the certificate).
+        max_iter: iteration budget (descent and null steps).
+        eps_tol: stop when a hull sampled at radius ``<= eps_tol`` has min-norm ``<= nu_tol`` (the certificate).
+        nu_tol: see ``eps_tol``.
         seed: sampling seed (recorded); iteration ``k`` uses ``np.random.default_rng([seed, k])``.
         kink: optional ``kink(x) -> bool``: True where ``fun`` is not differentiable (then a step landing
             there is perturbed and samples there are redrawn).
         max_backtracks: line-search halvings (of ``gamma``) before the step counts as a failed line search
             (a null step: ε and ν are reduced).
         record_iterates: keep ``x_k`` and ``d_k`` in ``history`` (turn off for large ``p``).
+        has_aux: with a torch ``x0``, ``fun`` returns ``(value, kink_count)``.
+        chunk: gradient samples per batched (``vmap``) evaluation.
 
     Returns:
         A :class:`GradientSamplingResult` (``ok`` with a certificate, or ``not_converged``).
@@ -425,8 +432,10 @@ class _Run:
         return G.T @ self.mp.lam
 
     def _line_search(self, d: np.ndarray, k: int) -> tuple[float, tuple | None, bool]:
-        """Steps 3–4: Armijo backtracking along ``d``, then the perturbation off a kink; ``(t, new point,
-        perturbed)``."""
+        """Steps 3–4:
+
+        Armijo backtracking along ``d``, then the perturbation off a kink; ``(t, new point, perturbed)``.
+        """
         x, fx, rho, beta = self.x, self.fx, self.rho, self.prm["beta"]
         t = 1.0
         for _ in range(self.prm["max_backtracks"]):

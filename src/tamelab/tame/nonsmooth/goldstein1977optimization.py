@@ -134,6 +134,7 @@ class GoldsteinResult(Result):
     kind = "goldstein_stationarity"
 
     def arrays(self) -> dict[str, np.ndarray]:
+        """The hull weights λ, stored in ``arrays.npz``."""
         return {"lambda": np.asarray(self.lam)}
 
 
@@ -161,8 +162,11 @@ def batched_grads(fa: Callable, U: torch.Tensor, chunk: int) -> tuple[torch.Tens
 
 
 def with_kink_count(f: Callable, has_aux: bool) -> tuple[Callable, bool, str]:
-    """``(fa, checked, why)``: ``fa(u) -> (value, kink hits)``; without ``has_aux`` the kinks come from an fx trace
-    of ``f`` (:func:`tamelab.tame.nonsmooth._kinks.kink_counted`), and ``checked`` is False when it fails."""
+    """``(fa, checked, why)``:
+
+    ``fa(u) -> (value, kink hits)``; without ``has_aux`` the kinks come from an fx trace of ``f``
+    (:func:`tamelab.tame.nonsmooth._kinks.kink_counted`), and ``checked`` is False when it fails.
+    """
     if has_aux:
         return f, True, ""
     from ._kinks import kink_counted
@@ -196,11 +200,16 @@ def goldstein_stationarity(
             and the kink hits of its nonsmooth ops are counted (:mod:`tamelab.tame.nonsmooth._kinks`). Points on
             kinks are resampled, and AD(x) joins the hull only if kinks are checked and x hits none.
         x: the point (any shape; the dtype is used for all evaluations — float64 recommended).
-        eps: radius ε > 0, refused below the dtype's resolution at x (:func:`check_radius`); m: number of samples
-            ≥ 1; seed: sampling seed (recorded).
+        eps: radius ε > 0, refused below the dtype's resolution at x (:func:`check_radius`).
+        m: number of samples ≥ 1.
+        seed: sampling seed (recorded).
+        has_aux: ``f`` returns ``(value, kinks)``.
+        chunk: samples per batched (``vmap``) gradient evaluation.
+        max_resample: rounds of redrawing samples that land on kinks.
         assume_differentiable: when kinks cannot be checked, accept the result as ``ok`` anyway (the caller asserts
             that no sample lands exactly on a nonsmooth point). Default: such a result is ``uncertified``.
-        kinks_checked, kinks_why: with ``has_aux``, whether the caller's count covers every kink (and why not).
+        kinks_checked: with ``has_aux``, whether the caller's count covers every kink.
+        kinks_why: with ``has_aux``, why the caller's count does not cover every kink.
     """
     t0 = time.perf_counter()
     eps = check_radius(eps, x)

@@ -53,11 +53,15 @@ class MinNormPoint:
     method: str = "wolfe"
 
     def __iter__(self):
-        """Legacy tuple form ``rho, lam, duality_gap = min_norm_hull(G)`` (the former NNLS solver of
-        :mod:`tamelab.tame.davis2020stochastic` returned this triple)."""
+        """Legacy tuple form ``rho, lam, duality_gap = min_norm_hull(G)``.
+
+        Legacy tuple form ``rho, lam, duality_gap = min_norm_hull(G)`` (the former NNLS solver of
+        :mod:`tamelab.tame.davis2020stochastic` returned this triple).
+        """
         return iter((self.rho, self.lam, self.duality_gap))
 
     def certificate(self) -> dict[str, Any]:
+        """The optimality evidence as a dict: support, residuals, duality gap, lower bound, iterations."""
         return {"lambda_support": int((self.lam > 0).sum()), "simplex_residual": self.simplex_residual,
                 "duality_gap": self.duality_gap, "complementarity": self.complementarity, "rho_lower": self.rho_lower,
                 "iterations": self.iterations, "converged": self.converged, "method": self.method}
@@ -193,7 +197,7 @@ def _nnls_weights(K: np.ndarray, ridge: float) -> tuple[np.ndarray, int]:
     lam, _ = nnls(np.vstack([R, M * np.ones((1, m))]), np.concatenate([np.zeros(m), [M]]), maxiter=50 * m)
     lam = lam / lam.sum()
     it = 0
-    for it in range(1, 201):  # Frank–Wolfe polish on the exact Gram matrix
+    for it in range(1, 201):  # noqa: B007 (Frank–Wolfe polish on the exact Gram matrix; the count is reported)
         grad = K @ lam
         i = int(np.argmin(grad))
         d = -lam.copy()

@@ -70,8 +70,10 @@ def relu_prime(z: torch.Tensor, s: float = 0.0) -> torch.Tensor:
 
 
 class ReLUPrime(nn.Module):
-    """``nn.ReLU`` with ReLU'(0) = ``s`` ∈ [0, 1]. Declares ``tame_op = "relu"`` for
-    :func:`tamelab.tame.certify.certify`."""
+    """``nn.ReLU`` with ReLU'(0) = ``s`` ∈ [0, 1].
+
+    Declares ``tame_op = "relu"`` for :func:`tamelab.tame.certify.certify`.
+    """
 
     tame_op = "relu"
 
@@ -158,9 +160,12 @@ def _r16(x: torch.Tensor) -> torch.Tensor:
 
 
 class _EmulatedLinear(nn.Module):
-    """float16 Linear, GPU-style: fp16 values (stored on the fp16 grid in float32 tensors, because CPU fp16
-    kernels are very slow), matmul accumulated in float32 and rounded to fp16, then the fp16 bias add rounded
-    to fp16. Gradients are rounded to fp16 on the way back."""
+    """float16 Linear, GPU-style:
+
+    fp16 values (stored on the fp16 grid in float32 tensors, because CPU fp16 kernels are very slow), matmul accumulated
+    in float32 and rounded to fp16, then the fp16 bias add rounded to fp16. Gradients are rounded to fp16 on the way
+    back.
+    """
 
     fp16_emulated = True
 

@@ -38,7 +38,9 @@ class HessianEigenvalue(Result):
 
 def min_hessian_eigenvalue(model: torch.nn.Module, data, targets=None, *, loss="mse", tol: float = 1e-3,
                            max_dim: int = 300, seed: SeedLike = 0, device=None) -> HessianEigenvalue:
-    r"""Smallest eigenvalue :math:`\lambda_{\min}(\nabla^2F)` of the full-batch loss
+    r"""Smallest eigenvalue of the Hessian of the full-batch loss ``loss(model(X), T)``.
+
+    Smallest eigenvalue :math:`\lambda_{\min}(\nabla^2F)` of the full-batch loss
     :math:`F=\mathrm{loss}(\mathrm{model}(X),T)`.
 
     Float64 copy of ``model`` (on ``device``); Hessian-vector products by :class:`tamelab.landscape.CurvatureOperator`
@@ -48,9 +50,14 @@ def min_hessian_eigenvalue(model: torch.nn.Module, data, targets=None, *, loss="
     reported with ``converged = False``; it is still an upper bound of :math:`\lambda_{\min}`, a Ritz value).
 
     Args:
-        model: any ``nn.Module``. data, targets: any form of :func:`tamelab.inputs.as_data` (held in memory).
+        model: any ``nn.Module``.
+        data: any form of :func:`tamelab.inputs.as_data` (held in memory).
+        targets: the targets when ``data`` holds only the inputs.
         loss: a loss name or callable (:func:`tamelab.losses.resolve_loss`).
-        tol, max_dim, seed: Lanczos tolerance, Krylov dimension cap and start-vector seed. device: where to compute.
+        tol: Lanczos residual tolerance.
+        max_dim: Krylov dimension cap.
+        seed: start-vector seed.
+        device: where to compute.
 
     Returns:
         A :class:`HessianEigenvalue` (``status`` ``ok`` when converged, else ``not_converged``).

@@ -141,8 +141,11 @@ def _study_config(config: dict[str, Any]) -> dict[str, Any]:
 
 
 def _mnist1d(n: int) -> tuple[np.ndarray, np.ndarray]:
-    """MNIST-1D inputs (train, test) generated offline: ``tamelab.data.load_data("mnist1d")`` when it exists, else
-    ``mnist1d.data.make_dataset`` directly (never ``get_dataset``, which downloads), global RNG state restored."""
+    """MNIST-1D inputs (train, test) generated offline:
+
+    ``tamelab.data.load_data("mnist1d")`` when it exists, else ``mnist1d.data.make_dataset`` directly (never
+    ``get_dataset``, which downloads), global RNG state restored.
+    """
     from ...data import load_data
 
     try:
@@ -181,9 +184,12 @@ def _load(cfg: dict[str, Any]) -> tuple[torch.Tensor, torch.Tensor, str]:
 
 
 def _recorder(Xtr, Xte, checkpoints, checkpoint_epochs):
-    """A :class:`tamelab.train.Recorder`: per epoch (and at epoch 0) the full-batch train MSE, its gradient norm and
-    the test MSE, and parameter checkpoints at ``checkpoint_epochs``; it keeps the run's history (``.history``) so a
-    run stopped by a non-finite loss still has its curves."""
+    """A :class:`tamelab.train.Recorder`:
+
+    per epoch (and at epoch 0) the full-batch train MSE, its gradient norm and the test MSE, and parameter checkpoints
+    at ``checkpoint_epochs``; it keeps the run's history (``.history``) so a run stopped by a non-finite loss still has
+    its curves.
+    """
     from ...train import Recorder
 
     class AutoencoderRecorder(Recorder):
@@ -218,8 +224,11 @@ def _recorder(Xtr, Xte, checkpoints, checkpoint_epochs):
 def _train_autoencoder(widths, opt_name, lr, seed, epochs, batch_size, Xtr, Xte,
                        checkpoints: dict[int, dict[str, torch.Tensor]] | None = None,
                        checkpoint_epochs: set[int] | None = None) -> dict[str, list[float]]:
-    """One autoencoder run by :func:`tamelab.train.train` (seeded reshuffle per epoch, the optimiser's transform),
-    with the per-epoch full-batch train loss, test loss and gradient norm; a diverged run ends with ``inf``."""
+    """One autoencoder run by :func:`tamelab.train.train`, with per-epoch losses and gradient norm.
+
+    One autoencoder run by :func:`tamelab.train.train` (seeded reshuffle per epoch, the optimiser's transform),
+    with the per-epoch full-batch train loss, test loss and gradient norm; a diverged run ends with ``inf``.
+    """
     from ...errors import ComputationError
     from ...models import mlp
     from ...train import adam, nag, rmsprop, train

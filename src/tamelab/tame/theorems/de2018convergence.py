@@ -120,11 +120,14 @@ def check_theorem(
     Args:
         method: ``"rmsprop"`` (deterministic, Thm 1), ``"rmsprop_stochastic"`` (Thm 2) or ``"adam"``
             (deterministic, Thm 3).
-        beta1, beta2, xi: algorithm parameters (§6.1); RMSProp needs ``beta1 == 0``.
+        beta1: the momentum parameter β₁ (§6.1); RMSProp needs ``beta1 == 0``.
+        beta2: the second-moment parameter β₂ (§6.1).
+        xi: the regulariser ξ added to the second-moment estimate (§6.1).
         step_size: the constant step used (``None``: the theorem's own step).
-        smoothness: :math:`L`; grad_bound: :math:`\sigma` (global bound on :math:`\|\nabla f\|`, resp.
-            on every component gradient for Thm 2); dim: the dimension :math:`d` (recorded; the
-            bounds here are dimension-free in terms of :math:`\sigma`).
+        smoothness: :math:`L`.
+        grad_bound: :math:`\sigma` (global bound on :math:`\|\nabla f\|`, resp. on every component gradient
+            for Thm 2).
+        dim: the dimension :math:`d` (recorded; the bounds here are dimension-free in terms of :math:`\sigma`).
         T: number of iterations (gives ``bound_min_grad_norm``; required for Thm 2).
         eps: target :math:`\varepsilon` (gives ``steps_to_eps``; required for ADAM).
         gap: :math:`f(x_1)-f_*` or an upper bound of it (required for numerical guarantees).
@@ -260,8 +263,11 @@ class SmoothProblem:
 
 
 def log_sum_problem(dim: int = 10) -> SmoothProblem:
-    r""":math:`f(x)=\sum_i\log(1+x_i^2)`: :math:`L=2` (:math:`f''=2(1-x^2)/(1+x^2)^2`),
-    :math:`\|\nabla f\|\le\sqrt d` (:math:`|2x/(1+x^2)|\le1`), :math:`f_*=0` at 0 (spec §6.5)."""
+    r""":math:`f(x)=\sum_i\log(1+x_i^2)`:
+
+    :math:`L=2` (:math:`f''=2(1-x^2)/(1+x^2)^2`), :math:`\|\nabla f\|\le\sqrt d` (:math:`|2x/(1+x^2)|\le1`),
+    :math:`f_*=0` at 0 (spec §6.5).
+    """
     if dim < 1:
         raise InputError("dim", f"must be >= 1, got {dim}")
     return SmoothProblem("log_sum", dim, 2.0, math.sqrt(dim), 0.0,
@@ -269,8 +275,10 @@ def log_sum_problem(dim: int = 10) -> SmoothProblem:
 
 
 def log_finite_sum_problem(k: int = 20, dim: int = 2, *, seed: SeedLike = 0) -> SmoothProblem:
-    r""":math:`f_p(x)=\sum_iA_{pi}\log(1+x_i^2)`, :math:`A_{pi}\sim U[0.5,1.5]` (seeded): the sign
-    condition holds exactly; :math:`L=2\max_i\bar A_i`, component bound :math:`\sigma=\max_p\|A_p\|`."""
+    r""":math:`f_p(x)=\sum_iA_{pi}\log(1+x_i^2)`, :math:`A_{pi}\sim U[0.5,1.5]` (seeded):
+
+    the sign condition holds exactly; :math:`L=2\max_i\bar A_i`, component bound :math:`\sigma=\max_p\|A_p\|`.
+    """
     A = np_rng(seed).uniform(0.5, 1.5, (int(k), int(dim)))
     a = A.mean(0)
     return SmoothProblem(
@@ -288,8 +296,11 @@ def log_finite_sum_problem(k: int = 20, dim: int = 2, *, seed: SeedLike = 0) -> 
 
 
 def logistic_problem(n: int = 200, dim: int = 5, *, seed: SeedLike = 0) -> SmoothProblem:
-    r"""Logistic regression with noisy labels: :math:`L=\lambda_{\max}(A^\top A)/(4n)`,
-    :math:`\|\nabla f\|\le\max_i\|a_i\|`; ``f_star = 0`` is only a lower bound (so gaps are upper bounds)."""
+    r"""Logistic regression with noisy labels:
+
+    :math:`L=\lambda_{\max}(A^\top A)/(4n)`, :math:`\|\nabla f\|\le\max_i\|a_i\|`; ``f_star = 0`` is only a lower bound
+    (so gaps are upper bounds).
+    """
     rng = np_rng(seed)
     A = rng.standard_normal((int(n), int(dim)))
     y = (rng.uniform(size=n) < 1 / (1 + np.exp(-A @ rng.standard_normal(dim)))).astype(float)
@@ -338,11 +349,11 @@ class DmuRun(Result):
 
 def run_dmu(problem: SmoothProblem, *, x0, step_size: float, T: int, beta1: float = 0.0, beta2: float = 0.9,
             xi: float = 1.0, stochastic: bool = False, stop_eps: float | None = None, seed: SeedLike = 0) -> DmuRun:
-    """Run :func:`tamelab.train.adam_dmu` (``beta1 = 0``: RMSProp) in float64 for ``T`` steps.
+    r"""Run :func:`tamelab.train.adam_dmu` (``beta1 = 0``: RMSProp) in float64 for ``T`` steps.
 
-    Records :math:`\\|\\nabla f(x_t)\\|` of the *full* objective at every iterate
+    Records :math:`\|\nabla f(x_t)\|` of the *full* objective at every iterate
     :math:`x_1..x_T`; the stochastic oracle draws a component uniformly (seeded). Stops at the first
-    :math:`\\|\\nabla f(x_t)\\|\\le` ``stop_eps`` when given.
+    :math:`\|\nabla f(x_t)\|\le` ``stop_eps`` when given.
     """
     from ...train import adam_dmu
 
