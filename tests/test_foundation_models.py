@@ -89,3 +89,39 @@ def test_other_families_compute_what_they_say(seed):
     W = ae.W.detach()
     assert torch.allclose(ae(x), torch.relu(x @ W.T - 0.1) @ W)
     assert torch.allclose(W.norm(dim=1), torch.ones(5, dtype=torch.float64))
+
+
+def test_weights_only_file_never_reloads_as_a_different_function(tmp_path):
+    """A file written by ``models.save`` records whether it can be rebuilt from the weights alone: a ReLU MLP
+    reloads bit-identically; a Tanh MLP or a model ending in a ReLU is refused (its architecture is not in the
+    file) instead of coming back as ``Sequential(Linear, ReLU, Linear)``, a different function."""
+    import torch
+    from torch import nn
+
+    from tamelab.errors import InputError
+    from tamelab.models import load, load_model, save
+
+    torch.manual_seed(0)
+    x = torch.randn(5, 3)
+    ok = nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Linear(4, 2))
+    save(ok, tmp_path / "ok.safetensors")
+    assert torch.equal(load(tmp_path / "ok.safetensors")(x), ok(x))
+    tanh = nn.Sequential(nn.Linear(3, 4), nn.Tanh(), nn.Linear(4, 2))
+    for name, bad in (("tanh", tanh), ("trailing-relu", nn.Sequential(nn.Linear(3, 4), nn.ReLU()))):
+        f = tmp_path / f"{name}.safetensors"
+        save(bad, f)
+        with pytest.raises(InputError, match="factory"):
+            load(f)
+    # the weights still load through a factory
+    (tmp_path / "tanhnet.py").write_text(
+        "from torch import nn\n\ndef make():\n    return nn.Sequential(nn.Linear(3, 4), nn.Tanh(), nn.Linear(4, 2))\n"
+    )
+    import sys
+
+    sys.path.insert(0, str(tmp_path))
+    try:
+        m = load_model("tanhnet:make", weights=tmp_path / "tanh.safetensors")
+    finally:
+        sys.path.remove(str(tmp_path))
+        sys.modules.pop("tanhnet", None)
+    assert torch.equal(m(x), tanh(x))

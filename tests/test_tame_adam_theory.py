@@ -368,5 +368,5 @@ def test_min_hessian_eigenvalue_input_contract_vs_dense():
     mse = lambda o, t: ((o - t) ** 2).mean()  # noqa: E731
     for data, loss in (((X, Y), "mse"), (loader, "mse"), ((X, Y), mse)):
         r = min_hessian_eigenvalue(model, data, loss=loss, tol=1e-10, max_dim=theta.numel())
-        assert r.converged and r.status.value == "ok" and not r.extremal_certified
+        assert r.converged and r.status.value == "ok" and r.extremal_certified and r.extremality in ("exact", "probabilistic")
         assert r.lambda_min == pytest.approx(ref, rel=1e-7, abs=1e-10) and r.p == theta.numel()

@@ -405,3 +405,212 @@ def test_untraceable_model_is_uncertified_not_ok():
     assert not r.kinks_checked and "fx" in r.kinks_why and r.status is Status.UNCERTIFIED and not r.center_used
     r2 = stationarity(model, (X, y), loss="mse", eps=1e-2, m=6, seed=0, assume_differentiable=True)
     assert r2.status is Status.OK and r2.rho == r.rho
+
+
+# ----------------------------------------------------------------------------- kinks in the parameters, not in values
+#
+# A kink is a point where the loss is not differentiable in the PARAMETERS. A max-pool window whose maximum is
+# attained twice is one only if the tied entries move differently with θ: a window of ReLU outputs that are all
+# off (input < 0) ties at 0 but is locally constant, and a blank image region gives windows of equal entries that
+# are the same function of θ. The reference below is independent of the kink counter: one-sided difference
+# quotients of the loss along directions d, compared with each other and with ∇f·d from AD.
+
+
+def _one_sided(f, theta, d, t=1e-6):
+    """Right and left difference quotients of ``f`` (value only) at ``theta`` along ``d``."""
+    with torch.no_grad():
+        f0, fp, fm = (float(f(theta + s * t * d)[0]) for s in (0, 1, -1))
+    return (fp - f0) / t, (f0 - fm) / t
+
+
+def _brute_force_differentiable(f, theta, n_dirs=12, seed=0, tol=1e-4):
+    """True iff, along ``n_dirs`` random and the coordinate-block directions, both one-sided derivatives agree with
+    ∇f(θ)·d (AD) to ``tol`` (relative to ‖∇f‖‖d‖ + 1); False as soon as one direction shows a corner."""
+    from torch.func import grad
+
+    g = grad(lambda th: f(th)[0])(theta)
+    gen = torch.Generator().manual_seed(seed)
+    dirs = [torch.randn(theta.shape, generator=gen, dtype=theta.dtype) for _ in range(n_dirs)]
+    dirs += [torch.eye(theta.numel(), dtype=theta.dtype)[i] for i in range(min(theta.numel(), 8))]
+    for d in dirs:
+        right, left = _one_sided(f, theta, d)
+        scale = float(g.norm() * d.norm()) + 1.0
+        if abs(right - left) > tol * scale or abs(right - float(g @ d)) > tol * scale:
+            return False
+    return True
+
+
+def _cnn(conv_w=None, conv_b=None, pool_input=False, inplace=False):
+    """The atlas's CNN shape on flattened 8×8 digits: Unflatten → [MaxPool] → Conv2d → BatchNorm2d → ReLU → MaxPool2d
+    → Flatten → Linear (float64, eval mode; BatchNorm with non-trivial running statistics)."""
+    torch.manual_seed(3)
+    nn = torch.nn
+    side = 4 if pool_input else 8
+    layers = [nn.Unflatten(1, (1, 8, 8))] + ([nn.MaxPool2d(2)] if pool_input else [])
+    k = 1 if conv_w is not None else 3
+    layers += [nn.Conv2d(1, 2, k, padding=k // 2), nn.BatchNorm2d(2), nn.ReLU(inplace=inplace), nn.MaxPool2d(2),
+               nn.Flatten(), nn.Linear(2 * (side // 2) ** 2, 3)]
+    model = nn.Sequential(*layers).double().eval()
+    bn = model[3 if pool_input else 2]
+    conv = model[2 if pool_input else 1]
+    with torch.no_grad():
+        bn.running_mean.copy_(torch.tensor([0.1, -0.2]))
+        bn.running_var.copy_(torch.tensor([0.5, 2.0]))
+        if conv_w is not None:
+            conv.weight.fill_(conv_w)
+            conv.bias.fill_(conv_b)
+            bn.running_mean.zero_()
+            bn.running_var.fill_(1.0 - bn.eps)  # BatchNorm is then the identity (weight 1, bias 0)
+    return model
+
+
+def _digits(n=40):
+    ds = load_data("digits", split="train")
+    X = torch.as_tensor(ds.X[:n], dtype=torch.float64)
+    return X, torch.as_tensor(ds.y[:n]) % 3
+
+
+def _pool_ties(model, X):
+    """Number of pool windows (after the ReLU) whose maximum is attained twice, counted directly."""
+    with torch.no_grad():
+        h = model[:4](X) if len(model) == 7 else model[:5](X)
+    w = torch.nn.functional.unfold(h.reshape(-1, 1, *h.shape[-2:]), 2, stride=2)
+    return int(((w == w.amax(1, keepdim=True)).sum(1) > 1).sum()), int((h == 0).sum())
+
+
+@pytest.mark.parametrize("pool_input", [False, True])
+def test_cnn_pool_ties_at_relu_zero_are_not_kinks_brute_force(pool_input):
+    """The atlas CNN on digits (many exact-zero pixels): many pool windows tie (at 0 where all ReLUs are off, at the
+    channel's bias over blank regions), yet the loss is differentiable at θ (brute-force one-sided derivatives agree
+    with AD) and no kink is counted; the stationarity certificate then uses ∇f(θ). With a max-pool on the raw input,
+    ties among zero pixels are data."""
+    X, y = _digits()
+    model = _cnn(pool_input=pool_input)
+    ties, zeros = _pool_ties(model, X)
+    assert ties > 50 and zeros > 200  # the case that used to be called "every sampled point hit a kink"
+    f, theta, checked, why = model_loss_function(model, X, y, "cross_entropy")
+    assert checked and why == ""
+    assert int(f(theta)[1]) == 0
+    assert _brute_force_differentiable(f, theta, seed=1)
+    # the cheap screen counts every tie (an upper bound) with the same value and gradient; the samples it flags
+    # are recounted exactly
+    from torch.func import grad
+
+    assert int(f.screen(theta)[1]) >= ties > 0
+    g1, g2 = grad(lambda t: f(t)[0])(theta), grad(lambda t: f.screen(t)[0])(theta)
+    assert torch.equal(g1, g2)
+    r = stationarity(model, (X, y), eps=1e-2, m=8, seed=0)
+    assert r.status is Status.OK and r.center_used and r.resampled == 0
+
+
+@pytest.mark.parametrize(
+    "w, b, kink",
+    [
+        (0.0, -0.5, False),  # every ReLU input is -0.5: every window ties at 0, locally constant: differentiable
+        (0.0, 0.5, True),  # every ReLU is on at 0.5 and every window ties, but the entries move with w by x_i ≠ x_j
+        (0.0, 0.0, True),  # every ReLU input is exactly 0: a kink of the ReLU itself
+    ],
+)
+def test_pool_tie_is_a_kink_exactly_when_the_tied_entries_move_differently(w, b, kink):
+    """A 1×1 convolution with weight w and bias b: every window of the ReLU output ties. The counter must agree
+    with the brute-force differentiability check in both directions."""
+    X, y = _digits(12)
+    X = X + torch.linspace(0, 1e-3, 64, dtype=torch.float64)  # distinct pixels in every window
+    model = _cnn(conv_w=w, conv_b=b)
+    f, theta, checked, _ = model_loss_function(model, X, y, "cross_entropy")
+    count = int(f(theta)[1])
+    assert checked and (count > 0) is kink
+    assert _brute_force_differentiable(f, theta, seed=2) is (not kink)
+    if kink:  # the corner is along the convolution weights (coordinates of the first parameter block)
+        d = torch.zeros_like(theta)
+        d[:2] = torch.tensor([1.0, -1.0], dtype=theta.dtype)
+        right, left = _one_sided(f, theta, d)
+        assert abs(right - left) > 1e-3
+
+
+def test_inplace_relu_counts_its_input_not_its_output():
+    """ReLU(inplace=True) overwrites its input: the counter must read it before the op runs (every off unit used to
+    count as a kink)."""
+    X, y = _digits(30)
+    for inplace in (False, True):
+        model = _cnn(inplace=inplace)
+        f, theta, checked, _ = model_loss_function(model, X, y, "cross_entropy")
+        assert checked and int(f(theta)[1]) == 0
+    mlp_ = torch.nn.Sequential(torch.nn.Linear(64, 5), torch.nn.ReLU(inplace=True), torch.nn.Linear(5, 3)).double()
+    with torch.no_grad():  # unit 0: pre-activation exactly 0 on every sample; the others generic
+        mlp_[0].weight[0] = 0.0
+        mlp_[0].bias[0] = 0.0
+    f, theta, _, _ = model_loss_function(mlp_, X, y, "cross_entropy")
+    with torch.no_grad():
+        ref = int((mlp_[0](X) == 0).sum())
+    assert int(f(theta)[1]) == ref == 30
+
+
+def test_relu_of_an_off_relu_and_ties_through_a_view():
+    """relu(relu(h)) with h < 0: the outer ReLU sees an exact 0 that is locally constant (not a kink); the same 0s
+    pass through a view into a max over pairs (a tie at a constant: not a kink). Two units with equal values but
+    their own weights tie and move differently: a kink. Checked against the brute-force reference."""
+    from tamelab.tame.nonsmooth import kink_counted
+
+    class Net(torch.nn.Module):
+        def __init__(self, b):
+            super().__init__()
+            self.lin = torch.nn.Linear(3, 4).double()
+            with torch.no_grad():
+                self.lin.bias.copy_(torch.as_tensor(b, dtype=torch.float64))
+            self.out = torch.nn.Linear(2, 2).double()
+
+        def forward(self, x):
+            h = torch.relu(torch.relu(self.lin(x)))
+            m = h.view(-1, 2, 2).amax(-1)  # max over pairs: (0, 0) pairs tie at a constant
+            return self.out(m)
+
+    X = torch.rand(6, 3, dtype=torch.float64) * 0.1
+    y = torch.tensor([0, 1, 0, 1, 1, 0])
+    for b in ([-5.0, -5.0, 1.0, 2.0], [2.0, 2.0, -5.0, -5.0]):
+        model = Net(b)
+        with torch.no_grad():
+            model.lin.weight[1] = model.lin.weight[0]  # units 0 and 1 identical in value: a tie when on
+        f, theta, checked, _ = model_loss_function(model, X, y, "cross_entropy")
+        count = int(f(theta)[1])
+        diff = _brute_force_differentiable(f, theta, seed=3)
+        # b = [2, 2, ...]: units 0 and 1 tie (same value) but move differently with their own weights: a kink
+        assert checked and (count > 0) is (b[0] > 0) and diff is (b[0] < 0)
+    counted, why = kink_counted(lambda t: torch.relu(torch.relu(t) - 1.0).sum())
+    assert why == "" and int(counted(torch.tensor([-1.0, 0.5, 1.0]))[1]) == 1  # relu(t) - 1 == 0 at t = 1 (moving)
+
+
+def test_random_cnn_ties_counter_agrees_with_brute_force(seed):
+    """Randomised adversary of the same kind: the CNN on raw digits (duplicate pixels) with generic weights, or with a
+    1×1 convolution of weight 0 and a random bias that is negative (all ties at 0), positive (ties among entries
+    that move with the weight by different pixels, and among blank-region entries that are the same function) or
+    exactly 0 (ReLU kinks). The counter says "kink" exactly when the brute-force check finds a corner."""
+    rng = np.random.default_rng([seed, 17])
+    X, y = _digits(10)
+    mode = int(rng.integers(0, 4))
+    mag = float(rng.uniform(0.2, 1.0))
+    kw = [{}, dict(conv_w=0.0, conv_b=-mag), dict(conv_w=0.0, conv_b=mag), dict(conv_w=0.0, conv_b=0.0)][mode]
+    model = _cnn(**kw)
+    f, theta, checked, _ = model_loss_function(model, X, y, "cross_entropy")
+    count = int(f(theta)[1])
+    assert checked and (count > 0) is (mode >= 2)
+    assert _brute_force_differentiable(f, theta, seed=seed) is (count == 0)
+
+
+def test_op_without_forward_mode_ad_falls_back_to_counting_every_tie():
+    """A custom autograd.Function without a jvp (ReLUPrime) cannot run under forward-mode AD: the counter then counts
+    every tie (the conservative rule) instead of failing: a zero pre-activation still counts, a generic point not."""
+    from tamelab.tame.relu_prime import ReLUPrime
+
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(3, 5), ReLUPrime(0.5), torch.nn.Linear(5, 2)).double()
+    X, y = torch.randn(20, 3, dtype=torch.float64), torch.randint(0, 2, (20,))
+    f, theta, checked, _ = model_loss_function(model, X, y, "cross_entropy")
+    assert checked and int(f(theta)[1]) == 0
+    with torch.no_grad():
+        model[0].weight[0] = 0.0
+        model[0].bias[0] = 0.0
+    f, theta, _, _ = model_loss_function(model, X, y, "cross_entropy")
+    assert int(f(theta)[1]) == 20
+    r = stationarity(model, (X, y), eps=1e-2, m=8, seed=0)
+    assert r.status is Status.OK and not r.center_used

@@ -26,6 +26,7 @@ __all__ = [
     "ZERO_COST",
     "BALL_RESOLUTION",
     "BALL_ROUNDING_RTOL",
+    "KINK_DIRECTION_SEED",
     "FILTER_SAFETY",
     "allclose_report",
 ]
@@ -54,6 +55,9 @@ ZERO_COST = 1e-20
 BALL_RESOLUTION = 100.0
 #: gradient sampling: rounding a sample to the dtype may move it by at most this fraction of the radius.
 BALL_ROUNDING_RTOL = 0.05
+#: kink detection: seed of the fixed pseudo-random tangent direction along which ties are compared (a tie is a kink
+#: when the tied quantities' tangents differ; tamelab.tame.nonsmooth._kinks).
+KINK_DIRECTION_SEED = 20260519
 
 
 def allclose_report(a: Any, b: Any, *, rtol: float = 1e-7, atol: float = 0.0) -> tuple[bool, str]:

@@ -60,6 +60,7 @@ FLOOR_EPS_FACTOR = 16.0  # ... plus this × eps(float64) × max |θ| (the float6
 STAGNATION_STEPS = 4  # residual tests without a 10 % improvement that end the iteration
 KW_CONSTANT = 1.648  # Kuczyński–Woźniakowski constant
 EPS64 = float(np.finfo(np.float64).eps)
+SYMMETRY_FACTOR = 16.0  # a dense matrix is symmetric when max|A − Aᵀ| ≤ this × n × eps(dtype) × max|A|
 TWIN_DATA_BYTES = 2**30  # largest data a float64 twin of a float32 operator may copy (noise measurement)
 
 
@@ -165,6 +166,8 @@ class _Krylov:
         self.ritz_seconds = 0.0
         self.ritz_calls = 0
         self.second_passes = 0
+        self.user_start = False  # a caller's start vector: the symmetry probe uses a fresh random vector
+        self.asym, self.asym_tol = 0.0, 0.0  # measured |bᵀHa − aᵀHb| and what the product error allows
 
     def mv(self, Q: torch.Tensor) -> torch.Tensor:
         t = time.perf_counter()
@@ -403,7 +406,10 @@ def top_eigenpairs(op, k: int = 5, *, which: str = "largest", tol: float = 1e-6,
 
     Returns:
         :class:`EigResult`; status ``ok`` when every pair is certified and the check passed (or was
-        switched off), ``not_converged`` otherwise (with the reason in ``notes``).
+        switched off), ``not_converged`` otherwise (with the reason in ``notes``), ``uncertified`` when the
+        operator is not symmetric (a dense matrix that is not is an :class:`~tamelab.errors.InputError`; for an
+        operator, ``|bᵀHa − aᵀHb|`` on orthonormal a, b — b random when ``v0`` is given — is compared with the
+        measured product error).
     """
     t0 = time.perf_counter()
     n = int(op.shape[0])
@@ -421,6 +427,13 @@ def top_eigenpairs(op, k: int = 5, *, which: str = "largest", tol: float = 1e-6,
         raise InputError("failure_probability", f"must be in (0, 1), got {failure_probability}")
     s = resolve_seed(seed)
     dtype, device = _op_dtype_device(op)
+    if isinstance(op, torch.Tensor):
+        if op.dim() != 2 or op.shape[0] != op.shape[1]:
+            raise InputError("op", f"must be a square matrix, got shape {tuple(op.shape)}")
+        asym, big = float((op - op.T).abs().max()), float(op.abs().max())
+        if not math.isfinite(big) or asym > SYMMETRY_FACTOR * n * torch.finfo(op.dtype).eps * big:
+            raise InputError("op", f"is not symmetric (max |A − Aᵀ| = {asym:.3g}, max |A| = {big:.3g})",
+                             "eigenpair certificates need a symmetric matrix: pass (A + A.T) / 2")
     bytes_per = torch.finfo(dtype).bits // 8 * n
     want = min(n, max(int(max_dim or max(300, 20 * k)), k + 2 * block_size + 2))
     need = min(n, k + 2 * block_size + 2)
@@ -435,6 +448,7 @@ def top_eigenpairs(op, k: int = 5, *, which: str = "largest", tol: float = 1e-6,
     budget = int(max_hvps) if max_hvps is not None else 2 * want
     sign = 1.0 if which == "largest" else -1.0
     eng = _Krylov(op, n, dtype, device, cap, bool(keep_products))
+    eng.user_start = v0 is not None
     notes: list[str] = []
     if v0 is not None:
         start = torch.as_tensor(v0).to(dtype=dtype, device=device).reshape(-1, n)
@@ -568,6 +582,10 @@ def top_eigenpairs(op, k: int = 5, *, which: str = "largest", tol: float = 1e-6,
         U, th_sel, res, rad, block_r, _ = _true_residuals(eng, Y[:, sel], th_sel, noise, rho, which)
         conv = [False] * len(res)
     ok = all(conv) and len(conv) == k and extremality in ("exact", "probabilistic", "not checked")
+    symmetric = eng.asym <= eng.asym_tol
+    if not symmetric:
+        notes.insert(0, f"the operator is not symmetric: |bᵀHa − aᵀHb| = {eng.asym:.3e} > {eng.asym_tol:.3e} (the "
+                     "product error) for orthonormal a, b; residuals certify eigenvalues only of symmetric operators")
     if tol_raised:
         notes.append(f"tol={tol:g} is below the achievable residual {floor:.3e} (product error {noise:.2e} + "
                      f"{rho:.2e}·|Hv|); "
@@ -575,8 +593,9 @@ def top_eigenpairs(op, k: int = 5, *, which: str = "largest", tol: float = 1e-6,
     if status_reason:
         notes.append(status_reason)
     bounds = _kato_temple(th_sel, res, eng)
+    status = Status.UNCERTIFIED if not symmetric else Status.OK if ok else Status.NOT_CONVERGED
     return EigResult(
-        status=Status.OK if ok else Status.NOT_CONVERGED,
+        status=status,
         seed=s,
         seconds=time.perf_counter() - t0,
         eigenvalues=[float(x) for x in th_sel],
@@ -614,6 +633,7 @@ def _measure_noise(eng: _Krylov, seed: int) -> tuple[float, float]:
     orthonormal basis vectors (one extra product with stored products) and, for an operator with a float64 twin
     (``astype``), the error of one product against it.
     """
+    eng.asym, eng.asym_tol = 0.0, 0.0
     if eng.n < 2:
         return 0.0, 0.0
 
@@ -624,9 +644,9 @@ def _measure_noise(eng: _Krylov, seed: int) -> tuple[float, float]:
         return eng.PF[int(hit[0])] if hit.size else eng.mv(eng.V[i][None])[0]
 
     a, pa = eng.V[0], prod(0)
-    if eng.m >= 2:
+    if eng.m >= 2 and not eng.user_start:
         b, pb = eng.V[1], prod(1)
-    else:
+    else:  # a random b: also the symmetry probe below, which a caller's start vector could otherwise defeat
         r = _start(eng.n, 1, seed, 99_999, eng.dtype, eng.device)[0]
         for _ in range(2):
             r = r - (r @ a) * a
@@ -637,6 +657,10 @@ def _measure_noise(eng: _Krylov, seed: int) -> tuple[float, float]:
     d = pz - (pa.to(torch.float64) + pb.to(torch.float64)) / math.sqrt(2.0)
     delta = float(d.norm()) / math.sqrt(2.0)
     rho = delta / max(float(pz.norm()), torch.finfo(torch.float64).tiny)
+    # the premise of every radius: H symmetric, so bᵀ(Ha) = aᵀ(Hb) up to the product error
+    pa64, pb64 = pa.to(torch.float64), pb.to(torch.float64)
+    eng.asym = abs(float(b.to(torch.float64) @ pa64 - a.to(torch.float64) @ pb64))
+    scale = float(pa64.norm() + pb64.norm())
     # rounding that is linear in v (a float32 forward state, for instance) makes no linearity defect: compare one
     # product with the float64 twin of the operator when it has one (and it fits in memory)
     twin = getattr(eng.op, "astype", None)
@@ -650,6 +674,7 @@ def _measure_noise(eng: _Krylov, seed: int) -> tuple[float, float]:
             rho = max(rho, err / max(float(exact.norm()), torch.finfo(torch.float64).tiny))
         except (RuntimeError, MemoryError):  # no room for the twin: the linearity defect alone
             pass
+    eng.asym_tol = 2 * ERROR_SAFETY * (delta + rho * scale) + FLOOR_EPS_FACTOR * EPS64 * scale
     return delta, rho
 
 

@@ -13,17 +13,36 @@ from torch import nn
 from ..errors import InputError
 from ..runstore import atomic_write_bytes
 
-__all__ = ["save", "load", "from_state_dict", "load_model", "load_weights"]
+__all__ = ["save", "load", "from_state_dict", "load_model", "load_weights", "is_relu_mlp", "FORMAT_KEY"]
 
 _KEY = re.compile(r"^(\d+)\.(weight|bias)$")
 
 
+#: safetensors metadata key naming what the file holds: ``relu-mlp`` (a ``Sequential`` of Linear/ReLU ending in a
+#: Linear: :func:`load` rebuilds it from the weights alone) or ``state-dict`` (any other module: the file holds only
+#: its weights, and loading needs the factory, ``load_model("pkg.mod:factory", weights=...)``).
+FORMAT_KEY = "tamelab_format"
+
+
+def is_relu_mlp(model: nn.Module) -> bool:
+    """Whether ``model`` is ``Sequential(Linear, ReLU, ..., Linear)``: the layout a weights-only file can rebuild."""
+    if type(model) is not nn.Sequential or len(model) == 0 or len(model) % 2 == 0:
+        return False
+    return all(type(m) is (nn.Linear if i % 2 == 0 else nn.ReLU) for i, m in enumerate(model))
+
+
 def save(model: nn.Module, path: str | os.PathLike[str]) -> Path:
-    """Save a model's ``state_dict`` as safetensors (atomically)."""
+    """Save a model's ``state_dict`` as safetensors (atomically), tagged with what :func:`load` can rebuild.
+
+    A ReLU MLP (:func:`is_relu_mlp`) is tagged ``relu-mlp`` and loads from the file alone; any other module is
+    tagged ``state-dict``: its architecture is not in the file, so :func:`load` refuses it (a Tanh MLP would
+    otherwise come back as a ReLU MLP, a different function) and ``load_model(factory, weights=path)`` loads it.
+    """
     from safetensors.torch import save as st_save
 
     sd = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    return atomic_write_bytes(path, st_save(sd))
+    fmt = "relu-mlp" if is_relu_mlp(model) else "state-dict"
+    return atomic_write_bytes(path, st_save(sd, metadata={FORMAT_KEY: fmt, "class": type(model).__name__}))
 
 
 def from_state_dict(sd: dict[str, torch.Tensor], *, source: str = "state_dict") -> nn.Sequential:
@@ -99,11 +118,28 @@ def load(path: str | os.PathLike[str]) -> nn.Sequential:
 
     try:
         sd = load_file(str(p))
+        meta = _metadata(p)
     except (SafetensorError, OSError, ValueError) as e:
         raise InputError(
             "MODEL", f"{p} is not a readable safetensors file ({e})", "pickled .pt files are not accepted"
         ) from e
+    if meta.get(FORMAT_KEY, "relu-mlp") != "relu-mlp":
+        raise InputError(
+            "MODEL",
+            f"{p.name} holds the weights of a {meta.get('class', 'custom')} module, not a ReLU MLP: the file does not "
+            "record its architecture",
+            "load it with its factory: --model package.module:factory --weights FILE "
+            "(Python: tamelab.models.load_model('pkg.mod:factory', weights=FILE))",
+        )
     return from_state_dict(sd, source=p.name)
+
+
+def _metadata(p: Path) -> dict[str, str]:
+    """The safetensors header's ``__metadata__`` (``{}`` when absent)."""
+    from safetensors import safe_open
+
+    with safe_open(str(p), framework="pt") as f:
+        return dict(f.metadata() or {})
 
 
 def _read_safetensors(p: Path, field: str) -> dict[str, torch.Tensor]:

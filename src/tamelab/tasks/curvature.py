@@ -16,7 +16,7 @@ from torch import nn
 
 from pydantic import field_validator
 
-from ..errors import InputError
+from ..errors import InputError, NotApplicableError
 from ..result import Result, to_jsonable
 from ._load import check_accepts, check_targets, data_tensors, load_task_data, load_task_model
 from ._registry import Task, register_task
@@ -148,7 +148,7 @@ def hessian_summary(
         device: where the products are computed.
     """
     from ..inputs import as_data, model_on, resolve_device
-    from ..landscape import CurvatureOperator, ce_ggn_diagonal, hutchpp, slq_density, top_eigenpairs
+    from ..landscape import CurvatureOperator, hessian_trace, hutchpp, slq_density, top_eigenpairs
     from ..losses import resolve_loss
 
     t0 = time.perf_counter()
@@ -182,13 +182,13 @@ def hessian_summary(
             tr.hvps,
         )
         if lossf.builtin and lossf.name == "cross_entropy" and not T.is_floating_point():
-            try:
-                diag = ce_ggn_diagonal(m, X, T)
-            except InputError:
-                diag = None  # not a piecewise-linear MLP: only the estimate
-            if diag is not None:
-                r.trace, r.trace_stderr = float(diag.sum()), 0.0
-                r.trace_exact_method = "diag GGN (ReLU: H_ii = G_ii a.e.)"
+            try:  # the GGN diagonal is the Hessian's only under the premise (piecewise-linear in the parameters)
+                ex = hessian_trace(m, (X, T), lossf, method="ggn-diagonal")
+            except (InputError, NotApplicableError):
+                ex = None  # premise fails (tanh, LayerNorm, ...): only the estimate
+            if ex is not None and ex.exact:
+                r.trace, r.trace_stderr = float(ex.trace), 0.0
+                r.trace_exact_method = "diag GGN (piecewise-linear net: H_ii = G_ii a.e.)"
     if density:
         d = slq_density(op, int(slq_steps), int(slq_probes), seed=int(seed))
         r.density_nodes, r.density_weights, r.density_sigma2 = to_jsonable(d.nodes), to_jsonable(d.weights), d.sigma2

@@ -452,10 +452,16 @@ class _Evidence:
 
 
 def _with_weight_decay(f, wd: float):
-    def fw(th):
-        val, k = f(th)
-        return val + 0.5 * wd * (th * th).sum(), k
+    def add(g):
+        def fw(th):
+            val, k = g(th)
+            return val + 0.5 * wd * (th * th).sum(), k
 
+        return fw
+
+    fw = add(f)
+    if hasattr(f, "screen"):
+        fw.screen = add(f.screen)
     return fw
 
 

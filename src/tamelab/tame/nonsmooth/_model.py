@@ -32,18 +32,30 @@ class _LossOnly(nn.Module):
 
 
 def _loss_kinks(lossf) -> tuple[Callable | None, str]:
-    """``g(out, target) -> (value, kink hits)`` for the loss, or ``(None, why)`` when its kinks cannot be checked."""
+    """``(g, "")`` with ``g(out, target, recorder) -> value`` recording the loss's nonsmooth points.
+
+    ``(None, why)`` when the loss's kinks cannot be checked.
+    """
     from ._kinks import SMOOTH_LOSSES, kink_counted
 
-    zero = torch.zeros((), dtype=torch.int64)
     if lossf.builtin and lossf.name in SMOOTH_LOSSES:
-        return (lambda o, t: (lossf(o, t), zero)), ""
+        return (lambda o, t, rec: lossf(o, t)), ""
     if lossf.builtin and lossf.name == "l1":
-        return (lambda o, t: (lossf(o, t), (o == t.reshape(o.shape)).sum().to(torch.int64))), ""
+
+        def l1(o, t, rec):
+            rec.add("l1_loss", None, (o, t.reshape(o.shape).to(o.dtype)), {})
+            return lossf(o, t)
+
+        return l1, ""
     counted, why = kink_counted(_LossOnly(lossf.fn))
     if counted is None:
         return None, f"loss {lossf.name}: {why}"
-    return counted, ""
+
+    def traced(o, t, rec):
+        with counted.recording(rec):
+            return counted(o, t)[0]
+
+    return traced, ""
 
 
 def model_loss_function(model: nn.Module, X: torch.Tensor, T: torch.Tensor, loss="cross_entropy", *,
@@ -51,16 +63,18 @@ def model_loss_function(model: nn.Module, X: torch.Tensor, T: torch.Tensor, loss
                         ) -> tuple[Callable, torch.Tensor, bool, str]:
     """``(f, θ0, kinks_checked, why)``: the full-batch loss as a function of the flat parameter vector.
 
-    ``f(θ) -> (loss, kinks)``, where ``kinks`` counts the exact kink hits of the whole evaluation (every nonsmooth op
-    of the traced model and the loss). When the program cannot be traced, or contains a nonsmooth op without a kink
-    rule, ``kinks`` is always 0 and ``kinks_checked`` is False with the reason ``why``. Works under
-    ``torch.func.vmap``. The model is copied (eval mode, ``dtype`` if given); ``params`` (name → tensor) replaces
-    its parameters at θ0.
+    ``f(θ) -> (loss, kinks)``, where ``kinks`` counts the kink hits of the whole evaluation in θ (every nonsmooth op
+    of the traced model and the loss, evaluated under forward-mode AD: a tie counts only where the tied quantities
+    move differently with θ; :mod:`tamelab.tame.nonsmooth._kinks`). ``f.screen`` is the same function with a cheaper
+    count that counts every tie (an upper bound, used to find the points that need the exact count). When the
+    program cannot be traced, or contains a nonsmooth op without a kink rule, ``kinks`` is always 0 and
+    ``kinks_checked`` is False with the reason ``why``. Works under ``torch.func.vmap`` / ``grad``. The model is
+    copied (eval mode, ``dtype`` if given); ``params`` (name → tensor) replaces its parameters at θ0.
     """
     from torch.func import functional_call
 
     from ...losses import resolve_loss
-    from ._kinks import kink_counted
+    from ._kinks import Recorder, counted_jvp, counted_screen, kink_counted
 
     lossf = resolve_loss(loss)
     m = copy.deepcopy(model).eval()
@@ -68,23 +82,35 @@ def model_loss_function(model: nn.Module, X: torch.Tensor, T: torch.Tensor, loss
         m = m.to(dtype)
     p0 = {k: (params[k].detach().to(v) if params is not None and k in params else v) for k, v in param_dict(m).items()}
     theta0 = flatten(p0)
-    counted, why = kink_counted(m)
+    counted, why = kink_counted(m, constant_inputs=True)  # X is data: the variables are the parameters
     lk, why_loss = _loss_kinks(lossf)
     checked = counted is not None and lk is not None
     zero = torch.zeros((), dtype=torch.int64)
     gm_names = set(dict(counted.named_parameters())) if counted is not None else set()
 
-    def f(th):
+    def run(th, rec):
         p = unflatten(th, p0)
-        if counted is not None:
-            out, k = functional_call(counted, {f"gm.{n}": v for n, v in p.items() if f"gm.{n}" in gm_names}, (X,))
+        if counted is None:
+            out = functional_call(m, p, (X,))
         else:
-            out, k = functional_call(m, p, (X,)), zero
-        if lk is None:
-            return lossf(out, T), k
-        val, k2 = lk(out, T)
-        return val, k + k2
+            with counted.recording(rec):
+                out, _ = functional_call(counted, {f"gm.{n}": v for n, v in p.items() if f"gm.{n}" in gm_names},
+                                         (X,))
+        return lossf(out, T) if lk is None else lk(out, T, rec)
 
+    def f(th):
+        if counted is None:  # kinks not checkable: no forward-mode pass
+            return run(th, Recorder()), zero
+        rec = Recorder()
+        return counted_jvp(lambda t: run(t, rec), (th,), rec)
+
+    def screen(th):
+        if counted is None:
+            return run(th, Recorder()), zero
+        rec = Recorder()
+        return counted_screen(lambda t: run(t, rec), (th,), rec)
+
+    f.screen = screen  # same value, a tie count >= f's (0 proves no kink) without the forward-mode pass
     return f, theta0, checked, "; ".join(w for w in (why, why_loss) if w)
 
 

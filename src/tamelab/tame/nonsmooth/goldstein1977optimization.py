@@ -74,7 +74,11 @@ def check_radius(eps, x: torch.Tensor, *, field: str = "eps") -> float:
     if not isinstance(x, torch.Tensor) or not x.is_floating_point():
         raise InputError("x", "must be a floating-point torch.Tensor")
     fi = torch.finfo(x.dtype)
-    norm = float(torch.linalg.vector_norm(x.detach().to(torch.float64)))
+    x64 = x.detach().to(torch.float64)
+    big = float(x64.abs().max()) if x64.numel() else 0.0
+    if not math.isfinite(big):
+        raise InputError("x", "has NaN or inf entries", "evaluate at a finite point")
+    norm = big * float(torch.linalg.vector_norm(x64 / big)) if big > 0 else 0.0  # scaled: no overflow at 1e300
     floor = BALL_RESOLUTION * (fi.eps * norm + fi.tiny)
     if float(eps) < floor:
         raise InputError(
@@ -86,17 +90,27 @@ def check_radius(eps, x: torch.Tensor, *, field: str = "eps") -> float:
     return float(eps)
 
 
+def _row_norms(A: np.ndarray) -> np.ndarray:
+    """Euclidean norms of the rows without overflow (scaled by each row's largest entry).
+
+    At ‖x‖ ~ 1e300 the plain sum of squares overflows to inf.
+    """
+    s = np.abs(A).max(axis=1, keepdims=True)
+    s[s == 0] = 1.0
+    return s[:, 0] * np.linalg.norm(A / s, axis=1)
+
+
 def _realised_radius(U: torch.Tensor, u64: np.ndarray, x: torch.Tensor, eps: float) -> float:
     """Largest distance of the rounded samples from x; refuses samples moved by rounding more than allowed."""
     from ..._numerics import BALL_ROUNDING_RTOL
 
     Ur = U.detach().reshape(U.shape[0], -1).to(torch.float64).cpu().numpy()
     x64 = x.detach().reshape(1, -1).to(torch.float64).cpu().numpy()
-    moved = float(np.linalg.norm(Ur - u64, axis=1).max())
+    moved = float(_row_norms(Ur - u64).max())
     if moved > BALL_ROUNDING_RTOL * eps or np.any(np.all(Ur == x64, axis=1)):
         raise InputError("eps", f"rounding to {str(U.dtype).replace('torch.', '')} moves the samples by {moved:.3g} "
                          f"(> {BALL_ROUNDING_RTOL:g}·eps) or onto x", "increase eps or use float64")
-    return float(np.linalg.norm(Ur - x64, axis=1).max())
+    return float(_row_norms(Ur - x64).max())
 
 
 @dataclasses.dataclass
@@ -139,17 +153,31 @@ class GoldsteinResult(Result):
 
 
 def batched_grads(fa: Callable, U: torch.Tensor, chunk: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """∇f and the kink counts at the rows of U (vmap(grad) in chunks; autograd loop as a fallback)."""
+    """∇f and the kink counts at the rows of U (vmap(grad) in chunks; autograd loop as a fallback).
+
+    When ``fa`` has a ``screen`` (same value, a kink count that bounds ``fa``'s from above, cheaper: see
+    :func:`tamelab.tame.nonsmooth._model.model_loss_function`), the gradients come from the screen and only the rows
+    it flags are recounted with ``fa``.
+    """
     from torch.func import grad, vmap
 
-    g_fn = vmap(grad(fa, has_aux=True))
+    screen = getattr(fa, "screen", None)
+    g_fn = vmap(grad(screen or fa, has_aux=True))
     out_g, out_k = [], []
     try:
         for i in range(0, U.shape[0], chunk):
             g, k = g_fn(U[i:i + chunk])
             out_g.append(g)
             out_k.append(torch.as_tensor(k).reshape(-1))
-        return torch.cat(out_g), torch.cat(out_k)
+        G, K = torch.cat(out_g), torch.cat(out_k)
+        flagged = (K != 0).nonzero().reshape(-1)
+        if screen is not None and flagged.numel():
+            exact = vmap(fa)
+            K = K.clone()
+            for i in range(0, flagged.numel(), chunk):
+                rows = flagged[i:i + chunk]
+                K[rows] = torch.as_tensor(exact(U[rows])[1]).reshape(-1).to(K.dtype)
+        return G, K
     except Exception:  # noqa: BLE001 - functions that vmap cannot batch: plain loop
         gs, ks = [], []
         for u in U:
@@ -271,6 +299,9 @@ def _solve(res: GoldsteinResult, Gn: np.ndarray, assume_differentiable: bool) ->
                      "gradients)")
     if not mp.converged:
         res.status = Status.NOT_CONVERGED
+    elif not (math.isfinite(radius) and math.isfinite(mp.rho)):
+        res.status = Status.UNCERTIFIED
+        res.statement += "; NOT certified: the realised radius or rho is not finite"
     elif not res.kinks_checked and not assume_differentiable:
         res.status = Status.UNCERTIFIED
         res.statement += f"; NOT certified: kinks could not be checked ({res.kinks_why}), so a sample on a kink " \

@@ -20,8 +20,11 @@ class HessianEigenvalue(Result):
         lambda_min: the smallest Ritz value θ. It is always an **upper bound** of :math:`\lambda_{\min}`
             (Cauchy interlacing: Ritz values lie in :math:`[\lambda_{\min},\lambda_{\max}]`).
         residual: :math:`\|Hv-\theta v\|`; with ``converged`` an eigenvalue of H lies in
-            :math:`[\theta-r,\theta+r]` — but that it is the *smallest* one is not certified (a Krylov space can
-            miss an eigenvector orthogonal to its start; ``extremal_certified`` is False).
+            :math:`[\theta-r,\theta+r]`.
+        extremality: that θ is the *smallest* eigenvalue, as :func:`tamelab.landscape.top_eigenpairs` checks it
+            (a deflated restart from fresh random vectors): ``"exact"`` (the Krylov basis spans the space),
+            ``"probabilistic"`` (wrong with probability at most ``extremality_p``) or ``"not certified"``.
+        extremal_certified: ``extremality`` is ``"exact"`` or ``"probabilistic"``.
         hvps, krylov_dim, p: Hessian-vector products used, Krylov dimension, number of parameters.
     """
 
@@ -31,6 +34,8 @@ class HessianEigenvalue(Result):
     residual: float = float("nan")
     converged: bool = False
     extremal_certified: bool = False
+    extremality: str = "not certified"
+    extremality_p: float = float("nan")
     hvps: int = 0
     krylov_dim: int = 0
     p: int = 0
@@ -60,7 +65,8 @@ def min_hessian_eigenvalue(model: torch.nn.Module, data, targets=None, *, loss="
         device: where to compute.
 
     Returns:
-        A :class:`HessianEigenvalue` (``status`` ``ok`` when converged, else ``not_converged``).
+        A :class:`HessianEigenvalue`: ``status`` ``ok`` when the residual converged and θ is certified the
+        smallest (``extremality``), ``uncertified`` when only the residual converged, else ``not_converged``.
     """
     from ...landscape import CurvatureOperator, top_eigenpairs
     from ..monitors._noise import model_and_data
@@ -70,6 +76,11 @@ def min_hessian_eigenvalue(model: torch.nn.Module, data, targets=None, *, loss="
     s = resolve_seed(seed)
     r = top_eigenpairs(op, k=1, which="smallest", tol=float(tol), max_dim=int(max_dim), seed=s)
     conv = bool(r.converged[0])
-    return HessianEigenvalue(status=Status.OK if conv else Status.NOT_CONVERGED, seed=s,
+    ext = str(r.extremality)
+    extremal = ext in ("exact", "probabilistic")
+    status = Status.NOT_CONVERGED if not conv else (Status.OK if extremal else Status.UNCERTIFIED)
+    return HessianEigenvalue(status=status, seed=s,
                              lambda_min=float(r.eigenvalues[0]), residual=float(r.residuals[0]), converged=conv,
-                             hvps=int(r.hvps), krylov_dim=int(r.krylov_dim), p=int(op.n))
+                             extremal_certified=extremal, extremality=ext,
+                             extremality_p=float(r.extremality_p), hvps=int(r.hvps), krylov_dim=int(r.krylov_dim),
+                             p=int(op.n))
