@@ -18,20 +18,40 @@ def fake_claims(monkeypatch):
     monkeypatch.setattr(_registry, "_REGISTRY", reg)
     monkeypatch.setattr(_registry, "_DISCOVERED", True)
 
-    @_registry.claim("t-holds", paper="arXiv:0000.00001", statement="1+1=2", expected={"sum": 2},
-                     source="arXiv:0000.00001 Eq. (1)", expected_from="theory")
+    @_registry.claim(
+        "t-holds",
+        paper="arXiv:0000.00001",
+        statement="1+1=2",
+        expected={"sum": 2},
+        source="arXiv:0000.00001 Eq. (1)",
+        expected_from="theory",
+    )
     def _a(ctx):
         return Measured({"sum": 1 + 1, "seed": ctx.seed, "quick": ctx.quick}, holds=(1 + 1 == 2))
 
-    @_registry.claim("t-fails", paper="arXiv:0000.00002", statement="pi is 3", expected={"pi": 3}, tags=("x",),
-                     source="Bible, 1 Kings 7:23", expected_from="paper")
+    @_registry.claim(
+        "t-fails",
+        paper="arXiv:0000.00002",
+        statement="pi is 3",
+        expected={"pi": 3},
+        tags=("x",),
+        source="Bible, 1 Kings 7:23",
+        expected_from="paper",
+    )
     def _b(ctx):
         import math
 
         return Measured({"pi": math.pi}, holds=abs(math.pi - 3) < 1e-9)
 
-    @_registry.claim("t-none", paper="arXiv:0000.00003", statement="undecidable here", expected=None, slow=True,
-                     source="arXiv:0000.00003 Thm 1", expected_from="regression")
+    @_registry.claim(
+        "t-none",
+        paper="arXiv:0000.00003",
+        statement="undecidable here",
+        expected=None,
+        slow=True,
+        source="arXiv:0000.00003 Thm 1",
+        expected_from="regression",
+    )
     def _c(ctx):
         return Measured({"x": 1}, holds=None)
 
@@ -98,9 +118,43 @@ def test_run_claims_through_an_executor_object_orders_slow_first(fake_claims):
             raise AssertionError("an executor passed in is the caller's to close")
 
     res = run_claims(all_=True, executor=Recorder(), workers=2)
-    assert seen[0][0] == "t-none"  # the slow claim is queued first
+    assert seen[0][0] == ("t-none",)  # the slow claim is queued first
     assert all(single_thread for *_, single_thread in seen)  # parallel executors run claims on one thread
     assert res.executor == "recorder" and res.summary["holds"] == 1
+
+
+def test_claims_sharing_a_study_run_as_one_task_once(fake_claims):
+    calls = []
+
+    def _study():
+        calls.append(1)
+        return 42
+
+    cache: dict = {}
+    for cid in ("t-study-a", "t-study-b"):
+
+        @_registry.claim(
+            cid, paper="x", statement="s", expected=42, tags=("study",), source="x Thm 1", expected_from="paper"
+        )
+        def _s(ctx):
+            if "v" not in cache:
+                cache["v"] = _study()
+            return Measured({"v": cache["v"]}, holds=cache["v"] == 42)
+
+    seen = []
+
+    class Recorder:
+        name = "recorder"
+
+        def map(self, fn, items, desc=""):
+            seen.extend(items)
+            return [fn(x) for x in items]
+
+    res = run_claims(all_=True, executor=Recorder(), workers=2)
+    tasks = [ids for ids, *_ in seen]
+    assert ("t-study-a", "t-study-b") in tasks and len(tasks) == len(res.claims) - 1
+    assert len(calls) == 1 and [r["id"] for r in res.claims] == sorted(r["id"] for r in res.claims)
+    assert {r["id"]: r["verdict"] for r in res.claims}["t-study-b"] == "holds"
 
 
 def test_run_claims_refuses_an_empty_selection(fake_claims):
@@ -142,15 +196,30 @@ def test_cli_run_workers_json_carries_provenance_and_groups(fake_claims, capsys,
 # --- provenance of every registered claim ---------------------------------------------------------------------
 
 
-@pytest.mark.xfail(strict=False, reason="other helpers' claim modules get source/expected_from in their branches; "
-                   "the lead removes this xfail once all are merged")
 def test_every_registered_claim_has_provenance():
     missing = [c.id for c in all_claims() if not c.source or c.expected_from not in _registry.EXPECTED_FROM]
     assert not missing, f"claims without source/expected_from: {missing}"
 
 
-OWN_MODULES = ("karmakar2020gate", "rangamani2018sparse", "kileel2019neuromanifold", "mehta2018critical",
-               "baldi1989linear")
+def test_cli_list_shows_provenance_of_every_registered_claim(capsys):
+    from tamelab.cli.main import main
+
+    assert main(["claims", "list", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)["claims"]
+    assert {r["id"] for r in rows} == {c.id for c in all_claims()}
+    assert all(r["source"] and r["expected_from"] in _registry.EXPECTED_FROM for r in rows)
+    assert main(["claims", "list"]) == 0
+    text = capsys.readouterr().out
+    assert "missing" not in text and f"{len(rows)} claims" in text
+
+
+OWN_MODULES = (
+    "karmakar2020gate",
+    "rangamani2018sparse",
+    "kileel2019neuromanifold",
+    "mehta2018critical",
+    "baldi1989linear",
+)
 
 
 def test_claims_of_this_area_have_provenance():
@@ -162,10 +231,50 @@ def test_claims_of_this_area_have_provenance():
 # --- smoke: every registered claim, quick mode, fixed seed ---------------------------------------------------
 
 
-@pytest.mark.parametrize("cid", [c.id for c in all_claims()])
+SMOKE_IDS = [c.id for c in all_claims()]
+
+#: claims added late (thesis ch. 2, implicit bias, width, pure/spurious points, Hessian rank, zoo; the tame claims):
+#: the smoke test below must run each of them, whatever module registers it.
+MUST_SMOKE = [
+    "arora-pwl-to-relu-depth-bound",
+    "arora-lemma-d5-piece-bound",
+    "arora-depth-size-gap",
+    "implicit-bias-least-squares-min-norm",
+    "implicit-bias-logistic-max-margin",
+    "bad-minima-vanish-with-width",
+    "tkb-pure-spurious-critical-points",
+    "hessian-rank-tracks-data-dimension",
+    "tameness-certificate-zoo",
+    "lojasiewicz-exponent-gd-known-exponents",
+    "dmu-rmsprop-deterministic-within-T",
+    "dmu-rmsprop-stochastic-sign-condition",
+    "thesis-ch5-adam-small-beta1-large-xi-critical",
+    "bolte-pauwels-ad-artificial-critical-point",
+    "gradient-sampling-certificate-spec-numbers",
+    "blo-gradient-sampling-minimises-nonsmooth",
+    "ddkl-sgd-tame-toy-critical",
+    "ddkl-noise-sum-cauchy-least-squares",
+    "ddkl-monitor-digits-sgd-bounded",
+    "dmu-adam-vs-nag-autoencoder-train-loss",
+    "dmu-nag-smaller-gradient-norm-autoencoder",
+    "dmu-nag-min-hessian-eigenvalue-increasing",
+    "robbins-monro-sgd-gradient-to-zero",
+    "bertoin2021-relu-prime-zero-precision",
+]
+
+
+def test_smoke_covers_every_registered_claim():
+    assert len(SMOKE_IDS) == len(set(SMOKE_IDS)) >= 61
+    assert not set(MUST_SMOKE) - set(SMOKE_IDS)
+    # slow claims are smoke-tested too, in their quick variant (the test below is not marked slow)
+    assert {c.id for c in all_claims() if c.slow} <= set(SMOKE_IDS)
+
+
+@pytest.mark.parametrize("cid", SMOKE_IDS)
 def test_smoke_every_claim_quick(cid, one_torch_thread):
     row = _registry.run_claim(cid, ClaimContext(seed=0, quick=True))
-    assert row["verdict"] in {v.value for v in CLAIM_VERDICTS}
+    assert row["verdict"] in {v.value for v in CLAIM_VERDICTS} and row["quick"] is True and row["seed"] == 0
+    assert row["source"] and row["expected_from"] in _registry.EXPECTED_FROM
     assert row["measured"] and "error" not in row["measured"], row["note"]
 
 
@@ -193,3 +302,41 @@ def test_docs_table_from_a_run(fake_claims, tmp_path, capsys):
     (tmp_path / "bad.json").write_text("{}", encoding="utf-8")
     with pytest.raises(InputError):
         docs.load_run(tmp_path / "bad.json")
+
+
+def test_docs_page_states_run_times_and_hides_internal_references(fake_claims, tmp_path, capsys):
+    from tamelab.claims import docs
+
+    assert docs.public("values: spec geometry.md §3.4, checked") == "values: TameLab's design notes, checked"
+    assert docs.public("on the cone (spec §1.7); rank") == "on the cone; rank"
+    assert docs.public("optimum was 2.605 (issue 17: collinear)") == "optimum was 2.605"
+    assert docs.public("spectrum of the specification") == "spectrum of the specification"  # words are kept
+    full = run_claims(all_=True).to_dict()
+    quick = run_claims(all_=True, quick=True).to_dict()
+    for name, d in (("full.json", full), ("quick.json", quick)):
+        (tmp_path / name).write_text(json.dumps(d), encoding="utf-8")
+    assert (
+        docs.main(
+            [
+                str(tmp_path / "full.json"),
+                "--quick-run",
+                str(tmp_path / "quick.json"),
+                "--command",
+                "FULL",
+                "--quick-command",
+                "QUICK",
+                "--load",
+                "2 cores, load 3.1",
+                "--notes",
+                "claims-notes.md",
+                "--timing-note",
+                "full run: 20 min (spec §9)",
+            ]
+        )
+        == 0
+    )
+    md = capsys.readouterr().out
+    assert "## Run time" in md and "**full run**" in md and "**quick run**" in md
+    assert "`FULL`" in md and "`QUICK`" in md and "load 3.1" in md and "(claims-notes.md)" in md
+    assert "- full run: 20 min\n" in md
+    assert "Slowest claims" in md and md.index("## Run time") < md.index("## Negative findings")

@@ -10,6 +10,9 @@
 Claims are independent, so they are mapped over the executor (``serial`` or ``dask``,
 :func:`tamelab.parallel.get_executor`) longest-first (claims marked ``slow`` first, then by
 :data:`COST_HINT`), so that a short claim never waits behind a long one at the end of the run.
+Claims of one catalog module tagged ``study`` read one shared, cached computation (e.g. the ADAM-vs-NAG
+autoencoder study behind three claims): they run as one task, in one process, so that the study is
+computed once and not once per worker.
 """
 
 from __future__ import annotations
@@ -43,15 +46,15 @@ class ClaimsRun(Result):
     errors: list[str] = dataclasses.field(default_factory=list)
 
 
-def _run_one(args: tuple[str, int, bool, bool]) -> dict[str, Any]:
-    """Top-level (picklable) runner for one claim, for the executor."""
-    cid, seed, quick, single_thread = args
+def _run_one(args: tuple[tuple[str, ...], int, bool, bool]) -> list[dict[str, Any]]:
+    """Top-level (picklable) runner for one task (one claim, or the claims sharing a study), for the executor."""
+    cids, seed, quick, single_thread = args
     if not single_thread:
-        return run_claim(cid, ClaimContext(seed=seed, quick=quick))
+        return [run_claim(cid, ClaimContext(seed=seed, quick=quick)) for cid in cids]
     from .._numerics import one_thread
 
     with one_thread():  # one process per core: no intra-op threads fighting over the same cores
-        return run_claim(cid, ClaimContext(seed=seed, quick=quick))
+        return [run_claim(cid, ClaimContext(seed=seed, quick=quick)) for cid in cids]
 
 
 def summarize(rows: list[dict[str, Any]]) -> dict[str, int]:
@@ -83,14 +86,41 @@ def group_by_paper(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 #: rough seconds of a full (non-quick) run on one core, measured (2-core machine, loaded); only orders the queue.
-COST_HINT: dict[str, float] = {}
+#: A shared study is charged to the first claim that computes it.
+COST_HINT: dict[str, float] = {
+    "dmu-adam-vs-nag-autoencoder-train-loss": 1245.0,  # the ADAM-vs-NAG study (shared by three claims)
+    "bad-minima-vanish-with-width": 510.0,
+    "implicit-bias-logistic-max-margin": 81.0,
+    "tkb-pure-spurious-critical-points": 50.0,
+    "hessian-rank-tracks-data-dimension": 45.0,
+    "arora-pwl-to-relu-depth-bound": 41.0,
+    "arora-depth-size-gap": 20.0,
+}
 
 
-def _order(selected: list[Claim], quick: bool) -> list[Claim]:
-    def key(c: Claim) -> tuple[int, float]:  # claims without a hint (new ones) go first: they may be long
-        return (0 if c.slow else 1, -COST_HINT.get(c.id, float("inf")))
+def _tasks(selected: list[Claim]) -> list[tuple[Claim, ...]]:
+    """One task per claim, except claims of one module tagged ``study``: those share a task (one process)."""
+    tasks: list[tuple[Claim, ...]] = []
+    shared: dict[str, list[Claim]] = {}
+    for c in selected:
+        if "study" in c.tags:
+            if c.module not in shared:
+                shared[c.module] = []
+                tasks.append(())  # placeholder, filled below, keeps first-appearance order
+            shared[c.module].append(c)
+        else:
+            tasks.append((c,))
+    it = iter(shared.values())
+    return [t if t else tuple(next(it)) for t in tasks]
 
-    return sorted(selected, key=key)
+
+def _order(selected: list[Claim], quick: bool) -> list[tuple[Claim, ...]]:
+    def key(task: tuple[Claim, ...]) -> tuple[int, float]:  # claims without a hint (new ones) go first: may be long
+        hints = [COST_HINT.get(c.id) for c in task]
+        cost = float("inf") if all(h is None for h in hints) else sum(h or 0.0 for h in hints)
+        return (0 if any(c.slow for c in task) else 1, -cost)
+
+    return sorted(_tasks(selected), key=key)
 
 
 def run_claims(
@@ -129,14 +159,22 @@ def run_claims(
     parallel = name != "serial"
     try:
         queue = _order(selected, quick)
-        rows = ex.map(_run_one, [(c.id, seed, quick, parallel) for c in queue], desc="claims")
+        done = ex.map(_run_one, [(tuple(c.id for c in t), seed, quick, parallel) for t in queue], desc="claims")
     finally:
         if own:
             ex.close()
-    by_id = {r["id"]: r for r in rows}
+    by_id = {r["id"]: r for rows_of_task in done for r in rows_of_task}
     rows = [by_id[c.id] for c in selected]
     errors = [r["id"] for r in rows if isinstance(r.get("measured"), dict) and "error" in r["measured"]]
     return ClaimsRun(
-        status=Status.OK, seed=seed, seconds=time.perf_counter() - t0, claims=rows, summary=summarize(rows),
-        papers=group_by_paper(rows), quick=quick, executor=name, workers=workers if parallel else None, errors=errors,
+        status=Status.OK,
+        seed=seed,
+        seconds=time.perf_counter() - t0,
+        claims=rows,
+        summary=summarize(rows),
+        papers=group_by_paper(rows),
+        quick=quick,
+        executor=name,
+        workers=workers if parallel else None,
+        errors=errors,
     )

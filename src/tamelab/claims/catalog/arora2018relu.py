@@ -65,11 +65,12 @@ def hfam(ctx: ClaimContext) -> Measured:
 @claim(
     "fixed-net-14-activation-7-linear",
     paper="arXiv:1805.07091",
-    statement="The fixed 2-3-3-1 network of spec geometry.md §1.7 has 14 activation and 7 linear regions on [-1e4, "
+    statement="The fixed 2-3-3-1 network (FIXED in this module) has 14 activation and 7 linear regions on [-1e4, "
     "1e4]^2 (Serra bound 40).",
     expected={"activation_regions": 14, "linear_regions": 7, "serra_upper": 40},
     tags=("relu",),
-    source="spec geometry.md §1.7 fixed example (ZNL arXiv:1805.07091 setting); Serra et al. arXiv:1711.02114 Thm 1",
+    source="Zhang–Naitzat–Lim arXiv:1805.07091 setting on a fixed example network (our counts); Serra et al. "
+    "arXiv:1711.02114 Thm 1",
     expected_from="regression",
 )
 def fixed(ctx: ClaimContext) -> Measured:
@@ -142,7 +143,7 @@ def _zero_level_points(model, n_points: int, seed: int, radius: float = 8.0) -> 
 @claim(
     "tropical-fixed-net-10-7-monomials",
     paper="arXiv:1805.07091",
-    statement="The fixed 2-3-3-1 network (spec geometry.md §1.7) equals F - G with F of 10 and G of 7 non-dominated "
+    statement="The fixed 2-3-3-1 network (FIXED in this module) equals F - G with F of 10 and G of 7 non-dominated "
     "monomials (LP pruning = upper-hull vertices), and every point of its zero level set is a tie of F ⊕ G.",
     expected={
         "monomials_F": 10,
@@ -153,7 +154,7 @@ def _zero_level_points(model, n_points: int, seed: int, radius: float = 8.0) -> 
     },
     tags=("relu", "tropical"),
     source="arXiv:1805.07091 (ReLU networks as tropical rational maps; decision boundary in a tropical hypersurface); "
-    "counts from spec geometry.md §1.7",
+    "counts: our earlier exact computation on the fixed network",
     expected_from="regression",
 )
 def tropical_fixed(ctx: ClaimContext) -> Measured:
@@ -189,7 +190,7 @@ def tropical_fixed(ctx: ClaimContext) -> Measured:
 @claim(
     "arora-zonotope-family-pieces",
     paper="arXiv:1611.01491",
-    statement="ZONOTOPE^2_{k,w,m} = H ∘ γ_Z has at least the paper's Σ_{i<n} C(m-1,i)·w^k pieces; the spec measured "
+    statement="ZONOTOPE^2_{k,w,m} = H ∘ γ_Z has at least the paper's Σ_{i<n} C(m-1,i)·w^k pieces; we measured "
     "exactly "
     "twice that (#vertices(Z)·w^k) on {γ_Z ≤ M} for generic generators.",
     expected={
@@ -267,7 +268,7 @@ def max_affine(ctx: ClaimContext) -> Measured:
     },
     tags=("relu",),
     source="arXiv:1901.09021 (regions along lines ~ N) and arXiv:1906.00904 (per-volume N^{n0}); "
-    "ranges from spec geometry.md §2.5",
+    "ranges fixed in advance (TameLab's design notes)",
     expected_from="paper",
 )
 def hanin(ctx: ClaimContext) -> Measured:

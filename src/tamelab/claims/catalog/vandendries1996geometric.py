@@ -107,7 +107,7 @@ def _sign_changes(model: nn.Module, R: float, seed: int, per_unit: int = 20) -> 
 
 @claim(
     "tameness-certificate-zoo",
-    paper="van den Dries & Miller, Duke Math. J. 84 (1996); Wilkie, JAMS 9 (1996); spec tame-optimization.md §1.4",
+    paper="van den Dries & Miller, Duke Math. J. 84 (1996); Wilkie, JAMS 9 (1996)",
     statement="The tameness certificate returns the smallest known o-minimal structure of each (architecture, loss) "
     "program: semialgebraic for ReLU/max/abs/max-pool/LayerNorm/residual nets with MSE; R_exp for tanh, sigmoid, "
     "softplus, tanh-GELU nets and for cross-entropy; Pfaffian for exact (erf) GELU; R_an,exp for sin after tanh; "
@@ -118,8 +118,8 @@ def _sign_changes(model: nn.Module, R: float, seed: int, per_unit: int = 20) -> 
         "sign_changes_on_lines": "sin net: >= 5x more on a 10x longer segment; definable nets: no new ones",
     },
     tags=("tame", "seed"),
-    source="spec tame-optimization.md §1.1 (structures), §1.4 (operation table), §1.6 (verification); "
-    "Tarski–Seidenberg; Wilkie 1996; Wilkie 1999; van den Dries–Miller 1994/1996",
+    source="van den Dries 1998 (o-minimal structures); Tarski–Seidenberg; Wilkie 1996; Wilkie 1999; "
+    "van den Dries–Miller 1994/1996 (the structure of each operation: TameLab's design notes on tame optimisation)",
     expected_from="theory",
 )
 def zoo_claim(ctx: ClaimContext) -> Measured:
