@@ -11,15 +11,9 @@ CONSTRAINTS ?= constraints.txt
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.tamelab-installed
 
-# `ruff check` covers the whole tree; `ruff format --check` the paths formatted so far (grow FORMAT_PATHS to
-# `src tests benchmarks` once the tree is formatted). The configuration is in pyproject.toml.
+# `ruff check` and `ruff format --check` cover the whole tree (configuration in pyproject.toml).
 LINT_PATHS ?= src tests benchmarks
-FORMAT_PATHS ?= src/tamelab/tasks src/tamelab/parallel src/tamelab/runstore.py src/tamelab/config.py \
-              src/tamelab/_progress.py src/tamelab/verdicts.py src/tamelab/__main__.py src/tamelab/cli/_build.py \
-              src/tamelab/cli/_common.py src/tamelab/cli/main.py src/tamelab/cli/__init__.py \
-              src/tamelab/cli/commands/__init__.py src/tamelab/cli/commands/tasks.py src/tamelab/cli/commands/sweep.py \
-              tests/test_foundation_cli.py tests/test_sweep_dask.py tests/test_architecture.py \
-              tests/test_foundation_runstore.py tests/test_bad_input.py tests/test_tolerance_table.py
+FORMAT_PATHS ?= $(LINT_PATHS)
 
 .PHONY: install atlas test test-all test-latest lint format-check typecheck constraints bench claims docs clean
 

@@ -74,10 +74,18 @@ def regions_tiny():
     nd = regions_nd(m, (-1.0, 1.0))  # an independent enumerator (n-D traversal)
     truth = nd.activation_regions
     rows = [
-        ("regions 2-64-64-1 exact", f"{ex.status.value} {ex.activation_regions}", f"{truth} (n-D enumerator)",
-         _verdict(ex, None, ex.activation_regions == truth)),
-        ("regions 2-64-64-1 float", f"{fl.status.value} {fl.activation_regions}", f"{truth}",
-         _verdict(fl, None, fl.activation_regions == truth)),
+        (
+            "regions 2-64-64-1 exact",
+            f"{ex.status.value} {ex.activation_regions}",
+            f"{truth} (n-D enumerator)",
+            _verdict(ex, None, ex.activation_regions == truth),
+        ),
+        (
+            "regions 2-64-64-1 float",
+            f"{fl.status.value} {fl.activation_regions}",
+            f"{truth}",
+            _verdict(fl, None, fl.activation_regions == truth),
+        ),
     ]
     from tamelab.relu import from_layers
 
@@ -85,8 +93,14 @@ def regions_tiny():
     tri = from_layers([([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]], [-0.3, 0.2, -0.1 - e]), ([[1.0, 1.0, 1.0]], [0.0])])
     for mode in ("exact", "float"):
         r = regions(tri, Plane.box2d(-1.0, 1.0), mode=mode)
-        rows.append((f"regions tiny triangle {mode}", f"{r.status.value} {r.activation_regions}", "7",
-                     _verdict(r, None, r.activation_regions == 7)))
+        rows.append(
+            (
+                f"regions tiny triangle {mode}",
+                f"{r.status.value} {r.activation_regions}",
+                "7",
+                _verdict(r, None, r.activation_regions == 7),
+            )
+        )
     return rows
 
 
@@ -109,8 +123,12 @@ def bound_prior():
     same = a.prior_digest == b.prior_digest == other.prior_digest
     _, why = refused(lambda: pac_bayes_certificate(model, (X, y), init_model=copy.deepcopy(model), **kw))
     return [
-        ("bound: prior vs bound-half labels", f"{a.status.value} start={a.prior_start} digest equal={same}",
-         "prior independent of MODEL and bound half", "right" if same else "STILL LIES"),
+        (
+            "bound: prior vs bound-half labels",
+            f"{a.status.value} start={a.prior_start} digest equal={same}",
+            "prior independent of MODEL and bound half",
+            "right" if same else "STILL LIES",
+        ),
         ("bound: init_model = MODEL's weights", why or "accepted", "refuse", "refuses" if why else "STILL LIES"),
     ]
 
@@ -123,8 +141,14 @@ def erm():
     y = np.array([1.18, -0.65, -1.8, -1.92, 2.07])
     r = exact_erm(X, y, 2)
     truth = 0.27848  # brute force over every labelling (tests/test_exact_erm.py::_brute_force_erm)
-    return [("ERM collinear width 2", f"{r.status.value} optimum={r.optimum:.5f}", f"{truth}",
-             _verdict(r, None, abs(r.optimum - truth) < 1e-4))]
+    return [
+        (
+            "ERM collinear width 2",
+            f"{r.status.value} optimum={r.optimum:.5f}",
+            f"{truth}",
+            _verdict(r, None, abs(r.optimum - truth) < 1e-4),
+        )
+    ]
 
 
 def lanczos():
@@ -144,8 +168,14 @@ def lanczos():
         r = top_eigenpairs(Diag(spec), k, which=which, tol=1e-8, seed=0, v0=start)
         truth = np.sort(spec)[:k] if which == "smallest" else np.sort(spec)[::-1][:k]
         ok = np.allclose(r.eigenvalues, truth, atol=1e-6)
-        rows.append((name, f"{r.status.value} {np.round(r.eigenvalues, 4).tolist()} ({r.extremality})",
-                     f"{truth.tolist()}", _verdict(r, None, ok)))
+        rows.append(
+            (
+                name,
+                f"{r.status.value} {np.round(r.eigenvalues, 4).tolist()} ({r.extremality})",
+                f"{truth.tolist()}",
+                _verdict(r, None, ok),
+            )
+        )
 
     class MatvecOp(Diag):
         def __init__(self, A):
@@ -178,20 +208,35 @@ def goldstein():
 
     X, y = torch.ones(8, 1, dtype=F64), torch.full((8, 1), -1.9, dtype=F64)
     r = stationarity(IdentityViaRelus(), (X, y), loss="mse", eps=0.1, m=32, seed=0)
-    rows = [("Goldstein kink, non-Sequential", f"{r.status.value} rho={r.rho:.3f}", "rho in [3.6, 3.8]",
-             _verdict(r, None, 3.6 - 1e-9 <= r.rho <= 3.8 + 1e-9))]
+    rows = [
+        (
+            "Goldstein kink, non-Sequential",
+            f"{r.status.value} rho={r.rho:.3f}",
+            "rho in [3.6, 3.8]",
+            _verdict(r, None, 3.6 - 1e-9 <= r.rho <= 3.8 + 1e-9),
+        )
+    ]
     for dt, eps in ((torch.float32, 1e-8), (F64, 1e-17)):
-        res, why = refused(lambda dt=dt, eps=eps: goldstein_stationarity(
-            lambda w: (torch.relu(w - 1) - torch.relu(1 - w)).sum(), torch.ones(1, dtype=dt), eps=eps))
+        res, why = refused(
+            lambda dt=dt, eps=eps: goldstein_stationarity(
+                lambda w: (torch.relu(w - 1) - torch.relu(1 - w)).sum(), torch.ones(1, dtype=dt), eps=eps
+            )
+        )
         says = why or f"{res.status.value} rho={res.rho}"
-        rows.append((f"Goldstein eps={eps:g} {str(dt)[6:]}", says, "rho = 1", _verdict(res, why, res and res.rho > .9)))
+        rows.append(
+            (f"Goldstein eps={eps:g} {str(dt)[6:]}", says, "rho = 1", _verdict(res, why, res and res.rho > 0.9))
+        )
 
-    r, why = refused(lambda: goldstein_stationarity(lambda w: (torch.relu(w) - torch.relu(-w)).sum(),
-                                                    torch.full((3,), 1e300, dtype=F64), eps=1e290, m=8, seed=0))
+    r, why = refused(
+        lambda: goldstein_stationarity(
+            lambda w: (torch.relu(w) - torch.relu(-w)).sum(), torch.full((3,), 1e300, dtype=F64), eps=1e290, m=8, seed=0
+        )
+    )
     says = why or f"{r.status.value} rho={r.rho:.4f} radius={r.eps_effective:.3g}"
     right = r is not None and abs(r.rho - 3**0.5) < 1e-9 and r.eps_effective <= 1e290 * (1 + 1e-6)
-    rows.append(("Goldstein at x = 1e300, eps = 1e290", says, "rho = sqrt(3), radius <= 1e290",
-                 _verdict(r, why, right)))
+    rows.append(
+        ("Goldstein at x = 1e300, eps = 1e290", says, "rho = sqrt(3), radius <= 1e290", _verdict(r, why, right))
+    )
 
     def artefact(x):  # (x - 1) + (x - 1)^2 / 2 with relu'(0) = 0 at the kink x = 1
         x = float(x[0])
@@ -199,8 +244,14 @@ def goldstein():
 
     b = gradient_sampling_minimize(artefact, [1.0], seed=0, max_iter=300)
     says = f"{b.status.value} certified={b.certified} x={b.x[0]:.3g}"
-    rows.append(("BLO at an AD kink artefact", says, "x* = 0; x0 = 1 not stationary",
-                 "refuses" if not b.certified else ("right" if abs(b.x[0]) < 1e-3 else "STILL LIES")))
+    rows.append(
+        (
+            "BLO at an AD kink artefact",
+            says,
+            "x* = 0; x0 = 1 not stationary",
+            "refuses" if not b.certified else ("right" if abs(b.x[0]) < 1e-3 else "STILL LIES"),
+        )
+    )
     return rows
 
 
@@ -232,15 +283,25 @@ def tameness():
             return torch.sin(h) if z.shape[0] > 4 else h
 
     rows = []
-    for name, m in (("sin(max(tanh z, z))", BinaryMax()), ("tanh(z).add_(z); sin", InPlace()),
-                    ("sin if self.training", SinWhenTraining().train()), ("branch on batch > 4", BatchBranch())):
+    for name, m in (
+        ("sin(max(tanh z, z))", BinaryMax()),
+        ("tanh(z).add_(z); sin", InPlace()),
+        ("sin if self.training", SinWhenTraining().train()),
+        ("branch on batch > 4", BatchBranch()),
+    ):
         c = certify(m, torch.zeros(2, 3), loss="mse")
         says = f"{c.status.value} structure={c.structure}"
         rows.append((f"tameness: {name}", says, f"not o-minimal ({NONE})", _verdict(c, None, c.structure == NONE)))
     m = SinWhenTraining().train()
     certify(m, torch.zeros(2, 3))
-    rows.append(("tameness: caller's mode restored", f"training={m.training}", "training=True",
-                 "right" if m.training else "STILL LIES"))
+    rows.append(
+        (
+            "tameness: caller's mode restored",
+            f"training={m.training}",
+            "training=True",
+            "right" if m.training else "STILL LIES",
+        )
+    )
     return rows
 
 
@@ -253,14 +314,21 @@ def local_min():
     rows.append(("local min: sum t_i^2 - t0^4, K=48", r.verdict, "saddle", _lm(r.verdict, "saddle")))
     th = torch.zeros(420, dtype=F64)
     r = local_min_verdict(lambda t: (t[1:] ** 2).sum() - 3 * t[0] ** 2, th, seed=0)
-    rows.append(("local min: sum t_i^2 - 3t0^2, K=420", f"{r.verdict} ({r.hessian_method})", "saddle",
-                 _lm(r.verdict, "saddle")))
+    rows.append(
+        ("local min: sum t_i^2 - 3t0^2, K=420", f"{r.verdict} ({r.hessian_method})", "saddle", _lm(r.verdict, "saddle"))
+    )
     r = local_min_verdict(lambda t: (t[1:] ** 2).sum() - 3 * t[0] ** 2, th, seed=0, max_dense=100)
     rows.append(("  same, Lanczos path", f"{r.verdict} ({r.hessian_method})", "saddle", _lm(r.verdict, "saddle")))
     th = torch.zeros(10, dtype=F64)
     r = local_min_verdict(lambda t: (t[1:] ** 2).sum() + t[0] ** 4, th, seed=0)
-    rows.append(("local min: sum t_i^2 + t0^4 (degenerate)", r.verdict, "minimum (2nd order cannot tell)",
-                 "refuses" if r.verdict != "local_minimum" else "right"))
+    rows.append(
+        (
+            "local min: sum t_i^2 + t0^4 (degenerate)",
+            r.verdict,
+            "minimum (2nd order cannot tell)",
+            "refuses" if r.verdict != "local_minimum" else "right",
+        )
+    )
     return rows
 
 
@@ -272,8 +340,14 @@ def tropical_far():
     f = tropical(m)
     x = np.array([[2e6, 2e6]])
     got, want = float(f(x)[0, 0]), float(lower(m).forward(x)[0, 0])
-    return [("tropical relu(1e-6(x1+x2)-3)", f"{f.status.value} F-G(2e6,2e6)={got:g}", f"{want:g}",
-             _verdict(f, None, abs(got - want) < 1e-9))]
+    return [
+        (
+            "tropical relu(1e-6(x1+x2)-3)",
+            f"{f.status.value} F-G(2e6,2e6)={got:g}",
+            f"{want:g}",
+            _verdict(f, None, abs(got - want) < 1e-9),
+        )
+    ]
 
 
 def trace():
@@ -283,23 +357,32 @@ def trace():
     g = torch.Generator().manual_seed(0)
     X, y = torch.randn(30, 4, dtype=F64, generator=g), torch.randint(0, 3, (30,), generator=g)
     rows = []
-    for name, make in (("tanh", lambda: nn.Sequential(nn.Linear(4, 5), nn.Tanh(), nn.Linear(5, 3))),
-                       ("relu+layernorm", lambda: nn.Sequential(nn.Linear(4, 5), nn.LayerNorm(5), nn.ReLU(),
-                                                                nn.Linear(5, 3)))):
+    for name, make in (
+        ("tanh", lambda: nn.Sequential(nn.Linear(4, 5), nn.Tanh(), nn.Linear(5, 3))),
+        ("relu+layernorm", lambda: nn.Sequential(nn.Linear(4, 5), nn.LayerNorm(5), nn.ReLU(), nn.Linear(5, 3))),
+    ):
         torch.manual_seed(0)
         m = make().double()
         truth = float(torch.trace(dense_hessian(m, "cross_entropy", X, y)))
         r = hessian_trace(m, (X, y), "cross_entropy", hvps=30, seed=1)
         says = f"{r.status.value} {r.method} {r.trace:.4f}±{r.stderr:.3f} exact={r.exact}"
         right = abs(r.trace - truth) <= (1e-9 * abs(truth) if r.exact else 6 * r.stderr)
-        rows.append((f"trace: {name} MLP", says, f"{truth:.4f}",
-                     "STILL LIES" if (r.exact and not right) else ("right" if right else "STILL LIES")))
+        rows.append(
+            (
+                f"trace: {name} MLP",
+                says,
+                f"{truth:.4f}",
+                "STILL LIES" if (r.exact and not right) else ("right" if right else "STILL LIES"),
+            )
+        )
         from tamelab.tasks.curvature import hessian_summary  # what `tamelab hessian --trace` runs
 
         h = hessian_summary(m, (X, y), trace=True, top_k=1)
         if h.trace is None:
-            says, v = f"{h.status.value} trace=None, estimate {h.trace_estimate:.4f}±{h.trace_estimate_stderr:.3f}", (
-                "right" if abs(h.trace_estimate - truth) <= 6 * h.trace_estimate_stderr else "STILL LIES")
+            says, v = (
+                f"{h.status.value} trace=None, estimate {h.trace_estimate:.4f}±{h.trace_estimate_stderr:.3f}",
+                ("right" if abs(h.trace_estimate - truth) <= 6 * h.trace_estimate_stderr else "STILL LIES"),
+            )
         else:
             says = f"{h.status.value} exact trace {h.trace:.4f} stderr {h.trace_stderr}"
             v = "right" if abs(h.trace - truth) <= 1e-9 * abs(truth) else "STILL LIES"
@@ -314,13 +397,28 @@ def pac_bayes_ledger():
     g = torch.Generator().manual_seed(0)
     y = torch.arange(96) % 3
     X = torch.randn(96, 6, generator=g) + 2.0 * nn.functional.one_hot(y, 6).float()
-    r = pac_bayes_certificate(mlp([6, 8, 3], seed=0), (X, y), mode="full", seed=0, mc_samples=30, epochs=1,
-                              prior_epochs=3, pilot_samples=4, test_mc_samples=5)
+    r = pac_bayes_certificate(
+        mlp([6, 8, 3], seed=0),
+        (X, y),
+        mode="full",
+        seed=0,
+        mc_samples=30,
+        epochs=1,
+        prior_epochs=3,
+        pilot_samples=4,
+        test_mc_samples=5,
+    )
     mc = [e["delta"] for e in r.ledger if e["statement"].startswith("Monte-Carlo")]
     spent = sum(e["delta"] for e in r.ledger)
     ok = abs(r.confidence - (1 - spent)) < 1e-15 and abs(spent - 0.035) < 1e-15
-    return [("PAC-Bayes delta' over 4 prior scales", f"{r.status.value} conf={r.confidence:.4f} mc deltas={mc}",
-             "1 - delta - delta' with delta' split", "right" if ok else "STILL LIES")]
+    return [
+        (
+            "PAC-Bayes delta' over 4 prior scales",
+            f"{r.status.value} conf={r.confidence:.4f} mc deltas={mc}",
+            "1 - delta - delta' with delta' split",
+            "right" if ok else "STILL LIES",
+        )
+    ]
 
 
 # ----------------------------------------------------------------------------- table
@@ -344,8 +442,19 @@ def main() -> int:
     rows = []
     t0 = time.perf_counter()
     with one_thread():
-        for block in (regions_planes, regions_tiny, bound_prior, erm, lanczos, goldstein, tameness, local_min,
-                      tropical_far, trace, pac_bayes_ledger):
+        for block in (
+            regions_planes,
+            regions_tiny,
+            bound_prior,
+            erm,
+            lanczos,
+            goldstein,
+            tameness,
+            local_min,
+            tropical_far,
+            trace,
+            pac_bayes_ledger,
+        ):
             t = time.perf_counter()
             rows += block()
             print(f"# {block.__name__}: {time.perf_counter() - t:.1f} s", flush=True)

@@ -30,7 +30,7 @@ def main():
         rs = sp.Matrix(Js.tolist()).rank()
         t_sp = time.perf_counter() - t
         assert rk == rs, (rk, rs)
-        print(f"{str(w)+'^'+str(r):>16} {str(J.shape):>10} {t_ours:9.4f} {t_sp:10.3f} {t_sp / t_ours:7.0f} {rk:5d}")
+        print(f"{str(w) + '^' + str(r):>16} {str(J.shape):>10} {t_ours:9.4f} {t_sp:10.3f} {t_sp / t_ours:7.0f} {rk:5d}")
     t = time.perf_counter()
     from tamelab.algebraic import KTB_TABLE
 

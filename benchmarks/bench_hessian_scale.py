@@ -80,9 +80,18 @@ def case(name):
         X = torch.rand(1000, 784, generator=g)
         return m, X, torch.randint(0, 10, (1000,), generator=g)
     if name == "cnn":
-        m = nn.Sequential(nn.Conv2d(1, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU(), nn.MaxPool2d(2),
-                          nn.Conv2d(8, 16, 3, padding=1), nn.BatchNorm2d(16), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
-                          nn.Linear(16 * 7 * 7, 10))
+        m = nn.Sequential(
+            nn.Conv2d(1, 8, 3, padding=1),
+            nn.BatchNorm2d(8),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+            nn.Conv2d(8, 16, 3, padding=1),
+            nn.BatchNorm2d(16),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+            nn.Flatten(),
+            nn.Linear(16 * 7 * 7, 10),
+        )
         return _bn_stats(m), torch.rand(256, 1, 28, 28, generator=g), torch.randint(0, 10, (256,), generator=g)
     if name == "resnet":
         m = nn.Sequential(
@@ -109,9 +118,15 @@ def _timed(f):
 def ours(m, X, y, tol, check):
     op = CurvatureOperator(m, "cross_entropy", (X, y), check_determinism=False)
     r = top_eigenpairs(op, 5, tol=tol, check=check)
-    return {"values": r.eigenvalues, "hvps": r.hvps, "krylov": r.krylov_dim, "ok": r.status.value,
-            "per_product": r.product_seconds / max(1, r.hvps),
-            "note": f"{r.extremality}{', tol raised to floor' if r.tol_raised else ''}", "path": op.path}
+    return {
+        "values": r.eigenvalues,
+        "hvps": r.hvps,
+        "krylov": r.krylov_dim,
+        "ok": r.status.value,
+        "per_product": r.product_seconds / max(1, r.hvps),
+        "note": f"{r.extremality}{', tol raised to floor' if r.tol_raised else ''}",
+        "path": op.path,
+    }
 
 
 def hvp_time(m, X, y, reps=3):
@@ -188,21 +203,28 @@ def main():
     ap.add_argument("--tol", type=float, default=1e-6)
     ap.add_argument("--no-anchors", action="store_true")
     ap.add_argument("--no-pyhessian", action="store_true")
-    ap.add_argument("--pyhessian-max", type=float, default=1e5,
-                    help="run PyHessian (up to 5 x 100 power-iteration products) only below this many parameters")
+    ap.add_argument(
+        "--pyhessian-max",
+        type=float,
+        default=1e5,
+        help="run PyHessian (up to 5 x 100 power-iteration products) only below this many parameters",
+    )
     ap.add_argument("--surfaces", action="store_true")
     a = ap.parse_args()
     torch.set_num_threads(1)
     names = [s.strip() for s in a.sizes.split(",") if s.strip()]
-    methods = {"ours": lambda m, X, y: ours(m, X, y, a.tol, True),
-               "ours (no check)": lambda m, X, y: ours(m, X, y, a.tol, False)}
+    methods = {
+        "ours": lambda m, X, y: ours(m, X, y, a.tol, True),
+        "ours (no check)": lambda m, X, y: ours(m, X, y, a.tol, False),
+    }
     if not a.no_anchors:
         methods["curvlinops+eigsh"] = lambda m, X, y: curvlinops_eigsh(m, X, y, a.tol)
         if not a.no_pyhessian:
             methods["pyhessian"] = lambda m, X, y: pyhessian_top(m, X, y, a.tol)
     table = {}
-    print(f"top-5 Hessian eigenpairs, float32, tol {a.tol:g}, 1 thread, best of {a.rounds} interleaved rounds",
-          flush=True)
+    print(
+        f"top-5 Hessian eigenpairs, float32, tol {a.tol:g}, 1 thread, best of {a.rounds} interleaved rounds", flush=True
+    )
     for name in names:
         m, X, y = case(name)
         n = sum(p.numel() for p in m.parameters())
@@ -222,11 +244,16 @@ def main():
             extra = ""
             if meth.startswith("ours"):
                 floor = r["krylov"] * r["per_product"]  # products timed inside this very run (load-proof)
-                extra = (f" floor {floor:.2f} s ({r['krylov']} Krylov products x {r['per_product'] * 1e3:.1f} ms) -> "
-                         f"{t / floor:.2f}x floor")
+                extra = (
+                    f" floor {floor:.2f} s ({r['krylov']} Krylov products x {r['per_product'] * 1e3:.1f} ms) -> "
+                    f"{t / floor:.2f}x floor"
+                )
             ratio = t / best["ours"][1]
-            print(f"  {meth:18s} {t:8.2f} s {r['hvps']:5d} products  {r['ok']:13s} rel.diff {err:.1e}  "
-                  f"time/ours {ratio:5.2f}{extra}  {r['note']}", flush=True)
+            print(
+                f"  {meth:18s} {t:8.2f} s {r['hvps']:5d} products  {r['ok']:13s} rel.diff {err:.1e}  "
+                f"time/ours {ratio:5.2f}{extra}  {r['note']}",
+                flush=True,
+            )
         table[name] = {"n": n, "best": best, "t_hvp": t_hvp}
     mlps = [s for s in ("3k", "26k", "85k", "670k") if s in table]
     if len(mlps) >= 2:
@@ -259,11 +286,13 @@ def surfaces(rounds, grid=21):
                     copy.deepcopy(m), metric, distance=1, steps=grid, normalization="filter", deepcopy_model=True
                 ),
             }
-            for meth in (runs if rnd % 2 == 0 else dict(reversed(list(runs.items())))):
+            for meth in runs if rnd % 2 == 0 else dict(reversed(list(runs.items()))):
                 _, t = _timed(runs[meth])
                 best[meth] = min(best.get(meth, math.inf), t)
-        print(f"  {name:6s} ours {best['ours']:.2f} s ({best['ours'] / grid**2 * 1e3:.1f} ms/point), loss-landscapes "
-              f"{best['loss-landscapes']:.2f} s -> {best['loss-landscapes'] / best['ours']:.2f}x")
+        print(
+            f"  {name:6s} ours {best['ours']:.2f} s ({best['ours'] / grid**2 * 1e3:.1f} ms/point), loss-landscapes "
+            f"{best['loss-landscapes']:.2f} s -> {best['loss-landscapes'] / best['ours']:.2f}x"
+        )
 
 
 if __name__ == "__main__":

@@ -43,15 +43,18 @@ def main():
     a = ap.parse_args()
     torch.set_num_threads(1)
     torch.manual_seed(0)
-    model = torch.nn.Sequential(torch.nn.Linear(64, 128), torch.nn.ReLU(), torch.nn.Linear(128, 128), torch.nn.ReLU(),
-                                torch.nn.Linear(128, 10))
+    model = torch.nn.Sequential(
+        torch.nn.Linear(64, 128), torch.nn.ReLU(), torch.nn.Linear(128, 128), torch.nn.ReLU(), torch.nn.Linear(128, 10)
+    )
     tr = load_data("digits", split="all", seed=0)
     X, y = torch.as_tensor(tr.X, dtype=torch.float32), torch.as_tensor(tr.y)
     crit = torch.nn.CrossEntropyLoss()
     k = 5
     known = np.array([0.380174, 0.371137, 0.353712, 0.334607, 0.333535])
-    print(f"model 64-128-128-10 (seed 0, untrained), {sum(p.numel() for p in model.parameters())} parameters, "
-          f"{len(X)} samples, float32, 1 thread")
+    print(
+        f"model 64-128-128-10 (seed 0, untrained), {sum(p.numel() for p in model.parameters())} parameters, "
+        f"{len(X)} samples, float32, 1 thread"
+    )
     with one_thread():  # torch and numpy/SciPy BLAS: the workload is single-threaded
         _curvature(model, X, y, crit, k, known)
         _surface(model, X, y, crit, 11 if a.quick else 41, a.workers)
@@ -66,8 +69,10 @@ def _curvature(model, X, y, crit, k, known):
         o.matvec(v)  # warm-up (and the cached forward state)
     t_hvp = min(_timed(lambda: [op.matvec(v) for _ in range(10)])[1] for _ in range(3)) / 10
     t_hvp_ag = min(_timed(lambda: [slow.matvec(v) for _ in range(10)])[1] for _ in range(3)) / 10
-    print(f"\none HVP: {t_hvp * 1e3:.1f} ms ({op.path}), {t_hvp_ag * 1e3:.1f} ms (autograd, cached gradient graph); "
-          f"floor ≈ 14 matrix products ≈ 0.5 GFLOP")
+    print(
+        f"\none HVP: {t_hvp * 1e3:.1f} ms ({op.path}), {t_hvp_ag * 1e3:.1f} ms (autograd, cached gradient graph); "
+        f"floor ≈ 14 matrix products ≈ 0.5 GFLOP"
+    )
     try:
         from pyhessian import hessian
 
@@ -114,8 +119,10 @@ def _curvature(model, X, y, crit, k, known):
             return eigsh(Hc, k=k, which="LA", tol=1e-6)[0]
 
         vals, t_cl = _timed(cl)
-        print(f"{'curvlinops + eigsh':>26} {t_cl:8.2f} {'':>6}  {np.round(sorted(vals, reverse=True), 6).tolist()}   "
-              f"ratio {t_cl / t_ours:.1f}x (target >= 3x)")
+        print(
+            f"{'curvlinops + eigsh':>26} {t_cl:8.2f} {'':>6}  {np.round(sorted(vals, reverse=True), 6).tolist()}   "
+            f"ratio {t_cl / t_ours:.1f}x (target >= 3x)"
+        )
     except ImportError:
         print("curvlinops not installed (pip install curvlinops-for-pytorch --no-deps)")
 
@@ -135,8 +142,7 @@ def _curvature(model, X, y, crit, k, known):
     runs = hutchinson(op, 100, seed=0)
     m_needed = (runs.stderr * 10 / (0.02 * exact)) ** 2
     print(
-        f"{'':>26} a 2 % stochastic estimate here needs ≈ {m_needed:,.0f} Hutchinson probes "
-        "(flat, indefinite spectrum)"
+        f"{'':>26} a 2 % stochastic estimate here needs ≈ {m_needed:,.0f} Hutchinson probes (flat, indefinite spectrum)"
     )
     try:
         from pyhessian import hessian
@@ -219,4 +225,3 @@ def _matching():
 
 if __name__ == "__main__":
     main()
-

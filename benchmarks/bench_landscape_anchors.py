@@ -43,8 +43,9 @@ def _timed(f):
 
 
 def _mlp():
-    return torch.nn.Sequential(torch.nn.Linear(64, 128), torch.nn.ReLU(), torch.nn.Linear(128, 128), torch.nn.ReLU(),
-                               torch.nn.Linear(128, 10))
+    return torch.nn.Sequential(
+        torch.nn.Linear(64, 128), torch.nn.ReLU(), torch.nn.Linear(128, 128), torch.nn.ReLU(), torch.nn.Linear(128, 10)
+    )
 
 
 def _why(e):
@@ -59,8 +60,10 @@ def main():
     X, y = torch.as_tensor(tr.X, dtype=torch.float32), torch.as_tensor(tr.y)
     crit = torch.nn.CrossEntropyLoss()
     k = 5
-    print(f"model 64-128-128-10 (seed 0, untrained), {sum(p.numel() for p in model.parameters())} parameters, "
-          f"{len(X)} samples, float32, 1 thread (torch and BLAS)")
+    print(
+        f"model 64-128-128-10 (seed 0, untrained), {sum(p.numel() for p in model.parameters())} parameters, "
+        f"{len(X)} samples, float32, 1 thread (torch and BLAS)"
+    )
     _curvature(model, crit, X, y, k)
     _matching(X)
 
@@ -81,8 +84,11 @@ def _curvature(model, crit, X, y, k):
         eo = np.max(np.abs(vals - ours) / np.abs(ours))
         if ek > 1e-4:  # a time is only a ratio when the answer is right
             dup = np.any(np.abs(np.diff(vals)) <= 1e-6 * np.abs(vals[:-1]))
-            note = "   WRONG: " + ("repeated Ritz values (lost orthogonality)" if dup else "not converged") + \
-                f", {t / t_ours:.1f}x the time"
+            note = (
+                "   WRONG: "
+                + ("repeated Ritz values (lost orthogonality)" if dup else "not converged")
+                + f", {t / t_ours:.1f}x the time"
+            )
         print(f"{name:>34} {t:8.2f} {hvps:5d} {conv:>4} {ek:9.1e} {eo:8.1e}  {np.round(vals, 6).tolist()}{note}")
 
     row("ours (Lanczos, certified)", ours, t_ours, eig.hvps, f"{sum(eig.converged)}/{k}")
@@ -92,8 +98,14 @@ def _curvature(model, crit, X, y, k):
         H = he.HessianOperator(model, [(X, y)], he.supervised_loss(crit))
         H.matvec(torch.randn(H.size))  # warm-up
         r, t = _timed(lambda: he.lanczos(H, k=k, tol=1e-6, which="LA", seed=0))
-        row("eigenthings lanczos default m=2k", r.eigenvalues, t, r.iterations, f"{int(r.converged.sum())}/{k}",
-            f"   ratio {t / t_ours:.1f}x")
+        row(
+            "eigenthings lanczos default m=2k",
+            r.eigenvalues,
+            t,
+            r.iterations,
+            f"{int(r.converged.sum())}/{k}",
+            f"   ratio {t / t_ours:.1f}x",
+        )
         for reorth, label in ((None, "reorth default"), (True, "reorth on")):
             # no restart in the library: double m until every Ritz pair passes its own tolerance test
             m, hvps, total = 2 * k, 0, 0.0
@@ -107,8 +119,14 @@ def _curvature(model, crit, X, y, k):
                 if bool(r.converged.all()) or 2 * m > 320:
                     break
                 m *= 2
-            row(f"eigenthings doubling m, {label}", r.eigenvalues, total, hvps, f"{int(r.converged.sum())}/{k}",
-                f"   ratio {total / t_ours:.1f}x (last run m={m}: {t:.2f} s, {t / t_ours:.1f}x)")
+            row(
+                f"eigenthings doubling m, {label}",
+                r.eigenvalues,
+                total,
+                hvps,
+                f"{int(r.converged.sum())}/{k}",
+                f"   ratio {total / t_ours:.1f}x (last run m={m}: {t:.2f} s, {t / t_ours:.1f}x)",
+            )
     except ImportError as e:
         print(f"hessian-eigenthings not installed (pip install --no-deps hessian-eigenthings==1.0.0a5): {_why(e)}")
     except Exception as e:  # an anchor failing on this workload must not stop the benchmark
@@ -121,8 +139,10 @@ def _curvature(model, crit, X, y, k):
         f"({abs(exact - KNOWN_TRACE) / KNOWN_TRACE:.1e})"
     )
     tp, t_tp = _timed(lambda: hutchpp(op, 99, seed=0))
-    print(f"{'ours Hutch++':>34} {t_tp:8.2f} {tp.hvps:5d} {tp.trace:.4f} ± {tp.stderr:.4f} "
-          f"({abs(tp.trace - KNOWN_TRACE) / KNOWN_TRACE:.1e})")
+    print(
+        f"{'ours Hutch++':>34} {t_tp:8.2f} {tp.hvps:5d} {tp.trace:.4f} ± {tp.stderr:.4f} "
+        f"({abs(tp.trace - KNOWN_TRACE) / KNOWN_TRACE:.1e})"
+    )
     try:
         import hessian_eigenthings as he
 
@@ -130,9 +150,11 @@ def _curvature(model, crit, X, y, k):
         for method in ("hutch++", "hutchinson"):
             m = 99 if method == "hutch++" else 100
             r, t = _timed(lambda m=m, method=method: he.trace(H, num_matvecs=m, method=method, seed=0))
-            print(f"{'eigenthings ' + method:>34} {t:8.2f} {m:5d} {r.estimate:.4f} ± {r.stderr:.4f} "
-                  f"({abs(r.estimate - KNOWN_TRACE) / KNOWN_TRACE:.1e})   ratio {t / t_tp:.1f}x vs our Hutch++, "
-                  f"{t / t_ex:.1f}x vs our exact")
+            print(
+                f"{'eigenthings ' + method:>34} {t:8.2f} {m:5d} {r.estimate:.4f} ± {r.stderr:.4f} "
+                f"({abs(r.estimate - KNOWN_TRACE) / KNOWN_TRACE:.1e})   ratio {t / t_tp:.1f}x vs our Hutch++, "
+                f"{t / t_ex:.1f}x vs our exact"
+            )
     except ImportError as e:
         print(f"hessian-eigenthings not installed (pip install --no-deps hessian-eigenthings==1.0.0a5): {_why(e)}")
     except Exception as e:

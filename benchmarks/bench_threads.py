@@ -74,8 +74,11 @@ if __name__ == "__main__":
 def run(policy: str, quick: bool) -> dict:
     import resource
 
-    env = {k: v for k, v in os.environ.items() if k not in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS",
-                                                            "MKL_NUM_THREADS", "OMP_WAIT_POLICY", "TAMELAB_THREADS")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "OMP_WAIT_POLICY", "TAMELAB_THREADS")
+    }
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     out = subprocess.run(
@@ -104,26 +107,32 @@ def main():
     a = ap.parse_args()
     cores = len(os.sched_getaffinity(0))
     nbusy = cores if a.busy is None else a.busy
-    print(f"{cores} cores, load average at start {os.getloadavg()[0]:.1f}; loaded runs add {nbusy} spinning "
-          "processes", flush=True)
+    print(
+        f"{cores} cores, load average at start {os.getloadavg()[0]:.1f}; loaded runs add {nbusy} spinning processes",
+        flush=True,
+    )
     best: dict = {}
     for rnd in range(a.rounds):
-        for loaded in ((False, True) if nbusy else (False,)):
+        for loaded in (False, True) if nbusy else (False,):
             busy = None
             if loaded:
-                busy = subprocess.Popen([sys.executable, "-c", BUSY_PROCESSES, str(nbusy), "3600"],
-                                        start_new_session=True)  # its own process group: killed as a whole
+                busy = subprocess.Popen(
+                    [sys.executable, "-c", BUSY_PROCESSES, str(nbusy), "3600"], start_new_session=True
+                )  # its own process group: killed as a whole
                 time.sleep(2.0)
             try:
-                for policy in (("default", "tamelab") if rnd % 2 == 0 else ("tamelab", "default")):
+                for policy in ("default", "tamelab") if rnd % 2 == 0 else ("tamelab", "default"):
                     r = run(policy, a.quick)
                     key = (policy, loaded)
                     tot = sum(r["times"].values())
                     if key not in best or tot < sum(best[key]["times"].values()):
                         best[key] = r
-                    print(f"round {rnd} {'loaded' if loaded else 'as is '} {policy:8s} threads={r['threads']} "
-                          f"total {tot:7.2f} s (cpu {r['cpu']:.1f} s, stretch {r['wall'] / max(r['cpu'], 1e-9):.1f}) "
-                          + " ".join(f"{k}={v:.2f}" for k, v in r["times"].items()), flush=True)
+                    print(
+                        f"round {rnd} {'loaded' if loaded else 'as is '} {policy:8s} threads={r['threads']} "
+                        f"total {tot:7.2f} s (cpu {r['cpu']:.1f} s, stretch {r['wall'] / max(r['cpu'], 1e-9):.1f}) "
+                        + " ".join(f"{k}={v:.2f}" for k, v in r["times"].items()),
+                        flush=True,
+                    )
             finally:
                 if busy is not None:
                     import signal
@@ -133,8 +142,10 @@ def main():
     print("\nbest of rounds")
     for policy in ("default", "tamelab"):
         a0 = best[(policy, False)]
-        print(f"{policy:8s} as-is {sum(a0['times'].values()):7.2f} s, cpu {a0['cpu']:.1f} s, threads {a0['threads']} "
-              f"({a0['plan']})")
+        print(
+            f"{policy:8s} as-is {sum(a0['times'].values()):7.2f} s, cpu {a0['cpu']:.1f} s, threads {a0['threads']} "
+            f"({a0['plan']})"
+        )
     d, t = best[("default", False)], best[("tamelab", False)]
     print(f"default / tamelab, as-is: {sum(d['times'].values()) / sum(t['times'].values()):.2f}x")
     if not nbusy:
@@ -143,8 +154,10 @@ def main():
     for policy in ("default", "tamelab"):
         a0, a1 = best[(policy, False)], best[(policy, True)]
         parts = " ".join(f"{k} {a1['times'][k] / a0['times'][k]:.1f}x" for k in a0["times"])
-        print(f"{policy:8s} as-is {sum(a0['times'].values()):7.2f} s  loaded {sum(a1['times'].values()):7.2f} s  "
-              f"slowdown {sum(a1['times'].values()) / sum(a0['times'].values()):5.1f}x  ({parts})")
+        print(
+            f"{policy:8s} as-is {sum(a0['times'].values()):7.2f} s  loaded {sum(a1['times'].values()):7.2f} s  "
+            f"slowdown {sum(a1['times'].values()) / sum(a0['times'].values()):5.1f}x  ({parts})"
+        )
 
 
 if __name__ == "__main__":

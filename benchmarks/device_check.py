@@ -64,9 +64,18 @@ def check(name: str):
 def cnn_case(seed: int = 0, n: int = 256):
     """The CNN of the checks (float64 master copy on the CPU) and synthetic 1×28×28 data."""
     torch.manual_seed(seed)
-    m = nn.Sequential(nn.Conv2d(1, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU(), nn.MaxPool2d(2),
-                      nn.Conv2d(8, 16, 3, padding=1), nn.BatchNorm2d(16), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
-                      nn.Linear(16 * 7 * 7, 10)).double()
+    m = nn.Sequential(
+        nn.Conv2d(1, 8, 3, padding=1),
+        nn.BatchNorm2d(8),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Conv2d(8, 16, 3, padding=1),
+        nn.BatchNorm2d(16),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Flatten(),
+        nn.Linear(16 * 7 * 7, 10),
+    ).double()
     g = torch.Generator().manual_seed(seed + 1)
     with torch.no_grad():
         for mod in m.modules():
@@ -156,8 +165,16 @@ def check_trace(device) -> Row:
     b, tb = _timed(lambda: hessian_trace(m, (X, y), "cross_entropy", device="cpu", dtype="float64"))
     err = abs(a.trace - b.trace) / abs(b.trace)
     ok = a.exact and b.exact and err <= 1e-4
-    return Row("exact trace (GGN diagonal)", f"{a.trace:.8g} ({a.method})", f"{b.trace:.8g} ({b.method})", err, 1e-4,
-               ta, tb, ok)
+    return Row(
+        "exact trace (GGN diagonal)",
+        f"{a.trace:.8g} ({a.method})",
+        f"{b.trace:.8g} ({b.method})",
+        err,
+        1e-4,
+        ta,
+        tb,
+        ok,
+    )
 
 
 @check("surface")
@@ -204,11 +221,15 @@ def main(argv=None) -> int:
     t0 = time.perf_counter()
     rows = run(device, [s for s in a.only.split(",") if s] or None)
     w = max(len(r.name) for r in rows)
-    print(f"{'check':{w}s}  {'device (float32)':34s} {'cpu (float64)':34s} {'error':>9s} {'tol':>9s} "
-          f"{'t_dev':>7s} {'t_cpu':>7s}  ok")
+    print(
+        f"{'check':{w}s}  {'device (float32)':34s} {'cpu (float64)':34s} {'error':>9s} {'tol':>9s} "
+        f"{'t_dev':>7s} {'t_cpu':>7s}  ok"
+    )
     for r in rows:
-        print(f"{r.name:{w}s}  {r.device_value[:34]:34s} {r.cpu_value[:34]:34s} {r.error:9.2e} {r.tolerance:9.2e} "
-              f"{r.seconds_device:7.2f} {r.seconds_cpu:7.2f}  {'yes' if r.ok else 'NO'}")
+        print(
+            f"{r.name:{w}s}  {r.device_value[:34]:34s} {r.cpu_value[:34]:34s} {r.error:9.2e} {r.tolerance:9.2e} "
+            f"{r.seconds_device:7.2f} {r.seconds_cpu:7.2f}  {'yes' if r.ok else 'NO'}"
+        )
     print(f"{sum(r.ok for r in rows)}/{len(rows)} passed in {time.perf_counter() - t0:.1f} s")
     return 0 if all(r.ok for r in rows) else 1
 

@@ -6,8 +6,17 @@ import sympy as sp
 
 from tamelab import InputError
 from tamelab.algebraic import (
-    KTB_TABLE, decompose, evaluate_waring, expected_dimension, float_rank, generic_waring_rank,
-    linear_net_critical_points, neuromanifold_dimension, rank_mod, secant_dimension, waring_tensor,
+    KTB_TABLE,
+    decompose,
+    evaluate_waring,
+    expected_dimension,
+    float_rank,
+    generic_waring_rank,
+    linear_net_critical_points,
+    neuromanifold_dimension,
+    rank_mod,
+    secant_dimension,
+    waring_tensor,
 )
 from tamelab.algebraic._modp import P, matmul_mod
 from tamelab.cli.main import main
@@ -161,8 +170,9 @@ def test_homotopy_refuses_a_singular_root_and_a_budget(seed):
         _solve([x**5 - 1, y**5 - 1], [x, y], max_paths=20)
 
 
-@pytest.mark.parametrize("arch, nc, nc_star", [((1, 1, 1, 1), 5, 4), ((1, 1, 1, 2), 9, 8), ((1, 2, 1, 1), 9, 0),
-                                               ((2, 1, 1, 1), 17, 16)])
+@pytest.mark.parametrize(
+    "arch, nc, nc_star", [((1, 1, 1, 1), 5, 4), ((1, 1, 1, 2), 9, 8), ((1, 2, 1, 1), 9, 0), ((2, 1, 1, 1), 17, 16)]
+)
 def test_homotopy_counts_agree_with_groebner_and_publication(arch, nc, nc_star, seed):
     from tamelab.algebraic import critical_points_homotopy
 

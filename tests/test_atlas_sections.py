@@ -35,9 +35,7 @@ def _mlp_data(n=96, seed=0):
 def _image_data(n=96, seed=0):
     g = np.random.default_rng(seed)
     X = g.normal(size=(n, 1, 8, 8)).astype(np.float32)
-    y = ((X[:, 0, :4].mean((1, 2)) > 0).astype(np.int64) + (X[:, 0, 4:].mean((1, 2)) > 0.1)).astype(
-        np.int64
-    )
+    y = ((X[:, 0, :4].mean((1, 2)) > 0).astype(np.int64) + (X[:, 0, 4:].mean((1, 2)) > 0.1)).astype(np.int64)
     return X, y
 
 
@@ -197,13 +195,9 @@ def test_atlas_of_any_model_result_and_directory(mlp_atlas):
         acc = float((m(torch.as_tensor(X[72:])).argmax(1).numpy() == y[72:]).mean())
     assert acc == pytest.approx(r.test_accuracy)
     names = sorted(p.name for p in out.iterdir())
-    assert {"report.html", "result.json", "model.safetensors", "figures", "arrays.npz"} <= set(
-        names
-    )
+    assert {"report.html", "result.json", "model.safetensors", "figures", "arrays.npz"} <= set(names)
     # result.json is the last file written
-    assert (out / "result.json").stat().st_mtime_ns >= max(
-        p.stat().st_mtime_ns for p in out.iterdir() if p.is_file()
-    )
+    assert (out / "result.json").stat().st_mtime_ns >= max(p.stat().st_mtime_ns for p in out.iterdir() if p.is_file())
 
 
 def test_untrained_model_sections_say_why(tmp_path):
@@ -221,13 +215,9 @@ def test_untrained_model_sections_say_why(tmp_path):
     st = r.statuses
     assert st["training"] == st["convergence"] == st["connectivity"] == "not_applicable"
     assert "train_first=True" in r.section("training")["reason"]
-    assert (
-        st["regions"] == "ok" and r.section("regions")["data"]["counts"] == []
-    )  # no training: no counts along it
+    assert st["regions"] == "ok" and r.section("regions")["data"]["counts"] == []  # no training: no counts along it
     # no initialisation known: the PAC-Bayes prior starts from weights re-initialised with the seed
-    assert st["bounds"] in RAN and "re-initialised with seed 0" in " ".join(
-        r.section("bounds")["paragraphs"]
-    )
+    assert st["bounds"] in RAN and "re-initialised with seed 0" in " ".join(r.section("bounds")["paragraphs"])
     assert not r.trained and r.n_test == 0 and r.test_accuracy is None
 
 
@@ -283,9 +273,7 @@ def test_bad_arguments_are_one_input_error_before_any_work(tmp_path, kw, field):
 
     X, y = _mlp_data()
     with pytest.raises(InputError) as e:
-        tamelab.atlas(
-            nn.Sequential(nn.Linear(8, 3)), (X, y), out=tmp_path / "a", progress=False, **kw
-        )
+        tamelab.atlas(nn.Sequential(nn.Linear(8, 3)), (X, y), out=tmp_path / "a", progress=False, **kw)
     assert field in str(e.value) and "\n" not in str(e.value)
     assert not (tmp_path / "a").exists()
 
@@ -365,16 +353,9 @@ def test_progress_lines_when_stderr_is_not_a_terminal(tmp_path, capsys):
     assert any("training Sequential" in ln for ln in lines) and any(
         ln.startswith("atlas: training done in") for ln in lines
     )
-    assert any(
-        re.match(r"atlas: \[1/2\] curvature: .*\(est\. \d+ s, about \d+ s left\) started$", ln)
-        for ln in lines
-    )
-    assert any(
-        re.match(r"atlas: \[1/2\] curvature (ok|uncertified) in \d+\.\d s$", ln) for ln in lines
-    )
-    assert any(
-        re.match(r"atlas: \[2/2\] algebraic not_applicable in \d+\.\d s$", ln) for ln in lines
-    )
+    assert any(re.match(r"atlas: \[1/2\] curvature: .*\(est\. \d+ s, about \d+ s left\) started$", ln) for ln in lines)
+    assert any(re.match(r"atlas: \[1/2\] curvature (ok|uncertified) in \d+\.\d s$", ln) for ln in lines)
+    assert any(re.match(r"atlas: \[2/2\] algebraic not_applicable in \d+\.\d s$", ln) for ln in lines)
     assert lines[-1].startswith("atlas: wrote ")
 
 

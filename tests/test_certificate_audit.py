@@ -179,8 +179,20 @@ def test_bound_cli_refuses_model_as_its_own_initialisation(tmp_path, capsys):
     np.savez(tmp_path / "d.npz", X=X.numpy(), y=y.numpy())
     save(mlp([6, 12, 3], seed=5), tmp_path / "m.safetensors")
     out = tmp_path / "b"
-    argv = ["bound", tmp_path / "m.safetensors", "--data", tmp_path / "d.npz", "--mc-samples", "20", "--epochs", "1",
-            "--prior-epochs", "2", "--out", out]
+    argv = [
+        "bound",
+        tmp_path / "m.safetensors",
+        "--data",
+        tmp_path / "d.npz",
+        "--mc-samples",
+        "20",
+        "--epochs",
+        "1",
+        "--prior-epochs",
+        "2",
+        "--out",
+        out,
+    ]
     rc, err, _ = _cli([*argv, "--init-model", tmp_path / "m.safetensors"], capsys)
     assert rc == 2 and len(err) == 1 and "init_model" in err[0].replace("-", "_"), err
     assert not out.exists()
@@ -416,7 +428,8 @@ class _BatchBranch(_SinWhenTraining):
 
 
 @pytest.mark.parametrize(
-    "make", [_BinaryMax, _InPlace, _SinWhenTraining, _BatchBranch],
+    "make",
+    [_BinaryMax, _InPlace, _SinWhenTraining, _BatchBranch],
     ids=["binary-max", "in-place", "training-mode", "batch-size-branch"],
 )
 def test_tameness_hidden_unbounded_sin(make):
@@ -538,9 +551,11 @@ def test_hessian_task_trace_is_exact_only_under_the_premise():
     g = torch.Generator().manual_seed(0)
     X, y = torch.randn(30, 4, dtype=F64, generator=g), torch.randint(0, 3, (30,), generator=g)
     torch.manual_seed(0)
-    for m in (nn.Sequential(nn.Linear(4, 5), nn.Tanh(), nn.Linear(5, 3)).double(),
-              nn.Sequential(nn.Linear(4, 5), nn.LayerNorm(5), nn.ReLU(), nn.Linear(5, 3)).double(),
-              mlp([4, 6, 3], seed=0, dtype=F64)):
+    for m in (
+        nn.Sequential(nn.Linear(4, 5), nn.Tanh(), nn.Linear(5, 3)).double(),
+        nn.Sequential(nn.Linear(4, 5), nn.LayerNorm(5), nn.ReLU(), nn.Linear(5, 3)).double(),
+        mlp([4, 6, 3], seed=0, dtype=F64),
+    ):
         truth = float(torch.trace(dense_hessian(m, "cross_entropy", X, y)))
         r = hessian_summary(m, (X, y), trace=True, top_k=1)
         if r.trace is not None:  # labelled exact: must be the trace
@@ -558,8 +573,21 @@ def test_hessian_cli_trace_of_a_tanh_model_is_not_labelled_exact(tmp_path, capsy
     monkeypatch.syspath_prepend(str(tmp_path))
     rng = np.random.default_rng(0)
     np.savez(tmp_path / "d.npz", X=rng.standard_normal((40, 4)), y=rng.integers(0, 3, 40))
-    rc, err, out = _cli(["hessian", "auditnets:tanh_mlp", "--data", tmp_path / "d.npz", "--top-k", "1", "--trace",
-                         "--json", "--out", tmp_path / "h"], capsys)
+    rc, err, out = _cli(
+        [
+            "hessian",
+            "auditnets:tanh_mlp",
+            "--data",
+            tmp_path / "d.npz",
+            "--top-k",
+            "1",
+            "--trace",
+            "--json",
+            "--out",
+            tmp_path / "h",
+        ],
+        capsys,
+    )
     assert rc == 0, err
     d = json.loads(out)
     assert d["trace"] is None and d["trace_exact_method"] is None and d["trace_estimate_stderr"] > 0
@@ -592,8 +620,9 @@ def test_pac_bayes_confidence_accounts_for_every_monte_carlo_estimate(seed):
     rng = np.random.default_rng([seed, 8])
     delta, delta_mc = float(rng.uniform(0.005, 0.05)), float(rng.uniform(0.005, 0.05))
     X, y = _blobs()
-    r = pac_bayes_certificate(mlp([6, 8, 3], seed=0), (X, y), mode="full", seed=0, delta=delta, delta_mc=delta_mc,
-                              **_TINY)
+    r = pac_bayes_certificate(
+        mlp([6, 8, 3], seed=0), (X, y), mode="full", seed=0, delta=delta, delta_mc=delta_mc, **_TINY
+    )
     mc = [e["delta"] for e in r.ledger if e["statement"].startswith("Monte-Carlo")]
     spent = sum(e["delta"] for e in r.ledger)
     assert len(mc) == 4 and sum(mc) == pytest.approx(delta_mc, rel=1e-12)

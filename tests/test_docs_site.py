@@ -22,9 +22,7 @@ def test_mkdocs_build_strict(tmp_path):
         import mkdocstrings  # noqa: F401
     except ImportError:
         if os.environ.get("TAMELAB_DOCS"):
-            pytest.fail(
-                "TAMELAB_DOCS is set but mkdocs/mkdocstrings are not installed (pip install -e .[docs])"
-            )
+            pytest.fail("TAMELAB_DOCS is set but mkdocs/mkdocstrings are not installed (pip install -e .[docs])")
         pytest.skip("the docs extra (mkdocs, mkdocstrings) is not installed")
     exe = shutil.which("mkdocs", path=str(Path(sys.executable).parent)) or shutil.which("mkdocs")
     cmd = [

@@ -195,12 +195,27 @@ def test_regions_box_in_3d_is_the_exact_nd_enumeration(tmp_path, capsys):
     # independent: the LP traversal of relu.regions counts the same activation regions
     assert doc["activation_regions"] == regions(m, Box(-1.0, 1.0, 3), mode="float").activation_regions
     # --max-vertices reaches regions_nd; --linear/--witness are refused on a 2-D box
-    assert main(["regions", str(tmp_path / "m.safetensors"), "--box", "-1,1", "--max-vertices", "3", "--out",
-                 str(tmp_path / "v")]) == 2
+    assert (
+        main(
+            [
+                "regions",
+                str(tmp_path / "m.safetensors"),
+                "--box",
+                "-1,1",
+                "--max-vertices",
+                "3",
+                "--out",
+                str(tmp_path / "v"),
+            ]
+        )
+        == 2
+    )
     assert "--max-vertices" in capsys.readouterr().err
     save(mlp([2, 4, 1], seed=0), tmp_path / "m2.safetensors")
-    assert main(["regions", str(tmp_path / "m2.safetensors"), "--box", "-1,1", "--witness", "--out",
-                 str(tmp_path / "w")]) == 2
+    assert (
+        main(["regions", str(tmp_path / "m2.safetensors"), "--box", "-1,1", "--witness", "--out", str(tmp_path / "w")])
+        == 2
+    )
     assert "--witness" in capsys.readouterr().err
     assert not (tmp_path / "v").exists() and not (tmp_path / "w").exists()
 
@@ -215,12 +230,22 @@ def test_bound_prior_starts_only_from_data_independent_weights(tmp_path, capsys)
     X = rng.standard_normal((64, 2))
     np.savez(tmp_path / "d.npz", X=X, y=(X[:, 0] > 0).astype(np.int64))
     fast = ["--mc-samples", "5", "--epochs", "1", "--prior-epochs", "1", "--data", str(tmp_path / "d.npz")]
-    doc = _json_run(["bound", str(tmp_path / "m.safetensors"), *fast, "--seed", "3", "--out", str(tmp_path / "b")],
-                    capsys)
+    doc = _json_run(
+        ["bound", str(tmp_path / "m.safetensors"), *fast, "--seed", "3", "--out", str(tmp_path / "b")], capsys
+    )
     assert doc["prior_start"] == "reinitialised(seed=3)"  # never MODEL's trained weights
     # MODEL itself as the "initialisation" is refused in one line, nothing written
-    rc = main(["bound", str(tmp_path / "m.safetensors"), *fast, "--init-model", str(tmp_path / "m.safetensors"),
-               "--out", str(tmp_path / "c")])
+    rc = main(
+        [
+            "bound",
+            str(tmp_path / "m.safetensors"),
+            *fast,
+            "--init-model",
+            str(tmp_path / "m.safetensors"),
+            "--out",
+            str(tmp_path / "c"),
+        ]
+    )
     err = capsys.readouterr().err.strip().splitlines()
     assert rc == 2 and len(err) == 1 and "--init-model" in err[0] and "MODEL" in err[0], err
     assert not (tmp_path / "c").exists()

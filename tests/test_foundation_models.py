@@ -5,7 +5,15 @@ from torch import nn
 
 from tamelab import InputError
 from tamelab.models import (
-    TiedAutoencoder, from_state_dict, linear_net, load, mlp, poly_net, relu_layers, save, widths_of,
+    TiedAutoencoder,
+    from_state_dict,
+    linear_net,
+    load,
+    mlp,
+    poly_net,
+    relu_layers,
+    save,
+    widths_of,
 )
 
 

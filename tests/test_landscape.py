@@ -173,8 +173,10 @@ def test_filter_normalisation_and_grid_centre(seed):
         assert L[2, 2] == pytest.approx(float(CE(m(X), y)), rel=1e-12) == pytest.approx(r.center_loss)
     r1 = loss_surface(m, X, y, grid=7, span=2.0, dims=1, directions=[d])
     with torch.no_grad():
-        want = [float(CE(torch.func.functional_call(m, {k: v + a * d[k] for k, v in m.named_parameters()}, (X,)), y))
-                for a in np.linspace(-2, 2, 7)]
+        want = [
+            float(CE(torch.func.functional_call(m, {k: v + a * d[k] for k, v in m.named_parameters()}, (X,)), y))
+            for a in np.linspace(-2, 2, 7)
+        ]
     assert np.allclose(r1.losses, want, rtol=1e-12)
 
 
@@ -237,8 +239,11 @@ def test_weight_matching_restarts_reach_the_brute_force_optimum_of_two_hidden_la
     for s in range(6):
         a, b = mlp([3, 4, 4, 2], seed=s, dtype=torch.float64), mlp([3, 4, 4, 2], seed=100 + s, dtype=torch.float64)
         la, lb = relu_layers(a), relu_layers(b)
-        best = max(_objective(la, lb, [np.array(p), np.array(q)])
-                   for p in itertools.permutations(range(4)) for q in itertools.permutations(range(4)))
+        best = max(
+            _objective(la, lb, [np.array(p), np.array(q)])
+            for p in itertools.permutations(range(4))
+            for q in itertools.permutations(range(4))
+        )
         one, many = weight_matching(a, b, seed=s), weight_matching(a, b, seed=s, restarts=12)
         assert one.objective_after <= best + 1e-12 and many.objective_after <= best + 1e-12
         assert many.objective_after >= one.objective_after - 1e-12  # restart 0 is the identity start
@@ -297,8 +302,11 @@ def _mlp_variants(seed):
         for p in net.parameters():
             nn.init.normal_(p, std=0.8, generator=g)
         n_out = net[-1].out_features
-        T = (torch.randint(0, n_out, (9,), generator=g) if kind == "ce"
-             else torch.randn(9, n_out, dtype=torch.float64, generator=g))
+        T = (
+            torch.randint(0, n_out, (9,), generator=g)
+            if kind == "ce"
+            else torch.randn(9, n_out, dtype=torch.float64, generator=g)
+        )
         out.append((net, nn.CrossEntropyLoss() if kind == "ce" else nn.MSELoss(), X, T))
     return out
 
@@ -396,8 +404,9 @@ def _surface_model(arch):
             m = nn.Sequential(nn.Conv2d(1, 2, 3), nn.ReLU(), nn.Flatten(), nn.Linear(2 * 3 * 3, 3)).double()
         else:
             pool = nn.AvgPool2d(1) if arch == "cnn-bn-avg" else nn.Identity()
-            m = nn.Sequential(nn.Conv2d(1, 2, 3), nn.BatchNorm2d(2), pool, nn.ReLU(), nn.MaxPool2d(3), nn.Flatten(),
-                              nn.Linear(2, 3)).double()
+            m = nn.Sequential(
+                nn.Conv2d(1, 2, 3), nn.BatchNorm2d(2), pool, nn.ReLU(), nn.MaxPool2d(3), nn.Flatten(), nn.Linear(2, 3)
+            ).double()
             with torch.no_grad():
                 m[1].running_mean.normal_(0, 0.3, generator=g)
                 m[1].running_var.uniform_(0.5, 2.0, generator=g)
@@ -446,7 +455,7 @@ def test_surface_fast_evaluator_matches_functional_reference_on_every_point(arch
     if arch in ("wrapped", "resnet-class"):  # not a Sequential: the first layer found in the torch.fx graph
         assert ev.first is not None and type(ev.first).__name__ in ("Linear", "Conv2d")
     if arch.startswith("cnn-bn"):  # the eval-mode BatchNorm (and average pool) joins the cached first-layer products
-        want = (["BatchNorm2d", "AvgPool2d" if arch == "cnn-bn-avg" else "Identity"] if ignore == "biasbn" else [])
+        want = ["BatchNorm2d", "AvgPool2d" if arch == "cnn-bn-avg" else "Identity"] if ignore == "biasbn" else []
         assert ev.folded == want
 
 
@@ -513,7 +522,7 @@ def test_plane_through_three_models_puts_each_model_at_its_coordinates():
     th = A + r.xs[i] * u + r.ys[j] * v
     sd, k = {}, 0
     for name, p in a.named_parameters():
-        sd[name] = th[k:k + p.numel()].view_as(p)
+        sd[name] = th[k : k + p.numel()].view_as(p)
         k += p.numel()
     with torch.no_grad():
         assert r.losses[i][j] == pytest.approx(float(CE(torch.func.functional_call(a, sd, (X,)), y)), rel=1e-10)

@@ -57,8 +57,22 @@ def test_hessian_cli_contract(two_models, tmp_path, capsys):
 
 
 def test_landscape_cli_contract(two_models, tmp_path, capsys):
-    assert main(["landscape", str(two_models / "m1" / "model.safetensors"), "--grid", "5", "--span", "0.5", "--json",
-                 "--out", str(tmp_path / "l")]) == 0
+    assert (
+        main(
+            [
+                "landscape",
+                str(two_models / "m1" / "model.safetensors"),
+                "--grid",
+                "5",
+                "--span",
+                "0.5",
+                "--json",
+                "--out",
+                str(tmp_path / "l"),
+            ]
+        )
+        == 0
+    )
     d = json.loads(capsys.readouterr().out)
     assert len(d["losses"]) == 5 and len(d["losses"][0]) == 5 and d["losses"][2][2] == pytest.approx(d["center_loss"])
 
@@ -98,8 +112,26 @@ def test_landscape_cli_plane_through_three_models(two_models, tmp_path, capsys):
     assert main(["train", "--widths", "64,16,10", "--epochs", "1", "--seed", "3", "--out", str(third), "--quiet"]) == 0
     a, b = str(two_models / "m1" / "model.safetensors"), str(two_models / "m2" / "model.safetensors")
     capsys.readouterr()
-    assert main(["landscape", a, "--through", b, "--through", str(third / "model.safetensors"), "--grid", "5", "--json",
-                 "--plot", str(tmp_path / "plane.png"), "--out", str(tmp_path / "p")]) == 0
+    assert (
+        main(
+            [
+                "landscape",
+                a,
+                "--through",
+                b,
+                "--through",
+                str(third / "model.safetensors"),
+                "--grid",
+                "5",
+                "--json",
+                "--plot",
+                str(tmp_path / "plane.png"),
+                "--out",
+                str(tmp_path / "p"),
+            ]
+        )
+        == 0
+    )
     d = json.loads(capsys.readouterr().out)
     assert len(d["losses"]) == 5 and len(d["model_coords"]) == 3 and d["max_model_mismatch"] < 1e-5
     assert (tmp_path / "plane.png").is_file()

@@ -41,8 +41,9 @@ def ln_gelu(seed=0, d=6, h=5, c=3):
 def small_cnn(seed=0, c=3):
     """Conv2d + BatchNorm (eval, non-trivial statistics) + ReLU + max-pool + Linear."""
     torch.manual_seed(seed)
-    m = nn.Sequential(nn.Conv2d(1, 2, 3), nn.BatchNorm2d(2), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
-                      nn.Linear(2 * 2 * 2, c)).double()
+    m = nn.Sequential(
+        nn.Conv2d(1, 2, 3), nn.BatchNorm2d(2), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(), nn.Linear(2 * 2 * 2, c)
+    ).double()
     with torch.no_grad():
         m[1].running_mean.normal_(0.0, 0.2)
         m[1].running_var.uniform_(0.5, 2.0)
@@ -87,7 +88,7 @@ def test_torch_func_hessian_is_wrong_on_affine_layernorm_and_ours_is_not():
     def f(t):
         out, i = {}, 0
         for n, s in zip(names, shapes):
-            out[n] = t[i:i + s.numel()].view(s)
+            out[n] = t[i : i + s.numel()].view(s)
             i += s.numel()
         return CE(torch.func.functional_call(m, out, (X,)), y)
 
@@ -101,8 +102,10 @@ def test_torch_func_hessian_is_wrong_on_affine_layernorm_and_ours_is_not():
 @pytest.mark.parametrize("kind", ["ln", "cnn", "mlp"])
 def test_dense_references_agree_across_three_methods(kind):
     m, X, y = zoo(kind)
-    Hs = {meth: dense_hessian(m, CE, X, y, method=meth, symmetry_rtol=None if meth == "finite_difference" else 1e-10)
-          for meth in HESSIAN_METHODS}
+    Hs = {
+        meth: dense_hessian(m, CE, X, y, method=meth, symmetry_rtol=None if meth == "finite_difference" else 1e-10)
+        for meth in HESSIAN_METHODS
+    }
     ref = Hs["double_backward"]
     scale = float(ref.abs().max())
     assert scale > 1e-3  # a Hessian worth comparing
@@ -155,7 +158,7 @@ class RotatedDiag:
 
     def _apply(self, v, transpose):
         v = v.clone()
-        for i, j, c, s in (reversed(self.rot) if not transpose else self.rot):
+        for i, j, c, s in reversed(self.rot) if not transpose else self.rot:
             s = -s if transpose else s
             a, b = v[..., i].clone(), v[..., j].clone()
             v[..., i], v[..., j] = c * a - s * b, s * a + c * b
@@ -165,7 +168,7 @@ class RotatedDiag:
         self.hvps += 1
         out = self._apply(self.d * self._apply(v, True), False)
         if self.noise:
-            out = out + self.noise * torch.randn(self.n, generator=self.g, dtype=self.dtype) / self.n ** 0.5
+            out = out + self.noise * torch.randn(self.n, generator=self.g, dtype=self.dtype) / self.n**0.5
         return out
 
     def dense(self):
@@ -248,8 +251,12 @@ def test_randomised_adversarial_spectra_give_the_truth_or_refuse(which, seed):
         r = top_eigenpairs(op, k, which=which, tol=1e-9, seed=seed + trial)
         ev = np.sort(d)[::-1] if which == "largest" else np.sort(d)
         if r.status == Status.OK:
-            assert np.all(np.abs(np.array(r.eigenvalues) - ev[:k]) <= np.array(r.radii) + 1e-12), (trial, r.eigenvalues,
-                                                                                                 ev[:k], r.notes)
+            assert np.all(np.abs(np.array(r.eigenvalues) - ev[:k]) <= np.array(r.radii) + 1e-12), (
+                trial,
+                r.eigenvalues,
+                ev[:k],
+                r.notes,
+            )
             if r.separated:  # the bound on everything not found really holds
                 sgn = 1 if which == "largest" else -1
                 assert sgn * ev[k] <= sgn * r.extremality_bound + 1e-12 if k < n else True
@@ -341,8 +348,9 @@ class ResBlock(nn.Module):
 
 def tiny_resnet(seed=0):
     torch.manual_seed(seed)
-    m = nn.Sequential(nn.Conv2d(1, 2, 3, padding=1), nn.ReLU(), ResBlock(2), nn.AvgPool2d(2), nn.Flatten(),
-                      nn.Linear(2 * 3 * 3, 3)).double()
+    m = nn.Sequential(
+        nn.Conv2d(1, 2, 3, padding=1), nn.ReLU(), ResBlock(2), nn.AvgPool2d(2), nn.Flatten(), nn.Linear(2 * 3 * 3, 3)
+    ).double()
     with torch.no_grad():
         m[2].bn.running_var.uniform_(0.5, 2.0)
         m[2].bn.weight.normal_(1.0, 0.3)
@@ -511,8 +519,9 @@ def test_slices_take_named_and_callable_losses_and_loaders_without_targets():
     m2 = ZOO["mlp"](4)
     d = [filter_normalized_direction(m, seed=s) for s in (1, 2)]
     logm = nn.Sequential(m, nn.LogSoftmax(dim=1))
-    nll = loss_surface(logm, X, y, loss="nll", grid=3, span=0.3, directions=[{f"0.{k}": v for k, v in di.items()}
-                                                                             for di in d])
+    nll = loss_surface(
+        logm, X, y, loss="nll", grid=3, span=0.3, directions=[{f"0.{k}": v for k, v in di.items()} for di in d]
+    )
     ce = loss_surface(m, X, y, loss="cross_entropy", grid=3, span=0.3, directions=d)
     assert np.allclose(nll.losses, ce.losses, rtol=1e-12)  # nll of log-softmax = cross-entropy (was MSE before)
 
@@ -521,8 +530,14 @@ def test_slices_take_named_and_callable_losses_and_loaders_without_targets():
 
     r = loss_surface(m, X, y, loss=sq, grid=3, span=0.3, directions=d)
     with torch.no_grad():
-        want = float(sq(torch.func.functional_call(m, {k: v + 0.3 * d[0][k] - 0.3 * d[1][k]
-                                                       for k, v in m.named_parameters()}, (X,)), y))
+        want = float(
+            sq(
+                torch.func.functional_call(
+                    m, {k: v + 0.3 * d[0][k] - 0.3 * d[1][k] for k, v in m.named_parameters()}, (X,)
+                ),
+                y,
+            )
+        )
     assert r.losses[2][0] == pytest.approx(want, rel=1e-12)
     loader = DataLoader(DictSet(X, y), batch_size=5)
     assert np.allclose(loss_surface(m, loader, None, grid=3, span=0.3, directions=d).losses, ce.losses, rtol=1e-12)

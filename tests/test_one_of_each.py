@@ -141,12 +141,16 @@ def test_one_verdict_vocabulary():
 
     rng = np.random.default_rng(0)
     X, Y = rng.standard_normal((12, 3)), rng.standard_normal((12, 2))
-    snaps = [{"0.weight": torch.as_tensor(rng.standard_normal((2, 3))), "0.bias": torch.zeros(2, dtype=torch.float64)}
-             for _ in range(5)]
+    snaps = [
+        {"0.weight": torch.as_tensor(rng.standard_normal((2, 3))), "0.bias": torch.zeros(2, dtype=torch.float64)}
+        for _ in range(5)
+    ]
     steps = np.arange(1, 201, dtype=float)
     run = types.SimpleNamespace(
         history={"step": steps, "lr": 0.1 / steps, "param_norm": 2 - 1 / steps, "loss": np.ones(200)},
-        snapshots=snaps, snapshot_steps=list(range(0, 201, 50)), model=nn.Sequential(nn.Linear(3, 2)).double(),
+        snapshots=snaps,
+        snapshot_steps=list(range(0, 201, 50)),
+        model=nn.Sequential(nn.Linear(3, 2)).double(),
         train=Dataset(X, None, Y),
         config={"optimizer": "adam", "schedule": "constant", "lr": 0.1, "loss": "mse", "batch_size": 4},
     )
@@ -225,9 +229,6 @@ def test_one_barrier_definition():
     assert i.losses == pytest.approx(w.losses, rel=1e-5) and i.barrier_mean == pytest.approx(w.barrier_mean, abs=1e-6)
 
 
-
-
-
 def test_one_default_dtype_rule():
     """Every capability computes in the model's float32/float64 dtype unless told (one helper)."""
     from tamelab.errors import InputError
@@ -239,7 +240,10 @@ def test_one_default_dtype_rule():
     assert model_dtype(torch.nn.ReLU()) == torch.float32 and model_dtype(lin, "float64") == torch.float64
     with pytest.raises(InputError, match="dtype"):
         model_dtype(lin, "float16")
-    hits = [f.relative_to(SRC).as_posix() for f in SRC.rglob("*.py")
-            if "in (torch.float32, torch.float64) else torch.float32" in f.read_text(encoding="utf-8")
-            and f.name != "inputs.py"]
+    hits = [
+        f.relative_to(SRC).as_posix()
+        for f in SRC.rglob("*.py")
+        if "in (torch.float32, torch.float64) else torch.float32" in f.read_text(encoding="utf-8")
+        and f.name != "inputs.py"
+    ]
     assert not hits, hits

@@ -64,9 +64,7 @@ window.addEventListener('load', () => {
 def _need_chromium():
     if CHROMIUM is None:
         if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(
-                "chromium is not installed but CI=true: .ci/run must install Debian's chromium"
-            )
+            pytest.fail("chromium is not installed but CI=true: .ci/run must install Debian's chromium")
         pytest.skip("chromium not installed")
 
 
@@ -79,9 +77,7 @@ def _artefacts(tmp_path: Path) -> Path:
 
 def probe(report: Path, tmp_path: Path, width: int = 1280) -> dict:
     probed = tmp_path / f"probed-{width}.html"
-    probed.write_text(
-        report.read_text(encoding="utf-8").replace("<head>", "<head>" + PROBE, 1), encoding="utf-8"
-    )
+    probed.write_text(report.read_text(encoding="utf-8").replace("<head>", "<head>" + PROBE, 1), encoding="utf-8")
     dom = subprocess.run(
         [
             CHROMIUM,
@@ -191,9 +187,7 @@ def test_huge_numbers_and_long_words_never_overflow(tmp_path):
     assert main(["report", str(tmp_path / "r")]) == 0
     html = (tmp_path / "r" / "report.html").read_text()
     shown = re.sub(r'<details class="raw">.*?</details>', "", html, flags=re.S)
-    assert (
-        str(huge) not in shown
-    )  # shown in scientific notation (the exact value stays in the raw JSON fold)
+    assert str(huge) not in shown  # shown in scientific notation (the exact value stays in the raw JSON fold)
     assert "× 10⁸¹" in html
     for width in (1280, 390):
         p = probe(tmp_path / "r" / "report.html", tmp_path, width)

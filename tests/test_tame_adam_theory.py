@@ -9,8 +9,15 @@ import torch
 
 from tamelab import InputError
 from tamelab.tame import (
-    adam_vs_nag_study, check_theorem, log_finite_sum_problem, log_sum_problem, logistic_problem, min_hessian_eigenvalue,
-    plot_adam_vs_nag, run_dmu, sign_condition_violation,
+    adam_vs_nag_study,
+    check_theorem,
+    log_finite_sum_problem,
+    log_sum_problem,
+    logistic_problem,
+    min_hessian_eigenvalue,
+    plot_adam_vs_nag,
+    run_dmu,
+    sign_condition_violation,
 )
 
 
@@ -94,7 +101,7 @@ def test_stochastic_and_adam_conditions():
     )
     assert c.applicable
     assert c.step_size_theorem == pytest.approx(math.sqrt(2 * 1.0 * 0.1 * 3.0 / (4.0 * 2.0)) / 10)
-    assert c.bound_min_grad_norm ** 4 == pytest.approx(2 * 2.0 * 4.0 * 5.0 * 3.0 / (0.1 * 1.0 * 100))
+    assert c.bound_min_grad_norm**4 == pytest.approx(2 * 2.0 * 4.0 * 5.0 * 3.0 / (0.1 * 1.0 * 100))
     c2 = check_theorem(
         "rmsprop_stochastic",
         beta2=0.9,
@@ -119,10 +126,19 @@ def test_stochastic_and_adam_conditions():
     assert any(f.startswith("xi >") for f in no.failing)
 
 
-@pytest.mark.parametrize("kw, field", [
-    ({"method": "sgd"}, "method"), ({"beta2": 1.0}, "beta2"), ({"xi": 0.0}, "xi"), ({"smoothness": -1}, "smoothness"),
-    ({"dim": 0}, "dim"), ({"T": 0}, "T"), ({"step_size": float("nan")}, "step_size"), ({"beta1": -0.1}, "beta1"),
-])
+@pytest.mark.parametrize(
+    "kw, field",
+    [
+        ({"method": "sgd"}, "method"),
+        ({"beta2": 1.0}, "beta2"),
+        ({"xi": 0.0}, "xi"),
+        ({"smoothness": -1}, "smoothness"),
+        ({"dim": 0}, "dim"),
+        ({"T": 0}, "T"),
+        ({"step_size": float("nan")}, "step_size"),
+        ({"beta1": -0.1}, "beta1"),
+    ],
+)
 def test_check_theorem_bad_input(kw, field):
     args = {"method": "rmsprop", "beta2": 0.9, "xi": 1.0, "smoothness": 1.0, "grad_bound": 1.0, "dim": 2, **kw}
     with pytest.raises(InputError, match=field):
@@ -196,8 +212,17 @@ def test_stochastic_rmsprop_within_guarantee(seed):
 
 @pytest.fixture(scope="module")
 def tiny_study():
-    return adam_vs_nag_study({"data": "digits", "seeds": [0], "epochs": 2, "hidden": [8], "grid_expansions": 0,
-                              "lrs": {"adam": [1e-3], "rmsprop": [1e-3], "nag": [0.1, 0.3]}, "min_eig_every": 0})
+    return adam_vs_nag_study(
+        {
+            "data": "digits",
+            "seeds": [0],
+            "epochs": 2,
+            "hidden": [8],
+            "grid_expansions": 0,
+            "lrs": {"adam": [1e-3], "rmsprop": [1e-3], "nag": [0.1, 0.3]},
+            "min_eig_every": 0,
+        }
+    )
 
 
 def test_study_structure_and_reproducibility(tiny_study):
@@ -213,8 +238,18 @@ def test_study_structure_and_reproducibility(tiny_study):
     assert c["adam_0.99_beats_nag_train"] == (c["adam_0.99_train_loss"] < c["nag_train_loss"])
     json.dumps(r.to_dict())
     assert r.min_eig == {} and "nag_min_eig_spearman" not in c  # min_eig_every = 0: off
-    again = adam_vs_nag_study({"data": "digits", "seeds": [0], "epochs": 2, "hidden": [8], "optimizers": ["nag_0.9"],
-                               "lrs": {"nag": [0.1, 0.3]}, "min_eig_every": 0, "grid_expansions": 0})
+    again = adam_vs_nag_study(
+        {
+            "data": "digits",
+            "seeds": [0],
+            "epochs": 2,
+            "hidden": [8],
+            "optimizers": ["nag_0.9"],
+            "lrs": {"nag": [0.1, 0.3]},
+            "min_eig_every": 0,
+            "grid_expansions": 0,
+        }
+    )
     assert again.runs["nag_0.9"] == r.runs["nag_0.9"]  # seeded: bitwise identical
     fig = plot_adam_vs_nag(r)
     assert len(fig.axes) == 3 and len(fig.axes[0].lines) == 5
@@ -224,8 +259,16 @@ def test_study_extends_an_edge_grid_until_the_optimum_is_inside():
     """A grid whose best rate is its largest is extended by the grid's own ratio; the tuned rate is then interior (or
     the
     extension budget is spent and lr_at_grid_edge says so). The per-seed win counts match the per-seed finals."""
-    cfg = {"data": "digits", "seeds": [0, 1], "epochs": 2, "hidden": [8], "optimizers": ["adam_b1_0.99", "nag_0.9"],
-           "lrs": {"adam": [1e-4, 3e-4], "nag": [0.01, 0.03]}, "min_eig_every": 0, "grid_expansions": 2}
+    cfg = {
+        "data": "digits",
+        "seeds": [0, 1],
+        "epochs": 2,
+        "hidden": [8],
+        "optimizers": ["adam_b1_0.99", "nag_0.9"],
+        "lrs": {"adam": [1e-4, 3e-4], "nag": [0.01, 0.03]},
+        "min_eig_every": 0,
+        "grid_expansions": 2,
+    }
     r = adam_vs_nag_study(cfg)
     for name in ("adam_b1_0.99", "nag_0.9"):
         b = r.best[name]
@@ -292,7 +335,7 @@ def _dense_min_eig(model, X):
         ps, i = {}, 0
         for nm, sh in zip(names, shapes):
             n = int(np.prod(sh))
-            ps[nm] = t[i:i + n].reshape(sh)
+            ps[nm] = t[i : i + n].reshape(sh)
             i += n
         return torch.nn.functional.mse_loss(torch.func.functional_call(m, ps, (X,)), X)
 
@@ -304,9 +347,19 @@ def test_min_hessian_eigenvalue_along_runs_matches_dense_hessian():
     from tamelab.models import mlp
     from tamelab.tame.theorems.de2018autoencoder import _train_autoencoder
 
-    cfg = {"data": "digits", "seeds": [0], "epochs": 2, "hidden": [2], "optimizers": ["adam_b1_0.99", "nag_0.9"],
-           "lrs": {"adam": [1e-3], "nag": [0.1, 0.3]}, "min_eig_every": 1, "min_eig_tol": 1e-10, "min_eig_max_dim": 322,
-           "grid_expansions": 0, "min_eig_for": ["nag", "adam"]}
+    cfg = {
+        "data": "digits",
+        "seeds": [0],
+        "epochs": 2,
+        "hidden": [2],
+        "optimizers": ["adam_b1_0.99", "nag_0.9"],
+        "lrs": {"adam": [1e-3], "nag": [0.1, 0.3]},
+        "min_eig_every": 1,
+        "min_eig_tol": 1e-10,
+        "min_eig_max_dim": 322,
+        "grid_expansions": 0,
+        "min_eig_for": ["nag", "adam"],
+    }
     r = adam_vs_nag_study(cfg)
     me = r.min_eig
     nb = r.conclusion["best_nag"]
@@ -320,8 +373,9 @@ def test_min_hessian_eigenvalue_along_runs_matches_dense_hessian():
         assert me[name]["lambda_min"][0] == pytest.approx(ref0, rel=1e-6)
     # last checkpoint of the best NAG run: parameters from the (bitwise reproducible) training loop, eigenvalue dense
     ck = {}
-    _train_autoencoder([64, 2, 64], nb, me[nb]["lr"], 0, 2, r.config["batch_size"], X32, X32, checkpoints=ck,
-                       checkpoint_epochs={2})
+    _train_autoencoder(
+        [64, 2, 64], nb, me[nb]["lr"], 0, 2, r.config["batch_size"], X32, X32, checkpoints=ck, checkpoint_epochs={2}
+    )
     model = mlp([64, 2, 64], seed=0, dtype=torch.float32)
     model.load_state_dict(ck[2])
     assert me[nb]["lambda_min"][-1] == pytest.approx(_dense_min_eig(model, X), rel=1e-6)
@@ -355,7 +409,7 @@ def test_min_hessian_eigenvalue_input_contract_vs_dense():
     def F(flat):
         p, i = {}, 0
         for k, v in params.items():
-            p[k] = flat[i:i + v.numel()].view_as(v)
+            p[k] = flat[i : i + v.numel()].view_as(v)
             i += v.numel()
         return ((torch.func.functional_call(model, p, (torch.as_tensor(X),)) - torch.as_tensor(Y)) ** 2).mean()
 
@@ -363,10 +417,18 @@ def test_min_hessian_eigenvalue_input_contract_vs_dense():
     H = torch.autograd.functional.hessian(F, theta)
     assert torch.allclose(H, H.T, atol=1e-12)
     ref = float(torch.linalg.eigvalsh(H)[0])
-    loader = DataLoader([{"inputs": torch.as_tensor(X[i]), "targets": torch.as_tensor(Y[i])} for i in range(20)],
-                        batch_size=7, shuffle=True)
+    loader = DataLoader(
+        [{"inputs": torch.as_tensor(X[i]), "targets": torch.as_tensor(Y[i])} for i in range(20)],
+        batch_size=7,
+        shuffle=True,
+    )
     mse = lambda o, t: ((o - t) ** 2).mean()  # noqa: E731
     for data, loss in (((X, Y), "mse"), (loader, "mse"), ((X, Y), mse)):
         r = min_hessian_eigenvalue(model, data, loss=loss, tol=1e-10, max_dim=theta.numel())
-        assert r.converged and r.status.value == "ok" and r.extremal_certified and r.extremality in ("exact", "probabilistic")
+        assert (
+            r.converged
+            and r.status.value == "ok"
+            and r.extremal_certified
+            and r.extremality in ("exact", "probabilistic")
+        )
         assert r.lambda_min == pytest.approx(ref, rel=1e-7, abs=1e-10) and r.p == theta.numel()

@@ -45,8 +45,13 @@ def _max_affine_problem(seed, n=10, d=3):
     while True:
         A, b = rng.standard_normal((n, d)), rng.standard_normal(n)
         # LP: min t s.t. A x + b <= t  (bounded iff 0 is in the interior of conv{a_i})
-        lp = linprog(np.r_[np.zeros(d), 1.0], A_ub=np.c_[A, -np.ones(n)], b_ub=-b, bounds=[(None, None)] * (d + 1),
-                     method="highs")
+        lp = linprog(
+            np.r_[np.zeros(d), 1.0],
+            A_ub=np.c_[A, -np.ones(n)],
+            b_ub=-b,
+            bounds=[(None, None)] * (d + 1),
+            method="highs",
+        )
         if lp.status == 0:
             return A, b, lp
 
@@ -81,8 +86,9 @@ def test_smooth_quadratic_is_normalised_gradient_descent(seed):
     def f(x):
         return 0.5 * x @ A @ x - bvec @ x, A @ x - bvec
 
-    r = gradient_sampling_minimize(f, 3 * rng.standard_normal(4), seed=seed, eps0=1e-6, eps_tol=1e-9, nu_tol=1e-7,
-                                   max_iter=20000)
+    r = gradient_sampling_minimize(
+        f, 3 * rng.standard_normal(4), seed=seed, eps0=1e-6, eps_tol=1e-9, nu_tol=1e-7, max_iter=20000
+    )
     assert r.status is Status.OK
     assert np.linalg.norm(np.array(r.x) - x_star) < 1e-6
     h = r.history
@@ -142,12 +148,24 @@ def test_budget_exhausted_is_not_converged():
     assert "max_iter" in r.stop_reason
 
 
-@pytest.mark.parametrize("kw, field", [
-    ({"gamma": 1.0}, "gamma"), ({"gamma": 0.0}, "gamma"), ({"beta": 1.5}, "beta"), ({"theta_eps": 1.0}, "theta_eps"),
-    ({"theta_nu": 0.0}, "theta_nu"), ({"eps0": 0.0}, "eps0"), ({"nu0": -1.0}, "nu0"), ({"m": 0}, "m"),
-    ({"max_iter": 0}, "max_iter"), ({"eps_tol": float("nan")}, "eps_tol"), ({"gamma": True}, "gamma"),
-    ({"has_aux": True}, "has_aux"), ({"kink": 3}, "kink"),
-])
+@pytest.mark.parametrize(
+    "kw, field",
+    [
+        ({"gamma": 1.0}, "gamma"),
+        ({"gamma": 0.0}, "gamma"),
+        ({"beta": 1.5}, "beta"),
+        ({"theta_eps": 1.0}, "theta_eps"),
+        ({"theta_nu": 0.0}, "theta_nu"),
+        ({"eps0": 0.0}, "eps0"),
+        ({"nu0": -1.0}, "nu0"),
+        ({"m": 0}, "m"),
+        ({"max_iter": 0}, "max_iter"),
+        ({"eps_tol": float("nan")}, "eps_tol"),
+        ({"gamma": True}, "gamma"),
+        ({"has_aux": True}, "has_aux"),
+        ({"kink": 3}, "kink"),
+    ],
+)
 def test_bad_parameters_name_the_field(kw, field):
     with pytest.raises(InputError, match=field) as e:
         gradient_sampling_minimize(_l1, [1.0, 0.7], **kw)

@@ -62,7 +62,7 @@ def test_op_fact_context_dependent_rows():
     assert f.global_ == NONE and f.local == "an"
     assert op_fact("pow", exponent=3).global_ == "alg"
     assert op_fact("pow", exponent=0.5).global_ == "alg"  # rational power on x >= 0
-    assert op_fact("pow", exponent=2 ** 0.5).global_ == "exp"
+    assert op_fact("pow", exponent=2**0.5).global_ == "exp"
     assert op_fact("pow", exponent="variable").global_ == "exp"
     assert op_fact("gelu", approximate="none").global_ == "pfaff"
     assert op_fact("gelu", approximate="tanh").global_ == "exp"

@@ -124,9 +124,18 @@ def _fake_study(best_nag_loss, adam_loss, edge=False, lam=(-0.5, -0.1, -0.05, -0
     from tamelab.tame import AdamNagStudy
 
     def best(loss, g):
-        return {"lr": 0.1, "grid": [0.01, 0.1, 1.0], "lr_at_grid_edge": edge, "final_train_loss": loss,
-                "final_test_loss": loss, "final_grad_norm": g, "final_train_loss_per_seed": [loss],
-                "final_grad_norm_per_seed": [g], "final_test_loss_per_seed": [loss], "curves": {}}
+        return {
+            "lr": 0.1,
+            "grid": [0.01, 0.1, 1.0],
+            "lr_at_grid_edge": edge,
+            "final_train_loss": loss,
+            "final_test_loss": loss,
+            "final_grad_norm": g,
+            "final_train_loss_per_seed": [loss],
+            "final_grad_norm_per_seed": [g],
+            "final_test_loss_per_seed": [loss],
+            "curves": {},
+        }
 
     from tamelab.tame.theorems.de2018autoencoder import _compare
 
@@ -136,11 +145,18 @@ def _fake_study(best_nag_loss, adam_loss, edge=False, lam=(-0.5, -0.1, -0.05, -0
     from scipy import stats
 
     kt = stats.kendalltau(me["epochs"], me["lambda_min"])
-    me.update(kendall=float(kt.statistic), kendall_p=float(kt.pvalue),
-              increasing_trend=bool(kt.statistic > 0 and kt.pvalue < 0.05))
-    return lambda cfg: AdamNagStudy(config={"data": "digits", "epochs": 1, "seeds": [0], "hidden": [256],
-                                            "batch_size": 1}, widths=[1], best=b, conclusion=c,
-                                    min_eig={"nag_0.9": me})
+    me.update(
+        kendall=float(kt.statistic),
+        kendall_p=float(kt.pvalue),
+        increasing_trend=bool(kt.statistic > 0 and kt.pvalue < 0.05),
+    )
+    return lambda cfg: AdamNagStudy(
+        config={"data": "digits", "epochs": 1, "seeds": [0], "hidden": [256], "batch_size": 1},
+        widths=[1],
+        best=b,
+        conclusion=c,
+        min_eig={"nag_0.9": me},
+    )
 
 
 def test_adam_vs_nag_claims_verdicts_follow_the_measured_numbers():

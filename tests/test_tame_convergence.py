@@ -13,8 +13,14 @@ from torch import nn
 from tamelab import InputError
 from tamelab.data import Dataset
 from tamelab.tame import (
-    boundedness_hypothesis, convergence_report, ddkl_toy_run, min_norm_hull, minibatch_noise, monitored_sgd,
-    sampled_stationarity, schedule_hypothesis,
+    boundedness_hypothesis,
+    convergence_report,
+    ddkl_toy_run,
+    min_norm_hull,
+    minibatch_noise,
+    monitored_sgd,
+    sampled_stationarity,
+    schedule_hypothesis,
 )
 from tamelab.train import fit
 
@@ -40,8 +46,12 @@ def test_schedule_verdict_is_analytic(cfg, verdict):
     # partial sums against a direct evaluation of the formula
     a, b, p = cfg["lr"], cfg.get("schedule_b", 1.0), cfg.get("schedule_p", 1.0)
     t = np.arange(500, dtype=float)
-    alpha = {"constant": np.full(500, a), "inv_t": a / (1 + t), "inv_sqrt_t": a / np.sqrt(1 + t),
-             "robbins_monro": a / (b + t) ** p}[cfg["schedule"]]
+    alpha = {
+        "constant": np.full(500, a),
+        "inv_t": a / (1 + t),
+        "inv_sqrt_t": a / np.sqrt(1 + t),
+        "robbins_monro": a / (b + t) ** p,
+    }[cfg["schedule"]]
     assert h.evidence["partial_sum"] == pytest.approx(alpha.sum(), rel=1e-12)
     assert h.evidence["partial_sum_sq"] == pytest.approx((alpha**2).sum(), rel=1e-12)
     if cfg["schedule"] == "constant":
@@ -57,12 +67,15 @@ def test_schedule_recorded_lr_mismatch_is_not_checkable():
     assert bad.verdict == "not checkable"
 
 
-@pytest.mark.parametrize("norms, verdict", [
-    (lambda k: 5 - 1 / k, "holds"),            # converging norm
-    (lambda k: 3 + 0 * k, "holds"),            # constant
-    (lambda k: 1 + np.log(k), "violated"),     # linear in log k (spec: flag)
-    (lambda k: np.sqrt(k), "violated"),        # polynomial growth
-])
+@pytest.mark.parametrize(
+    "norms, verdict",
+    [
+        (lambda k: 5 - 1 / k, "holds"),  # converging norm
+        (lambda k: 3 + 0 * k, "holds"),  # constant
+        (lambda k: 1 + np.log(k), "violated"),  # linear in log k (spec: flag)
+        (lambda k: np.sqrt(k), "violated"),  # polynomial growth
+    ],
+)
 def test_boundedness_on_synthetic_histories(norms, verdict):
     k = np.arange(1, 5001, dtype=float)
     h = boundedness_hypothesis(k, norms(k))
@@ -173,8 +186,12 @@ def test_report_on_linear_least_squares_matches_closed_form(seed):
     steps = np.arange(1, 201, dtype=float)
     run = types.SimpleNamespace(
         history={"step": steps, "lr": 0.1 / steps, "param_norm": 2 - 1 / steps, "loss": np.ones(200)},
-        snapshots=snaps, snapshot_steps=list(range(0, 201, 25)), model=model, train=Dataset(X, None, Y),
-        config={"optimizer": "sgd", "schedule": "inv_t", "lr": 0.1, "loss": "mse", "batch_size": 4, "widths": [d, k]})
+        snapshots=snaps,
+        snapshot_steps=list(range(0, 201, 25)),
+        model=model,
+        train=Dataset(X, None, Y),
+        config={"optimizer": "sgd", "schedule": "inv_t", "lr": 0.1, "loss": "mse", "batch_size": 4, "widths": [d, k]},
+    )
     rep = convergence_report(run, seed=seed, rho_samples=4, lojasiewicz=False)
     for s, F, gn in zip(snaps, rep.full_loss, rep.full_grad_norm):
         W, b = s["0.weight"].numpy(), s["0.bias"].numpy()
@@ -200,8 +217,18 @@ def test_report_on_linear_least_squares_matches_closed_form(seed):
 
 @pytest.fixture(scope="module")
 def sgd_run():
-    return fit({"epochs": 3, "widths": [64, 16, 10], "optimizer": "sgd", "lr": 2.0, "schedule": "robbins_monro",
-                "schedule_b": 20.0, "schedule_p": 0.75, "seed": 3})
+    return fit(
+        {
+            "epochs": 3,
+            "widths": [64, 16, 10],
+            "optimizer": "sgd",
+            "lr": 2.0,
+            "schedule": "robbins_monro",
+            "schedule_b": 20.0,
+            "schedule_p": 0.75,
+            "seed": 3,
+        }
+    )
 
 
 def test_report_end_to_end_sgd(sgd_run):
@@ -231,7 +258,8 @@ def test_report_end_to_end_sgd(sgd_run):
     )  # fit() does not record per-step noise
     rep2 = convergence_report(sgd_run, seed=1, rho_samples=4)
     a, b = rep.to_dict(), rep2.to_dict()
-    a.pop("seconds"); b.pop("seconds")  # noqa: E702
+    a.pop("seconds")
+    b.pop("seconds")  # noqa: E702
     assert a == b  # deterministic given the seed
 
 
@@ -257,8 +285,19 @@ def test_noise_hutchinson_dof_close_to_dense(seed):
     model = nn.Sequential(nn.Linear(5, 8), nn.ReLU(), nn.Linear(8, 3)).double()
     params = {k: v.detach() for k, v in model.named_parameters()}
     a = minibatch_noise(model, params, X, T, nn.functional.mse_loss, batch_size=8, resamples=16, seed=seed, chunk=32)
-    b = minibatch_noise(model, params, X, T, nn.functional.mse_loss, batch_size=8, resamples=16, seed=seed, chunk=32,
-                        dense_max=0, probes=200)
+    b = minibatch_noise(
+        model,
+        params,
+        X,
+        T,
+        nn.functional.mse_loss,
+        batch_size=8,
+        resamples=16,
+        seed=seed,
+        chunk=32,
+        dense_max=0,
+        probes=200,
+    )
     assert a.dof_method == "dense Gram" and b.dof_method.startswith("Hutchinson")
     assert b.noise_var_exact == pytest.approx(a.noise_var_exact, rel=1e-12)  # chunked scatter is exact either way
     assert b.dof_eff == pytest.approx(a.dof_eff, rel=0.35)
@@ -296,11 +335,16 @@ def _numpy_sgd(model, X, Y, *, steps, batch_size, alpha, K, seed):
         return np.r_[(2 * R.T @ X[idx] / (len(idx) * k)).ravel(), 2 * R.sum(0) / (len(idx) * k)]
 
     def dHd(v):
-        dW, db = v[:W.size].reshape(W.shape), v[W.size:]
+        dW, db = v[: W.size].reshape(W.shape), v[W.size :]
         return 2 / (n * k) * float(((X @ dW.T + db) ** 2).sum())
 
-    out = {"xi": [], "inner": [], "S": np.zeros(W.size + b.size), "second_order": 0.0,
-           "F0": float(((X @ W.T + b - Y) ** 2).mean())}
+    out = {
+        "xi": [],
+        "inner": [],
+        "S": np.zeros(W.size + b.size),
+        "second_order": 0.0,
+        "F0": float(((X @ W.T + b - Y) ** 2).mean()),
+    }
     for t in range(steps):
         d = grad(W, b, rng.choice(n, batch_size, replace=False))
         if t % K == 0:
@@ -309,7 +353,7 @@ def _numpy_sgd(model, X, Y, *, steps, batch_size, alpha, K, seed):
             out["inner"].append(float(g @ d))
             out["S"] = out["S"] + K * alpha(t) * (d - g)
         out["second_order"] += alpha(t) ** 2 / 2 * dHd(d)
-        W, b = W - alpha(t) * d[:W.size].reshape(W.shape), b - alpha(t) * d[W.size:]
+        W, b = W - alpha(t) * d[: W.size].reshape(W.shape), b - alpha(t) * d[W.size :]
     out["xi"] = np.array(out["xi"])
     out["FN"] = float(((X @ W.T + b - Y) ** 2).mean())
     return out
@@ -340,7 +384,7 @@ def test_monitored_sgd_noise_matches_numpy_closed_form(seed):
     assert r.final_full_loss == pytest.approx(ref["FN"], rel=1e-12) and r.full_loss[0] == pytest.approx(
         ref["F0"], rel=1e-14
     )
-    assert r.history["lr"][:3] == pytest.approx([10.0 ** -0.75, 11.0 ** -0.75, 12.0 ** -0.75], rel=1e-15)
+    assert r.history["lr"][:3] == pytest.approx([10.0**-0.75, 11.0**-0.75, 12.0**-0.75], rel=1e-15)
     assert r.config["noise_every"] == 3 and r.seed == seed and r.noise_monitor["kinks"]["ad_sgd_is_sgd"]
     # scaled energy identity with K = 3 uses the every-3rd-term estimate
     e = r.noise_monitor["energy"]
@@ -488,13 +532,21 @@ def test_monitored_sgd_and_report_input_contract(seed):
     model, X, Y = _lsq(seed, n=24)
     common = dict(lr=0.2, schedule="inv_t", steps=60, batch_size=6, noise_every=2, seed=seed, snapshots=4, resamples=5)
     a = monitored_sgd(model, X, Y, loss="mse", **common)
-    loader = DataLoader([{"x": torch.as_tensor(X[i]), "y": torch.as_tensor(Y[i])} for i in range(24)], batch_size=5,
-                        shuffle=True)
+    loader = DataLoader(
+        [{"x": torch.as_tensor(X[i]), "y": torch.as_tensor(Y[i])} for i in range(24)], batch_size=5, shuffle=True
+    )
     b = monitored_sgd(model, loader, loss=lambda o, t: ((o - t) ** 2).mean(), **common)
     assert np.array_equal(a.noise, b.noise) and a.final_full_loss == b.final_full_loss
     assert a.config["loss"] == "mse" and b.config["loss"] == "<lambda>" and b.config["device"] == "cpu"
     ra = convergence_report(a, seed=seed, rho_samples=3, noise_resamples=8, lojasiewicz=False)
-    rb = convergence_report(b, data=loader, loss=torch.nn.functional.mse_loss, seed=seed, rho_samples=3,
-                            noise_resamples=8, lojasiewicz=False)
+    rb = convergence_report(
+        b,
+        data=loader,
+        loss=torch.nn.functional.mse_loss,
+        seed=seed,
+        rho_samples=3,
+        noise_resamples=8,
+        lojasiewicz=False,
+    )
     assert ra.full_loss == pytest.approx(rb.full_loss, rel=1e-12) and ra.verdicts() == rb.verdicts()
     assert ra.verdicts()["B"] == "holds" and ra.hypotheses[-1].evidence["structure"] == "alg"

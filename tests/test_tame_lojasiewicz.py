@@ -7,7 +7,11 @@ import pytest
 
 from tamelab import InputError
 from tamelab.tame import (
-    LOJASIEWICZ_CONVENTION, estimate_lojasiewicz, fit_tail_fstar, power_gd_trajectory, predicted_rate,
+    LOJASIEWICZ_CONVENTION,
+    estimate_lojasiewicz,
+    fit_tail_fstar,
+    power_gd_trajectory,
+    predicted_rate,
 )
 
 
@@ -139,14 +143,15 @@ def test_bad_inputs_name_the_field():
         estimate_lojasiewicz(F, g, steps=k[::-1])
     with pytest.raises(InputError, match="tail"):
         estimate_lojasiewicz(F, g, tail=0)
-    g2 = g.copy(); g2[3] = math.nan  # noqa: E702
+    g2 = g.copy()
+    g2[3] = math.nan  # noqa: E702
     with pytest.raises(InputError):
         estimate_lojasiewicz(F, g2)
 
 
 def test_iterates_define_the_final_phase():
     F, g, k = power_gd_trajectory(4, lr=0.01, steps=2000)
-    x = F ** 0.25
+    x = F**0.25
     est = estimate_lojasiewicz(F, g, f_star=0.0, steps=k, iterates=x[:, None])
     assert est.n_points >= 1900  # monotone approach from the start: almost all points kept
     assert est.theta_slope == pytest.approx(0.75, abs=1e-6)

@@ -7,8 +7,17 @@ from torch import nn
 
 from tamelab.data import load_data
 from tamelab.errors import InputError
-from tamelab.tame import (KinkCounter, ReLUPrime, bifurcation_volume, paired_training, plot_relu_prime_zero,
-                                          relu_prime, relu_prime_mlp, relu_prime_zero_study, wilson_interval)
+from tamelab.tame import (
+    KinkCounter,
+    ReLUPrime,
+    bifurcation_volume,
+    paired_training,
+    plot_relu_prime_zero,
+    relu_prime,
+    relu_prime_mlp,
+    relu_prime_zero_study,
+    wilson_interval,
+)
 
 
 @pytest.mark.parametrize("s", [0.0, 0.25, 1.0])

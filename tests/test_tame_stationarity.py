@@ -11,8 +11,16 @@ from tamelab.data import load_data
 from tamelab.errors import InputError
 from tamelab.models import mlp
 from tamelab.result import Status
-from tamelab.tame import (ad_clarke_probe, ad_vs_clarke_examples, goldstein_stationarity, min_norm_hull,
-                                    min_norm_hull_exact, model_loss_function, sample_ball, stationarity)
+from tamelab.tame import (
+    ad_clarke_probe,
+    ad_vs_clarke_examples,
+    goldstein_stationarity,
+    min_norm_hull,
+    min_norm_hull_exact,
+    model_loss_function,
+    sample_ball,
+    stationarity,
+)
 
 HULLS = [
     dict(id="segment-through-axis", pts=[[1, 2], [1, -2]], rho2=Fraction(1)),
@@ -86,7 +94,7 @@ def test_sample_ball_is_in_ball_seeded_and_uniform_radius():
     # uniform in the 3-ball: (|u - x| / eps)^3 is U(0, 1) (Kolmogorov–Smirnov), and the direction is uniform on the
     # sphere: its mean is 0 and its second moment is I/3 (standard errors ~ 1/sqrt(4000) = 0.016)
     assert stats.kstest((d / 0.1) ** 3, "uniform").pvalue > 1e-4
-    D = ((U - x).numpy() / d[:, None])
+    D = (U - x).numpy() / d[:, None]
     assert np.abs(D.mean(0)).max() < 0.06
     np.testing.assert_allclose(D.T @ D / len(D), np.eye(3) / 3, atol=0.03)
     assert U.dtype == x.dtype and U.device == x.device
@@ -157,7 +165,7 @@ def test_model_gradient_matches_autograd_and_kinks_counted():
     th2[64 * 8] = -w
     assert int(k) == 0  # a random network on real data: no pre-activation is exactly 0
     _, k2 = f(th2)
-    z = X @ th2[:64 * 8].view(8, 64).T + th2[64 * 8:64 * 8 + 8]  # the pre-activations at th2, recomputed
+    z = X @ th2[: 64 * 8].view(8, 64).T + th2[64 * 8 : 64 * 8 + 8]  # the pre-activations at th2, recomputed
     assert int(k2) == int((z == 0).sum()) >= 1  # the count is exactly the number of zero pre-activations
 
 
@@ -308,8 +316,13 @@ def test_radius_below_dtype_resolution_is_refused_issue17(dtype, eps):
     with pytest.raises(InputError, match="resolution"):
         goldstein_stationarity(lambda w: (w - 1).abs().sum(), torch.ones(1, dtype=dtype), eps=eps)
     # just above the refusal threshold the samples are distinct from x and the certificate is honest (|f'| = 1)
-    ok = goldstein_stationarity(lambda w: (torch.relu(w - 1) - torch.relu(1 - w)).sum(), torch.ones(1, dtype=dtype),
-                                eps=200 * torch.finfo(dtype).eps, m=8, seed=0)
+    ok = goldstein_stationarity(
+        lambda w: (torch.relu(w - 1) - torch.relu(1 - w)).sum(),
+        torch.ones(1, dtype=dtype),
+        eps=200 * torch.finfo(dtype).eps,
+        m=8,
+        seed=0,
+    )
     assert ok.status is Status.OK and not ok.center_used and ok.rho == pytest.approx(1.0, abs=1e-6)
 
 
@@ -448,8 +461,14 @@ def _cnn(conv_w=None, conv_b=None, pool_input=False, inplace=False):
     side = 4 if pool_input else 8
     layers = [nn.Unflatten(1, (1, 8, 8))] + ([nn.MaxPool2d(2)] if pool_input else [])
     k = 1 if conv_w is not None else 3
-    layers += [nn.Conv2d(1, 2, k, padding=k // 2), nn.BatchNorm2d(2), nn.ReLU(inplace=inplace), nn.MaxPool2d(2),
-               nn.Flatten(), nn.Linear(2 * (side // 2) ** 2, 3)]
+    layers += [
+        nn.Conv2d(1, 2, k, padding=k // 2),
+        nn.BatchNorm2d(2),
+        nn.ReLU(inplace=inplace),
+        nn.MaxPool2d(2),
+        nn.Flatten(),
+        nn.Linear(2 * (side // 2) ** 2, 3),
+    ]
     model = nn.Sequential(*layers).double().eval()
     bn = model[3 if pool_input else 2]
     conv = model[2 if pool_input else 1]

@@ -19,10 +19,20 @@ def clean_env(monkeypatch):
     torch.set_num_threads(n)
 
 
-@pytest.mark.parametrize("cores,load,workers,want", [
-    (2, 0.0, 1, 2), (2, 7.0, 1, 1), (2, 0.0, 2, 1), (2, 1.2, 1, 1), (16, 0.3, 1, 16), (16, 0.3, 4, 4),
-    (16, 8.0, 2, 4), (16, 30.0, 4, 1), (1, 0.0, 3, 1),
-])
+@pytest.mark.parametrize(
+    "cores,load,workers,want",
+    [
+        (2, 0.0, 1, 2),
+        (2, 7.0, 1, 1),
+        (2, 0.0, 2, 1),
+        (2, 1.2, 1, 1),
+        (16, 0.3, 1, 16),
+        (16, 0.3, 4, 4),
+        (16, 8.0, 2, 4),
+        (16, 30.0, 4, 1),
+        (1, 0.0, 3, 1),
+    ],
+)
 def test_plan_never_exceeds_the_free_cores(clean_env, cores, load, workers, want):
     p = T.plan_threads(workers, load=load, cores=cores)
     assert p.threads == want

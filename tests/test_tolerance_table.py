@@ -78,79 +78,79 @@ def test_the_scanner_finds_a_literal(tmp_path):
 
 
 ALLOWED: dict[str, list[str]] = {
-    'claims/catalog/ainsworth2023rebasin.py': [
-        'de < 1e-9',  # line 41
-        'dout < 1e-12',  # line 41
-        'err < 1e-8',  # line 126
+    "claims/catalog/ainsworth2023rebasin.py": [
+        "de < 1e-9",  # line 41
+        "dout < 1e-12",  # line 41
+        "err < 1e-8",  # line 126
     ],
-    'claims/catalog/arora2018erm.py': [
-        'r.kkt_residual < 1e-6',  # line 53
-        'r.optimum <= best + 1e-7',  # line 53
-        'r.optimum < 1e-9',  # line 57
-        'r.optimum <= best + 1e-7',  # line 70
+    "claims/catalog/arora2018erm.py": [
+        "r.kkt_residual < 1e-6",  # line 53
+        "r.optimum <= best + 1e-7",  # line 53
+        "r.optimum < 1e-9",  # line 57
+        "r.optimum <= best + 1e-7",  # line 70
     ],
-    'claims/catalog/arora2018relu.py': [
-        'form.max_abs_error < 1e-12 * 100',  # line 169
-        'err < 1e-12',  # line 243
+    "claims/catalog/arora2018relu.py": [
+        "form.max_abs_error < 1e-12 * 100",  # line 169
+        "err < 1e-12",  # line 243
     ],
-    'claims/catalog/baldi1989linear.py': [
-        '-1e-9 <= rel < 1e-6',  # line 49
-        'err < 1e-3',  # line 49
-        'c.loss > opt.loss * (1 + 1e-9)',  # line 114
+    "claims/catalog/baldi1989linear.py": [
+        "-1e-9 <= rel < 1e-6",  # line 49
+        "err < 1e-3",  # line 49
+        "c.loss > opt.loss * (1 + 1e-9)",  # line 114
         'max(abs(v) for v in p["point"]) < 1e-12',  # line 120
         'p["loss"] > glob + 1e-9',  # line 121
-        'abs(glob - 0.144818819) < 1e-8',  # line 122
+        "abs(glob - 0.144818819) < 1e-8",  # line 122
     ],
-    'claims/catalog/bolte2021conservative.py': [
-        'abs(hull_g[0] - 1.0) <= 1e-12',  # line 40
-        'abs(hull_g[1] - 1.0) <= 1e-12',  # line 40
-        'abs(r - 1.0) <= 1e-12',  # line 41
-        'abs(r.rho - math.sqrt(5)) <= 1e-9',  # line 94
-        'abs(r.rho - want) <= 1e-9',  # line 94
+    "claims/catalog/bolte2021conservative.py": [
+        "abs(hull_g[0] - 1.0) <= 1e-12",  # line 40
+        "abs(hull_g[1] - 1.0) <= 1e-12",  # line 40
+        "abs(r - 1.0) <= 1e-12",  # line 41
+        "abs(r.rho - math.sqrt(5)) <= 1e-9",  # line 94
+        "abs(r.rho - want) <= 1e-9",  # line 94
     ],
-    'claims/catalog/burke2005sampling.py': [
-        'max(gaps) < 1e-5',  # line 67
-        'max_x < 1e-6',  # line 67
-        'r.rho <= 1e-6',  # line 67
+    "claims/catalog/burke2005sampling.py": [
+        "max(gaps) < 1e-5",  # line 67
+        "max_x < 1e-6",  # line 67
+        "r.rho <= 1e-6",  # line 67
     ],
-    'claims/catalog/chen2023ewald.py': [
-        'g <= cost + 1e-6',  # line 154
-        'cost < 1e-20',  # line 171
+    "claims/catalog/chen2023ewald.py": [
+        "g <= cost + 1e-6",  # line 154
+        "cost < 1e-20",  # line 171
         'r["cost_upper_bound"] <= r["bound"] * (1 + 1e-12)',  # line 212
         'abs(r["cost_measured"] - r["cost_upper_bound"]) <= 1e-9 * r["cost_upper_bound"]',  # line 213
-        'a.scan_relative_spread <= 1e-10',  # line 331
-        'fix <= 1e-12',  # line 331
-        'a.linear_output_cost > 1e-12',  # line 404
-        'a.scan_relative_spread <= 1e-10',  # line 407
-        'r.ball_to_point_max_error <= 1e-12',  # line 455
-        'r.distance_tables_max_difference <= 1e-10',  # line 458
+        "a.scan_relative_spread <= 1e-10",  # line 331
+        "fix <= 1e-12",  # line 331
+        "a.linear_output_cost > 1e-12",  # line 404
+        "a.scan_relative_spread <= 1e-10",  # line 407
+        "r.ball_to_point_max_error <= 1e-12",  # line 455
+        "r.distance_tables_max_difference <= 1e-10",  # line 458
     ],
-    'claims/catalog/davis2020stochastic.py': [
-        'abs(rm(0) - 10**0.75 * rm_sched(0)) < 1e-12',  # line 41
-        'd2 < 1e-3',  # line 46
-        'max_x1 < 1e-3',  # line 46
+    "claims/catalog/davis2020stochastic.py": [
+        "abs(rm(0) - 10**0.75 * rm_sched(0)) < 1e-12",  # line 41
+        "d2 < 1e-3",  # line 46
+        "max_x1 < 1e-3",  # line 46
     ],
-    'claims/catalog/dziugaite2017nonvacuous.py': [
-        'k > min(quad_bound(e, kl, nn, dd), classic_bound(e, kl, nn, dd)) + 1e-12',  # line 71
+    "claims/catalog/dziugaite2017nonvacuous.py": [
+        "k > min(quad_bound(e, kl, nn, dd), classic_bound(e, kl, nn, dd)) + 1e-12",  # line 71
         'abs(vals["kl"] - 0.079339) < 1e-6',  # line 83
         'abs(vals["classic"] - 0.149714) < 1e-6',  # line 84
         'abs(vals["quad"] - 0.103435) < 1e-6',  # line 85
         'abs(lam_b - vals["quad"]) < 1e-12',  # line 86
     ],
-    'claims/catalog/karmakar2020gate.py': [
-        'mean[keep] - sigmas * se[keep] <= B[keep] * (1 + 1e-9)',  # line 27
-        'r.errors <= r.bound * (1 + 1e-12)',  # line 54
-        'max(finals) < 1e-6',  # line 63
-        'floors[0] >= 1e-6',  # line 116
-        'sg.errors > 1e-8',  # line 151
-        'tr.errors > 1e-8',  # line 151
+    "claims/catalog/karmakar2020gate.py": [
+        "mean[keep] - sigmas * se[keep] <= B[keep] * (1 + 1e-9)",  # line 27
+        "r.errors <= r.bound * (1 + 1e-12)",  # line 54
+        "max(finals) < 1e-6",  # line 63
+        "floors[0] >= 1e-6",  # line 116
+        "sg.errors > 1e-8",  # line 151
+        "tr.errors > 1e-8",  # line 151
     ],
-    'claims/catalog/mehta2018critical.py': [
+    "claims/catalog/mehta2018critical.py": [
         'max(abs(v) for v in p["point"]) < 1e-12',  # line 91
-        'abs(z.imag) < 1e-12',  # line 94
+        "abs(z.imag) < 1e-12",  # line 94
         'abs(p["loss"] - glob) < 1e-9',  # line 97
-        'abs(glob - 0.144818819) < 1e-8',  # line 100
-        'abs(glob - closed) < 1e-10',  # line 100
+        "abs(glob - 0.144818819) < 1e-8",  # line 100
+        "abs(glob - closed) < 1e-10",  # line 100
         'abs(origin[0]["loss"] - 0.5) < 1e-12',  # line 101
     ],
 }

@@ -35,8 +35,13 @@ import sys
 __all__ = ["THREAD_ENV", "ThreadPlan", "available_cores", "configure_threads", "plan_threads", "worker_env"]
 
 #: environment variables that fix the thread count of the OpenMP/BLAS runtimes (children inherit them).
-THREAD_ENV = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "VECLIB_MAXIMUM_THREADS",
-              "NUMEXPR_NUM_THREADS")
+THREAD_ENV = (
+    "OMP_NUM_THREADS",
+    "OPENBLAS_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "VECLIB_MAXIMUM_THREADS",
+    "NUMEXPR_NUM_THREADS",
+)
 #: environment that makes waiting OpenMP threads sleep instead of spin (GNU and Intel runtimes).
 PASSIVE_ENV = {"OMP_WAIT_POLICY": "PASSIVE", "GOMP_SPINCOUNT": "0", "KMP_BLOCKTIME": "0"}
 
@@ -79,8 +84,9 @@ def _load() -> float:
         return 0.0
 
 
-def plan_threads(workers: int = 1, threads: int | None = None, *, load: float | None = None,
-                 cores: int | None = None) -> ThreadPlan:
+def plan_threads(
+    workers: int = 1, threads: int | None = None, *, load: float | None = None, cores: int | None = None
+) -> ThreadPlan:
     """Threads per process for ``workers`` concurrent processes (module docstring).
 
     Args:

@@ -159,15 +159,20 @@ def _result_repr_html(self: Any) -> str:
         if not f.repr:
             continue
         v = getattr(self, f.name, None)
-        txt = fmt_value(v.value if isinstance(v, enum.Enum) else v) \
-            if isinstance(v, (int, float, str, bool, enum.Enum)) or v is None else _short(v)
-        rows.append(f"<tr><th style='text-align:left;padding-right:1em'>{html.escape(f.name)}</th>"
-                    f"<td style='text-align:left'>{html.escape(txt)}</td></tr>")
-    status = Status(self.status) if self.status in Status._value2member_map_ or isinstance(self.status, Status) \
-        else None
+        txt = (
+            fmt_value(v.value if isinstance(v, enum.Enum) else v)
+            if isinstance(v, (int, float, str, bool, enum.Enum)) or v is None
+            else _short(v)
+        )
+        rows.append(
+            f"<tr><th style='text-align:left;padding-right:1em'>{html.escape(f.name)}</th>"
+            f"<td style='text-align:left'>{html.escape(txt)}</td></tr>"
+        )
+    status = (
+        Status(self.status) if self.status in Status._value2member_map_ or isinstance(self.status, Status) else None
+    )
     msg = f" — {html.escape(status.message)}" if status is not None else ""
-    return (f"<div><strong>{html.escape(type(self).__name__)}</strong>{msg}"
-            f"<table>{''.join(rows)}</table></div>")
+    return f"<div><strong>{html.escape(type(self).__name__)}</strong>{msg}<table>{''.join(rows)}</table></div>"
 
 
 @runtime_checkable

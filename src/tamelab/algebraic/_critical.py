@@ -26,8 +26,14 @@ from .._rng import np_rng, resolve_seed
 from ..errors import InputError
 from ..result import Result, Status
 
-__all__ = ["CriticalResult", "linear_net_critical_points", "count_standard_monomials", "MAX_VARIABLES", "HomotopyCount",
-           "critical_points_homotopy"]
+__all__ = [
+    "CriticalResult",
+    "linear_net_critical_points",
+    "count_standard_monomials",
+    "MAX_VARIABLES",
+    "HomotopyCount",
+    "critical_points_homotopy",
+]
 
 #: refuse Gröbner computations with more variables than this (SymPy is slow beyond).
 MAX_VARIABLES = 6
@@ -53,8 +59,11 @@ def standard_monomials(G, gens) -> list[tuple[int, ...]] | None:
         if not pure:
             return None
         bounds.append(min(pure))
-    return [e for e in itertools.product(*(range(b) for b in bounds))
-            if not any(all(e[j] >= m[j] for j in range(nv)) for m in lms)]
+    return [
+        e
+        for e in itertools.product(*(range(b) for b in bounds))
+        if not any(all(e[j] >= m[j] for j in range(nv)) for m in lms)
+    ]
 
 
 def _solutions_by_eigenvalues(G, gens, rng) -> np.ndarray:
@@ -126,8 +135,11 @@ def _critical_system(hidden_layers, width, dx, dy, rng, regularization=None, x=N
     shapes = [(dims[i + 1], dims[i]) for i in range(H + 1)]
     nv = sum(a * b for a, b in shapes)
     if nv > MAX_VARIABLES:
-        raise InputError("architecture", f"{nv} weights exceed the exact-algebra budget of {MAX_VARIABLES} variables",
-                         "use smaller H, width, dx, dy")
+        raise InputError(
+            "architecture",
+            f"{nv} weights exceed the exact-algebra budget of {MAX_VARIABLES} variables",
+            "use smaller H, width, dx, dy",
+        )
     syms = sp.symbols(f"w0:{nv}")
     it = iter(syms)
     Ws = [sp.Matrix(a, b, lambda i, j: next(it)) for a, b in shapes]
@@ -160,8 +172,18 @@ def _critical_system(hidden_layers, width, dx, dy, rng, regularization=None, x=N
     return _System(syms, eqs, L, xm, ym, lams, H, d, nv)
 
 
-def linear_net_critical_points(hidden_layers: int = 1, width: int = 1, dx: int = 1, dy: int = 1, *, seed=0,
-                               regularization=None, x=None, y=None, real: bool = True) -> CriticalResult:
+def linear_net_critical_points(
+    hidden_layers: int = 1,
+    width: int = 1,
+    dx: int = 1,
+    dy: int = 1,
+    *,
+    seed=0,
+    regularization=None,
+    x=None,
+    y=None,
+    real: bool = True,
+) -> CriticalResult:
     """All critical points of the regularised square loss of a deep linear net with one data point."""
     import sympy as sp
 
@@ -208,12 +230,29 @@ def linear_net_critical_points(hidden_layers: int = 1, width: int = 1, dx: int =
             kind = "minimum" if lo > HESSIAN_EIG_ATOL else ("saddle" if lo < -HESSIAN_EIG_ATOL else "degenerate")
             mins += kind == "minimum"
             sads += kind == "saddle"
-            pts.append({"point": z.tolist(), "loss": float(loss_f(*z)), "gradient_norm": float(np.linalg.norm(g)),
-                        "hessian_eigenvalues": ev.tolist(), "kind": kind})
+            pts.append(
+                {
+                    "point": z.tolist(),
+                    "loss": float(loss_f(*z)),
+                    "gradient_norm": float(np.linalg.norm(g)),
+                    "hessian_eigenvalues": ev.tolist(),
+                    "kind": kind,
+                }
+            )
     return CriticalResult(
-        status=Status.OK, seed=s, seconds=time.perf_counter() - t0, hidden_layers=H, width=d, dx=dx, dy=dy,
-        n_variables=nv, complex_count=cnt, real_points=sorted(pts, key=lambda p: p["loss"]),
-        real_count=len(pts) if real else None, minima=mins, saddles=sads,
+        status=Status.OK,
+        seed=s,
+        seconds=time.perf_counter() - t0,
+        hidden_layers=H,
+        width=d,
+        dx=dx,
+        dy=dy,
+        n_variables=nv,
+        complex_count=cnt,
+        real_points=sorted(pts, key=lambda p: p["loss"]),
+        real_count=len(pts) if real else None,
+        minima=mins,
+        saddles=sads,
         data={"x": [str(v) for v in x], "y": [str(v) for v in y], "lambda": [[str(v) for v in m] for m in lams]},
     )
 
@@ -243,8 +282,18 @@ class HomotopyCount(Result):
     data: dict = dataclasses.field(default_factory=dict)
 
 
-def critical_points_homotopy(hidden_layers: int = 1, width: int = 1, dx: int = 1, dy: int = 1, *, seed=0,
-                             regularization=None, x=None, y=None, zero_tol: float = 1e-8) -> HomotopyCount:
+def critical_points_homotopy(
+    hidden_layers: int = 1,
+    width: int = 1,
+    dx: int = 1,
+    dy: int = 1,
+    *,
+    seed=0,
+    regularization=None,
+    x=None,
+    y=None,
+    zero_tol: float = 1e-8,
+) -> HomotopyCount:
     """Count the distinct complex / real / all-non-zero critical points by total-degree homotopy continuation.
 
     Same instance as :func:`linear_net_critical_points` with the same ``seed`` (same data and Λ), solved by
@@ -262,9 +311,23 @@ def critical_points_homotopy(hidden_layers: int = 1, width: int = 1, dx: int = 1
     roots = h.roots if h.roots is not None else np.zeros((0, len(syms)))
     nonzero = int(sum(np.abs(r).min() > zero_tol * (1 + np.abs(r).max()) for r in roots))
     return HomotopyCount(
-        status=h.status, seed=s, seconds=time.perf_counter() - t0, hidden_layers=sysm.H, width=sysm.d, dx=dx, dy=dy,
-        n_variables=sysm.n_variables, bezout=h.n_paths, complex_count=h.n_distinct, real_count=h.n_real,
-        nonzero_count=nonzero, paths_failed=h.n_failed, max_residual=h.max_residual,
-        data={"x": [str(v) for v in sysm.x], "y": [str(v) for v in sysm.y],
-              "lambda": [[str(v) for v in m] for m in sysm.lams]},
+        status=h.status,
+        seed=s,
+        seconds=time.perf_counter() - t0,
+        hidden_layers=sysm.H,
+        width=sysm.d,
+        dx=dx,
+        dy=dy,
+        n_variables=sysm.n_variables,
+        bezout=h.n_paths,
+        complex_count=h.n_distinct,
+        real_count=h.n_real,
+        nonzero_count=nonzero,
+        paths_failed=h.n_failed,
+        max_residual=h.max_residual,
+        data={
+            "x": [str(v) for v in sysm.x],
+            "y": [str(v) for v in sysm.y],
+            "lambda": [[str(v) for v in m] for m in sysm.lams],
+        },
     )

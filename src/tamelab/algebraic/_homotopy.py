@@ -143,8 +143,9 @@ class PolySystem:
         return self._monomials(np.abs(Z), self.exponents) @ np.abs(self.coeffs).T
 
 
-def solve_total_degree(system: PolySystem, *, seed=0, max_steps: int = 3000, max_paths: int = MAX_PATHS
-                       ) -> HomotopyResult:
+def solve_total_degree(
+    system: PolySystem, *, seed=0, max_steps: int = 3000, max_paths: int = MAX_PATHS
+) -> HomotopyResult:
     r"""Track all Bézout paths of ``system`` (a :class:`PolySystem`) homogenised, in a random affine patch.
 
     Working projectively keeps every path bounded: a path that tends to a solution at infinity ends with
@@ -156,20 +157,31 @@ def solve_total_degree(system: PolySystem, *, seed=0, max_steps: int = 3000, max
     degrees = system.degrees
     n = len(degrees)
     if n == 0 or any(d < 1 for d in degrees) or system.exponents.shape[1] != n:
-        raise InputError("system", f"need a square system of n >= 1 non-constant equations, got degrees {degrees} in "
-                         f"{system.exponents.shape[1]} unknowns")
+        raise InputError(
+            "system",
+            f"need a square system of n >= 1 non-constant equations, got degrees {degrees} in "
+            f"{system.exponents.shape[1]} unknowns",
+        )
     n_paths = int(np.prod(degrees))
     if n_paths > max_paths:
-        raise InputError("system", f"{n_paths} homotopy paths (Bézout number) exceed the budget of {max_paths}",
-                         "raise max_paths or use a smaller system")
+        raise InputError(
+            "system",
+            f"{n_paths} homotopy paths (Bézout number) exceed the budget of {max_paths}",
+            "raise max_paths or use a smaller system",
+        )
     hom = system.homogenized()
     s0 = resolve_seed(seed)
     rng = np_rng(s0)
     gamma = np.exp(2j * np.pi * rng.random())
     patch = rng.standard_normal(n + 1) + 1j * rng.standard_normal(n + 1)
     d = np.asarray(degrees)
-    W = np.array([[1.0] + [np.exp(2j * np.pi * k / di) for k, di in zip(ks, degrees)]
-                  for ks in itertools.product(*(range(di) for di in degrees))], dtype=complex)
+    W = np.array(
+        [
+            [1.0] + [np.exp(2j * np.pi * k / di) for k, di in zip(ks, degrees)]
+            for ks in itertools.product(*(range(di) for di in degrees))
+        ],
+        dtype=complex,
+    )
     Z = W / (W @ patch)[:, None]  # start points, scaled into the patch
     idx_n = np.arange(n)
 
@@ -182,8 +194,9 @@ def solve_total_degree(system: PolySystem, *, seed=0, max_steps: int = 3000, max
         JG[:, :, 0] = -d * Y[:, :1] ** (d - 1)
         a, b = ((1 - s) * gamma)[:, None], s[:, None]
         Hv = np.concatenate([a * G + b * F, (Y @ patch - 1)[:, None]], axis=1)
-        Hj = np.concatenate([a[:, :, None] * JG + b[:, :, None] * JF, np.broadcast_to(patch, (Y.shape[0], 1, n + 1))],
-                            axis=1)
+        Hj = np.concatenate(
+            [a[:, :, None] * JG + b[:, :, None] * JF, np.broadcast_to(patch, (Y.shape[0], 1, n + 1))], axis=1
+        )
         Hs = np.concatenate([F - gamma * G, np.zeros((Y.shape[0], 1))], axis=1)
         return Hv, Hj, Hs
 

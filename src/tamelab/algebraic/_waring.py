@@ -130,5 +130,14 @@ def decompose(T: np.ndarray, k: int | None = None, *, seed=0, tol: float = 1e-8)
     R = waring_tensor(W, c, d)
     rel = float(np.linalg.norm(R - T) / max(np.linalg.norm(T), 1e-300))
     status = Status.OK if rel < WARING_RTOL else Status.UNCERTIFIED
-    return WaringResult(status=status, seed=None, W=W, c=np.asarray(c), rank=len(c), degree=d, relative_residual=rel,
-                        max_imag=imag, method=method)
+    return WaringResult(
+        status=status,
+        seed=None,
+        W=W,
+        c=np.asarray(c),
+        rank=len(c),
+        degree=d,
+        relative_residual=rel,
+        max_imag=imag,
+        method=method,
+    )

@@ -32,8 +32,16 @@ from ..errors import InputError
 from ..result import Result, Status
 from ._modp import P, matmul_mod, rank_mod, rand_mod
 
-__all__ = ["NeuromanifoldResult", "neuromanifold_dimension", "expected_dimension", "ambient_dimension",
-           "jacobian_mod_p", "float_rank", "MAX_JACOBIAN_ENTRIES", "filling_widths"]
+__all__ = [
+    "NeuromanifoldResult",
+    "neuromanifold_dimension",
+    "expected_dimension",
+    "ambient_dimension",
+    "jacobian_mod_p",
+    "float_rank",
+    "MAX_JACOBIAN_ENTRIES",
+    "filling_widths",
+]
 
 #: refuse exact computations whose Jacobian would exceed this many entries.
 MAX_JACOBIAN_ENTRIES = 4_000_000
@@ -186,9 +194,22 @@ def neuromanifold_dimension(
         fr, gap = float_rank(w, power, seed=s0)
     verdict = "defective" if dim < edim else ("filling" if dim == A else "non-filling")
     return NeuromanifoldResult(
-        status=Status.OK, seed=s0, seconds=time.perf_counter() - t0, widths=w, power=int(power), dimension=dim,
-        expected=edim, ambient=A, params=n_params, defective=dim < edim, filling=dim == A, verdict=verdict,
-        ranks_per_seed=ranks, jacobian_shape=shape or [], float_rank=fr, float_gap_decades=gap,
+        status=Status.OK,
+        seed=s0,
+        seconds=time.perf_counter() - t0,
+        widths=w,
+        power=int(power),
+        dimension=dim,
+        expected=edim,
+        ambient=A,
+        params=n_params,
+        defective=dim < edim,
+        filling=dim == A,
+        verdict=verdict,
+        ranks_per_seed=ranks,
+        jacobian_shape=shape or [],
+        float_rank=fr,
+        float_gap_decades=gap,
     )
 
 

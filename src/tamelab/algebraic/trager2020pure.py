@@ -43,13 +43,14 @@ def bottleneck(dx: int, widths: Sequence[int], dy: int) -> int:
 def _unflat(t: np.ndarray, shapes) -> list[np.ndarray]:
     out, k = [], 0
     for a, b in shapes:
-        out.append(t[k:k + a * b].reshape(a, b))
+        out.append(t[k : k + a * b].reshape(a, b))
         k += a * b
     return out
 
 
-def find_critical_points(Y: np.ndarray, widths: Sequence[int], *, starts: int = 40, seed=0,
-                         grad_tol: float = 1e-10) -> list[list[np.ndarray]]:
+def find_critical_points(
+    Y: np.ndarray, widths: Sequence[int], *, starts: int = 40, seed=0, grad_tol: float = 1e-10
+) -> list[list[np.ndarray]]:
     """Critical points of ½‖W_{H+1}⋯W_1 − Y‖² found by Levenberg–Marquardt on the gradient from random starts."""
     from scipy.optimize import least_squares
 
@@ -78,8 +79,16 @@ def find_critical_points(Y: np.ndarray, widths: Sequence[int], *, starts: int = 
 
         r = least_squares(g, t0, method="lm", xtol=1e-15, ftol=1e-15, gtol=1e-15, max_nfev=4000)
         if np.linalg.norm(g(r.x)) > grad_tol * scale:  # polish with the exact Hessian as the Jacobian
-            r = least_squares(g, r.x, jac=lambda t: deep_linear_hessian(_unflat(t, shapes), X, Y), method="lm",
-                              xtol=1e-15, ftol=1e-15, gtol=1e-15, max_nfev=50)
+            r = least_squares(
+                g,
+                r.x,
+                jac=lambda t: deep_linear_hessian(_unflat(t, shapes), X, Y),
+                method="lm",
+                xtol=1e-15,
+                ftol=1e-15,
+                gtol=1e-15,
+                max_nfev=50,
+            )
         if np.linalg.norm(g(r.x)) <= grad_tol * scale:
             found.append(_unflat(r.x, shapes))
     return found
@@ -99,8 +108,9 @@ class StratumAnalysis:
     pure: bool
 
 
-def stratum_analysis(Ws: Sequence[np.ndarray], Y: np.ndarray, *, rank_tol: float = 1e-7,
-                     match_tol: float = 1e-6) -> StratumAnalysis:
+def stratum_analysis(
+    Ws: Sequence[np.ndarray], Y: np.ndarray, *, rank_tol: float = 1e-7, match_tol: float = 1e-6
+) -> StratumAnalysis:
     """Rank stratum of μ(θ), the criticality of ℓ on it, its Eckart–Young index set and pure/spurious status.
 
     ``rank_tol``: singular values of W above ``rank_tol``·σ₁(Y) count for the rank; ``match_tol``: Y's singular
@@ -123,6 +133,13 @@ def stratum_analysis(Ws: Sequence[np.ndarray], Y: np.ndarray, *, rank_tol: float
     Uy, sy, Vty = np.linalg.svd(Y)
     idx = tuple(int(i) + 1 for i in range(len(sy)) if abs(float(Uy[:, i] @ W @ Vty[i]) - sy[i]) <= match_tol * sy[0])
     WI = sum((sy[i - 1] * np.outer(Uy[:, i - 1], Vty[i - 1]) for i in idx), np.zeros_like(W))
-    return StratumAnalysis(rank=e, bottleneck=r, loss=0.5 * float((R * R).sum()), own_stratum_residual=own,
-                           eckart_young_set=idx, eckart_young_error=float(np.abs(W - WI).max()), normal_residual=normal,
-                           pure=e == r)
+    return StratumAnalysis(
+        rank=e,
+        bottleneck=r,
+        loss=0.5 * float((R * R).sum()),
+        own_stratum_residual=own,
+        eckart_young_set=idx,
+        eckart_young_error=float(np.abs(W - WI).max()),
+        normal_residual=normal,
+        pure=e == r,
+    )

@@ -87,9 +87,7 @@ def default_config() -> dict[str, Any]:
     """The shipped ``default.toml`` of the built-in atlas, as a dict."""
     import tomllib
 
-    return tomllib.loads(
-        resources.files("tamelab.atlas").joinpath("default.toml").read_text("utf-8")
-    )
+    return tomllib.loads(resources.files("tamelab.atlas").joinpath("default.toml").read_text("utf-8"))
 
 
 # --------------------------------------------------------------------------------------------------
@@ -188,9 +186,7 @@ def select_sections(
             )
         bad = [i for i in ids if i not in known]
         if bad:
-            raise InputError(
-                f, f"unknown section(s) {bad}", f"available: {', '.join(sorted(known))}"
-            )
+            raise InputError(f, f"unknown section(s) {bad}", f"available: {', '.join(sorted(known))}")
     sel = list(sections or [])
     skp = set(skip or [])
     return [s for s in specs if (s.id in sel if sel else s.default) and s.id not in skp]
@@ -208,23 +204,17 @@ def _check_out(out: str | os.PathLike, field: str = "out") -> Path:
             break
         anc = anc.parent
     if anc.exists() and (not anc.is_dir() or not os.access(anc, os.W_OK | os.X_OK)):
-        raise InputError(
-            field, f"cannot create {p}: {anc} is not a writable directory", "choose another path"
-        )
+        raise InputError(field, f"cannot create {p}: {anc} is not a writable directory", "choose another path")
     for sub in ("figures",):
         q = p / sub
         if q.is_symlink() or (q.exists() and not q.is_dir()):
-            raise InputError(
-                field, f"{q} is a symbolic link or a file", "remove it or choose another path"
-            )
+            raise InputError(field, f"{q} is a symbolic link or a file", "remove it or choose another path")
     return p
 
 
 def _check_format(fmt: str, field: str = "format") -> str:
     if fmt not in FIGURE_FORMATS:
-        raise InputError(
-            field, f"unknown figure format {fmt!r}", f"use one of {', '.join(FIGURE_FORMATS)}"
-        )
+        raise InputError(field, f"unknown figure format {fmt!r}", f"use one of {', '.join(FIGURE_FORMATS)}")
     return fmt
 
 
@@ -238,11 +228,7 @@ def _describe_model(model: nn.Module) -> tuple[str, str]:
         else:
             runs.append([name, 1])
     parts = [f"{n}×{k}" if k > 1 else n for n, k in runs]
-    arch = (
-        " → ".join(parts)
-        if len(parts) <= 14
-        else " → ".join(parts[:12]) + f" → … ({len(leaves)} layers)"
-    )
+    arch = " → ".join(parts) if len(parts) <= 14 else " → ".join(parts[:12]) + f" → … ({len(leaves)} layers)"
     return type(model).__name__, arch
 
 
@@ -292,9 +278,7 @@ class _Progress:
         if self.quiet:
             return
         remaining = sum(self._est(s) for s in self.specs[i:])
-        text = (
-            f"{spec.id}: {spec.title} (est. {self._est(spec):.0f} s, about {remaining:.0f} s left)"
-        )
+        text = f"{spec.id}: {spec.title} (est. {self._est(spec):.0f} s, about {remaining:.0f} s left)"
         if self.bar is not None:
             self.bar.set_description_str(f"atlas [{i + 1}/{len(self.specs)}] {text}")
         else:
@@ -302,9 +286,7 @@ class _Progress:
 
     def end(self, i: int, spec: SectionSpec, status: str, seconds: float) -> None:
         est = spec.estimate[1 if self.quick else 0]
-        if (
-            est > 0.5
-        ):  # calibrate on sections long enough to measure: the median of measured / estimated
+        if est > 0.5:  # calibrate on sections long enough to measure: the median of measured / estimated
             self._ratios.append(seconds / est)
             r = sorted(self._ratios)
             self.factor = min(5.0, max(0.2, r[len(r) // 2]))
@@ -331,9 +313,7 @@ class _Progress:
 # --------------------------------------------------------------------------------------------------
 # running sections and writing the run directory
 # --------------------------------------------------------------------------------------------------
-def _run_section(
-    spec: SectionSpec, run: AtlasRun, fmt: str, figures: dict[str, bytes]
-) -> dict[str, Any]:
+def _run_section(spec: SectionSpec, run: AtlasRun, fmt: str, figures: dict[str, bytes]) -> dict[str, Any]:
     import matplotlib.pyplot as plt
 
     ts, cs = time.perf_counter(), time.process_time()
@@ -354,9 +334,7 @@ def _run_section(
     try:
         content = spec.fn(run)
         if not isinstance(content, SectionContent):
-            raise TypeError(
-                f"section {spec.id} returned {type(content).__name__}, expected SectionContent"
-            )
+            raise TypeError(f"section {spec.id} returned {type(content).__name__}, expected SectionContent")
         figs = []
         for f in content.figures:
             png = f.png if f.png is not None else fig_to_bytes(f.fig, "png", close=False)
@@ -403,9 +381,7 @@ def _run_section(
     finally:
         plt.close("all")
     entry["seconds"] = time.perf_counter() - ts
-    entry["cpu_seconds"] = (
-        time.process_time() - cs
-    )  # CPU time of this process (all threads): load-independent
+    entry["cpu_seconds"] = time.process_time() - cs  # CPU time of this process (all threads): load-independent
     return entry
 
 
@@ -565,17 +541,11 @@ def run_atlas(
     t0 = time.perf_counter()
     if config is None:
         config = default_config()
-    cfg = (
-        config
-        if isinstance(config, AtlasConfig)
-        else validate(AtlasConfig, config, source="atlas config")
-    )
+    cfg = config if isinstance(config, AtlasConfig) else validate(AtlasConfig, config, source="atlas config")
     chosen = select_sections(cfg.sections or None, cfg.skip or None)
     out = _check_out(out, "--out")
     prog = _Progress(chosen, cfg.quick, progress)
-    prog.log(
-        f"training the built-in MLP {cfg.train.widths} on {cfg.train.data} ({cfg.train.epochs} epochs)"
-    )
+    prog.log(f"training the built-in MLP {cfg.train.widths} on {cfg.train.data} ({cfg.train.epochs} epochs)")
     tt = time.perf_counter()
     res = fit(cfg.train)
     training_seconds = time.perf_counter() - tt
@@ -712,11 +682,7 @@ def atlas(
     if init_model is not None:
         as_model(init_model, field="init_model")
     train_d = as_data(train, input_key=input_key, target_key=target_key, field="train", name=name)
-    test_d = (
-        as_data(test, input_key=input_key, target_key=target_key, field="test")
-        if test is not None
-        else None
-    )
+    test_d = as_data(test, input_key=input_key, target_key=target_key, field="test") if test is not None else None
     datasets = {}
     from ..data import Dataset as TLDataset
 
@@ -725,17 +691,14 @@ def atlas(
     if isinstance(test, TLDataset):
         datasets["test"] = test
     work = model_on(model, dev, dt).eval()
-    with (
-        torch.no_grad()
-    ):  # the model must accept the data and the loss must evaluate, before any work
+    with torch.no_grad():  # the model must accept the data and the loss must evaluate, before any work
         x, t = train_d.first_batch(dev, dt)
         try:
             o = work(x[:2])
         except Exception as e:  # noqa: BLE001 - any failure here is bad input
             raise InputError(
                 "model",
-                f"does not accept the training inputs of shape {tuple(x.shape)} "
-                f"({type(e).__name__}: {e})",
+                f"does not accept the training inputs of shape {tuple(x.shape)} ({type(e).__name__}: {e})",
                 "pass data the model takes",
             ) from None
         try:
@@ -755,9 +718,7 @@ def atlas(
     retrain = None
     if settings is not None:
         kw = settings.model_dump()
-        prog.log(
-            f"training {type(model).__name__} ({kw['epochs']} epochs, {kw['optimizer']}, lr {kw['lr']:g})"
-        )
+        prog.log(f"training {type(model).__name__} ({kw['epochs']} epochs, {kw['optimizer']}, lr {kw['lr']:g})")
         tt = time.perf_counter()
         tr = train_loop(
             model,
@@ -812,11 +773,7 @@ def atlas(
         retrain=retrain,
     )
     meta = getattr(test, "meta", None)
-    test_source = (
-        (meta or {}).get("test_source")
-        if isinstance(meta, dict)
-        else ("given" if test is not None else None)
-    )
+    test_source = (meta or {}).get("test_source") if isinstance(meta, dict) else ("given" if test is not None else None)
     config = {
         "model": f"{type(model).__module__}.{type(model).__qualname__}",
         "loss": lossf.name,
@@ -854,9 +811,7 @@ def _reinitialised(model: nn.Module, seed: int) -> nn.Module:
 
     m = copy.deepcopy(model)
     owners = [mod for mod in m.modules() if any(True for _ in mod.parameters(recurse=False))]
-    lacking = [
-        type(mod).__name__ for mod in owners if not callable(getattr(mod, "reset_parameters", None))
-    ]
+    lacking = [type(mod).__name__ for mod in owners if not callable(getattr(mod, "reset_parameters", None))]
     if lacking:
         raise NotApplicableError(
             "twin model",

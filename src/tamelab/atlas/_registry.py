@@ -76,9 +76,7 @@ class Figure:
         if not _NAME.match(self.name):
             raise ValueError(f"figure name {self.name!r} must match [a-z0-9-]+")
         if (self.png is None) == (self.fig is None):
-            raise ValueError(
-                "a Figure needs exactly one of png= (bytes) or fig= (a matplotlib figure)"
-            )
+            raise ValueError("a Figure needs exactly one of png= (bytes) or fig= (a matplotlib figure)")
 
 
 @dataclasses.dataclass

@@ -108,8 +108,7 @@ class AtlasRun:
         if not self.trained:
             raise NotApplicableError(
                 what,
-                "needs the training run (history and snapshots); the model was given "
-                "already trained",
+                "needs the training run (history and snapshots); the model was given already trained",
                 "pass train_first=True (CLI: drop --no-train) to train it here",
             )
 
@@ -147,9 +146,7 @@ class AtlasRun:
         """
         d = self.train if split == "train" else self.test
         if d is None:
-            raise NotApplicableError(
-                f"{split} data", "none was given", "pass test=... to the atlas"
-            )
+            raise NotApplicableError(f"{split} data", "none was given", "pass test=... to the atlas")
         dt = dtype or self.dtype
         key = (split, n, dt)
         if key not in self._cache:
@@ -197,9 +194,7 @@ class AtlasRun:
         snap = self.snapshots[i]
         missing = [k for k in snap if k not in state]
         if missing:
-            raise InputError(
-                "snapshots", f"snapshot {i} has parameters the model lacks: {missing[:3]}"
-            )
+            raise InputError("snapshots", f"snapshot {i} has parameters the model lacks: {missing[:3]}")
         for k, v in snap.items():
             state[k] = v.to(device=state[k].device, dtype=state[k].dtype)
         return state
@@ -219,8 +214,7 @@ class AtlasRun:
         if self.retrain is None:
             raise NotApplicableError(
                 "twin model",
-                "needs a second training run with another seed; the model was "
-                "given already trained",
+                "needs a second training run with another seed; the model was given already trained",
                 "pass train_first=True (CLI: drop --no-train)",
             )
         return self.retrain(seed)

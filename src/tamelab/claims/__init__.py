@@ -15,6 +15,17 @@ from ._run import group_by_paper as group_by_paper
 from ._run import run_claims as run_claims
 
 __all__ = [
-    "Claim", "ClaimContext", "Measured", "claim", "all_claims", "get_claim", "run_claim", "run_claims", "ClaimsRun",
-    "group_by_paper", "Verdict", "ExpectedFrom", "EXPECTED_FROM",
+    "Claim",
+    "ClaimContext",
+    "Measured",
+    "claim",
+    "all_claims",
+    "get_claim",
+    "run_claim",
+    "run_claims",
+    "ClaimsRun",
+    "group_by_paper",
+    "Verdict",
+    "ExpectedFrom",
+    "EXPECTED_FROM",
 ]

@@ -27,7 +27,15 @@ from ..result import to_jsonable
 from ..verdicts import Verdict
 
 __all__ = [
-    "Claim", "ClaimContext", "Measured", "claim", "all_claims", "get_claim", "run_claim", "Verdict", "ExpectedFrom",
+    "Claim",
+    "ClaimContext",
+    "Measured",
+    "claim",
+    "all_claims",
+    "get_claim",
+    "run_claim",
+    "Verdict",
+    "ExpectedFrom",
     "EXPECTED_FROM",
 ]
 
@@ -94,9 +102,18 @@ class Claim:
 
     def describe(self) -> dict[str, Any]:
         """The claim without a run (what ``tamelab claims list`` shows)."""
-        return {"id": self.id, "paper": self.paper, "source": self.source, "expected_from": self.expected_from,
-                "statement": self.statement, "expected": to_jsonable(self.expected), "tags": list(self.tags),
-                "slow": self.slow, "group": self.module, "group_title": self.paper_title}
+        return {
+            "id": self.id,
+            "paper": self.paper,
+            "source": self.source,
+            "expected_from": self.expected_from,
+            "statement": self.statement,
+            "expected": to_jsonable(self.expected),
+            "tags": list(self.tags),
+            "slow": self.slow,
+            "group": self.module,
+            "group_title": self.paper_title,
+        }
 
     def run(self, ctx: ClaimContext | None = None) -> dict[str, Any]:
         """Run the claim; a crash is recorded as ``not reproduced`` with the error (a finding, not a crash)."""

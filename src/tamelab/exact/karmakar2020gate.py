@@ -63,8 +63,15 @@ def gate_constants(sampler, d: int, b: int, *, seed: int = 0, n_mc: int = 200_00
     # sup over unit u of E[(u·x)² |x|²] = λ_max of E[|x|² x xᵀ]
     m4 = float(np.linalg.eigvalsh((X * sq[:, None]).T @ X / n_mc).max())
     c = 0.25 * ev.max() ** 2 + m4 / b
-    return {"lambda_min": float(ev.min()), "lambda_max": float(ev.max()), "m4": m4, "eta": float(ev.min() / (2 * c)),
-            "rho": float(ev.min() ** 2 / (4 * c)), "E_norm4": float((sq**2).mean()), "E_norm2": float(sq.mean())}
+    return {
+        "lambda_min": float(ev.min()),
+        "lambda_max": float(ev.max()),
+        "m4": m4,
+        "eta": float(ev.min() / (2 * c)),
+        "rho": float(ev.min() ** 2 / (4 * c)),
+        "E_norm4": float((sq**2).mean()),
+        "E_norm2": float(sq.mean()),
+    }
 
 
 @dataclasses.dataclass
@@ -90,8 +97,9 @@ class LabelAttack:
         return np.where(hit, self.magnitude * np.sign(X @ u), 0.0)
 
 
-def poisoning_bound(const: dict[str, float], prob: float, magnitude: float, batch: int, steps: int,
-                    w_star_norm: float) -> tuple[np.ndarray, float]:
+def poisoning_bound(
+    const: dict[str, float], prob: float, magnitude: float, batch: int, steps: int, w_star_norm: float
+) -> tuple[np.ndarray, float]:
     """The derived bound on sqrt(E|w_t - w*|^2) under label poisoning for t = 0..steps, and its limit.
 
     The derived bound on sqrt(E|w_t - w*|^2) under label poisoning (module docstring) for t = 0..steps, and its
@@ -138,9 +146,20 @@ class GateRun:
         return float(np.polyfit(t, np.log(e[ok]), 1)[0]) if ok.sum() > 2 else float("-inf")
 
 
-def train_relu_gate(w_star, *, steps: int = 3000, batch: int = 8, method: str = "tron", eta: float | None = None,
-                    sampler=laplace_inputs, seed: int = 0, relu_prime_zero: float = 0.0, w0=None,
-                    attack: LabelAttack | None = None, constants: dict[str, float] | None = None) -> GateRun:
+def train_relu_gate(
+    w_star,
+    *,
+    steps: int = 3000,
+    batch: int = 8,
+    method: str = "tron",
+    eta: float | None = None,
+    sampler=laplace_inputs,
+    seed: int = 0,
+    relu_prime_zero: float = 0.0,
+    w0=None,
+    attack: LabelAttack | None = None,
+    constants: dict[str, float] | None = None,
+) -> GateRun:
     """Stream fresh mini-batches and run the Tron update or SGD on the squared loss, optionally under attack.
 
     Stream fresh mini-batches and run the Tron update (``method="tron"``) or SGD on the squared loss

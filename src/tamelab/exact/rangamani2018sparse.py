@@ -99,7 +99,7 @@ def expected_gradient_norm(W: torch.Tensor, Y: torch.Tensor, eps: float, chunks:
     N = Y.shape[1]
     if chunks < 2 or N < chunks:
         raise InputError("chunks", f"need 2 <= chunks <= samples, got {chunks} chunks for {N} samples")
-    Gs = [autoencoder_gradient(W, Y[:, i * N // chunks:(i + 1) * N // chunks], eps)[0] for i in range(chunks)]
+    Gs = [autoencoder_gradient(W, Y[:, i * N // chunks : (i + 1) * N // chunks], eps)[0] for i in range(chunks)]
     S = sum(Gs)
     tot, own = float((S * S).sum()), sum(float((g * g).sum()) for g in Gs)
     sq = (tot - own) / (chunks * (chunks - 1))
@@ -143,8 +143,16 @@ class SparseCodingPoint:
     grad_norm_at_A_naive: float = float("nan")
 
 
-def sparse_coding_trend(ns=(128, 256, 512, 1024), *, p: float = 0.15, samples: int = 4000, seed: int = 0,
-                        delta: float = 0.05, neighbours: int = 3, chunks: int = 4) -> list[SparseCodingPoint]:
+def sparse_coding_trend(
+    ns=(128, 256, 512, 1024),
+    *,
+    p: float = 0.15,
+    samples: int = 4000,
+    seed: int = 0,
+    delta: float = 0.05,
+    neighbours: int = 3,
+    chunks: int = 4,
+) -> list[SparseCodingPoint]:
     """For each n (h = 2n, k = ⌈h^p⌉):
 
     support recovery and the unbiased ‖E∇L‖_F at W = A*ᵀ and at ``neighbours`` random points of its δ-neighbourhood.
@@ -165,8 +173,23 @@ def sparse_coding_trend(ns=(128, 256, 512, 1024), *, p: float = 0.15, samples: i
             Wn = torch.as_tensor(neighbourhood_point(A, delta, rng))
             gn.append(expected_gradient_norm(Wn, Yt, eps, chunks).norm)
             rec.append(_recovery(torch.relu(Wn @ Yt - eps), X))
-        out.append(SparseCodingPoint(n, h, k, samples, float(eps), _recovery(R, X), g.norm, float(L), delta, neighbours,
-                                     max(gn) if gn else float("nan"), min(rec) if rec else float("nan"), g.naive))
+        out.append(
+            SparseCodingPoint(
+                n,
+                h,
+                k,
+                samples,
+                float(eps),
+                _recovery(R, X),
+                g.norm,
+                float(L),
+                delta,
+                neighbours,
+                max(gn) if gn else float("nan"),
+                min(rec) if rec else float("nan"),
+                g.naive,
+            )
+        )
     return out
 
 
@@ -199,8 +222,17 @@ class DescentRun:
         return self.direction_distance[-1] / self.direction_distance[0]
 
 
-def local_minimum_descent(n: int = 128, *, p: float = 0.15, delta: float = 0.1, lr: float = 0.1, steps: int = 200,
-                          batch: int = 1000, seed: int = 0, every: int = 10) -> DescentRun:
+def local_minimum_descent(
+    n: int = 128,
+    *,
+    p: float = 0.15,
+    delta: float = 0.1,
+    lr: float = 0.1,
+    steps: int = 200,
+    batch: int = 1000,
+    seed: int = 0,
+    every: int = 10,
+) -> DescentRun:
     """The paper's 'A* is a local minimum' experiment:
 
     start at A*ᵀ + δ·(random unit rows), run gradient descent on fresh mini-batches (an estimate of the expected

@@ -189,8 +189,9 @@ class _Krylov:
             buf[: self.m] = old[: self.m]
             setattr(self, name, buf)
 
-    def orth(self, W: torch.Tensor, ref: torch.Tensor | None = None, extra: torch.Tensor | None = None,
-             passes: int = 2) -> torch.Tensor:
+    def orth(
+        self, W: torch.Tensor, ref: torch.Tensor | None = None, extra: torch.Tensor | None = None, passes: int = 2
+    ) -> torch.Tensor:
         """Rows of ``W`` orthonormalised against the basis, ``extra`` and each other.
 
         Rows of ``W`` orthonormalised against the basis (and ``extra`` rows) and each other (classical
@@ -375,11 +376,24 @@ def _start(n: int, b: int, seed: int, stream: int, dtype, device) -> torch.Tenso
     return torch.randn(b, n, dtype=torch.float64, generator=g).to(dtype=dtype, device=device)
 
 
-def top_eigenpairs(op, k: int = 5, *, which: str = "largest", tol: float = 1e-6, max_dim: int | None = None,
-                   seed: int | None = 0, m0: int | None = None, keep_products: bool | None = None,
-                   block_size: int | None = None,
-                   check: bool = True, check_steps: int | None = None, max_hvps: int | None = None,
-                   failure_probability: float = 1e-3, memory_limit: float = 2**30, v0=None) -> EigResult:
+def top_eigenpairs(
+    op,
+    k: int = 5,
+    *,
+    which: str = "largest",
+    tol: float = 1e-6,
+    max_dim: int | None = None,
+    seed: int | None = 0,
+    m0: int | None = None,
+    keep_products: bool | None = None,
+    block_size: int | None = None,
+    check: bool = True,
+    check_steps: int | None = None,
+    max_hvps: int | None = None,
+    failure_probability: float = 1e-3,
+    memory_limit: float = 2**30,
+    v0=None,
+) -> EigResult:
     r"""The ``k`` largest (``which="largest"``, algebraic) or smallest eigenpairs with certificates.
 
     Args:
@@ -433,8 +447,11 @@ def top_eigenpairs(op, k: int = 5, *, which: str = "largest", tol: float = 1e-6,
             raise InputError("op", f"must be a square matrix, got shape {tuple(op.shape)}")
         asym, big = float((op - op.T).abs().max()), float(op.abs().max())
         if not math.isfinite(big) or asym > SYMMETRY_FACTOR * n * torch.finfo(op.dtype).eps * big:
-            raise InputError("op", f"is not symmetric (max |A − Aᵀ| = {asym:.3g}, max |A| = {big:.3g})",
-                             "eigenpair certificates need a symmetric matrix: pass (A + A.T) / 2")
+            raise InputError(
+                "op",
+                f"is not symmetric (max |A − Aᵀ| = {asym:.3g}, max |A| = {big:.3g})",
+                "eigenpair certificates need a symmetric matrix: pass (A + A.T) / 2",
+            )
     bytes_per = torch.finfo(dtype).bits // 8 * n
     want = min(n, max(int(max_dim or max(300, 20 * k)), k + 2 * block_size + 2))
     need = min(n, k + 2 * block_size + 2)
@@ -443,9 +460,12 @@ def top_eigenpairs(op, k: int = 5, *, which: str = "largest", tol: float = 1e-6,
     per_vec = bytes_per * (2 if keep_products else 1)
     cap = int(min(want, memory_limit // per_vec))
     if cap < need:
-        raise InputError("memory_limit", f"a basis of {need} vectors of {n} entries needs "
-                         f"{need * per_vec / 2**30:.2f} GiB, more than {memory_limit / 2**30:.2f} GiB",
-                         "raise memory_limit or lower k / block_size")
+        raise InputError(
+            "memory_limit",
+            f"a basis of {need} vectors of {n} entries needs "
+            f"{need * per_vec / 2**30:.2f} GiB, more than {memory_limit / 2**30:.2f} GiB",
+            "raise memory_limit or lower k / block_size",
+        )
     budget = int(max_hvps) if max_hvps is not None else 2 * want
     sign = 1.0 if which == "largest" else -1.0
     eng = _Krylov(op, n, dtype, device, cap, bool(keep_products))
@@ -478,8 +498,9 @@ def top_eigenpairs(op, k: int = 5, *, which: str = "largest", tol: float = 1e-6,
         complete = eng.m >= n
         W, G = eng.residual_block() if (eng.PF is not None and not complete) else (None, None)
         Wref = eng.PF.norm(dim=1) if W is not None else None
-        test = eng.m >= min(first_test, n) and (complete or eng.products >= budget
-                                                 or eng.worth_testing((eng.products - last_test) // max(1, eng.width)))
+        test = eng.m >= min(first_test, n) and (
+            complete or eng.products >= budget or eng.worth_testing((eng.products - last_test) // max(1, eng.width))
+        )
         certified = False
         if test:
             last_test = eng.products
@@ -506,10 +527,15 @@ def top_eigenpairs(op, k: int = 5, *, which: str = "largest", tol: float = 1e-6,
                 conv = [bool(r <= t) for r, t in zip(res, thr)]
                 hist.append(float(np.max(np.array(res) / thr)))
                 certified = all(conv)
-                if not certified and len(hist) > STAGNATION_STEPS and \
-                        min(hist[-STAGNATION_STEPS:]) > 0.9 * hist[-STAGNATION_STEPS - 1]:
-                    status_reason = (f"residuals stagnated at {max(res):.3e} (floor {floor:.3e}, product error "
-                                     f"{noise:.2e} + {rho:.2e}·|Hv|); compute in float64 for a lower floor")
+                if (
+                    not certified
+                    and len(hist) > STAGNATION_STEPS
+                    and min(hist[-STAGNATION_STEPS:]) > 0.9 * hist[-STAGNATION_STEPS - 1]
+                ):
+                    status_reason = (
+                        f"residuals stagnated at {max(res):.3e} (floor {floor:.3e}, product error "
+                        f"{noise:.2e} + {rho:.2e}·|Hv|); compute in float64 for a lower floor"
+                    )
                     break
         if certified:
             if complete:
@@ -555,8 +581,10 @@ def top_eigenpairs(op, k: int = 5, *, which: str = "largest", tol: float = 1e-6,
                 status_reason = "the basis spans the whole space but the residuals are above the floor"
                 break
             # invariant subspace: continue from fresh random vectors orthogonal to the basis
-            Q = eng.orth(_start(n, max(1, eng.width), s, 10_000 + stream, dtype, device),
-                         ref=torch.ones(max(1, eng.width), dtype=dtype, device=device))
+            Q = eng.orth(
+                _start(n, max(1, eng.width), s, 10_000 + stream, dtype, device),
+                ref=torch.ones(max(1, eng.width), dtype=dtype, device=device),
+            )
             stream += 1
             if Q.shape[0] == 0:
                 continue
@@ -585,12 +613,17 @@ def top_eigenpairs(op, k: int = 5, *, which: str = "largest", tol: float = 1e-6,
     ok = all(conv) and len(conv) == k and extremality in ("exact", "probabilistic", "not checked")
     symmetric = eng.asym <= eng.asym_tol
     if not symmetric:
-        notes.insert(0, f"the operator is not symmetric: |bᵀHa − aᵀHb| = {eng.asym:.3e} > {eng.asym_tol:.3e} (the "
-                     "product error) for orthonormal a, b; residuals certify eigenvalues only of symmetric operators")
+        notes.insert(
+            0,
+            f"the operator is not symmetric: |bᵀHa − aᵀHb| = {eng.asym:.3e} > {eng.asym_tol:.3e} (the "
+            "product error) for orthonormal a, b; residuals certify eigenvalues only of symmetric operators",
+        )
     if tol_raised:
-        notes.append(f"tol={tol:g} is below the achievable residual {floor:.3e} (product error {noise:.2e} + "
-                     f"{rho:.2e}·|Hv|); "
-                     "certified to the floor instead (use dtype=float64 for a lower floor)")
+        notes.append(
+            f"tol={tol:g} is below the achievable residual {floor:.3e} (product error {noise:.2e} + "
+            f"{rho:.2e}·|Hv|); "
+            "certified to the floor instead (use dtype=float64 for a lower floor)"
+        )
     if status_reason:
         notes.append(status_reason)
     bounds = _kato_temple(th_sel, res, eng)
@@ -683,8 +716,7 @@ def _data_bytes(op) -> int:
     return sum(X.element_size() * X.numel() for X, _ in getattr(op, "batches", []))
 
 
-def _true_residuals(eng: _Krylov, Ysel: np.ndarray, th: np.ndarray, noise: float, rho: float,
-                    which: str = "largest"):
+def _true_residuals(eng: _Krylov, Ysel: np.ndarray, th: np.ndarray, noise: float, rho: float, which: str = "largest"):
     """Refined Ritz pairs and their certificates: ``(U rows float64, θ, residual norms, radii, block radius, η)``.
 
     The Ritz vectors ``U = Yᵀ V`` and their products ``HU = Yᵀ HV`` are formed in float64; a k×k Rayleigh–Ritz
@@ -736,8 +768,9 @@ def _true_residuals(eng: _Krylov, Ysel: np.ndarray, th: np.ndarray, noise: float
     return U, np.asarray(th, dtype=float), res.tolist(), rad.tolist(), block, eta
 
 
-def _deflated_check(eng: _Krylov, U: torch.Tensor, th_k: float, rad_k: float, which: str, q: int, seed: int,
-                    stream: int):
+def _deflated_check(
+    eng: _Krylov, U: torch.Tensor, th_k: float, rad_k: float, which: str, q: int, seed: int, stream: int
+):
     """Lanczos (full re-orthogonalisation) on P H P, P = I − UᵀU, from a Gaussian start in U^⊥, for up to q steps.
 
     Returns ``(found, θ_c, z, products, min Ritz, max Ritz)``: ``found`` when a Ritz value lies beyond

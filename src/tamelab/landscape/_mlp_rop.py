@@ -38,7 +38,7 @@ def _loss_kind(loss_fn) -> str | None:
     if isinstance(loss_fn, Loss):
         return _loss_kind(loss_fn.torch_fn if loss_fn.builtin else loss_fn.fn)
     if type(loss_fn) is nn.CrossEntropyLoss:
-        ok = (loss_fn.weight is None and loss_fn.reduction == "mean" and loss_fn.label_smoothing == 0.0)
+        ok = loss_fn.weight is None and loss_fn.reduction == "mean" and loss_fn.label_smoothing == 0.0
         return "ce" if ok else None
     if type(loss_fn) is nn.MSELoss:
         return "mse" if loss_fn.reduction == "mean" else None
@@ -221,7 +221,7 @@ def mlp_ggn_diagonal(linears: list[nn.Linear], kind: str, X: torch.Tensor, T: to
             p = torch.softmax(z, dim=1)
             eye = torch.eye(C, dtype=z.dtype)
             # (C, N, C): [c, n, :] = s_{n,c}
-            B = (p.sqrt().T[:, :, None] * (eye[:, None, :] - p[None, :, :])) / N ** 0.5
+            B = (p.sqrt().T[:, :, None] * (eye[:, None, :] - p[None, :, :])) / N**0.5
         else:
             B = torch.eye(C, dtype=z.dtype)[:, None, :].expand(C, N, C) * (2.0 / (N * C)) ** 0.5
         out: list[torch.Tensor] = []

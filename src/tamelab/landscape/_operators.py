@@ -70,11 +70,25 @@ class CurvatureOperator:
 
     HVP_METHODS = ("rop", "double_backward", "forward_over_reverse")
 
-    def __init__(self, model: nn.Module, loss: Callable | str | None, data: Any, *, params: Sequence[str] | None = None,
-                 kind: str = "hessian", hvp: str = "auto", device=None, dtype=None, check_determinism: bool = True,
-                 cache_graphs: bool | None = None, fast_path: bool = True, input_key: str | None = None,
-                 target_key: str | None = None, batch_size: int | None = None,
-                 max_data_bytes: float = DATA_BYTES_LIMIT) -> None:
+    def __init__(
+        self,
+        model: nn.Module,
+        loss: Callable | str | None,
+        data: Any,
+        *,
+        params: Sequence[str] | None = None,
+        kind: str = "hessian",
+        hvp: str = "auto",
+        device=None,
+        dtype=None,
+        check_determinism: bool = True,
+        cache_graphs: bool | None = None,
+        fast_path: bool = True,
+        input_key: str | None = None,
+        target_key: str | None = None,
+        batch_size: int | None = None,
+        max_data_bytes: float = DATA_BYTES_LIMIT,
+    ) -> None:
         from ..inputs import as_data, as_model, model_on, resolve_device, resolve_dtype
         from ..losses import resolve_loss
 
@@ -113,8 +127,11 @@ class CurvatureOperator:
         self.dtype = self.theta.dtype
         self.n = int(self.theta.numel())
         # buffers are cloned: BatchNorm in train mode must not update the caller's running statistics
-        self._fixed = {k: v.detach().clone() for k, v in list(model.named_parameters()) + list(model.named_buffers())
-                       if k not in self.names}
+        self._fixed = {
+            k: v.detach().clone()
+            for k, v in list(model.named_parameters()) + list(model.named_buffers())
+            if k not in self.names
+        }
         d = as_data(data, input_key=input_key, target_key=target_key, batch_size=batch_size)
         self.batches, size = [], 0
         for X, T in d.batches(dev, self.dtype):
@@ -293,8 +310,12 @@ class CurvatureOperator:
 
         ``"mlp-rop"``, ``"autograd"`` (double backward), ``"forward-over-reverse"`` or ``"ggn"``.
         """
-        return {"rop": "mlp-rop", "double_backward": "autograd", "forward_over_reverse": "forward-over-reverse",
-                "ggn": "ggn"}[self._method]
+        return {
+            "rop": "mlp-rop",
+            "double_backward": "autograd",
+            "forward_over_reverse": "forward-over-reverse",
+            "ggn": "ggn",
+        }[self._method]
 
     def to_scipy(self):
         """A ``scipy.sparse.linalg.LinearOperator`` (NumPy in, NumPy out; the products run on :attr:`device`)."""
@@ -325,6 +346,15 @@ class CurvatureOperator:
             hvp = "auto"
         else:
             hvp = self._method
-        return CurvatureOperator(self.model, self.loss_spec, [(X, T) for X, T in self.batches], params=self.names,
-                                 kind=self.kind, hvp=hvp, device=self.device, dtype=dtype, check_determinism=False,
-                                 cache_graphs=self._cache_graphs)
+        return CurvatureOperator(
+            self.model,
+            self.loss_spec,
+            [(X, T) for X, T in self.batches],
+            params=self.names,
+            kind=self.kind,
+            hvp=hvp,
+            device=self.device,
+            dtype=dtype,
+            check_determinism=False,
+            cache_graphs=self._cache_graphs,
+        )

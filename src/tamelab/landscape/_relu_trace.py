@@ -38,18 +38,71 @@ from ..result import Status
 
 __all__ = ["ce_ggn_diagonal", "ggn_diagonal", "hessian_trace", "second_order_premise"]
 
-_PWL_MODULES = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.ReLU, nn.LeakyReLU, nn.MaxPool1d, nn.MaxPool2d,
-                nn.MaxPool3d, nn.AvgPool1d, nn.AvgPool2d, nn.AvgPool3d, nn.AdaptiveAvgPool1d, nn.AdaptiveAvgPool2d,
-                nn.AdaptiveAvgPool3d, nn.Flatten, nn.Unflatten, nn.Identity, nn.ZeroPad2d, nn.ConstantPad1d,
-                nn.ConstantPad2d)
+_PWL_MODULES = (
+    nn.Linear,
+    nn.Conv1d,
+    nn.Conv2d,
+    nn.Conv3d,
+    nn.ReLU,
+    nn.LeakyReLU,
+    nn.MaxPool1d,
+    nn.MaxPool2d,
+    nn.MaxPool3d,
+    nn.AvgPool1d,
+    nn.AvgPool2d,
+    nn.AvgPool3d,
+    nn.AdaptiveAvgPool1d,
+    nn.AdaptiveAvgPool2d,
+    nn.AdaptiveAvgPool3d,
+    nn.Flatten,
+    nn.Unflatten,
+    nn.Identity,
+    nn.ZeroPad2d,
+    nn.ConstantPad1d,
+    nn.ConstantPad2d,
+)
 _BN = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d)
-_PWL_FUNCTIONS = {operator.add, operator.sub, operator.neg, operator.getitem, torch.add, torch.sub, torch.flatten,
-                  torch.relu, torch.nn.functional.relu, torch.nn.functional.leaky_relu, torch.nn.functional.max_pool1d,
-                  torch.nn.functional.max_pool2d, torch.nn.functional.avg_pool1d, torch.nn.functional.avg_pool2d,
-                  torch.nn.functional.adaptive_avg_pool2d, torch.cat, torch.reshape, torch.squeeze, torch.unsqueeze,
-                  torch.transpose, torch.permute}
-_PWL_METHODS = {"view", "reshape", "flatten", "size", "permute", "transpose", "contiguous", "squeeze", "unsqueeze",
-                "relu", "add", "sub", "neg", "__getitem__", "dim", "mean"}
+_PWL_FUNCTIONS = {
+    operator.add,
+    operator.sub,
+    operator.neg,
+    operator.getitem,
+    torch.add,
+    torch.sub,
+    torch.flatten,
+    torch.relu,
+    torch.nn.functional.relu,
+    torch.nn.functional.leaky_relu,
+    torch.nn.functional.max_pool1d,
+    torch.nn.functional.max_pool2d,
+    torch.nn.functional.avg_pool1d,
+    torch.nn.functional.avg_pool2d,
+    torch.nn.functional.adaptive_avg_pool2d,
+    torch.cat,
+    torch.reshape,
+    torch.squeeze,
+    torch.unsqueeze,
+    torch.transpose,
+    torch.permute,
+}
+_PWL_METHODS = {
+    "view",
+    "reshape",
+    "flatten",
+    "size",
+    "permute",
+    "transpose",
+    "contiguous",
+    "squeeze",
+    "unsqueeze",
+    "relu",
+    "add",
+    "sub",
+    "neg",
+    "__getitem__",
+    "dim",
+    "mean",
+}
 
 
 def second_order_premise(model: nn.Module) -> tuple[bool, str]:
@@ -113,8 +166,15 @@ def _loss_kind(loss) -> str | None:
     return k(loss)
 
 
-def ggn_diagonal(model: nn.Module, X: torch.Tensor, T: torch.Tensor, loss="cross_entropy", *, chunk: int = 512,
-                 fast_path: bool = True) -> torch.Tensor:
+def ggn_diagonal(
+    model: nn.Module,
+    X: torch.Tensor,
+    T: torch.Tensor,
+    loss="cross_entropy",
+    *,
+    chunk: int = 512,
+    fast_path: bool = True,
+) -> torch.Tensor:
     r"""Exact diagonal of the GGN of the mean cross-entropy or mean squared error (flat, ``named_parameters`` order):
 
     :math:`\operatorname{diag}G=\sum_n\sum_c(\nabla_\theta\,s_{n,c}^\top f_n)^{\odot2}` with the output-Hessian factor
@@ -165,8 +225,9 @@ def ggn_diagonal(model: nn.Module, X: torch.Tensor, T: torch.Tensor, loss="cross
     return torch.cat([acc[k].reshape(-1) for k in params])
 
 
-def ce_ggn_diagonal(model: nn.Module, X: torch.Tensor, y: torch.Tensor, *, chunk: int = 512,
-                    fast_path: bool = True) -> torch.Tensor:
+def ce_ggn_diagonal(
+    model: nn.Module, X: torch.Tensor, y: torch.Tensor, *, chunk: int = 512, fast_path: bool = True
+) -> torch.Tensor:
     """Exact diagonal of the GGN of mean cross-entropy (:func:`ggn_diagonal` with ``loss="cross_entropy"``).
 
     Its sum is the Hessian trace only under :func:`second_order_premise`; use :func:`hessian_trace`,
@@ -175,8 +236,19 @@ def ce_ggn_diagonal(model: nn.Module, X: torch.Tensor, y: torch.Tensor, *, chunk
     return ggn_diagonal(model, X, y, "cross_entropy", chunk=chunk, fast_path=fast_path)
 
 
-def hessian_trace(model_or_op, data=None, loss=None, *, method: str = "auto", hvps: int = 99, seed=0, device=None,
-                  dtype=None, params=None, **data_kw):
+def hessian_trace(
+    model_or_op,
+    data=None,
+    loss=None,
+    *,
+    method: str = "auto",
+    hvps: int = 99,
+    seed=0,
+    device=None,
+    dtype=None,
+    params=None,
+    **data_kw,
+):
     r"""The trace of the loss Hessian, exact where the mathematics allows it, else estimated with an error bar.
 
     Args:
@@ -215,8 +287,15 @@ def hessian_trace(model_or_op, data=None, loss=None, *, method: str = "auto", hv
             raise InputError("data", "given with an operator (it already holds its data and loss)")
         op = model_or_op
     else:
-        op = CurvatureOperator(model_or_op, loss if loss is not None else "cross_entropy", data, params=params,
-                               device=device, dtype=dtype, **data_kw)
+        op = CurvatureOperator(
+            model_or_op,
+            loss if loss is not None else "cross_entropy",
+            data,
+            params=params,
+            device=device,
+            dtype=dtype,
+            **data_kw,
+        )
     if op.kind != "hessian":
         raise InputError("op", "is a GGN operator", "pass the Hessian operator (kind='hessian') or a model")
     all_params = [k for k, _ in op.model.named_parameters()]
@@ -232,16 +311,28 @@ def hessian_trace(model_or_op, data=None, loss=None, *, method: str = "auto", hv
     if method in ("auto", "exact"):
         choice = "ggn-diagonal" if ok else ("unit-vectors" if op.n <= hvps or method == "exact" else "hutch++")
         if method == "exact" and choice == "unit-vectors" and op.n > hvps:
-            raise NotApplicableError("method", f"the exact trace needs the premise ({why}) or n ≤ hvps products "
-                                     f"(n = {op.n}, hvps = {hvps})", "raise hvps or use method='auto'")
+            raise NotApplicableError(
+                "method",
+                f"the exact trace needs the premise ({why}) or n ≤ hvps products (n = {op.n}, hvps = {hvps})",
+                "raise hvps or use method='auto'",
+            )
     if choice == "ggn-diagonal":
         if not ok:
             raise NotApplicableError("method", f"the GGN-diagonal trace is not the Hessian trace here: {why}")
         total = 0.0
         for w, (X, T) in zip(op.weights, op.batches):
             total += w * float(ggn_diagonal(op.model, X, T, op.loss_spec).sum())
-        return TraceResult(status=Status.OK, seconds=time.perf_counter() - t0, trace=total, stderr=0.0,
-                           method="ggn-diagonal", hvps=0, exact=True, premise=why, n=op.n)
+        return TraceResult(
+            status=Status.OK,
+            seconds=time.perf_counter() - t0,
+            trace=total,
+            stderr=0.0,
+            method="ggn-diagonal",
+            hvps=0,
+            exact=True,
+            premise=why,
+            n=op.n,
+        )
     if choice == "unit-vectors":
         eye_block = 64
         tr, used = 0.0, 0
@@ -251,8 +342,17 @@ def hessian_trace(model_or_op, data=None, loss=None, *, method: str = "auto", hv
             E[torch.arange(hi - lo), torch.arange(lo, hi)] = 1.0
             tr += float(op.matmat_rows(E)[torch.arange(hi - lo), torch.arange(lo, hi)].to(torch.float64).sum())
             used += hi - lo
-        return TraceResult(status=Status.OK, seconds=time.perf_counter() - t0, trace=tr, stderr=0.0,
-                           method="unit-vectors", hvps=used, exact=True, premise=why, n=op.n)
+        return TraceResult(
+            status=Status.OK,
+            seconds=time.perf_counter() - t0,
+            trace=tr,
+            stderr=0.0,
+            method="unit-vectors",
+            hvps=used,
+            exact=True,
+            premise=why,
+            n=op.n,
+        )
     est = {"hutch++": hutchpp, "hutchinson": hutchinson, "xtrace": xtrace}[choice](op, hvps, seed=seed)
     est.premise, est.exact, est.n = why, False, op.n
     est.seconds = time.perf_counter() - t0

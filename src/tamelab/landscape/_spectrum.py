@@ -63,20 +63,28 @@ def as_operator(op, data=None, loss=None, *, kind: str = "hessian", device=None,
         from ._operators import CurvatureOperator
 
         if data is None:
-            raise InputError("data", "is required when a model is passed instead of an operator",
-                             "pass data=(X, y), a Dataset or a DataLoader")
-        return CurvatureOperator(op, loss if loss is not None else "cross_entropy", data, kind=kind, device=device,
-                                 dtype=dtype, **kw)
+            raise InputError(
+                "data",
+                "is required when a model is passed instead of an operator",
+                "pass data=(X, y), a Dataset or a DataLoader",
+            )
+        return CurvatureOperator(
+            op, loss if loss is not None else "cross_entropy", data, kind=kind, device=device, dtype=dtype, **kw
+        )
     if data is not None or loss is not None:
-        raise InputError("data", "given with an operator (the operator already holds its data and loss)",
-                         "pass a model to build the operator from data and loss")
+        raise InputError(
+            "data",
+            "given with an operator (the operator already holds its data and loss)",
+            "pass a model to build the operator from data and loss",
+        )
     if not hasattr(op, "shape") or len(op.shape) != 2 or op.shape[0] != op.shape[1]:
         raise InputError("op", f"expected a square operator, a dense tensor or an nn.Module, got {type(op).__name__}")
     return op
 
 
-def top_eigenpairs(op, k: int = 5, *, data=None, loss=None, kind: str = "hessian", device=None, dtype=None,
-                   **kwargs) -> EigResult:
+def top_eigenpairs(
+    op, k: int = 5, *, data=None, loss=None, kind: str = "hessian", device=None, dtype=None, **kwargs
+) -> EigResult:
     """Top eigenpairs of ``op`` or of the curvature of a model.
 
     :func:`tamelab.landscape._eigen.top_eigenpairs` on ``op`` or on the curvature of a model
@@ -210,21 +218,39 @@ def _prep(op, data, loss, kind, device, dtype, m, seed, what="m"):
     return op, resolve_seed(seed), int(op.shape[0]), dt, dev
 
 
-def hutchinson(op, m: int = 100, *, seed=0, dist: str = "rademacher", data=None, loss=None, kind: str = "hessian",
-               device=None, dtype=None) -> TraceResult:
+def hutchinson(
+    op,
+    m: int = 100,
+    *,
+    seed=0,
+    dist: str = "rademacher",
+    data=None,
+    loss=None,
+    kind: str = "hessian",
+    device=None,
+    dtype=None,
+) -> TraceResult:
     """Girard–Hutchinson: mean of ``v^T H v``; stderr = sample std / sqrt(m)."""
     t0 = time.perf_counter()
     op, s, n, dt, dev = _prep(op, data, loss, kind, device, dtype, m, seed)
     Z = _probes(n, m, dt, torch.Generator().manual_seed(s), dist, dev)
     HZ = _rows(op, Z)
     vals = (Z.T * HZ).sum(1).to(torch.float64).cpu().numpy()
-    return TraceResult(status=Status.OK, seed=s, seconds=time.perf_counter() - t0, trace=float(vals.mean()),
-                       stderr=float(vals.std(ddof=1) / math.sqrt(m)) if m > 1 else float("inf"), method="hutchinson",
-                       hvps=m, n=n)
+    return TraceResult(
+        status=Status.OK,
+        seed=s,
+        seconds=time.perf_counter() - t0,
+        trace=float(vals.mean()),
+        stderr=float(vals.std(ddof=1) / math.sqrt(m)) if m > 1 else float("inf"),
+        method="hutchinson",
+        hvps=m,
+        n=n,
+    )
 
 
-def hutchpp(op, m: int = 99, *, seed=0, n_boot: int = 10, data=None, loss=None, kind: str = "hessian", device=None,
-            dtype=None) -> TraceResult:
+def hutchpp(
+    op, m: int = 99, *, seed=0, n_boot: int = 10, data=None, loss=None, kind: str = "hessian", device=None, dtype=None
+) -> TraceResult:
     """Hutch++ with ``m`` products (m/3 sketch, m/3 projection, m/3 Hutchinson on the deflated rest).
 
     Standard error: the Hutchinson part's sample std / sqrt(m/3) (the low-rank part is deterministic
@@ -242,13 +268,21 @@ def hutchpp(op, m: int = 99, *, seed=0, n_boot: int = 10, data=None, loss=None, 
     G = _probes(n, m - 2 * k if m - 2 * k > 0 else k, dt, g, device=dev)
     G = G - Q @ (Q.T @ G)
     vals = (G.T * _rows(op, G)).sum(1).to(torch.float64).cpu().numpy()
-    return TraceResult(status=Status.OK, seed=s, seconds=time.perf_counter() - t0, trace=t_low + float(vals.mean()),
-                       stderr=float(vals.std(ddof=1) / math.sqrt(len(vals))) if len(vals) > 1 else float("inf"),
-                       method="hutch++", hvps=2 * k + G.shape[1], n=n)
+    return TraceResult(
+        status=Status.OK,
+        seed=s,
+        seconds=time.perf_counter() - t0,
+        trace=t_low + float(vals.mean()),
+        stderr=float(vals.std(ddof=1) / math.sqrt(len(vals))) if len(vals) > 1 else float("inf"),
+        method="hutch++",
+        hvps=2 * k + G.shape[1],
+        n=n,
+    )
 
 
-def xtrace(op, m: int = 100, *, seed=0, data=None, loss=None, kind: str = "hessian", device=None,
-           dtype=None) -> TraceResult:
+def xtrace(
+    op, m: int = 100, *, seed=0, data=None, loss=None, kind: str = "hessian", device=None, dtype=None
+) -> TraceResult:
     """XTrace (Epperly, Tropp & Webber, arXiv:2301.07825) with ``m`` products:
 
     the exchangeable average over i of tr(Q_i^T H Q_i) + ω_i^T P_i H P_i ω_i, where Q_i spans H Ω without column i.
@@ -275,12 +309,21 @@ def xtrace(op, m: int = 100, *, seed=0, data=None, loss=None, kind: str = "hessi
         hpw = Y[:, i] - Z @ c + Z @ u * uc
         ests.append(trM - float(u @ M @ u) + float(pw @ hpw))
     ests = np.array(ests)
-    return TraceResult(status=Status.OK, seed=s, seconds=time.perf_counter() - t0, trace=float(ests.mean()),
-                       stderr=float(ests.std(ddof=1) / math.sqrt(k)), method="xtrace", hvps=2 * k, n=n)
+    return TraceResult(
+        status=Status.OK,
+        seed=s,
+        seconds=time.perf_counter() - t0,
+        trace=float(ests.mean()),
+        stderr=float(ests.std(ddof=1) / math.sqrt(k)),
+        method="xtrace",
+        hvps=2 * k,
+        n=n,
+    )
 
 
-def diagonal(op, m: int = 100, *, seed=0, data=None, loss=None, kind: str = "hessian", device=None,
-             dtype=None) -> np.ndarray:
+def diagonal(
+    op, m: int = 100, *, seed=0, data=None, loss=None, kind: str = "hessian", device=None, dtype=None
+) -> np.ndarray:
     """Stochastic diagonal estimate ``E[v ⊙ Hv]`` with Rademacher probes (NumPy, on the CPU)."""
     op, s, n, dt, dev = _prep(op, data, loss, kind, device, dtype, m, seed)
     Z = _probes(n, m, dt, torch.Generator().manual_seed(s), device=dev)
@@ -302,8 +345,19 @@ class DensityResult(Result):
         return {"density_grid": self.grid, "density": self.density}
 
 
-def slq_density(op, m: int = 80, n_probes: int = 1, *, seed=0, n_grid: int = 10000, data=None, loss=None,
-                kind: str = "hessian", device=None, dtype=None) -> DensityResult:
+def slq_density(
+    op,
+    m: int = 80,
+    n_probes: int = 1,
+    *,
+    seed=0,
+    n_grid: int = 10000,
+    data=None,
+    loss=None,
+    kind: str = "hessian",
+    device=None,
+    dtype=None,
+) -> DensityResult:
     """Spectral density by stochastic Lanczos quadrature (Gauss quadrature exact to degree 2m−1 per probe)."""
     t0 = time.perf_counter()
     op, s, n, dt, dev = _prep(op, data, loss, kind, device, dtype, m, seed)
@@ -329,5 +383,14 @@ def slq_density(op, m: int = 80, n_probes: int = 1, *, seed=0, n_grid: int = 100
             dens += ww * np.exp(-((grid - t) ** 2) / (2 * sigma2)) / math.sqrt(2 * math.pi * sigma2)
     dens /= n_probes
     dens /= np.trapezoid(dens, grid) if hasattr(np, "trapezoid") else np.trapz(dens, grid)
-    return DensityResult(status=Status.OK, seed=s, seconds=time.perf_counter() - t0, nodes=nodes, weights=weights,
-                         grid=grid, density=dens, sigma2=sigma2, hvps=used)
+    return DensityResult(
+        status=Status.OK,
+        seed=s,
+        seconds=time.perf_counter() - t0,
+        nodes=nodes,
+        weights=weights,
+        grid=grid,
+        density=dens,
+        sigma2=sigma2,
+        hvps=used,
+    )

@@ -29,8 +29,18 @@ from ..errors import ComputationError, InputError
 from ..models import linear_relu_forward, linear_relu_modules
 from ..result import Result, Status
 
-__all__ = ["filter_normalized_direction", "SurfaceResult", "loss_surface", "interpolate", "InterpolationResult",
-           "model_direction", "plane_through_models", "PlaneResult", "trajectory_surface", "TrajectorySurface"]
+__all__ = [
+    "filter_normalized_direction",
+    "SurfaceResult",
+    "loss_surface",
+    "interpolate",
+    "InterpolationResult",
+    "model_direction",
+    "plane_through_models",
+    "PlaneResult",
+    "trajectory_surface",
+    "TrajectorySurface",
+]
 
 
 def filter_normalized_direction(model: nn.Module, *, seed=0, ignore: str = "biasbn") -> dict[str, torch.Tensor]:
@@ -56,8 +66,19 @@ def filter_normalized_direction(model: nn.Module, *, seed=0, ignore: str = "bias
 _AFFINE_FIRST = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d)
 
 
-def _prepare(model: nn.Module, data, targets, loss, device, dtype, input_key=None, target_key=None, batch_size=None,
-             *, field: str = "data"):
+def _prepare(
+    model: nn.Module,
+    data,
+    targets,
+    loss,
+    device,
+    dtype,
+    input_key=None,
+    target_key=None,
+    batch_size=None,
+    *,
+    field: str = "data",
+):
     """The input contract for every slice:
 
     ``(model on device/dtype, X, T, Loss)`` with the data held as two tensors on the model's device (a loader's batches
@@ -77,8 +98,11 @@ def _prepare(model: nn.Module, data, targets, loss, device, dtype, input_key=Non
     d = as_data(data, targets, input_key=input_key, target_key=target_key, batch_size=batch_size, field=field)
     X, T = d.tensors(dev, dt)
     if lossf.targets == "labels" and T.is_floating_point():
-        raise InputError("loss", f"{lossf.name} needs integer class labels, the targets are {T.dtype}",
-                         "pass labels 0..C-1 or a regression loss such as mse")
+        raise InputError(
+            "loss",
+            f"{lossf.name} needs integer class labels, the targets are {T.dtype}",
+            "pass labels 0..C-1 or a regression loss such as mse",
+        )
     return model, X, T, lossf
 
 
@@ -97,8 +121,16 @@ class _GridEvaluator:
       plain forward pass only by float rounding (tested to 1e-5 relative).
     """
 
-    def __init__(self, model: nn.Module, theta: dict | None, dirs: list[dict], X: torch.Tensor, T: torch.Tensor, loss,
-                 points_per_batch: int = 1):
+    def __init__(
+        self,
+        model: nn.Module,
+        theta: dict | None,
+        dirs: list[dict],
+        X: torch.Tensor,
+        T: torch.Tensor,
+        loss,
+        points_per_batch: int = 1,
+    ):
         import copy
 
         from ..losses import resolve_loss
@@ -119,8 +151,12 @@ class _GridEvaluator:
         self.first = None
         self.folded: list[str] = []
         m = self.m
-        if (isinstance(m, nn.Sequential) and len(m) > 1 and type(m[0]) in _AFFINE_FIRST
-                and not (set(map(id, m[0].parameters())) & set(map(id, m[1:].parameters())))):
+        if (
+            isinstance(m, nn.Sequential)
+            and len(m) > 1
+            and type(m[0]) in _AFFINE_FIRST
+            and not (set(map(id, m[0].parameters())) & set(map(id, m[1:].parameters())))
+        ):
             self.first = m[0]
             fnames = [k for k in names if k.startswith("0.")]
             with torch.no_grad():
@@ -153,7 +189,7 @@ class _GridEvaluator:
                     self.A0 = mod(X)
                     pre = f"{path}."
                     own = [k for k in names if k.startswith(pre)]
-                    self.A = [torch.func.functional_call(mod, {k[len(pre):]: d[k] for k in own}, (X,)) for d in dirs]
+                    self.A = [torch.func.functional_call(mod, {k[len(pre) :]: d[k] for k in own}, (X,)) for d in dirs]
                 self.first, self.rest = mod, tail
                 names = [k for k in names if not k.startswith(pre)]
         params = dict(self.m.named_parameters())
@@ -215,8 +251,11 @@ class _GridEvaluator:
             lv, correct = mean_cross_entropy(o, self.T, class_dim=cdim)
             return lv, correct / len(self.T)
         lv = float(self.loss_fn(o, self.T))
-        acc = (float((o.argmax(1) == self.T).sum()) / len(self.T) if self._labels and o.dim() == 2 and o.shape[1] > 1
-               else float("nan"))
+        acc = (
+            float((o.argmax(1) == self.T).sum()) / len(self.T)
+            if self._labels and o.dim() == 2 and o.shape[1] > 1
+            else float("nan")
+        )
         return lv, acc
 
     def __call__(self, coords) -> list[tuple[float, float]]:
@@ -315,8 +354,12 @@ def _traced_first_layer(model: nn.Module, X: torch.Tensor):
         if type(mod) not in _AFFINE_FIRST:
             continue
         mine = {id(p) for p in mod.parameters()}
-        if any(id(p) in mine for k, sub in mods.items() if k != n.target and not k.startswith(n.target + ".")
-               and sub is not mod for p in sub.parameters(recurse=False)):
+        if any(
+            id(p) in mine
+            for k, sub in mods.items()
+            if k != n.target and not k.startswith(n.target + ".") and sub is not mod
+            for p in sub.parameters(recurse=False)
+        ):
             continue
         cached = _CachedOutput()
         gm.add_submodule("_tamelab_cached_first", cached)
@@ -450,8 +493,17 @@ def _points_per_batch(points_per_batch, X: torch.Tensor) -> int:
     return int(points_per_batch)
 
 
-def _evaluate_grid(model: nn.Module, dirs: list[dict], coords: list[tuple], X, T, loss, executor,
-                   chunks: int | None, points_per_batch: int | None = None) -> dict[tuple, tuple[float, float]]:
+def _evaluate_grid(
+    model: nn.Module,
+    dirs: list[dict],
+    coords: list[tuple],
+    X,
+    T,
+    loss,
+    executor,
+    chunks: int | None,
+    points_per_batch: int | None = None,
+) -> dict[tuple, tuple[float, float]]:
     """(loss, accuracy) at ``θ_model + Σ c_i dirs_i`` for every c, evaluated in chunks through the executor.
 
     (loss, accuracy) at ``θ_model + Σ c_i dirs_i`` for every c, in chunks of whole grid rows through the
@@ -470,8 +522,9 @@ def _evaluate_grid(model: nn.Module, dirs: list[dict], coords: list[tuple], X, T
     packed = _pack_chunk_payload(model, dirs, X, T) if ex.name != "serial" else None
     if packed is not None:
         # coordinates as one array too: a list of ~900 tuples made each task start ~10 ms later
-        res = ex.map(_eval_chunk_packed, [(packed, np.asarray(p, dtype=np.float64), loss, ppb) for p in parts],
-                     desc="landscape")
+        res = ex.map(
+            _eval_chunk_packed, [(packed, np.asarray(p, dtype=np.float64), loss, ppb) for p in parts], desc="landscape"
+        )
     else:
         res = ex.map(_eval_chunk, [(model, None, dirs, p, X, T, loss, ppb) for p in parts], desc="landscape")
     vals: dict[tuple, tuple[float, float]] = {}
@@ -485,8 +538,11 @@ def _check_dirs(model: nn.Module, dirs: list[dict]) -> list[dict[str, torch.Tens
     out = []
     for i, d in enumerate(dirs):
         if not isinstance(d, dict) or set(d) != set(params):
-            raise InputError("directions", f"direction {i} must be a dict with the model's parameter names",
-                             "build it with filter_normalized_direction(model) or model_direction(a, b)")
+            raise InputError(
+                "directions",
+                f"direction {i} must be a dict with the model's parameter names",
+                "build it with filter_normalized_direction(model) or model_direction(a, b)",
+            )
         bad = [k for k in params if tuple(d[k].shape) != tuple(params[k].shape)]
         if bad:
             raise InputError("directions", f"direction {i} has wrong shapes for {bad[:3]}")
@@ -494,10 +550,25 @@ def _check_dirs(model: nn.Module, dirs: list[dict]) -> list[dict[str, torch.Tens
     return out
 
 
-def loss_surface(model: nn.Module, data, targets=None, *, loss="cross_entropy", grid: int = 41,
-                 span: float = 1.0, dims: int = 2, directions: list[dict[str, torch.Tensor]] | None = None, seed=0,
-                 executor=None, chunks: int | None = None, device=None, dtype=None, input_key: str | None = None,
-                 target_key: str | None = None, points_per_batch: int | None = None) -> SurfaceResult:
+def loss_surface(
+    model: nn.Module,
+    data,
+    targets=None,
+    *,
+    loss="cross_entropy",
+    grid: int = 41,
+    span: float = 1.0,
+    dims: int = 2,
+    directions: list[dict[str, torch.Tensor]] | None = None,
+    seed=0,
+    executor=None,
+    chunks: int | None = None,
+    device=None,
+    dtype=None,
+    input_key: str | None = None,
+    target_key: str | None = None,
+    points_per_batch: int | None = None,
+) -> SurfaceResult:
     """1-D or 2-D loss/accuracy surface around ``model`` (θ exactly at the grid centre when ``grid`` is odd).
 
     ``directions`` defaults to filter-normalised Gaussian directions; pass e.g.
@@ -523,8 +594,11 @@ def loss_surface(model: nn.Module, data, targets=None, *, loss="cross_entropy", 
     s = resolve_seed(seed)
     model, X, T, loss = _prepare(model, data, targets, loss, device, dtype, input_key, target_key)
     theta = {k: v.detach().clone() for k, v in model.named_parameters()}
-    dirs = _check_dirs(model, directions) if directions else [filter_normalized_direction(model, seed=s + i)
-                                                               for i in range(dims)]
+    dirs = (
+        _check_dirs(model, directions)
+        if directions
+        else [filter_normalized_direction(model, seed=s + i) for i in range(dims)]
+    )
     if len(dirs) != dims:
         raise InputError("directions", f"{len(dirs)} given for a {dims}-D surface", f"pass {dims}")
     alphas = np.linspace(-span, span, grid)
@@ -599,10 +673,23 @@ class PlaneResult(Result):
         return {"losses": np.asarray(self.losses, dtype=float)}
 
 
-def plane_through_models(model_a: nn.Module, model_b: nn.Module, model_c: nn.Module, data, targets=None, *,
-                         loss="cross_entropy", grid: int = 25, margin: float = 0.25, executor=None,
-                         chunks: int | None = None, device=None, dtype=None, input_key: str | None = None,
-                         target_key: str | None = None) -> PlaneResult:
+def plane_through_models(
+    model_a: nn.Module,
+    model_b: nn.Module,
+    model_c: nn.Module,
+    data,
+    targets=None,
+    *,
+    loss="cross_entropy",
+    grid: int = 25,
+    margin: float = 0.25,
+    executor=None,
+    chunks: int | None = None,
+    device=None,
+    dtype=None,
+    input_key: str | None = None,
+    target_key: str | None = None,
+) -> PlaneResult:
     r"""Loss and accuracy on the affine plane through three models of one architecture.
 
     Orthonormal basis by Gram–Schmidt (Garipov et al., arXiv:1802.10026, §5):
@@ -693,9 +780,20 @@ class InterpolationResult(Result):
     argmax_alpha: float = float("nan")
 
 
-def interpolate(model_a: nn.Module, model_b: nn.Module, data, targets=None, *, loss="cross_entropy", points: int = 25,
-                refine: bool = True, device=None, dtype=None, input_key: str | None = None,
-                target_key: str | None = None) -> InterpolationResult:
+def interpolate(
+    model_a: nn.Module,
+    model_b: nn.Module,
+    data,
+    targets=None,
+    *,
+    loss="cross_entropy",
+    points: int = 25,
+    refine: bool = True,
+    device=None,
+    dtype=None,
+    input_key: str | None = None,
+    target_key: str | None = None,
+) -> InterpolationResult:
     """Linear interpolation A → B with loss/accuracy barriers (both definitions).
 
     Input contract (every slice function): ``data`` is anything :func:`tamelab.inputs.as_data` takes — ``X`` with
@@ -785,10 +883,22 @@ class TrajectorySurface(Result):
         return {"losses": np.asarray(self.losses, dtype=float), "path": np.asarray(self.path, dtype=float)}
 
 
-def trajectory_surface(model: nn.Module, snapshots: list[dict[str, torch.Tensor]], data, targets=None, *,
-                       loss="cross_entropy", grid: int = 15, margin: float = 0.3, executor=None,
-                       chunks: int | None = None, device=None, dtype=None, input_key: str | None = None,
-                       target_key: str | None = None) -> TrajectorySurface:
+def trajectory_surface(
+    model: nn.Module,
+    snapshots: list[dict[str, torch.Tensor]],
+    data,
+    targets=None,
+    *,
+    loss="cross_entropy",
+    grid: int = 15,
+    margin: float = 0.3,
+    executor=None,
+    chunks: int | None = None,
+    device=None,
+    dtype=None,
+    input_key: str | None = None,
+    target_key: str | None = None,
+) -> TrajectorySurface:
     r"""Loss on the PCA plane of a trajectory (Li et al., arXiv:1712.09913, §7), with the path on it.
 
     ``model`` holds the final point :math:`\theta_n` (the origin of the plane, as in

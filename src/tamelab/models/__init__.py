@@ -25,11 +25,29 @@ from ._other import poly_net as poly_net
 
 __all__ = [
     # ReLU MLPs
-    "mlp", "relu_layers", "is_relu_mlp", "widths_of", "linear_relu_modules", "linear_relu_forward",
+    "mlp",
+    "relu_layers",
+    "is_relu_mlp",
+    "widths_of",
+    "linear_relu_modules",
+    "linear_relu_forward",
     # files
-    "save", "load", "from_state_dict", "load_model", "load_weights",
+    "save",
+    "load",
+    "from_state_dict",
+    "load_model",
+    "load_weights",
     # piecewise-linear programs (exact geometry)
-    "PWLNet", "Affine", "ReLU", "Max", "from_layers", "lower", "as_pwl",
+    "PWLNet",
+    "Affine",
+    "ReLU",
+    "Max",
+    "from_layers",
+    "lower",
+    "as_pwl",
     # other families
-    "linear_net", "poly_net", "Power", "TiedAutoencoder",
+    "linear_net",
+    "poly_net",
+    "Power",
+    "TiedAutoencoder",
 ]

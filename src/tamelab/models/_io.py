@@ -79,8 +79,11 @@ def from_state_dict(sd: dict[str, torch.Tensor], *, source: str = "state_dict") 
         W = p["weight"]
         for key, t in ((f"{i}.weight", W), (f"{i}.bias", p.get("bias"))):
             if t is not None and not t.is_floating_point():
-                raise InputError(f"{source} key '{key}'", f"has dtype {str(t.dtype).removeprefix('torch.')}; "
-                                 "weights must be floating point", "save float32 or float64 tensors")
+                raise InputError(
+                    f"{source} key '{key}'",
+                    f"has dtype {str(t.dtype).removeprefix('torch.')}; weights must be floating point",
+                    "save float32 or float64 tensors",
+                )
         if W.dtype in (torch.float16, torch.bfloat16):  # half precisions: upcast (exactly) for the geometry
             W = W.float()
             if p.get("bias") is not None:
@@ -151,8 +154,11 @@ def _read_safetensors(p: Path, field: str) -> dict[str, torch.Tensor]:
     try:
         return load_file(str(p))
     except (SafetensorError, OSError, ValueError) as e:
-        raise InputError(field, f"{p} is not a readable safetensors file ({e})",
-                         "pickled .pt files are not accepted: save with safetensors.torch.save_file") from e
+        raise InputError(
+            field,
+            f"{p} is not a readable safetensors file ({e})",
+            "pickled .pt files are not accepted: save with safetensors.torch.save_file",
+        ) from e
 
 
 def load_weights(model: nn.Module, path: str | os.PathLike[str], *, field: str = "--weights") -> nn.Module:
@@ -162,8 +168,11 @@ def load_weights(model: nn.Module, path: str | os.PathLike[str], *, field: str =
     missing = sorted(set(own) - set(sd))
     unexpected = sorted(set(sd) - set(own))
     if missing or unexpected:
-        raise InputError(field, f"keys do not match the model (missing {missing[:4]}, unexpected {unexpected[:4]})",
-                         "save the same architecture's state_dict")
+        raise InputError(
+            field,
+            f"keys do not match the model (missing {missing[:4]}, unexpected {unexpected[:4]})",
+            "save the same architecture's state_dict",
+        )
     for k, v in sd.items():
         if own[k].shape != v.shape:
             raise InputError(f"{field} key '{k}'", f"has shape {tuple(v.shape)}, the model has {tuple(own[k].shape)}")
@@ -173,8 +182,13 @@ def load_weights(model: nn.Module, path: str | os.PathLike[str], *, field: str =
     return model
 
 
-def load_model(spec: str | os.PathLike[str], weights: str | os.PathLike[str] | None = None, *,
-               kwargs: dict[str, Any] | None = None, field: str = "--model") -> nn.Module:
+def load_model(
+    spec: str | os.PathLike[str],
+    weights: str | os.PathLike[str] | None = None,
+    *,
+    kwargs: dict[str, Any] | None = None,
+    field: str = "--model",
+) -> nn.Module:
     """A model from a file or a factory.
 
     ``spec`` is either a ``.safetensors`` file written by :func:`save` for a ReLU MLP (TameLab's
@@ -186,8 +200,11 @@ def load_model(spec: str | os.PathLike[str], weights: str | os.PathLike[str] | N
     s = str(spec)
     if ":" not in s or Path(s).exists():
         if weights is not None:
-            raise InputError("--weights", "only applies to a factory model (package.module:factory)",
-                             "drop --weights, or pass --model package.module:factory")
+            raise InputError(
+                "--weights",
+                "only applies to a factory model (package.module:factory)",
+                "drop --weights, or pass --model package.module:factory",
+            )
         return load(s)
     mod_name, _, attr = s.partition(":")
     if not mod_name or not attr or not all(part.isidentifier() for part in mod_name.split(".") + attr.split(".")):

@@ -74,7 +74,7 @@ def relu_layers(model: nn.Module, *, dtype=np.float64) -> list[tuple[np.ndarray,
             )
         if want_linear:
             W = m.weight.detach().cpu().numpy().astype(dtype)
-            b = (m.bias.detach().cpu().numpy().astype(dtype) if m.bias is not None else np.zeros(W.shape[0], dtype))
+            b = m.bias.detach().cpu().numpy().astype(dtype) if m.bias is not None else np.zeros(W.shape[0], dtype)
             if out and out[-1][0].shape[0] != W.shape[1]:
                 raise InputError(
                     f"layer {i}", f"input width {W.shape[1]} does not match previous output {out[-1][0].shape[0]}"
@@ -110,8 +110,9 @@ def linear_relu_modules(model: nn.Module) -> list[nn.Module] | None:
     return mods
 
 
-def linear_relu_forward(mods: list[nn.Module], h: torch.Tensor, *, logits_t: bool = False,
-                        inplace_input: bool = False) -> torch.Tensor:
+def linear_relu_forward(
+    mods: list[nn.Module], h: torch.Tensor, *, logits_t: bool = False, inplace_input: bool = False
+) -> torch.Tensor:
     """Evaluate :func:`linear_relu_modules` by direct ``addmm``/``relu_`` calls (no module-call overhead).
 
     ReLUs work in place on intermediate results, and on ``h`` itself only with ``inplace_input``. With

@@ -25,8 +25,18 @@ from torch import nn
 
 from ..errors import InputError
 
-__all__ = ["from_layers", "tent_net", "pwl_1d_net", "h_a_net", "H_net", "zonotope_net", "zonotope_vertices",
-           "zonotope_sublevel_polygon", "zonotope_piece_counts", "max_affine_net"]
+__all__ = [
+    "from_layers",
+    "tent_net",
+    "pwl_1d_net",
+    "h_a_net",
+    "H_net",
+    "zonotope_net",
+    "zonotope_vertices",
+    "zonotope_sublevel_polygon",
+    "zonotope_piece_counts",
+    "max_affine_net",
+]
 
 
 def from_layers(layers: Sequence[tuple], dtype=torch.float64) -> nn.Sequential:
@@ -104,8 +114,12 @@ def H_net(a_list: Sequence[Sequence[float]], M: float = 1.0) -> nn.Sequential:
 def _compose(outer: list[tuple], inner: list[tuple]) -> list[tuple]:
     """Layers of ``outer ∘ inner``: the inner output layer is folded into the outer first layer."""
     (Wo, bo), (Wi, bi) = outer[0], inner[-1]
-    Wo, bo, Wi, bi = (np.atleast_2d(np.asarray(Wo, float)), np.asarray(bo, float), np.atleast_2d(np.asarray(Wi, float)),
-                      np.asarray(bi, float))
+    Wo, bo, Wi, bi = (
+        np.atleast_2d(np.asarray(Wo, float)),
+        np.asarray(bo, float),
+        np.atleast_2d(np.asarray(Wi, float)),
+        np.asarray(bi, float),
+    )
     return [*inner[:-1], (Wo @ Wi, Wo @ bi + bo), *outer[1:]]
 
 
@@ -186,9 +200,9 @@ def max_affine_net(A, c) -> nn.Sequential:
         new = pairs + odd
         Wn = np.zeros((new, len(rows)))
         for p in range(pairs):
-            Wn[p, 3 * p: 3 * p + 3] = [1.0, 1.0, -1.0]  # max(u,v) = σ(u−v) + σ(v) − σ(−v)
+            Wn[p, 3 * p : 3 * p + 3] = [1.0, 1.0, -1.0]  # max(u,v) = σ(u−v) + σ(v) − σ(−v)
         if odd:
-            Wn[pairs, 3 * pairs: 3 * pairs + 2] = [1.0, -1.0]
+            Wn[pairs, 3 * pairs : 3 * pairs + 2] = [1.0, -1.0]
         Wc, bc = Wn, np.zeros(new)
         cur = new
     layers.append((Wc, bc))

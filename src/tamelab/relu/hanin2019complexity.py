@@ -62,8 +62,15 @@ class HaninRolnickStats:
         return dataclasses.asdict(self)
 
 
-def hanin_rolnick(widths: Sequence[int], *, nets: int = 30, seed: int = 0, length: float = 4.0, bias_std: float = 0.1,
-                  plane_side: float | None = None) -> HaninRolnickStats:
+def hanin_rolnick(
+    widths: Sequence[int],
+    *,
+    nets: int = 30,
+    seed: int = 0,
+    length: float = 4.0,
+    bias_std: float = 0.1,
+    plane_side: float | None = None,
+) -> HaninRolnickStats:
     """Regions crossed by random segments (and per unit area of random 2-D slices) of He-initialised nets.
 
     Regions crossed by a random segment of ``length`` through 0 (and, if ``plane_side``, regions per
@@ -89,8 +96,15 @@ def hanin_rolnick(widths: Sequence[int], *, nets: int = 30, seed: int = 0, lengt
             pl.append(regions(model, dom, boundary=False).activation_regions)
     ratio = np.asarray(seg, float) / N
     return HaninRolnickStats(
-        widths=widths, neurons=N, nets=nets, seed=seed, segment_length=length, segment_regions=seg,
-        regions_per_neuron_mean=float(ratio.mean()), regions_per_neuron_std=float(ratio.std()),
-        plane_side=plane_side, plane_regions=pl or None,
+        widths=widths,
+        neurons=N,
+        nets=nets,
+        seed=seed,
+        segment_length=length,
+        segment_regions=seg,
+        regions_per_neuron_mean=float(ratio.mean()),
+        regions_per_neuron_std=float(ratio.std()),
+        plane_side=plane_side,
+        plane_regions=pl or None,
         regions_per_area_mean=float(np.mean(pl) / plane_side**2) if pl else None,
     )

@@ -17,9 +17,7 @@ def _check(fmt: str, field: str = "--format") -> str:
     if fmt not in FIGURE_FORMATS:
         from ..errors import InputError
 
-        raise InputError(
-            field, f"unknown figure format {fmt!r}", f"use one of {', '.join(FIGURE_FORMATS)}"
-        )
+        raise InputError(field, f"unknown figure format {fmt!r}", f"use one of {', '.join(FIGURE_FORMATS)}")
     return fmt
 
 
@@ -51,9 +49,7 @@ def fig_to_bytes(fig, format: str = "png", *, dpi: int = 110, close: bool = True
     return buf.getvalue()
 
 
-def save_figure(
-    fig, path: str | os.PathLike, format: str | None = None, *, dpi: int = 110, close: bool = True
-) -> Path:
+def save_figure(fig, path: str | os.PathLike, format: str | None = None, *, dpi: int = 110, close: bool = True) -> Path:
     """Write a matplotlib figure atomically as ``format`` (``png``, ``svg`` or ``pdf``).
 
     Write a matplotlib figure atomically as ``format`` (``png``, ``svg`` or ``pdf``; default: the
@@ -67,6 +63,4 @@ def save_figure(
 
     p = Path(path)
     fmt = _check(format or (p.suffix.lstrip(".").lower() if p.suffix else "png"))
-    return atomic_write_bytes(
-        p.with_suffix("." + fmt), fig_to_bytes(fig, fmt, dpi=dpi, close=close)
-    )
+    return atomic_write_bytes(p.with_suffix("." + fmt), fig_to_bytes(fig, fmt, dpi=dpi, close=close))

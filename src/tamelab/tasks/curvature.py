@@ -36,6 +36,8 @@ __all__ = [
 
 #: added to a density before its log-scale plot (a display floor, not a tolerance).
 _LOG_FLOOR = 1e-12
+
+
 def _dtype(name: str) -> torch.dtype:
     from ..inputs import resolve_dtype
 

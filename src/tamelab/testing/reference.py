@@ -81,8 +81,17 @@ def check_symmetric(H: torch.Tensor, *, rtol: float = 1e-8, what: str = "Hessian
     return rel
 
 
-def dense_hessian(model, loss_fn: Callable | str, X, T, params: Sequence[str] | None = None, *,
-                  method: str = "double_backward", h: float = 1e-5, symmetry_rtol: float | None = 1e-8) -> torch.Tensor:
+def dense_hessian(
+    model,
+    loss_fn: Callable | str,
+    X,
+    T,
+    params: Sequence[str] | None = None,
+    *,
+    method: str = "double_backward",
+    h: float = 1e-5,
+    symmetry_rtol: float | None = 1e-8,
+) -> torch.Tensor:
     """The full Hessian of ``loss_fn(model(X), T)`` w.r.t. the flat parameters (``named_parameters`` order).
 
     Args:
@@ -117,6 +126,7 @@ def dense_hessian(model, loss_fn: Callable | str, X, T, params: Sequence[str] | 
         eye = torch.eye(theta.numel(), dtype=theta.dtype, device=theta.device)
         H = torch.func.vmap(lambda e: torch.func.jvp(gf, (theta,), (e,))[1])(eye).T.detach()
     else:
+
         def grad_at(t):
             leaf = t.clone().requires_grad_(True)
             (g,) = torch.autograd.grad(f(leaf), leaf)
@@ -133,8 +143,9 @@ def dense_hessian(model, loss_fn: Callable | str, X, T, params: Sequence[str] | 
     return H
 
 
-def dense_ggn(model, loss_fn: Callable | str, X, T, params: Sequence[str] | None = None, *,
-              symmetry_rtol: float | None = 1e-8) -> torch.Tensor:
+def dense_ggn(
+    model, loss_fn: Callable | str, X, T, params: Sequence[str] | None = None, *, symmetry_rtol: float | None = 1e-8
+) -> torch.Tensor:
     r"""Dense GGN from the full Jacobian and the output Hessian.
 
     Dense GGN :math:`J^\top\nabla^2_f\ell\,J` from the full Jacobian (reverse mode, row by row) and the

@@ -68,11 +68,7 @@ def algebraic_section(run) -> SectionContent:
     verdict = (
         f"Of {len(rows)} polynomial networks with this model's depth ({depth} weight layers), {defective} have a "
         "function space of smaller dimension than their parameter count predicts (defective): "
-        + (
-            "narrow layers lose dimensions."
-            if defective
-            else "none loses dimensions at these sizes."
-        )
+        + ("narrow layers lose dimensions." if defective else "none loses dimensions at these sizes.")
     )
     return SectionContent(
         title="Algebraic geometry of polynomial counterparts",

@@ -17,9 +17,7 @@ def _certificate(run):
             None,
             "the certificate bounds the 0-1 risk of a classifier; these targets are not class labels",
         )
-    start = (
-        {"init_model": run.init_model} if run.init_model is not None else {"init_seed": run.seed}
-    )
+    start = {"init_model": run.init_model} if run.init_model is not None else {"init_seed": run.seed}
     budget = {"mc_samples": 300, "prior_epochs": 10, "test_mc_samples": 30} if run.quick else {}
     c = pac_bayes_certificate(
         run.model_copy(),
@@ -96,11 +94,7 @@ def bounds_section(run) -> SectionContent:
         )
         if np.isfinite(float(c.test_error)):
             v += f" (its measured test error is {fmt_value(float(c.test_error), '%')})"
-        v += (
-            "; the certificate is vacuous-looking (≥ 50 %)"
-            if vacuous
-            else "; the certificate is non-vacuous"
-        )
+        v += "; the certificate is vacuous-looking (≥ 50 %)" if vacuous else "; the certificate is non-vacuous"
         verdicts.append(v)
     else:
         paras.append(f"No PAC-Bayes certificate: {why}.")

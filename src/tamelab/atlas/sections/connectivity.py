@@ -23,11 +23,7 @@ def _verdict(r) -> str:
         s += ", so alignment does not lower the barrier"
     if cur is not None:
         s += f"; along a trained Bézier curve the barrier is {fmt_value(float(cur))}"
-        s += (
-            " (connected by a low-loss curve)"
-            if float(cur) <= max(small, 0.25 * max(ali, 0))
-            else ""
-        )
+        s += " (connected by a low-loss curve)" if float(cur) <= max(small, 0.25 * max(ali, 0)) else ""
     return s + "."
 
 
@@ -40,9 +36,7 @@ def _verdict(r) -> str:
 def connectivity_section(run) -> SectionContent:
     """The section for ``run``: mode connectivity of the model and an independently trained twin."""
     twin_seed = int(run.seed) + 1
-    twin = run.twin(
-        twin_seed
-    )  # the same training, the next seed (initialisation and batch order both change)
+    twin = run.twin(twin_seed)  # the same training, the next seed (initialisation and batch order both change)
     n = min(run.n_train, 512 if run.quick else 4096)
     X, T = run.tensors("train", n=n)
     kw = {}
@@ -66,9 +60,7 @@ def connectivity_section(run) -> SectionContent:
     if run.test is not None:
         rows.append(["loss barrier (test)", r.test_barrier_raw, r.test_barrier_aligned])
     if run.classification:
-        rows.append(
-            ["accuracy barrier (train)", r.accuracy_barrier_raw, r.accuracy_barrier_aligned]
-        )
+        rows.append(["accuracy barrier (train)", r.accuracy_barrier_raw, r.accuracy_barrier_aligned])
         if run.test is not None:
             rows.append(
                 [

@@ -80,8 +80,6 @@ def constructions_section(run) -> SectionContent:
                 "Q = 3 configurations (affine least-squares output)",
             )
         ],
-        figures=[
-            Figure("chen-ewald-cones", "Q = 2: the two collapse cones on clustered data.", fig=fig)
-        ],
+        figures=[Figure("chen-ewald-cones", "Q = 2: the two collapse cones on clustered data.", fig=fig)],
         data={"configurations": rows, "jacobian_rank": r.jacobian_rank},
     )

@@ -139,9 +139,7 @@ def convergence_section(run) -> SectionContent:
         fig=fig,
     )
     summary = {
-        "theorem applies": {True: "yes (as observed)", False: "no", None: "not decided"}[
-            rep.applicable
-        ],
+        "theorem applies": {True: "yes (as observed)", False: "no", None: "not decided"}[rep.applicable],
         **{f"{h.id}": h.verdict for h in rep.hypotheses},
         "stationarity last / peak": c.get("stationarity_last_over_peak"),
         "values converging": c.get("values_converging"),
@@ -153,9 +151,7 @@ def convergence_section(run) -> SectionContent:
         "schedule is checked analytically from its family."
     ]
     if rep.needs:
-        paras.append(
-            "Not measured (needs per-step monitoring in the training loop): " + "; ".join(rep.needs)
-        )
+        paras.append("Not measured (needs per-step monitoring in the training loop): " + "; ".join(rep.needs))
     return SectionContent(
         "Convergence report (stochastic subgradient method on tame losses)",
         verdict=_verdict(rep),

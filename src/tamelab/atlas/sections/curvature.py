@@ -16,9 +16,7 @@ def _trace(run, op, model, X, T) -> tuple[float | None, str]:
     ht = getattr(landscape, "hessian_trace", None)
     if ht is not None:
         tr = ht(op, seed=run.seed)
-        how = (
-            "exact" if getattr(tr, "exact", False) else f"estimated ({getattr(tr, 'method', '?')})"
-        )
+        how = "exact" if getattr(tr, "exact", False) else f"estimated ({getattr(tr, 'method', '?')})"
         return float(getattr(tr, "trace", getattr(tr, "estimate", float("nan")))), how
     from ...models import relu_layers
 
@@ -28,9 +26,7 @@ def _trace(run, op, model, X, T) -> tuple[float | None, str]:
         return None, "not computed"
     if run.loss.name != "cross_entropy":
         return None, "not computed"
-    return float(
-        landscape.ce_ggn_diagonal(model, X, T).sum()
-    ), "exact (diagonal GGN of a ReLU network)"
+    return float(landscape.ce_ggn_diagonal(model, X, T).sum()), "exact (diagonal GGN of a ReLU network)"
 
 
 @section("curvature", title="Curvature: Hessian spectrum", order=40, estimate=(6.0, 2.5))
@@ -45,9 +41,7 @@ def curvature_section(run) -> SectionContent:
     eig = top_eigenpairs(op, 5, tol=1e-6, seed=run.seed)
     lam = [float(v) for v in eig.eigenvalues]
     res = [float(v) for v in eig.residuals]
-    rows = [
-        [i + 1, v, r, c] for i, (v, r, c) in enumerate(zip(lam, res, eig.converged, strict=True))
-    ]
+    rows = [[i + 1, v, r, c] for i, (v, r, c) in enumerate(zip(lam, res, eig.converged, strict=True))]
     summary = {
         "λ_max": lam[0],
         "residual of λ_max": res[0],
@@ -80,11 +74,7 @@ def curvature_section(run) -> SectionContent:
             f"; the Hessian trace is {fmt_value(trace)}, so the top five directions carry "
             f"{fmt_value(sum(v for v in lam if v > 0) / trace, '%')} of the total curvature"
         )
-    verdict += (
-        "."
-        if ok
-        else "; not every eigenvalue converged to the tolerance, so they are not all certified."
-    )
+    verdict += "." if ok else "; not every eigenvalue converged to the tolerance, so they are not all certified."
     return SectionContent(
         "Curvature: Hessian spectrum",
         verdict=verdict,
@@ -95,9 +85,7 @@ def curvature_section(run) -> SectionContent:
             "within the residual of the reported value). The density is stochastic Lanczos quadrature "
             "(Ghorbani et al., arXiv:1901.10159)."
         ],
-        tables=[
-            Table(["k", "eigenvalue", "residual", "converged"], rows, "Top-5 Hessian eigenpairs")
-        ],
+        tables=[Table(["k", "eigenvalue", "residual", "converged"], rows, "Top-5 Hessian eigenpairs")],
         figures=[
             Figure("density", "Spectral density of the Hessian (Gaussian-smoothed SLQ).", fig=fig),
             Figure("ritz", "SLQ quadrature nodes and weights (one probe).", fig=fig2),

@@ -28,18 +28,12 @@ def landscape_section(run) -> SectionContent:
     surf = loss_surface(model, X, T, loss=loss, grid=grid, span=1.0, seed=run.seed)
     it = None
     if run.init_model is not None:
-        it = interpolate(
-            run.init_model, model, X, T, loss=loss, points=11 if run.quick else 25, refine=False
-        )
+        it = interpolate(run.init_model, model, X, T, loss=loss, points=11 if run.quick else 25, refine=False)
     ts = None
     if run.trained and len(run.snapshots) >= 3:
-        ts = trajectory_surface(
-            model, run.snapshots, X, T, loss=loss, grid=9 if run.quick else 15, margin=0.3
-        )
+        ts = trajectory_surface(model, run.snapshots, X, T, loss=loss, grid=9 if run.quick else 15, margin=0.3)
     panels = 1 + (it is not None) + (ts is not None)
-    fig, axes = plt.subplots(
-        1, panels, figsize=(4.9 * panels, 4.0), squeeze=False, layout="constrained"
-    )
+    fig, axes = plt.subplots(1, panels, figsize=(4.9 * panels, 4.0), squeeze=False, layout="constrained")
     axes = list(axes[0])
     ax = axes.pop(0)
     a = np.array(surf.alphas)
@@ -60,9 +54,7 @@ def landscape_section(run) -> SectionContent:
         ax.set_xlabel("α (0 = initialisation, 1 = model)")
         ax.set_ylabel("training loss" + (" (log scale)" if sc == "log" else ""))
         ax.set_title("straight line from initialisation")
-        paras.append(
-            "Middle: the training loss on the straight line from the initialisation to the weights."
-        )
+        paras.append("Middle: the training loss on the straight line from the initialisation to the weights.")
     ev = []
     if ts is not None:
         ax = axes.pop(0)

@@ -68,9 +68,7 @@ def regions_section(run) -> SectionContent:
         else {}
     )
     r = regions(model, plane, **kw)
-    fig = plot_partition(
-        r, title=f"{r.activation_regions} activation / {r.linear_regions} linear regions"
-    )
+    fig = plot_partition(r, title=f"{r.activation_regions} activation / {r.linear_regions} linear regions")
     ax = fig.axes[0]
     ax.plot([0, 1, 0], [0, 0, 1], "w^", ms=8, mec="k")
     ax.set_xlabel("plane coordinate u (x = x₀ + u (x₁ − x₀) + v (x₂ − x₀))")
@@ -91,9 +89,7 @@ def regions_section(run) -> SectionContent:
             idx.append(len(run.snapshots) - 1)
         last = len(run.snapshots) - 1
         for i in idx:
-            if (
-                i == last
-            ):  # the last snapshot is the model itself: its count is the one computed above
+            if i == last:  # the last snapshot is the model itself: its count is the one computed above
                 counts.append([int(run.snapshot_steps[i]), r.activation_regions])
                 continue
             m = run.model_at(i).double()

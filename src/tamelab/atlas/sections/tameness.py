@@ -49,18 +49,14 @@ def tameness_section(run) -> SectionContent:
         Table(
             ["node", "op", "global", "local", "loc. Lipschitz", "why"],
             rows,
-            f"Per-operation definability facts (traced with {cert.tracer}); the program is definable in "
-            "their join.",
+            f"Per-operation definability facts (traced with {cert.tracer}); the program is definable in their join.",
         )
     ]
     eps_list = [1e-3, 1e-1] if q else [1e-4, 1e-3, 1e-2, 1e-1]
     m = 16 if q else 100
     n = min(run.n_train, 256 if q else 2000)
     ds = run.data_arg("train", n=n)
-    st = {
-        e: stationarity(run.model_copy(), ds, loss=run.loss_arg, eps=e, m=m, seed=run.seed)
-        for e in eps_list
-    }
+    st = {e: stationarity(run.model_copy(), ds, loss=run.loss_arg, eps=e, m=m, seed=run.seed) for e in eps_list}
     tables.append(
         Table(
             [
@@ -71,10 +67,7 @@ def tameness_section(run) -> SectionContent:
                 "samples",
                 "resampled (kinks)",
             ],
-            [
-                [e, r.rho, r.grad_norm_center, r.qp.get("duality_gap"), r.m, r.resampled]
-                for e, r in st.items()
-            ],
+            [[e, r.rho, r.grad_norm_center, r.qp.get("duality_gap"), r.m, r.resampled] for e, r in st.items()],
             f"Gradient-sampling certificate at the model's weights, full-batch loss on {n} training points "
             f"(seed {run.seed}).",
         )

@@ -89,8 +89,7 @@ def training_section(run) -> SectionContent:
     axes[1].set_title("straightness (1 = straight path)")
     f2 = Figure(
         "distances",
-        "Distance from initialisation, path length, parameter norm, and their ratio "
-        "(1 = a straight path).",
+        "Distance from initialisation, path length, parameter norm, and their ratio (1 = a straight path).",
         fig=fig,
     )
 
@@ -113,8 +112,7 @@ def training_section(run) -> SectionContent:
         units = {"final train accuracy": "%", "final test accuracy": "%"}
     if te_acc is not None:
         head = (
-            f"Training reached {fmt_value(te_acc, '%')} test accuracy "
-            f"({fmt_value(tr_acc, '%')} on the training data)"
+            f"Training reached {fmt_value(te_acc, '%')} test accuracy ({fmt_value(tr_acc, '%')} on the training data)"
         )
     elif tr_acc is not None:
         head = f"Training reached {fmt_value(tr_acc, '%')} training accuracy (no test data)"

@@ -18,8 +18,9 @@ from .._registry import ClaimContext, Measured, claim
 THETA_TOL = 0.01
 
 
-def lojasiewicz_check(ctx: ClaimContext, *, estimator: Callable = estimate_lojasiewicz,
-                      problems: Callable = lojasiewicz_problems) -> Measured:
+def lojasiewicz_check(
+    ctx: ClaimContext, *, estimator: Callable = estimate_lojasiewicz, problems: Callable = lojasiewicz_problems
+) -> Measured:
     """The claim's measurement; ``estimator`` and ``problems`` are parameters so tests can feed wrong ones."""
     vals, ok = {}, True
     for pb in problems(ctx.seed):
@@ -27,18 +28,29 @@ def lojasiewicz_check(ctx: ClaimContext, *, estimator: Callable = estimate_lojas
         est = estimator(F, g, f_star=pb.f_star, steps=k, seed=ctx.seed)
         pred = predicted_rate(pb.theta)
         obs = est.observed_rate.get("class")
-        rec = {"theta_known": pb.theta, "theta_slope": est.theta_slope, "theta_slope_ci": list(est.theta_slope_ci),
-               "theta_rate": est.theta_rate, "observed_class": obs, "predicted_class": pred["class"],
-               "observed_alpha": est.observed_rate.get("alpha"), "predicted_value_exponent": pred["value_exponent"],
-               "why_known": pb.why}
+        rec = {
+            "theta_known": pb.theta,
+            "theta_slope": est.theta_slope,
+            "theta_slope_ci": list(est.theta_slope_ci),
+            "theta_rate": est.theta_rate,
+            "observed_class": obs,
+            "predicted_class": pred["class"],
+            "observed_alpha": est.observed_rate.get("alpha"),
+            "predicted_value_exponent": pred["value_exponent"],
+            "why_known": pb.why,
+        }
         good = abs(est.theta_slope - pb.theta) <= THETA_TOL and obs == pred["class"]
         if pred["class"] == "sublinear":
             good &= abs(rec["observed_alpha"] - pred["value_exponent"]) <= 0.05 * pred["value_exponent"]
         rec["agrees"] = bool(good)
         vals[pb.name] = rec
         ok &= good
-    return Measured(vals, bool(ok), "theta estimated from (F_k, |grad F_k|) along GD with f* known; the exponent is "
-                    f"not an input; tolerance |theta_hat - theta| <= {THETA_TOL}, rate exponent within 5%")
+    return Measured(
+        vals,
+        bool(ok),
+        "theta estimated from (F_k, |grad F_k|) along GD with f* known; the exponent is "
+        f"not an input; tolerance |theta_hat - theta| <= {THETA_TOL}, rate exponent within 5%",
+    )
 
 
 @claim(
@@ -49,10 +61,21 @@ def lojasiewicz_check(ctx: ClaimContext, *, estimator: Callable = estimate_lojas
     "f_k ~ k^(-1/(2 theta - 1))): degenerate quartic x^4+x^2y^2+y^4 (3/4, k^-2), deep linear net (w1 w2 w3)^2/2 from a "
     "balanced start (5/6, k^-1.5) and an unbalanced one (1/2, linear), ReLU-net least squares near a global minimum "
     "(1/2, linear).",
-    expected={"theta": {"quartic-2d": 0.75, "deep-linear-3-balanced": 0.8333, "deep-linear-3-unbalanced": 0.5,
-                        "relu-net-near-global-min": 0.5},
-              "rate": {"quartic-2d": "k^-2", "deep-linear-3-balanced": "k^-1.5", "deep-linear-3-unbalanced": "linear",
-                       "relu-net-near-global-min": "linear"}, "tolerance": THETA_TOL},
+    expected={
+        "theta": {
+            "quartic-2d": 0.75,
+            "deep-linear-3-balanced": 0.8333,
+            "deep-linear-3-unbalanced": 0.5,
+            "relu-net-near-global-min": 0.5,
+        },
+        "rate": {
+            "quartic-2d": "k^-2",
+            "deep-linear-3-balanced": "k^-1.5",
+            "deep-linear-3-unbalanced": "linear",
+            "relu-net-near-global-min": "linear",
+        },
+        "tolerance": THETA_TOL,
+    },
     tags=("tame", "lojasiewicz"),
     source="arXiv:0802.0826 Thm 2 (rate trichotomy); exponents: homogeneity, Morse–Bott",
     expected_from="theory",

@@ -46,8 +46,13 @@ def gd_limit(ctx: ClaimContext) -> Measured:
         gd = deep_linear_gd(X, Y, widths, steps=4000 if ctx.quick else 20000, seed=ctx.seed)
         rel = (gd.loss - opt.loss) / opt.loss
         err = float(np.abs(gd.product - opt.W).max())
-        m[str(widths)] = {"closed_form_loss": opt.loss_closed_form, "gd_loss": gd.loss, "relative_gap": rel,
-                          "product_error": err, "certificate_gradient_norm": opt.gradient_norm}
+        m[str(widths)] = {
+            "closed_form_loss": opt.loss_closed_form,
+            "gd_loss": gd.loss,
+            "relative_gap": rel,
+            "product_error": err,
+            "certificate_gradient_norm": opt.gradient_norm,
+        }
         ok &= -1e-9 <= rel < 1e-6 and err < 1e-3 and opt.ok
     return Measured(m, bool(ok), "dx = 4, dy = 3, m = 30, plain GD with closed-form gradients")
 
@@ -72,10 +77,15 @@ def baldi_hornik(ctx: ClaimContext) -> Measured:
     mins = [c for c in cps if c.classification == "minimum"]
     ok = len(mins) == 1 and mins[0].is_top_p and all(c.classification == "saddle" for c in cps if not c.is_top_p)
     return Measured(
-        {"critical_index_sets": len(cps), "kinds": kinds, "max_gradient_norm": max(c.gradient_norm for c in cps),
-         "max_loss_formula_error": max(abs(c.loss - c.loss_closed_form) for c in cps),
-         "min_hessian_eig": {str(c.indices): c.hessian_min_eig for c in cps}},
-        bool(ok), "dx = 4, dy = 3, width 2: dense torch.func Hessians",
+        {
+            "critical_index_sets": len(cps),
+            "kinds": kinds,
+            "max_gradient_norm": max(c.gradient_norm for c in cps),
+            "max_loss_formula_error": max(abs(c.loss - c.loss_closed_form) for c in cps),
+            "min_hessian_eig": {str(c.indices): c.hessian_min_eig for c in cps},
+        },
+        bool(ok),
+        "dx = 4, dy = 3, width 2: dense torch.func Hessians",
     )
 
 
@@ -127,16 +137,32 @@ def spurious(ctx: ClaimContext) -> Measured:
     opt = deep_linear_optimum(X, Y, [2])
     cps = deep_linear_critical_points(X, Y, 2, seed=ctx.seed)
     spur_unreg = sum(c.classification == "minimum" and c.loss > opt.loss * (1 + 1e-9) for c in cps)
-    counts = [linear_net_critical_points(*k, seed=ctx.seed, real=False).complex_count
-              for k in [(1, 1, 1, 1), (1, 1, 2, 1), (1, 1, 1, 2), (1, 2, 1, 1), (2, 1, 1, 1)]]
+    counts = [
+        linear_net_critical_points(*k, seed=ctx.seed, real=False).complex_count
+        for k in [(1, 1, 1, 1), (1, 1, 2, 1), (1, 1, 1, 2), (1, 2, 1, 1), (2, 1, 1, 1)]
+    ]
     r = linear_net_critical_points(2, 1, 1, 1, regularization=0.1, x=[1], y=[1])
     mins = [p for p in r.real_points if p["kind"] == "minimum"]
     glob = min(p["loss"] for p in mins)
     origin = [p for p in r.real_points if max(abs(v) for v in p["point"]) < 1e-12]
     spur_reg = sum(p["loss"] > glob + 1e-9 for p in mins)
-    ok = (spur_unreg == 0 and counts == [5, 5, 9, 9, 17] and abs(glob - 0.144818819) < 1e-8 and spur_reg >= 1
-          and bool(origin) and origin[0]["kind"] == "minimum")
-    return Measured({"unregularised_spurious_minima": spur_unreg, "counts": counts, "global_min": glob,
-                     "regularised_spurious_minima": spur_reg, "origin_loss": origin[0]["loss"] if origin else None,
-                     "origin_kind": origin[0]["kind"] if origin else None}, bool(ok),
-                    "unregularised: Baldi–Hornik classification; regularised: Gröbner basis (tamelab.algebraic)")
+    ok = (
+        spur_unreg == 0
+        and counts == [5, 5, 9, 9, 17]
+        and abs(glob - 0.144818819) < 1e-8
+        and spur_reg >= 1
+        and bool(origin)
+        and origin[0]["kind"] == "minimum"
+    )
+    return Measured(
+        {
+            "unregularised_spurious_minima": spur_unreg,
+            "counts": counts,
+            "global_min": glob,
+            "regularised_spurious_minima": spur_reg,
+            "origin_loss": origin[0]["loss"] if origin else None,
+            "origin_kind": origin[0]["kind"] if origin else None,
+        },
+        bool(ok),
+        "unregularised: Baldi–Hornik classification; regularised: Gröbner basis (tamelab.algebraic)",
+    )

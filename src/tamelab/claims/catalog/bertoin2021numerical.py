@@ -18,9 +18,12 @@ from .._registry import ClaimContext, Measured, claim
     statement="Backprop outputs for ReLU'(0)=0 and ReLU'(0)=1 differ on a set of initialisations whose measured "
     "volume and kink rate are ordered fp16 >> fp32 >= fp64 = 0; in float64 the two training trajectories are "
     "bitwise identical while in float16 they separate.",
-    expected={"volume": "fp16 ~1.00, fp32 ~0.01, fp64 0.00 (digits, spec §4.4 protocol A)",
-              "kinks_per_run": "fp16 hundreds over 30 epochs, fp32 0-1, fp64 0 (protocol B)",
-              "fp64 trajectories": "bitwise identical", "fp16 param L1 gap": "> 0"},
+    expected={
+        "volume": "fp16 ~1.00, fp32 ~0.01, fp64 0.00 (digits, spec §4.4 protocol A)",
+        "kinks_per_run": "fp16 hundreds over 30 epochs, fp32 0-1, fp64 0 (protocol B)",
+        "fp64 trajectories": "bitwise identical",
+        "fp16 param L1 gap": "> 0",
+    },
     tags=("tame", "nonsmooth", "relu", "precision"),
     source="arXiv:2106.12915 §4 (bifurcation zone volume, Fig. 2-3) and spec §4.4 protocols A and B",
     expected_from="paper",
@@ -48,9 +51,18 @@ def relu_prime_zero(ctx: ClaimContext) -> Measured:
         k: r.config[k] for k in ("seeds", "epochs", "widths", "volume_inits", "volume_widths", "volume_samples")
     }
     f16, f32, f64 = vals["float16"], vals["float32"], vals["float64"]
-    holds = bool(f64["volume_fraction"] == 0.0 and f64["kinks_max"] == 0 and f64["all_bitwise_identical"]
-                 and f16["volume_fraction"] > f32["volume_fraction"] >= f64["volume_fraction"]
-                 and f16["kink_rate"] > f32["kink_rate"] >= f64["kink_rate"] and f16["param_l1_gap_max"] > 0)
-    return Measured(vals, holds, "float16 emulated (fp32 matmul accumulation rounded to fp16, fp16 bias add); "
-                    "quick mode: 1 seed, 2 epochs, 8 initialisations of a 64-128-128-10 net for the volume. "
-                    "Accuracy gaps are not asserted at this scale (spec §4.4).")
+    holds = bool(
+        f64["volume_fraction"] == 0.0
+        and f64["kinks_max"] == 0
+        and f64["all_bitwise_identical"]
+        and f16["volume_fraction"] > f32["volume_fraction"] >= f64["volume_fraction"]
+        and f16["kink_rate"] > f32["kink_rate"] >= f64["kink_rate"]
+        and f16["param_l1_gap_max"] > 0
+    )
+    return Measured(
+        vals,
+        holds,
+        "float16 emulated (fp32 matmul accumulation rounded to fp16, fp16 bias add); "
+        "quick mode: 1 seed, 2 epochs, 8 initialisations of a 64-128-128-10 net for the volume. "
+        "Accuracy gaps are not asserted at this scale (spec §4.4).",
+    )

@@ -30,12 +30,16 @@ def ad_vs_clarke_check(ctx: ClaimContext, *, examples: Callable = ad_vs_clarke_e
         hull_g = rows[(g, 0.0)]["sampled_hull_at_0"]
         r2, r3 = rows[("relu2(t)=relu(-t)+t", 0.0)], rows[("relu3=(relu+relu2)/2", 0.0)]
         out[str(dtype).replace("torch.", "")] = {
-            "ad_g_at_0 (s=0,1/2,1)": ad_g, "sampled_clarke_g_at_0": hull_g,
+            "ad_g_at_0 (s=0,1/2,1)": ad_g,
+            "sampled_clarke_g_at_0": hull_g,
             "rho_eps_g_at_0": [rows[(g, s)]["rho_eps_at_0"] for s in (0.0, 0.5, 1.0)],
-            "ad_relu2_at_0 (s=0)": r2["ad_at_0"], "sampled_clarke_relu2_at_0": r2["sampled_hull_at_0"],
-            "ad_relu3_at_0 (s=0)": r3["ad_at_0"], "sampled_clarke_relu3_at_0": r3["sampled_hull_at_0"],
+            "ad_relu2_at_0 (s=0)": r2["ad_at_0"],
+            "sampled_clarke_relu2_at_0": r2["sampled_hull_at_0"],
+            "ad_relu3_at_0 (s=0)": r3["ad_at_0"],
+            "sampled_clarke_relu3_at_0": r3["sampled_hull_at_0"],
             "s=0 output outside the sampled Clarke set": not rows[(g, 0.0)]["ad_in_sampled_hull"],
-            "dist(AD(s=0), sampled hull)": rows[(g, 0.0)]["dist_ad_to_sampled_hull"]}
+            "dist(AD(s=0), sampled hull)": rows[(g, 0.0)]["dist_ad_to_sampled_hull"],
+        }
         holds &= all(abs(a - b) <= tol for a, b in zip(ad_g, (0.0, 1.0, 2.0)))
         holds &= abs(hull_g[0] - 1.0) <= 1e-12 and abs(hull_g[1] - 1.0) <= 1e-12  # measured Clarke set {1}
         holds &= all(abs(r - 1.0) <= 1e-12 for r in out[str(dtype).replace("torch.", "")]["rho_eps_g_at_0"])
@@ -58,8 +62,14 @@ def ad_vs_clarke_check(ctx: ClaimContext, *, examples: Callable = ad_vs_clarke_e
     "g(x)=relu(x)-relu(-x)=x AD gives 2*relu'(0) at 0 (0 with relu'(0)=0: an artificial critical point) while "
     "the Clarke subdifferential is {1}; relu2(t)=relu(-t)+t and relu3=(relu+relu2)/2 get AD derivatives 1 and 1/2 at 0 "
     "with relu'(0)=0 although both equal relu.",
-    expected={"ad_g_at_0 (s=0,1/2,1)": [0.0, 1.0, 2.0], "sampled_clarke_g_at_0": [1.0, 1.0], "rho_eps_g_at_0": 1.0,
-              "ad_relu2_at_0 (s=0)": 1.0, "ad_relu3_at_0 (s=0)": 0.5, "sampled_clarke_relu2/3_at_0": [0.0, 1.0]},
+    expected={
+        "ad_g_at_0 (s=0,1/2,1)": [0.0, 1.0, 2.0],
+        "sampled_clarke_g_at_0": [1.0, 1.0],
+        "rho_eps_g_at_0": 1.0,
+        "ad_relu2_at_0 (s=0)": 1.0,
+        "ad_relu3_at_0 (s=0)": 0.5,
+        "sampled_clarke_relu2/3_at_0": [0.0, 1.0],
+    },
     tags=("tame", "nonsmooth", "autodiff"),
     source="arXiv:2006.02080 (NeurIPS 2020) §2 examples relu2, relu3; arXiv:1909.10300 conservative fields",
     expected_from="theory",
@@ -75,8 +85,13 @@ def ad_vs_clarke(ctx: ClaimContext) -> Measured:
     statement="The min-norm element of sampled gradients in B(x, eps) bounds dist(0, Goldstein eps-subdifferential): "
     "for f=|x1|+2|x2| and m=10 it is 0 at (1e-3,0) for eps in {1e-1,1e-2}, 1 for eps=1e-4, 1 at (0.5,0) and "
     "sqrt(5) at (0.5,0.3) (spec tame-optimization §2.4).",
-    expected={"(1e-3,0) eps=1e-1": 0.0, "(1e-3,0) eps=1e-2": 0.0, "(1e-3,0) eps=1e-4": 1.0, "(0.5,0) eps=1e-1": 1.0,
-              "(0.5,0.3) eps=1e-1": math.sqrt(5)},
+    expected={
+        "(1e-3,0) eps=1e-1": 0.0,
+        "(1e-3,0) eps=1e-2": 0.0,
+        "(1e-3,0) eps=1e-4": 1.0,
+        "(0.5,0) eps=1e-1": 1.0,
+        "(0.5,0.3) eps=1e-1": math.sqrt(5),
+    },
     tags=("tame", "nonsmooth", "stationarity"),
     source="spec tame-optimization §2.4 (closed forms of the Goldstein eps-subdifferential of |x1| + 2|x2|)",
     expected_from="theory",
@@ -84,9 +99,13 @@ def ad_vs_clarke(ctx: ClaimContext) -> Measured:
 def gradient_sampling_numbers(ctx: ClaimContext) -> Measured:
     """Claim: The min-norm element of sampled gradients reproduces the spec's Goldstein numbers for |x1|+2|x2|."""
     f = lambda x: x[0].abs() + 2 * x[1].abs()  # noqa: E731
-    cases = {"(1e-3,0) eps=1e-1": ((1e-3, 0.0), 1e-1, 0.0), "(1e-3,0) eps=1e-2": ((1e-3, 0.0), 1e-2, 0.0),
-             "(1e-3,0) eps=1e-4": ((1e-3, 0.0), 1e-4, 1.0), "(0.5,0) eps=1e-1": ((0.5, 0.0), 1e-1, 1.0),
-             "(0.5,0.3) eps=1e-1": ((0.5, 0.3), 1e-1, math.sqrt(5))}
+    cases = {
+        "(1e-3,0) eps=1e-1": ((1e-3, 0.0), 1e-1, 0.0),
+        "(1e-3,0) eps=1e-2": ((1e-3, 0.0), 1e-2, 0.0),
+        "(1e-3,0) eps=1e-4": ((1e-3, 0.0), 1e-4, 1.0),
+        "(0.5,0) eps=1e-1": ((0.5, 0.0), 1e-1, 1.0),
+        "(0.5,0.3) eps=1e-1": ((0.5, 0.3), 1e-1, math.sqrt(5)),
+    }
     out, holds = {}, True
     for k, (x, eps, want) in cases.items():
         r = goldstein_stationarity(f, torch.tensor(x, dtype=torch.float64), eps=eps, m=10, seed=ctx.seed)

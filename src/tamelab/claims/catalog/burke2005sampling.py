@@ -67,7 +67,16 @@ def blo_gradient_sampling(ctx: ClaimContext) -> Measured:
         iters.append(g.iterations)
     holds = bool(r.certified and max_x < 1e-6 and r.rho <= 1e-6 and max(gaps) < 1e-5)
     return Measured(
-        {"weighted_l1_max_abs_x": max_x, "weighted_l1_rho": r.rho, "weighted_l1_rho_eps": r.rho_eps,
-         "weighted_l1_iterations": r.iterations, "weighted_l1_certified": r.certified,
-         "max_affine_cases": len(gaps), "max_affine_value_gap_to_LP": max(gaps), "max_affine_iterations": iters},
-        holds, "defaults eps0 = nu0 = 0.1, theta_eps = theta_nu = 0.1, beta = 1e-6, gamma = 1/2, m = 2p; float64")
+        {
+            "weighted_l1_max_abs_x": max_x,
+            "weighted_l1_rho": r.rho,
+            "weighted_l1_rho_eps": r.rho_eps,
+            "weighted_l1_iterations": r.iterations,
+            "weighted_l1_certified": r.certified,
+            "max_affine_cases": len(gaps),
+            "max_affine_value_gap_to_LP": max(gaps),
+            "max_affine_iterations": iters,
+        },
+        holds,
+        "defaults eps0 = nu0 = 0.1, theta_eps = theta_nu = 0.1, beta = 1e-6, gamma = 1/2, m = 2p; float64",
+    )

@@ -28,8 +28,11 @@ from .._registry import ClaimContext, Measured, claim
     statement="Stochastic subgradient method with sum alpha = inf, sum alpha^2 < inf on the tame locally Lipschitz "
     "f(x)=|x1|+(x2^2-1)^2 with martingale noise: iterates approach Clarke critical points (0, ±1); a constant step "
     "leaves |x1| oscillating at the step-size scale.",
-    expected={"max_abs_x1_final": "< 1e-3 (spec: 1.6e-5 at 1e5 steps)", "max_dist_x2_to_pm1": "< 1e-3",
-              "constant_step_tail_mean_abs_x1": ">= 10x the decaying-step value"},
+    expected={
+        "max_abs_x1_final": "< 1e-3 (spec: 1.6e-5 at 1e5 steps)",
+        "max_dist_x2_to_pm1": "< 1e-3",
+        "constant_step_tail_mean_abs_x1": ">= 10x the decaying-step value",
+    },
     tags=("tame", "convergence"),
     source="arXiv:1804.07795 Cor. 5.11 (stochastic subgradient method on tame functions); toy of spec §3.4",
     expected_from="theory",
@@ -46,15 +49,31 @@ def ddkl_toy(ctx: ClaimContext) -> Measured:
     tail_rm, tail_const = r.tail_mean_abs_x1, rc.tail_mean_abs_x1
     holds = bool(max_x1 < 1e-3 and d2 < 1e-3 and tail_const >= 10 * tail_rm)
     return Measured(
-        {"runs": seeds, "steps": steps, "max_abs_x1_final": max_x1, "max_dist_x2_to_pm1": d2,
-         "n_at_plus_1": r.n_at_plus_1, "tail_mean_abs_x1_decaying": tail_rm,
-         "constant_step_tail_mean_abs_x1": tail_const, "constant_step_tail_max_abs_x1": rc.tail_max_abs_x1,
-         "schedule": "0.1 (k+10)^-0.75 (robbins_monro family, p = 0.75)", "A2_analytic": rm.robbins_monro_conditions},
-        holds, "decaying steps: iterates at (0, ±1) to the stated accuracy; constant step 0.05: |x1| keeps oscillating")
+        {
+            "runs": seeds,
+            "steps": steps,
+            "max_abs_x1_final": max_x1,
+            "max_dist_x2_to_pm1": d2,
+            "n_at_plus_1": r.n_at_plus_1,
+            "tail_mean_abs_x1_decaying": tail_rm,
+            "constant_step_tail_mean_abs_x1": tail_const,
+            "constant_step_tail_max_abs_x1": rc.tail_max_abs_x1,
+            "schedule": "0.1 (k+10)^-0.75 (robbins_monro family, p = 0.75)",
+            "A2_analytic": rm.robbins_monro_conditions,
+        },
+        holds,
+        "decaying steps: iterates at (0, ±1) to the stated accuracy; constant step 0.05: |x1| keeps oscillating",
+    )
 
 
-def ddkl_monitor_check(ctx: ClaimContext, *, run_fn: Callable = monitored_sgd, loss="mse",
-                       weight_decay: float = 1e-2, steps: int | None = None) -> Measured:
+def ddkl_monitor_check(
+    ctx: ClaimContext,
+    *,
+    run_fn: Callable = monitored_sgd,
+    loss="mse",
+    weight_decay: float = 1e-2,
+    steps: int | None = None,
+) -> Measured:
     """The claim's measurement (``run_fn``, ``loss``, ``weight_decay`` and ``steps`` are parameters for the tests)."""
     from ...data import load_data
     from ...models import mlp
@@ -77,14 +96,25 @@ def ddkl_monitor_check(ctx: ClaimContext, *, run_fn: Callable = monitored_sgd, l
         resamples=30,
         weight_decay=weight_decay,
     )
-    rep = convergence_report(run, seed=ctx.seed, rho_samples=6, noise_resamples=16, noise_snapshots=2,
-                             rho_snapshots=2, lojasiewicz=False)
+    rep = convergence_report(
+        run, seed=ctx.seed, rho_samples=6, noise_resamples=16, noise_snapshots=2, rho_snapshots=2, lojasiewicz=False
+    )
     v = rep.verdicts()
     trend = stationarity_trend(run.noise_steps, run.full_grad_norm, burn_in=0.1)
-    vals = {"verdicts": v, "applicable": rep.applicable, "trend": trend, "steps": steps, "loss": loss,
-            "weight_decay": weight_decay, "A1_why": next(h.why for h in rep.hypotheses if h.id == "A1"),
-            "grad_norm_first": run.full_grad_norm[0], "grad_norm_last": run.full_grad_norm[-1],
-            "loss_first": run.full_loss[0], "loss_last": run.final_full_loss, "rho_last": rep.conclusion["rho_last"]}
+    vals = {
+        "verdicts": v,
+        "applicable": rep.applicable,
+        "trend": trend,
+        "steps": steps,
+        "loss": loss,
+        "weight_decay": weight_decay,
+        "A1_why": next(h.why for h in rep.hypotheses if h.id == "A1"),
+        "grad_norm_first": run.full_grad_norm[0],
+        "grad_norm_last": run.full_grad_norm[-1],
+        "loss_first": run.full_loss[0],
+        "loss_last": run.final_full_loss,
+        "rho_last": rep.conclusion["rho_last"],
+    }
     if not all(x == "holds" for x in v.values()):
         bad = ", ".join(f"{k} {x}" for k, x in v.items() if x != "holds")
         return Measured(vals, None, f"the theorem predicts nothing on this run ({bad})")
@@ -101,7 +131,7 @@ def ddkl_monitor_check(ctx: ClaimContext, *, run_fn: Callable = monitored_sgd, l
     "ddkl-monitor-digits-sgd-bounded",
     paper="arXiv:1804.07795",
     statement="Plain SGD with i.i.d. mini-batches and steps a/(b+t)^0.75 on the weight-decayed MSE of a ReLU MLP on "
-        "digits "
+    "digits "
     "(a tame, coercive, locally Lipschitz finite sum): when every DDKL hypothesis holds as observed on the run, "
     "including bounded iterates (A1), the full-batch stationarity measure decreases along the run (monotone trend).",
     expected={
@@ -122,7 +152,7 @@ def ddkl_monitor(ctx: ClaimContext) -> Measured:
     "ddkl-noise-sum-cauchy-least-squares",
     paper="arXiv:1804.07795",
     statement="Mini-batch SGD with i.i.d. batches on a least-squares finite sum: the recorded noise xi_k = d_k - "
-        "grad F(theta_k) "
+    "grad F(theta_k) "
     "has zero mean and bounded E||xi||^2 (A3); with alpha_k = c (k+10)^-0.75 the weighted sum S_N = sum alpha_k "
     "xi_k is Cauchy (quadratic variation over (N/2, N] ~ N^-0.25) while a constant step is not (~ N^0.5); full-batch "
     "GD satisfies the energy identity F(theta_N) - F(theta_0) + sum alpha_k <grad F, d_k> = O(alpha) (relative "
@@ -163,8 +193,13 @@ def ddkl_noise_sum(ctx: ClaimContext) -> Measured:
     ns, nc = rm.noise_monitor["noise_sum"], const.noise_monitor["noise_sum"]
     v, vc = rep.verdicts(), repc.verdicts()
     ratio = rels[1] / rels[0]
-    holds = bool(v["A3"] == "holds" and v["S"] == "holds" and vc["S"] == "violated" and ns["qv_loglog_slope"] < -0.1
-                 and abs(ratio - 0.5) <= 0.05)
+    holds = bool(
+        v["A3"] == "holds"
+        and v["S"] == "holds"
+        and vc["S"] == "violated"
+        and ns["qv_loglog_slope"] < -0.1
+        and abs(ratio - 0.5) <= 0.05
+    )
     return Measured(
         {
             "steps": steps,

@@ -15,12 +15,19 @@ from typing import Callable
 import numpy as np
 
 from ...tame import (
-    adam_vs_nag_study, check_theorem, log_finite_sum_problem, log_sum_problem, run_dmu, sign_condition_violation,
+    adam_vs_nag_study,
+    check_theorem,
+    log_finite_sum_problem,
+    log_sum_problem,
+    run_dmu,
+    sign_condition_violation,
 )
 from .._registry import ClaimContext, Measured, claim
 
-_UNVERIFIED = ("constants of arXiv:1807.06766 not verified (only the abstract is readable here; the spec's values are "
-               "recalled [R]): no run exceeded the recalled bound, which is not evidence that the theorem holds")
+_UNVERIFIED = (
+    "constants of arXiv:1807.06766 not verified (only the abstract is readable here; the spec's values are "
+    "recalled [R]): no run exceeded the recalled bound, which is not evidence that the theorem holds"
+)
 
 
 def rmsprop_det_check(ctx: ClaimContext, *, runner: Callable = run_dmu, theorem: Callable = check_theorem) -> Measured:
@@ -34,23 +41,46 @@ def rmsprop_det_check(ctx: ClaimContext, *, runner: Callable = run_dmu, theorem:
         for xi in (0.1, 1.0):
             for b2 in betas:
                 x0 = rng.uniform(-5, 5, 10)
-                c = theorem("rmsprop", beta2=b2, xi=xi, smoothness=pb.L, grad_bound=pb.sigma, dim=10, eps=eps,
-                            gap=pb.f(x0))
+                c = theorem(
+                    "rmsprop", beta2=b2, xi=xi, smoothness=pb.L, grad_bound=pb.sigma, dim=10, eps=eps, gap=pb.f(x0)
+                )
                 T = c.steps_to_eps
-                r = runner(pb, x0=x0, step_size=c.step_size_theorem, T=int(min(T, cap)), beta2=b2, xi=xi, stop_eps=eps,
-                           seed=ctx.seed)
+                r = runner(
+                    pb,
+                    x0=x0,
+                    step_size=c.step_size_theorem,
+                    T=int(min(T, cap)),
+                    beta2=b2,
+                    xi=xi,
+                    stop_eps=eps,
+                    seed=ctx.seed,
+                )
                 hit = r.hit_step
                 if hit is None and T > cap:
                     undecided += 1
                 elif hit is None or hit > T:
                     violated.append({"eps": eps, "xi": xi, "beta2": b2, "hit_step": hit, "T_recalled": T})
-                rows.append({"eps": eps, "xi": xi, "beta2": b2, "hit_step": hit, "T_recalled": T,
-                             "T_derived": c.derived.get("steps_to_eps"),
-                             "slack_T_over_hit": (T / hit) if hit else None})
+                rows.append(
+                    {
+                        "eps": eps,
+                        "xi": xi,
+                        "beta2": b2,
+                        "hit_step": hit,
+                        "T_recalled": T,
+                        "T_derived": c.derived.get("steps_to_eps"),
+                        "slack_T_over_hit": (T / hit) if hit else None,
+                    }
+                )
     slack = [r["slack_T_over_hit"] for r in rows if r["slack_T_over_hit"]]
-    vals = {"settings": rows, "violations": violated, "undecided_capped": undecided, "cap": cap,
-            "slack_min": min(slack) if slack else None, "slack_max": max(slack) if slack else None,
-            "constants_status": "recalled [R], not verified against arXiv:1807.06766"}
+    vals = {
+        "settings": rows,
+        "violations": violated,
+        "undecided_capped": undecided,
+        "cap": cap,
+        "slack_min": min(slack) if slack else None,
+        "slack_max": max(slack) if slack else None,
+        "constants_status": "recalled [R], not verified against arXiv:1807.06766",
+    }
     if violated:
         return Measured(vals, False, f"{len(violated)} run(s) did not reach eps within the recalled T(eps)")
     return Measured(vals, None, _UNVERIFIED)
@@ -60,7 +90,7 @@ def rmsprop_det_check(ctx: ClaimContext, *, runner: Callable = run_dmu, theorem:
     "dmu-rmsprop-deterministic-within-T",
     paper="arXiv:1807.06766",
     statement="Deterministic RMSProp (xi outside the sqrt, no bias correction) with step (1-beta2) xi / (L "
-        "sqrt(sigma^2+xi)) "
+    "sqrt(sigma^2+xi)) "
     "reaches ||grad f|| <= eps within T(eps) = 2L(sigma^2+xi)(f(x1)-f*)/((1-beta2) xi eps^2) (constants as recalled "
     "in the spec) on f(x) = sum log(1+x_i^2) (L=2, sigma=sqrt(10)).",
     expected={
@@ -88,19 +118,41 @@ def rmsprop_stoch_check(
     rows, violated = [], []
     for j in range(runs):
         x0 = rng.uniform(-5, 5, 2)
-        c = theorem("rmsprop_stochastic", beta2=0.9, xi=1.0, smoothness=pb.L, grad_bound=pb.component_sigma, dim=2, T=T,
-                    gap=pb.f(x0), sign_condition=viol == 0)
-        r = runner(pb, x0=x0, step_size=c.step_size_theorem, T=T, beta2=0.9, xi=1.0, stochastic=True,
-                   seed=ctx.seed * 1000 + j)
+        c = theorem(
+            "rmsprop_stochastic",
+            beta2=0.9,
+            xi=1.0,
+            smoothness=pb.L,
+            grad_bound=pb.component_sigma,
+            dim=2,
+            T=T,
+            gap=pb.f(x0),
+            sign_condition=viol == 0,
+        )
+        r = runner(
+            pb, x0=x0, step_size=c.step_size_theorem, T=T, beta2=0.9, xi=1.0, stochastic=True, seed=ctx.seed * 1000 + j
+        )
         ratio = r.min_grad_norm**2 / c.bound_min_grad_norm**2
-        rows.append({"min_grad_norm_sq": r.min_grad_norm**2, "eps_sq_recalled": c.bound_min_grad_norm**2,
-                     "observed_over_bound": ratio, "applicable": c.applicable})
+        rows.append(
+            {
+                "min_grad_norm_sq": r.min_grad_norm**2,
+                "eps_sq_recalled": c.bound_min_grad_norm**2,
+                "observed_over_bound": ratio,
+                "applicable": c.applicable,
+            }
+        )
         if not (c.applicable and ratio <= 1.0):
             violated.append(j)
     ratios = [r["observed_over_bound"] for r in rows]
-    vals = {"sign_condition_violation": viol, "T": T, "runs": rows, "violations": violated,
-            "max_observed_over_bound": max(ratios), "min_observed_over_bound": min(ratios),
-            "constants_status": "recalled [R], not verified against arXiv:1807.06766"}
+    vals = {
+        "sign_condition_violation": viol,
+        "T": T,
+        "runs": rows,
+        "violations": violated,
+        "max_observed_over_bound": max(ratios),
+        "min_observed_over_bound": min(ratios),
+        "constants_status": "recalled [R], not verified against arXiv:1807.06766",
+    }
     if violated or viol != 0:
         return Measured(vals, False, f"runs {violated} exceeded the recalled bound (or the sign condition failed)")
     return Measured(vals, None, _UNVERIFIED + "; the guarantee is on an expectation, each run is compared with it")
@@ -119,7 +171,7 @@ def rmsprop_stoch_check(
     },
     tags=("tame", "adaptive"),
     source="arXiv:1807.06766 §3, stochastic RMSProp theorem under the sign condition (constants recalled, not "
-        "verified)",
+    "verified)",
     expected_from="paper",
 )
 def rmsprop_stoch(ctx: ClaimContext) -> Measured:
@@ -140,20 +192,36 @@ def adam_small_beta1_check(ctx: ClaimContext, *, runner: Callable = run_dmu) -> 
         worst = 0
         for _ in range(2 if ctx.quick else 5):
             x0 = rng.uniform(-5, 5, 10)
-            r = runner(pb, x0=x0, step_size=xi / (2 * pb.L), T=cap, beta1=beta1, beta2=0.999, xi=xi, stop_eps=eps,
-                       seed=ctx.seed)
+            r = runner(
+                pb,
+                x0=x0,
+                step_size=xi / (2 * pb.L),
+                T=cap,
+                beta1=beta1,
+                beta2=0.999,
+                xi=xi,
+                stop_eps=eps,
+                seed=ctx.seed,
+            )
             rows.append({"eps": eps, "beta1": beta1, "xi": xi, "hit_step": r.hit_step, "f_first": r.f_first})
             worst = max(worst, r.hit_step if r.hit_step is not None else np.inf)
         hits[eps] = worst
     finite = all(np.isfinite(list(hits.values())))
-    slope = (float(np.polyfit(np.log([1 / e for e in epss]), np.log([hits[e] for e in epss]), 1)[0])
-             if finite else None)
-    vals = {"runs": rows, "worst_hit_by_eps": {str(e): h for e, h in hits.items()}, "cap": cap,
-            "loglog_slope_hit_vs_1_over_eps": slope, "step_size": "xi / (2 L) (constant; the theorem's steps depend "
-            "on the gradient, constants unavailable [X])"}
+    slope = float(np.polyfit(np.log([1 / e for e in epss]), np.log([hits[e] for e in epss]), 1)[0]) if finite else None
+    vals = {
+        "runs": rows,
+        "worst_hit_by_eps": {str(e): h for e, h in hits.items()},
+        "cap": cap,
+        "loglog_slope_hit_vs_1_over_eps": slope,
+        "step_size": "xi / (2 L) (constant; the theorem's steps depend on the gradient, constants unavailable [X])",
+    }
     holds = bool(finite and slope is not None and slope <= 2.2)
-    return Measured(vals, holds, "qualitative check: every run in the small-beta1 / large-xi regime reaches "
-                    "||grad f|| <= eps, and the worst hitting time grows no faster than eps^-2 (log-log slope <= 2.2)")
+    return Measured(
+        vals,
+        holds,
+        "qualitative check: every run in the small-beta1 / large-xi regime reaches "
+        "||grad f|| <= eps, and the worst hitting time grows no faster than eps^-2 (log-log slope <= 2.2)",
+    )
 
 
 @claim(
@@ -183,17 +251,30 @@ def _study(ctx: ClaimContext, study_fn: Callable | None = None):
         return study_fn({"quick": ctx.quick, "seeds": [ctx.seed] if ctx.quick else [ctx.seed + i for i in range(3)]})
     key = (ctx.seed, ctx.quick)
     if key not in _STUDIES:
-        _STUDIES[key] = adam_vs_nag_study({"quick": ctx.quick,
-                                           "seeds": [ctx.seed] if ctx.quick else [ctx.seed + i for i in range(3)]})
+        _STUDIES[key] = adam_vs_nag_study(
+            {"quick": ctx.quick, "seeds": [ctx.seed] if ctx.quick else [ctx.seed + i for i in range(3)]}
+        )
     return _STUDIES[key]
 
 
 def _study_values(res) -> dict:
     c = res.conclusion
-    keys = ("best_nag", "adam_0.99_train_loss", "nag_train_loss", "adam_0.99_test_loss", "nag_test_loss",
-            "adam_0.99_beats_nag_train", "adam_0.99_beats_nag_train_seeds", "adam_0.99_beats_nag_test",
-            "nag_grad_norm", "adam_0.99_grad_norm", "nag_smaller_grad_norm", "nag_smaller_grad_norm_seeds",
-            "lr_optima_inside_grids", "ranking_by_train_loss")
+    keys = (
+        "best_nag",
+        "adam_0.99_train_loss",
+        "nag_train_loss",
+        "adam_0.99_test_loss",
+        "nag_test_loss",
+        "adam_0.99_beats_nag_train",
+        "adam_0.99_beats_nag_train_seeds",
+        "adam_0.99_beats_nag_test",
+        "nag_grad_norm",
+        "adam_0.99_grad_norm",
+        "nag_smaller_grad_norm",
+        "nag_smaller_grad_norm_seeds",
+        "lr_optima_inside_grids",
+        "ranking_by_train_loss",
+    )
     vals = {k: c.get(k) for k in keys}
     vals["best_lrs"] = {k: b["lr"] for k, b in res.best.items()}
     vals["lr_grids"] = {k: b["grid"] for k, b in res.best.items()}
@@ -208,9 +289,12 @@ def adam_vs_nag_train_check(ctx: ClaimContext, *, study_fn: Callable | None = No
     c, vals = res.conclusion, _study_values(res)
     if not c.get("lr_optima_inside_grids"):
         return Measured(vals, None, "a tuned learning rate is at the edge of its (extended) grid: tuning inconclusive")
-    return Measured(vals, bool(c["adam_0.99_beats_nag_train"]),
-                    "mean final full-batch training MSE over seeds, each optimiser at its tuned learning rate; "
-                    f"{res.provenance_note}")
+    return Measured(
+        vals,
+        bool(c["adam_0.99_beats_nag_train"]),
+        "mean final full-batch training MSE over seeds, each optimiser at its tuned learning rate; "
+        f"{res.provenance_note}",
+    )
 
 
 @claim(
@@ -244,7 +328,7 @@ def nag_grad_norm_check(ctx: ClaimContext, *, study_fn: Callable | None = None) 
     "dmu-nag-smaller-gradient-norm-autoencoder",
     paper="arXiv:1807.06766",
     statement="In the same study, NAG (best momentum, tuned) ends with a smaller full-batch gradient norm than ADAM "
-        "with "
+    "with "
     "beta1 = 0.99 (tuned).",
     expected={"nag_smaller_grad_norm": True},
     tags=("tame", "adaptive", "study"),
@@ -262,22 +346,36 @@ def nag_min_eig_check(ctx: ClaimContext, *, study_fn: Callable | None = None) ->
     res = _study(ctx, study_fn)
     c = res.conclusion
     me = res.min_eig.get(c.get("best_nag"), {})
-    vals = {"best_nag": c.get("best_nag"), "epochs": me.get("epochs"), "lambda_min": me.get("lambda_min"),
-            "converged": me.get("converged"), "kendall": me.get("kendall"), "kendall_p": me.get("kendall_p"),
-            "retrain_matches": me.get("retrain_matches")}
+    vals = {
+        "best_nag": c.get("best_nag"),
+        "epochs": me.get("epochs"),
+        "lambda_min": me.get("lambda_min"),
+        "converged": me.get("converged"),
+        "kendall": me.get("kendall"),
+        "kendall_p": me.get("kendall_p"),
+        "retrain_matches": me.get("retrain_matches"),
+    }
     n = len(me.get("epochs") or [])
     if n < 5 or not all(me.get("converged") or [False]):
-        return Measured(vals, None, f"{n} checkpoints (Kendall's exact p cannot fall below 0.05 with fewer than 5) or "
-                        "unconverged Lanczos: no verdict")
-    return Measured(vals, bool(me["increasing_trend"]), "Kendall's tau of lambda_min(Hessian of the full-batch float64 "
-                    "MSE) with the epoch along the best NAG run (first seed), > 0 at two-sided p < 0.05")
+        return Measured(
+            vals,
+            None,
+            f"{n} checkpoints (Kendall's exact p cannot fall below 0.05 with fewer than 5) or "
+            "unconverged Lanczos: no verdict",
+        )
+    return Measured(
+        vals,
+        bool(me["increasing_trend"]),
+        "Kendall's tau of lambda_min(Hessian of the full-batch float64 "
+        "MSE) with the epoch along the best NAG run (first seed), > 0 at two-sided p < 0.05",
+    )
 
 
 @claim(
     "dmu-nag-min-hessian-eigenvalue-increasing",
     paper="arXiv:1807.06766",
     statement="Along the best NAG run of the study, the smallest eigenvalue of the Hessian of the full-batch loss "
-        "shows "
+    "shows "
     "an increasing trend (Kendall's tau > 0, p < 0.05 over >= 5 checkpoints).",
     expected={"increasing_trend": True},
     tags=("tame", "adaptive", "study", "curvature"),

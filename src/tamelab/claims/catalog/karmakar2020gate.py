@@ -27,22 +27,28 @@ def _mean_below(runs, sigmas: float = 3.0) -> tuple[bool, float]:
     mean = E.mean(0)
     se = E.std(0, ddof=1) / np.sqrt(len(runs)) if len(runs) > 1 else np.zeros_like(mean)
     keep = B > FLOOR**2
-    return (bool(np.all(mean[keep] - sigmas * se[keep] <= B[keep] * (1 + 1e-9))),
-            float((mean[keep] / B[keep]).max()))
+    return (bool(np.all(mean[keep] - sigmas * se[keep] <= B[keep] * (1 + 1e-9))), float((mean[keep] / B[keep]).max()))
 
 
-@claim("tron-relu-gate-geometric-rate", paper="arXiv:2005.04211",
-       source="arXiv:2005.04211 main theorem (realizable case, mini-batch b: E‖w_T − w*‖² decays geometrically); "
-       "algorithm form and constants ρ, η reconstructed and derived in spec constructive.md §3.1",
-       expected_from="theory",
-       statement="On symmetric non-Gaussian (Laplace) inputs in d=20 the Tron-style update converges geometrically to "
-       "w*: E‖w_t − w*‖² ≤ (1−ρ)^(t−1)‖w*‖² at every t (Monte-Carlo mean over runs, 3 standard errors), the slope of "
-       "log‖w_t − w*‖ is at most ½ log(1−ρ), the final error is < 1e-6 for b ≥ 8; SGD started at w = 0 never moves. "
-       "(The spec's reading 'every single run stays below the bound' is measured and reported, not required: the "
-       "theorem bounds the mean, and single runs exceed it by up to ~10 %.)",
-       expected={"mean below bound at every t": True, "slope <= 0.5 log(1-rho)": True, "final_error (b>=8)": "< 1e-6",
-                 "sgd_moves_from_0": False},
-       tags=("exact",))
+@claim(
+    "tron-relu-gate-geometric-rate",
+    paper="arXiv:2005.04211",
+    source="arXiv:2005.04211 main theorem (realizable case, mini-batch b: E‖w_T − w*‖² decays geometrically); "
+    "algorithm form and constants ρ, η reconstructed and derived in spec constructive.md §3.1",
+    expected_from="theory",
+    statement="On symmetric non-Gaussian (Laplace) inputs in d=20 the Tron-style update converges geometrically to "
+    "w*: E‖w_t − w*‖² ≤ (1−ρ)^(t−1)‖w*‖² at every t (Monte-Carlo mean over runs, 3 standard errors), the slope of "
+    "log‖w_t − w*‖ is at most ½ log(1−ρ), the final error is < 1e-6 for b ≥ 8; SGD started at w = 0 never moves. "
+    "(The spec's reading 'every single run stays below the bound' is measured and reported, not required: the "
+    "theorem bounds the mean, and single runs exceed it by up to ~10 %.)",
+    expected={
+        "mean below bound at every t": True,
+        "slope <= 0.5 log(1-rho)": True,
+        "final_error (b>=8)": "< 1e-6",
+        "sgd_moves_from_0": False,
+    },
+    tags=("exact",),
+)
 def tron(ctx: ClaimContext) -> Measured:
     """Claim: On Laplace inputs the Tron update converges to w* geometrically, within the theorem's bound."""
     from ...exact.karmakar2020gate import gate_constants, laplace_inputs, train_relu_gate
@@ -60,11 +66,20 @@ def tron(ctx: ClaimContext) -> Measured:
         keep = runs[0].bound > FLOOR
         run_worst = max(float((r.errors[keep] / r.bound[keep]).max()) for r in runs)
         bound_slope = 0.5 * np.log(1 - runs[0].rho)
-        got[f"b={b}"] = {"mean_slope": float(np.mean(slopes)), "bound_slope": float(bound_slope),
-                         "max_final_error": float(max(finals)), "runs_below_bound": f"{sum(per_run)}/{len(per_run)}",
-                         "max_mean_over_bound": worst, "max_run_over_bound": run_worst, "rho": runs[0].rho}
-        checks = {"mean below bound": mean_ok, "slope": np.mean(slopes) <= bound_slope,
-                  "final error": b < 8 or max(finals) < 1e-6}
+        got[f"b={b}"] = {
+            "mean_slope": float(np.mean(slopes)),
+            "bound_slope": float(bound_slope),
+            "max_final_error": float(max(finals)),
+            "runs_below_bound": f"{sum(per_run)}/{len(per_run)}",
+            "max_mean_over_bound": worst,
+            "max_run_over_bound": run_worst,
+            "rho": runs[0].rho,
+        }
+        checks = {
+            "mean below bound": mean_ok,
+            "slope": np.mean(slopes) <= bound_slope,
+            "final error": b < 8 or max(finals) < 1e-6,
+        }
         for k, v in checks.items():
             if not v:
                 why.append(f"b={b}: {k}")
@@ -75,10 +90,12 @@ def tron(ctx: ClaimContext) -> Measured:
     got["sgd_moves_from_0"] = moved
     if moved:
         why.append("SGD moved from w = 0")
-    note = ("η and ρ from the reconstructed theorem (spec §3.1) with Monte-Carlo moments. The theorem bounds the mean "
-            "E‖w_t − w*‖² (checked at every t above the float floor); single runs exceed it by a few per cent at early "
-            "steps (runs_below_bound, max_run_over_bound), which the theorem allows: 'every run below the bound' is "
-            "not a consequence of the theorem and is false here.")
+    note = (
+        "η and ρ from the reconstructed theorem (spec §3.1) with Monte-Carlo moments. The theorem bounds the mean "
+        "E‖w_t − w*‖² (checked at every t above the float floor); single runs exceed it by a few per cent at early "
+        "steps (runs_below_bound, max_run_over_bound), which the theorem allows: 'every run below the bound' is "
+        "not a consequence of the theorem and is false here."
+    )
     return Measured(got, bool(ok and not moved), ("; ".join(why) + ". " if why else "") + note)
 
 
@@ -119,8 +136,12 @@ def poisoning(ctx: ClaimContext) -> Measured:
         floor = float(np.mean([np.sqrt(np.mean(r.errors[-tail:] ** 2)) for r in runs]))
         mean_ok, worst = _mean_below(runs)
         floors.append(floor)
-        rows[f"beta={beta},theta={theta}"] = {"floor": floor, "bound_floor": runs[0].floor_bound,
-                                              "max_mean_over_bound": worst, "mean_below_bound": mean_ok}
+        rows[f"beta={beta},theta={theta}"] = {
+            "floor": floor,
+            "bound_floor": runs[0].floor_bound,
+            "max_mean_over_bound": worst,
+            "mean_below_bound": mean_ok,
+        }
         if not mean_ok:
             why.append(f"β={beta}, θ={theta}: mean above the trajectory bound")
         if beta > 0 and floor > runs[0].floor_bound:
@@ -130,22 +151,32 @@ def poisoning(ctx: ClaimContext) -> Measured:
     if not all(a < c for a, c in zip(floors, floors[1:])):
         why.append("the floor does not grow with β·θ*")
     ratio = [f / (bt * th) for f, (bt, th) in zip(floors[1:], ATTACKS[1:])]
-    return Measured({"runs": rows, "floor_over_beta_theta": ratio}, not why,
-                    "; ".join(why) or "floor = RMS of ‖w_t − w*‖ over the last quarter, mean over seeds; adversary "
-                    "ξ = θ*·sign(x₁) on attacked labels (a biased, worst-case-direction attack)")
+    return Measured(
+        {"runs": rows, "floor_over_beta_theta": ratio},
+        not why,
+        "; ".join(why)
+        or "floor = RMS of ‖w_t − w*‖ over the last quarter, mean over seeds; adversary "
+        "ξ = θ*·sign(x₁) on attacked labels (a biased, worst-case-direction attack)",
+    )
 
 
-@claim("tron-sgd-trajectory-similarity", paper="arXiv:2005.04211",
-       source="arXiv:2005.04211 simulations (abstract: 'a striking similarity in trajectories between our algorithm "
-       "and the popular S.G.D. algorithm')",
-       expected_from="paper",
-       statement="From the same random start and the same sample stream, Tron and SGD on the squared loss follow "
-       "similar trajectories (b = 1 and b = 8): the fitted log-error slopes agree within 25 % on average and within a "
-       "factor 1.5 for every run, and in a typical run (median over runs) ‖w_t − w*‖ of the two stay within a factor "
-       "4 of each other at every step above 1e-8.",
-       expected={"mean slope ratio sgd/tron": "in [0.8, 1.25]", "every run's slope ratio": "in [2/3, 1.5]",
-                 "median over runs of max_t |log err_tron - log err_sgd|": "<= log 4"},
-       tags=("exact",))
+@claim(
+    "tron-sgd-trajectory-similarity",
+    paper="arXiv:2005.04211",
+    source="arXiv:2005.04211 simulations (abstract: 'a striking similarity in trajectories between our algorithm "
+    "and the popular S.G.D. algorithm')",
+    expected_from="paper",
+    statement="From the same random start and the same sample stream, Tron and SGD on the squared loss follow "
+    "similar trajectories (b = 1 and b = 8): the fitted log-error slopes agree within 25 % on average and within a "
+    "factor 1.5 for every run, and in a typical run (median over runs) ‖w_t − w*‖ of the two stay within a factor "
+    "4 of each other at every step above 1e-8.",
+    expected={
+        "mean slope ratio sgd/tron": "in [0.8, 1.25]",
+        "every run's slope ratio": "in [2/3, 1.5]",
+        "median over runs of max_t |log err_tron - log err_sgd|": "<= log 4",
+    },
+    tags=("exact",),
+)
 def similarity(ctx: ClaimContext) -> Measured:
     """Claim: From the same start and samples, Tron and SGD on the squared loss follow similar trajectories."""
     from ...exact.karmakar2020gate import gate_constants, laplace_inputs, train_relu_gate
@@ -163,10 +194,17 @@ def similarity(ctx: ClaimContext) -> Measured:
             ratios.append(sg.log_slope() / tr.log_slope())
             keep = (tr.errors > 1e-8) & (sg.errors > 1e-8)
             gaps.append(float(np.abs(np.log(tr.errors[keep]) - np.log(sg.errors[keep])).max()))
-        got[f"b={b}"] = {"slope_ratio": float(np.mean(ratios)), "slope_ratio_range": [min(ratios), max(ratios)],
-                         "median_max_factor": float(np.exp(np.median(gaps))), "max_factor": float(np.exp(max(gaps)))}
-        ok &= (0.8 <= np.mean(ratios) <= 1.25 and all(2 / 3 <= r <= 1.5 for r in ratios)
-               and np.median(gaps) <= np.log(4))
-    return Measured(got, bool(ok), "same start w₀ ~ N(0, I/d), same inputs and labels at every step; SGD uses "
-                    "σ'(0) = 0. Near w* both expected updates equal ½Σ(w* − w) for symmetric inputs, so the rates "
-                    "should agree")
+        got[f"b={b}"] = {
+            "slope_ratio": float(np.mean(ratios)),
+            "slope_ratio_range": [min(ratios), max(ratios)],
+            "median_max_factor": float(np.exp(np.median(gaps))),
+            "max_factor": float(np.exp(max(gaps))),
+        }
+        ok &= 0.8 <= np.mean(ratios) <= 1.25 and all(2 / 3 <= r <= 1.5 for r in ratios) and np.median(gaps) <= np.log(4)
+    return Measured(
+        got,
+        bool(ok),
+        "same start w₀ ~ N(0, I/d), same inputs and labels at every step; SGD uses "
+        "σ'(0) = 0. Near w* both expected updates equal ½Σ(w* − w) for symmetric inputs, so the rates "
+        "should agree",
+    )

@@ -71,11 +71,16 @@ def ktb_table(ctx: ClaimContext) -> Measured:
         if ref and ref[0] != res.dimension:
             mism.append(f"{key}: {res.dimension} != {ref[0]} ({ref[1]})")
     n_ref = sum(v["reference"] is not None for v in sources.values())
-    return Measured({"dimensions": measured, "rows": sources, "rows_with_published_or_closed_form": n_ref},
-                    not mism, "; ".join(mism) or (
-                        f"all 20 rows equal (exact rank over GF(33554393), max over seeds; float SVD rank agrees); "
-                        f"{n_ref} rows also equal a published theorem or closed form; the deep rows (3,2,2,1), "
-                        "(3,3,3,1), (2,2,2,1) have no published value we could read: regression values, two methods"))
+    return Measured(
+        {"dimensions": measured, "rows": sources, "rows_with_published_or_closed_form": n_ref},
+        not mism,
+        "; ".join(mism)
+        or (
+            f"all 20 rows equal (exact rank over GF(33554393), max over seeds; float SVD rank agrees); "
+            f"{n_ref} rows also equal a published theorem or closed form; the deep rows (3,2,2,1), "
+            "(3,3,3,1), (2,2,2,1) have no published value we could read: regression values, two methods"
+        ),
+    )
 
 
 @claim(
@@ -106,5 +111,6 @@ def ah_defects(ctx: ClaimContext) -> Measured:
             found.append([n, d, k])
             short[str((n, d, k))] = naive - dim
     ok = sorted(found) == sorted(AH_DEFECTS) and not wrong and all(v == 1 for v in short.values())
-    return Measured({"defective_cases": found, "defect": short, "cases_checked": len(cases), "mismatches_vs_AH": wrong},
-                    ok)
+    return Measured(
+        {"defective_cases": found, "defect": short, "cases_checked": len(cases), "mismatches_vs_AH": wrong}, ok
+    )

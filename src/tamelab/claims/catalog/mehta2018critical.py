@@ -11,8 +11,14 @@ from .._registry import ClaimContext, Measured, claim
 #: Bharadwaj's table (thesis; basis of Bharadwaj & Hoşten 2023, extending arXiv:1810.07716), one data point,
 #: Tikhonov regularisation: (H, d, dx, dy) -> (NC = all complex critical points, NC* = those with every coordinate
 #: non-zero). The (2, 1, 1, 1) row prints NC = 16 and no NC*.
-PUBLISHED = {(1, 1, 1, 1): (5, 4), (1, 1, 2, 1): (5, 4), (1, 1, 1, 2): (9, 8), (1, 2, 1, 1): (9, 0),
-             (2, 1, 2, 1): (17, 16), (2, 1, 1, 1): (16, None)}
+PUBLISHED = {
+    (1, 1, 1, 1): (5, 4),
+    (1, 1, 2, 1): (5, 4),
+    (1, 1, 1, 2): (9, 8),
+    (1, 2, 1, 1): (9, 0),
+    (2, 1, 2, 1): (17, 16),
+    (2, 1, 1, 1): (16, None),
+}
 #: what we expect where we disagree with the printed number, and why.
 DISAGREEMENT = {
     (2, 1, 1, 1): (
@@ -39,8 +45,10 @@ QUICK_HOMOTOPY = ((1, 1, 1, 1), (2, 1, 1, 1))
     "(1,1,1,1), (1,1,2,1), (1,1,1,2), (1,2,1,1), (2,1,2,1); for (2,1,1,1) the thesis prints 16 — we expect 17 "
     "(and NC* = 16). Counted twice: Gröbner standard monomials (with multiplicity) and homotopy continuation "
     "(distinct roots, real roots, NC*).",
-    expected={**{str(k): {"NC": v[0], "NC*": v[1]} for k, v in PUBLISHED.items() if k not in DISAGREEMENT},
-              **{str(k): {"NC": v[0], "NC*": v[1], "printed": PUBLISHED[k][0]} for k, v in DISAGREEMENT.items()}},
+    expected={
+        **{str(k): {"NC": v[0], "NC*": v[1]} for k, v in PUBLISHED.items() if k not in DISAGREEMENT},
+        **{str(k): {"NC": v[0], "NC*": v[1], "printed": PUBLISHED[k][0]} for k, v in DISAGREEMENT.items()},
+    },
     tags=("algebraic", "linear"),
 )
 def counts(ctx: ClaimContext) -> Measured:
@@ -48,7 +56,7 @@ def counts(ctx: ClaimContext) -> Measured:
     m, ok, notes = {}, True, []
     seeds = [ctx.seed] if ctx.quick else [ctx.seed, ctx.seed + 1]
     for key, (nc_pub, ncs_pub) in PUBLISHED.items():
-        want_nc, want_ncs = (DISAGREEMENT[key][:2] if key in DISAGREEMENT else (nc_pub, ncs_pub))
+        want_nc, want_ncs = DISAGREEMENT[key][:2] if key in DISAGREEMENT else (nc_pub, ncs_pub)
         row: dict = {"published_NC": nc_pub, "published_NC*": ncs_pub}
         run_h = not ctx.quick or key in QUICK_HOMOTOPY
         g = [linear_net_critical_points(*key, seed=s, real=run_h) for s in seeds]
@@ -62,8 +70,7 @@ def counts(ctx: ClaimContext) -> Measured:
             row["homotopy_real"] = [r.real_count for r in h]
             row["homotopy_NC*"] = sorted({r.nonzero_count for r in h})
             row["homotopy_paths"] = {"bezout": h[0].bezout, "failed": sum(r.paths_failed for r in h)}
-            good &= all(r.ok and r.complex_count == want_nc and r.real_count == gr.real_count
-                        for r, gr in zip(h, g))
+            good &= all(r.ok and r.complex_count == want_nc and r.real_count == gr.real_count for r, gr in zip(h, g))
             if want_ncs is not None:
                 good &= all(r.nonzero_count == want_ncs for r in h)
         if key in DISAGREEMENT:
@@ -72,11 +79,17 @@ def counts(ctx: ClaimContext) -> Measured:
             notes.append(f"{key}: measured {row}")
         m[str(key)] = row
         ok &= good
-    return Measured(m, bool(ok), "; ".join(notes) or (
-        "Gröbner basis (grevlex, SymPy, exact rationals) counts roots with multiplicity; total-degree homotopy "
-        "continuation (NumPy, projective) counts distinct roots: equal counts mean every critical point is simple. "
-        "Real counts: float eigenvectors of the Gröbner quotient vs real homotopy end points. "
-        f"{'; '.join(v[2] for v in DISAGREEMENT.values())}."))
+    return Measured(
+        m,
+        bool(ok),
+        "; ".join(notes)
+        or (
+            "Gröbner basis (grevlex, SymPy, exact rationals) counts roots with multiplicity; total-degree homotopy "
+            "continuation (NumPy, projective) counts distinct roots: equal counts mean every critical point is simple. "
+            "Real counts: float eigenvectors of the Gröbner quotient vs real homotopy end points. "
+            f"{'; '.join(v[2] for v in DISAGREEMENT.values())}."
+        ),
+    )
 
 
 @claim(

@@ -63,8 +63,12 @@ def robbins_monro(ctx: ClaimContext) -> Measured:
     slope = float(np.polyfit(np.log(t_rm[half:]), np.log(g_rm[half:]), 1)[0])
     sums = schedule_sums(rm, steps)
     g_start = float(np.linalg.norm(A.T @ y / n))  # ‖∇f(0)‖
-    holds = bool(rm.robbins_monro_conditions and slope < -0.3 and g_rm[-1] < 0.5 * g_rm[0]
-                 and g_rm[-1] < 0.25 * np.median(g_c[half:]))
+    holds = bool(
+        rm.robbins_monro_conditions
+        and slope < -0.3
+        and g_rm[-1] < 0.5 * g_rm[0]
+        and g_rm[-1] < 0.25 * np.median(g_c[half:])
+    )
     return Measured(
         {
             "steps": steps,

@@ -24,56 +24,37 @@ def _split_list(v: Optional[str]) -> Optional[list[str]]:
 
 def register(app: typer.Typer) -> None:
     """Add the ``atlas`` command to ``app``."""
+
     @app.command("atlas")
     def atlas_cmd(
-        config: Optional[Path] = typer.Option(
-            None, "--config", help="TOML config (default: the shipped default.toml)"
-        ),
+        config: Optional[Path] = typer.Option(None, "--config", help="TOML config (default: the shipped default.toml)"),
         out: Path = typer.Option(Path("runs/atlas"), "--out", help="run directory to write"),
         model: Optional[str] = typer.Option(
             None,
             "--model",
             help="your model: package.module:factory (default: the built-in MLP of the config)",
         ),
-        weights: Optional[Path] = typer.Option(
-            None, "--weights", help="safetensors weights loaded into --model"
-        ),
+        weights: Optional[Path] = typer.Option(None, "--weights", help="safetensors weights loaded into --model"),
         init_weights: Optional[Path] = typer.Option(
             None,
             "--init-weights",
-            help="the --model's weights at "
-            "initialisation (with --no-train: the PAC-Bayes prior's start)",
+            help="the --model's weights at initialisation (with --no-train: the PAC-Bayes prior's start)",
         ),
         data: Optional[str] = typer.Option(
             None,
             "--data",
-            help="digits | mnist1d | a generator | FILE.npz | an image "
-            "folder (overrides the config)",
+            help="digits | mnist1d | a generator | FILE.npz | an image folder (overrides the config)",
         ),
-        no_train: bool = typer.Option(
-            False, "--no-train", help="atlas the --model as given (already trained)"
-        ),
-        loss: Optional[str] = typer.Option(
-            None, "--loss", help="loss name (cross_entropy, mse, nll, ...)"
-        ),
+        no_train: bool = typer.Option(False, "--no-train", help="atlas the --model as given (already trained)"),
+        loss: Optional[str] = typer.Option(None, "--loss", help="loss name (cross_entropy, mse, nll, ...)"),
         device: Optional[str] = typer.Option(None, "--device", help="cpu | cuda | cuda:N | auto"),
         dtype: Optional[str] = typer.Option(None, "--dtype", help="float32 | float64"),
-        fmt: str = typer.Option(
-            "png", "--format", help="also write every figure as svg or pdf (png: PNG only)"
-        ),
+        fmt: str = typer.Option("png", "--format", help="also write every figure as svg or pdf (png: PNG only)"),
         quick: bool = typer.Option(False, "--quick", help="CI-sized sections"),
-        sections: Optional[str] = typer.Option(
-            None, "--sections", help="comma-separated section ids to run"
-        ),
-        skip: Optional[str] = typer.Option(
-            None, "--skip", help="comma-separated section ids to skip"
-        ),
-        seed: Optional[int] = typer.Option(
-            None, "--seed", min=0, help="training seed (overrides the config)"
-        ),
-        epochs: Optional[int] = typer.Option(
-            None, "--epochs", min=1, help="training epochs (overrides the config)"
-        ),
+        sections: Optional[str] = typer.Option(None, "--sections", help="comma-separated section ids to run"),
+        skip: Optional[str] = typer.Option(None, "--skip", help="comma-separated section ids to skip"),
+        seed: Optional[int] = typer.Option(None, "--seed", min=0, help="training seed (overrides the config)"),
+        epochs: Optional[int] = typer.Option(None, "--epochs", min=1, help="training epochs (overrides the config)"),
         json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
         quiet: bool = typer.Option(False, "--quiet", help=QUIET_HELP),
     ) -> None:
@@ -120,13 +101,10 @@ def register(app: typer.Typer) -> None:
     @app.command("report")
     def report_cmd(
         run_dir: Path = typer.Argument(..., help="a run directory written by any tamelab command"),
-        out: Optional[Path] = typer.Option(
-            None, "--out", help="output HTML (default RUN_DIR/report.html)"
-        ),
+        out: Optional[Path] = typer.Option(None, "--out", help="output HTML (default RUN_DIR/report.html)"),
     ) -> None:
         """Render RUN_DIR/report.html from the saved run directory."""
         from ...report import write_report
 
         p = write_report(run_dir, out)
         typer.echo(str(p))
-

@@ -107,6 +107,11 @@ def register(app: typer.Typer) -> None:
             for cid in g["claims"]:
                 r = by_id[cid]
                 src = f"{r['source'] or r['paper']} [dim]({r['expected_from'] or '?'})[/]"
-                t.add_row(cid, src, json.dumps(r["expected"], default=str)[:200],
-                          json.dumps(r["measured"], default=str)[:300], f"[{_COLOUR[r['verdict']]}]{r['verdict']}[/]")
+                t.add_row(
+                    cid,
+                    src,
+                    json.dumps(r["expected"], default=str)[:200],
+                    json.dumps(r["measured"], default=str)[:300],
+                    f"[{_COLOUR[r['verdict']]}]{r['verdict']}[/]",
+                )
             con.print(t)

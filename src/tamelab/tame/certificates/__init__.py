@@ -19,5 +19,19 @@ from .tameness import LOSSES as LOSSES
 from .tameness import TamenessCertificate as TamenessCertificate
 from .tameness import certify as certify
 
-__all__ = ["certify", "TamenessCertificate", "LOSSES", "STRUCTURES", "NONE", "UNKNOWN", "join", "join_all", "leq",
-           "poly_bounded", "OpFact", "OP_FACTS", "op_fact", "BOUNDED_OUTPUT"]
+__all__ = [
+    "certify",
+    "TamenessCertificate",
+    "LOSSES",
+    "STRUCTURES",
+    "NONE",
+    "UNKNOWN",
+    "join",
+    "join_all",
+    "leq",
+    "poly_bounded",
+    "OpFact",
+    "OP_FACTS",
+    "op_fact",
+    "BOUNDED_OUTPUT",
+]

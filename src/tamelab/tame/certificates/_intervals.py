@@ -38,19 +38,83 @@ UNBOUNDED: Interval = (-math.inf, math.inf)
 _INF = math.inf
 
 #: ops whose output is a view of (or the same values as) their first argument
-VIEW_OPS = frozenset({
-    "view", "reshape", "flatten", "unflatten", "permute", "transpose", "t", "contiguous", "getitem", "squeeze",
-    "unsqueeze", "expand", "expand_as", "select", "slice", "narrow", "_unsafe_view", "alias", "detach", "view_as",
-    "reshape_as", "movedim", "chunk", "split", "unbind", "as_strided", "identity", "to", "float", "double", "half",
-    "type_as", "clone", "_to_copy", "lift_fresh_copy", "repeat", "flip", "roll", "gather", "index_select", "diag",
-})
+VIEW_OPS = frozenset(
+    {
+        "view",
+        "reshape",
+        "flatten",
+        "unflatten",
+        "permute",
+        "transpose",
+        "t",
+        "contiguous",
+        "getitem",
+        "squeeze",
+        "unsqueeze",
+        "expand",
+        "expand_as",
+        "select",
+        "slice",
+        "narrow",
+        "_unsafe_view",
+        "alias",
+        "detach",
+        "view_as",
+        "reshape_as",
+        "movedim",
+        "chunk",
+        "split",
+        "unbind",
+        "as_strided",
+        "identity",
+        "to",
+        "float",
+        "double",
+        "half",
+        "type_as",
+        "clone",
+        "_to_copy",
+        "lift_fresh_copy",
+        "repeat",
+        "flip",
+        "roll",
+        "gather",
+        "index_select",
+        "diag",
+    }
+)
 #: reductions and selections whose output lies in the input's interval
-_HULL_OF_INPUT = frozenset({"mean", "mean_dim", "amax", "amin", "median", "kthvalue", "sort", "topk",
-                            "max_pool1d", "max_pool2d", "max_pool3d", "adaptive_max_pool1d", "adaptive_max_pool2d",
-                            "avg_pool1d", "avg_pool2d", "avg_pool3d", "adaptive_avg_pool1d", "adaptive_avg_pool2d",
-                            "adaptive_avg_pool3d", "max_pool2d_with_indices"})
-_IN_PLACE_OPERATORS = {operator.iadd: "add", operator.isub: "sub", operator.imul: "mul", operator.itruediv: "truediv",
-                       operator.ipow: "pow"}
+_HULL_OF_INPUT = frozenset(
+    {
+        "mean",
+        "mean_dim",
+        "amax",
+        "amin",
+        "median",
+        "kthvalue",
+        "sort",
+        "topk",
+        "max_pool1d",
+        "max_pool2d",
+        "max_pool3d",
+        "adaptive_max_pool1d",
+        "adaptive_max_pool2d",
+        "avg_pool1d",
+        "avg_pool2d",
+        "avg_pool3d",
+        "adaptive_avg_pool1d",
+        "adaptive_avg_pool2d",
+        "adaptive_avg_pool3d",
+        "max_pool2d_with_indices",
+    }
+)
+_IN_PLACE_OPERATORS = {
+    operator.iadd: "add",
+    operator.isub: "sub",
+    operator.imul: "mul",
+    operator.itruediv: "truediv",
+    operator.ipow: "pow",
+}
 
 
 def is_bounded(iv: Interval | None) -> bool:
@@ -114,6 +178,7 @@ def _monotone(fn, a: Interval) -> Interval:
             return fn(x)
         except (OverflowError, ValueError):
             return _INF if x > 0 else -_INF
+
     return (f(a[0]), f(a[1]))
 
 
@@ -145,8 +210,11 @@ def _elementwise(name: str, x: Interval, node, mod) -> Interval | None:
     if name == "relu6":
         return (min(max(lo, 0.0), 6.0), min(max(hi, 0.0), 6.0))
     if name == "leaky_relu":
-        s = getattr(mod, "negative_slope", None) if mod is not None else _num(
-            node.args[1] if len(node.args) > 1 else node.kwargs.get("negative_slope", 0.01))
+        s = (
+            getattr(mod, "negative_slope", None)
+            if mod is not None
+            else _num(node.args[1] if len(node.args) > 1 else node.kwargs.get("negative_slope", 0.01))
+        )
         if s is None or not 0 <= s <= 1:
             return UNBOUNDED
         return (lo if lo >= 0 else s * lo, hi if hi >= 0 else s * hi)

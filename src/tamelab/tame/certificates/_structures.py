@@ -40,8 +40,19 @@ from typing import Any
 
 from ..._numerics import ULP_RTOL
 
-__all__ = ["STRUCTURES", "NONE", "UNKNOWN", "leq", "join", "join_all", "poly_bounded", "OpFact", "OP_FACTS", "op_fact",
-           "BOUNDED_OUTPUT"]
+__all__ = [
+    "STRUCTURES",
+    "NONE",
+    "UNKNOWN",
+    "leq",
+    "join",
+    "join_all",
+    "poly_bounded",
+    "OpFact",
+    "OP_FACTS",
+    "op_fact",
+    "BOUNDED_OUTPUT",
+]
 
 NONE = "NONE"
 UNKNOWN = "UNKNOWN"
@@ -49,8 +60,15 @@ UNKNOWN = "UNKNOWN"
 STRUCTURES = ("alg", "an", "exp", "an,exp", "pfaff", "P(an)")
 
 # covering relations a < b (§1.2); the order is their reflexive-transitive closure
-_COVERS = {("alg", "an"), ("an", "an,exp"), ("an,exp", "P(an)"), ("alg", "exp"), ("exp", "an,exp"), ("exp", "pfaff"),
-           ("pfaff", "P(an)")}
+_COVERS = {
+    ("alg", "an"),
+    ("an", "an,exp"),
+    ("an,exp", "P(an)"),
+    ("alg", "exp"),
+    ("exp", "an,exp"),
+    ("exp", "pfaff"),
+    ("pfaff", "P(an)"),
+}
 
 
 def _closure() -> set[tuple[str, str]]:
@@ -273,26 +291,86 @@ OP_FACTS.update(
         "reindexing / copying coordinates (linear)",
     )
 )
-OP_FACTS.update(_f(["relu", "leaky_relu", "abs", "relu6", "prelu", "rrelu_eval", "threshold", "hardswish", "max", "min",
-                    "amax", "amin", "maximum", "minimum", "fmax", "fmin", "max_pool1d", "max_pool2d", "max_pool3d",
-                    "adaptive_max_pool1d", "adaptive_max_pool2d", "max_pool2d_with_indices", "sort", "topk", "kthvalue",
-                    "median", "hinge", "relu_attention"],
-                   "alg", "alg", "finitely many polynomial pieces on semialgebraic pieces (finite max / sort)"))
+OP_FACTS.update(
+    _f(
+        [
+            "relu",
+            "leaky_relu",
+            "abs",
+            "relu6",
+            "prelu",
+            "rrelu_eval",
+            "threshold",
+            "hardswish",
+            "max",
+            "min",
+            "amax",
+            "amin",
+            "maximum",
+            "minimum",
+            "fmax",
+            "fmin",
+            "max_pool1d",
+            "max_pool2d",
+            "max_pool3d",
+            "adaptive_max_pool1d",
+            "adaptive_max_pool2d",
+            "max_pool2d_with_indices",
+            "sort",
+            "topk",
+            "kthvalue",
+            "median",
+            "hinge",
+            "relu_attention",
+        ],
+        "alg",
+        "alg",
+        "finitely many polynomial pieces on semialgebraic pieces (finite max / sort)",
+    )
+)
 OP_FACTS.update(_f(["hardtanh"], "alg", "alg", "piecewise linear, output in [-1, 1]", out_bounds=(-1.0, 1.0)))
 OP_FACTS.update(_f(["hardsigmoid"], "alg", "alg", "piecewise linear, output in [0, 1]", out_bounds=(0.0, 1.0)))
 OP_FACTS.update(
     _f(["softsign"], "alg", "alg", "x/(1+|x|): graph {z(1+|x|)=x}, output in (-1, 1)", out_bounds=(-1.0, 1.0))
 )
-OP_FACTS.update(_f(["div", "truediv", "true_divide", "itruediv", "reciprocal", "floordiv_const"], "alg", "alg",
-                   "division on {y≠0}: graph {z·y = x}"))
-OP_FACTS.update(_f(["sqrt", "rsqrt"], "alg", "alg", "graph {y² = x, y ≥ 0}; not locally Lipschitz at 0",
-                   locally_lipschitz=False))
-OP_FACTS.update(_f(["norm", "vector_norm", "linalg_vector_norm", "frobenius_norm", "normalize", "cdist"], "alg", "alg",
-                   "ℓ_p norm with rational p (ℓ1, ℓ2, ℓ∞): graph y^q = x^p, y ≥ 0"))
-OP_FACTS.update(_f(["batch_norm", "layer_norm", "group_norm", "instance_norm", "rms_norm", "native_batch_norm",
-                    "native_layer_norm", "_native_batch_norm_legit_no_training", "_native_batch_norm_legit_functional",
-                    "native_group_norm"],
-                   "alg", "alg", "mean and variance are polynomial; sqrt; division (ε ≥ 0)"))
+OP_FACTS.update(
+    _f(
+        ["div", "truediv", "true_divide", "itruediv", "reciprocal", "floordiv_const"],
+        "alg",
+        "alg",
+        "division on {y≠0}: graph {z·y = x}",
+    )
+)
+OP_FACTS.update(
+    _f(["sqrt", "rsqrt"], "alg", "alg", "graph {y² = x, y ≥ 0}; not locally Lipschitz at 0", locally_lipschitz=False)
+)
+OP_FACTS.update(
+    _f(
+        ["norm", "vector_norm", "linalg_vector_norm", "frobenius_norm", "normalize", "cdist"],
+        "alg",
+        "alg",
+        "ℓ_p norm with rational p (ℓ1, ℓ2, ℓ∞): graph y^q = x^p, y ≥ 0",
+    )
+)
+OP_FACTS.update(
+    _f(
+        [
+            "batch_norm",
+            "layer_norm",
+            "group_norm",
+            "instance_norm",
+            "rms_norm",
+            "native_batch_norm",
+            "native_layer_norm",
+            "_native_batch_norm_legit_no_training",
+            "_native_batch_norm_legit_functional",
+            "native_group_norm",
+        ],
+        "alg",
+        "alg",
+        "mean and variance are polynomial; sqrt; division (ε ≥ 0)",
+    )
+)
 OP_FACTS.update(
     _f(
         ["sign", "heaviside", "argmax", "argmin", "gt", "ge", "lt", "le", "eq", "ne", "step", "where_mask"],
@@ -314,16 +392,37 @@ OP_FACTS.update(
     )
 )
 OP_FACTS.update(_f(["exp", "expm1", "exp2"], "exp", "an", "generator of R_exp; not R_an-definable on ℝ"))
-OP_FACTS.update(_f(["log", "log1p", "log2", "log10", "xlogy"], "exp", "an",
-                   "graph is the reflected graph of exp (domain (0,∞)); R_an only on compacts of (0,∞)"))
-OP_FACTS.update(_f(["sigmoid", "logit_inv"], "exp", "an", "e^{-x} = 1/σ(x) − 1 would otherwise be R_an-definable",
-                   out_bounds=(0.0, 1.0)))
-OP_FACTS.update(_f(["tanh"], "exp", "an", "tanh(x) = 1 − 2/(e^{2x}+1); would make exp R_an-definable",
-                   out_bounds=(-1.0, 1.0)))
-OP_FACTS.update(_f(["softplus", "elu", "selu", "celu", "silu", "mish", "logsigmoid", "log_sigmoid_forward", "glu"],
-                   "exp", "an", "composition of exp / log with semialgebraic maps"))
-OP_FACTS.update(_f(["softmax", "_softmax", "softmin"], "exp", "an", "exp and division; output in [0, 1]",
-                   out_bounds=(0.0, 1.0)))
+OP_FACTS.update(
+    _f(
+        ["log", "log1p", "log2", "log10", "xlogy"],
+        "exp",
+        "an",
+        "graph is the reflected graph of exp (domain (0,∞)); R_an only on compacts of (0,∞)",
+    )
+)
+OP_FACTS.update(
+    _f(
+        ["sigmoid", "logit_inv"],
+        "exp",
+        "an",
+        "e^{-x} = 1/σ(x) − 1 would otherwise be R_an-definable",
+        out_bounds=(0.0, 1.0),
+    )
+)
+OP_FACTS.update(
+    _f(["tanh"], "exp", "an", "tanh(x) = 1 − 2/(e^{2x}+1); would make exp R_an-definable", out_bounds=(-1.0, 1.0))
+)
+OP_FACTS.update(
+    _f(
+        ["softplus", "elu", "selu", "celu", "silu", "mish", "logsigmoid", "log_sigmoid_forward", "glu"],
+        "exp",
+        "an",
+        "composition of exp / log with semialgebraic maps",
+    )
+)
+OP_FACTS.update(
+    _f(["softmax", "_softmax", "softmin"], "exp", "an", "exp and division; output in [0, 1]", out_bounds=(0.0, 1.0))
+)
 OP_FACTS.update(
     _f(
         [
@@ -345,8 +444,14 @@ OP_FACTS.update(
         "exp / log of definable maps (finite-sum loss)",
     )
 )
-OP_FACTS.update(_f(["scaled_dot_product_attention", "multi_head_attention_forward", "multiheadattention"], "exp", "an",
-                   "products + softmax (fixed sequence length)"))
+OP_FACTS.update(
+    _f(
+        ["scaled_dot_product_attention", "multi_head_attention_forward", "multiheadattention"],
+        "exp",
+        "an",
+        "products + softmax (fixed sequence length)",
+    )
+)
 OP_FACTS.update(
     _f(
         ["atan", "arctan", "atan2"],
@@ -356,13 +461,39 @@ OP_FACTS.update(
         out_bounds=(-math.pi / 2, math.pi / 2),
     )
 )
-OP_FACTS.update(_f(["erf", "erfc", "ndtr", "special_erf", "special_ndtr"], "pfaff", "an",
-                   "(e^{-x²}, erf) is a Pfaffian chain; not known to be R_an,exp-definable", out_bounds=(-1.0, 2.0)))
+OP_FACTS.update(
+    _f(
+        ["erf", "erfc", "ndtr", "special_erf", "special_ndtr"],
+        "pfaff",
+        "an",
+        "(e^{-x²}, erf) is a Pfaffian chain; not known to be R_an,exp-definable",
+        out_bounds=(-1.0, 2.0),
+    )
+)
 OP_FACTS.update(_f(["clamp", "clip", "clamp_min", "clamp_max"], "alg", "alg", "piecewise linear (finite max/min)"))
 # constants created inside the program: no dependence on (θ, x)
-OP_FACTS.update(_f(["arange", "ones", "zeros", "full", "empty", "tensor", "scalar_tensor", "zeros_like_const", "eye",
-                    "linspace", "placeholder", "get_attr", "output"],
-                   "alg", "alg", "constant / input / parameter (coordinates)"))
+OP_FACTS.update(
+    _f(
+        [
+            "arange",
+            "ones",
+            "zeros",
+            "full",
+            "empty",
+            "tensor",
+            "scalar_tensor",
+            "zeros_like_const",
+            "eye",
+            "linspace",
+            "placeholder",
+            "get_attr",
+            "output",
+        ],
+        "alg",
+        "alg",
+        "constant / input / parameter (coordinates)",
+    )
+)
 
 #: ops whose output interval is known (beyond ``out_bounds``): sin/cos
 BOUNDED_OUTPUT = {"sin": (-1.0, 1.0), "cos": (-1.0, 1.0)}
@@ -373,8 +504,14 @@ def _is_rational(r: float, max_den: int = 10**6) -> bool:
     return abs(float(Fraction(r).limit_denominator(max_den)) - r) <= ULP_RTOL * max(1.0, abs(r))
 
 
-def op_fact(name: str, *, input_bounded: bool | None = None, exponent: Any = None, approximate: str | None = None,
-            clamp_bounds: tuple[float | None, float | None] | None = None) -> OpFact | None:
+def op_fact(
+    name: str,
+    *,
+    input_bounded: bool | None = None,
+    exponent: Any = None,
+    approximate: str | None = None,
+    clamp_bounds: tuple[float | None, float | None] | None = None,
+) -> OpFact | None:
     """The fact for op ``name`` in its calling context; ``None`` if the op is unknown.
 
     Args:
@@ -386,11 +523,21 @@ def op_fact(name: str, *, input_bounded: bool | None = None, exponent: Any = Non
     """
     if name in _TRIG:
         if input_bounded:
-            return OpFact(name, "an", "an", f"{name} on a bounded interval is a restricted analytic function",
-                          out_bounds=BOUNDED_OUTPUT[name])
-        return OpFact(name, NONE, "an", f"{name} on ℝ has an infinite discrete zero set: definable in no o-minimal "
-                      "structure (tame: R_an on every bounded box); its input is not provably bounded",
-                      out_bounds=BOUNDED_OUTPUT[name])
+            return OpFact(
+                name,
+                "an",
+                "an",
+                f"{name} on a bounded interval is a restricted analytic function",
+                out_bounds=BOUNDED_OUTPUT[name],
+            )
+        return OpFact(
+            name,
+            NONE,
+            "an",
+            f"{name} on ℝ has an infinite discrete zero set: definable in no o-minimal "
+            "structure (tame: R_an on every bounded box); its input is not provably bounded",
+            out_bounds=BOUNDED_OUTPUT[name],
+        )
     if name in ("pow", "float_power", "ipow", "rpow"):
         if isinstance(exponent, bool) or exponent is None or exponent == "variable":
             return OpFact(name, "exp", "an", "x^y with a variable exponent = exp(y log x)")
@@ -399,8 +546,9 @@ def op_fact(name: str, *, input_bounded: bool | None = None, exponent: Any = Non
             return OpFact(name, "alg", "alg", f"integer power x^{int(r)}: polynomial (or rational if negative)")
         if _is_rational(r):
             fr = Fraction(r).limit_denominator(10**6)
-            return OpFact(name, "alg", "alg", f"rational power x^({fr}) on x ≥ 0: graph y^q = x^p",
-                          locally_lipschitz=r >= 1)
+            return OpFact(
+                name, "alg", "alg", f"rational power x^({fr}) on x ≥ 0: graph y^q = x^p", locally_lipschitz=r >= 1
+            )
         return OpFact(name, "exp", "an", f"irrational power x^{r} = exp(r log x) on (0,∞)")
     if name == "gelu":
         if approximate == "tanh":

@@ -77,11 +77,29 @@ _MODULE_NAMES = {
 if hasattr(nn, "RMSNorm"):
     _MODULE_NAMES[nn.RMSNorm] = "rms_norm"
 _OPERATORS = {
-    operator.add: "add", operator.iadd: "add", operator.sub: "sub", operator.isub: "sub", operator.mul: "mul",
-    operator.imul: "mul", operator.truediv: "truediv", operator.itruediv: "truediv", operator.neg: "neg",
-    operator.pos: "pos", operator.getitem: "getitem", operator.pow: "pow", operator.matmul: "matmul",
-    operator.floordiv: "floor_divide", operator.mod: "fmod", operator.abs: "abs", operator.gt: "gt", operator.lt: "lt",
-    operator.ge: "ge", operator.le: "le", operator.eq: "eq", operator.ne: "ne", getattr: "getattr_shape",
+    operator.add: "add",
+    operator.iadd: "add",
+    operator.sub: "sub",
+    operator.isub: "sub",
+    operator.mul: "mul",
+    operator.imul: "mul",
+    operator.truediv: "truediv",
+    operator.itruediv: "truediv",
+    operator.neg: "neg",
+    operator.pos: "pos",
+    operator.getitem: "getitem",
+    operator.pow: "pow",
+    operator.matmul: "matmul",
+    operator.floordiv: "floor_divide",
+    operator.mod: "fmod",
+    operator.abs: "abs",
+    operator.gt: "gt",
+    operator.lt: "lt",
+    operator.ge: "ge",
+    operator.le: "le",
+    operator.eq: "eq",
+    operator.ne: "ne",
+    getattr: "getattr_shape",
 }
 
 
@@ -211,8 +229,10 @@ def trace_program(program: nn.Module, args: tuple) -> tuple[Any, dict[str, nn.Mo
         with _quiet_torch_logs():
             ep = torch.export.export(program, args)
         gm = ep.graph_module
-        why = ("the traced graph is specialised to the example's shapes: exporting with a symbolic batch size failed "
-               f"({errors[-1].split(': ', 1)[1][:200]}), so data-dependent control flow may have been traced away")
+        why = (
+            "the traced graph is specialised to the example's shapes: exporting with a symbolic batch size failed "
+            f"({errors[-1].split(': ', 1)[1][:200]}), so data-dependent control flow may have been traced away"
+        )
         return gm.graph, dict(gm.named_modules()), "export", errors, why
     except Exception as e:  # noqa: BLE001
         errors.append(f"torch.export: {_first_line(e)}")

@@ -113,8 +113,9 @@ def _loss_fn(loss) -> tuple[Callable | None, str]:
 MODES = ("both", "train", "eval")
 
 
-def certify(model: nn.Module, data, *, loss: str | Callable | None = None, mode: str = "both",
-            device=None) -> TamenessCertificate:
+def certify(
+    model: nn.Module, data, *, loss: str | Callable | None = None, mode: str = "both", device=None
+) -> TamenessCertificate:
     """Certificate of definability of ``loss(model(x), y)`` (or ``model(x)`` when ``loss`` is None).
 
     Args:
@@ -162,8 +163,14 @@ def certify(model: nn.Module, data, *, loss: str | Callable | None = None, mode:
 def _certify_mode(program: nn.Module, args: tuple) -> dict[str, Any]:
     """Trace one mode and read the op facts: ``{ops, offending, tracer, errors, specialised, signature}``."""
     graph, modules, tracer, errors, specialised = trace_program(program, args)
-    out: dict[str, Any] = {"tracer": tracer or None, "errors": errors, "specialised": specialised, "ops": [],
-                           "offending": [], "signature": None}
+    out: dict[str, Any] = {
+        "tracer": tracer or None,
+        "errors": errors,
+        "specialised": specialised,
+        "ops": [],
+        "offending": [],
+        "signature": None,
+    }
     if graph is None:
         return out
     tmp = TamenessCertificate()
@@ -194,8 +201,11 @@ def _combine(res: TamenessCertificate, records: dict[str, dict[str, Any]]) -> No
         res.modes[m] = join_all((op["global"] for op in r["ops"]), "alg")
     _verdict(res)
     if res.mode_dependent:
-        res.why += "; train and eval programs differ (" + ", ".join(f"{m}: {s}" for m, s in res.modes.items()) + \
-            "), certified: their join"
+        res.why += (
+            "; train and eval programs differ ("
+            + ", ".join(f"{m}: {s}" for m, s in res.modes.items())
+            + "), certified: their join"
+        )
     special = [r["specialised"] for r in records.values() if r["specialised"]]
     if special:
         res.status = Status.UNCERTIFIED
@@ -211,8 +221,11 @@ def _example_args(model: nn.Module, data, loss_fn, loss_name: str, device) -> tu
 
     from ...inputs import as_data, resolve_device
 
-    dev = resolve_device(device) if device is not None else next(
-        (p.device for p in model.parameters()), torch.device("cpu"))
+    dev = (
+        resolve_device(device)
+        if device is not None
+        else next((p.device for p in model.parameters()), torch.device("cpu"))
+    )
     dtype = next((p.dtype for p in model.parameters() if p.is_floating_point()), None)
     target = None
     if isinstance(data, np.ndarray):
@@ -230,8 +243,11 @@ def _example_args(model: nn.Module, data, loss_fn, loss_name: str, device) -> tu
         try:
             out = model(x)
         except Exception as e:  # noqa: BLE001
-            raise InputError("data", f"the model raised {type(e).__name__} on the example input: {e}",
-                             "pass an input of the shape/dtype the model expects") from None
+            raise InputError(
+                "data",
+                f"the model raised {type(e).__name__} on the example input: {e}",
+                "pass an input of the shape/dtype the model expects",
+            ) from None
     if loss_fn is None:
         return (x,)
     if target is None or (loss_name in ("mse", "l1", "huber", "bce_with_logits") and not target.is_floating_point()):
@@ -290,10 +306,21 @@ def _add_node(res: TamenessCertificate, node, modules: dict[str, nn.Module], iv:
     from torch.fx import Node
 
     inputs = [a.name for a in node.args if isinstance(a, Node)]
-    res.ops.append({"node": node.name, "op": node.op, "target": target, "canonical": name, "inputs": inputs,
-                    "global": g, "local": l_,
-                    "locally_lipschitz": fl, "continuous": fc, "reason": reason,
-                    "output_bounds": list(bound) if is_bounded(bound) else None})
+    res.ops.append(
+        {
+            "node": node.name,
+            "op": node.op,
+            "target": target,
+            "canonical": name,
+            "inputs": inputs,
+            "global": g,
+            "local": l_,
+            "locally_lipschitz": fl,
+            "continuous": fc,
+            "reason": reason,
+            "output_bounds": list(bound) if is_bounded(bound) else None,
+        }
+    )
     if arg_bound is not None:  # the interval of the input *when sin/cos reads it* (after in-place mutations)
         res.ops[-1]["input_bounds"] = list(arg_bound) if is_bounded(arg_bound) else None
     if g in (NONE, UNKNOWN) or not fl:
@@ -315,8 +342,10 @@ def _verdict(res: TamenessCertificate) -> None:
     elif glob == NONE:
         bad = sorted({r["canonical"] for r in res.ops if r["global"] == NONE})
         res.status = Status.UNCERTIFIED
-        res.why = (f"uncertified: op(s) {', '.join(bad)} are definable in no o-minimal structure on their (unbounded) "
-                   f"domain; locally the program is {loc}" + (" (tame)" if loc not in (NONE, UNKNOWN) else ""))
+        res.why = (
+            f"uncertified: op(s) {', '.join(bad)} are definable in no o-minimal structure on their (unbounded) "
+            f"domain; locally the program is {loc}" + (" (tame)" if loc not in (NONE, UNKNOWN) else "")
+        )
     else:
         res.status = Status.OK
         res.why = f"definable in {glob} (join of {len(res.ops)} op facts); tame, locally {loc}"

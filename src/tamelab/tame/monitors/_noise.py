@@ -39,6 +39,7 @@ NOISE_VAR_GROWTH = 2.0
 #: the weighted noise sum counts as Cauchy when the windowed quadratic variation decays at least like N^-0.05
 CAUCHY_MAX_SLOPE = -0.05
 
+
 def full_grad(model, params, X, T, loss_fn) -> tuple[float, torch.Tensor]:
     """Value and flat gradient of ``loss_fn(model(X; params), T)`` (one backward pass)."""
     p = {k: v.detach().clone().requires_grad_(True) for k, v in params.items()}
@@ -92,7 +93,7 @@ def _per_sample_rows(model, p0: dict[str, torch.Tensor], X, T, loss_fn, chunk: i
     gfun = torch.func.vmap(torch.func.grad(one), in_dims=(None, 0, 0))
 
     def rows(lo):
-        gi = gfun(p0, X[lo:lo + chunk], T[lo:lo + chunk])
+        gi = gfun(p0, X[lo : lo + chunk], T[lo : lo + chunk])
         return torch.cat([gi[k].reshape(gi[k].shape[0], -1) for k in names], dim=1).double()
 
     return rows
@@ -123,13 +124,25 @@ def _scatter(rows, n: int, p_dim: int, chunk: int, dense: bool, Z) -> tuple[torc
         Dz = torch.cat(gz) - (mean @ Z)[None, :]
         Cz = torch.zeros(p_dim, Z.shape[1], dtype=torch.float64)
         for lo in range(0, n, chunk):
-            Cz += rows(lo).T @ Dz[lo:lo + chunk]
+            Cz += rows(lo).T @ Dz[lo : lo + chunk]
         fro2 = float((Cz / n).pow(2).sum(0).mean())
     return mean, m2 / n, fro2
 
 
-def minibatch_noise(model, params, X, T, loss_fn, *, batch_size: int, resamples: int = 64, seed: SeedLike = 0,
-                    chunk: int = 256, dense_max: int = 4_000_000, probes: int = 16) -> NoiseEstimate:
+def minibatch_noise(
+    model,
+    params,
+    X,
+    T,
+    loss_fn,
+    *,
+    batch_size: int,
+    resamples: int = 64,
+    seed: SeedLike = 0,
+    chunk: int = 256,
+    dense_max: int = 4_000_000,
+    probes: int = 16,
+) -> NoiseEstimate:
     r"""Noise :math:`\xi=d-\bar g` of uniformly drawn mini-batch gradients at ``params`` (A3).
 
     Exact second moment from per-sample gradients :math:`g_i` (``torch.func.vmap``, chunked, Chan's
@@ -170,17 +183,32 @@ def minibatch_noise(model, params, X, T, loss_fn, *, batch_size: int, resamples:
     # the full-batch gradient, computed directly: the noise is measured against it, and its distance to the
     # mean of per-sample gradients certifies that the loss is a finite average (else E[d] != grad F)
     gfull = full_grad(model, p0, X, T, loss_fn)[1].double()
-    xi_t = torch.stack([full_grad(model, p0, X[idx], T[idx], loss_fn)[1].double() - gfull
-                        for idx in (torch.as_tensor(rng.choice(n, b, replace=False), device=X.device)
-                                    for _ in range(int(resamples)))])
+    xi_t = torch.stack(
+        [
+            full_grad(model, p0, X[idx], T[idx], loss_fn)[1].double() - gfull
+            for idx in (
+                torch.as_tensor(rng.choice(n, b, replace=False), device=X.device) for _ in range(int(resamples))
+            )
+        ]
+    )
     mean_sq = float((xi_t.mean(0) ** 2).sum())
     ratio = mean_sq / (var_exact / resamples) if var_exact > 0 else (0.0 if mean_sq < NOISE_ZERO_MEAN_SQ else math.inf)
     return NoiseEstimate(
-        noise_var_exact=var_exact, noise_var_resampled=float((xi_t**2).sum(1).mean()), mean_sq=mean_sq,
-        mean_ratio=ratio, mean_ratio_threshold=thr, dof_eff=dof,
-        dof_method="dense Gram" if dense else f"Hutchinson ({int(probes)} probes)", full_grad_norm=float(gfull.norm()),
-        per_sample_spread=spread, finite_sum_gap=float((gfull - gbar).norm()), batch_size=b, n=n,
-        resamples=int(resamples), seed=int(seed) if isinstance(seed, (int, np.integer)) else None)
+        noise_var_exact=var_exact,
+        noise_var_resampled=float((xi_t**2).sum(1).mean()),
+        mean_sq=mean_sq,
+        mean_ratio=ratio,
+        mean_ratio_threshold=thr,
+        dof_eff=dof,
+        dof_method="dense Gram" if dense else f"Hutchinson ({int(probes)} probes)",
+        full_grad_norm=float(gfull.norm()),
+        per_sample_spread=spread,
+        finite_sum_gap=float((gfull - gbar).norm()),
+        batch_size=b,
+        n=n,
+        resamples=int(resamples),
+        seed=int(seed) if isinstance(seed, (int, np.integer)) else None,
+    )
 
 
 @dataclasses.dataclass
@@ -198,8 +226,9 @@ class SampledStationarity(Result):
     qp_converged: bool = False
 
 
-def sampled_stationarity(grad_fn, x: torch.Tensor, *, eps: float, m: int = 16, seed: SeedLike = 0,
-                         method: str = "wolfe") -> SampledStationarity:
+def sampled_stationarity(
+    grad_fn, x: torch.Tensor, *, eps: float, m: int = 16, seed: SeedLike = 0, method: str = "wolfe"
+) -> SampledStationarity:
     r"""Gradient-sampling measure :math:`\rho_\varepsilon(x)` of a gradient oracle (Burke–Lewis–Overton).
 
     Draws ``m`` points uniformly in the ball :math:`B(x,\varepsilon)` (direction normalised
@@ -219,10 +248,16 @@ def sampled_stationarity(grad_fn, x: torch.Tensor, *, eps: float, m: int = 16, s
     U = sample_ball(x, float(eps), int(m), seed=np_rng(seed))
     G = np.stack([grad_fn(u).detach().double().cpu().numpy().reshape(-1) for u in U])
     mp = min_norm_hull(G, method=method)
-    return SampledStationarity(rho=mp.rho, eps=float(eps), m=int(m), duality_gap=mp.duality_gap,
-                               support=int((mp.lam > HULL_SUPPORT_TOL).sum()), qp_method=mp.method,
-                               qp_converged=mp.converged,
-                               seed=int(seed) if isinstance(seed, (int, np.integer)) else None)
+    return SampledStationarity(
+        rho=mp.rho,
+        eps=float(eps),
+        m=int(m),
+        duality_gap=mp.duality_gap,
+        support=int((mp.lam > HULL_SUPPORT_TOL).sum()),
+        qp_method=mp.method,
+        qp_converged=mp.converged,
+        seed=int(seed) if isinstance(seed, (int, np.integer)) else None,
+    )
 
 
 def t_test_zero_mean(Z: np.ndarray, *, directions: int = 16, seed: SeedLike = 20200213) -> dict[str, Any]:
@@ -243,20 +278,38 @@ def t_test_zero_mean(Z: np.ndarray, *, directions: int = 16, seed: SeedLike = 20
     if R < 3:
         return {"n": R, "p_value": None, "rejects": None, "why": "need >= 3 noise vectors"}
     if not np.any(Z != 0):
-        return {"n": R, "p_value": 1.0, "rejects": False, "max_abs_t": 0.0, "directions": 0,
-                "why": "noise identically zero (full-batch steps)"}
+        return {
+            "n": R,
+            "p_value": 1.0,
+            "rejects": False,
+            "max_abs_t": 0.0,
+            "directions": 0,
+            "why": "noise identically zero (full-batch steps)",
+        }
     U = np_rng(seed).standard_normal((p, int(directions)))
     Y = Z @ U
     mu, sd = Y.mean(0), Y.std(0, ddof=1)
     live = sd > np.maximum(NOISE_LIVE_RTOL * np.abs(mu), TINY)
     if not live.any():
-        return {"n": R, "p_value": 0.0, "rejects": True, "max_abs_t": float("inf"), "directions": 0,
-                "why": "constant nonzero noise"}
+        return {
+            "n": R,
+            "p_value": 0.0,
+            "rejects": True,
+            "max_abs_t": float("inf"),
+            "directions": 0,
+            "why": "constant nonzero noise",
+        }
     t = mu[live] / (sd[live] / math.sqrt(R))
     pmin = float(2 * stats.t.sf(np.abs(t).max(), R - 1))
     pv = min(1.0, pmin * int(live.sum()))
-    return {"n": R, "p_value": pv, "rejects": bool(pv < NOISE_TTEST_LEVEL), "max_abs_t": float(np.abs(t).max()),
-            "directions": int(live.sum()), "level": NOISE_TTEST_LEVEL}
+    return {
+        "n": R,
+        "p_value": pv,
+        "rejects": bool(pv < NOISE_TTEST_LEVEL),
+        "max_abs_t": float(np.abs(t).max()),
+        "directions": int(live.sum()),
+        "level": NOISE_TTEST_LEVEL,
+    }
 
 
 def dyadic_windows(noise_steps: np.ndarray, min_points: int = 4) -> list[tuple[int, int, int]]:
@@ -276,8 +329,9 @@ def dyadic_windows(noise_steps: np.ndarray, min_points: int = 4) -> list[tuple[i
     return out[::-1]
 
 
-def noise_sum_stats(steps: np.ndarray, alpha: np.ndarray, Xi: np.ndarray | None, sq: np.ndarray, K: int,
-                     S_path: np.ndarray | None) -> dict[str, Any]:
+def noise_sum_stats(
+    steps: np.ndarray, alpha: np.ndarray, Xi: np.ndarray | None, sq: np.ndarray, K: int, S_path: np.ndarray | None
+) -> dict[str, Any]:
     r"""Cauchy test of the noise sum S_N over dyadic horizons.
 
     Cauchy test of :math:`S_N=K\sum\alpha_k\xi_k` over dyadic horizons (observed increments and their
@@ -285,8 +339,13 @@ def noise_sum_stats(steps: np.ndarray, alpha: np.ndarray, Xi: np.ndarray | None,
     """
     wins = dyadic_windows(steps)
     if sq.size and not np.any(sq > 0):
-        return {"windows": len(wins), "cauchy": True, "qv_loglog_slope": None, "increment_loglog_slope": None,
-                "why": "noise identically zero (full-batch steps): S_N = 0"}
+        return {
+            "windows": len(wins),
+            "cauchy": True,
+            "qv_loglog_slope": None,
+            "increment_loglog_slope": None,
+            "why": "noise identically zero (full-batch steps): S_N = 0",
+        }
     if len(wins) < 3:
         return {"windows": len(wins), "cauchy": None, "why": "need >= 3 dyadic windows of >= 4 recorded steps"}
     N = np.array([w[0] for w in wins], dtype=np.float64)
@@ -298,13 +357,19 @@ def noise_sum_stats(steps: np.ndarray, alpha: np.ndarray, Xi: np.ndarray | None,
     slope_q = float(np.polyfit(np.log(N), lq, 1)[0])
     slope_inc = float(np.polyfit(np.log(N), np.log(np.maximum(inc, 1e-300)), 1)[0]) if inc is not None else None
     cauchy = bool(slope_q < CAUCHY_MAX_SLOPE and Q[-1] < Q[0])
-    return {"windows": len(wins), "horizons": N.astype(int).tolist(), "quadratic_variation": Q.tolist(),
-            "increments": inc.tolist() if inc is not None else None, "qv_loglog_slope": slope_q,
-            "increment_loglog_slope": slope_inc, "last_increment": float(inc[-1]) if inc is not None else None,
-            "qv_last_over_first": float(Q[-1] / Q[0]) if Q[0] > 0 else None, "cauchy": cauchy,
-            "threshold_slope": CAUCHY_MAX_SLOPE, "scale": f"S_N = {K} * sum over recorded k of alpha_k xi_k"}
-
-
+    return {
+        "windows": len(wins),
+        "horizons": N.astype(int).tolist(),
+        "quadratic_variation": Q.tolist(),
+        "increments": inc.tolist() if inc is not None else None,
+        "qv_loglog_slope": slope_q,
+        "increment_loglog_slope": slope_inc,
+        "last_increment": float(inc[-1]) if inc is not None else None,
+        "qv_last_over_first": float(Q[-1] / Q[0]) if Q[0] > 0 else None,
+        "cauchy": cauchy,
+        "threshold_slope": CAUCHY_MAX_SLOPE,
+        "scale": f"S_N = {K} * sum over recorded k of alpha_k xi_k",
+    }
 
 
 def loss_data(model, data, targets, loss, *, dtype: torch.dtype, device=None, field: str = "data"):
@@ -326,8 +391,9 @@ def loss_data(model, data, targets, loss, *, dtype: torch.dtype, device=None, fi
     elif lossf.builtin and lossf.targets == "real" and T.ndim == 1:
         T = T[:, None]
     if lossf.builtin and lossf.targets == "labels" and T.is_floating_point():
-        raise InputError(field, f"loss {lossf.name} needs integer class labels, got real targets",
-                         "use loss='mse' for real targets")
+        raise InputError(
+            field, f"loss {lossf.name} needs integer class labels, got real targets", "use loss='mse' for real targets"
+        )
     return X, T, lossf
 
 
@@ -349,6 +415,9 @@ def model_and_data(model, data, targets, loss, *, dtype, device):
         with torch.no_grad():
             lossf(m(X[:1]), T[:1])
     except Exception as e:  # noqa: BLE001
-        raise InputError("model", f"does not accept the data ({type(e).__name__}: {e})",
-                         "use a model whose input width and outputs match the data and the loss") from None
+        raise InputError(
+            "model",
+            f"does not accept the data ({type(e).__name__}: {e})",
+            "use a model whose input width and outputs match the data and the loss",
+        ) from None
     return m, X, T, lossf

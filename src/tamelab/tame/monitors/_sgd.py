@@ -71,15 +71,17 @@ class MonitoredRun(Result):
     loss_fn: Any = dataclasses.field(default=None, repr=False)
 
     def arrays(self) -> dict[str, np.ndarray]:
-        out = {"noise_steps": np.asarray(self.noise_steps, dtype=np.int64), "noise_sq": np.asarray(self.noise_sq),
-               "noise_alpha": np.asarray(self.noise_alpha), "inner": np.asarray(self.inner)}
+        out = {
+            "noise_steps": np.asarray(self.noise_steps, dtype=np.int64),
+            "noise_sq": np.asarray(self.noise_sq),
+            "noise_alpha": np.asarray(self.noise_alpha),
+            "inner": np.asarray(self.inner),
+        }
         if self.noise is not None:
             out["noise"] = self.noise
         if self.noise_sum_path is not None:
             out["noise_sum_path"] = self.noise_sum_path
         return out
-
-
 
 
 def _check_ints(**kw: tuple[Any, int]) -> None:
@@ -167,8 +169,13 @@ def monitored_sgd(
     from ...train import make_schedule
 
     t0 = time.perf_counter()
-    _check_ints(steps=(steps, 1), batch_size=(batch_size, 1), noise_every=(noise_every, 1), snapshots=(snapshots, 2),
-                resamples=(resamples, 3))
+    _check_ints(
+        steps=(steps, 1),
+        batch_size=(batch_size, 1),
+        noise_every=(noise_every, 1),
+        snapshots=(snapshots, 2),
+        resamples=(resamples, 3),
+    )
     if not (isinstance(lr, (int, float)) and math.isfinite(lr) and lr > 0):
         raise InputError("lr", f"must be a finite number > 0, got {lr!r}")
     if isinstance(weight_decay, bool) or not (isinstance(weight_decay, (int, float)) and weight_decay >= 0):
@@ -181,15 +188,40 @@ def monitored_sgd(
     if batch_size > n:
         raise InputError("batch_size", f"must be <= n = {n}, got {batch_size}")
     s = resolve_seed(seed)
-    tr = _Trajectory(m64, X, T, lossf, sch, b=int(batch_size), K=int(noise_every), N=int(steps), seed=s,
-                     snapshots=int(snapshots), keep=keep_noise, wd=float(weight_decay))
+    tr = _Trajectory(
+        m64,
+        X,
+        T,
+        lossf,
+        sch,
+        b=int(batch_size),
+        K=int(noise_every),
+        N=int(steps),
+        seed=s,
+        snapshots=int(snapshots),
+        keep=keep_noise,
+        wd=float(weight_decay),
+    )
     tr.run()
     mon = tr.monitor(int(resamples))
-    cfg = {"optimizer": "sgd", "schedule": schedule, "lr": float(lr), "schedule_b": float(schedule_b),
-           "schedule_p": float(schedule_p), "loss": lossf.name, "batch_size": int(batch_size), "steps": int(steps),
-           "noise_every": int(noise_every), "sampling": "iid", "seed": s, "dtype": str(dt).replace("torch.", ""),
-           "device": str(dev), "n": n, "p": tr.p_dim,
-           "weight_decay": float(weight_decay)}
+    cfg = {
+        "optimizer": "sgd",
+        "schedule": schedule,
+        "lr": float(lr),
+        "schedule_b": float(schedule_b),
+        "schedule_p": float(schedule_p),
+        "loss": lossf.name,
+        "batch_size": int(batch_size),
+        "steps": int(steps),
+        "noise_every": int(noise_every),
+        "sampling": "iid",
+        "seed": s,
+        "dtype": str(dt).replace("torch.", ""),
+        "device": str(dev),
+        "n": n,
+        "p": tr.p_dim,
+        "weight_decay": float(weight_decay),
+    }
     run = MonitoredRun(
         status=Status.OK,
         seed=s,
@@ -218,8 +250,9 @@ def monitored_sgd(
 class _Trajectory:
     """The SGD loop of :func:`monitored_sgd` and the measurements on its record."""
 
-    def __init__(self, model, X, T, lossf, sch, *, b: int, K: int, N: int, seed: int, snapshots: int, keep,
-                 wd: float = 0.0) -> None:
+    def __init__(
+        self, model, X, T, lossf, sch, *, b: int, K: int, N: int, seed: int, snapshots: int, keep, wd: float = 0.0
+    ) -> None:
         self.model, self.X, self.T, self.lossf, self.sch, self.wd = model, X, T, lossf, sch, wd
         self.b, self.K, self.N, self.s, self.n = b, K, N, seed, int(X.shape[0])
         self.theta = {k: v.detach().clone() for k, v in model.named_parameters()}
@@ -258,9 +291,21 @@ class _Trajectory:
         opt = sgd(self.sch) if not self.wd else chain(add_decayed_weights(self.wd), sgd(self.sch))
         loader = DataLoader(TensorDataset(self.X, self.T), batch_sampler=_IidBatches(self.n, self.b, self.N, self.s))
         with one_thread():
-            train(self.model, loader, loss=self.lossf, optimizer=opt, epochs=1, recorders=[_monitor(self)],
-                  seed=self.s, shuffle=False, snapshot_every=None, record_every=10**9, eval_every=10**9,
-                  dtype=self.X.dtype, device=self.X.device)
+            train(
+                self.model,
+                loader,
+                loss=self.lossf,
+                optimizer=opt,
+                epochs=1,
+                recorders=[_monitor(self)],
+                seed=self.s,
+                shuffle=False,
+                snapshot_every=None,
+                record_every=10**9,
+                eval_every=10**9,
+                dtype=self.X.dtype,
+                device=self.X.device,
+            )
         if self.N in self.snap_at:
             self._snapshot(self.N)
         self.FN = self.grad_at(self.theta)[0]
@@ -301,8 +346,14 @@ class _Trajectory:
             self.F0 = Fk
         xi = d - gbar
         S = S + self.K * a * xi
-        for key, v in (("k", k), ("alpha", a), ("sq", float(xi @ xi)), ("F", Fk), ("gn", float(gbar.norm())),
-                       ("inner", float(gbar @ d))):
+        for key, v in (
+            ("k", k),
+            ("alpha", a),
+            ("sq", float(xi @ xi)),
+            ("F", Fk),
+            ("gn", float(gbar.norm())),
+            ("inner", float(gbar @ d)),
+        ):
             self.rec[key].append(v)
         if self.keep:
             self.xis.append(xi.cpu().numpy())
@@ -317,10 +368,17 @@ class _Trajectory:
     def monitor(self, resamples: int) -> dict[str, Any]:
         """The noise, weighted-noise-sum, energy and kink measurements on the record."""
         steps, alpha, sq = np.asarray(self.rec["k"]), np.asarray(self.rec["alpha"]), np.asarray(self.rec["sq"])
-        mon: dict[str, Any] = {"noise_every": self.K, "recorded": len(self.rec["k"]), "p": self.p_dim,
-                               "sampling": "iid uniform batches (distinct indices), independent across steps"}
-        mon["mean_test"] = (t_test_zero_mean(self.Xi) if self.Xi is not None else
-                            {"p_value": None, "rejects": None, "why": "noise vectors not kept (keep_noise=False)"})
+        mon: dict[str, Any] = {
+            "noise_every": self.K,
+            "recorded": len(self.rec["k"]),
+            "p": self.p_dim,
+            "sampling": "iid uniform batches (distinct indices), independent across steps",
+        }
+        mon["mean_test"] = (
+            t_test_zero_mean(self.Xi)
+            if self.Xi is not None
+            else {"p_value": None, "rejects": None, "why": "noise vectors not kept (keep_noise=False)"}
+        )
         mon["resample_tests"] = self._resample_tests(resamples)
         mon["variance"] = _variance(steps, sq)
         mon["noise_sum"] = {
@@ -331,13 +389,24 @@ class _Trajectory:
         scale = self.K * float((alpha * np.abs(np.asarray(self.rec["inner"]))).sum())
         resid = self.FN - self.F0 + first_order
         rel = abs(resid) / scale if scale > 0 else (0.0 if resid == 0 else math.inf)
-        mon["energy"] = {"F_0": self.F0, "F_N": self.FN, "sum_alpha_inner": first_order, "residual": resid,
-                         "relative_residual": rel, "scale": scale, "exact_sum": self.K == 1,
-                         "consistent": bool(rel < ENERGY_REL_TOL), "threshold": ENERGY_REL_TOL,
-                         "full_batch": self.b == self.n}
+        mon["energy"] = {
+            "F_0": self.F0,
+            "F_N": self.FN,
+            "sum_alpha_inner": first_order,
+            "residual": resid,
+            "relative_residual": rel,
+            "scale": scale,
+            "exact_sum": self.K == 1,
+            "consistent": bool(rel < ENERGY_REL_TOL),
+            "threshold": ENERGY_REL_TOL,
+            "full_batch": self.b == self.n,
+        }
         kk_ = np.asarray(self.hist["kinks"])
-        mon["kinks"] = {"total": int(kk_.sum()), "steps_with_kinks": int((kk_ > 0).sum()),
-                        "ad_sgd_is_sgd": bool((kk_ == 0).all())}
+        mon["kinks"] = {
+            "total": int(kk_.sum()),
+            "steps_with_kinks": int((kk_ > 0).sum()),
+            "ad_sgd_is_sgd": bool((kk_ == 0).all()),
+        }
         return mon
 
     def _resample_tests(self, resamples: int) -> list[dict[str, Any]]:
@@ -347,8 +416,9 @@ class _Trajectory:
         for label, th in (("theta_0", self.snaps[0]), ("theta_N", self.theta)):
             _, gb = self.grad_at(th)
             Z = np.stack([(self.grad_at(th, self._draw(rng2))[1] - gb).cpu().numpy() for _ in range(resamples)])
-            rts.append({"at": label, **t_test_zero_mean(Z), "resamples": resamples,
-                        "noise_var": float((Z**2).sum(1).mean())})
+            rts.append(
+                {"at": label, **t_test_zero_mean(Z), "resamples": resamples, "noise_var": float((Z**2).sum(1).mean())}
+            )
         return rts
 
 

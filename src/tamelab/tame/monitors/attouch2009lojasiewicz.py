@@ -54,8 +54,15 @@ from ...errors import InputError
 from ...result import Result, Status
 
 __all__ = [
-    "LojasiewiczEstimate", "estimate_lojasiewicz", "predicted_rate", "fit_tail_fstar", "power_gd_trajectory",
-    "LOJASIEWICZ_CONVENTION", "LojasiewiczProblem", "lojasiewicz_problems", "gd_trajectory",
+    "LojasiewiczEstimate",
+    "estimate_lojasiewicz",
+    "predicted_rate",
+    "fit_tail_fstar",
+    "power_gd_trajectory",
+    "LOJASIEWICZ_CONVENTION",
+    "LojasiewiczProblem",
+    "lojasiewicz_problems",
+    "gd_trajectory",
 ]
 
 #: the convention every stored θ refers to.
@@ -230,14 +237,14 @@ def estimate_lojasiewicz(
     floor = max(1e3 * np.finfo(np.float64).eps * abs(fs), np.finfo(np.float64).tiny)
     usable = (e > floor) & (g > 0)
     idx = np.flatnonzero(usable)
-    terminated = bool(idx.size and idx[-1] < F.size - 1 and np.all(e[idx[-1] + 1:] <= floor))
+    terminated = bool(idx.size and idx[-1] < F.size - 1 and np.all(e[idx[-1] + 1 :] <= floor))
     if iterates is not None:
         X = np.asarray(iterates, dtype=np.float64).reshape(F.size, -1)
         d = np.linalg.norm(X - X[-1], axis=1)
         inc = np.flatnonzero(np.diff(d) > 0)
         idx = idx[idx >= (int(inc[-1] + 1) if inc.size else 0)]
     else:
-        idx = idx[int(math.floor(idx.size * (1 - tail))):]
+        idx = idx[int(math.floor(idx.size * (1 - tail))) :]
     res = LojasiewiczEstimate(
         status=Status.OK, seed=s, f_star=fs, f_star_source=src, n_points=int(idx.size), flags=flags
     )
@@ -299,7 +306,7 @@ def _slope_estimate(res: LojasiewiczEstimate, le, lg, e, g, bootstrap: int, s: i
         res.theta_slope_ci = (float(np.percentile(boots, 2.5)), float(np.percentile(boots, 97.5)))
     th = min(max(slope, 0.0), 1.0 - 1e-12) if math.isfinite(slope) else 0.0
     with np.errstate(over="ignore", divide="ignore"):
-        res.c = float(np.max(e ** th / g))
+        res.c = float(np.max(e**th / g))
     return th
 
 
@@ -389,7 +396,7 @@ def gd_trajectory(problem: LojasiewiczProblem, *, stop_gap: float = 1e-20) -> tu
         F[t], G[t] = problem.f(x), float(np.sqrt(g @ g))
         if F[t] - problem.f_star <= stop_gap:
             break
-    return F[:t + 1], G[:t + 1], np.arange(1, t + 2, dtype=np.float64)
+    return F[: t + 1], G[: t + 1], np.arange(1, t + 2, dtype=np.float64)
 
 
 def _deep_linear(x0, why, theta) -> LojasiewiczProblem:
@@ -415,7 +422,7 @@ def _relu_teacher(seed: SeedLike) -> LojasiewiczProblem:
     teacher = np.array([1.0, 0.0, -0.5, 0.866, -0.5, -0.866, 0.2, -0.1, 0.3, 1.0, -1.0, 0.8, 0.1])
 
     def unpack(t):
-        return t[:h * d].reshape(h, d), t[h * d:h * d + h], t[h * d + h:h * d + 2 * h], t[-1]
+        return t[: h * d].reshape(h, d), t[h * d : h * d + h], t[h * d + h : h * d + 2 * h], t[-1]
 
     A, b, c, e = unpack(teacher)
     y = np.maximum(X @ A.T + b, 0) @ c + e
@@ -436,9 +443,18 @@ def _relu_teacher(seed: SeedLike) -> LojasiewiczProblem:
     hess = np.stack([(grad(teacher + 1e-6 * u) - grad(teacher - 1e-6 * u)) / 2e-6 for u in eye])
     lr = 1.0 / float(np.linalg.eigvalsh((hess + hess.T) / 2).max())
     x0 = teacher + 0.02 * np_rng(seed).standard_normal(teacher.size)
-    return LojasiewiczProblem("relu-net-near-global-min", f, grad, x0, lr, 20000, 0.0, 0.5,
-                              "zero-loss minimum of a realisable ReLU net: locally a smooth manifold (rescaling "
-                              "symmetries) with a nondegenerate transversal Hessian (Morse–Bott), so theta = 1/2")
+    return LojasiewiczProblem(
+        "relu-net-near-global-min",
+        f,
+        grad,
+        x0,
+        lr,
+        20000,
+        0.0,
+        0.5,
+        "zero-loss minimum of a realisable ReLU net: locally a smooth manifold (rescaling "
+        "symmetries) with a nondegenerate transversal Hessian (Morse–Bott), so theta = 1/2",
+    )
 
 
 def lojasiewicz_problems(seed: SeedLike = 0) -> list[LojasiewiczProblem]:
@@ -454,13 +470,23 @@ def lojasiewicz_problems(seed: SeedLike = 0) -> list[LojasiewiczProblem]:
     * ``relu-net-near-global-min``: see :func:`_relu_teacher` (θ = 1/2).
     """
     quartic = LojasiewiczProblem(
-        "quartic-2d", lambda x: float(x[0] ** 4 + x[0] ** 2 * x[1] ** 2 + x[1] ** 4),
+        "quartic-2d",
+        lambda x: float(x[0] ** 4 + x[0] ** 2 * x[1] ** 2 + x[1] ** 4),
         lambda x: np.array([4 * x[0] ** 3 + 2 * x[0] * x[1] ** 2, 2 * x[0] ** 2 * x[1] + 4 * x[1] ** 3]),
-        np.array([0.9, -0.5]), 0.02, 20000, 0.0, 0.75,
-        "positive definite homogeneous quartic: |grad f| ~ r^3, f ~ r^4, so theta = 3/4 (Lojasiewicz)")
-    return [quartic,
-            _deep_linear([0.8, 0.8, 0.8], "balanced scalar deep linear net: f = t^6/2 along the GD path, theta = 5/6",
-                         5 / 6),
-            _deep_linear([0.6, 0.9, 1.0], "unbalanced start: limit on the Morse-Bott part of {w1 w2 w3 = 0}, "
-                         "theta = 1/2", 0.5),
-            _relu_teacher(seed)]
+        np.array([0.9, -0.5]),
+        0.02,
+        20000,
+        0.0,
+        0.75,
+        "positive definite homogeneous quartic: |grad f| ~ r^3, f ~ r^4, so theta = 3/4 (Lojasiewicz)",
+    )
+    return [
+        quartic,
+        _deep_linear(
+            [0.8, 0.8, 0.8], "balanced scalar deep linear net: f = t^6/2 along the GD path, theta = 5/6", 5 / 6
+        ),
+        _deep_linear(
+            [0.6, 0.9, 1.0], "unbalanced start: limit on the Morse-Bott part of {w1 w2 w3 = 0}, theta = 1/2", 0.5
+        ),
+        _relu_teacher(seed),
+    ]

@@ -62,8 +62,15 @@ from ...verdicts import HYPOTHESIS_VERDICTS, Verdict
 from ._noise import CAUCHY_MAX_SLOPE, NoiseEstimate, full_grad, loss_data, minibatch_noise
 
 __all__ = [
-    "Hypothesis", "ConvergenceReport", "convergence_report", "schedule_hypothesis", "boundedness_hypothesis",
-    "VERDICTS", "ddkl_toy_run", "ToyRun", "stationarity_trend",
+    "Hypothesis",
+    "ConvergenceReport",
+    "convergence_report",
+    "schedule_hypothesis",
+    "boundedness_hypothesis",
+    "VERDICTS",
+    "ddkl_toy_run",
+    "ToyRun",
+    "stationarity_trend",
 ]
 
 #: the verdicts of a hypothesis (:data:`tamelab.verdicts.HYPOTHESIS_VERDICTS`).
@@ -114,8 +121,11 @@ class ConvergenceReport(Result):
 
     def arrays(self) -> dict[str, np.ndarray]:
         """Snapshot steps, full-batch losses and gradient norms, stored in ``arrays.npz``."""
-        return {"snapshot_steps": np.asarray(self.snapshot_steps, dtype=np.int64),
-                "full_loss": np.asarray(self.full_loss), "full_grad_norm": np.asarray(self.full_grad_norm)}
+        return {
+            "snapshot_steps": np.asarray(self.snapshot_steps, dtype=np.int64),
+            "full_loss": np.asarray(self.full_loss),
+            "full_grad_norm": np.asarray(self.full_grad_norm),
+        }
 
 
 # ----------------------------------------------------------------------------- hypotheses from the config
@@ -151,8 +161,13 @@ def schedule_hypothesis(cfg: dict[str, Any], steps: int | None = None, lr_record
         dev = float(np.max(np.abs(np.asarray(lr_recorded) - expect) / np.maximum(np.abs(expect), 1e-300)))
         ev["recorded_lr_max_rel_deviation"] = dev
         if dev > LR_RECORD_RTOL:
-            return Hypothesis("A2", "step sizes: sum = inf, sum of squares < inf", NOT_CHECKABLE,
-                              f"recorded step sizes deviate from the {name} formula by {dev:.3g} (relative)", ev)
+            return Hypothesis(
+                "A2",
+                "step sizes: sum = inf, sum of squares < inf",
+                NOT_CHECKABLE,
+                f"recorded step sizes deviate from the {name} formula by {dev:.3g} (relative)",
+                ev,
+            )
     p = sch.exponent
     if sch.robbins_monro_conditions:
         why = f"alpha_t ~ t^-{p:g} with 1/2 < {p:g} <= 1: sum diverges, squares summable (analytic)"
@@ -186,15 +201,30 @@ def boundedness_hypothesis(steps, param_norm) -> Hypothesis:
     at = [float(np.interp(c, lk, runmax)) for c in cut]
     d1, d2 = at[1] - at[0], at[2] - at[1]
     rel2 = d2 / max(at[2], 1e-300)
-    ev = {"max_param_norm": float(runmax[-1]), "final_param_norm": float(r[-1]), "growth_prev_log_window": d1,
-          "growth_last_log_window": d2, "relative_growth_last_window": rel2}
+    ev = {
+        "max_param_norm": float(runmax[-1]),
+        "final_param_norm": float(r[-1]),
+        "growth_prev_log_window": d1,
+        "growth_last_log_window": d2,
+        "relative_growth_last_window": rel2,
+    }
     if rel2 < BOUNDED_REL_GROWTH or d2 < 0.5 * d1:
-        return Hypothesis("A1", name, HOLDS,
-                          f"running max of ||theta|| grew {100 * rel2:.2f}% over the last log-time window "
-                          f"({'decelerating' if d2 < 0.5 * d1 else 'flat'}); observed, not proved", ev)
-    return Hypothesis("A1", name, VIOLATED,
-                      f"running max of ||theta|| still grows about linearly in log k ({100 * rel2:.2f}% over the last "
-                      f"log-time window, {d2:.3g} vs {d1:.3g} before): boundedness not observed", ev)
+        return Hypothesis(
+            "A1",
+            name,
+            HOLDS,
+            f"running max of ||theta|| grew {100 * rel2:.2f}% over the last log-time window "
+            f"({'decelerating' if d2 < 0.5 * d1 else 'flat'}); observed, not proved",
+            ev,
+        )
+    return Hypothesis(
+        "A1",
+        name,
+        VIOLATED,
+        f"running max of ||theta|| still grows about linearly in log k ({100 * rel2:.2f}% over the last "
+        f"log-time window, {d2:.3g} vs {d1:.3g} before): boundedness not observed",
+        ev,
+    )
 
 
 def _method_hypothesis(cfg: dict[str, Any]) -> Hypothesis:
@@ -209,10 +239,14 @@ def _method_hypothesis(cfg: dict[str, Any]) -> Hypothesis:
             "plain SGD" + (f" on f + {wd:g}/2 ||x||^2 (weight decay keeps f tame)" if wd else ""),
             {"optimizer": opt},
         )
-    return Hypothesis("M", name, VIOLATED,
-                      f"optimizer {opt!r} uses momentum or adaptive preconditioning; DDKL's corollary covers the "
-                      "stochastic subgradient method only (heavy ball: see Le, arXiv:2304.13328)", {"optimizer": opt})
-
+    return Hypothesis(
+        "M",
+        name,
+        VIOLATED,
+        f"optimizer {opt!r} uses momentum or adaptive preconditioning; DDKL's corollary covers the "
+        "stochastic subgradient method only (heavy ball: see Le, arXiv:2304.13328)",
+        {"optimizer": opt},
+    )
 
 
 def _tameness_hypothesis(model, X, lossf) -> Hypothesis:
@@ -223,15 +257,26 @@ def _tameness_hypothesis(model, X, lossf) -> Hypothesis:
     if model is None or X is None:
         return Hypothesis("B", name, NOT_CHECKABLE, "no model or data attached to the run")
     cert = certify(model, X[:2], loss=lossf)
-    ev = {"structure": cert.structure, "local_structure": cert.local_structure,
-          "locally_lipschitz": cert.locally_lipschitz, "finite_sum": cert.finite_sum, "tracer": cert.tracer,
-          "certificate_status": Status(cert.status).value}
+    ev = {
+        "structure": cert.structure,
+        "local_structure": cert.local_structure,
+        "locally_lipschitz": cert.locally_lipschitz,
+        "finite_sum": cert.finite_sum,
+        "tracer": cert.tracer,
+        "certificate_status": Status(cert.status).value,
+    }
     if cert.structure == UNKNOWN or cert.tracer is None:
         return Hypothesis("B", name, NOT_CHECKABLE, f"tameness certificate: {cert.why}", ev)
     if cert.structure == NONE or not cert.locally_lipschitz:
         return Hypothesis("B", name, VIOLATED, f"tameness certificate: {cert.why}", ev)
-    return Hypothesis("B", name, HOLDS, f"finite average of a program definable in {cert.structure}, locally "
-                      f"Lipschitz (tameness certificate, {cert.tracer} trace)", ev)
+    return Hypothesis(
+        "B",
+        name,
+        HOLDS,
+        f"finite average of a program definable in {cert.structure}, locally "
+        f"Lipschitz (tameness certificate, {cert.tracer} trace)",
+        ev,
+    )
 
 
 def _fmt3(v) -> str:
@@ -242,9 +287,15 @@ def _monitored_hypotheses(mon: dict[str, Any]) -> tuple[dict[str, Any], Hypothes
     """(A3) evidence from a monitored trajectory, and the Cauchy row of the weighted noise sum."""
     mt, rts, var = mon["mean_test"], mon["resample_tests"], mon["variance"]
     rejects = [r["at"] for r in rts if r.get("rejects")] + (["trajectory"] if mt.get("rejects") else [])
-    ev = {"trajectory_mean_test_p": mt.get("p_value"), "resample_tests_p": {r["at"]: r.get("p_value") for r in rts},
-          "variance_last_over_max_previous": var.get("last_over_max_previous"), "variance_bounded": var.get("bounded"),
-          "max_noise_sq": var.get("max_sq"), "noise_every": mon["noise_every"], "recorded": mon["recorded"]}
+    ev = {
+        "trajectory_mean_test_p": mt.get("p_value"),
+        "resample_tests_p": {r["at"]: r.get("p_value") for r in rts},
+        "variance_last_over_max_previous": var.get("last_over_max_previous"),
+        "variance_bounded": var.get("bounded"),
+        "max_noise_sq": var.get("max_sq"),
+        "noise_every": mon["noise_every"],
+        "recorded": mon["recorded"],
+    }
     ns = mon["noise_sum"]
     name = "weighted noise sum S_N = sum alpha_k xi_k converges (Cauchy, observed)"
     ev_s = {
@@ -286,8 +337,6 @@ def _monitored_hypotheses(mon: dict[str, Any]) -> tuple[dict[str, Any], Hypothes
         )
     ev["rejecting"] = rejects
     return ev, hs
-
-
 
 
 def _pick(n: int, k: int) -> list[int]:
@@ -345,16 +394,25 @@ def convergence_report(
     cfg, h = dict(train_result.config), train_result.history
     if "step" not in h or len(h["step"]) == 0:
         raise InputError("train_result.history", "is empty", "train for at least one recorded step")
-    hyps = [_method_hypothesis(cfg), schedule_hypothesis(cfg, int(h["step"][-1]), h.get("lr"), h.get("step")),
-            boundedness_hypothesis(h["step"], h["param_norm"])]
+    hyps = [
+        _method_hypothesis(cfg),
+        schedule_hypothesis(cfg, int(h["step"][-1]), h.get("lr"), h.get("step")),
+        boundedness_hypothesis(h["step"], h["param_norm"]),
+    ]
     rep = ConvergenceReport(status=Status.OK, seed=s, method=cfg.get("optimizer", "?"), schedule=hyps[1].evidence)
     mon = getattr(train_result, "noise_monitor", None) or None
     rep.needs = [] if mon else _NEEDS
     ev = _Evidence.build(train_result, data, loss, cfg, device, max_snapshots)
     if ev is None:
         hyps.append(Hypothesis("A3", _A3, NOT_CHECKABLE, "no training data, model or snapshots attached to the run"))
-        hyps.append(Hypothesis("B", "f locally Lipschitz and definable in an o-minimal structure (Whitney "
-                               "stratifiable)", NOT_CHECKABLE, "no model or data attached to the run"))
+        hyps.append(
+            Hypothesis(
+                "B",
+                "f locally Lipschitz and definable in an o-minimal structure (Whitney stratifiable)",
+                NOT_CHECKABLE,
+                "no model or data attached to the run",
+            )
+        )
         rep.hypotheses, rep.conclusion = hyps, {"evidence": "not checkable: no data/model/snapshots"}
         rep.applicable = False if any(x.verdict == VIOLATED for x in hyps) else None
         rep.status = Status.UNCERTIFIED
@@ -370,9 +428,12 @@ def convergence_report(
     verdicts = [x.verdict for x in hyps]
     rep.applicable = False if VIOLATED in verdicts else (True if all(v == HOLDS for v in verdicts) else None)
     rep.conclusion["ddkl_conclusion"] = (
-        "hypotheses hold as observed: limit points Clarke critical, f(x_k) converges (a.s.)" if rep.applicable
+        "hypotheses hold as observed: limit points Clarke critical, f(x_k) converges (a.s.)"
+        if rep.applicable
         else "theorem does not apply to this run (see violated hypotheses); evidence reported for information"
-        if rep.applicable is False else "some hypotheses not checkable")
+        if rep.applicable is False
+        else "some hypotheses not checkable"
+    )
     rep.status = Status.OK if rep.applicable else Status.UNCERTIFIED
     rep.seconds = time.perf_counter() - t0
     return rep
@@ -433,8 +494,16 @@ class _Evidence:
     def noise(self, batch_size: int, k: int, resamples: int, s: int) -> list[NoiseEstimate]:
         out = []
         for j, i in enumerate(_pick(len(self.P), k)):
-            st = minibatch_noise(self.model, self.P[i], self.X, self.T, self.lossf, batch_size=min(batch_size, self.n),
-                                 resamples=resamples, seed=s + j)
+            st = minibatch_noise(
+                self.model,
+                self.P[i],
+                self.X,
+                self.T,
+                self.lossf,
+                batch_size=min(batch_size, self.n),
+                resamples=resamples,
+                seed=s + j,
+            )
             st.step = self.steps[i]
             out.append(st)
         return out
@@ -454,8 +523,9 @@ class _Evidence:
             f0, theta, checked, why = model_loss_function(self.model, self.X, self.T, self.lossf, params=self.P[i])
             f = f0 if not self.wd else _with_weight_decay(f0, self.wd)
             for e in eps_list:
-                r = goldstein_stationarity(f, theta, eps=e, m=m, seed=s + 1000 + j, has_aux=True, kinks_checked=checked,
-                                           kinks_why=why)
+                r = goldstein_stationarity(
+                    f, theta, eps=e, m=m, seed=s + 1000 + j, has_aux=True, kinks_checked=checked, kinks_why=why
+                )
                 rho[f"{e:g}"][i] = r.rho
                 gaps.append(r.qp.get("duality_gap", float("nan")))
         return rho, gaps
@@ -480,38 +550,73 @@ def _noise_hypotheses(noise: list[NoiseEstimate], mon, bs: int, n: int) -> list[
     ratios = [x.mean_ratio for x in noise]
     fails = [x.step for x in noise if x.rejects_zero_mean]
     varmax = max(x.noise_var_exact for x in noise)
-    ev3: dict[str, Any] = {"max_mean_ratio": max(ratios), "max_noise_var": varmax,
-                           "noise_var_by_step": {x.step: x.noise_var_exact for x in noise},
-                           "sampling": "per-epoch reshuffle, batches without replacement"}
+    ev3: dict[str, Any] = {
+        "max_mean_ratio": max(ratios),
+        "max_noise_var": varmax,
+        "noise_var_by_step": {x.step: x.noise_var_exact for x in noise},
+        "sampling": "per-epoch reshuffle, batches without replacement",
+    }
     out: list[Hypothesis] = []
     if bs >= n:
         return [Hypothesis("A3", _A3, HOLDS, "full-batch steps: xi_k = 0", ev3)] + (
-            [_monitored_hypotheses(mon)[1]] if mon else [])
+            [_monitored_hypotheses(mon)[1]] if mon else []
+        )
     if mon:
         ev_m, row_s = _monitored_hypotheses(mon)
         ev3.update({"sampling": mon["sampling"], "monitored": ev_m})
         g3 = _fmt3
         if ev_m["rejecting"] or ev_m["variance_bounded"] is False or fails or not math.isfinite(varmax):
             where = ev_m["rejecting"] + [f"snapshot step {st}" for st in fails]
-            out.append(Hypothesis("A3", _A3, VIOLATED, f"zero-mean test rejected ({', '.join(where) or 'none'}) or "
-                                  f"E||xi||^2 growing (last/max previous window "
-                                  f"{g3(ev_m['variance_last_over_max_previous'])})", ev3))
+            out.append(
+                Hypothesis(
+                    "A3",
+                    _A3,
+                    VIOLATED,
+                    f"zero-mean test rejected ({', '.join(where) or 'none'}) or "
+                    f"E||xi||^2 growing (last/max previous window "
+                    f"{g3(ev_m['variance_last_over_max_previous'])})",
+                    ev3,
+                )
+            )
         else:
             p_rs = [v for v in ev_m["resample_tests_p"].values() if v is not None]
-            out.append(Hypothesis(
-                "A3", _A3, HOLDS, f"i.i.d. batches make E[d_k | F_k] = grad F(theta_k) exactly; recorded xi_k = d_k "
-                f"- grad F(theta_k) at {ev_m['recorded']} steps: t-test of zero mean p = "
-                f"{g3(ev_m['trajectory_mean_test_p'])} (trajectory), resampled batches p = "
-                f"{g3(min(p_rs) if p_rs else None)}; E||xi||^2 not growing (last/max previous window "
-                f"{g3(ev_m['variance_last_over_max_previous'])}); observed", ev3))
+            out.append(
+                Hypothesis(
+                    "A3",
+                    _A3,
+                    HOLDS,
+                    f"i.i.d. batches make E[d_k | F_k] = grad F(theta_k) exactly; recorded xi_k = d_k "
+                    f"- grad F(theta_k) at {ev_m['recorded']} steps: t-test of zero mean p = "
+                    f"{g3(ev_m['trajectory_mean_test_p'])} (trajectory), resampled batches p = "
+                    f"{g3(min(p_rs) if p_rs else None)}; E||xi||^2 not growing (last/max previous window "
+                    f"{g3(ev_m['variance_last_over_max_previous'])}); observed",
+                    ev3,
+                )
+            )
         return out + [row_s]
     if not fails and math.isfinite(varmax):
-        return [Hypothesis("A3", _A3, HOLDS, f"resampled noise mean consistent with 0 (max ratio {max(ratios):.2f}, "
-                           f"below the 1e-6 quantile at every snapshot); E||xi||^2 <= {varmax:.3g} at the measured "
-                           "snapshots (observed; per-epoch reshuffling makes the conditional mean zero only on average "
-                           "over an epoch)", ev3)]
-    return [Hypothesis("A3", _A3, VIOLATED, f"resampled noise mean not consistent with 0 at steps {fails} (max ratio "
-                       f"{max(ratios):.2f}) or unbounded variance", ev3)]
+        return [
+            Hypothesis(
+                "A3",
+                _A3,
+                HOLDS,
+                f"resampled noise mean consistent with 0 (max ratio {max(ratios):.2f}, "
+                f"below the 1e-6 quantile at every snapshot); E||xi||^2 <= {varmax:.3g} at the measured "
+                "snapshots (observed; per-epoch reshuffling makes the conditional mean zero only on average "
+                "over an epoch)",
+                ev3,
+            )
+        ]
+    return [
+        Hypothesis(
+            "A3",
+            _A3,
+            VIOLATED,
+            f"resampled noise mean not consistent with 0 at steps {fails} (max ratio "
+            f"{max(ratios):.2f}) or unbounded variance",
+            ev3,
+        )
+    ]
 
 
 #: a decreasing trend of the stationarity measure is called when Kendall's tau < 0 with one-sided p below this level
@@ -534,17 +639,25 @@ def stationarity_trend(steps, g, *, burn_in: float = 0.0) -> dict[str, Any]:
     if sel.sum() < 4:
         return {"kendall_tau": None, "kendall_p_decreasing": None, "decreasing": None, "points": int(sel.sum())}
     kt = stats.kendalltau(k[sel], g[sel], alternative="less")
-    return {"kendall_tau": float(kt.statistic), "kendall_p_decreasing": float(kt.pvalue),
-            "decreasing": bool(kt.statistic < 0 and kt.pvalue < TREND_LEVEL), "points": int(sel.sum()),
-            "level": TREND_LEVEL, "burn_in": burn_in}
+    return {
+        "kendall_tau": float(kt.statistic),
+        "kendall_p_decreasing": float(kt.pvalue),
+        "decreasing": bool(kt.statistic < 0 and kt.pvalue < TREND_LEVEL),
+        "points": int(sel.sum()),
+        "level": TREND_LEVEL,
+        "burn_in": burn_in,
+    }
 
 
 def _stationarity_trend(steps: list[int], g: np.ndarray) -> dict[str, Any]:
     """The trend of the stationarity measure from its peak on (the gradient at initialisation can be small)."""
     ipk = int(np.argmax(g))
     after = [(st, gv) for st, gv in zip(steps[ipk:], g[ipk:]) if st > 0]
-    slope = (float(np.polyfit(np.log([a for a, _ in after]), np.log(np.maximum([b for _, b in after], 1e-300)), 1)[0])
-             if len(after) >= 3 else float("nan"))
+    slope = (
+        float(np.polyfit(np.log([a for a, _ in after]), np.log(np.maximum([b for _, b in after], 1e-300)), 1)[0])
+        if len(after) >= 3
+        else float("nan")
+    )
     kt = stationarity_trend(steps[ipk:], g[ipk:])
     return {
         "stationarity_first": float(g[0]),
@@ -563,14 +676,21 @@ def _conclusion(ev: _Evidence, rho, gaps, mon, lojasiewicz: bool, s: int) -> dic
     g, F = np.asarray(ev.grad_norms), np.asarray(ev.values)
     w = max(2, int(math.ceil(0.2 * len(F))))
     osc_last = float(np.ptp(F[-w:]))
-    osc_prev = float(np.ptp(F[-2 * w:-w])) if len(F) >= 2 * w else float("nan")
+    osc_prev = float(np.ptp(F[-2 * w : -w])) if len(F) >= 2 * w else float("nan")
     rel_osc = osc_last / max(abs(F[-1]), 1e-12)
     concl = _stationarity_trend(ev.steps, g)
-    concl.update({
-        "rho_last": {e: v[-1] for e, v in rho.items()}, "rho_max_duality_gap": max(gaps) if gaps else None,
-        "loss_first": float(F[0]), "loss_last": float(F[-1]), "tail_oscillation_last_20pct": osc_last,
-        "tail_oscillation_prev_20pct": osc_prev, "relative_tail_oscillation": rel_osc,
-        "values_converging": bool((math.isfinite(osc_prev) and osc_last <= osc_prev) or rel_osc < 1e-2)})
+    concl.update(
+        {
+            "rho_last": {e: v[-1] for e, v in rho.items()},
+            "rho_max_duality_gap": max(gaps) if gaps else None,
+            "loss_first": float(F[0]),
+            "loss_last": float(F[-1]),
+            "tail_oscillation_last_20pct": osc_last,
+            "tail_oscillation_prev_20pct": osc_prev,
+            "relative_tail_oscillation": rel_osc,
+            "values_converging": bool((math.isfinite(osc_prev) and osc_last <= osc_prev) or rel_osc < 1e-2),
+        }
+    )
     if mon:
         en = mon["energy"]
         concl.update(
@@ -658,9 +778,17 @@ def ddkl_toy_run(
         if k >= t_tail and k % record_every == 0:
             rec.append(np.abs(x[:, 0]).copy())
     tl = np.array(rec) if rec else np.abs(x[:, :1]).T
-    return ToyRun(status=Status.OK, seed=s, seconds=time.perf_counter() - t0, runs=int(runs), steps=int(steps),
-                  noise=float(noise), x_final=x.tolist(), max_abs_x1_final=float(np.abs(x[:, 0]).max()),
-                  max_dist_x2_to_pm1=float(np.abs(np.abs(x[:, 1]) - 1).max()), n_at_plus_1=int((x[:, 1] > 0).sum()),
-                  tail_mean_abs_x1=float(tl.mean()), tail_max_abs_x1=float(tl.max()))
-
-
+    return ToyRun(
+        status=Status.OK,
+        seed=s,
+        seconds=time.perf_counter() - t0,
+        runs=int(runs),
+        steps=int(steps),
+        noise=float(noise),
+        x_final=x.tolist(),
+        max_abs_x1_final=float(np.abs(x[:, 0]).max()),
+        max_dist_x2_to_pm1=float(np.abs(np.abs(x[:, 1]) - 1).max()),
+        n_at_plus_1=int((x[:, 1] > 0).sum()),
+        tail_mean_abs_x1=float(tl.mean()),
+        tail_max_abs_x1=float(tl.max()),
+    )

@@ -24,7 +24,22 @@ from .wolfe1976nearest import MinNormPoint as MinNormPoint
 from .wolfe1976nearest import min_norm_hull as min_norm_hull
 from .wolfe1976nearest import min_norm_hull_exact as min_norm_hull_exact
 
-__all__ = ["goldstein_stationarity", "GoldsteinResult", "check_radius", "sample_ball", "min_norm_hull",
-           "min_norm_hull_exact", "MinNormPoint", "MIN_NORM_METHODS", "model_loss_function", "stationarity",
-           "kink_counted", "KinkCounted", "ad_clarke_probe", "AdClarkeProbe", "ad_vs_clarke_examples",
-           "gradient_sampling_minimize", "GradientSamplingResult"]
+__all__ = [
+    "goldstein_stationarity",
+    "GoldsteinResult",
+    "check_radius",
+    "sample_ball",
+    "min_norm_hull",
+    "min_norm_hull_exact",
+    "MinNormPoint",
+    "MIN_NORM_METHODS",
+    "model_loss_function",
+    "stationarity",
+    "kink_counted",
+    "KinkCounted",
+    "ad_clarke_probe",
+    "AdClarkeProbe",
+    "ad_vs_clarke_examples",
+    "gradient_sampling_minimize",
+    "GradientSamplingResult",
+]

@@ -124,8 +124,12 @@ def _pool_geometry(args, kwargs, mod: nn.Module | None, dims: int):
             return getattr(mod, key, default)
         return _arg(args, kwargs, i, key, default)
 
-    k, stride, pad, dil = (get(1, "kernel_size", None), get(2, "stride", None), get(3, "padding", 0),
-                           get(4, "dilation", 1))
+    k, stride, pad, dil = (
+        get(1, "kernel_size", None),
+        get(2, "stride", None),
+        get(3, "padding", 0),
+        get(4, "dilation", 1),
+    )
     if k is None or get(5, "ceil_mode", False):
         return None
 
@@ -172,8 +176,10 @@ def _bounds(name: str, args, kwargs, mod) -> tuple[Any, Any]:
     if name == "relu6":
         return 0.0, 6.0
     if name == "hardtanh":
-        return (_module_attr(mod, "min_val", _arg(args, kwargs, 1, "min_val", -1.0)),
-                _module_attr(mod, "max_val", _arg(args, kwargs, 2, "max_val", 1.0)))
+        return (
+            _module_attr(mod, "min_val", _arg(args, kwargs, 1, "min_val", -1.0)),
+            _module_attr(mod, "max_val", _arg(args, kwargs, 2, "max_val", 1.0)),
+        )
     if name in ("clamp", "clip"):
         return _arg(args, kwargs, 1, "min"), _arg(args, kwargs, 2, "max")
     if name == "clamp_min":
@@ -241,24 +247,50 @@ _RULES: dict[str, Callable[..., torch.Tensor | None]] = {
     "amax": lambda a, k, m, ta, tk: _extremum_ties("max", a, k, ta, tk),
     "min": lambda a, k, m, ta, tk: _extremum_ties("min", a, k, ta, tk),
     "amin": lambda a, k, m, ta, tk: _extremum_ties("min", a, k, ta, tk),
-    **{n: (lambda a, k, m, ta, tk: _at(_first(a, k), _first(ta, tk), _arg(a, k, 1, "other"),
-                                       dvalues=(_arg(ta, tk, 1, "other"),)))
-       for n in ("maximum", "minimum", "fmax", "fmin")},
+    **{
+        n: (
+            lambda a, k, m, ta, tk: _at(
+                _first(a, k), _first(ta, tk), _arg(a, k, 1, "other"), dvalues=(_arg(ta, tk, 1, "other"),)
+            )
+        )
+        for n in ("maximum", "minimum", "fmax", "fmin")
+    },
     **{n: _compare for n in ("gt", "ge", "lt", "le", "eq", "ne")},
     "max_pool1d": lambda a, k, m, ta, tk: _pool(a, k, m, 1, ta, tk),
     "max_pool2d": lambda a, k, m, ta, tk: _pool(a, k, m, 2, ta, tk),
     **{n: _sorted_ties for n in ("sort", "topk", "kthvalue", "median")},
     **{n: _norm_zero for n in ("norm", "vector_norm", "linalg_vector_norm")},
-    "l1_loss": lambda a, k, m, ta, tk: _at(_first(a, k), _first(ta, tk), _arg(a, k, 1, "target"),
-                                           dvalues=(_arg(ta, tk, 1, "target"),)),
+    "l1_loss": lambda a, k, m, ta, tk: _at(
+        _first(a, k), _first(ta, tk), _arg(a, k, 1, "target"), dvalues=(_arg(ta, tk, 1, "target"),)
+    ),
 }
 
 #: ops that are not C¹ somewhere (kinks, jumps, ties); those without a rule make a program unchecked.
 NONSMOOTH = frozenset(_RULES) | {
-    "max_pool3d", "adaptive_max_pool1d", "adaptive_max_pool2d", "max_pool2d_with_indices", "hinge", "relu_attention",
-    "floor", "ceil", "round", "trunc", "frac", "fmod", "remainder", "floor_divide", "quantize",
-    "hinge_embedding_loss", "margin_ranking_loss", "multi_margin_loss", "step", "where_mask", "rsqrt", "frobenius_norm",
-    "cdist", "normalize",
+    "max_pool3d",
+    "adaptive_max_pool1d",
+    "adaptive_max_pool2d",
+    "max_pool2d_with_indices",
+    "hinge",
+    "relu_attention",
+    "floor",
+    "ceil",
+    "round",
+    "trunc",
+    "frac",
+    "fmod",
+    "remainder",
+    "floor_divide",
+    "quantize",
+    "hinge_embedding_loss",
+    "margin_ranking_loss",
+    "multi_margin_loss",
+    "step",
+    "where_mask",
+    "rsqrt",
+    "frobenius_norm",
+    "cdist",
+    "normalize",
 }
 
 
@@ -364,8 +396,9 @@ class KinkCounted(nn.Module):
     (returns ``(output, 0)``); :func:`counted_jvp` then counts with a caller-chosen variable (e.g. a flat θ).
     """
 
-    def __init__(self, gm: torch.fx.GraphModule, rules: dict[str, tuple[str, nn.Module | None]],
-                 constant_inputs: bool = False) -> None:
+    def __init__(
+        self, gm: torch.fx.GraphModule, rules: dict[str, tuple[str, nn.Module | None]], constant_inputs: bool = False
+    ) -> None:
         super().__init__()
         self.gm = gm
         self._rules = rules
@@ -419,8 +452,9 @@ class KinkCounted(nn.Module):
 
 
 class _CountingInterpreter(torch.fx.Interpreter):
-    def __init__(self, gm: torch.fx.GraphModule, rules: dict[str, tuple[str, nn.Module | None]],
-                 recorder: Recorder | None) -> None:
+    def __init__(
+        self, gm: torch.fx.GraphModule, rules: dict[str, tuple[str, nn.Module | None]], recorder: Recorder | None
+    ) -> None:
         super().__init__(gm)
         self.rules = rules
         self.recorder = recorder
@@ -436,8 +470,7 @@ class _CountingInterpreter(torch.fx.Interpreter):
         return super().run_node(n)
 
 
-def kink_counted(program: nn.Module | Callable, *, constant_inputs: bool = False
-                 ) -> tuple[KinkCounted | None, str]:
+def kink_counted(program: nn.Module | Callable, *, constant_inputs: bool = False) -> tuple[KinkCounted | None, str]:
     """Trace ``program`` (a module or a function of tensors) and return ``(counting program, "")``.
 
     ``constant_inputs``: the program's inputs are data, constant in the parameters (a model called on a batch); the
@@ -487,7 +520,10 @@ def _has_rule(name: str, mod, node) -> bool:
     if name not in _RULES:
         return False
     if name in ("max_pool1d", "max_pool2d"):
-        ceil = getattr(mod, "ceil_mode", False) if mod is not None else (
-            node.args[5] if len(node.args) > 5 else node.kwargs.get("ceil_mode", False))
+        ceil = (
+            getattr(mod, "ceil_mode", False)
+            if mod is not None
+            else (node.args[5] if len(node.args) > 5 else node.kwargs.get("ceil_mode", False))
+        )
         return not ceil
     return True

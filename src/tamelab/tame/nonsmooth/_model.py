@@ -58,9 +58,15 @@ def _loss_kinks(lossf) -> tuple[Callable | None, str]:
     return traced, ""
 
 
-def model_loss_function(model: nn.Module, X: torch.Tensor, T: torch.Tensor, loss="cross_entropy", *,
-                        dtype: torch.dtype | None = None, params: dict[str, torch.Tensor] | None = None
-                        ) -> tuple[Callable, torch.Tensor, bool, str]:
+def model_loss_function(
+    model: nn.Module,
+    X: torch.Tensor,
+    T: torch.Tensor,
+    loss="cross_entropy",
+    *,
+    dtype: torch.dtype | None = None,
+    params: dict[str, torch.Tensor] | None = None,
+) -> tuple[Callable, torch.Tensor, bool, str]:
     """``(f, θ0, kinks_checked, why)``: the full-batch loss as a function of the flat parameter vector.
 
     ``f(θ) -> (loss, kinks)``, where ``kinks`` counts the kink hits of the whole evaluation in θ (every nonsmooth op
@@ -94,8 +100,7 @@ def model_loss_function(model: nn.Module, X: torch.Tensor, T: torch.Tensor, loss
             out = functional_call(m, p, (X,))
         else:
             with counted.recording(rec):
-                out, _ = functional_call(counted, {f"gm.{n}": v for n, v in p.items() if f"gm.{n}" in gm_names},
-                                         (X,))
+                out, _ = functional_call(counted, {f"gm.{n}": v for n, v in p.items() if f"gm.{n}" in gm_names}, (X,))
         return lossf(out, T) if lk is None else lk(out, T, rec)
 
     def f(th):
@@ -114,9 +119,20 @@ def model_loss_function(model: nn.Module, X: torch.Tensor, T: torch.Tensor, loss
     return f, theta0, checked, "; ".join(w for w in (why, why_loss) if w)
 
 
-def stationarity(model: nn.Module, data, targets=None, *, loss="cross_entropy", eps: float = 1e-3, m: int = 100,
-                 seed: SeedLike = 0, dtype: torch.dtype | str = torch.float64, device=None, chunk: int = 128,
-                 assume_differentiable: bool = False) -> GoldsteinResult:
+def stationarity(
+    model: nn.Module,
+    data,
+    targets=None,
+    *,
+    loss="cross_entropy",
+    eps: float = 1e-3,
+    m: int = 100,
+    seed: SeedLike = 0,
+    dtype: torch.dtype | str = torch.float64,
+    device=None,
+    chunk: int = 128,
+    assume_differentiable: bool = False,
+) -> GoldsteinResult:
     """Goldstein ε-stationarity certificate of the full-batch loss of ``model`` on ``data`` at its current parameters.
 
     Args:
@@ -139,5 +155,15 @@ def stationarity(model: nn.Module, data, targets=None, *, loss="cross_entropy", 
 
     m64, X, T, lossf = model_and_data(model, data, targets, loss, dtype=dtype, device=device)
     f, theta0, checked, why = model_loss_function(m64, X, T, lossf)
-    return goldstein_stationarity(f, theta0, eps=eps, m=m, seed=seed, has_aux=True, chunk=chunk,
-                                  assume_differentiable=assume_differentiable, kinks_checked=checked, kinks_why=why)
+    return goldstein_stationarity(
+        f,
+        theta0,
+        eps=eps,
+        m=m,
+        seed=seed,
+        has_aux=True,
+        chunk=chunk,
+        assume_differentiable=assume_differentiable,
+        kinks_checked=checked,
+        kinks_why=why,
+    )

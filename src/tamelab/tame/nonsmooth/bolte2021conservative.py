@@ -54,8 +54,15 @@ class AdClarkeProbe(Result):
     support_dominates_fd: bool = False
 
 
-def ad_clarke_probe(f: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, *, eps: float = 1e-3, m: int = 32,
-                    seed: SeedLike = 0, n_dirs: int = 8) -> AdClarkeProbe:
+def ad_clarke_probe(
+    f: Callable[[torch.Tensor], torch.Tensor],
+    x: torch.Tensor,
+    *,
+    eps: float = 1e-3,
+    m: int = 32,
+    seed: SeedLike = 0,
+    n_dirs: int = 8,
+) -> AdClarkeProbe:
     r"""Consistency test of the AD output at ``x`` with the Clarke subdifferential (spec §2.3a).
 
     Returns the AD output ``a``, ``rho`` (min-norm of the sampled ε-hull), ``dist_ad_to_hull``
@@ -83,12 +90,21 @@ def ad_clarke_probe(f: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, 
         dirs.append({"direction": d.tolist(), "one_sided_derivative": fd, "support_sampled_hull": float((G @ d).max())})
     scale = max(1.0, float(np.abs(G).max()))
     return AdClarkeProbe(
-        status=Status.OK if hull.converged and shift.converged else Status.NOT_CONVERGED, seed=s,
-        ad=a.reshape(-1).tolist(), rho=hull.rho, hull_lambda=hull.lam.tolist(),
-        sampled_interval=(float(G.min()), float(G.max())) if G.shape[1] == 1 else None, dist_ad_to_hull=shift.rho,
-        ad_inconsistent=bool(shift.rho > AD_HULL_RTOL * scale), eps=eps, m=m, directions=dirs,
-        support_dominates_fd=bool(all(dd["support_sampled_hull"] >= dd["one_sided_derivative"] - FD_SUPPORT_RTOL * scale
-                                      for dd in dirs)))
+        status=Status.OK if hull.converged and shift.converged else Status.NOT_CONVERGED,
+        seed=s,
+        ad=a.reshape(-1).tolist(),
+        rho=hull.rho,
+        hull_lambda=hull.lam.tolist(),
+        sampled_interval=(float(G.min()), float(G.max())) if G.shape[1] == 1 else None,
+        dist_ad_to_hull=shift.rho,
+        ad_inconsistent=bool(shift.rho > AD_HULL_RTOL * scale),
+        eps=eps,
+        m=m,
+        directions=dirs,
+        support_dominates_fd=bool(
+            all(dd["support_sampled_hull"] >= dd["one_sided_derivative"] - FD_SUPPORT_RTOL * scale for dd in dirs)
+        ),
+    )
 
 
 def _grad1(f, u: torch.Tensor) -> torch.Tensor:
@@ -128,8 +144,14 @@ def _programs():
     }
 
 
-def ad_vs_clarke_examples(s_values: Sequence[float] = (0.0, 0.5, 1.0), *, eps: float = 1e-3, m: int = 16,
-                          seed: SeedLike = 0, dtype: torch.dtype = torch.float64) -> AdVsClarke:
+def ad_vs_clarke_examples(
+    s_values: Sequence[float] = (0.0, 0.5, 1.0),
+    *,
+    eps: float = 1e-3,
+    m: int = 16,
+    seed: SeedLike = 0,
+    dtype: torch.dtype = torch.float64,
+) -> AdVsClarke:
     r"""AD output vs Clarke subdifferential on programs that equal simple functions (spec §2.2).
 
     * :math:`g(x)=\mathrm{relu}(x)-\mathrm{relu}(-x)\equiv x`: AD gives :math:`2s` at 0, Clarke :math:`\{1\}`;
@@ -147,8 +169,10 @@ def ad_vs_clarke_examples(s_values: Sequence[float] = (0.0, 0.5, 1.0), *, eps: f
     rows = []
     for name, (fn, clarke) in _programs().items():
         for s in s_values:
+
             def f(x, fn=fn, s=s):
                 return fn(x, s).sum()
+
             x0 = torch.zeros(1, dtype=dtype, requires_grad=True)
             (ad_t,) = torch.autograd.grad(f(x0), x0)
             ad = float(ad_t)
@@ -167,5 +191,6 @@ def ad_vs_clarke_examples(s_values: Sequence[float] = (0.0, 0.5, 1.0), *, eps: f
                     "dist_ad_to_sampled_hull": pr.dist_ad_to_hull,
                 }
             )
-    return AdVsClarke(status=Status.OK, seed=s0, rows=rows, eps=float(eps), m=int(m),
-                      dtype=str(dtype).replace("torch.", ""))
+    return AdVsClarke(
+        status=Status.OK, seed=s0, rows=rows, eps=float(eps), m=int(m), dtype=str(dtype).replace("torch.", "")
+    )

@@ -153,8 +153,11 @@ class _NumpyOracle:
     def _call(self, x: np.ndarray) -> tuple[float, np.ndarray]:
         out = self.fun(x.copy())
         if not (isinstance(out, tuple) and len(out) == 2):
-            raise InputError("fun", f"must return (value, gradient) for a numpy x0, got {type(out).__name__}",
-                             "return (f(x), grad f(x)), or pass a torch.Tensor x0 to differentiate a torch callable")
+            raise InputError(
+                "fun",
+                f"must return (value, gradient) for a numpy x0, got {type(out).__name__}",
+                "return (f(x), grad f(x)), or pass a torch.Tensor x0 to differentiate a torch callable",
+            )
         v, g = out
         g = np.asarray(g, dtype=np.float64).reshape(-1)
         if g.size != self.p:
@@ -189,8 +192,9 @@ class _TorchOracle:
 
     backend = "torch"
 
-    def __init__(self, fun: Callable, shape: torch.Size, dtype: torch.dtype, has_aux: bool, kink: Callable | None,
-                 chunk: int) -> None:
+    def __init__(
+        self, fun: Callable, shape: torch.Size, dtype: torch.dtype, has_aux: bool, kink: Callable | None, chunk: int
+    ) -> None:
         from .goldstein1977optimization import with_kink_count
 
         self.shape, self.dtype, self.kink, self.chunk = shape, dtype, kink, chunk
@@ -237,8 +241,11 @@ class _TorchOracle:
 def _open_unit(name: str, v, *, closed_right: bool = False) -> float:
     ok = isinstance(v, (int, float, np.floating)) and not isinstance(v, bool) and math.isfinite(float(v))
     if not ok or not (0 < float(v) < 1 or (closed_right and float(v) == 1)):
-        raise InputError(name, f"must be a number in (0, {'1]' if closed_right else '1)'}, got {v!r}",
-                         "BLO: reduction, Armijo and backtracking factors lie strictly between 0 and 1")
+        raise InputError(
+            name,
+            f"must be a number in (0, {'1]' if closed_right else '1)'}, got {v!r}",
+            "BLO: reduction, Armijo and backtracking factors lie strictly between 0 and 1",
+        )
     return float(v)
 
 
@@ -316,8 +323,18 @@ def gradient_sampling_minimize(
         ('ok', True, True)
     """
     t_start = time.perf_counter()
-    params = _check_params(eps0=eps0, nu0=nu0, theta_eps=theta_eps, theta_nu=theta_nu, beta=beta, gamma=gamma,
-                           max_iter=max_iter, max_backtracks=max_backtracks, eps_tol=eps_tol, nu_tol=nu_tol)
+    params = _check_params(
+        eps0=eps0,
+        nu0=nu0,
+        theta_eps=theta_eps,
+        theta_nu=theta_nu,
+        beta=beta,
+        gamma=gamma,
+        max_iter=max_iter,
+        max_backtracks=max_backtracks,
+        eps_tol=eps_tol,
+        nu_tol=nu_tol,
+    )
     if kink is not None and not callable(kink):
         raise InputError("kink", "must be a callable x -> bool or None")
     if not callable(fun):
@@ -326,8 +343,14 @@ def gradient_sampling_minimize(
     oracle, x, dtype = _make_oracle(fun, x0, has_aux=has_aux, kink=kink, chunk=chunk)
     p = int(x.size)
     params["m"] = m = 2 * p if m is None else _count("m", m, 1)
-    run = _Run(oracle=oracle, seed=s, params=params, p=p, record=record_iterates,
-               dtype=x0.dtype if isinstance(x0, torch.Tensor) else torch.float64)
+    run = _Run(
+        oracle=oracle,
+        seed=s,
+        params=params,
+        p=p,
+        record=record_iterates,
+        dtype=x0.dtype if isinstance(x0, torch.Tensor) else torch.float64,
+    )
     run.start(x)
     for k in range(params["max_iter"]):
         if run.iteration(k):
@@ -466,14 +489,23 @@ class _Run:
             self.stop_reason = f"sampling radius {self.eps:.3g} below the dtype's resolution: {e.problem}"
             return True
         g = self._hull(k)
-        row = {"k": k, "f": self.fx, "eps": self.eps, "nu": self.nu, "rho": self.rho, "qp_gap": self.mp.duality_gap,
-               "perturbed": False}
+        row = {
+            "k": k,
+            "f": self.fx,
+            "eps": self.eps,
+            "nu": self.nu,
+            "rho": self.rho,
+            "qp_gap": self.mp.duality_gap,
+            "perturbed": False,
+        }
         zero = np.zeros(self.p)
         if self.rho_cert <= self.prm["nu_tol"] and self.eps <= self.prm["eps_tol"]:
             self._push(row, t=0.0, step="stop", d=zero)
             self.status = Status.OK
-            self.stop_reason = (f"rho = {self.rho_cert:.3g} <= nu_tol = {self.prm['nu_tol']:g} at eps = {self.eps:.3g} "
-                                f"<= eps_tol = {self.prm['eps_tol']:g}")
+            self.stop_reason = (
+                f"rho = {self.rho_cert:.3g} <= nu_tol = {self.prm['nu_tol']:g} at eps = {self.eps:.3g} "
+                f"<= eps_tol = {self.prm['eps_tol']:g}"
+            )
             return True
         if self.rho <= self.nu:  # 2. null step: shrink the tolerance and the radius
             self._push(row, t=0.0, step="null", d=zero)

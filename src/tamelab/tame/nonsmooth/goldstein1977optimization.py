@@ -108,8 +108,12 @@ def _realised_radius(U: torch.Tensor, u64: np.ndarray, x: torch.Tensor, eps: flo
     x64 = x.detach().reshape(1, -1).to(torch.float64).cpu().numpy()
     moved = float(_row_norms(Ur - u64).max())
     if moved > BALL_ROUNDING_RTOL * eps or np.any(np.all(Ur == x64, axis=1)):
-        raise InputError("eps", f"rounding to {str(U.dtype).replace('torch.', '')} moves the samples by {moved:.3g} "
-                         f"(> {BALL_ROUNDING_RTOL:g}·eps) or onto x", "increase eps or use float64")
+        raise InputError(
+            "eps",
+            f"rounding to {str(U.dtype).replace('torch.', '')} moves the samples by {moved:.3g} "
+            f"(> {BALL_ROUNDING_RTOL:g}·eps) or onto x",
+            "increase eps or use float64",
+        )
     return float(_row_norms(Ur - x64).max())
 
 
@@ -166,7 +170,7 @@ def batched_grads(fa: Callable, U: torch.Tensor, chunk: int) -> tuple[torch.Tens
     out_g, out_k = [], []
     try:
         for i in range(0, U.shape[0], chunk):
-            g, k = g_fn(U[i:i + chunk])
+            g, k = g_fn(U[i : i + chunk])
             out_g.append(g)
             out_k.append(torch.as_tensor(k).reshape(-1))
         G, K = torch.cat(out_g), torch.cat(out_k)
@@ -175,7 +179,7 @@ def batched_grads(fa: Callable, U: torch.Tensor, chunk: int) -> tuple[torch.Tens
             exact = vmap(fa)
             K = K.clone()
             for i in range(0, flagged.numel(), chunk):
-                rows = flagged[i:i + chunk]
+                rows = flagged[i : i + chunk]
                 K[rows] = torch.as_tensor(exact(U[rows])[1]).reshape(-1).to(K.dtype)
         return G, K
     except Exception:  # noqa: BLE001 - functions that vmap cannot batch: plain loop
@@ -261,7 +265,7 @@ def goldstein_stationarity(
         eps_eff = max(eps_eff, _realised_radius(U2, u2, x, eps))
         G2, k2 = batched_grads(fa, U2, chunk)
         G[bad], kinks[bad] = G2, k2
-    keep = (kinks == 0)
+    keep = kinks == 0
     if not bool(keep.any()):
         raise InputError("x", "every sampled point hit a kink exactly", "increase --eps or use float64")
     gc, kc = batched_grads(fa, x.unsqueeze(0), 1)
@@ -295,8 +299,9 @@ def _solve(res: GoldsteinResult, Gn: np.ndarray, assume_differentiable: bool) ->
     mp = min_norm_hull(Gn)
     res.rho, res.qp, res.lam = mp.rho, mp.certificate(), mp.lam.tolist()
     radius = max(res.eps, res.eps_effective)
-    res.statement = (f"dist(0, Goldstein {radius:g}-subdifferential at x) <= {mp.rho:.6g} (from {Gn.shape[0]} sampled "
-                     "gradients)")
+    res.statement = (
+        f"dist(0, Goldstein {radius:g}-subdifferential at x) <= {mp.rho:.6g} (from {Gn.shape[0]} sampled gradients)"
+    )
     if not mp.converged:
         res.status = Status.NOT_CONVERGED
     elif not (math.isfinite(radius) and math.isfinite(mp.rho)):
@@ -304,8 +309,10 @@ def _solve(res: GoldsteinResult, Gn: np.ndarray, assume_differentiable: bool) ->
         res.statement += "; NOT certified: the realised radius or rho is not finite"
     elif not res.kinks_checked and not assume_differentiable:
         res.status = Status.UNCERTIFIED
-        res.statement += f"; NOT certified: kinks could not be checked ({res.kinks_why}), so a sample on a kink " \
-                         "could contribute an AD output that is not a gradient"
+        res.statement += (
+            f"; NOT certified: kinks could not be checked ({res.kinks_why}), so a sample on a kink "
+            "could contribute an AD output that is not a gradient"
+        )
     else:
         res.status = Status.OK
         if not res.kinks_checked:

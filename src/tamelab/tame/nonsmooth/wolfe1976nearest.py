@@ -63,9 +63,16 @@ class MinNormPoint:
 
     def certificate(self) -> dict[str, Any]:
         """The optimality evidence as a dict: support, residuals, duality gap, lower bound, iterations."""
-        return {"lambda_support": int((self.lam > 0).sum()), "simplex_residual": self.simplex_residual,
-                "duality_gap": self.duality_gap, "complementarity": self.complementarity, "rho_lower": self.rho_lower,
-                "iterations": self.iterations, "converged": self.converged, "method": self.method}
+        return {
+            "lambda_support": int((self.lam > 0).sum()),
+            "simplex_residual": self.simplex_residual,
+            "duality_gap": self.duality_gap,
+            "complementarity": self.complementarity,
+            "rho_lower": self.rho_lower,
+            "iterations": self.iterations,
+            "converged": self.converged,
+            "method": self.method,
+        }
 
 
 def _kkt(K: np.ndarray, lam: np.ndarray) -> tuple[float, float, float, float]:
@@ -89,8 +96,15 @@ def _gram(G) -> np.ndarray:
 MIN_NORM_METHODS = ("wolfe", "nnls")
 
 
-def min_norm_hull(G=None, *, K: np.ndarray | None = None, tol: float = QP_GAP_RTOL, max_iter: int | None = None,
-                  method: str = "wolfe", ridge: float = 1e-14) -> MinNormPoint:
+def min_norm_hull(
+    G=None,
+    *,
+    K: np.ndarray | None = None,
+    tol: float = QP_GAP_RTOL,
+    max_iter: int | None = None,
+    method: str = "wolfe",
+    ridge: float = 1e-14,
+) -> MinNormPoint:
     r"""Minimum-norm point of the convex hull of the rows of ``G`` (or of the points with Gram matrix ``K``).
 
     Solves :math:`\min_{\lambda\in\Delta_m}\lambda^\top K\lambda`, :math:`K=GG^\top` (spec §2.3c step 3):
@@ -258,5 +272,3 @@ def min_norm_hull_exact(points: Sequence[Sequence[Any]]) -> tuple[Fraction, list
                 best = (val, lam)
     assert best is not None  # singletons are always feasible
     return best
-
-

@@ -18,6 +18,18 @@ from .bertoin2021relu import plot_relu_prime_zero as plot_relu_prime_zero
 from .bertoin2021relu import relu_prime_zero_study as relu_prime_zero_study
 from .bertoin2021relu import wilson_interval as wilson_interval
 
-__all__ = ["relu_prime", "ReLUPrime", "KinkCounter", "relu_prime_mlp", "DTYPES", "bifurcation_volume",
-           "BifurcationVolume", "paired_training", "PairedTraining", "relu_prime_zero_study", "ReluPrimeStudy",
-           "plot_relu_prime_zero", "wilson_interval"]
+__all__ = [
+    "relu_prime",
+    "ReLUPrime",
+    "KinkCounter",
+    "relu_prime_mlp",
+    "DTYPES",
+    "bifurcation_volume",
+    "BifurcationVolume",
+    "paired_training",
+    "PairedTraining",
+    "relu_prime_zero_study",
+    "ReluPrimeStudy",
+    "plot_relu_prime_zero",
+    "wilson_interval",
+]

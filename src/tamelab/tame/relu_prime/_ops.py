@@ -111,6 +111,7 @@ class KinkCounter:
             self.seen += z.numel()
             self.counts[name] = self.counts.get(name, 0) + c
             self._cur[name] = self._cur.get(name, 0) + c
+
         return h
 
     def __enter__(self) -> "KinkCounter":
@@ -178,8 +179,9 @@ class _EmulatedLinear(nn.Module):
         return _r16(_r16(_r16(x) @ self.weight.T) + self.bias)
 
 
-def relu_prime_mlp(widths: Sequence[int], s: float, *, seed: int = 0, dtype: str = "float32",
-                   init: nn.Sequential | None = None) -> nn.Sequential:
+def relu_prime_mlp(
+    widths: Sequence[int], s: float, *, seed: int = 0, dtype: str = "float32", init: nn.Sequential | None = None
+) -> nn.Sequential:
     """ReLU MLP (``Linear, ReLUPrime(s), ..., Linear``) with PyTorch's default init under ``seed``.
 
     The init is drawn in float64 and rounded to ``dtype``, so every precision and every ``s`` start from the same
@@ -200,5 +202,3 @@ def relu_prime_mlp(widths: Sequence[int], s: float, *, seed: int = 0, dtype: str
         else:
             layers.append(ReLUPrime(s))
     return nn.Sequential(*layers)
-
-

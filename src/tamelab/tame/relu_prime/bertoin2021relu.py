@@ -45,9 +45,16 @@ from ...errors import InputError
 from ...result import Result, Status
 from ._ops import DTYPES, KinkCounter, check_s, relu_prime_mlp
 
-__all__ = ["bifurcation_volume", "BifurcationVolume", "paired_training", "PairedTraining", "relu_prime_zero_study",
-           "ReluPrimeStudy", "plot_relu_prime_zero", "wilson_interval"]
-
+__all__ = [
+    "bifurcation_volume",
+    "BifurcationVolume",
+    "paired_training",
+    "PairedTraining",
+    "relu_prime_zero_study",
+    "ReluPrimeStudy",
+    "plot_relu_prime_zero",
+    "wilson_interval",
+]
 
 
 @dataclasses.dataclass
@@ -117,7 +124,7 @@ def _upcast(out: torch.Tensor) -> torch.Tensor:
 
 def _batches(n: int, batch_size: int, seed: int, epoch: int) -> list[np.ndarray]:
     perm = np.random.default_rng([seed, epoch, 7]).permutation(n)
-    return [perm[i:i + batch_size] for i in range(0, n, batch_size)]
+    return [perm[i : i + batch_size] for i in range(0, n, batch_size)]
 
 
 def _bifurcation_volume_impl(
@@ -162,9 +169,16 @@ def _bifurcation_volume_impl(
             in_S += 1
             first_batch.append(hit)
     lo, hi = wilson_interval(in_S, n_init)
-    return BifurcationVolume(seed=seed, dtype=dtype, n_init=n_init, in_S=in_S, fraction=in_S / max(n_init, 1),
-                             wilson95=(lo, hi), exact_zeros_seen=zeros_seen,
-                             first_batch_mean=float(np.mean(first_batch)) if first_batch else None)
+    return BifurcationVolume(
+        seed=seed,
+        dtype=dtype,
+        n_init=n_init,
+        in_S=in_S,
+        fraction=in_S / max(n_init, 1),
+        wilson95=(lo, hi),
+        exact_zeros_seen=zeros_seen,
+        first_batch_mean=float(np.mean(first_batch)) if first_batch else None,
+    )
 
 
 @torch.no_grad()
@@ -240,12 +254,29 @@ def _paired_training_impl(
     )
 
 
-_DEFAULTS: dict[str, Any] = {"seeds": [0, 1, 2, 3], "epochs": 30, "dtypes": ["float16", "float32", "float64"],
-                             "s_values": [0.0, 1.0], "batch_size": 32, "lr": 0.05, "widths": [64, 128, 128, 128, 10],
-                             "volume_inits": 100, "volume_widths": [64, 256, 256, 256, 10], "volume_batch_size": 128,
-                             "volume_samples": 1500, "data": "digits", "split_seed": 0, "quick": False}
-_QUICK: dict[str, Any] = {"seeds": [0], "epochs": 2, "volume_inits": 8, "volume_widths": [64, 128, 128, 10],
-                          "volume_samples": 512}
+_DEFAULTS: dict[str, Any] = {
+    "seeds": [0, 1, 2, 3],
+    "epochs": 30,
+    "dtypes": ["float16", "float32", "float64"],
+    "s_values": [0.0, 1.0],
+    "batch_size": 32,
+    "lr": 0.05,
+    "widths": [64, 128, 128, 128, 10],
+    "volume_inits": 100,
+    "volume_widths": [64, 256, 256, 256, 10],
+    "volume_batch_size": 128,
+    "volume_samples": 1500,
+    "data": "digits",
+    "split_seed": 0,
+    "quick": False,
+}
+_QUICK: dict[str, Any] = {
+    "seeds": [0],
+    "epochs": 2,
+    "volume_inits": 8,
+    "volume_widths": [64, 128, 128, 10],
+    "volume_samples": 512,
+}
 
 
 def _validate(config: dict[str, Any]) -> dict[str, Any]:
@@ -285,8 +316,17 @@ def _validate(config: dict[str, Any]) -> dict[str, Any]:
     return cfg
 
 
-def bifurcation_volume(X: np.ndarray, y: np.ndarray, *, widths: Sequence[int], dtype: str, n_init: int, batch_size: int,
-                       seed: int = 0, max_samples: int | None = None) -> BifurcationVolume:
+def bifurcation_volume(
+    X: np.ndarray,
+    y: np.ndarray,
+    *,
+    widths: Sequence[int],
+    dtype: str,
+    n_init: int,
+    batch_size: int,
+    seed: int = 0,
+    max_samples: int | None = None,
+) -> BifurcationVolume:
     r"""Fraction of initialisations in the bifurcation zone S (spec §4.1, §4.4 protocol A).
 
     For each initialisation (seeds ``[seed, i]``), sweep one epoch of mini-batches (seeded order) and mark θ ∈ S at
@@ -355,15 +395,27 @@ def relu_prime_zero_study(config: dict) -> ReluPrimeStudy:
         raise InputError("data", "the study needs a classification dataset with labels", "use digits")
     if cfg["widths"][0] != train.d or cfg["volume_widths"][0] != train.d:
         raise InputError("widths", f"first width must equal the data dimension {train.d}")
-    res = ReluPrimeStudy(status=Status.OK, seed=cfg["seeds"][0], config=cfg, torch=torch.__version__,
-                         note="float16 is emulated (fp16 storage, fp32 matmul accumulation, rounded to fp16); "
-                              "bfloat16/float32/float64 are native CPU kernels. Exact kink counts depend on BLAS and "
-                              "hardware.")
+    res = ReluPrimeStudy(
+        status=Status.OK,
+        seed=cfg["seeds"][0],
+        config=cfg,
+        torch=torch.__version__,
+        note="float16 is emulated (fp16 storage, fp32 matmul accumulation, rounded to fp16); "
+        "bfloat16/float32/float64 are native CPU kernels. Exact kink counts depend on BLAS and "
+        "hardware.",
+    )
     for dt in cfg["dtypes"]:
         if cfg["volume_inits"] > 0:
-            res.volume[dt] = bifurcation_volume(train.X, train.y, widths=cfg["volume_widths"], dtype=dt,
-                                                n_init=cfg["volume_inits"], batch_size=cfg["volume_batch_size"],
-                                                seed=cfg["seeds"][0], max_samples=cfg["volume_samples"])
+            res.volume[dt] = bifurcation_volume(
+                train.X,
+                train.y,
+                widths=cfg["volume_widths"],
+                dtype=dt,
+                n_init=cfg["volume_inits"],
+                batch_size=cfg["volume_batch_size"],
+                seed=cfg["seeds"][0],
+                max_samples=cfg["volume_samples"],
+            )
         res.training[dt] = [
             paired_training(
                 train,
@@ -387,13 +439,23 @@ def _summary(per_seed: list[PairedTraining], cfg: dict[str, Any], volume: Bifurc
     kinks = [r["kinks_total"] for p in per_seed for r in p.runs.values()]
     seen = [r["preactivations_seen"] for p in per_seed for r in p.runs.values()]
     gaps = [p.param_l1_gap for p in per_seed]
-    acc = ({str(s): float(np.mean([p.runs[str(float(s))]["test_acc"][-1] for p in per_seed])) for s in cfg["s_values"]}
-           if cfg["epochs"] > 0 else {})
-    return {"kinks_min": int(min(kinks)), "kinks_max": int(max(kinks)), "kinks_mean": float(np.mean(kinks)),
-            "kink_rate": float(sum(kinks) / max(sum(seen), 1)), "param_l1_gap_min": float(min(gaps)),
-            "param_l1_gap_max": float(max(gaps)), "all_bitwise_identical": all(p.bitwise_identical for p in per_seed),
-            "max_test_acc_diff_points": float(max(p.test_acc_diff_points for p in per_seed)), "final_test_acc": acc,
-            "volume_fraction": volume.fraction if volume is not None else None}
+    acc = (
+        {str(s): float(np.mean([p.runs[str(float(s))]["test_acc"][-1] for p in per_seed])) for s in cfg["s_values"]}
+        if cfg["epochs"] > 0
+        else {}
+    )
+    return {
+        "kinks_min": int(min(kinks)),
+        "kinks_max": int(max(kinks)),
+        "kinks_mean": float(np.mean(kinks)),
+        "kink_rate": float(sum(kinks) / max(sum(seen), 1)),
+        "param_l1_gap_min": float(min(gaps)),
+        "param_l1_gap_max": float(max(gaps)),
+        "all_bitwise_identical": all(p.bitwise_identical for p in per_seed),
+        "max_test_acc_diff_points": float(max(p.test_acc_diff_points for p in per_seed)),
+        "final_test_acc": acc,
+        "volume_fraction": volume.fraction if volume is not None else None,
+    }
 
 
 def plot_relu_prime_zero(result: ReluPrimeStudy | dict):
@@ -422,8 +484,10 @@ def plot_relu_prime_zero(result: ReluPrimeStudy | dict):
                 ax[0].plot(ep, np.asarray(r["kinks_per_epoch"]) + 0.5, ls, color=colors[dt], label=lab, lw=1)
                 ax[1].plot(ep, r["train_loss"], ls, color=colors[dt], label=lab, lw=1)
                 ax[2].plot(ep, 100 * np.asarray(r["test_acc"]), ls, color=colors[dt], label=lab, lw=1)
-    ax[0].set_yscale("log"); ax[0].set_title("exact zeros hit per epoch (+0.5)")  # noqa: E702
-    ax[1].set_yscale("log"); ax[1].set_title("training loss")  # noqa: E702
+    ax[0].set_yscale("log")
+    ax[0].set_title("exact zeros hit per epoch (+0.5)")  # noqa: E702
+    ax[1].set_yscale("log")
+    ax[1].set_title("training loss")  # noqa: E702
     ax[2].set_title("test accuracy (%)")
     for a in ax:
         a.set_xlabel("epoch")

@@ -41,8 +41,17 @@ class HessianEigenvalue(Result):
     p: int = 0
 
 
-def min_hessian_eigenvalue(model: torch.nn.Module, data, targets=None, *, loss="mse", tol: float = 1e-3,
-                           max_dim: int = 300, seed: SeedLike = 0, device=None) -> HessianEigenvalue:
+def min_hessian_eigenvalue(
+    model: torch.nn.Module,
+    data,
+    targets=None,
+    *,
+    loss="mse",
+    tol: float = 1e-3,
+    max_dim: int = 300,
+    seed: SeedLike = 0,
+    device=None,
+) -> HessianEigenvalue:
     r"""Smallest eigenvalue of the Hessian of the full-batch loss ``loss(model(X), T)``.
 
     Smallest eigenvalue :math:`\lambda_{\min}(\nabla^2F)` of the full-batch loss
@@ -79,8 +88,16 @@ def min_hessian_eigenvalue(model: torch.nn.Module, data, targets=None, *, loss="
     ext = str(r.extremality)
     extremal = ext in ("exact", "probabilistic")
     status = Status.NOT_CONVERGED if not conv else (Status.OK if extremal else Status.UNCERTIFIED)
-    return HessianEigenvalue(status=status, seed=s,
-                             lambda_min=float(r.eigenvalues[0]), residual=float(r.residuals[0]), converged=conv,
-                             extremal_certified=extremal, extremality=ext,
-                             extremality_p=float(r.extremality_p), hvps=int(r.hvps), krylov_dim=int(r.krylov_dim),
-                             p=int(op.n))
+    return HessianEigenvalue(
+        status=status,
+        seed=s,
+        lambda_min=float(r.eigenvalues[0]),
+        residual=float(r.residuals[0]),
+        converged=conv,
+        extremal_certified=extremal,
+        extremality=ext,
+        extremality_p=float(r.extremality_p),
+        hvps=int(r.hvps),
+        krylov_dim=int(r.krylov_dim),
+        p=int(op.n),
+    )

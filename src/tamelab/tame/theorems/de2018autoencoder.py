@@ -50,17 +50,32 @@ class AdamNagStudy(Result):
     min_eig: dict[str, Any] = dataclasses.field(default_factory=dict)
     provenance_note: str = ""
 
+
 # ----------------------------------------------------------------------------- ADAM vs NAG autoencoder study
 
 _STUDY_DEFAULTS: dict[str, Any] = {
-    "data": "mnist1d", "n_samples": 8000, "seeds": [0, 1, 2], "epochs": 20, "hidden": [256, 32, 256],
-    "batch_size": 128, "lrs": {"adam": [1e-4, 3e-4, 1e-3, 3e-3], "rmsprop": [1e-4, 3e-4, 1e-3, 3e-3],
-                               "nag": [0.01, 0.03, 0.1, 0.3]}, "grid_expansions": 2}
+    "data": "mnist1d",
+    "n_samples": 8000,
+    "seeds": [0, 1, 2],
+    "epochs": 20,
+    "hidden": [256, 32, 256],
+    "batch_size": 128,
+    "lrs": {"adam": [1e-4, 3e-4, 1e-3, 3e-3], "rmsprop": [1e-4, 3e-4, 1e-3, 3e-3], "nag": [0.01, 0.03, 0.1, 0.3]},
+    "grid_expansions": 2,
+}
 _QUICK: dict[str, Any] = {
-    "data": "digits", "seeds": [0], "epochs": 6, "batch_size": 64, "grid_expansions": 1, "min_eig_every": 3,
-    "min_eig_tol": 5e-2, "min_eig_max_dim": 60, "min_eig_for": ["nag"],
+    "data": "digits",
+    "seeds": [0],
+    "epochs": 6,
+    "batch_size": 64,
+    "grid_expansions": 1,
+    "min_eig_every": 3,
+    "min_eig_tol": 5e-2,
+    "min_eig_max_dim": 60,
+    "min_eig_for": ["nag"],
     "optimizers": ["adam_b1_0.99", "nag_0.9", "nag_0.99"],
-    "lrs": {"adam": [1e-3, 3e-3, 9e-3], "rmsprop": [3e-4, 1e-3, 3e-3], "nag": [0.1, 0.3, 0.9]}}
+    "lrs": {"adam": [1e-3, 3e-3, 9e-3], "rmsprop": [3e-4, 1e-3, 3e-3], "nag": [0.1, 0.3, 0.9]},
+}
 #: an increasing trend of λ_min is reported when Kendall's tau > 0 with (two-sided, exact for small n) p below this
 #: level
 MIN_EIG_TREND_LEVEL = 0.05
@@ -117,13 +132,24 @@ def _study_config(config: dict[str, Any]) -> dict[str, Any]:
     if extra:
         raise InputError("config", f"unknown keys {sorted(extra)}", f"use {sorted(allowed)}")
     quick = bool(config.get("quick", False))
-    cfg = {**_STUDY_DEFAULTS, **_MIN_EIG_DEFAULTS, **(_QUICK if quick else {}),
-           **{k: v for k, v in config.items() if v is not None}, "quick": quick}
+    cfg = {
+        **_STUDY_DEFAULTS,
+        **_MIN_EIG_DEFAULTS,
+        **(_QUICK if quick else {}),
+        **{k: v for k, v in config.items() if v is not None},
+        "quick": quick,
+    }
     if cfg["data"] not in _DATA:
         raise InputError("data", f"unknown data {cfg['data']!r}", f"use one of {', '.join(_DATA)}")
     cfg["seeds"], cfg["hidden"] = _int_list(cfg, "seeds", 0), _int_list(cfg, "hidden", 1)
-    for key, lo, hi in (("epochs", 1, 10000), ("batch_size", 1, 10**9), ("grid_expansions", 0, 10),
-                        ("n_samples", 100, 10**6), ("min_eig_every", 0, 10**6), ("min_eig_max_dim", 2, 10**6)):
+    for key, lo, hi in (
+        ("epochs", 1, 10000),
+        ("batch_size", 1, 10**9),
+        ("grid_expansions", 0, 10),
+        ("n_samples", 100, 10**6),
+        ("min_eig_every", 0, 10**6),
+        ("min_eig_max_dim", 2, 10**6),
+    ):
         cfg[key] = _check_int(cfg, key, lo, hi)
     cfg["lrs"] = _check_lrs(cfg["lrs"])
     opts = cfg.get("optimizers", list(STUDY_OPTIMIZERS))
@@ -175,8 +201,11 @@ def _load(cfg: dict[str, Any]) -> tuple[torch.Tensor, torch.Tensor, str]:
     from ...data import load_data
 
     if cfg["data"] == "digits":
-        Xtr, Xte, note = load_data("digits", split="train", seed=0).X, load_data("digits", split="test", seed=0).X, \
-            "scikit-learn digits (8x8), split seed 0"
+        Xtr, Xte, note = (
+            load_data("digits", split="train", seed=0).X,
+            load_data("digits", split="test", seed=0).X,
+            "scikit-learn digits (8x8), split seed 0",
+        )
     else:
         Xtr, Xte = _mnist1d(cfg["n_samples"])
         note = f"MNIST-1D, {cfg['n_samples']} samples generated offline (seed 0), 80/20 split"
@@ -221,9 +250,18 @@ def _recorder(Xtr, Xte, checkpoints, checkpoint_epochs):
     return AutoencoderRecorder()
 
 
-def _train_autoencoder(widths, opt_name, lr, seed, epochs, batch_size, Xtr, Xte,
-                       checkpoints: dict[int, dict[str, torch.Tensor]] | None = None,
-                       checkpoint_epochs: set[int] | None = None) -> dict[str, list[float]]:
+def _train_autoencoder(
+    widths,
+    opt_name,
+    lr,
+    seed,
+    epochs,
+    batch_size,
+    Xtr,
+    Xte,
+    checkpoints: dict[int, dict[str, torch.Tensor]] | None = None,
+    checkpoint_epochs: set[int] | None = None,
+) -> dict[str, list[float]]:
     """One autoencoder run by :func:`tamelab.train.train`, with per-epoch losses and gradient norm.
 
     One autoencoder run by :func:`tamelab.train.train` (seeded reshuffle per epoch, the optimiser's transform),
@@ -237,15 +275,29 @@ def _train_autoencoder(widths, opt_name, lr, seed, epochs, batch_size, Xtr, Xte,
     opt = {"adam": adam, "rmsprop": rmsprop, "nag": nag}[fam](lr, **kw)
     rec = _recorder(Xtr, Xte, checkpoints, checkpoint_epochs)
     try:
-        train(mlp(widths, seed=seed, dtype=torch.float32), (Xtr, Xtr), loss="mse", optimizer=opt, epochs=epochs,
-              batch_size=batch_size, recorders=[rec], seed=seed, shuffle=True, snapshot_every=None,
-              record_every=10**9, eval_every=10**9)
+        train(
+            mlp(widths, seed=seed, dtype=torch.float32),
+            (Xtr, Xtr),
+            loss="mse",
+            optimizer=opt,
+            epochs=epochs,
+            batch_size=batch_size,
+            recorders=[rec],
+            seed=seed,
+            shuffle=True,
+            snapshot_every=None,
+            record_every=10**9,
+            eval_every=10**9,
+        )
         diverged = False
     except ComputationError:
         diverged = True
     h = rec.history
-    out = {"train_loss": list(h["ae_train_loss"]), "test_loss": list(h["ae_test_loss"]),
-           "grad_norm": list(h["ae_grad_norm"])}
+    out = {
+        "train_loss": list(h["ae_train_loss"]),
+        "test_loss": list(h["ae_test_loss"]),
+        "grad_norm": list(h["ae_grad_norm"]),
+    }
     if diverged or not math.isfinite(out["train_loss"][-1]):
         n = len(out["train_loss"]) if math.isfinite(out["train_loss"][-1]) else len(out["train_loss"]) - 1
         out = {k: v[:n] + [math.inf] for k, v in out.items()}
@@ -270,13 +322,22 @@ def _min_eig_trend(widths, name, lr, seed, cfg, Xtr, Xte, stored_curve) -> dict[
     for e in sorted(ck):
         model.load_state_dict(ck[e])
         r = min_hessian_eigenvalue(model, Xtr, Xtr, tol=cfg["min_eig_tol"], max_dim=cfg["min_eig_max_dim"], seed=seed)
-        rows.append({"epoch": e, "lambda_min": r.lambda_min, "residual": r.residual, "converged": r.converged,
-                     "hvps": r.hvps})
+        rows.append(
+            {"epoch": e, "lambda_min": r.lambda_min, "residual": r.residual, "converged": r.converged, "hvps": r.hvps}
+        )
     lam = [r["lambda_min"] for r in rows]
-    out: dict[str, Any] = {"lr": float(lr), "seed": int(seed), "epochs": [r["epoch"] for r in rows], "lambda_min": lam,
-                           "residuals": [r["residual"] for r in rows], "converged": [r["converged"] for r in rows],
-                           "hvps": [r["hvps"] for r in rows], "retrain_matches": rec["train_loss"] == stored_curve,
-                           "first": lam[0] if lam else None, "last": lam[-1] if lam else None}
+    out: dict[str, Any] = {
+        "lr": float(lr),
+        "seed": int(seed),
+        "epochs": [r["epoch"] for r in rows],
+        "lambda_min": lam,
+        "residuals": [r["residual"] for r in rows],
+        "converged": [r["converged"] for r in rows],
+        "hvps": [r["hvps"] for r in rows],
+        "retrain_matches": rec["train_loss"] == stored_curve,
+        "first": lam[0] if lam else None,
+        "last": lam[-1] if lam else None,
+    }
     if len(lam) >= 3 and np.ptp(lam) > 0:
         sp = stats.spearmanr(out["epochs"], lam)
         kt = stats.kendalltau(out["epochs"], lam)
@@ -294,15 +355,22 @@ def _min_eig_trend(widths, name, lr, seed, cfg, Xtr, Xte, stored_curve) -> dict[
 
 
 def _summary(rs: list[dict[str, list[float]]], lr: float, grid: list[float]) -> dict[str, Any]:
-    curves = {key: np.mean([r[key] for r in rs], axis=0).tolist() if len({len(r[key]) for r in rs}) == 1 else None
-              for key in ("train_loss", "test_loss", "grad_norm")}
-    return {"lr": float(lr), "final_train_loss": float(np.mean([r["train_loss"][-1] for r in rs])),
-            "lr_at_grid_edge": len(grid) > 1 and float(lr) in (grid[0], grid[-1]), "grid": list(grid),
-            "final_test_loss": float(np.mean([r["test_loss"][-1] for r in rs])),
-            "final_grad_norm": float(np.mean([r["grad_norm"][-1] for r in rs])),
-            "final_train_loss_per_seed": [r["train_loss"][-1] for r in rs],
-            "final_test_loss_per_seed": [r["test_loss"][-1] for r in rs],
-            "final_grad_norm_per_seed": [r["grad_norm"][-1] for r in rs], "curves": curves}
+    curves = {
+        key: np.mean([r[key] for r in rs], axis=0).tolist() if len({len(r[key]) for r in rs}) == 1 else None
+        for key in ("train_loss", "test_loss", "grad_norm")
+    }
+    return {
+        "lr": float(lr),
+        "final_train_loss": float(np.mean([r["train_loss"][-1] for r in rs])),
+        "lr_at_grid_edge": len(grid) > 1 and float(lr) in (grid[0], grid[-1]),
+        "grid": list(grid),
+        "final_test_loss": float(np.mean([r["test_loss"][-1] for r in rs])),
+        "final_grad_norm": float(np.mean([r["grad_norm"][-1] for r in rs])),
+        "final_train_loss_per_seed": [r["train_loss"][-1] for r in rs],
+        "final_test_loss_per_seed": [r["test_loss"][-1] for r in rs],
+        "final_grad_norm_per_seed": [r["grad_norm"][-1] for r in rs],
+        "curves": curves,
+    }
 
 
 def _tune(name: str, cfg: dict[str, Any], widths, Xtr, Xte) -> tuple[dict[str, list], dict[str, Any]]:
@@ -312,8 +380,10 @@ def _tune(name: str, cfg: dict[str, Any], widths, Xtr, Xte) -> tuple[dict[str, l
 
     def train(lr):
         with one_thread():
-            runs[repr(lr)] = [_train_autoencoder(widths, name, lr, s, cfg["epochs"], cfg["batch_size"], Xtr, Xte)
-                              for s in cfg["seeds"]]
+            runs[repr(lr)] = [
+                _train_autoencoder(widths, name, lr, s, cfg["epochs"], cfg["batch_size"], Xtr, Xte)
+                for s in cfg["seeds"]
+            ]
 
     for lr in grid:
         train(lr)
@@ -339,16 +409,23 @@ def _compare(best: dict[str, dict[str, Any]]) -> dict[str, Any]:
     a, n = best["adam_b1_0.99"], best[nb]
     wins = [x < y for x, y in zip(a["final_train_loss_per_seed"], n["final_train_loss_per_seed"])]
     gwins = [y < x for x, y in zip(a["final_grad_norm_per_seed"], n["final_grad_norm_per_seed"])]
-    concl.update({
-        "best_nag": nb, "adam_0.99_train_loss": a["final_train_loss"], "nag_train_loss": n["final_train_loss"],
-        "adam_0.99_test_loss": a["final_test_loss"], "nag_test_loss": n["final_test_loss"],
-        "adam_0.99_beats_nag_train": a["final_train_loss"] < n["final_train_loss"],
-        "adam_0.99_beats_nag_train_seeds": f"{sum(wins)}/{len(wins)}",
-        "adam_0.99_beats_nag_test": a["final_test_loss"] < n["final_test_loss"],
-        "nag_grad_norm": n["final_grad_norm"], "adam_0.99_grad_norm": a["final_grad_norm"],
-        "nag_smaller_grad_norm": n["final_grad_norm"] < a["final_grad_norm"],
-        "nag_smaller_grad_norm_seeds": f"{sum(gwins)}/{len(gwins)}",
-        "lr_optima_inside_grids": not (a["lr_at_grid_edge"] or n["lr_at_grid_edge"])})
+    concl.update(
+        {
+            "best_nag": nb,
+            "adam_0.99_train_loss": a["final_train_loss"],
+            "nag_train_loss": n["final_train_loss"],
+            "adam_0.99_test_loss": a["final_test_loss"],
+            "nag_test_loss": n["final_test_loss"],
+            "adam_0.99_beats_nag_train": a["final_train_loss"] < n["final_train_loss"],
+            "adam_0.99_beats_nag_train_seeds": f"{sum(wins)}/{len(wins)}",
+            "adam_0.99_beats_nag_test": a["final_test_loss"] < n["final_test_loss"],
+            "nag_grad_norm": n["final_grad_norm"],
+            "adam_0.99_grad_norm": a["final_grad_norm"],
+            "nag_smaller_grad_norm": n["final_grad_norm"] < a["final_grad_norm"],
+            "nag_smaller_grad_norm_seeds": f"{sum(gwins)}/{len(gwins)}",
+            "lr_optima_inside_grids": not (a["lr_at_grid_edge"] or n["lr_at_grid_edge"]),
+        }
+    )
     if "adam_b1_0.9" in best:
         concl["adam_0.99_beats_adam_0.9_train"] = a["final_train_loss"] < best["adam_b1_0.9"]["final_train_loss"]
     return concl
@@ -408,10 +485,19 @@ def adam_vs_nag_study(config: dict) -> AdamNagStudy:
                         f"{tag}_min_eig_increasing": me["increasing_trend"],
                     }
                 )
-    return AdamNagStudy(status=Status.OK, seed=cfg["seeds"][0], seconds=time.perf_counter() - t0, config=cfg,
-                        widths=widths, runs=runs, best=best, ranking=concl["ranking_by_train_loss"], conclusion=concl,
-                        min_eig=min_eig, provenance_note=f"framework ADAM (bias-corrected, eps inside); NAG = torch "
-                        f"nesterov convention; data: {note}")
+    return AdamNagStudy(
+        status=Status.OK,
+        seed=cfg["seeds"][0],
+        seconds=time.perf_counter() - t0,
+        config=cfg,
+        widths=widths,
+        runs=runs,
+        best=best,
+        ranking=concl["ranking_by_train_loss"],
+        conclusion=concl,
+        min_eig=min_eig,
+        provenance_note=f"framework ADAM (bias-corrected, eps inside); NAG = torch nesterov convention; data: {note}",
+    )
 
 
 def plot_adam_vs_nag(result: AdamNagStudy | dict):
@@ -440,9 +526,12 @@ def plot_adam_vs_nag(result: AdamNagStudy | dict):
         axes[1].plot(ep, c["test_loss"], label=lab)
         axes[2].plot(ep, c["grad_norm"], label=lab)
     for ax, t in zip(axes, ("train loss (full batch)", "test loss", "‖∇F‖ (full batch)")):
-        ax.set_yscale("log"); ax.set_xlabel("epoch"); ax.set_title(t)  # noqa: E702
+        ax.set_yscale("log")
+        ax.set_xlabel("epoch")
+        ax.set_title(t)  # noqa: E702
     axes[0].legend(fontsize=7)
     data = result.get("config", {}).get("data", "")
-    fig.suptitle(f"{data} autoencoder " + "-".join(map(str, result.get("widths", []))) + ": ADAM vs RMSProp vs NAG",
-                 fontsize=9)
+    fig.suptitle(
+        f"{data} autoencoder " + "-".join(map(str, result.get("widths", []))) + ": ADAM vs RMSProp vs NAG", fontsize=9
+    )
     return fig

@@ -51,16 +51,26 @@ from ...errors import InputError
 from ...result import Result, Status
 
 __all__ = [
-    "TheoremCheck", "check_theorem", "SmoothProblem", "log_sum_problem", "log_finite_sum_problem", "logistic_problem",
-    "run_dmu", "DmuRun", "sign_condition_violation", "THEOREM_METHODS",
+    "TheoremCheck",
+    "check_theorem",
+    "SmoothProblem",
+    "log_sum_problem",
+    "log_finite_sum_problem",
+    "logistic_problem",
+    "run_dmu",
+    "DmuRun",
+    "sign_condition_violation",
+    "THEOREM_METHODS",
 ]
 
 THEOREM_METHODS = ("rmsprop", "rmsprop_stochastic", "adam")
 _RECONSTRUCTED = (
     "reconstructed from memory [R] (spec tame-optimization.md §6.2): verify against arXiv:1807.06766 before citing"
 )
-_UNAVAILABLE = ("explicit constants unavailable [X]: the recalled ADAM constants failed the spec's numerical check; "
-                "only the qualitative statement is used")
+_UNAVAILABLE = (
+    "explicit constants unavailable [X]: the recalled ADAM constants failed the spec's numerical check; "
+    "only the qualitative statement is used"
+)
 
 
 @dataclasses.dataclass
@@ -152,12 +162,24 @@ def check_theorem(
     eps = _pos("eps", eps, allow_none=True)
     gap = _pos("gap", gap, allow_none=True, strict=False)
     t0 = time.perf_counter()
-    inputs = {"beta1": beta1, "beta2": beta2, "xi": xi, "step_size": a, "L": L, "sigma": sig, "dim": int(dim), "T": T,
-              "eps": eps, "gap": gap, "sign_condition": sign_condition}
+    inputs = {
+        "beta1": beta1,
+        "beta2": beta2,
+        "xi": xi,
+        "step_size": a,
+        "L": L,
+        "sigma": sig,
+        "dim": int(dim),
+        "T": T,
+        "eps": eps,
+        "gap": gap,
+        "sign_condition": sign_condition,
+    }
     out = TheoremCheck(status=Status.OK, method=method, inputs=inputs)
     check = {"rmsprop": _rmsprop_det, "rmsprop_stochastic": _rmsprop_stoch, "adam": _adam_det}[method]
-    conds = check(out, beta1=beta1, beta2=beta2, xi=xi, a=a, L=L, sig=sig, T=T, eps=eps, gap=gap,
-                  sign_condition=sign_condition)
+    conds = check(
+        out, beta1=beta1, beta2=beta2, xi=xi, a=a, L=L, sig=sig, T=T, eps=eps, gap=gap, sign_condition=sign_condition
+    )
     out.conditions = conds
     out.failing = [c["name"] for c in conds if not c["holds"]]
     out.applicable = not out.failing
@@ -167,17 +189,21 @@ def check_theorem(
     return out
 
 
-
-
 def _rmsprop_det(
     out: TheoremCheck, *, beta1, beta2, xi, a, L, sig, T, eps, gap, sign_condition
 ) -> list[dict[str, Any]]:
     out.theorem = "deterministic RMSProp (De–Mukherjee–Ullah Thm, spec §6.2 item 1)"
     a_th = (1 - beta2) * xi / (L * math.sqrt(sig**2 + xi))
     out.step_size_theorem = a_th
-    conds = [_cond("beta1 == 0 (RMSProp)", beta1, "0", beta1 == 0),
-             _cond("step size == theorem step", a if a is not None else a_th, f"{a_th:.6g}",
-                   a is None or abs(a - a_th) <= THEOREM_STEP_RTOL * a_th)]
+    conds = [
+        _cond("beta1 == 0 (RMSProp)", beta1, "0", beta1 == 0),
+        _cond(
+            "step size == theorem step",
+            a if a is not None else a_th,
+            f"{a_th:.6g}",
+            a is None or abs(a - a_th) <= THEOREM_STEP_RTOL * a_th,
+        ),
+    ]
     out.rate = "O(eps^-2)"
     if gap is not None:
         if eps is not None:
@@ -192,9 +218,13 @@ def _rmsprop_det(
 def _descent_lemma_bound(beta1, xi, ad, L, sig, T, eps, gap) -> dict[str, Any]:
     """Our bound for deterministic RMSProp (any alpha < 2 xi / L, any beta2), from the descent lemma."""
     ok = beta1 == 0 and ad < 2 * xi / L
-    d: dict[str, Any] = {"applicable": ok, "step_size": ad, "max_step": 2 * xi / L,
-                         "statement": "min_{t<=T} ||grad f(x_t)||^2 <= (sigma+xi) gap / (T alpha (1 - L alpha/(2 xi)))",
-                         "status": "derived in this module from the descent lemma (rigorous under the hypotheses)"}
+    d: dict[str, Any] = {
+        "applicable": ok,
+        "step_size": ad,
+        "max_step": 2 * xi / L,
+        "statement": "min_{t<=T} ||grad f(x_t)||^2 <= (sigma+xi) gap / (T alpha (1 - L alpha/(2 xi)))",
+        "status": "derived in this module from the descent lemma (rigorous under the hypotheses)",
+    }
     if ok and gap is not None:
         c = (sig + xi) * gap / (ad * (1 - L * ad / (2 * xi)))
         if T is not None:
@@ -204,19 +234,28 @@ def _descent_lemma_bound(beta1, xi, ad, L, sig, T, eps, gap) -> dict[str, Any]:
     return d
 
 
-def _rmsprop_stoch(out: TheoremCheck, *, beta1, beta2, xi, a, L, sig, T, eps, gap, sign_condition
-                   ) -> list[dict[str, Any]]:
+def _rmsprop_stoch(
+    out: TheoremCheck, *, beta1, beta2, xi, a, L, sig, T, eps, gap, sign_condition
+) -> list[dict[str, Any]]:
     out.theorem = "stochastic RMSProp under the sign condition (spec §6.2 item 2)"
-    conds = [_cond("beta1 == 0 (RMSProp)", beta1, "0", beta1 == 0),
-             _cond("sign condition on component gradients", sign_condition, "True", sign_condition is True),
-             _cond("T given", T, "integer >= 1", T is not None),
-             _cond("gap given", gap, "f(x_1) - f_* (or an upper bound)", gap is not None)]
+    conds = [
+        _cond("beta1 == 0 (RMSProp)", beta1, "0", beta1 == 0),
+        _cond("sign condition on component gradients", sign_condition, "True", sign_condition is True),
+        _cond("T given", T, "integer >= 1", T is not None),
+        _cond("gap given", gap, "f(x_1) - f_* (or an upper bound)", gap is not None),
+    ]
     out.rate = "O(eps^-4)"
     if T is not None and gap is not None:
         a_th = math.sqrt(2 * xi * (1 - beta2) * gap / (sig**2 * L)) / math.sqrt(T)
         out.step_size_theorem = a_th
-        conds.append(_cond("step size == theorem step", a if a is not None else a_th, f"{a_th:.6g}",
-                           a is None or abs(a - a_th) <= THEOREM_STEP_RTOL * a_th))
+        conds.append(
+            _cond(
+                "step size == theorem step",
+                a if a is not None else a_th,
+                f"{a_th:.6g}",
+                a is None or abs(a - a_th) <= THEOREM_STEP_RTOL * a_th,
+            )
+        )
         out.bound_min_grad_norm = (2 * L * sig**2 * (sig**2 + xi) * gap / ((1 - beta2) * xi * T)) ** 0.25
     if eps is not None and gap is not None:
         out.steps_to_eps = 2 * L * sig**2 * (sig**2 + xi) * gap / ((1 - beta2) * xi * eps**4)
@@ -233,10 +272,17 @@ def _adam_det(out: TheoremCheck, *, beta1, beta2, xi, a, L, sig, T, eps, gap, si
         conds.append(_cond("beta1 < eps/(eps+sigma)", beta1, f"< {b_max:.6g}", beta1 < b_max))
         denom = eps - beta1 * (eps + sig)
         xi_min = sig**2 * beta1 / denom if denom > 0 else math.inf
-        conds.append(_cond("xi > sigma^2 beta1/(eps - beta1(eps+sigma)) (recalled)", xi, f"> {xi_min:.6g}",
-                           xi > xi_min))
-    conds.append(_cond("gradient-dependent steps alpha_t ~ ||g_t||^2/(L(1-beta1^t)^2)",
-                       "constant" if a is not None else "theorem's", "theorem's schedule", a is None))
+        conds.append(
+            _cond("xi > sigma^2 beta1/(eps - beta1(eps+sigma)) (recalled)", xi, f"> {xi_min:.6g}", xi > xi_min)
+        )
+    conds.append(
+        _cond(
+            "gradient-dependent steps alpha_t ~ ||g_t||^2/(L(1-beta1^t)^2)",
+            "constant" if a is not None else "theorem's",
+            "theorem's schedule",
+            a is None,
+        )
+    )
     out.rate = "O(eps^-2) (constants unavailable)"
     out.guarantee = "||grad f(x_t)|| <= eps within T = O(eps^-2) steps; no explicit T"
     return conds
@@ -270,8 +316,9 @@ def log_sum_problem(dim: int = 10) -> SmoothProblem:
     """
     if dim < 1:
         raise InputError("dim", f"must be >= 1, got {dim}")
-    return SmoothProblem("log_sum", dim, 2.0, math.sqrt(dim), 0.0,
-                         lambda x: float(np.log1p(x**2).sum()), lambda x: 2 * x / (1 + x**2))
+    return SmoothProblem(
+        "log_sum", dim, 2.0, math.sqrt(dim), 0.0, lambda x: float(np.log1p(x**2).sum()), lambda x: 2 * x / (1 + x**2)
+    )
 
 
 def log_finite_sum_problem(k: int = 20, dim: int = 2, *, seed: SeedLike = 0) -> SmoothProblem:
@@ -313,8 +360,18 @@ def logistic_problem(n: int = 200, dim: int = 5, *, seed: SeedLike = 0) -> Smoot
     def g(x):
         return A.T @ (1 / (1 + np.exp(-(A @ x))) - y) / n
 
-    return SmoothProblem("logistic", int(dim), L, float(np.linalg.norm(A, axis=1).max()), 0.0, f, g,
-                         lambda x, p: A[p] * (1 / (1 + np.exp(-(A[p] @ x))) - y[p]), int(n), f_star_is_lower_bound=True)
+    return SmoothProblem(
+        "logistic",
+        int(dim),
+        L,
+        float(np.linalg.norm(A, axis=1).max()),
+        0.0,
+        f,
+        g,
+        lambda x, p: A[p] * (1 / (1 + np.exp(-(A[p] @ x))) - y[p]),
+        int(n),
+        f_star_is_lower_bound=True,
+    )
 
 
 def sign_condition_violation(problem: SmoothProblem, points) -> float:
@@ -347,8 +404,19 @@ class DmuRun(Result):
     f_last: float = float("nan")
 
 
-def run_dmu(problem: SmoothProblem, *, x0, step_size: float, T: int, beta1: float = 0.0, beta2: float = 0.9,
-            xi: float = 1.0, stochastic: bool = False, stop_eps: float | None = None, seed: SeedLike = 0) -> DmuRun:
+def run_dmu(
+    problem: SmoothProblem,
+    *,
+    x0,
+    step_size: float,
+    T: int,
+    beta1: float = 0.0,
+    beta2: float = 0.9,
+    xi: float = 1.0,
+    stochastic: bool = False,
+    stop_eps: float | None = None,
+    seed: SeedLike = 0,
+) -> DmuRun:
     r"""Run :func:`tamelab.train.adam_dmu` (``beta1 = 0``: RMSProp) in float64 for ``T`` steps.
 
     Records :math:`\|\nabla f(x_t)\|` of the *full* objective at every iterate
@@ -394,4 +462,3 @@ def run_dmu(problem: SmoothProblem, *, x0, step_size: float, T: int, beta1: floa
         f_first=f1,
         f_last=problem.f(params["x"].numpy()),
     )
-
