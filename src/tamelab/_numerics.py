@@ -237,3 +237,33 @@ NEWTON_CONTRACTION_SLACK = 1e-13
 WARING_RTOL = 1e-6
 #: Jacobian rank: no singular value gap when the smallest singular value is above this × the largest.
 JACOBIAN_RANK_RTOL = 1e-8
+
+
+# --- claims acceptance thresholds (tamelab.claims.catalog) -------------------------------------
+#: an identity exact in real arithmetic, checked on a short float64 computation (permutation invariance,
+#: a closed-form constant, a bound ≥ the measured value up to rounding).
+CLAIM_EXACT_TOL = 1e-12
+#: float64 results of many operations that agree in exact arithmetic (Chen–Ewald scans and distance tables,
+#: a computed root against its closed form).
+CLAIM_ACCUMULATED_TOL = 1e-10
+#: agreement with a closed form, or of two float64 algorithms of several steps (eigenvalues, critical losses,
+#: a planted zero optimum, Monte-Carlo means against their bound).
+CLAIM_CLOSED_FORM_TOL = 1e-9
+#: a value the paper prints to 9 significant digits (e.g. Baldi–Hornik's 0.144818819) is reproduced to its last digit.
+CLAIM_PRINTED_9_DIGITS = 1e-8
+#: Lanczos eigenvalues against the dense spectrum (a converged Krylov method on a tiny float64 operator).
+CLAIM_EIGEN_ATOL = 1e-8
+#: an error above this is not yet at the float64 floor (its curve still measures the rate).
+CLAIM_ABOVE_FLOOR = 1e-8
+#: an optimum is no worse than the brute-force best beyond this (absolute; the QP solver's accuracy).
+CLAIM_OPTIMUM_ATOL = 1e-7
+#: a value the paper prints to 6 decimals (Dziugaite–Roy's bounds) is reproduced to its last digit.
+CLAIM_PRINTED_6_DIGITS = 1e-6
+#: an iterative solver's output is solved / at zero (KKT residual, gradient-sampling ρ and iterate, GD reaching
+#: the optimum, a final error or floor at zero).
+CLAIM_SOLVER_TOL = 1e-6
+#: gradient sampling's final value matches the LP optimum to this (absolute).
+CLAIM_LP_GAP_TOL = 1e-5
+#: a stochastic or first-order method has converged (distance to the critical set, iterate, product error):
+#: regression threshold at the quick-mode step counts.
+CLAIM_CONVERGED_TOL = 1e-3

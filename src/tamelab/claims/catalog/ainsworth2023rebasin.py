@@ -11,6 +11,7 @@ from ...landscape import CurvatureOperator, barrier, permute_mlp, top_eigenpairs
 from ...models import mlp
 from ...testing import dense_hessian
 from ...train import fit
+from ..._numerics import CLAIM_CLOSED_FORM_TOL, CLAIM_EIGEN_ATOL, CLAIM_EXACT_TOL
 from .._registry import ClaimContext, Measured, claim
 
 CE = nn.functional.cross_entropy
@@ -39,7 +40,7 @@ def perm_invariance(ctx: ClaimContext) -> Measured:
     de = float((e1 - e2).abs().max())
     return Measured(
         {"max_output_change": dout, "max_eigenvalue_change": de, "n_params": int(e1.numel())},
-        dout < 1e-12 and de < 1e-9,
+        dout < CLAIM_EXACT_TOL and de < CLAIM_CLOSED_FORM_TOL,
     )
 
 
@@ -126,5 +127,5 @@ def lanczos_dense(ctx: ClaimContext) -> Measured:
             "hvps": r.hvps,
             "n_params": op.n,
         },
-        err < 1e-8 and all(r.converged),
+        err < CLAIM_EIGEN_ATOL and all(r.converged),
     )

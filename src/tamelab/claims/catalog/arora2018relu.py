@@ -7,6 +7,7 @@ import torch
 
 from ...models import mlp
 from ...relu import H_net, Plane, Segment, from_layers, regions, tent_net
+from ..._numerics import CLAIM_EXACT_TOL
 from .._registry import ClaimContext, Measured, claim
 
 FIXED = [
@@ -176,7 +177,7 @@ def tropical_fixed(ctx: ClaimContext) -> Measured:
         form.monomials_F[0] == 10
         and form.monomials_G[0] == 7
         and got["hull_vertices"] == [10, 7]
-        and form.max_abs_error < 1e-12 * 100
+        and form.max_abs_error < CLAIM_EXACT_TOL * 100
         and bool(ties.all())
         and form.ok
     )
@@ -253,7 +254,7 @@ def max_affine(ctx: ClaimContext) -> Measured:
         err = float(np.abs(net(torch.as_tensor(X)).detach().numpy()[:, 0] - (X @ A.T + c).max(1)).max())
         depth = sum(isinstance(mod, torch.nn.ReLU) for mod in net)
         got[str(m)] = {"max_abs_error": err, "hidden_layers": depth}
-        ok &= err < 1e-12 and depth == ceil(log2(m))
+        ok &= err < CLAIM_EXACT_TOL and depth == ceil(log2(m))
     return Measured(got, ok)
 
 

@@ -15,6 +15,13 @@ from ...exact._deep_linear import (
     deep_linear_gd,
     deep_linear_optimum,
 )
+from ..._numerics import (
+    CLAIM_CLOSED_FORM_TOL,
+    CLAIM_CONVERGED_TOL,
+    CLAIM_EXACT_TOL,
+    CLAIM_PRINTED_9_DIGITS,
+    CLAIM_SOLVER_TOL,
+)
 from .._registry import ClaimContext, Measured, claim
 
 
@@ -53,7 +60,7 @@ def gd_limit(ctx: ClaimContext) -> Measured:
             "product_error": err,
             "certificate_gradient_norm": opt.gradient_norm,
         }
-        ok &= -1e-9 <= rel < 1e-6 and err < 1e-3 and opt.ok
+        ok &= -CLAIM_CLOSED_FORM_TOL <= rel < CLAIM_SOLVER_TOL and err < CLAIM_CONVERGED_TOL and opt.ok
     return Measured(m, bool(ok), "dx = 4, dy = 3, m = 30, plain GD with closed-form gradients")
 
 
@@ -136,7 +143,7 @@ def spurious(ctx: ClaimContext) -> Measured:
     X, Y = _data(ctx.seed)
     opt = deep_linear_optimum(X, Y, [2])
     cps = deep_linear_critical_points(X, Y, 2, seed=ctx.seed)
-    spur_unreg = sum(c.classification == "minimum" and c.loss > opt.loss * (1 + 1e-9) for c in cps)
+    spur_unreg = sum(c.classification == "minimum" and c.loss > opt.loss * (1 + CLAIM_CLOSED_FORM_TOL) for c in cps)
     counts = [
         linear_net_critical_points(*k, seed=ctx.seed, real=False).complex_count
         for k in [(1, 1, 1, 1), (1, 1, 2, 1), (1, 1, 1, 2), (1, 2, 1, 1), (2, 1, 1, 1)]
@@ -144,12 +151,12 @@ def spurious(ctx: ClaimContext) -> Measured:
     r = linear_net_critical_points(2, 1, 1, 1, regularization=0.1, x=[1], y=[1])
     mins = [p for p in r.real_points if p["kind"] == "minimum"]
     glob = min(p["loss"] for p in mins)
-    origin = [p for p in r.real_points if max(abs(v) for v in p["point"]) < 1e-12]
-    spur_reg = sum(p["loss"] > glob + 1e-9 for p in mins)
+    origin = [p for p in r.real_points if max(abs(v) for v in p["point"]) < CLAIM_EXACT_TOL]
+    spur_reg = sum(p["loss"] > glob + CLAIM_CLOSED_FORM_TOL for p in mins)
     ok = (
         spur_unreg == 0
         and counts == [5, 5, 9, 9, 17]
-        and abs(glob - 0.144818819) < 1e-8
+        and abs(glob - 0.144818819) < CLAIM_PRINTED_9_DIGITS
         and spur_reg >= 1
         and bool(origin)
         and origin[0]["kind"] == "minimum"

@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from ...tame import gradient_sampling_minimize
+from ..._numerics import CLAIM_LP_GAP_TOL, CLAIM_SOLVER_TOL
 from .._registry import ClaimContext, Measured, claim
 
 
@@ -65,7 +66,9 @@ def blo_gradient_sampling(ctx: ClaimContext) -> Measured:
         )
         gaps.append(abs(g.f - lp.fun))
         iters.append(g.iterations)
-    holds = bool(r.certified and max_x < 1e-6 and r.rho <= 1e-6 and max(gaps) < 1e-5)
+    holds = bool(
+        r.certified and max_x < CLAIM_SOLVER_TOL and r.rho <= CLAIM_SOLVER_TOL and max(gaps) < CLAIM_LP_GAP_TOL
+    )
     return Measured(
         {
             "weighted_l1_max_abs_x": max_x,

@@ -15,6 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from ...exact.chen2023ewald import chen_ewald, clustered_data, construct_minimizer, forward, gd_baseline
+from ..._numerics import CLAIM_CLOSED_FORM_TOL, CLAIM_EXACT_TOL, CLAIM_SOLVER_TOL, CLAIM_ACCUMULATED_TOL, ZERO_COST
 from .._registry import ClaimContext, Measured, claim
 
 CE23 = "arXiv:2309.10639 (v4)"
@@ -151,7 +152,7 @@ def versus_gd(ctx: ClaimContext) -> Measured:
     )
     t_gd = time.perf_counter() - t0
     g = np.array(gd.gd_costs)
-    within = float(np.mean(g <= cost + 1e-6))
+    within = float(np.mean(g <= cost + CLAIM_SOLVER_TOL))
     below = int((g < cost).sum())
     return Measured(
         {
@@ -168,7 +169,7 @@ def versus_gd(ctx: ClaimContext) -> Measured:
             "gd_steps": gd.steps,
             "gd_runs": gd.runs,
         },
-        bool(cost < 1e-20 and within <= 0.5 and below == 0),
+        bool(cost < ZERO_COST and within <= 0.5 and below == 0),
         "Adam lr 1e-2, full batch, PyTorch-default uniform init; costs with norm 1/N; the 1/2 threshold is ours",
     )
 
@@ -209,8 +210,11 @@ def shallow_gap(ctx: ClaimContext) -> Measured:
         )
     ratios = [r["gap_over_delta_p_sq"] for r in rows]
     ok = (
-        all(r["cost_upper_bound"] <= r["bound"] * (1 + 1e-12) for r in rows)
-        and all(abs(r["cost_measured"] - r["cost_upper_bound"]) <= 1e-9 * r["cost_upper_bound"] for r in rows)
+        all(r["cost_upper_bound"] <= r["bound"] * (1 + CLAIM_EXACT_TOL) for r in rows)
+        and all(
+            abs(r["cost_measured"] - r["cost_upper_bound"]) <= CLAIM_CLOSED_FORM_TOL * r["cost_upper_bound"]
+            for r in rows
+        )
         and abs(ratios[-1] - ratios[-2]) <= 0.05 * abs(ratios[-1])
     )
     return Measured(
@@ -328,7 +332,12 @@ def thm_2_4(ctx: ClaimContext) -> Measured:
         )
         for w in (0.05, 0.5, 0.95)
     )
-    ok = fix <= 1e-12 and a.scan_relative_spread <= 1e-10 and a.verdict == "local_minimum" and a.certified
+    ok = (
+        fix <= CLAIM_EXACT_TOL
+        and a.scan_relative_spread <= CLAIM_ACCUMULATED_TOL
+        and a.verdict == "local_minimum"
+        and a.certified
+    )
     return Measured(
         {
             "fixed_point_error": fix,
@@ -402,10 +411,10 @@ def thm_2_5(ctx: ClaimContext) -> Measured:
         trunc_vs_linear = max(
             trunc_vs_linear,
             abs(a.closed_form_truncated_means - a.linear_output_cost) / max(a.linear_output_cost, 1e-300)
-            if a.linear_output_cost > 1e-12
+            if a.linear_output_cost > CLAIM_EXACT_TOL
             else 0.0,
         )
-        ok &= a.scan_relative_spread <= 1e-10 and a.verdict in ("local_minimum", "global_minimum")
+        ok &= a.scan_relative_spread <= CLAIM_ACCUMULATED_TOL and a.verdict in ("local_minimum", "global_minimum")
     mixed = [r for k, r in rows.items() if 0 < k.count("1") < q]
     return Measured(
         {
@@ -452,10 +461,10 @@ def out_of_sample_claim(ctx: ClaimContext) -> Measured:
         r = out_of_sample(X, labels, Y=Y, geometry=geo, samples=100 if ctx.quick else 500, seed=ctx.seed + 1)
         got[f"Q={q}"] = r
         ok &= (
-            r.ball_to_point_max_error <= 1e-12
+            r.ball_to_point_max_error <= CLAIM_EXACT_TOL
             and r.ball_correct_fraction == 1.0
             and r.network_equals_metric_fraction == 1.0
-            and r.distance_tables_max_difference <= 1e-10
+            and r.distance_tables_max_difference <= CLAIM_ACCUMULATED_TOL
         )
     return Measured(
         got,

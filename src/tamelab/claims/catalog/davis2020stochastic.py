@@ -19,6 +19,7 @@ import numpy as np
 
 from ...tame import convergence_report, ddkl_toy_run, monitored_sgd
 from ...train import make_schedule
+from ..._numerics import CLAIM_CONVERGED_TOL, CLAIM_EXACT_TOL
 from .._registry import ClaimContext, Measured, claim
 
 
@@ -42,12 +43,12 @@ def ddkl_toy(ctx: ClaimContext) -> Measured:
     seeds, steps = (20, 30_000) if ctx.quick else (20, 100_000)
     rm = make_schedule("robbins_monro", 0.1 * 10**0.75, b=10.0, p=0.75)  # = 0.1 (k+10)^-0.75 * 10^0.75 / 10^0.75
     rm_sched = lambda k: 0.1 * (k + 10) ** -0.75  # noqa: E731 - spec's exact formula
-    assert abs(rm(0) - 10**0.75 * rm_sched(0)) < 1e-12
+    assert abs(rm(0) - 10**0.75 * rm_sched(0)) < CLAIM_EXACT_TOL
     r = ddkl_toy_run(runs=seeds, steps=steps, alpha=rm_sched, seed=ctx.seed)
     rc = ddkl_toy_run(runs=seeds, steps=steps, alpha=lambda k: 0.05, seed=ctx.seed)
     max_x1, d2 = r.max_abs_x1_final, r.max_dist_x2_to_pm1
     tail_rm, tail_const = r.tail_mean_abs_x1, rc.tail_mean_abs_x1
-    holds = bool(max_x1 < 1e-3 and d2 < 1e-3 and tail_const >= 10 * tail_rm)
+    holds = bool(max_x1 < CLAIM_CONVERGED_TOL and d2 < CLAIM_CONVERGED_TOL and tail_const >= 10 * tail_rm)
     return Measured(
         {
             "runs": seeds,

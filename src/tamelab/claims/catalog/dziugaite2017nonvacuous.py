@@ -8,6 +8,7 @@ import numpy as np
 
 from ...bounds import best_lambda_bound, classic_bound, kl_bound, pac_bayes_certificate, quad_bound
 from ...train import fit
+from ..._numerics import CLAIM_EXACT_TOL, CLAIM_PRINTED_6_DIGITS
 from .._registry import ClaimContext, Measured, claim
 
 
@@ -81,7 +82,7 @@ def ordering(ctx: ClaimContext) -> Measured:
         nn = int(rng.integers(10, 100000))
         e, kl, dd = float(rng.uniform(0, 1)), float(rng.uniform(0, 5000)), float(rng.uniform(0.001, 0.5))
         k = kl_bound(e, kl, nn, dd)
-        viol += k > min(quad_bound(e, kl, nn, dd), classic_bound(e, kl, nn, dd)) + 1e-12
+        viol += k > min(quad_bound(e, kl, nn, dd), classic_bound(e, kl, nn, dd)) + CLAIM_EXACT_TOL
     lam_b, lam = best_lambda_bound(L, KL, n, d)
     vals = {
         "kl": kl_bound(L, KL, n, d),
@@ -93,10 +94,10 @@ def ordering(ctx: ClaimContext) -> Measured:
         "draws": draws,
     }
     ok = (
-        abs(vals["kl"] - 0.079339) < 1e-6
-        and abs(vals["classic"] - 0.149714) < 1e-6
-        and abs(vals["quad"] - 0.103435) < 1e-6
-        and abs(lam_b - vals["quad"]) < 1e-12
+        abs(vals["kl"] - 0.079339) < CLAIM_PRINTED_6_DIGITS
+        and abs(vals["classic"] - 0.149714) < CLAIM_PRINTED_6_DIGITS
+        and abs(vals["quad"] - 0.103435) < CLAIM_PRINTED_6_DIGITS
+        and abs(lam_b - vals["quad"]) < CLAIM_EXACT_TOL
         and viol == 0
     )
     return Measured(vals, ok)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..._numerics import CLAIM_ABOVE_FLOOR, CLAIM_CLOSED_FORM_TOL, CLAIM_EXACT_TOL, CLAIM_SOLVER_TOL
 from .._registry import ClaimContext, Measured, claim
 
 D = 20
@@ -27,7 +28,10 @@ def _mean_below(runs, sigmas: float = 3.0) -> tuple[bool, float]:
     mean = E.mean(0)
     se = E.std(0, ddof=1) / np.sqrt(len(runs)) if len(runs) > 1 else np.zeros_like(mean)
     keep = B > FLOOR**2
-    return (bool(np.all(mean[keep] - sigmas * se[keep] <= B[keep] * (1 + 1e-9))), float((mean[keep] / B[keep]).max()))
+    return (
+        bool(np.all(mean[keep] - sigmas * se[keep] <= B[keep] * (1 + CLAIM_CLOSED_FORM_TOL))),
+        float((mean[keep] / B[keep]).max()),
+    )
 
 
 @claim(
@@ -61,7 +65,7 @@ def tron(ctx: ClaimContext) -> Measured:
         runs = [train_relu_gate(_w_star(s), steps=T, batch=b, seed=s, constants=const) for s in seeds]
         slopes = [r.log_slope() for r in runs]
         finals = [r.final_error for r in runs]
-        per_run = [bool(np.all((r.errors <= r.bound * (1 + 1e-12)) | (r.bound <= FLOOR))) for r in runs]
+        per_run = [bool(np.all((r.errors <= r.bound * (1 + CLAIM_EXACT_TOL)) | (r.bound <= FLOOR))) for r in runs]
         mean_ok, worst = _mean_below(runs)
         keep = runs[0].bound > FLOOR
         run_worst = max(float((r.errors[keep] / r.bound[keep]).max()) for r in runs)
@@ -78,7 +82,7 @@ def tron(ctx: ClaimContext) -> Measured:
         checks = {
             "mean below bound": mean_ok,
             "slope": np.mean(slopes) <= bound_slope,
-            "final error": b < 8 or max(finals) < 1e-6,
+            "final error": b < 8 or max(finals) < CLAIM_SOLVER_TOL,
         }
         for k, v in checks.items():
             if not v:
@@ -146,7 +150,7 @@ def poisoning(ctx: ClaimContext) -> Measured:
             why.append(f"β={beta}, θ={theta}: mean above the trajectory bound")
         if beta > 0 and floor > runs[0].floor_bound:
             why.append(f"β={beta}, θ={theta}: floor {floor:.3g} above the bound {runs[0].floor_bound:.3g}")
-    if floors[0] >= 1e-6:
+    if floors[0] >= CLAIM_SOLVER_TOL:
         why.append(f"no attack: floor {floors[0]:.3g}")
     if not all(a < c for a, c in zip(floors, floors[1:])):
         why.append("the floor does not grow with β·θ*")
@@ -192,7 +196,7 @@ def similarity(ctx: ClaimContext) -> Measured:
             tr = train_relu_gate(_w_star(s), steps=T, batch=b, seed=s, w0=w0, constants=const)
             sg = train_relu_gate(_w_star(s), steps=T, batch=b, seed=s, w0=w0, method="sgd", constants=const)
             ratios.append(sg.log_slope() / tr.log_slope())
-            keep = (tr.errors > 1e-8) & (sg.errors > 1e-8)
+            keep = (tr.errors > CLAIM_ABOVE_FLOOR) & (sg.errors > CLAIM_ABOVE_FLOOR)
             gaps.append(float(np.abs(np.log(tr.errors[keep]) - np.log(sg.errors[keep])).max()))
         got[f"b={b}"] = {
             "slope_ratio": float(np.mean(ratios)),

@@ -6,6 +6,7 @@ critical points of regularised deep linear networks.
 from __future__ import annotations
 
 from ...algebraic import critical_points_homotopy, linear_net_critical_points
+from ..._numerics import CLAIM_CLOSED_FORM_TOL, CLAIM_EXACT_TOL, CLAIM_PRINTED_9_DIGITS, CLAIM_ACCUMULATED_TOL
 from .._registry import ClaimContext, Measured, claim
 
 #: Bharadwaj's table (thesis; basis of Bharadwaj & Hoşten 2023, extending arXiv:1810.07716), one data point,
@@ -111,27 +112,27 @@ def spurious(ctx: ClaimContext) -> Measured:
     r = linear_net_critical_points(2, 1, 1, 1, regularization=0.1, x=[1], y=[1])
     mins = [p for p in r.real_points if p["kind"] == "minimum"]
     glob = min(p["loss"] for p in mins)
-    origin = [p for p in r.real_points if max(abs(v) for v in p["point"]) < 1e-12]
+    origin = [p for p in r.real_points if max(abs(v) for v in p["point"]) < CLAIM_EXACT_TOL]
     okind = origin[0]["kind"] if origin else None
     # independent value: t is the largest real root of t^4 - t + 0.1 (closed-form quartic by numpy), L = (t^3-1)^2/2 +
     # 0.15 t^2
-    t = max(z.real for z in np.roots([1, 0, 0, -1, 0.1]) if abs(z.imag) < 1e-12)
+    t = max(z.real for z in np.roots([1, 0, 0, -1, 0.1]) if abs(z.imag) < CLAIM_EXACT_TOL)
     closed = 0.5 * (t**3 - 1) ** 2 + 0.15 * t**2
     return Measured(
         {
             "global_min": glob,
             "closed_form_global_min": closed,
-            "n_global_minima": sum(abs(p["loss"] - glob) < 1e-9 for p in mins),
+            "n_global_minima": sum(abs(p["loss"] - glob) < CLAIM_CLOSED_FORM_TOL for p in mins),
             "origin_loss": origin[0]["loss"] if origin else None,
             "origin_kind": okind,
             "complex_critical_points": r.complex_count,
             "real_critical_points": r.real_count,
         },
         bool(
-            abs(glob - 0.144818819) < 1e-8
-            and abs(glob - closed) < 1e-10
+            abs(glob - 0.144818819) < CLAIM_PRINTED_9_DIGITS
+            and abs(glob - closed) < CLAIM_ACCUMULATED_TOL
             and okind == "minimum"
             and origin
-            and abs(origin[0]["loss"] - 0.5) < 1e-12
+            and abs(origin[0]["loss"] - 0.5) < CLAIM_EXACT_TOL
         ),
     )
