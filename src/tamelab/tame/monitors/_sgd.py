@@ -169,17 +169,7 @@ def monitored_sgd(
     from ...train import make_schedule
 
     t0 = time.perf_counter()
-    _check_ints(
-        steps=(steps, 1),
-        batch_size=(batch_size, 1),
-        noise_every=(noise_every, 1),
-        snapshots=(snapshots, 2),
-        resamples=(resamples, 3),
-    )
-    if not (isinstance(lr, (int, float)) and math.isfinite(lr) and lr > 0):
-        raise InputError("lr", f"must be a finite number > 0, got {lr!r}")
-    if isinstance(weight_decay, bool) or not (isinstance(weight_decay, (int, float)) and weight_decay >= 0):
-        raise InputError("weight_decay", f"must be a number >= 0, got {weight_decay!r}")
+    _check_sgd_args(steps, batch_size, noise_every, snapshots, resamples, lr, weight_decay)
     sch = make_schedule(schedule, float(lr), b=float(schedule_b), p=float(schedule_p))
     dt = resolve_dtype(dtype, default=torch.float64)
     dev = resolve_device(device)
@@ -204,25 +194,85 @@ def monitored_sgd(
     )
     tr.run()
     mon = tr.monitor(int(resamples))
-    cfg = {
+    cfg = _sgd_config(
+        schedule=schedule,
+        lr=lr,
+        schedule_b=schedule_b,
+        schedule_p=schedule_p,
+        loss_name=lossf.name,
+        batch_size=batch_size,
+        steps=steps,
+        noise_every=noise_every,
+        seed=s,
+        dt=dt,
+        dev=dev,
+        n=n,
+        p_dim=tr.p_dim,
+        weight_decay=weight_decay,
+    )
+    run = _run_result(tr, mon, cfg, s, m64, X, T, lossf)
+    run.seconds = time.perf_counter() - t0
+    return run
+
+
+def _check_sgd_args(
+    steps: int, batch_size: int, noise_every: int, snapshots: int, resamples: int, lr: float, weight_decay: float
+) -> None:
+    """Refuse bad arguments of :func:`monitored_sgd` before any work (one :class:`InputError` naming the field)."""
+    _check_ints(
+        steps=(steps, 1),
+        batch_size=(batch_size, 1),
+        noise_every=(noise_every, 1),
+        snapshots=(snapshots, 2),
+        resamples=(resamples, 3),
+    )
+    if not (isinstance(lr, (int, float)) and math.isfinite(lr) and lr > 0):
+        raise InputError("lr", f"must be a finite number > 0, got {lr!r}")
+    if isinstance(weight_decay, bool) or not (isinstance(weight_decay, (int, float)) and weight_decay >= 0):
+        raise InputError("weight_decay", f"must be a number >= 0, got {weight_decay!r}")
+
+
+def _sgd_config(
+    *,
+    schedule: str,
+    lr: float,
+    schedule_b: float,
+    schedule_p: float,
+    loss_name: str,
+    batch_size: int,
+    steps: int,
+    noise_every: int,
+    seed: int,
+    dt: torch.dtype,
+    dev: torch.device,
+    n: int,
+    p_dim: int,
+    weight_decay: float,
+) -> dict[str, Any]:
+    """The ``config`` of a :class:`MonitoredRun` (what :func:`convergence_report` reads)."""
+    return {
         "optimizer": "sgd",
         "schedule": schedule,
         "lr": float(lr),
         "schedule_b": float(schedule_b),
         "schedule_p": float(schedule_p),
-        "loss": lossf.name,
+        "loss": loss_name,
         "batch_size": int(batch_size),
         "steps": int(steps),
         "noise_every": int(noise_every),
         "sampling": "iid",
-        "seed": s,
+        "seed": seed,
         "dtype": str(dt).replace("torch.", ""),
         "device": str(dev),
         "n": n,
-        "p": tr.p_dim,
+        "p": p_dim,
         "weight_decay": float(weight_decay),
     }
-    run = MonitoredRun(
+
+
+def _run_result(tr: _Trajectory, mon: dict[str, Any], cfg: dict[str, Any], s: int, m64, X, T, lossf) -> MonitoredRun:
+    """Pack the trajectory's record and the monitor's verdicts into a :class:`MonitoredRun`."""
+    return MonitoredRun(
         status=Status.OK,
         seed=s,
         config=cfg,
@@ -243,8 +293,6 @@ def monitored_sgd(
         train=(X, T),
         loss_fn=lossf,
     )
-    run.seconds = time.perf_counter() - t0
-    return run
 
 
 class _Trajectory:
