@@ -60,6 +60,29 @@ def test_builtin_losses_carry_their_torch_function_and_agree_with_it():
     assert resolve_loss(lambda o, t: (o - t).abs().mean()).torch_fn is None
 
 
+def test_loss_smoothness_is_a_registry_field_that_matches_the_loss():
+    """``Loss.smooth`` (not a list elsewhere) says C¹ in the prediction; checked by one-sided derivatives."""
+    from tamelab.losses import LOSSES, resolve_loss
+    from tamelab.tame.nonsmooth import _kinks
+
+    assert not hasattr(_kinks, "SMOOTH_LOSSES")
+    assert resolve_loss(lambda o, t: (o - t).abs().mean()).smooth is False  # a user's loss is not assumed smooth
+    assert resolve_loss("smooth_l1").smooth and not resolve_loss("l1").smooth
+    labels = torch.tensor([0, 2])
+    real = torch.zeros(2, 3, dtype=torch.float64)
+    d = torch.ones(2, 3, dtype=torch.float64)
+    h = 1e-6
+    for name, loss in LOSSES.items():
+        t = labels if loss.targets == "labels" else real
+        jumps = []
+        for c in (0.0, 1.0, -1.0):  # where the registry's piecewise losses break: out − target ∈ {0, ±1}
+            o = torch.full((2, 3), c, dtype=torch.float64)
+            right = (float(loss(o + h * d, t)) - float(loss(o, t))) / h
+            left = (float(loss(o, t)) - float(loss(o - h * d, t))) / h
+            jumps.append(abs(right - left))
+        assert (max(jumps) < 1e-4) == loss.smooth, (name, jumps)
+
+
 def test_certify_traces_the_registry_loss_and_refuses_unknown_names():
     from tamelab.errors import InputError
     from tamelab.losses import LOSSES

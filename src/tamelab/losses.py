@@ -93,6 +93,8 @@ class Loss:
         builtin: whether ``fn`` comes from the registry (fast paths may specialise on built-ins).
         torch_fn: for a built-in, the ``torch.nn.functional`` function it computes (what a tracer records and
             what specialised kernels key on; ``fn`` adds the target conversion); ``None`` for a user's loss.
+        smooth: whether the loss is C¹ in the prediction (no kinks to count: the nonsmooth analysis of
+            :mod:`tamelab.tame.nonsmooth` skips it); ``False`` for a user's loss (unknown, so checked).
     """
 
     name: str
@@ -100,6 +102,7 @@ class Loss:
     targets: TargetKind = "any"
     builtin: bool = False
     torch_fn: Callable[..., torch.Tensor] | None = dataclasses.field(default=None, repr=False, compare=False)
+    smooth: bool = False
 
     def __call__(self, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         """The mean loss of ``output`` against ``target`` (a 0-dimensional tensor)."""
@@ -113,12 +116,12 @@ class Loss:
 
 #: name → :class:`Loss`; the one loss registry of the package.
 LOSSES: dict[str, Loss] = {
-    "cross_entropy": Loss("cross_entropy", _cross_entropy, "labels", True, F.cross_entropy),
-    "nll": Loss("nll", _nll, "labels", True, F.nll_loss),
-    "mse": Loss("mse", _mse, "real", True, F.mse_loss),
+    "cross_entropy": Loss("cross_entropy", _cross_entropy, "labels", True, F.cross_entropy, smooth=True),
+    "nll": Loss("nll", _nll, "labels", True, F.nll_loss, smooth=True),
+    "mse": Loss("mse", _mse, "real", True, F.mse_loss, smooth=True),
     "l1": Loss("l1", _l1, "real", True, F.l1_loss),
-    "huber": Loss("huber", _huber, "real", True, F.smooth_l1_loss),
-    "bce_with_logits": Loss("bce_with_logits", _bce, "real", True, F.binary_cross_entropy_with_logits),
+    "huber": Loss("huber", _huber, "real", True, F.smooth_l1_loss, smooth=True),
+    "bce_with_logits": Loss("bce_with_logits", _bce, "real", True, F.binary_cross_entropy_with_logits, smooth=True),
 }
 
 _ALIASES = {

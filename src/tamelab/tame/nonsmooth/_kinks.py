@@ -50,10 +50,7 @@ import torch
 from torch import nn
 from torch.utils._pytree import tree_flatten, tree_map, tree_unflatten
 
-__all__ = ["kink_counted", "KinkCounted", "SMOOTH_LOSSES", "NONSMOOTH", "Recorder", "direction_like"]
-
-#: built-in loss names (``tamelab.losses``) that are C¹ in the prediction: no kinks to count.
-SMOOTH_LOSSES = ("cross_entropy", "nll", "mse", "huber", "bce_with_logits")
+__all__ = ["kink_counted", "KinkCounted", "NONSMOOTH", "Recorder", "direction_like"]
 
 _ZERO = torch.zeros((), dtype=torch.int64)
 
