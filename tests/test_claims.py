@@ -96,7 +96,7 @@ def test_run_claims_library_rows_summary_and_groups(fake_claims):
     assert by["t-holds"]["source"] == "arXiv:0000.00001 Eq. (1)" and by["t-holds"]["expected_from"] == "theory"
     assert {r["verdict"] for r in d["claims"]} == {"holds", "fails", "not reproduced"}
     assert d["summary"] == {"holds": 1, "fails": 1, "not reproduced": 2}
-    assert d["errors"] == ["t-crash"]
+    assert d["errors"] == ["t-crash"] and d["status"] == "failed"  # a crashed claim is not a finding
     # every fake claim lives in this test module: one group holding all four, with its counts
     assert len(d["papers"]) == 1 and sorted(d["papers"][0]["claims"]) == sorted(by)
     assert d["papers"][0]["summary"] == d["summary"]

@@ -42,7 +42,7 @@ class ClaimsRun(Result):
     quick: bool = False
     executor: str = "serial"
     workers: int | None = None
-    #: claims whose run raised (recorded as ``not reproduced`` with the error).
+    #: claims whose run raised (recorded as ``not reproduced`` with the error); the run's status is then ``failed``.
     errors: list[str] = dataclasses.field(default_factory=list)
 
 
@@ -167,7 +167,8 @@ def run_claims(
     rows = [by_id[c.id] for c in selected]
     errors = [r["id"] for r in rows if isinstance(r.get("measured"), dict) and "error" in r["measured"]]
     return ClaimsRun(
-        status=Status.OK,
+        # a claim that raised is recorded as `not reproduced` with its error, but the run itself did not compute it
+        status=Status.FAILED if errors else Status.OK,
         seed=seed,
         seconds=time.perf_counter() - t0,
         claims=rows,

@@ -19,8 +19,8 @@ _KEY = re.compile(r"^(\d+)\.(weight|bias)$")
 
 
 #: safetensors metadata key naming what the file holds: ``relu-mlp`` (a ``Sequential`` of Linear/ReLU ending in a
-#: Linear: :func:`load` rebuilds it from the weights alone) or ``state-dict`` (any other module: the file holds only
-#: its weights, and loading needs the factory, ``load_model("pkg.mod:factory", weights=...)``).
+#: Linear: :func:`load` rebuilds it from the weights alone) or ``state-dict:<class>`` (any other module: the file
+#: holds only its weights, and loading needs the factory, ``load_model("pkg.mod:factory", weights=...)``).
 FORMAT_KEY = "tamelab_format"
 
 
@@ -41,8 +41,9 @@ def save(model: nn.Module, path: str | os.PathLike[str]) -> Path:
     from safetensors.torch import save as st_save
 
     sd = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    fmt = "relu-mlp" if is_relu_mlp(model) else "state-dict"
-    return atomic_write_bytes(path, st_save(sd, metadata={FORMAT_KEY: fmt, "class": type(model).__name__}))
+    fmt = "relu-mlp" if is_relu_mlp(model) else f"state-dict:{type(model).__name__}"
+    # one metadata key: safetensors writes metadata in hash order, so two keys would make the bytes differ per process
+    return atomic_write_bytes(path, st_save(sd, metadata={FORMAT_KEY: fmt}))
 
 
 def from_state_dict(sd: dict[str, torch.Tensor], *, source: str = "state_dict") -> nn.Sequential:
@@ -126,10 +127,11 @@ def load(path: str | os.PathLike[str]) -> nn.Sequential:
         raise InputError(
             "MODEL", f"{p} is not a readable safetensors file ({e})", "pickled .pt files are not accepted"
         ) from e
-    if meta.get(FORMAT_KEY, "relu-mlp") != "relu-mlp":
+    fmt, _, cls = meta.get(FORMAT_KEY, "relu-mlp").partition(":")
+    if fmt != "relu-mlp":
         raise InputError(
             "MODEL",
-            f"{p.name} holds the weights of a {meta.get('class', 'custom')} module, not a ReLU MLP: the file does not "
+            f"{p.name} holds the weights of a {cls or 'custom'} module, not a ReLU MLP: the file does not "
             "record its architecture",
             "load it with its factory: --model package.module:factory --weights FILE "
             "(Python: tamelab.models.load_model('pkg.mod:factory', weights=FILE))",
