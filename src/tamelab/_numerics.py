@@ -211,6 +211,10 @@ FD_SUPPORT_RTOL = 1e-4
 LANCZOS_BREAKDOWN_RTOL = 1e-12
 #: plane through three models: collinear when the second direction's orthogonal part is below this (relative).
 COLLINEAR_RTOL = 1e-12
+#: plane through three models: each model, evaluated at its plane coordinates, must give its own loss to within
+#: this many units of the computation dtype's epsilon × max(1, |loss|) (float rounding only; more means state
+#: outside the parameters, e.g. BatchNorm running statistics, differs between the models).
+MODEL_MATCH_EPS_UNITS = 1e4
 #: Lanczos re-orthogonalisation: a norm below this fraction of its value before means heavy cancellation,
 #: and one more full pass is made (Daniel–Gragg–Kaufman–Stewart).
 REORTH_CANCELLATION = 1e-3

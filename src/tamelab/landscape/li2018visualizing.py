@@ -23,7 +23,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .._numerics import COLLINEAR_RTOL, mean_cross_entropy
+from .._numerics import COLLINEAR_RTOL, MODEL_MATCH_EPS_UNITS, mean_cross_entropy
 from .._rng import resolve_seed
 from ..errors import ComputationError, InputError
 from ..models import linear_relu_forward, linear_relu_modules
@@ -699,7 +699,9 @@ def plane_through_models(
     and :math:`(\langle\theta_C-\theta_A,u\rangle,\langle\theta_C-\theta_A,v\rangle)` (``model_coords``). The
     grid covers the bounding box of the three points, widened by ``margin`` times its size on every side.
     Certificate: the three models are also evaluated at their plane coordinates and compared with their
-    own losses (``max_model_mismatch``, float rounding only).
+    own losses (``max_model_mismatch``); status ``ok`` when it is float rounding only (``MODEL_MATCH_EPS_UNITS``
+    × eps(dtype) × max(1, |loss|)), ``uncertified`` otherwise (e.g. the models' BatchNorm running statistics
+    differ: the plane moves the parameters only, evaluated with A's buffers).
 
     Input contract (every slice function): ``data`` is anything :func:`tamelab.inputs.as_data` takes — ``X`` with
     ``targets=T``, ``(X, T)`` tensors or NumPy arrays, a ``Dataset``, a ``DataLoader`` with tuple or dict batches
@@ -748,8 +750,12 @@ def plane_through_models(
         raise ComputationError("non-finite loss on the plane; reduce margin")
     at_models = [v_[0] for v_ in _eval_chunk((model_a, None, dirs, [tuple(p) for p in pts], X, T, loss))]
     own = [_eval_chunk((m, None, dirs, [(0.0, 0.0)], X, T, loss))[0][0] for m in (model_a, model_b, model_c)]
+    mismatch = float(np.max(np.abs(np.subtract(at_models, own))))
+    tol = MODEL_MATCH_EPS_UNITS * float(torch.finfo(p0.dtype).eps) * max(1.0, *(abs(x) for x in own))
     return PlaneResult(
-        status=Status.OK,
+        # the plane's own check: each model sits on the plane at its coordinates (differing BatchNorm buffers or
+        # other state outside the parameters break it; the surface then is not the plane through the three models)
+        status=Status.OK if mismatch <= tol else Status.UNCERTIFIED,
         seconds=time.perf_counter() - t0,
         losses=L.tolist(),
         accuracies=A.tolist(),
@@ -758,7 +764,7 @@ def plane_through_models(
         model_coords=pts.tolist(),
         model_losses=own,
         plane_losses_at_models=at_models,
-        max_model_mismatch=float(np.max(np.abs(np.subtract(at_models, own)))),
+        max_model_mismatch=mismatch,
         grid=grid,
         margin=margin,
         executor=(executor.name if executor is not None else "serial"),
