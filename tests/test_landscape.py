@@ -607,3 +607,27 @@ def test_plane_through_models_with_different_bn_buffers_is_uncertified():
     assert same.status == Status.OK and same.max_model_mismatch < 1e-12
     diff = plane_through_models(net(0, 0.0), net(1, 0.7), net(2, -0.4), (X, y), grid=3)
     assert diff.status == Status.UNCERTIFIED and diff.max_model_mismatch > 1e-3
+
+
+def test_interpolate_checks_its_end_point_against_b():
+    """The line A → B moves the parameters only: with differing BatchNorm running statistics its end point is not
+    B, and ``interpolate`` must say so (``uncertified``); with equal buffers the end point is B (``ok``)."""
+    from torch import nn
+
+    from tamelab.landscape import interpolate
+
+    def net(seed, shift):
+        torch.manual_seed(seed)
+        m = nn.Sequential(nn.Linear(3, 6), nn.BatchNorm1d(6), nn.ReLU(), nn.Linear(6, 2)).double()
+        m.eval()
+        with torch.no_grad():
+            m[1].running_mean.fill_(shift)
+        return m
+
+    g = torch.Generator().manual_seed(0)
+    X = torch.randn(40, 3, generator=g, dtype=torch.float64)
+    y = torch.randint(0, 2, (40,), generator=g)
+    ok = interpolate(net(0, 0.0), net(1, 0.0), (X, y), points=5)
+    assert ok.status == Status.OK and ok.endpoint_mismatch < 1e-12
+    bad = interpolate(net(0, 0.0), net(1, 0.8), (X, y), points=5)
+    assert bad.status == Status.UNCERTIFIED and bad.endpoint_mismatch > 1e-3

@@ -784,6 +784,10 @@ class InterpolationResult(Result):
     barrier_linear: float = float("nan")
     accuracy_barrier: float = float("nan")
     argmax_alpha: float = float("nan")
+    #: |loss on the line at t = 1 − B's own loss|: float rounding when B's state outside the parameters (BatchNorm
+    #: running statistics) equals A's; larger, and the status is ``uncertified``, when it does not — the line moves
+    #: the parameters only (use :func:`tamelab.landscape.connect_models` with ``bn=`` for BatchNorm models).
+    endpoint_mismatch: float = float("nan")
 
 
 def interpolate(
@@ -808,6 +812,10 @@ def interpolate(
     ``(output, target) -> mean loss``; ``device``/``dtype`` choose where and in which precision to evaluate (default:
     the model's); the caller's model is never changed. Accuracy is reported for integer labels (argmax), NaN
     otherwise.
+
+    The line moves the parameters only; buffers are A's. The end point is checked against B's own loss
+    (``endpoint_mismatch``): the status is ``uncertified`` when they differ beyond float rounding (e.g. BatchNorm
+    running statistics differ; :func:`tamelab.landscape.connect_models` interpolates or resets them).
     """
     t0 = time.perf_counter()
     if not isinstance(points, (int, np.integer)) or points < 2:
@@ -825,7 +833,15 @@ def interpolate(
         return _eval_chunk((model_a, ta, [delta], [(a,)], X, T, loss))[0]
 
     r = line_barriers(ev, points, refine=refine)
-    return InterpolationResult(status=Status.OK, seconds=time.perf_counter() - t0, **r)
+    from ..inputs import model_on
+
+    p0 = next(iter(ta.values()))
+    mb = model_on(model_b, p0.device, p0.dtype)
+    own_b = _eval_chunk((mb, None, [delta], [(0.0,)], X, T, loss))[0][0]
+    mismatch = abs(float(ev(1.0)[0]) - float(own_b))
+    tol = MODEL_MATCH_EPS_UNITS * float(torch.finfo(p0.dtype).eps) * max(1.0, abs(float(own_b)))
+    status = Status.OK if mismatch <= tol else Status.UNCERTIFIED
+    return InterpolationResult(status=status, seconds=time.perf_counter() - t0, endpoint_mismatch=mismatch, **r)
 
 
 def line_barriers(ev, points: int, *, refine: bool = True) -> dict:

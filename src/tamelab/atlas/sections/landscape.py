@@ -55,6 +55,12 @@ def landscape_section(run) -> SectionContent:
         ax.set_ylabel("training loss" + (" (log scale)" if sc == "log" else ""))
         ax.set_title("straight line from initialisation")
         paras.append("Middle: the training loss on the straight line from the initialisation to the weights.")
+        if it.status != "ok":
+            paras.append(
+                "The line moves the parameters only, with the initialisation's buffers: its end point differs "
+                f"from the model's own loss by {it.endpoint_mismatch:.3g} (the BatchNorm running statistics "
+                "differ), so this curve is not exactly the path between the two networks."
+            )
     ev = []
     if ts is not None:
         ax = axes.pop(0)
