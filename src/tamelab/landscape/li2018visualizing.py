@@ -750,12 +750,11 @@ def plane_through_models(
         raise ComputationError("non-finite loss on the plane; reduce margin")
     at_models = [v_[0] for v_ in _eval_chunk((model_a, None, dirs, [tuple(p) for p in pts], X, T, loss))]
     own = [_eval_chunk((m, None, dirs, [(0.0, 0.0)], X, T, loss))[0][0] for m in (model_a, model_b, model_c)]
-    mismatch = float(np.max(np.abs(np.subtract(at_models, own))))
-    tol = MODEL_MATCH_EPS_UNITS * float(torch.finfo(p0.dtype).eps) * max(1.0, *(abs(x) for x in own))
+    # the plane's own check: each model sits on the plane at its coordinates (differing BatchNorm buffers or
+    # other state outside the parameters break it; the surface then is not the plane through the three models)
+    mismatch, sits = _matches_own_losses(at_models, own, p0.dtype)
     return PlaneResult(
-        # the plane's own check: each model sits on the plane at its coordinates (differing BatchNorm buffers or
-        # other state outside the parameters break it; the surface then is not the plane through the three models)
-        status=Status.OK if mismatch <= tol else Status.UNCERTIFIED,
+        status=Status.OK if sits else Status.UNCERTIFIED,
         seconds=time.perf_counter() - t0,
         losses=L.tolist(),
         accuracies=A.tolist(),
@@ -838,10 +837,17 @@ def interpolate(
     p0 = next(iter(ta.values()))
     mb = model_on(model_b, p0.device, p0.dtype)
     own_b = _eval_chunk((mb, None, [delta], [(0.0,)], X, T, loss))[0][0]
-    mismatch = abs(float(ev(1.0)[0]) - float(own_b))
-    tol = MODEL_MATCH_EPS_UNITS * float(torch.finfo(p0.dtype).eps) * max(1.0, abs(float(own_b)))
-    status = Status.OK if mismatch <= tol else Status.UNCERTIFIED
+    at_one = r["losses"][-1]  # the line's end point (t = 1), already evaluated by line_barriers
+    mismatch, sits = _matches_own_losses([at_one], [own_b], p0.dtype)
+    status = Status.OK if sits else Status.UNCERTIFIED
     return InterpolationResult(status=status, seconds=time.perf_counter() - t0, endpoint_mismatch=mismatch, **r)
+
+
+def _matches_own_losses(got, own, dtype: torch.dtype) -> tuple[float, bool]:
+    """Largest |got − own| and whether it is float rounding only (``MODEL_MATCH_EPS_UNITS`` × eps × max(1, |own|))."""
+    mismatch = float(np.max(np.abs(np.subtract(got, own))))
+    tol = MODEL_MATCH_EPS_UNITS * float(torch.finfo(dtype).eps) * max(1.0, *(abs(float(x)) for x in own))
+    return mismatch, mismatch <= tol
 
 
 def line_barriers(ev, points: int, *, refine: bool = True) -> dict:
