@@ -371,7 +371,7 @@ def test_result_repr_is_short_and_html_is_escaped():
     assert len(s) < 300 and "grid=<list 41×41>" in s and "arr=<array 3×4 float64>" in s and "small=[1, 2.5]" in s
     assert "status='ok'" in s and "1.00 × 10⁸⁰" in s
     h = r._repr_html_()
-    assert "<b>x</b>" not in h and "&lt;b&gt;x&lt;/b&gt;" in h and "computed and certified" in h
+    assert "<b>x</b>" not in h and "&lt;b&gt;x&lt;/b&gt;" in h and "every certificate the result states holds" in h
     assert not isinstance(r, Plottable)
 
 

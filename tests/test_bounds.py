@@ -61,6 +61,48 @@ def test_kl_inverse_against_mpmath(q, c):
         assert kl_binary(q, got) == pytest.approx(c, rel=1e-8, abs=1e-10)
 
 
+def _mp_kl_inv(q, c, upper):
+    """The exact inverse to ~1e-50: bisection on kl(q‖p) - c in 60-digit arithmetic (no root finder to trust)."""
+    with mp.workdps(60):
+        q, c = mp.mpf(q), mp.mpf(c)
+
+        def kl(p):
+            return (q * mp.log(q / p) if q > 0 else 0) + ((1 - q) * mp.log((1 - q) / (1 - p)) if q < 1 else 0)
+
+        a, b = (q, mp.mpf(1)) if upper else (mp.mpf(0), q)
+        for _ in range(200):
+            mid = (a + b) / 2
+            if (kl(mid) > c) == upper:
+                b = mid
+            else:
+                a = mid
+        return a if upper else b
+
+
+@pytest.mark.parametrize(
+    "q, c",
+    [
+        (0.01, 1e-18),
+        (0.01, 1e-14),
+        (0.5, 1e-20),
+        (0.3, 1e-300),
+        (0.9, 1e-24),
+        (1e-6, 1e-20),
+        (0.999999, 1e-16),
+        (1 - 1e-10, 1e-12),
+        (0.2, 0.5),
+        (0.05, 3e-9),
+    ],
+)
+def test_kl_inverses_never_cross_the_exact_value(q, c):
+    """Rounding in kl must not put the upper inverse below (the lower above) the exact one: the certificate's
+    direction. The textbook form q ln(q/p) + ... returned a value 5e-11 *below* the exact inverse at (0.01, 1e-18)."""
+    up, lo = kl_inv_upper(q, c), kl_inv_lower(q, c)
+    ru, rl = _mp_kl_inv(q, c, True), _mp_kl_inv(q, c, False)
+    assert mp.mpf(up) >= ru and float(mp.mpf(up) - ru) < 2e-12
+    assert mp.mpf(lo) <= rl and float(rl - mp.mpf(lo)) < 2e-12
+
+
 def test_kl_inverse_edges_and_monotonicity(seed):
     assert kl_inv_upper(1.0, 0.3) == 1.0
     assert kl_inv_upper(0.4, float("inf")) == 1.0

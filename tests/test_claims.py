@@ -123,6 +123,14 @@ def test_run_claims_through_an_executor_object_orders_slow_first(fake_claims):
     assert res.executor == "recorder" and res.summary["holds"] == 1
 
 
+def test_queue_is_longest_first_by_measured_cost(fake_claims, monkeypatch):
+    from tamelab.claims import _run
+
+    monkeypatch.setattr(_run, "COST_HINT", {"t-fails": 50.0, "t-holds": 100.0, "t-none": 10.0})
+    order = [t[0].id for t in _run._order(list(fake_claims.values()), False)]
+    assert order == ["t-holds", "t-fails", "t-none", "t-crash"]  # a measured slow claim is ordered by its cost
+
+
 def test_claims_sharing_a_study_run_as_one_task_once(fake_claims):
     calls = []
 

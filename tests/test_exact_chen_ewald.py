@@ -493,3 +493,39 @@ def test_resource_guards_refuse_before_work():
         chen_ewald(2, 2, 5, float("nan"))
     r = chen_ewald(3, 3, 5, 0.04, jacobian_points=0, configurations=False, gd_runs=0)
     assert r.ok and r.jacobian_rank is None and r.cost < r.cost_zero_threshold
+
+
+def test_gd_baseline_runs_in_lockstep_are_the_runs_made_one_at_a_time(seed):
+    """Row r of the batched Adam is run r: same init, same costs, same final parameters as a plain per-run loop."""
+    import torch
+
+    from tamelab.exact.chen2023ewald import (
+        _gd_init,
+        batched_network_costs,
+        gd_baseline,
+        network_cost,
+        unflatten_params,
+    )
+
+    q, layers, steps, lr = 3, 2, 60, 1e-2
+    X, labels, Y = clustered_data(q, 12, 0.05, seed=seed)
+    res = gd_baseline(X, labels, layers, runs=3, steps=steps, lr=lr, seed=seed)
+    Xt = torch.tensor(X, dtype=torch.float64)
+    Yt = torch.tensor(Y[:, labels], dtype=torch.float64)
+    K = (layers + 1) * (q * q + q)
+    for r in range(3):
+        th = _gd_init(K, q, seed + 7919 * (r + 1)).requires_grad_(True)
+        opt = torch.optim.Adam([th], lr=lr)
+        for _ in range(steps):
+            opt.zero_grad()
+            network_cost(th, Xt, Yt, q, layers, 1.0 / X.shape[1]).backward()
+            opt.step()
+        Ws, bs = unflatten_params(th.detach().numpy(), q, layers)
+        ref = float(((forward(Ws, bs, X) - Y[:, labels]) ** 2).sum()) / X.shape[1]
+        assert res.gd_costs[r] == pytest.approx(ref, rel=1e-9, abs=1e-15)
+        assert len(res.curves[r]) == 21 and res.curves[r][-1][0] == steps - 1
+    # the batched cost of each row is the single-run cost
+    th = torch.stack([_gd_init(K, q, s) for s in (1, 2, 3, 4)])
+    c = batched_network_costs(th, Xt, Yt, q, layers, 0.5)
+    for r in range(4):
+        assert float(c[r]) == pytest.approx(float(network_cost(th[r], Xt, Yt, q, layers, 0.5)), rel=1e-13)

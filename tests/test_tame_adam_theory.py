@@ -17,6 +17,7 @@ from tamelab.tame import (
     min_hessian_eigenvalue,
     plot_adam_vs_nag,
     run_dmu,
+    run_dmu_batch,
     sign_condition_violation,
 )
 
@@ -208,6 +209,64 @@ def test_stochastic_rmsprop_within_guarantee(seed):
     assert r.min_grad_norm**2 <= c.bound_min_grad_norm**2
     with pytest.raises(InputError, match="stochastic"):
         run_dmu(log_sum_problem(2), x0=np.ones(2), step_size=0.1, T=3, stochastic=True)
+
+
+def _numpy_dmu_run(pb, run, stochastic):
+    """Reference for one run of run_dmu_batch: the recursion in numpy, indices drawn up front, stop/T rules."""
+    x, m, v, out, hit = np.array(run["x0"], float), 0.0, 0.0, [], None
+    b1, b2, xi, a = run.get("beta1", 0.0), run.get("beta2", 0.9), run.get("xi", 1.0), run["step_size"]
+    idx = np.random.default_rng(run.get("seed", 0)).integers(pb.n_components, size=run["T"]) if stochastic else None
+    for t in range(run["T"]):
+        out.append(np.linalg.norm(pb.grad(x)))
+        if run.get("stop_eps") is not None and out[-1] <= run["stop_eps"]:
+            hit = t + 1
+            break
+        g = pb.component_grad(x, int(idx[t])) if stochastic else pb.grad(x)
+        m = b1 * m + (1 - b1) * g
+        v = b2 * v + (1 - b2) * g * g
+        x = x - a * m / (np.sqrt(v) + xi)
+    return np.array(out), hit, pb.f(x)
+
+
+@pytest.mark.parametrize("stochastic", [False, True])
+def test_run_dmu_batch_rows_are_the_single_runs(seed, stochastic):
+    """Rows with different step sizes, betas, xi, T and stopping tolerances follow their own recursion exactly."""
+    pb = log_finite_sum_problem(6, 3, seed=seed)
+    rng = np.random.default_rng(seed)
+    runs = [
+        {"x0": rng.uniform(-3, 3, 3), "step_size": 0.05, "T": 40, "beta2": 0.9, "xi": 0.5, "seed": 1},
+        {"x0": rng.uniform(-3, 3, 3), "step_size": 0.2, "T": 300, "beta1": 0.5, "beta2": 0.99, "stop_eps": 0.3},
+        {"x0": rng.uniform(-3, 3, 3), "step_size": 0.01, "T": 7, "xi": 2.0, "seed": 5},
+        {"x0": np.zeros(3), "step_size": 0.1, "T": 50, "stop_eps": 1e-9},  # stops at once: gradient 0 at 0
+    ]
+    out = run_dmu_batch(pb, runs, stochastic=stochastic)
+    for run, r in zip(runs, out):
+        ref, hit, f_last = _numpy_dmu_run(pb, run, stochastic)
+        np.testing.assert_allclose(r.grad_norms, ref, rtol=1e-12, atol=1e-300)
+        assert r.steps == ref.size and r.hit_step == hit and r.f_last == pytest.approx(f_last, rel=1e-12)
+        one = run_dmu(pb, **run, stochastic=stochastic)
+        np.testing.assert_array_equal(one.grad_norms, r.grad_norms)
+    assert out[3].hit_step == 1 and out[1].hit_step is not None and out[2].steps == 7
+    # a problem whose gradient is not row-wise (logistic: A @ x) is evaluated row by row, with the same result
+    lg = logistic_problem(30, 3, seed=seed)
+    assert not lg.rowwise
+    two = run_dmu_batch(lg, runs[:3], stochastic=stochastic)
+    for run, r in zip(runs[:3], two):
+        np.testing.assert_allclose(r.grad_norms, _numpy_dmu_run(lg, run, stochastic)[0], rtol=1e-12, atol=1e-300)
+
+
+def test_run_dmu_batch_refuses_bad_runs():
+    pb = log_sum_problem(2)
+    ok = {"x0": np.ones(2), "step_size": 0.1, "T": 3}
+    for runs, field in [
+        ([], "runs"),
+        ([{**ok, "lr": 0.1}], r"runs\[0\]"),
+        ([{"x0": np.ones(2), "T": 3}], r"runs\[0\]"),
+        ([ok, {**ok, "x0": np.ones(3)}], r"runs\[1\].x0"),
+        ([{**ok, "T": 0}], r"runs\[0\].T"),
+    ]:
+        with pytest.raises(InputError, match=field):
+            run_dmu_batch(pb, runs)
 
 
 @pytest.fixture(scope="module")

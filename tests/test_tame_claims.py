@@ -9,7 +9,7 @@ from tamelab.claims._registry import ClaimContext
 from tamelab.claims.catalog import attouch2009lojasiewicz as loj
 from tamelab.claims.catalog import bolte2021conservative as bp
 from tamelab.claims.catalog import de2018convergence as dmu
-from tamelab.tame import ad_vs_clarke_examples, check_theorem, estimate_lojasiewicz, lojasiewicz_problems, run_dmu
+from tamelab.tame import ad_vs_clarke_examples, check_theorem, estimate_lojasiewicz, lojasiewicz_problems, run_dmu_batch
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 CTX = ClaimContext(seed=0, quick=True)
@@ -81,8 +81,8 @@ def test_rmsprop_stochastic_claim_fails_on_a_wrong_constant():
 
 
 def test_adam_claim_fails_on_a_wrong_implementation():
-    def momentum_sign_flipped(pb, **kw):  # ascent instead of descent
-        return run_dmu(pb, **{**kw, "step_size": -kw["step_size"], "T": 2000})
+    def momentum_sign_flipped(pb, runs, **kw):  # ascent instead of descent
+        return run_dmu_batch(pb, [{**r, "step_size": -r["step_size"], "T": 2000} for r in runs], **kw)
 
     m = dmu.adam_small_beta1_check(CTX, runner=momentum_sign_flipped)
     assert m.holds is False and m.values["loglog_slope_hit_vs_1_over_eps"] is None

@@ -41,7 +41,7 @@ class Status(str, enum.Enum):
 
 
 _STATUS_MESSAGES = {
-    Status.OK: "computed and certified",
+    Status.OK: "computed; every certificate the result states holds (an estimate without one is just computed)",
     Status.NOT_CONVERGED: "iteration stopped before its convergence test passed; values are not certified",
     Status.INFEASIBLE: "the problem's assumptions are violated (see certificate)",
     Status.BUDGET_EXCEEDED: "the requested work exceeds the stated budget",
@@ -196,7 +196,7 @@ class Result:
     results with a figure implement ``plot(ax=None)`` (:class:`Plottable`).
 
     Attributes:
-        status: the outcome (:class:`Status`; ``ok`` means computed and certified).
+        status: the outcome (:class:`Status`; ``ok`` means computed, and every certificate the result states holds).
         seed: the integer seed actually used (``None`` when nothing was random).
         seconds: wall time (excluded from reproducibility comparisons).
     """
@@ -230,7 +230,7 @@ class Result:
 
     @property
     def ok(self) -> bool:
-        """Whether the status is ``ok`` (computed and certified)."""
+        """Whether the status is ``ok`` (computed; every certificate the result states holds)."""
         return Status(self.status) is Status.OK
 
 

@@ -61,7 +61,6 @@ class ClaimContext:
 
     seed: int = 0
     quick: bool = False
-    executor: Any = None
 
 
 @dataclasses.dataclass

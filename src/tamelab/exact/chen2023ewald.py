@@ -991,6 +991,9 @@ def gd_baseline(
 
     Adam (full batch on at most ``max_points`` points, stratified) from ``runs`` seeded random inits
     (uniform ±1/√Q, PyTorch's default scale) for the same architecture; final costs evaluated on all data.
+    The runs go in lockstep: run ``r`` is row ``r`` of one ``(runs, K)`` parameter tensor, the batched cost is the
+    sum of the runs' costs (so each row receives its own run's gradient) and ``torch.optim.Adam`` is elementwise, so
+    every row follows its own Adam run (tested against runs made one at a time); one Python step serves all runs.
     """
     import torch
 
@@ -1003,38 +1006,60 @@ def gd_baseline(
     Yt = torch.tensor(Y[:, labels[idx]], dtype=torch.float64)
     nrm = 1.0 / len(idx)
     K = (layers + 1) * (q * q + q)
-    finals, curves = [], []
     eval_norm = 1.0 / n if norm is None else float(norm)
-    with _few_threads(Xt.numel()):
-        for r in range(int(runs)):
-            finals.append(
-                _adam_run(Xt, Yt, X, Y, labels, q, layers, K, nrm, eval_norm, s + 7919 * (r + 1), steps, lr, curves)
-            )
+    with _few_threads(Xt.numel() * int(runs)):
+        th0 = torch.stack([_gd_init(K, q, s + 7919 * (r + 1)) for r in range(int(runs))])
+        th, curves = _adam_runs(th0, Xt, Yt, q, layers, nrm, steps, lr)
+    finals = []
+    for r in range(int(runs)):
+        Ws, bs = unflatten_params(th[r].numpy(), q, layers)
+        finals.append(eval_norm * float(((forward(Ws, bs, X) - Y[:, labels]) ** 2).sum()))
     return GDBaseline(
         seed=s, gd_costs=finals, curves=curves, runs=int(runs), steps=int(steps), lr=lr, train_points=int(len(idx))
     )
 
 
-def _adam_run(Xt, Yt, X, Y, labels, q, layers, K, nrm, eval_norm, gseed, steps, lr, curves):
+def _gd_init(K: int, q: int, gseed: int):
+    """One run's initial parameters: uniform ±1/√Q (PyTorch's default scale), from its own generator."""
     import torch
 
     g = torch.Generator().manual_seed(gseed)
-    th = ((torch.rand(K, generator=g, dtype=torch.float64) * 2 - 1) / math.sqrt(q)).requires_grad_(True)
+    return (torch.rand(K, generator=g, dtype=torch.float64) * 2 - 1) / math.sqrt(q)
+
+
+def batched_network_costs(theta, X, Yext, q: int, layers: int, norm: float):
+    """Costs ``norm * |net(theta_r)(X) - Yext|²`` of the rows ``theta_r`` of ``theta`` (``(R, K)`` → ``(R,)``)."""
+    import torch
+
+    R, h, k = theta.shape[0], X, 0
+    for j in range(layers + 1):
+        W = theta[:, k : k + q * q].reshape(R, q, q)
+        k += q * q
+        h = torch.matmul(W, h) + theta[:, k : k + q, None]
+        k += q
+        if j < layers:
+            h = torch.relu(h)
+    return norm * ((h - Yext) ** 2).sum(dim=(1, 2))
+
+
+def _adam_runs(th0, Xt, Yt, q, layers, nrm, steps, lr):
+    """Adam on every row of ``th0`` at once; returns the final rows and each run's cost curve ``[step, cost, s]``."""
+    import torch
+
+    th = th0.clone().requires_grad_(True)
     opt = torch.optim.Adam([th], lr=lr)
-    curve = []
+    curves: list[list[list[float]]] = [[] for _ in range(th.shape[0])]
     t0 = time.perf_counter()
     for k in range(int(steps)):
         opt.zero_grad()
-        c = network_cost(th, Xt, Yt, q, layers, nrm)
-        c.backward()
+        c = batched_network_costs(th, Xt, Yt, q, layers, nrm)
+        c.sum().backward()
         opt.step()
         if k % max(1, steps // 20) == 0 or k == steps - 1:
-            curve.append([k, float(c.detach()), time.perf_counter() - t0])
-    with torch.no_grad():
-        Ws, bs = unflatten_params(th.detach().numpy(), q, layers)
-    out = forward(Ws, bs, X)
-    curves.append(curve)
-    return eval_norm * float(((out - Y[:, labels]) ** 2).sum())
+            el = time.perf_counter() - t0
+            for r, v in enumerate(c.detach().tolist()):
+                curves[r].append([k, v, el])
+    return th.detach(), curves
 
 
 # ---------------------------------------------------------------------------------------------

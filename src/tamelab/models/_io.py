@@ -115,18 +115,7 @@ def from_state_dict(sd: dict[str, torch.Tensor], *, source: str = "state_dict") 
 def load(path: str | os.PathLike[str]) -> nn.Sequential:
     """Load a ReLU MLP from a safetensors file (no pickle is ever read)."""
     p = Path(path)
-    if not p.is_file():
-        raise InputError("MODEL", f"{p} not found", "pass a .safetensors file written by 'tamelab train'")
-    from safetensors import SafetensorError
-    from safetensors.torch import load_file
-
-    try:
-        sd = load_file(str(p))
-        meta = _metadata(p)
-    except (SafetensorError, OSError, ValueError) as e:
-        raise InputError(
-            "MODEL", f"{p} is not a readable safetensors file ({e})", "pickled .pt files are not accepted"
-        ) from e
+    sd, meta = _read_safetensors(p, "MODEL", "pass a .safetensors file written by 'tamelab train'")
     fmt, _, cls = meta.get(FORMAT_KEY, "relu-mlp").partition(":")
     if fmt != "relu-mlp":
         raise InputError(
@@ -139,22 +128,21 @@ def load(path: str | os.PathLike[str]) -> nn.Sequential:
     return from_state_dict(sd, source=p.name)
 
 
-def _metadata(p: Path) -> dict[str, str]:
-    """The safetensors header's ``__metadata__`` (``{}`` when absent)."""
-    from safetensors import safe_open
+def _read_safetensors(
+    p: Path, field: str, fix: str = "pass a .safetensors file"
+) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+    """The tensors and the header's ``__metadata__`` (``{}`` when absent) of a safetensors file, in one read.
 
-    with safe_open(str(p), framework="pt") as f:
-        return dict(f.metadata() or {})
-
-
-def _read_safetensors(p: Path, field: str) -> dict[str, torch.Tensor]:
+    The one reader of weight files: a missing or unreadable file (a pickle, a truncated header) is one
+    :class:`InputError` line naming ``field``.
+    """
     if not p.is_file():
-        raise InputError(field, f"{p} not found", "pass a .safetensors file")
-    from safetensors import SafetensorError
-    from safetensors.torch import load_file
+        raise InputError(field, f"{p} not found", fix)
+    from safetensors import SafetensorError, safe_open
 
     try:
-        return load_file(str(p))
+        with safe_open(str(p), framework="pt") as f:
+            return {k: f.get_tensor(k) for k in f.keys()}, dict(f.metadata() or {})
     except (SafetensorError, OSError, ValueError) as e:
         raise InputError(
             field,
@@ -165,7 +153,7 @@ def _read_safetensors(p: Path, field: str) -> dict[str, torch.Tensor]:
 
 def load_weights(model: nn.Module, path: str | os.PathLike[str], *, field: str = "--weights") -> nn.Module:
     """Load a safetensors ``state_dict`` into ``model`` (strict: names and shapes must match)."""
-    sd = _read_safetensors(Path(path), field)
+    sd, _ = _read_safetensors(Path(path), field)
     own = model.state_dict()
     missing = sorted(set(own) - set(sd))
     unexpected = sorted(set(sd) - set(own))

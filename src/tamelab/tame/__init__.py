@@ -92,6 +92,7 @@ from .theorems import logistic_problem as logistic_problem
 from .theorems import min_hessian_eigenvalue as min_hessian_eigenvalue
 from .theorems import plot_adam_vs_nag as plot_adam_vs_nag
 from .theorems import run_dmu as run_dmu
+from .theorems import run_dmu_batch as run_dmu_batch
 from .theorems import sign_condition_violation as sign_condition_violation
 
 __all__ = [
@@ -171,6 +172,7 @@ __all__ = [
     "log_finite_sum_problem",
     "logistic_problem",
     "run_dmu",
+    "run_dmu_batch",
     "DmuRun",
     "sign_condition_violation",
     "adam_vs_nag_study",

@@ -43,7 +43,9 @@ __all__ = [
 ]
 
 Params = dict[str, torch.Tensor]
-LR = float | Callable[[int], float]
+#: a step size: a number, a schedule ``t -> number``, or a tensor broadcasting against the parameters
+#: (one step size per row, e.g. independent runs stacked as the rows of one iterate).
+LR = float | torch.Tensor | Callable[[int], float]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -65,7 +67,9 @@ def apply_updates(params: Params, updates: Params) -> Params:
     return {k: params[k] + updates[k] for k in params}
 
 
-def _lr(lr: LR, t: int) -> float:
+def _lr(lr: LR, t: int) -> float | torch.Tensor:
+    if isinstance(lr, torch.Tensor):
+        return lr
     return float(lr(t)) if callable(lr) else float(lr)
 
 
@@ -164,8 +168,15 @@ def adam(lr: LR, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8) ->
     return Transform(init, update, "adam")
 
 
-def adam_dmu(lr: LR, beta1: float = 0.9, beta2: float = 0.999, xi: float = 1e-8) -> Transform:
-    """ADAM as analysed by De, Mukherjee & Ullah (arXiv:1807.06766): ξ outside the sqrt, no bias correction."""
+def adam_dmu(
+    lr: LR, beta1: float | torch.Tensor = 0.9, beta2: float | torch.Tensor = 0.999, xi: float | torch.Tensor = 1e-8
+) -> Transform:
+    """ADAM as analysed by De, Mukherjee & Ullah (arXiv:1807.06766): ξ outside the sqrt, no bias correction.
+
+    The update is elementwise, so ``lr``, ``beta1``, ``beta2`` and ``xi`` may be tensors broadcasting against the
+    parameters (one value per row when independent runs are stacked as rows, :func:`tamelab.tame.run_dmu_batch`).
+    """
+    c1, c2 = 1 - beta1, 1 - beta2  # once, not per step (tensors when the betas are)
 
     def init(params):
         return {"count": 0, "mu": _zeros(params), "nu": _zeros(params)}
@@ -173,8 +184,8 @@ def adam_dmu(lr: LR, beta1: float = 0.9, beta2: float = 0.999, xi: float = 1e-8)
     def update(grads, state, params=None):
         t = state["count"]
         a = _lr(lr, t)
-        mu = {k: beta1 * state["mu"][k] + (1 - beta1) * g for k, g in grads.items()}
-        nu = {k: beta2 * state["nu"][k] + (1 - beta2) * g * g for k, g in grads.items()}
+        mu = {k: beta1 * state["mu"][k] + c1 * g for k, g in grads.items()}
+        nu = {k: beta2 * state["nu"][k] + c2 * g * g for k, g in grads.items()}
         upd = {k: -a * mu[k] / (nu[k].sqrt() + xi) for k in grads}
         return upd, _diag({"count": t + 1, "mu": mu, "nu": nu}, grads, upd, a)
 

@@ -19,7 +19,7 @@ from ...tame import (
     check_theorem,
     log_finite_sum_problem,
     log_sum_problem,
-    run_dmu,
+    run_dmu_batch,
     sign_condition_violation,
 )
 from .._registry import ClaimContext, Measured, claim
@@ -30,13 +30,18 @@ _UNVERIFIED = (
 )
 
 
-def rmsprop_det_check(ctx: ClaimContext, *, runner: Callable = run_dmu, theorem: Callable = check_theorem) -> Measured:
-    """Deterministic RMSProp against the recalled T(ε); ``runner``/``theorem`` are parameters for the tests."""
+def rmsprop_det_check(
+    ctx: ClaimContext, *, runner: Callable = run_dmu_batch, theorem: Callable = check_theorem
+) -> Measured:
+    """Deterministic RMSProp against the recalled T(ε); ``runner``/``theorem`` are parameters for the tests.
+
+    The 18 settings run in lockstep (:func:`tamelab.tame.run_dmu_batch`, one row per setting).
+    """
     pb = log_sum_problem(10)
     rng = np.random.default_rng(ctx.seed)
     betas = (0.5, 0.9) if ctx.quick else (0.5, 0.9, 0.999)
     cap = 200_000 if ctx.quick else 2_000_000
-    rows, violated, undecided = [], [], 0
+    settings, runs = [], []
     for eps in (0.3, 0.1, 0.03):
         for xi in (0.1, 1.0):
             for b2 in betas:
@@ -44,33 +49,28 @@ def rmsprop_det_check(ctx: ClaimContext, *, runner: Callable = run_dmu, theorem:
                 c = theorem(
                     "rmsprop", beta2=b2, xi=xi, smoothness=pb.L, grad_bound=pb.sigma, dim=10, eps=eps, gap=pb.f(x0)
                 )
-                T = c.steps_to_eps
-                r = runner(
-                    pb,
-                    x0=x0,
-                    step_size=c.step_size_theorem,
-                    T=int(min(T, cap)),
-                    beta2=b2,
-                    xi=xi,
-                    stop_eps=eps,
-                    seed=ctx.seed,
-                )
-                hit = r.hit_step
-                if hit is None and T > cap:
-                    undecided += 1
-                elif hit is None or hit > T:
-                    violated.append({"eps": eps, "xi": xi, "beta2": b2, "hit_step": hit, "T_recalled": T})
-                rows.append(
-                    {
-                        "eps": eps,
-                        "xi": xi,
-                        "beta2": b2,
-                        "hit_step": hit,
-                        "T_recalled": T,
-                        "T_derived": c.derived.get("steps_to_eps"),
-                        "slack_T_over_hit": (T / hit) if hit else None,
-                    }
-                )
+                settings.append((eps, xi, b2, c))
+                run = {"x0": x0, "step_size": c.step_size_theorem, "T": int(min(c.steps_to_eps, cap))}
+                runs.append({**run, "beta2": b2, "xi": xi, "stop_eps": eps, "seed": ctx.seed})
+    rows, violated, undecided = [], [], 0
+    for (eps, xi, b2, c), r in zip(settings, runner(pb, runs)):
+        T = c.steps_to_eps
+        hit = r.hit_step
+        if hit is None and T > cap:
+            undecided += 1
+        elif hit is None or hit > T:
+            violated.append({"eps": eps, "xi": xi, "beta2": b2, "hit_step": hit, "T_recalled": T})
+        rows.append(
+            {
+                "eps": eps,
+                "xi": xi,
+                "beta2": b2,
+                "hit_step": hit,
+                "T_recalled": T,
+                "T_derived": c.derived.get("steps_to_eps"),
+                "slack_T_over_hit": (T / hit) if hit else None,
+            }
+        )
     slack = [r["slack_T_over_hit"] for r in rows if r["slack_T_over_hit"]]
     vals = {
         "settings": rows,
@@ -107,16 +107,19 @@ def rmsprop_det(ctx: ClaimContext) -> Measured:
 
 
 def rmsprop_stoch_check(
-    ctx: ClaimContext, *, runner: Callable = run_dmu, theorem: Callable = check_theorem
+    ctx: ClaimContext, *, runner: Callable = run_dmu_batch, theorem: Callable = check_theorem
 ) -> Measured:
-    """Stochastic RMSProp under the sign condition against the recalled bound (parameters for the tests)."""
+    """Stochastic RMSProp under the sign condition against the recalled bound (parameters for the tests).
+
+    The runs go in lockstep (:func:`tamelab.tame.run_dmu_batch`), each with its own seed and step size.
+    """
     pb = log_finite_sum_problem(20, 2, seed=ctx.seed)
     rng = np.random.default_rng(ctx.seed + 1)
-    runs = 5 if ctx.quick else 20
+    n_runs = 5 if ctx.quick else 20
     T = 5_000 if ctx.quick else 100_000
     viol = sign_condition_violation(pb, rng.uniform(-5, 5, (50, 2)))
-    rows, violated = [], []
-    for j in range(runs):
+    checks, runs = [], []
+    for j in range(n_runs):
         x0 = rng.uniform(-5, 5, 2)
         c = theorem(
             "rmsprop_stochastic",
@@ -129,9 +132,11 @@ def rmsprop_stoch_check(
             gap=pb.f(x0),
             sign_condition=viol == 0,
         )
-        r = runner(
-            pb, x0=x0, step_size=c.step_size_theorem, T=T, beta2=0.9, xi=1.0, stochastic=True, seed=ctx.seed * 1000 + j
-        )
+        checks.append(c)
+        runs.append({"x0": x0, "step_size": c.step_size_theorem, "T": T, "beta2": 0.9, "xi": 1.0})
+        runs[-1]["seed"] = ctx.seed * 1000 + j
+    rows, violated = [], []
+    for j, (c, r) in enumerate(zip(checks, runner(pb, runs, stochastic=True))):
         ratio = r.min_grad_norm**2 / c.bound_min_grad_norm**2
         rows.append(
             {
@@ -179,33 +184,24 @@ def rmsprop_stoch(ctx: ClaimContext) -> Measured:
     return rmsprop_stoch_check(ctx)
 
 
-def adam_small_beta1_check(ctx: ClaimContext, *, runner: Callable = run_dmu) -> Measured:
+def adam_small_beta1_check(ctx: ClaimContext, *, runner: Callable = run_dmu_batch) -> Measured:
     """Deterministic ADAM (paper form) with small beta1 and large xi; ``runner`` is a parameter for the tests."""
     pb = log_sum_problem(10)
     rng = np.random.default_rng(ctx.seed)
     epss = (0.3, 0.1, 0.03)
     cap = 100_000
-    rows, hits = [], {}
+    keys, runs = [], []
     for eps in epss:
         beta1 = 0.5 * eps / (eps + pb.sigma)  # the regime of the theorem: beta1 < eps / (eps + sigma)
         xi = 10 * pb.sigma**2  # "xi large enough": sqrt(v_t) <= sigma << xi
-        worst = 0
         for _ in range(2 if ctx.quick else 5):
-            x0 = rng.uniform(-5, 5, 10)
-            r = runner(
-                pb,
-                x0=x0,
-                step_size=xi / (2 * pb.L),
-                T=cap,
-                beta1=beta1,
-                beta2=0.999,
-                xi=xi,
-                stop_eps=eps,
-                seed=ctx.seed,
-            )
-            rows.append({"eps": eps, "beta1": beta1, "xi": xi, "hit_step": r.hit_step, "f_first": r.f_first})
-            worst = max(worst, r.hit_step if r.hit_step is not None else np.inf)
-        hits[eps] = worst
+            keys.append((eps, beta1, xi))
+            run = {"x0": rng.uniform(-5, 5, 10), "step_size": xi / (2 * pb.L), "T": cap, "beta1": beta1}
+            runs.append({**run, "beta2": 0.999, "xi": xi, "stop_eps": eps, "seed": ctx.seed})
+    rows, hits = [], {e: 0.0 for e in epss}
+    for (eps, beta1, xi), r in zip(keys, runner(pb, runs)):
+        rows.append({"eps": eps, "beta1": beta1, "xi": xi, "hit_step": r.hit_step, "f_first": r.f_first})
+        hits[eps] = max(hits[eps], r.hit_step if r.hit_step is not None else np.inf)
     finite = all(np.isfinite(list(hits.values())))
     slope = float(np.polyfit(np.log([1 / e for e in epss]), np.log([hits[e] for e in epss]), 1)[0]) if finite else None
     vals = {

@@ -19,6 +19,7 @@ from .de2018convergence import log_finite_sum_problem as log_finite_sum_problem
 from .de2018convergence import log_sum_problem as log_sum_problem
 from .de2018convergence import logistic_problem as logistic_problem
 from .de2018convergence import run_dmu as run_dmu
+from .de2018convergence import run_dmu_batch as run_dmu_batch
 from .de2018convergence import sign_condition_violation as sign_condition_violation
 
 __all__ = [
@@ -30,6 +31,7 @@ __all__ = [
     "log_finite_sum_problem",
     "logistic_problem",
     "run_dmu",
+    "run_dmu_batch",
     "DmuRun",
     "sign_condition_violation",
     "adam_vs_nag_study",

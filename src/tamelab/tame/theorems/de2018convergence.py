@@ -58,6 +58,8 @@ __all__ = [
     "log_finite_sum_problem",
     "logistic_problem",
     "run_dmu",
+    "run_dmu_batch",
+    "DMU_RUN_KEYS",
     "DmuRun",
     "sign_condition_violation",
     "THEOREM_METHODS",
@@ -306,6 +308,9 @@ class SmoothProblem:
     n_components: int = 1
     f_star_is_lower_bound: bool = False
     component_sigma: float | None = None
+    #: ``grad`` / ``component_grad`` act row by row on an ``(R, dim)`` array (and ``component_grad`` on an ``(R,)``
+    #: index array): :func:`run_dmu_batch` then evaluates all runs in one call.
+    rowwise: bool = False
 
 
 def log_sum_problem(dim: int = 10) -> SmoothProblem:
@@ -317,7 +322,14 @@ def log_sum_problem(dim: int = 10) -> SmoothProblem:
     if dim < 1:
         raise InputError("dim", f"must be >= 1, got {dim}")
     return SmoothProblem(
-        "log_sum", dim, 2.0, math.sqrt(dim), 0.0, lambda x: float(np.log1p(x**2).sum()), lambda x: 2 * x / (1 + x**2)
+        "log_sum",
+        dim,
+        2.0,
+        math.sqrt(dim),
+        0.0,
+        lambda x: float(np.log1p(x**2).sum()),
+        lambda x: 2 * x / (1 + x**2),
+        rowwise=True,
     )
 
 
@@ -339,6 +351,7 @@ def log_finite_sum_problem(k: int = 20, dim: int = 2, *, seed: SeedLike = 0) -> 
         lambda x, p: A[p] * 2 * x / (1 + x**2),
         int(k),
         component_sigma=float(np.linalg.norm(A, axis=1).max()),
+        rowwise=True,
     )
 
 
@@ -420,45 +433,128 @@ def run_dmu(
     r"""Run :func:`tamelab.train.adam_dmu` (``beta1 = 0``: RMSProp) in float64 for ``T`` steps.
 
     Records :math:`\|\nabla f(x_t)\|` of the *full* objective at every iterate
-    :math:`x_1..x_T`; the stochastic oracle draws a component uniformly (seeded). Stops at the first
-    :math:`\|\nabla f(x_t)\|\le` ``stop_eps`` when given.
+    :math:`x_1..x_T`; the stochastic oracle draws the component indices uniformly and up front
+    (``np_rng(seed).integers(n, size=T)``). Stops at the first :math:`\|\nabla f(x_t)\|\le` ``stop_eps`` when
+    given. One run of :func:`run_dmu_batch`.
+    """
+    run = {"x0": x0, "step_size": step_size, "T": T, "beta1": beta1, "beta2": beta2, "xi": xi}
+    return run_dmu_batch(problem, [{**run, "stop_eps": stop_eps, "seed": seed}], stochastic=stochastic)[0]
+
+
+#: keys a run of :func:`run_dmu_batch` may set (``x0``, ``step_size`` and ``T`` are required).
+DMU_RUN_KEYS = ("x0", "step_size", "T", "beta1", "beta2", "xi", "stop_eps", "seed")
+_DMU_CHUNK = 1 << 15
+
+
+def _dmu_runs(problem: SmoothProblem, runs: list[dict[str, Any]], stochastic: bool) -> list[dict[str, Any]]:
+    """Validated runs with defaults filled in (one line per bad field)."""
+    if not runs:
+        raise InputError("runs", "is empty", "pass at least one run (a dict with x0, step_size and T)")
+    if stochastic and problem.component_grad is None:
+        raise InputError("stochastic", f"problem {problem.name} has no component gradients", "use a finite-sum problem")
+    out = []
+    for i, r in enumerate(runs):
+        unknown = set(r) - set(DMU_RUN_KEYS)
+        if unknown:
+            raise InputError(f"runs[{i}]", f"unknown keys {sorted(unknown)}", f"use only {', '.join(DMU_RUN_KEYS)}")
+        missing = {"x0", "step_size", "T"} - set(r)
+        if missing:
+            raise InputError(f"runs[{i}]", f"missing {sorted(missing)}", "every run needs x0, step_size and T")
+        x0 = np.asarray(r["x0"], dtype=np.float64).reshape(-1)
+        if x0.size != problem.dim:
+            raise InputError(f"runs[{i}].x0", f"has {x0.size} entries, the problem has dim {problem.dim}")
+        if int(r["T"]) < 1:
+            raise InputError(f"runs[{i}].T", f"must be >= 1, got {r['T']}")
+        q = {"beta1": 0.0, "beta2": 0.9, "xi": 1.0, "stop_eps": None, "seed": 0, **r, "x0": x0, "T": int(r["T"])}
+        q["seed"] = resolve_seed(q["seed"])
+        out.append(q)
+    return out
+
+
+def run_dmu_batch(problem: SmoothProblem, runs: list[dict[str, Any]], *, stochastic: bool = False) -> list[DmuRun]:
+    r"""Independent :func:`run_dmu` runs in lockstep: run ``r`` is row ``r`` of one ``(R, dim)`` float64 iterate.
+
+    The paper's update is elementwise, so :func:`tamelab.train.adam_dmu` takes the per-run step size, β₁, β₂ and ξ
+    as ``(R, 1)`` tensors and row ``r`` follows exactly the recursion of the single run (tested against
+    :func:`run_dmu` run by run and against a NumPy recursion). A run stops (its row freezes) at its own ``T`` or at
+    its first :math:`\|\nabla f(x_t)\|\le` ``stop_eps``. This turns ``R`` Python loops of tiny tensor ops into
+    one: the cost is that of the longest run, not the sum. Gradients of problems marked ``rowwise`` are
+    evaluated on all rows at once, otherwise row by row.
     """
     from ...train import adam_dmu
 
-    s = resolve_seed(seed)
-    rng = np_rng(s)
-    if stochastic and problem.component_grad is None:
-        raise InputError("stochastic", f"problem {problem.name} has no component gradients", "use a finite-sum problem")
+    qs = _dmu_runs(problem, runs, stochastic)
+    R = len(qs)
     t0 = time.perf_counter()
-    opt = adam_dmu(float(step_size), beta1, beta2, xi)
-    x = torch.as_tensor(np.asarray(x0, dtype=np.float64)).clone()
-    params = {"x": x}
+    col = lambda k: torch.tensor([[float(q[k])] for q in qs], dtype=torch.float64)  # noqa: E731
+    opt = adam_dmu(col("step_size"), col("beta1"), col("beta2"), col("xi"))
+    X = torch.as_tensor(np.stack([q["x0"] for q in qs])).clone()
+    params = {"x": X}
     state = opt.init(params)
-    gn = np.empty(int(T))
-    hit = None
-    f1 = problem.f(x.numpy())
+    Ts = np.array([q["T"] for q in qs])
+    stop = np.array([-np.inf if q["stop_eps"] is None else float(q["stop_eps"]) for q in qs])
+    draws = None
+    if stochastic:
+        draws = np.zeros((int(Ts.max()), R), dtype=np.int64)
+        for r, q in enumerate(qs):
+            draws[: q["T"], r] = np_rng(q["seed"]).integers(problem.n_components, size=q["T"])
+    f1 = [problem.f(q["x0"]) for q in qs]
+    hit: list[int | None] = [None] * R
+    steps = np.zeros(R, dtype=np.int64)
+    active = np.ones(R, dtype=bool)
+    chunks: list[np.ndarray] = []
+    buf = np.empty((_DMU_CHUNK, R))
+
+    def grads(xn: np.ndarray, idx: np.ndarray | None) -> np.ndarray:
+        if problem.rowwise:
+            return problem.grad(xn) if idx is None else problem.component_grad(xn, idx)  # type: ignore[misc]
+        if idx is None:
+            return np.stack([problem.grad(xn[r]) for r in range(R)])
+        return np.stack([problem.component_grad(xn[r], int(idx[r])) for r in range(R)])  # type: ignore[misc]
+
     t = 0
     with one_thread():
-        for t in range(int(T)):
+        for t in range(int(Ts.max())):
+            if t % _DMU_CHUNK == 0 and t:
+                chunks.append(buf)
+                buf = np.empty((_DMU_CHUNK, R))
             xn = params["x"].numpy()
-            full = problem.grad(xn)
-            gn[t] = float(np.linalg.norm(full))
-            if stop_eps is not None and gn[t] <= stop_eps:
-                hit = t + 1
+            full = grads(xn, None)
+            gn = np.sqrt((full * full).sum(axis=1))
+            buf[t % _DMU_CHUNK] = gn
+            steps[active] = t + 1
+            done = active & (gn <= stop)
+            for r in np.flatnonzero(done):
+                hit[r] = t + 1
+            active &= ~done
+            if not active.any():
                 break
-            g = problem.component_grad(xn, int(rng.integers(problem.n_components))) if stochastic else full
+            g = full if draws is None else grads(xn, draws[t])
             upd, state = opt.update({"x": torch.as_tensor(g)}, state, params)
-            params = {"x": params["x"] + upd["x"]}
-    gn = gn[: t + 1]
-    return DmuRun(
-        status=Status.OK,
-        seed=s,
-        seconds=time.perf_counter() - t0,
-        method="rmsprop" if beta1 == 0 else "adam",
-        steps=int(gn.size),
-        hit_step=hit,
-        min_grad_norm=float(gn.min()),
-        grad_norms=gn,
-        f_first=f1,
-        f_last=problem.f(params["x"].numpy()),
-    )
+            moving = torch.as_tensor(active[:, None])
+            params = {"x": torch.where(moving, params["x"] + upd["x"], params["x"])}
+            active &= Ts > t + 1
+            if not active.any():
+                break
+    chunks.append(buf[: t % _DMU_CHUNK + 1])
+    gns = np.concatenate(chunks)
+    seconds = time.perf_counter() - t0
+    xs = params["x"].numpy()
+    out = []
+    for r, q in enumerate(qs):
+        g = gns[: steps[r], r].copy()
+        out.append(
+            DmuRun(
+                status=Status.OK,
+                seed=q["seed"],
+                seconds=seconds,
+                method="rmsprop" if q["beta1"] == 0 else "adam",
+                steps=int(g.size),
+                hit_step=hit[r],
+                min_grad_norm=float(g.min()),
+                grad_norms=g,
+                f_first=f1[r],
+                f_last=problem.f(xs[r]),
+            )
+        )
+    return out
