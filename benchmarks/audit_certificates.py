@@ -257,39 +257,11 @@ def goldstein():
 
 def tameness():
     from tamelab.tame import NONE, certify
-
-    class BinaryMax(nn.Module):
-        def forward(self, z):
-            return torch.sin(torch.max(torch.tanh(z), z))
-
-    class InPlace(nn.Module):
-        def forward(self, z):
-            h = torch.tanh(z)
-            h.add_(z)
-            return torch.sin(h)
-
-    class SinWhenTraining(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.lin = nn.Linear(3, 3)
-
-        def forward(self, z):
-            h = self.lin(z)
-            return torch.sin(h) if self.training else torch.relu(h)
-
-    class BatchBranch(SinWhenTraining):
-        def forward(self, z):
-            h = self.lin(z)
-            return torch.sin(h) if z.shape[0] > 4 else h
+    from tamelab.testing.counterexamples import TAMENESS_COUNTEREXAMPLES, SinWhenTraining
 
     rows = []
-    for name, m in (
-        ("sin(max(tanh z, z))", BinaryMax()),
-        ("tanh(z).add_(z); sin", InPlace()),
-        ("sin if self.training", SinWhenTraining().train()),
-        ("branch on batch > 4", BatchBranch()),
-    ):
-        c = certify(m, torch.zeros(2, 3), loss="mse")
+    for name, cls in TAMENESS_COUNTEREXAMPLES:
+        c = certify(cls().train(), torch.zeros(2, 3), loss="mse")
         says = f"{c.status.value} structure={c.structure}"
         rows.append((f"tameness: {name}", says, f"not o-minimal ({NONE})", _verdict(c, None, c.structure == NONE)))
     m = SinWhenTraining().train()

@@ -23,6 +23,7 @@ from torch import nn
 from tamelab.cli.main import main
 from tamelab.errors import InputError, NotApplicableError
 from tamelab.result import Status
+from tamelab.testing.counterexamples import BatchBranch, BinaryMax, InPlace, SinWhenTraining
 
 F64 = torch.float64
 REPO = Path(__file__).resolve().parents[1]
@@ -399,37 +400,11 @@ def test_burke_lewis_overton_never_certifies_an_ad_artefact():
 
 
 # ================================================================== 4. tameness certificate
-class _BinaryMax(nn.Module):
-    def forward(self, z):
-        return torch.sin(torch.max(torch.tanh(z), z))
-
-
-class _InPlace(nn.Module):
-    def forward(self, z):
-        h = torch.tanh(z)
-        h.add_(z)
-        return torch.sin(h)
-
-
-class _SinWhenTraining(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.lin = nn.Linear(3, 3)
-
-    def forward(self, z):
-        h = self.lin(z)
-        return torch.sin(h) if self.training else torch.relu(h)
-
-
-class _BatchBranch(_SinWhenTraining):
-    def forward(self, z):
-        h = self.lin(z)
-        return torch.sin(h) if z.shape[0] > 4 else h
 
 
 @pytest.mark.parametrize(
     "make",
-    [_BinaryMax, _InPlace, _SinWhenTraining, _BatchBranch],
+    [BinaryMax, InPlace, SinWhenTraining, BatchBranch],
     ids=["binary-max", "in-place", "training-mode", "batch-size-branch"],
 )
 def test_tameness_hidden_unbounded_sin(make):
@@ -444,7 +419,7 @@ def test_tameness_hidden_unbounded_sin(make):
 def test_tameness_restores_the_callers_mode():
     from tamelab.tame import certify
 
-    m = _SinWhenTraining().train()
+    m = SinWhenTraining().train()
     m.lin.eval()
     certify(m, torch.zeros(2, 3))
     assert m.training and not m.lin.training

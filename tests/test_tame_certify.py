@@ -13,6 +13,7 @@ from tamelab.result import Status
 from tamelab.tame import NONE, STRUCTURES, UNKNOWN, join, join_all, leq, op_fact, poly_bounded
 from tamelab.tame import ReLUPrime
 from tamelab.tame import certify
+from tamelab.testing.counterexamples import BatchBranch, BinaryMax, InPlace, SinWhenTraining
 
 ALL = list(STRUCTURES) + [NONE, UNKNOWN]
 X = torch.zeros(3, 4)
@@ -261,42 +262,8 @@ def _sin_input_bound(cert):
     return [op for op in cert.ops if op["canonical"] == "sin"][-1]["input_bounds"]
 
 
-class _BinaryMax(nn.Module):
-    def forward(self, z):
-        return torch.sin(torch.max(torch.tanh(z), z))
-
-
-class _InPlace(nn.Module):
-    def forward(self, z):
-        h = torch.tanh(z)
-        h.add_(z)
-        return torch.sin(h)
-
-
-class _SinWhenTraining(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.lin = nn.Linear(3, 3)
-
-    def forward(self, z):
-        h = self.lin(z)
-        return torch.sin(h) if self.training else torch.relu(h)
-
-
-class _BatchBranch(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.lin = nn.Linear(3, 3)
-
-    def forward(self, z):
-        h = self.lin(z)
-        if z.shape[0] > 4:
-            return torch.sin(h)
-        return h
-
-
 @pytest.mark.parametrize(
-    "model", [_BinaryMax(), _InPlace(), _SinWhenTraining()], ids=["binary-max", "in-place", "training"]
+    "model", [BinaryMax(), InPlace(), SinWhenTraining()], ids=["binary-max", "in-place", "training"]
 )
 def test_hidden_unbounded_sin_inputs_are_caught_issue17(model):
     cert = certify(model, torch.zeros(2, 3))
@@ -305,7 +272,7 @@ def test_hidden_unbounded_sin_inputs_are_caught_issue17(model):
 
 
 def test_mode_dependent_program_and_mode_restored():
-    m = _SinWhenTraining()
+    m = SinWhenTraining()
     m.train()
     m.lin.eval()  # a mixed state must come back exactly
     cert = certify(m, torch.zeros(2, 3), loss="mse")
@@ -321,7 +288,7 @@ def test_mode_dependent_program_and_mode_restored():
 
 
 def test_batch_size_branch_is_not_specialised_away_issue17():
-    cert = certify(_BatchBranch(), torch.zeros(2, 3), loss="mse")
+    cert = certify(BatchBranch(), torch.zeros(2, 3), loss="mse")
     assert cert.status is Status.UNCERTIFIED and "specialised" in cert.why and cert.tracer == "export"
 
 

@@ -34,7 +34,7 @@ from __future__ import annotations
 import copy
 import math
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -248,7 +248,7 @@ class _Lowerer:
         b = (bias_f or f)(v.b)
         if not isinstance(b, torch.Tensor):
             raise NotApplicableError(self.where, "does not return a tensor")
-        terms = {}
+        terms: dict[int, torch.Tensor | None] = {}
         for s, T in v.terms.items():
             self.guard(self.widths[s], int(b.numel()))
             T = self._dense(s, T, v.shape[1:])
@@ -263,10 +263,10 @@ class _Lowerer:
         affs = [a for a in args if isinstance(a, _Aff)]
         b = f(*[a.b if isinstance(a, _Aff) else a for a in args])
         srcs = sorted({s for a in affs for s in a.terms})
-        terms = {}
+        terms: dict[int, torch.Tensor | None] = {}
         for s in srcs:
             self.guard(self.widths[s], int(b.numel()))
-            cols = []
+            cols: list[torch.Tensor | None] = []
             for a in args:
                 if isinstance(a, _Aff):
                     cols.append(
@@ -278,7 +278,7 @@ class _Lowerer:
                     cols.append(None)
             consts = [None if isinstance(a, _Aff) else _zero_like(a) for a in args]
 
-            def g(*xs, consts=consts):
+            def g(*xs: torch.Tensor, consts: list[Any] = consts) -> torch.Tensor:
                 it = iter(xs)
                 return f(*[next(it) if c is None else c for c in consts])
 
@@ -309,6 +309,7 @@ class _Lowerer:
         if lo is not None and hi is not None and not lo < hi:
             raise NotApplicableError(self.where, f"clamp with min {lo} >= max {hi}")
         if hi is None:  # max(z, lo) = lo + σ(z − lo)
+            assert lo is not None  # both None returned above
             r = self.relu(self._add_const(v, -lo), 0.0, name)
             return self._add_const(r, lo)
         if lo is None:  # min(z, hi) = hi − σ(hi − z)
@@ -366,7 +367,7 @@ class _Lowerer:
             if isinstance(b, _Aff)
             else _Aff({}, torch.as_tensor(b, dtype=torch.float64).expand(1, *a.shape[1:]).clone())
         )
-        shape = torch.broadcast_shapes(ta.shape, tb.shape)
+        shape = torch.broadcast_shapes(ta.shape, tb.shape)  # type: ignore[no-untyped-call]
         ta = self.linear(lambda x: x.expand(shape), ta) if ta.shape != shape else ta
         tb = self.linear(lambda x: x.expand(shape), tb) if tb.shape != shape else tb
         both = self.joint(lambda x, y: torch.stack([x, y], -1) * sign, [ta, tb])
@@ -540,12 +541,12 @@ def _concrete(lw: _Lowerer, node: torch.fx.Node, args: Any, kwargs: Any, gm: tor
             return gm.get_submodule(str(node.target))(*args, **kwargs)
         if node.op == "call_method":
             return getattr(args[0], str(node.target))(*args[1:], **kwargs)
-        return node.target(*args, **kwargs)
+        return cast(Callable[..., Any], node.target)(*args, **kwargs)
     except Exception as e:  # noqa: BLE001 - any failure of user code on constants
         raise NotApplicableError(lw.where, f"failed on constant arguments: {type(e).__name__}: {e}") from None
 
 
-def _module(lw: _Lowerer, m: nn.Module, name: str, args: tuple, kwargs: dict) -> Any:
+def _module(lw: _Lowerer, m: nn.Module, name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     if kwargs or len(args) != 1 or not isinstance(args[0], _Aff):
         raise NotApplicableError(
             lw.where, "is called with more than one input; lowering needs one tensor input per layer"
@@ -560,7 +561,7 @@ def _module(lw: _Lowerer, m: nn.Module, name: str, args: tuple, kwargs: dict) ->
         )
     if isinstance(m, (nn.ConvTranspose1d, nn.ConvTranspose2d, nn.ConvTranspose3d)):
         fn = {1: F.conv_transpose1d, 2: F.conv_transpose2d, 3: F.conv_transpose3d}[len(m.kernel_size)]
-        kw = dict(
+        kw: dict[str, Any] = dict(
             stride=m.stride, padding=m.padding, output_padding=m.output_padding, groups=m.groups, dilation=m.dilation
         )
         if m.padding_mode != "zeros":
@@ -629,11 +630,11 @@ def _module(lw: _Lowerer, m: nn.Module, name: str, args: tuple, kwargs: dict) ->
     if t is nn.ReLU:
         return lw.relu(v, 0.0, name)
     if t is nn.LeakyReLU:
-        return lw.relu(v, float(m.negative_slope), name)
+        return lw.relu(v, float(cast(float, m.negative_slope)), name)
     if t is nn.ReLU6:
         return lw.clamp(v, 0.0, 6.0, name)
     if t is nn.Hardtanh:
-        return lw.clamp(v, float(m.min_val), float(m.max_val), name)
+        return lw.clamp(v, float(cast(float, m.min_val)), float(cast(float, m.max_val)), name)
     if isinstance(
         m, (nn.MaxPool1d, nn.MaxPool2d, nn.MaxPool3d, nn.AdaptiveMaxPool1d, nn.AdaptiveMaxPool2d, nn.AdaptiveMaxPool3d)
     ):
@@ -663,8 +664,8 @@ def _num(x: Any) -> float | None:
     return None
 
 
-def _function(lw: _Lowerer, node: torch.fx.Node, args: tuple, kwargs: dict) -> Any:
-    target = node.target
+def _function(lw: _Lowerer, node: torch.fx.Node, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    target = cast(Callable[..., Any], node.target)
     name = _bare(target)
     label = node.name
     if node.op == "call_method":
@@ -764,6 +765,8 @@ def _function(lw: _Lowerer, node: torch.fx.Node, args: tuple, kwargs: dict) -> A
     if name == "pad":
         x = args[0]
         pad = kwargs.get("pad", args[1] if len(args) > 1 else None)
+        if pad is None:
+            raise NotApplicableError(lw.where, "is called without its pad argument")
         mode = kwargs.get("mode", args[2] if len(args) > 2 else "constant")
         value = kwargs.get("value", args[3] if len(args) > 3 else None) or 0.0
         if mode == "constant":
@@ -811,7 +814,7 @@ def _const(lw: _Lowerer, *xs: Any) -> None:
         )
 
 
-def _clamp_args(name: str, rest: Sequence[Any], kwargs: dict) -> tuple[float | None, float | None]:
+def _clamp_args(name: str, rest: Sequence[Any], kwargs: dict[str, Any]) -> tuple[float | None, float | None]:
     if name == "clamp_min":
         return float(rest[0] if rest else kwargs["min"]), None
     if name == "clamp_max":
@@ -868,22 +871,26 @@ def _arith(lw: _Lowerer, name: str, *args: Any, **kwargs: Any) -> Any:
         if isinstance(a, _Aff) and isinstance(b, _Aff):
             raise NotApplicableError(lw.where, "multiplies two input-dependent tensors: not piecewise linear")
         v, c = (a, b) if isinstance(a, _Aff) else (b, a)
-        if _num(c) is not None:
-            return lw.scale(v, _num(c))
+        num = _num(c)
+        if num is not None:
+            return lw.scale(v, num)
         return lw.linear(lambda x: x * c, v)
     if name in ("truediv", "div", "divide"):
         if isinstance(b, _Aff):
             raise NotApplicableError(lw.where, "divides by an input-dependent tensor: not piecewise linear")
-        if _num(b) is not None:
-            return lw.scale(a, 1.0 / _num(b))
+        num = _num(b)
+        if num is not None:
+            return lw.scale(a, 1.0 / num)
         return lw.linear(lambda x: x / b, a)
     raise NotApplicableError(lw.where, "is not supported by the piecewise-linear lowering")
 
 
-def _max_like(lw: _Lowerer, name: str, args: Sequence[Any], kwargs: dict, label: str) -> Any:
+def _max_like(lw: _Lowerer, name: str, args: Sequence[Any], kwargs: dict[str, Any], label: str) -> Any:
     sign = -1.0 if name in ("min", "minimum", "fmin") else 1.0
     if len(args) >= 2 and not isinstance(args[1], int) or "other" in kwargs:
         other = kwargs.get("other", args[1] if len(args) > 1 else None)
+        if other is None:
+            raise NotApplicableError(lw.where, "is called without its second operand")
         a = args[0]
         if sign < 0:  # min(a, b) = −max(−a, −b)
             na = lw.scale(a, -1.0) if isinstance(a, _Aff) else -a
@@ -893,7 +900,7 @@ def _max_like(lw: _Lowerer, name: str, args: Sequence[Any], kwargs: dict, label:
     raise NotApplicableError(lw.where, "reduces with max/min over a dimension and returns indices; use amax/amin")
 
 
-def _functional_bn(lw: _Lowerer, args: Sequence[Any], kwargs: dict) -> _Aff:
+def _functional_bn(lw: _Lowerer, args: Sequence[Any], kwargs: dict[str, Any]) -> _Aff:
     names = ["input", "running_mean", "running_var", "weight", "bias", "training", "momentum", "eps"]
     kw = dict(zip(names, args))
     kw.update(kwargs)

@@ -2,6 +2,8 @@
 
 Shipped reference implementations used by the tests (dense Hessian by three independent methods,
 dense GGN, symmetry check); none uses ``torch.func.hessian`` (wrong on affine LayerNorm in torch 2.13).
+:mod:`tamelab.testing.counterexamples` holds the modules that once fooled the tameness certificate (the wrong
+answers its tests and ``benchmarks/audit_certificates.py`` feed it).
 """
 
 from .reference import HESSIAN_METHODS as HESSIAN_METHODS
