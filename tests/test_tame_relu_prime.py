@@ -174,3 +174,29 @@ def test_study_bad_config():
         relu_prime_zero_study({"epoch": 3})
     with pytest.raises(InputError, match="s_values"):
         relu_prime_zero_study({"s_values": [0.0]})
+
+
+def test_studies_run_on_one_thread_and_restore_the_callers_count(monkeypatch):
+    """bifurcation_volume runs under one_thread (a decorator): one thread inside, the caller's count after."""
+    import numpy as np
+    import torch
+
+    from tamelab.tame.relu_prime import bertoin2021relu as b
+
+    seen, real = [], b.relu_prime_mlp
+
+    def spy(*a, **k):
+        seen.append(torch.get_num_threads())
+        return real(*a, **k)
+
+    monkeypatch.setattr(b, "relu_prime_mlp", spy)
+    old = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        X = np.random.default_rng(0).normal(size=(8, 4)).astype(np.float32)
+        y = np.arange(8) % 3
+        for _ in range(2):  # the decorator is re-entrant: a fresh context per call
+            b.bifurcation_volume(X, y, widths=[4, 5, 3], dtype="float32", n_init=1, batch_size=4)
+        assert seen and set(seen) == {1} and torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(old)

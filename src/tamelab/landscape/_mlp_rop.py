@@ -102,6 +102,18 @@ class MlpHvp:
                 deltas.insert(0, (deltas[0] @ self.W[i]) * masks[i - 1])
         self.a, self.masks, self.deltas = a, masks, deltas
 
+    def _split(self, vs: list[torch.Tensor]) -> tuple[list[torch.Tensor], list[torch.Tensor | None]]:
+        """Direction blocks (weight, [bias] per layer, ``named_parameters`` order) → weights and biases per layer."""
+        V: list[torch.Tensor] = []
+        c: list[torch.Tensor | None] = []
+        i = 0
+        for li in range(len(self.W)):
+            V.append(vs[i])
+            i += 1
+            c.append(vs[i] if self.has_b[li] else None)
+            i += int(self.has_b[li])
+        return V, c
+
     def rows(self, Q: torch.Tensor, unflatten) -> torch.Tensor:
         """``(H qᵢ)ᵢ`` for a ``b × n`` block of flat directions (``unflatten`` splits them per parameter)."""
         if Q.shape[0] == 1:
@@ -116,15 +128,7 @@ class MlpHvp:
         products).
         """
         L = len(self.W)
-        V, c, i = [], [], 0
-        for li in range(L):
-            V.append(vs[i])
-            i += 1
-            if self.has_b[li]:
-                c.append(vs[i])
-                i += 1
-            else:
-                c.append(None)
+        V, c = self._split(vs)
         with torch.no_grad():
             Ra = [None]
             Rz = None
@@ -157,15 +161,7 @@ class MlpHvp:
     def __call__(self, vs: list[torch.Tensor]) -> list[torch.Tensor]:
         """``vs``: direction blocks in ``named_parameters`` order (weight, [bias]) per layer."""
         L = len(self.W)
-        V, c, i = [], [], 0
-        for li in range(L):
-            V.append(vs[i])
-            i += 1
-            if self.has_b[li]:
-                c.append(vs[i])
-                i += 1
-            else:
-                c.append(None)
+        V, c = self._split(vs)
         with torch.no_grad():
             Ra = [None]
             Rz = None

@@ -127,7 +127,8 @@ def _batches(n: int, batch_size: int, seed: int, epoch: int) -> list[np.ndarray]
     return [perm[i : i + batch_size] for i in range(0, n, batch_size)]
 
 
-def _bifurcation_volume_impl(
+@one_thread()  # tiny, latency-bound kernels
+def bifurcation_volume(
     X: np.ndarray,
     y: np.ndarray,
     *,
@@ -142,6 +143,7 @@ def _bifurcation_volume_impl(
 
     For each initialisation (seeds ``[seed, i]``), sweep one epoch of mini-batches (seeded order) and mark θ ∈ S at
     the first batch where the first-layer weight gradients of the ``s=0`` and ``s=1`` networks differ bitwise.
+    Returns ``fraction``, ``in_S``, ``wilson95``, ``exact_zeros_seen`` (in the s=0 network), ``first_batch_mean``.
     """
     Xt_all = torch.as_tensor(X)
     yt_all = torch.as_tensor(y, dtype=torch.long)
@@ -187,7 +189,8 @@ def _accuracy(model: nn.Module, X: torch.Tensor, y: torch.Tensor) -> float:
     return float((model(X.to(wdt)).float().argmax(1) == y).double().mean())
 
 
-def _paired_training_impl(
+@one_thread()  # tiny, latency-bound kernels
+def paired_training(
     train,
     test,
     *,
@@ -201,8 +204,9 @@ def _paired_training_impl(
 ) -> PairedTraining:
     """Train one network per ``s`` from the same init with the same batch order (plain SGD, spec §4.4 protocol B).
 
-    Returns, per ``s``: kinks per epoch (exact zeros hit in training forward passes), train loss and test accuracy per
-    epoch; and the parameter L¹ gap between the first two ``s`` runs per epoch, ``bitwise_identical``.
+    Returns, per ``s`` (key ``str(float(s))``): kinks per epoch (exact zeros hit in training forward passes), train
+    loss, train/test accuracy per epoch; the parameter L¹ gap between the first and last ``s`` runs and
+    ``bitwise_identical``.
     """
     Xtr, ytr = torch.as_tensor(train.X), torch.as_tensor(train.y, dtype=torch.long)
     Xte, yte = torch.as_tensor(test.X), torch.as_tensor(test.y, dtype=torch.long)
@@ -314,61 +318,6 @@ def _validate(config: dict[str, Any]) -> dict[str, Any]:
             raise InputError(k, f"need >= 2 positive widths, got {cfg[k]!r}", "e.g. [64, 128, 10]")
         cfg[k] = w
     return cfg
-
-
-def bifurcation_volume(
-    X: np.ndarray,
-    y: np.ndarray,
-    *,
-    widths: Sequence[int],
-    dtype: str,
-    n_init: int,
-    batch_size: int,
-    seed: int = 0,
-    max_samples: int | None = None,
-) -> BifurcationVolume:
-    r"""Fraction of initialisations in the bifurcation zone S (spec §4.1, §4.4 protocol A).
-
-    For each initialisation (seeds ``[seed, i]``), sweep one epoch of mini-batches (seeded order) and mark θ ∈ S at
-    the first batch where the first-layer weight gradients of the ``s=0`` and ``s=1`` networks differ bitwise.
-    Returns ``fraction``, ``in_S``, ``wilson95``, ``exact_zeros_seen`` (in the s=0 network), ``first_batch_mean``.
-    """
-    with one_thread():
-        return _bifurcation_volume_impl(
-            X, y, widths=widths, dtype=dtype, n_init=n_init, batch_size=batch_size, seed=seed, max_samples=max_samples
-        )
-
-
-def paired_training(
-    train,
-    test,
-    *,
-    widths: Sequence[int],
-    dtype: str,
-    s_values: Sequence[float] = (0.0, 1.0),
-    seed: int = 0,
-    epochs: int = 30,
-    batch_size: int = 32,
-    lr: float = 0.05,
-) -> PairedTraining:
-    """Train one network per ``s`` from the same init with the same batch order (plain SGD, spec §4.4 protocol B).
-
-    Returns, per ``s`` (key ``str(float(s))``): kinks per epoch (exact zeros hit in training forward passes), train
-    loss, train/test accuracy per epoch; the parameter L¹ gap between the first and last ``s`` runs and
-    ``bitwise_identical``.
-    """
-    with one_thread():
-        return _paired_training_impl(
-            train,
-            test,
-            widths=widths,
-            dtype=dtype,
-            s_values=s_values,
-            seed=seed,
-            epochs=epochs,
-            batch_size=batch_size,
-            lr=lr,
-        )
 
 
 def relu_prime_zero_study(config: dict) -> ReluPrimeStudy:
