@@ -22,19 +22,9 @@ from torch import nn
 
 from tamelab._numerics import one_thread
 from tamelab.errors import InputError, NotApplicableError
+from tamelab.testing import MatrixOperator
 
 F64 = torch.float64
-
-
-class Diag:
-    """A symmetric operator diag(d) (``matvec``, ``shape``, ``dtype``): eigenvalues known exactly."""
-
-    def __init__(self, d):
-        self.d = torch.as_tensor(np.asarray(d, dtype=float), dtype=F64)
-        self.shape, self.dtype = (len(self.d), len(self.d)), F64
-
-    def matvec(self, v):
-        return self.d * v
 
 
 def refused(fn):
@@ -165,7 +155,7 @@ def lanczos():
     v0[:3] = 0.0  # exactly orthogonal to the extreme eigenvectors: the Krylov space never sees them
     cases.append(("Lanczos lambda_min, start blind to it", d, 1, "smallest", v0))
     for name, spec, k, which, start in cases:
-        r = top_eigenpairs(Diag(spec), k, which=which, tol=1e-8, seed=0, v0=start)
+        r = top_eigenpairs(MatrixOperator.diagonal(spec), k, which=which, tol=1e-8, seed=0, v0=start)
         truth = np.sort(spec)[:k] if which == "smallest" else np.sort(spec)[::-1][:k]
         ok = np.allclose(r.eigenvalues, truth, atol=1e-6)
         rows.append(
@@ -177,16 +167,9 @@ def lanczos():
             )
         )
 
-    class MatvecOp(Diag):
-        def __init__(self, A):
-            self.A, self.shape, self.dtype = A, tuple(A.shape), A.dtype
-
-        def matvec(self, v):
-            return self.A @ v
-
     J = torch.diag(torch.ones(59, dtype=F64), 1)  # a Jordan block: every eigenvalue is 0
     start = 0.5 ** torch.arange(60, dtype=F64)  # J start = 0.5 start - 0.5^60 e_59: residual 1e-18 at θ = 0.5
-    for name, op in (("Lanczos Jordan block, dense", J), ("Lanczos Jordan block, operator", MatvecOp(J))):
+    for name, op in (("Lanczos Jordan block, dense", J), ("Lanczos Jordan block, operator", MatrixOperator(J))):
         r, why = refused(lambda op=op: top_eigenpairs(op, 1, tol=1e-6, seed=0, v0=start))
         says = why or f"{r.status.value} {np.round(r.eigenvalues, 4).tolist()} ±{r.radii[0]:.1e}"
         right = r is not None and abs(r.eigenvalues[0]) < 1e-6

@@ -23,6 +23,7 @@ from torch import nn
 from tamelab.cli.main import main
 from tamelab.errors import InputError, NotApplicableError
 from tamelab.result import Status
+from tamelab.testing import MatrixOperator
 from tamelab.testing.counterexamples import BatchBranch, BinaryMax, InPlace, SinWhenTraining
 
 F64 = torch.float64
@@ -227,15 +228,6 @@ def test_erm_cli_collinear_data(tmp_path, capsys):
 
 
 # ================================================================== 2. Lanczos: eigenpairs vs the extreme ones
-class _Diag:
-    def __init__(self, d):
-        self.d = torch.as_tensor(np.asarray(d, dtype=float), dtype=F64)
-        self.shape, self.dtype = (len(self.d), len(self.d)), F64
-
-    def matvec(self, v):
-        return self.d * v
-
-
 @pytest.mark.parametrize(
     "spectrum, k, which, want",
     [
@@ -249,7 +241,7 @@ def test_lanczos_repeated_extremes(spectrum, k, which, want):
     tests/test_landscape_curvature.py::test_randomised_adversarial_spectra_give_the_truth_or_refuse."""
     from tamelab.landscape import top_eigenpairs
 
-    r = top_eigenpairs(_Diag(spectrum), k, which=which, tol=1e-8, seed=0)
+    r = top_eigenpairs(MatrixOperator.diagonal(spectrum), k, which=which, tol=1e-8, seed=0)
     if r.status is Status.OK:
         assert np.allclose(r.eigenvalues, want, atol=1e-6), (r.eigenvalues, r.notes)
 
@@ -262,19 +254,11 @@ def test_lanczos_extreme_eigenvector_orthogonal_to_the_start():
     d = np.r_[-5, -5, 10, -1, np.linspace(1, 2, 1996)]
     v0 = torch.ones(2000, dtype=F64)
     v0[:3] = 0.0
-    r = top_eigenpairs(_Diag(d), 1, which="smallest", tol=1e-8, seed=0, v0=v0)
+    r = top_eigenpairs(MatrixOperator.diagonal(d), 1, which="smallest", tol=1e-8, seed=0, v0=v0)
     if r.status is Status.OK:
         assert r.eigenvalues[0] == pytest.approx(-5, abs=1e-6)
-    off = top_eigenpairs(_Diag(d), 1, which="smallest", tol=1e-8, seed=0, v0=v0, check=False)
+    off = top_eigenpairs(MatrixOperator.diagonal(d), 1, which="smallest", tol=1e-8, seed=0, v0=v0, check=False)
     assert off.eigenvalues[0] == pytest.approx(-1, abs=1e-6) and off.extremality == "not checked"
-
-
-class _MatvecOp:
-    def __init__(self, A):
-        self.A, self.shape, self.dtype = A, tuple(A.shape), A.dtype
-
-    def matvec(self, v):
-        return self.A @ v
 
 
 def test_lanczos_refuses_a_non_symmetric_operator():
@@ -289,7 +273,7 @@ def test_lanczos_refuses_a_non_symmetric_operator():
     with pytest.raises(InputError, match="symmetric"):
         top_eigenpairs(J, 1, v0=v0, seed=0)
     for start in (v0, None):
-        r = top_eigenpairs(_MatvecOp(J), 1, tol=1e-6, seed=0, v0=start)
+        r = top_eigenpairs(MatrixOperator(J), 1, tol=1e-6, seed=0, v0=start)
         assert r.status is not Status.OK and "not symmetric" in r.notes[0]
 
 
@@ -308,9 +292,9 @@ def test_lanczos_randomised_non_symmetric_operators(seed):
         lo = -8 if dt == F64 else -3  # well above the rounding of the products (else it is part of the error)
         skew = (K - K.T) * float(S.abs().max()) * 10.0 ** rng.uniform(lo, 0)
         v0 = torch.as_tensor(rng.standard_normal(n)) if trial >= 2 else None
-        bad = top_eigenpairs(_MatvecOp((S + skew).to(dt)), 2, tol=1e-4, seed=seed, v0=v0)
+        bad = top_eigenpairs(MatrixOperator((S + skew).to(dt)), 2, tol=1e-4, seed=seed, v0=v0)
         assert bad.status is not Status.OK, (trial, bad.eigenvalues, bad.notes)
-        good = top_eigenpairs(_MatvecOp(S.to(dt)), 2, tol=1e-4 if dt == torch.float32 else 1e-9, seed=seed, v0=v0)
+        good = top_eigenpairs(MatrixOperator(S.to(dt)), 2, tol=1e-4 if dt == torch.float32 else 1e-9, seed=seed, v0=v0)
         assert good.status is Status.OK, good.notes
         ev = np.sort(np.linalg.eigvalsh(S.to(dt).double().numpy()))[::-1][:2]
         assert np.all(np.abs(np.array(good.eigenvalues) - ev) <= np.array(good.radii) + 1e-12)

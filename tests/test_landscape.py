@@ -26,7 +26,7 @@ from tamelab.landscape import (
     xtrace,
 )
 from tamelab.models import mlp
-from tamelab.testing import dense_ggn, dense_hessian
+from tamelab.testing import MatrixOperator, dense_ggn, dense_hessian
 
 CE = nn.functional.cross_entropy
 
@@ -37,15 +37,6 @@ def _tiny(seed, widths=(3, 5, 4, 3), n=11):
     X = torch.randn(n, widths[0], dtype=torch.float64, generator=g)
     y = torch.randint(0, widths[-1], (n,), generator=g)
     return m, X, y
-
-
-class DenseOp:
-    def __init__(self, A):
-        self.A, self.shape, self.dtype, self.hvps = A, A.shape, A.dtype, 0
-
-    def matvec(self, v):
-        self.hvps += 1
-        return self.A @ v
 
 
 def test_hvp_and_ggn_match_dense_references(seed):
@@ -95,13 +86,13 @@ def test_lanczos_topk_matches_dense_spectrum_with_certified_residuals(which, see
 
 def test_unconverged_is_reported_as_such():
     A = torch.tensor(np.diag(np.linspace(1, 1.001, 400)) + 0.0)  # clustered: hard for a tiny Krylov space
-    r = top_eigenpairs(DenseOp(A), 3, tol=1e-12, max_dim=10)
+    r = top_eigenpairs(MatrixOperator(A), 3, tol=1e-12, max_dim=10)
     assert r.status == Status.NOT_CONVERGED and not all(r.converged)
 
 
 def test_full_reorthogonalisation_no_spurious_copies():
     A = torch.diag(torch.tensor([50.0, 30, 20, 10] + [0.1] * 96, dtype=torch.float64))
-    a, b, V, _ = lanczos(DenseOp(A), 60, torch.ones(100, dtype=torch.float64))
+    a, b, V, _ = lanczos(MatrixOperator(A), 60, torch.ones(100, dtype=torch.float64))
     th = np.linalg.eigvalsh(np.diag(a) + np.diag(b, 1) + np.diag(b, -1))
     assert np.sum(np.abs(th - 50) < 1e-6) == 1  # one copy of the top eigenvalue
     assert torch.allclose(V.T @ V, torch.eye(V.shape[1], dtype=torch.float64), atol=1e-10)
@@ -113,7 +104,7 @@ def test_trace_estimators_unbiased_and_hutchinson_variance_formula(seed):
     A = torch.tensor((B + B.T) / 2)
     tr = float(torch.trace(A))
     for f in (hutchinson, hutchpp, xtrace):
-        r = f(DenseOp(A), 60, seed=seed)
+        r = f(MatrixOperator(A), 60, seed=seed)
         assert abs(r.trace - tr) < 5 * r.stderr + 1e-9, f.__name__
     # Var[v^T A v] = 2(‖A‖_F² − Σ A_ii²) for Rademacher probes (spec §6.5)
     Z = torch.tensor(rng.choice([-1.0, 1.0], size=(50, 20000)))
@@ -126,7 +117,7 @@ def test_slq_gauss_quadrature_moments_are_exact(seed):
     rng = np.random.default_rng(seed)
     U, _ = np.linalg.qr(rng.standard_normal((200, 200)))
     A = torch.tensor(U @ np.diag(rng.uniform(-1, 1, 200)) @ U.T)
-    d = slq_density(DenseOp(A), m=10, n_probes=1, seed=seed)
+    d = slq_density(MatrixOperator(A), m=10, n_probes=1, seed=seed)
     th, w = np.array(d.nodes[0]), np.array(d.weights[0])
     assert abs(w.sum() - 1) < 1e-12
     g = torch.Generator().manual_seed(d.seed)
@@ -342,8 +333,8 @@ def test_stored_products_give_the_true_residuals_without_extra_products(seed):
     m, X, y = _tiny(seed, widths=(4, 6, 5, 3), n=15)
     H = dense_hessian(m, CE, X, y)
     ev = torch.linalg.eigvalsh(H).numpy()[::-1]
-    a = top_eigenpairs(DenseOp(H), 3, tol=1e-9, seed=seed, keep_products=True)
-    b = top_eigenpairs(DenseOp(H), 3, tol=1e-9, seed=seed, keep_products=False)
+    a = top_eigenpairs(MatrixOperator(H), 3, tol=1e-9, seed=seed, keep_products=True)
+    b = top_eigenpairs(MatrixOperator(H), 3, tol=1e-9, seed=seed, keep_products=False)
     assert a.status == b.status == Status.OK
     # the residual certificate costs no product: Krylov vectors + one noise measurement + the check's products
     assert a.hvps == a.krylov_dim + 1 + a.check_hvps < b.hvps
@@ -631,3 +622,18 @@ def test_interpolate_checks_its_end_point_against_b():
     assert ok.status == Status.OK and ok.endpoint_mismatch < 1e-12
     bad = interpolate(net(0, 0.0), net(1, 0.8), (X, y), points=5)
     assert bad.status == Status.UNCERTIFIED and bad.endpoint_mismatch > 1e-3
+
+
+def test_matrix_operator_reference_is_the_matrix():
+    """The reference operator the spectral tests use: products are A v (diag(d) v = d * v), each one counted."""
+    g = torch.Generator().manual_seed(0)
+    A = torch.randn(5, 5, generator=g, dtype=torch.float64)
+    v = torch.randn(5, generator=g, dtype=torch.float64)
+    op = MatrixOperator(A)
+    assert op.shape == (5, 5) and op.dtype == torch.float64
+    torch.testing.assert_close(op.matvec(v), A @ v, rtol=0, atol=0)
+    d = [3.0, -1.0, 0.5, 2.0, 7.0]
+    D = MatrixOperator.diagonal(d)
+    torch.testing.assert_close(D.matvec(v), torch.tensor(d, dtype=torch.float64) * v, rtol=0, atol=0)
+    D.matvec(v)
+    assert op.hvps == 1 and D.hvps == 2

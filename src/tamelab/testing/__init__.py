@@ -7,8 +7,9 @@ answers its tests and ``benchmarks/audit_certificates.py`` feed it).
 """
 
 from .reference import HESSIAN_METHODS as HESSIAN_METHODS
+from .reference import MatrixOperator as MatrixOperator
 from .reference import check_symmetric as check_symmetric
 from .reference import dense_ggn as dense_ggn
 from .reference import dense_hessian as dense_hessian
 
-__all__ = ["HESSIAN_METHODS", "check_symmetric", "dense_ggn", "dense_hessian"]
+__all__ = ["HESSIAN_METHODS", "MatrixOperator", "check_symmetric", "dense_ggn", "dense_hessian"]

@@ -25,12 +25,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
+import numpy as np
 import torch
 from torch.func import functional_call
 
 from ..errors import ComputationError, InputError
 
-__all__ = ["HESSIAN_METHODS", "check_symmetric", "dense_ggn", "dense_hessian"]
+__all__ = ["HESSIAN_METHODS", "MatrixOperator", "check_symmetric", "dense_ggn", "dense_hessian"]
 
 #: the methods :func:`dense_hessian` implements (none uses ``torch.func.hessian``).
 HESSIAN_METHODS = ("double_backward", "jvp_grad", "finite_difference")
@@ -181,3 +182,29 @@ def _row(go: torch.Tensor, j: int, o: torch.Tensor) -> torch.Tensor:
         return torch.zeros(o.numel(), dtype=o.dtype, device=o.device)
     (r,) = torch.autograd.grad(go[j], o, retain_graph=True, allow_unused=True)
     return torch.zeros(o.numel(), dtype=o.dtype, device=o.device) if r is None else r.reshape(-1)
+
+
+class MatrixOperator:
+    """A matrix as a matrix-free operator (``matvec``, ``shape``, ``dtype``), counting its products in ``hvps``.
+
+    The reference the spectral routines (:func:`tamelab.landscape.top_eigenpairs`, Lanczos, SLQ) are checked
+    against: its spectrum is known exactly (``torch.linalg.eigvalsh`` of ``A``, or ``d`` itself for
+    :meth:`diagonal`). ``A`` need not be symmetric: a non-symmetric one is the wrong answer the Lanczos
+    certificate must refuse.
+    """
+
+    def __init__(self, A: torch.Tensor) -> None:
+        self.A = A
+        self.shape = tuple(A.shape)
+        self.dtype = A.dtype
+        self.hvps = 0
+
+    @classmethod
+    def diagonal(cls, d: object) -> "MatrixOperator":
+        """``diag(d)`` in float64: eigenvalues ``d``, eigenvectors the unit vectors."""
+        return cls(torch.diag(torch.as_tensor(np.asarray(d, dtype=float), dtype=torch.float64)))
+
+    def matvec(self, v: torch.Tensor) -> torch.Tensor:
+        """``A v`` (one counted product)."""
+        self.hvps += 1
+        return self.A @ v
