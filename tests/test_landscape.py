@@ -575,52 +575,45 @@ def test_connect_models_reports_train_and_test_barriers_consistently():
     assert r.losses_aligned[-1] == pytest.approx(r.losses_raw[-1], rel=1e-12)
 
 
+def _bn_net(seed, shift):
+    """Linear-BN-ReLU-Linear in eval mode whose BatchNorm running mean is ``shift`` (a buffer, not a parameter)."""
+    from torch import nn
+
+    torch.manual_seed(seed)
+    m = nn.Sequential(nn.Linear(3, 6), nn.BatchNorm1d(6), nn.ReLU(), nn.Linear(6, 2)).double()
+    m.eval()
+    with torch.no_grad():
+        m[1].running_mean.fill_(shift)
+    return m
+
+
+def _bn_data():
+    g = torch.Generator().manual_seed(0)
+    return torch.randn(40, 3, generator=g, dtype=torch.float64), torch.randint(0, 2, (40,), generator=g)
+
+
 def test_plane_through_models_with_different_bn_buffers_is_uncertified():
     """The plane moves the parameters only: three BatchNorm models whose running statistics differ do not sit
     on it at their coordinates, and the plane's own check must say so (``uncertified``), while the same three
     models with shared buffers are ``ok``."""
-    from torch import nn
-
     from tamelab.landscape import plane_through_models
 
-    def net(seed, shift):
-        torch.manual_seed(seed)
-        m = nn.Sequential(nn.Linear(3, 6), nn.BatchNorm1d(6), nn.ReLU(), nn.Linear(6, 2)).double()
-        m.eval()
-        with torch.no_grad():
-            m[1].running_mean.fill_(shift)
-        return m
-
-    g = torch.Generator().manual_seed(0)
-    X = torch.randn(40, 3, generator=g, dtype=torch.float64)
-    y = torch.randint(0, 2, (40,), generator=g)
-    same = plane_through_models(net(0, 0.0), net(1, 0.0), net(2, 0.0), (X, y), grid=3)
+    X, y = _bn_data()
+    same = plane_through_models(_bn_net(0, 0.0), _bn_net(1, 0.0), _bn_net(2, 0.0), (X, y), grid=3)
     assert same.status == Status.OK and same.max_model_mismatch < 1e-12
-    diff = plane_through_models(net(0, 0.0), net(1, 0.7), net(2, -0.4), (X, y), grid=3)
+    diff = plane_through_models(_bn_net(0, 0.0), _bn_net(1, 0.7), _bn_net(2, -0.4), (X, y), grid=3)
     assert diff.status == Status.UNCERTIFIED and diff.max_model_mismatch > 1e-3
 
 
 def test_interpolate_checks_its_end_point_against_b():
     """The line A → B moves the parameters only: with differing BatchNorm running statistics its end point is not
     B, and ``interpolate`` must say so (``uncertified``); with equal buffers the end point is B (``ok``)."""
-    from torch import nn
-
     from tamelab.landscape import interpolate
 
-    def net(seed, shift):
-        torch.manual_seed(seed)
-        m = nn.Sequential(nn.Linear(3, 6), nn.BatchNorm1d(6), nn.ReLU(), nn.Linear(6, 2)).double()
-        m.eval()
-        with torch.no_grad():
-            m[1].running_mean.fill_(shift)
-        return m
-
-    g = torch.Generator().manual_seed(0)
-    X = torch.randn(40, 3, generator=g, dtype=torch.float64)
-    y = torch.randint(0, 2, (40,), generator=g)
-    ok = interpolate(net(0, 0.0), net(1, 0.0), (X, y), points=5)
+    X, y = _bn_data()
+    ok = interpolate(_bn_net(0, 0.0), _bn_net(1, 0.0), (X, y), points=5)
     assert ok.status == Status.OK and ok.endpoint_mismatch < 1e-12
-    bad = interpolate(net(0, 0.0), net(1, 0.8), (X, y), points=5)
+    bad = interpolate(_bn_net(0, 0.0), _bn_net(1, 0.8), (X, y), points=5)
     assert bad.status == Status.UNCERTIFIED and bad.endpoint_mismatch > 1e-3
 
 
