@@ -38,6 +38,8 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from torch import nn  # noqa: E402
 
+from _models import cnn28, randomize_batchnorm  # noqa: E402
+
 from tamelab.landscape import CurvatureOperator, loss_surface, top_eigenpairs  # noqa: E402
 
 SIZES = ("3k", "26k", "85k", "670k", "cnn", "resnet")
@@ -54,15 +56,7 @@ class Block(nn.Module):
 
 
 def _bn_stats(m, seed=0):
-    g = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for mod in m.modules():
-            if isinstance(mod, nn.BatchNorm2d):
-                mod.running_mean.normal_(0, 0.1, generator=g)
-                mod.running_var.uniform_(0.5, 1.5, generator=g)
-                mod.weight.uniform_(0.8, 1.2, generator=g)
-                mod.bias.normal_(0, 0.1, generator=g)  # (loss-landscapes divides by zero on an all-zero bias)
-    return m.eval()
+    return randomize_batchnorm(m, torch.Generator().manual_seed(seed), affine=True)
 
 
 def case(name):
@@ -80,19 +74,7 @@ def case(name):
         X = torch.rand(1000, 784, generator=g)
         return m, X, torch.randint(0, 10, (1000,), generator=g)
     if name == "cnn":
-        m = nn.Sequential(
-            nn.Conv2d(1, 8, 3, padding=1),
-            nn.BatchNorm2d(8),
-            nn.ReLU(),
-            nn.MaxPool2d(2),
-            nn.Conv2d(8, 16, 3, padding=1),
-            nn.BatchNorm2d(16),
-            nn.ReLU(),
-            nn.MaxPool2d(2),
-            nn.Flatten(),
-            nn.Linear(16 * 7 * 7, 10),
-        )
-        return _bn_stats(m), torch.rand(256, 1, 28, 28, generator=g), torch.randint(0, 10, (256,), generator=g)
+        return _bn_stats(cnn28()), torch.rand(256, 1, 28, 28, generator=g), torch.randint(0, 10, (256,), generator=g)
     if name == "resnet":
         m = nn.Sequential(
             nn.Conv2d(3, 96, 3, stride=2, padding=1, bias=False),

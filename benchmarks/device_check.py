@@ -26,7 +26,8 @@ from collections.abc import Callable
 
 import numpy as np
 import torch
-from torch import nn
+
+from _models import cnn28, randomize_batchnorm
 
 
 @dataclasses.dataclass
@@ -64,27 +65,12 @@ def check(name: str):
 def cnn_case(seed: int = 0, n: int = 256):
     """The CNN of the checks (float64 master copy on the CPU) and synthetic 1×28×28 data."""
     torch.manual_seed(seed)
-    m = nn.Sequential(
-        nn.Conv2d(1, 8, 3, padding=1),
-        nn.BatchNorm2d(8),
-        nn.ReLU(),
-        nn.MaxPool2d(2),
-        nn.Conv2d(8, 16, 3, padding=1),
-        nn.BatchNorm2d(16),
-        nn.ReLU(),
-        nn.MaxPool2d(2),
-        nn.Flatten(),
-        nn.Linear(16 * 7 * 7, 10),
-    ).double()
+    m = cnn28().double()
     g = torch.Generator().manual_seed(seed + 1)
-    with torch.no_grad():
-        for mod in m.modules():
-            if isinstance(mod, nn.BatchNorm2d):
-                mod.running_mean.normal_(0, 0.1, generator=g)
-                mod.running_var.uniform_(0.5, 1.5, generator=g)
+    randomize_batchnorm(m, g)
     X = torch.rand(n, 1, 28, 28, dtype=torch.float64, generator=g)
     y = torch.randint(0, 10, (n,), generator=g)
-    return m.eval(), X, y
+    return m, X, y
 
 
 def _timed(f):
