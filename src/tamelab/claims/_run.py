@@ -139,9 +139,7 @@ def _order(selected: list[Claim], quick: bool) -> list[tuple[Claim, ...]]:
     """Longest task first (LPT): no long task starts last while the other workers sit idle."""
 
     def cost(task: tuple[Claim, ...]) -> float:
-        return sum(
-            COST_HINT.get(c.id, float("inf") if c.slow and c.id not in COST_HINT else UNLISTED_COST) for c in task
-        )
+        return sum(COST_HINT.get(c.id, float("inf") if c.slow else UNLISTED_COST) for c in task)
 
     return sorted(_tasks(selected), key=lambda t: -cost(t))
 

@@ -133,8 +133,8 @@ def rmsprop_stoch_check(
             sign_condition=viol == 0,
         )
         checks.append(c)
-        runs.append({"x0": x0, "step_size": c.step_size_theorem, "T": T, "beta2": 0.9, "xi": 1.0})
-        runs[-1]["seed"] = ctx.seed * 1000 + j
+        run = {"x0": x0, "step_size": c.step_size_theorem, "T": T, "beta2": 0.9, "xi": 1.0}
+        runs.append({**run, "seed": ctx.seed * 1000 + j})
     rows, violated = [], []
     for j, (c, r) in enumerate(zip(checks, runner(pb, runs, stochastic=True))):
         ratio = r.min_grad_norm**2 / c.bound_min_grad_norm**2
